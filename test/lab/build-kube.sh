@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and kubectl of $KUBERNETES_VERSION from the Go module
+# proxy into $1 (a directory), through a throwaway wrapper module: k8s.io/kubernetes
+# replaces its staging modules with local paths, so `go install …@version` is
+# refused; the wrapper requires it and replaces each staging module with its
+# published v0.X.Y twin. The list comes from that version's own go.mod.
+set -euo pipefail
+out=$1
+: "${KUBERNETES_VERSION:?}"
+staging_version=v0.${KUBERNETES_VERSION#v1.}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+[ -f "$gomod" ] || { echo "could not download k8s.io/kubernetes@$KUBERNETES_VERSION" >&2; exit 1; }
+{
+  echo "module chaosrun.lab/kubebuild"
+  echo
+  echo "go 1.23.0"
+  echo
+  echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+  echo
+  echo "replace ("
+  sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$gomod" |
+    while read -r m; do echo "	$m => $m $staging_version"; done
+  echo ")"
+} > go.mod
+cat > tools.go <<'GO'
+//go:build tools
+
+package kubebuild
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+go mod tidy -e >/dev/null 2>&1 || true
+# tidy drops tool imports behind a build tag on some Go versions; `go get` pins them.
+go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null
+minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+mkdir -p "$out"
+GOBIN=$out go install -trimpath -ldflags "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl

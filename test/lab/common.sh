@@ -1,0 +1,28 @@
+# Shared by the lab's scripts: where things are, and small helpers.
+# shellcheck shell=bash
+lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$lab_here/../.." && pwd)
+set -a; . "$lab_here/versions.env"; set +a
+cache_root=${CHAOS_RUN_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaos-run-lab}
+cache=$cache_root/$KUBERNETES_VERSION-kwok-$KWOK_VERSION
+labbin=$cache/bin
+state=${CHAOS_RUN_LAB_DIR:-$repo/.lab}
+# Loopback ports; override when they clash with something on the machine.
+ETCD_PORT=${CHAOS_RUN_LAB_ETCD_PORT:-23790}
+APISERVER_PORT=${CHAOS_RUN_LAB_APISERVER_PORT:-16443}
+KUBELET_PORT=${CHAOS_RUN_LAB_KUBELET_PORT:-10250}
+NODE_NAME=lab-node
+
+say() { printf 'lab: %s\n' "$*" >&2; }
+die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+
+# pid of a lab component if it is alive, else nothing
+lab_pid() {
+  local f=$state/run/$1.pid pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+kubectl_lab() { "$labbin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }

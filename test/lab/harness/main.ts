@@ -1,0 +1,440 @@
+// The lab harness: the duties of a scheduler, a kubelet's pod workers and a
+// container runtime, for the one node `lab-node` that kwok plays.
+//  - binds pending pods to lab-node (there is no scheduler);
+//  - creates each namespace's `default` ServiceAccount (there is no controller-manager);
+//  - per pod bound here: a network namespace with eth0 and the pod's IPs, each
+//    container (and ephemeral container) started as a real process, an `Exec`
+//    object telling kwok how to exec into it, and an honest pods/status;
+//  - on delete: stops the processes, removes the namespace, confirms the deletion.
+//
+//   node --import tsx test/lab/harness/main.ts --kubeconfig F --state DIR --node lab-node
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Writable } from "node:stream";
+import * as k8s from "@kubernetes/client-node";
+import { Container, type ContainerSpec, type ContainerState } from "./containers.js";
+import { lookupImage } from "./images.js";
+import { addressIndex, createPodNetwork, deletePodNetwork, ensureBridge, podAddresses, type PodAddresses } from "./network.js";
+
+const { values: opts } = parseArgs({
+  options: {
+    kubeconfig: { type: "string" },
+    state: { type: "string" },
+    node: { type: "string", default: "lab-node" },
+    "kubelet-port": { type: "string", default: "10250" },
+    "container-init": { type: "string" },
+    "lab-bin": { type: "string" },
+  },
+});
+if (opts.kubeconfig === undefined || opts.state === undefined || opts["container-init"] === undefined || opts["lab-bin"] === undefined) {
+  console.error("usage: main.ts --kubeconfig F --state DIR --container-init F --lab-bin DIR [--node lab-node]");
+  process.exit(2);
+}
+const nodeName = opts.node;
+const stateDir = resolve(opts.state);
+const podsDir = join(stateDir, "pods");
+mkdirSync(podsDir, { recursive: true });
+const runtimeEnv = {
+  path: `${resolve(opts["lab-bin"])}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  containerInit: resolve(opts["container-init"]),
+};
+
+const kc = new k8s.KubeConfig();
+kc.loadFromFile(opts.kubeconfig);
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const exec = new k8s.Exec(kc);
+const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+function log(msg: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+function statusCode(err: unknown): number | undefined {
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// pods
+
+interface LabPod {
+  uid: string;
+  namespace: string;
+  name: string;
+  dir: string;
+  netns: string;
+  addr: PodAddresses;
+  index: number;
+  containers: Map<string, Container>;
+  startTime: string;
+  deleting: boolean;
+  patchQueued: boolean;
+}
+
+const pods = new Map<string, LabPod>();
+const usedIndexes = new Set<number>();
+let nextIndex = 2;
+/** one promise chain per pod uid: events for one pod are handled in order */
+const queues = new Map<string, Promise<void>>();
+const bindingsSent = new Set<string>();
+
+function enqueue(uid: string, work: () => Promise<void>): void {
+  const prev = queues.get(uid) ?? Promise.resolve();
+  const next = prev
+    .then(work)
+    .catch((err: unknown) => log(`pod ${uid}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
+  queues.set(uid, next);
+  void next.then(() => {
+    if (queues.get(uid) === next) queues.delete(uid);
+  });
+}
+
+function allocateIndex(): number {
+  while (usedIndexes.has(nextIndex)) nextIndex += 1;
+  const n = nextIndex;
+  usedIndexes.add(n);
+  nextIndex += 1;
+  return n;
+}
+
+function specsOf(pod: k8s.V1Pod): ContainerSpec[] {
+  const restartPolicy = (pod.spec?.restartPolicy ?? "Always") as ContainerSpec["restartPolicy"];
+  const regular = (pod.spec?.containers ?? []).map((c) => ({
+    name: c.name,
+    image: c.image ?? "",
+    command: c.command,
+    args: c.args,
+    ephemeral: false,
+    restartPolicy,
+  }));
+  const ephemeral = (pod.spec?.ephemeralContainers ?? []).map((c) => ({
+    name: c.name,
+    image: c.image ?? "",
+    command: c.command,
+    args: c.args,
+    ephemeral: true,
+    restartPolicy: "Never" as const,
+  }));
+  return [...regular, ...ephemeral];
+}
+
+async function reconcile(pod: k8s.V1Pod): Promise<void> {
+  const uid = pod.metadata?.uid;
+  const name = pod.metadata?.name;
+  const namespace = pod.metadata?.namespace;
+  if (uid === undefined || name === undefined || namespace === undefined) return;
+
+  if (pod.spec?.nodeName === undefined || pod.spec.nodeName === "") {
+    if (!bindingsSent.has(uid) && pod.metadata?.deletionTimestamp === undefined) {
+      bindingsSent.add(uid);
+      await core.createNamespacedBinding({
+        namespace,
+        body: { metadata: { name, namespace, uid }, target: { apiVersion: "v1", kind: "Node", name: nodeName } },
+      }).catch((err: unknown) => log(`bind ${namespace}/${name}: ${String(err)}`));
+    }
+    return;
+  }
+  if (pod.spec.nodeName !== nodeName) return;
+
+  if (pod.metadata?.deletionTimestamp !== undefined) {
+    await teardown(uid, pod.spec.terminationGracePeriodSeconds ?? 30);
+    await core
+      .deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 0, preconditions: { uid } } })
+      .catch((err: unknown) => {
+        if (statusCode(err) !== 404 && statusCode(err) !== 409) log(`confirm delete ${namespace}/${name}: ${String(err)}`);
+      });
+    return;
+  }
+
+  let lp = pods.get(uid);
+  if (lp === undefined) {
+    const known = pod.status?.podIP === undefined ? undefined : addressIndex(pod.status.podIP);
+    const index = known ?? allocateIndex();
+    usedIndexes.add(index);
+    const addr = podAddresses(index);
+    const dir = join(podsDir, uid);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "hostname"), `${name}\n`);
+    const netns = await createPodNetwork(uid, addr);
+    lp = {
+      uid,
+      namespace,
+      name,
+      dir,
+      netns,
+      addr,
+      index,
+      containers: new Map(),
+      startTime: new Date().toISOString(),
+      deleting: false,
+      patchQueued: false,
+    };
+    pods.set(uid, lp);
+    writeFileSync(join(dir, "pod"), `${namespace}/${name}\n`);
+    log(`pod ${namespace}/${name} ${addr.v4} netns ${netns}`);
+  }
+  const current = lp;
+
+  const added: Container[] = [];
+  for (const spec of specsOf(pod)) {
+    if (current.containers.has(spec.name)) continue;
+    const c = new Container(spec, lookupImage(spec.image), current.dir, current.netns, name, runtimeEnv, () => schedulePatch(current));
+    current.containers.set(spec.name, c);
+    added.push(c);
+  }
+  if (added.length === 0) return;
+  await writeExecTargets(current);
+  for (const c of added) c.start();
+  // A container counts as running once kwok serves exec into it: kwok learns of
+  // new Exec targets through a watch, so ask it through the real exec path.
+  await Promise.all(added.filter((c) => c.state.kind === "running").map((c) => waitExecReady(current, c)));
+  schedulePatch(current);
+}
+
+async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (c.state.kind !== "running") return;
+    const ok = await execTrue(lp, c.spec.name);
+    if (ok) {
+      c.ready = true;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  log(`pod ${lp.namespace}/${lp.name}: exec into ${c.spec.name} never became ready`);
+}
+
+function execTrue(lp: LabPod, container: string): Promise<boolean> {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  return new Promise((resolveOk) => {
+    exec
+      .exec(lp.namespace, lp.name, container, ["true"], sink, sink, null, false, (status) => resolveOk(status.status === "Success"))
+      .then((ws) => ws.on("close", () => resolveOk(false)))
+      .catch(() => resolveOk(false));
+  });
+}
+
+async function writeExecTargets(lp: LabPod): Promise<void> {
+  const body = {
+    apiVersion: "kwok.x-k8s.io/v1alpha1",
+    kind: "Exec",
+    metadata: { name: lp.name, namespace: lp.namespace },
+    spec: {
+      execs: [...lp.containers.values()].map((c) => ({
+        containers: [c.spec.name],
+        local: { envs: [{ name: "CHAOS_LAB_CONTAINER_DIR", value: c.dir }] },
+      })),
+    },
+  };
+  const ref = { group: "kwok.x-k8s.io", version: "v1alpha1", namespace: lp.namespace, plural: "execs", name: lp.name };
+  try {
+    const existing = (await custom.getNamespacedCustomObject(ref)) as { metadata?: { resourceVersion?: string } };
+    await custom.replaceNamespacedCustomObject({
+      ...ref,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+    await custom.createNamespacedCustomObject({ ...ref, body });
+  }
+}
+
+async function teardown(uid: string, graceSeconds: number): Promise<void> {
+  const lp = pods.get(uid);
+  if (lp === undefined) return;
+  lp.deleting = true;
+  const graceMs = Math.min(Math.max(graceSeconds, 0), 10) * 1000;
+  await Promise.all([...lp.containers.values()].map((c) => c.stop(graceMs)));
+  await deletePodNetwork(uid);
+  await custom
+    .deleteNamespacedCustomObject({ group: "kwok.x-k8s.io", version: "v1alpha1", namespace: lp.namespace, plural: "execs", name: lp.name })
+    .catch(() => undefined);
+  rmSync(lp.dir, { recursive: true, force: true });
+  pods.delete(uid);
+  usedIndexes.delete(lp.index);
+  log(`pod ${lp.namespace}/${lp.name} removed`);
+}
+
+// ---------------------------------------------------------------------------
+// status
+
+function k8sState(s: ContainerState): k8s.V1ContainerState {
+  switch (s.kind) {
+    case "waiting":
+      return { waiting: { reason: s.reason, ...(s.message === undefined ? {} : { message: s.message }) } };
+    case "running":
+      return { running: { startedAt: new Date(s.startedAt) } };
+    case "terminated":
+      return {
+        terminated: {
+          exitCode: s.exitCode,
+          ...(s.signal === undefined ? {} : { signal: s.signal }),
+          reason: s.reason,
+          startedAt: new Date(s.startedAt),
+          finishedAt: new Date(s.finishedAt),
+          containerID: "",
+        },
+      };
+  }
+}
+
+function containerStatus(lp: LabPod, c: Container): Record<string, unknown> {
+  const running = c.state.kind === "running" && c.ready;
+  // exec readiness gates "running" so a client never sees a container it cannot exec into yet
+  const state = c.state.kind === "running" && !c.ready ? { kind: "waiting" as const, reason: "ContainerCreating" } : c.state;
+  return {
+    name: c.spec.name,
+    image: c.spec.image,
+    imageID: `lab://${c.spec.image}`,
+    containerID: `lab://${lp.uid}/${c.spec.name}/${c.restartCount}`,
+    ready: running,
+    started: running,
+    restartCount: c.restartCount,
+    state: k8sState(state),
+    ...(c.lastState === undefined ? {} : { lastState: k8sState(c.lastState) }),
+  };
+}
+
+function schedulePatch(lp: LabPod): void {
+  if (lp.patchQueued || lp.deleting) return;
+  lp.patchQueued = true;
+  setImmediate(() => {
+    lp.patchQueued = false;
+    if (lp.deleting) return;
+    void patchStatus(lp).catch((err: unknown) => {
+      if (statusCode(err) !== 404) log(`status ${lp.namespace}/${lp.name}: ${String(err)}`);
+    });
+  });
+}
+
+async function patchStatus(lp: LabPod): Promise<void> {
+  const all = [...lp.containers.values()];
+  const regular = all.filter((c) => !c.spec.ephemeral);
+  const ephemeral = all.filter((c) => c.spec.ephemeral);
+  const allReady = regular.length > 0 && regular.every((c) => c.state.kind === "running" && c.ready);
+  const anyRunning = regular.some((c) => c.state.kind === "running");
+  const allDone = regular.length > 0 && regular.every((c) => c.state.kind === "terminated");
+  const phase = allDone
+    ? regular.every((c) => c.state.kind === "terminated" && c.state.exitCode === 0)
+      ? "Succeeded"
+      : "Failed"
+    : anyRunning || regular.some((c) => c.restartCount > 0)
+      ? "Running"
+      : "Pending";
+  const now = new Date().toISOString();
+  const cond = (type: string, ok: boolean): Record<string, unknown> => ({
+    type,
+    status: ok ? "True" : "False",
+    lastTransitionTime: now,
+    ...(ok ? {} : { reason: type === "Ready" || type === "ContainersReady" ? "ContainersNotReady" : "Unknown" }),
+  });
+  const body = {
+    status: {
+      phase,
+      hostIP: "127.0.0.1",
+      hostIPs: [{ ip: "127.0.0.1" }],
+      podIP: lp.addr.v4,
+      podIPs: [{ ip: lp.addr.v4 }, { ip: lp.addr.v6 }],
+      startTime: lp.startTime,
+      conditions: [cond("PodScheduled", true), cond("Initialized", true), cond("ContainersReady", allReady), cond("Ready", allReady)],
+      containerStatuses: regular.map((c) => containerStatus(lp, c)),
+      ...(ephemeral.length === 0 ? {} : { ephemeralContainerStatuses: ephemeral.map((c) => containerStatus(lp, c)) }),
+    },
+  };
+  await core.patchNamespacedPodStatus({ name: lp.name, namespace: lp.namespace, body }, mergePatch);
+}
+
+// ---------------------------------------------------------------------------
+// node, namespaces
+
+async function ensureNode(): Promise<void> {
+  try {
+    await core.readNode({ name: nodeName });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+    await core.createNode({
+      body: {
+        metadata: {
+          name: nodeName,
+          labels: { "kubernetes.io/hostname": nodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+          annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+        },
+        spec: {},
+      },
+    });
+    log(`node ${nodeName} created`);
+  }
+}
+
+async function ensureDefaultServiceAccount(ns: string): Promise<void> {
+  try {
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "default" } } });
+  } catch (err) {
+    if (statusCode(err) !== 409) log(`serviceaccount ${ns}/default: ${String(err)}`);
+  }
+}
+
+function startInformer<T extends k8s.KubernetesObject>(
+  name: string,
+  path: string,
+  list: () => Promise<k8s.KubernetesListObject<T>>,
+  onObject: (obj: T) => void,
+  onDelete: (obj: T) => void,
+): void {
+  const informer = k8s.makeInformer<T>(kc, path, list);
+  informer.on("add", onObject);
+  informer.on("update", onObject);
+  informer.on("delete", onDelete);
+  informer.on("error", (err: unknown) => {
+    log(`${name} watch ended (${String(err)}); restarting`);
+    setTimeout(() => void informer.start().catch((e: unknown) => log(`${name} restart: ${String(e)}`)), 500);
+  });
+  void informer.start().catch((e: unknown) => log(`${name} start: ${String(e)}`));
+}
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log(`${signal}: stopping ${pods.size} pods`);
+  await Promise.all([...pods.keys()].map((uid) => teardown(uid, 2).catch(() => undefined)));
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  await ensureBridge();
+  await ensureNode();
+  startInformer<k8s.V1Namespace>(
+    "namespaces",
+    "/api/v1/namespaces",
+    () => core.listNamespace(),
+    (ns) => {
+      const n = ns.metadata?.name;
+      if (n !== undefined && ns.status?.phase !== "Terminating") void ensureDefaultServiceAccount(n);
+    },
+    () => undefined,
+  );
+  startInformer<k8s.V1Pod>(
+    "pods",
+    "/api/v1/pods",
+    () => core.listPodForAllNamespaces(),
+    (pod) => {
+      const uid = pod.metadata?.uid;
+      if (uid !== undefined && !shuttingDown) enqueue(uid, () => reconcile(pod));
+    },
+    (pod) => {
+      const uid = pod.metadata?.uid;
+      if (uid !== undefined) enqueue(uid, () => teardown(uid, 0));
+    },
+  );
+  log(`harness up: node ${nodeName}, state ${stateDir}`);
+}
+
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+main().catch((err: unknown) => {
+  log(`harness failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.exit(1);
+});
