@@ -1,0 +1,5 @@
+// Expectations and the small safe expression language over saved results (ARCHITECTURE.md).
+export * from "./expectation.js";
+export * from "./expression.js";
+export * from "./format.js";
+export * from "./metrics.js";

@@ -1,0 +1,176 @@
+// Raw (schema-valid, semantically checked) scenario → the normalised Scenario: defaults filled
+// in, durations in ms, percents as numbers, rates in bits/s, CIDRs parsed, expressions parsed.
+// Runs only on a file without errors; a failure here is a bug (it throws).
+import { readExpectation } from "../expect/expectation.js";
+import type { Expectation } from "../expect/expectation.js";
+import type { Fault, NetemParams, Scope } from "../faults/types.js";
+import { parseCidr } from "./cidr.js";
+import { joinPointer } from "./document.js";
+import {
+  DEFAULT_AGENT_IMAGE,
+  DEFAULT_AGENT_LEASE_MS,
+  DEFAULT_AGENT_TTL_MS,
+  DEFAULT_TOOLS_IMAGE,
+} from "./types.js";
+import type {
+  Probe,
+  ProbeRun,
+  RawDuringProbe,
+  RawExpect,
+  RawFault,
+  RawMode,
+  RawProbe,
+  RawScenario,
+  RawStep,
+  RawTarget,
+  Scenario,
+  Step,
+  Target,
+  TargetMode,
+} from "./types.js";
+import { parseDuration, parsePercent, parseRate } from "./units.js";
+
+function duration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new TypeError(`not a duration: ${text}`);
+  return ms;
+}
+
+function optDuration(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : duration(text);
+}
+
+function optPercent(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const p = parsePercent(text);
+  if (p === undefined) throw new TypeError(`not a percentage: ${text}`);
+  return p;
+}
+
+function mode(raw: RawMode): TargetMode {
+  if (raw === "all") return { kind: "all" };
+  if (raw === "one") return { kind: "one" };
+  if ("count" in raw) return { kind: "count", count: raw.count };
+  return { kind: "percent", percent: raw.percent };
+}
+
+function target(raw: RawTarget): Target {
+  const selector = raw.selector;
+  const pods = raw.pods;
+  return {
+    namespace: raw.namespace,
+    selection: selector !== undefined ? { kind: "selector", matchLabels: { ...selector } } : { kind: "pods", names: [...(pods ?? [])] },
+    mode: mode(raw.mode),
+    seed: raw.seed,
+    maxPods: raw.maxPods,
+  };
+}
+
+function probe(name: string, raw: RawProbe): Probe {
+  const ab = raw.ab;
+  return {
+    kind: "ab",
+    name,
+    ab: {
+      url: ab.url,
+      requests: ab.requests,
+      concurrency: ab.concurrency,
+      keepAlive: ab.keepAlive ?? true,
+      timeoutMs: optDuration(ab.timeout),
+    },
+    tools: { image: raw.tools?.image ?? DEFAULT_TOOLS_IMAGE },
+  };
+}
+
+function expectations(raw: RawExpect | undefined, path: string): Expectation[] {
+  const out: Expectation[] = [];
+  for (const [metric, value] of Object.entries(raw ?? {})) {
+    const r = readExpectation(metric, value, joinPointer(path, metric));
+    if (!r.ok) throw new TypeError(`expectation ${metric} does not parse`);
+    out.push(r.expectation);
+  }
+  return out;
+}
+
+function run(raw: { probe: string; save?: string; expect?: RawExpect }, path: string): ProbeRun {
+  return { probe: raw.probe, save: raw.save, expect: expectations(raw.expect, joinPointer(path, "expect")) };
+}
+
+function scope(raw: RawFault["to"]): Scope | undefined {
+  if (raw === undefined) return undefined;
+  let cidr: Scope["cidr"];
+  if (raw.cidr !== undefined) {
+    const r = parseCidr(raw.cidr);
+    if (!r.ok) throw new TypeError(`not a CIDR: ${raw.cidr}`);
+    cidr = { family: r.cidr.family, text: r.cidr.text };
+  }
+  return { cidr, port: raw.port, protocol: raw.protocol };
+}
+
+function fault(raw: RawFault): Fault {
+  const netem = raw.netem;
+  if (netem !== undefined) {
+    let rate: NetemParams["rate"];
+    if (netem.rate !== undefined) {
+      const r = parseRate(netem.rate);
+      if (r === undefined) throw new TypeError(`not a rate: ${netem.rate}`);
+      rate = r;
+    }
+    const params: NetemParams = {
+      delayMs: optDuration(netem.delay),
+      jitterMs: optDuration(netem.jitter),
+      correlation: optPercent(netem.correlation),
+      distribution: netem.distribution,
+      loss: optPercent(netem.loss),
+      duplicate: optPercent(netem.duplicate),
+      corrupt: optPercent(netem.corrupt),
+      reorder: optPercent(netem.reorder),
+      rate,
+    };
+    return { kind: "netem", netem: params, scope: scope(raw.to), interface: raw.interface };
+  }
+  if (raw.partition !== undefined) return { kind: "partition", scope: scope(raw.to), interface: raw.interface };
+  throw new TypeError("a fault needs netem or partition");
+}
+
+function step(raw: RawStep, index: number): Step {
+  const path = joinPointer("/steps", index);
+  const base = { index, name: raw.name, path };
+  if (raw.fault !== undefined) {
+    const during: RawDuringProbe[] = raw.during ?? [];
+    return {
+      ...base,
+      kind: "fault",
+      fault: fault(raw.fault),
+      durationMs: duration(raw.duration ?? ""),
+      during: during.map((d, j) => run(d, joinPointer(path, "during", j))),
+    };
+  }
+  if (raw.probe !== undefined) {
+    const r: { probe: string; save?: string; expect?: RawExpect } = { probe: raw.probe };
+    if (raw.save !== undefined) r.save = raw.save;
+    if (raw.expect !== undefined) r.expect = raw.expect;
+    return { ...base, kind: "probe", run: run(r, path) };
+  }
+  if (raw.wait !== undefined) return { ...base, kind: "wait", durationMs: duration(raw.wait) };
+  throw new TypeError(`step ${index + 1} has no fault, probe or wait`);
+}
+
+export function normalise(raw: RawScenario): Scenario {
+  const probes: Record<string, Probe> = {};
+  for (const [name, p] of Object.entries(raw.probes ?? {})) probes[name] = probe(name, p);
+  return {
+    apiVersion: raw.apiVersion,
+    kind: raw.kind,
+    metadata: { name: raw.metadata.name, description: raw.metadata.description },
+    target: target(raw.target),
+    agent: {
+      image: raw.agent?.image ?? DEFAULT_AGENT_IMAGE,
+      ttlMs: optDuration(raw.agent?.ttl) ?? DEFAULT_AGENT_TTL_MS,
+      leaseMs: optDuration(raw.agent?.lease) ?? DEFAULT_AGENT_LEASE_MS,
+    },
+    probes,
+    steadyState: (raw.steadyState ?? []).map((c, i) => run(c, joinPointer("/steadyState", i))),
+    steps: raw.steps.map(step),
+  };
+}

@@ -1,0 +1,294 @@
+// Checks the schema cannot express, located by the same pointer → node function: references
+// (probes, saved results, metrics), expressions and their units, templates, CIDRs, and a few
+// cross-field rules. They read the data defensively, so they run (and report) even when the
+// schema found problems elsewhere: every problem of a file at once.
+import { readExpectation, operandsOf } from "../expect/expectation.js";
+import type { Expectation, Operand } from "../expect/expectation.js";
+import { typeCheck } from "../expect/expression.js";
+import type { Expr } from "../expect/expression.js";
+import { PROBE_METRICS } from "../expect/metrics.js";
+import type { Dimension, ProbeKind } from "../expect/metrics.js";
+import { parseCidr } from "./cidr.js";
+import { diagnostic } from "./diagnostics.js";
+import type { Diagnostic } from "./diagnostics.js";
+import { joinPointer } from "./document.js";
+import type { ParsedSource } from "./document.js";
+import { closest } from "./suggest.js";
+import { templateParts } from "./template.js";
+import { formatDuration, parseDuration } from "./units.js";
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function obj(v: unknown): Obj | undefined {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+function arr(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+function int(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isInteger(v) ? v : undefined;
+}
+
+interface SavedAt {
+  readonly stepIndex: number;
+  readonly probe: string | undefined;
+  readonly path: string;
+  readonly label: string;
+}
+
+/** A probe run somewhere in the scenario, in timeline order. */
+interface RunSite {
+  readonly path: string;
+  readonly probe: unknown;
+  readonly save: unknown;
+  readonly expect: unknown;
+  /** results saved by steps before this index are available; steadyState: -1 */
+  readonly stepIndex: number;
+  readonly label: string;
+}
+
+export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
+  const file = source.file;
+  const out: Diagnostic[] = [];
+  const root = obj(source.data);
+  if (root === undefined) return out;
+
+  // ---- target
+  const target = obj(root["target"]);
+  if (target !== undefined) {
+    const maxPods = int(target["maxPods"]);
+    const mode = target["mode"];
+    const count = int(obj(mode)?.["count"]);
+    const pods = Array.isArray(target["pods"]) ? target["pods"].length : undefined;
+    const modePath = "/target/mode";
+    if (count !== undefined && maxPods !== undefined && count > maxPods) {
+      out.push(diagnostic(file, "blast-radius", { detail: `mode asks for ${count} pods but maxPods is ${maxPods}` }, source.locate(modePath), "lower the count or raise maxPods: the guard refuses, it never clamps"));
+    }
+    if (count !== undefined && pods !== undefined && count > pods) {
+      out.push(diagnostic(file, "blast-radius", { detail: `mode asks for ${count} pods but only ${pods} are listed in \`pods\`` }, source.locate(modePath), "list more pods or lower the count"));
+    }
+    if (mode === "all" && pods !== undefined && maxPods !== undefined && pods > maxPods) {
+      out.push(diagnostic(file, "blast-radius", { detail: `mode all hits the ${pods} listed pods but maxPods is ${maxPods}` }, source.locate("/target/maxPods"), "list fewer pods, use another mode, or raise maxPods"));
+    }
+  }
+
+  // ---- agent
+  const agent = obj(root["agent"]);
+  if (agent !== undefined) {
+    const ttl = parseDuration(str(agent["ttl"]) ?? "10m");
+    const lease = parseDuration(str(agent["lease"]) ?? "15s");
+    if (ttl !== undefined && lease !== undefined && lease >= ttl) {
+      out.push(diagnostic(file, "lease-above-ttl", { lease: formatDuration(lease), ttl: formatDuration(ttl) }, source.locate(agent["lease"] !== undefined ? "/agent/lease" : "/agent/ttl"), "the lease is renewed while the runner lives; the ttl is the hard stop"));
+    }
+  }
+
+  // ---- probes
+  const probeKinds = new Map<string, ProbeKind | undefined>();
+  const probes = obj(root["probes"]);
+  for (const [name, raw] of Object.entries(probes ?? {})) {
+    const probe = obj(raw);
+    const ab = obj(probe?.["ab"]);
+    probeKinds.set(name, ab !== undefined ? "ab" : undefined);
+    if (ab === undefined) continue;
+    const base = joinPointer("/probes", name, "ab");
+    const url = str(ab["url"]);
+    if (url !== undefined) checkUrl(source, out, joinPointer(base, "url"), url);
+    const requests = int(ab["requests"]);
+    const concurrency = int(ab["concurrency"]);
+    if (requests !== undefined && concurrency !== undefined && concurrency > requests) {
+      out.push(diagnostic(file, "concurrency-above-requests", { concurrency, requests }, source.locate(joinPointer(base, "concurrency")), "ab refuses a concurrency above the number of requests"));
+    }
+  }
+
+  // ---- steps: names, faults; collect probe runs in timeline order
+  const sites: RunSite[] = [];
+  arr(root["steadyState"]).forEach((raw, i) => {
+    const c = obj(raw);
+    if (c !== undefined) sites.push({ path: joinPointer("/steadyState", i), probe: c["probe"], save: undefined, expect: c["expect"], stepIndex: -1, label: `steadyState entry ${i + 1}` });
+  });
+  const stepNames = new Map<string, number>();
+  arr(root["steps"]).forEach((raw, i) => {
+    const step = obj(raw);
+    if (step === undefined) return;
+    const path = joinPointer("/steps", i);
+    const name = str(step["name"]);
+    if (name !== undefined) {
+      if (stepNames.has(name)) out.push(diagnostic(file, "duplicate-step", { name }, source.locate(joinPointer(path, "name")), `step ${(stepNames.get(name) ?? 0) + 1} has this name already`));
+      else stepNames.set(name, i);
+    }
+    const label = `step ${i + 1}${name !== undefined ? ` (${name})` : ""}`;
+    const fault = obj(step["fault"]);
+    if (fault !== undefined) {
+      const cidr = str(obj(fault["to"])?.["cidr"]);
+      if (cidr !== undefined) {
+        const r = parseCidr(cidr);
+        if (!r.ok) out.push(diagnostic(file, "bad-cidr", { value: cidr, reason: r.reason }, source.locate(joinPointer(path, "fault", "to", "cidr")), "e.g. 10.0.0.0/8, 10.1.2.3, fd00::/64"));
+      }
+      arr(step["during"]).forEach((d, j) => {
+        const dp = obj(d);
+        if (dp !== undefined) sites.push({ path: joinPointer(path, "during", j), probe: dp["probe"], save: dp["save"], expect: dp["expect"], stepIndex: i, label });
+      });
+    } else if (step["probe"] !== undefined) {
+      sites.push({ path, probe: step["probe"], save: step["save"], expect: step["expect"], stepIndex: i, label });
+    }
+  });
+
+  // ---- probe references and saved results
+  const saved = new Map<string, SavedAt>();
+  for (const site of sites) {
+    const save = str(site.save);
+    if (save === undefined) continue;
+    const prior = saved.get(save);
+    if (prior !== undefined) {
+      out.push(diagnostic(file, "duplicate-result", { name: save }, source.locate(joinPointer(site.path, "save")), `${prior.label} saves \`${save}\` already: pick another name`));
+      continue;
+    }
+    saved.set(save, { stepIndex: site.stepIndex, probe: str(site.probe), path: joinPointer(site.path, "save"), label: site.label });
+  }
+  const probeNames = [...probeKinds.keys()];
+  for (const site of sites) {
+    const probe = str(site.probe);
+    let kind: ProbeKind | undefined;
+    if (probe !== undefined) {
+      if (!probeKinds.has(probe)) {
+        const s = closest(probe, probeNames);
+        const hint = probeNames.length === 0 ? "declare it under `probes:`" : `${s !== undefined ? `did you mean \`${s}\`? ` : ""}declared probes: ${probeNames.join(", ")}`;
+        out.push(diagnostic(file, "unknown-probe", { name: probe }, source.locate(joinPointer(site.path, "probe")), hint));
+      } else kind = probeKinds.get(probe);
+    }
+    const expect = obj(site.expect);
+    if (expect === undefined) continue;
+    for (const [metric, raw] of Object.entries(expect)) {
+      const path = joinPointer(site.path, "expect", metric);
+      let dim: Dimension | undefined;
+      if (kind !== undefined) {
+        const metrics: Readonly<Record<string, { readonly dimension: Dimension }>> = PROBE_METRICS[kind];
+        const info = metrics[metric];
+        if (info === undefined) {
+          const names = Object.keys(metrics);
+          const s = closest(metric, names);
+          out.push(diagnostic(file, "unknown-metric", { metric, kind }, source.locate(path, "key"), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${kind} metrics: ${names.join(", ")}`));
+        } else dim = info.dimension;
+      }
+      const read = readExpectation(metric, raw, path);
+      if (!read.ok) {
+        for (const p of read.problems) out.push(diagnostic(file, "bad-expression", { detail: p.error.message }, exprSpan(source, p.path, p.error.start, p.error.end), EXPRESSION_HINT));
+        continue;
+      }
+      checkExpectation(source, out, read.expectation, dim, site, saved, probeKinds);
+    }
+  }
+  return out;
+}
+
+const EXPRESSION_HINT = "an expression uses numbers, durations (90ms), saved results (baseline.latency.p95), + - * / and parentheses";
+
+/** The span of part of an operand's text, when the YAML source holds the text verbatim. */
+function exprSpan(source: ParsedSource, path: string, start: number, end: number): { path: string; start: number; end: number } {
+  const at = source.locate(path, "value");
+  const raw = valueAtPointer(source, path);
+  if (typeof raw !== "string") return at;
+  const index = source.text.slice(at.start, at.end).indexOf(raw);
+  if (index < 0) return at;
+  const s = at.start + index + start;
+  return { path, start: s, end: Math.max(s + 1, at.start + index + end) };
+}
+
+function valueAtPointer(source: ParsedSource, pointer: string): unknown {
+  let cur: unknown = source.data;
+  for (const seg of pointer.split("/").slice(1)) {
+    const key = seg.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(cur)) cur = cur[Number(key)];
+    else if (typeof cur === "object" && cur !== null) cur = (cur as Obj)[key];
+    else return undefined;
+  }
+  return cur;
+}
+
+function checkExpectation(
+  source: ParsedSource,
+  out: Diagnostic[],
+  exp: Expectation,
+  metricDim: Dimension | undefined,
+  site: RunSite,
+  saved: ReadonlyMap<string, SavedAt>,
+  probeKinds: ReadonlyMap<string, ProbeKind | undefined>,
+): void {
+  const file = source.file;
+  for (const operand of operandsOf(exp.comparison)) {
+    const refType = (ref: Extract<Expr, { kind: "ref" }>): Dimension | undefined => {
+      const at = saved.get(ref.result);
+      const span = (): ReturnType<typeof exprSpan> => exprSpan(source, operand.path, ref.start, ref.end);
+      if (at === undefined) {
+        const s = closest(ref.result, saved.keys());
+        const names = [...saved.keys()];
+        out.push(diagnostic(file, "unknown-result", { name: ref.result }, span(), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${names.length > 0 ? `saved results: ${names.join(", ")}` : "save one with `save: NAME` on a probe step"}`));
+        return undefined;
+      }
+      if (at.stepIndex >= site.stepIndex) {
+        const when = site.stepIndex < 0 ? "steadyState runs before every step" : at.stepIndex === site.stepIndex ? "a step's results are available from the next step on" : "results are available from the step after the one that saves them";
+        out.push(diagnostic(file, "result-used-before-saved", { name: ref.result, savedAt: at.label }, span(), when));
+        return undefined;
+      }
+      const kind = at.probe === undefined ? undefined : probeKinds.get(at.probe);
+      if (kind === undefined) return undefined;
+      const metrics: Readonly<Record<string, { readonly dimension: Dimension }>> = PROBE_METRICS[kind];
+      const info = metrics[ref.metric];
+      if (info === undefined) {
+        const s = closest(ref.metric, Object.keys(metrics));
+        out.push(diagnostic(file, "unknown-metric", { metric: ref.metric, kind }, span(), `${s !== undefined ? `did you mean \`${ref.result}.${s}\`? ` : ""}${kind} metrics: ${Object.keys(metrics).join(", ")}`));
+        return undefined;
+      }
+      return info.dimension;
+    };
+    const typed = typeCheck(operand.expr, refType);
+    for (const err of typed.errors) {
+      out.push(diagnostic(file, "unit-mismatch", { detail: err.message }, exprSpan(source, operand.path, err.start, err.end), "durations carry units (90ms); scale them with plain numbers (* 1.5)"));
+    }
+    if (metricDim !== undefined && typed.dimension !== undefined && typed.dimension !== metricDim) {
+      out.push(diagnostic(file, "unit-mismatch", { detail: mismatchText(exp.metric, metricDim, operand) }, source.locate(operand.path), mismatchHint(metricDim, operand)));
+    }
+  }
+}
+
+function mismatchText(metric: string, dim: Dimension, operand: Operand): string {
+  return dim === "duration"
+    ? `${metric} is a duration but \`${operand.text}\` is a plain number`
+    : `${metric} is a plain number but \`${operand.text}\` is a duration`;
+}
+
+function mismatchHint(dim: Dimension, operand: Operand): string {
+  if (dim === "duration" && operand.expr.kind === "number") return `give it a unit: ${operand.text}ms`;
+  if (dim === "duration") return "give the constants in it a unit (90ms)";
+  return "compare counts and rates with plain numbers";
+}
+
+function checkUrl(source: ParsedSource, out: Diagnostic[], path: string, url: string): void {
+  const file = source.file;
+  const { parts, problems } = templateParts(url);
+  for (const p of problems) {
+    out.push(diagnostic(file, "unknown-template", { text: p.text }, source.locateInScalar(path, p.text), p.reason));
+  }
+  if (problems.length > 0) return;
+  if (url.startsWith("{{")) return; // the whole URL comes from a template: nothing to check now
+  let concrete = url;
+  for (const part of [...parts].reverse()) {
+    const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "x";
+    concrete = concrete.slice(0, part.start) + sample + concrete.slice(part.start + part.text.length);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(concrete);
+  } catch {
+    out.push(diagnostic(file, "bad-url", { value: url, reason: "it does not parse" }, source.locate(path), "e.g. http://{{ target.ip }}:8080/health"));
+    return;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    out.push(diagnostic(file, "bad-url", { value: url, reason: `ab speaks http and https, not ${parsed.protocol.slice(0, -1)}` }, source.locate(path), "e.g. http://{{ target.ip }}/"));
+  } else if (/^https?:\/\/[^/]+$/i.test(url)) {
+    out.push(diagnostic(file, "bad-url", { value: url, reason: "ab needs a path" }, source.locate(path), `add a slash: ${url}/`));
+  }
+}

@@ -1,0 +1,69 @@
+// The only templating of probe URLs: {{ target.ip }}, {{ target.name }}, {{ env.NAME }}.
+// No expressions, no filters: anything else inside {{ }} is an error at validate time.
+
+export interface TemplatePart {
+  /** the whole `{{ … }}` as written */
+  readonly text: string;
+  /** trimmed inside, e.g. `target.ip` */
+  readonly name: string;
+  readonly start: number;
+}
+
+export interface TemplateProblem {
+  readonly text: string;
+  readonly start: number;
+  readonly reason: string;
+}
+
+const KNOWN = /^(target\.ip|target\.name|env\.[A-Za-z_][A-Za-z0-9_]*)$/;
+
+export function templateParts(template: string): { parts: TemplatePart[]; problems: TemplateProblem[] } {
+  const parts: TemplatePart[] = [];
+  const problems: TemplateProblem[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const open = template.indexOf("{{", i);
+    if (open < 0) break;
+    const close = template.indexOf("}}", open + 2);
+    if (close < 0) {
+      problems.push({ text: template.slice(open), start: open, reason: "`{{` is never closed with `}}`" });
+      break;
+    }
+    const text = template.slice(open, close + 2);
+    const name = template.slice(open + 2, close).trim();
+    if (KNOWN.test(name)) parts.push({ text, name, start: open });
+    else problems.push({ text, start: open, reason: "only {{ target.ip }}, {{ target.name }} and {{ env.NAME }} exist" });
+    i = close + 2;
+  }
+  return { parts, problems };
+}
+
+export interface TemplateValues {
+  readonly target?: { readonly ip: string; readonly name: string };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Fills in a template; throws a RangeError naming what is missing (an unset env var, no target). */
+export function renderTemplate(template: string, values: TemplateValues): string {
+  const { parts, problems } = templateParts(template);
+  const [problem] = problems;
+  if (problem !== undefined) throw new RangeError(`${problem.text}: ${problem.reason}`);
+  let out = "";
+  let last = 0;
+  for (const part of parts) {
+    out += template.slice(last, part.start);
+    let value: string | undefined;
+    if (part.name === "target.ip") value = values.target?.ip;
+    else if (part.name === "target.name") value = values.target?.name;
+    else value = values.env[part.name.slice("env.".length)];
+    if (value === undefined) throw new RangeError(`${part.text} has no value (${part.name.startsWith("env.") ? "environment variable not set" : "no target pod"})`);
+    out += value;
+    last = part.start + part.text.length;
+  }
+  return out + template.slice(last);
+}
+
+/** Whether a template refers to the target pod (then a probe runs once per target pod). */
+export function usesTarget(template: string): boolean {
+  return templateParts(template).parts.some((p) => p.name.startsWith("target."));
+}

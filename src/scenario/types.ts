@@ -1,0 +1,188 @@
+// The scenario in two shapes: Raw* as written (what schemas/scenario.schema.json admits) and
+// the normalised Scenario the planner and engine use (durations in ms, percents as numbers,
+// rates in bits/s plus the original string, defaults filled in, expressions parsed).
+// test/unit/schema-types.test.ts keeps the schema, these types and the normaliser in step.
+import type { Expectation } from "../expect/expectation.js";
+import type { ProbeKind } from "../expect/metrics.js";
+import type { Distribution, Fault } from "../faults/types.js";
+
+export type { Fault, NetemFault, PartitionFault, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
+export type { Expectation } from "../expect/expectation.js";
+
+// ---------------------------------------------------------------- raw (as written)
+
+export type RawDuration = string;
+export type RawPercent = string;
+
+export interface RawScenario {
+  apiVersion: "chaos-run/v1";
+  kind: "Scenario";
+  metadata: { name: string; description?: string };
+  target: RawTarget;
+  agent?: { image?: string; ttl?: RawDuration; lease?: RawDuration };
+  probes?: Record<string, RawProbe>;
+  steadyState?: RawCheck[];
+  steps: RawStep[];
+}
+
+export type RawMode = "all" | "one" | { count: number } | { percent: number };
+
+export interface RawTarget {
+  namespace?: string;
+  selector?: Record<string, string>;
+  pods?: string[];
+  mode: RawMode;
+  seed?: number;
+  maxPods?: number;
+}
+
+export interface RawProbe {
+  ab: { url: string; requests: number; concurrency: number; keepAlive?: boolean; timeout?: RawDuration };
+  tools?: { image?: string };
+}
+
+export type RawOperand = number | string;
+export type RawExpectation =
+  | RawOperand
+  | { below: RawOperand }
+  | { above: RawOperand }
+  | { atMost: RawOperand }
+  | { atLeast: RawOperand }
+  | { equals: RawOperand }
+  | { within: [RawOperand, RawOperand] };
+export type RawExpect = Record<string, RawExpectation>;
+
+export interface RawCheck {
+  probe: string;
+  expect: RawExpect;
+}
+
+export interface RawDuringProbe {
+  probe: string;
+  expect?: RawExpect;
+  save?: string;
+}
+
+export interface RawFault {
+  netem?: {
+    delay?: RawDuration;
+    jitter?: RawDuration;
+    correlation?: RawPercent;
+    distribution?: Distribution;
+    loss?: RawPercent;
+    duplicate?: RawPercent;
+    corrupt?: RawPercent;
+    reorder?: RawPercent;
+    rate?: string;
+  };
+  partition?: Record<string, never>;
+  to?: { cidr?: string; port?: number; protocol?: "tcp" | "udp" };
+  interface?: string;
+}
+
+export interface RawStep {
+  name: string;
+  fault?: RawFault;
+  duration?: RawDuration;
+  during?: RawDuringProbe[];
+  probe?: string;
+  save?: string;
+  expect?: RawExpect;
+  wait?: RawDuration;
+}
+
+// ---------------------------------------------------------------- normalised
+
+export const DEFAULT_AGENT_IMAGE = "chaos-agent:latest";
+export const DEFAULT_AGENT_TTL_MS = 10 * 60_000;
+export const DEFAULT_AGENT_LEASE_MS = 15_000;
+export const DEFAULT_TOOLS_IMAGE = "chaos-tools:latest";
+export const DEFAULT_SEED = 1;
+
+export type TargetSelection =
+  | { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>> }
+  | { readonly kind: "pods"; readonly names: readonly string[] };
+
+export type TargetMode =
+  | { readonly kind: "all" }
+  | { readonly kind: "one" }
+  | { readonly kind: "count"; readonly count: number }
+  | { readonly kind: "percent"; readonly percent: number };
+
+export interface Target {
+  /** undefined: --namespace, else the kubeconfig context's namespace */
+  readonly namespace: string | undefined;
+  readonly selection: TargetSelection;
+  readonly mode: TargetMode;
+  /** undefined: --seed, else DEFAULT_SEED */
+  readonly seed: number | undefined;
+  readonly maxPods: number | undefined;
+}
+
+export interface AgentSettings {
+  readonly image: string;
+  readonly ttlMs: number;
+  readonly leaseMs: number;
+}
+
+export interface AbProbe {
+  readonly kind: "ab";
+  readonly name: string;
+  readonly ab: {
+    /** may contain {{ target.ip }}, {{ target.name }}, {{ env.NAME }}: see template.ts */
+    readonly url: string;
+    readonly requests: number;
+    readonly concurrency: number;
+    readonly keepAlive: boolean;
+    readonly timeoutMs: number | undefined;
+  };
+  readonly tools: { readonly image: string };
+}
+
+export type Probe = AbProbe;
+export type { ProbeKind };
+
+/** A probe run with expectations (steadyState entries, `during` entries, probe steps). */
+export interface ProbeRun {
+  readonly probe: string;
+  readonly save: string | undefined;
+  readonly expect: readonly Expectation[];
+}
+
+interface StepBase {
+  /** 0-based position in `steps` */
+  readonly index: number;
+  readonly name: string;
+  /** JSON pointer of the step in the file */
+  readonly path: string;
+}
+
+export interface FaultStep extends StepBase {
+  readonly kind: "fault";
+  readonly fault: Fault;
+  readonly durationMs: number;
+  readonly during: readonly ProbeRun[];
+}
+
+export interface ProbeStep extends StepBase {
+  readonly kind: "probe";
+  readonly run: ProbeRun;
+}
+
+export interface WaitStep extends StepBase {
+  readonly kind: "wait";
+  readonly durationMs: number;
+}
+
+export type Step = FaultStep | ProbeStep | WaitStep;
+
+export interface Scenario {
+  readonly apiVersion: "chaos-run/v1";
+  readonly kind: "Scenario";
+  readonly metadata: { readonly name: string; readonly description: string | undefined };
+  readonly target: Target;
+  readonly agent: AgentSettings;
+  readonly probes: Readonly<Record<string, Probe>>;
+  readonly steadyState: readonly ProbeRun[];
+  readonly steps: readonly Step[];
+}
