@@ -1,0 +1,70 @@
+// Faults are data: typed values with fields only, defaults filled in before anything is built.
+// src/scenario normalises a scenario's `fault:` into these; src/faults turns them into argv.
+
+export type Distribution = "uniform" | "normal" | "pareto" | "paretonormal";
+
+export interface Rate {
+  readonly bitsPerSecond: number;
+  /** as written in the scenario (`1mbit`): tc gets exactly this */
+  readonly text: string;
+}
+
+/** netem parameters; every value is optional but at least one is set. */
+export interface NetemParams {
+  readonly delayMs: number | undefined;
+  readonly jitterMs: number | undefined;
+  /** delay correlation, percent */
+  readonly correlation: number | undefined;
+  readonly distribution: Distribution | undefined;
+  readonly loss: number | undefined;
+  readonly duplicate: number | undefined;
+  readonly corrupt: number | undefined;
+  readonly reorder: number | undefined;
+  readonly rate: Rate | undefined;
+}
+
+export interface ScopeCidr {
+  readonly family: 4 | 6;
+  /** address/prefix, e.g. `10.0.0.0/8`, `fd00::/64` */
+  readonly text: string;
+}
+
+/** Which traffic a fault applies to. `port` matches source OR destination port. */
+export interface Scope {
+  readonly cidr: ScopeCidr | undefined;
+  readonly port: number | undefined;
+  readonly protocol: "tcp" | "udp" | undefined;
+}
+
+export interface NetemFault {
+  readonly kind: "netem";
+  readonly netem: NetemParams;
+  readonly scope: Scope | undefined;
+  /** undefined: the pod's default-route interface, resolved by the agent */
+  readonly interface: string | undefined;
+}
+
+export interface PartitionFault {
+  readonly kind: "partition";
+  readonly scope: Scope | undefined;
+  readonly interface: string | undefined;
+}
+
+export type Fault = NetemFault | PartitionFault;
+
+/** Names a fault's kernel objects: the iptables chain `CHAOS-<id>` and the tc handles. */
+export interface FaultIds {
+  /** `[a-z0-9-]{1,22}`: the agent's fault id and the chain suffix (chains are ≤ 28 chars) */
+  readonly id: string;
+  /** tc major handle of the fault's root qdisc, 1..0xfffe; a scoped netem also uses handle+1 */
+  readonly handle: number;
+}
+
+/** What to run, in order, to apply a fault, and what to run, in order, to revert it. */
+export interface FaultCommands {
+  readonly apply: readonly (readonly string[])[];
+  readonly revert: readonly (readonly string[])[];
+}
+
+/** The interface token the agent replaces with the pod's default-route interface. */
+export const IFACE_TOKEN = "$IFACE";
