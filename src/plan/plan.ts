@@ -1,0 +1,263 @@
+// planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
+// seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
+import { expectationText } from "../expect/expectation.js";
+import { agentApplyArgv, agentRevertArgv, buildFault } from "../faults/index.js";
+import { IFACE_TOKEN } from "../faults/types.js";
+import type { Fault } from "../faults/types.js";
+import { ChaosRunError, ExitCode } from "../errors.js";
+import { formatDuration } from "../expect/format.js";
+import { usesTarget } from "../scenario/template.js";
+import { DEFAULT_SEED } from "../scenario/types.js";
+import type { Probe, ProbeRun, Scenario, TargetMode } from "../scenario/types.js";
+import { choose } from "./prng.js";
+import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, TargetPod } from "./types.js";
+
+export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id";
+
+/** A refusal to plan: located at a place in the scenario (JSON pointer), exit 3 (could not run). */
+export class PlanError extends ChaosRunError {
+  constructor(
+    readonly code: PlanErrorCode,
+    message: string,
+    /** JSON pointer into the scenario, e.g. `/target/mode` */
+    readonly path: string,
+    hint: string,
+  ) {
+    super(ExitCode.CouldNotRun, message, { hint });
+    this.name = "PlanError";
+  }
+}
+
+export interface PlanOptions {
+  /** overrides the scenario's target.seed */
+  readonly seed?: number | undefined;
+  /** prefixes fault ids, e.g. a run id: `<prefix>-s2` (at most 22 characters in all) */
+  readonly faultIdPrefix?: string | undefined;
+  /** namespace when the scenario has none (--namespace, or the kubeconfig's) */
+  readonly namespace?: string | undefined;
+  /** agent image override (--agent-image) */
+  readonly agentImage?: string | undefined;
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function selectorText(labels: Readonly<Record<string, string>>): string {
+  return Object.keys(labels)
+    .sort(compareNames)
+    .map((k) => `${k}=${labels[k] ?? ""}`)
+    .join(",");
+}
+
+export function modeText(mode: TargetMode): string {
+  switch (mode.kind) {
+    case "all":
+    case "one":
+      return mode.kind;
+    case "count":
+      return `count ${mode.count}`;
+    case "percent":
+      return `${mode.percent}%`;
+  }
+}
+
+/** How many of `n` candidates a mode hits (percent rounds up). */
+export function modeCount(mode: TargetMode, n: number): number {
+  switch (mode.kind) {
+    case "all":
+      return n;
+    case "one":
+      return 1;
+    case "count":
+      return mode.count;
+    case "percent":
+      return Math.ceil((mode.percent * n) / 100 - 1e-9);
+  }
+}
+
+function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number): { candidates: string[]; chosen: TargetPod[] } {
+  const target = scenario.target;
+  const byName = new Map<string, TargetPod>();
+  for (const p of pods) if (!byName.has(p.name)) byName.set(p.name, p);
+  const candidates = [...byName.keys()].sort(compareNames);
+  const what = target.selection.kind === "selector" ? `pods matching ${selectorText(target.selection.matchLabels)}` : "listed pods";
+  if (candidates.length === 0) {
+    throw new PlanError("no-pods", `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`, target.selection.kind === "selector" ? "/target/selector" : "/target/pods", "check the selector and the namespace (kubectl get pods -l …)");
+  }
+  const wanted = modeCount(target.mode, candidates.length);
+  if (wanted > candidates.length) {
+    throw new PlanError("not-enough-pods", `mode ${modeText(target.mode)} asks for ${wanted} pods but only ${candidates.length} ${what} exist`, "/target/mode", "the run refuses rather than hit fewer pods than asked: lower the count or add pods");
+  }
+  if (target.maxPods !== undefined && wanted > target.maxPods) {
+    throw new PlanError("blast-radius", `mode ${modeText(target.mode)} would hit ${wanted} pods, above maxPods ${target.maxPods}`, "/target/maxPods", "the blast-radius guard refuses rather than clamps: narrow the target or raise maxPods");
+  }
+  const picked = target.mode.kind === "all" ? candidates : choose(candidates, wanted, seed).sort(compareNames);
+  return { candidates, chosen: picked.map((name) => byName.get(name) ?? { name }) };
+}
+
+export function abArgv(probe: Probe): string[] {
+  const ab = probe.ab;
+  const argv = ["ab"];
+  if (ab.keepAlive) argv.push("-k");
+  argv.push("-n", String(ab.requests), "-c", String(ab.concurrency));
+  if (ab.timeoutMs !== undefined) argv.push("-s", String(Math.max(1, Math.ceil(ab.timeoutMs / 1000))));
+  argv.push(ab.url);
+  return argv;
+}
+
+function plannedRun(scenario: Scenario, run: ProbeRun): PlannedProbeRun {
+  const probe = scenario.probes[run.probe];
+  if (probe === undefined) throw new TypeError(`unknown probe ${run.probe} in a validated scenario`);
+  return {
+    probe: run.probe,
+    kind: probe.kind,
+    argv: abArgv(probe),
+    perTargetPod: usesTarget(probe.ab.url),
+    toolsImage: probe.tools.image,
+    save: run.save,
+    expect: run.expect,
+    expectText: run.expect.map(expectationText),
+  };
+}
+
+export function faultSummary(fault: Fault): string {
+  const parts: string[] = [];
+  if (fault.kind === "netem") {
+    const n = fault.netem;
+    if (n.delayMs !== undefined) parts.push(`delay ${formatDuration(n.delayMs)}`);
+    if (n.jitterMs !== undefined) parts.push(`jitter ${formatDuration(n.jitterMs)}`);
+    if (n.correlation !== undefined) parts.push(`correlation ${n.correlation}%`);
+    if (n.distribution !== undefined) parts.push(`distribution ${n.distribution}`);
+    if (n.loss !== undefined) parts.push(`loss ${n.loss}%`);
+    if (n.duplicate !== undefined) parts.push(`duplicate ${n.duplicate}%`);
+    if (n.corrupt !== undefined) parts.push(`corrupt ${n.corrupt}%`);
+    if (n.reorder !== undefined) parts.push(`reorder ${n.reorder}%`);
+    if (n.rate !== undefined) parts.push(`rate ${n.rate.text}`);
+  }
+  const head = fault.kind === "netem" ? `netem ${parts.join(", ")}` : "partition (drop both directions)";
+  const scope: string[] = [];
+  if (fault.scope?.cidr !== undefined) scope.push(`cidr ${fault.scope.cidr.text}`);
+  if (fault.scope?.port !== undefined) scope.push(`port ${fault.scope.port} (source or destination)`);
+  if (fault.scope?.protocol !== undefined) scope.push(fault.scope.protocol);
+  return scope.length > 0 ? `${head}; only ${scope.join(", ")}` : `${head}; all traffic`;
+}
+
+function faultId(prefix: string | undefined, index: number): string {
+  const id = `${prefix !== undefined && prefix !== "" ? `${prefix}-` : ""}s${index + 1}`;
+  if (!/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/.test(id)) {
+    throw new PlanError("bad-fault-id", `fault id ${JSON.stringify(id)} is not 1-22 of [a-z0-9-]`, "", "use a shorter, lower-case fault id prefix");
+  }
+  return id;
+}
+
+/** The handle of step `index`'s fault: distinct per step, away from 1: and ffff: (0xc000 + 2·index). */
+export function faultHandle(index: number): number {
+  return 0xc000 + ((2 * index) % 0x3ffe);
+}
+
+/** The timeline of a scenario for given target pods (placeholders included). */
+function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: readonly string[] | undefined, seed: number, offline: boolean, options: PlanOptions): Plan {
+  let t = 0;
+  const steps: PlannedStep[] = scenario.steps.map((step): PlannedStep => {
+    const startMs = t;
+    switch (step.kind) {
+      case "fault": {
+        t += step.durationMs;
+        const id = faultId(options.faultIdPrefix, step.index);
+        const handle = faultHandle(step.index);
+        const iface = step.fault.interface ?? IFACE_TOKEN;
+        const commands = buildFault(step.fault, iface, { id, handle });
+        const fault: PlannedFault = {
+          id,
+          handle,
+          interface: iface,
+          fault: step.fault,
+          summary: faultSummary(step.fault),
+          commands,
+          agentApply: agentApplyArgv(id, commands, { iface }),
+          agentRevert: agentRevertArgv(id),
+        };
+        return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)) };
+      }
+      case "probe":
+        return { kind: "probe", index: step.index, name: step.name, startMs, durationMs: undefined, run: plannedRun(scenario, step.run) };
+      case "wait":
+        t += step.durationMs;
+        return { kind: "wait", index: step.index, name: step.name, startMs, durationMs: step.durationMs };
+    }
+  });
+  const target = scenario.target;
+  return {
+    planVersion: 1,
+    scenario: { name: scenario.metadata.name, description: scenario.metadata.description },
+    seed,
+    offline,
+    namespace: target.namespace ?? options.namespace,
+    target: {
+      selector: target.selection.kind === "selector" ? selectorText(target.selection.matchLabels) : undefined,
+      mode: target.mode,
+      maxPods: target.maxPods,
+      candidates,
+      pods,
+    },
+    agent: { ...scenario.agent, image: options.agentImage ?? scenario.agent.image },
+    steadyState: scenario.steadyState.map((r) => plannedRun(scenario, r)),
+    steps,
+    timelineMs: t,
+  };
+}
+
+/**
+ * The plan of a run against known pods (from the cluster, or named offline). Throws PlanError
+ * (located, exit 3) when the mode asks for more pods than exist or than maxPods allows: it
+ * refuses, never clamps.
+ */
+export function planRun(scenario: Scenario, pods: readonly TargetPod[], options: PlanOptions = {}): Plan {
+  const seed = options.seed ?? scenario.target.seed ?? DEFAULT_SEED;
+  const { candidates, chosen } = choosePods(scenario, pods, seed);
+  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false }));
+  return buildPlan(scenario, planned, candidates, seed, false, options);
+}
+
+export interface OfflinePlanOptions extends PlanOptions {
+  /** `--pods a,b,c`: the pods the selector would match */
+  readonly pods?: readonly string[] | undefined;
+}
+
+/**
+ * The plan without a cluster. Pods: `--pods`, else the scenario's `pods:` names, else
+ * placeholders: `one` and `{count: N}` give N numbered placeholders
+ * (`<pod matching run=nginx #1>`), `all` and `{percent}` give one placeholder standing for
+ * every chosen pod (their number is known only at run time, where maxPods is checked).
+ */
+export function planOffline(scenario: Scenario, options: OfflinePlanOptions = {}): Plan {
+  const seed = options.seed ?? scenario.target.seed ?? DEFAULT_SEED;
+  const selection = scenario.target.selection;
+  const names = options.pods ?? (selection.kind === "pods" ? selection.names : undefined);
+  if (names !== undefined) {
+    const plan = planRun(scenario, names.map((name) => ({ name })), options);
+    return { ...plan, offline: true };
+  }
+  const sel = selection.kind === "selector" ? selectorText(selection.matchLabels) : "";
+  const mode = scenario.target.mode;
+  let pods: PlannedPod[];
+  switch (mode.kind) {
+    case "one":
+    case "count": {
+      const n = modeCount(mode, Number.MAX_SAFE_INTEGER);
+      if (scenario.target.maxPods !== undefined && n > scenario.target.maxPods) {
+        throw new PlanError("blast-radius", `mode ${modeText(mode)} would hit ${n} pods, above maxPods ${scenario.target.maxPods}`, "/target/maxPods", "narrow the target or raise maxPods");
+      }
+      pods = Array.from({ length: n }, (_, i) => ({ name: `<pod matching ${sel} #${i + 1}>`, ip: undefined, placeholder: true }));
+      break;
+    }
+    case "all":
+      pods = [{ name: `<every pod matching ${sel}>`, ip: undefined, placeholder: true }];
+      break;
+    case "percent":
+      pods = [{ name: `<${mode.percent}% of the pods matching ${sel}, chosen with seed ${seed}>`, ip: undefined, placeholder: true }];
+      break;
+  }
+  return buildPlan(scenario, pods, undefined, seed, true, options);
+}
