@@ -1,0 +1,105 @@
+// argv → verb, and the one try/catch that turns errors into exit codes. Each verb's module is
+// imported inside its handler, so `--help` and `validate` load only what they use (cold start:
+// see bench/scenario.mjs). main.ts wires it to the process.
+import { existsSync, readFileSync } from "node:fs";
+import { ChaosRunError, ExitCode, UsageError } from "../errors.js";
+import type { CliIO, VerbModule } from "./io.js";
+
+/** Verbs → their lazily imported module. Adding a verb is one line here (plus its module). */
+export const VERBS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<VerbModule> }>> = {
+  validate: { summary: "check scenario files; every problem, located", load: () => import("./validate.js") },
+  plan: { summary: "print the timeline and agent commands of a run (--offline)", load: () => import("./plan.js") },
+};
+
+/** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
+const PLANNED_VERBS = ["run", "install", "disrupt", "sweep", "report"] as const;
+
+const ISSUES_URL = "https://github.com/chaos-run/chaos-run/issues";
+
+function helpText(): string {
+  const verbs = Object.entries(VERBS)
+    .map(([name, v]) => `  ${name.padEnd(10)} ${v.summary}`)
+    .join("\n");
+  return `Usage: chaos-run VERB [options]
+       chaos-run FILE.yaml            (same as: chaos-run run FILE.yaml)
+
+Declarative chaos experiments for Kubernetes.
+
+Verbs:
+${verbs}
+
+Options:
+  -h, --help     this help (chaos-run VERB --help for a verb's)
+  --version      print the version
+  --debug        show stack traces of internal errors
+
+Exit status: 0 expectations held, 1 an expectation failed, 2 invalid scenario or usage,
+3 could not run, 4 revert not confirmed, 130/143 interrupted (after reverting).
+`;
+}
+
+function version(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string") return pkg.version;
+  } catch {
+    // fall through
+  }
+  return "unknown";
+}
+
+/** Which verb a command line means; `FILE.yaml` or an existing path as first argument means `run`. */
+export function dispatch(args: readonly string[], io: CliIO): { verb: string; rest: string[] } | undefined {
+  const [first, ...rest] = args;
+  if (first === undefined) return undefined;
+  if (first in VERBS || (PLANNED_VERBS as readonly string[]).includes(first)) return { verb: first, rest };
+  if (!first.startsWith("-") && (/\.ya?ml$/i.test(first) || existsSync(first.startsWith("/") ? first : `${io.cwd}/${first}`))) {
+    return { verb: "run", rest: args.slice() };
+  }
+  return { verb: first, rest };
+}
+
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const debug = argv.includes("--debug");
+  const args = argv.filter((a) => a !== "--debug");
+  try {
+    const first = args[0];
+    if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+      if (first === "help" && args[1] !== undefined) return await runCli([args[1], "--help"], io);
+      (first === undefined ? io.stderr : io.stdout).write(helpText());
+      return first === undefined ? ExitCode.Invalid : ExitCode.Ok;
+    }
+    if (first === "--version" || first === "-V") {
+      io.stdout.write(`${version()}\n`);
+      return ExitCode.Ok;
+    }
+    const d = dispatch(args, io);
+    if (d === undefined) return ExitCode.Invalid;
+    const entry = VERBS[d.verb];
+    if (entry === undefined) {
+      if ((PLANNED_VERBS as readonly string[]).includes(d.verb)) {
+        throw new UsageError(`${d.verb} is not implemented yet`, { hint: "chaos-run --help lists the verbs there are" });
+      }
+      if (d.verb.startsWith("-")) throw new UsageError(`unknown option ${d.verb}`, { hint: "chaos-run --help" });
+      const { closest } = await import("../scenario/suggest.js");
+      const guess = closest(d.verb, [...Object.keys(VERBS), ...PLANNED_VERBS]);
+      throw new UsageError(`unknown verb ${JSON.stringify(d.verb)}`, { hint: guess !== undefined ? `did you mean ${guess}? (chaos-run --help)` : "chaos-run --help lists the verbs" });
+    }
+    const mod = await entry.load();
+    return await mod.run({ args: d.rest, io, debug });
+  } catch (e) {
+    if (e instanceof ChaosRunError) {
+      io.stderr.write(`chaos-run: error: ${e.message}\n${e.hint !== undefined ? `  hint: ${e.hint}\n` : ""}`);
+      return e.exitCode;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    io.stderr.write(
+      `chaos-run: internal error: ${err.message}\n` +
+        `This is a bug in chaos-run: please report it at ${ISSUES_URL} with this output.\n` +
+        `chaos-run ${version()}, node ${process.version}, ${process.platform} ${process.arch}\n` +
+        (debug ? `${err.stack ?? ""}\n` : "(run again with --debug for the stack trace)\n"),
+    );
+    return ExitCode.CouldNotRun;
+  }
+}
+

@@ -1,0 +1,34 @@
+// What a verb gets from main.ts: its arguments and the process's edges, passed in (verbs never
+// touch process.* themselves, so tests run them in-process).
+
+export interface Output {
+  write(text: string): void;
+}
+
+export interface CliIO {
+  readonly stdout: Output;
+  readonly stderr: Output;
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export interface VerbContext {
+  /** arguments after the verb */
+  readonly args: readonly string[];
+  readonly io: CliIO;
+  /** --debug was given */
+  readonly debug: boolean;
+}
+
+/** A verb module: `export async function run(ctx): Promise<exit code>`. */
+export interface VerbModule {
+  run(ctx: VerbContext): Promise<number>;
+}
+
+/** Colour and code frames on stderr: only a TTY, and only without NO_COLOR. */
+export function stderrIsPretty(io: CliIO): boolean {
+  const noColor = io.env["NO_COLOR"];
+  return io.stderrIsTTY && (noColor === undefined || noColor === "");
+}
