@@ -26,8 +26,12 @@ export interface ChaosRunErrorOptions {
   cause?: unknown;
 }
 
+/** Marks ChaosRunErrors across separately bundled copies of this module (see isChaosRunError). */
+const BRAND: unique symbol = Symbol.for("chaos-run.ChaosRunError");
+
 /** An error a user can act on: a message, an exit code and a hint. Printed without a stack. */
 export class ChaosRunError extends Error {
+  readonly [BRAND] = true;
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
 
@@ -55,8 +59,9 @@ export class CouldNotRunError extends ChaosRunError {
   }
 }
 
+/** instanceof, or the brand: a verb bundle (dist/cli/bundle) carries its own copy of this class. */
 export function isChaosRunError(e: unknown): e is ChaosRunError {
-  return e instanceof ChaosRunError;
+  return e instanceof ChaosRunError || (typeof e === "object" && e !== null && BRAND in e);
 }
 
 export function errorMessage(e: unknown): string {

@@ -2,13 +2,14 @@
 // imported inside its handler, so `--help` and `validate` load only what they use (cold start:
 // see bench/scenario.mjs). main.ts wires it to the process.
 import { existsSync, readFileSync } from "node:fs";
-import { ChaosRunError, ExitCode, UsageError } from "../errors.js";
+import { ExitCode, UsageError, isChaosRunError } from "../errors.js";
+import { loadVerb } from "./fast-load.js";
 import type { CliIO, VerbModule } from "./io.js";
 
 /** Verbs → their lazily imported module. Adding a verb is one line here (plus its module). */
 export const VERBS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<VerbModule> }>> = {
-  validate: { summary: "check scenario files; every problem, located", load: () => import("./validate.js") },
-  plan: { summary: "print the timeline and agent commands of a run (--offline)", load: () => import("./plan.js") },
+  validate: { summary: "check scenario files; every problem, located", load: () => loadVerb("validate", () => import("./validate.js")) },
+  plan: { summary: "print the timeline and agent commands of a run (--offline)", load: () => loadVerb("plan", () => import("./plan.js")) },
 };
 
 /** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
@@ -88,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     const mod = await entry.load();
     return await mod.run({ args: d.rest, io, debug });
   } catch (e) {
-    if (e instanceof ChaosRunError) {
+    if (isChaosRunError(e)) {
       io.stderr.write(`chaos-run: error: ${e.message}\n${e.hint !== undefined ? `  hint: ${e.hint}\n` : ""}`);
       return e.exitCode;
     }

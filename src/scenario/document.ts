@@ -129,10 +129,15 @@ export class ParsedSource {
     }
     this.document = doc;
     const diags: Diagnostic[] = [];
+    const seen = new Set<number>();
     for (const e of doc.errors) {
+      // one syntax error per place: the parser often explains one mistake twice
+      if (seen.has(e.pos[0])) continue;
+      seen.add(e.pos[0]);
       const span = { path: "", start: e.pos[0], end: Math.max(e.pos[0], e.pos[1]) };
       if (e.code === "DUPLICATE_KEY") {
-        diags.push(diagnostic(file, "yaml-duplicate-key", { key: text.slice(span.start, span.end).trim() || "?" }, span, "remove one of them"));
+        const key = /^\s*("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(text.slice(span.start))?.[1] ?? text.slice(span.start, span.end);
+        diags.push(diagnostic(file, "yaml-duplicate-key", { key: key.trim() || "?" }, { path: "", start: span.start, end: span.start + Math.max(1, key.length) }, "remove one of them"));
       } else {
         diags.push(diagnostic(file, "yaml-syntax", { detail: firstLine(e.message) }, span, yamlHint(e.code)));
       }
