@@ -170,7 +170,7 @@ export function normalise(raw: RawScenario): Scenario {
       leaseMs: optDuration(raw.agent?.lease) ?? DEFAULT_AGENT_LEASE_MS,
     },
     probes,
-    steadyState: (raw.steadyState ?? []).map((c, i) => run(c, joinPointer("/steadyState", i))),
+    steadyState: (raw.steadyState ?? []).map((c, i) => ({ probe: c.probe, save: undefined, expect: expectations(c.expect, joinPointer("/steadyState", i, "expect")) })),
     steps: raw.steps.map(step),
   };
 }

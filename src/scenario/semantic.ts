@@ -276,7 +276,7 @@ function checkUrl(source: ParsedSource, out: Diagnostic[], path: string, url: st
   if (url.startsWith("{{")) return; // the whole URL comes from a template: nothing to check now
   let concrete = url;
   for (const part of [...parts].reverse()) {
-    const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "x";
+    const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "1";
     concrete = concrete.slice(0, part.start) + sample + concrete.slice(part.start + part.text.length);
   }
   let parsed: URL;

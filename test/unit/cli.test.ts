@@ -1,0 +1,152 @@
+// The CLI in-process, through runCli with recording I/O (main.ts only wires it to the process).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { VERBS, runCli } from "../../src/cli/cli.js";
+import type { CliIO } from "../../src/cli/io.js";
+
+async function cli(args: string[], env: Record<string, string> = {}, tty = false) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: { write: (s) => void (stdout += s) },
+    stderr: { write: (s) => void (stderr += s) },
+    stdoutIsTTY: tty,
+    stderrIsTTY: tty,
+    env,
+    cwd: process.cwd(),
+  };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+describe("chaos-run", () => {
+  it("--help and help list the verbs", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const verb of Object.keys(VERBS)) expect(r.stdout).toContain(verb);
+    expect((await cli(["help", "validate"])).stdout).toContain("Usage: chaos-run validate");
+    expect((await cli(["plan", "--help"])).stdout).toContain("Usage: chaos-run plan");
+  });
+  it("no arguments: usage on stderr, exit 2", async () => {
+    const r = await cli([]);
+    expect(r).toMatchObject({ code: 2, stdout: "" });
+    expect(r.stderr).toContain("Usage:");
+  });
+  it("--version", async () => {
+    expect((await cli(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+  it("unknown verb, unknown flag: exit 2 with a hint", async () => {
+    const r = await cli(["valdate", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('chaos-run: error: unknown verb "valdate"\n  hint: did you mean validate? (chaos-run --help)\n');
+    const f = await cli(["validate", "--frmat", "json", "scenarios"]);
+    expect(f.code).toBe(2);
+    expect(f.stderr).toContain("chaos-run: error: Unknown option '--frmat'");
+    expect(f.stderr).toContain("hint: see: chaos-run validate --help");
+    expect((await cli(["--nope"])).code).toBe(2);
+  });
+  it("a scenario file as first argument means run (not there yet)", async () => {
+    const r = await cli(["scenarios/nginx-latency.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("run is not implemented yet");
+  });
+});
+
+describe("validate", () => {
+  it("the catalog: exit 0", async () => {
+    const r = await cli(["validate", "scenarios/"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^\d+ files valid\n$/);
+  });
+  it("every file's problems at once, exit 2", async () => {
+    const r = await cli(["validate", "test/fixtures/invalid/", "scenarios/nginx-latency.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("test/fixtures/invalid/unknown-key.yaml:18:5: error[unknown-key]: unknown key `duraton` in step 2\n  hint: did you mean `duration`?");
+    expect(r.stderr).toContain("test/fixtures/invalid/yaml-syntax.yaml:7:9: error[yaml-syntax]:");
+    expect(r.stderr).toMatch(/29 files of 30 invalid: \d+ errors\n$/);
+    expect(r.stderr).not.toContain("\u001b[");
+  });
+  it("--format json: the same diagnostics as data", async () => {
+    const r = await cli(["validate", "--format", "json", "test/fixtures/invalid/bad-enum.yaml"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual([
+      {
+        file: "test/fixtures/invalid/bad-enum.yaml",
+        line: 17,
+        col: 57,
+        endLine: 17,
+        endCol: 64,
+        severity: "error",
+        code: "bad-enum",
+        message: "`normall` is not one of `uniform`, `normal`, `pareto` or `paretonormal`",
+        hint: "did you mean `normal`? allowed: uniform, normal, pareto, paretonormal",
+        path: "/steps/1/fault/netem/distribution",
+      },
+    ]);
+  });
+  it("colour and a code frame only on a TTY without NO_COLOR", async () => {
+    const tty = await cli(["validate", "test/fixtures/invalid/bad-enum.yaml"], {}, true);
+    expect(tty.stderr).toContain("\u001b[");
+    expect(tty.stderr).toContain("17 |");
+    expect(tty.stderr).toContain("^^^^^^^");
+    const noColor = await cli(["validate", "test/fixtures/invalid/bad-enum.yaml"], { NO_COLOR: "1" }, true);
+    expect(noColor.stderr).not.toContain("\u001b[");
+    expect(noColor.stderr).not.toContain("17 |");
+  });
+  it("a missing file is a located diagnostic; an empty directory a usage error", async () => {
+    const r = await cli(["validate", "no/such.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no/such.yaml:1:1: error[unreadable-file]: cannot read the file: no such file");
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-empty-"));
+    try {
+      expect((await cli(["validate", dir])).code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("walks directories in sorted order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-walk-"));
+    try {
+      for (const name of ["b.yaml", "a.yml", "c.txt"]) writeFileSync(join(dir, name), "kind: nope\n");
+      const r = await cli(["validate", "--format", "json", dir]);
+      const files = [...new Set((JSON.parse(r.stdout) as { file: string }[]).map((d) => d.file))];
+      expect(files).toEqual([join(dir, "a.yml"), join(dir, "b.yaml")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("plan", () => {
+  it("prints the same plan twice, byte for byte", async () => {
+    const a = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline"]);
+    const b = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline"]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout).toContain("chaos-agent apply --id s2 --iface '$IFACE' --revert tc qdisc del dev '$IFACE' root handle c002: ';' --");
+  });
+  it("--format json with --pods and --seed", async () => {
+    const r = await cli(["plan", "scenarios/half-the-fleet.yaml", "--offline", "--pods", "p3,p1,p2,p4", "--seed", "7", "--format", "json"]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout) as { seed: number; target: { candidates: string[]; pods: { name: string }[] }; steps: { fault?: { agentApply: string[] } }[] };
+    expect(plan.seed).toBe(7);
+    expect(plan.target.candidates).toEqual(["p1", "p2", "p3", "p4"]);
+    expect(plan.target.pods).toHaveLength(2);
+    expect(plan.steps[1]?.fault?.agentApply[0]).toBe("chaos-agent");
+  });
+  it("refusals are located, exit 3", async () => {
+    const r = await cli(["plan", "scenarios/db-partition.yaml", "--offline", "--pods", "a"]);
+    expect(r.code).toBe(0);
+    const over = await cli(["plan", "scenarios/jitter-correlation.yaml", "--offline", "--pods", "a,b,c"]);
+    expect(over.code).toBe(3);
+    expect(over.stderr).toMatch(/^scenarios\/jitter-correlation\.yaml:\d+:\d+: error\[blast-radius\]: mode all would hit 3 pods, above maxPods 2/);
+  });
+  it("needs --offline for now; an invalid file gives its diagnostics", async () => {
+    expect((await cli(["plan", "scenarios/nginx-latency.yaml"])).stderr).toContain("add --offline");
+    const bad = await cli(["plan", "test/fixtures/invalid/bad-enum.yaml", "--offline"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("error[bad-enum]");
+  });
+});
