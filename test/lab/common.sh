@@ -26,3 +26,17 @@ lab_pid() {
 }
 
 kubectl_lab() { "$labbin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
+
+# The harness, bundled into one file (fast to start, also inside UML where every
+# file read costs); rebuilt when its sources or the lockfile are newer.
+harness_js=$repo/.lab/build/harness.mjs
+build_harness() {
+  if [ -f "$harness_js" ] && [ -z "$(find "$lab_here/harness" "$repo/package-lock.json" -newer "$harness_js" -print -quit)" ]; then
+    return 0
+  fi
+  mkdir -p "$(dirname "$harness_js")"
+  "$repo/node_modules/.bin/esbuild" "$lab_here/harness/main.ts" --bundle --platform=node --format=esm --target=node20 \
+    --outfile="$harness_js.tmp" --log-level=warning \
+    --banner:js="import { createRequire as __labRequire } from 'node:module'; const require = __labRequire(import.meta.url);"
+  mv "$harness_js.tmp" "$harness_js"
+}

@@ -1,20 +1,21 @@
 // The lab harness: the duties of a scheduler, a kubelet's pod workers and a
 // container runtime, for the one node `lab-node` that kwok plays.
 //  - binds pending pods to lab-node (there is no scheduler);
-//  - creates each namespace's `default` ServiceAccount (there is no controller-manager);
+//  - creates each namespace's `default` ServiceAccount, and empties and finalizes
+//    deleted namespaces (there is no controller-manager);
 //  - per pod bound here: a network namespace with eth0 and the pod's IPs, each
 //    container (and ephemeral container) started as a real process, an `Exec`
 //    object telling kwok how to exec into it, and an honest pods/status;
 //  - on delete: stops the processes, removes the namespace, confirms the deletion.
 //
 //   node --import tsx test/lab/harness/main.ts --kubeconfig F --state DIR --node lab-node
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { Container, type ContainerSpec, type ContainerState } from "./containers.js";
-import { lookupImage } from "./images.js";
+import { knownImages, lookupImage } from "./images.js";
 import { addressIndex, createPodNetwork, deletePodNetwork, ensureBridge, podAddresses, type PodAddresses } from "./network.js";
 
 const { values: opts } = parseArgs({
@@ -25,10 +26,19 @@ const { values: opts } = parseArgs({
     "kubelet-port": { type: "string", default: "10250" },
     "container-init": { type: "string" },
     "lab-bin": { type: "string" },
+    "shim-dir": { type: "string" },
+    shim: { type: "string" },
   },
 });
-if (opts.kubeconfig === undefined || opts.state === undefined || opts["container-init"] === undefined || opts["lab-bin"] === undefined) {
-  console.error("usage: main.ts --kubeconfig F --state DIR --container-init F --lab-bin DIR [--node lab-node]");
+if (
+  opts.kubeconfig === undefined ||
+  opts.state === undefined ||
+  opts["container-init"] === undefined ||
+  opts["lab-bin"] === undefined ||
+  opts["shim-dir"] === undefined ||
+  opts.shim === undefined
+) {
+  console.error("usage: main.ts --kubeconfig F --state DIR --container-init F --lab-bin DIR --shim F --shim-dir DIR [--node lab-node]");
   process.exit(2);
 }
 const nodeName = opts.node;
@@ -44,6 +54,7 @@ const kc = new k8s.KubeConfig();
 kc.loadFromFile(opts.kubeconfig);
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
 const exec = new k8s.Exec(kc);
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
@@ -376,6 +387,52 @@ async function ensureDefaultServiceAccount(ns: string): Promise<void> {
   }
 }
 
+// The namespace controller's duty: empty a Terminating namespace, then finalize it.
+// The kinds are those that live in the lab's namespaces (tests and chaos-run make them).
+const namespacedKinds: [string, string][] = [
+  ["v1", "Pod"],
+  ["v1", "ServiceAccount"],
+  ["v1", "ConfigMap"],
+  ["v1", "Secret"],
+  ["v1", "Service"],
+  ["v1", "Event"],
+  ["rbac.authorization.k8s.io/v1", "Role"],
+  ["rbac.authorization.k8s.io/v1", "RoleBinding"],
+  ["coordination.k8s.io/v1", "Lease"],
+  ["kwok.x-k8s.io/v1alpha1", "Exec"],
+];
+const finalizing = new Set<string>();
+
+async function finalizeNamespace(ns: k8s.V1Namespace): Promise<void> {
+  const name = ns.metadata?.name;
+  if (name === undefined || finalizing.has(name)) return;
+  finalizing.add(name);
+  try {
+    for (let round = 0; round < 600; round++) {
+      let remaining = 0;
+      for (const [apiVersion, kind] of namespacedKinds) {
+        const list = await objects.list(apiVersion, kind, name).catch(() => ({ items: [] as k8s.KubernetesObject[] }));
+        for (const item of list.items) {
+          remaining += 1;
+          if (item.metadata?.deletionTimestamp === undefined) {
+            await objects
+              .delete({ apiVersion, kind, metadata: { name: item.metadata?.name ?? "", namespace: name } })
+              .catch(() => undefined);
+          }
+        }
+      }
+      if (remaining === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await core.replaceNamespaceFinalize({ name, body: { ...ns, spec: { finalizers: [] } } });
+    log(`namespace ${name} finalized`);
+  } catch (err) {
+    if (statusCode(err) !== 404) log(`finalize namespace ${name}: ${String(err)}`);
+  } finally {
+    finalizing.delete(name);
+  }
+}
+
 function startInformer<T extends k8s.KubernetesObject>(
   name: string,
   path: string,
@@ -403,7 +460,17 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 
+/** kwok's whole PATH: one link to the shim per command name the lab's images offer. */
+function makeShimDir(dir: string, shim: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const names = new Set<string>();
+  for (const image of knownImages()) for (const c of lookupImage(image)?.commands ?? []) names.add(c);
+  for (const name of names) symlinkSync(shim, join(dir, name));
+}
+
 async function main(): Promise<void> {
+  makeShimDir(resolve(opts["shim-dir"] ?? ""), resolve(opts.shim ?? ""));
   await ensureBridge();
   await ensureNode();
   startInformer<k8s.V1Namespace>(
@@ -412,7 +479,9 @@ async function main(): Promise<void> {
     () => core.listNamespace(),
     (ns) => {
       const n = ns.metadata?.name;
-      if (n !== undefined && ns.status?.phase !== "Terminating") void ensureDefaultServiceAccount(n);
+      if (n === undefined) return;
+      if (ns.status?.phase === "Terminating") void finalizeNamespace(ns);
+      else void ensureDefaultServiceAccount(n);
     },
     () => undefined,
   );
