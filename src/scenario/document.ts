@@ -25,8 +25,11 @@ export const MAX_ALIAS_COUNT = 100;
 /** Largest scenario file read, in characters. */
 export const MAX_SOURCE_LENGTH = 1024 * 1024;
 
-/** An alias (`*name`), anchor (`&name`) or tag (`!tag`) anywhere (even quoted): those files take the yaml library's path. */
-const NEEDS_FULL_PARSE = /(^|[\s[{,:-])[*!&][^\s,[\]{}]/;
+/**
+ * An alias (`*name`), anchor (`&name`) or tag (`!tag`), or a number the two parsers read
+ * differently (1e3, 1_000, 0b1), anywhere, even quoted: those files take the yaml library's path.
+ */
+const NEEDS_FULL_PARSE = /(^|[\s[{,:-])[*!&][^\s,[\]{}]|[0-9][eE][-+]?[0-9]|[0-9]_|_[0-9]|0b[01]/;
 
 export type Segment = string;
 
@@ -59,11 +62,26 @@ export interface Located extends Span {
 /** Parses with js-yaml; undefined when it refuses (then the yaml library decides and explains). */
 export function fastParse(text: string): { data: unknown } | undefined {
   if (NEEDS_FULL_PARSE.test(text)) return undefined;
+  let data: unknown;
   try {
-    return { data: jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, json: false }) };
+    // an empty document is null, as the yaml library reads it
+    data = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, json: false }) ?? null;
   } catch {
     return undefined;
   }
+  // collection keys are stringified differently by the two parsers: let yaml read those files
+  return plainKeys(data, 0) ? { data } : undefined;
+}
+
+const PLAIN_KEY = /^[A-Za-z0-9_.\/-]*$/;
+
+/** Every mapping key is plain (scenario keys always are), and the nesting is not absurd. */
+function plainKeys(data: unknown, depth: number): boolean {
+  if (typeof data !== "object" || data === null) return true;
+  if (depth > 64) return false;
+  if (Array.isArray(data)) return data.every((v) => plainKeys(v, depth + 1));
+  for (const [k, v] of Object.entries(data)) if (!PLAIN_KEY.test(k) || !plainKeys(v, depth + 1)) return false;
+  return true;
 }
 
 export class ParsedSource {
@@ -120,7 +138,7 @@ export class ParsedSource {
     this.counter = counter;
     let doc: Document.Parsed;
     try {
-      doc = yaml.parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true });
+      doc = yaml.parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true, logLevel: "error" });
     } catch (e) {
       // stack exhaustion on absurd nesting, and anything else the parser throws
       this.data = undefined;
@@ -134,16 +152,18 @@ export class ParsedSource {
       // one syntax error per place: the parser often explains one mistake twice
       if (seen.has(e.pos[0])) continue;
       seen.add(e.pos[0]);
-      const span = { path: "", start: e.pos[0], end: Math.max(e.pos[0], e.pos[1]) };
+      const start = Math.min(e.pos[0], text.length);
+      const span = { path: "", start, end: Math.min(text.length, Math.max(start, e.pos[1])) };
       if (e.code === "DUPLICATE_KEY") {
         const key = /^\s*("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(text.slice(span.start))?.[1] ?? text.slice(span.start, span.end);
-        diags.push(diagnostic(file, "yaml-duplicate-key", { key: key.trim() || "?" }, { path: "", start: span.start, end: span.start + Math.max(1, key.length) }, "remove one of them"));
+        diags.push(diagnostic(file, "yaml-duplicate-key", { key: key.trim() || "?" }, { path: "", start: span.start, end: Math.min(text.length, span.start + Math.max(1, key.length)) }, "remove one of them"));
       } else {
         diags.push(diagnostic(file, "yaml-syntax", { detail: firstLine(e.message) }, span, yamlHint(e.code)));
       }
     }
     for (const w of doc.warnings) {
-      diags.push(diagnostic(file, "yaml-warning", { detail: firstLine(w.message) }, { path: "", start: w.pos[0], end: w.pos[1] }));
+      const start = Math.min(w.pos[0], text.length);
+      diags.push(diagnostic(file, "yaml-warning", { detail: firstLine(w.message) }, { path: "", start, end: Math.min(text.length, Math.max(start, w.pos[1])) }));
     }
     this.diagnostics = diags;
     if (doc.errors.length > 0) {
