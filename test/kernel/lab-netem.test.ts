@@ -1,0 +1,52 @@
+// The kernel lab: the same lab inside a UML kernel that has sch_netem. A netem
+// delay added in a pod's namespace (from a debug container of the agent image,
+// through kubectl) shows up in ab's measurements from the tools pod.
+import { beforeAll, describe, expect, it } from "vitest";
+import { getPod, inKernelLab, kubectl, kubectlOk, makeNamespace, waitFor, waitReady } from "../support/lab.js";
+
+const ns = "kernel-lab";
+
+/** ab -k from the tools pod: the mean time per request, in ms. */
+async function abMeanMs(ip: string, requests = 30): Promise<number> {
+  const out = await kubectlOk(["exec", "-n", ns, "tools", "--", "ab", "-k", "-n", String(requests), "-c", "1", `http://${ip}/`]);
+  const m = /Time per request:\s+([\d.]+) \[ms\] \(mean\)/.exec(out);
+  if (m?.[1] === undefined) throw new Error(`no mean in ab's output:\n${out}`);
+  return Number(m[1]);
+}
+
+beforeAll(async () => {
+  expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
+  await makeNamespace(ns);
+  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
+  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
+  await waitReady(ns, "nginx", 60_000);
+  await waitReady(ns, "tools", 60_000);
+});
+
+describe("netem inside the kernel lab", () => {
+  it("adds ≈100 ms per request, and nothing once removed", async () => {
+    const ip = (await getPod(ns, "nginx"))?.status.podIP ?? "";
+    await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "3600"]);
+    await waitFor("the debug container", async () => {
+      const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "netadmin");
+      return st?.state.running !== undefined ? st : undefined;
+    }, 60_000);
+    const base = await abMeanMs(ip);
+    await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "100ms"]);
+    const shown = await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "show", "dev", "eth0"]);
+    expect(shown).toMatch(/qdisc netem \S+ root .*delay 100ms/);
+    const delayed = await abMeanMs(ip);
+    await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "del", "dev", "eth0", "root"]);
+    const after = await abMeanMs(ip);
+    const added = delayed - base;
+    console.log(`kernel lab netem: baseline ${base.toFixed(2)} ms, delayed ${delayed.toFixed(2)} ms, after ${after.toFixed(2)} ms`);
+    expect(added / 100).toBeGreaterThan(0.95);
+    expect(added / 100).toBeLessThan(1.05);
+    expect(Math.abs(after - base)).toBeLessThan(2);
+  });
+
+  it("keeps the host's own interfaces out of reach: exec of tc in nginx is refused", async () => {
+    const r = await kubectl(["exec", "-n", ns, "nginx", "--", "tc", "qdisc", "show"]);
+    expect(r.code).not.toBe(0);
+  });
+});
