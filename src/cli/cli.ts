@@ -10,10 +10,14 @@ import type { CliIO, VerbModule } from "./io.js";
 export const VERBS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<VerbModule> }>> = {
   validate: { summary: "check scenario files; every problem, located", load: () => loadVerb("validate", () => import("./validate.js")) },
   plan: { summary: "print the timeline and agent commands of a run (--offline)", load: () => loadVerb("plan", () => import("./plan.js")) },
+  run: { summary: "run a scenario against the cluster (also: chaos-run FILE)", load: () => import("./run.js") },
+  install: { summary: "add the chaos agent to a pod (-p POD)", load: () => import("./install.js") },
+  disrupt: { summary: "add latency/loss to a pod for a while (-p POD -d MS -r S)", load: () => import("./disrupt.js") },
+  sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
 };
 
 /** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
-const PLANNED_VERBS = ["run", "install", "disrupt", "sweep", "report"] as const;
+const PLANNED_VERBS = ["report"] as const;
 
 const ISSUES_URL = "https://github.com/chaos-run/chaos-run/issues";
 
@@ -60,13 +64,18 @@ export function dispatch(args: readonly string[], io: CliIO): { verb: string; re
   return { verb: first, rest };
 }
 
-export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+/** How a verb's interrupts are wired: main.ts passes the process's signals in; tests pass their own. */
+export type InterruptWiring = () => AbortSignal;
+
+const noInterrupts: InterruptWiring = () => new AbortController().signal;
+
+export async function runCli(argv: readonly string[], io: CliIO, interrupts: InterruptWiring = noInterrupts): Promise<number> {
   const debug = argv.includes("--debug");
   const args = argv.filter((a) => a !== "--debug");
   try {
     const first = args[0];
     if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-      if (first === "help" && args[1] !== undefined) return await runCli([args[1], "--help"], io);
+      if (first === "help" && args[1] !== undefined) return await runCli([args[1], "--help"], io, interrupts);
       (first === undefined ? io.stderr : io.stdout).write(helpText());
       return first === undefined ? ExitCode.Invalid : ExitCode.Ok;
     }
@@ -87,7 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       throw new UsageError(`unknown verb ${JSON.stringify(d.verb)}`, { hint: guess !== undefined ? `did you mean ${guess}? (chaos-run --help)` : "chaos-run --help lists the verbs" });
     }
     const mod = await entry.load();
-    return await mod.run({ args: d.rest, io, debug });
+    return await mod.run({ args: d.rest, io, debug, interrupts });
   } catch (e) {
     if (isChaosRunError(e)) {
       io.stderr.write(`chaos-run: error: ${e.message}\n${e.hint !== undefined ? `  hint: ${e.hint}\n` : ""}`);

@@ -20,6 +20,12 @@ export interface VerbContext {
   readonly io: CliIO;
   /** --debug was given */
   readonly debug: boolean;
+  /**
+   * A verb that reverts on Ctrl-C calls this: from then on SIGINT/SIGTERM abort the returned
+   * signal (reason: engine's Interrupted) instead of killing the process, and the verb exits
+   * 130/143 once it has reverted. A second signal quits at once (the agents' leases remain).
+   */
+  readonly interrupts: () => AbortSignal;
 }
 
 /** A verb module: `export async function run(ctx): Promise<exit code>`. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The entry point: the only place that reads process.env or sets the exit code (process.exit
 // only as a last resort). Everything else gets what it needs through CliIO.
+import { Interrupted } from "../engine/interrupt.js";
 import { runCli } from "./cli.js";
 import type { CliIO } from "./io.js";
 
@@ -13,7 +14,29 @@ const io: CliIO = {
   cwd: process.cwd(),
 };
 
-runCli(process.argv.slice(2), io).then(
+// Until a verb asks for them (ctx.interrupts()), signals keep their default: exit at once.
+// After: the first SIGINT/SIGTERM aborts the run, which reverts and exits 130/143; a second one
+// quits now, saying what may remain (the agents revert by themselves when their leases lapse).
+let controller: AbortController | undefined;
+function interrupts(): AbortSignal {
+  if (controller !== undefined) return controller.signal;
+  const c = new AbortController();
+  controller = c;
+  const onSignal = (signal: "SIGINT" | "SIGTERM"): void => {
+    if (!c.signal.aborted) {
+      process.stderr.write(`\nchaos-run: ${signal}: reverting every fault before exiting (${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again to quit now)\n`);
+      c.abort(new Interrupted(signal));
+      return;
+    }
+    process.stderr.write(`chaos-run: quitting without confirming the reverts; the agents revert by themselves when their leases lapse\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  return c.signal;
+}
+
+runCli(process.argv.slice(2), io, interrupts).then(
   (code) => {
     process.exitCode = code;
   },

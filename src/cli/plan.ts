@@ -4,6 +4,7 @@ import { PlanError, planOffline } from "../plan/plan.js";
 import { formatPlan, planToJson } from "../plan/format.js";
 import { diagnostic } from "../scenario/diagnostics.js";
 import { readScenarioFile } from "../scenario/load.js";
+import type { ValidationResult } from "../scenario/load.js";
 import { integerFlag, oneOf, parseVerbArgs } from "./args.js";
 import { formatJson, formatText } from "./diagnostics-output.js";
 import { stderrIsPretty } from "./io.js";
@@ -71,13 +72,17 @@ export async function run(ctx: VerbContext): Promise<number> {
     return 0;
   } catch (e) {
     if (!(e instanceof PlanError)) throw e;
-    // a refusal, located in the scenario like any diagnostic
-    const at = result.source.locate(e.path, "value");
-    const code = e.code === "no-pods" ? "no-pods" : e.code === "not-enough-pods" ? "not-enough-pods" : "blast-radius";
-    const d = diagnostic(file, code, { detail: e.message }, at, e.hint);
-    const all = [{ ...toFileDiagnostics(result), diagnostics: [d] }];
-    if (format === "json") ctx.io.stdout.write(formatJson(all));
-    else ctx.io.stderr.write(formatText(all, pretty));
-    return e.exitCode;
+    return writePlanError(ctx, file, result, e, format);
   }
+}
+
+/** A refusal to plan, located in the scenario like any diagnostic; returns its exit code. */
+export function writePlanError(ctx: VerbContext, file: string, result: ValidationResult, e: PlanError, format: "text" | "json"): number {
+  const at = result.source.locate(e.path, "value");
+  const code = e.code === "no-pods" ? "no-pods" : e.code === "not-enough-pods" ? "not-enough-pods" : "blast-radius";
+  const d = diagnostic(file, code, { detail: e.message }, at, e.hint);
+  const all = [{ ...toFileDiagnostics(result), diagnostics: [d] }];
+  if (format === "json") ctx.io.stdout.write(formatJson(all));
+  else ctx.io.stderr.write(formatText(all, stderrIsPretty(ctx.io)));
+  return e.exitCode;
 }

@@ -3,7 +3,7 @@ import { buildNetem } from "./netem.js";
 import { buildPartition } from "./partition.js";
 import type { Fault, FaultCommands, FaultIds } from "./types.js";
 
-export { agentApplyArgv, agentRevertArgv } from "./agent.js";
+export { agentApplyArgv, agentRenewArgv, agentRevertArgv, agentServeArgs, leaseSeconds } from "./agent.js";
 export type { AgentApplyOptions } from "./agent.js";
 export { buildNetem, netemOptions, tcTime } from "./netem.js";
 export { buildPartition } from "./partition.js";

@@ -125,7 +125,7 @@ describe("plan", () => {
     const b = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline"]);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
-    expect(a.stdout).toContain("chaos-agent apply --id s2 --iface '$IFACE' --revert tc qdisc del dev '$IFACE' root handle c002: ';' --");
+    expect(a.stdout).toContain("chaos-agent apply --id s2 --iface '$IFACE' --lease 15s --revert tc qdisc del dev '$IFACE' root handle c002: ';' --");
   });
   it("--format json with --pods and --seed", async () => {
     const r = await cli(["plan", "scenarios/half-the-fleet.yaml", "--offline", "--pods", "p3,p1,p2,p4", "--seed", "7", "--format", "json"]);

@@ -1,6 +1,6 @@
 // Whole argv arrays, never joined strings: quoting bugs cannot hide.
 import { describe, expect, it } from "vitest";
-import { agentApplyArgv, agentRevertArgv, buildFault } from "../../src/faults/index.js";
+import { agentApplyArgv, agentRenewArgv, agentRevertArgv, agentServeArgs, buildFault, leaseSeconds } from "../../src/faults/index.js";
 import type { NetemFault, NetemParams, PartitionFault, Scope } from "../../src/faults/index.js";
 
 const NONE: NetemParams = {
@@ -225,5 +225,20 @@ describe("agent argv", () => {
       "--", ...ROOT, "netem", "delay", "100ms",
     ]);
     expect(agentRevertArgv("s2")).toEqual(["chaos-agent", "revert", "--id", "s2"]);
+  });
+});
+
+describe("the agent's lease and serve argv", () => {
+  it("puts --lease after --iface, in whole seconds", () => {
+    expect(agentApplyArgv("f", { apply: [["tc", "a"]], revert: [] }, { iface: "eth0", leaseSeconds: 15 })).toEqual([
+      "chaos-agent", "apply", "--id", "f", "--iface", "eth0", "--lease", "15s", "--", "tc", "a",
+    ]);
+    expect(() => agentApplyArgv("f", { apply: [["tc", "a"]], revert: [] }, { iface: "eth0", leaseSeconds: 0 })).toThrow(RangeError);
+  });
+  it("renews given faults, serves with a TTL rounded up to seconds", () => {
+    expect(agentRenewArgv(15, ["r1-s1", "r1-s2"])).toEqual(["chaos-agent", "renew", "--lease", "15s", "r1-s1", "r1-s2"]);
+    expect(agentServeArgs(600_000)).toEqual(["serve", "--ttl", "600s"]);
+    expect(agentServeArgs(1500)).toEqual(["serve", "--ttl", "2s"]);
+    expect(leaseSeconds(200)).toBe(1);
   });
 });

@@ -24,6 +24,8 @@ export interface RuntimeEnv {
   /** directories searched for programs, first the lab's own bin (chaos-agent) */
   path: string;
   containerInit: string;
+  /** test/lab: an image's `$LAB` argument stands for it */
+  labDir: string;
 }
 
 const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGABRT: 6 };
@@ -67,7 +69,8 @@ export class Container {
     const image = this.image;
     if (image === undefined) return [];
     if (this.spec.command !== undefined && this.spec.command.length > 0) return [...this.spec.command, ...(this.spec.args ?? [])];
-    return [...image.entrypoint, ...(this.spec.args ?? image.cmd)];
+    const own = (a: string): string => a.replace("$LAB", this.env.labDir);
+    return [...image.entrypoint.map(own), ...(this.spec.args ?? image.cmd.map(own))];
   }
 
   get pid(): number | undefined {

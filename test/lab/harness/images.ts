@@ -23,7 +23,8 @@ const basics = ["sh", "cat", "ls", "env", "sleep", "true", "false", "echo", "hos
 const images: Record<string, LabImage> = {
   nginx: {
     entrypoint: [],
-    cmd: ["nginx", "-g", "daemon off;"],
+    // $LAB: the lab's own directory (test/lab), for its nginx.conf (ports 80 and 8080)
+    cmd: ["nginx", "-c", "$LAB/nginx.conf", "-g", "daemon off;"],
     commands: [...basics, "nginx"],
     privateDirs: ["/var/lib/nginx", "/var/log/nginx"],
   },

@@ -10,7 +10,7 @@
 //
 //   node --import tsx test/lab/harness/main.ts --kubeconfig F --state DIR --node lab-node
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
@@ -48,6 +48,7 @@ mkdirSync(podsDir, { recursive: true });
 const runtimeEnv = {
   path: `${resolve(opts["lab-bin"])}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
   containerInit: resolve(opts["container-init"]),
+  labDir: dirname(resolve(opts["container-init"])),
 };
 
 const kc = new k8s.KubeConfig();

@@ -1,0 +1,39 @@
+// kubectl's conventions for the verbs that talk to a cluster: --kubeconfig, --context,
+// -n/--namespace, $KUBECONFIG. Also the run id and the engine's defaults.
+import { randomBytes } from "node:crypto";
+import type { Cluster } from "../kube/types.js";
+import type { CliIO } from "./io.js";
+
+export const CLUSTER_OPTIONS = {
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  namespace: { type: "string", short: "n" },
+} as const;
+
+export const CLUSTER_HELP = `Cluster options (kubectl's):
+  --kubeconfig FILE    kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)
+  --context NAME       kubeconfig context to use (default: its current context)
+  -n, --namespace NS   namespace (default: the scenario's, else the context's, else default)`;
+
+export interface ClusterFlags {
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+}
+
+export async function connectFromFlags(flags: ClusterFlags, io: CliIO): Promise<Cluster> {
+  const { connectCluster } = await import("../kube/index.js");
+  return connectCluster({ kubeconfig: flags.kubeconfig, context: flags.context, kubeconfigEnv: io.env["KUBECONFIG"] });
+}
+
+/** 8 characters of [a-z0-9]: names this run's agents and prefixes its fault ids. */
+export function newRunId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length] ?? "a").join("");
+}
+
+export const ENGINE_DEFAULTS = {
+  concurrency: 16,
+  injectTimeoutMs: 120_000,
+  execTimeoutMs: 30_000,
+  revertDeadlineMs: 30_000,
+} as const;

@@ -1,0 +1,61 @@
+// The seed tool's commands, kept: `install -p POD` and `disrupt -p POD -d MS -r S`. Each builds a
+// small scenario (no YAML) and runs it through the same engine as `chaos-run FILE`, so they get
+// the same preflight, plan, revert guarantees and report.
+import { UsageError } from "../errors.js";
+import type { NetemParams } from "../faults/types.js";
+import type { Scenario, Step } from "../scenario/types.js";
+import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
+
+const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function podNames(values: readonly string[] | undefined, verb: string): string[] {
+  const pods = (values ?? []).flatMap((v) => v.split(",")).map((p) => p.trim()).filter((p) => p !== "");
+  if (pods.length === 0) throw new UsageError(`${verb} needs a pod: -p POD`, { hint: `chaos-run ${verb} -p nginx` });
+  const bad = pods.find((p) => !POD_NAME.test(p));
+  if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a pod name`);
+  return pods;
+}
+
+/** A positive number flag (ms, s, %), with its unit in the message. */
+export function numberFlag(flag: string, value: string | undefined, unit: string, options: { min: number; max: number; integer?: boolean }): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const ok = /^\d+(\.\d+)?$/.test(value) && n >= options.min && n <= options.max && (options.integer !== true || Number.isInteger(n));
+  if (!ok) throw new UsageError(`${flag} takes ${options.integer === true ? "a whole number" : "a number"} of ${unit} from ${options.min} to ${options.max}, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+export interface SeedScenarioOptions {
+  readonly name: string;
+  readonly pods: readonly string[];
+  readonly namespace: string | undefined;
+  readonly agentImage: string | undefined;
+  readonly ttlMs?: number | undefined;
+  readonly leaseMs?: number | undefined;
+  readonly steps: readonly Step[];
+}
+
+export function seedScenario(o: SeedScenarioOptions): Scenario {
+  return {
+    apiVersion: "chaos-run/v1",
+    kind: "Scenario",
+    metadata: { name: o.name, description: undefined },
+    target: { namespace: o.namespace, selection: { kind: "pods", names: o.pods }, mode: { kind: "all" }, seed: undefined, maxPods: undefined },
+    agent: { image: o.agentImage ?? DEFAULT_AGENT_IMAGE, ttlMs: o.ttlMs ?? DEFAULT_AGENT_TTL_MS, leaseMs: o.leaseMs ?? DEFAULT_AGENT_LEASE_MS },
+    probes: {},
+    steadyState: [],
+    steps: o.steps,
+  };
+}
+
+export function netemStep(params: NetemParams, durationMs: number, iface: string | undefined): Step {
+  return {
+    kind: "fault",
+    index: 0,
+    name: "disrupt",
+    path: "/steps/0",
+    fault: { kind: "netem", netem: params, scope: undefined, interface: iface },
+    durationMs,
+    during: [],
+  };
+}

@@ -1,0 +1,81 @@
+// API failures → errors a user can act on: what was refused, by whom, and the fix. Pure: the
+// adapter hands in the HTTP code and the Status body it got.
+import { ChaosRunError, CouldNotRunError, ExitCode } from "../errors.js";
+
+export interface ApiOperation {
+  /** e.g. "add the agent to", "exec in", "list pods in" */
+  readonly doing: string;
+  readonly verb: string;
+  readonly resource: string;
+  readonly subresource?: string | undefined;
+  readonly namespace: string;
+  readonly name?: string | undefined;
+}
+
+export interface ApiFailure {
+  /** HTTP status, or undefined when no response came (network) */
+  readonly code: number | undefined;
+  /** the Status body's message, or the network error's text */
+  readonly message: string;
+  readonly server: string;
+  readonly context: string;
+}
+
+function where(op: ApiOperation): string {
+  return op.name === undefined ? `namespace ${op.namespace}` : `pod ${op.namespace}/${op.name}`;
+}
+
+/** The Status body of a failed call, as text: its `message` when it is a Status, else the body. */
+export function statusMessage(body: unknown): string {
+  if (typeof body === "string") {
+    try {
+      return statusMessage(JSON.parse(body) as unknown);
+    } catch {
+      return body.trim();
+    }
+  }
+  if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string") return body.message;
+  return JSON.stringify(body) ?? "";
+}
+
+export function apiError(op: ApiOperation, failure: ApiFailure): ChaosRunError {
+  const resource = op.subresource === undefined ? op.resource : `${op.resource}/${op.subresource}`;
+  const msg = failure.message;
+  if (failure.code === undefined) {
+    return new CouldNotRunError(`cannot reach the cluster at ${failure.server} (context ${failure.context}) to ${op.doing} ${where(op)}: ${msg}`, {
+      hint: `is the cluster up and the context right? try: kubectl --context ${failure.context} get --raw /readyz`,
+    });
+  }
+  if (failure.code === 403 && /violates PodSecurity/.test(msg)) {
+    const level = /violates PodSecurity "([a-z]+)/.exec(msg)?.[1] ?? "baseline";
+    return new CouldNotRunError(
+      `Pod Security in namespace ${op.namespace} refuses the agent (level "${level}"): ${msg}`,
+      {
+        hint:
+          `the agent needs NET_ADMIN, which only the "privileged" level admits. If that is acceptable for this namespace: ` +
+          `kubectl label namespace ${op.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite`,
+      },
+    );
+  }
+  if (failure.code === 403) {
+    return new CouldNotRunError(`not allowed to ${op.verb} ${resource} in namespace ${op.namespace}: ${msg}`, {
+      hint: `grant the ClusterRole in deploy/rbac.yaml: kubectl apply -f deploy/rbac.yaml && kubectl create rolebinding chaos-run --clusterrole chaos-run --user <you> -n ${op.namespace}`,
+    });
+  }
+  if (failure.code === 401) {
+    return new CouldNotRunError(`the cluster at ${failure.server} rejected the credentials of context ${failure.context}: ${msg}`, {
+      hint: "refresh your credentials (log in again), or pick another context with --context",
+    });
+  }
+  if (failure.code === 404) {
+    return new CouldNotRunError(`${where(op)} not found (to ${op.doing} it): ${msg}`, {
+      hint: `list what is there: kubectl get pods -n ${op.namespace}`,
+    });
+  }
+  if (failure.code === 422) {
+    return new CouldNotRunError(`the API refused to ${op.doing} ${where(op)}: ${msg}`, {
+      hint: "the message above is the API's own; ephemeral containers need Kubernetes ≥ 1.25",
+    });
+  }
+  return new ChaosRunError(ExitCode.CouldNotRun, `could not ${op.doing} ${where(op)}: HTTP ${failure.code}: ${msg}`);
+}

@@ -1,0 +1,119 @@
+// The Cluster port: everything chaos-run asks of Kubernetes, as plain data. The adapter on
+// @kubernetes/client-node (client-node.ts) is the only implementation and the only importer of
+// that library; nothing else in src/ may import it (startup: it costs ~0.5 s to load).
+
+export interface ConnectOptions {
+  /** --kubeconfig; else $KUBECONFIG (colon-separated, merged), else ~/.kube/config, else in-cluster */
+  readonly kubeconfig?: string | undefined;
+  /** --context */
+  readonly context?: string | undefined;
+  /** the value of $KUBECONFIG, read by the CLI */
+  readonly kubeconfigEnv?: string | undefined;
+}
+
+export interface ClusterIdentity {
+  readonly context: string;
+  readonly server: string;
+  readonly user: string;
+  /** the context's namespace, else "default" */
+  readonly namespace: string;
+}
+
+export type ContainerStateKind = "waiting" | "running" | "terminated" | "unknown";
+
+export interface ContainerInfo {
+  readonly name: string;
+  readonly image: string;
+  readonly state: ContainerStateKind;
+  /** waiting or terminated reason (ErrImagePull, Error, …) */
+  readonly reason: string | undefined;
+  readonly message: string | undefined;
+  readonly exitCode: number | undefined;
+  /** for ephemeral containers: the CHAOS_RUN_ID env of a chaos agent */
+  readonly runId: string | undefined;
+}
+
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly ip: string | undefined;
+  readonly ips: readonly string[];
+  readonly phase: string;
+  readonly ready: boolean;
+  readonly deleting: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly containers: readonly ContainerInfo[];
+  readonly ephemeralContainers: readonly ContainerInfo[];
+}
+
+/** The ephemeral container that carries the agent. */
+export interface AgentContainerSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly args: readonly string[];
+  readonly runId: string;
+  /** NET_ADMIN (+ NET_RAW for iptables) */
+  readonly capabilities: readonly string[];
+  /** for faults that act on one container (kill, stress): shares its process namespace */
+  readonly targetContainerName?: string | undefined;
+}
+
+/** One exec's outcome, the same shape whether it succeeded or not (execa's habit). */
+export interface ExecResult {
+  readonly argv: readonly string[];
+  readonly pod: string;
+  readonly container: string;
+  /** the command's exit code; undefined when it did not run to an exit (timed out, canceled, stream error) */
+  readonly exitCode: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  readonly timedOut: boolean;
+  readonly canceled: boolean;
+  /** why it did not run, when it did not (the API's message) */
+  readonly error: string | undefined;
+}
+
+export interface ExecOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+export interface AccessCheck {
+  readonly verb: string;
+  readonly resource: string;
+  readonly subresource?: string | undefined;
+  readonly namespace: string;
+}
+
+export interface PodSpecForTools {
+  readonly name: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly command: readonly string[];
+}
+
+export interface Cluster {
+  readonly identity: ClusterIdentity;
+  /** pods of a namespace, or of every namespace when it is undefined */
+  listPods(namespace: string | undefined, selector: string | undefined): Promise<PodInfo[]>;
+  getPod(namespace: string, name: string): Promise<PodInfo | undefined>;
+  /** Appends the container to the pod's ephemeral containers (strategic merge patch: never replaces). */
+  addEphemeralContainer(namespace: string, pod: string, spec: AgentContainerSpec): Promise<void>;
+  /**
+   * Resolves when the named (ephemeral or regular) container runs; rejects when it terminates or
+   * cannot start, or the pod goes away, or the signal aborts. Watches (opened before the first read).
+   */
+  waitContainerRunning(namespace: string, pod: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo>;
+  exec(namespace: string, pod: string, container: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** SelfSubjectAccessReview: is the caller allowed? */
+  canI(check: AccessCheck): Promise<boolean>;
+  /** A namespace's labels; undefined when the namespace cannot be read (no permission) */
+  namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined>;
+  createPod(namespace: string, spec: PodSpecForTools): Promise<void>;
+  deletePod(namespace: string, name: string): Promise<void>;
+  /** Calls back when the pod is deleted or starts terminating; returns a function that stops watching. */
+  onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void;
+  close(): void;
+}

@@ -1,0 +1,191 @@
+// The runner against the host lab (real apiserver, real kwok exec, real iptables in the pods'
+// namespaces): injection next to existing ephemeral containers, a port-scoped partition, and
+// the revert guarantees — normal end, Ctrl-C, SIGKILL (the agent's lease), a pod deleted
+// mid-run — plus RBAC and Pod Security refusals that touch nothing.
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { chaosRun, startChaosRun } from "../support/chaos.js";
+import {
+  getPod,
+  kubeconfig,
+  kubectl,
+  kubectlOk,
+  limitedKubeconfig,
+  makeNamespace,
+  repoRoot,
+  viewerKubeconfig,
+  waitFor,
+  waitReady,
+  type PodJson,
+} from "../support/lab.js";
+
+const ns = "runner-test";
+const short = join(repoRoot, "test/fixtures/lab/partition-port80.yaml");
+const long = join(repoRoot, "test/fixtures/lab/partition-long.yaml");
+const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
+
+function agentsOf(pod: PodJson | undefined): string[] {
+  return (pod?.spec.ephemeralContainers ?? []).map((c) => c.name).filter((n) => n.startsWith("chaos-agent-"));
+}
+
+/** The CHAOS- iptables lines in a pod, read through its running agent. */
+async function chaosRules(namespace: string, pod: string): Promise<string[]> {
+  const p = await getPod(namespace, pod);
+  const agent = (p?.status.ephemeralContainerStatuses ?? []).find((s) => s.name.startsWith("chaos-agent-") && s.state.running !== undefined)?.name;
+  if (agent === undefined) throw new Error(`no running agent in ${pod}`);
+  const out = await kubectlOk(["exec", "-n", namespace, pod, "-c", agent, "--", "chaos-agent", "run", "--", "iptables", "-w", "-S"]);
+  return out.split("\n").filter((l) => l.includes("CHAOS-"));
+}
+
+/** curl from the tools pod: the HTTP code, or "000" when the connection fails. */
+async function httpCode(namespace: string, url: string): Promise<string> {
+  const r = await kubectl(["exec", "-n", namespace, "tools", "--", "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", url]);
+  return r.stdout.trim() || "000";
+}
+
+beforeAll(async () => {
+  await makeNamespace(ns);
+  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
+  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
+  await waitReady(ns, "nginx");
+  await waitReady(ns, "tools");
+});
+
+describe("install", () => {
+  it("adds the agent next to a kubectl debug container (the seed's bug), then reuses it", async () => {
+    await kubectlOk(["run", "debugged", "-n", ns, "--image", "nginx"]);
+    await waitReady(ns, "debugged");
+    await kubectlOk(["debug", "-n", ns, "debugged", "--image", "chaos-tools", "-c", "dbg", "--profile", "general", "--", "sleep", "3600"]);
+    const first = await chaosRun(["install", "-p", "debugged", ...asAdmin]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe("chaos agent installed.\n");
+    const pod = await getPod(ns, "debugged");
+    expect(pod?.spec.ephemeralContainers?.map((c) => c.name)).toContain("dbg");
+    expect(agentsOf(pod)).toHaveLength(1);
+    const again = await chaosRun(["install", "-p", "debugged", ...asAdmin]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/reused \(already running\)/);
+    expect(agentsOf(await getPod(ns, "debugged"))).toHaveLength(1);
+  });
+
+  it("says which pod is missing, and touches nothing", async () => {
+    const r = await chaosRun(["install", "-p", "no-such-pod", ...asAdmin]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`pod no-such-pod not found in namespace ${ns} (nothing was touched)`);
+  });
+});
+
+describe("a partition scoped to port 80", () => {
+  it("cuts port 80 while it lasts, leaves 8080 alone, and is gone afterwards", async () => {
+    const ip = (await getPod(ns, "nginx"))?.status.podIP ?? "";
+    expect(await httpCode(ns, `http://${ip}/`)).toBe("200");
+    const run = startChaosRun([short, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx/);
+    expect(await httpCode(ns, `http://${ip}:80/`)).toBe("000");
+    expect(await httpCode(ns, `http://${ip}:8080/`)).toBe("200");
+    expect((await chaosRules(ns, "nginx")).length).toBeGreaterThan(0);
+    const done = await run.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toMatch(/reverted in pod runner-test\/nginx/);
+    expect(await httpCode(ns, `http://${ip}/`)).toBe("200");
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+});
+
+describe("revert, whatever happens", () => {
+  it("Ctrl-C during a 60 s fault: reverted within 2 s, exit 130", async () => {
+    const run = startChaosRun([long, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx/);
+    const sent = performance.now();
+    run.child.kill("SIGINT");
+    const done = await run.done;
+    expect(done.code, done.stderr).toBe(130);
+    expect(done.endedAt - sent).toBeLessThan(2000);
+    expect(done.stderr).toMatch(/reverted in pod runner-test\/nginx/);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+
+  it("SIGTERM: reverted, exit 143", async () => {
+    const run = startChaosRun([long, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx/);
+    run.child.kill("SIGTERM");
+    const done = await run.done;
+    expect(done.code, done.stderr).toBe(143);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+
+  it("SIGKILL of the runner: the agent reverts by itself within its lease + 1 s", async () => {
+    const run = startChaosRun([long, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx/);
+    expect((await chaosRules(ns, "nginx")).length).toBeGreaterThan(0);
+    const killed = performance.now();
+    run.child.kill("SIGKILL");
+    await run.done;
+    await waitFor("the agent's own revert", async () => ((await chaosRules(ns, "nginx")).length === 0 ? true : undefined), 10_000, 100);
+    const leaseMs = 3000;
+    expect(performance.now() - killed).toBeLessThan(leaseMs + 1000 + 300 /* polling and exec round trip */);
+  });
+
+  it("a target pod deleted mid-run: a clear message, the other pod still reverted, exit 3", async () => {
+    await kubectlOk(["run", "nginx-b", "-n", ns, "--image", "nginx", "--labels", "run=nginx"]);
+    await waitReady(ns, "nginx-b");
+    const run = startChaosRun([short, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx-b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx\b|in effect in pod runner-test\/nginx\b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx-b/);
+    await kubectlOk(["delete", "pod", "nginx-b", "-n", ns, "--wait=false"]);
+    const done = await run.done;
+    expect(done.code, done.stderr).toBe(3);
+    expect(done.stderr).toMatch(/target pod runner-test\/nginx-b was (deleted|terminating) during the run/);
+    expect(done.stderr).toMatch(/target pod runner-test\/nginx-b went away during step 1 \(cut port 80\); the other pods were reverted/);
+    expect(done.stderr).toMatch(/fault \S+: reverted in pod runner-test\/nginx\n/);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+});
+
+describe("permissions", () => {
+  it("works with the documented least-privilege role (deploy/rbac.yaml)", async () => {
+    const r = await chaosRun([short, "--kubeconfig", limitedKubeconfig, "-n", ns]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+
+  it("without pods/ephemeralcontainers: exit 3, names the permission, touches nothing", async () => {
+    await kubectl(["delete", "clusterrole,clusterrolebinding", "chaos-run-no-ephemeral", "--ignore-not-found"]);
+    await kubectlOk(["create", "clusterrole", "chaos-run-no-ephemeral", "--verb=get,list,watch", "--resource=pods"]);
+    await kubectlOk(["create", "clusterrolebinding", "chaos-run-no-ephemeral", "--clusterrole", "chaos-run-no-ephemeral", "--user", "chaos-viewer"]);
+    await kubectlOk(["run", "untouched", "-n", ns, "--image", "nginx", "--labels", "run=untouched"]);
+    await waitReady(ns, "untouched");
+    const r = await chaosRun(["install", "-p", "untouched", "--kubeconfig", viewerKubeconfig, "-n", ns]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/may not .*patch pods\/ephemeralcontainers.* in namespace runner-test \(nothing was touched\)/);
+    expect(r.stderr).toContain("deploy/rbac.yaml");
+    expect(agentsOf(await getPod(ns, "untouched"))).toEqual([]);
+  });
+
+  it("under Pod Security baseline: exit 3 with the label to change, touches nothing", async () => {
+    const strict = await makeNamespace("runner-test-baseline", "baseline");
+    await kubectlOk(["run", "web", "-n", strict, "--image", "nginx"]);
+    await waitReady(strict, "web");
+    const r = await chaosRun(["install", "-p", "web", "--kubeconfig", kubeconfig, "-n", strict]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`namespace ${strict} enforces Pod Security "baseline"`);
+    expect(r.stderr).toContain(`kubectl label namespace ${strict} pod-security.kubernetes.io/enforce=privileged --overwrite`);
+    expect(agentsOf(await getPod(strict, "web"))).toEqual([]);
+  });
+});
+
+describe("sweep", () => {
+  it("reverts what a disrupt-style hand-off left to an agent", async () => {
+    // a fault handed to the agent's lease: the partition's own fixture, killed after applying,
+    // leaves CHAOS rules for up to the lease; sweep removes them at once
+    const run = startChaosRun([long, ...asAdmin]);
+    await run.waitFor(/in effect in pod runner-test\/nginx/);
+    run.child.kill("SIGKILL");
+    await run.done;
+    const r = await chaosRun(["sweep", ...asAdmin]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/runner-test\/nginx chaos-agent-\S+: reverted 1 fault/);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+    const again = await chaosRun(["sweep", ...asAdmin]);
+    expect(again.stdout).not.toMatch(/reverted/);
+  });
+});
