@@ -71,6 +71,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
   let failure: ChaosRunError | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let renewing = false;
+  /** aborted when a held fault is lost (its lease lapsed): the step cannot go on as planned */
+  let stepAbort: AbortController | undefined;
+  const warned = new Set<string>();
 
   emit({ type: "run:start", at: now(), runId: options.runId, plan, cluster: cluster.identity });
 
@@ -88,8 +91,18 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         const first = entries[0];
         if (first === undefined) return;
         const r = await execIn(first.agent, agentRenewArgv(lease, entries.map((e) => e.faultId)), AbortSignal.timeout(options.execTimeoutMs));
-        if (r.exitCode !== 0 && !gone.has(podKey(first.agent.pod))) {
-          emit({ type: "warning", at: now(), message: `could not renew the lease of ${entries.map((e) => e.faultId).join(", ")} in pod ${podKey(first.agent.pod)}: ${r.error ?? r.stderr.trim()}` });
+        if (r.exitCode === 0 || gone.has(podKey(first.agent.pod))) return;
+        const ids = entries.map((e) => e.faultId).join(", ");
+        if (/renew: no fault/.test(r.stderr)) {
+          // the agent already reverted it: the fault is no longer in effect
+          stepAbort?.abort(
+            new CouldNotRunError(`the agent in pod ${podKey(first.agent.pod)} reverted ${ids} by itself: its ${lease}s lease lapsed before chaos-run renewed it`, {
+              hint: "give the agent a longer lease (agent.lease in the scenario); a busy API server or node slows renewals down",
+            }),
+          );
+        } else if (!warned.has(podKey(first.agent.pod))) {
+          warned.add(podKey(first.agent.pod));
+          emit({ type: "warning", at: now(), message: `could not renew the lease of ${ids} in pod ${podKey(first.agent.pod)} (retrying): ${r.error ?? r.stderr.trim()}` });
         }
       });
     } finally {
@@ -136,6 +149,27 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     const entries = handles.map((agent): LedgerEntry => ({ index: step.index, faultId: f.id, agent, revertArgv: f.agentRevert, iface: undefined, applied: false }));
     // The ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it.
     ledger.push(...entries);
+    const abort = new AbortController();
+    stepAbort = abort;
+    const onRunAbort = (): void => abort.abort(signal.reason);
+    signal.addEventListener("abort", onRunAbort, { once: true });
+    // renewing starts with the first apply: a wide fan-out can take longer than a lease
+    if (!options.handOffToLease) startRenewing();
+    try {
+      await applyAndHold(step, entries, abort.signal);
+    } finally {
+      stopRenewing();
+      signal.removeEventListener("abort", onRunAbort);
+      stepAbort = undefined;
+    }
+    // the step's own end: revert now (a failure here is kept for exit 4, the run goes on)
+    await revert(entries.filter((e) => ledger.includes(e)), AbortSignal.timeout(options.revertDeadlineMs));
+    const lost = [...gone.keys()];
+    if (lost.length > 0) throw new CouldNotRunError(`target pod${lost.length > 1 ? "s" : ""} ${lost.join(", ")} went away during step ${step.index + 1} (${step.name}); the other pods were reverted`);
+  };
+
+  const applyAndHold = async (step: PlannedFaultStep, entries: LedgerEntry[], stepSignal: AbortSignal): Promise<void> => {
+    const f = step.fault;
     const results = await mapPool(entries, options.concurrency, async (e) => {
       const started = now();
       const r = await execIn(e.agent, f.agentApply, signal);
@@ -164,16 +198,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       }
       return;
     }
-    startRenewing();
-    try {
-      await sleep(step.durationMs, signal);
-    } finally {
-      stopRenewing();
-    }
-    // the step's own end: revert now (a failure here is kept for exit 4, the run goes on)
-    await revert(entries.filter((e) => ledger.includes(e)), AbortSignal.timeout(options.revertDeadlineMs));
-    const lost = [...gone.keys()];
-    if (lost.length > 0) throw new CouldNotRunError(`target pod${lost.length > 1 ? "s" : ""} ${lost.join(", ")} went away during step ${step.index + 1} (${step.name}); the other pods were reverted`);
+    await renewLeases();
+    await sleep(step.durationMs, stepSignal);
   };
 
   let status: RunStatus = "passed";

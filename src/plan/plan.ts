@@ -1,7 +1,7 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { agentApplyArgv, agentRevertArgv, buildFault } from "../faults/index.js";
+import { agentApplyArgv, agentRevertArgv, buildFault, leaseSeconds } from "../faults/index.js";
 import { IFACE_TOKEN } from "../faults/types.js";
 import type { Fault } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
@@ -96,13 +96,21 @@ function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number
   return { candidates, chosen: picked.map((name) => byName.get(name) ?? { name }) };
 }
 
+/** ab's socket timeout when the probe sets none (ab's own is 30 s: too long for a probe). */
+export const DEFAULT_AB_TIMEOUT_S = 10;
+
+/**
+ * The ab command of a probe: -r keeps going past receive errors (a fault's effect is measured,
+ * not fatal), -s bounds each request, and -e /dev/stderr writes ab's percentiles with
+ * microsecond precision (its report table rounds them to whole milliseconds).
+ */
 export function abArgv(probe: Probe): string[] {
   const ab = probe.ab;
-  const argv = ["ab"];
+  const argv = ["ab", "-r"];
   if (ab.keepAlive) argv.push("-k");
   argv.push("-n", String(ab.requests), "-c", String(ab.concurrency));
-  if (ab.timeoutMs !== undefined) argv.push("-s", String(Math.max(1, Math.ceil(ab.timeoutMs / 1000))));
-  argv.push(ab.url);
+  argv.push("-s", String(ab.timeoutMs !== undefined ? Math.max(1, Math.ceil(ab.timeoutMs / 1000)) : DEFAULT_AB_TIMEOUT_S));
+  argv.push("-e", "/dev/stderr", ab.url);
   return argv;
 }
 
@@ -175,7 +183,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
           fault: step.fault,
           summary: faultSummary(step.fault),
           commands,
-          agentApply: agentApplyArgv(id, commands, { iface }),
+          agentApply: agentApplyArgv(id, commands, { iface, leaseSeconds: leaseSeconds(scenario.agent.leaseMs) }),
           agentRevert: agentRevertArgv(id),
         };
         return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)) };

@@ -2,16 +2,17 @@
 // delay added in a pod's namespace (from a debug container of the agent image,
 // through kubectl) shows up in ab's measurements from the tools pod.
 import { beforeAll, describe, expect, it } from "vitest";
-import { getPod, inKernelLab, kubectl, kubectlOk, makeNamespace, waitFor, waitReady } from "../support/lab.js";
+import { parseAb } from "../../src/probes/ab.js";
+import { getPod, inKernelLab, kubeconfig, kubectl, kubectlOk, makeNamespace, waitFor, waitReady } from "../support/lab.js";
 
 const ns = "kernel-lab";
 
-/** ab -k from the tools pod: the mean time per request, in ms. */
+/** ab -k from the tools pod: the median request time in ms (ab -e's exact percentiles). */
 async function abMeanMs(ip: string, requests = 30): Promise<number> {
-  const out = await kubectlOk(["exec", "-n", ns, "tools", "--", "ab", "-k", "-n", String(requests), "-c", "1", `http://${ip}/`]);
-  const m = /Time per request:\s+([\d.]+) \[ms\] \(mean\)/.exec(out);
-  if (m?.[1] === undefined) throw new Error(`no mean in ab's output:\n${out}`);
-  return Number(m[1]);
+  const r = await kubectl(["exec", "-n", ns, "tools", "--", "ab", "-r", "-k", "-n", String(requests), "-c", "1", "-e", "/dev/stderr", `http://${ip}/`], kubeconfig, 120_000);
+  const parsed = parseAb(r.stdout, r.stderr, r.code, requests);
+  if (!parsed.ok || parsed.metrics["latency.p50"] === undefined) throw new Error(`no median in ab's output:\n${r.stdout}${r.stderr}`);
+  return parsed.metrics["latency.p50"];
 }
 
 beforeAll(async () => {

@@ -47,10 +47,10 @@ describe("chaos-run", () => {
     expect(f.stderr).toContain("hint: see: chaos-run validate --help");
     expect((await cli(["--nope"])).code).toBe(2);
   });
-  it("a scenario file as first argument means run (not there yet)", async () => {
-    const r = await cli(["scenarios/nginx-latency.yaml"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("run is not implemented yet");
+  it("a scenario file as first argument means run", async () => {
+    const r = await cli(["scenarios/nginx-latency.yaml", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: chaos-run run FILE/);
   });
 });
 

@@ -71,7 +71,7 @@ describe("the plan", () => {
     expect(step.fault.interface).toBe("$IFACE");
     expect(step.fault.agentRevert).toEqual(["chaos-agent", "revert", "--id", "s2"]);
     expect(step.fault.agentApply.slice(0, 9)).toEqual(["chaos-agent", "apply", "--id", "s2", "--iface", "$IFACE", "--lease", "15s", "--revert"]);
-    expect(step.during[0]?.argv).toEqual(["ab", "-k", "-n", "50", "-c", "1", "http://{{ target.ip }}/"]);
+    expect(step.during[0]?.argv).toEqual(["ab", "-r", "-k", "-n", "50", "-c", "1", "-s", "10", "-e", "/dev/stderr", "http://{{ target.ip }}/"]);
     expect(step.during[0]?.expectText).toEqual(["failedRequests equals 0", "latency.mean within [95ms, 130ms]", "latency.p50 atLeast baseline.latency.p50 + 90ms"]);
   });
   it("offline placeholders by mode", () => {

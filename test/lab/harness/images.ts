@@ -31,7 +31,7 @@ const images: Record<string, LabImage> = {
   "chaos-tools": {
     entrypoint: [],
     cmd: ["sleep", "infinity"],
-    commands: [...basics, "ab", "curl", "ip", "ss"],
+    commands: [...basics, "ab", "curl", "ping", "ip", "ss"],
     privateDirs: [],
   },
   "chaos-agent": {
