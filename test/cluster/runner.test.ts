@@ -155,6 +155,8 @@ describe("permissions", () => {
     await kubectlOk(["run", "untouched", "-n", ns, "--image", "nginx", "--labels", "run=untouched"]);
     await waitReady(ns, "untouched");
     const r = await chaosRun(["install", "-p", "untouched", "--kubeconfig", viewerKubeconfig, "-n", ns]);
+    // the viewer is shared by the tier's files: leave it bound to nothing again
+    await kubectlOk(["delete", "clusterrolebinding,clusterrole", "chaos-run-no-ephemeral"]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/may not .*patch pods\/ephemeralcontainers.* in namespace runner-test \(nothing was touched\)/);
     expect(r.stderr).toContain("deploy/rbac.yaml");
