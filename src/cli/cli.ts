@@ -1,9 +1,10 @@
 // argv → verb, and the one try/catch that turns errors into exit codes. Each verb's module is
 // imported inside its handler, so `--help` and `validate` load only what they use (cold start:
 // see bench/scenario.mjs). main.ts wires it to the process.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { ExitCode, UsageError, isChaosRunError } from "../errors.js";
 import { loadVerb } from "./fast-load.js";
+import { version } from "./version.js";
 import type { CliIO, VerbModule } from "./io.js";
 
 /** Verbs → their lazily imported module. Adding a verb is one line here (plus its module). */
@@ -14,10 +15,11 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
   install: { summary: "add the chaos agent to a pod (-p POD)", load: () => import("./install.js") },
   disrupt: { summary: "add latency/loss to a pod for a while (-p POD -d MS -r S)", load: () => import("./disrupt.js") },
   sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
+  report: { summary: "re-render a run's table, JUnit or Markdown from its journal.json", load: () => import("./report.js") },
 };
 
 /** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
-const PLANNED_VERBS = ["report"] as const;
+const PLANNED_VERBS = [] as const;
 
 const ISSUES_URL = "https://github.com/chaos-run/chaos-run/issues";
 
@@ -43,15 +45,6 @@ Exit status: 0 expectations held, 1 an expectation failed, 2 invalid scenario or
 `;
 }
 
-function version(): string {
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string") return pkg.version;
-  } catch {
-    // fall through
-  }
-  return "unknown";
-}
 
 /** Which verb a command line means; `FILE.yaml` or an existing path as first argument means `run`. */
 export function dispatch(args: readonly string[], io: CliIO): { verb: string; rest: string[] } | undefined {

@@ -36,4 +36,5 @@ export const ENGINE_DEFAULTS = {
   injectTimeoutMs: 120_000,
   execTimeoutMs: 30_000,
   revertDeadlineMs: 30_000,
+  probeTimeoutMs: 10 * 60_000,
 } as const;

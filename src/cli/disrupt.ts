@@ -7,6 +7,7 @@ import type { NetemParams } from "../faults/types.js";
 import { parseVerbArgs } from "./args.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
 import type { VerbContext } from "./io.js";
+import { plainView } from "../ui/plain.js";
 import { runScenario, writeResult } from "./run.js";
 import { netemStep, numberFlag, podNames, seedScenario } from "./seed-verbs.js";
 
@@ -85,7 +86,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   });
   const cluster = await connectFromFlags(values, ctx.io);
   try {
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: !wait });
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: !wait }, [plainView(ctx.io.stderr)]);
     if ("planError" in outcome) throw new UsageError(outcome.planError.message);
     const code = writeResult(ctx, outcome.result);
     if (code === 0) {

@@ -5,6 +5,7 @@ import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
 import { parseVerbArgs } from "./args.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
 import type { VerbContext } from "./io.js";
+import { plainView } from "../ui/plain.js";
 import { runScenario, writeResult } from "./run.js";
 import { numberFlag, podNames, seedScenario } from "./seed-verbs.js";
 
@@ -48,7 +49,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   });
   const cluster = await connectFromFlags(values, ctx.io);
   try {
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false });
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [plainView(ctx.io.stderr)]);
     if ("planError" in outcome) throw new UsageError(outcome.planError.message);
     const code = writeResult(ctx, outcome.result);
     if (code === 0) ctx.io.stdout.write("chaos agent installed.\n");

@@ -1,9 +1,22 @@
 // What the engine tells its observers (the UI, the journal). Observers only watch: each call is
 // isolated, so a broken view can never stop a run or undo a revert.
+import type { ExpectationOutcome } from "../expect/expectation.js";
 import type { ClusterIdentity } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
+import type { ProbeOutcome } from "../probes/run.js";
 
 export type RunStatus = "passed" | "failed" | "error" | "interrupted";
+
+/** When a probe ran: the steady state before the first step or after the last, a probe step, or during a fault. */
+export type ProbePhase = "before" | "step" | "during" | "after";
+
+export interface ProbeWhere {
+  readonly phase: ProbePhase;
+  /** the step's index (0-based); undefined for the steady state */
+  readonly index: number | undefined;
+  /** the step's name, or "steady state (before)" / "steady state (after)" */
+  readonly stepName: string;
+}
 
 export interface PodRef {
   readonly namespace: string;
@@ -39,6 +52,20 @@ export type EngineEvent =
     }
   | { readonly type: "fault:held"; readonly at: number; readonly index: number; readonly faultId: string; readonly pod: PodRef; readonly untilMs: number }
   | { readonly type: "step:end"; readonly at: number; readonly index: number; readonly ok: boolean; readonly detail: string | undefined }
+  | { readonly type: "tools:ready"; readonly at: number; readonly pod: PodRef; readonly image: string; readonly created: boolean; readonly durationMs: number }
+  | { readonly type: "probe:start"; readonly at: number; readonly where: ProbeWhere; readonly probe: string }
+  | { readonly type: "probe:result"; readonly at: number; readonly where: ProbeWhere; readonly outcome: ProbeOutcome; readonly save: string | undefined }
+  | {
+      readonly type: "expect:result";
+      readonly at: number;
+      readonly where: ProbeWhere;
+      readonly probe: string;
+      /** the target pod the measurement is of; undefined when the probe names no target */
+      readonly pod: string | undefined;
+      /** the expectation as written, e.g. `latency.p95 below baseline.latency.p95 * 1.5` */
+      readonly expected: string;
+      readonly outcome: ExpectationOutcome;
+    }
   | { readonly type: "warning"; readonly at: number; readonly message: string }
   | { readonly type: "interrupt"; readonly at: number; readonly signal: string }
   | {

@@ -4,12 +4,15 @@
 // then. Leases are renewed while faults are held, so an agent reverts by itself if this process
 // dies. Events go out to observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode } from "../errors.js";
+import { evaluateExpectation, type SavedResults } from "../expect/expectation.js";
+import { metricsOf } from "../expect/metrics.js";
 import { agentRenewArgv, leaseSeconds } from "../faults/index.js";
 import { parseAgentState, verifyApplied } from "../faults/verify.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import type { Plan, PlannedFaultStep } from "../plan/types.js";
+import type { Plan, PlannedFaultStep, PlannedProbeRun } from "../plan/types.js";
+import { ensureToolsPod, runProbe, type Metrics, type ToolsPod } from "../probes/run.js";
 import { ensureAgent, type AgentHandle } from "./agents.js";
-import type { EventSink, PodRef, RunStatus } from "./events.js";
+import type { EventSink, PodRef, ProbeWhere, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
 import { mapPool, sleep } from "./pool.js";
 import { preflight } from "./preflight.js";
@@ -25,11 +28,17 @@ export interface EngineOptions {
   readonly execTimeoutMs: number;
   /** how long reverting everything may take once the run is over */
   readonly revertDeadlineMs: number;
+  /** bound on one probe's exec (ab's run) */
+  readonly probeTimeoutMs: number;
   /**
    * disrupt without --wait: once applied, faults are left to the agent's lease (which the plan
    * sets to the fault's duration) instead of being held and reverted here.
    */
   readonly handOffToLease: boolean;
+  /** environment for {{ env.NAME }} in probe URLs (read by the CLI) */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** keep a tools pod this run created (default: delete it at the end) */
+  readonly keepTools: boolean;
   readonly now: () => number;
 }
 
@@ -60,6 +69,26 @@ interface LedgerEntry {
 
 const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
 
+/** The steady state does not hold before the experiment: nothing was changed (exit 1). */
+class SteadyStateBroken extends ChaosRunError {
+  constructor(failed: number) {
+    super(ExitCode.ExpectationFailed, `the steady state does not hold before the experiment (${failed} expectation${failed > 1 ? "s" : ""} failed): nothing was changed`, {
+      hint: "the system is not healthy to begin with; fix that (or the expectations) before injecting faults",
+    });
+  }
+}
+
+interface Saved {
+  readonly all: Metrics;
+  readonly perPod: ReadonlyMap<string, Metrics>;
+}
+
+function numbers(m: Metrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, signal: AbortSignal, options: EngineOptions): Promise<RunResult> {
   const now = options.now;
   const ledger: LedgerEntry[] = [];
@@ -74,6 +103,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
   /** aborted when a held fault is lost (its lease lapsed): the step cannot go on as planned */
   let stepAbort: AbortController | undefined;
   const warned = new Set<string>();
+  // set once the probe machinery exists (below); the fault steps call it for their `during` probes
+  let runDuring: (step: PlannedFaultStep, stepSignal: AbortSignal) => Promise<number> = async () => 0;
 
   emit({ type: "run:start", at: now(), runId: options.runId, plan, cluster: cluster.identity });
 
@@ -198,13 +229,72 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       }
       return;
     }
+    const appliedAt = now();
     await renewLeases();
-    await sleep(step.durationMs, stepSignal);
+    if (step.during.length > 0) await runDuring(step, stepSignal);
+    const left = step.durationMs - (now() - appliedAt);
+    if (left > 0) await sleep(left, stepSignal);
+    else if (step.during.length > 0) {
+      emit({ type: "warning", at: now(), message: `step ${step.index + 1} (${step.name}): its probes took ${Math.round((now() - appliedAt) / 1000)}s, longer than the fault's ${Math.round(step.durationMs / 1000)}s; the fault was held until they ended` });
+    }
   };
+
+  const tools = new Map<string, ToolsPod>();
+  const saved = new Map<string, Saved>();
+  let failedExpectations = 0;
+  const hasProbes = plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0));
+  const hasFaults = plan.steps.some((st) => st.kind === "fault");
+
+  const toolsFor = async (image: string): Promise<ToolsPod> => {
+    const known = tools.get(image);
+    if (known !== undefined) return known;
+    const started = now();
+    const t = await ensureToolsPod(cluster, options.namespace, image, options.runId, signal, options.injectTimeoutMs);
+    tools.set(image, t);
+    emit({ type: "tools:ready", at: now(), pod: { namespace: t.namespace, name: t.name }, image, created: t.created, durationMs: now() - started });
+    return t;
+  };
+
+  /** Runs probes and evaluates their expectations; returns how many expectations failed. */
+  const runChecks = async (runs: readonly PlannedProbeRun[], where: ProbeWhere, probeSignal: AbortSignal): Promise<number> => {
+    let failed = 0;
+    for (const run of runs) {
+      emit({ type: "probe:start", at: now(), where, probe: run.probe });
+      const t = await toolsFor(run.toolsImage);
+      const targets = options.pods.filter((p) => !gone.has(podKey(p)));
+      const outcomes = await runProbe(run, { cluster, tools: t, targets, env: options.env, signal: probeSignal, timeoutMs: options.probeTimeoutMs });
+      for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: o.aggregate || outcomes.length === 1 ? run.save : undefined });
+      const measured = outcomes.filter((o) => !o.aggregate);
+      for (const o of measured) {
+        const view: Record<string, Readonly<Record<string, number>>> = {};
+        for (const [name, sv] of saved) view[name] = numbers((o.pod !== undefined ? sv.perPod.get(o.pod) : undefined) ?? sv.all);
+        const savedView: SavedResults = view;
+        run.expect.forEach((exp, i) => {
+          const dimension = metricsOf(run.kind)[exp.metric]?.dimension ?? "number";
+          const outcome = evaluateExpectation(exp, o.metrics[exp.metric], {
+            dimension,
+            saved: savedView,
+            dimensionOf: (_result, metric) => metricsOf(run.kind)[metric]?.dimension ?? "number",
+          });
+          if (outcome.verdict !== "pass") failed += 1;
+          emit({ type: "expect:result", at: now(), where, probe: run.probe, pod: o.pod, expected: run.expectText[i] ?? exp.metric, outcome });
+        });
+      }
+      if (run.save !== undefined) {
+        const whole = outcomes.find((o) => o.aggregate) ?? outcomes[0];
+        const perPod = new Map<string, Metrics>();
+        for (const o of measured) if (o.pod !== undefined) perPod.set(o.pod, o.metrics);
+        if (whole !== undefined) saved.set(run.save, { all: whole.metrics, perPod });
+      }
+    }
+    failedExpectations += failed;
+    return failed;
+  };
+  runDuring = (step, stepSignal) => runChecks(step.during, { phase: "during", index: step.index, stepName: step.name }, stepSignal);
 
   let status: RunStatus = "passed";
   try {
-    await preflight(plan, cluster, options.namespace, { toolsPod: false, injectAgents: true }, emit, now);
+    await preflight(plan, cluster, options.namespace, { toolsPod: hasProbes, injectAgents: hasFaults || plan.steps.length === 0 }, emit, now);
     for (const pod of options.pods) {
       stopWatching.push(
         cluster.onPodGone(pod.namespace, pod.name, (reason) => {
@@ -213,20 +303,26 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         }),
       );
     }
-    const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
-      const started = now();
-      const handle = await ensureAgent(
-        cluster,
-        pod,
-        { image: plan.agent.image, ttlMs: plan.agent.ttlMs, runId: options.runId, neededMs: plan.timelineMs + 60_000, injectTimeoutMs: options.injectTimeoutMs, execTimeoutMs: options.execTimeoutMs },
-        signal,
-        (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
-      );
-      agents.set(podKey(handle.pod), handle);
-      emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
-    });
-    const injectError = injected.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (injectError !== undefined) throw injectError.reason;
+    if (plan.steadyState.length > 0) {
+      const failed = await runChecks(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
+      if (failed > 0) throw new SteadyStateBroken(failed);
+    }
+    if (hasFaults || plan.steps.length === 0) {
+      const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
+        const started = now();
+        const handle = await ensureAgent(
+          cluster,
+          pod,
+          { image: plan.agent.image, ttlMs: plan.agent.ttlMs, runId: options.runId, neededMs: plan.timelineMs + 60_000, injectTimeoutMs: options.injectTimeoutMs, execTimeoutMs: options.execTimeoutMs },
+          signal,
+          (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
+        );
+        agents.set(podKey(handle.pod), handle);
+        emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
+      });
+      const injectError = injected.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (injectError !== undefined) throw injectError.reason;
+    }
 
     for (const step of plan.steps) {
       if (signal.aborted) throw signal.reason;
@@ -239,15 +335,24 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
           await sleep(step.durationMs, signal);
           break;
         case "probe":
-          throw new CouldNotRunError(`step ${step.index + 1} (${step.name}) runs a probe: probes are not supported yet`);
+          await runChecks([step.run], { phase: "step", index: step.index, stepName: step.name }, signal);
+          break;
       }
       emit({ type: "step:end", at: now(), index: step.index, ok: true, detail: undefined });
+    }
+    if (plan.steadyState.length > 0) await runChecks(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, signal);
+    if (failedExpectations > 0) {
+      status = "failed";
+      failure = new ChaosRunError(ExitCode.ExpectationFailed, `${failedExpectations} expectation${failedExpectations > 1 ? "s" : ""} did not hold`);
     }
   } catch (e) {
     const interrupt = interruptOf(signal) ?? (e instanceof Interrupted ? e : undefined);
     if (interrupt !== undefined) {
       status = "interrupted";
       failure = new ChaosRunError(interrupt.signal === "SIGINT" ? ExitCode.Interrupted : ExitCode.Terminated, `interrupted by ${interrupt.signal}`);
+    } else if (e instanceof SteadyStateBroken) {
+      status = "failed";
+      failure = e;
     } else {
       status = "error";
       failure = e instanceof ChaosRunError ? e : new CouldNotRunError(e instanceof Error ? e.message : String(e), { cause: e });
@@ -256,6 +361,11 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     stopRenewing();
     if (ledger.length > 0) await revert([...ledger], AbortSignal.timeout(options.revertDeadlineMs));
     for (const stop of stopWatching) stop();
+    if (!options.keepTools) {
+      for (const t of tools.values()) {
+        if (t.created) await cluster.deletePod(t.namespace, t.name).catch((err: unknown) => emit({ type: "warning", at: now(), message: `could not delete the tools pod ${t.namespace}/${t.name}: ${String(err)}` }));
+      }
+    }
   }
 
   if (unreverted.length > 0) {

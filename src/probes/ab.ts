@@ -16,7 +16,7 @@ export interface AbFailures {
   readonly timeout: number;
 }
 
-export interface AbMetrics {
+export type AbMetrics = {
   readonly "latency.mean": number | undefined;
   readonly "latency.min": number | undefined;
   readonly "latency.max": number | undefined;
@@ -32,7 +32,7 @@ export interface AbMetrics {
   readonly non2xxResponses: number;
   readonly completeRequests: number;
   readonly requestsPerSecond: number | undefined;
-}
+};
 
 export type AbParse =
   | {

@@ -2,6 +2,7 @@
 // without a TTY, under CI=true, with NO_COLOR or --output plain. It only observes.
 import type { EngineEvent } from "../engine/events.js";
 import { formatDuration } from "../expect/format.js";
+import type { ProbeOutcome } from "../probes/run.js";
 
 export interface Line {
   write(text: string): void;
@@ -13,6 +14,19 @@ function clock(at: number): string {
 
 function ms(n: number): string {
   return n < 1000 ? `${Math.round(n)}ms` : `${(n / 1000).toFixed(1)}s`;
+}
+
+function probeSummary(o: ProbeOutcome): string {
+  const m = o.metrics;
+  const parts = [`${m["completeRequests"] ?? 0} requests`, `${m["failedRequests"] ?? 0} failed`];
+  if ((m["non2xxResponses"] ?? 0) > 0) parts.push(`${m["non2xxResponses"] ?? 0} non-2xx`);
+  for (const k of ["latency.p50", "latency.p95", "latency.mean"]) {
+    const v = m[k];
+    if (v !== undefined) parts.push(`${k.slice("latency.".length)} ${formatDuration(v)}`);
+  }
+  parts.push(o.keepAlive ? "keep-alive" : "new connection per request");
+  if (o.stoppedEarly !== undefined) parts.push(`ab stopped: ${o.stoppedEarly}`);
+  return parts.join(", ");
 }
 
 /** The text of an event, or undefined for events this view does not show. */
@@ -38,6 +52,14 @@ export function describeEvent(e: EngineEvent): string | undefined {
       return `fault ${e.faultId}: ${e.confirmed ? "reverted" : "REVERT NOT CONFIRMED"} in pod ${e.pod.namespace}/${e.pod.name}${e.detail !== "" ? ` (${e.detail})` : ""}`;
     case "step:end":
       return e.ok ? undefined : `step ${e.index + 1}: ${e.detail ?? "failed"}`;
+    case "tools:ready":
+      return `tools pod ${e.pod.namespace}/${e.pod.name}: ${e.created ? "created" : "reused"} (${e.image}, ${ms(e.durationMs)})`;
+    case "probe:start":
+      return e.where.phase === "before" || e.where.phase === "after" ? `${e.where.stepName}: probe ${e.probe}` : undefined;
+    case "probe:result":
+      return `probe ${e.outcome.probe}${e.outcome.aggregate ? " (all pods)" : e.outcome.pod !== undefined ? ` → ${e.outcome.pod}` : ""}: ${probeSummary(e.outcome)}${e.save !== undefined ? `, saved as ${e.save}` : ""}`;
+    case "expect:result":
+      return `  ${e.outcome.verdict === "pass" ? "ok  " : e.outcome.verdict === "fail" ? "FAIL" : "ERR "} ${e.outcome.description}${e.pod !== undefined ? ` (${e.pod})` : ""}${e.outcome.reason !== undefined ? `: ${e.outcome.reason}` : ""}`;
     case "warning":
       return `warning: ${e.message}`;
     case "interrupt":

@@ -1,0 +1,76 @@
+// Where reports go on disk: <report-dir>/<scenario>-<UTC time>/journal.json, written whole and
+// renamed into place on every event (a reader never sees half a file), and the invocation's
+// index.json beside them.
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { CouldNotRunError, UsageError } from "../errors.js";
+import { JOURNAL_VERSION, type Journal } from "./journal.js";
+
+export function runDirName(scenario: string, startedAt: number): string {
+  const t = new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${scenario}-${t}`;
+}
+
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Writes the journal as the run goes; a failure to write is reported once, never fatal. */
+export function journalWriter(path: string, onError: (e: unknown) => void): (j: Journal) => void {
+  let failed = false;
+  return (j) => {
+    if (failed) return;
+    try {
+      writeAtomic(path, JSON.stringify(j, null, 2) + "\n");
+    } catch (e) {
+      failed = true;
+      onError(e);
+    }
+  };
+}
+
+export function appendFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  appendFileSync(path, text);
+}
+
+export interface IndexEntry {
+  scenario: string;
+  file: string;
+  journal: string | null;
+  status: string;
+  exitCode: number;
+}
+
+export function writeIndex(dir: string, entries: readonly IndexEntry[], exitCode: number): string {
+  const path = join(dir, "index.json");
+  writeAtomic(path, JSON.stringify({ indexVersion: 1, exitCode, runs: entries }, null, 2) + "\n");
+  return path;
+}
+
+function isJournal(v: unknown): v is Journal {
+  return typeof v === "object" && v !== null && "journalVersion" in v && "expectations" in v && "scenario" in v;
+}
+
+export function readJournal(path: string): Journal {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, { hint: "chaos-run report chaos-run-report/<run>/journal.json" });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isJournal(value)) throw new UsageError(`${path} is not a chaos-run journal`);
+  if (value.journalVersion !== JOURNAL_VERSION) {
+    throw new CouldNotRunError(`${path} is journal version ${String(value.journalVersion)}; this chaos-run reads version ${JOURNAL_VERSION}`);
+  }
+  return value;
+}

@@ -1,0 +1,252 @@
+// The journal: the single source of truth of a run, written as the run goes (so an interrupted
+// run leaves a true, partial record), and the only input of every view (table, JUnit,
+// Markdown). Its shape is schemas/journal.schema.json; journalVersion changes when it does.
+import type { EngineEvent, ProbePhase, RunStatus } from "../engine/events.js";
+import { formatValue } from "../expect/format.js";
+import { metricsOf } from "../expect/metrics.js";
+import type { Verdict } from "../expect/expectation.js";
+import { describeEvent } from "../ui/plain.js";
+
+export const JOURNAL_VERSION = 1;
+
+export interface JournalFault {
+  step: number;
+  stepName: string;
+  faultId: string;
+  namespace: string;
+  pod: string;
+  summary: string;
+  iface: string | null;
+  appliedAt: string | null;
+  verified: string | null;
+  heldUntil: string | null;
+  revertedAt: string | null;
+  revertConfirmed: boolean | null;
+  revertDetail: string | null;
+}
+
+export interface JournalProbe {
+  id: number;
+  phase: ProbePhase;
+  step: number | null;
+  stepName: string;
+  probe: string;
+  pod: string | null;
+  aggregate: boolean;
+  at: string;
+  durationMs: number;
+  argv: string[];
+  keepAlive: boolean;
+  exitCode: number | null;
+  metrics: Record<string, number | null>;
+  failures: { connect: number; receive: number; length: number; exceptions: number; timeout: number } | null;
+  stoppedEarly: string | null;
+  save: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface JournalExpectation {
+  phase: ProbePhase;
+  step: number | null;
+  stepName: string;
+  probe: string;
+  pod: string | null;
+  metric: string;
+  /** as written: `latency.p95 below baseline.latency.p95 * 1.5` */
+  expected: string;
+  /** resolved: `< baseline.latency.p95 (0.9ms) × 1.5 = 1.35ms` */
+  threshold: string;
+  actual: number | null;
+  /** the measured value with its unit, e.g. `1.2ms` */
+  actualText: string;
+  verdict: Verdict;
+  description: string;
+  reason: string | null;
+  at: string;
+}
+
+export interface Journal {
+  journalVersion: typeof JOURNAL_VERSION;
+  tool: { name: "chaos-run"; version: string; node: string; platform: string };
+  runId: string;
+  scenario: { name: string; description: string | null; file: string; sha256: string };
+  cluster: { context: string; server: string; user: string; namespace: string } | null;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  status: RunStatus | "running";
+  exitCode: number | null;
+  message: string | null;
+  hint: string | null;
+  /** the plan as `chaos-run plan --format json` prints it */
+  plan: unknown;
+  agents: { namespace: string; pod: string; container: string; reused: boolean }[];
+  tools: { namespace: string; pod: string; image: string; created: boolean }[];
+  faults: JournalFault[];
+  probes: JournalProbe[];
+  expectations: JournalExpectation[];
+  warnings: string[];
+  /** every event, as the plain view prints it */
+  timeline: { at: string; type: EngineEvent["type"]; text: string }[];
+}
+
+export interface JournalStart {
+  readonly runId: string;
+  readonly version: string;
+  readonly node: string;
+  readonly platform: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly startedAt: number;
+}
+
+export function newJournal(start: JournalStart): Journal {
+  return {
+    journalVersion: JOURNAL_VERSION,
+    tool: { name: "chaos-run", version: start.version, node: start.node, platform: start.platform },
+    runId: start.runId,
+    scenario: { name: "", description: null, file: start.file, sha256: start.sha256 },
+    cluster: null,
+    startedAt: new Date(start.startedAt).toISOString(),
+    endedAt: null,
+    durationMs: null,
+    status: "running",
+    exitCode: null,
+    message: null,
+    hint: null,
+    plan: null,
+    agents: [],
+    tools: [],
+    faults: [],
+    probes: [],
+    expectations: [],
+    warnings: [],
+    timeline: [],
+  };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Records one engine event in the journal (the plan's JSON comes from the caller, once). */
+export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown): void {
+  const text = describeEvent(e);
+  if (text !== undefined) j.timeline.push({ at: iso(e.at), type: e.type, text });
+  switch (e.type) {
+    case "run:start":
+      j.scenario.name = e.plan.scenario.name;
+      j.scenario.description = e.plan.scenario.description ?? null;
+      j.cluster = { context: e.cluster.context, server: e.cluster.server, user: e.cluster.user, namespace: e.plan.namespace ?? e.cluster.namespace };
+      j.plan = planJson();
+      for (const step of e.plan.steps) {
+        if (step.kind !== "fault") continue;
+        for (const pod of e.plan.target.pods) {
+          j.faults.push({
+            step: step.index,
+            stepName: step.name,
+            faultId: step.fault.id,
+            namespace: e.plan.namespace ?? e.cluster.namespace,
+            pod: pod.name,
+            summary: step.fault.summary,
+            iface: null,
+            appliedAt: null,
+            verified: null,
+            heldUntil: null,
+            revertedAt: null,
+            revertConfirmed: null,
+            revertDetail: null,
+          });
+        }
+      }
+      break;
+    case "agent:ready":
+      j.agents.push({ namespace: e.pod.namespace, pod: e.pod.name, container: e.container, reused: e.reused });
+      break;
+    case "tools:ready":
+      j.tools.push({ namespace: e.pod.namespace, pod: e.pod.name, image: e.image, created: e.created });
+      break;
+    case "fault:applied": {
+      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
+      if (f !== undefined) {
+        f.appliedAt = iso(e.at);
+        f.iface = e.iface ?? null;
+        f.verified = e.detail;
+      }
+      break;
+    }
+    case "fault:held": {
+      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
+      if (f !== undefined) f.heldUntil = iso(e.untilMs);
+      break;
+    }
+    case "fault:reverted": {
+      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
+      if (f !== undefined) {
+        f.revertedAt = iso(e.at);
+        f.revertConfirmed = e.confirmed;
+        f.revertDetail = e.detail === "" ? null : e.detail;
+      }
+      break;
+    }
+    case "probe:result": {
+      const o = e.outcome;
+      const metrics: Record<string, number | null> = {};
+      for (const [k, v] of Object.entries(o.metrics)) metrics[k] = v ?? null;
+      j.probes.push({
+        id: j.probes.length + 1,
+        phase: e.where.phase,
+        step: e.where.index ?? null,
+        stepName: e.where.stepName,
+        probe: o.probe,
+        pod: o.aggregate ? null : (o.pod ?? null),
+        aggregate: o.aggregate,
+        at: iso(e.at),
+        durationMs: Math.round(o.durationMs),
+        argv: [...o.argv],
+        keepAlive: o.keepAlive,
+        exitCode: o.exitCode ?? null,
+        metrics,
+        failures: o.failures ?? null,
+        stoppedEarly: o.stoppedEarly ?? null,
+        save: e.save ?? null,
+        stdout: o.stdout,
+        stderr: o.stderr,
+      });
+      break;
+    }
+    case "expect:result": {
+      const o = e.outcome;
+      const dimension = metricsOf("ab")[o.metric]?.dimension ?? "number";
+      j.expectations.push({
+        phase: e.where.phase,
+        step: e.where.index ?? null,
+        stepName: e.where.stepName,
+        probe: e.probe,
+        pod: e.pod ?? null,
+        metric: o.metric,
+        expected: e.expected,
+        threshold: o.thresholdText,
+        actual: o.actual ?? null,
+        actualText: o.actual === undefined ? "(no value)" : formatValue(o.actual, dimension),
+        verdict: o.verdict,
+        description: o.description,
+        reason: o.reason ?? null,
+        at: iso(e.at),
+      });
+      break;
+    }
+    case "warning":
+      j.warnings.push(e.message);
+      break;
+    case "run:end":
+      j.endedAt = iso(e.at);
+      j.durationMs = e.at - Date.parse(j.startedAt);
+      j.status = e.status;
+      j.exitCode = e.exitCode;
+      j.message = e.message ?? null;
+      j.hint = e.hint ?? null;
+      break;
+    default:
+      break;
+  }
+}

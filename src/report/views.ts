@@ -1,0 +1,167 @@
+// Views of a journal, all pure functions of it: the terminal table (cli-table3), JUnit XML (one
+// testcase per expectation), and the Markdown summary (for $GITHUB_STEP_SUMMARY).
+import Table from "cli-table3";
+import { formatDuration } from "../expect/format.js";
+import type { Journal, JournalExpectation } from "./journal.js";
+
+export function stepLabel(e: { phase: string; step: number | null; stepName: string }): string {
+  if (e.step === null) return e.stepName;
+  return `${e.step + 1}. ${e.stepName}${e.phase === "during" ? " (during)" : ""}`;
+}
+
+const VERDICT = { pass: "PASS", fail: "FAIL", error: "NO VALUE" } as const;
+
+/** The run's verdict in one word: PASS, FAIL, ERROR (could not run / revert unconfirmed), INTERRUPTED. */
+export function verdictWord(j: Journal): string {
+  switch (j.status) {
+    case "passed":
+      return "PASS";
+    case "failed":
+      return "FAIL";
+    case "interrupted":
+      return "INTERRUPTED";
+    case "running":
+      return "RUNNING";
+    case "error":
+      return "ERROR";
+  }
+}
+
+export function verdictLine(j: Journal): string {
+  const total = j.expectations.length;
+  const held = j.expectations.filter((e) => e.verdict === "pass").length;
+  const counts = total === 0 ? "no expectations" : `${held} of ${total} expectation${total > 1 ? "s" : ""} held`;
+  const why = j.status === "passed" || j.status === "failed" || j.message === null ? "" : `: ${j.message.split("\n")[0] ?? ""}`;
+  return `${verdictWord(j)} ${j.scenario.name}: ${counts}${why} (exit ${j.exitCode ?? "?"})`;
+}
+
+export interface FaultEffect {
+  readonly step: number;
+  readonly stepName: string;
+  readonly pod: string | null;
+  readonly probe: string;
+  /** p50 during the fault minus p50 of the same probe's last run before it */
+  readonly addedMs: number;
+  readonly configuredDelayMs: number | undefined;
+}
+
+interface PlanStepJson {
+  index: number;
+  name: string;
+  kind: string;
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number } } };
+}
+
+/** What each fault did to latency, measured: the median during it against the median just before. */
+export function faultEffects(j: Journal): FaultEffect[] {
+  const steps = (typeof j.plan === "object" && j.plan !== null && "steps" in j.plan && Array.isArray(j.plan.steps) ? j.plan.steps : []) as PlanStepJson[];
+  const effects: FaultEffect[] = [];
+  for (const step of steps.filter((s) => s.kind === "fault")) {
+    for (const during of j.probes.filter((p) => p.phase === "during" && p.step === step.index && !p.aggregate)) {
+      const before = j.probes.filter((p) => p.id < during.id && p.probe === during.probe && p.pod === during.pod && p.phase !== "during" && !p.aggregate).at(-1);
+      const a = during.metrics["latency.p50"];
+      const b = before?.metrics["latency.p50"];
+      if (a === undefined || a === null || b === undefined || b === null) continue;
+      effects.push({ step: step.index, stepName: step.name, pod: during.pod, probe: during.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
+    }
+  }
+  return effects;
+}
+
+export function effectLine(e: FaultEffect): string {
+  const ratio = e.configuredDelayMs !== undefined && e.configuredDelayMs > 0 ? `; configured delay ${formatDuration(e.configuredDelayMs)}: measured/configured ${(e.addedMs / e.configuredDelayMs).toFixed(3)}` : "";
+  const sign = e.addedMs >= 0 ? "+" : "−";
+  return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
+}
+
+function rows(j: Journal): JournalExpectation[] {
+  return j.expectations;
+}
+
+export function renderTable(j: Journal, options: { color: boolean }): string {
+  const table = new Table({
+    head: ["Step", "Target", "Metric", "Expected", "Measured", "Verdict"],
+    style: options.color ? { head: ["bold"] } : { head: [], border: [] },
+    wordWrap: true,
+  });
+  for (const e of rows(j)) {
+    const verdict = VERDICT[e.verdict];
+    const painted = !options.color ? verdict : e.verdict === "pass" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`;
+    table.push([stepLabel(e), e.pod ?? "-", e.metric, e.threshold, e.actualText, painted]);
+  }
+  const lines: string[] = [];
+  if (j.expectations.length > 0) lines.push(table.toString());
+  for (const effect of faultEffects(j)) lines.push(effectLine(effect));
+  const keepAlive = [...new Set(j.probes.map((p) => p.keepAlive))];
+  if (keepAlive.length > 0) lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
+  for (const w of j.warnings) lines.push(`warning: ${w}`);
+  const verdict = verdictLine(j);
+  lines.push(options.color ? (j.status === "passed" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`) : verdict);
+  return lines.join("\n") + "\n";
+}
+
+function xml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    // XML 1.0 forbids most control characters, even escaped
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "");
+}
+
+/** One <testsuite> per journal; one <testcase> per expectation; a run that could not finish adds an <error> case. */
+export function renderJUnitSuite(j: Journal): string {
+  const cases: string[] = [];
+  for (const e of j.expectations) {
+    const name = `${stepLabel(e)}: ${e.metric} ${e.threshold}${e.pod !== null ? ` [${e.pod}]` : ""}`;
+    const body =
+      e.verdict === "pass"
+        ? ""
+        : e.verdict === "fail"
+          ? `<failure message="${xml(`measured ${e.actualText}, expected ${e.threshold}`)}" type="ExpectationFailed">${xml(e.description)}</failure>`
+          : `<failure message="${xml(`no value measured: ${e.reason ?? ""}`)}" type="NoValue">${xml(e.description)}</failure>`;
+    cases.push(`    <testcase classname="${xml(j.scenario.name)}" name="${xml(name)}">${body}</testcase>`);
+  }
+  const broken = j.status === "error" || j.status === "interrupted" || j.status === "running";
+  if (broken) {
+    cases.push(
+      `    <testcase classname="${xml(j.scenario.name)}" name="run"><error message="${xml(j.message ?? j.status)}" type="${j.status === "error" ? `exit ${j.exitCode ?? "?"}` : j.status}">${xml([j.message ?? "", j.hint ?? ""].filter((x) => x !== "").join("\n"))}</error></testcase>`,
+    );
+  }
+  const failures = j.expectations.filter((e) => e.verdict !== "pass").length;
+  const time = ((j.durationMs ?? 0) / 1000).toFixed(3);
+  return (
+    `  <testsuite name="${xml(j.scenario.name)}" tests="${cases.length}" failures="${failures}" errors="${broken ? 1 : 0}" time="${time}" timestamp="${xml(j.startedAt)}">\n` +
+    `    <properties><property name="runId" value="${xml(j.runId)}"/><property name="file" value="${xml(j.scenario.file)}"/><property name="exitCode" value="${j.exitCode ?? ""}"/></properties>\n` +
+    cases.join("\n") +
+    (cases.length > 0 ? "\n" : "") +
+    `  </testsuite>\n`
+  );
+}
+
+export function renderJUnit(journals: readonly Journal[]): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="chaos-run">\n${journals.map(renderJUnitSuite).join("")}</testsuites>\n`;
+}
+
+function md(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+export function renderMarkdown(j: Journal): string {
+  const icon = j.status === "passed" ? "✅" : j.status === "failed" ? "❌" : "⚠️";
+  const out = [`### ${icon} ${md(verdictLine(j))}`, ""];
+  if (j.scenario.description !== null) out.push(`_${md(j.scenario.description)}_`, "");
+  if (j.expectations.length > 0) {
+    out.push("| Step | Target | Metric | Expected | Measured | Verdict |", "|---|---|---|---|---|---|");
+    for (const e of j.expectations) {
+      out.push(`| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`);
+    }
+    out.push("");
+  }
+  for (const effect of faultEffects(j)) out.push(`- ${md(effectLine(effect))}`);
+  if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push("", "```", j.message, "```");
+  for (const w of j.warnings) out.push(`- ⚠️ ${md(w)}`);
+  out.push("", `<sub>run ${j.runId}, ${j.scenario.file}, context ${j.cluster?.context ?? "?"}, ${j.startedAt}</sub>`, "");
+  return out.join("\n");
+}
