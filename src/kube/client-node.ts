@@ -23,6 +23,21 @@ const strategicMerge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.St
 /** Container waiting reasons after which a container will not start without a change. */
 const HOPELESS = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"]);
 
+/** Text of whatever a library rejected with: an Error, a ws ErrorEvent, a Status, anything. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === "object" && e !== null) {
+    if ("message" in e && typeof e.message === "string" && e.message !== "") return e.message;
+    if ("error" in e && e.error instanceof Error) return e.error.message;
+    try {
+      return JSON.stringify(e);
+    } catch {
+      return Object.prototype.toString.call(e);
+    }
+  }
+  return String(e);
+}
+
 function loadConfig(options: ConnectOptions): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   try {
@@ -271,7 +286,7 @@ class ClientNodeCluster implements Cluster {
           ws.on("close", () => done(outcome !== undefined ? { ...outcome, stdout, stderr, durationMs: performance.now() - started } : result({ error: "the exec stream closed without a status" })));
           ws.on("error", (e: Error) => done(result({ error: e.message })));
         })
-        .catch((e: unknown) => done(result({ error: e instanceof Error ? e.message : String(e) })));
+        .catch((e: unknown) => done(result({ error: errorText(e) })));
     });
   }
 

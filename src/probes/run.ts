@@ -33,6 +33,8 @@ export interface ProbeOutcome {
 export interface ToolsPod {
   readonly namespace: string;
   readonly name: string;
+  /** the container the probes exec in */
+  readonly container: string;
   readonly image: string;
   /** made by this run (and deleted at its end) rather than found running */
   readonly created: boolean;
@@ -43,8 +45,10 @@ export async function ensureToolsPod(cluster: Cluster, namespace: string, image:
   const selector = Object.entries(TOOLS_LABELS)
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
-  const found = (await cluster.listPods(namespace, selector)).find((p) => p.phase === "Running" && !p.deleting && p.containers.some((c) => c.image === image && c.state === "running"));
-  if (found !== undefined) return { namespace, name: found.name, image, created: false };
+  for (const p of await cluster.listPods(namespace, selector)) {
+    const c = p.containers.find((x) => x.image === image && x.state === "running");
+    if (p.phase === "Running" && !p.deleting && c !== undefined) return { namespace, name: p.name, container: c.name, image, created: false };
+  }
   const name = `chaos-tools-${runId}`;
   await cluster.createPod(namespace, { name, image, labels: { ...TOOLS_LABELS, "chaos-run.dev/run": runId }, command: ["sleep", "infinity"] });
   try {
@@ -53,7 +57,7 @@ export async function ensureToolsPod(cluster: Cluster, namespace: string, image:
     await cluster.deletePod(namespace, name).catch(() => undefined);
     throw e;
   }
-  return { namespace, name, image, created: true };
+  return { namespace, name, container: "tools", image, created: true };
 }
 
 /**
@@ -105,7 +109,7 @@ export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Prom
     }
     if (target !== undefined && (target.ip === undefined || target.ip === "")) throw new CouldNotRunError(`probe ${run.probe}: target pod ${target.name} has no IP`);
     const argv = [...run.argv.slice(0, -1), url];
-    const r = await ctx.cluster.exec(ctx.tools.namespace, ctx.tools.name, "tools", argv, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+    const r = await ctx.cluster.exec(ctx.tools.namespace, ctx.tools.name, ctx.tools.container, argv, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
     if (r.canceled) throw ctx.signal.reason;
     if (r.exitCode === undefined && r.stdout === "") {
       throw new CouldNotRunError(`probe ${run.probe} could not run in pod ${ctx.tools.namespace}/${ctx.tools.name}: ${r.error ?? "no exit status"}`);

@@ -22,6 +22,8 @@ function deferred(): Deferred {
     resolve = res;
     reject = rej;
   });
+  // a phase can fail before its task has started awaiting it: never an unhandled rejection
+  promise.catch(() => undefined);
   const d: Deferred = { promise, resolve: () => undefined, reject: () => undefined, settled: false };
   d.resolve = () => {
     if (!d.settled) {
@@ -51,6 +53,7 @@ export function liveView(): LiveView {
   const phases = new Map<string, Deferred>();
   const wrappers = new Map<string, Wrapper>();
   const failures = new Map<string, number>();
+  const titles = new Map<string, string>();
   const order: string[] = [];
   let current: string | undefined;
   let countdown: NodeJS.Timeout | undefined;
@@ -64,7 +67,7 @@ export function liveView(): LiveView {
     const d = phases.get(key);
     if (d === undefined || d.settled) return;
     const failed = failures.get(key) ?? 0;
-    if (failed > 0) d.reject(new Error(`${failed} expectation${failed > 1 ? "s" : ""} did not hold`));
+    if (failed > 0) d.reject(new Error(`${titles.get(key) ?? key}: ${failed} expectation${failed > 1 ? "s" : ""} did not hold`));
     else d.resolve();
   };
   /** moves to phase `key`, finishing every phase before it */
@@ -88,6 +91,7 @@ export function liveView(): LiveView {
     if (plan.steadyState.length > 0) tasks.push({ key: "after", title: "Steady state (after)" });
     for (const t of tasks) {
       order.push(t.key);
+      titles.set(t.key, t.title);
       phases.set(t.key, deferred());
     }
     const listr = new Listr<unknown, "default", "simple">(
