@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 
 const SECTIONS = {
   scenario: () => import("./scenario.mjs"),
+  fanout: () => import("./fanout.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

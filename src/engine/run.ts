@@ -3,7 +3,7 @@
 // on error, on Ctrl-C — under a fresh deadline, because the run's own signal may be aborted by
 // then. Leases are renewed while faults are held, so an agent reverts by itself if this process
 // dies. Events go out to observers; the engine never prints.
-import { ChaosRunError, CouldNotRunError, ExitCode } from "../errors.js";
+import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
 import { evaluateExpectation, type SavedResults } from "../expect/expectation.js";
 import { metricsOf } from "../expect/metrics.js";
 import { agentRenewArgv, leaseSeconds } from "../faults/index.js";
@@ -355,7 +355,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       failure = e;
     } else {
       status = "error";
-      failure = e instanceof ChaosRunError ? e : new CouldNotRunError(e instanceof Error ? e.message : String(e), { cause: e });
+      failure = isChaosRunError(e) ? e : new CouldNotRunError(e instanceof Error ? e.message : String(e), { cause: e });
     }
   } finally {
     stopRenewing();

@@ -1,5 +1,6 @@
 // The Cluster port on @kubernetes/client-node: the only file that imports it. Loaded with a
 // dynamic import by connectCluster (index.ts), so verbs that never touch a cluster never pay for it.
+import https from "node:https";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { CouldNotRunError, UsageError } from "../errors.js";
@@ -38,8 +39,52 @@ export function errorText(e: unknown): string {
   return String(e);
 }
 
-function loadConfig(options: ConnectOptions): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+/**
+ * client-node makes a new https.Agent for every request, so every call pays a TLS handshake.
+ * This KubeConfig hands out one keep-alive agent per run instead (for API calls and the exec
+ * websockets' upgrade requests alike). Clusters reached through a proxy keep the library's own.
+ */
+class KeepAliveKubeConfig extends k8s.KubeConfig {
+  private shared: https.Agent | undefined;
+
+  private agentFor(opts: https.RequestOptions): https.Agent | undefined {
+    const cluster = this.getCurrentCluster();
+    if (cluster === null || cluster.proxyUrl !== undefined || !cluster.server.startsWith("https:")) return undefined;
+    this.shared ??= new https.Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.cert === undefined ? {} : { cert: opts.cert }),
+      ...(opts.key === undefined ? {} : { key: opts.key }),
+      ...(opts.pfx === undefined ? {} : { pfx: opts.pfx }),
+      ...(opts.passphrase === undefined ? {} : { passphrase: opts.passphrase }),
+      ...(cluster.skipTLSVerify === true ? { rejectUnauthorized: false } : {}),
+      ...(cluster.tlsServerName === undefined ? {} : { servername: cluster.tlsServerName }),
+    });
+    return this.shared;
+  }
+
+  override async applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    const agent = this.agentFor(opts);
+    if (agent !== undefined) opts.agent = agent;
+  }
+
+  override async applySecurityAuthentication(context: Parameters<k8s.KubeConfig["applySecurityAuthentication"]>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const opts: https.RequestOptions = {};
+    await super.applyToHTTPSOptions(opts);
+    const agent = this.agentFor(opts);
+    if (agent !== undefined) context.setAgent(agent);
+  }
+
+  destroy(): void {
+    this.shared?.destroy();
+  }
+}
+
+function loadConfig(options: ConnectOptions): KeepAliveKubeConfig {
+  const kc = new KeepAliveKubeConfig();
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
@@ -98,15 +143,86 @@ export function podInfo(pod: k8s.V1Pod): PodInfo {
   };
 }
 
+type PodListener = (phase: "ADDED" | "MODIFIED" | "DELETED", pod: PodInfo) => void;
+
+/**
+ * One pod watch per namespace, shared by everything that waits on pods of it (a fan-out over 50
+ * pods opens one stream, not 50). Listeners are per pod name; the watch closes with the last one.
+ */
+class PodWatchHub {
+  private readonly namespaces = new Map<string, { listeners: Map<string, Set<PodListener>>; controller: Promise<AbortController | undefined>; failed: ((err: Error) => void)[] }>();
+
+  constructor(
+    private readonly watcher: k8s.Watch,
+    private readonly onError: (namespace: string, err: unknown) => Error,
+  ) {}
+
+  /** Resolves once the watch is established (so a read after it cannot miss a transition). */
+  async listen(namespace: string, pod: string, listener: PodListener, onFailure: (err: Error) => void): Promise<() => void> {
+    let entry = this.namespaces.get(namespace);
+    if (entry === undefined) {
+      const listeners = new Map<string, Set<PodListener>>();
+      const failed: ((err: Error) => void)[] = [];
+      const controller = this.watcher
+        .watch(
+          `/api/v1/namespaces/${namespace}/pods`,
+          {},
+          (phase: string, obj: k8s.V1Pod) => {
+            const name = obj.metadata?.name;
+            if (name === undefined || (phase !== "ADDED" && phase !== "MODIFIED" && phase !== "DELETED")) return;
+            const info = podInfo(obj);
+            for (const l of listeners.get(name) ?? []) l(phase, info);
+          },
+          (err: unknown) => {
+            this.namespaces.delete(namespace);
+            const e = this.onError(namespace, err ?? new Error("the watch ended"));
+            for (const f of failed) f(e);
+          },
+        )
+        .then(
+          (c) => c,
+          (err: unknown) => {
+            this.namespaces.delete(namespace);
+            const e = this.onError(namespace, err);
+            for (const f of failed) f(e);
+            return undefined;
+          },
+        );
+      entry = { listeners, controller, failed };
+      this.namespaces.set(namespace, entry);
+    }
+    const set = entry.listeners.get(pod) ?? new Set<PodListener>();
+    set.add(listener);
+    entry.listeners.set(pod, set);
+    entry.failed.push(onFailure);
+    await entry.controller;
+    const current = entry;
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) current.listeners.delete(pod);
+      const i = current.failed.indexOf(onFailure);
+      if (i >= 0) current.failed.splice(i, 1);
+      if (current.listeners.size === 0 && this.namespaces.get(namespace) === current) {
+        this.namespaces.delete(namespace);
+        void current.controller.then((c) => c?.abort());
+      }
+    };
+  }
+
+  close(): void {
+    for (const entry of this.namespaces.values()) void entry.controller.then((c) => c?.abort());
+    this.namespaces.clear();
+  }
+}
+
 class ClientNodeCluster implements Cluster {
   readonly identity: ClusterIdentity;
   private readonly core: k8s.CoreV1Api;
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
-  private readonly watcher: k8s.Watch;
-  private readonly watches = new Set<AbortController>();
+  private readonly hub: PodWatchHub;
 
-  constructor(private readonly kc: k8s.KubeConfig) {
+  constructor(private readonly kc: KeepAliveKubeConfig) {
     const ctx = kc.getContextObject(kc.getCurrentContext());
     this.identity = {
       context: kc.getCurrentContext(),
@@ -117,7 +233,7 @@ class ClientNodeCluster implements Cluster {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.authz = kc.makeApiClient(k8s.AuthorizationV1Api);
     this.execer = new k8s.Exec(kc);
-    this.watcher = new k8s.Watch(kc);
+    this.hub = new PodWatchHub(new k8s.Watch(kc), (namespace, err) => apiError({ doing: "watch pods in", verb: "watch", resource: "pods", namespace }, this.failure(err)));
   }
 
   /** Runs an API call; turns its failure into an error that says what to do. */
@@ -172,16 +288,13 @@ class ClientNodeCluster implements Cluster {
   waitContainerRunning(namespace: string, pod: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo> {
     return new Promise<PodInfo>((resolve, reject) => {
       let settled = false;
-      let watch: AbortController | undefined;
+      let stop: (() => void) | undefined;
       const finish = (err: Error | undefined, info?: PodInfo): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         options.signal.removeEventListener("abort", onAbort);
-        if (watch !== undefined) {
-          watch.abort();
-          this.watches.delete(watch);
-        }
+        stop?.();
         if (err !== undefined) reject(err);
         else if (info !== undefined) resolve(info);
       };
@@ -210,23 +323,13 @@ class ClientNodeCluster implements Cluster {
       );
       options.signal.addEventListener("abort", onAbort, { once: true });
       // Watch first, then read once: no transition can fall between the two.
-      this.watcher
-        .watch(
-          `/api/v1/namespaces/${namespace}/pods`,
-          { fieldSelector: `metadata.name=${pod}` },
-          (phase: string, obj: k8s.V1Pod) => {
-            if (phase === "DELETED") check(undefined);
-            else if (phase === "ADDED" || phase === "MODIFIED") check(podInfo(obj));
-          },
-          (err: unknown) => {
-            if (!settled && err !== null && err !== undefined) finish(apiError({ doing: "watch", verb: "watch", resource: "pods", namespace, name: pod }, this.failure(err)));
-          },
-        )
-        .then((w) => {
-          watch = w;
-          if (settled) w.abort();
-          else this.watches.add(w);
-          return this.getPod(namespace, pod).then(check);
+      this.hub
+        .listen(namespace, pod, (phase, info) => check(phase === "DELETED" ? undefined : info), (err) => finish(err))
+        .then((s) => {
+          stop = s;
+          if (settled) s();
+          else return this.getPod(namespace, pod).then(check);
+          return undefined;
         })
         .catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
@@ -350,40 +453,28 @@ class ClientNodeCluster implements Cluster {
   onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void {
     let stopped = false;
     let fired = false;
-    let controller: AbortController | undefined;
+    let stop: (() => void) | undefined;
     const fire = (reason: string): void => {
       if (fired || stopped) return;
       fired = true;
       callback(reason);
     };
-    this.watcher
-      .watch(
-        `/api/v1/namespaces/${namespace}/pods`,
-        { fieldSelector: `metadata.name=${name}` },
-        (phase: string, obj: k8s.V1Pod) => {
-          if (phase === "DELETED") fire("deleted");
-          else if (obj.metadata?.deletionTimestamp !== undefined) fire("terminating");
-        },
-        () => undefined,
-      )
-      .then((w) => {
-        controller = w;
-        if (stopped) w.abort();
-        else this.watches.add(w);
+    this.hub
+      .listen(namespace, name, (phase, info) => (phase === "DELETED" ? fire("deleted") : info.deleting ? fire("terminating") : undefined), () => undefined)
+      .then((s) => {
+        stop = s;
+        if (stopped) s();
       })
       .catch(() => undefined);
     return () => {
       stopped = true;
-      if (controller !== undefined) {
-        controller.abort();
-        this.watches.delete(controller);
-      }
+      stop?.();
     };
   }
 
   close(): void {
-    for (const w of this.watches) w.abort();
-    this.watches.clear();
+    this.hub.close();
+    this.kc.destroy();
   }
 }
 

@@ -30,14 +30,14 @@ describe("in a terminal", () => {
       const live = await waitFor("the live view's countdown", async () => {
         const s = await screen();
         return /left of 4s/.test(s) ? s : undefined;
-      }, 30_000, 100);
+      }, 90_000, 100);
       expect(live).toMatch(/✔ Preflight: permissions, Pod Security, agent TTL/);
       expect(live).toMatch(/✔ Steady state \(before\)/);
       expect(live).toMatch(/2\. cut port 80: partition .* for 4s/);
       const status = await waitFor("the end of the run", async () => {
         const s = (await tmux("display-message", "-p", "-t", "run", "#{pane_dead} #{pane_dead_status}")).stdout.trim();
         return s.startsWith("1 ") ? s : undefined;
-      }, 60_000, 200);
+      }, 90_000, 200);
       expect(status).toBe("1 0");
       const end = await screen();
       expect(end).toMatch(/✔ 3\. recovery: probe web/);
@@ -46,7 +46,7 @@ describe("in a terminal", () => {
     } finally {
       await tmux("kill-server");
     }
-  });
+  }, 240_000);
 });
 
 describe("without a terminal", () => {

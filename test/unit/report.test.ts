@@ -4,7 +4,7 @@
 // validates against schemas/journal.schema.json. UPDATE_GOLDEN=1 rewrites the golden files.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Ajv2020 from "ajv/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent, ProbeWhere } from "../../src/engine/events.js";

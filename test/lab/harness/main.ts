@@ -206,25 +206,35 @@ async function reconcile(pod: k8s.V1Pod): Promise<void> {
 }
 
 async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (c.state.kind !== "running") return;
-    const ok = await execTrue(lp, c.spec.name);
-    if (ok) {
+  // kwok learns of new Exec targets through a watch, which lags when many pods start at once:
+  // keep asking (for as long as the container runs) rather than leave the pod not ready
+  const started = Date.now();
+  let last = "";
+  for (let attempt = 0; ; attempt++) {
+    if (c.state.kind !== "running" || lp.deleting) return;
+    const r = await execTrue(lp, c.spec.name);
+    if (r === undefined) {
       c.ready = true;
       return;
     }
-    await new Promise((r) => setTimeout(r, 20));
+    last = r;
+    if (attempt === 50) log(`pod ${lp.namespace}/${lp.name}: exec into ${c.spec.name} not ready yet after ${Date.now() - started} ms: ${last}`);
+    if (Date.now() - started > 120_000) {
+      log(`pod ${lp.namespace}/${lp.name}: exec into ${c.spec.name} never became ready: ${last}`);
+      return;
+    }
+    await new Promise((r2) => setTimeout(r2, attempt < 20 ? 20 : 200));
   }
-  log(`pod ${lp.namespace}/${lp.name}: exec into ${c.spec.name} never became ready`);
 }
 
-function execTrue(lp: LabPod, container: string): Promise<boolean> {
+/** Runs `true` in the container through the real exec path; undefined when it worked, else why not. */
+function execTrue(lp: LabPod, container: string): Promise<string | undefined> {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   return new Promise((resolveOk) => {
     exec
-      .exec(lp.namespace, lp.name, container, ["true"], sink, sink, null, false, (status) => resolveOk(status.status === "Success"))
-      .then((ws) => ws.on("close", () => resolveOk(false)))
-      .catch(() => resolveOk(false));
+      .exec(lp.namespace, lp.name, container, ["true"], sink, sink, null, false, (status) => resolveOk(status.status === "Success" ? undefined : (status.message ?? "failed")))
+      .then((ws) => ws.on("close", () => resolveOk("the exec stream closed without a status")))
+      .catch((e: unknown) => resolveOk(e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)));
   });
 }
 

@@ -1,0 +1,69 @@
+// Fan-out: adding the agent to 50 lab pods and putting a fault in effect in all of them, against
+// doing it for 1 pod, and against the way it is done by hand today — a loop of `kubectl debug`
+// + `kubectl exec` per pod — all measured in this run, on the host lab.
+// Bars (issue: injection): 50 pods ≤ 3× the time of 1 pod; ≥ 10× faster than the kubectl loop.
+// The host kernel has no sch_netem, so the fault is a partition of an unused port (iptables, in
+// the same agent exec path as a delay); the kernel lab section measures netem itself.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureLab, kubectl, kubectlOk, labPaths, makePods, timeUntil } from "./lib/lab.mjs";
+
+const scenario = (label) => `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: bench-fanout-${label} }
+target: { selector: { app: ${label} }, mode: all, maxPods: 60 }
+steps:
+  - name: drop port 9
+    fault: { partition: {}, to: { port: 9, protocol: tcp } }
+    duration: 1s
+`;
+
+async function byHand(root, namespace, pods) {
+  const started = performance.now();
+  for (const pod of pods) {
+    await kubectlOk(root, ["debug", "-n", namespace, pod, "--image", "chaos-agent", "-c", "by-hand", "--profile", "netadmin", "--", "sleep", "infinity"]);
+    // as a script does it: retry exec until the container runs
+    for (let i = 0; ; i++) {
+      const r = await kubectl(root, ["exec", "-n", namespace, pod, "-c", "by-hand", "--", "iptables", "-w", "-A", "OUTPUT", "-p", "tcp", "--dport", "9", "-j", "DROP"]);
+      if (r.code === 0) break;
+      if (i > 200) throw new Error(`by hand: exec into ${pod} never worked: ${r.stderr}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  return performance.now() - started;
+}
+
+export default async function fanout({ root, log }) {
+  const down = ensureLab(root, log);
+  const dir = mkdtempSync(join(tmpdir(), "chaos-run-fanout-"));
+  const { kubeconfig } = labPaths(root);
+  try {
+    log("creating 101 lab pods (1 + 50 for chaos-run, 50 for the kubectl loop)");
+    await makePods(root, "bench-one", "one", 1, "one");
+    await makePods(root, "bench-fan", "fan", 50, "fan");
+    await makePods(root, "bench-hand", "hand", 50, "hand");
+    writeFileSync(join(dir, "one.yaml"), scenario("one"));
+    writeFileSync(join(dir, "fan.yaml"), scenario("fan"));
+    const inEffect = /: in effect in pod /;
+    const one = await timeUntil(root, [join(dir, "one.yaml"), "--kubeconfig", kubeconfig, "-n", "bench-one", "--report-dir", join(dir, "r")], inEffect, 1);
+    const fifty = await timeUntil(root, [join(dir, "fan.yaml"), "--kubeconfig", kubeconfig, "-n", "bench-fan", "--report-dir", join(dir, "r")], inEffect, 50);
+    if (one.ms === undefined || fifty.ms === undefined || one.code !== 0 || fifty.code !== 0) {
+      log(`chaos-run failed: exit ${one.code}/${fifty.code}: ${one.tail}${fifty.tail}`);
+      return false;
+    }
+    const pods = Array.from({ length: 50 }, (_, i) => `hand-${String(i).padStart(2, "0")}`);
+    const hand = await byHand(root, "bench-hand", pods);
+    const scale = fifty.ms / one.ms;
+    const speedup = hand / fifty.ms;
+    log(`inject the agent + fault in effect, whole process (node start, preflight, watch-based readiness):`);
+    log(`  chaos-run, 1 pod:                 ${one.ms.toFixed(0).padStart(6)} ms`);
+    log(`  chaos-run, 50 pods:               ${fifty.ms.toFixed(0).padStart(6)} ms   = ${scale.toFixed(2)}× 1 pod   ${scale <= 3 ? "ok (≤ 3×)" : "OVER the 3× bar"}`);
+    log(`  kubectl debug + exec loop, 50:    ${hand.toFixed(0).padStart(6)} ms   = ${speedup.toFixed(1)}× chaos-run's 50   ${speedup >= 10 ? "ok (≥ 10×)" : "UNDER the 10× bar"}`);
+    return scale <= 3 && speedup >= 10;
+  } finally {
+    for (const ns of ["bench-one", "bench-fan", "bench-hand"]) await kubectl(root, ["delete", "namespace", ns, "--wait=false"]);
+    rmSync(dir, { recursive: true, force: true });
+    down();
+  }
+}
