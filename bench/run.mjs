@@ -10,6 +10,8 @@ import { dirname, resolve } from "node:path";
 const SECTIONS = {
   scenario: () => import("./scenario.mjs"),
   fanout: () => import("./fanout.mjs"),
+  "time-to-fault": () => import("./time-to-fault.mjs"),
+  lab: () => import("./lab.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
