@@ -14,6 +14,7 @@ import {
   labDir,
   limitedKubeconfig,
   makeNamespace,
+  nginxAndTools,
   run,
   viewerKubeconfig,
   waitFor,
@@ -23,11 +24,7 @@ import {
 const ns = "lab-test";
 
 beforeAll(async () => {
-  await makeNamespace(ns);
-  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
-  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
-  await waitReady(ns, "nginx");
-  await waitReady(ns, "tools");
+  await nginxAndTools(ns);
 });
 
 describe("control plane", () => {

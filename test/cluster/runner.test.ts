@@ -12,6 +12,7 @@ import {
   kubectlOk,
   limitedKubeconfig,
   makeNamespace,
+  nginxAndTools,
   repoRoot,
   viewerKubeconfig,
   waitFor,
@@ -44,11 +45,7 @@ async function httpCode(namespace: string, url: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await makeNamespace(ns);
-  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
-  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
-  await waitReady(ns, "nginx");
-  await waitReady(ns, "tools");
+  await nginxAndTools(ns);
 });
 
 describe("install", () => {

@@ -3,9 +3,8 @@
 // port-scoped and an IPv6-scoped delay, and an existing root qdisc restored exactly afterwards.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseAb } from "../../src/probes/ab.js";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
-import { getPod, inKernelLab, kubeconfig, kubectl, kubectlOk, makeNamespace, repoRoot, waitFor, waitReady } from "../support/lab.js";
+import { abMedian, getPod, inKernelLab, kubeconfig, kubectl, kubectlOk, nginxAndTools, repoRoot, waitFor } from "../support/lab.js";
 
 const ns = "kernel-faults";
 const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
@@ -13,17 +12,7 @@ const fixture = (name: string): string => join(repoRoot, "test/fixtures/lab", na
 let v4 = "";
 let v6 = "";
 
-/**
- * ab -k from the tools pod: the median request time in ms, from ab's exact percentiles (-e).
- * Not ab's mean: it spreads the connection's handshake (another delayed round trip) over the
- * requests, which adds delay/N to every one of them.
- */
-async function abMean(url: string, requests = 20): Promise<number> {
-  const r = await kubectl(["exec", "-n", ns, "tools", "--", "ab", "-r", "-k", "-n", String(requests), "-c", "1", "-s", "10", "-e", "/dev/stderr", url], kubeconfig, 120_000);
-  const parsed = parseAb(r.stdout, r.stderr, r.code, requests);
-  if (!parsed.ok || parsed.metrics["latency.p50"] === undefined) throw new Error(`no median in ab's output:\n${r.stdout}${r.stderr}`);
-  return parsed.metrics["latency.p50"];
-}
+const medianOf = (url: string): Promise<number> => abMedian(ns, "tools", url, 20);
 
 /** Everything on nginx's eth0, read through a debug container of the agent image. */
 async function qdiscs(): Promise<string> {
@@ -37,11 +26,7 @@ async function httpCode(url: string): Promise<string> {
 
 beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
-  await makeNamespace(ns);
-  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
-  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
-  await waitReady(ns, "nginx", 60_000);
-  await waitReady(ns, "tools", 60_000);
+  await nginxAndTools(ns);
   await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
   await waitFor("the inspect container", async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined), 60_000);
   const ips = (await getPod(ns, "nginx"))?.status.podIPs ?? [];
@@ -53,11 +38,11 @@ beforeAll(async () => {
 
 describe("disrupt -p nginx -d 100 -r 15 (the seed's command)", () => {
   it("adds 100 ms ± 5 % while it lasts, then nothing of ours remains and latency is back to baseline", async () => {
-    const base = await abMean(`http://${v4}/`);
+    const base = await medianOf(`http://${v4}/`);
     const r = await chaosRun(["disrupt", "-p", "nginx", "-d", "100", "-r", "15", ...asAdmin]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/fault applied; the agent reverts it in 15s/);
-    const during = await abMean(`http://${v4}/`);
+    const during = await medianOf(`http://${v4}/`);
     const added = during - base;
     console.log(`disrupt: baseline ${base.toFixed(2)} ms, during ${during.toFixed(2)} ms, added ${added.toFixed(2)} ms (ratio ${(added / 100).toFixed(3)})`);
     expect(added / 100).toBeGreaterThan(0.95);
@@ -65,7 +50,7 @@ describe("disrupt -p nginx -d 100 -r 15 (the seed's command)", () => {
     // the agent's lease ends it: no netem on eth0 afterwards
     await waitFor("the agent to revert the disrupt", async () => (/netem/.test(await qdiscs()) ? undefined : true), 30_000, 500);
     expect(await qdiscs()).not.toMatch(/netem|prio/);
-    const after = await abMean(`http://${v4}/`);
+    const after = await medianOf(`http://${v4}/`);
     expect(Math.abs(after - base)).toBeLessThan(2);
   });
 
@@ -112,12 +97,12 @@ describe("scoped faults", () => {
   });
 
   it("netem on port 80 only: +100 ms on :80, nothing on :8080", async () => {
-    const base80 = await abMean(`http://${v4}/`);
-    const base8080 = await abMean(`http://${v4}:8080/`);
+    const base80 = await medianOf(`http://${v4}/`);
+    const base8080 = await medianOf(`http://${v4}:8080/`);
     const run = startChaosRun([fixture("netem-port80.yaml"), ...asAdmin]);
     await run.waitFor(/in effect in pod kernel-faults\/nginx/, 120_000);
-    const d80 = await abMean(`http://${v4}/`);
-    const d8080 = await abMean(`http://${v4}:8080/`);
+    const d80 = await medianOf(`http://${v4}/`);
+    const d8080 = await medianOf(`http://${v4}:8080/`);
     run.child.kill("SIGINT");
     expect((await run.done).code).toBe(130);
     console.log(`port scope: :80 ${base80.toFixed(2)} → ${d80.toFixed(2)} ms, :8080 ${base8080.toFixed(2)} → ${d8080.toFixed(2)} ms`);
@@ -128,12 +113,12 @@ describe("scoped faults", () => {
   });
 
   it("netem towards an IPv6 CIDR: +100 ms over IPv6, nothing over IPv4", async () => {
-    const base6 = await abMean(`http://[${v6}]/`);
-    const base4 = await abMean(`http://${v4}/`);
+    const base6 = await medianOf(`http://[${v6}]/`);
+    const base4 = await medianOf(`http://${v4}/`);
     const run = startChaosRun([fixture("netem-v6.yaml"), ...asAdmin]);
     await run.waitFor(/in effect in pod kernel-faults\/nginx/, 120_000);
-    const d6 = await abMean(`http://[${v6}]/`);
-    const d4 = await abMean(`http://${v4}/`);
+    const d6 = await medianOf(`http://[${v6}]/`);
+    const d4 = await medianOf(`http://${v4}/`);
     run.child.kill("SIGINT");
     expect((await run.done).code).toBe(130);
     console.log(`IPv6 scope: v6 ${base6.toFixed(2)} → ${d6.toFixed(2)} ms, v4 ${base4.toFixed(2)} → ${d4.toFixed(2)} ms`);

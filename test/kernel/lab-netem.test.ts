@@ -2,26 +2,15 @@
 // delay added in a pod's namespace (from a debug container of the agent image,
 // through kubectl) shows up in ab's measurements from the tools pod.
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseAb } from "../../src/probes/ab.js";
-import { getPod, inKernelLab, kubeconfig, kubectl, kubectlOk, makeNamespace, waitFor, waitReady } from "../support/lab.js";
+import { abMedian, getPod, inKernelLab, kubectl, kubectlOk, nginxAndTools, waitFor } from "../support/lab.js";
 
 const ns = "kernel-lab";
 
-/** ab -k from the tools pod: the median request time in ms (ab -e's exact percentiles). */
-async function abMeanMs(ip: string, requests = 30): Promise<number> {
-  const r = await kubectl(["exec", "-n", ns, "tools", "--", "ab", "-r", "-k", "-n", String(requests), "-c", "1", "-e", "/dev/stderr", `http://${ip}/`], kubeconfig, 120_000);
-  const parsed = parseAb(r.stdout, r.stderr, r.code, requests);
-  if (!parsed.ok || parsed.metrics["latency.p50"] === undefined) throw new Error(`no median in ab's output:\n${r.stdout}${r.stderr}`);
-  return parsed.metrics["latency.p50"];
-}
+const medianMs = (ip: string): Promise<number> => abMedian(ns, "tools", `http://${ip}/`);
 
 beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
-  await makeNamespace(ns);
-  await kubectlOk(["run", "nginx", "-n", ns, "--image", "nginx"]);
-  await kubectlOk(["run", "tools", "-n", ns, "--image", "chaos-tools"]);
-  await waitReady(ns, "nginx", 60_000);
-  await waitReady(ns, "tools", 60_000);
+  await nginxAndTools(ns);
 });
 
 describe("netem inside the kernel lab", () => {
@@ -32,13 +21,13 @@ describe("netem inside the kernel lab", () => {
       const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "netadmin");
       return st?.state.running !== undefined ? st : undefined;
     }, 60_000);
-    const base = await abMeanMs(ip);
+    const base = await medianMs(ip);
     await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "100ms"]);
     const shown = await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "show", "dev", "eth0"]);
     expect(shown).toMatch(/qdisc netem \S+ root .*delay 100ms/);
-    const delayed = await abMeanMs(ip);
+    const delayed = await medianMs(ip);
     await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "del", "dev", "eth0", "root"]);
-    const after = await abMeanMs(ip);
+    const after = await medianMs(ip);
     const added = delayed - base;
     console.log(`kernel lab netem: baseline ${base.toFixed(2)} ms, delayed ${delayed.toFixed(2)} ms, after ${after.toFixed(2)} ms`);
     expect(added / 100).toBeGreaterThan(0.95);

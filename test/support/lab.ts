@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseAb } from "../../src/probes/ab.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 export const labDir = process.env["CHAOS_RUN_LAB_DIR"] ?? join(repoRoot, ".lab");
@@ -109,4 +110,25 @@ export function labIsUp(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * ab -k from a pod (the tools pod): the median request time in ms, from ab's exact percentiles
+ * (-e). Not ab's mean: it spreads the connection's handshake (another round trip, delayed too)
+ * over the requests.
+ */
+export async function abMedian(namespace: string, pod: string, url: string, requests = 30): Promise<number> {
+  const r = await kubectl(["exec", "-n", namespace, pod, "--", "ab", "-r", "-k", "-n", String(requests), "-c", "1", "-s", "10", "-e", "/dev/stderr", url], kubeconfig, 120_000);
+  const parsed = parseAb(r.stdout, r.stderr, r.code, requests);
+  if (!parsed.ok || parsed.metrics["latency.p50"] === undefined) throw new Error(`no median in ab's output:\n${r.stdout}${r.stderr}`);
+  return parsed.metrics["latency.p50"];
+}
+
+/** A namespace of the test's own with nginx and a chaos-tools pod named tools, both Ready. */
+export async function nginxAndTools(namespace: string, timeoutMs = 60_000): Promise<void> {
+  await makeNamespace(namespace);
+  await kubectlOk(["run", "nginx", "-n", namespace, "--image", "nginx"]);
+  await kubectlOk(["run", "tools", "-n", namespace, "--image", "chaos-tools"]);
+  await waitReady(namespace, "nginx", timeoutMs);
+  await waitReady(namespace, "tools", timeoutMs);
 }
