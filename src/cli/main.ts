@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The entry point: the only place that reads process.env or sets the exit code (process.exit
-// only as a last resort). Everything else gets what it needs through CliIO.
+// The entry point: the only place that reads process.env, sets the exit code and exits.
+// Everything else gets what it needs through CliIO.
 import { Interrupted } from "../engine/interrupt.js";
 import { runCli } from "./cli.js";
 import type { CliIO } from "./io.js";
@@ -36,9 +36,19 @@ function interrupts(): AbortSignal {
   return c.signal;
 }
 
+/** Resolves once what was written to stdout and stderr has been handed to the OS. */
+function flushed(): Promise<void> {
+  const drain = (s: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => s.write("", () => resolve()));
+  return Promise.all([drain(process.stdout), drain(process.stderr)]).then(() => undefined);
+}
+
 runCli(process.argv.slice(2), io, interrupts).then(
-  (code) => {
+  async (code) => {
     process.exitCode = code;
+    // The verb is over and every fault it applied is reverted: exit now rather than wait for a
+    // socket or timer a library may still hold open (a CI step must never hang after its report).
+    await flushed();
+    process.exit(code);
   },
   (e: unknown) => {
     process.stderr.write(`chaos-run: internal error: ${String(e)}\n`);
