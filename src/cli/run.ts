@@ -180,7 +180,7 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
   let planJson: unknown = null;
   const journalObserver = (e: EngineEvent): void => {
     recordEvent(journal, e, () => planJson);
-    if (e.type !== "probe:start") write(journal);
+    write(journal, e.type === "run:start" || e.type === "run:end");
   };
   let live: { observe: (e: EngineEvent) => void; finished: () => Promise<void> } | undefined;
   if (o.output === "live") {
@@ -198,6 +198,7 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
     [planCapture, journalObserver, view],
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };
+  write(journal, true);
   await live?.finished();
   ctx.io.stdout.write(renderTable(journal, { color: o.color }));
   ctx.io.stdout.write(`journal: ${path}\n`);

@@ -1,5 +1,5 @@
 // Where reports go on disk: <report-dir>/<scenario>-<UTC time>/journal.json, written whole and
-// renamed into place on every event (a reader never sees half a file), and the invocation's
+// renamed into place as the run goes (a reader never sees half a file), and the invocation's
 // index.json beside them.
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -18,16 +18,35 @@ export function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** Writes the journal as the run goes; a failure to write is reported once, never fatal. */
-export function journalWriter(path: string, onError: (e: unknown) => void): (j: Journal) => void {
+/**
+ * Writes the journal as the run goes: at once when asked (the run's start and end), else at most
+ * every `intervalMs` — a wide fan-out makes hundreds of events, and rewriting the whole file for
+ * each would cost time quadratic in the number of pods. A failure to write is reported once,
+ * never fatal.
+ */
+export function journalWriter(path: string, onError: (e: unknown) => void, intervalMs = 250): (j: Journal, now: boolean) => void {
   let failed = false;
-  return (j) => {
-    if (failed) return;
+  let timer: NodeJS.Timeout | undefined;
+  let latest: Journal | undefined;
+  const writeNow = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const j = latest;
+    latest = undefined;
+    if (failed || j === undefined) return;
     try {
       writeAtomic(path, JSON.stringify(j, null, 2) + "\n");
     } catch (e) {
       failed = true;
       onError(e);
+    }
+  };
+  return (j, now) => {
+    latest = j;
+    if (now) writeNow();
+    else if (timer === undefined) {
+      timer = setTimeout(writeNow, intervalMs);
+      timer.unref();
     }
   };
 }
