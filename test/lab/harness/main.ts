@@ -12,7 +12,9 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import https from "node:https";
 import { Writable } from "node:stream";
+import tls from "node:tls";
 import * as k8s from "@kubernetes/client-node";
 import { Container, type ContainerSpec, type ContainerState } from "./containers.js";
 import { knownImages, lookupImage } from "./images.js";
@@ -51,7 +53,40 @@ const runtimeEnv = {
   labDir: dirname(resolve(opts["container-init"])),
 };
 
-const kc = new k8s.KubeConfig();
+/**
+ * One keep-alive TLS agent, with its credentials parsed once, for every call: client-node makes
+ * a new agent (a new connection, a new TLS context) per request, and a pod's start is several
+ * calls — the cost that dominated the lab's CPU when 50 pods got an agent at once.
+ */
+class LabKubeConfig extends k8s.KubeConfig {
+  private agent: https.Agent | undefined;
+
+  private shared(opts: https.RequestOptions): https.Agent {
+    if (this.agent === undefined) {
+      const credentials = {
+        ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+        ...(opts.cert === undefined ? {} : { cert: opts.cert }),
+        ...(opts.key === undefined ? {} : { key: opts.key }),
+      };
+      this.agent = new https.Agent({ keepAlive: true, maxSockets: 128, ...credentials, secureContext: tls.createSecureContext(credentials) });
+    }
+    return this.agent;
+  }
+
+  override async applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    opts.agent = this.shared(opts);
+  }
+
+  override async applySecurityAuthentication(context: Parameters<k8s.KubeConfig["applySecurityAuthentication"]>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const opts: https.RequestOptions = {};
+    await super.applyToHTTPSOptions(opts);
+    context.setAgent(this.shared(opts));
+  }
+}
+
+const kc = new LabKubeConfig();
 kc.loadFromFile(opts.kubeconfig);
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -83,6 +118,8 @@ interface LabPod {
   startTime: string;
   deleting: boolean;
   patchQueued: boolean;
+  /** resourceVersion of the pod's Exec object as last written here */
+  execVersion: string | undefined;
 }
 
 const pods = new Map<string, LabPod>();
@@ -182,6 +219,7 @@ async function reconcile(pod: k8s.V1Pod): Promise<void> {
       startTime: new Date().toISOString(),
       deleting: false,
       patchQueued: false,
+      execVersion: undefined,
     };
     pods.set(uid, lp);
     writeFileSync(join(dir, "pod"), `${namespace}/${name}\n`);
@@ -212,7 +250,7 @@ async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
   let last = "";
   for (let attempt = 0; ; attempt++) {
     if (c.state.kind !== "running" || lp.deleting) return;
-    const r = await execTrue(lp, c.spec.name);
+    const r = await execTargetKnown(lp, c.spec.name);
     if (r === undefined) {
       c.ready = true;
       return;
@@ -227,14 +265,24 @@ async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
   }
 }
 
-/** Runs `true` in the container through the real exec path; undefined when it worked, else why not. */
-function execTrue(lp: LabPod, container: string): Promise<string | undefined> {
+/** A command name no lab image has: kwok finds the exec target, then fails to find the program. */
+const READY_PROBE = "chaos-lab-exec-ready-probe";
+
+/**
+ * Asks kwok, through the real exec path, whether it knows the container's exec target yet:
+ * undefined when it does, else why not. The probe execs a program kwok cannot find, so kwok
+ * answers as soon as it has matched the target, without starting any process.
+ */
+function execTargetKnown(lp: LabPod, container: string): Promise<string | undefined> {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const verdict = (message: string): string | undefined => (/executable file not found/.test(message) ? undefined : message);
   return new Promise((resolveOk) => {
     exec
-      .exec(lp.namespace, lp.name, container, ["true"], sink, sink, null, false, (status) => resolveOk(status.status === "Success" ? undefined : (status.message ?? "failed")))
+      .exec(lp.namespace, lp.name, container, [READY_PROBE], sink, sink, null, false, (status) =>
+        resolveOk(status.status === "Success" ? `${READY_PROBE} ran` : verdict(status.message ?? "failed")),
+      )
       .then((ws) => ws.on("close", () => resolveOk("the exec stream closed without a status")))
-      .catch((e: unknown) => resolveOk(e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)));
+      .catch((e: unknown) => resolveOk(verdict(e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e))));
   });
 }
 
@@ -251,15 +299,23 @@ async function writeExecTargets(lp: LabPod): Promise<void> {
     },
   };
   const ref = { group: "kwok.x-k8s.io", version: "v1alpha1", namespace: lp.namespace, plural: "execs", name: lp.name };
+  const version = (o: unknown): string | undefined => (o as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+  // the harness is this object's only writer: replace it with the version it last wrote, and
+  // read it back only when that is refused (first write, or an object left by a restart)
+  if (lp.execVersion !== undefined) {
+    try {
+      lp.execVersion = version(await custom.replaceNamespacedCustomObject({ ...ref, body: { ...body, metadata: { ...body.metadata, resourceVersion: lp.execVersion } } }));
+      return;
+    } catch (err) {
+      if (statusCode(err) !== 409 && statusCode(err) !== 404) throw err;
+    }
+  }
   try {
-    const existing = (await custom.getNamespacedCustomObject(ref)) as { metadata?: { resourceVersion?: string } };
-    await custom.replaceNamespacedCustomObject({
-      ...ref,
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
-    });
+    const existing = await custom.getNamespacedCustomObject(ref);
+    lp.execVersion = version(await custom.replaceNamespacedCustomObject({ ...ref, body: { ...body, metadata: { ...body.metadata, resourceVersion: version(existing) } } }));
   } catch (err) {
     if (statusCode(err) !== 404) throw err;
-    await custom.createNamespacedCustomObject({ ...ref, body });
+    lp.execVersion = version(await custom.createNamespacedCustomObject({ ...ref, body }));
   }
 }
 
