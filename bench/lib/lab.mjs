@@ -75,11 +75,13 @@ export async function makePods(root, namespace, prefix, count, label) {
 /** Starts chaos-run; resolves with the ms from spawn until `count` lines match `re` on stderr, and the exit. */
 export function timeUntil(root, args, re, count) {
   const { cli } = labPaths(root);
+  const labCpuBefore = labCpuMs(root);
   const started = performance.now();
   const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, CI: "true", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   let seen = 0;
   let reachedAt;
+  let cpuAtReach;
   child.stdout.resume();
   child.stderr.on("data", (d) => {
     err += d.toString();
@@ -87,10 +89,41 @@ export function timeUntil(root, args, re, count) {
     err = lines.pop() ?? "";
     for (const l of lines) {
       if (re.test(l)) seen++;
-      if (seen >= count && reachedAt === undefined) reachedAt = performance.now();
+      if (seen >= count && reachedAt === undefined) {
+        reachedAt = performance.now();
+        cpuAtReach = { self: processCpuMs(child.pid, false), lab: labCpuMs(root) };
+      }
     }
   });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: err })));
+  return new Promise((resolve) =>
+    child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: err, cpu: cpuAtReach, labCpuBefore })),
+  );
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system, ms) a process has used so far; with `children`, also its reaped children's. */
+export function processCpuMs(pid, children) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields 14-17 of stat(5): utime stime cutime cstime; f[0] is field 3
+    const own = Number(f[11]) + Number(f[12]);
+    return (children ? own + Number(f[13]) + Number(f[14]) : own) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU used so far by each lab process, kwok with the programs it exec'd for kubectl exec. */
+export function labCpuMs(root) {
+  const out = {};
+  for (const name of ["apiserver", "etcd", "kwok", "harness"]) {
+    const pidFile = join(labPaths(root).dir, "run", `${name}.pid`);
+    if (!existsSync(pidFile)) continue;
+    out[name] = processCpuMs(Number(readFileSync(pidFile, "utf8")), name === "kwok");
+  }
+  return out;
 }
 
 export function median(xs) {
