@@ -21,7 +21,6 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
 /** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
 const PLANNED_VERBS = [] as const;
 
-const ISSUES_URL = "https://github.com/chaos-run/chaos-run/issues";
 
 function helpText(): string {
   const verbs = Object.entries(VERBS)
@@ -98,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIO, interrupts: Int
     const err = e instanceof Error ? e : new Error(String(e));
     io.stderr.write(
       `chaos-run: internal error: ${err.message}\n` +
-        `This is a bug in chaos-run: please report it at ${ISSUES_URL} with this output.\n` +
+        `This is a bug in chaos-run: please report it to its maintainers with this output.\n` +
         `chaos-run ${version()}, node ${process.version}, ${process.platform} ${process.arch}\n` +
         (debug ? `${err.stack ?? ""}\n` : "(run again with --debug for the stack trace)\n"),
     );
