@@ -1,6 +1,6 @@
 // The terminal views, for real: the live listr2 view in a tmux pane (a real pty), and plain
 // lines without any ANSI code when there is no terminal.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +23,8 @@ describe("in a terminal", () => {
     // records its exit status (tmux may not notice the exit on a busy machine), and its pane
     // stays after it exits so the screen can be read back
     const tmux = (...args: string[]) => run(["tmux", "-L", session, "-f", "/dev/null", ...args]);
-    const statusFile = join(mkdtempSync(join(tmpdir(), "chaos-run-tty-")), "status");
+    const statusDir = mkdtempSync(join(tmpdir(), "chaos-run-tty-"));
+    const statusFile = join(statusDir, "status");
     expect((await tmux("new-session", "-d", "-s", "keep")).code).toBe(0);
     try {
       await tmux("set-option", "-g", "remain-on-exit", "on");
@@ -51,6 +52,7 @@ describe("in a terminal", () => {
       expect(end).toMatch(/PASS probe-partition: 7 of 7 expectations held \(exit 0\)/);
     } finally {
       await tmux("kill-server");
+      rmSync(statusDir, { recursive: true, force: true });
     }
   }, 240_000);
 });
