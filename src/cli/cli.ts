@@ -21,7 +21,6 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
 /** Verbs named in help and dispatch but not built yet (`chaos-run FILE.yaml` means `run`). */
 const PLANNED_VERBS = [] as const;
 
-
 function helpText(): string {
   const verbs = Object.entries(VERBS)
     .map(([name, v]) => `  ${name.padEnd(10)} ${v.summary}`)

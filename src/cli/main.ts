@@ -44,7 +44,6 @@ function flushed(): Promise<void> {
 
 runCli(process.argv.slice(2), io, interrupts).then(
   async (code) => {
-    process.exitCode = code;
     // The verb is over and every fault it applied is reverted: exit now rather than wait for a
     // socket or timer a library may still hold open (a CI step must never hang after its report).
     await flushed();

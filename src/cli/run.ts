@@ -176,11 +176,12 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
     sha256: createHash("sha256").update(v.text).digest("hex"),
     startedAt,
   });
-  const write = journalWriter(path, (e) => ctx.io.stderr.write(`chaos-run: cannot write the journal ${path}: ${String(e)}\n`));
+  const writer = journalWriter(path, (e) => ctx.io.stderr.write(`chaos-run: cannot write the journal ${path}: ${String(e)}\n`));
   let planJson: unknown = null;
   const journalObserver = (e: EngineEvent): void => {
     recordEvent(journal, e, () => planJson);
-    write(journal, e.type === "run:start" || e.type === "run:end");
+    writer.update(journal);
+    if (e.type === "run:start" || e.type === "run:end") writer.flush();
   };
   let live: { observe: (e: EngineEvent) => void; finished: () => Promise<void> } | undefined;
   if (o.output === "live") {
@@ -198,7 +199,7 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
     [planCapture, journalObserver, view],
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };
-  write(journal, true);
+  writer.flush();
   await live?.finished();
   ctx.io.stdout.write(renderTable(journal, { color: o.color }));
   ctx.io.stdout.write(`journal: ${path}\n`);

@@ -18,21 +18,27 @@ export function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+export interface JournalWriter {
+  /** the journal changed: written within `intervalMs` */
+  readonly update: (j: Journal) => void;
+  /** writes a pending change now */
+  readonly flush: () => void;
+}
+
 /**
- * Writes the journal as the run goes: at once when asked (the run's start and end), else at most
- * every `intervalMs` — a wide fan-out makes hundreds of events, and rewriting the whole file for
- * each would cost time quadratic in the number of pods. A failure to write is reported once,
- * never fatal.
+ * Writes the journal as the run goes, at most every `intervalMs` unless flushed: a wide fan-out
+ * makes hundreds of events, and rewriting the whole file for each would cost time quadratic in
+ * the number of pods. A failure to write is reported once, never fatal.
  */
-export function journalWriter(path: string, onError: (e: unknown) => void, intervalMs = 250): (j: Journal, now: boolean) => void {
+export function journalWriter(path: string, onError: (e: unknown) => void, intervalMs = 250): JournalWriter {
   let failed = false;
   let timer: NodeJS.Timeout | undefined;
-  let latest: Journal | undefined;
-  const writeNow = (): void => {
+  let pending: Journal | undefined;
+  const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    const j = latest;
-    latest = undefined;
+    const j = pending;
+    pending = undefined;
     if (failed || j === undefined) return;
     try {
       writeAtomic(path, JSON.stringify(j, null, 2) + "\n");
@@ -41,14 +47,14 @@ export function journalWriter(path: string, onError: (e: unknown) => void, inter
       onError(e);
     }
   };
-  return (j, now) => {
-    latest = j;
-    if (now) writeNow();
-    else if (timer === undefined) {
-      timer = setTimeout(writeNow, intervalMs);
+  const update = (j: Journal): void => {
+    pending = j;
+    if (timer === undefined) {
+      timer = setTimeout(flush, intervalMs);
       timer.unref();
     }
   };
+  return { update, flush };
 }
 
 export function appendFile(path: string, text: string): void {
