@@ -229,8 +229,10 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       }
       return;
     }
+    // no renewal here: each apply started its own lease, and the timer started with the step
+    // renews them every third of a lease (an extra exec per pod now would land on the cluster
+    // just as the step's probes begin to measure)
     const appliedAt = now();
-    await renewLeases();
     if (step.during.length > 0) await runDuring(step, stepSignal);
     const left = step.durationMs - (now() - appliedAt);
     if (left > 0) await sleep(left, stepSignal);
