@@ -2,7 +2,7 @@
 // network namespace, with a mount and UTS namespace of its own. Exit codes,
 // restarts and start/finish times are the processes' own.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabImage } from "./images.js";
 
@@ -113,6 +113,28 @@ export class Container {
       if (!this.stopping && this.shouldRestart(exitCode)) this.scheduleRestart();
       this.onChange();
     });
+  }
+
+  /**
+   * Resolves once the container's own program runs: container-init has made its mounts and
+   * exec'd it (a kubelet reports a container running only once its runtime started it; an exec
+   * that entered the mount namespace earlier could find /tmp or /run not set up yet).
+   */
+  async programStarted(timeoutMs = 10_000): Promise<void> {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    const deadline = Date.now() + timeoutMs;
+    // until then the process is unshare, nsenter or container-init, each with it in its argv
+    while (Date.now() < deadline) {
+      let cmdline: string;
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        return; // gone: its exit is reported
+      }
+      if (cmdline === "" || !cmdline.includes(this.env.containerInit)) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
   }
 
   private shouldRestart(exitCode: number): boolean {

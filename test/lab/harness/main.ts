@@ -237,9 +237,16 @@ async function reconcile(pod: k8s.V1Pod): Promise<void> {
   if (added.length === 0) return;
   await writeExecTargets(current);
   for (const c of added) c.start();
-  // A container counts as running once kwok serves exec into it: kwok learns of
-  // new Exec targets through a watch, so ask it through the real exec path.
-  await Promise.all(added.filter((c) => c.state.kind === "running").map((c) => waitExecReady(current, c)));
+  // A container counts as running once its program runs and kwok serves exec into it: kwok
+  // learns of new Exec targets through a watch, so ask it through the real exec path.
+  await Promise.all(
+    added
+      .filter((c) => c.state.kind === "running")
+      .map(async (c) => {
+        await c.programStarted();
+        await waitExecReady(current, c);
+      }),
+  );
   schedulePatch(current);
 }
 
