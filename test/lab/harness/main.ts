@@ -257,7 +257,7 @@ async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
   let last = "";
   for (let attempt = 0; ; attempt++) {
     if (c.state.kind !== "running" || lp.deleting) return;
-    const r = await execTargetKnown(lp, c.spec.name);
+    const r = await execTrue(lp, c.spec.name);
     if (r === undefined) {
       c.ready = true;
       return;
@@ -278,7 +278,7 @@ async function waitExecReady(lp: LabPod, c: Container): Promise<void> {
  * kernel lab, from a checkout under /tmp, the runner's first exec into a new agent then failed
  * to open chaos-agent in 3 full kernel runs of 3 (cause not found; with `true` they pass).
  */
-function execTargetKnown(lp: LabPod, container: string): Promise<string | undefined> {
+function execTrue(lp: LabPod, container: string): Promise<string | undefined> {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   return new Promise((resolveOk) => {
     exec
