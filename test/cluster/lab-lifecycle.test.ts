@@ -1,26 +1,48 @@
-// lab:down leaves nothing behind — no process, network namespace, veth, bridge or mount — and
-// lab:up is idempotent. The tier's other files share the lab, so this file brings it back up.
-import { readFileSync, readdirSync, existsSync } from "node:fs";
+// lab:down leaves nothing behind — no process, mount, network namespace, veth, bridge, cgroup
+// or containerd state of the lab, nothing in the host's firewall, the kernel tunables the
+// kubelet changed put back — and lab:up is idempotent. The tier's other files share the lab,
+// so this file brings it back up.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kubectlOk, labDir, labIsUp, repoRoot, run, waitReady } from "../support/lab.js";
 
-function pidsOfLab(): number[] {
-  const pids: number[] = [];
-  for (const name of ["etcd", "apiserver", "kwok", "harness"]) {
-    const f = join(labDir, "run", `${name}.pid`);
-    if (existsSync(f)) pids.push(Number(readFileSync(f, "utf8")));
-  }
-  const pods = join(labDir, "pods");
-  if (existsSync(pods)) {
-    for (const uid of readdirSync(pods)) {
-      for (const c of readdirSync(join(pods, uid))) {
-        const f = join(pods, uid, c, "pid");
-        if (existsSync(f)) pids.push(Number(readFileSync(f, "utf8")));
+const COMPONENTS = ["registry", "etcd", "apiserver", "controller-manager", "scheduler", "containerd", "kubelet"];
+
+function componentPids(): number[] {
+  return COMPONENTS.map((c) => join(labDir, "run", `${c}.pid`))
+    .filter((f) => existsSync(f))
+    .map((f) => Number(readFileSync(f, "utf8")));
+}
+
+/** Every process in the node's pod cgroups, in every hierarchy. */
+function podProcesses(): number[] {
+  const pids = new Set<number>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const sub = join(dir, e.name);
+      try {
+        for (const p of readFileSync(join(sub, "cgroup.procs"), "utf8").split("\n")) if (p !== "") pids.add(Number(p));
+      } catch {
+        // a cgroup that went away while we read
       }
+      walk(sub);
+    }
+  };
+  for (const top of kubepodsCgroups()) walk(top);
+  return [...pids];
+}
+
+function kubepodsCgroups(): string[] {
+  const out: string[] = [];
+  for (const h of readdirSync("/sys/fs/cgroup")) {
+    for (const name of ["kubepods", "kubepods.slice"]) {
+      const d = h === name ? join("/sys/fs/cgroup", h) : join("/sys/fs/cgroup", h, name);
+      if (existsSync(d)) out.push(d);
     }
   }
-  return pids;
+  return out;
 }
 
 const alive = (pid: number): boolean => {
@@ -33,21 +55,46 @@ const alive = (pid: number): boolean => {
 };
 
 describe("lab:down", () => {
-  it("leaves no process, network namespace, veth, bridge or mount behind; lab:up brings it back", async () => {
+  it("leaves nothing of the lab behind; lab:up brings it back, and is idempotent", async () => {
     expect(labIsUp()).toBe(true);
+    const sysctlBefore = readFileSync(join(labDir, "run", "sysctl.saved"), "utf8");
     await kubectlOk(["run", "lifecycle", "-n", "default", "--image", "nginx"]);
-    await waitReady("default", "lifecycle");
-    const pids = pidsOfLab();
-    expect(pids.length).toBeGreaterThanOrEqual(5); // 4 components and at least nginx
+    await waitReady("default", "lifecycle", 60_000);
+    const pids = [...componentPids(), ...podProcesses()];
+    expect(componentPids()).toHaveLength(COMPONENTS.length);
+    expect(podProcesses().length).toBeGreaterThanOrEqual(2); // nginx's pause and nginx at least
     expect(pids.every(alive)).toBe(true);
+    const shims = (await run(["pgrep", "-f", "containerd-shim-runc-v2"])).stdout.trim();
+    expect(shims).not.toBe("");
+    const podLinks = [...(await run(["ip", "-o", "link", "show", "master", "chaoslab0"])).stdout.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]);
+    expect(podLinks.length).toBeGreaterThanOrEqual(1);
 
-    const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 60_000 });
+    const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 120_000 });
     expect(down.code, down.stderr).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
-    expect((await run(["ip", "netns", "list"])).stdout).not.toMatch(/chaoslab-/);
-    expect((await run(["ip", "-o", "link", "show"])).stdout).not.toMatch(/: (cl[0-9a-f]{10}|chaoslab0)[@:]/);
-    expect(readFileSync("/proc/mounts", "utf8")).not.toMatch(/lab-run|lab-tmp|lab-private|chaoslab/);
+    expect((await run(["pgrep", "-f", "containerd-shim-runc-v2"])).stdout.trim()).toBe("");
     expect((await run(["pgrep", "-f", labDir])).stdout.trim()).toBe("");
+    // network: no pod namespaces, no veth, no bridge, no node address, no firewall chain
+    expect((await run(["ip", "netns", "list"])).stdout).not.toMatch(/cni-/);
+    const links = (await run(["ip", "-o", "link", "show"])).stdout;
+    expect(links).not.toContain("chaoslab0");
+    for (const l of podLinks) expect(links).not.toContain(`: ${l ?? "?"}@`);
+    expect((await run(["ip", "-o", "addr", "show", "dev", "lo"])).stdout).not.toContain("198.19.255.1");
+    for (const ipt of ["iptables", "ip6tables"]) {
+      const all = (await run([ipt, "-w", "-S"])).stdout + (await run([ipt, "-w", "-t", "nat", "-S"])).stdout + (await run([ipt, "-w", "-t", "mangle", "-S"])).stdout;
+      expect(all).not.toMatch(/CHAOSLAB|KUBE-/);
+    }
+    // mounts, cgroups, containerd's state
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+    expect(mounts).not.toContain(labDir);
+    expect(mounts).not.toMatch(/\/run\/containerd|kubelet/);
+    expect(kubepodsCgroups()).toEqual([]);
+    for (const d of ["containerd", "kubelet", "cni", "etcd", "pod-logs"]) expect(existsSync(join(labDir, d)), d).toBe(false);
+    // the kernel tunables are the machine's again
+    for (const line of sysctlBefore.trim().split("\n")) {
+      const [name, value] = line.split(" ");
+      expect(readFileSync(`/proc/sys/${name ?? ""}`, "utf8").trim(), name).toBe(value);
+    }
 
     const up = await run([join(repoRoot, "test/lab/up")], { timeoutMs: 600_000 });
     expect(up.code, up.stderr).toBe(0);

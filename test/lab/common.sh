@@ -4,14 +4,30 @@ lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$lab_here/../.." && pwd)
 set -a; . "$lab_here/versions.env"; set +a
 cache_root=${CHAOS_RUN_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaos-run-lab}
-cache=$cache_root/$KUBERNETES_VERSION-kwok-$KWOK_VERSION
+# The Go builds are keyed by the Kubernetes version; the registry's content outlives labs.
+cache=$cache_root/$KUBERNETES_VERSION
 labbin=$cache/bin
+registry_dir=$cache_root/registry
 state=${CHAOS_RUN_LAB_DIR:-$repo/.lab}
 # Loopback ports; override when they clash with something on the machine.
 ETCD_PORT=${CHAOS_RUN_LAB_ETCD_PORT:-23790}
 APISERVER_PORT=${CHAOS_RUN_LAB_APISERVER_PORT:-16443}
-KUBELET_PORT=${CHAOS_RUN_LAB_KUBELET_PORT:-10250}
+REGISTRY_PORT=${CHAOS_RUN_LAB_REGISTRY_PORT:-25000}
+KUBELET_PORT=10250
 NODE_NAME=lab-node
+# kubelet refuses a loopback node IP and this kernel has no `dummy` links: the node's
+# address is a /32 on lo, from the range set aside for benchmarking (198.18.0.0/15).
+NODE_IP=198.19.255.1
+# Pods: one bridge, addresses from 198.18.0.0/16 and fd00:c612::/64.
+BRIDGE=chaoslab0
+POD_CIDR_V4=198.18.0.0/16
+POD_GW_V4=198.18.0.1
+POD_CIDR_V6=fd00:c612::/64
+POD_GW_V6=fd00:c612::1
+# The host firewall chain that keeps pod traffic on the machine (no route off it).
+FORWARD_CHAIN=CHAOSLAB-FWD
+# The lab's components, in the order `up` starts them (`down` stops them in reverse).
+COMPONENTS=(registry etcd apiserver controller-manager scheduler containerd kubelet)
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
@@ -27,16 +43,12 @@ lab_pid() {
 
 kubectl_lab() { "$labbin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
 
-# The harness, bundled into one file (fast to start, also inside UML where every
-# file read costs); rebuilt when its sources or the lockfile are newer.
-harness_js=$repo/.lab/build/harness.mjs
-build_harness() {
-  if [ -f "$harness_js" ] && [ -z "$(find "$lab_here/harness" "$repo/package-lock.json" -newer "$harness_js" -print -quit)" ]; then
-    return 0
-  fi
-  mkdir -p "$(dirname "$harness_js")"
-  "$repo/node_modules/.bin/esbuild" "$lab_here/harness/main.ts" --bundle --platform=node --format=esm --target=node20 \
-    --outfile="$harness_js.tmp" --log-level=warning \
-    --banner:js="import { createRequire as __labRequire } from 'node:module'; const require = __labRequire(import.meta.url);"
-  mv "$harness_js.tmp" "$harness_js"
+# containerd's socket: a unix socket path must stay under 108 bytes, so a deep checkout
+# falls back to a short path of its own under /run.
+containerd_socket() {
+  local s=$state/run/containerd.sock
+  if [ ${#s} -gt 100 ]; then s=/run/chaos-run-lab-$(printf '%s' "$state" | sha256sum | cut -c1-12)/containerd.sock; fi
+  echo "$s"
 }
+
+ctr_lab() { ctr --address "$(containerd_socket)" "$@"; }
