@@ -62,7 +62,9 @@ var (
 // EndedError says how a fault that is no longer held ended.
 type EndedError struct{ Ended }
 
-func (e *EndedError) Error() string { return fmt.Sprintf("fault %s was already reverted: %s", e.ID, e.Reason) }
+func (e *EndedError) Error() string {
+	return fmt.Sprintf("fault %s was already reverted: %s", e.ID, e.Reason)
+}
 func (e *EndedError) Unwrap() error { return ErrEnded }
 
 // HistorySize bounds the history of ended faults.

@@ -204,6 +204,7 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 	}
 	rs := RootOf(qs)
 	var notes []string
+	touched := false
 	switch {
 	case rs.Root != nil && rs.Root.Major() == major:
 		if saved == nil {
@@ -219,6 +220,7 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 				}
 			}
 		}
+		touched = true
 		for _, argv := range RevertArgv(t.Iface, major, saved) {
 			if r := ex.Run(ctx, argv, ""); !r.OK() {
 				notes = append(notes, strings.Join(argv[:6], " ")+": "+r.Why())
@@ -226,6 +228,7 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 		}
 	case saved != nil && (rs.Root == nil || rs.Root.IsDefault()):
 		// the tree went (an earlier attempt, or someone) but the saved root did not come back
+		touched = true
 		if r := ex.Run(ctx, saved.RootArgv(t.Iface), ""); !r.OK() {
 			notes = append(notes, "putting back "+saved.Kind+" "+saved.Handle+": "+r.Why())
 		}
@@ -245,6 +248,9 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 		}
 	}
 	words := fmt.Sprintf("took down %s on %s", handle(major), t.Iface)
+	if !touched {
+		words = fmt.Sprintf("%s is not on %s", handle(major), t.Iface)
+	}
 	if saved != nil {
 		rs = RootOf(qs)
 		ok := rs.Root != nil && kernel.HandleString(rs.Root.Handle) == saved.Handle
@@ -257,8 +263,10 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 		} else if rs.Root != nil {
 			got = rs.Root.Kind + " " + kernel.HandleString(rs.Root.Handle)
 		}
-		if ok {
+		if ok && touched {
 			words += fmt.Sprintf(", put back its root %s %s exactly", saved.Kind, saved.Handle)
+		} else if ok {
+			words += fmt.Sprintf(", its root %s %s is as it was", saved.Kind, saved.Handle)
 		} else {
 			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjSavedRoot, Name: saved.Handle,
 				Detail: fmt.Sprintf("%s's root should be %q, it is %q", t.Iface, saved.Shown, got)})

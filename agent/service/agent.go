@@ -182,14 +182,19 @@ func (a *Agent) state(rec *record, now time.Time) protocol.FaultState {
 func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
 	req, perr := protocol.Parse(raw)
 	if perr != nil {
-		op := ""
-		return failed(a.reply(op, nil), perr)
+		return failed(a.reply(protocol.GuessOp(raw), nil), perr)
 	}
 	return a.HandleRequest(ctx, req)
 }
 
 // HandleRequest serves one parsed request.
 func (a *Agent) HandleRequest(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	r := a.handle(ctx, req)
+	r.Agent = a.info() // as it stands after the request (a backend may have been detected)
+	return r
+}
+
+func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Reply {
 	if req.Op == protocol.OpStatus && req.ScanOrphans != nil && !*req.ScanOrphans {
 		// another agent asking what this one holds: from memory, without any lock a request
 		// holds (that agent may be holding the namespace lock while this one waits for it)

@@ -181,19 +181,6 @@ func localReply(op string, code, message string) *protocol.Reply {
 		Error: &protocol.ReplyError{Code: code, Message: message}}
 }
 
-// opOf is the op a raw request names, for replies about a request that could not be served.
-func opOf(raw []byte) string {
-	var v struct {
-		Op string `json:"op"`
-	}
-	_ = json.Unmarshal(raw, &v)
-	switch v.Op {
-	case protocol.OpApply, protocol.OpRevert, protocol.OpRenew, protocol.OpStatus, protocol.OpSweep:
-		return v.Op
-	}
-	return protocol.OpStatus
-}
-
 // call forwards a validated request to this container's serve process, retrying the connect
 // while serve starts.
 func call(raw []byte, connectFor, total time.Duration) (*protocol.Reply, *protocol.ReplyError) {
@@ -244,12 +231,12 @@ func request(args []string) int {
 		raw = b
 	}
 	if _, perr := protocol.Parse(raw); perr != nil {
-		printReply(localReply(opOf(raw), perr.Code, perr.Message))
+		printReply(localReply(protocol.GuessOp(raw), perr.Code, perr.Message))
 		return protocol.ExitCode(&protocol.Reply{Error: perr})
 	}
 	r, rerr := call(raw, 3*time.Second, 5*time.Minute)
 	if rerr != nil {
-		r = localReply(opOf(raw), rerr.Code, rerr.Message)
+		r = localReply(protocol.GuessOp(raw), rerr.Code, rerr.Message)
 	}
 	printReply(r)
 	return protocol.ExitCode(r)
