@@ -86,3 +86,17 @@ func Exchange(ctx context.Context, agent string, req *Request) (*Reply, error) {
 	}
 	return &r, nil
 }
+
+// GuessOp is the op a raw request names, for a reply to a request that could not be parsed
+// (the schema wants one of the ops there): status when it names none.
+func GuessOp(raw []byte) string {
+	var v struct {
+		Op string `json:"op"`
+	}
+	_ = json.Unmarshal(raw, &v)
+	switch v.Op {
+	case OpApply, OpRevert, OpRenew, OpStatus, OpSweep:
+		return v.Op
+	}
+	return OpStatus
+}

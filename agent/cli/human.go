@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -145,7 +145,7 @@ func selftest() int {
 		}
 		fmt.Printf("%s: %s\n", label, firstLine(r.Stdout+r.Stderr))
 	}
-	fmt.Println("chaos-agent", version, "protocol", protocol.Version)
+	fmt.Println("chaos-agent", Version, "protocol", protocol.Version)
 	check("tc", "tc", "-V")
 	check("ip", "ip", "-V")
 	for _, b := range []firewall.Backend{firewall.NFT, firewall.Legacy} {
