@@ -337,7 +337,7 @@ func TestPartitionBothBackends(t *testing.T) {
 			if ok, _ := ns.dial("192.0.2.2:8081", 2*time.Second); !ok {
 				t.Fatal("port 8081 unreachable: the partition is not scoped")
 			}
-			save := ns.mustIn("iptables-"+backend+"-save")
+			save := ns.mustIn("iptables-" + backend + "-save")
 			if !strings.Contains(save, `-A INPUT -m comment --comment "chaos-run:p1-part" -j CHAOS-p1-part`) {
 				t.Fatalf("jump not tagged:\n%s", save)
 			}
@@ -515,4 +515,67 @@ func TestLeaseLapseRevertsInTheKernel(t *testing.T) {
 			t.Fatalf("iptables-%s after the lapse:\n%s", b, out)
 		}
 	}
+}
+
+// TestMeasurements reports what the issue asks to measure: the serve process's resident memory
+// while it holds a netem (where the kernel has it) and a partition (the bar: 15 MB), and one
+// `chaos-agent request` exec against a bare `true` exec.
+func TestMeasurements(t *testing.T) {
+	ns := newNetns(t)
+	serve := ns.serve("agent-m1")
+	waitServing(t, ns, "agent-m1")
+	r, code := ns.request("agent-m1", apply("m1", "m1-part", obj{"kind": "partition", "scope": obj{"port": 9}}))
+	mustOK(t, r, code)
+	held := "a partition"
+	if hasNetem(t, ns) {
+		r, code = ns.request("agent-m1", apply("m1", "m1-delay", obj{"kind": "netem", "scope": obj{"port": 80}, "netem": obj{"delayMs": 10}}))
+		mustOK(t, r, code)
+		held = "a scoped netem and a partition"
+	}
+	ns.request("agent-m1", obj{"protocol": 1, "op": "status", "runId": "m1"})
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", serve.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rssKB int
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &rssKB)
+		}
+	}
+	t.Logf("MEASURE serve VmRSS holding %s: %.1f MB", held, float64(rssKB)/1024)
+	if rssKB == 0 || rssKB > 15*1024 {
+		t.Errorf("serve's VmRSS %d kB; the bar is 15 MB", rssKB)
+	}
+	self, _ := os.Executable()
+	median := func(argv []string, env []string) time.Duration {
+		var times []time.Duration
+		inNetns(t, ns.pod, func() {
+			for i := 0; i < 21; i++ {
+				c := osexec.Command(argv[0], argv[1:]...)
+				c.Env = env
+				start := time.Now()
+				if out, err := c.Output(); err != nil {
+					t.Errorf("%q: %v %s", argv, err, out)
+					return
+				}
+				times = append(times, time.Since(start))
+			}
+		})
+		if len(times) == 0 {
+			return 0
+		}
+		for i := range times {
+			for j := i + 1; j < len(times); j++ {
+				if times[j] < times[i] {
+					times[i], times[j] = times[j], times[i]
+				}
+			}
+		}
+		return times[len(times)/2]
+	}
+	status1, _ := json.Marshal(obj{"protocol": 1, "op": "renew", "runId": "m1", "faultId": "m1-part", "leaseMs": 60000})
+	tr := median([]string{"/bin/true"}, nil)
+	rq := median([]string{self, "request", string(status1)}, agentEnv("agent-m1"))
+	t.Logf("MEASURE exec of true: %s; exec of chaos-agent request (renew, a round trip to serve): %s", tr, rq)
 }
