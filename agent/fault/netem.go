@@ -1,0 +1,168 @@
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"chaos-run/agent/kernel"
+	"chaos-run/agent/netem"
+	"chaos-run/agent/ownership"
+	"chaos-run/agent/protocol"
+)
+
+// Netem is the netem fault kind.
+type Netem struct{}
+
+type netemHeld struct {
+	layout   netem.Layout
+	params   *protocol.NetemParams
+	families []int
+	detail   string
+}
+
+func (h *netemHeld) Kind() string                     { return protocol.KindNetem }
+func (h *netemHeld) Interface() string                { return h.layout.Iface }
+func (h *netemHeld) Families() []int                  { return h.families }
+func (h *netemHeld) Objects() []protocol.KernelObject { return h.layout.Objects() }
+func (h *netemHeld) Detail() string                   { return h.detail }
+
+func (h *netemHeld) Check(env *Env) (string, error) {
+	d, err := netem.Verify(env.Ctx, env.Exec, env.Kernel, h.layout, h.params)
+	if err == nil {
+		h.detail = d
+	}
+	return d, err
+}
+
+func (h *netemHeld) tree() netem.Tree {
+	t := netem.Tree{Iface: h.layout.Iface, Majors: []uint16{h.layout.Major}}
+	if netem.Scoped(h.layout.Scope) {
+		t.Majors = append(t.Majors, h.layout.Major+1)
+	}
+	return t
+}
+
+func (h *netemHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
+	return netem.Revert(env.Ctx, env.Exec, env.Kernel, h.tree(), h.layout.Foreign)
+}
+
+// Apply implements Kind.
+func (Netem) Apply(env *Env, f protocol.FaultRequest) Outcome {
+	spec := f.Spec
+	fail := func(code, format string, a ...any) Outcome {
+		return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
+	}
+	iface, rerr := env.Interface(spec.Interface)
+	if rerr != nil {
+		return Outcome{Err: rerr}
+	}
+	opts, err := netem.Options(spec.Netem)
+	if err != nil {
+		return fail(protocol.ErrBadRequest, "%v", err)
+	}
+	families, rerr := env.Families(iface, spec.Scope)
+	if rerr != nil {
+		return Outcome{Err: rerr}
+	}
+	if netem.Scoped(spec.Scope) && len(families) == 0 {
+		return fail(protocol.ErrApplyFailed, "%s has no IPv4 or IPv6 address to scope netem to", iface)
+	}
+	all, err := env.Kernel.Qdiscs("")
+	if err != nil {
+		return fail(protocol.ErrInternal, "%v", err)
+	}
+	var mine []kernel.Qdisc
+	used := map[uint16]bool{}
+	for _, q := range all {
+		used[q.Major()] = true
+		if q.Iface == iface {
+			mine = append(mine, q)
+		}
+	}
+	rs := netem.RootOf(mine)
+	var foreign *netem.Foreign
+	if rs.Root != nil && !rs.Root.IsDefault() {
+		h := kernel.HandleString(rs.Root.Handle)
+		if m := rs.Root.Major(); ownership.InRange(m) {
+			if owner, ok := env.Claims.MajorOwner(m); ok {
+				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
+					Message: fmt.Sprintf("%s's root qdisc %s belongs to %s; chaos-run does not stack two netem faults on one interface", iface, h, OwnerWords(owner, env.Agent))}}
+			}
+			if len(env.Claims.Unanswered) > 0 {
+				a := env.Claims.Unanswered[0]
+				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &protocol.Owner{Agent: a},
+					Message: fmt.Sprintf("%s's root qdisc %s was made by a chaos-agent, and agent %s did not say what it holds; it may be its, so it is left alone", iface, h, a)}}
+			}
+			return fail(protocol.ErrApplyFailed, "%s's root qdisc %s is left by a gone agent and could not be reverted (see the orphans)", iface, h)
+		}
+		filters, err := env.Kernel.Filters(iface, rs.Root.Handle)
+		if err != nil {
+			return fail(protocol.ErrInternal, "%v", err)
+		}
+		rs.Filters = len(filters)
+		text, err := netem.Show(env.Ctx, env.Exec, iface)
+		if err != nil {
+			return fail(protocol.ErrApplyFailed, "%v", err)
+		}
+		line, _ := netem.FindShown(text, h)
+		if err := netem.CheckRestorable(iface, rs, line); err != nil {
+			return fail(protocol.ErrUnrestorable, "%v", err)
+		}
+		if foreign, err = netem.ParseForeign(line); err != nil {
+			return fail(protocol.ErrUnrestorable, "%v", err)
+		}
+	}
+	major, err := ownership.Allocate(used, env.Claims, netem.Majors(spec.Scope))
+	if err != nil {
+		return fail(protocol.ErrApplyFailed, "%v", err)
+	}
+	held := &netemHeld{
+		layout:   netem.Layout{Iface: iface, Major: major, Options: opts, Scope: spec.Scope, Families: families, Foreign: foreign},
+		params:   spec.Netem,
+		families: families,
+	}
+	for i, argv := range held.layout.Apply() {
+		r := env.Exec.Run(env.Ctx, argv, "")
+		if r.OK() {
+			continue
+		}
+		what := fmt.Sprintf("%s: %s", strings.Join(argv, " "), r.Why())
+		if foreign != nil && i == 1 {
+			return rollback(env, held, protocol.ErrUnrestorable, fmt.Sprintf(
+				"the kernel refused to keep %s's root qdisc %s %s under chaos-run's %s (%s); chaos-run does not delete it to apply this fault",
+				iface, foreign.Kind, foreign.Handle, rootWords(held.layout), r.Why()))
+		}
+		return rollback(env, held, protocol.ErrApplyFailed, what)
+	}
+	detail, err := held.Check(env)
+	if err != nil {
+		var mm *netem.MismatchError
+		if errors.As(err, &mm) {
+			return rollback(env, held, protocol.ErrUnrestorable, fmt.Sprintf(
+				"%s's root qdisc %s does not read back the same once re-created (%v); chaos-run could not restore it exactly, so it does not take it", iface, foreign.Handle, err))
+		}
+		return rollback(env, held, protocol.ErrVerifyFailed, "read back: "+err.Error())
+	}
+	held.detail = detail
+	return Outcome{Held: held}
+}
+
+// rollback undoes a failed apply and says how that went: the error is the apply's when nothing
+// remains, revert-incomplete (with the fault still held, for retries) when something does.
+func rollback(env *Env, held Held, code, why string) Outcome {
+	remaining, detail := held.Revert(env)
+	out := &protocol.RevertOutcome{Confirmed: len(remaining) == 0, Reason: protocol.ReasonApplyFailed, Detail: detail, Remaining: remaining}
+	if len(remaining) == 0 {
+		return Outcome{Err: &protocol.ReplyError{Code: code, Message: why + "; rolled back: " + detail}, Rollback: out}
+	}
+	return Outcome{Held: held, Rollback: out, Err: &protocol.ReplyError{Code: protocol.ErrRevertIncomplete,
+		Message: why + "; rolling back did not complete: " + detail}}
+}
+
+func rootWords(l netem.Layout) string {
+	if netem.Scoped(l.Scope) {
+		return "prio " + kernel.HandleString(kernel.MakeHandle(l.Major, 0))
+	}
+	return "netem " + kernel.HandleString(kernel.MakeHandle(l.Major, 0))
+}

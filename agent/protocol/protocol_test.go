@@ -1,0 +1,121 @@
+package protocol
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSchemaCopyMatchesTheContract(t *testing.T) {
+	contract, err := os.ReadFile("../../schemas/agent-protocol.schema.json")
+	if err != nil {
+		t.Fatalf("reading the contract: %v", err)
+	}
+	if !bytes.Equal(contract, SchemaJSON) {
+		t.Fatal("agent/protocol/agent-protocol.schema.json differs from schemas/agent-protocol.schema.json: copy it (cp schemas/agent-protocol.schema.json agent/protocol/)")
+	}
+}
+
+func TestParseValidRequests(t *testing.T) {
+	for _, raw := range []string{
+		`{"protocol":1,"op":"apply","runId":"ab12cd34","fault":{"id":"ab12cd34-s2","leaseMs":30000,"spec":{"kind":"netem","netem":{"delayMs":100,"jitterMs":10,"correlation":25,"distribution":"normal","loss":1,"rate":"1mbit"}}}}`,
+		`{"protocol":1,"op":"apply","runId":"ab12cd34","fault":{"id":"p","leaseMs":1000,"spec":{"kind":"partition","interface":"eth0","scope":{"cidr":"2001:db8::/32","port":443,"protocol":"tcp"}}}}`,
+		`{"protocol":1,"op":"revert","runId":"a","faultId":"x"}`,
+		`{"protocol":1,"op":"renew","runId":"a","faultId":"x","leaseMs":5000}`,
+		`{"protocol":1,"op":"status","runId":"a"}`,
+		`{"protocol":1,"op":"status","runId":"a","scanOrphans":false}`,
+		`{"protocol":1,"op":"sweep","runId":"a","own":true}`,
+	} {
+		req, err := Parse([]byte(raw))
+		if err != nil {
+			t.Errorf("%s: %v", raw, err)
+			continue
+		}
+		if req.Protocol != 1 || req.RunID == "" {
+			t.Errorf("%s: decoded %+v", raw, req)
+		}
+	}
+	req, _ := Parse([]byte(`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"f","leaseMs":1000,"spec":{"kind":"netem","scope":{"port":80},"netem":{"delayMs":1.5}}}}`))
+	if req.Fault.Spec.Scope.Port != 80 || *req.Fault.Spec.Netem.DelayMs != 1.5 {
+		t.Fatalf("decoded %+v", req.Fault)
+	}
+}
+
+func TestParseRefusesWithAClearMessage(t *testing.T) {
+	for raw, want := range map[string]string{
+		`[]`:                                     "want object",
+		`{"protocol":1,"op":"status"`:            "one JSON object",
+		`{}`:                                     "missing properties protocol, op, runId",
+		`{"protocol":1,"op":"nope","runId":"a"}`: `/op: must be one of "apply", "revert", "renew", "status", "sweep"`,
+		`{"protocol":1,"op":"apply","runId":"a"}`: "missing property 'fault'",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"netem","netem":{"delayMs":-1}}}}`:                  "/fault/spec/netem/delayMs: minimum: got -1, want 0",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"bogus"}}}`:                                         `/fault/spec/kind: must be one of "netem", "partition"`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"netem","netem":{"jitterMs":3}}}}`:                  "'delayMs' required, if 'jitterMs' exists",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"a-very-long-fault-id-that-is-too-long","leaseMs":5000,"spec":{"kind":"partition"}}}`: "/fault/id",
+		`{"protocol":2,"op":"status","runId":"A"}`:                           "/protocol: value must be 1",
+		`{"protocol":1,"op":"status","runId":"a","extra":1}`:                 "additional properties 'extra' not allowed",
+		`{"protocol":1,"op":"renew","runId":"a","faultId":"x"}`:              "missing property 'leaseMs'",
+		`{"protocol":1,"op":"renew","runId":"a","faultId":"x","leaseMs":10}`: "/leaseMs: minimum",
+		`{"protocol":1,"op":"sweep","runId":"a"}`:                            "missing property 'own'",
+		`{"protocol":1,"op":"revert","runId":"a","faultId":"x; reboot"}`:     "/faultId",
+	} {
+		_, err := Parse([]byte(raw))
+		if err == nil {
+			t.Errorf("%s: accepted", raw)
+			continue
+		}
+		if err.Code != ErrBadRequest || !strings.Contains(err.Message, want) {
+			t.Errorf("%s: %s: %q does not contain %q", raw, err.Code, err.Message, want)
+		}
+		if ExitCode(&Reply{Error: err}) != 2 {
+			t.Errorf("%s: exit code not 2", raw)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for code, want := range map[string]int{
+		ErrBadRequest: 2, ErrRevertIncomplete: 3, ErrConflict: 4, ErrUnrestorable: 4,
+		ErrApplyFailed: 1, ErrVerifyFailed: 1, ErrLeaseLapsed: 1, ErrUnknownFault: 1, ErrNoInterface: 1,
+		ErrNoBackend: 1, ErrUnreachable: 1, ErrExiting: 1, ErrInternal: 1,
+	} {
+		if got := ExitCode(&Reply{Error: &ReplyError{Code: code}}); got != want {
+			t.Errorf("%s: %d, want %d", code, got, want)
+		}
+	}
+	if ExitCode(&Reply{OK: true}) != 0 {
+		t.Error("ok is not 0")
+	}
+}
+
+func TestEncodedRepliesValidate(t *testing.T) {
+	r := &Reply{Protocol: 1, Op: OpApply, OK: true, Agent: AgentInfo{Name: "a", RunID: "r", Version: "v"},
+		Fault: &FaultState{ID: "f", RunID: "r", Kind: KindNetem, Interface: "eth0", Detail: "d"}}
+	if err := ValidateReply(r); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := Encode(r)
+	if !strings.Contains(string(out), `"commands":[]`) || !strings.Contains(string(out), `"families":[]`) {
+		t.Fatalf("arrays missing: %s", out)
+	}
+	if GuessOp([]byte(`{"op":"renew"`)) != OpStatus || GuessOp([]byte(`{"op":"renew"}`)) != OpRenew {
+		t.Fatal("GuessOp")
+	}
+}
+
+func TestAgentNames(t *testing.T) {
+	for _, ok := range []string{"chaos-agent-ab12cd34", "a", "x1"} {
+		if CheckAgentName(ok) != nil {
+			t.Errorf("%s refused", ok)
+		}
+	}
+	for _, bad := range []string{"", "lock", "Agent", "a/b", "-a", strings.Repeat("a", 64)} {
+		if CheckAgentName(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if SocketAddress("chaos-agent-x") != "@chaos-agent/v1/chaos-agent-x" || LockAddress() != "@chaos-agent/v1/lock" {
+		t.Fatal("socket names")
+	}
+}

@@ -1,0 +1,215 @@
+// Package protocol is the chaos-agent protocol, version 1: the requests the runner (or a human,
+// or another agent) sends, and the replies the agent gives. The JSON Schema in
+// schemas/agent-protocol.schema.json is the contract; these types mirror it, and every request is
+// validated against it before it is decoded (see Parse).
+package protocol
+
+// Version is the protocol version this agent speaks.
+const Version = 1
+
+// Ops.
+const (
+	OpApply  = "apply"
+	OpRevert = "revert"
+	OpRenew  = "renew"
+	OpStatus = "status"
+	OpSweep  = "sweep"
+)
+
+// Fault kinds.
+const (
+	KindNetem     = "netem"
+	KindPartition = "partition"
+)
+
+// Request is any of the schema's requests; Op says which fields are set.
+type Request struct {
+	Protocol int    `json:"protocol"`
+	Op       string `json:"op"`
+	RunID    string `json:"runId"`
+	// apply
+	Fault *FaultRequest `json:"fault,omitempty"`
+	// revert, renew
+	FaultID string `json:"faultId,omitempty"`
+	// renew
+	LeaseMs int64 `json:"leaseMs,omitempty"`
+	// sweep
+	Own *bool `json:"own,omitempty"`
+	// status: false when an agent asks another one what it holds (no orphan scan, which would
+	// ask the asker back)
+	ScanOrphans *bool `json:"scanOrphans,omitempty"`
+}
+
+// FaultRequest is the fault of an apply request.
+type FaultRequest struct {
+	ID      string    `json:"id"`
+	LeaseMs int64     `json:"leaseMs"`
+	Spec    FaultSpec `json:"spec"`
+}
+
+// FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec and
+// PartitionSpec; Kind says which).
+type FaultSpec struct {
+	Kind      string       `json:"kind"`
+	Interface string       `json:"interface,omitempty"`
+	Scope     *Scope       `json:"scope,omitempty"`
+	Netem     *NetemParams `json:"netem,omitempty"`
+}
+
+// NetemParams are netem's options; only those given are set.
+type NetemParams struct {
+	DelayMs      *float64 `json:"delayMs,omitempty"`
+	JitterMs     *float64 `json:"jitterMs,omitempty"`
+	Correlation  *float64 `json:"correlation,omitempty"`
+	Distribution string   `json:"distribution,omitempty"`
+	Loss         *float64 `json:"loss,omitempty"`
+	Duplicate    *float64 `json:"duplicate,omitempty"`
+	Corrupt      *float64 `json:"corrupt,omitempty"`
+	Reorder      *float64 `json:"reorder,omitempty"`
+	Rate         string   `json:"rate,omitempty"`
+}
+
+// Scope selects traffic: to/from a CIDR, with a source or destination port, of a protocol.
+type Scope struct {
+	CIDR     string `json:"cidr,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// Reply is the agent's answer to one request.
+type Reply struct {
+	Protocol int             `json:"protocol"`
+	Op       string          `json:"op"`
+	OK       bool            `json:"ok"`
+	Agent    AgentInfo       `json:"agent"`
+	Error    *ReplyError     `json:"error,omitempty"`
+	Commands []CommandRun    `json:"commands"`
+	Fault    *FaultState     `json:"fault,omitempty"`
+	Faults   []FaultState    `json:"faults,omitempty"`
+	Reverted []RevertOutcome `json:"reverted,omitempty"`
+	Orphans  []RevertOutcome `json:"orphans,omitempty"`
+}
+
+// AgentInfo says which agent answered.
+type AgentInfo struct {
+	Name            string `json:"name"`
+	RunID           string `json:"runId"`
+	Version         string `json:"version"`
+	TTLLeftMs       int64  `json:"ttlLeftMs"`
+	IptablesBackend string `json:"iptablesBackend,omitempty"`
+}
+
+// Error codes.
+const (
+	ErrBadRequest       = "bad-request"
+	ErrUnknownFault     = "unknown-fault"
+	ErrLeaseLapsed      = "lease-lapsed"
+	ErrConflict         = "conflict"
+	ErrUnrestorable     = "unrestorable"
+	ErrNoInterface      = "no-interface"
+	ErrNoBackend        = "no-backend"
+	ErrApplyFailed      = "apply-failed"
+	ErrVerifyFailed     = "verify-failed"
+	ErrRevertIncomplete = "revert-incomplete"
+	ErrUnreachable      = "unreachable"
+	ErrExiting          = "exiting"
+	ErrInternal         = "internal"
+)
+
+// ReplyError is why a request failed.
+type ReplyError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Owner   *Owner `json:"owner,omitempty"`
+}
+
+func (e *ReplyError) Error() string { return e.Code + ": " + e.Message }
+
+// Owner names who holds an object a fault would need.
+type Owner struct {
+	Agent   string `json:"agent"`
+	RunID   string `json:"runId"`
+	FaultID string `json:"faultId"`
+}
+
+// CommandRun is one command the agent ran, with its outcome.
+type CommandRun struct {
+	Argv       []string `json:"argv"`
+	Stdin      string   `json:"stdin,omitempty"`
+	ExitCode   int      `json:"exitCode"`
+	Stderr     string   `json:"stderr,omitempty"`
+	DurationMs float64  `json:"durationMs"`
+}
+
+// FaultState is a fault as the kernel holds it.
+type FaultState struct {
+	ID          string         `json:"id"`
+	RunID       string         `json:"runId"`
+	Kind        string         `json:"kind"`
+	Interface   string         `json:"interface"`
+	Families    []int          `json:"families"`
+	Objects     []KernelObject `json:"objects"`
+	LeaseLeftMs int64          `json:"leaseLeftMs"`
+	Detail      string         `json:"detail"`
+}
+
+// Kernel object types.
+const (
+	ObjQdisc     = "qdisc"
+	ObjFilter    = "filter"
+	ObjChain     = "chain"
+	ObjRule      = "rule"
+	ObjSavedRoot = "saved-root"
+)
+
+// KernelObject is one thing a fault made, named as tc or iptables name it.
+type KernelObject struct {
+	Type   string `json:"type"`
+	Name   string `json:"name"`
+	Family int    `json:"family,omitempty"`
+	Table  string `json:"table,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Revert reasons.
+const (
+	ReasonRequested   = "requested"
+	ReasonLeaseLapsed = "lease-lapsed"
+	ReasonTTL         = "ttl"
+	ReasonTerminated  = "terminated"
+	ReasonSweep       = "sweep"
+	ReasonOrphan      = "orphan"
+	ReasonApplyFailed = "apply-failed"
+)
+
+// RevertOutcome is how one revert went.
+type RevertOutcome struct {
+	FaultID   string         `json:"faultId"`
+	RunID     string         `json:"runId,omitempty"`
+	Agent     string         `json:"agent,omitempty"`
+	Confirmed bool           `json:"confirmed"`
+	Reason    string         `json:"reason,omitempty"`
+	Detail    string         `json:"detail"`
+	Remaining []KernelObject `json:"remaining,omitempty"`
+}
+
+// ExitCode is the exit status of `chaos-agent request` for a reply, as the schema's description
+// fixes it: 0 ok; 2 bad request (nothing done); 3 a revert did not complete; 4 refused (conflict
+// with a live run, or unrestorable); 1 any other failure (nothing of the fault remains).
+func ExitCode(r *Reply) int {
+	if r.OK {
+		return 0
+	}
+	if r.Error == nil {
+		return 1
+	}
+	switch r.Error.Code {
+	case ErrBadRequest:
+		return 2
+	case ErrRevertIncomplete:
+		return 3
+	case ErrConflict, ErrUnrestorable:
+		return 4
+	}
+	return 1
+}

@@ -1,0 +1,102 @@
+package protocol
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"time"
+)
+
+// Sockets: every agent serves on the abstract unix socket `@chaos-agent/v1/<name>` (abstract
+// sockets belong to the network namespace, which all containers of a pod share, and vanish when
+// the process that bound them dies); `@chaos-agent/v1/lock` is the namespace-wide lock.
+const (
+	SocketPrefix = "chaos-agent/v1/"
+	LockName     = "lock"
+)
+
+// SocketAddress is the address an agent serves on (Go spells abstract addresses with a leading @).
+func SocketAddress(agent string) string { return "@" + SocketPrefix + agent }
+
+// LockAddress is the namespace-wide lock's address.
+func LockAddress() string { return "@" + SocketPrefix + LockName }
+
+var agentName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// CheckAgentName: a container name (a DNS label), and not the lock's name.
+func CheckAgentName(name string) error {
+	if !agentName.MatchString(name) || name == LockName {
+		return fmt.Errorf("agent name %q must be a container name (a DNS label: 1-63 of [a-z0-9-]) other than %q", name, LockName)
+	}
+	return nil
+}
+
+// MaxReplyBytes bounds a reply read from a socket.
+const MaxReplyBytes = 16 << 20
+
+// Call sends one raw request to an agent's socket and returns its raw reply. The connection
+// carries one request (the client closes its write side after it) and one reply.
+func Call(ctx context.Context, agent string, raw []byte) ([]byte, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", SocketAddress(agent))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := conn.Write(raw); err != nil {
+		return nil, err
+	}
+	if uc, ok := conn.(*net.UnixConn); ok {
+		if err := uc.CloseWrite(); err != nil {
+			return nil, err
+		}
+	}
+	out, err := io.ReadAll(io.LimitReader(conn, MaxReplyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxReplyBytes {
+		return nil, errors.New("reply too large")
+	}
+	return out, nil
+}
+
+// Exchange sends a request and decodes the reply.
+func Exchange(ctx context.Context, agent string, req *Request) (*Reply, error) {
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	out, err := Call(ctx, agent, raw)
+	if err != nil {
+		return nil, err
+	}
+	var r Reply
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("agent %s answered something that is not a reply: %v", agent, err)
+	}
+	return &r, nil
+}
+
+// GuessOp is the op a raw request names, for a reply to a request that could not be parsed
+// (the schema wants one of the ops there): status when it names none.
+func GuessOp(raw []byte) string {
+	var v struct {
+		Op string `json:"op"`
+	}
+	_ = json.Unmarshal(raw, &v)
+	switch v.Op {
+	case OpApply, OpRevert, OpRenew, OpStatus, OpSweep:
+		return v.Op
+	}
+	return OpStatus
+}

@@ -1,0 +1,517 @@
+// Package service is the agent's serve process: it holds faults under leases, answers one
+// request per connection, reverts on lease lapse, at its TTL and on SIGTERM, and finds and
+// reverts the orphans of gone agents. Requests are serialized by one mutex; changes to the
+// kernel also take the network namespace's lock, shared with the other agents of the pod.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"chaos-run/agent/exec"
+	"chaos-run/agent/fault"
+	"chaos-run/agent/firewall"
+	"chaos-run/agent/kernel"
+	"chaos-run/agent/lease"
+	"chaos-run/agent/ownership"
+	"chaos-run/agent/protocol"
+)
+
+// Peers finds and asks the other agents of the network namespace.
+type Peers interface {
+	// Live lists the agents whose sockets listen in this network namespace (self included).
+	Live() ([]string, error)
+	// Status asks one agent what it holds.
+	Status(ctx context.Context, agent string, req *protocol.Request) (*protocol.Reply, error)
+}
+
+// Config wires an agent.
+type Config struct {
+	Name    string
+	RunID   string
+	Version string
+	TTL     time.Duration
+	Exec    exec.Executor
+	Kernel  kernel.Reader
+	Clock   lease.Clock
+	Peers   Peers
+	Lock    ownership.Locker
+	// ReadFile reads /proc files (the iptables backend detection, the legacy table names).
+	ReadFile func(string) ([]byte, error)
+	// Logf writes one log line (stderr: kubectl logs).
+	Logf func(format string, a ...any)
+	// Kinds maps fault kinds to their mechanics (default: netem and partition).
+	Kinds map[string]fault.Kind
+	// RetryEvery is how often an incomplete revert is tried again (default 5 s).
+	RetryEvery time.Duration
+	// PeerTimeout bounds one peer's answer (default 3 s).
+	PeerTimeout time.Duration
+	// ProbeChain names the backend detection's throw-away chain.
+	ProbeChain string
+}
+
+type record struct {
+	id      string
+	runID   string
+	held    fault.Held
+	pending bool   // a revert did not complete: retried
+	reason  string // why it is being reverted
+	retryAt time.Time
+	left    []protocol.KernelObject // what the last revert attempt left
+}
+
+// Agent is the serve process's state.
+type Agent struct {
+	cfg      Config
+	deadline time.Time
+
+	reqMu sync.Mutex // one request (or loop action) at a time
+
+	mu      sync.Mutex // guards what follows; never held while running a command
+	faults  map[string]*record
+	order   []string
+	leases  *lease.Table
+	exiting bool
+
+	backendMu  sync.Mutex
+	backend    firewall.Backend
+	backendErr error
+	detected   bool
+}
+
+// New makes an agent; its TTL runs from now.
+func New(cfg Config) *Agent {
+	if cfg.Clock == nil {
+		cfg.Clock = lease.Real{}
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Kinds == nil {
+		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}}
+	}
+	if cfg.RetryEvery == 0 {
+		cfg.RetryEvery = 5 * time.Second
+	}
+	if cfg.PeerTimeout == 0 {
+		cfg.PeerTimeout = 3 * time.Second
+	}
+	if cfg.ProbeChain == "" {
+		cfg.ProbeChain = "chaos-probe"
+	}
+	if cfg.ReadFile == nil {
+		cfg.ReadFile = firewall.ReadFile
+	}
+	return &Agent{cfg: cfg, deadline: cfg.Clock.Now().Add(cfg.TTL), faults: map[string]*record{}, leases: lease.NewTable()}
+}
+
+func (a *Agent) logf(format string, args ...any) { a.cfg.Logf(format, args...) }
+
+// Backend detects the iptables backend once.
+func (a *Agent) Backend(ctx context.Context, ex exec.Executor) (firewall.Backend, error) {
+	a.backendMu.Lock()
+	defer a.backendMu.Unlock()
+	if !a.detected {
+		a.backend, a.backendErr = firewall.Detect(ctx, ex, a.cfg.ReadFile, a.cfg.ProbeChain)
+		if a.backendErr == nil {
+			a.detected = true
+			a.logf("iptables backend: %s", a.backend)
+		}
+	}
+	return a.backend, a.backendErr
+}
+
+func (a *Agent) info() protocol.AgentInfo {
+	now := a.cfg.Clock.Now()
+	left := a.deadline.Sub(now)
+	if left < 0 {
+		left = 0
+	}
+	info := protocol.AgentInfo{Name: a.cfg.Name, RunID: a.cfg.RunID, Version: a.cfg.Version, TTLLeftMs: left.Milliseconds()}
+	a.backendMu.Lock()
+	switch {
+	case a.detected:
+		info.IptablesBackend = string(a.backend)
+	case a.backendErr != nil:
+		info.IptablesBackend = "none"
+	}
+	a.backendMu.Unlock()
+	return info
+}
+
+func (a *Agent) reply(op string, log *exec.Log) *protocol.Reply {
+	r := &protocol.Reply{Protocol: protocol.Version, Op: op, OK: true, Agent: a.info()}
+	if log != nil {
+		r.Commands = log.Runs()
+	}
+	return r
+}
+
+func failed(r *protocol.Reply, e *protocol.ReplyError) *protocol.Reply {
+	r.OK = false
+	r.Error = e
+	return r
+}
+
+func (a *Agent) env(ctx context.Context, ex exec.Executor, claims *ownership.Claims) *fault.Env {
+	return &fault.Env{
+		Ctx: ctx, Exec: ex, Kernel: a.cfg.Kernel, Agent: a.cfg.Name, RunID: a.cfg.RunID, Claims: claims,
+		Backend: func() (firewall.Backend, error) { return a.Backend(ctx, ex) },
+	}
+}
+
+// state is a record as a FaultState (from memory: objects and the last read-back).
+func (a *Agent) state(rec *record, now time.Time) protocol.FaultState {
+	detail := rec.held.Detail()
+	if rec.pending {
+		detail = fmt.Sprintf("being reverted (%s); not complete yet: %d objects remain", rec.reason, len(rec.left))
+	}
+	return protocol.FaultState{
+		ID: rec.id, RunID: rec.runID, Kind: rec.held.Kind(), Interface: rec.held.Interface(),
+		Families: append([]int{}, rec.held.Families()...), Objects: rec.held.Objects(),
+		LeaseLeftMs: a.leases.Left(rec.id, now).Milliseconds(), Detail: detail,
+	}
+}
+
+// Handle serves one raw request.
+func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
+	req, perr := protocol.Parse(raw)
+	if perr != nil {
+		return failed(a.reply(protocol.GuessOp(raw), nil), perr)
+	}
+	return a.HandleRequest(ctx, req)
+}
+
+// HandleRequest serves one parsed request.
+func (a *Agent) HandleRequest(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	r := a.handle(ctx, req)
+	r.Agent = a.info() // as it stands after the request (a backend may have been detected)
+	return r
+}
+
+func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	if req.Op == protocol.OpStatus && req.ScanOrphans != nil && !*req.ScanOrphans {
+		// another agent asking what this one holds: from memory, without any lock a request
+		// holds (that agent may be holding the namespace lock while this one waits for it)
+		return a.peerStatus()
+	}
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	a.mu.Lock()
+	exiting := a.exiting
+	a.mu.Unlock()
+	if exiting && req.Op != protocol.OpStatus {
+		return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
+	}
+	switch req.Op {
+	case protocol.OpApply:
+		return a.apply(ctx, req)
+	case protocol.OpRevert:
+		return a.revert(ctx, req)
+	case protocol.OpRenew:
+		return a.renew(req)
+	case protocol.OpStatus:
+		return a.status(ctx)
+	case protocol.OpSweep:
+		return a.sweep(ctx, req)
+	}
+	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "unknown op " + req.Op})
+}
+
+func (a *Agent) peerStatus() *protocol.Reply {
+	r := a.reply(protocol.OpStatus, nil)
+	now := a.cfg.Clock.Now()
+	a.mu.Lock()
+	for _, id := range a.order {
+		r.Faults = append(r.Faults, a.state(a.faults[id], now))
+	}
+	a.mu.Unlock()
+	return r
+}
+
+func (a *Agent) lock(ctx context.Context) (func(), *protocol.ReplyError) {
+	release, err := a.cfg.Lock.Acquire(ctx)
+	if err != nil {
+		return nil, &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: "could not take the pod's chaos-agent lock: " + err.Error()}
+	}
+	return release, nil
+}
+
+func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	f := *req.Fault
+	log := exec.NewLog(a.cfg.Exec)
+	r := a.reply(protocol.OpApply, nil)
+	defer func() { r.Commands = log.Runs() }()
+	a.mu.Lock()
+	rec := a.faults[f.ID]
+	a.mu.Unlock()
+	if rec != nil {
+		if rec.pending {
+			return failed(r, &protocol.ReplyError{Code: protocol.ErrApplyFailed,
+				Message: fmt.Sprintf("fault %s is being reverted (%s) and its revert is not complete; it cannot be applied again until it is", f.ID, rec.reason)})
+		}
+		// idempotent: the fault as it stands
+		env := a.env(ctx, log, nil)
+		if _, err := rec.held.Check(env); err != nil {
+			a.logf("apply %s again: held, but the read-back says: %v", f.ID, err)
+		}
+		st := a.state(rec, a.cfg.Clock.Now())
+		r.Fault = &st
+		return r
+	}
+	kind, ok := a.cfg.Kinds[f.Spec.Kind]
+	if !ok {
+		return failed(r, &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "this agent does not know fault kind " + f.Spec.Kind})
+	}
+	release, lerr := a.lock(ctx)
+	if lerr != nil {
+		return failed(r, lerr)
+	}
+	defer release()
+	claims := a.claims(ctx)
+	scan := scanQdiscs
+	if f.Spec.Kind == protocol.KindPartition {
+		scan = scanChains
+	}
+	r.Orphans = a.revertOrphans(ctx, log, claims, scan)
+	out := kind.Apply(a.env(ctx, log, claims), f)
+	now := a.cfg.Clock.Now()
+	if out.Rollback != nil {
+		out.Rollback.FaultID, out.Rollback.RunID, out.Rollback.Agent = f.ID, req.RunID, a.cfg.Name
+		r.Reverted = append(r.Reverted, *out.Rollback)
+	}
+	if out.Held != nil {
+		rec := &record{id: f.ID, runID: req.RunID, held: out.Held}
+		a.mu.Lock()
+		a.faults[f.ID] = rec
+		a.order = append(a.order, f.ID)
+		if out.Err != nil {
+			rec.pending, rec.reason, rec.retryAt = true, protocol.ReasonApplyFailed, now.Add(a.cfg.RetryEvery)
+			if out.Rollback != nil {
+				rec.left = out.Rollback.Remaining
+			}
+		} else {
+			// the lease runs from when the fault is in effect
+			a.leases.Hold(f.ID, now.Add(time.Duration(f.LeaseMs)*time.Millisecond))
+		}
+		st := a.state(rec, now)
+		a.mu.Unlock()
+		r.Fault = &st
+	}
+	if out.Err != nil {
+		a.logf("apply %s (%s) failed: %s", f.ID, f.Spec.Kind, out.Err.Message)
+		return failed(r, out.Err)
+	}
+	a.logf("applied %s: %s (lease %dms)", f.ID, out.Held.Detail(), f.LeaseMs)
+	return r
+}
+
+// revertRecord reverts one held fault and keeps the books: a confirmed revert ends the fault,
+// an incomplete one leaves it pending (the loop retries it). Call with reqMu held and the
+// namespace lock taken.
+func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record, reason string) protocol.RevertOutcome {
+	remaining, detail := rec.held.Revert(a.env(ctx, ex, nil))
+	now := a.cfg.Clock.Now()
+	out := protocol.RevertOutcome{FaultID: rec.id, RunID: rec.runID, Agent: a.cfg.Name, Confirmed: len(remaining) == 0, Reason: reason, Detail: detail, Remaining: remaining}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if out.Confirmed {
+		delete(a.faults, rec.id)
+		for i, id := range a.order {
+			if id == rec.id {
+				a.order = append(a.order[:i], a.order[i+1:]...)
+				break
+			}
+		}
+		a.leases.End(rec.id, reason, now)
+		a.logf("reverted %s (%s): %s", rec.id, reason, detail)
+	} else {
+		a.leases.Drop(rec.id)
+		rec.pending, rec.reason, rec.left, rec.retryAt = true, reason, remaining, now.Add(a.cfg.RetryEvery)
+		a.logf("revert of %s (%s) incomplete, retrying every %s: %s", rec.id, reason, a.cfg.RetryEvery, detail)
+	}
+	return out
+}
+
+func (a *Agent) revert(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	log := exec.NewLog(a.cfg.Exec)
+	r := a.reply(protocol.OpRevert, nil)
+	a.mu.Lock()
+	rec := a.faults[req.FaultID]
+	ended, wasEnded := a.leases.Ended(req.FaultID)
+	a.mu.Unlock()
+	if rec == nil {
+		out := protocol.RevertOutcome{FaultID: req.FaultID, Agent: a.cfg.Name, Confirmed: true}
+		if wasEnded {
+			out.Reason = ended.Reason
+			out.Detail = "already reverted: " + ended.Reason
+		} else {
+			out.Detail = fmt.Sprintf("chaos-agent %s does not hold fault %s (it never applied it)", a.cfg.Name, req.FaultID)
+		}
+		r.Reverted = []protocol.RevertOutcome{out}
+		return r
+	}
+	release, lerr := a.lock(ctx)
+	if lerr != nil {
+		lerr.Code = protocol.ErrRevertIncomplete
+		return failed(r, lerr)
+	}
+	defer release()
+	out := a.revertRecord(ctx, log, rec, protocol.ReasonRequested)
+	r.Commands = log.Runs()
+	r.Reverted = []protocol.RevertOutcome{out}
+	if !out.Confirmed {
+		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: out.Detail})
+	}
+	return r
+}
+
+func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
+	r := a.reply(protocol.OpRenew, nil)
+	now := a.cfg.Clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rec := a.faults[req.FaultID]
+	if rec != nil && rec.pending {
+		code := protocol.ErrUnknownFault
+		if rec.reason == protocol.ReasonLeaseLapsed {
+			code = protocol.ErrLeaseLapsed
+		}
+		return failed(r, &protocol.ReplyError{Code: code, Message: fmt.Sprintf("fault %s is being reverted (%s); its revert is not complete yet and is retried", req.FaultID, rec.reason)})
+	}
+	err := a.leases.Renew(req.FaultID, now.Add(time.Duration(req.LeaseMs)*time.Millisecond))
+	var ended *lease.EndedError
+	switch {
+	case err == nil:
+		st := a.state(rec, now)
+		r.Fault = &st
+		return r
+	case errors.As(err, &ended) && ended.Reason == protocol.ReasonLeaseLapsed:
+		return failed(r, &protocol.ReplyError{Code: protocol.ErrLeaseLapsed,
+			Message: fmt.Sprintf("the lease of fault %s lapsed %s ago and the agent reverted it", req.FaultID, now.Sub(ended.At).Round(time.Millisecond))})
+	case errors.As(err, &ended):
+		return failed(r, &protocol.ReplyError{Code: protocol.ErrUnknownFault, Message: ended.Error()})
+	}
+	return failed(r, &protocol.ReplyError{Code: protocol.ErrUnknownFault, Message: fmt.Sprintf("chaos-agent %s never held fault %s", a.cfg.Name, req.FaultID)})
+}
+
+func (a *Agent) status(ctx context.Context) *protocol.Reply {
+	log := exec.NewLog(a.cfg.Exec)
+	r := a.reply(protocol.OpStatus, nil)
+	a.mu.Lock()
+	recs := make([]*record, 0, len(a.order))
+	for _, id := range a.order {
+		recs = append(recs, a.faults[id])
+	}
+	a.mu.Unlock()
+	env := a.env(ctx, log, nil)
+	for _, rec := range recs {
+		if !rec.pending {
+			if _, err := rec.held.Check(env); err != nil {
+				a.mu.Lock()
+				st := a.state(rec, a.cfg.Clock.Now())
+				a.mu.Unlock()
+				st.Detail = "NOT in effect: " + err.Error()
+				r.Faults = append(r.Faults, st)
+				continue
+			}
+		}
+		a.mu.Lock()
+		r.Faults = append(r.Faults, a.state(rec, a.cfg.Clock.Now()))
+		a.mu.Unlock()
+	}
+	claims := a.claims(ctx)
+	orphans := a.findOrphans(ctx, log, claims, scanQdiscs|scanChains)
+	for _, o := range orphans.list() {
+		r.Orphans = append(r.Orphans, protocol.RevertOutcome{FaultID: o.faultID, Confirmed: false, Reason: protocol.ReasonOrphan,
+			Detail: "seen, not reverted: " + o.words + orphans.blockedWords()})
+	}
+	r.Commands = log.Runs()
+	return r
+}
+
+func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	log := exec.NewLog(a.cfg.Exec)
+	r := a.reply(protocol.OpSweep, nil)
+	release, lerr := a.lock(ctx)
+	if lerr != nil {
+		lerr.Code = protocol.ErrRevertIncomplete
+		return failed(r, lerr)
+	}
+	defer release()
+	claims := a.claims(ctx)
+	r.Orphans = a.revertOrphans(ctx, log, claims, scanQdiscs|scanChains)
+	if req.Own != nil && *req.Own {
+		a.mu.Lock()
+		recs := make([]*record, 0, len(a.order))
+		for _, id := range a.order {
+			recs = append(recs, a.faults[id])
+		}
+		a.mu.Unlock()
+		for _, rec := range recs {
+			r.Reverted = append(r.Reverted, a.revertRecord(ctx, log, rec, protocol.ReasonSweep))
+		}
+	}
+	r.Commands = log.Runs()
+	var left []string
+	for _, o := range append(append([]protocol.RevertOutcome{}, r.Orphans...), r.Reverted...) {
+		if !o.Confirmed {
+			left = append(left, o.Detail)
+		}
+	}
+	if len(left) > 0 {
+		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: strings.Join(left, "; ")})
+	}
+	return r
+}
+
+// claims gathers what this agent and every live peer hold.
+func (a *Agent) claims(ctx context.Context) *ownership.Claims {
+	c := ownership.NewClaims(a.cfg.Name)
+	now := a.cfg.Clock.Now()
+	a.mu.Lock()
+	for _, id := range a.order {
+		c.Add(a.cfg.Name, a.state(a.faults[id], now))
+	}
+	a.mu.Unlock()
+	if a.cfg.Peers == nil {
+		return c
+	}
+	live, err := a.cfg.Peers.Live()
+	if err != nil {
+		a.logf("cannot list the live agents: %v", err)
+		c.Unanswered = append(c.Unanswered, "(unknown: "+err.Error()+")")
+		return c
+	}
+	no := false
+	q := &protocol.Request{Protocol: protocol.Version, Op: protocol.OpStatus, RunID: a.cfg.RunID, ScanOrphans: &no}
+	for _, name := range live {
+		if name == a.cfg.Name {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, a.cfg.PeerTimeout)
+		rep, err := a.cfg.Peers.Status(pctx, name, q)
+		cancel()
+		if err != nil || rep == nil || !rep.OK {
+			why := "no reply"
+			if err != nil {
+				why = err.Error()
+			} else if rep != nil && rep.Error != nil {
+				why = rep.Error.Message
+			}
+			a.logf("live agent %s did not say what it holds (%s): leaving alone what could be its", name, why)
+			c.Unanswered = append(c.Unanswered, name)
+			continue
+		}
+		for _, f := range rep.Faults {
+			c.Add(name, f)
+		}
+	}
+	sort.Strings(c.Unanswered)
+	return c
+}

@@ -1,0 +1,207 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"chaos-run/agent/exec"
+	"chaos-run/agent/protocol"
+)
+
+// Startup reverts the orphans that gone agents left in the namespace.
+func (a *Agent) Startup(ctx context.Context) []protocol.RevertOutcome {
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	release, err := a.cfg.Lock.Acquire(ctx)
+	if err != nil {
+		a.logf("start: no orphan scan, the pod's chaos-agent lock: %v", err)
+		return nil
+	}
+	defer release()
+	log := exec.NewLog(a.cfg.Exec)
+	out := a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)
+	if len(out) == 0 {
+		a.logf("start: no orphans in this pod")
+	}
+	return out
+}
+
+// Tick does what is due: reverts faults whose lease lapsed, retries incomplete reverts. It
+// reports ttl=true when the agent's TTL is over (the caller then shuts down).
+func (a *Agent) Tick(ctx context.Context) (ttl bool) {
+	now := a.cfg.Clock.Now()
+	if !now.Before(a.deadline) {
+		return true
+	}
+	a.mu.Lock()
+	expired := a.leases.Expired(now)
+	var retry []*record
+	for _, id := range a.order {
+		if rec := a.faults[id]; rec.pending && !now.Before(rec.retryAt) {
+			retry = append(retry, rec)
+		}
+	}
+	a.mu.Unlock()
+	if len(expired) == 0 && len(retry) == 0 {
+		return false
+	}
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	release, err := a.cfg.Lock.Acquire(ctx)
+	if err != nil {
+		a.logf("lease loop: the pod's chaos-agent lock: %v (trying again)", err)
+		return false
+	}
+	defer release()
+	log := exec.NewLog(a.cfg.Exec)
+	for _, id := range expired {
+		a.mu.Lock()
+		rec := a.faults[id]
+		// a renew may have come in between
+		still := rec != nil && a.leases.Held(id) && a.leases.Left(id, a.cfg.Clock.Now()) == 0
+		a.mu.Unlock()
+		if still {
+			a.logf("lease of %s lapsed: reverting it", id)
+			a.revertRecord(ctx, log, rec, protocol.ReasonLeaseLapsed)
+		}
+	}
+	for _, rec := range retry {
+		a.revertRecord(ctx, log, rec, rec.reason)
+	}
+	return false
+}
+
+// NextWake is when the loop should look again.
+func (a *Agent) NextWake() time.Duration {
+	now := a.cfg.Clock.Now()
+	next := a.deadline
+	a.mu.Lock()
+	if d, ok := a.leases.Next(); ok && d.Before(next) {
+		next = d
+	}
+	for _, rec := range a.faults {
+		if rec.pending && rec.retryAt.Before(next) {
+			next = rec.retryAt
+		}
+	}
+	a.mu.Unlock()
+	wait := next.Sub(now)
+	if wait < 0 {
+		wait = 0
+	}
+	if wait > time.Second {
+		wait = time.Second
+	}
+	return wait
+}
+
+// Shutdown reverts everything the agent holds (reason: ttl or terminated), retrying an
+// incomplete revert a few times, and refuses requests from then on. It returns whether all
+// was confirmed.
+func (a *Agent) Shutdown(ctx context.Context, reason string) bool {
+	a.mu.Lock()
+	a.exiting = true
+	a.mu.Unlock()
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	release, err := a.cfg.Lock.Acquire(ctx)
+	if err != nil {
+		// reverting matters more than the lock: go on without it
+		a.logf("exiting: the pod's chaos-agent lock: %v; reverting without it", err)
+		release = func() {}
+	}
+	defer release()
+	log := exec.NewLog(a.cfg.Exec)
+	for attempt := 0; ; attempt++ {
+		a.mu.Lock()
+		recs := make([]*record, 0, len(a.order))
+		for _, id := range a.order {
+			recs = append(recs, a.faults[id])
+		}
+		a.mu.Unlock()
+		if len(recs) == 0 {
+			return true
+		}
+		if attempt == 3 {
+			for _, rec := range recs {
+				a.logf("exiting with %s not reverted: %d objects remain (a later agent in this pod, or chaos-run sweep, reverts them as orphans)", rec.id, len(rec.left))
+			}
+			return false
+		}
+		if attempt > 0 {
+			time.Sleep(time.Second)
+		}
+		for _, rec := range recs {
+			a.revertRecord(ctx, log, rec, reason)
+		}
+	}
+}
+
+// Serve answers requests on ln until it is closed: one request per connection, one reply.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			a.logf("accept: %v", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go a.serveConn(ctx, conn)
+	}
+}
+
+func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	raw, err := io.ReadAll(io.LimitReader(conn, protocol.MaxRequestBytes+1))
+	if err != nil {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	rep := a.Handle(ctx, raw)
+	out, err := protocol.Encode(rep)
+	if err != nil {
+		out = []byte(`{"protocol":1,"op":"status","ok":false,"agent":{"name":"","runId":"","version":"","ttlLeftMs":0},"commands":[],"error":{"code":"internal","message":"could not encode the reply"}}`)
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, _ = conn.Write(out)
+}
+
+// Run is the serve process: it serves on ln, reverts orphans, then runs the lease loop until
+// the TTL ends or a signal comes; either way it reverts everything. Exit status: 0 when all
+// was reverted, 3 when something could not be.
+func (a *Agent) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) int {
+	go func() { _ = a.Serve(ctx, ln) }()
+	a.Startup(ctx)
+	reason := protocol.ReasonTTL
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+loop:
+	for {
+		select {
+		case s := <-signals:
+			a.logf("%s: reverting everything and exiting", s)
+			reason = protocol.ReasonTerminated
+			break loop
+		case <-timer.C:
+			if a.Tick(ctx) {
+				a.logf("TTL reached: reverting everything and exiting")
+				break loop
+			}
+			timer.Reset(a.NextWake())
+		}
+	}
+	ok := a.Shutdown(ctx, reason)
+	_ = ln.Close()
+	if !ok {
+		return 3
+	}
+	return 0
+}
