@@ -65,7 +65,7 @@ describe("validate", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("test/fixtures/invalid/unknown-key.yaml:18:5: error[unknown-key]: unknown key `duraton` in step 2\n  hint: did you mean `duration`?");
     expect(r.stderr).toContain("test/fixtures/invalid/yaml-syntax.yaml:7:9: error[yaml-syntax]:");
-    expect(r.stderr).toMatch(/29 files of 30 invalid: \d+ errors\n$/);
+    expect(r.stderr).toMatch(/30 files of 31 invalid: \d+ errors\n$/);
     expect(r.stderr).not.toContain("\u001b[");
   });
   it("--format json: the same diagnostics as data", async () => {
