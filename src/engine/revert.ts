@@ -32,6 +32,8 @@ export interface RevertOutcomeOf {
   readonly attempts: number;
   /** the agent container still runs (so `kubectl exec … chaos-agent request` can reach it); undefined: unknown */
   readonly agentRunning: boolean | undefined;
+  /** the agent had already reverted the fault by itself before this request (its lease lapsed, its TTL ended): why */
+  readonly endedEarly: string | undefined;
 }
 
 /** Waits before attempt n+1: 250 ms, 500 ms, 1 s, 2 s, then 4 s. */
@@ -61,18 +63,22 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
   }
 }
 
-function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; detail: string; commands: readonly CommandRun[] } {
-  if (call.kind !== "reply") return { confirmed: false, detail: call.problem, commands: [] };
+/** Reasons the agent gives for having reverted a fault before it was asked to. */
+const ENDED_EARLY = new Set(["lease-lapsed", "ttl", "terminated"]);
+
+function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; detail: string; commands: readonly CommandRun[]; endedEarly: string | undefined } {
+  if (call.kind !== "reply") return { confirmed: false, detail: call.problem, commands: [], endedEarly: undefined };
   const r = call.reply;
   const outcome = r.reverted?.find((o) => o.faultId === faultId);
   const confirmed = r.ok && outcome?.confirmed !== false;
   if (confirmed) {
-    const how = outcome?.reason !== undefined && outcome.reason !== "requested" ? `the agent had already reverted it (${outcome.reason})` : "";
-    return { confirmed, detail: how, commands: r.commands };
+    const early = outcome?.reason !== undefined && ENDED_EARLY.has(outcome.reason) ? outcome.reason : undefined;
+    const how = early !== undefined ? `the agent had already reverted it (${early}${outcome?.detail !== undefined && outcome.detail !== "" ? `: ${outcome.detail}` : ""})` : "";
+    return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how };
   }
   const remaining = outcome?.remaining?.map((o) => `${o.type} ${o.name}`).join(", ");
   const detail = [callProblem(call), outcome !== undefined && outcome.detail !== "" ? outcome.detail : undefined, remaining !== undefined && remaining !== "" ? `remaining: ${remaining}` : undefined].filter((x) => x !== undefined).join("; ");
-  return { confirmed, detail, commands: r.commands };
+  return { confirmed, detail, commands: r.commands, endedEarly: undefined };
 }
 
 /** Reverts one entry: retried until confirmed, or the deadline passes, or retrying cannot help. */
@@ -84,6 +90,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   let commands: readonly CommandRun[] = [];
   let agentRunning: boolean | undefined = true;
   let confirmed = false;
+  let endedEarly: string | undefined;
   try {
     for (;;) {
       if (o.gone.get(podKey(entry.agent.pod)) === "deleted") {
@@ -100,6 +107,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
       if (r.confirmed) {
         confirmed = true;
         detail = r.detail;
+        endedEarly = r.endedEarly;
         break;
       }
       detail = r.detail;
@@ -136,7 +144,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
     commands,
     durationMs: o.now() - started,
   });
-  return { entry, confirmed, detail, attempts, agentRunning };
+  return { entry, confirmed, detail, attempts, agentRunning, endedEarly };
 }
 
 /** Reverts entries (given LIFO): one pod's in order, pods concurrently. Never throws. */

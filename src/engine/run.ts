@@ -18,7 +18,7 @@ import { Checks } from "./checks.js";
 import type { EventSink, PodRef, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
 import { LeaseKeeper } from "./leases.js";
-import { RevertLedger } from "./ledger.js";
+import { RevertLedger, type LedgerEntry } from "./ledger.js";
 import { mapPool, sleep } from "./pool.js";
 import { preflight, TTL_MARGIN_MS } from "./preflight.js";
 import { revertEntries, type RevertOutcomeOf } from "./revert.js";
@@ -130,16 +130,22 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     call: (agent, request, o) => callAgent(cluster, agent, request, o),
     onLost: (agent, faultId, reason) => {
       const entry = ledger.open().find((e) => e.faultId === faultId && podKey(e.agent.pod) === podKey(agent.pod));
-      if (entry === undefined) return;
-      entry.state = "lost";
-      const step = stepOf.get(entry.step);
-      lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId, pod: agent.pod, reason });
-      emit({ type: "fault:lost", at: now(), index: entry.step, faultId, pod: agent.pod, reason });
+      if (entry !== undefined) markLost(entry, reason);
     },
     onWarning: (agent, faultId, why) => emit({ type: "warning", at: now(), message: `could not renew the lease of ${faultId} in pod ${podKey(agent.pod)} (renewing again): ${why}` }),
   });
+  const markLost = (entry: LedgerEntry, reason: string): void => {
+    if (entry.state === "lost") return;
+    entry.state = "lost";
+    const step = stepOf.get(entry.step);
+    lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason });
+    emit({ type: "fault:lost", at: now(), index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, reason });
+  };
   const recordReverts = (outcomes: readonly RevertOutcomeOf[]): void => {
     for (const o of outcomes) {
+      // the agent had reverted it by itself before its step ended: renewals that never reached
+      // it (a hung exec) are found out here at the latest
+      if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly);
       if (o.confirmed) continue;
       unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning, revert: o.entry.revert });
     }
@@ -272,7 +278,10 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
   let result: RunResult;
   if (unreverted.length > 0) {
     const { message, hint } = unrevertedMessage(unreverted);
-    result = { status: status === "passed" || status === "failed" ? "error" : status, exitCode: ExitCode.RevertUnconfirmed, message, hint, unreverted, lost };
+    // what stopped the run is worth knowing too (e.g. an agent of another version, which no revert can reach)
+    const why = failure !== undefined && failure.exitCode !== ExitCode.ExpectationFailed ? `\nthe run had stopped: ${failure.message}` : "";
+    const first = failure?.hint !== undefined && failure.exitCode !== ExitCode.ExpectationFailed ? `${failure.hint}; then ` : "";
+    result = { status: status === "passed" || status === "failed" ? "error" : status, exitCode: ExitCode.RevertUnconfirmed, message: message + why, hint: first + hint, unreverted, lost };
   } else if (lost.length > 0 && (failure === undefined || failure.exitCode === ExitCode.ExpectationFailed)) {
     result = {
       status: "error",
