@@ -56,8 +56,9 @@ function sweptText(reply: Reply): { text: string; ok: boolean } {
   const orphans = reply.orphans ?? [];
   const ok = reply.ok && [...own, ...orphans].every((o) => o.confirmed);
   const parts: string[] = [];
-  if (own.length > 0) parts.push(`reverted ${own.length} fault${own.length > 1 ? "s" : ""}: ${own.map(outcomeText).join(", ")}`);
-  if (orphans.length > 0) parts.push(`reverted ${orphans.length} orphan${orphans.length > 1 ? "s" : ""} of dead agents: ${orphans.map(outcomeText).join(", ")}`);
+  const verb = (list: readonly RevertOutcome[]): string => (list.every((o) => o.confirmed) ? "reverted" : "tried to revert");
+  if (own.length > 0) parts.push(`${verb(own)} ${own.length} fault${own.length > 1 ? "s" : ""}: ${own.map(outcomeText).join(", ")}`);
+  if (orphans.length > 0) parts.push(`${verb(orphans)} ${orphans.length} orphan${orphans.length > 1 ? "s" : ""} of dead agents: ${orphans.map(outcomeText).join(", ")}`);
   if (!reply.ok) parts.push(`REVERT NOT CONFIRMED: ${replyProblem(reply)}`);
   return { text: parts.length === 0 ? "held nothing, saw no orphans" : parts.join("; "), ok };
 }

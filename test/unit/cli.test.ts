@@ -201,3 +201,17 @@ describe("global flags, before or after the verb (kubectl's)", () => {
     expect(missing.stderr).toContain("chaos-run: error: -n needs a value");
   });
 });
+
+describe("disrupt", () => {
+  it("holds in the foreground by default; --detach hands off; --wait stays accepted, but not with --detach", async () => {
+    const help = await cli(["disrupt", "--help"]);
+    expect(help.stdout).toContain("--detach               return once the fault is in effect; the agent ends it after DURATION_S");
+    expect(help.stdout).toContain("-w, --wait             hold the fault in the foreground (the default; kept for scripts)");
+    const both = await cli(["disrupt", "-p", "nginx", "-d", "100", "-r", "30", "--detach", "--wait"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--detach and --wait contradict each other");
+    const policy = await cli(["disrupt", "-p", "nginx", "-d", "100", "-r", "30", "--pull-policy", "Sometimes"]);
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toContain("--pull-policy must be one of Always, IfNotPresent, Never");
+  });
+});

@@ -132,6 +132,19 @@ describe("a run, step by step", () => {
     expect(reverted).toMatchObject({ confirmed: true, attempts: 1, commands: [{ argv: ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c000:"] }] });
   });
 
+  it("orphans an agent reports (what dead agents left, reverted while applying) become warnings", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.script = (req, _w, agent) =>
+      req.op === "apply"
+        ? { kind: "reply", reply: { ...agent.answer(req, Date.now()), orphans: [{ faultId: "zz9-s1", agent: "chaos-agent-zz9", runId: "zz9", confirmed: true, reason: "orphan", detail: "chain CHAOS-zz9-s1 removed" }] } }
+        : undefined;
+    const run = start(cluster, scenarioOf(ONE_FAULT));
+    await finish(run);
+    expect(run.events.filter((e) => e.type === "warning").map((e) => e.type === "warning" && e.message)).toEqual([
+      "pod default/web-a: the agent found zz9-s1 of a dead agent (chaos-agent-zz9) and reverted it: chain CHAOS-zz9-s1 removed",
+    ]);
+  });
+
   it("reuses a running agent of the image that has the capabilities and enough TTL left (asked with status)", async () => {
     const old = { name: "chaos-agent-old", image: "chaos-agent:latest", state: "running" as const, reason: undefined, message: undefined, exitCode: undefined, runId: "old", capabilities: ["NET_ADMIN", "NET_RAW"] };
     const cluster = new RecordingCluster([pod("web-a", { ephemeralContainers: [old] })]);
