@@ -51,9 +51,9 @@ const logger = {
   },
 };
 
-/** A new ajv instance with the shared options (used for both validators). */
-export function createAjv() {
-  return new Ajv2020.default({ ...ajvOptions, code: { ...ajvOptions.code }, logger });
+/** A new ajv instance with the shared options (used for both validators), plus any overrides. */
+export function createAjv(overrides = {}) {
+  return new Ajv2020.default({ ...ajvOptions, code: { ...ajvOptions.code }, logger, ...overrides });
 }
 
 /** @param {object} schema the parsed scenario schema */

@@ -23,7 +23,7 @@ for (const verb of process.argv.slice(2)) {
   const { exports, script } = runBundle(file, readFileSync(file, "utf8"), undefined);
   for (const args of WARMUPS[verb] ?? []) {
     try {
-      await exports.run({ args, io, debug: false });
+      await exports.run({ args, io, debug: false, globals: { kubeconfig: undefined, context: undefined, namespace: undefined, debug: false } });
     } catch {
       // a missing fixture directory is fine: the cache just covers less
     }

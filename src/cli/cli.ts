@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { ExitCode, UsageError, isChaosRunError } from "../errors.js";
 import { loadVerb } from "./fast-load.js";
+import { extractGlobalFlags } from "./globals.js";
 import { version } from "./version.js";
 import type { CliIO, VerbModule } from "./io.js";
 
@@ -38,6 +39,9 @@ Options:
   --version      print the version
   --debug        show stack traces of internal errors
 
+Global options, before or after the verb (kubectl's): --kubeconfig FILE, --context NAME,
+-n/--namespace NS.
+
 Exit status: 0 expectations held, 1 an expectation failed, 2 invalid scenario or usage,
 3 could not run, 4 revert not confirmed, 130/143 interrupted (after reverting).
 `;
@@ -62,8 +66,8 @@ const noInterrupts: InterruptWiring = () => new AbortController().signal;
 
 export async function runCli(argv: readonly string[], io: CliIO, interrupts: InterruptWiring = noInterrupts): Promise<number> {
   const debug = argv.includes("--debug");
-  const args = argv.filter((a) => a !== "--debug");
   try {
+    const { globals, rest: args } = extractGlobalFlags(argv);
     const first = args[0];
     if (first === undefined || first === "--help" || first === "-h" || first === "help") {
       if (first === "help" && args[1] !== undefined) return await runCli([args[1], "--help"], io, interrupts);
@@ -87,7 +91,7 @@ export async function runCli(argv: readonly string[], io: CliIO, interrupts: Int
       throw new UsageError(`unknown verb ${JSON.stringify(d.verb)}`, { hint: guess !== undefined ? `did you mean ${guess}? (chaos-run --help)` : "chaos-run --help lists the verbs" });
     }
     const mod = await entry.load();
-    return await mod.run({ args: d.rest, io, debug, interrupts });
+    return await mod.run({ args: d.rest, io, debug, interrupts, globals });
   } catch (e) {
     if (isChaosRunError(e)) {
       io.stderr.write(`chaos-run: error: ${e.message}\n${e.hint !== undefined ? `  hint: ${e.hint}\n` : ""}`);

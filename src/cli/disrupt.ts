@@ -1,22 +1,27 @@
 // chaos-run disrupt -p POD -d MS -r S: the seed's command. A one-fault netem scenario through
-// the same engine. Without --wait the fault is handed to the agent, whose lease (the fault's
-// duration) ends it, and the command returns once the fault is verified in effect; with --wait
-// it holds the fault, renews the lease and reverts it itself (Ctrl-C reverts early).
+// the same engine. By default the fault is held in the foreground with a countdown, its lease
+// renewed, and reverted here at its end — or at once on Ctrl-C (exit 130) or SIGTERM (143).
+// With --detach the fault is handed to the agent, whose lease (the fault's duration) ends it,
+// and the command returns once the fault is in effect, saying how to end it early.
 import { UsageError } from "../errors.js";
+import { TTL_MARGIN_MS } from "../engine/preflight.js";
 import type { NetemParams } from "../faults/types.js";
-import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
-import type { VerbContext } from "./io.js";
+import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
+import { countdownView } from "../ui/countdown.js";
 import { plainView } from "../ui/plain.js";
+import { parseVerbArgs } from "./args.js";
+import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
+import type { VerbContext } from "./io.js";
 import { runScenario, writeResult } from "./run.js";
 import { netemStep, numberFlag, podNames, seedScenario } from "./seed-verbs.js";
 
 export const HELP = `Usage: chaos-run disrupt -p POD -d DELAY_MS -r DURATION_S [options]
 
 Adds network latency (and optionally jitter and loss) to each pod for DURATION_S seconds,
-through the agent (added if the pod has none). Without --wait, returns once the fault is in
-effect: the agent reverts it by itself when the duration is over (chaos-run sweep reverts it
-sooner). With --wait, stays until the fault is over and reverts it (Ctrl-C reverts at once).
+through the agent (added if the pod has none), and holds it in the foreground with a
+countdown: the fault is reverted at the end, or at once on Ctrl-C (exit 130) or SIGTERM
+(exit 143). With --detach, returns as soon as the fault is in effect and leaves it to the
+agent, which reverts it by itself when the duration is over (chaos-run sweep ends it sooner).
 
 Options:
   -p, --pod POD          target pod (repeat, or comma-separate, for several)
@@ -25,18 +30,19 @@ Options:
   -j, --jitter MS        jitter in milliseconds (with --delay)
   -l, --loss PERCENT     packet loss in percent
   -i, --interface NAME   interface (default: the pod's default-route interface)
-  -w, --wait             hold the fault until it is over, then revert
+  --detach               return once the fault is in effect; the agent ends it after DURATION_S
+  -w, --wait             hold the fault in the foreground (the default; kept for scripts)
   --agent-image IMAGE    agent image (default chaos-agent:latest)
+${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}
 
-Exit status: 0 applied (and, with --wait, reverted), 2 usage, 3 could not run,
+Exit status: 0 applied and reverted (with --detach: applied), 2 usage, 3 could not run,
 4 a revert could not be confirmed, 130/143 interrupted (after reverting).
 `;
 
 export async function run(ctx: VerbContext): Promise<number> {
   const { values, positionals } = parseVerbArgs("disrupt", ctx.args, {
-    ...CLUSTER_OPTIONS,
     pod: { type: "string", short: "p", multiple: true },
     delay: { type: "string", short: "d" },
     duration: { type: "string", short: "r" },
@@ -44,7 +50,9 @@ export async function run(ctx: VerbContext): Promise<number> {
     loss: { type: "string", short: "l" },
     interface: { type: "string", short: "i" },
     wait: { type: "boolean", short: "w" },
+    detach: { type: "boolean" },
     "agent-image": { type: "string" },
+    ...PULL_POLICY_OPTION,
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) {
@@ -73,28 +81,31 @@ export async function run(ctx: VerbContext): Promise<number> {
     reorder: undefined,
     rate: undefined,
   };
-  const wait = values.wait === true;
+  if (values.detach === true && values.wait === true) throw new UsageError("--detach and --wait contradict each other: --wait holds the fault here (the default), --detach leaves it to the agent");
+  const detach = values.detach === true;
   const durationMs = durationS * 1000;
+  const namespace = ctx.globals.namespace;
   const scenario = seedScenario({
     name: "disrupt",
     pods,
-    namespace: values.namespace,
+    namespace,
     agentImage: values["agent-image"],
+    pullPolicy: pullPolicyFlag(values["pull-policy"]),
+    // the agent outlives the fault by far: its TTL is the last resort, never the fault's end
+    ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
     // handed to the agent, the lease is the fault's whole life
-    leaseMs: wait ? undefined : durationMs,
+    leaseMs: detach ? durationMs : undefined,
     steps: [netemStep(params, durationMs, iface)],
   });
-  const cluster = await connectFromFlags(values, ctx.io);
+  const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: !wait }, [plainView(ctx.io.stderr)]);
-    if ("planError" in outcome) throw new UsageError(outcome.planError.message);
+    const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [countdown, plainView(ctx.io.stderr)]);
+    if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) {
-      ctx.io.stdout.write(
-        wait
-          ? `fault applied for ${durationS}s and reverted.\n`
-          : `fault applied; the agent reverts it in ${durationS}s (chaos-run sweep${values.namespace !== undefined ? ` -n ${values.namespace}` : ""} to revert now).\n`,
-      );
+      const sweep = `chaos-run sweep${namespace !== undefined ? ` -n ${namespace}` : ""}`;
+      ctx.io.stdout.write(detach ? `fault applied; the agent reverts it in ${durationS}s by itself. To end it early: ${sweep}\n` : `fault applied for ${durationS}s and reverted.\n`);
     }
     return code;
   } finally {

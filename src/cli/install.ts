@@ -3,7 +3,7 @@
 import { UsageError } from "../errors.js";
 import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
 import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
+import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
 import { plainView } from "../ui/plain.js";
 import { runScenario, writeResult } from "./run.js";
@@ -17,6 +17,7 @@ still running there. Nothing else is changed; the agent exits by itself after it
 Options:
   -p, --pod POD          target pod (repeat, or comma-separate, for several)
   --agent-image IMAGE    agent image (default chaos-agent:latest)
+${PULL_POLICY_HELP}
   --ttl MINUTES          the agent's lifetime (default ${DEFAULT_AGENT_TTL_MS / 60_000})
   -h, --help             this help
 ${CLUSTER_HELP}
@@ -26,9 +27,9 @@ Exit status: 0 installed, 2 usage, 3 could not (RBAC, Pod Security, pod not runn
 
 export async function run(ctx: VerbContext): Promise<number> {
   const { values, positionals } = parseVerbArgs("install", ctx.args, {
-    ...CLUSTER_OPTIONS,
     pod: { type: "string", short: "p", multiple: true },
     "agent-image": { type: "string" },
+    ...PULL_POLICY_OPTION,
     ttl: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
@@ -42,15 +43,16 @@ export async function run(ctx: VerbContext): Promise<number> {
   const scenario = seedScenario({
     name: "install",
     pods,
-    namespace: values.namespace,
+    namespace: ctx.globals.namespace,
     agentImage: values["agent-image"],
+    pullPolicy: pullPolicyFlag(values["pull-policy"]),
     ttlMs: ttlMin === undefined ? undefined : ttlMin * 60_000,
     steps: [],
   });
-  const cluster = await connectFromFlags(values, ctx.io);
+  const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
     const outcome = await runScenario(ctx, cluster, { scenario, file: "install", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [plainView(ctx.io.stderr)]);
-    if ("planError" in outcome) throw new UsageError(outcome.planError.message);
+    if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) ctx.io.stdout.write("chaos agent installed.\n");
     return code;

@@ -1,5 +1,6 @@
 // What a verb gets from main.ts: its arguments and the process's edges, passed in (verbs never
 // touch process.* themselves, so tests run them in-process).
+import type { GlobalFlags } from "./globals.js";
 
 export interface Output {
   write(text: string): void;
@@ -20,6 +21,8 @@ export interface VerbContext {
   readonly io: CliIO;
   /** --debug was given */
   readonly debug: boolean;
+  /** --kubeconfig, --context, -n/--namespace, wherever they were on the command line */
+  readonly globals: GlobalFlags;
   /**
    * A verb that reverts on Ctrl-C calls this: from then on SIGINT/SIGTERM abort the returned
    * signal (reason: engine's Interrupted) instead of killing the process, and the verb exits

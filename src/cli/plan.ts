@@ -13,9 +13,11 @@ import { toFileDiagnostics } from "./validate.js";
 
 export const HELP = `Usage: chaos-run plan FILE --offline [options]
 
-Prints the timeline a run of FILE would follow: the target pods, each step's start offset and
-duration, each fault's exact agent commands (apply and revert) and the probes with their
-expectations. Same file and seed, same plan, byte for byte.
+Prints the timeline a run of FILE would follow: the target pods, the agent container, each
+step's start offset and duration, each fault's exact requests to the agent (apply and revert,
+in the agent protocol) and the probes with their expectations. Same file and seed, same plan,
+byte for byte. The tc and iptables commands depend on each pod (its interface, the tc handles
+free there, its address families): the agent decides them, and the journal records them.
 
 Options:
   --offline            plan without a cluster (required for now)
@@ -36,7 +38,6 @@ export async function run(ctx: VerbContext): Promise<number> {
     offline: { type: "boolean" },
     seed: { type: "string" },
     pods: { type: "string" },
-    namespace: { type: "string", short: "n" },
     format: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
@@ -67,8 +68,10 @@ export async function run(ctx: VerbContext): Promise<number> {
     return 2;
   }
   try {
-    const plan = planOffline(result.scenario, { seed, pods, namespace: values.namespace });
-    ctx.io.stdout.write(format === "json" ? JSON.stringify(planToJson(plan, file), null, 2) + "\n" : formatPlan(plan, file));
+    const plan = planOffline(result.scenario, { seed, pods, namespace: ctx.globals.namespace });
+    const noColor = ctx.io.env["NO_COLOR"];
+    const color = ctx.io.stdoutIsTTY && (noColor === undefined || noColor === "");
+    ctx.io.stdout.write(format === "json" ? JSON.stringify(planToJson(plan, file), null, 2) + "\n" : formatPlan(plan, file, { color }));
     return 0;
   } catch (e) {
     if (!(e instanceof PlanError)) throw e;
@@ -79,8 +82,10 @@ export async function run(ctx: VerbContext): Promise<number> {
 /** A refusal to plan, located in the scenario like any diagnostic; returns its exit code. */
 export function writePlanError(ctx: VerbContext, file: string, result: ValidationResult, e: PlanError, format: "text" | "json"): number {
   const at = result.source.locate(e.path, "value");
-  const code = e.code === "no-pods" ? "no-pods" : e.code === "not-enough-pods" ? "not-enough-pods" : "blast-radius";
-  const d = diagnostic(file, code, { detail: e.message }, at, e.hint);
+  const d =
+    e.code === "system-namespace"
+      ? diagnostic(file, "system-namespace", { namespace: e.namespace ?? "" }, at, e.hint)
+      : diagnostic(file, e.code === "no-pods" || e.code === "not-enough-pods" || e.code === "host-network" ? e.code : "blast-radius", { detail: e.message }, at, e.hint);
   const all = [{ ...toFileDiagnostics(result), diagnostics: [d] }];
   if (format === "json") ctx.io.stdout.write(formatJson(all));
   else ctx.io.stderr.write(formatText(all, stderrIsPretty(ctx.io)));

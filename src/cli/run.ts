@@ -7,15 +7,15 @@ import { runPlan, type RunResult } from "../engine/run.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { planToJson } from "../plan/format.js";
 import { PlanError, planRun, selectorText } from "../plan/plan.js";
-import type { Plan } from "../plan/types.js";
+import type { Plan, TargetPod } from "../plan/types.js";
 import { appendFile, journalWriter, runDirName, writeAtomic, writeIndex, type IndexEntry } from "../report/files.js";
 import { newJournal, recordEvent, type Journal } from "../report/journal.js";
 import { renderJUnit, renderMarkdown, renderTable, verdictLine } from "../report/views.js";
 import { readScenarioFile, type ValidationResult } from "../scenario/load.js";
-import type { Scenario } from "../scenario/types.js";
+import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { plainView } from "../ui/plain.js";
 import { integerFlag, oneOf, parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags, newRunId } from "./cluster.js";
+import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
 import { formatText } from "./diagnostics-output.js";
 import { stderrIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
@@ -41,8 +41,9 @@ Options:
                          plain under CI=true)
   --seed N               seed of the pod choice (default: the scenario's target.seed)
   --agent-image IMAGE    agent image (default: the scenario's agent.image, chaos-agent:latest)
+${PULL_POLICY_HELP}
   --concurrency N        pods worked on at once (default ${ENGINE_DEFAULTS.concurrency})
-  --keep-tools           keep a chaos-tools pod this run created (later runs reuse it)
+  --keep-tools           keep the run's chaos-tools pod (chaos-tools-<run id>) for a look afterwards
   -h, --help             this help
 ${CLUSTER_HELP}
 
@@ -78,14 +79,20 @@ export async function resolveTargets(cluster: Cluster, scenario: Scenario, names
   return running;
 }
 
+/** What the plan needs to know of a pod: its IP, whether it shares the node's network, its kind. */
+export function targetPod(p: PodInfo): TargetPod {
+  return { name: p.name, ip: p.ip, hostNetwork: p.hostNetwork, role: p.mirror ? "static" : p.owner?.kind === "DaemonSet" ? "daemonset" : undefined };
+}
+
 export interface RunSetup {
   readonly scenario: Scenario;
   readonly file: string;
   readonly seed?: number | undefined;
   readonly agentImage?: string | undefined;
+  readonly pullPolicy?: PullPolicy | undefined;
   readonly namespaceFlag?: string | undefined;
   readonly concurrency: number;
-  /** disrupt without --wait */
+  /** disrupt --detach */
   readonly handOffToLease: boolean;
   /** keep a chaos-tools pod this run created */
   readonly keepTools?: boolean | undefined;
@@ -105,7 +112,7 @@ export async function runScenario(
   const runId = setup.runId ?? newRunId();
   let plan: Plan;
   try {
-    plan = planRun(setup.scenario, pods.map((p) => ({ name: p.name, ip: p.ip })), { seed: setup.seed, faultIdPrefix: runId, namespace, agentImage: setup.agentImage });
+    plan = planRun(setup.scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: setup.agentImage, pullPolicy: setup.pullPolicy });
   } catch (e) {
     if (e instanceof PlanError) return { planError: e };
     throw e;
@@ -156,6 +163,7 @@ interface CatalogOptions {
   readonly color: boolean;
   readonly seed: number | undefined;
   readonly agentImage: string | undefined;
+  readonly pullPolicy: PullPolicy | undefined;
   readonly namespace: string | undefined;
   readonly concurrency: number;
   readonly keepTools: boolean;
@@ -195,7 +203,7 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
   const outcome = await runScenario(
     ctx,
     cluster,
-    { scenario: v.scenario, file: v.file, seed: o.seed, agentImage: o.agentImage, namespaceFlag: o.namespace, concurrency: o.concurrency, handOffToLease: false, keepTools: o.keepTools, runId },
+    { scenario: v.scenario, file: v.file, seed: o.seed, agentImage: o.agentImage, pullPolicy: o.pullPolicy, namespaceFlag: o.namespace, concurrency: o.concurrency, handOffToLease: false, keepTools: o.keepTools, runId },
     [planCapture, journalObserver, view],
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };
@@ -209,9 +217,9 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
 
 export async function run(ctx: VerbContext): Promise<number> {
   const { values, positionals } = parseVerbArgs("run", ctx.args, {
-    ...CLUSTER_OPTIONS,
     seed: { type: "string" },
     "agent-image": { type: "string" },
+    ...PULL_POLICY_OPTION,
     concurrency: { type: "string" },
     "report-dir": { type: "string" },
     junit: { type: "string" },
@@ -240,11 +248,12 @@ export async function run(ctx: VerbContext): Promise<number> {
     color: ctx.io.stdoutIsTTY && (noColor === undefined || noColor === ""),
     seed: integerFlag("seed", values.seed, 0, 4294967295),
     agentImage: values["agent-image"],
-    namespace: values.namespace,
+    pullPolicy: pullPolicyFlag(values["pull-policy"]),
+    namespace: ctx.globals.namespace,
     concurrency: integerFlag("concurrency", values.concurrency, 1, 1000) ?? ENGINE_DEFAULTS.concurrency,
     keepTools: values["keep-tools"] === true,
   };
-  const cluster = await connectFromFlags(values, ctx.io);
+  const cluster = await connectFromFlags(ctx.globals, ctx.io);
   const entries: IndexEntry[] = [];
   const journals: Journal[] = [];
   const summary = ctx.io.env["GITHUB_STEP_SUMMARY"];

@@ -4,7 +4,7 @@
 import { UsageError } from "../errors.js";
 import type { NetemParams } from "../faults/types.js";
 import type { Scenario, Step } from "../scenario/types.js";
-import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
+import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS, DEFAULT_PULL_POLICY, type PullPolicy } from "../scenario/types.js";
 
 const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -30,6 +30,7 @@ export interface SeedScenarioOptions {
   readonly pods: readonly string[];
   readonly namespace: string | undefined;
   readonly agentImage: string | undefined;
+  readonly pullPolicy?: PullPolicy | undefined;
   readonly ttlMs?: number | undefined;
   readonly leaseMs?: number | undefined;
   readonly steps: readonly Step[];
@@ -40,8 +41,9 @@ export function seedScenario(o: SeedScenarioOptions): Scenario {
     apiVersion: "chaos-run/v1",
     kind: "Scenario",
     metadata: { name: o.name, description: undefined },
-    target: { namespace: o.namespace, selection: { kind: "pods", names: o.pods }, mode: { kind: "all" }, seed: undefined, maxPods: undefined },
-    agent: { image: o.agentImage ?? DEFAULT_AGENT_IMAGE, ttlMs: o.ttlMs ?? DEFAULT_AGENT_TTL_MS, leaseMs: o.leaseMs ?? DEFAULT_AGENT_LEASE_MS },
+    // the seed's verbs never reach into kube-system & co: that opt-in is for scenarios, where it is reviewed
+    target: { namespace: o.namespace, selection: { kind: "pods", names: o.pods }, mode: { kind: "all" }, seed: undefined, maxPods: undefined, allowSystemNamespaces: false },
+    agent: { image: o.agentImage ?? DEFAULT_AGENT_IMAGE, ttlMs: o.ttlMs ?? DEFAULT_AGENT_TTL_MS, leaseMs: o.leaseMs ?? DEFAULT_AGENT_LEASE_MS, pullPolicy: o.pullPolicy ?? DEFAULT_PULL_POLICY },
     probes: {},
     steadyState: [],
     steps: o.steps,

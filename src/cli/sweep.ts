@@ -1,24 +1,31 @@
-// chaos-run sweep [-n NS | -A]: the third revert guarantee. Finds every running chaos agent
-// (ephemeral containers named chaos-agent-*) and has it revert all it holds: faults of runs
-// that died, of `disrupt` without --wait, of anything. Idempotent: an agent that holds nothing
-// says so.
+// chaos-run sweep [-n NS | -A]: the third revert guarantee (src/engine/sweep.ts). Every running
+// chaos agent reverts what it holds and the orphans it sees; where an agent died and none runs,
+// a fresh agent is added to revert what the dead one left. Idempotent.
 import { ExitCode, UsageError } from "../errors.js";
-import { AGENT_PREFIX } from "../engine/agents.js";
-import { mapPool } from "../engine/pool.js";
+import { sweepPods } from "../engine/sweep.js";
+import { DEFAULT_PULL_POLICY } from "../scenario/types.js";
 import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, CLUSTER_OPTIONS, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
+import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
+
+/** A fresh agent added by sweep only has to sweep. */
+const SWEEP_AGENT_TTL_MS = 120_000;
 
 export const HELP = `Usage: chaos-run sweep [-n NS | -A] [options]
 
-Finds the chaos agents in a namespace (or all) and has each revert every fault it holds.
-Use it after a run was killed (the agents also revert by themselves when their leases lapse),
-or to end a \`disrupt\` early.
+Finds the chaos agents in a namespace (or all) and has each revert every fault it holds and
+every orphan it sees (what agents that are gone left behind). Where a pod's agent died (killed,
+OOM: exit code not 0) and none runs, the faults it applied are still in the pod's network
+namespace: sweep adds a fresh agent (TTL ${SWEEP_AGENT_TTL_MS / 60_000} minutes) that reverts them, and says so.
+Use it after a run was killed (running agents also revert by themselves when their leases
+lapse), or to end a \`disrupt --detach\` early.
 
 Options:
   -A, --all-namespaces   every namespace
   -l, --selector SEL     only pods matching this label selector
-  --dry-run              list what the agents hold; revert nothing
+  --dry-run              list what the agents hold and where one died; change nothing
+  --agent-image IMAGE    image of a fresh agent (default: the image of the agent that died)
+${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}
 
@@ -27,10 +34,11 @@ Exit status: 0 nothing remains, 2 usage, 3 could not run, 4 a revert could not b
 
 export async function run(ctx: VerbContext): Promise<number> {
   const { values, positionals } = parseVerbArgs("sweep", ctx.args, {
-    ...CLUSTER_OPTIONS,
     "all-namespaces": { type: "boolean", short: "A" },
     selector: { type: "string", short: "l" },
     "dry-run": { type: "boolean" },
+    "agent-image": { type: "string" },
+    ...PULL_POLICY_OPTION,
     help: { type: "boolean", short: "h" },
   });
   if (values.help === true) {
@@ -38,32 +46,31 @@ export async function run(ctx: VerbContext): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`sweep takes no arguments besides options, got ${positionals.join(" ")}`);
-  if (values["all-namespaces"] === true && values.namespace !== undefined) throw new UsageError("give -n NS or -A, not both");
-  const cluster = await connectFromFlags(values, ctx.io);
+  if (values["all-namespaces"] === true && ctx.globals.namespace !== undefined) throw new UsageError("give -n NS or -A, not both");
+  const pullPolicy = pullPolicyFlag(values["pull-policy"]) ?? DEFAULT_PULL_POLICY;
+  const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
-    const namespace = values["all-namespaces"] === true ? undefined : (values.namespace ?? cluster.identity.namespace);
+    const namespace = values["all-namespaces"] === true ? undefined : (ctx.globals.namespace ?? cluster.identity.namespace);
     const pods = await cluster.listPods(namespace, values.selector);
-    const agents = pods.flatMap((p) => p.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX) && c.state === "running").map((c) => ({ pod: p, container: c.name })));
-    if (agents.length === 0) {
-      ctx.io.stdout.write(`no running chaos agents in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}\n`);
-      return ExitCode.Ok;
-    }
-    const dry = values["dry-run"] === true;
-    const results = await mapPool(agents, ENGINE_DEFAULTS.concurrency, async ({ pod, container }) => {
-      const where = `${pod.namespace}/${pod.name} ${container}`;
-      const status = await cluster.exec(pod.namespace, pod.name, container, ["chaos-agent", "status"], { timeoutMs: ENGINE_DEFAULTS.execTimeoutMs });
-      const faults = status.stdout.split("\n").filter((l) => l.startsWith("fault="));
-      if (dry || faults.length === 0) {
-        ctx.io.stdout.write(`${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.join("; ")}`}\n`);
-        return true;
-      }
-      const r = await cluster.exec(pod.namespace, pod.name, container, ["chaos-agent", "revert", "--all"], { timeoutMs: ENGINE_DEFAULTS.execTimeoutMs });
-      const ok = r.exitCode === 0;
-      ctx.io.stdout.write(`${where}: ${ok ? `reverted ${faults.length} fault${faults.length > 1 ? "s" : ""}` : `REVERT NOT CONFIRMED: ${r.stderr.trim() || r.error || ""}`}\n`);
-      return ok;
-    });
-    const failed = results.filter((r) => r.status === "rejected" || r.value === false).length;
-    return failed === 0 ? ExitCode.Ok : ExitCode.RevertUnconfirmed;
+    const report = await sweepPods(
+      cluster,
+      pods,
+      {
+        runId: newRunId(),
+        agentImage: values["agent-image"],
+        pullPolicy,
+        ttlMs: SWEEP_AGENT_TTL_MS,
+        injectTimeoutMs: ENGINE_DEFAULTS.injectTimeoutMs,
+        execTimeoutMs: ENGINE_DEFAULTS.execTimeoutMs,
+        concurrency: ENGINE_DEFAULTS.concurrency,
+        dryRun: values["dry-run"] === true,
+        // Ctrl-C keeps its default here (quit at once): a sweep half done is redone by the next
+        signal: new AbortController().signal,
+      },
+      (line) => ctx.io.stdout.write(`${line}\n`),
+    );
+    if (report.agents === 0) ctx.io.stdout.write(`no chaos agents, running or dead, in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}\n`);
+    return report.failed === 0 ? ExitCode.Ok : ExitCode.RevertUnconfirmed;
   } finally {
     cluster.close();
   }

@@ -1,34 +1,27 @@
-// The agent in each target pod: reused when one of the same image still runs with time left on
-// its TTL (warm start), else added as a new ephemeral container named for this run. Ephemeral
-// containers can never be removed or restarted, so a name is never reused and a dead agent is
-// never mistaken for a live one.
-import { agentServeArgs } from "../faults/index.js";
-import type { Cluster, PodInfo } from "../kube/types.js";
-import type { PodRef } from "./events.js";
+// The agent in each target pod: reused when one of the same image still runs, with the
+// capabilities this run needs and time left on its TTL (warm start: asked with a `status`
+// request), else added as a new ephemeral container named for this run. Ephemeral containers
+// can never be removed or restarted, so a name is never reused and a dead agent is never
+// mistaken for a live one. The container is explicit in everything — pull policy, user,
+// capabilities — and inherits nothing from the pod.
+import { agentServeArgs, statusRequest } from "../faults/index.js";
+import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
+import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
+
+export type { AgentHandle } from "./agent-client.js";
 
 export const AGENT_PREFIX = "chaos-agent-";
-export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW"] as const;
-
-export interface AgentHandle {
-  readonly pod: PodRef;
-  readonly container: string;
-  readonly reused: boolean;
-}
 
 export interface AgentOptions {
   readonly image: string;
+  readonly pullPolicy: PullPolicy;
+  readonly capabilities: readonly string[];
   readonly ttlMs: number;
   readonly runId: string;
   /** the agent must have at least this long left to be reused */
   readonly neededMs: number;
   readonly injectTimeoutMs: number;
   readonly execTimeoutMs: number;
-}
-
-/** `ttl_left=NNN` from `chaos-agent status`, in ms. */
-export function ttlLeftMs(statusOutput: string): number | undefined {
-  const m = /^ttl_left=(\d+)$/m.exec(statusOutput);
-  return m?.[1] === undefined ? undefined : Number(m[1]) * 1000;
 }
 
 /** A name for this run's agent that the pod does not have yet. */
@@ -39,29 +32,59 @@ export function agentName(pod: PodInfo, runId: string): string {
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }
 
-async function reusable(cluster: Cluster, pod: PodInfo, options: AgentOptions, signal: AbortSignal): Promise<string | undefined> {
-  const candidates = pod.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX) && c.image === options.image && c.state === "running");
-  for (const c of candidates.reverse()) {
-    const r = await cluster.exec(pod.namespace, pod.name, c.name, ["chaos-agent", "status"], { signal, timeoutMs: options.execTimeoutMs });
-    const left = r.exitCode === 0 ? ttlLeftMs(r.stdout) : undefined;
-    if (left !== undefined && left >= options.neededMs) return c.name;
-  }
-  return undefined;
-}
-
-export async function ensureAgent(cluster: Cluster, pod: PodInfo, options: AgentOptions, signal: AbortSignal, onInjecting: (container: string) => void): Promise<AgentHandle> {
-  const ref = { namespace: pod.namespace, name: pod.name };
-  const existing = await reusable(cluster, pod, options, signal);
-  if (existing !== undefined) return { pod: ref, container: existing, reused: true };
-  const name = agentName(pod, options.runId);
-  onInjecting(name);
-  await cluster.addEphemeralContainer(pod.namespace, pod.name, {
+/** The container the agent runs in: nothing left to the pod's securityContext or to Kubernetes' defaults. */
+export function agentContainer(name: string, options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId">): AgentContainerSpec {
+  return {
     name,
     image: options.image,
+    pullPolicy: options.pullPolicy,
     args: agentServeArgs(options.ttlMs),
-    runId: options.runId,
-    capabilities: AGENT_CAPABILITIES,
-  });
+    env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId },
+    securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: [...options.capabilities] },
+  };
+}
+
+export interface ReuseCheck {
+  /** the reusable agent's container, if any */
+  readonly container: string | undefined;
+  /** why running agents of this image were not reused */
+  readonly skipped: readonly string[];
+}
+
+async function reusable(cluster: Cluster, pod: PodInfo, options: AgentOptions, signal: AbortSignal): Promise<ReuseCheck> {
+  const candidates = pod.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX) && c.image === options.image && c.state === "running");
+  const skipped: string[] = [];
+  for (const c of [...candidates].reverse()) {
+    const missing = options.capabilities.filter((cap) => !c.capabilities.includes(cap));
+    if (missing.length > 0) {
+      skipped.push(`${c.name} lacks ${missing.join(", ")}`);
+      continue;
+    }
+    const call = await callAgent(cluster, { pod: { namespace: pod.namespace, name: pod.name }, container: c.name, reused: true }, statusRequest(options.runId), { signal, timeoutMs: options.execTimeoutMs });
+    if (call.kind === "reply" && call.reply.ok) {
+      const left = call.reply.agent.ttlLeftMs;
+      if (left >= options.neededMs) return { container: c.name, skipped };
+      skipped.push(`${c.name} has ${Math.round(left / 1000)}s of its TTL left, the run needs ${Math.round(options.neededMs / 1000)}s`);
+    } else skipped.push(`${c.name} did not answer a status request (${callProblem(call)})`);
+  }
+  return { container: undefined, skipped };
+}
+
+export async function ensureAgent(
+  cluster: Cluster,
+  pod: PodInfo,
+  options: AgentOptions,
+  signal: AbortSignal,
+  onInjecting: (container: string) => void,
+  onSkipped: (why: string) => void = () => undefined,
+): Promise<AgentHandle> {
+  const ref = { namespace: pod.namespace, name: pod.name };
+  const reuse = await reusable(cluster, pod, options, signal);
+  for (const why of reuse.skipped) onSkipped(why);
+  if (reuse.container !== undefined) return { pod: ref, container: reuse.container, reused: true };
+  const name = agentName(pod, options.runId);
+  onInjecting(name);
+  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
   return { pod: ref, container: name, reused: false };
 }

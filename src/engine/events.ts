@@ -1,6 +1,7 @@
 // What the engine tells its observers (the UI, the journal). Observers only watch: each call is
 // isolated, so a broken view can never stop a run or undo a revert.
 import type { ExpectationOutcome } from "../expect/expectation.js";
+import type { CommandRun } from "../faults/protocol.generated.js";
 import type { ClusterIdentity } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
 import type { ProbeOutcome } from "../probes/run.js";
@@ -35,9 +36,45 @@ export type EngineEvent =
       readonly index: number;
       readonly faultId: string;
       readonly pod: PodRef;
+      /** the interface the agent applied it on */
       readonly iface: string | undefined;
+      /** the address families it covers (the agent's decision: it sees the pod) */
+      readonly families: readonly number[];
+      /** what the agent read back from the kernel, in words */
       readonly detail: string;
+      /** every command the agent ran to apply it */
+      readonly commands: readonly CommandRun[];
       readonly durationMs: number;
+    }
+  | {
+      /** every target pod holds the step's fault: it is held for the step's duration from now */
+      readonly type: "fault:holding";
+      readonly at: number;
+      readonly index: number;
+      readonly faultId: string;
+      readonly summary: string;
+      readonly pods: readonly PodRef[];
+      readonly untilAt: number;
+    }
+  | {
+      /** the agent reverted a fault by itself before its step ended (its lease lapsed): it did not hold */
+      readonly type: "fault:lost";
+      readonly at: number;
+      readonly index: number;
+      readonly faultId: string;
+      readonly pod: PodRef;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "fault:revert-retry";
+      readonly at: number;
+      readonly index: number;
+      readonly faultId: string;
+      readonly pod: PodRef;
+      readonly attempt: number;
+      /** why the attempt did not confirm the revert */
+      readonly detail: string;
+      readonly retryInMs: number;
     }
   | {
       readonly type: "fault:reverted";
@@ -46,8 +83,11 @@ export type EngineEvent =
       readonly faultId: string;
       readonly pod: PodRef;
       readonly confirmed: boolean;
-      /** why it is not confirmed, or "pod deleted" */
+      /** why it is not confirmed, or how it was (e.g. "pod deleted: …") */
       readonly detail: string;
+      readonly attempts: number;
+      /** every command the agent ran to revert it, over all attempts */
+      readonly commands: readonly CommandRun[];
       readonly durationMs: number;
     }
   | { readonly type: "fault:held"; readonly at: number; readonly index: number; readonly faultId: string; readonly pod: PodRef; readonly untilMs: number }

@@ -39,3 +39,13 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * A signal that aborts after `ms` (made with setTimeout, so tests can drive it with fake timers:
+ * AbortSignal.timeout's timer is internal to Node). Call `dispose` once it is not needed.
+ */
+export function deadline(ms: number, reason: () => Error = () => new Error(`deadline of ${ms} ms passed`)): { readonly signal: AbortSignal; readonly dispose: () => void } {
+  const c = new AbortController();
+  const timer = setTimeout(() => c.abort(reason()), Math.max(0, ms));
+  return { signal: c.signal, dispose: () => clearTimeout(timer) };
+}

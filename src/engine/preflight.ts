@@ -2,7 +2,7 @@
 // failure says the fix. Nothing here writes to the cluster.
 import { CouldNotRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import type { AccessCheck, Cluster } from "../kube/types.js";
+import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
 import type { EventSink } from "./events.js";
 
@@ -20,7 +20,7 @@ function describe(check: AccessCheck): string {
 /** The margin an agent's TTL must leave beyond the run's timeline (probes and reverts take time too). */
 export const TTL_MARGIN_MS = 60_000;
 
-export async function preflight(plan: Plan, cluster: Cluster, namespace: string, needs: PreflightNeeds, emit: EventSink, now: () => number): Promise<void> {
+export async function preflight(plan: Plan, cluster: Cluster, namespace: string, pods: readonly PodInfo[], needs: PreflightNeeds, emit: EventSink, now: () => number): Promise<void> {
   const checks: AccessCheck[] = [
     { verb: "get", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
@@ -36,21 +36,7 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     });
   }
 
-  if (needs.injectAgents) {
-    const labels = await cluster.namespaceLabels(namespace);
-    if (labels === undefined) {
-      emit({ type: "preflight", at: now(), check: "pod-security", ok: true, detail: `cannot read namespace ${namespace}: Pod Security is checked when the agent is added` });
-    } else {
-      const level = labels["pod-security.kubernetes.io/enforce"];
-      const ok = level === undefined || level === "privileged";
-      emit({ type: "preflight", at: now(), check: "pod-security", ok, detail: `namespace ${namespace} enforces ${level ?? "no level (privileged)"}` });
-      if (!ok) {
-        throw new CouldNotRunError(`namespace ${namespace} enforces Pod Security "${level}", which refuses the agent's NET_ADMIN capability (nothing was touched)`, {
-          hint: `only the "privileged" level admits it. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite`,
-        });
-      }
-    }
-  }
+  if (needs.injectAgents) podSecurity(plan, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
 
   const needed = plan.timelineMs + TTL_MARGIN_MS;
   const ttlOk = plan.agent.ttlMs >= needed;
@@ -58,6 +44,45 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
   if (!ttlOk) {
     throw new CouldNotRunError(`agent.ttl ${formatDuration(plan.agent.ttlMs)} is shorter than the run's timeline ${formatDuration(plan.timelineMs)} plus ${formatDuration(TTL_MARGIN_MS)}: the agent would revert mid-run`, {
       hint: `set agent.ttl to at least ${formatDuration(needed)} in the scenario`,
+    });
+  }
+}
+
+/** What each Pod Security level says about the agent's container. */
+const LEVELS: Readonly<Record<string, string>> = {
+  baseline: "admits no added capability beyond its default set, and the agent adds {caps}",
+  restricted: "admits no added capability but NET_BIND_SERVICE and requires runAsNonRoot, and the agent runs as root (runAsUser 0) adding {caps}",
+};
+
+/** What the pod's own securityContext would have done to an added container, had the agent not set its own. */
+function inherited(pod: PodInfo): string | undefined {
+  const s = pod.security;
+  const facts: string[] = [];
+  if (s.runAsUser !== undefined && s.runAsUser !== 0) facts.push(`runAsUser ${s.runAsUser} (capabilities would not be effective)`);
+  if (s.runAsNonRoot === true) facts.push("runAsNonRoot: true (a root agent would not start)");
+  if (facts.length === 0) return undefined;
+  return `pod ${pod.name} sets ${facts.join(" and ")} at pod level; the agent's own securityContext (runAsUser 0, runAsNonRoot false) overrides it for the agent alone`;
+}
+
+/**
+ * The agent needs NET_ADMIN and NET_RAW as root: only the "privileged" Pod Security level admits
+ * that. Says what the namespace's level allows, what the pods' own security contexts would have
+ * done, and what to change.
+ */
+function podSecurity(plan: Plan, namespace: string, pods: readonly PodInfo[], labels: Readonly<Record<string, string>> | undefined, emit: EventSink, now: () => number): void {
+  const notes = pods.map(inherited).filter((n): n is string => n !== undefined);
+  const caps = plan.agent.capabilities.join(" and ");
+  if (labels === undefined) {
+    emit({ type: "preflight", at: now(), check: "pod-security", ok: true, detail: [`cannot read namespace ${namespace}: Pod Security is checked when the agent is added`, ...notes].join("; ") });
+    return;
+  }
+  const level = labels["pod-security.kubernetes.io/enforce"];
+  const ok = level === undefined || level === "privileged";
+  emit({ type: "preflight", at: now(), check: "pod-security", ok, detail: [`namespace ${namespace} enforces ${level ?? "no level (privileged)"}`, ...notes].join("; ") });
+  if (!ok) {
+    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}").replace("{caps}", caps);
+    throw new CouldNotRunError(`namespace ${namespace} enforces Pod Security "${level}", which refuses the agent's container: "${level}" ${why} (nothing was touched)`, {
+      hint: `only the "privileged" level admits the agent. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite; otherwise run the experiment in a namespace meant for it`,
     });
   }
 }

@@ -1,21 +1,28 @@
-// The engine: runs a Plan through the Cluster port. One AbortSignal for the run; a revert
-// ledger written *before* each fault is applied and drained LIFO in `finally` — on normal end,
-// on error, on Ctrl-C — under a fresh deadline, because the run's own signal may be aborted by
-// then. Leases are renewed while faults are held, so an agent reverts by itself if this process
-// dies. Events go out to observers; the engine never prints.
+// The engine: runs a Plan through the Cluster port, in small parts — the revert ledger
+// (ledger.ts: written before each apply, drained LIFO), the lease keeper (leases.ts: per pod and
+// fault, independent timers), the step runner (steps.ts), reverts with retries (revert.ts),
+// probes and expectations (checks.ts), agents (agents.ts). This file wires them: one AbortSignal
+// for the run, and a `finally` that releases every lease and reverts whatever the ledger still
+// holds under a fresh deadline (the run's own signal may be aborted by then). Events go out to
+// observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
-import { evaluateExpectation, type SavedResults } from "../expect/expectation.js";
-import { metricsOf } from "../expect/metrics.js";
-import { agentRenewArgv, leaseSeconds } from "../faults/index.js";
-import { parseAgentState, verifyApplied } from "../faults/verify.js";
+import { formatDuration } from "../expect/format.js";
+import { requestArgv } from "../faults/index.js";
+import type { RevertRequest } from "../faults/protocol.generated.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import type { Plan, PlannedFaultStep, PlannedProbeRun } from "../plan/types.js";
-import { ensureToolsPod, runProbe, type Metrics, type ToolsPod } from "../probes/run.js";
-import { ensureAgent, type AgentHandle } from "./agents.js";
-import type { EventSink, PodRef, ProbeWhere, RunStatus } from "./events.js";
+import { quoteArgv } from "../plan/format.js";
+import type { Plan } from "../plan/types.js";
+import { callAgent, type AgentHandle } from "./agent-client.js";
+import { ensureAgent } from "./agents.js";
+import { Checks } from "./checks.js";
+import type { EventSink, PodRef, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
+import { LeaseKeeper } from "./leases.js";
+import { RevertLedger, type LedgerEntry } from "./ledger.js";
 import { mapPool, sleep } from "./pool.js";
-import { preflight } from "./preflight.js";
+import { preflight, TTL_MARGIN_MS } from "./preflight.js";
+import { revertEntries, type RevertOutcomeOf } from "./revert.js";
+import { runFaultStep } from "./steps.js";
 
 export interface EngineOptions {
   readonly runId: string;
@@ -26,18 +33,18 @@ export interface EngineOptions {
   readonly concurrency: number;
   readonly injectTimeoutMs: number;
   readonly execTimeoutMs: number;
-  /** how long reverting everything may take once the run is over */
+  /** how long reverting one fault may take, retries included, once its step is over */
   readonly revertDeadlineMs: number;
   /** bound on one probe's exec (ab's run) */
   readonly probeTimeoutMs: number;
   /**
-   * disrupt without --wait: once applied, faults are left to the agent's lease (which the plan
-   * sets to the fault's duration) instead of being held and reverted here.
+   * disrupt --detach: once applied, faults are left to the agent's lease (which the plan sets
+   * to the fault's duration) instead of being held and reverted here.
    */
   readonly handOffToLease: boolean;
   /** environment for {{ env.NAME }} in probe URLs (read by the CLI) */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** keep a tools pod this run created (default: delete it at the end) */
+  /** keep the tools pods this run created (default: delete them at the end) */
   readonly keepTools: boolean;
   readonly now: () => number;
 }
@@ -48,6 +55,19 @@ export interface Unreverted {
   readonly faultId: string;
   readonly iface: string | undefined;
   readonly detail: string;
+  /** the agent still runs (it can be asked again by hand); undefined: unknown */
+  readonly agentRunning: boolean | undefined;
+  readonly revert: RevertRequest;
+}
+
+/** A fault that ended before its step did: the agent reverted it by itself. */
+export interface LostFault {
+  readonly step: number;
+  readonly stepName: string;
+  readonly durationMs: number;
+  readonly faultId: string;
+  readonly pod: PodRef;
+  readonly reason: string;
 }
 
 export interface RunResult {
@@ -56,15 +76,7 @@ export interface RunResult {
   readonly message: string | undefined;
   readonly hint: string | undefined;
   readonly unreverted: readonly Unreverted[];
-}
-
-interface LedgerEntry {
-  readonly index: number;
-  readonly faultId: string;
-  readonly agent: AgentHandle;
-  readonly revertArgv: readonly string[];
-  iface: string | undefined;
-  applied: boolean;
+  readonly lost: readonly LostFault[];
 }
 
 const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
@@ -78,225 +90,86 @@ class SteadyStateBroken extends ChaosRunError {
   }
 }
 
-interface Saved {
-  readonly all: Metrics;
-  readonly perPod: ReadonlyMap<string, Metrics>;
+/** The exit-4 message: what may remain, where, and how to clean it — even when the agent is dead. */
+export function unrevertedMessage(unreverted: readonly Unreverted[]): { message: string; hint: string } {
+  const namespaces = [...new Set(unreverted.map((u) => u.pod.namespace))];
+  const sweep = namespaces.map((ns) => `chaos-run sweep -n ${ns}`).join(", ");
+  const lines = unreverted.map((u) => {
+    const head = `  pod ${podKey(u.pod)}${u.iface !== undefined ? ` (interface ${u.iface})` : ""}: fault ${u.faultId}: ${u.detail}`;
+    const byHand =
+      u.agentRunning === false
+        ? `    its agent ${u.container} is gone: ${`chaos-run sweep -n ${u.pod.namespace}`} adds a fresh agent that reverts what it left`
+        : `    its agent ${u.container}${u.agentRunning === true ? " still runs" : " may still run"}: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- ${quoteArgv(requestArgv(u.revert))}`;
+    return `${head}\n${byHand}`;
+  });
+  return {
+    message: `${unreverted.length} fault${unreverted.length > 1 ? "s" : ""} could not be confirmed reverted; a fault may remain:\n${lines.join("\n")}`,
+    hint: `${sweep} reverts what the agents hold there, and adds a fresh agent to a pod whose agent died; a running agent also reverts by itself when its lease lapses`,
+  };
 }
 
-function numbers(m: Metrics): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m)) if (v !== undefined) out[k] = v;
-  return out;
+function lostMessage(lost: readonly LostFault[]): string {
+  const lines = lost.map((l) => `  pod ${podKey(l.pod)}: fault ${l.faultId} (step ${l.step + 1}, ${l.stepName}) did not hold for its ${formatDuration(l.durationMs)}: ${l.reason}`);
+  return `${lost.length} fault${lost.length > 1 ? "s" : ""} ended before ${lost.length > 1 ? "their steps" : "its step"} did, so what was measured is not what was planned:\n${lines.join("\n")}`;
 }
 
 export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, signal: AbortSignal, options: EngineOptions): Promise<RunResult> {
   const now = options.now;
-  const ledger: LedgerEntry[] = [];
+  const ledger = new RevertLedger();
   const unreverted: Unreverted[] = [];
+  const lost: LostFault[] = [];
   const gone = new Map<string, string>();
   const stopWatching: (() => void)[] = [];
   const agents = new Map<string, AgentHandle>();
-  const lease = leaseSeconds(plan.agent.leaseMs);
   let failure: ChaosRunError | undefined;
-  let renewTimer: NodeJS.Timeout | undefined;
-  let renewing = false;
-  /** aborted when a held fault is lost (its lease lapsed): the step cannot go on as planned */
-  let stepAbort: AbortController | undefined;
-  const warned = new Set<string>();
-  // set once the probe machinery exists (below); the fault steps call it for their `during` probes
-  let runDuring: (step: PlannedFaultStep, stepSignal: AbortSignal) => Promise<number> = async () => 0;
+
+  const stepOf = new Map(plan.steps.map((s) => [s.index, s]));
+  const leases = new LeaseKeeper({
+    runId: options.runId,
+    leaseMs: plan.agent.leaseMs,
+    call: (agent, request, o) => callAgent(cluster, agent, request, o),
+    onLost: (agent, faultId, reason) => {
+      const entry = ledger.open().find((e) => e.faultId === faultId && podKey(e.agent.pod) === podKey(agent.pod));
+      if (entry !== undefined) markLost(entry, reason);
+    },
+    onWarning: (agent, faultId, why) => emit({ type: "warning", at: now(), message: `could not renew the lease of ${faultId} in pod ${podKey(agent.pod)} (renewing again): ${why}` }),
+  });
+  const markLost = (entry: LedgerEntry, reason: string): void => {
+    if (entry.state === "lost") return;
+    entry.state = "lost";
+    const step = stepOf.get(entry.step);
+    lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason });
+    emit({ type: "fault:lost", at: now(), index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, reason });
+  };
+  const recordReverts = (outcomes: readonly RevertOutcomeOf[]): void => {
+    for (const o of outcomes) {
+      // the agent had reverted it by itself before its step ended: renewals that never reached
+      // it (a hung exec) are found out here at the latest
+      if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly);
+      if (o.confirmed) continue;
+      unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning, revert: o.entry.revert });
+    }
+  };
+  const checks = new Checks({
+    cluster,
+    emit,
+    now,
+    namespace: options.namespace,
+    runId: options.runId,
+    pullPolicy: plan.agent.pullPolicy,
+    signal,
+    injectTimeoutMs: options.injectTimeoutMs,
+    probeTimeoutMs: options.probeTimeoutMs,
+    env: options.env,
+    targets: () => options.pods.filter((p) => !gone.has(podKey(p))),
+  });
+  const hasFaults = plan.steps.some((st) => st.kind === "fault");
+  const hasProbes = plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0));
 
   emit({ type: "run:start", at: now(), runId: options.runId, plan, cluster: cluster.identity });
-
-  const execIn = (agent: AgentHandle, argv: readonly string[], execSignal: AbortSignal) =>
-    cluster.exec(agent.pod.namespace, agent.pod.name, agent.container, argv, { signal: execSignal, timeoutMs: options.execTimeoutMs });
-
-  /** Renews every held fault's lease, pod by pod; never overlaps itself. */
-  const renewLeases = async (): Promise<void> => {
-    if (renewing) return;
-    renewing = true;
-    try {
-      const byPod = new Map<string, LedgerEntry[]>();
-      for (const e of ledger) if (e.applied && !gone.has(podKey(e.agent.pod))) byPod.set(podKey(e.agent.pod), [...(byPod.get(podKey(e.agent.pod)) ?? []), e]);
-      await mapPool([...byPod.values()], options.concurrency, async (entries) => {
-        const first = entries[0];
-        if (first === undefined) return;
-        const r = await execIn(first.agent, agentRenewArgv(lease, entries.map((e) => e.faultId)), AbortSignal.timeout(options.execTimeoutMs));
-        if (r.exitCode === 0 || gone.has(podKey(first.agent.pod))) return;
-        const ids = entries.map((e) => e.faultId).join(", ");
-        if (/renew: no fault/.test(r.stderr)) {
-          // the agent already reverted it: the fault is no longer in effect
-          stepAbort?.abort(
-            new CouldNotRunError(`the agent in pod ${podKey(first.agent.pod)} reverted ${ids} by itself: its ${lease}s lease lapsed before chaos-run renewed it`, {
-              hint: "give the agent a longer lease (agent.lease in the scenario); a busy API server or node slows renewals down",
-            }),
-          );
-        } else if (!warned.has(podKey(first.agent.pod))) {
-          warned.add(podKey(first.agent.pod));
-          emit({ type: "warning", at: now(), message: `could not renew the lease of ${ids} in pod ${podKey(first.agent.pod)} (retrying): ${r.error ?? r.stderr.trim()}` });
-        }
-      });
-    } finally {
-      renewing = false;
-    }
-  };
-  const startRenewing = (): void => {
-    if (renewTimer !== undefined) return;
-    renewTimer = setInterval(() => void renewLeases(), Math.max(500, (lease * 1000) / 3));
-  };
-  const stopRenewing = (): void => {
-    if (renewTimer !== undefined) clearInterval(renewTimer);
-    renewTimer = undefined;
-  };
-
-  /** Reverts ledger entries (LIFO), each pod's in order, pods concurrently. Keeps going past failures. */
-  const revert = async (entries: LedgerEntry[], revertSignal: AbortSignal): Promise<void> => {
-    const byPod = new Map<string, LedgerEntry[]>();
-    for (const e of [...entries].reverse()) byPod.set(podKey(e.agent.pod), [...(byPod.get(podKey(e.agent.pod)) ?? []), e]);
-    await mapPool([...byPod.values()], options.concurrency, async (podEntries) => {
-      for (const e of podEntries) {
-        const started = now();
-        const r = gone.has(podKey(e.agent.pod)) ? undefined : await execIn(e.agent, e.revertArgv, revertSignal);
-        let confirmed = r?.exitCode === 0;
-        let detail = r === undefined ? "" : r.exitCode === 0 ? "" : (r.stderr.trim() || r.error || `exit ${String(r.exitCode)}`);
-        if (!confirmed) {
-          const reason = gone.get(podKey(e.agent.pod)) ?? (await podGoneReason(cluster, e.agent.pod));
-          if (reason !== undefined) {
-            confirmed = true;
-            detail = `pod ${reason}: the fault went with its network namespace`;
-          }
-        }
-        const i = ledger.indexOf(e);
-        if (i >= 0) ledger.splice(i, 1);
-        emit({ type: "fault:reverted", at: now(), index: e.index, faultId: e.faultId, pod: e.agent.pod, confirmed, detail, durationMs: now() - started });
-        if (!confirmed) unreverted.push({ pod: e.agent.pod, container: e.agent.container, faultId: e.faultId, iface: e.iface, detail });
-      }
-    });
-  };
-
-  const runFaultStep = async (step: PlannedFaultStep): Promise<void> => {
-    const f = step.fault;
-    const handles = [...agents.values()].filter((a) => !gone.has(podKey(a.pod)));
-    const entries = handles.map((agent): LedgerEntry => ({ index: step.index, faultId: f.id, agent, revertArgv: f.agentRevert, iface: undefined, applied: false }));
-    // The ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it.
-    ledger.push(...entries);
-    const abort = new AbortController();
-    stepAbort = abort;
-    const onRunAbort = (): void => abort.abort(signal.reason);
-    signal.addEventListener("abort", onRunAbort, { once: true });
-    // renewing starts with the first apply: a wide fan-out can take longer than a lease
-    if (!options.handOffToLease) startRenewing();
-    try {
-      await applyAndHold(step, entries, abort.signal);
-    } finally {
-      stopRenewing();
-      signal.removeEventListener("abort", onRunAbort);
-      stepAbort = undefined;
-    }
-    // the step's own end: revert now (a failure here is kept for exit 4, the run goes on)
-    await revert(entries.filter((e) => ledger.includes(e)), AbortSignal.timeout(options.revertDeadlineMs));
-    const lost = [...gone.keys()];
-    if (lost.length > 0) throw new CouldNotRunError(`target pod${lost.length > 1 ? "s" : ""} ${lost.join(", ")} went away during step ${step.index + 1} (${step.name}); the other pods were reverted`);
-  };
-
-  const applyAndHold = async (step: PlannedFaultStep, entries: LedgerEntry[], stepSignal: AbortSignal): Promise<void> => {
-    const f = step.fault;
-    const results = await mapPool(entries, options.concurrency, async (e) => {
-      const started = now();
-      const r = await execIn(e.agent, f.agentApply, signal);
-      e.applied = r.exitCode === 0 || r.exitCode === undefined;
-      if (r.exitCode !== 0) {
-        if (interruptOf(signal) !== undefined) throw signal.reason;
-        if (gone.has(podKey(e.agent.pod))) throw new CouldNotRunError(`pod ${podKey(e.agent.pod)} was ${gone.get(podKey(e.agent.pod)) ?? "deleted"} during step ${step.index + 1} (${step.name})`);
-        const why = r.stderr.trim() || r.error || `exit ${String(r.exitCode)}`;
-        throw new CouldNotRunError(`step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} could not apply ${f.summary}: ${why}`, {
-          hint: r.exitCode === 4 ? "the agent refused rather than replace what it could not restore; see its message" : `kubectl logs -n ${e.agent.pod.namespace} ${e.agent.pod.name} -c ${e.agent.container}`,
-        });
-      }
-      const state = parseAgentState(r.stdout);
-      e.iface = state.iface;
-      const v = verifyApplied(f.fault, { id: f.id, handle: f.handle }, state);
-      if (!v.ok) throw new CouldNotRunError(`step ${step.index + 1} (${step.name}): ${f.summary} is not in effect in pod ${podKey(e.agent.pod)} after applying: ${v.detail}`);
-      emit({ type: "fault:applied", at: now(), index: step.index, faultId: f.id, pod: e.agent.pod, iface: state.iface, detail: v.detail, durationMs: now() - started });
-    });
-    const firstError = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (firstError !== undefined) throw firstError.reason;
-
-    if (options.handOffToLease) {
-      for (const e of entries) {
-        emit({ type: "fault:held", at: now(), index: step.index, faultId: f.id, pod: e.agent.pod, untilMs: now() + lease * 1000 });
-        ledger.splice(ledger.indexOf(e), 1);
-      }
-      return;
-    }
-    // no renewal here: each apply started its own lease, and the timer started with the step
-    // renews them every third of a lease (an extra exec per pod now would land on the cluster
-    // just as the step's probes begin to measure)
-    const appliedAt = now();
-    if (step.during.length > 0) await runDuring(step, stepSignal);
-    const left = step.durationMs - (now() - appliedAt);
-    if (left > 0) await sleep(left, stepSignal);
-    else if (step.during.length > 0) {
-      emit({ type: "warning", at: now(), message: `step ${step.index + 1} (${step.name}): its probes took ${Math.round((now() - appliedAt) / 1000)}s, longer than the fault's ${Math.round(step.durationMs / 1000)}s; the fault was held until they ended` });
-    }
-  };
-
-  const tools = new Map<string, ToolsPod>();
-  const saved = new Map<string, Saved>();
-  let failedExpectations = 0;
-  const hasProbes = plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0));
-  const hasFaults = plan.steps.some((st) => st.kind === "fault");
-
-  const toolsFor = async (image: string): Promise<ToolsPod> => {
-    const known = tools.get(image);
-    if (known !== undefined) return known;
-    const started = now();
-    const t = await ensureToolsPod(cluster, options.namespace, image, options.runId, signal, options.injectTimeoutMs);
-    tools.set(image, t);
-    emit({ type: "tools:ready", at: now(), pod: { namespace: t.namespace, name: t.name }, image, created: t.created, durationMs: now() - started });
-    return t;
-  };
-
-  /** Runs probes and evaluates their expectations; returns how many expectations failed. */
-  const runChecks = async (runs: readonly PlannedProbeRun[], where: ProbeWhere, probeSignal: AbortSignal): Promise<number> => {
-    let failed = 0;
-    for (const run of runs) {
-      emit({ type: "probe:start", at: now(), where, probe: run.probe });
-      const t = await toolsFor(run.toolsImage);
-      const targets = options.pods.filter((p) => !gone.has(podKey(p)));
-      const outcomes = await runProbe(run, { cluster, tools: t, targets, env: options.env, signal: probeSignal, timeoutMs: options.probeTimeoutMs });
-      for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: o.aggregate || outcomes.length === 1 ? run.save : undefined });
-      const measured = outcomes.filter((o) => !o.aggregate);
-      for (const o of measured) {
-        const view: Record<string, Readonly<Record<string, number>>> = {};
-        for (const [name, sv] of saved) view[name] = numbers((o.pod !== undefined ? sv.perPod.get(o.pod) : undefined) ?? sv.all);
-        const savedView: SavedResults = view;
-        run.expect.forEach((exp, i) => {
-          const dimension = metricsOf(run.kind)[exp.metric]?.dimension ?? "number";
-          const outcome = evaluateExpectation(exp, o.metrics[exp.metric], {
-            dimension,
-            saved: savedView,
-            dimensionOf: (_result, metric) => metricsOf(run.kind)[metric]?.dimension ?? "number",
-          });
-          if (outcome.verdict !== "pass") failed += 1;
-          emit({ type: "expect:result", at: now(), where, probe: run.probe, pod: o.pod, expected: run.expectText[i] ?? exp.metric, outcome });
-        });
-      }
-      if (run.save !== undefined) {
-        const whole = outcomes.find((o) => o.aggregate) ?? outcomes[0];
-        const perPod = new Map<string, Metrics>();
-        for (const o of measured) if (o.pod !== undefined) perPod.set(o.pod, o.metrics);
-        if (whole !== undefined) saved.set(run.save, { all: whole.metrics, perPod });
-      }
-    }
-    failedExpectations += failed;
-    return failed;
-  };
-  runDuring = (step, stepSignal) => runChecks(step.during, { phase: "during", index: step.index, stepName: step.name }, stepSignal);
-
   let status: RunStatus = "passed";
   try {
-    await preflight(plan, cluster, options.namespace, { toolsPod: hasProbes, injectAgents: hasFaults || plan.steps.length === 0 }, emit, now);
+    await preflight(plan, cluster, options.namespace, options.pods, { toolsPod: hasProbes, injectAgents: hasFaults || plan.steps.length === 0 }, emit, now);
     for (const pod of options.pods) {
       stopWatching.push(
         cluster.onPodGone(pod.namespace, pod.name, (reason) => {
@@ -306,7 +179,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       );
     }
     if (plan.steadyState.length > 0) {
-      const failed = await runChecks(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
+      const failed = await checks.run(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
       if (failed > 0) throw new SteadyStateBroken(failed);
     }
     if (hasFaults || plan.steps.length === 0) {
@@ -315,9 +188,19 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         const handle = await ensureAgent(
           cluster,
           pod,
-          { image: plan.agent.image, ttlMs: plan.agent.ttlMs, runId: options.runId, neededMs: plan.timelineMs + 60_000, injectTimeoutMs: options.injectTimeoutMs, execTimeoutMs: options.execTimeoutMs },
+          {
+            image: plan.agent.image,
+            pullPolicy: plan.agent.pullPolicy,
+            capabilities: plan.agent.capabilities,
+            ttlMs: plan.agent.ttlMs,
+            runId: options.runId,
+            neededMs: plan.timelineMs + TTL_MARGIN_MS,
+            injectTimeoutMs: options.injectTimeoutMs,
+            execTimeoutMs: options.execTimeoutMs,
+          },
           signal,
           (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
+          (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
         );
         agents.set(podKey(handle.pod), handle);
         emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
@@ -331,27 +214,44 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       emit({ type: "step:start", at: now(), index: step.index, name: step.name, kind: step.kind, durationMs: step.durationMs });
       switch (step.kind) {
         case "fault":
-          await runFaultStep(step);
+          await runFaultStep(step, {
+            cluster,
+            emit,
+            now,
+            ledger,
+            leases,
+            agents: () => [...agents.values()].filter((a) => !gone.has(podKey(a.pod))),
+            gone,
+            signal,
+            concurrency: options.concurrency,
+            execTimeoutMs: options.execTimeoutMs,
+            revertDeadlineMs: options.revertDeadlineMs,
+            handOffToLease: options.handOffToLease,
+            leaseMs: plan.agent.leaseMs,
+            agentImage: plan.agent.image,
+            during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+            reverted: recordReverts,
+          });
           break;
         case "wait":
           await sleep(step.durationMs, signal);
           break;
         case "probe":
-          await runChecks([step.run], { phase: "step", index: step.index, stepName: step.name }, signal);
+          await checks.run([step.run], { phase: "step", index: step.index, stepName: step.name }, signal);
           break;
       }
       emit({ type: "step:end", at: now(), index: step.index, ok: true, detail: undefined });
     }
-    if (plan.steadyState.length > 0) await runChecks(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, signal);
-    if (failedExpectations > 0) {
+    if (plan.steadyState.length > 0) await checks.run(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, signal);
+    if (checks.failed > 0) {
       status = "failed";
-      failure = new ChaosRunError(ExitCode.ExpectationFailed, `${failedExpectations} expectation${failedExpectations > 1 ? "s" : ""} did not hold`);
+      failure = new ChaosRunError(ExitCode.ExpectationFailed, `${checks.failed} expectation${checks.failed > 1 ? "s" : ""} did not hold`);
     }
   } catch (e) {
     const interrupt = interruptOf(signal) ?? (e instanceof Interrupted ? e : undefined);
     if (interrupt !== undefined) {
       status = "interrupted";
-      failure = new ChaosRunError(interrupt.signal === "SIGINT" ? ExitCode.Interrupted : ExitCode.Terminated, `interrupted by ${interrupt.signal}`);
+      failure = new ChaosRunError(interrupt.exitCode === ExitCode.Interrupted ? ExitCode.Interrupted : ExitCode.Terminated, `interrupted by ${interrupt.signal}`);
     } else if (e instanceof SteadyStateBroken) {
       status = "failed";
       failure = e;
@@ -360,41 +260,42 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       failure = isChaosRunError(e) ? e : new CouldNotRunError(e instanceof Error ? e.message : String(e), { cause: e });
     }
   } finally {
-    stopRenewing();
-    if (ledger.length > 0) await revert([...ledger], AbortSignal.timeout(options.revertDeadlineMs));
+    leases.releaseAll();
+    const leftover = ledger.open();
+    if (leftover.length > 0) {
+      const outcomes = await revertEntries(leftover, { cluster, emit, now, concurrency: options.concurrency, execTimeoutMs: options.execTimeoutMs, deadlineMs: options.revertDeadlineMs, gone });
+      for (const o of outcomes) ledger.settle(o.entry);
+      recordReverts(outcomes);
+    }
     for (const stop of stopWatching) stop();
     if (!options.keepTools) {
-      for (const t of tools.values()) {
-        if (t.created) await cluster.deletePod(t.namespace, t.name).catch((err: unknown) => emit({ type: "warning", at: now(), message: `could not delete the tools pod ${t.namespace}/${t.name}: ${String(err)}` }));
+      for (const t of checks.toolsPods()) {
+        await cluster.deletePod(t.namespace, t.name).catch((err: unknown) => emit({ type: "warning", at: now(), message: `could not delete the tools pod ${t.namespace}/${t.name}: ${String(err)}` }));
       }
     }
   }
 
+  let result: RunResult;
   if (unreverted.length > 0) {
-    const lines = unreverted.map(
-      (u) =>
-        `  pod ${podKey(u.pod)}${u.iface !== undefined ? ` (interface ${u.iface})` : ""}: fault ${u.faultId}: ${u.detail}\n` +
-        `    clean it by hand: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- chaos-agent revert --id ${u.faultId}`,
-    );
-    const message = `${unreverted.length} fault${unreverted.length > 1 ? "s" : ""} could not be confirmed reverted; a fault may remain:\n${lines.join("\n")}`;
-    const result: RunResult = { status: status === "passed" ? "error" : status, exitCode: ExitCode.RevertUnconfirmed, message, hint: "the agents also revert by themselves when their lease lapses; chaos-run sweep reverts every agent's faults in a namespace", unreverted };
-    emit({ type: "run:end", at: now(), status: result.status, exitCode: result.exitCode, message: result.message, hint: result.hint });
-    return result;
+    const { message, hint } = unrevertedMessage(unreverted);
+    // what stopped the run is worth knowing too (e.g. an agent of another version, which no revert can reach)
+    const why = failure !== undefined && failure.exitCode !== ExitCode.ExpectationFailed ? `\nthe run had stopped: ${failure.message}` : "";
+    const first = failure?.hint !== undefined && failure.exitCode !== ExitCode.ExpectationFailed ? `${failure.hint}; then ` : "";
+    result = { status: status === "passed" || status === "failed" ? "error" : status, exitCode: ExitCode.RevertUnconfirmed, message: message + why, hint: first + hint, unreverted, lost };
+  } else if (lost.length > 0 && (failure === undefined || failure.exitCode === ExitCode.ExpectationFailed)) {
+    result = {
+      status: "error",
+      exitCode: ExitCode.CouldNotRun,
+      message: lostMessage(lost),
+      hint: "a busy API server or node slows renewals down: give the agent a longer lease (agent.lease in the scenario)",
+      unreverted,
+      lost,
+    };
+  } else if (failure === undefined) {
+    result = { status, exitCode: ExitCode.Ok, message: undefined, hint: undefined, unreverted, lost };
+  } else {
+    result = { status, exitCode: failure.exitCode, message: failure.message, hint: failure.hint, unreverted, lost };
   }
-  const result: RunResult =
-    failure === undefined
-      ? { status, exitCode: ExitCode.Ok, message: undefined, hint: undefined, unreverted }
-      : { status, exitCode: failure.exitCode, message: failure.message, hint: failure.hint, unreverted };
   emit({ type: "run:end", at: now(), status: result.status, exitCode: result.exitCode, message: result.message, hint: result.hint });
   return result;
-}
-
-async function podGoneReason(cluster: Cluster, pod: PodRef): Promise<string | undefined> {
-  try {
-    const p = await cluster.getPod(pod.namespace, pod.name);
-    if (p === undefined) return "deleted";
-    return p.deleting ? "terminating" : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,25 +1,22 @@
-// Pure fault builders: a fault → the argv that apply and revert it (ARCHITECTURE.md "faults").
-import { buildNetem } from "./netem.js";
-import { buildPartition } from "./partition.js";
-import type { Fault, FaultCommands, FaultIds } from "./types.js";
-
-export { agentApplyArgv, agentRenewArgv, agentRevertArgv, agentServeArgs, leaseSeconds } from "./agent.js";
-export type { AgentApplyOptions } from "./agent.js";
-export { buildNetem, netemOptions, tcTime } from "./netem.js";
-export { buildPartition } from "./partition.js";
-export { chainName, tcHandle } from "./ids.js";
-export * from "./types.js";
-
-/** `iface` is an interface name or `$IFACE` (IFACE_TOKEN). */
-export function buildFault(fault: Fault, iface: string, ids: FaultIds): FaultCommands {
-  switch (fault.kind) {
-    case "netem":
-      return buildNetem(fault, iface, ids);
-    case "partition":
-      return buildPartition(fault, iface, ids);
-    default: {
-      const never: never = fault;
-      throw new TypeError(`unknown fault ${JSON.stringify(never)}`);
-    }
-  }
-}
+// The faults room (ARCHITECTURE.md "faults"): typed faults, and their requests to the agent in
+// the agent protocol (the protocol's other types: ./protocol.generated.js). Pure.
+export {
+  AGENT_PROGRAM,
+  MAX_LEASE_MS,
+  MIN_LEASE_MS,
+  NETWORK_CAPABILITIES,
+  PROTOCOL_VERSION,
+  agentServeArgs,
+  applyRequest,
+  capabilitiesFor,
+  faultSpec,
+  leaseMsOf,
+  renewRequest,
+  requestArgv,
+  revertRequest,
+  statusRequest,
+  sweepRequest,
+} from "./requests.js";
+export { parseReply, type ReplyParse } from "./reply.js";
+export type { ApplyRequest, CommandRun, FaultSpec, FaultState, Reply, ReplyError, Request, RevertOutcome, RevertRequest } from "./protocol.generated.js";
+export type { Distribution, Fault, NetemFault, NetemParams, PartitionFault, Rate, Scope, ScopeCidr } from "./types.js";

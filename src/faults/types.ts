@@ -1,11 +1,12 @@
 // Faults are data: typed values with fields only, defaults filled in before anything is built.
-// src/scenario normalises a scenario's `fault:` into these; src/faults turns them into argv.
+// src/scenario normalises a scenario's `fault:` into these; src/faults maps them to the agent
+// protocol's FaultSpec (requests.ts).
 
 export type Distribution = "uniform" | "normal" | "pareto" | "paretonormal";
 
 export interface Rate {
   readonly bitsPerSecond: number;
-  /** as written in the scenario (`1mbit`): tc gets exactly this */
+  /** as written in the scenario (`1mbit`): the agent gets exactly this */
   readonly text: string;
 }
 
@@ -51,20 +52,3 @@ export interface PartitionFault {
 }
 
 export type Fault = NetemFault | PartitionFault;
-
-/** Names a fault's kernel objects: the iptables chain `CHAOS-<id>` and the tc handles. */
-export interface FaultIds {
-  /** `[a-z0-9-]{1,22}`: the agent's fault id and the chain suffix (chains are ≤ 28 chars) */
-  readonly id: string;
-  /** tc major handle of the fault's root qdisc, 1..0xfffe; a scoped netem also uses handle+1 */
-  readonly handle: number;
-}
-
-/** What to run, in order, to apply a fault, and what to run, in order, to revert it. */
-export interface FaultCommands {
-  readonly apply: readonly (readonly string[])[];
-  readonly revert: readonly (readonly string[])[];
-}
-
-/** The interface token the agent replaces with the pod's default-route interface. */
-export const IFACE_TOKEN = "$IFACE";

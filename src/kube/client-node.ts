@@ -119,7 +119,9 @@ function loadConfig(options: ConnectOptions): KeepAliveKubeConfig {
   return kc;
 }
 
-function containerInfo(spec: { name: string; image?: string | undefined; env?: k8s.V1EnvVar[] | undefined } | undefined, status: k8s.V1ContainerStatus | undefined, name: string): ContainerInfo {
+type ContainerSpecLike = { name: string; image?: string | undefined; env?: k8s.V1EnvVar[] | undefined; securityContext?: k8s.V1SecurityContext | undefined };
+
+function containerInfo(spec: ContainerSpecLike | undefined, status: k8s.V1ContainerStatus | undefined, name: string): ContainerInfo {
   const st = status?.state;
   const state = st?.running !== undefined ? "running" : st?.terminated !== undefined ? "terminated" : st?.waiting !== undefined ? "waiting" : "unknown";
   return {
@@ -130,6 +132,7 @@ function containerInfo(spec: { name: string; image?: string | undefined; env?: k
     message: st?.waiting?.message ?? st?.terminated?.message,
     exitCode: st?.terminated?.exitCode,
     runId: spec?.env?.find((e) => e.name === "CHAOS_RUN_ID")?.value,
+    capabilities: spec?.securityContext?.capabilities?.add ?? [],
   };
 }
 
@@ -149,7 +152,20 @@ export function podInfo(pod: k8s.V1Pod): PodInfo {
     labels: pod.metadata?.labels ?? {},
     containers: (spec?.containers ?? []).map((c) => containerInfo(c, statusOf(status?.containerStatuses, c.name), c.name)),
     ephemeralContainers: (spec?.ephemeralContainers ?? []).map((c) => containerInfo(c, statusOf(status?.ephemeralContainerStatuses, c.name), c.name)),
+    hostNetwork: spec?.hostNetwork === true,
+    owner: ownerOf(pod.metadata?.ownerReferences),
+    mirror: pod.metadata?.annotations?.["kubernetes.io/config.mirror"] !== undefined,
+    security: {
+      runAsUser: spec?.securityContext?.runAsUser,
+      runAsGroup: spec?.securityContext?.runAsGroup,
+      runAsNonRoot: spec?.securityContext?.runAsNonRoot,
+    },
   };
+}
+
+function ownerOf(refs: k8s.V1OwnerReference[] | undefined): PodInfo["owner"] {
+  const c = refs?.find((r) => r.controller === true);
+  return c === undefined ? undefined : { kind: c.kind, name: c.name };
 }
 
 type PodListener = (phase: "ADDED" | "MODIFIED" | "DELETED", pod: PodInfo) => void;
@@ -281,9 +297,12 @@ class ClientNodeCluster implements Cluster {
     const container: k8s.V1EphemeralContainer = {
       name: spec.name,
       image: spec.image,
+      imagePullPolicy: spec.pullPolicy,
       args: [...spec.args],
-      env: [{ name: "CHAOS_RUN_ID", value: spec.runId }],
-      securityContext: { capabilities: { add: [...spec.capabilities] } },
+      env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+      // explicit, never inherited from the pod: a pod-level runAsUser 1000 would leave the
+      // capabilities without effect, a pod-level runAsNonRoot would stop the agent starting
+      securityContext: { runAsUser: spec.securityContext.runAsUser, runAsNonRoot: spec.securityContext.runAsNonRoot, capabilities: { add: [...spec.securityContext.capabilities] } },
       terminationMessagePolicy: "FallbackToLogsOnError",
       ...(spec.targetContainerName === undefined ? {} : { targetContainerName: spec.targetContainerName }),
     };
@@ -441,7 +460,7 @@ class ClientNodeCluster implements Cluster {
         body: {
           metadata: { name: spec.name, labels: { ...spec.labels } },
           spec: {
-            containers: [{ name: "tools", image: spec.image, command: [...spec.command] }],
+            containers: [{ name: "tools", image: spec.image, imagePullPolicy: spec.pullPolicy, command: [...spec.command] }],
             restartPolicy: "Always",
             terminationGracePeriodSeconds: 1,
           },

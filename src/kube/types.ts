@@ -31,6 +31,21 @@ export interface ContainerInfo {
   readonly exitCode: number | undefined;
   /** for ephemeral containers: the CHAOS_RUN_ID env of a chaos agent */
   readonly runId: string | undefined;
+  /** capabilities the container's securityContext adds */
+  readonly capabilities: readonly string[];
+}
+
+/** The pod-level securityContext facts that matter to an added container (it inherits them unless it sets its own). */
+export interface PodSecurity {
+  readonly runAsUser: number | undefined;
+  readonly runAsGroup: number | undefined;
+  readonly runAsNonRoot: boolean | undefined;
+}
+
+/** The pod's controller (the ownerReference with controller: true). */
+export interface PodOwner {
+  readonly kind: string;
+  readonly name: string;
 }
 
 export interface PodInfo {
@@ -45,16 +60,34 @@ export interface PodInfo {
   readonly labels: Readonly<Record<string, string>>;
   readonly containers: readonly ContainerInfo[];
   readonly ephemeralContainers: readonly ContainerInfo[];
+  /** spec.hostNetwork: the pod shares its node's network namespace */
+  readonly hostNetwork: boolean;
+  readonly owner: PodOwner | undefined;
+  /** the API's mirror of a static pod (annotation kubernetes.io/config.mirror) */
+  readonly mirror: boolean;
+  readonly security: PodSecurity;
 }
 
-/** The ephemeral container that carries the agent. */
+export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/**
+ * The ephemeral container that carries the agent. Everything is explicit: a container added to a
+ * pod otherwise inherits the pod's securityContext (runAsUser 1000: capabilities not effective;
+ * runAsNonRoot: the agent cannot start) and Kubernetes' pull policy default (Always for :latest).
+ */
 export interface AgentContainerSpec {
   readonly name: string;
   readonly image: string;
+  readonly pullPolicy: PullPolicy;
   readonly args: readonly string[];
-  readonly runId: string;
-  /** NET_ADMIN (+ NET_RAW for iptables) */
-  readonly capabilities: readonly string[];
+  /** CHAOS_AGENT_NAME (its container name) and CHAOS_RUN_ID */
+  readonly env: Readonly<Record<string, string>>;
+  readonly securityContext: {
+    readonly runAsUser: number;
+    readonly runAsNonRoot: boolean;
+    /** exactly what the faults need, e.g. NET_ADMIN + NET_RAW */
+    readonly capabilities: readonly string[];
+  };
   /** for faults that act on one container (kill, stress): shares its process namespace */
   readonly targetContainerName?: string | undefined;
 }
@@ -90,6 +123,7 @@ export interface AccessCheck {
 export interface PodSpecForTools {
   readonly name: string;
   readonly image: string;
+  readonly pullPolicy: PullPolicy;
   readonly labels: Readonly<Record<string, string>>;
   readonly command: readonly string[];
 }

@@ -1,8 +1,15 @@
 // The plan for people (text) and for machines (JSON). Deterministic: same plan, same bytes.
 import { formatDuration } from "../expect/format.js";
-import { IFACE_TOKEN } from "../faults/types.js";
-import type { Plan, PlannedFault, PlannedProbeRun } from "./types.js";
-import { modeText } from "./plan.js";
+import { requestArgv } from "../faults/requests.js";
+import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
+import { OFFLINE_RUN_ID, modeText } from "./plan.js";
+
+export interface FormatOptions {
+  /** colour (a TTY without NO_COLOR): the opt-in to system namespaces in red */
+  readonly color?: boolean | undefined;
+}
+
+const red = (s: string): string => `\u001b[1;31m${s}\u001b[0m`;
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -27,29 +34,41 @@ function probeLines(run: PlannedProbeRun, indent: string): string[] {
 }
 
 function faultLines(f: PlannedFault, indent: string): string[] {
-  const lines = [`${indent}fault ${f.id}: ${f.summary}, on ${f.interface === IFACE_TOKEN ? "$IFACE" : f.interface}`];
-  lines.push(`${indent}  apply (one exec per pod): ${quoteArgv(f.agentApply)}`);
-  for (const cmd of f.commands.apply) lines.push(`${indent}    ${quoteArgv(cmd)}`);
-  lines.push(`${indent}  revert: ${quoteArgv(f.agentRevert)}`);
-  for (const cmd of f.commands.revert) lines.push(`${indent}    ${quoteArgv(cmd)}`);
-  return lines;
+  return [
+    `${indent}fault ${f.id}: ${f.summary}, on ${f.interface ?? "each pod's default-route interface"}`,
+    `${indent}  apply (one exec per pod): ${quoteArgv(requestArgv(f.apply))}`,
+    `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
+  ];
 }
 
-export function formatPlan(plan: Plan, file: string): string {
+const ROLE_TEXT = {
+  static: "a static pod: its node's kubelet runs it from a file, and the API only mirrors it",
+  daemonset: "a DaemonSet's pod: one of a set, one per node",
+} as const;
+
+function podLine(p: PlannedPod): string {
+  return `  pod ${p.name}${p.ip !== undefined ? ` (${p.ip})` : ""}${p.role !== undefined ? `: ${ROLE_TEXT[p.role]}` : ""}`;
+}
+
+export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}): string {
   const out: string[] = [];
   out.push(`Plan of ${plan.scenario.name}${plan.scenario.description !== undefined ? `: ${plan.scenario.description}` : ""}`);
   out.push(`  file ${file}, seed ${plan.seed}${plan.offline ? ", offline (no cluster contacted)" : ""}`);
+  out.push(plan.runId === OFFLINE_RUN_ID ? `  run id ${plan.runId} (a run has its own: 8 random characters, new each time, in its agents' names and fault ids)` : `  run id ${plan.runId}`);
   out.push("");
   const t = plan.target;
   out.push(`Target: namespace ${plan.namespace ?? "(from the kubeconfig context)"}, ${t.selector !== undefined ? `selector ${t.selector}` : "named pods"}, mode ${modeText(t.mode)}${t.maxPods !== undefined ? `, maxPods ${t.maxPods}` : ""}`);
+  if (t.allowSystemNamespaces) {
+    const optIn = "  target.allowSystemNamespaces: true — pods in kube-system, kube-public and kube-node-lease may be hit";
+    out.push(options.color === true ? red(optIn) : optIn);
+  }
   if (t.candidates !== undefined) out.push(`  candidates (sorted by name): ${t.candidates.join(", ")}`);
-  for (const p of t.pods) out.push(`  pod ${p.name}${p.ip !== undefined ? ` (${p.ip})` : ""}`);
+  for (const p of t.pods) out.push(podLine(p));
   if (t.pods.some((p) => p.placeholder)) {
     out.push(`  (placeholders: the pods are listed at run time${t.maxPods !== undefined ? `, and maxPods ${t.maxPods} is checked then` : ""}; name them with --pods to see the seeded choice)`);
   }
-  out.push(`Agent: ${plan.agent.image}, ttl ${formatDuration(plan.agent.ttlMs)}, lease ${formatDuration(plan.agent.leaseMs)}`);
-  const usesToken = plan.steps.some((s) => s.kind === "fault" && s.fault.interface === IFACE_TOKEN);
-  if (usesToken) out.push("Interface: $IFACE = each pod's default-route interface, resolved by the agent at run time");
+  out.push(`Agent: ${plan.agent.image}, pull policy ${plan.agent.pullPolicy}, ttl ${formatDuration(plan.agent.ttlMs)}, lease ${formatDuration(plan.agent.leaseMs)}`);
+  out.push(`  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.join(", ")} (what the faults need, nothing more; never inherited from the pod)`);
   out.push("");
   if (plan.steadyState.length > 0) {
     out.push("Steady state (checked before the first step and after the last):");
@@ -78,6 +97,12 @@ export function formatPlan(plan: Plan, file: string): string {
     }
   }
   out.push(`  ${offset(plan.timelineMs).padEnd(8)} end${plan.steadyState.length > 0 ? ": steady state again" : ""}`);
+  if (plan.steps.some((s) => s.kind === "fault")) {
+    out.push("");
+    out.push("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its");
+    out.push("address families — so the agent decides them; its reply lists every command it ran, and the journal");
+    out.push("records them.");
+  }
   return out.join("\n") + "\n";
 }
 
@@ -94,6 +119,7 @@ export function planToJson(plan: Plan, file: string): unknown {
   });
   return {
     planVersion: plan.planVersion,
+    runId: plan.runId,
     file,
     scenario: { name: plan.scenario.name, description: plan.scenario.description ?? null },
     seed: plan.seed,
@@ -103,8 +129,9 @@ export function planToJson(plan: Plan, file: string): unknown {
       selector: plan.target.selector ?? null,
       mode: modeText(plan.target.mode),
       maxPods: plan.target.maxPods ?? null,
+      allowSystemNamespaces: plan.target.allowSystemNamespaces,
       candidates: plan.target.candidates ?? null,
-      pods: plan.target.pods.map((p) => ({ name: p.name, ip: p.ip ?? null, placeholder: p.placeholder })),
+      pods: plan.target.pods.map((p) => ({ name: p.name, ip: p.ip ?? null, placeholder: p.placeholder, role: p.role ?? null })),
     },
     agent: plan.agent,
     steadyState: plan.steadyState.map(run),
@@ -116,14 +143,11 @@ export function planToJson(plan: Plan, file: string): unknown {
             ...base,
             fault: {
               id: s.fault.id,
-              handle: s.fault.handle.toString(16),
-              interface: s.fault.interface,
+              interface: s.fault.interface ?? null,
               summary: s.fault.summary,
-              spec: s.fault.fault,
-              apply: s.fault.commands.apply,
-              revert: s.fault.commands.revert,
-              agentApply: s.fault.agentApply,
-              agentRevert: s.fault.agentRevert,
+              spec: s.fault.apply.fault.spec,
+              apply: s.fault.apply,
+              revert: s.fault.revert,
             },
             during: s.during.map(run),
           };

@@ -1,18 +1,20 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { agentApplyArgv, agentRevertArgv, buildFault, leaseSeconds } from "../faults/index.js";
-import { IFACE_TOKEN } from "../faults/types.js";
+import { NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, revertRequest } from "../faults/index.js";
 import type { Fault } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
 import { usesTarget } from "../scenario/template.js";
-import { DEFAULT_SEED } from "../scenario/types.js";
-import type { Probe, ProbeRun, Scenario, TargetMode } from "../scenario/types.js";
+import { DEFAULT_SEED, SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../scenario/types.js";
+import type { Probe, ProbeRun, PullPolicy, Scenario, TargetMode } from "../scenario/types.js";
 import { choose } from "./prng.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, TargetPod } from "./types.js";
 
-export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id";
+export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id" | "system-namespace" | "host-network";
+
+/** The run id of an offline plan: a real run has its own (8 random characters, new each run). */
+export const OFFLINE_RUN_ID = "offline";
 
 /** A refusal to plan: located at a place in the scenario (JSON pointer), exit 3 (could not run). */
 export class PlanError extends ChaosRunError {
@@ -22,6 +24,8 @@ export class PlanError extends ChaosRunError {
     /** JSON pointer into the scenario, e.g. `/target/mode` */
     readonly path: string,
     hint: string,
+    /** for system-namespace: the namespace refused */
+    readonly namespace?: string | undefined,
   ) {
     super(ExitCode.CouldNotRun, message, { hint });
     this.name = "PlanError";
@@ -31,12 +35,14 @@ export class PlanError extends ChaosRunError {
 export interface PlanOptions {
   /** overrides the scenario's target.seed */
   readonly seed?: number | undefined;
-  /** prefixes fault ids, e.g. a run id: `<prefix>-s2` (at most 22 characters in all) */
-  readonly faultIdPrefix?: string | undefined;
+  /** the run's id: in every request, and the prefix of fault ids (`<runId>-s2`); default OFFLINE_RUN_ID */
+  readonly runId?: string | undefined;
   /** namespace when the scenario has none (--namespace, or the kubeconfig's) */
   readonly namespace?: string | undefined;
   /** agent image override (--agent-image) */
   readonly agentImage?: string | undefined;
+  /** pull policy override (--pull-policy) */
+  readonly pullPolicy?: PullPolicy | undefined;
 }
 
 function compareNames(a: string, b: string): number {
@@ -82,8 +88,20 @@ function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number
   for (const p of pods) if (!byName.has(p.name)) byName.set(p.name, p);
   const candidates = [...byName.keys()].sort(compareNames);
   const what = target.selection.kind === "selector" ? `pods matching ${selectorText(target.selection.matchLabels)}` : "listed pods";
+  const selectionPath = target.selection.kind === "selector" ? "/target/selector" : "/target/pods";
   if (candidates.length === 0) {
-    throw new PlanError("no-pods", `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`, target.selection.kind === "selector" ? "/target/selector" : "/target/pods", "check the selector and the namespace (kubectl get pods -l …)");
+    throw new PlanError("no-pods", `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`, selectionPath, "check the selector and the namespace (kubectl get pods -l …)");
+  }
+  // refused whatever the mode would choose: a seed must never decide whether a node is hit
+  const onHost = candidates.filter((n) => byName.get(n)?.hostNetwork === true);
+  if (onHost.length > 0) {
+    const one = onHost.length === 1;
+    throw new PlanError(
+      "host-network",
+      `pod${one ? "" : "s"} ${onHost.join(", ")} ${one ? "uses" : "use"} the node's network (hostNetwork: true): netem there would shape the node's own traffic and a partition would cut the kubelet off; chaos-run never targets such pods (nothing was touched)`,
+      selectionPath,
+      "narrow the target to pods that have a network namespace of their own",
+    );
   }
   const wanted = modeCount(target.mode, candidates.length);
   if (wanted > candidates.length) {
@@ -151,40 +169,45 @@ export function faultSummary(fault: Fault): string {
   return scope.length > 0 ? `${head}; only ${scope.join(", ")}` : `${head}; all traffic`;
 }
 
-function faultId(prefix: string | undefined, index: number): string {
-  const id = `${prefix !== undefined && prefix !== "" ? `${prefix}-` : ""}s${index + 1}`;
-  if (!/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/.test(id)) {
-    throw new PlanError("bad-fault-id", `fault id ${JSON.stringify(id)} is not 1-22 of [a-z0-9-]`, "", "use a shorter, lower-case fault id prefix");
+function faultId(runId: string, index: number): string {
+  const id = `${runId}-s${index + 1}`;
+  if (!/^[a-z0-9]{1,16}$/.test(runId) || !/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/.test(id)) {
+    throw new PlanError("bad-fault-id", `run id ${JSON.stringify(runId)} makes fault id ${JSON.stringify(id)}: a run id is 1-16 of [a-z0-9] and a fault id 1-22 of [a-z0-9-]`, "", "use a shorter, lower-case run id");
   }
   return id;
 }
 
-/** The handle of step `index`'s fault: distinct per step, away from 1: and ffff: (0xc000 + 2·index). */
-export function faultHandle(index: number): number {
-  return 0xc000 + ((2 * index) % 0x3ffe);
-}
-
 /** The timeline of a scenario for given target pods (placeholders included). */
 function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: readonly string[] | undefined, seed: number, offline: boolean, options: PlanOptions): Plan {
+  const target = scenario.target;
+  const namespace = target.namespace ?? options.namespace;
+  if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && !target.allowSystemNamespaces) {
+    throw new PlanError(
+      "system-namespace",
+      `namespace ${namespace} holds the cluster's own components: chaos-run refuses to target it unless the scenario says target.allowSystemNamespaces: true (nothing was touched)`,
+      target.namespace !== undefined ? "/target/namespace" : "/target",
+      SYSTEM_NAMESPACE_HINT,
+      namespace,
+    );
+  }
+  const runId = options.runId ?? OFFLINE_RUN_ID;
+  const leaseMs = scenario.agent.leaseMs;
+  const capabilities = new Set<string>();
   let t = 0;
   const steps: PlannedStep[] = scenario.steps.map((step): PlannedStep => {
     const startMs = t;
     switch (step.kind) {
       case "fault": {
         t += step.durationMs;
-        const id = faultId(options.faultIdPrefix, step.index);
-        const handle = faultHandle(step.index);
-        const iface = step.fault.interface ?? IFACE_TOKEN;
-        const commands = buildFault(step.fault, iface, { id, handle });
+        const id = faultId(runId, step.index);
+        for (const c of capabilitiesFor(step.fault)) capabilities.add(c);
         const fault: PlannedFault = {
           id,
-          handle,
-          interface: iface,
+          interface: step.fault.interface,
           fault: step.fault,
           summary: faultSummary(step.fault),
-          commands,
-          agentApply: agentApplyArgv(id, commands, { iface, leaseSeconds: leaseSeconds(scenario.agent.leaseMs) }),
-          agentRevert: agentRevertArgv(id),
+          apply: applyRequest(runId, id, leaseMs, step.fault),
+          revert: revertRequest(runId, id),
         };
         return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)) };
       }
@@ -195,21 +218,29 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
         return { kind: "wait", index: step.index, name: step.name, startMs, durationMs: step.durationMs };
     }
   });
-  const target = scenario.target;
+  // an agent added by a run without faults (install) is there for the network faults of later runs
+  const needed = capabilities.size > 0 ? [...capabilities] : NETWORK_CAPABILITIES;
   return {
-    planVersion: 1,
+    planVersion: 2,
+    runId,
     scenario: { name: scenario.metadata.name, description: scenario.metadata.description },
     seed,
     offline,
-    namespace: target.namespace ?? options.namespace,
+    namespace,
     target: {
       selector: target.selection.kind === "selector" ? selectorText(target.selection.matchLabels) : undefined,
       mode: target.mode,
       maxPods: target.maxPods,
+      allowSystemNamespaces: target.allowSystemNamespaces,
       candidates,
       pods,
     },
-    agent: { ...scenario.agent, image: options.agentImage ?? scenario.agent.image },
+    agent: {
+      ...scenario.agent,
+      image: options.agentImage ?? scenario.agent.image,
+      pullPolicy: options.pullPolicy ?? scenario.agent.pullPolicy,
+      capabilities: needed,
+    },
     steadyState: scenario.steadyState.map((r) => plannedRun(scenario, r)),
     steps,
     timelineMs: t,
@@ -224,7 +255,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
 export function planRun(scenario: Scenario, pods: readonly TargetPod[], options: PlanOptions = {}): Plan {
   const seed = options.seed ?? scenario.target.seed ?? DEFAULT_SEED;
   const { candidates, chosen } = choosePods(scenario, pods, seed);
-  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false }));
+  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false, role: p.role }));
   return buildPlan(scenario, planned, candidates, seed, false, options);
 }
 
@@ -257,14 +288,14 @@ export function planOffline(scenario: Scenario, options: OfflinePlanOptions = {}
       if (scenario.target.maxPods !== undefined && n > scenario.target.maxPods) {
         throw new PlanError("blast-radius", `mode ${modeText(mode)} would hit ${n} pods, above maxPods ${scenario.target.maxPods}`, "/target/maxPods", "narrow the target or raise maxPods");
       }
-      pods = Array.from({ length: n }, (_, i) => ({ name: `<pod matching ${sel} #${i + 1}>`, ip: undefined, placeholder: true }));
+      pods = Array.from({ length: n }, (_, i) => ({ name: `<pod matching ${sel} #${i + 1}>`, ip: undefined, placeholder: true, role: undefined }));
       break;
     }
     case "all":
-      pods = [{ name: `<every pod matching ${sel}>`, ip: undefined, placeholder: true }];
+      pods = [{ name: `<every pod matching ${sel}>`, ip: undefined, placeholder: true, role: undefined }];
       break;
     case "percent":
-      pods = [{ name: `<${mode.percent}% of the pods matching ${sel}, chosen with seed ${seed}>`, ip: undefined, placeholder: true }];
+      pods = [{ name: `<${mode.percent}% of the pods matching ${sel}, chosen with seed ${seed}>`, ip: undefined, placeholder: true, role: undefined }];
       break;
   }
   return buildPlan(scenario, pods, undefined, seed, true, options);

@@ -1,13 +1,21 @@
 // The Plan: what a run will do, decided before anything is touched. Pure data; `chaos-run plan`
 // prints it and the engine follows it.
 import type { Expectation } from "../expect/expectation.js";
-import type { Fault, FaultCommands } from "../faults/types.js";
+import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.js";
+import type { Fault } from "../faults/types.js";
 import type { AgentSettings, TargetMode } from "../scenario/types.js";
+
+/** What kind of pod it is, where that matters to the people running the experiment. */
+export type PodRole = "static" | "daemonset";
 
 export interface TargetPod {
   readonly name: string;
   /** known when the pod list comes from the cluster */
   readonly ip?: string | undefined;
+  /** the pod shares the node's network namespace: always refused */
+  readonly hostNetwork?: boolean | undefined;
+  /** a static (mirror) pod or a DaemonSet's pod: named as such in the plan */
+  readonly role?: PodRole | undefined;
 }
 
 export interface PlannedPod {
@@ -15,6 +23,7 @@ export interface PlannedPod {
   readonly ip: string | undefined;
   /** true offline when the pods are not known: `name` is then a description like `<every pod matching run=nginx>` */
   readonly placeholder: boolean;
+  readonly role: PodRole | undefined;
 }
 
 export interface PlannedProbeRun {
@@ -39,19 +48,20 @@ interface PlannedStepBase {
 }
 
 export interface PlannedFault {
-  /** the agent's id of this fault (`[a-z0-9-]{1,22}`); the iptables chain is CHAOS-<id> */
+  /** the agent's id of this fault, `<runId>-s<N>` (`[a-z0-9-]{1,22}`); it names the fault's kernel objects */
   readonly id: string;
-  /** tc major handle of the fault's root qdisc */
-  readonly handle: number;
-  /** the interface name, or `$IFACE` (the pod's default-route interface, resolved by the agent) */
-  readonly interface: string;
+  /** the scenario's interface; undefined: each pod's default-route interface, found by the agent */
+  readonly interface: string | undefined;
   readonly fault: Fault;
   /** a one-line description, e.g. `netem delay 100ms jitter 5ms, port 80` */
   readonly summary: string;
-  readonly commands: FaultCommands;
-  /** the one exec argv per pod that applies the fault (see src/faults/agent.ts) */
-  readonly agentApply: readonly string[];
-  readonly agentRevert: readonly string[];
+  /**
+   * the request every target pod's agent gets, byte for byte (one exec per pod: see
+   * src/faults/requests.ts). The commands that make it kernel state depend on the pod and come
+   * back in the agent's reply.
+   */
+  readonly apply: ApplyRequest;
+  readonly revert: RevertRequest;
 }
 
 export interface PlannedFaultStep extends PlannedStepBase {
@@ -74,8 +84,16 @@ export interface PlannedWaitStep extends PlannedStepBase {
 
 export type PlannedStep = PlannedFaultStep | PlannedProbeStep | PlannedWaitStep;
 
+/** The agent container as the plan asks for it: explicit, never inherited from the pod. */
+export interface PlannedAgent extends AgentSettings {
+  /** exactly what the plan's faults need (a run without faults: what network faults need) */
+  readonly capabilities: readonly string[];
+}
+
 export interface Plan {
-  readonly planVersion: 1;
+  readonly planVersion: 2;
+  /** names the run's agents (chaos-agent-<runId>) and prefixes its fault ids; `offline` in an offline plan */
+  readonly runId: string;
   readonly scenario: { readonly name: string; readonly description: string | undefined };
   readonly seed: number;
   readonly offline: boolean;
@@ -85,11 +103,13 @@ export interface Plan {
     readonly selector: string | undefined;
     readonly mode: TargetMode;
     readonly maxPods: number | undefined;
+    /** target.allowSystemNamespaces */
+    readonly allowSystemNamespaces: boolean;
     /** the candidates the choice was made from, sorted by name; undefined when unknown (offline) */
     readonly candidates: readonly string[] | undefined;
     readonly pods: readonly PlannedPod[];
   };
-  readonly agent: AgentSettings;
+  readonly agent: PlannedAgent;
   readonly steadyState: readonly PlannedProbeRun[];
   readonly steps: readonly PlannedStep[];
   /** sum of fault durations and waits */

@@ -2,7 +2,7 @@
 // target pod when its URL names the target, plus an aggregate). What the system does is
 // measured, never an error; only a probe that cannot run at all is (exit 3).
 import { CouldNotRunError } from "../errors.js";
-import type { Cluster, PodInfo } from "../kube/types.js";
+import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
 import { renderTemplate } from "../scenario/template.js";
 import { parseAb, type AbFailures } from "./ab.js";
@@ -40,24 +40,25 @@ export interface ToolsPod {
   readonly created: boolean;
 }
 
-/** Finds a running chaos-tools pod of this image in the namespace, or creates one. */
-export async function ensureToolsPod(cluster: Cluster, namespace: string, image: string, runId: string, signal: AbortSignal, timeoutMs: number): Promise<ToolsPod> {
-  const selector = Object.entries(TOOLS_LABELS)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-  for (const p of await cluster.listPods(namespace, selector)) {
-    const c = p.containers.find((x) => x.image === image && x.state === "running");
-    if (p.phase === "Running" && !p.deleting && c !== undefined) return { namespace, name: p.name, container: c.name, image, created: false };
-  }
-  const name = `chaos-tools-${runId}`;
-  await cluster.createPod(namespace, { name, image, labels: { ...TOOLS_LABELS, "chaos-run.dev/run": runId }, command: ["sleep", "infinity"] });
+export interface ToolsPodRequest {
+  readonly namespace: string;
+  readonly image: string;
+  /** this run's own: `chaos-tools-<runId>` (never another run's, which that run deletes at its end) */
+  readonly name: string;
+  readonly runId: string;
+  readonly pullPolicy: PullPolicy;
+}
+
+/** Creates this run's chaos-tools pod and waits for it to run; deletes it again if it cannot. */
+export async function createToolsPod(cluster: Cluster, req: ToolsPodRequest, signal: AbortSignal, timeoutMs: number): Promise<ToolsPod> {
+  await cluster.createPod(req.namespace, { name: req.name, image: req.image, pullPolicy: req.pullPolicy, labels: { ...TOOLS_LABELS, "chaos-run.dev/run": req.runId }, command: ["sleep", "infinity"] });
   try {
-    await cluster.waitContainerRunning(namespace, name, "tools", { signal, timeoutMs });
+    await cluster.waitContainerRunning(req.namespace, req.name, "tools", { signal, timeoutMs });
   } catch (e) {
-    await cluster.deletePod(namespace, name).catch(() => undefined);
+    await cluster.deletePod(req.namespace, req.name).catch(() => undefined);
     throw e;
   }
-  return { namespace, name, container: "tools", image, created: true };
+  return { namespace: req.namespace, name: req.name, container: "tools", image: req.image, created: true };
 }
 
 /**

@@ -3,11 +3,21 @@
 // Markdown). Its shape is schemas/journal.schema.json; journalVersion changes when it does.
 import type { EngineEvent, ProbePhase, RunStatus } from "../engine/events.js";
 import { formatValue } from "../expect/format.js";
+import type { CommandRun } from "../faults/protocol.generated.js";
 import { metricsOf } from "../expect/metrics.js";
 import type { Verdict } from "../expect/expectation.js";
 import { describeEvent } from "../ui/plain.js";
 
-export const JOURNAL_VERSION = 1;
+export const JOURNAL_VERSION = 2;
+
+/** A command the agent ran, as its reply said (argv, what it fed on stdin, exit code, stderr). */
+export interface JournalCommand {
+  argv: string[];
+  stdin: string | null;
+  exitCode: number;
+  stderr: string | null;
+  durationMs: number;
+}
 
 export interface JournalFault {
   step: number;
@@ -17,12 +27,25 @@ export interface JournalFault {
   pod: string;
   summary: string;
   iface: string | null;
+  /** the address families the fault covered, as the agent decided (it sees the pod) */
+  families: number[] | null;
   appliedAt: string | null;
   verified: string | null;
+  /** every command the agent ran to apply it */
+  applyCommands: JournalCommand[];
   heldUntil: string | null;
+  /** the fault ended before its step: why (the agent's lease lapsed) */
+  lost: string | null;
   revertedAt: string | null;
   revertConfirmed: boolean | null;
   revertDetail: string | null;
+  revertAttempts: number | null;
+  /** every command the agent ran to revert it, over all attempts */
+  revertCommands: JournalCommand[];
+}
+
+function commands(list: readonly CommandRun[]): JournalCommand[] {
+  return list.map((c) => ({ argv: [...c.argv], stdin: c.stdin ?? null, exitCode: c.exitCode, stderr: c.stderr ?? null, durationMs: c.durationMs }));
 }
 
 export interface JournalProbe {
@@ -149,12 +172,17 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
             pod: pod.name,
             summary: step.fault.summary,
             iface: null,
+            families: null,
             appliedAt: null,
             verified: null,
+            applyCommands: [],
             heldUntil: null,
+            lost: null,
             revertedAt: null,
             revertConfirmed: null,
             revertDetail: null,
+            revertAttempts: null,
+            revertCommands: [],
           });
         }
       }
@@ -170,8 +198,16 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
       if (f !== undefined) {
         f.appliedAt = iso(e.at);
         f.iface = e.iface ?? null;
+        f.families = [...e.families];
         f.verified = e.detail;
+        f.applyCommands = commands(e.commands);
       }
+      break;
+    }
+    case "fault:lost": {
+      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
+      if (f !== undefined) f.lost = e.reason;
+      j.warnings.push(`pod ${e.pod.namespace}/${e.pod.name}: fault ${e.faultId} ended before its step did: ${e.reason}`);
       break;
     }
     case "fault:held": {
@@ -185,6 +221,8 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
         f.revertedAt = iso(e.at);
         f.revertConfirmed = e.confirmed;
         f.revertDetail = e.detail === "" ? null : e.detail;
+        f.revertAttempts = e.attempts;
+        f.revertCommands = commands(e.commands);
       }
       break;
     }

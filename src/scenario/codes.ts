@@ -67,6 +67,10 @@ export const CODES = {
   "blast-radius": def("error", "the mode asks for more pods than maxPods", (a: { detail: string }) => a.detail),
   "no-pods": def("error", "no pod matches the target (plan)", (a: { detail: string }) => a.detail),
   "not-enough-pods": def("error", "the mode asks for more pods than match (plan)", (a: { detail: string }) => a.detail),
+  "system-namespace": def("error", "a target in kube-system, kube-public or kube-node-lease without the opt-in", (a: { namespace: string }) =>
+    `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
+  ),
+  "host-network": def("error", "a target pod uses the node's network (hostNetwork; plan)", (a: { detail: string }) => a.detail),
   "lease-above-ttl": def("error", "the agent lease is not shorter than its ttl", (a: { lease: string; ttl: string }) => `lease ${a.lease} must be shorter than ttl ${a.ttl}`),
 } as const;
 

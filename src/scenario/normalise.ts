@@ -10,6 +10,7 @@ import {
   DEFAULT_AGENT_IMAGE,
   DEFAULT_AGENT_LEASE_MS,
   DEFAULT_AGENT_TTL_MS,
+  DEFAULT_PULL_POLICY,
   DEFAULT_TOOLS_IMAGE,
 } from "./types.js";
 import type {
@@ -63,6 +64,7 @@ function target(raw: RawTarget): Target {
     mode: mode(raw.mode),
     seed: raw.seed,
     maxPods: raw.maxPods,
+    allowSystemNamespaces: raw.allowSystemNamespaces ?? false,
   };
 }
 
@@ -168,6 +170,7 @@ export function normalise(raw: RawScenario): Scenario {
       image: raw.agent?.image ?? DEFAULT_AGENT_IMAGE,
       ttlMs: optDuration(raw.agent?.ttl) ?? DEFAULT_AGENT_TTL_MS,
       leaseMs: optDuration(raw.agent?.lease) ?? DEFAULT_AGENT_LEASE_MS,
+      pullPolicy: raw.agent?.pullPolicy ?? DEFAULT_PULL_POLICY,
     },
     probes,
     steadyState: (raw.steadyState ?? []).map((c, i) => ({ probe: c.probe, save: undefined, expect: expectations(c.expect, joinPointer("/steadyState", i, "expect")) })),

@@ -15,6 +15,7 @@ import { joinPointer } from "./document.js";
 import type { ParsedSource } from "./document.js";
 import { closest } from "./suggest.js";
 import { templateParts } from "./template.js";
+import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "./types.js";
 import { formatDuration, parseDuration } from "./units.js";
 
 type Obj = Readonly<Record<string, unknown>>;
@@ -72,6 +73,10 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     }
     if (mode === "all" && pods !== undefined && maxPods !== undefined && pods > maxPods) {
       out.push(diagnostic(file, "blast-radius", { detail: `mode all hits the ${pods} listed pods but maxPods is ${maxPods}` }, source.locate("/target/maxPods"), "list fewer pods, use another mode, or raise maxPods"));
+    }
+    const namespace = str(target["namespace"]);
+    if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && target["allowSystemNamespaces"] !== true) {
+      out.push(diagnostic(file, "system-namespace", { namespace }, source.locate("/target/namespace"), SYSTEM_NAMESPACE_HINT));
     }
   }
 

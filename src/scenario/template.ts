@@ -43,6 +43,18 @@ export interface TemplateValues {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
+/** Where a template part stands as a URL's host: right after `scheme://` or `scheme://userinfo@`. */
+const HOST_POSITION = /[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#@[\]]*@)?$/;
+
+/**
+ * An IPv6 address as a URL's host must be bracketed (`http://[fd00::5]/`, RFC 3986); anywhere
+ * else, and for IPv4, the address stays as it is.
+ */
+function urlHost(ip: string | undefined, before: string): string | undefined {
+  if (ip === undefined || !ip.includes(":") || !HOST_POSITION.test(before)) return ip;
+  return `[${ip}]`;
+}
+
 /** Fills in a template; throws a RangeError naming what is missing (an unset env var, no target). */
 export function renderTemplate(template: string, values: TemplateValues): string {
   const { parts, problems } = templateParts(template);
@@ -53,7 +65,7 @@ export function renderTemplate(template: string, values: TemplateValues): string
   for (const part of parts) {
     out += template.slice(last, part.start);
     let value: string | undefined;
-    if (part.name === "target.ip") value = values.target?.ip;
+    if (part.name === "target.ip") value = urlHost(values.target?.ip, template.slice(0, part.start));
     else if (part.name === "target.name") value = values.target?.name;
     else value = values.env[part.name.slice("env.".length)];
     if (value === undefined) throw new RangeError(`${part.text} has no value (${part.name.startsWith("env.") ? "environment variable not set" : "no target pod"})`);

@@ -19,7 +19,7 @@ export interface RawScenario {
   kind: "Scenario";
   metadata: { name: string; description?: string };
   target: RawTarget;
-  agent?: { image?: string; ttl?: RawDuration; lease?: RawDuration };
+  agent?: { image?: string; ttl?: RawDuration; lease?: RawDuration; pullPolicy?: PullPolicy };
   probes?: Record<string, RawProbe>;
   steadyState?: RawCheck[];
   steps: RawStep[];
@@ -34,6 +34,7 @@ export interface RawTarget {
   mode: RawMode;
   seed?: number;
   maxPods?: number;
+  allowSystemNamespaces?: boolean;
 }
 
 export interface RawProbe {
@@ -94,6 +95,13 @@ export interface RawStep {
 // ---------------------------------------------------------------- normalised
 
 export const DEFAULT_AGENT_IMAGE = "chaos-agent:latest";
+/** Never left to Kubernetes, whose default for a `:latest` tag (Always) defeats an image loaded into the nodes. */
+export const DEFAULT_PULL_POLICY: PullPolicy = "IfNotPresent";
+export const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
+export type PullPolicy = (typeof PULL_POLICIES)[number];
+/** Namespaces of the cluster's own components: targeted only with target.allowSystemNamespaces. */
+export const SYSTEM_NAMESPACES: readonly string[] = ["kube-system", "kube-public", "kube-node-lease"];
+export const SYSTEM_NAMESPACE_HINT = "if the experiment is meant for the cluster's own components, say so in the scenario: target.allowSystemNamespaces: true (the plan then shows the opt-in in red)";
 export const DEFAULT_AGENT_TTL_MS = 10 * 60_000;
 export const DEFAULT_AGENT_LEASE_MS = 15_000;
 export const DEFAULT_TOOLS_IMAGE = "chaos-tools:latest";
@@ -117,12 +125,16 @@ export interface Target {
   /** undefined: --seed, else DEFAULT_SEED */
   readonly seed: number | undefined;
   readonly maxPods: number | undefined;
+  /** target.allowSystemNamespaces: pods in SYSTEM_NAMESPACES may be hit */
+  readonly allowSystemNamespaces: boolean;
 }
 
 export interface AgentSettings {
   readonly image: string;
   readonly ttlMs: number;
   readonly leaseMs: number;
+  /** imagePullPolicy of the agent container and the tools pod */
+  readonly pullPolicy: PullPolicy;
 }
 
 export interface AbProbe {

@@ -132,6 +132,8 @@ export function liveView(): LiveView {
         break;
       case "probe:result":
       case "fault:applied":
+      case "fault:lost":
+      case "fault:revert-retry":
       case "fault:reverted":
       case "warning":
         say(current, describeEvent(e) ?? "");

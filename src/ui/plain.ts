@@ -45,11 +45,17 @@ export function describeEvent(e: EngineEvent): string | undefined {
     case "step:start":
       return `step ${e.index + 1} ${e.name}: ${e.kind}${e.durationMs !== undefined ? ` for ${formatDuration(e.durationMs)}` : ""}`;
     case "fault:applied":
-      return `fault ${e.faultId}: in effect in pod ${e.pod.namespace}/${e.pod.name}: ${e.detail} (${ms(e.durationMs)})`;
+      return `fault ${e.faultId}: in effect in pod ${e.pod.namespace}/${e.pod.name}: ${e.detail} (${e.commands.length} command${e.commands.length === 1 ? "" : "s"}, ${ms(e.durationMs)})`;
+    case "fault:holding":
+      return `fault ${e.faultId}: held in ${e.pods.length} pod${e.pods.length === 1 ? "" : "s"} until ${new Date(e.untilAt).toISOString().slice(11, 19)}`;
+    case "fault:lost":
+      return `fault ${e.faultId}: LOST in pod ${e.pod.namespace}/${e.pod.name}: ${e.reason}`;
+    case "fault:revert-retry":
+      return `fault ${e.faultId}: revert attempt ${e.attempt} in pod ${e.pod.namespace}/${e.pod.name} not confirmed (${e.detail}); again in ${ms(e.retryInMs)}`;
     case "fault:held":
       return `fault ${e.faultId}: left to the agent in pod ${e.pod.namespace}/${e.pod.name}, which reverts it at ${new Date(e.untilMs).toISOString().slice(11, 19)}`;
     case "fault:reverted":
-      return `fault ${e.faultId}: ${e.confirmed ? "reverted" : "REVERT NOT CONFIRMED"} in pod ${e.pod.namespace}/${e.pod.name}${e.detail !== "" ? ` (${e.detail})` : ""}`;
+      return `fault ${e.faultId}: ${e.confirmed ? "reverted" : "REVERT NOT CONFIRMED"} in pod ${e.pod.namespace}/${e.pod.name}${e.detail !== "" ? ` (${e.detail})` : ""}${e.attempts > 1 ? ` after ${e.attempts} attempts` : ""}`;
     case "step:end":
       return e.ok ? undefined : `step ${e.index + 1}: ${e.detail ?? "failed"}`;
     case "tools:ready":

@@ -29,13 +29,22 @@ function agentsOf(pod: PodJson | undefined): string[] {
   return (pod?.spec.ephemeralContainers ?? []).map((c) => c.name).filter((n) => n.startsWith("chaos-agent-"));
 }
 
-/** The CHAOS- iptables lines in a pod, read through its running agent. */
+/**
+ * The CHAOS- iptables lines in a pod, read through an inspection container of its own (the agent
+ * speaks only its JSON protocol): both backends, since the agent uses whichever works here.
+ */
 async function chaosRules(namespace: string, pod: string): Promise<string[]> {
   const p = await getPod(namespace, pod);
-  const agent = (p?.status.ephemeralContainerStatuses ?? []).find((s) => s.name.startsWith("chaos-agent-") && s.state.running !== undefined)?.name;
-  if (agent === undefined) throw new Error(`no running agent in ${pod}`);
-  const out = await kubectlOk(["exec", "-n", namespace, pod, "-c", agent, "--", "chaos-agent", "run", "--", "iptables", "-w", "-S"]);
-  return out.split("\n").filter((l) => l.includes("CHAOS-"));
+  if (!(p?.spec.ephemeralContainers ?? []).some((c) => c.name === "inspect")) {
+    await kubectlOk(["debug", "-n", namespace, pod, "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
+    await waitFor("the inspect container", async () => ((await getPod(namespace, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined), 60_000);
+  }
+  const lines: string[] = [];
+  for (const tool of ["iptables-nft", "iptables-legacy"]) {
+    const r = await kubectl(["exec", "-n", namespace, pod, "-c", "inspect", "--", tool, "-w", "-S"]);
+    if (r.code === 0) lines.push(...r.stdout.split("\n"));
+  }
+  return lines.filter((l) => l.includes("CHAOS-"));
 }
 
 /** curl from the tools pod: the HTTP code, or "000" when the connection fails. */
@@ -59,10 +68,34 @@ describe("install", () => {
     const pod = await getPod(ns, "debugged");
     expect(pod?.spec.ephemeralContainers?.map((c) => c.name)).toContain("dbg");
     expect(agentsOf(pod)).toHaveLength(1);
-    const again = await chaosRun(["install", "-p", "debugged", ...asAdmin]);
+    // kubectl's global flags before the verb, as kubectl takes them
+    const again = await chaosRun([...asAdmin, "install", "-p", "debugged"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/reused \(already running\)/);
     expect(agentsOf(await getPod(ns, "debugged"))).toHaveLength(1);
+  });
+
+  it("gives the agent an explicit pull policy, user and capabilities, whatever the pod's own securityContext", async () => {
+    await kubectlOk(["run", "nonroot", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { securityContext: { runAsUser: 1000, runAsNonRoot: true } } })]);
+    await waitReady(ns, "nonroot");
+    const r = await chaosRun(["install", "-p", "nonroot", ...asAdmin]);
+    expect(r.code, r.stderr).toBe(0);
+    const agent = (await getPod(ns, "nonroot"))?.spec.ephemeralContainers?.find((c) => c.name.startsWith("chaos-agent-")) as unknown as {
+      imagePullPolicy?: string;
+      securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; capabilities?: { add?: string[] } };
+      env?: { name: string; value: string }[];
+    };
+    expect(agent.imagePullPolicy).toBe("IfNotPresent");
+    expect(agent.securityContext).toEqual({ runAsUser: 0, runAsNonRoot: false, capabilities: { add: ["NET_ADMIN", "NET_RAW"] } });
+    expect(agent.env?.map((e) => e.name).sort()).toEqual(["CHAOS_AGENT_NAME", "CHAOS_RUN_ID"]);
+  });
+
+  it("refuses a hostNetwork pod, touching nothing (exit 3)", async () => {
+    await kubectlOk(["run", "on-host", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { hostNetwork: true } })]);
+    const r = await chaosRun(["disrupt", "-p", "on-host", "-d", "100", "-r", "5", ...asAdmin]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("pod on-host uses the node's network (hostNetwork: true)");
+    expect(agentsOf(await getPod(ns, "on-host"))).toEqual([]);
   });
 
   it("says which pod is missing, and touches nothing", async () => {

@@ -36,12 +36,12 @@ beforeAll(async () => {
   expect(v6).toMatch(/^fd00:c612::/);
 });
 
-describe("disrupt -p nginx -d 100 -r 15 (the seed's command)", () => {
+describe("disrupt -p nginx -d 100 -r 15 --detach (the seed's command, handed to the agent)", () => {
   it("adds 100 ms ± 5 % while it lasts, then nothing of ours remains and latency is back to baseline", async () => {
     const base = await medianOf(`http://${v4}/`);
-    const r = await chaosRun(["disrupt", "-p", "nginx", "-d", "100", "-r", "15", ...asAdmin]);
+    const r = await chaosRun(["disrupt", "-p", "nginx", "-d", "100", "-r", "15", "--detach", ...asAdmin]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/fault applied; the agent reverts it in 15s/);
+    expect(r.stdout).toBe(`fault applied; the agent reverts it in 15s by itself. To end it early: chaos-run sweep -n ${ns}\n`);
     const during = await medianOf(`http://${v4}/`);
     const added = during - base;
     console.log(`disrupt: baseline ${base.toFixed(2)} ms, during ${during.toFixed(2)} ms, added ${added.toFixed(2)} ms (ratio ${(added / 100).toFixed(3)})`);
@@ -54,7 +54,7 @@ describe("disrupt -p nginx -d 100 -r 15 (the seed's command)", () => {
     expect(Math.abs(after - base)).toBeLessThan(2);
   });
 
-  it("restores a root qdisc the pod already had, exactly (--wait: held, then reverted by the runner)", async () => {
+  it("restores a root qdisc the pod already had, exactly (held in the foreground, then reverted by the runner; --wait is the default's old name)", async () => {
     await kubectlOk(["exec", "-n", ns, "nginx", "-c", "inspect", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "8001:", "tbf", "rate", "100mbit", "burst", "64kb", "latency", "50ms"]);
     const before = (await qdiscs()).replace(/refcnt \d+ /, "");
     expect(before).toMatch(/qdisc tbf 8001: root/);
@@ -66,9 +66,23 @@ describe("disrupt -p nginx -d 100 -r 15 (the seed's command)", () => {
   });
 });
 
+describe("disrupt in the foreground (the default)", () => {
+  it("holds the fault with a countdown; Ctrl-C reverts it within 2 s and exits 130", async () => {
+    const run = startChaosRun(["disrupt", "-p", "nginx", "-d", "100", "-r", "120", ...asAdmin]);
+    await run.waitFor(/holding netem delay 100ms; all traffic on nginx: \d+m?\d*s left \(Ctrl-C reverts it now\)/, 120_000);
+    expect(await qdiscs()).toMatch(/netem/);
+    const sent = performance.now();
+    run.child.kill("SIGINT");
+    const done = await run.done;
+    expect(done.code, done.stderr).toBe(130);
+    expect(done.endedAt - sent).toBeLessThan(2000);
+    expect(await qdiscs()).not.toMatch(/netem|prio/);
+  });
+});
+
 describe("loss", () => {
   it("drops 20 % of packets: ping's loss within binomial bounds", async () => {
-    const r = await chaosRun(["disrupt", "-p", "nginx", "-l", "20", "-r", "20", ...asAdmin]);
+    const r = await chaosRun(["disrupt", "-p", "nginx", "-l", "20", "-r", "20", "--detach", ...asAdmin]);
     expect(r.code, r.stderr).toBe(0);
     const n = 300;
     const out = (await kubectl(["exec", "-n", ns, "tools", "--", "ping", "-n", "-q", "-c", String(n), "-i", "0.005", "-W", "1", v4], kubeconfig, 60_000)).stdout;

@@ -1,5 +1,5 @@
 // The CLI in-process, through runCli with recording I/O (main.ts only wires it to the process).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -65,7 +65,7 @@ describe("validate", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("test/fixtures/invalid/unknown-key.yaml:18:5: error[unknown-key]: unknown key `duraton` in step 2\n  hint: did you mean `duration`?");
     expect(r.stderr).toContain("test/fixtures/invalid/yaml-syntax.yaml:7:9: error[yaml-syntax]:");
-    expect(r.stderr).toMatch(/29 files of 30 invalid: \d+ errors\n$/);
+    expect(r.stderr).toMatch(/30 files of 31 invalid: \d+ errors\n$/);
     expect(r.stderr).not.toContain("\u001b[");
   });
   it("--format json: the same diagnostics as data", async () => {
@@ -119,22 +119,45 @@ describe("validate", () => {
   });
 });
 
+/** UPDATE_GOLDEN=1 rewrites the golden plans in test/fixtures/plan/. */
+function checkGolden(name: string, actual: string): void {
+  const path = join("test/fixtures/plan", name);
+  if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(path, actual);
+  expect(actual).toBe(readFileSync(path, "utf8"));
+}
+
 describe("plan", () => {
-  it("prints the same plan twice, byte for byte", async () => {
+  it("prints the same plan twice, byte for byte: the faults' exact requests, and where the commands come from", async () => {
     const a = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline"]);
     const b = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline"]);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
-    expect(a.stdout).toContain("chaos-agent apply --id s2 --iface '$IFACE' --lease 15s --revert tc qdisc del dev '$IFACE' root handle c002: ';' --");
+    expect(a.stdout).toContain(
+      `apply (one exec per pod): chaos-agent request '{"protocol":1,"op":"apply","runId":"offline","fault":{"id":"offline-s2","leaseMs":15000,"spec":{"kind":"netem","scope":{"port":80},"netem":{"delayMs":100,"jitterMs":5}}}}'\n`,
+    );
+    expect(a.stdout).toContain(`revert: chaos-agent request '{"protocol":1,"op":"revert","runId":"offline","faultId":"offline-s2"}'\n`);
+    checkGolden("nginx-latency.txt", a.stdout);
   });
   it("--format json with --pods and --seed", async () => {
     const r = await cli(["plan", "scenarios/half-the-fleet.yaml", "--offline", "--pods", "p3,p1,p2,p4", "--seed", "7", "--format", "json"]);
     expect(r.code).toBe(0);
-    const plan = JSON.parse(r.stdout) as { seed: number; target: { candidates: string[]; pods: { name: string }[] }; steps: { fault?: { agentApply: string[] } }[] };
+    const plan = JSON.parse(r.stdout) as { seed: number; target: { candidates: string[]; pods: { name: string }[] }; steps: { fault?: { apply: { op: string } } }[] };
     expect(plan.seed).toBe(7);
     expect(plan.target.candidates).toEqual(["p1", "p2", "p3", "p4"]);
     expect(plan.target.pods).toHaveLength(2);
-    expect(plan.steps[1]?.fault?.agentApply[0]).toBe("chaos-agent");
+    expect(plan.steps[1]?.fault?.apply.op).toBe("apply");
+    checkGolden("half-the-fleet.json", r.stdout);
+  });
+  it("a partition scoped to a CIDR and a port, named pods: the golden plan", async () => {
+    const r = await cli(["plan", "scenarios/db-partition.yaml", "--offline", "--pods", "api-1,api-0"]);
+    expect(r.code).toBe(0);
+    checkGolden("db-partition.txt", r.stdout);
+  });
+  it("a system namespace: refused offline too, located, exit 3", async () => {
+    const r = await cli(["plan", "scenarios/half-the-fleet.yaml", "--offline", "-n", "kube-system"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^scenarios\/half-the-fleet\.yaml:\d+:\d+: error\[system-namespace\]: namespace `kube-system` holds the cluster's own components/);
+    expect(r.stderr).toContain("hint: if the experiment is meant for the cluster's own components, say so in the scenario: target.allowSystemNamespaces: true");
   });
   it("refusals are located, exit 3", async () => {
     const r = await cli(["plan", "scenarios/db-partition.yaml", "--offline", "--pods", "a"]);
@@ -148,5 +171,47 @@ describe("plan", () => {
     const bad = await cli(["plan", "test/fixtures/invalid/bad-enum.yaml", "--offline"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("error[bad-enum]");
+  });
+});
+
+describe("global flags, before or after the verb (kubectl's)", () => {
+  it("-n/--namespace anywhere reaches the verb", async () => {
+    const before = await cli(["-n", "web", "plan", "scenarios/half-the-fleet.yaml", "--offline", "--format", "json"]);
+    const after = await cli(["plan", "scenarios/half-the-fleet.yaml", "--offline", "--format", "json", "--namespace=web"]);
+    const short = await cli(["plan", "-nweb", "scenarios/half-the-fleet.yaml", "--offline", "--format", "json"]);
+    for (const r of [before, after, short]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { namespace: string }).namespace).toBe("web");
+    }
+  });
+  it("--kubeconfig and --context before the verb are not 'unknown options'", async () => {
+    const r = await cli(["--kubeconfig", "/no/such/kubeconfig", "--context", "lab", "install", "-p", "nginx"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot read the kubeconfig /no/such/kubeconfig");
+    expect(r.stderr).not.toContain("nknown option");
+    const after = await cli(["install", "-p", "nginx", "--kubeconfig=/no/such/kubeconfig"]);
+    expect(after.stderr).toContain("cannot read the kubeconfig /no/such/kubeconfig");
+  });
+  it("a scenario file after global flags still means run; a flag without its value is a usage error", async () => {
+    const r = await cli(["--context", "lab", "scenarios/nginx-latency.yaml", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: chaos-run run FILE/);
+    const missing = await cli(["plan", "scenarios/nginx-latency.yaml", "--offline", "-n"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("chaos-run: error: -n needs a value");
+  });
+});
+
+describe("disrupt", () => {
+  it("holds in the foreground by default; --detach hands off; --wait stays accepted, but not with --detach", async () => {
+    const help = await cli(["disrupt", "--help"]);
+    expect(help.stdout).toContain("--detach               return once the fault is in effect; the agent ends it after DURATION_S");
+    expect(help.stdout).toContain("-w, --wait             hold the fault in the foreground (the default; kept for scripts)");
+    const both = await cli(["disrupt", "-p", "nginx", "-d", "100", "-r", "30", "--detach", "--wait"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--detach and --wait contradict each other");
+    const policy = await cli(["disrupt", "-p", "nginx", "-d", "100", "-r", "30", "--pull-policy", "Sometimes"]);
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toContain("--pull-policy must be one of Always, IfNotPresent, Never");
   });
 });

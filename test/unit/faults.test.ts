@@ -1,6 +1,19 @@
-// Whole argv arrays, never joined strings: quoting bugs cannot hide.
+// Faults as requests to the agent: whole objects and whole argv arrays, never joined strings, so
+// nothing can hide (a field left out, a value in the wrong unit, a quoting bug).
 import { describe, expect, it } from "vitest";
-import { agentApplyArgv, agentRenewArgv, agentRevertArgv, agentServeArgs, buildFault, leaseSeconds } from "../../src/faults/index.js";
+import {
+  agentServeArgs,
+  applyRequest,
+  capabilitiesFor,
+  faultSpec,
+  leaseMsOf,
+  parseReply,
+  renewRequest,
+  requestArgv,
+  revertRequest,
+  statusRequest,
+  sweepRequest,
+} from "../../src/faults/index.js";
 import type { NetemFault, NetemParams, PartitionFault, Scope } from "../../src/faults/index.js";
 
 const NONE: NetemParams = {
@@ -14,231 +27,136 @@ const NONE: NetemParams = {
   reorder: undefined,
   rate: undefined,
 };
-const ids = { id: "s2", handle: 0xc002 };
 const netem = (p: Partial<NetemParams>, scope?: Scope, iface?: string): NetemFault => ({ kind: "netem", netem: { ...NONE, ...p }, scope, interface: iface });
+const partition = (s?: Scope, iface?: string): PartitionFault => ({ kind: "partition", scope: s, interface: iface });
 const scope = (s: Partial<Scope>): Scope => ({ cidr: undefined, port: undefined, protocol: undefined, ...s });
 const v4 = { family: 4 as const, text: "10.0.0.0/8" };
 const v6 = { family: 6 as const, text: "fd00::/64" };
-const ROOT = ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c002:"];
-const PRIO = [...ROOT, "prio", "bands", "4", "priomap", "1", "2", "2", "2", "1", "2", "0", "0", "1", "1", "1", "1", "1", "1", "1", "1"];
-const CHILD = ["tc", "qdisc", "add", "dev", "eth0", "parent", "c002:4", "handle", "c003:", "netem"];
-const FILTER = (family: "ip" | "ipv6", prio: number) => ["tc", "filter", "add", "dev", "eth0", "parent", "c002:", "protocol", family, "prio", String(prio), "u32"];
-const REVERT_TC = [["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c002:"]];
 
-describe("netem without scope", () => {
-  const cases: [string, Partial<NetemParams>, string[]][] = [
-    ["delay", { delayMs: 100 }, ["delay", "100ms"]],
-    ["sub-millisecond delay", { delayMs: 0.5 }, ["delay", "500us"]],
-    ["jitter", { delayMs: 100, jitterMs: 5 }, ["delay", "100ms", "5ms"]],
-    ["correlation", { delayMs: 100, jitterMs: 5, correlation: 25 }, ["delay", "100ms", "5ms", "25%"]],
-    ["distribution", { delayMs: 100, jitterMs: 5, distribution: "pareto" }, ["delay", "100ms", "5ms", "distribution", "pareto"]],
-    ["loss", { loss: 5 }, ["loss", "5%"]],
-    ["duplicate", { duplicate: 1 }, ["duplicate", "1%"]],
-    ["corrupt", { corrupt: 0.1 }, ["corrupt", "0.1%"]],
-    ["reorder", { delayMs: 10, reorder: 25 }, ["delay", "10ms", "reorder", "25%"]],
-    ["rate", { rate: { bitsPerSecond: 1e6, text: "1mbit" } }, ["rate", "1mbit"]],
+describe("netem → FaultSpec", () => {
+  const cases: [string, Partial<NetemParams>, Record<string, unknown>][] = [
+    ["delay", { delayMs: 100 }, { delayMs: 100 }],
+    ["sub-millisecond delay stays in ms", { delayMs: 0.5 }, { delayMs: 0.5 }],
+    ["jitter", { delayMs: 100, jitterMs: 5 }, { delayMs: 100, jitterMs: 5 }],
+    ["correlation", { delayMs: 100, jitterMs: 5, correlation: 25 }, { delayMs: 100, jitterMs: 5, correlation: 25 }],
+    ["distribution", { delayMs: 100, jitterMs: 5, distribution: "pareto" }, { delayMs: 100, jitterMs: 5, distribution: "pareto" }],
+    ["loss", { loss: 5 }, { loss: 5 }],
+    ["duplicate", { duplicate: 1 }, { duplicate: 1 }],
+    ["corrupt", { corrupt: 0.1 }, { corrupt: 0.1 }],
+    ["reorder", { delayMs: 10, reorder: 25 }, { delayMs: 10, reorder: 25 }],
+    ["rate: as written", { rate: { bitsPerSecond: 1e6, text: "1mbit" } }, { rate: "1mbit" }],
   ];
-  for (const [name, params, options] of cases) {
+  for (const [name, params, spec] of cases) {
     it(name, () => {
-      expect(buildFault(netem(params), "eth0", ids)).toEqual({ apply: [[...ROOT, "netem", ...options]], revert: REVERT_TC });
+      expect(faultSpec(netem(params))).toEqual({ kind: "netem", netem: spec });
     });
   }
 
-  it("all parameters, in tc's order", () => {
+  it("every parameter at once, and no key for what is unset", () => {
     const all = netem({ delayMs: 100, jitterMs: 5, correlation: 25, distribution: "normal", loss: 5, duplicate: 1, corrupt: 0.1, reorder: 25, rate: { bitsPerSecond: 1e6, text: "1mbit" } });
-    expect(buildFault(all, "eth0", ids).apply).toEqual([
-      [...ROOT, "netem", "delay", "100ms", "5ms", "25%", "distribution", "normal", "loss", "5%", "duplicate", "1%", "corrupt", "0.1%", "reorder", "25%", "rate", "1mbit"],
-    ]);
-  });
-
-  it("refuses an empty netem and bad ids", () => {
-    expect(() => buildFault(netem({}), "eth0", ids)).toThrow(RangeError);
-    expect(() => buildFault(netem({ loss: 1 }), "eth0", { id: "Bad Id", handle: 1 })).toThrow(RangeError);
-    expect(() => buildFault(netem({ loss: 1 }), "eth0", { id: "ok", handle: 0xffff })).toThrow(RangeError);
-  });
-
-  it("keeps the $IFACE token as one argument", () => {
-    expect(buildFault(netem({ loss: 1 }), "$IFACE", ids)).toEqual({
-      apply: [["tc", "qdisc", "add", "dev", "$IFACE", "root", "handle", "c002:", "netem", "loss", "1%"]],
-      revert: [["tc", "qdisc", "del", "dev", "$IFACE", "root", "handle", "c002:"]],
+    expect(faultSpec(all)).toEqual({
+      kind: "netem",
+      netem: { delayMs: 100, jitterMs: 5, correlation: 25, distribution: "normal", loss: 5, duplicate: 1, corrupt: 0.1, reorder: 25, rate: "1mbit" },
     });
+    expect(Object.keys(faultSpec(netem({ loss: 1 })))).toEqual(["kind", "netem"]);
+  });
+
+  it("refuses an empty netem", () => {
+    expect(() => faultSpec(netem({}))).toThrow(RangeError);
+  });
+
+  it("an interface and a scope, as given", () => {
+    expect(faultSpec(netem({ delayMs: 100 }, scope({ cidr: v4 }), "eth1"))).toEqual({ kind: "netem", interface: "eth1", scope: { cidr: "10.0.0.0/8" }, netem: { delayMs: 100 } });
+    expect(faultSpec(netem({ delayMs: 100 }, scope({ cidr: v6, port: 53, protocol: "udp" })))).toEqual({
+      kind: "netem",
+      scope: { cidr: "fd00::/64", port: 53, protocol: "udp" },
+      netem: { delayMs: 100 },
+    });
+    expect(faultSpec(netem({ delayMs: 100 }, scope({ port: 80 })))).toEqual({ kind: "netem", scope: { port: 80 }, netem: { delayMs: 100 } });
+    expect(faultSpec(netem({ delayMs: 100 }, scope({ protocol: "tcp" })))).toEqual({ kind: "netem", scope: { protocol: "tcp" }, netem: { delayMs: 100 } });
+  });
+
+  it("a scope that selects nothing narrower is left out (the protocol's Scope has at least one key)", () => {
+    expect(faultSpec(netem({ delayMs: 100 }, scope({})))).toEqual({ kind: "netem", netem: { delayMs: 100 } });
   });
 });
 
-describe("netem scoped by cidr, port and protocol", () => {
-  const d = { delayMs: 100 };
-  const NETEM = [...CHILD, "delay", "100ms"];
-  it("IPv4 cidr", () => {
-    expect(buildFault(netem(d, scope({ cidr: v4 })), "eth0", ids)).toEqual({
-      apply: [PRIO, NETEM, [...FILTER("ip", 1), "match", "ip", "dst", "10.0.0.0/8", "flowid", "c002:4"]],
-      revert: REVERT_TC,
-    });
+describe("partition → FaultSpec", () => {
+  it("everything: no scope, the default interface", () => {
+    expect(faultSpec(partition())).toEqual({ kind: "partition" });
   });
-  it("IPv6 cidr", () => {
-    expect(buildFault(netem(d, scope({ cidr: v6 })), "eth0", ids).apply).toEqual([
-      PRIO,
-      NETEM,
-      [...FILTER("ipv6", 1), "match", "ip6", "dst", "fd00::/64", "flowid", "c002:4"],
-    ]);
-  });
-  it("port without cidr: both families, source and destination port", () => {
-    expect(buildFault(netem(d, scope({ port: 80 })), "eth0", ids).apply).toEqual([
-      PRIO,
-      NETEM,
-      [...FILTER("ip", 1), "match", "ip", "sport", "80", "0xffff", "flowid", "c002:4"],
-      [...FILTER("ip", 2), "match", "ip", "dport", "80", "0xffff", "flowid", "c002:4"],
-      [...FILTER("ipv6", 3), "match", "ip6", "sport", "80", "0xffff", "flowid", "c002:4"],
-      [...FILTER("ipv6", 4), "match", "ip6", "dport", "80", "0xffff", "flowid", "c002:4"],
-    ]);
-  });
-  it("cidr and port", () => {
-    expect(buildFault(netem(d, scope({ cidr: v4, port: 5432 })), "eth0", ids).apply).toEqual([
-      PRIO,
-      NETEM,
-      [...FILTER("ip", 1), "match", "ip", "dst", "10.0.0.0/8", "match", "ip", "sport", "5432", "0xffff", "flowid", "c002:4"],
-      [...FILTER("ip", 2), "match", "ip", "dst", "10.0.0.0/8", "match", "ip", "dport", "5432", "0xffff", "flowid", "c002:4"],
-    ]);
-  });
-  it("IPv6 cidr, port and protocol", () => {
-    expect(buildFault(netem(d, scope({ cidr: v6, port: 53, protocol: "udp" })), "eth0", ids).apply).toEqual([
-      PRIO,
-      NETEM,
-      [...FILTER("ipv6", 1), "match", "ip6", "dst", "fd00::/64", "match", "ip6", "protocol", "17", "0xff", "match", "ip6", "sport", "53", "0xffff", "flowid", "c002:4"],
-      [...FILTER("ipv6", 2), "match", "ip6", "dst", "fd00::/64", "match", "ip6", "protocol", "17", "0xff", "match", "ip6", "dport", "53", "0xffff", "flowid", "c002:4"],
-    ]);
-  });
-  it("protocol alone", () => {
-    expect(buildFault(netem(d, scope({ protocol: "tcp" })), "eth0", ids).apply).toEqual([
-      PRIO,
-      NETEM,
-      [...FILTER("ip", 1), "match", "ip", "protocol", "6", "0xff", "flowid", "c002:4"],
-      [...FILTER("ipv6", 2), "match", "ip6", "protocol", "6", "0xff", "flowid", "c002:4"],
-    ]);
-  });
-  it("reverts by deleting the root qdisc", () => {
-    expect(buildFault(netem(d, scope({ port: 80 })), "eth0", ids).revert).toEqual(REVERT_TC);
+  it("an IPv4 or IPv6 CIDR, a port, a protocol: the agent decides the families and the rules", () => {
+    expect(faultSpec(partition(scope({ cidr: v4 })))).toEqual({ kind: "partition", scope: { cidr: "10.0.0.0/8" } });
+    expect(faultSpec(partition(scope({ cidr: v6 })))).toEqual({ kind: "partition", scope: { cidr: "fd00::/64" } });
+    expect(faultSpec(partition(scope({ port: 5432 }), "eth0"))).toEqual({ kind: "partition", interface: "eth0", scope: { port: 5432 } });
+    expect(faultSpec(partition(scope({ cidr: v4, port: 5432, protocol: "tcp" })))).toEqual({ kind: "partition", scope: { cidr: "10.0.0.0/8", port: 5432, protocol: "tcp" } });
   });
 });
 
-describe("partition", () => {
-  const partition = (s?: Scope): PartitionFault => ({ kind: "partition", scope: s, interface: undefined });
-  const chain = "CHAOS-s2";
-  const jumps = (tool: string) => [
-    [tool, "-w", "-I", "OUTPUT", "1", "-j", chain],
-    [tool, "-w", "-I", "INPUT", "1", "-j", chain],
-  ];
-  const revert = (tool: string) => [
-    [tool, "-w", "-D", "OUTPUT", "-j", chain],
-    [tool, "-w", "-D", "INPUT", "-j", chain],
-    [tool, "-w", "-F", chain],
-    [tool, "-w", "-X", chain],
-  ];
-  it("everything, both families", () => {
-    expect(buildFault(partition(), "eth0", ids)).toEqual({
-      apply: [
-        ["iptables", "-w", "-N", chain],
-        ["iptables", "-w", "-A", chain, "-o", "eth0", "-j", "DROP"],
-        ["iptables", "-w", "-A", chain, "-i", "eth0", "-j", "DROP"],
-        ...jumps("iptables"),
-        ["ip6tables", "-w", "-N", chain],
-        ["ip6tables", "-w", "-A", chain, "-o", "eth0", "-j", "DROP"],
-        ["ip6tables", "-w", "-A", chain, "-i", "eth0", "-j", "DROP"],
-        ...jumps("ip6tables"),
-      ],
-      revert: [...revert("ip6tables"), ...revert("iptables")],
+describe("requests", () => {
+  it("apply: the fault's id, lease and spec", () => {
+    expect(applyRequest("r1a2b3", "r1a2b3-s2", 15_000, netem({ delayMs: 100, jitterMs: 5 }, scope({ port: 80 })))).toEqual({
+      protocol: 1,
+      op: "apply",
+      runId: "r1a2b3",
+      fault: { id: "r1a2b3-s2", leaseMs: 15_000, spec: { kind: "netem", scope: { port: 80 }, netem: { delayMs: 100, jitterMs: 5 } } },
     });
   });
-  it("an IPv4 cidr: iptables only, -d out and -s in", () => {
-    expect(buildFault(partition(scope({ cidr: v4 })), "eth0", ids)).toEqual({
-      apply: [
-        ["iptables", "-w", "-N", chain],
-        ["iptables", "-w", "-A", chain, "-o", "eth0", "-d", "10.0.0.0/8", "-j", "DROP"],
-        ["iptables", "-w", "-A", chain, "-i", "eth0", "-s", "10.0.0.0/8", "-j", "DROP"],
-        ...jumps("iptables"),
-      ],
-      revert: revert("iptables"),
-    });
+  it("revert, renew, status, sweep", () => {
+    expect(revertRequest("r1", "r1-s2")).toEqual({ protocol: 1, op: "revert", runId: "r1", faultId: "r1-s2" });
+    expect(renewRequest("r1", "r1-s2", 15_000)).toEqual({ protocol: 1, op: "renew", runId: "r1", faultId: "r1-s2", leaseMs: 15_000 });
+    expect(statusRequest("r1")).toEqual({ protocol: 1, op: "status", runId: "r1" });
+    expect(sweepRequest("r1", true)).toEqual({ protocol: 1, op: "sweep", runId: "r1", own: true });
+    expect(sweepRequest("r1", false)).toEqual({ protocol: 1, op: "sweep", runId: "r1", own: false });
   });
-  it("an IPv6 cidr: ip6tables only", () => {
-    expect(buildFault(partition(scope({ cidr: v6 })), "eth0", ids)).toEqual({
-      apply: [
-        ["ip6tables", "-w", "-N", chain],
-        ["ip6tables", "-w", "-A", chain, "-o", "eth0", "-d", "fd00::/64", "-j", "DROP"],
-        ["ip6tables", "-w", "-A", chain, "-i", "eth0", "-s", "fd00::/64", "-j", "DROP"],
-        ...jumps("ip6tables"),
-      ],
-      revert: revert("ip6tables"),
-    });
+  it("leases within the protocol's bounds, in whole milliseconds", () => {
+    expect(leaseMsOf(200)).toBe(1000);
+    expect(leaseMsOf(1500.2)).toBe(1501);
+    expect(leaseMsOf(48 * 3600_000)).toBe(86_400_000);
+    expect(renewRequest("r1", "r1-s1", 10).leaseMs).toBe(1000);
   });
-  it("a port: tcp and udp, source or destination (multiport --ports), both families", () => {
-    const r = buildFault(partition(scope({ port: 5432 })), "eth0", ids);
-    const rules = (tool: string) => [
-      [tool, "-w", "-N", chain],
-      [tool, "-w", "-A", chain, "-o", "eth0", "-p", "tcp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      [tool, "-w", "-A", chain, "-o", "eth0", "-p", "udp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      [tool, "-w", "-A", chain, "-i", "eth0", "-p", "tcp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      [tool, "-w", "-A", chain, "-i", "eth0", "-p", "udp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      ...jumps(tool),
-    ];
-    expect(r.apply).toEqual([...rules("iptables"), ...rules("ip6tables")]);
+  it("refuses ids the agent would refuse (they name kernel objects: CHAOS-<id>)", () => {
+    expect(() => revertRequest("Bad Id", "s1")).toThrow(RangeError);
+    expect(() => revertRequest("r1", "r1-")).toThrow(RangeError);
+    expect(() => revertRequest("r1", "run-0123456789abcde-s12")).toThrow(RangeError);
+    expect(revertRequest("r1", "run-0123456789abcd-s12").faultId).toHaveLength(22);
+    expect(() => statusRequest("a-run")).toThrow(RangeError);
   });
-  it("cidr, port and protocol", () => {
-    expect(buildFault(partition(scope({ cidr: v4, port: 5432, protocol: "tcp" })), "$IFACE", ids).apply).toEqual([
-      ["iptables", "-w", "-N", chain],
-      ["iptables", "-w", "-A", chain, "-o", "$IFACE", "-d", "10.0.0.0/8", "-p", "tcp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      ["iptables", "-w", "-A", chain, "-i", "$IFACE", "-s", "10.0.0.0/8", "-p", "tcp", "-m", "multiport", "--ports", "5432", "-j", "DROP"],
-      ...jumps("iptables"),
+  it("the exec argv: the program, the verb, the request as one JSON argument", () => {
+    expect(requestArgv(revertRequest("r1", "r1-s2"))).toEqual(["chaos-agent", "request", '{"protocol":1,"op":"revert","runId":"r1","faultId":"r1-s2"}']);
+    expect(requestArgv(applyRequest("r1", "r1-s1", 3000, partition(scope({ port: 80 }))))).toEqual([
+      "chaos-agent",
+      "request",
+      '{"protocol":1,"op":"apply","runId":"r1","fault":{"id":"r1-s1","leaseMs":3000,"spec":{"kind":"partition","scope":{"port":80}}}}',
     ]);
   });
-  it("keeps chain names within 28 characters", () => {
-    const long = buildFault(partition(), "eth0", { id: "run-0123456789abcd-s12", handle: 1 });
-    expect(long.apply[0]).toEqual(["iptables", "-w", "-N", "CHAOS-run-0123456789abcd-s12"]);
-    expect("CHAOS-run-0123456789abcd-s12".length).toBeLessThanOrEqual(28);
-    expect(() => buildFault(partition(), "eth0", { id: "run-0123456789abcde-s12", handle: 1 })).toThrow(RangeError);
-  });
-});
-
-describe("agent argv", () => {
-  it("wraps reverts and applies into one exec, `;` separated", () => {
-    const commands = { apply: [["tc", "a"], ["tc", "b", "c"]], revert: [["tc", "x"], ["tc", "y"]] };
-    expect(agentApplyArgv("s2", commands, { iface: "$IFACE" })).toEqual([
-      "chaos-agent", "apply", "--id", "s2", "--iface", "$IFACE",
-      "--revert", "tc", "x", ";",
-      "--revert", "tc", "y", ";",
-      "--", "tc", "a", ";", "tc", "b", "c",
-    ]);
-  });
-  it("a single apply command has no separator after it", () => {
-    expect(agentApplyArgv("f", { apply: [["tc", "a"]], revert: [] }, { iface: "eth0" })).toEqual(["chaos-agent", "apply", "--id", "f", "--iface", "eth0", "--", "tc", "a"]);
-  });
-  it("rejects `;` inside a command, and empty commands", () => {
-    expect(() => agentApplyArgv("f", { apply: [["sh", "-c", "x", ";", "y"]], revert: [] }, { iface: "eth0" })).toThrow(/separator/);
-    expect(() => agentApplyArgv("f", { apply: [["tc"]], revert: [["rm", ";"]] }, { iface: "eth0" })).toThrow(/separator/);
-    expect(() => agentApplyArgv("f", { apply: [[]], revert: [] }, { iface: "eth0" })).toThrow(RangeError);
-    expect(() => agentApplyArgv("f", { apply: [], revert: [] }, { iface: "eth0" })).toThrow(RangeError);
-  });
-  it("a real fault round trip", () => {
-    const c = buildFault(netem({ delayMs: 100 }), "eth0", ids);
-    expect(agentApplyArgv("s2", c, { iface: "eth0" })).toEqual([
-      "chaos-agent", "apply", "--id", "s2", "--iface", "eth0",
-      "--revert", "tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c002:", ";",
-      "--", ...ROOT, "netem", "delay", "100ms",
-    ]);
-    expect(agentRevertArgv("s2")).toEqual(["chaos-agent", "revert", "--id", "s2"]);
-  });
-});
-
-describe("the agent's lease and serve argv", () => {
-  it("puts --lease after --iface, in whole seconds", () => {
-    expect(agentApplyArgv("f", { apply: [["tc", "a"]], revert: [] }, { iface: "eth0", leaseSeconds: 15 })).toEqual([
-      "chaos-agent", "apply", "--id", "f", "--iface", "eth0", "--lease", "15s", "--", "tc", "a",
-    ]);
-    expect(() => agentApplyArgv("f", { apply: [["tc", "a"]], revert: [] }, { iface: "eth0", leaseSeconds: 0 })).toThrow(RangeError);
-  });
-  it("renews given faults, serves with a TTL rounded up to seconds", () => {
-    expect(agentRenewArgv(15, ["r1-s1", "r1-s2"])).toEqual(["chaos-agent", "renew", "--lease", "15s", "r1-s1", "r1-s2"]);
+  it("serves with a TTL rounded up to seconds; network faults need NET_ADMIN and NET_RAW, nothing more", () => {
     expect(agentServeArgs(600_000)).toEqual(["serve", "--ttl", "600s"]);
     expect(agentServeArgs(1500)).toEqual(["serve", "--ttl", "2s"]);
-    expect(leaseSeconds(200)).toBe(1);
+    expect(capabilitiesFor(netem({ delayMs: 1 }))).toEqual(["NET_ADMIN", "NET_RAW"]);
+    expect(capabilitiesFor(partition())).toEqual(["NET_ADMIN", "NET_RAW"]);
+  });
+});
+
+describe("replies", () => {
+  const agent = { name: "chaos-agent-r1", runId: "r1", version: "1.0.0", ttlLeftMs: 590_000 };
+  const state = { id: "r1-s2", runId: "r1", kind: "netem", interface: "eth0", families: [4, 6], objects: [{ type: "qdisc", name: "c000:" }], leaseLeftMs: 15_000, detail: "netem c000: delay 100ms on eth0" };
+  const applied = { protocol: 1, op: "apply", ok: true, agent, commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 3.2 }], fault: state };
+
+  it("reads a Reply, whatever the exit code", () => {
+    expect(parseReply(`${JSON.stringify(applied)}\n`, { op: "apply" })).toEqual({ ok: true, reply: applied });
+    const failed = { ...applied, ok: false, error: { code: "no-interface", message: "no default route" }, commands: [] };
+    delete (failed as { fault?: unknown }).fault;
+    expect(parseReply(JSON.stringify(failed), { op: "apply" })).toEqual({ ok: true, reply: failed });
+  });
+  it("no reply, another program's output, another shape: a foreign agent", () => {
+    expect(parseReply("", { op: "status" })).toEqual({ ok: false, problem: "the agent printed no reply", foreign: true });
+    // what the POSIX sh agent of the seed printed for `status`
+    expect(parseReply("ttl_left=590\nfault=r1-s2 iface=eth0\n", { op: "status" })).toEqual({ ok: false, problem: 'the agent\'s output is not a JSON reply: "ttl_left=590\\nfault=r1-s2 iface=eth0"', foreign: true });
+    expect(parseReply(JSON.stringify({ ...applied, protocol: 2 }), { op: "apply" })).toEqual({ ok: false, problem: "the agent's reply does not follow protocol v1: /protocol must be equal to constant", foreign: true });
+    expect(parseReply(JSON.stringify({ ...applied, lease: 1 }), { op: "apply" })).toEqual({ ok: false, problem: 'the agent\'s reply does not follow protocol v1: the reply has an unknown field "lease"', foreign: true });
+  });
+  it("an answer to another request", () => {
+    expect(parseReply(JSON.stringify(applied), { op: "revert" })).toEqual({ ok: false, problem: 'the agent answered op "apply" to a "revert" request', foreign: false });
   });
 });

@@ -38,6 +38,7 @@ const EXPECTED: Record<string, [string, number, number][]> = {
   "out-of-range.yaml": [["out-of-range", 18, 19]],
   "result-used-before-saved.yaml": [["result-used-before-saved", 18, 29]],
   "selector-and-pods.yaml": [["conflicting-keys", 7, 3]],
+  "system-namespace.yaml": [["system-namespace", 6, 14]],
   "unit-mismatch.yaml": [["unit-mismatch", 18, 29]],
   "unknown-key.yaml": [
     ["missing-key", 15, 5],

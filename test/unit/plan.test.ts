@@ -63,16 +63,29 @@ describe("the plan", () => {
     ]);
     expect(plan.timelineMs).toBe(55_000);
   });
-  it("has the fault's exact agent argv", () => {
-    const plan = planRun(nginx, pods("nginx-1"));
+  it("has the fault's exact requests to the agent", () => {
+    const plan = planRun(nginx, pods("nginx-1"), { runId: "r1a2b3" });
     const step = plan.steps[1];
     if (step?.kind !== "fault") throw new Error("step 2 is the fault");
-    expect(step.fault.id).toBe("s2");
-    expect(step.fault.interface).toBe("$IFACE");
-    expect(step.fault.agentRevert).toEqual(["chaos-agent", "revert", "--id", "s2"]);
-    expect(step.fault.agentApply.slice(0, 9)).toEqual(["chaos-agent", "apply", "--id", "s2", "--iface", "$IFACE", "--lease", "15s", "--revert"]);
+    expect(step.fault.id).toBe("r1a2b3-s2");
+    expect(step.fault.interface).toBeUndefined();
+    expect(step.fault.apply).toEqual({
+      protocol: 1,
+      op: "apply",
+      runId: "r1a2b3",
+      fault: { id: "r1a2b3-s2", leaseMs: 15_000, spec: { kind: "netem", scope: { port: 80 }, netem: { delayMs: 100, jitterMs: 5 } } },
+    });
+    expect(step.fault.revert).toEqual({ protocol: 1, op: "revert", runId: "r1a2b3", faultId: "r1a2b3-s2" });
     expect(step.during[0]?.argv).toEqual(["ab", "-r", "-k", "-n", "50", "-c", "1", "-s", "10", "-e", "/dev/stderr", "http://{{ target.ip }}/"]);
     expect(step.during[0]?.expectText).toEqual(["failedRequests equals 0", "latency.mean within [95ms, 130ms]", "latency.p50 atLeast baseline.latency.p50 + 90ms"]);
+  });
+  it("asks for an explicit agent container: the pull policy, and exactly the capabilities the faults need", () => {
+    expect(planRun(nginx, pods("a")).agent).toEqual({ image: "chaos-agent:latest", ttlMs: 600_000, leaseMs: 15_000, pullPolicy: "IfNotPresent", capabilities: ["NET_ADMIN", "NET_RAW"] });
+    expect(planRun(nginx, pods("a"), { pullPolicy: "Never", agentImage: "reg/agent:2" }).agent).toMatchObject({ image: "reg/agent:2", pullPolicy: "Never" });
+    const pulled = scenario("scenarios/nginx-latency.yaml", (t) => t.replace("  ttl: 10m", "  ttl: 10m\n  pullPolicy: Always"));
+    expect(pulled.agent.pullPolicy).toBe("Always");
+    expect(planRun(pulled, pods("a")).agent.pullPolicy).toBe("Always");
+    expect(planRun(pulled, pods("a"), { pullPolicy: "IfNotPresent" }).agent.pullPolicy).toBe("IfNotPresent");
   });
   it("offline placeholders by mode", () => {
     expect(planOffline(nginx).target.pods).toEqual([{ name: "<every pod matching run=nginx>", ip: undefined, placeholder: true }]);
@@ -87,12 +100,60 @@ describe("the plan", () => {
     const b = planOffline(nginx, { seed: 9, pods: ["y", "x"] });
     expect(formatPlan(a, "f.yaml")).toBe(formatPlan(b, "f.yaml"));
     expect(JSON.stringify(planToJson(a, "f.yaml"))).toBe(JSON.stringify(planToJson(b, "f.yaml")));
-    expect(formatPlan(a, "f.yaml")).toContain("$IFACE = each pod's default-route interface, resolved by the agent at run time");
+    expect(formatPlan(a, "f.yaml")).toContain("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its\naddress families — so the agent decides them; its reply lists every command it ran, and the journal\nrecords them.\n");
   });
-  it("prefixes fault ids for a run, within 22 characters", () => {
-    const plan = planRun(nginx, pods("a"), { faultIdPrefix: "r1a2b3" });
+  it("prefixes fault ids with the run id, within 22 characters; offline the run id is `offline`", () => {
+    const plan = planRun(nginx, pods("a"), { runId: "r1a2b3" });
     const step = plan.steps[1];
     expect(step?.kind === "fault" ? step.fault.id : "").toBe("r1a2b3-s2");
-    expect(() => planRun(nginx, pods("a"), { faultIdPrefix: "a-much-too-long-prefix-x" })).toThrow(PlanError);
+    expect(() => planRun(nginx, pods("a"), { runId: "muchtoolongrunid0" })).toThrow(PlanError);
+    const offline = planOffline(nginx).steps[1];
+    expect(offline?.kind === "fault" ? [offline.fault.id, offline.fault.apply.runId] : []).toEqual(["offline-s2", "offline"]);
+  });
+});
+
+describe("refused before any harm", () => {
+  // the namespace comes from -n (or the kubeconfig), not from the file
+  const nginx = scenario("scenarios/nginx-latency.yaml", (t) => t.replace(/^  namespace: default\n/m, ""));
+  it("a hostNetwork pod among the candidates, whatever the mode would choose", () => {
+    const run = () => planRun(nginx, [{ name: "web-1" }, { name: "node-exporter", hostNetwork: true }]);
+    expect(run).toThrow(PlanError);
+    expect(run).toThrow(/pod node-exporter uses the node's network \(hostNetwork: true\).*nothing was touched/);
+    try {
+      run();
+    } catch (e) {
+      expect(e).toMatchObject({ code: "host-network", path: "/target/selector", exitCode: 3 });
+    }
+    const one = scenario("scenarios/db-partition.yaml");
+    expect(() => planRun(one, [{ name: "a" }, { name: "b", hostNetwork: true }], { seed: 1 })).toThrow(/hostNetwork/);
+  });
+  it("kube-system, kube-public, kube-node-lease without target.allowSystemNamespaces", () => {
+    for (const ns of ["kube-system", "kube-public", "kube-node-lease"]) {
+      expect(() => planRun(nginx, pods("a"), { namespace: ns })).toThrow(PlanError);
+      expect(() => planOffline(nginx, { namespace: ns })).toThrow(new RegExp(`namespace ${ns} holds the cluster's own components`));
+    }
+    try {
+      planRun(nginx, pods("a"), { namespace: "kube-system" });
+    } catch (e) {
+      expect(e).toMatchObject({ code: "system-namespace", path: "/target", namespace: "kube-system", exitCode: 3 });
+    }
+    expect(planRun(nginx, pods("a"), { namespace: "kube-systems" }).namespace).toBe("kube-systems");
+  });
+  it("with the opt-in: planned, and the plan shows the opt-in (in red on a terminal)", () => {
+    const opted = scenario("scenarios/nginx-latency.yaml", (t) => t.replace("  maxPods: 10", "  maxPods: 10\n  allowSystemNamespaces: true"));
+    const plan = planRun(opted, pods("coredns-1"), { namespace: "kube-system" });
+    expect(plan.target.allowSystemNamespaces).toBe(true);
+    const line = "  target.allowSystemNamespaces: true — pods in kube-system, kube-public and kube-node-lease may be hit";
+    expect(formatPlan(plan, "f.yaml").split("\n")).toContain(line);
+    expect(formatPlan(plan, "f.yaml", { color: true }).split("\n")).toContain(`\u001b[1;31m${line}\u001b[0m`);
+    expect(formatPlan(planRun(nginx, pods("a")), "f.yaml", { color: true })).not.toContain("allowSystemNamespaces");
+  });
+  it("static and DaemonSet pods are named as such", () => {
+    const plan = planRun(nginx, [{ name: "kube-proxy-x", role: "daemonset" }, { name: "etcd-node1", role: "static" }, { name: "web" }]);
+    expect(plan.target.pods.map((p) => [p.name, p.role])).toEqual([["etcd-node1", "static"], ["kube-proxy-x", "daemonset"], ["web", undefined]]);
+    const text = formatPlan(plan, "f.yaml");
+    expect(text).toContain("  pod etcd-node1: a static pod: its node's kubelet runs it from a file, and the API only mirrors it\n");
+    expect(text).toContain("  pod kube-proxy-x: a DaemonSet's pod: one of a set, one per node\n");
+    expect(text).toContain("  pod web\n");
   });
 });

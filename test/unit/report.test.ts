@@ -43,7 +43,7 @@ function outcome(p50: number, p95: number, mean: number, failed = 0): ProbeOutco
 function scriptedJournal(opts: { recoveryP95: number }): Journal {
   const v = readScenarioFile(join(root, "scenarios/nginx-latency.yaml"));
   if (v.scenario === undefined) throw new Error("the catalog's nginx-latency.yaml must be valid");
-  const plan = planRun(v.scenario, [{ name: "nginx", ip: "198.18.0.2" }], { faultIdPrefix: "r1", namespace: "default" });
+  const plan = planRun(v.scenario, [{ name: "nginx", ip: "198.18.0.2" }], { runId: "r1", namespace: "default" });
   let t = Date.parse("2026-11-24T12:00:00.000Z");
   const at = (ms = 100): number => (t += ms);
   const j = newJournal({ runId: "r1", version: "0.1.0", node: "v20.20.2", platform: "linux x64", file: "scenarios/nginx-latency.yaml", sha256: "0".repeat(64), startedAt: t });
@@ -71,9 +71,31 @@ function scriptedJournal(opts: { recoveryP95: number }): Journal {
     events.push({ type: "step:start", at: at(), index: step.index, name: step.name, kind: step.kind, durationMs: step.durationMs });
     if (step.kind === "probe") probe(step.run, { phase: "step", index: step.index, stepName: step.name }, step.name === "recovery" ? outcome(0.51, opts.recoveryP95, 0.7) : outcome(0.48, 0.71, 0.6));
     if (step.kind === "fault") {
-      events.push({ type: "fault:applied", at: at(3000), index: step.index, faultId: step.fault.id, pod: { namespace: "default", name: "nginx" }, iface: "eth0", detail: "prio c002: → netem c003: on eth0", durationMs: 3000 });
+      events.push({
+        type: "fault:applied",
+        at: at(3000),
+        index: step.index,
+        faultId: step.fault.id,
+        pod: { namespace: "default", name: "nginx" },
+        iface: "eth0",
+        families: [4, 6],
+        detail: "prio c000: → netem c001: delay 100ms jitter 5ms on eth0 (port 80)",
+        commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "prio", "bands", "4"], exitCode: 0, durationMs: 2.1 }, { argv: ["iptables-restore", "--noflush"], stdin: "*filter\nCOMMIT\n", exitCode: 0, durationMs: 3 }],
+        durationMs: 3000,
+      });
       for (const d of step.during) probe(d, { phase: "during", index: step.index, stepName: step.name }, outcome(100.99, 106.2, 102.94));
-      events.push({ type: "fault:reverted", at: at(25000), index: step.index, faultId: step.fault.id, pod: { namespace: "default", name: "nginx" }, confirmed: true, detail: "", durationMs: 800 });
+      events.push({
+        type: "fault:reverted",
+        at: at(25000),
+        index: step.index,
+        faultId: step.fault.id,
+        pod: { namespace: "default", name: "nginx" },
+        confirmed: true,
+        detail: "",
+        attempts: 2,
+        commands: [{ argv: ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c000:"], exitCode: 0, stderr: "", durationMs: 1.5 }],
+        durationMs: 800,
+      });
     }
     events.push({ type: "step:end", at: at(), index: step.index, ok: true, detail: undefined });
   }
@@ -99,6 +121,35 @@ describe("report views of a passing run", () => {
     const ok = validate(JSON.parse(JSON.stringify(j)));
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
+  });
+
+  it("records the commands each agent reply listed, the families it covered and the revert attempts", () => {
+    expect(j.journalVersion).toBe(2);
+    expect(j.faults).toEqual([
+      {
+        step: 1,
+        stepName: "add latency",
+        faultId: "r1-s2",
+        namespace: "default",
+        pod: "nginx",
+        summary: "netem delay 100ms, jitter 5ms; only port 80 (source or destination)",
+        iface: "eth0",
+        families: [4, 6],
+        appliedAt: "2026-11-24T12:00:15.002Z",
+        verified: "prio c000: → netem c001: delay 100ms jitter 5ms on eth0 (port 80)",
+        applyCommands: [
+          { argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "prio", "bands", "4"], stdin: null, exitCode: 0, stderr: null, durationMs: 2.1 },
+          { argv: ["iptables-restore", "--noflush"], stdin: "*filter\nCOMMIT\n", exitCode: 0, stderr: null, durationMs: 3 },
+        ],
+        heldUntil: null,
+        lost: null,
+        revertedAt: expect.stringMatching(/^2026-11-24T12:00:/) as unknown as string,
+        revertConfirmed: true,
+        revertDetail: null,
+        revertAttempts: 2,
+        revertCommands: [{ argv: ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c000:"], stdin: null, exitCode: 0, stderr: "", durationMs: 1.5 }],
+      },
+    ]);
   });
 
   it("the table: every expectation with its resolved threshold, the fault's measured effect, the verdict", () => {

@@ -1,0 +1,48 @@
+// The revert ledger: every fault is written here *before* it is applied, so an interrupt or an
+// error mid-apply still reverts it; entries leave only once their revert ran. Read LIFO: the
+// last fault applied is the first reverted. Holds no timers and does no I/O.
+import type { RevertRequest } from "../faults/protocol.generated.js";
+import type { AgentHandle } from "./agent-client.js";
+
+export type EntryState =
+  /** written, the apply request not answered yet: the fault may or may not be in effect */
+  | "applying"
+  /** the agent applied it */
+  | "applied"
+  /** the agent reverted it by itself before its step ended (its lease lapsed): it did not hold */
+  | "lost";
+
+export interface LedgerEntry {
+  /** the step's index */
+  readonly step: number;
+  readonly faultId: string;
+  readonly agent: AgentHandle;
+  readonly revert: RevertRequest;
+  state: EntryState;
+  /** the interface the agent applied it on, once known */
+  iface: string | undefined;
+}
+
+export class RevertLedger {
+  private readonly entries: LedgerEntry[] = [];
+
+  /** Writes entries before their faults are applied. */
+  record(entries: readonly LedgerEntry[]): void {
+    this.entries.push(...entries);
+  }
+
+  /** Entries still to revert, last written first; only those of `step` when given. */
+  open(step?: number): LedgerEntry[] {
+    return this.entries.filter((e) => step === undefined || e.step === step).reverse();
+  }
+
+  /** Drops an entry whose revert has run (confirmed or not: a failure is reported, never retried by a later drain). */
+  settle(entry: LedgerEntry): void {
+    const i = this.entries.indexOf(entry);
+    if (i >= 0) this.entries.splice(i, 1);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+}

@@ -1,0 +1,130 @@
+// Sweep: the third revert guarantee. Every running chaos agent is asked to revert what it holds
+// and the orphans it sees (`sweep {own: true}`). A pod whose agent died abnormally (killed, OOM:
+// exit code ≠ 0) and that has no live agent still holds whatever that agent had applied — the
+// faults live in the pod's network namespace, not in the container — so a fresh agent is added
+// (short TTL) and asked to revert the orphans only (`sweep {own: false}`). A dry run only lists.
+import { NETWORK_CAPABILITIES, statusRequest, sweepRequest } from "../faults/index.js";
+import type { FaultState, Reply, RevertOutcome } from "../faults/protocol.generated.js";
+import type { Cluster, ContainerInfo, PodInfo, PullPolicy } from "../kube/types.js";
+import { callAgent, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
+import { AGENT_PREFIX, agentContainer, agentName } from "./agents.js";
+import { mapPool } from "./pool.js";
+
+export interface SweepOptions {
+  /** this sweep's own run id (names a fresh agent, goes into every request) */
+  readonly runId: string;
+  /** the image of a fresh agent; default: the image of the agent that died */
+  readonly agentImage: string | undefined;
+  readonly pullPolicy: PullPolicy;
+  /** a fresh agent's TTL: it only has to sweep */
+  readonly ttlMs: number;
+  readonly injectTimeoutMs: number;
+  readonly execTimeoutMs: number;
+  readonly concurrency: number;
+  readonly dryRun: boolean;
+  readonly signal: AbortSignal;
+}
+
+export interface SweepReport {
+  /** agents asked (or, dry, that would be) */
+  readonly agents: number;
+  /** reverts not confirmed, agents that did not answer: a fault may remain */
+  readonly failed: number;
+}
+
+function faultText(f: FaultState): string {
+  return `${f.id} (${f.kind} on ${f.interface}, IPv${f.families.join("+IPv") || "?"}, lease ${Math.round(f.leaseLeftMs / 1000)}s left: ${f.detail})`;
+}
+
+function outcomeText(o: RevertOutcome): string {
+  const who = o.agent !== undefined ? ` of ${o.agent}` : "";
+  const left = o.remaining !== undefined && o.remaining.length > 0 ? `; remaining: ${o.remaining.map((r) => `${r.type} ${r.name}`).join(", ")}` : "";
+  return `${o.faultId}${who}${o.confirmed ? "" : ` NOT CONFIRMED: ${o.detail}${left}`}`;
+}
+
+function died(c: ContainerInfo): boolean {
+  return c.state === "terminated" && c.exitCode !== undefined && c.exitCode !== 0;
+}
+
+function deathText(c: ContainerInfo): string {
+  return `${c.name} (${c.reason ?? "terminated"}, exit ${c.exitCode ?? "?"})`;
+}
+
+/** What one sweep reply did, in words, and whether everything it touched is confirmed gone. */
+function sweptText(reply: Reply): { text: string; ok: boolean } {
+  const own = reply.reverted ?? [];
+  const orphans = reply.orphans ?? [];
+  const ok = reply.ok && [...own, ...orphans].every((o) => o.confirmed);
+  const parts: string[] = [];
+  const verb = (list: readonly RevertOutcome[]): string => (list.every((o) => o.confirmed) ? "reverted" : "tried to revert");
+  if (own.length > 0) parts.push(`${verb(own)} ${own.length} fault${own.length > 1 ? "s" : ""}: ${own.map(outcomeText).join(", ")}`);
+  if (orphans.length > 0) parts.push(`${verb(orphans)} ${orphans.length} orphan${orphans.length > 1 ? "s" : ""} of dead agents: ${orphans.map(outcomeText).join(", ")}`);
+  if (!reply.ok) parts.push(`REVERT NOT CONFIRMED: ${replyProblem(reply)}`);
+  return { text: parts.length === 0 ? "held nothing, saw no orphans" : parts.join("; "), ok };
+}
+
+async function ask(cluster: Cluster, agent: AgentHandle, o: SweepOptions, own: boolean): Promise<AgentCall> {
+  const request = o.dryRun ? statusRequest(o.runId) : sweepRequest(o.runId, own);
+  return callAgent(cluster, agent, request, { signal: o.signal, timeoutMs: o.execTimeoutMs });
+}
+
+/** Sweeps the given pods; writes one line per agent (or per dead agent's pod) to `say`. */
+export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: SweepOptions, say: (line: string) => void): Promise<SweepReport> {
+  let agents = 0;
+  let failed = 0;
+  await mapPool(pods, o.concurrency, async (pod) => {
+    const ref = { namespace: pod.namespace, name: pod.name };
+    const mine = pod.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX));
+    const running = mine.filter((c) => c.state === "running");
+    for (const c of running) {
+      agents++;
+      const where = `${pod.namespace}/${pod.name} ${c.name}`;
+      const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
+      if (call.kind === "no-reply") {
+        failed++;
+        say(`${where}: NO ANSWER: ${call.problem}${call.foreign ? " (an agent of another chaos-run version?)" : ""}`);
+        continue;
+      }
+      if (o.dryRun) {
+        const faults = call.reply.faults ?? [];
+        const orphans = call.reply.orphans ?? [];
+        say(`${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.map(faultText).join("; ")}`}${orphans.length > 0 ? `; sees orphans of dead agents: ${orphans.map((x) => x.faultId).join(", ")}` : ""}`);
+        continue;
+      }
+      const done = sweptText(call.reply);
+      if (!done.ok) failed++;
+      say(`${where}: ${done.text}`);
+    }
+    const dead = mine.filter(died);
+    if (running.length > 0 || dead.length === 0) return;
+    // the dead agents' faults outlive them in the pod's network namespace: a fresh agent reverts them
+    agents++;
+    const deaths = dead.map(deathText).join(", ");
+    const last = dead.at(-1);
+    const image = o.agentImage ?? last?.image ?? "";
+    const capabilities = [...new Set(dead.flatMap((c) => c.capabilities))];
+    if (o.dryRun) {
+      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs: would add a fresh agent (${image}) to revert what ${dead.length > 1 ? "they" : "it"} left`);
+      return;
+    }
+    const name = agentName(pod, o.runId);
+    try {
+      await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { image, pullPolicy: o.pullPolicy, capabilities: capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES, ttlMs: o.ttlMs, runId: o.runId }));
+      await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: o.signal, timeoutMs: o.injectTimeoutMs });
+    } catch (e) {
+      failed++;
+      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs; COULD NOT add a fresh agent to revert what ${dead.length > 1 ? "they" : "it"} left: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const call = await ask(cluster, { pod: ref, container: name, reused: false }, o, false);
+    if (call.kind === "no-reply") {
+      failed++;
+      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left, but it gave NO ANSWER: ${call.problem}`);
+      return;
+    }
+    const done = sweptText(call.reply);
+    if (!done.ok) failed++;
+    say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left: ${done.text}`);
+  });
+  return { agents, failed };
+}

@@ -1,0 +1,48 @@
+// Reading the agent's answer: one Reply as JSON on stdout, whatever the exit code, validated
+// against the protocol's schema by a precompiled validator (nothing compiles a schema at run
+// time). Pure: what is wrong is returned as data; the engine words the error.
+import type { ErrorObject } from "ajv";
+import { validateReply } from "./generated/validate-reply.js";
+import type { Reply, Request } from "./protocol.generated.js";
+
+export type ReplyParse =
+  | { readonly ok: true; readonly reply: Reply }
+  | {
+      readonly ok: false;
+      /** what is wrong with the answer, in words */
+      readonly problem: string;
+      /** the answer does not speak this protocol at all (not JSON, not a Reply): most likely an agent image of another version */
+      readonly foreign: boolean;
+    };
+
+function errorText(e: ErrorObject): string {
+  const at = e.instancePath === "" ? "the reply" : e.instancePath;
+  if (e.keyword === "additionalProperties" && "additionalProperty" in e.params) return `${at} has an unknown field ${JSON.stringify(e.params["additionalProperty"])}`;
+  return `${at} ${e.message ?? e.keyword}`;
+}
+
+/** At most this much of an unreadable answer is quoted in an error. */
+const QUOTE = 200;
+
+function quote(text: string): string {
+  const t = text.trim();
+  return t.length > QUOTE ? `${JSON.stringify(t.slice(0, QUOTE))}…` : JSON.stringify(t);
+}
+
+/** The Reply to `request` in an exec's stdout. */
+export function parseReply(stdout: string, request: Pick<Request, "op">): ReplyParse {
+  const text = stdout.trim();
+  if (text === "") return { ok: false, problem: "the agent printed no reply", foreign: true };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: `the agent's output is not a JSON reply: ${quote(text)}`, foreign: true };
+  }
+  if (!validateReply(value)) {
+    const errors = (validateReply.errors ?? []).slice(0, 3).map(errorText);
+    return { ok: false, problem: `the agent's reply does not follow protocol v1: ${errors.join("; ")}`, foreign: true };
+  }
+  if (value.op !== request.op) return { ok: false, problem: `the agent answered op "${value.op}" to a "${request.op}" request`, foreign: false };
+  return { ok: true, reply: value };
+}

@@ -1,0 +1,127 @@
+// Requests to the agent, in the agent protocol (schemas/agent-protocol.schema.json; its types
+// are generated into protocol.generated.ts). Pure: a fault is mapped to what it is (its kind
+// and parameters), never to the commands that make it kernel state — the agent owns those, sees
+// the pod (its interface, the tc handles free there, its address families) and reports back
+// every command it ran. One request per exec: `chaos-agent request JSON`, argv, no shell.
+import type {
+  ApplyRequest,
+  FaultSpec,
+  NetemParams as NetemParamsSpec,
+  RenewRequest,
+  Request,
+  RevertRequest,
+  Scope as ScopeSpec,
+  StatusRequest,
+  SweepRequest,
+} from "./protocol.generated.js";
+import type { Fault, NetemParams, Scope } from "./types.js";
+
+export const PROTOCOL_VERSION = 1 as const;
+/** The agent's program in its image (on PATH). */
+export const AGENT_PROGRAM = "chaos-agent";
+
+/** The protocol's bounds of a lease (LeaseMs). */
+export const MIN_LEASE_MS = 1000;
+export const MAX_LEASE_MS = 86_400_000;
+
+/** A lease the protocol admits: whole milliseconds, 1 s to 24 h. */
+export function leaseMsOf(ms: number): number {
+  return Math.min(MAX_LEASE_MS, Math.max(MIN_LEASE_MS, Math.ceil(ms)));
+}
+
+function netemParams(p: NetemParams): NetemParamsSpec {
+  const out: NetemParamsSpec = {};
+  if (p.delayMs !== undefined) out.delayMs = p.delayMs;
+  if (p.jitterMs !== undefined) out.jitterMs = p.jitterMs;
+  if (p.correlation !== undefined) out.correlation = p.correlation;
+  if (p.distribution !== undefined) out.distribution = p.distribution;
+  if (p.loss !== undefined) out.loss = p.loss;
+  if (p.duplicate !== undefined) out.duplicate = p.duplicate;
+  if (p.corrupt !== undefined) out.corrupt = p.corrupt;
+  if (p.reorder !== undefined) out.reorder = p.reorder;
+  if (p.rate !== undefined) out.rate = p.rate.text;
+  if (Object.keys(out).length === 0) throw new RangeError("netem needs at least one parameter");
+  return out;
+}
+
+/** The scope as the protocol has it; undefined when it selects nothing narrower than all traffic. */
+function scopeSpec(s: Scope | undefined): ScopeSpec | undefined {
+  if (s === undefined) return undefined;
+  const out: ScopeSpec = {};
+  if (s.cidr !== undefined) out.cidr = s.cidr.text;
+  if (s.port !== undefined) out.port = s.port;
+  if (s.protocol !== undefined) out.protocol = s.protocol;
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
+export function faultSpec(fault: Fault): FaultSpec {
+  const scope = scopeSpec(fault.scope);
+  const where = { ...(fault.interface === undefined ? {} : { interface: fault.interface }), ...(scope === undefined ? {} : { scope }) };
+  switch (fault.kind) {
+    case "netem":
+      return { kind: "netem", ...where, netem: netemParams(fault.netem) };
+    case "partition":
+      return { kind: "partition", ...where };
+    default: {
+      const never: never = fault;
+      throw new TypeError(`unknown fault ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+const FAULT_ID = /^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/;
+const RUN_ID = /^[a-z0-9]{1,16}$/;
+
+function checkIds(runId: string, faultId?: string): void {
+  if (!RUN_ID.test(runId)) throw new RangeError(`run id ${JSON.stringify(runId)} must match ${RUN_ID.source}`);
+  if (faultId !== undefined && !FAULT_ID.test(faultId)) throw new RangeError(`fault id ${JSON.stringify(faultId)} must match ${FAULT_ID.source}`);
+}
+
+export function applyRequest(runId: string, faultId: string, leaseMs: number, fault: Fault): ApplyRequest {
+  checkIds(runId, faultId);
+  return { protocol: PROTOCOL_VERSION, op: "apply", runId, fault: { id: faultId, leaseMs: leaseMsOf(leaseMs), spec: faultSpec(fault) } };
+}
+
+export function revertRequest(runId: string, faultId: string): RevertRequest {
+  checkIds(runId, faultId);
+  return { protocol: PROTOCOL_VERSION, op: "revert", runId, faultId };
+}
+
+export function renewRequest(runId: string, faultId: string, leaseMs: number): RenewRequest {
+  checkIds(runId, faultId);
+  return { protocol: PROTOCOL_VERSION, op: "renew", runId, faultId, leaseMs: leaseMsOf(leaseMs) };
+}
+
+export function statusRequest(runId: string): StatusRequest {
+  checkIds(runId);
+  return { protocol: PROTOCOL_VERSION, op: "status", runId };
+}
+
+/** `own: false` reverts only orphans (objects of agents that are gone); `own: true` also what this agent holds. */
+export function sweepRequest(runId: string, own: boolean): SweepRequest {
+  checkIds(runId);
+  return { protocol: PROTOCOL_VERSION, op: "sweep", runId, own };
+}
+
+/** The exec argv of a request: the JSON is one argument, never seen by a shell. */
+export function requestArgv(request: Request): string[] {
+  return [AGENT_PROGRAM, "request", JSON.stringify(request)];
+}
+
+/** The agent container's arguments: it serves for `ttlMs` (whole seconds, at least 1), then reverts everything and exits. */
+export function agentServeArgs(ttlMs: number): string[] {
+  return ["serve", "--ttl", `${Math.max(1, Math.ceil(ttlMs / 1000))}s`];
+}
+
+/** What network faults need: tc and iptables need NET_ADMIN; iptables opens raw sockets (NET_RAW). */
+export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
+
+/** The Linux capabilities the agent needs for a fault; nothing more is asked for. */
+export function capabilitiesFor(fault: Fault): readonly string[] {
+  switch (fault.kind) {
+    case "netem":
+    case "partition":
+      return NETWORK_CAPABILITIES;
+  }
+}

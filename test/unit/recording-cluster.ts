@@ -1,0 +1,292 @@
+// A recording Cluster port for the engine's unit tests: every call is recorded with the (fake)
+// time it was made at; agents answer in the protocol's JSON, by default as a small simulation of
+// the agent (faults held under leases that lapse on the fake clock), and any request can be
+// scripted instead: answered late, never, with a dropped stream, or with another reply. The ab
+// probe in the tools pod answers with a real ab output (test/fixtures/ab/ok.*).
+// It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Reply, Request } from "../../src/faults/protocol.generated.js";
+import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, ExecOptions, ExecResult, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+
+const AB = join(import.meta.dirname, "../fixtures/ab");
+const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
+
+export interface Call {
+  readonly at: number;
+  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods";
+  readonly pod: string;
+  readonly container?: string | undefined;
+  /** for exec: the agent request, parsed; undefined for other programs */
+  readonly request?: Request | undefined;
+  readonly argv?: readonly string[] | undefined;
+  readonly spec?: AgentContainerSpec | PodSpecForTools | undefined;
+}
+
+/** What an exec does instead of answering at once. */
+export type Outcome =
+  | { readonly kind: "reply"; readonly reply: Reply; readonly afterMs?: number; readonly ignoreAbort?: boolean }
+  | { readonly kind: "hang" }
+  | { readonly kind: "drop"; readonly error: string; readonly afterMs?: number }
+  | { readonly kind: "raw"; readonly stdout: string; readonly stderr: string; readonly exitCode: number; readonly afterMs?: number };
+
+export interface Where {
+  readonly pod: string;
+  readonly container: string;
+}
+
+/** Returns an outcome to script a request, or undefined to let the simulated agent answer. */
+export type Script = (request: Request, where: Where, agent: SimAgent) => Outcome | undefined;
+
+export function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
+  return {
+    namespace: "default",
+    name,
+    uid: `uid-${name}`,
+    ip: `198.18.0.${name.length + 10}`,
+    ips: [],
+    phase: "Running",
+    ready: true,
+    deleting: false,
+    labels: { run: "web" },
+    containers: [{ name: "web", image: "nginx", state: "running", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [] }],
+    ephemeralContainers: [],
+    hostNetwork: false,
+    owner: undefined,
+    mirror: false,
+    security: { runAsUser: undefined, runAsGroup: undefined, runAsNonRoot: undefined },
+    ...extra,
+  };
+}
+
+/** One simulated agent: the faults it holds, each with the fake time its lease ends. */
+export class SimAgent {
+  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: "netem" | "partition" }>();
+  /** faults it reverted by itself, and why */
+  readonly ended = new Map<string, "lease-lapsed" | "requested">();
+
+  constructor(
+    readonly name: string,
+    readonly runId: string,
+    public ttlLeftMs: number,
+  ) {}
+
+  private lapse(now: number): void {
+    for (const [id, f] of this.held) {
+      if (f.leaseEnd <= now) {
+        this.held.delete(id);
+        this.ended.set(id, "lease-lapsed");
+      }
+    }
+  }
+
+  private base(op: Reply["op"], ok: boolean): Reply {
+    return { protocol: 1, op, ok, agent: { name: this.name, runId: this.runId, version: "test", ttlLeftMs: this.ttlLeftMs }, commands: [] };
+  }
+
+  answer(request: Request, now: number): Reply {
+    this.lapse(now);
+    switch (request.op) {
+      case "apply": {
+        const f = request.fault;
+        const iface = f.spec.interface ?? "eth0";
+        this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind });
+        this.ended.delete(f.id);
+        return {
+          ...this.base("apply", true),
+          commands: [{ argv: ["tc", "qdisc", "add", "dev", iface, "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 1 }],
+          fault: { id: f.id, runId: request.runId, kind: f.spec.kind, interface: iface, families: [4, 6], objects: [{ type: "qdisc", name: "c000:" }], leaseLeftMs: f.leaseMs, detail: `${f.spec.kind} c000: on ${iface}` },
+        };
+      }
+      case "renew": {
+        const f = this.held.get(request.faultId);
+        if (f === undefined) {
+          const lapsed = this.ended.get(request.faultId) === "lease-lapsed";
+          return { ...this.base("renew", false), error: { code: lapsed ? "lease-lapsed" : "unknown-fault", message: lapsed ? `${request.faultId}: its lease lapsed; reverted` : `no fault ${request.faultId}` } };
+        }
+        f.leaseEnd = now + request.leaseMs;
+        return this.base("renew", true);
+      }
+      case "revert": {
+        const f = this.held.get(request.faultId);
+        const before = this.ended.get(request.faultId);
+        this.held.delete(request.faultId);
+        if (f !== undefined) this.ended.set(request.faultId, "requested");
+        return {
+          ...this.base("revert", true),
+          commands: f === undefined ? [] : [{ argv: ["tc", "qdisc", "del", "dev", f.iface, "root", "handle", "c000:"], exitCode: 0, durationMs: 1 }],
+          reverted: [{ faultId: request.faultId, confirmed: true, reason: f === undefined && before === "lease-lapsed" ? "lease-lapsed" : "requested", detail: f === undefined ? "not held" : "nothing of it remains" }],
+        };
+      }
+      case "status":
+        return { ...this.base("status", true), faults: [] };
+      case "sweep": {
+        const own = request.own ? [...this.held.keys()] : [];
+        for (const id of own) this.held.delete(id);
+        return { ...this.base("sweep", true), reverted: own.map((faultId) => ({ faultId, confirmed: true, reason: "sweep" as const, detail: "swept" })), orphans: [] };
+      }
+    }
+  }
+}
+
+export class RecordingCluster implements Cluster {
+  readonly identity = { context: "test", server: "https://test", user: "tester", namespace: "default" };
+  readonly calls: Call[] = [];
+  readonly pods = new Map<string, PodInfo>();
+  readonly agents = new Map<string, SimAgent>();
+  private readonly goneCallbacks = new Map<string, ((reason: string) => void)[]>();
+  script: Script = () => undefined;
+  /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
+  agentStart: "running" | "hang" = "running";
+  labels: Readonly<Record<string, string>> | undefined = {};
+  /** how long ab takes in the tools pod */
+  toolsDelayMs = 0;
+  denied: readonly string[] = [];
+
+  constructor(pods: readonly PodInfo[]) {
+    for (const p of pods) this.pods.set(p.name, p);
+  }
+
+  private record(c: Omit<Call, "at">): void {
+    this.calls.push({ at: Date.now(), ...c });
+  }
+
+  /** The agent requests made, in order: `op pod` (and the fault id where there is one). */
+  requests(filter?: (r: Request) => boolean): { at: number; pod: string; request: Request }[] {
+    return this.calls.flatMap((c) => (c.request !== undefined && (filter?.(c.request) ?? true) ? [{ at: c.at, pod: c.pod, request: c.request }] : []));
+  }
+
+  async listPods(): Promise<PodInfo[]> {
+    this.record({ op: "list-pods", pod: "" });
+    return [...this.pods.values()];
+  }
+
+  async getPod(_namespace: string, name: string): Promise<PodInfo | undefined> {
+    this.record({ op: "get-pod", pod: name });
+    return this.pods.get(name);
+  }
+
+  async addEphemeralContainer(_namespace: string, podName: string, spec: AgentContainerSpec): Promise<void> {
+    this.record({ op: "add-agent", pod: podName, container: spec.name, spec });
+    const p = this.pods.get(podName);
+    if (p === undefined) throw new Error(`no pod ${podName}`);
+    const c: ContainerInfo = { name: spec.name, image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: spec.env["CHAOS_RUN_ID"], capabilities: spec.securityContext.capabilities };
+    this.pods.set(podName, { ...p, ephemeralContainers: [...p.ephemeralContainers, c] });
+    this.agents.set(`${podName}/${spec.name}`, new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000));
+  }
+
+  /** Sets an (ephemeral) container's state, e.g. an agent that died. */
+  setContainer(podName: string, container: string, fields: Partial<ContainerInfo>): void {
+    const p = this.pods.get(podName);
+    if (p === undefined) return;
+    this.pods.set(podName, { ...p, ephemeralContainers: p.ephemeralContainers.map((c) => (c.name === container ? { ...c, ...fields } : c)) });
+  }
+
+  waitContainerRunning(_namespace: string, podName: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo> {
+    this.record({ op: "wait-running", pod: podName, container });
+    const isAgent = container.startsWith("chaos-agent-");
+    if (isAgent && this.agentStart === "hang") {
+      return new Promise((_resolve, reject) => {
+        const stop = (): void => reject(new Error(`stopped waiting for container ${container}`));
+        if (options.signal.aborted) stop();
+        else options.signal.addEventListener("abort", stop, { once: true });
+      });
+    }
+    this.setContainer(podName, container, { state: "running" });
+    const p = this.pods.get(podName);
+    return p === undefined ? Promise.reject(new Error("no pod")) : Promise.resolve(p);
+  }
+
+  exec(_namespace: string, podName: string, container: string, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const started = Date.now();
+    let request: Request | undefined;
+    if (argv[0] === "chaos-agent" && argv[1] === "request" && argv[2] !== undefined) request = JSON.parse(argv[2]) as Request;
+    this.record({ op: "exec", pod: podName, container, argv, request });
+    const result = (fields: Partial<ExecResult>): ExecResult => ({
+      argv,
+      pod: podName,
+      container,
+      exitCode: undefined,
+      stdout: "",
+      stderr: "",
+      durationMs: Date.now() - started,
+      timedOut: false,
+      canceled: false,
+      error: undefined,
+      ...fields,
+    });
+    const agent = this.agents.get(`${podName}/${container}`);
+    const outcome: Outcome =
+      request === undefined
+        ? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs } // the tools pod: ab
+        : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
+          (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: agent.answer(request, Date.now()) }));
+    return new Promise<ExecResult>((resolve) => {
+      let done = false;
+      let timeout: NodeJS.Timeout | undefined;
+      let later: NodeJS.Timeout | undefined;
+      const finish = (r: ExecResult): void => {
+        if (done) return;
+        done = true;
+        if (timeout !== undefined) clearTimeout(timeout);
+        if (later !== undefined) clearTimeout(later);
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve(r);
+      };
+      const ignoreAbort = outcome.kind === "reply" && outcome.ignoreAbort === true;
+      const onAbort = (): void => finish(result({ canceled: true, error: "canceled" }));
+      if (!ignoreAbort) {
+        if (options.signal?.aborted === true) return onAbort();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      }
+      if (options.timeoutMs !== undefined && !ignoreAbort) timeout = setTimeout(() => finish(result({ timedOut: true, error: `timed out after ${options.timeoutMs} ms` })), options.timeoutMs);
+      const deliver = (): void => {
+        if (outcome.kind === "reply") finish(result({ exitCode: outcome.reply.ok ? 0 : 1, stdout: JSON.stringify(outcome.reply) }));
+        else if (outcome.kind === "drop") finish(result({ error: outcome.error }));
+        else if (outcome.kind === "raw") finish(result({ exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr }));
+      };
+      if (outcome.kind === "hang") return undefined;
+      const after = outcome.afterMs ?? 0;
+      if (after > 0) later = setTimeout(deliver, after);
+      else deliver();
+      return undefined;
+    });
+  }
+
+  async canI(check: AccessCheck): Promise<boolean> {
+    this.record({ op: "can-i", pod: "" });
+    return !this.denied.includes(`${check.verb} ${check.resource}${check.subresource !== undefined ? `/${check.subresource}` : ""}`);
+  }
+
+  async namespaceLabels(): Promise<Readonly<Record<string, string>> | undefined> {
+    this.record({ op: "namespace-labels", pod: "" });
+    return this.labels;
+  }
+
+  async createPod(_namespace: string, spec: PodSpecForTools): Promise<void> {
+    this.record({ op: "create-pod", pod: spec.name, spec });
+    this.pods.set(spec.name, { ...pod(spec.name), containers: [{ name: "tools", image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [] }] });
+  }
+
+  async deletePod(_namespace: string, name: string): Promise<void> {
+    this.record({ op: "delete-pod", pod: name });
+    this.pods.delete(name);
+  }
+
+  onPodGone(_namespace: string, name: string, callback: (reason: string) => void): () => void {
+    const list = this.goneCallbacks.get(name) ?? [];
+    list.push(callback);
+    this.goneCallbacks.set(name, list);
+    return () => this.goneCallbacks.set(name, (this.goneCallbacks.get(name) ?? []).filter((c) => c !== callback));
+  }
+
+  /** The pod starts terminating (its containers still run) or is deleted. */
+  podGoes(name: string, reason: "terminating" | "deleted"): void {
+    const p = this.pods.get(name);
+    if (reason === "deleted") this.pods.delete(name);
+    else if (p !== undefined) this.pods.set(name, { ...p, deleting: true });
+    for (const c of this.goneCallbacks.get(name) ?? []) c(reason);
+  }
+
+  close(): void {}
+}
