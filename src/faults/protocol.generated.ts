@@ -46,6 +46,30 @@ export type InterfaceName = string;
  * via the `definition` "Percent".
  */
 export type Percent = number;
+/**
+ * The agent's answer to one request. A successful apply carries the fault's state read back from the kernel, a successful revert its outcome.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "Reply".
+ */
+export type Reply = {
+  protocol: ProtocolVersion;
+  op: "apply" | "revert" | "renew" | "status" | "sweep";
+  ok: boolean;
+  agent: AgentInfo;
+  error?: ReplyError;
+  /**
+   * Every command the agent ran for this request, in order, with its outcome.
+   */
+  commands: CommandRun[];
+  fault?: FaultState;
+  faults?: FaultState[];
+  reverted?: RevertOutcome[];
+  /**
+   * Objects of agents that are gone, seen (status) or reverted (apply, sweep) while serving this request.
+   */
+  orphans?: RevertOutcome[];
+};
 
 /**
  * What chaos-run and the chaos-agent say to each other. One exec per request: `chaos-agent request JSON` (argv, no shell), where JSON is a Request; the agent prints one Reply as JSON on stdout and exits 0 when `ok`, else 1 (failed: nothing of the fault remains), 2 (bad request: nothing done), 3 (a revert did not complete: `remaining` says what is left), 4 (refused: the fault would touch what belongs to another live run, or what cannot be restored exactly). Both sides validate against this schema: the agent every request, the runner every reply. The runner's TypeScript types are generated from it (src/faults/protocol.generated.ts).
@@ -162,6 +186,10 @@ export interface StatusRequest {
   protocol: ProtocolVersion;
   op: "status";
   runId: RunId;
+  /**
+   * look for orphans (default true); false when an agent asks another one what it holds, since the scan asks every live agent in turn
+   */
+  scanOrphans?: boolean;
 }
 /**
  * Revert the orphans in the pod (objects of agents that are gone) and, with `own`, every fault this agent holds. Objects of other live agents are never touched.
@@ -177,30 +205,6 @@ export interface SweepRequest {
    * also revert what this agent holds
    */
   own: boolean;
-}
-/**
- * The agent's answer to one request.
- *
- * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
- * via the `definition` "Reply".
- */
-export interface Reply {
-  protocol: ProtocolVersion;
-  op: "apply" | "revert" | "renew" | "status" | "sweep";
-  ok: boolean;
-  agent: AgentInfo;
-  error?: ReplyError;
-  /**
-   * Every command the agent ran for this request, in order, with its outcome.
-   */
-  commands: CommandRun[];
-  fault?: FaultState;
-  faults?: FaultState[];
-  reverted?: RevertOutcome[];
-  /**
-   * Objects of agents that are gone, seen (status) or reverted (apply, sweep) while serving this request.
-   */
-  orphans?: RevertOutcome[];
 }
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -243,6 +247,9 @@ export interface ReplyError {
 }
 /**
  * for `conflict`: who holds the object the fault would need
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "Owner".
  */
 export interface Owner {
   agent: string;
@@ -325,13 +332,4 @@ export interface RevertOutcome {
   reason?: "requested" | "lease-lapsed" | "ttl" | "terminated" | "sweep" | "orphan" | "apply-failed";
   detail: string;
   remaining?: KernelObject[];
-}
-/**
- * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
- * via the `definition` "Owner".
- */
-export interface Owner1 {
-  agent: string;
-  runId: string;
-  faultId: string;
 }

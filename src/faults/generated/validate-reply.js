@@ -2,7 +2,7 @@
 /* eslint-disable */
 "use strict";
 export const validateReply = validate21;
-const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}}}};
+const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"allOf":[{"if":{"required":["op","ok"],"properties":{"op":{"const":"apply"},"ok":{"const":true}}},"then":{"required":["fault"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"revert"},"ok":{"const":true}}},"then":{"required":["reverted"]}}],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}}}};
 const schema33 = {"const":1};
 const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
@@ -924,9 +924,13 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs2 = errors;
+let valid1 = true;
+const _errs3 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.protocol === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "protocol"},message:"must have required property '"+"protocol"+"'"};
+let missing0;
+if(((data.op === undefined) && (missing0 = "op")) || ((data.ok === undefined) && (missing0 = "ok"))){
+const err0 = {};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -935,8 +939,11 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.op === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'"};
+else {
+if(data.op !== undefined){
+const _errs4 = errors;
+if("apply" !== data.op){
+const err1 = {};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -945,8 +952,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.ok === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
+var valid2 = _errs4 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.ok !== undefined){
+const _errs5 = errors;
+if(true !== data.ok){
+const err2 = {};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -955,8 +970,29 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data.agent === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'"};
+var valid2 = _errs5 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+}
+var _valid0 = _errs3 === errors;
+errors = _errs2;
+if(vErrors !== null){
+if(_errs2){
+vErrors.length = _errs2;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid0){
+const _errs6 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.fault === undefined){
+const err3 = {instancePath,schemaPath:"#/allOf/0/then/required",keyword:"required",params:{missingProperty: "fault"},message:"must have required property '"+"fault"+"'"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -965,8 +1001,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data.commands === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "commands"},message:"must have required property '"+"commands"+"'"};
+}
+var _valid0 = _errs6 === errors;
+valid1 = _valid0;
+}
+if(!valid1){
+const err4 = {instancePath,schemaPath:"#/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -975,9 +1015,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema32.properties, key0))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+const _errs8 = errors;
+let valid3 = true;
+const _errs9 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if(((data.op === undefined) && (missing1 = "op")) || ((data.ok === undefined) && (missing1 = "ok"))){
+const err5 = {};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -986,10 +1030,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.protocol !== undefined){
-if(1 !== data.protocol){
-const err6 = {instancePath:instancePath+"/protocol",schemaPath:"#/$defs/ProtocolVersion/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
+else {
+if(data.op !== undefined){
+const _errs10 = errors;
+if("revert" !== data.op){
+const err6 = {};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -998,11 +1043,16 @@ vErrors.push(err6);
 }
 errors++;
 }
+var valid4 = _errs10 === errors;
 }
-if(data.op !== undefined){
-let data1 = data.op;
-if(typeof data1 !== "string"){
-const err7 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data.ok !== undefined){
+const _errs11 = errors;
+if(true !== data.ok){
+const err7 = {};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1011,8 +1061,29 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!(((((data1 === "apply") || (data1 === "revert")) || (data1 === "renew")) || (data1 === "status")) || (data1 === "sweep"))){
-const err8 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/enum",keyword:"enum",params:{allowedValues: schema32.properties.op.enum},message:"must be equal to one of the allowed values"};
+var valid4 = _errs11 === errors;
+}
+else {
+var valid4 = true;
+}
+}
+}
+}
+var _valid1 = _errs9 === errors;
+errors = _errs8;
+if(vErrors !== null){
+if(_errs8){
+vErrors.length = _errs8;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid1){
+const _errs12 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.reverted === undefined){
+const err8 = {instancePath,schemaPath:"#/allOf/1/then/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1022,9 +1093,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-if(data.ok !== undefined){
-if(typeof data.ok !== "boolean"){
-const err9 = {instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+var _valid1 = _errs12 === errors;
+valid3 = _valid1;
+}
+if(!valid3){
+const err9 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1033,12 +1106,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.agent !== undefined){
-let data3 = data.agent;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.name === undefined){
-const err10 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.protocol === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "protocol"},message:"must have required property '"+"protocol"+"'"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1047,8 +1117,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data3.runId === undefined){
-const err11 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "runId"},message:"must have required property '"+"runId"+"'"};
+if(data.op === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1057,8 +1127,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data3.version === undefined){
-const err12 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
+if(data.ok === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1067,8 +1137,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data3.ttlLeftMs === undefined){
-const err13 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "ttlLeftMs"},message:"must have required property '"+"ttlLeftMs"+"'"};
+if(data.agent === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1077,9 +1147,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-for(const key1 in data3){
-if(!(((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend"))){
-const err14 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data.commands === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "commands"},message:"must have required property '"+"commands"+"'"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1088,10 +1157,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-if(data3.name !== undefined){
-if(typeof data3.name !== "string"){
-const err15 = {instancePath:instancePath+"/agent/name",schemaPath:"#/$defs/AgentInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key0 in data){
+if(!(func1.call(schema32.properties, key0))){
+const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1101,9 +1169,9 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data3.runId !== undefined){
-if(typeof data3.runId !== "string"){
-const err16 = {instancePath:instancePath+"/agent/runId",schemaPath:"#/$defs/AgentInfo/properties/runId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.protocol !== undefined){
+if(1 !== data.protocol){
+const err16 = {instancePath:instancePath+"/protocol",schemaPath:"#/$defs/ProtocolVersion/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1113,9 +1181,10 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data3.version !== undefined){
-if(typeof data3.version !== "string"){
-const err17 = {instancePath:instancePath+"/agent/version",schemaPath:"#/$defs/AgentInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.op !== undefined){
+let data5 = data.op;
+if(typeof data5 !== "string"){
+const err17 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1124,11 +1193,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data3.ttlLeftMs !== undefined){
-let data7 = data3.ttlLeftMs;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err18 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((((data5 === "apply") || (data5 === "revert")) || (data5 === "renew")) || (data5 === "status")) || (data5 === "sweep"))){
+const err18 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/enum",keyword:"enum",params:{allowedValues: schema32.properties.op.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1137,9 +1203,10 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err19 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.ok !== undefined){
+if(typeof data.ok !== "boolean"){
+const err19 = {instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1149,11 +1216,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-if(data3.iptablesBackend !== undefined){
-let data8 = data3.iptablesBackend;
-if(typeof data8 !== "string"){
-const err20 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.agent !== undefined){
+let data7 = data.agent;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.name === undefined){
+const err20 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1162,8 +1229,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(!(((data8 === "nft") || (data8 === "legacy")) || (data8 === "none"))){
-const err21 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/enum",keyword:"enum",params:{allowedValues: schema34.properties.iptablesBackend.enum},message:"must be equal to one of the allowed values"};
+if(data7.runId === undefined){
+const err21 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "runId"},message:"must have required property '"+"runId"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1172,15 +1239,130 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data7.version === undefined){
+const err22 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+if(data7.ttlLeftMs === undefined){
+const err23 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "ttlLeftMs"},message:"must have required property '"+"ttlLeftMs"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+for(const key1 in data7){
+if(!(((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend"))){
+const err24 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data7.name !== undefined){
+if(typeof data7.name !== "string"){
+const err25 = {instancePath:instancePath+"/agent/name",schemaPath:"#/$defs/AgentInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data7.runId !== undefined){
+if(typeof data7.runId !== "string"){
+const err26 = {instancePath:instancePath+"/agent/runId",schemaPath:"#/$defs/AgentInfo/properties/runId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data7.version !== undefined){
+if(typeof data7.version !== "string"){
+const err27 = {instancePath:instancePath+"/agent/version",schemaPath:"#/$defs/AgentInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data7.ttlLeftMs !== undefined){
+let data11 = data7.ttlLeftMs;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err28 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err29 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+if(data7.iptablesBackend !== undefined){
+let data12 = data7.iptablesBackend;
+if(typeof data12 !== "string"){
+const err30 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(!(((data12 === "nft") || (data12 === "legacy")) || (data12 === "none"))){
+const err31 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/enum",keyword:"enum",params:{allowedValues: schema34.properties.iptablesBackend.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
 }
 errors++;
 }
@@ -1192,134 +1374,14 @@ errors = vErrors.length;
 }
 }
 if(data.commands !== undefined){
-let data10 = data.commands;
-if(Array.isArray(data10)){
-const len0 = data10.length;
+let data14 = data.commands;
+if(Array.isArray(data14)){
+const len0 = data14.length;
 for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.argv === undefined){
-const err23 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(data11.exitCode === undefined){
-const err24 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-if(data11.durationMs === undefined){
-const err25 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-for(const key2 in data11){
-if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
-const err26 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-if(data11.argv !== undefined){
-let data12 = data11.argv;
-if(Array.isArray(data12)){
-if(data12.length < 1){
-const err27 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-const len1 = data12.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data12[i1] !== "string"){
-const err28 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-if(data11.stdin !== undefined){
-if(typeof data11.stdin !== "string"){
-const err30 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-if(data11.exitCode !== undefined){
-let data15 = data11.exitCode;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err31 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-if(data11.stderr !== undefined){
-if(typeof data11.stderr !== "string"){
-const err32 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-if(data11.durationMs !== undefined){
-let data17 = data11.durationMs;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err33 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data15 = data14[i0];
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.argv === undefined){
+const err33 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1328,9 +1390,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data15.exitCode === undefined){
+const err34 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1339,10 +1400,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data15.durationMs === undefined){
+const err35 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1351,15 +1410,138 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key2 in data15){
+if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
+const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err36];
 }
 else {
 vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data15.argv !== undefined){
+let data16 = data15.argv;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err37 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+const len1 = data16.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data16[i1] !== "string"){
+const err38 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data15.stdin !== undefined){
+if(typeof data15.stdin !== "string"){
+const err40 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data15.exitCode !== undefined){
+let data19 = data15.exitCode;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err41 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data15.stderr !== undefined){
+if(typeof data15.stderr !== "string"){
+const err42 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data15.durationMs !== undefined){
+let data21 = data15.durationMs;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err43 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
 }
 errors++;
 }
@@ -1371,79 +1553,79 @@ errors = vErrors.length;
 }
 }
 if(data.faults !== undefined){
-let data19 = data.faults;
-if(Array.isArray(data19)){
-const len2 = data19.length;
+let data23 = data.faults;
+if(Array.isArray(data23)){
+const len2 = data23.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate24(data19[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data19,parentDataProperty:i2,rootData,dynamicAnchors}))){
+if(!(validate24(data23[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data23,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err47 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err37];
+vErrors = [err47];
 }
 else {
-vErrors.push(err37);
+vErrors.push(err47);
 }
 errors++;
 }
 }
 if(data.reverted !== undefined){
-let data21 = data.reverted;
-if(Array.isArray(data21)){
-const len3 = data21.length;
+let data25 = data.reverted;
+if(Array.isArray(data25)){
+const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate27(data21[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data21,parentDataProperty:i3,rootData,dynamicAnchors}))){
+if(!(validate27(data25[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err48 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err38];
+vErrors = [err48];
 }
 else {
-vErrors.push(err38);
+vErrors.push(err48);
 }
 errors++;
 }
 }
 if(data.orphans !== undefined){
-let data23 = data.orphans;
-if(Array.isArray(data23)){
-const len4 = data23.length;
+let data27 = data.orphans;
+if(Array.isArray(data27)){
+const len4 = data27.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate27(data23[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data23,parentDataProperty:i4,rootData,dynamicAnchors}))){
+if(!(validate27(data27[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data27,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err39 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err49 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err49];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err49);
 }
 errors++;
 }
 }
 }
 else {
-const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err40];
+vErrors = [err50];
 }
 else {
-vErrors.push(err40);
+vErrors.push(err50);
 }
 errors++;
 }
