@@ -1,7 +1,9 @@
-// The runner against the host lab (real apiserver, real kwok exec, real iptables in the pods'
-// namespaces): injection next to existing ephemeral containers, a port-scoped partition, and
+// The runner against the host lab (a real node: kubelet, containerd, the agent image; real
+// iptables in the pods' namespaces): injection next to existing ephemeral containers, a port-scoped partition, and
 // the revert guarantees — normal end, Ctrl-C, SIGKILL (the agent's lease), a pod deleted
 // mid-run — plus RBAC and Pod Security refusals that touch nothing.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
@@ -76,8 +78,9 @@ describe("install", () => {
   });
 
   it("gives the agent an explicit pull policy, user and capabilities, whatever the pod's own securityContext", async () => {
-    await kubectlOk(["run", "nonroot", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { securityContext: { runAsUser: 1000, runAsNonRoot: true } } })]);
-    await waitReady(ns, "nonroot");
+    // a workload that runs as a non-root user (nginx could not bind :80 as uid 1000)
+    await kubectlOk(["run", "nonroot", "-n", ns, "--image", "chaos-tools", "--overrides", JSON.stringify({ spec: { securityContext: { runAsUser: 1000, runAsNonRoot: true } } }), "--", "sleep", "infinity"]);
+    await waitReady(ns, "nonroot", 60_000);
     const r = await chaosRun(["install", "-p", "nonroot", ...asAdmin]);
     expect(r.code, r.stderr).toBe(0);
     const agent = (await getPod(ns, "nonroot"))?.spec.ephemeralContainers?.find((c) => c.name.startsWith("chaos-agent-")) as unknown as {
@@ -88,10 +91,21 @@ describe("install", () => {
     expect(agent.imagePullPolicy).toBe("IfNotPresent");
     expect(agent.securityContext).toEqual({ runAsUser: 0, runAsNonRoot: false, capabilities: { add: ["NET_ADMIN", "NET_RAW"] } });
     expect(agent.env?.map((e) => e.name).sort()).toEqual(["CHAOS_AGENT_NAME", "CHAOS_RUN_ID"]);
+    // and it works there: a partition applied (capabilities effective as root) and reverted
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-nonroot-"));
+    const file = join(dir, "nonroot.yaml");
+    writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: nonroot }\ntarget: { pods: [nonroot], mode: all }\nsteps:\n  - name: drop port 9\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 1s\n`);
+    const fault = await chaosRun([file, ...asAdmin, "--report-dir", join(dir, "report")]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(fault.code, fault.stderr).toBe(0);
+    expect(fault.stderr).toMatch(/in effect in pod runner-test\/nonroot/);
+    expect(fault.stderr).toMatch(/reverted in pod runner-test\/nonroot/);
   });
 
   it("refuses a hostNetwork pod, touching nothing (exit 3)", async () => {
-    await kubectlOk(["run", "on-host", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { hostNetwork: true } })]);
+    // a real hostNetwork pod of the lab's node (a sleeper: nothing of it listens on the host)
+    await kubectlOk(["run", "on-host", "-n", ns, "--image", "chaos-tools", "--overrides", JSON.stringify({ spec: { hostNetwork: true, terminationGracePeriodSeconds: 1 } }), "--", "sleep", "infinity"]);
+    await waitReady(ns, "on-host", 60_000);
     const r = await chaosRun(["disrupt", "-p", "on-host", "-d", "100", "-r", "5", ...asAdmin]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("pod on-host uses the node's network (hostNetwork: true)");
