@@ -47,3 +47,12 @@ export const ENGINE_DEFAULTS = {
   revertDeadlineMs: 30_000,
   probeTimeoutMs: 10 * 60_000,
 } as const;
+
+/**
+ * The agent image a run uses instead of the scenario's: --agent-image, else $CHAOS_RUN_AGENT_IMAGE
+ * (one setting for a whole catalog, e.g. a mirror in an air-gapped registry).
+ */
+export function agentImageOverride(io: CliIO, flag: string | undefined): string | undefined {
+  const env = io.env["CHAOS_RUN_AGENT_IMAGE"];
+  return flag ?? (env === undefined || env === "" ? undefined : env);
+}

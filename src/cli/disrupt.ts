@@ -32,7 +32,7 @@ Options:
   -i, --interface NAME   interface (default: the pod's default-route interface)
   --detach               return once the fault is in effect; the agent ends it after DURATION_S
   -w, --wait             hold the fault in the foreground (the default; kept for scripts)
-  --agent-image IMAGE    agent image (default chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}
@@ -89,7 +89,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     name: "disrupt",
     pods,
     namespace,
-    agentImage: values["agent-image"],
+    agentImage: undefined,
     pullPolicy: pullPolicyFlag(values["pull-policy"]),
     // the agent outlives the fault by far: its TTL is the last resort, never the fault's end
     ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
@@ -100,7 +100,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
     const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [countdown, plainView(ctx.io.stderr)]);
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [countdown, plainView(ctx.io.stderr)]);
     if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) {

@@ -16,7 +16,7 @@ still running there. Nothing else is changed; the agent exits by itself after it
 
 Options:
   -p, --pod POD          target pod (repeat, or comma-separate, for several)
-  --agent-image IMAGE    agent image (default chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
 ${PULL_POLICY_HELP}
   --ttl MINUTES          the agent's lifetime (default ${DEFAULT_AGENT_TTL_MS / 60_000})
   -h, --help             this help
@@ -44,14 +44,14 @@ export async function run(ctx: VerbContext): Promise<number> {
     name: "install",
     pods,
     namespace: ctx.globals.namespace,
-    agentImage: values["agent-image"],
+    agentImage: undefined,
     pullPolicy: pullPolicyFlag(values["pull-policy"]),
     ttlMs: ttlMin === undefined ? undefined : ttlMin * 60_000,
     steps: [],
   });
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [plainView(ctx.io.stderr)]);
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [plainView(ctx.io.stderr)]);
     if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) ctx.io.stdout.write("chaos agent installed.\n");

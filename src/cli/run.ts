@@ -15,7 +15,7 @@ import { readScenarioFile, type ValidationResult } from "../scenario/load.js";
 import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { plainView } from "../ui/plain.js";
 import { integerFlag, oneOf, parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
+import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
 import { formatText } from "./diagnostics-output.js";
 import { stderrIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
@@ -40,7 +40,8 @@ Options:
                          live progress in a terminal, plain timestamped lines otherwise (auto, default;
                          plain under CI=true)
   --seed N               seed of the pod choice (default: the scenario's target.seed)
-  --agent-image IMAGE    agent image (default: the scenario's agent.image, chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else the scenario's agent.image,
+                         else chaos-agent:latest)
 ${PULL_POLICY_HELP}
   --concurrency N        pods worked on at once (default ${ENGINE_DEFAULTS.concurrency})
   --keep-tools           keep the run's chaos-tools pod (chaos-tools-<run id>) for a look afterwards
@@ -112,7 +113,7 @@ export async function runScenario(
   const runId = setup.runId ?? newRunId();
   let plan: Plan;
   try {
-    plan = planRun(setup.scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: setup.agentImage, pullPolicy: setup.pullPolicy });
+    plan = planRun(setup.scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: agentImageOverride(ctx.io, setup.agentImage), pullPolicy: setup.pullPolicy });
   } catch (e) {
     if (e instanceof PlanError) return { planError: e };
     throw e;

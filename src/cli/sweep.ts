@@ -5,7 +5,7 @@ import { ExitCode, UsageError } from "../errors.js";
 import { sweepPods } from "../engine/sweep.js";
 import { DEFAULT_PULL_POLICY } from "../scenario/types.js";
 import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
+import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
 
 /** A fresh agent added by sweep only has to sweep. */
@@ -57,7 +57,7 @@ export async function run(ctx: VerbContext): Promise<number> {
       pods,
       {
         runId: newRunId(),
-        agentImage: values["agent-image"],
+        agentImage: agentImageOverride(ctx.io, values["agent-image"]),
         pullPolicy,
         ttlMs: SWEEP_AGENT_TTL_MS,
         injectTimeoutMs: ENGINE_DEFAULTS.injectTimeoutMs,

@@ -1,9 +1,10 @@
 // The images are built for real (buildah, from the repository's Dockerfiles on a
 // locally debootstrapped debian:bookworm-slim) and the agent's self-check runs
 // inside the built image.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, run } from "../support/lab.js";
+import { labDir, repoRoot, run } from "../support/lab.js";
 
 const env = { ...process.env, STORAGE_DRIVER: "vfs", BUILDAH_ISOLATION: "chroot" };
 
@@ -19,14 +20,18 @@ async function inImage(image: string, argv: string[]): Promise<{ code: number; o
   }
 }
 
+/** This checkout's images in buildah's storage, as test/lab/build-images named them. */
+let images: Record<"chaos-agent" | "chaos-tools" | "nginx", string>;
+
 beforeAll(async () => {
   const r = await run([join(repoRoot, "test/lab/build-images")], { timeoutMs: 15 * 60_000 });
   expect(r.code, r.stderr).toBe(0);
+  images = JSON.parse(readFileSync(join(labDir, "images.json"), "utf8")) as typeof images;
 }, 15 * 60_000);
 
 describe("the chaos-agent image", () => {
   it("passes its self-check: tc, ip, flock, iptables nft and legacy", async () => {
-    const r = await inImage("localhost/chaos-agent:latest", ["chaos-agent", "selftest"]);
+    const r = await inImage(images["chaos-agent"], ["chaos-agent", "selftest"]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^tc: tc utility, iproute2-6\.1/m);
     expect(r.out).toMatch(/^iptables-nft: iptables v1\.8\.9 \(nf_tables\)/m);
@@ -35,14 +40,14 @@ describe("the chaos-agent image", () => {
   });
 
   it("runs chaos-agent as its entrypoint with serve as the default command", async () => {
-    const r = await run(["buildah", "inspect", "--type", "image", "--format", "{{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}", "localhost/chaos-agent:latest"], { env });
+    const r = await run(["buildah", "inspect", "--type", "image", "--format", "{{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Cmd}}", images["chaos-agent"]], { env });
     expect(r.stdout.trim()).toBe("[chaos-agent] [serve]");
   });
 });
 
 describe("the chaos-tools image", () => {
   it("has ab and curl", async () => {
-    expect((await inImage("localhost/chaos-tools:latest", ["ab", "-V"])).out).toContain("This is ApacheBench, Version 2.3");
-    expect((await inImage("localhost/chaos-tools:latest", ["curl", "--version"])).out).toMatch(/^curl 7\.88/);
+    expect((await inImage(images["chaos-tools"], ["ab", "-V"])).out).toContain("This is ApacheBench, Version 2.3");
+    expect((await inImage(images["chaos-tools"], ["curl", "--version"])).out).toMatch(/^curl 7\.88/);
   });
 });

@@ -4,11 +4,15 @@ lab_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$lab_here/../.." && pwd)
 set -a; . "$lab_here/versions.env"; set +a
 cache_root=${CHAOS_RUN_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaos-run-lab}
-# The Go builds are keyed by the Kubernetes version; the registry's content outlives labs.
+# The Go builds are keyed by the Kubernetes version.
 cache=$cache_root/$KUBERNETES_VERSION
 labbin=$cache/bin
-registry_dir=$cache_root/registry
 state=${CHAOS_RUN_LAB_DIR:-$repo/.lab}
+# Each checkout has its own images and registry (two checkouts on one machine may build
+# different agents): buildah's local names carry a hash of the checkout's path, and the
+# registry's content lives in the checkout's .lab (it outlives labs: pushed once, when changed).
+registry_dir=${CHAOS_RUN_REGISTRY_DIR:-$repo/.lab/registry}
+image_ns=localhost/chaos-run-$(printf '%s' "$repo" | sha256sum | cut -c1-8)
 # Loopback ports; override when they clash with something on the machine.
 ETCD_PORT=${CHAOS_RUN_LAB_ETCD_PORT:-23790}
 APISERVER_PORT=${CHAOS_RUN_LAB_APISERVER_PORT:-16443}
@@ -24,6 +28,9 @@ POD_CIDR_V4=198.18.0.0/16
 POD_GW_V4=198.18.0.1
 POD_CIDR_V6=fd00:c612::/64
 POD_GW_V6=fd00:c612::1
+# Pods of the RuntimeClass ipv6-only: an IPv6 address only, on the same bridge.
+POD_CIDR_V6_ONLY=fd00:c612:1::/64
+POD_GW_V6_ONLY=fd00:c612:1::1
 # The host firewall chain that keeps pod traffic on the machine (no route off it).
 FORWARD_CHAIN=CHAOSLAB-FWD
 # The lab's components, in the order `up` starts them (`down` stops them in reverse).

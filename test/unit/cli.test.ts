@@ -215,3 +215,14 @@ describe("disrupt", () => {
     expect(policy.stderr).toContain("--pull-policy must be one of Always, IfNotPresent, Never");
   });
 });
+
+describe("the agent image a run uses", () => {
+  it("is --agent-image, else $CHAOS_RUN_AGENT_IMAGE, else the scenario's (undefined)", async () => {
+    const { agentImageOverride } = await import("../../src/cli/cluster.js");
+    const io = (env: Record<string, string | undefined>) => ({ stdout: { write: () => undefined }, stderr: { write: () => undefined }, stdoutIsTTY: false, stderrIsTTY: false, env, cwd: "/" });
+    expect(agentImageOverride(io({ CHAOS_RUN_AGENT_IMAGE: "mirror.example/chaos-agent:1" }), "flag/agent:2")).toBe("flag/agent:2");
+    expect(agentImageOverride(io({ CHAOS_RUN_AGENT_IMAGE: "mirror.example/chaos-agent:1" }), undefined)).toBe("mirror.example/chaos-agent:1");
+    expect(agentImageOverride(io({ CHAOS_RUN_AGENT_IMAGE: "" }), undefined)).toBeUndefined();
+    expect(agentImageOverride(io({}), undefined)).toBeUndefined();
+  });
+});
