@@ -20,6 +20,8 @@ const (
 const (
 	KindNetem     = "netem"
 	KindPartition = "partition"
+	KindKill      = "kill"
+	KindStress    = "stress"
 )
 
 // Request is any of the schema's requests; Op says which fields are set.
@@ -38,6 +40,8 @@ type Request struct {
 	// status: false when an agent asks another one what it holds (no orphan scan, which would
 	// ask the asker back)
 	ScanOrphans *bool `json:"scanOrphans,omitempty"`
+	// apply: check and say how, change nothing
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // FaultRequest is the fault of an apply request.
@@ -47,13 +51,31 @@ type FaultRequest struct {
 	Spec    FaultSpec `json:"spec"`
 }
 
-// FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec and
-// PartitionSpec; Kind says which).
+// FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec,
+// PartitionSpec, KillSpec and StressSpec; Kind says which).
 type FaultSpec struct {
 	Kind      string       `json:"kind"`
 	Interface string       `json:"interface,omitempty"`
 	Scope     *Scope       `json:"scope,omitempty"`
 	Netem     *NetemParams `json:"netem,omitempty"`
+	// kill
+	Signal      string `json:"signal,omitempty"`
+	Container   string `json:"container,omitempty"`
+	ContainerID string `json:"containerId,omitempty"`
+	// stress
+	CPU    *StressCPU    `json:"cpu,omitempty"`
+	Memory *StressMemory `json:"memory,omitempty"`
+}
+
+// StressCPU asks for CPU workers, each using Load percent of one CPU.
+type StressCPU struct {
+	Workers int     `json:"workers"`
+	Load    float64 `json:"load"`
+}
+
+// StressMemory asks for Bytes allocated and touched.
+type StressMemory struct {
+	Bytes int64 `json:"bytes"`
 }
 
 // NetemParams are netem's options; only those given are set.
@@ -111,6 +133,7 @@ const (
 	ErrApplyFailed      = "apply-failed"
 	ErrVerifyFailed     = "verify-failed"
 	ErrRevertIncomplete = "revert-incomplete"
+	ErrUnsupported      = "unsupported"
 	ErrUnreachable      = "unreachable"
 	ErrExiting          = "exiting"
 	ErrInternal         = "internal"
@@ -151,6 +174,47 @@ type FaultState struct {
 	Objects     []KernelObject `json:"objects"`
 	LeaseLeftMs int64          `json:"leaseLeftMs"`
 	Detail      string         `json:"detail"`
+	Kill        *KillState     `json:"kill,omitempty"`
+	Stress      *StressReading `json:"stress,omitempty"`
+}
+
+// KillState says which process a kill signals, and how.
+type KillState struct {
+	PID         int    `json:"pid"`
+	Process     string `json:"process"`
+	Signal      string `json:"signal"`
+	Mechanism   string `json:"mechanism"` // kill | ptrace
+	Init        bool   `json:"init"`
+	Disposition string `json:"disposition"` // handled | default | ignored
+	Blocked     bool   `json:"blocked,omitempty"`
+}
+
+// StressReading is what a stress fault measured while held.
+type StressReading struct {
+	ElapsedMs float64        `json:"elapsedMs"`
+	CPU       *CPUReading    `json:"cpu,omitempty"`
+	Memory    *MemoryReading `json:"memory,omitempty"`
+}
+
+// CPUReading: the workers' asked and achieved load, and what the cgroup says.
+type CPUReading struct {
+	Workers        int      `json:"workers"`
+	Load           float64  `json:"load"`
+	AchievedLoad   float64  `json:"achievedLoad"`
+	CPUTimeMs      float64  `json:"cpuTimeMs"`
+	CgroupUsageMs  *float64 `json:"cgroupUsageMs,omitempty"`
+	ThrottledMs    *float64 `json:"throttledMs,omitempty"`
+	ThrottleSource string   `json:"throttleSource,omitempty"`
+}
+
+// MemoryReading: what the memory stressor holds, and whether the OOM killer took it.
+type MemoryReading struct {
+	Bytes            int64  `json:"bytes"`
+	AllocatedBytes   int64  `json:"allocatedBytes"`
+	OOMKilled        bool   `json:"oomKilled"`
+	PID              int    `json:"pid,omitempty"`
+	OOMKillsInCgroup *int64 `json:"oomKillsInCgroup,omitempty"`
+	Ended            string `json:"ended,omitempty"`
 }
 
 // Kernel object types.
@@ -160,6 +224,8 @@ const (
 	ObjChain     = "chain"
 	ObjRule      = "rule"
 	ObjSavedRoot = "saved-root"
+	ObjProcess   = "process"
+	ObjThread    = "thread"
 )
 
 // KernelObject is one thing a fault made, named as tc or iptables name it.
@@ -191,6 +257,7 @@ type RevertOutcome struct {
 	Reason    string         `json:"reason,omitempty"`
 	Detail    string         `json:"detail"`
 	Remaining []KernelObject `json:"remaining,omitempty"`
+	Stress    *StressReading `json:"stress,omitempty"`
 }
 
 // ExitCode is the exit status of `chaos-agent request` for a reply, as the schema's description
@@ -208,7 +275,7 @@ func ExitCode(r *Reply) int {
 		return 2
 	case ErrRevertIncomplete:
 		return 3
-	case ErrConflict, ErrUnrestorable:
+	case ErrConflict, ErrUnrestorable, ErrUnsupported:
 		return 4
 	}
 	return 1

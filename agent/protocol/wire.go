@@ -41,33 +41,44 @@ const MaxReplyBytes = 16 << 20
 // Call sends one raw request to an agent's socket and returns its raw reply. The connection
 // carries one request (the client closes its write side after it) and one reply.
 func Call(ctx context.Context, agent string, raw []byte) ([]byte, error) {
+	out, done, err := CallHolding(ctx, agent, raw)
+	if done != nil {
+		done()
+	}
+	return out, err
+}
+
+// CallHolding is Call, but the connection stays open until done is called: the agent waits for
+// that close before a deed that may end the requester too (a kill), so the requester calls done
+// only once it has handed the reply on.
+func CallHolding(ctx context.Context, agent string, raw []byte) (out []byte, done func(), err error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", SocketAddress(agent))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer conn.Close()
+	done = func() { _ = conn.Close() }
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	if _, err := conn.Write(raw); err != nil {
-		return nil, err
+		return nil, done, err
 	}
 	if uc, ok := conn.(*net.UnixConn); ok {
 		if err := uc.CloseWrite(); err != nil {
-			return nil, err
+			return nil, done, err
 		}
 	}
-	out, err := io.ReadAll(io.LimitReader(conn, MaxReplyBytes+1))
+	out, err = io.ReadAll(io.LimitReader(conn, MaxReplyBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
 	if len(out) > MaxReplyBytes {
-		return nil, errors.New("reply too large")
+		return nil, done, errors.New("reply too large")
 	}
-	return out, nil
+	return out, done, nil
 }
 
 // Exchange sends a request and decodes the reply.

@@ -35,7 +35,7 @@ export type LeaseMs = number;
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "FaultSpec".
  */
-export type FaultSpec = NetemSpec | PartitionSpec;
+export type FaultSpec = NetemSpec | PartitionSpec | KillSpec | StressSpec;
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "InterfaceName".
@@ -46,6 +46,33 @@ export type InterfaceName = string;
  * via the `definition` "Percent".
  */
 export type Percent = number;
+/**
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "Signal".
+ */
+export type Signal = "SIGKILL" | "SIGTERM" | "SIGINT" | "SIGQUIT" | "SIGHUP" | "SIGABRT" | "SIGUSR1" | "SIGUSR2";
+/**
+ * Consume the pod's resources from the agent, which runs in the pod's cgroup but outside the target container's: CPU workers (each a locked thread on an exact duty cycle) and memory (allocated and touched in a child process that asks the OOM killer to take it first). Held under a lease like any fault; reverted by stopping every stressor.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "StressSpec".
+ */
+export type StressSpec = StressSpec1 & {
+  kind: "stress";
+  cpu?: {
+    workers: number;
+    /**
+     * percent of one CPU each worker uses
+     */
+    load: number;
+  };
+  memory?: {
+    bytes: number;
+  };
+};
+export type StressSpec1 = {
+  [k: string]: unknown | undefined;
+};
 /**
  * The agent's answer to one request. A successful apply carries the fault's state read back from the kernel, a successful revert its outcome.
  *
@@ -72,7 +99,7 @@ export type Reply = {
 };
 
 /**
- * What chaos-run and the chaos-agent say to each other. One exec per request: `chaos-agent request JSON` (argv, no shell), where JSON is a Request; the agent prints one Reply as JSON on stdout and exits 0 when `ok`, else 1 (failed: nothing of the fault remains), 2 (bad request: nothing done), 3 (a revert did not complete: `remaining` says what is left), 4 (refused: the fault would touch what belongs to another live run, or what cannot be restored exactly). Both sides validate against this schema: the agent every request, the runner every reply. The runner's TypeScript types are generated from it (src/faults/protocol.generated.ts).
+ * What chaos-run and the chaos-agent say to each other. One exec per request: `chaos-agent request JSON` (argv, no shell), where JSON is a Request; the agent prints one Reply as JSON on stdout and exits 0 when `ok`, else 1 (failed: nothing of the fault remains), 2 (bad request: nothing done), 3 (a revert did not complete: `remaining` says what is left), 4 (refused: the fault would touch what belongs to another live run, or what cannot be restored exactly, or cannot be done here as asked: `unsupported`). Both sides validate against this schema: the agent every request, the runner every reply. The runner's TypeScript types are generated from it (src/faults/protocol.generated.ts).
  */
 export interface ChaosAgentProtocolVersion1 {
   request?: Request;
@@ -89,6 +116,10 @@ export interface ApplyRequest {
   op: "apply";
   runId: RunId;
   fault: FaultRequest;
+  /**
+   * Check that the fault can be applied here, and say how, changing nothing (the reply's `fault` is what applying would do). Kill offers it, so the runner asks every pod before any is harmed; other kinds answer bad-request.
+   */
+  dryRun?: boolean;
 }
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -150,6 +181,24 @@ export interface PartitionSpec {
   kind: "partition";
   interface?: InterfaceName;
   scope?: Scope;
+}
+/**
+ * Deliver a signal to a container's main process, from an agent added with targetContainerName (it shares that container's PID namespace). An event: nothing is held and nothing is reverted. Where the main process is its PID namespace's init, the kernel delivers from inside only the signals it handles, and SIGKILL through ptrace; any other signal is refused (`unsupported`) before anything is done. The agent replies first and signals after: an init's death takes the agent with it.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "KillSpec".
+ */
+export interface KillSpec {
+  kind: "kill";
+  signal: Signal;
+  /**
+   * the target container's name (for messages)
+   */
+  container?: string;
+  /**
+   * the runtime's id of the target container (containerStatuses[].containerID without its scheme): its main process is the one in that container's cgroup whose parent is outside it. Without it: PID 1.
+   */
+  containerId?: string;
 }
 /**
  * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a fault the agent does not hold (any more) is reported as reverted, with how it ended.
@@ -239,6 +288,7 @@ export interface ReplyError {
     | "apply-failed"
     | "verify-failed"
     | "revert-incomplete"
+    | "unsupported"
     | "unreachable"
     | "exiting"
     | "internal";
@@ -282,7 +332,7 @@ export interface CommandRun {
 export interface FaultState {
   id: FaultId;
   runId: string;
-  kind: "netem" | "partition";
+  kind: "netem" | "partition" | "kill" | "stress";
   interface: string;
   /**
    * the address families the fault covers (the pod's own, narrowed by a CIDR)
@@ -294,22 +344,119 @@ export interface FaultState {
    * what was read back, in words (e.g. `netem c000: delay 100ms on eth0`)
    */
   detail: string;
+  kill?: KillState;
+  stress?: StressReading;
 }
 /**
- * One thing a fault made in the pod's network namespace, named as tc or iptables name it.
+ * One thing a fault made in the pod: in its network namespace, named as tc or iptables name it; or a stressor (a process or thread of the agent, by its id).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "KernelObject".
  */
 export interface KernelObject {
-  type: "qdisc" | "filter" | "chain" | "rule" | "saved-root";
+  type: "qdisc" | "filter" | "chain" | "rule" | "saved-root" | "process" | "thread";
   /**
-   * qdisc handle (`c000:`), chain name (`CHAOS-…`), or a rule in iptables -S form
+   * qdisc handle (`c000:`), chain name (`CHAOS-…`), a rule in iptables -S form, or a process or thread id
    */
   name: string;
   family?: 4 | 6;
   table?: string;
   detail?: string;
+}
+/**
+ * Which process a kill signals, and how (a dry run: how it would).
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "KillState".
+ */
+export interface KillState {
+  /**
+   * in the target's PID namespace
+   */
+  pid: number;
+  /**
+   * its command line, shortened
+   */
+  process: string;
+  signal: Signal;
+  /**
+   * kill(2), or a SIGKILL injected through ptrace (PTRACE_ATTACH, its SIGSTOP replaced by SIGKILL)
+   */
+  mechanism: "kill" | "ptrace";
+  /**
+   * the process is its PID namespace's init: every process of the namespace, this agent included, ends with it
+   */
+  init: boolean;
+  /**
+   * what the process does with the signal (from /proc/PID/status)
+   */
+  disposition: "handled" | "default" | "ignored";
+  /**
+   * the process blocks the signal at the moment: it stays pending until unblocked
+   */
+  blocked?: boolean;
+}
+/**
+ * What a stress fault measured while held, over `elapsedMs`.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "StressReading".
+ */
+export interface StressReading {
+  elapsedMs: number;
+  cpu?: {
+    workers: number;
+    /**
+     * asked, percent of one CPU per worker
+     */
+    load: number;
+    /**
+     * measured: the workers' CPU time over their wall time, percent of one CPU per worker
+     */
+    achievedLoad: number;
+    /**
+     * the workers' CPU time
+     */
+    cpuTimeMs: number;
+    /**
+     * the CPU time of the agent's container cgroup (workers and agent) over the same time
+     */
+    cgroupUsageMs?: number;
+    /**
+     * how long the agent's cgroup was throttled by an ancestor's (the pod's) CPU limit (cpu.stat.local); absent where the kernel does not say
+     */
+    throttledMs?: number;
+    /**
+     * where throttling was read, or why it could not be
+     */
+    throttleSource?: string;
+  };
+  memory?: {
+    /**
+     * asked
+     */
+    bytes: number;
+    /**
+     * allocated and touched (resident) when last reported
+     */
+    allocatedBytes: number;
+    /**
+     * the OOM killer took the memory stressor
+     */
+    oomKilled: boolean;
+    /**
+     * the stressor's process (in the agent's PID namespace)
+     */
+    pid?: number;
+    /**
+     * OOM kills in the agent's container cgroup while held (memory.oom_control, memory.events)
+     */
+    oomKillsInCgroup?: number;
+    /**
+     * why the stressor ended before it was stopped
+     */
+    ended?: string;
+  };
 }
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -332,4 +479,64 @@ export interface RevertOutcome {
   reason?: "requested" | "lease-lapsed" | "ttl" | "terminated" | "sweep" | "orphan" | "apply-failed";
   detail: string;
   remaining?: KernelObject[];
+  stress?: StressReading1;
+}
+/**
+ * What a stress fault measured while held, over `elapsedMs`.
+ */
+export interface StressReading1 {
+  elapsedMs: number;
+  cpu?: {
+    workers: number;
+    /**
+     * asked, percent of one CPU per worker
+     */
+    load: number;
+    /**
+     * measured: the workers' CPU time over their wall time, percent of one CPU per worker
+     */
+    achievedLoad: number;
+    /**
+     * the workers' CPU time
+     */
+    cpuTimeMs: number;
+    /**
+     * the CPU time of the agent's container cgroup (workers and agent) over the same time
+     */
+    cgroupUsageMs?: number;
+    /**
+     * how long the agent's cgroup was throttled by an ancestor's (the pod's) CPU limit (cpu.stat.local); absent where the kernel does not say
+     */
+    throttledMs?: number;
+    /**
+     * where throttling was read, or why it could not be
+     */
+    throttleSource?: string;
+  };
+  memory?: {
+    /**
+     * asked
+     */
+    bytes: number;
+    /**
+     * allocated and touched (resident) when last reported
+     */
+    allocatedBytes: number;
+    /**
+     * the OOM killer took the memory stressor
+     */
+    oomKilled: boolean;
+    /**
+     * the stressor's process (in the agent's PID namespace)
+     */
+    pid?: number;
+    /**
+     * OOM kills in the agent's container cgroup while held (memory.oom_control, memory.events)
+     */
+    oomKillsInCgroup?: number;
+    /**
+     * why the stressor ended before it was stopped
+     */
+    ended?: string;
+  };
 }

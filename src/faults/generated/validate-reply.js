@@ -7,7 +7,7 @@ const schema33 = {"const":1};
 const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
 const func1 = Object.prototype.hasOwnProperty;
-const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unreachable","exiting","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
 const schema36 = {"type":"object","additionalProperties":false,"required":["agent","runId","faultId"],"properties":{"agent":{"type":"string"},"runId":{"type":"string"},"faultId":{"type":"string"}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -65,7 +65,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(!(((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "internal"))){
+if(!((((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unsupported")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "internal"))){
 const err4 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema35.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
@@ -197,10 +197,243 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
-const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
+const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
+const schema42 = {"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]};
+
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.pid === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.process === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "process"},message:"must have required property '"+"process"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.signal === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.mechanism === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mechanism"},message:"must have required property '"+"mechanism"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.init === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "init"},message:"must have required property '"+"init"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.disposition === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "disposition"},message:"must have required property '"+"disposition"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "pid") || (key0 === "process")) || (key0 === "signal")) || (key0 === "mechanism")) || (key0 === "init")) || (key0 === "disposition")) || (key0 === "blocked"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.pid !== undefined){
+let data0 = data.pid;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err7 = {instancePath:instancePath+"/pid",schemaPath:"#/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err8 = {instancePath:instancePath+"/pid",schemaPath:"#/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.process !== undefined){
+if(typeof data.process !== "string"){
+const err9 = {instancePath:instancePath+"/process",schemaPath:"#/properties/process/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.signal !== undefined){
+let data2 = data.signal;
+if(typeof data2 !== "string"){
+const err10 = {instancePath:instancePath+"/signal",schemaPath:"#/$defs/Signal/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((((((((data2 === "SIGKILL") || (data2 === "SIGTERM")) || (data2 === "SIGINT")) || (data2 === "SIGQUIT")) || (data2 === "SIGHUP")) || (data2 === "SIGABRT")) || (data2 === "SIGUSR1")) || (data2 === "SIGUSR2"))){
+const err11 = {instancePath:instancePath+"/signal",schemaPath:"#/$defs/Signal/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.mechanism !== undefined){
+let data3 = data.mechanism;
+if(typeof data3 !== "string"){
+const err12 = {instancePath:instancePath+"/mechanism",schemaPath:"#/properties/mechanism/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(!((data3 === "kill") || (data3 === "ptrace"))){
+const err13 = {instancePath:instancePath+"/mechanism",schemaPath:"#/properties/mechanism/enum",keyword:"enum",params:{allowedValues: schema41.properties.mechanism.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.init !== undefined){
+if(typeof data.init !== "boolean"){
+const err14 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.disposition !== undefined){
+let data5 = data.disposition;
+if(typeof data5 !== "string"){
+const err15 = {instancePath:instancePath+"/disposition",schemaPath:"#/properties/disposition/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(!(((data5 === "handled") || (data5 === "default")) || (data5 === "ignored"))){
+const err16 = {instancePath:instancePath+"/disposition",schemaPath:"#/properties/disposition/enum",keyword:"enum",params:{allowedValues: schema41.properties.disposition.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.blocked !== undefined){
+if(typeof data.blocked !== "boolean"){
+const err17 = {instancePath:instancePath+"/blocked",schemaPath:"#/properties/blocked/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+validate25.errors = vErrors;
+return errors === 0;
+}
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -294,7 +527,7 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "id") || (key0 === "runId")) || (key0 === "kind")) || (key0 === "interface")) || (key0 === "families")) || (key0 === "objects")) || (key0 === "leaseLeftMs")) || (key0 === "detail"))){
+if(!(func1.call(schema38.properties, key0))){
 const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
@@ -354,7 +587,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!((data2 === "netem") || (data2 === "partition"))){
+if(!((((data2 === "netem") || (data2 === "partition")) || (data2 === "kill")) || (data2 === "stress"))){
 const err13 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema38.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
@@ -467,7 +700,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!(((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root"))){
+if(!(((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "process")) || (data8 === "thread"))){
 const err22 = {instancePath:instancePath+"/objects/" + i1+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
@@ -598,9 +831,17 @@ vErrors.push(err32);
 errors++;
 }
 }
+if(data.kill !== undefined){
+if(!(validate25(data.kill, {instancePath:instancePath+"/kill",parentData:data,parentDataProperty:"kill",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
 }
-else {
-const err33 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+if(data.stress !== undefined){
+let data16 = data.stress;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.elapsedMs === undefined){
+const err33 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -609,17 +850,475 @@ vErrors.push(err33);
 }
 errors++;
 }
+for(const key2 in data16){
+if(!(((key2 === "elapsedMs") || (key2 === "cpu")) || (key2 === "memory"))){
+const err34 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data16.elapsedMs !== undefined){
+let data17 = data16.elapsedMs;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+const err35 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data16.cpu !== undefined){
+let data18 = data16.cpu;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.workers === undefined){
+const err37 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data18.load === undefined){
+const err38 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(data18.achievedLoad === undefined){
+const err39 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data18.cpuTimeMs === undefined){
+const err40 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+for(const key3 in data18){
+if(!(((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
+const err41 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data18.workers !== undefined){
+let data19 = data18.workers;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err42 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 1 || isNaN(data19)){
+const err43 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+if(data18.load !== undefined){
+let data20 = data18.load;
+if(!((typeof data20 == "number") && (isFinite(data20)))){
+const err44 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data18.achievedLoad !== undefined){
+let data21 = data18.achievedLoad;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err45 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data18.cpuTimeMs !== undefined){
+let data22 = data18.cpuTimeMs;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err47 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data18.cgroupUsageMs !== undefined){
+let data23 = data18.cgroupUsageMs;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err49 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data18.throttledMs !== undefined){
+let data24 = data18.throttledMs;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err51 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data18.throttleSource !== undefined){
+if(typeof data18.throttleSource !== "string"){
+const err53 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data16.memory !== undefined){
+let data26 = data16.memory;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.bytes === undefined){
+const err55 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(data26.allocatedBytes === undefined){
+const err56 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if(data26.oomKilled === undefined){
+const err57 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+for(const key4 in data26){
+if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
+const err58 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+if(data26.bytes !== undefined){
+let data27 = data26.bytes;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err59 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 0 || isNaN(data27)){
+const err60 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+if(data26.allocatedBytes !== undefined){
+let data28 = data26.allocatedBytes;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err61 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 0 || isNaN(data28)){
+const err62 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+if(data26.oomKilled !== undefined){
+if(typeof data26.oomKilled !== "boolean"){
+const err63 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data26.pid !== undefined){
+let data30 = data26.pid;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err64 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err65 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+if(data26.oomKillsInCgroup !== undefined){
+let data31 = data26.oomKillsInCgroup;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err66 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err67 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+if(data26.ended !== undefined){
+if(typeof data26.ended !== "string"){
+const err68 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+else {
+const err70 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
 validate24.errors = vErrors;
 return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema41 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}}}};
+const schema44 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"}}};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -658,7 +1357,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "faultId") || (key0 === "runId")) || (key0 === "agent")) || (key0 === "confirmed")) || (key0 === "reason")) || (key0 === "detail")) || (key0 === "remaining"))){
+if(!((((((((key0 === "faultId") || (key0 === "runId")) || (key0 === "agent")) || (key0 === "confirmed")) || (key0 === "reason")) || (key0 === "detail")) || (key0 === "remaining")) || (key0 === "stress"))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -730,7 +1429,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((((((data4 === "requested") || (data4 === "lease-lapsed")) || (data4 === "ttl")) || (data4 === "terminated")) || (data4 === "sweep")) || (data4 === "orphan")) || (data4 === "apply-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema41.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema44.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -803,7 +1502,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!(((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root"))){
+if(!(((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "process")) || (data8 === "thread"))){
 const err15 = {instancePath:instancePath+"/remaining/" + i0+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
@@ -897,9 +1596,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.stress !== undefined){
+let data13 = data.stress;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.elapsedMs === undefined){
+const err23 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -908,10 +1609,468 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate27.errors = vErrors;
+for(const key2 in data13){
+if(!(((key2 === "elapsedMs") || (key2 === "cpu")) || (key2 === "memory"))){
+const err24 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data13.elapsedMs !== undefined){
+let data14 = data13.elapsedMs;
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err25 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data13.cpu !== undefined){
+let data15 = data13.cpu;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.workers === undefined){
+const err27 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data15.load === undefined){
+const err28 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data15.achievedLoad === undefined){
+const err29 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(data15.cpuTimeMs === undefined){
+const err30 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key3 in data15){
+if(!(((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
+const err31 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data15.workers !== undefined){
+let data16 = data15.workers;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err32 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+const err33 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+if(data15.load !== undefined){
+let data17 = data15.load;
+if(!((typeof data17 == "number") && (isFinite(data17)))){
+const err34 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data15.achievedLoad !== undefined){
+let data18 = data15.achievedLoad;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err35 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data15.cpuTimeMs !== undefined){
+let data19 = data15.cpuTimeMs;
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err37 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data15.cgroupUsageMs !== undefined){
+let data20 = data15.cgroupUsageMs;
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err39 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data15.throttledMs !== undefined){
+let data21 = data15.throttledMs;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err41 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data15.throttleSource !== undefined){
+if(typeof data15.throttleSource !== "string"){
+const err43 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data13.memory !== undefined){
+let data23 = data13.memory;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.bytes === undefined){
+const err45 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(data23.allocatedBytes === undefined){
+const err46 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(data23.oomKilled === undefined){
+const err47 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+for(const key4 in data23){
+if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
+const err48 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data23.bytes !== undefined){
+let data24 = data23.bytes;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err49 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err50 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+if(data23.allocatedBytes !== undefined){
+let data25 = data23.allocatedBytes;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err51 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err52 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+if(data23.oomKilled !== undefined){
+if(typeof data23.oomKilled !== "boolean"){
+const err53 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data23.pid !== undefined){
+let data27 = data23.pid;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err54 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err55 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+if(data23.oomKillsInCgroup !== undefined){
+let data28 = data23.oomKillsInCgroup;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err56 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 0 || isNaN(data28)){
+const err57 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+if(data23.ended !== undefined){
+if(typeof data23.ended !== "string"){
+const err58 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+else {
+const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1579,8 +2738,8 @@ let data25 = data.reverted;
 if(Array.isArray(data25)){
 const len3 = data25.length;
 for(let i3=0; i3<len3; i3++){
-if(!(validate27(data25[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+if(!(validate29(data25[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
@@ -1601,8 +2760,8 @@ let data27 = data.orphans;
 if(Array.isArray(data27)){
 const len4 = data27.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate27(data27[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data27,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+if(!(validate29(data27[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data27,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
