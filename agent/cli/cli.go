@@ -27,18 +27,23 @@ import (
 	"time"
 
 	"chaos-run/agent/exec"
+	"chaos-run/agent/fault"
 	"chaos-run/agent/kernel"
+	"chaos-run/agent/kill"
 	"chaos-run/agent/lease"
 	"chaos-run/agent/ownership"
 	"chaos-run/agent/protocol"
 	"chaos-run/agent/service"
+	"chaos-run/agent/stress"
 )
 
 // Version is the agent's version (set by the main package from its -X flag).
 var Version = "dev"
 
 const usage = `usage:
-  chaos-agent serve [--ttl DURATION]    the container's main process (env CHAOS_AGENT_NAME, CHAOS_RUN_ID)
+  chaos-agent serve [--ttl DURATION] [--kinds kill]
+                                        the container's main process (env CHAOS_AGENT_NAME, CHAOS_RUN_ID);
+                                        --kinds kill: a kill agent (one kill, in the target's PID namespace)
   chaos-agent request JSON              one protocol request to this container's serve process
   chaos-agent status [--json]           what the agent holds, and the orphans it sees
   chaos-agent revert FAULT_ID [--json]  revert one fault
@@ -62,6 +67,9 @@ func Run(args []string) int {
 		return human(verb, rest)
 	case "selftest":
 		return selftest()
+	case stress.ChildVerb:
+		// the memory stressor, started by a serve process that holds a stress fault
+		return stress.ChildMain(rest, os.Stdout)
 	case "version", "--version":
 		fmt.Println("chaos-agent", Version, "protocol", protocol.Version)
 		return 0
@@ -110,19 +118,35 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func newAgent(name, runID string, ttl time.Duration) *service.Agent {
+func newAgent(name, runID string, ttl time.Duration, killer bool) *service.Agent {
+	deadline := time.Now().Add(ttl)
+	kinds := map[string]fault.Kind{
+		protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{},
+		protocol.KindStress: fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }},
+	}
+	if killer {
+		// a kill agent shares the target container's PID namespace and does nothing else
+		kinds = map[string]fault.Kind{protocol.KindKill: fault.Kill{Proc: kill.RealProc{}, Tracer: kill.Real{}}}
+	}
 	return service.New(service.Config{
 		Name: name, RunID: runID, Version: Version, TTL: ttl,
 		Exec: exec.Real{}, Kernel: kernel.Netlink{}, Clock: lease.Real{},
 		Peers: service.SocketPeers{}, Lock: ownership.SocketLock{},
 		Logf: logf, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
+		Kinds: kinds, NoOrphanScan: killer, ExitAfterEvent: killer,
 	})
 }
 
 func serve(args []string) int {
 	ttl := 600 * time.Second
+	killer := false
 	for i := 0; i < len(args); i++ {
 		switch {
+		case args[i] == "--kinds" && i+1 < len(args) && args[i+1] == "kill", args[i] == "--kinds=kill":
+			killer = true
+			if args[i] == "--kinds" {
+				i++
+			}
 		case args[i] == "--ttl" && i+1 < len(args):
 			d, err := parseDuration(args[i+1])
 			if err != nil {
@@ -158,7 +182,7 @@ func serve(args []string) int {
 		return 1
 	}
 	logf("%s (run %s, version %s) serving on %s, ttl %s", name, runID, Version, protocol.SocketAddress(name), ttl)
-	return newAgent(name, runID, ttl).Run(context.Background(), ln, signals)
+	return newAgent(name, runID, ttl, killer).Run(context.Background(), ln, signals)
 }
 
 // printReply writes a reply as one JSON line.
@@ -182,25 +206,38 @@ func localReply(op string, code, message string) *protocol.Reply {
 // call forwards a validated request to this container's serve process, retrying the connect
 // while serve starts.
 func call(raw []byte, connectFor, total time.Duration) (*protocol.Reply, *protocol.ReplyError) {
+	r, done, rerr := callHolding(raw, connectFor, total)
+	if done != nil {
+		done()
+	}
+	return r, rerr
+}
+
+// callHolding is call, keeping the connection open until done is called (see
+// protocol.CallHolding).
+func callHolding(raw []byte, connectFor, total time.Duration) (*protocol.Reply, func(), *protocol.ReplyError) {
 	name, _, err := identity()
 	if err != nil {
-		return nil, &protocol.ReplyError{Code: protocol.ErrUnreachable, Message: err.Error()}
+		return nil, nil, &protocol.ReplyError{Code: protocol.ErrUnreachable, Message: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), total)
 	defer cancel()
 	start := time.Now()
 	backoff := 10 * time.Millisecond
 	for {
-		out, err := protocol.Call(ctx, name, raw)
+		out, done, err := protocol.CallHolding(ctx, name, raw)
 		if err == nil {
 			var r protocol.Reply
 			if jerr := json.Unmarshal(out, &r); jerr != nil {
-				return nil, &protocol.ReplyError{Code: protocol.ErrInternal, Message: fmt.Sprintf("the serve process answered something that is not a reply (%v): %.200q", jerr, out)}
+				return nil, done, &protocol.ReplyError{Code: protocol.ErrInternal, Message: fmt.Sprintf("the serve process answered something that is not a reply (%v): %.200q", jerr, out)}
 			}
-			return &r, nil
+			return &r, done, nil
+		}
+		if done != nil {
+			done()
 		}
 		if !isConnectError(err) || time.Since(start)+backoff > connectFor {
-			return nil, &protocol.ReplyError{Code: protocol.ErrUnreachable,
+			return nil, nil, &protocol.ReplyError{Code: protocol.ErrUnreachable,
 				Message: fmt.Sprintf("no chaos-agent serves on %s in this pod (%v); is `chaos-agent serve` running as %s?", protocol.SocketAddress(name), err, name)}
 		}
 		time.Sleep(backoff)
@@ -232,10 +269,14 @@ func request(args []string) int {
 		printReply(localReply(protocol.GuessOp(raw), perr.Code, perr.Message))
 		return protocol.ExitCode(&protocol.Reply{Error: perr})
 	}
-	r, rerr := call(raw, 3*time.Second, 5*time.Minute)
+	r, done, rerr := callHolding(raw, 3*time.Second, 5*time.Minute)
 	if rerr != nil {
 		r = localReply(protocol.GuessOp(raw), rerr.Code, rerr.Message)
 	}
 	printReply(r)
+	// only now may the agent go on to a deed that can end this process too (a kill)
+	if done != nil {
+		done()
+	}
 	return protocol.ExitCode(r)
 }

@@ -1,5 +1,5 @@
-// Package fault is the small interface every fault kind implements (netem and partition today;
-// http, stress and kill later), and the environment a kind works in.
+// Package fault is the small interface every fault kind implements (netem, partition, stress,
+// kill), and the environment a kind works in.
 package fault
 
 import (
@@ -42,6 +42,31 @@ type Outcome struct {
 	Err  *protocol.ReplyError
 	// Rollback: how undoing a failed apply went (nil when nothing had to be undone).
 	Rollback *protocol.RevertOutcome
+	// Then, for an event (kill), is the deed itself: run once the reply has reached the runner,
+	// since the deed may end this agent.
+	Then func() error
+}
+
+// Local marks kinds that touch nothing in the network namespace (stress, kill): applying them
+// needs neither the namespace's lock nor an orphan scan.
+type Local interface{ Local() }
+
+// DryRunner is a kind that can say what it would do, changing nothing (apply with dryRun).
+type DryRunner interface {
+	DryRun(env *Env, f protocol.FaultRequest) Outcome
+}
+
+// Event marks a held value that is an event (kill): nothing is held, nothing reverted.
+type Event interface{ Event() }
+
+// Stated is a held value with more to say in its FaultState than the common fields.
+type Stated interface {
+	State(st *protocol.FaultState)
+}
+
+// Reading is a held value that measures (stress): its last reading goes into the revert's outcome.
+type Reading interface {
+	Reading() *protocol.StressReading
 }
 
 // Held is a fault in the kernel.

@@ -53,6 +53,12 @@ type Config struct {
 	PeerTimeout time.Duration
 	// ProbeChain names the backend detection's throw-away chain.
 	ProbeChain string
+	// NoOrphanScan: this agent serves only faults that touch nothing in the network namespace
+	// (a kill agent, which has no NET_ADMIN to read iptables with): no orphan scan at start.
+	NoOrphanScan bool
+	// ExitAfterEvent: once an event (a kill) is done, the serve process ends (a kill agent is
+	// one per kill).
+	ExitAfterEvent bool
 }
 
 type record struct {
@@ -82,6 +88,11 @@ type Agent struct {
 	backend    firewall.Backend
 	backendErr error
 	detected   bool
+
+	// done is closed when an event asked the serve process to end (ExitAfterEvent)
+	done     chan struct{}
+	doneOnce sync.Once
+	eventErr error
 }
 
 // New makes an agent; its TTL runs from now.
@@ -107,7 +118,7 @@ func New(cfg Config) *Agent {
 	if cfg.ReadFile == nil {
 		cfg.ReadFile = firewall.ReadFile
 	}
-	return &Agent{cfg: cfg, deadline: cfg.Clock.Now().Add(cfg.TTL), faults: map[string]*record{}, leases: lease.NewTable()}
+	return &Agent{cfg: cfg, deadline: cfg.Clock.Now().Add(cfg.TTL), faults: map[string]*record{}, leases: lease.NewTable(), done: make(chan struct{})}
 }
 
 func (a *Agent) logf(format string, args ...any) { a.cfg.Logf(format, args...) }
@@ -171,30 +182,56 @@ func (a *Agent) state(rec *record, now time.Time) protocol.FaultState {
 	if rec.pending {
 		detail = fmt.Sprintf("being reverted (%s); not complete yet: %d objects remain", rec.reason, len(rec.left))
 	}
-	return protocol.FaultState{
+	st := protocol.FaultState{
 		ID: rec.id, RunID: rec.runID, Kind: rec.held.Kind(), Interface: rec.held.Interface(),
 		Families: append([]int{}, rec.held.Families()...), Objects: rec.held.Objects(),
 		LeaseLeftMs: a.leases.Left(rec.id, now).Milliseconds(), Detail: detail,
 	}
-}
-
-// Handle serves one raw request.
-func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
-	req, perr := protocol.Parse(raw)
-	if perr != nil {
-		return failed(a.reply(protocol.GuessOp(raw), nil), perr)
+	if s, ok := rec.held.(fault.Stated); ok {
+		s.State(&st)
 	}
-	return a.HandleRequest(ctx, req)
+	return st
 }
 
-// HandleRequest serves one parsed request.
-func (a *Agent) HandleRequest(ctx context.Context, req *protocol.Request) *protocol.Reply {
-	r := a.handle(ctx, req)
-	r.Agent = a.info() // as it stands after the request (a backend may have been detected)
+// Done is closed once an event asked the serve process to end (ExitAfterEvent).
+func (a *Agent) Done() <-chan struct{} { return a.done }
+
+// Handle serves one raw request; an event's deed (a kill) runs before it returns.
+func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
+	r, then := a.HandleDeferred(ctx, raw)
+	if then != nil {
+		then()
+	}
 	return r
 }
 
-func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Reply {
+// HandleDeferred serves one raw request and returns, apart, what must run only once the reply
+// has reached the requester (an event's deed, which may end this agent).
+func (a *Agent) HandleDeferred(ctx context.Context, raw []byte) (*protocol.Reply, func()) {
+	req, perr := protocol.Parse(raw)
+	if perr != nil {
+		return failed(a.reply(protocol.GuessOp(raw), nil), perr), nil
+	}
+	return a.handleRequest(ctx, req)
+}
+
+// HandleRequest serves one parsed request (an event's deed runs before it returns).
+func (a *Agent) HandleRequest(ctx context.Context, req *protocol.Request) *protocol.Reply {
+	r, then := a.handleRequest(ctx, req)
+	if then != nil {
+		then()
+	}
+	return r
+}
+
+func (a *Agent) handleRequest(ctx context.Context, req *protocol.Request) (*protocol.Reply, func()) {
+	var then func()
+	r := a.handle(ctx, req, &then)
+	r.Agent = a.info() // as it stands after the request (a backend may have been detected)
+	return r, then
+}
+
+func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func()) *protocol.Reply {
 	if req.Op == protocol.OpStatus && req.ScanOrphans != nil && !*req.ScanOrphans {
 		// another agent asking what this one holds: from memory, without any lock a request
 		// holds (that agent may be holding the namespace lock while this one waits for it)
@@ -210,6 +247,14 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Rep
 	}
 	switch req.Op {
 	case protocol.OpApply:
+		if kind, ok := a.cfg.Kinds[req.Fault.Spec.Kind]; ok {
+			if _, local := kind.(fault.Local); local {
+				return a.applyLocal(ctx, req, kind, then)
+			}
+		}
+		if req.DryRun {
+			return failed(a.reply(protocol.OpApply, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "a dry run is offered only by kill faults"})
+		}
 		return a.apply(ctx, req)
 	case protocol.OpRevert:
 		return a.revert(ctx, req)
@@ -311,6 +356,77 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Repl
 	return r
 }
 
+// applyLocal applies a fault that touches nothing in the network namespace (stress, kill):
+// no namespace lock, no orphan scan. A dry run only says how; an event (kill) is not held, and
+// its deed is handed back to run once the reply is out.
+func (a *Agent) applyLocal(ctx context.Context, req *protocol.Request, kind fault.Kind, then *func()) *protocol.Reply {
+	f := *req.Fault
+	r := a.reply(protocol.OpApply, nil)
+	env := a.env(ctx, exec.NewLog(a.cfg.Exec), nil)
+	now := a.cfg.Clock.Now()
+	state := func(h fault.Held) *protocol.FaultState {
+		st := a.state(&record{id: f.ID, runID: req.RunID, held: h}, now)
+		st.LeaseLeftMs = 0
+		return &st
+	}
+	if req.DryRun {
+		dr, ok := kind.(fault.DryRunner)
+		if !ok {
+			return failed(r, &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "a dry run is offered only by kill faults"})
+		}
+		out := dr.DryRun(env, f)
+		if out.Err != nil {
+			return failed(r, out.Err)
+		}
+		r.Fault = state(out.Held)
+		a.logf("dry run of %s: %s", f.ID, out.Held.Detail())
+		return r
+	}
+	a.mu.Lock()
+	rec := a.faults[f.ID]
+	a.mu.Unlock()
+	if rec != nil {
+		st := a.state(rec, now)
+		r.Fault = &st
+		return r
+	}
+	out := kind.Apply(env, f)
+	if out.Err != nil {
+		a.logf("apply %s (%s) refused or failed: %s", f.ID, f.Spec.Kind, out.Err.Message)
+		return failed(r, out.Err)
+	}
+	if _, event := out.Held.(fault.Event); event {
+		r.Fault = state(out.Held)
+		a.logf("event %s: %s", f.ID, out.Held.Detail())
+		if out.Then != nil {
+			deed := out.Then
+			*then = func() {
+				err := deed()
+				if err != nil {
+					a.logf("event %s failed: %v", f.ID, err)
+				} else {
+					a.logf("event %s done", f.ID)
+				}
+				if a.cfg.ExitAfterEvent {
+					a.eventErr = err
+					a.doneOnce.Do(func() { close(a.done) })
+				}
+			}
+		}
+		return r
+	}
+	rec = &record{id: f.ID, runID: req.RunID, held: out.Held}
+	a.mu.Lock()
+	a.faults[f.ID] = rec
+	a.order = append(a.order, f.ID)
+	a.leases.Hold(f.ID, now.Add(time.Duration(f.LeaseMs)*time.Millisecond))
+	st := a.state(rec, now)
+	a.mu.Unlock()
+	r.Fault = &st
+	a.logf("applied %s: %s (lease %dms)", f.ID, out.Held.Detail(), f.LeaseMs)
+	return r
+}
+
 // revertRecord reverts one held fault and keeps the books: a confirmed revert ends the fault,
 // an incomplete one leaves it pending (the loop retries it). Call with reqMu held and the
 // namespace lock taken.
@@ -318,6 +434,9 @@ func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record,
 	remaining, detail := rec.held.Revert(a.env(ctx, ex, nil))
 	now := a.cfg.Clock.Now()
 	out := protocol.RevertOutcome{FaultID: rec.id, RunID: rec.runID, Agent: a.cfg.Name, Confirmed: len(remaining) == 0, Reason: reason, Detail: detail, Remaining: remaining}
+	if m, ok := rec.held.(fault.Reading); ok {
+		out.Stress = m.Reading()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if out.Confirmed {

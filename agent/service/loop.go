@@ -14,6 +14,9 @@ import (
 
 // Startup reverts the orphans that gone agents left in the namespace.
 func (a *Agent) Startup(ctx context.Context) []protocol.RevertOutcome {
+	if a.cfg.NoOrphanScan {
+		return nil
+	}
 	a.reqMu.Lock()
 	defer a.reqMu.Unlock()
 	release, err := a.cfg.Lock.Acquire(ctx)
@@ -165,13 +168,24 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	rep := a.Handle(ctx, raw)
+	rep, then := a.HandleDeferred(ctx, raw)
 	out, err := protocol.Encode(rep)
 	if err != nil {
 		out = []byte(`{"protocol":1,"op":"status","ok":false,"agent":{"name":"","runId":"","version":"","ttlLeftMs":0},"commands":[],"error":{"code":"internal","message":"could not encode the reply"}}`)
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, _ = conn.Write(out)
+	if then != nil {
+		// the deed may end this agent, and the requester with it (a kill of its PID
+		// namespace's init): first let the requester hand the reply on. It closes the
+		// connection once it has printed the reply; wait for that, but not for ever.
+		if uc, ok := conn.(*net.UnixConn); ok {
+			_ = uc.CloseWrite()
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, conn)
+		then()
+	}
 }
 
 // Run is the serve process: it serves on ln, reverts orphans, then runs the lease loop until
@@ -190,6 +204,9 @@ loop:
 			a.logf("%s: reverting everything and exiting", s)
 			reason = protocol.ReasonTerminated
 			break loop
+		case <-a.done:
+			a.logf("the event this agent was added for is done: exiting")
+			break loop
 		case <-timer.C:
 			if a.Tick(ctx) {
 				a.logf("TTL reached: reverting everything and exiting")
@@ -202,6 +219,9 @@ loop:
 	_ = ln.Close()
 	if !ok {
 		return 3
+	}
+	if a.eventErr != nil {
+		return 1
 	}
 	return 0
 }
