@@ -38,7 +38,7 @@ type Spawner interface {
 	Spawn(bytes int64, deadline time.Time) (Child, error)
 }
 
-// ExecSpawner runs `/proc/self/exe stress-memory BYTES DEADLINE_MS`.
+// ExecSpawner runs `/proc/self/exe stress-memory BYTES DEADLINE_MS PARENT_PID`.
 type ExecSpawner struct {
 	// Exe is the program (default /proc/self/exe); Env its environment (tests).
 	Exe string
@@ -87,7 +87,7 @@ func (s ExecSpawner) Spawn(bytes int64, deadline time.Time) (Child, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		cmd := osexec.Command(exe, ChildVerb, strconv.FormatInt(bytes, 10), strconv.FormatInt(deadline.UnixMilli(), 10))
+		cmd := osexec.Command(exe, ChildVerb, strconv.FormatInt(bytes, 10), strconv.FormatInt(deadline.UnixMilli(), 10), strconv.Itoa(os.Getpid()))
 		cmd.Env = s.Env
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -137,21 +137,23 @@ func (s ExecSpawner) Spawn(bytes int64, deadline time.Time) (Child, error) {
 // reports each step on stdout, then holds the memory until it is killed, its parent dies or the
 // deadline passes.
 func ChildMain(args []string, stdout io.Writer) int {
-	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: chaos-agent "+ChildVerb+" BYTES DEADLINE_UNIX_MS")
+	if len(args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: chaos-agent "+ChildVerb+" BYTES DEADLINE_UNIX_MS PARENT_PID")
 		return 2
 	}
 	bytes, err1 := strconv.ParseInt(args[0], 10, 64)
 	deadlineMs, err2 := strconv.ParseInt(args[1], 10, 64)
-	if err1 != nil || err2 != nil || bytes <= 0 {
+	parent, err3 := strconv.Atoi(args[2])
+	if err1 != nil || err2 != nil || err3 != nil || bytes <= 0 {
 		fmt.Fprintln(os.Stderr, "chaos-agent "+ChildVerb+": bad arguments")
 		return 2
 	}
 	deadline := time.UnixMilli(deadlineMs)
-	parent := os.Getppid()
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
-	// the parent may have died between fork and prctl: then nobody would ever stop us
-	if os.Getppid() != parent || parent == 1 {
+	// the parent may have died before PR_SET_PDEATHSIG took effect: then nobody would stop us
+	// (the serve process is PID 1 of its container, so its PID is passed rather than guessed)
+	if os.Getppid() != parent {
+		fmt.Fprintln(os.Stderr, "chaos-agent "+ChildVerb+": the agent that started this stressor is gone")
 		return 1
 	}
 	page := int64(os.Getpagesize())
