@@ -7,6 +7,7 @@ import * as k8s from "@kubernetes/client-node";
 import { CouldNotRunError, UsageError } from "../errors.js";
 import { apiError, statusMessage, type ApiOperation } from "./api-errors.js";
 import { execOutcome } from "./exec-status.js";
+import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
 import type {
   AccessCheck,
   AgentContainerSpec,
@@ -14,6 +15,7 @@ import type {
   ClusterIdentity,
   ConnectOptions,
   ContainerInfo,
+  DeleteOptions,
   ExecOptions,
   ExecResult,
   PodInfo,
@@ -133,6 +135,11 @@ function containerInfo(spec: ContainerSpecLike | undefined, status: k8s.V1Contai
     exitCode: st?.terminated?.exitCode,
     runId: spec?.env?.find((e) => e.name === "CHAOS_RUN_ID")?.value,
     capabilities: spec?.securityContext?.capabilities?.add ?? [],
+    containerId: status?.containerID,
+    restartCount: status?.restartCount,
+    ready: status?.ready,
+    lastTerminated:
+      status?.lastState?.terminated === undefined ? undefined : { exitCode: status.lastState.terminated.exitCode, reason: status.lastState.terminated.reason, signal: status.lastState.terminated.signal },
   };
 }
 
@@ -160,15 +167,25 @@ export function podInfo(pod: k8s.V1Pod): PodInfo {
       runAsGroup: spec?.securityContext?.runAsGroup,
       runAsNonRoot: spec?.securityContext?.runAsNonRoot,
     },
+    limits: {
+      cpuMilli: podLimit((spec?.containers ?? []).map((c) => c.resources?.limits?.["cpu"]), cpuMilli),
+      memoryBytes: podLimit((spec?.containers ?? []).map((c) => c.resources?.limits?.["memory"]), memoryBytes),
+    },
+    defaultContainer: pod.metadata?.annotations?.["kubectl.kubernetes.io/default-container"],
+    terminationGracePeriodSeconds: spec?.terminationGracePeriodSeconds,
+    shareProcessNamespace: spec?.shareProcessNamespace,
   };
 }
 
 function ownerOf(refs: k8s.V1OwnerReference[] | undefined): PodInfo["owner"] {
   const c = refs?.find((r) => r.controller === true);
-  return c === undefined ? undefined : { kind: c.kind, name: c.name };
+  return c === undefined ? undefined : { kind: c.kind, name: c.name, uid: c.uid };
 }
 
 type PodListener = (phase: "ADDED" | "MODIFIED" | "DELETED", pod: PodInfo) => void;
+
+/** The hub's key for listeners of every pod of a namespace (no pod name has a slash). */
+const EVERY_POD = "/";
 
 /**
  * One pod watch per namespace, shared by everything that waits on pods of it (a fan-out over 50
@@ -191,12 +208,18 @@ class PodWatchHub {
       const controller = this.watcher
         .watch(
           `/api/v1/namespaces/${namespace}/pods`,
-          {},
+          // resourceVersion 0: start from the API server's watch cache, with an ADDED event for
+          // every pod there. Without one the server first waits (3 s) for its cache to catch up
+          // with etcd's latest revision — which, when nothing in pods changed lately and etcd
+          // sends no progress notifications (etcd 3.4), it never does: the watch then ends at
+          // once with "Too large resource version" (504).
+          { resourceVersion: "0" },
           (phase: string, obj: k8s.V1Pod) => {
             const name = obj.metadata?.name;
             if (name === undefined || (phase !== "ADDED" && phase !== "MODIFIED" && phase !== "DELETED")) return;
             const info = podInfo(obj);
             for (const l of listeners.get(name) ?? []) l(phase, info);
+            for (const l of listeners.get(EVERY_POD) ?? []) l(phase, info);
           },
           (err: unknown) => {
             this.namespaces.delete(namespace);
@@ -469,13 +492,30 @@ class ClientNodeCluster implements Cluster {
     );
   }
 
-  async deletePod(namespace: string, name: string): Promise<void> {
+  async deletePod(namespace: string, name: string, options?: DeleteOptions): Promise<void> {
+    // the tools pod (no options) goes at once; a pod deleted as a fault keeps its own grace period unless one is given
+    const grace = options === undefined ? 1 : options.gracePeriodSeconds;
     try {
-      await this.core.deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 1 } });
+      await this.core.deleteNamespacedPod({ name, namespace, body: grace === undefined ? {} : { gracePeriodSeconds: grace } });
     } catch (e) {
       if (e instanceof k8s.ApiException && e.code === 404) return;
       throw apiError({ doing: "delete", verb: "delete", resource: "pods", namespace, name }, this.failure(e));
     }
+  }
+
+  async watchPods(namespace: string, name: string | undefined, listener: (pod: PodInfo, gone: boolean) => void, onError?: (err: Error) => void): Promise<() => void> {
+    let established = false;
+    let failed: Error | undefined;
+    const stop = await this.hub.listen(namespace, name ?? EVERY_POD, (phase, info) => listener(info, phase === "DELETED"), (err) => {
+      if (established) onError?.(err);
+      else failed = err;
+    });
+    if (failed !== undefined) {
+      stop();
+      throw failed;
+    }
+    established = true;
+    return stop;
   }
 
   onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void {

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cluster, ConnectOptions } from "./types.js";
 
-export type { Cluster, ConnectOptions, PodInfo, ExecResult, ContainerInfo, AgentContainerSpec, ClusterIdentity, PodOwner, PodSecurity, PullPolicy } from "./types.js";
+export type { Cluster, ConnectOptions, PodInfo, ExecResult, ContainerInfo, ContainerEnd, AgentContainerSpec, ClusterIdentity, DeleteOptions, PodOwner, PodSecurity, PullPolicy } from "./types.js";
 
 type Adapter = typeof import("./client-node.js");
 

@@ -33,6 +33,20 @@ export interface ContainerInfo {
   readonly runId: string | undefined;
   /** capabilities the container's securityContext adds */
   readonly capabilities: readonly string[];
+  /** the runtime's id, as containerStatuses[].containerID has it (`containerd://<hex>`) */
+  readonly containerId?: string | undefined;
+  readonly restartCount?: number | undefined;
+  readonly ready?: boolean | undefined;
+  /** how the container's previous run ended (lastState.terminated) */
+  readonly lastTerminated?: ContainerEnd | undefined;
+}
+
+/** How a container's run ended. */
+export interface ContainerEnd {
+  readonly exitCode: number;
+  /** Error, Completed, OOMKilled… */
+  readonly reason: string | undefined;
+  readonly signal: number | undefined;
 }
 
 /** The pod-level securityContext facts that matter to an added container (it inherits them unless it sets its own). */
@@ -46,6 +60,7 @@ export interface PodSecurity {
 export interface PodOwner {
   readonly kind: string;
   readonly name: string;
+  readonly uid?: string | undefined;
 }
 
 export interface PodInfo {
@@ -66,6 +81,12 @@ export interface PodInfo {
   /** the API's mirror of a static pod (annotation kubernetes.io/config.mirror) */
   readonly mirror: boolean;
   readonly security: PodSecurity;
+  /** the pod's limits: the sum of its containers' limits, where each container has one */
+  readonly limits?: { readonly cpuMilli: number | undefined; readonly memoryBytes: number | undefined } | undefined;
+  /** annotation kubectl.kubernetes.io/default-container */
+  readonly defaultContainer?: string | undefined;
+  readonly terminationGracePeriodSeconds?: number | undefined;
+  readonly shareProcessNamespace?: boolean | undefined;
 }
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
@@ -113,6 +134,11 @@ export interface ExecOptions {
   readonly timeoutMs?: number | undefined;
 }
 
+export interface DeleteOptions {
+  /** undefined: the pod's own terminationGracePeriodSeconds */
+  readonly gracePeriodSeconds?: number | undefined;
+}
+
 export interface AccessCheck {
   readonly verb: string;
   readonly resource: string;
@@ -146,7 +172,14 @@ export interface Cluster {
   /** A namespace's labels; undefined when the namespace cannot be read (no permission) */
   namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined>;
   createPod(namespace: string, spec: PodSpecForTools): Promise<void>;
-  deletePod(namespace: string, name: string): Promise<void>;
+  /** Deletes a pod (gone already: no error). Default grace period 1 s (the tools pod's). */
+  deletePod(namespace: string, name: string, options?: DeleteOptions): Promise<void>;
+  /**
+   * Calls back with every change of a pod (name) or of every pod of a namespace (undefined):
+   * `gone` when it was deleted. Resolves once the watch is established (read after it: no
+   * change can be missed); the returned function stops it.
+   */
+  watchPods(namespace: string, name: string | undefined, listener: (pod: PodInfo, gone: boolean) => void, onError?: (err: Error) => void): Promise<() => void>;
   /** Calls back when the pod is deleted or starts terminating; returns a function that stops watching. */
   onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void;
   close(): void;

@@ -6,21 +6,24 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Reply, Request } from "../../src/faults/protocol.generated.js";
-import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, ExecOptions, ExecResult, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+import type { ApplyRequest, Reply, Request, StressReading } from "../../src/faults/protocol.generated.js";
+
+type ApplySpec = ApplyRequest["fault"]["spec"];
+import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
 const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
 
 export interface Call {
   readonly at: number;
-  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods";
+  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods";
   readonly pod: string;
   readonly container?: string | undefined;
   /** for exec: the agent request, parsed; undefined for other programs */
   readonly request?: Request | undefined;
   readonly argv?: readonly string[] | undefined;
   readonly spec?: AgentContainerSpec | PodSpecForTools | undefined;
+  readonly delete?: DeleteOptions | undefined;
 }
 
 /** What an exec does instead of answering at once. */
@@ -61,7 +64,9 @@ export function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
 
 /** One simulated agent: the faults it holds, each with the fake time its lease ends. */
 export class SimAgent {
-  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: "netem" | "partition" }>();
+  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: "netem" | "partition" | "stress" | "kill"; since?: number; spec?: ApplySpec }>();
+  /** a kill agent: what it does once it has replied to a kill (the cluster restarts the container) */
+  onKill: (() => void) | undefined;
   /** faults it reverted by itself, and why */
   readonly ended = new Map<string, "lease-lapsed" | "requested">();
 
@@ -84,13 +89,36 @@ export class SimAgent {
     return { protocol: 1, op, ok, agent: { name: this.name, runId: this.runId, version: "test", ttlLeftMs: this.ttlLeftMs }, commands: [] };
   }
 
+  /** a stress fault's reading, as the real agent's: what was asked, achieved as asked */
+  private reading(spec: ApplySpec, since: number, now: number): StressReading {
+    const elapsedMs = now - since;
+    return {
+      elapsedMs,
+      ...(spec.kind === "stress" && spec.cpu !== undefined
+        ? { cpu: { workers: spec.cpu.workers, load: spec.cpu.load, achievedLoad: spec.cpu.load, cpuTimeMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100, cgroupUsageMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100, throttledMs: elapsedMs / 2, throttleSource: "test" } }
+        : {}),
+      ...(spec.kind === "stress" && spec.memory !== undefined ? { memory: { bytes: spec.memory.bytes, allocatedBytes: spec.memory.bytes, oomKilled: false, pid: 42 } } : {}),
+    };
+  }
+
   answer(request: Request, now: number): Reply {
     this.lapse(now);
     switch (request.op) {
       case "apply": {
         const f = request.fault;
+        if (f.spec.kind === "kill") {
+          const spec = f.spec;
+          const kill = { pid: 1, process: "nginx: master process", signal: spec.signal, mechanism: spec.signal === "SIGKILL" ? ("ptrace" as const) : ("kill" as const), init: true, disposition: spec.signal === "SIGKILL" ? ("default" as const) : ("handled" as const) };
+          if (request.dryRun !== true) setTimeout(() => this.onKill?.(), 0);
+          return { ...this.base("apply", true), fault: { id: f.id, runId: request.runId, kind: "kill", interface: "", families: [], objects: [], leaseLeftMs: 0, detail: `${spec.signal} to PID 1 (nginx: master process) of container ${spec.container ?? "?"}`, kill } };
+        }
+        if (f.spec.kind === "stress") {
+          this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface: "", kind: "stress", since: now, spec: f.spec });
+          this.ended.delete(f.id);
+          return { ...this.base("apply", true), fault: { id: f.id, runId: request.runId, kind: "stress", interface: "", families: [], objects: [{ type: "thread", name: "7" }], leaseLeftMs: f.leaseMs, detail: "stress", stress: this.reading(f.spec, now, now) } };
+        }
         const iface = f.spec.interface ?? "eth0";
-        this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind });
+        this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind, since: now, spec: f.spec });
         this.ended.delete(f.id);
         return {
           ...this.base("apply", true),
@@ -114,8 +142,16 @@ export class SimAgent {
         if (f !== undefined) this.ended.set(request.faultId, "requested");
         return {
           ...this.base("revert", true),
-          commands: f === undefined ? [] : [{ argv: ["tc", "qdisc", "del", "dev", f.iface, "root", "handle", "c000:"], exitCode: 0, durationMs: 1 }],
-          reverted: [{ faultId: request.faultId, confirmed: true, reason: f === undefined && before === "lease-lapsed" ? "lease-lapsed" : "requested", detail: f === undefined ? "not held" : "nothing of it remains" }],
+          commands: f === undefined || f.kind === "stress" ? [] : [{ argv: ["tc", "qdisc", "del", "dev", f.iface, "root", "handle", "c000:"], exitCode: 0, durationMs: 1 }],
+          reverted: [
+            {
+              faultId: request.faultId,
+              confirmed: true,
+              reason: f === undefined && before === "lease-lapsed" ? "lease-lapsed" : "requested",
+              detail: f === undefined ? "not held" : "nothing of it remains",
+              ...(f?.kind === "stress" && f.spec !== undefined ? { stress: this.reading(f.spec, f.since ?? now, now) } : {}),
+            },
+          ],
         };
       }
       case "status":
@@ -135,12 +171,17 @@ export class RecordingCluster implements Cluster {
   readonly pods = new Map<string, PodInfo>();
   readonly agents = new Map<string, SimAgent>();
   private readonly goneCallbacks = new Map<string, ((reason: string) => void)[]>();
+  private readonly watchers = new Set<{ name: string | undefined; listener: (pod: PodInfo, gone: boolean) => void }>();
   script: Script = () => undefined;
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
   agentStart: "running" | "hang" = "running";
   labels: Readonly<Record<string, string>> | undefined = {};
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
+  /** what a kill does to its container: it ends and restarts (Ready again after readyAfterMs), or nothing happens (the process survived) */
+  killEffect: { readonly kind: "restart"; readonly exitCode: number; readonly readyAfterMs: number } | { readonly kind: "nothing" } = { kind: "restart", exitCode: 137, readyAfterMs: 1500 };
+  /** a deleted pod's controller makes a replacement, Ready after this long (undefined: never) */
+  replacementReadyAfterMs: number | undefined = 3000;
   denied: readonly string[] = [];
 
   constructor(pods: readonly PodInfo[]) {
@@ -172,14 +213,46 @@ export class RecordingCluster implements Cluster {
     if (p === undefined) throw new Error(`no pod ${podName}`);
     const c: ContainerInfo = { name: spec.name, image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: spec.env["CHAOS_RUN_ID"], capabilities: spec.securityContext.capabilities };
     this.pods.set(podName, { ...p, ephemeralContainers: [...p.ephemeralContainers, c] });
-    this.agents.set(`${podName}/${spec.name}`, new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000));
+    const sim = new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000);
+    const target = spec.targetContainerName;
+    if (target !== undefined) sim.onKill = () => this.killContainer(podName, target);
+    this.agents.set(`${podName}/${spec.name}`, sim);
+  }
+
+  /** A kill agent signalled: the container ends and the kubelet restarts it (or the process survives). */
+  killContainer(podName: string, container: string): void {
+    const effect = this.killEffect;
+    if (effect.kind === "nothing") return;
+    const before = this.pods.get(podName)?.containers.find((c) => c.name === container);
+    this.setAppContainer(podName, container, { state: "terminated", exitCode: effect.exitCode, reason: "Error", ready: false }, false);
+    setTimeout(() => {
+      this.setAppContainer(
+        podName,
+        container,
+        { state: "running", exitCode: undefined, reason: undefined, ready: true, restartCount: (before?.restartCount ?? 0) + 1, containerId: `containerd://${"b".repeat(64)}`, lastTerminated: { exitCode: effect.exitCode, reason: "Error", signal: undefined } },
+        true,
+      );
+    }, effect.readyAfterMs);
   }
 
   /** Sets an (ephemeral) container's state, e.g. an agent that died. */
   setContainer(podName: string, container: string, fields: Partial<ContainerInfo>): void {
     const p = this.pods.get(podName);
     if (p === undefined) return;
-    this.pods.set(podName, { ...p, ephemeralContainers: p.ephemeralContainers.map((c) => (c.name === container ? { ...c, ...fields } : c)) });
+    this.put({ ...p, ephemeralContainers: p.ephemeralContainers.map((c) => (c.name === container ? { ...c, ...fields } : c)) });
+  }
+
+  /** Sets a regular container's fields (and the pod's Ready), telling the watchers. */
+  setAppContainer(podName: string, container: string, fields: Partial<ContainerInfo>, ready?: boolean): void {
+    const p = this.pods.get(podName);
+    if (p === undefined) return;
+    this.put({ ...p, ready: ready ?? p.ready, containers: p.containers.map((c) => (c.name === container ? { ...c, ...fields } : c)) });
+  }
+
+  /** Stores a pod as it is now and tells the watchers. */
+  put(p: PodInfo): void {
+    this.pods.set(p.name, p);
+    for (const w of this.watchers) if (w.name === undefined || w.name === p.name) w.listener(p, false);
   }
 
   waitContainerRunning(_namespace: string, podName: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo> {
@@ -268,9 +341,31 @@ export class RecordingCluster implements Cluster {
     this.pods.set(spec.name, { ...pod(spec.name), containers: [{ name: "tools", image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [] }] });
   }
 
-  async deletePod(_namespace: string, name: string): Promise<void> {
-    this.record({ op: "delete-pod", pod: name });
+  async deletePod(_namespace: string, name: string, options?: DeleteOptions): Promise<void> {
+    this.record({ op: "delete-pod", pod: name, delete: options });
+    const p = this.pods.get(name);
     this.pods.delete(name);
+    if (p !== undefined) for (const w of this.watchers) if (w.name === undefined || w.name === name) w.listener(p, true);
+    for (const c of this.goneCallbacks.get(name) ?? []) c("deleted");
+    // its controller makes another (a StatefulSet under the same name), which becomes Ready later
+    const ready = this.replacementReadyAfterMs;
+    if (p?.owner?.uid !== undefined && ready !== undefined) {
+      const replacement: PodInfo = { ...p, name: p.owner.kind === "StatefulSet" ? p.name : `${p.name}-new`, uid: `${p.uid}-new`, ready: false, ip: "198.18.0.99" };
+      setTimeout(() => this.put(replacement), 10);
+      setTimeout(() => this.put({ ...replacement, ready: true }), ready);
+    }
+  }
+
+  async watchPods(_namespace: string, name: string | undefined, listener: (pod: PodInfo, gone: boolean) => void): Promise<() => void> {
+    this.record({ op: "watch-pods", pod: name ?? "" });
+    const w = { name, listener };
+    this.watchers.add(w);
+    return () => this.watchers.delete(w);
+  }
+
+  /** How many watches are open. */
+  get watching(): number {
+    return this.watchers.size;
   }
 
   onPodGone(_namespace: string, name: string, callback: (reason: string) => void): () => void {
