@@ -2,6 +2,7 @@
 // the agent protocol (the protocol's other types: ./protocol.generated.js). Pure.
 export {
   AGENT_PROGRAM,
+  KILL_CAPABILITIES,
   MAX_LEASE_MS,
   MIN_LEASE_MS,
   NETWORK_CAPABILITIES,
@@ -9,14 +10,20 @@ export {
   agentServeArgs,
   applyRequest,
   capabilitiesFor,
+  deliveryOf,
   faultSpec,
+  killAgentServeArgs,
+  killSpec,
   leaseMsOf,
   renewRequest,
   requestArgv,
   revertRequest,
   statusRequest,
   sweepRequest,
+  withSpec,
 } from "./requests.js";
+export type { Delivery } from "./requests.js";
 export { parseReply, type ReplyParse } from "./reply.js";
 export type { ApplyRequest, CommandRun, FaultSpec, FaultState, Reply, ReplyError, Request, RevertOutcome, RevertRequest } from "./protocol.generated.js";
-export type { Distribution, Fault, NetemFault, NetemParams, PartitionFault, Rate, Scope, ScopeCidr } from "./types.js";
+export type { Distribution, Fault, KillFault, KillSignal, NetemFault, NetemParams, NetworkFault, PartitionFault, PodDeleteFault, Rate, Scope, ScopeCidr, StressFault } from "./types.js";
+export { KILL_SIGNALS, isNetworkFault } from "./types.js";

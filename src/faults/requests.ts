@@ -14,7 +14,7 @@ import type {
   StatusRequest,
   SweepRequest,
 } from "./protocol.generated.js";
-import type { Fault, NetemParams, Scope } from "./types.js";
+import type { Fault, KillFault, NetemParams, Scope, StressFault } from "./types.js";
 
 export const PROTOCOL_VERSION = 1 as const;
 /** The agent's program in its image (on PATH). */
@@ -54,15 +54,44 @@ function scopeSpec(s: Scope | undefined): ScopeSpec | undefined {
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
+function stressSpec(fault: StressFault): FaultSpec {
+  if (fault.cpu === undefined && fault.memory === undefined) throw new RangeError("stress needs cpu or memory");
+  return {
+    kind: "stress",
+    ...(fault.cpu === undefined ? {} : { cpu: { workers: fault.cpu.workers, load: fault.cpu.load } }),
+    ...(fault.memory === undefined ? {} : { memory: { bytes: fault.memory.bytes } }),
+  };
+}
+
+/**
+ * A kill as the kill agent gets it: the container's name (for messages) and, known only at run
+ * time from the pod's status, the runtime's id of the container (its main process is found by it
+ * where the PID namespace is shared).
+ */
+export function killSpec(fault: KillFault, container: string | undefined, containerId: string | undefined): FaultSpec {
+  return {
+    kind: "kill",
+    signal: fault.signal,
+    ...(container === undefined ? {} : { container }),
+    ...(containerId === undefined ? {} : { containerId }),
+  };
+}
+
 /** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
 export function faultSpec(fault: Fault): FaultSpec {
-  const scope = scopeSpec(fault.scope);
-  const where = { ...(fault.interface === undefined ? {} : { interface: fault.interface }), ...(scope === undefined ? {} : { scope }) };
   switch (fault.kind) {
     case "netem":
-      return { kind: "netem", ...where, netem: netemParams(fault.netem) };
-    case "partition":
-      return { kind: "partition", ...where };
+    case "partition": {
+      const scope = scopeSpec(fault.scope);
+      const where = { ...(fault.interface === undefined ? {} : { interface: fault.interface }), ...(scope === undefined ? {} : { scope }) };
+      return fault.kind === "netem" ? { kind: "netem", ...where, netem: netemParams(fault.netem) } : { kind: "partition", ...where };
+    }
+    case "stress":
+      return stressSpec(fault);
+    case "kill":
+      return killSpec(fault, fault.container, undefined);
+    case "podDelete":
+      throw new TypeError("podDelete goes through the API: no agent gets it");
     default: {
       const never: never = fault;
       throw new TypeError(`unknown fault ${JSON.stringify(never)}`);
@@ -81,6 +110,11 @@ function checkIds(runId: string, faultId?: string): void {
 export function applyRequest(runId: string, faultId: string, leaseMs: number, fault: Fault): ApplyRequest {
   checkIds(runId, faultId);
   return { protocol: PROTOCOL_VERSION, op: "apply", runId, fault: { id: faultId, leaseMs: leaseMsOf(leaseMs), spec: faultSpec(fault) } };
+}
+
+/** The same request with another spec (a kill's, filled in per pod) and, for a dry run, `dryRun`. */
+export function withSpec(request: ApplyRequest, spec: FaultSpec, dryRun: boolean): ApplyRequest {
+  return { ...request, fault: { ...request.fault, spec }, ...(dryRun ? { dryRun: true } : {}) };
 }
 
 export function revertRequest(runId: string, faultId: string): RevertRequest {
@@ -114,14 +148,45 @@ export function agentServeArgs(ttlMs: number): string[] {
   return ["serve", "--ttl", `${Math.max(1, Math.ceil(ttlMs / 1000))}s`];
 }
 
+/** A kill agent's arguments: it serves one kill (and nothing else), then exits; its TTL bounds it if the kill never comes. */
+export function killAgentServeArgs(ttlMs: number): string[] {
+  return [...agentServeArgs(ttlMs), "--kinds", "kill"];
+}
+
 /** What network faults need: tc and iptables need NET_ADMIN; iptables opens raw sockets (NET_RAW). */
 export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
 
-/** The Linux capabilities the agent needs for a fault; nothing more is asked for. */
+/**
+ * What a kill agent needs: SYS_PTRACE to inject SIGKILL into an init (and to trace a process of
+ * other credentials), KILL to signal a process of another user.
+ */
+export const KILL_CAPABILITIES: readonly string[] = ["SYS_PTRACE", "KILL"];
+
+/** How a fault reaches the pod: the pod's agent holds it, a kill agent of its own delivers it, or the API does it. */
+export type Delivery = "agent" | "kill-agent" | "api";
+
+export function deliveryOf(fault: Fault): Delivery {
+  switch (fault.kind) {
+    case "kill":
+      return "kill-agent";
+    case "podDelete":
+      return "api";
+    default:
+      return "agent";
+  }
+}
+
+/** The Linux capabilities the agent that delivers a fault needs; nothing more is asked for. */
 export function capabilitiesFor(fault: Fault): readonly string[] {
   switch (fault.kind) {
     case "netem":
     case "partition":
       return NETWORK_CAPABILITIES;
+    case "kill":
+      return KILL_CAPABILITIES;
+    case "stress":
+    case "podDelete":
+      // the stressors need no privilege; a pod deletion needs no agent at all
+      return [];
   }
 }

@@ -51,4 +51,37 @@ export interface PartitionFault {
   readonly interface: string | undefined;
 }
 
-export type Fault = NetemFault | PartitionFault;
+/** The signals chaos-run offers for a kill: those whose default action ends a process. */
+export const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGUSR1", "SIGUSR2"] as const;
+export type KillSignal = (typeof KILL_SIGNALS)[number];
+
+/** A signal to a container's main process: an event, delivered by a kill agent of its own. */
+export interface KillFault {
+  readonly kind: "kill";
+  /** undefined: the pod's default container (kubectl.kubernetes.io/default-container, else the first) */
+  readonly container: string | undefined;
+  readonly signal: KillSignal;
+}
+
+/** CPU and memory consumed by the agent, in the pod's cgroup. */
+export interface StressFault {
+  readonly kind: "stress";
+  readonly cpu: { readonly workers: number; /** percent of one CPU per worker */ readonly load: number } | undefined;
+  readonly memory: { readonly bytes: number; /** as written, e.g. `64Mi` */ readonly text: string } | undefined;
+}
+
+/** The pod deleted through the API: an event, watched for its controller's replacement. */
+export interface PodDeleteFault {
+  readonly kind: "podDelete";
+  /** undefined: the pod's own terminationGracePeriodSeconds */
+  readonly gracePeriodMs: number | undefined;
+}
+
+export type Fault = NetemFault | PartitionFault | KillFault | StressFault | PodDeleteFault;
+
+/** Faults with a network scope and interface (the others act on processes or on the pod). */
+export type NetworkFault = NetemFault | PartitionFault;
+
+export function isNetworkFault(f: Fault): f is NetworkFault {
+  return f.kind === "netem" || f.kind === "partition";
+}

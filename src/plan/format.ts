@@ -34,11 +34,28 @@ function probeLines(run: PlannedProbeRun, indent: string): string[] {
 }
 
 function faultLines(f: PlannedFault, indent: string): string[] {
-  return [
-    `${indent}fault ${f.id}: ${f.summary}, on ${f.interface ?? "each pod's default-route interface"}`,
-    `${indent}  apply (one exec per pod): ${quoteArgv(requestArgv(f.apply))}`,
-    `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
-  ];
+  const lines: string[] = [];
+  switch (f.delivery) {
+    case "agent":
+      lines.push(
+        f.fault.kind === "netem" || f.fault.kind === "partition" ? `${indent}fault ${f.id}: ${f.summary}, on ${f.interface ?? "each pod's default-route interface"}` : `${indent}fault ${f.id}: ${f.summary}`,
+        `${indent}  apply (one exec per pod): ${quoteArgv(requestArgv(f.apply))}`,
+        `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
+      );
+      break;
+    case "kill-agent":
+      lines.push(
+        `${indent}fault ${f.id}: ${f.summary} — an event, nothing to revert`,
+        `${indent}  kill agent ${f.agentName} (capabilities ${f.capabilities.join(", ")}), in each pod: first a dry run in every pod, then the kill (each pod's containerId added from its status):`,
+        `${indent}  ${quoteArgv(requestArgv(f.apply))}`,
+      );
+      break;
+    case "api":
+      lines.push(`${indent}fault ${f.id}: ${f.summary} through the API (DELETE pods/NAME${f.fault.gracePeriodMs === undefined ? "" : `, gracePeriodSeconds ${Math.ceil(f.fault.gracePeriodMs / 1000)}`}) — an event, nothing to revert`);
+      break;
+  }
+  for (const n of f.notes) lines.push(`${indent}  note: ${n}`);
+  return lines;
 }
 
 const ROLE_TEXT = {
@@ -68,7 +85,8 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     out.push(`  (placeholders: the pods are listed at run time${t.maxPods !== undefined ? `, and maxPods ${t.maxPods} is checked then` : ""}; name them with --pods to see the seeded choice)`);
   }
   out.push(`Agent: ${plan.agent.image}, pull policy ${plan.agent.pullPolicy}, ttl ${formatDuration(plan.agent.ttlMs)}, lease ${formatDuration(plan.agent.leaseMs)}`);
-  out.push(`  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.join(", ")} (what the faults need, nothing more; never inherited from the pod)`);
+  if (plan.agent.needed === false) out.push("  none held in the pods: the faults are delivered by kill agents of their own or through the API");
+  else out.push(`  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.length > 0 ? plan.agent.capabilities.join(", ") : "none added"} (what the faults need, nothing more; never inherited from the pod)`);
   out.push("");
   if (plan.steadyState.length > 0) {
     out.push("Steady state (checked before the first step and after the last):");
@@ -80,8 +98,9 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     const head = `  ${offset(s.startMs).padEnd(8)} ${s.index + 1}. ${s.name}`;
     switch (s.kind) {
       case "fault":
-        out.push(`${head}: fault for ${formatDuration(s.durationMs)}`);
+        out.push(`${head}: ${s.fault.delivery === "agent" ? "fault for" : "event, recovery watched for"} ${formatDuration(s.durationMs)}`);
         out.push(...faultLines(s.fault, "             "));
+        for (const e of s.expectText ?? []) out.push(`               expect ${e}`);
         if (s.during.length > 0) {
           out.push("             during the fault:");
           for (const r of s.during) out.push(...probeLines(r, "               "));
@@ -97,7 +116,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     }
   }
   out.push(`  ${offset(plan.timelineMs).padEnd(8)} end${plan.steadyState.length > 0 ? ": steady state again" : ""}`);
-  if (plan.steps.some((s) => s.kind === "fault")) {
+  if (plan.steps.some((s) => s.kind === "fault" && (s.fault.fault.kind === "netem" || s.fault.fault.kind === "partition"))) {
     out.push("");
     out.push("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its");
     out.push("address families — so the agent decides them; its reply lists every command it ran, and the journal");
@@ -138,19 +157,26 @@ export function planToJson(plan: Plan, file: string): unknown {
     steps: plan.steps.map((s) => {
       const base = { index: s.index, name: s.name, kind: s.kind, startMs: s.startMs, durationMs: s.durationMs ?? null };
       switch (s.kind) {
-        case "fault":
+        case "fault": {
+          const f = s.fault;
           return {
             ...base,
             fault: {
-              id: s.fault.id,
-              interface: s.fault.interface ?? null,
-              summary: s.fault.summary,
-              spec: s.fault.apply.fault.spec,
-              apply: s.fault.apply,
-              revert: s.fault.revert,
+              id: f.id,
+              // what agent faults always had, unchanged; the rest only where it says something
+              ...(f.delivery === "agent" ? {} : { delivery: f.delivery }),
+              interface: f.interface ?? null,
+              summary: f.summary,
+              ...(f.notes.length > 0 ? { notes: f.notes } : {}),
+              spec: f.delivery === "api" ? { kind: "podDelete", ...(f.fault.gracePeriodMs === undefined ? {} : { gracePeriodMs: f.fault.gracePeriodMs }) } : f.apply.fault.spec,
+              apply: f.delivery === "api" ? null : f.apply,
+              revert: f.delivery === "agent" ? f.revert : null,
+              ...(f.delivery === "kill-agent" ? { killAgent: { name: f.agentName, capabilities: f.capabilities, ttlMs: f.agentTtlMs } } : {}),
             },
             during: s.during.map(run),
+            ...((s.expectText ?? []).length > 0 ? { expect: s.expectText } : {}),
           };
+        }
         case "probe":
           return { ...base, run: run(s.run) };
         case "wait":

@@ -1,15 +1,16 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, revertRequest } from "../faults/index.js";
+import { KILL_CAPABILITIES, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, deliveryOf, revertRequest } from "../faults/index.js";
 import type { Fault } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
+import { formatSize } from "../scenario/units.js";
 import { usesTarget } from "../scenario/template.js";
 import { DEFAULT_SEED, SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../scenario/types.js";
 import type { Probe, ProbeRun, PullPolicy, Scenario, TargetMode } from "../scenario/types.js";
 import { choose } from "./prng.js";
-import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, TargetPod } from "./types.js";
+import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, PodLimits, TargetPod } from "./types.js";
 
 export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id" | "system-namespace" | "host-network";
 
@@ -148,6 +149,23 @@ function plannedRun(scenario: Scenario, run: ProbeRun): PlannedProbeRun {
 }
 
 export function faultSummary(fault: Fault): string {
+  switch (fault.kind) {
+    case "kill":
+      return `kill: ${fault.signal} to the main process of ${fault.container === undefined ? "each pod's default container" : `container ${fault.container}`}`;
+    case "podDelete":
+      return `delete the pod${fault.gracePeriodMs === undefined ? "" : ` (grace period ${formatDuration(fault.gracePeriodMs)})`}`;
+    case "stress": {
+      const parts: string[] = [];
+      if (fault.cpu !== undefined) parts.push(`${fault.cpu.workers} CPU worker${fault.cpu.workers === 1 ? "" : "s"} at ${fault.cpu.load}%`);
+      if (fault.memory !== undefined) parts.push(`memory ${fault.memory.text}`);
+      return `stress: ${parts.join(", ")}`;
+    }
+    default:
+      return networkSummary(fault);
+  }
+}
+
+function networkSummary(fault: Extract<Fault, { kind: "netem" | "partition" }>): string {
   const parts: string[] = [];
   if (fault.kind === "netem") {
     const n = fault.netem;
@@ -167,6 +185,51 @@ export function faultSummary(fault: Fault): string {
   if (fault.scope?.port !== undefined) scope.push(`port ${fault.scope.port} (source or destination)`);
   if (fault.scope?.protocol !== undefined) scope.push(fault.scope.protocol);
   return scope.length > 0 ? `${head}; only ${scope.join(", ")}` : `${head}; all traffic`;
+}
+
+/** A kill agent outlives its step's window by this much at most (it exits once its kill is done). */
+export const KILL_AGENT_MARGIN_MS = 60_000;
+
+function cpuWords(milli: number): string {
+  return milli % 1000 === 0 ? `${milli / 1000} CPU` : `${milli}m`;
+}
+
+function limitsWords(l: PodLimits | undefined): string {
+  if (l === undefined) return "";
+  const parts = [l.cpuMilli === undefined ? "no CPU limit" : `CPU limit ${cpuWords(l.cpuMilli)}`, l.memoryBytes === undefined ? "no memory limit" : `memory limit ${formatSize(l.memoryBytes)}`];
+  return parts.join(", ");
+}
+
+/** What people must know about how a fault reaches each pod, and its limits: printed with the plan. */
+function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string): string[] {
+  switch (fault.kind) {
+    case "stress": {
+      const notes = [
+        "the stressors run in the agent, an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own",
+      ];
+      if (fault.memory !== undefined) notes.push("the memory stressor is a child of the agent that asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes, and the report says so — or says which container it took instead");
+      for (const p of pods) if (!p.placeholder && p.limits !== undefined) notes.push(`pod ${p.name}: ${limitsWords(p.limits)} (the sum of its containers' limits; the pod's cgroup enforces it)`);
+      return notes;
+    }
+    case "kill": {
+      const notes = [
+        `a kill agent ${agentName} is added to each pod with targetContainerName (it shares the container's PID namespace) and capabilities ${KILL_CAPABILITIES.join(", ")}, then asked, in every pod before any is touched, whether ${fault.signal} can be delivered: an init (the container's main process, without shareProcessNamespace) gets from inside its namespace only the signals it handles, and SIGKILL through ptrace; anything else is refused, with the reason, before any harm`,
+        "where the main process is its namespace's init, the kill agent dies with it; the container's restart and the pod's return to Ready are watched for the step's duration",
+      ];
+      for (const p of pods) if (!p.placeholder && p.containers !== undefined) notes.push(`pod ${p.name}: container ${fault.container ?? p.containers[0] ?? "?"}${fault.container !== undefined && !p.containers.includes(fault.container) ? ` — NOT one of its containers (${p.containers.join(", ")})` : ""}`);
+      return notes;
+    }
+    case "podDelete": {
+      const notes = ["deleted through the API (no agent); recovery is watched for the step's duration: a replacement from the same controller that becomes Ready"];
+      for (const p of pods) {
+        if (p.placeholder || p.controller === undefined) continue;
+        notes.push(p.controller === null ? `pod ${p.name} has no controller: it will not come back` : `pod ${p.name}: its ${p.controller.kind} ${p.controller.name} replaces it`);
+      }
+      return notes;
+    }
+    default:
+      return [];
+  }
 }
 
 function faultId(runId: string, index: number): string {
@@ -193,6 +256,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
   const runId = options.runId ?? OFFLINE_RUN_ID;
   const leaseMs = scenario.agent.leaseMs;
   const capabilities = new Set<string>();
+  let agentNeeded = false;
   let t = 0;
   const steps: PlannedStep[] = scenario.steps.map((step): PlannedStep => {
     const startMs = t;
@@ -200,16 +264,26 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
       case "fault": {
         t += step.durationMs;
         const id = faultId(runId, step.index);
-        for (const c of capabilitiesFor(step.fault)) capabilities.add(c);
-        const fault: PlannedFault = {
-          id,
-          interface: step.fault.interface,
-          fault: step.fault,
-          summary: faultSummary(step.fault),
-          apply: applyRequest(runId, id, leaseMs, step.fault),
-          revert: revertRequest(runId, id),
-        };
-        return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)) };
+        const f = step.fault;
+        const base = { id, interface: f.kind === "netem" || f.kind === "partition" ? f.interface : undefined, summary: faultSummary(f) };
+        let fault: PlannedFault;
+        switch (f.kind) {
+          case "kill": {
+            const agentName = `chaos-kill-${runId}-s${step.index + 1}`;
+            fault = { ...base, delivery: "kill-agent", fault: f, notes: faultNotes(f, pods, agentName), apply: applyRequest(runId, id, leaseMs, f), agentName, capabilities: capabilitiesFor(f), agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS };
+            break;
+          }
+          case "podDelete":
+            fault = { ...base, delivery: "api", fault: f, notes: faultNotes(f, pods, "") };
+            break;
+          default:
+            agentNeeded = true;
+            for (const c of capabilitiesFor(f)) capabilities.add(c);
+            fault = { ...base, delivery: "agent", fault: f, notes: faultNotes(f, pods, ""), apply: applyRequest(runId, id, leaseMs, f), revert: revertRequest(runId, id) };
+        }
+        if (deliveryOf(f) !== fault.delivery) throw new TypeError(`fault ${f.kind} planned for ${fault.delivery}`);
+        const expect = step.expect ?? [];
+        return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)), expect, expectText: expect.map(expectationText) };
       }
       case "probe":
         return { kind: "probe", index: step.index, name: step.name, startMs, durationMs: undefined, run: plannedRun(scenario, step.run) };
@@ -219,7 +293,8 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
     }
   });
   // an agent added by a run without faults (install) is there for the network faults of later runs
-  const needed = capabilities.size > 0 ? [...capabilities] : NETWORK_CAPABILITIES;
+  const install = scenario.steps.length === 0;
+  const needed = install ? NETWORK_CAPABILITIES : [...capabilities];
   return {
     planVersion: 2,
     runId,
@@ -240,6 +315,8 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
       image: options.agentImage ?? scenario.agent.image,
       pullPolicy: options.pullPolicy ?? scenario.agent.pullPolicy,
       capabilities: needed,
+      // said only when no agent is held: kill agents and the API do it all
+      ...(agentNeeded || install ? {} : { needed: false }),
     },
     steadyState: scenario.steadyState.map((r) => plannedRun(scenario, r)),
     steps,
@@ -255,7 +332,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
 export function planRun(scenario: Scenario, pods: readonly TargetPod[], options: PlanOptions = {}): Plan {
   const seed = options.seed ?? scenario.target.seed ?? DEFAULT_SEED;
   const { candidates, chosen } = choosePods(scenario, pods, seed);
-  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false, role: p.role }));
+  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false, role: p.role, controller: p.controller, containers: p.containers, limits: p.limits }));
   return buildPlan(scenario, planned, candidates, seed, false, options);
 }
 

@@ -2,11 +2,25 @@
 // prints it and the engine follows it.
 import type { Expectation } from "../expect/expectation.js";
 import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.js";
-import type { Fault } from "../faults/types.js";
+import type { Fault, KillFault, PodDeleteFault } from "../faults/types.js";
 import type { AgentSettings, TargetMode } from "../scenario/types.js";
 
 /** What kind of pod it is, where that matters to the people running the experiment. */
 export type PodRole = "static" | "daemonset";
+
+/** A pod's controller, as the plan names it. */
+export interface PodController {
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** What the plan says about a pod's resources, where they matter (stress). */
+export interface PodLimits {
+  /** the pod's CPU limit in millicores (the sum of its containers' limits), when every container has one */
+  readonly cpuMilli: number | undefined;
+  /** the pod's memory limit in bytes, when every container has one */
+  readonly memoryBytes: number | undefined;
+}
 
 export interface TargetPod {
   readonly name: string;
@@ -16,6 +30,11 @@ export interface TargetPod {
   readonly hostNetwork?: boolean | undefined;
   /** a static (mirror) pod or a DaemonSet's pod: named as such in the plan */
   readonly role?: PodRole | undefined;
+  /** its controller; null: it has none (a deleted pod does not come back); undefined: unknown (offline) */
+  readonly controller?: PodController | null | undefined;
+  /** its containers, first the default one (kill's default target) */
+  readonly containers?: readonly string[] | undefined;
+  readonly limits?: PodLimits | undefined;
 }
 
 export interface PlannedPod {
@@ -24,6 +43,10 @@ export interface PlannedPod {
   /** true offline when the pods are not known: `name` is then a description like `<every pod matching run=nginx>` */
   readonly placeholder: boolean;
   readonly role: PodRole | undefined;
+  /** its controller; null: none; undefined: unknown (offline) */
+  readonly controller?: PodController | null | undefined;
+  readonly containers?: readonly string[] | undefined;
+  readonly limits?: PodLimits | undefined;
 }
 
 export interface PlannedProbeRun {
@@ -47,14 +70,21 @@ interface PlannedStepBase {
   readonly startMs: number;
 }
 
-export interface PlannedFault {
+interface PlannedFaultBase {
   /** the agent's id of this fault, `<runId>-s<N>` (`[a-z0-9-]{1,22}`); it names the fault's kernel objects */
   readonly id: string;
-  /** the scenario's interface; undefined: each pod's default-route interface, found by the agent */
+  /** the scenario's interface; undefined: each pod's default-route interface, found by the agent (network faults) */
   readonly interface: string | undefined;
   readonly fault: Fault;
   /** a one-line description, e.g. `netem delay 100ms jitter 5ms, port 80` */
   readonly summary: string;
+  /** what the plan tells people about how the fault reaches the pods, and its honest limits */
+  readonly notes: readonly string[];
+}
+
+/** A fault the pod's agent holds under a lease and reverts (netem, partition, stress). */
+export interface PlannedAgentFault extends PlannedFaultBase {
+  readonly delivery: "agent";
   /**
    * the request every target pod's agent gets, byte for byte (one exec per pod: see
    * src/faults/requests.ts). The commands that make it kernel state depend on the pod and come
@@ -64,11 +94,36 @@ export interface PlannedFault {
   readonly revert: RevertRequest;
 }
 
+/** A kill: an event, delivered by a kill agent of its own in each pod (nothing to revert). */
+export interface PlannedKillFault extends PlannedFaultBase {
+  readonly delivery: "kill-agent";
+  readonly fault: KillFault;
+  /** the request each kill agent gets, first as a dry run in every pod, then for real; each pod's container id is added at run time */
+  readonly apply: ApplyRequest;
+  /** the kill agent's container: `chaos-kill-<runId>-s<N>`, added with targetContainerName */
+  readonly agentName: string;
+  readonly capabilities: readonly string[];
+  readonly agentTtlMs: number;
+}
+
+/** A pod deletion through the API: an event (nothing to revert). */
+export interface PlannedApiFault extends PlannedFaultBase {
+  readonly delivery: "api";
+  readonly fault: PodDeleteFault;
+}
+
+export type PlannedFault = PlannedAgentFault | PlannedKillFault | PlannedApiFault;
+
 export interface PlannedFaultStep extends PlannedStepBase {
   readonly kind: "fault";
+  /** held for this long; for an event (kill, podDelete), the window in which recovery is watched */
   readonly durationMs: number;
   readonly fault: PlannedFault;
   readonly during: readonly PlannedProbeRun[];
+  /** expectations on what the fault itself measured (per target pod) */
+  readonly expect?: readonly Expectation[] | undefined;
+  /** as written, e.g. `recovery.time below 20s` */
+  readonly expectText?: readonly string[] | undefined;
 }
 
 export interface PlannedProbeStep extends PlannedStepBase {
@@ -88,6 +143,8 @@ export type PlannedStep = PlannedFaultStep | PlannedProbeStep | PlannedWaitStep;
 export interface PlannedAgent extends AgentSettings {
   /** exactly what the plan's faults need (a run without faults: what network faults need) */
   readonly capabilities: readonly string[];
+  /** false: no fault of the plan is held by the pod's agent (only kill agents or the API act), so none is added */
+  readonly needed?: false | undefined;
 }
 
 export interface Plan {

@@ -71,6 +71,10 @@ export const CODES = {
     `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
   ),
   "host-network": def("error", "a target pod uses the node's network (hostNetwork; plan)", (a: { detail: string }) => a.detail),
+  "fault-metric": def("error", "an expectation on a metric the fault does not measure", (a: { detail: string }) => a.detail),
+  "fault-after-pod-delete": def("error", "a fault step after a podDelete step (its pods are gone)", (a: { step: string; deleted: string }) =>
+    `${a.step} comes after ${a.deleted}, which deletes the target pods: a fault would have to hit their replacements, which chaos-run does not do`,
+  ),
   "lease-above-ttl": def("error", "the agent lease is not shorter than its ttl", (a: { lease: string; ttl: string }) => `lease ${a.lease} must be shorter than ttl ${a.ttl}`),
 } as const;
 

@@ -29,7 +29,7 @@ import type {
   Target,
   TargetMode,
 } from "./types.js";
-import { parseDuration, parsePercent, parseRate } from "./units.js";
+import { parseDuration, parsePercent, parseRate, parseSize } from "./units.js";
 
 function duration(text: string): number {
   const ms = parseDuration(text);
@@ -132,7 +132,23 @@ function fault(raw: RawFault): Fault {
     return { kind: "netem", netem: params, scope: scope(raw.to), interface: raw.interface };
   }
   if (raw.partition !== undefined) return { kind: "partition", scope: scope(raw.to), interface: raw.interface };
-  throw new TypeError("a fault needs netem or partition");
+  if (raw.kill !== undefined) return { kind: "kill", container: raw.kill.container, signal: raw.kill.signal ?? "SIGKILL" };
+  if (raw.stress !== undefined) {
+    const cpu = raw.stress.cpu;
+    const memory = raw.stress.memory;
+    let bytes: number | undefined;
+    if (memory !== undefined) {
+      bytes = parseSize(memory.size);
+      if (bytes === undefined) throw new TypeError(`not a size: ${memory.size}`);
+    }
+    return {
+      kind: "stress",
+      cpu: cpu === undefined ? undefined : { workers: cpu.workers, load: optPercent(cpu.load) ?? 100 },
+      memory: memory === undefined || bytes === undefined ? undefined : { bytes, text: memory.size },
+    };
+  }
+  if (raw.podDelete !== undefined) return { kind: "podDelete", gracePeriodMs: optDuration(raw.podDelete.gracePeriod) };
+  throw new TypeError("a fault needs netem, partition, kill, stress or podDelete");
 }
 
 function step(raw: RawStep, index: number): Step {
@@ -146,6 +162,7 @@ function step(raw: RawStep, index: number): Step {
       fault: fault(raw.fault),
       durationMs: duration(raw.duration ?? ""),
       during: during.map((d, j) => run(d, joinPointer(path, "during", j))),
+      expect: expectations(raw.expect, joinPointer(path, "expect")),
     };
   }
   if (raw.probe !== undefined) {

@@ -203,6 +203,8 @@ const PATTERN_WHAT: Readonly<Record<string, string>> = {
   identifier: "a valid name (a letter, then letters, digits, '_' or '-')",
   save: "a valid result name (a lower-case letter, then letters, digits or '_')",
   interface: "a valid interface name",
+  size: "a size in bytes (a whole number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)",
+  container: "a valid container name",
 };
 
 const NEEDS_HINT: Readonly<Record<string, string>> = {

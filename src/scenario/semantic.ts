@@ -6,7 +6,7 @@ import { readExpectation, operandsOf } from "../expect/expectation.js";
 import type { Expectation, Operand } from "../expect/expectation.js";
 import { typeCheck } from "../expect/expression.js";
 import type { Expr } from "../expect/expression.js";
-import { PROBE_METRICS } from "../expect/metrics.js";
+import { PROBE_METRICS, faultMetricsOf } from "../expect/metrics.js";
 import type { Dimension, ProbeKind } from "../expect/metrics.js";
 import { parseCidr } from "./cidr.js";
 import { diagnostic } from "./diagnostics.js";
@@ -16,7 +16,7 @@ import type { ParsedSource } from "./document.js";
 import { closest } from "./suggest.js";
 import { templateParts } from "./template.js";
 import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "./types.js";
-import { formatDuration, parseDuration } from "./units.js";
+import { formatDuration, parseDuration, parsePercent, parseSize } from "./units.js";
 
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -115,6 +115,8 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     if (c !== undefined) sites.push({ path: joinPointer("/steadyState", i), probe: c["probe"], save: undefined, expect: c["expect"], stepIndex: -1, label: `steadyState entry ${i + 1}` });
   });
   const stepNames = new Map<string, number>();
+  const faultExpects: { path: string; kind: string | undefined; expect: Obj; stepIndex: number; label: string }[] = [];
+  let deletedAt: string | undefined;
   arr(root["steps"]).forEach((raw, i) => {
     const step = obj(raw);
     if (step === undefined) return;
@@ -127,6 +129,12 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     const label = `step ${i + 1}${name !== undefined ? ` (${name})` : ""}`;
     const fault = obj(step["fault"]);
     if (fault !== undefined) {
+      const kind = ["netem", "partition", "kill", "stress", "podDelete"].find((k) => fault[k] !== undefined);
+      if (deletedAt !== undefined) out.push(diagnostic(file, "fault-after-pod-delete", { step: label, deleted: deletedAt }, source.locate(joinPointer(path, "fault")), "end the scenario's faults with the podDelete step; probe and wait steps may follow it (their probes measure the replacements)"));
+      if (kind === "podDelete") deletedAt = label;
+      checkStress(source, out, obj(fault["stress"]), joinPointer(path, "fault", "stress"));
+      const expect = obj(step["expect"]);
+      if (expect !== undefined) faultExpects.push({ path, kind, expect, stepIndex: i, label });
       const cidr = str(obj(fault["to"])?.["cidr"]);
       if (cidr !== undefined) {
         const r = parseCidr(cidr);
@@ -153,6 +161,30 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     }
     saved.set(save, { stepIndex: site.stepIndex, probe: str(site.probe), path: joinPointer(site.path, "save"), label: site.label });
   }
+  for (const fe of faultExpects) {
+    const metrics = fe.kind === undefined ? undefined : faultMetricsOf(fe.kind);
+    for (const [metric, raw] of Object.entries(fe.expect)) {
+      const path = joinPointer(fe.path, "expect", metric);
+      let dim: Dimension | undefined;
+      if (fe.kind !== undefined && metrics === undefined) {
+        out.push(diagnostic(file, "fault-metric", { detail: `${fe.kind} faults measure nothing themselves` }, source.locate(path, "key"), "measure their effect with a probe under `during:` (or in a probe step after them)"));
+      } else if (metrics !== undefined) {
+        const info = metrics[metric];
+        if (info === undefined) {
+          const names = Object.keys(metrics);
+          const s = closest(metric, names);
+          out.push(diagnostic(file, "fault-metric", { detail: `${fe.kind ?? "this"} faults measure no ${metric}` }, source.locate(path, "key"), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${fe.kind ?? ""} metrics: ${names.join(", ")}`));
+        } else dim = info.dimension;
+      }
+      const read = readExpectation(metric, raw, path);
+      if (!read.ok) {
+        for (const p of read.problems) out.push(diagnostic(file, "bad-expression", { detail: p.error.message }, exprSpan(source, p.path, p.error.start, p.error.end), EXPRESSION_HINT));
+        continue;
+      }
+      checkExpectation(source, out, read.expectation, dim, { path: fe.path, probe: undefined, save: undefined, expect: fe.expect, stepIndex: fe.stepIndex, label: fe.label }, saved, probeKinds);
+    }
+  }
+
   const probeNames = [...probeKinds.keys()];
   for (const site of sites) {
     const probe = str(site.probe);
@@ -187,6 +219,20 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     }
   }
   return out;
+}
+
+/** What the schema cannot say about a stress fault: a load above nothing, a size the agent takes. */
+function checkStress(source: ParsedSource, out: Diagnostic[], stress: Obj | undefined, path: string): void {
+  if (stress === undefined) return;
+  const load = str(obj(stress["cpu"])?.["load"]);
+  if (load !== undefined && parsePercent(load) === 0) {
+    out.push(diagnostic(source.file, "out-of-range", { value: load, bound: "above 0%" }, source.locate(joinPointer(path, "cpu", "load")), "a worker at 0% does nothing: e.g. 50%"));
+  }
+  const size = str(obj(stress["memory"])?.["size"]);
+  const bytes = size === undefined ? undefined : parseSize(size);
+  if (size !== undefined && bytes !== undefined && (bytes < 4096 || bytes > 1024 ** 4)) {
+    out.push(diagnostic(source.file, "out-of-range", { value: size, bound: "from 4Ki to 1Ti" }, source.locate(joinPointer(path, "memory", "size")), "e.g. 64Mi"));
+  }
 }
 
 const EXPRESSION_HINT = "an expression uses numbers, durations (90ms), saved results (baseline.latency.p95), + - * / and parentheses";

@@ -79,3 +79,24 @@ export function renderTemplate(template: string, values: TemplateValues): string
 export function usesTarget(template: string): boolean {
   return templateParts(template).parts.some((p) => p.name.startsWith("target."));
 }
+
+/** What is wrong with a probe URL given on a command line (its templates, its scheme, its path); undefined: nothing. */
+export function checkUrlTemplate(url: string): string | undefined {
+  const { parts, problems } = templateParts(url);
+  const [problem] = problems;
+  if (problem !== undefined) return `${problem.text}: ${problem.reason}`;
+  let concrete = url;
+  for (const part of [...parts].reverse()) {
+    const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "1";
+    concrete = concrete.slice(0, part.start) + sample + concrete.slice(part.start + part.text.length);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(concrete);
+  } catch {
+    return "it does not parse as a URL";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `ab speaks http and https, not ${parsed.protocol.slice(0, -1)}`;
+  if (/^https?:\/\/[^/]+$/i.test(url)) return `ab needs a path: ${url}/`;
+  return undefined;
+}

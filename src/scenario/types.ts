@@ -4,9 +4,9 @@
 // test/unit/schema-types.test.ts keeps the schema, these types and the normaliser in step.
 import type { Expectation } from "../expect/expectation.js";
 import type { ProbeKind } from "../expect/metrics.js";
-import type { Distribution, Fault } from "../faults/types.js";
+import type { Distribution, Fault, KillSignal } from "../faults/types.js";
 
-export type { Fault, NetemFault, PartitionFault, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
+export type { Fault, NetemFault, PartitionFault, KillFault, StressFault, PodDeleteFault, KillSignal, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
 export type { Expectation } from "../expect/expectation.js";
 
 // ---------------------------------------------------------------- raw (as written)
@@ -77,6 +77,9 @@ export interface RawFault {
     rate?: string;
   };
   partition?: Record<string, never>;
+  kill?: { container?: string; signal?: KillSignal };
+  stress?: { cpu?: { workers: number; load?: RawPercent }; memory?: { size: string } };
+  podDelete?: { gracePeriod?: RawDuration };
   to?: { cidr?: string; port?: number; protocol?: "tcp" | "udp" };
   interface?: string;
 }
@@ -174,6 +177,8 @@ export interface FaultStep extends StepBase {
   readonly fault: Fault;
   readonly durationMs: number;
   readonly during: readonly ProbeRun[];
+  /** expectations on what the fault itself measured (kill, podDelete, stress); none when absent */
+  readonly expect?: readonly Expectation[] | undefined;
 }
 
 export interface ProbeStep extends StepBase {

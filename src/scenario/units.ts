@@ -64,6 +64,31 @@ export function parseRate(text: string): ParsedRate | undefined {
   return { bitsPerSecond: Number(m[1]) * factor, text };
 }
 
+const SIZE = /^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** `64Mi` → 67108864, `500M` → 5e8, `4096` → 4096 (Kubernetes' suffixes); undefined when not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = SIZE.exec(text);
+  if (m === null || m[1] === undefined) return undefined;
+  const factor = SIZE_UNITS[m[2] ?? ""];
+  if (factor === undefined) return undefined;
+  return Number(m[1]) * factor;
+}
+
+/** Bytes for people: 67108864 → `64Mi`, 1536 → `1.5Ki`, 5e8 → `476.8Mi`. */
+export function formatSize(bytes: number): string {
+  const units = ["Ki", "Mi", "Gi", "Ti"];
+  let v = bytes;
+  let unit = "";
+  for (const u of units) {
+    if (v < 1024) break;
+    v /= 1024;
+    unit = u;
+  }
+  return unit === "" ? `${bytes} bytes` : `${Math.round(v * 10) / 10}${unit}`;
+}
+
 /** Keeps sub-millisecond precision to the microsecond and drops float noise (0.1s → 100). */
 export function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;

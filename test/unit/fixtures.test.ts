@@ -16,14 +16,28 @@ const EXPECTED: Record<string, [string, number, number][]> = {
   "bad-expression.yaml": [["bad-expression", 22, 58]],
   "bad-percent.yaml": [["bad-percent", 17, 22]],
   "bad-rate.yaml": [["bad-rate", 17, 22]],
+  "bad-stress.yaml": [
+    ["out-of-range", 12, 34],
+    ["bad-value", 13, 25],
+    ["unit-mismatch", 16, 26],
+  ],
   "bad-type.yaml": [["bad-type", 10, 53]],
   "bad-url.yaml": [["bad-url", 10, 16]],
   "blast-radius.yaml": [["blast-radius", 7, 9]],
   "duplicate-result.yaml": [["duplicate-result", 17, 11]],
   "duration-number.yaml": [["bad-duration", 17, 23]],
   "empty-netem.yaml": [["bad-length", 17, 14]],
+  "fault-after-pod-delete.yaml": [["fault-after-pod-delete", 15, 12]],
+  "fault-metric.yaml": [
+    ["fault-metric", 13, 7],
+    ["fault-metric", 18, 7],
+  ],
   "fault-and-probe.yaml": [["conflicting-keys", 19, 5]],
   "jitter-without-delay.yaml": [["needs-key", 17, 16]],
+  "kill-with-scope.yaml": [
+    ["bad-enum", 11, 23],
+    ["conflicting-keys", 12, 7],
+  ],
   "many-problems.yaml": [
     ["bad-enum", 1, 13],
     ["bad-value", 4, 9],
@@ -88,6 +102,11 @@ describe("invalid fixtures", () => {
     expect(hint("unknown-result.yaml", "unknown-result")).toContain("did you mean `baseline`?");
     expect(hint("unit-mismatch.yaml", "unit-mismatch")).toBe("give it a unit: 50ms");
     expect(hint("many-problems.yaml", "bad-enum")).toBeDefined();
+    expect(hint("fault-metric.yaml", "fault-metric")).toContain("measure their effect with a probe under `during:`");
+    expect(diagnosticsOf("fault-metric.yaml").located.map((d) => d.hint)[1]).toBe("did you mean `recovery.time`? kill metrics: restarts, exitCode, recovery.time");
+    expect(diagnosticsOf("kill-with-scope.yaml").located[1]?.message).toBe("`to` cannot be used together with `kill`");
+    expect(diagnosticsOf("bad-stress.yaml").located[1]?.message).toBe("`64MB` is not a size in bytes (a whole number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)");
+    expect(hint("fault-after-pod-delete.yaml", "fault-after-pod-delete")).toContain("probe and wait steps may follow it");
   });
 
   it("puts the caret on the misspelt key, not its value", () => {

@@ -66,7 +66,7 @@ describe("the plan", () => {
   it("has the fault's exact requests to the agent", () => {
     const plan = planRun(nginx, pods("nginx-1"), { runId: "r1a2b3" });
     const step = plan.steps[1];
-    if (step?.kind !== "fault") throw new Error("step 2 is the fault");
+    if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("step 2 is the agent's fault");
     expect(step.fault.id).toBe("r1a2b3-s2");
     expect(step.fault.interface).toBeUndefined();
     expect(step.fault.apply).toEqual({
@@ -108,7 +108,7 @@ describe("the plan", () => {
     expect(step?.kind === "fault" ? step.fault.id : "").toBe("r1a2b3-s2");
     expect(() => planRun(nginx, pods("a"), { runId: "muchtoolongrunid0" })).toThrow(PlanError);
     const offline = planOffline(nginx).steps[1];
-    expect(offline?.kind === "fault" ? [offline.fault.id, offline.fault.apply.runId] : []).toEqual(["offline-s2", "offline"]);
+    expect(offline?.kind === "fault" && offline.fault.delivery === "agent" ? [offline.fault.id, offline.fault.apply.runId] : []).toEqual(["offline-s2", "offline"]);
   });
 });
 
