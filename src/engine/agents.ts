@@ -26,8 +26,12 @@ export interface AgentOptions {
 
 /** A name for this run's agent that the pod does not have yet. */
 export function agentName(pod: PodInfo, runId: string): string {
+  return freeName(pod, `${AGENT_PREFIX}${runId}`);
+}
+
+/** `base`, or `base-2`, `base-3`…: the first name no container of the pod has (ephemeral containers can never be removed, so names are never reused). */
+export function freeName(pod: PodInfo, base: string): string {
   const taken = new Set([...pod.containers, ...pod.ephemeralContainers].map((c) => c.name));
-  const base = `${AGENT_PREFIX}${runId}`;
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }

@@ -2,11 +2,11 @@
 // first use, one per tools image, deleted at the end unless kept), its outcomes emitted, its
 // expectations evaluated against the results saved so far, and its results saved for later steps.
 import { evaluateExpectation, type SavedResults } from "../expect/expectation.js";
-import { metricsOf } from "../expect/metrics.js";
+import { PROBE_METRICS, faultMetricsOf, metricsOf, type Dimension } from "../expect/metrics.js";
 import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
-import type { PlannedProbeRun } from "../plan/types.js";
+import type { PlannedFaultStep, PlannedProbeRun } from "../plan/types.js";
 import { createToolsPod, runProbe, type Metrics, type ToolsPod } from "../probes/run.js";
-import type { EventSink, ProbeWhere } from "./events.js";
+import type { EventSink, PodRef, ProbeWhere } from "./events.js";
 
 export interface ChecksOptions {
   readonly cluster: Cluster;
@@ -90,6 +90,48 @@ export class Checks {
         for (const o of measured) if (o.pod !== undefined) perPod.set(o.pod, o.metrics);
         if (whole !== undefined) this.saved.set(run.save, { all: whole.metrics, perPod });
       }
+    }
+    this.failed += failed;
+    return failed;
+  }
+
+  /**
+   * Evaluates a fault step's own expectations (`expect:` beside `fault:`) against what the fault
+   * measured in each target pod; returns how many did not hold. A pod observed without a value
+   * (no recovery in the window) fails its expectation; no pod observed at all fails them all.
+   */
+  evaluateFault(step: PlannedFaultStep, observations: readonly { readonly pod: PodRef; readonly metrics: Readonly<Record<string, number | undefined>> }[]): number {
+    const expect = step.expect ?? [];
+    if (expect.length === 0) return 0;
+    const { emit, now } = this.o;
+    const kind = step.fault.fault.kind;
+    const table = faultMetricsOf(kind) ?? {};
+    const where: ProbeWhere = { phase: "step", index: step.index, stepName: step.name };
+    const probeDimension = (metric: string): Dimension => {
+      for (const t of Object.values(PROBE_METRICS) as Readonly<Record<string, { readonly dimension: Dimension }>>[]) {
+        const info = t[metric];
+        if (info !== undefined) return info.dimension;
+      }
+      return "number";
+    };
+    const none: readonly { readonly pod: PodRef | undefined; readonly metrics: Readonly<Record<string, number | undefined>> }[] = [{ pod: undefined, metrics: {} }];
+    const pods = observations.length > 0 ? observations : none;
+    let failed = 0;
+    for (const o of pods) {
+      const view: Record<string, Readonly<Record<string, number>>> = {};
+      for (const [name, sv] of this.saved) view[name] = numbers((o.pod !== undefined ? sv.perPod.get(o.pod.name) : undefined) ?? sv.all);
+      expect.forEach((exp, i) => {
+        const dimension = table[exp.metric]?.dimension ?? "number";
+        const outcome = evaluateExpectation(exp, o.metrics[exp.metric], { dimension, saved: view, dimensionOf: (_r, metric) => probeDimension(metric) });
+        const reason =
+          outcome.verdict === "error" && o.metrics[exp.metric] === undefined
+            ? o.pod === undefined
+              ? `no target pod was observed: the ${kind} reached none`
+              : `the ${kind} measured no ${exp.metric} in pod ${o.pod.name}`
+            : outcome.reason;
+        if (outcome.verdict !== "pass") failed += 1;
+        emit({ type: "expect:result", at: now(), where, probe: kind, pod: o.pod?.name, expected: step.expectText?.[i] ?? exp.metric, outcome: { ...outcome, reason }, source: "fault", dimension });
+      });
     }
     this.failed += failed;
     return failed;

@@ -91,6 +91,29 @@ export type EngineEvent =
       readonly durationMs: number;
     }
   | { readonly type: "fault:held"; readonly at: number; readonly index: number; readonly faultId: string; readonly pod: PodRef; readonly untilMs: number }
+  | {
+      /** an event (kill, podDelete) happened in every target pod: its recovery is watched until then */
+      readonly type: "fault:watching";
+      readonly at: number;
+      readonly index: number;
+      readonly faultId: string;
+      readonly summary: string;
+      readonly pods: readonly PodRef[];
+      readonly untilAt: number;
+    }
+  | {
+      /** what a fault measured in one target pod (kill, podDelete: from the API; stress: from the agent) */
+      readonly type: "fault:observed";
+      readonly at: number;
+      readonly index: number;
+      readonly faultId: string;
+      readonly kind: string;
+      readonly pod: PodRef;
+      /** by FAULT_METRICS' names; undefined: not measured (e.g. no recovery within the window) */
+      readonly metrics: Readonly<Record<string, number | undefined>>;
+      /** what happened, in words */
+      readonly detail: string;
+    }
   | { readonly type: "step:end"; readonly at: number; readonly index: number; readonly ok: boolean; readonly detail: string | undefined }
   | { readonly type: "tools:ready"; readonly at: number; readonly pod: PodRef; readonly image: string; readonly created: boolean; readonly durationMs: number }
   | { readonly type: "probe:start"; readonly at: number; readonly where: ProbeWhere; readonly probe: string }
@@ -105,6 +128,10 @@ export type EngineEvent =
       /** the expectation as written, e.g. `latency.p95 below baseline.latency.p95 * 1.5` */
       readonly expected: string;
       readonly outcome: ExpectationOutcome;
+      /** what measured it: a probe (default), or the fault itself (then `probe` is the fault's kind) */
+      readonly source?: "probe" | "fault" | undefined;
+      /** the metric's dimension, for showing its value */
+      readonly dimension?: "duration" | "number" | undefined;
     }
   | { readonly type: "warning"; readonly at: number; readonly message: string }
   | { readonly type: "interrupt"; readonly at: number; readonly signal: string }

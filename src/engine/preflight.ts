@@ -1,6 +1,7 @@
 // Preflight: everything that can be known to fail is checked before anything is touched, and a
 // failure says the fix. Nothing here writes to the cluster.
 import { CouldNotRunError } from "../errors.js";
+import { KILL_CAPABILITIES } from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
 import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
@@ -11,6 +12,10 @@ export interface PreflightNeeds {
   readonly toolsPod: boolean;
   /** agents are added (else only existing ones are used) */
   readonly injectAgents: boolean;
+  /** kill agents are added (one per kill step and pod, with SYS_PTRACE and KILL) */
+  readonly killAgents?: boolean | undefined;
+  /** pods are deleted through the API (podDelete), and their controllers watched */
+  readonly deletePods?: boolean | undefined;
 }
 
 function describe(check: AccessCheck): string {
@@ -25,8 +30,14 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     { verb: "get", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
   ];
-  if (needs.injectAgents) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
+  if (needs.injectAgents || needs.killAgents === true) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
+  // recovery is watched: a killed container's restart, a deleted pod's replacement
+  if (needs.killAgents === true || needs.deletePods === true) checks.push({ verb: "watch", resource: "pods", namespace });
+  if (needs.deletePods === true) {
+    checks.push({ verb: "list", resource: "pods", namespace });
+    if (!needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
+  }
   const answers = await Promise.all(checks.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
   const denied = answers.filter((a) => !a.allowed).map((a) => describe(a.check));
   emit({ type: "preflight", at: now(), check: "rbac", ok: denied.length === 0, detail: denied.length === 0 ? `allowed: ${checks.map(describe).join(", ")}` : `denied: ${denied.join(", ")}` });
@@ -36,7 +47,8 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     });
   }
 
-  if (needs.injectAgents) podSecurity(plan, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
+  const capabilities = [...new Set([...(needs.injectAgents ? plan.agent.capabilities : []), ...(needs.killAgents === true ? KILL_CAPABILITIES : [])])];
+  if (needs.injectAgents || needs.killAgents === true) podSecurity(capabilities, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
 
   const needed = plan.timelineMs + TTL_MARGIN_MS;
   const ttlOk = plan.agent.ttlMs >= needed;
@@ -51,8 +63,11 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
 /** What each Pod Security level says about the agent's container. */
 const LEVELS: Readonly<Record<string, string>> = {
   baseline: "admits no added capability beyond its default set, and the agent adds {caps}",
-  restricted: "admits no added capability but NET_BIND_SERVICE and requires runAsNonRoot, and the agent runs as root (runAsUser 0) adding {caps}",
+  restricted: "admits no added capability but NET_BIND_SERVICE and requires runAsNonRoot, and the agent runs as root (runAsUser 0){capsTail}",
 };
+
+/** The capabilities Pod Security's baseline level admits an added container to add. */
+const BASELINE_CAPABILITIES: readonly string[] = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
 
 /** What the pod's own securityContext would have done to an added container, had the agent not set its own. */
 function inherited(pod: PodInfo): string | undefined {
@@ -65,24 +80,28 @@ function inherited(pod: PodInfo): string | undefined {
 }
 
 /**
- * The agent needs NET_ADMIN and NET_RAW as root: only the "privileged" Pod Security level admits
- * that. Says what the namespace's level allows, what the pods' own security contexts would have
- * done, and what to change.
+ * The agents run as root with what their faults need: network faults NET_ADMIN and NET_RAW, a
+ * kill SYS_PTRACE and KILL, which only the "privileged" Pod Security level admits; stress adds
+ * no capability, which "baseline" admits too. Says what the namespace's level allows, what the
+ * pods' own security contexts would have done, and what to change.
  */
-function podSecurity(plan: Plan, namespace: string, pods: readonly PodInfo[], labels: Readonly<Record<string, string>> | undefined, emit: EventSink, now: () => number): void {
+function podSecurity(capabilities: readonly string[], namespace: string, pods: readonly PodInfo[], labels: Readonly<Record<string, string>> | undefined, emit: EventSink, now: () => number): void {
   const notes = pods.map(inherited).filter((n): n is string => n !== undefined);
-  const caps = plan.agent.capabilities.join(" and ");
+  const caps = capabilities.join(" and ");
   if (labels === undefined) {
     emit({ type: "preflight", at: now(), check: "pod-security", ok: true, detail: [`cannot read namespace ${namespace}: Pod Security is checked when the agent is added`, ...notes].join("; ") });
     return;
   }
   const level = labels["pod-security.kubernetes.io/enforce"];
-  const ok = level === undefined || level === "privileged";
+  const baselineOk = capabilities.every((c) => BASELINE_CAPABILITIES.includes(c));
+  const ok = level === undefined || level === "privileged" || (level === "baseline" && baselineOk);
   emit({ type: "preflight", at: now(), check: "pod-security", ok, detail: [`namespace ${namespace} enforces ${level ?? "no level (privileged)"}`, ...notes].join("; ") });
   if (!ok) {
-    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}").replace("{caps}", caps);
+    const beyond = capabilities.filter((c) => !BASELINE_CAPABILITIES.includes(c)).join(" and ");
+    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}").replace("{caps}", beyond === "" ? caps : beyond).replace("{capsTail}", caps === "" ? "" : ` adding ${caps}`);
+    const admits = baselineOk ? `the "baseline" and "privileged" levels admit` : `only the "privileged" level admits`;
     throw new CouldNotRunError(`namespace ${namespace} enforces Pod Security "${level}", which refuses the agent's container: "${level}" ${why} (nothing was touched)`, {
-      hint: `only the "privileged" level admits the agent. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite; otherwise run the experiment in a namespace meant for it`,
+      hint: `${admits} the agent. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=${baselineOk ? "baseline" : "privileged"} --overwrite; otherwise run the experiment in a namespace meant for it`,
     });
   }
 }

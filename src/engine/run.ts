@@ -22,7 +22,11 @@ import { RevertLedger, type LedgerEntry } from "./ledger.js";
 import { mapPool, sleep } from "./pool.js";
 import { preflight, TTL_MARGIN_MS } from "./preflight.js";
 import { revertEntries, type RevertOutcomeOf } from "./revert.js";
-import { runFaultStep } from "./steps.js";
+import { isAgentFaultStep, runFaultStep, type AgentFaultStep } from "./steps.js";
+import { isKillStep, runKillStep, type EventStepContext, type Observation } from "./kill.js";
+import { isPodDeleteStep, runPodDeleteStep } from "./pod-delete.js";
+import { stressObservation } from "./stress.js";
+import type { StressReading } from "../faults/protocol.generated.js";
 
 export interface EngineOptions {
   readonly runId: string;
@@ -47,6 +51,8 @@ export interface EngineOptions {
   /** keep the tools pods this run created (default: delete them at the end) */
   readonly keepTools: boolean;
   readonly now: () => number;
+  /** kill and podDelete steps end as soon as every pod has recovered, rather than hold their whole window (the seed verbs) */
+  readonly untilRecovered?: boolean | undefined;
 }
 
 export interface Unreverted {
@@ -119,6 +125,10 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
   const unreverted: Unreverted[] = [];
   const lost: LostFault[] = [];
   const gone = new Map<string, string>();
+  /** pods this run deleted (podDelete): their going is the fault, not news */
+  const deletedByRun = new Set<string>();
+  /** a deleted pod's Ready replacement, which later probes measure instead */
+  const replacements = new Map<string, PodInfo>();
   const stopWatching: (() => void)[] = [];
   const agents = new Map<string, AgentHandle>();
   let failure: ChaosRunError | undefined;
@@ -161,20 +171,95 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     injectTimeoutMs: options.injectTimeoutMs,
     probeTimeoutMs: options.probeTimeoutMs,
     env: options.env,
-    targets: () => options.pods.filter((p) => !gone.has(podKey(p))),
+    targets: () => options.pods.flatMap((p) => (replacements.has(podKey(p)) ? [replacements.get(podKey(p)) as PodInfo] : gone.has(podKey(p)) ? [] : [p])),
   });
-  const hasFaults = plan.steps.some((st) => st.kind === "fault");
+  const faultSteps = plan.steps.flatMap((st) => (st.kind === "fault" ? [st] : []));
+  const hasFaults = faultSteps.length > 0;
+  const agentNeeded = plan.agent.needed ?? (hasFaults || plan.steps.length === 0);
   const hasProbes = plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0));
+
+  const eventContext = (): EventStepContext => ({
+    cluster,
+    emit,
+    now,
+    signal,
+    concurrency: options.concurrency,
+    execTimeoutMs: options.execTimeoutMs,
+    injectTimeoutMs: options.injectTimeoutMs,
+    runId: options.runId,
+    agentImage: plan.agent.image,
+    pullPolicy: plan.agent.pullPolicy,
+    pods: () => options.pods.filter((p) => !gone.has(podKey(p))),
+    during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+    untilRecovered: options.untilRecovered === true,
+  });
+  /** A fault the agents hold (netem, partition, stress); a stress step also says what it measured. */
+  const agentStep = async (step: AgentFaultStep): Promise<void> => {
+    const stress = step.fault.fault.kind === "stress";
+    const readings = new Map<string, StressReading | undefined>();
+    const before = new Map<string, PodInfo | undefined>();
+    if (stress) for (const a of agents.values()) before.set(podKey(a.pod), await cluster.getPod(a.pod.namespace, a.pod.name).catch(() => undefined));
+    try {
+      await runFaultStep(step, {
+        cluster,
+        emit,
+        now,
+        ledger,
+        leases,
+        agents: () => [...agents.values()].filter((a) => !gone.has(podKey(a.pod))),
+        gone,
+        signal,
+        concurrency: options.concurrency,
+        execTimeoutMs: options.execTimeoutMs,
+        revertDeadlineMs: options.revertDeadlineMs,
+        handOffToLease: options.handOffToLease,
+        leaseMs: plan.agent.leaseMs,
+        agentImage: plan.agent.image,
+        during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+        reverted: (outcomes) => {
+          // a fault never applied measured nothing
+          for (const o of outcomes) if (o.entry.step === step.index && o.entry.state !== "applying") readings.set(podKey(o.entry.agent.pod), o.reading);
+          recordReverts(outcomes);
+        },
+      });
+    } finally {
+      if (stress) {
+        const observations: Observation[] = [];
+        for (const a of agents.values()) {
+          const key = podKey(a.pod);
+          if (!readings.has(key)) continue;
+          const after = await cluster.getPod(a.pod.namespace, a.pod.name).catch(() => undefined);
+          const o = stressObservation(a.pod, readings.get(key), before.get(key), after);
+          emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind: "stress", pod: a.pod, metrics: o.metrics, detail: o.detail });
+          observations.push(o);
+        }
+        if (!signal.aborted && !options.handOffToLease) checks.evaluateFault(step, observations);
+      }
+    }
+  };
 
   emit({ type: "run:start", at: now(), runId: options.runId, plan, cluster: cluster.identity });
   let status: RunStatus = "passed";
   try {
-    await preflight(plan, cluster, options.namespace, options.pods, { toolsPod: hasProbes, injectAgents: hasFaults || plan.steps.length === 0 }, emit, now);
+    await preflight(
+      plan,
+      cluster,
+      options.namespace,
+      options.pods,
+      {
+        toolsPod: hasProbes,
+        injectAgents: agentNeeded,
+        killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
+        deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
+      },
+      emit,
+      now,
+    );
     for (const pod of options.pods) {
       stopWatching.push(
         cluster.onPodGone(pod.namespace, pod.name, (reason) => {
           gone.set(podKey(pod), reason);
-          emit({ type: "warning", at: now(), message: `target pod ${podKey(pod)} was ${reason} during the run` });
+          if (!deletedByRun.has(podKey(pod))) emit({ type: "warning", at: now(), message: `target pod ${podKey(pod)} was ${reason} during the run` });
         }),
       );
     }
@@ -182,7 +267,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       const failed = await checks.run(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
       if (failed > 0) throw new SteadyStateBroken(failed);
     }
-    if (hasFaults || plan.steps.length === 0) {
+    if (agentNeeded) {
       const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
         const started = now();
         const handle = await ensureAgent(
@@ -214,24 +299,19 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       emit({ type: "step:start", at: now(), index: step.index, name: step.name, kind: step.kind, durationMs: step.durationMs });
       switch (step.kind) {
         case "fault":
-          await runFaultStep(step, {
-            cluster,
-            emit,
-            now,
-            ledger,
-            leases,
-            agents: () => [...agents.values()].filter((a) => !gone.has(podKey(a.pod))),
-            gone,
-            signal,
-            concurrency: options.concurrency,
-            execTimeoutMs: options.execTimeoutMs,
-            revertDeadlineMs: options.revertDeadlineMs,
-            handOffToLease: options.handOffToLease,
-            leaseMs: plan.agent.leaseMs,
-            agentImage: plan.agent.image,
-            during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
-            reverted: recordReverts,
-          });
+          if (isKillStep(step)) checks.evaluateFault(step, await runKillStep(step, eventContext()));
+          else if (isPodDeleteStep(step)) {
+            const observations = await runPodDeleteStep(step, {
+              ...eventContext(),
+              deleting: (p) => deletedByRun.add(podKey(p)),
+              replaced: (old, replacement) => {
+                replacements.set(podKey(old), replacement);
+                emit({ type: "warning", at: now(), message: `pod ${podKey(old)} was replaced by ${replacement.name}: later probes measure ${replacement.name}` });
+              },
+            });
+            checks.evaluateFault(step, observations);
+          } else if (isAgentFaultStep(step)) await agentStep(step);
+          else throw new TypeError(`fault step ${step.index + 1} has no delivery the engine knows`);
           break;
         case "wait":
           await sleep(step.durationMs, signal);

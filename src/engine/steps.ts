@@ -5,7 +5,7 @@
 import { CouldNotRunError } from "../errors.js";
 import type { Reply } from "../faults/protocol.generated.js";
 import type { Cluster } from "../kube/types.js";
-import type { PlannedFaultStep } from "../plan/types.js";
+import type { PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
 import { callAgent, foreignAgentError, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
 import type { EventSink, PodRef } from "./events.js";
 import { interruptOf } from "./interrupt.js";
@@ -42,6 +42,13 @@ export interface FaultStepContext {
 
 const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
 
+/** A step whose fault the pods' agents hold (netem, partition, stress). */
+export type AgentFaultStep = PlannedFaultStep & { readonly fault: PlannedAgentFault };
+
+export function isAgentFaultStep(step: PlannedFaultStep): step is AgentFaultStep {
+  return step.fault.delivery === "agent";
+}
+
 function failedCommand(reply: Reply): string {
   const bad = reply.commands.find((c) => c.exitCode !== 0);
   if (bad === undefined) return "";
@@ -50,7 +57,7 @@ function failedCommand(reply: Reply): string {
 }
 
 /** The agent could not (or would not) apply the fault: what it said, and what to do. */
-function applyError(step: PlannedFaultStep, agent: AgentHandle, reply: Reply): CouldNotRunError {
+function applyError(step: AgentFaultStep, agent: AgentHandle, reply: Reply): CouldNotRunError {
   const where = `step ${step.index + 1} (${step.name}): the agent in pod ${podKey(agent.pod)} could not apply ${step.fault.summary}`;
   const e = reply.error;
   const logs = `kubectl logs -n ${agent.pod.namespace} ${agent.pod.name} -c ${agent.container}`;
@@ -64,13 +71,16 @@ function applyError(step: PlannedFaultStep, agent: AgentHandle, reply: Reply): C
       return new CouldNotRunError(text, { hint: "name the interface in the scenario (fault.interface) — the pod has no default route the agent could use" });
     case "no-backend":
       return new CouldNotRunError(text, { hint: "neither iptables backend (nft, legacy) works in this pod's namespace: the node's kernel lacks them" });
+    case "bad-request":
+      // the runner's requests are valid by construction: an agent that refuses one speaks an older protocol
+      return new CouldNotRunError(text, { hint: `the agent ${agent.container} (image ${step.fault.apply.fault.spec.kind === "stress" ? "without stress faults" : "of another version"}) is most likely of another chaos-run version: build the agent of this version and pass --agent-image IMAGE; ${logs}` });
     default:
       return new CouldNotRunError(text, { hint: logs });
   }
 }
 
 /** Applies the step's fault through one entry's agent; throws what stops the step. */
-async function applyOne(step: PlannedFaultStep, e: LedgerEntry, ctx: FaultStepContext): Promise<void> {
+async function applyOne(step: AgentFaultStep, e: LedgerEntry, ctx: FaultStepContext): Promise<void> {
   const started = ctx.now();
   const call: AgentCall = await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal: ctx.signal, timeoutMs: ctx.execTimeoutMs });
   if (call.kind === "reply" && call.reply.ok) {
@@ -103,7 +113,7 @@ async function applyOne(step: PlannedFaultStep, e: LedgerEntry, ctx: FaultStepCo
   throw applyError(step, e.agent, call.reply);
 }
 
-export async function runFaultStep(step: PlannedFaultStep, ctx: FaultStepContext): Promise<void> {
+export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext): Promise<void> {
   const f = step.fault;
   const entries = ctx.agents().map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined }));
   // the ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it

@@ -4,7 +4,8 @@
 import type { EngineEvent, ProbePhase, RunStatus } from "../engine/events.js";
 import { formatValue } from "../expect/format.js";
 import type { CommandRun } from "../faults/protocol.generated.js";
-import { metricsOf } from "../expect/metrics.js";
+import { faultMetricsOf, metricsOf } from "../expect/metrics.js";
+import { formatSize } from "../scenario/units.js";
 import type { Verdict } from "../expect/expectation.js";
 import { describeEvent } from "../ui/plain.js";
 
@@ -42,6 +43,16 @@ export interface JournalFault {
   revertAttempts: number | null;
   /** every command the agent ran to revert it, over all attempts */
   revertCommands: JournalCommand[];
+  /** what the fault itself measured in this pod (kill, podDelete, stress); null: nothing (yet) */
+  observed?: JournalObservation | null;
+}
+
+/** What a fault measured in one pod: its metrics (FAULT_METRICS' names; null: not measured) and what happened, in words. */
+export interface JournalObservation {
+  at: string;
+  kind: string;
+  metrics: Record<string, number | null>;
+  detail: string;
 }
 
 function commands(list: readonly CommandRun[]): JournalCommand[] {
@@ -84,6 +95,8 @@ export interface JournalExpectation {
   /** the measured value with its unit, e.g. `1.2ms` */
   actualText: string;
   verdict: Verdict;
+  /** what measured it: a probe, or the fault itself (then `probe` is the fault's kind) */
+  source?: "probe" | "fault";
   description: string;
   reason: string | null;
   at: string;
@@ -210,6 +223,13 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
       j.warnings.push(`pod ${e.pod.namespace}/${e.pod.name}: fault ${e.faultId} ended before its step did: ${e.reason}`);
       break;
     }
+    case "fault:observed": {
+      const f = j.faults.find((x) => x.step === e.index && x.faultId === e.faultId && x.pod === e.pod.name);
+      const metrics: Record<string, number | null> = {};
+      for (const [k, v] of Object.entries(e.metrics)) metrics[k] = v ?? null;
+      if (f !== undefined) f.observed = { at: iso(e.at), kind: e.kind, metrics, detail: e.detail };
+      break;
+    }
     case "fault:held": {
       const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
       if (f !== undefined) f.heldUntil = iso(e.untilMs);
@@ -254,7 +274,8 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
     }
     case "expect:result": {
       const o = e.outcome;
-      const dimension = metricsOf("ab")[o.metric]?.dimension ?? "number";
+      const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : metricsOf("ab")[o.metric];
+      const dimension = e.dimension ?? info?.dimension ?? "number";
       j.expectations.push({
         phase: e.where.phase,
         step: e.where.index ?? null,
@@ -265,8 +286,9 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
         expected: e.expected,
         threshold: o.thresholdText,
         actual: o.actual ?? null,
-        actualText: o.actual === undefined ? "(no value)" : formatValue(o.actual, dimension),
+        actualText: o.actual === undefined ? "(no value)" : info?.display === "bytes" ? formatSize(o.actual) : info?.display === "percent" ? `${formatValue(o.actual, "number")}%` : formatValue(o.actual, dimension),
         verdict: o.verdict,
+        ...(e.source === undefined ? {} : { source: e.source }),
         description: o.description,
         reason: o.reason ?? null,
         at: iso(e.at),

@@ -74,6 +74,11 @@ export function effectLine(e: FaultEffect): string {
   return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
 }
 
+/** What faults measured themselves (kill, podDelete, stress), one line per fault and pod. */
+export function observationLines(j: Journal): string[] {
+  return j.faults.flatMap((f) => (f.observed === undefined || f.observed === null ? [] : [`step ${f.step + 1} (${f.stepName}) in pod ${f.pod}: ${f.observed.detail}`]));
+}
+
 function rows(j: Journal): JournalExpectation[] {
   return j.expectations;
 }
@@ -92,6 +97,7 @@ export function renderTable(j: Journal, options: { color: boolean }): string {
   const lines: string[] = [];
   if (j.expectations.length > 0) lines.push(table.toString());
   for (const effect of faultEffects(j)) lines.push(effectLine(effect));
+  lines.push(...observationLines(j));
   const keepAlive = [...new Set(j.probes.map((p) => p.keepAlive))];
   if (keepAlive.length > 0) lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
   for (const w of j.warnings) lines.push(`warning: ${w}`);
@@ -160,6 +166,7 @@ export function renderMarkdown(j: Journal): string {
     out.push("");
   }
   for (const effect of faultEffects(j)) out.push(`- ${md(effectLine(effect))}`);
+  for (const line of observationLines(j)) out.push(`- ${md(line)}`);
   if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push("", "```", j.message, "```");
   for (const w of j.warnings) out.push(`- ⚠️ ${md(w)}`);
   out.push("", `<sub>run ${j.runId}, ${j.scenario.file}, context ${j.cluster?.context ?? "?"}, ${j.startedAt}</sub>`, "");

@@ -49,6 +49,22 @@ export function countdownView(o: CountdownOptions): (e: EngineEvent) => void {
         timer.unref();
         break;
       }
+      case "fault:watching": {
+        stop();
+        const pods = e.pods.map((p) => p.name).join(", ");
+        const text = (): string => `watching ${pods} recover from ${e.summary}: ${left(e.untilAt - o.now())} left (Ctrl-C stops watching)`;
+        const draw = (): void => {
+          if (o.tty) {
+            o.out.write(`\r\u001b[2K${text()}`);
+            drawn = true;
+          } else o.out.write(`${text()}\n`);
+        };
+        draw();
+        timer = setInterval(draw, o.tty ? 1000 : (o.plainEveryMs ?? 10_000));
+        timer.unref();
+        break;
+      }
+      case "fault:observed":
       case "fault:reverted":
       case "fault:revert-retry":
       case "step:end":

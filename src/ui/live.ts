@@ -83,7 +83,7 @@ export function liveView(): LiveView {
   const start = (plan: Plan): void => {
     const tasks: { key: string; title: string }[] = [{ key: "preflight", title: "Preflight: permissions, Pod Security, agent TTL" }];
     if (plan.steadyState.length > 0) tasks.push({ key: "before", title: "Steady state (before)" });
-    tasks.push({ key: "agents", title: `Agent in ${plan.target.pods.length} pod${plan.target.pods.length === 1 ? "" : "s"}` });
+    if (plan.agent.needed !== false) tasks.push({ key: "agents", title: `Agent in ${plan.target.pods.length} pod${plan.target.pods.length === 1 ? "" : "s"}` });
     for (const s of plan.steps) {
       const what = s.kind === "fault" ? `${s.fault.summary} for ${formatDuration(s.durationMs)}` : s.kind === "wait" ? `wait ${formatDuration(s.durationMs)}` : `probe ${s.run.probe}`;
       tasks.push({ key: `step-${s.index}`, title: `${s.index + 1}. ${s.name}: ${what}` });
@@ -131,6 +131,8 @@ export function liveView(): LiveView {
         say(current, `probe ${e.probe} running…`);
         break;
       case "probe:result":
+      case "fault:observed":
+      case "fault:watching":
       case "fault:applied":
       case "fault:lost":
       case "fault:revert-retry":
@@ -144,8 +146,12 @@ export function liveView(): LiveView {
         break;
       case "agent:injecting":
       case "agent:ready":
-        enter("agents");
-        say("agents", describeEvent(e) ?? "");
+        // a kill agent is added within its step
+        if (current?.startsWith("step-") === true) say(current, describeEvent(e) ?? "");
+        else {
+          enter("agents");
+          say("agents", describeEvent(e) ?? "");
+        }
         break;
       case "step:start": {
         const key = `step-${e.index}`;

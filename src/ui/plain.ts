@@ -29,6 +29,13 @@ function probeSummary(o: ProbeOutcome): string {
   return parts.join(", ");
 }
 
+function metricsText(m: Readonly<Record<string, number | undefined>>): string {
+  const parts = Object.entries(m)
+    .filter((kv): kv is [string, number] => kv[1] !== undefined)
+    .map(([k, v]) => `${k} ${k.endsWith(".time") || k.endsWith("Time") ? formatDuration(v) : Math.round(v * 1000) / 1000}`);
+  return parts.length === 0 ? "" : ` [${parts.join(", ")}]`;
+}
+
 /** The text of an event, or undefined for events this view does not show. */
 export function describeEvent(e: EngineEvent): string | undefined {
   switch (e.type) {
@@ -52,6 +59,10 @@ export function describeEvent(e: EngineEvent): string | undefined {
       return `fault ${e.faultId}: LOST in pod ${e.pod.namespace}/${e.pod.name}: ${e.reason}`;
     case "fault:revert-retry":
       return `fault ${e.faultId}: revert attempt ${e.attempt} in pod ${e.pod.namespace}/${e.pod.name} not confirmed (${e.detail}); again in ${ms(e.retryInMs)}`;
+    case "fault:watching":
+      return `fault ${e.faultId}: done in ${e.pods.length} pod${e.pods.length === 1 ? "" : "s"}; recovery watched until ${new Date(e.untilAt).toISOString().slice(11, 19)}`;
+    case "fault:observed":
+      return `fault ${e.faultId} in pod ${e.pod.namespace}/${e.pod.name}: ${e.detail}${metricsText(e.metrics)}`;
     case "fault:held":
       return `fault ${e.faultId}: left to the agent in pod ${e.pod.namespace}/${e.pod.name}, which reverts it at ${new Date(e.untilMs).toISOString().slice(11, 19)}`;
     case "fault:reverted":

@@ -112,7 +112,7 @@ describe("a run, step by step", () => {
     const run = start(cluster, scenarioOf(ONE_FAULT));
     await finish(run);
     const step = run.plan.steps[0];
-    if (step?.kind !== "fault") throw new Error("a fault step");
+    if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("a fault step of the agent");
     const reqs = cluster.requests();
     expect(reqs[0]?.request).toEqual(step.fault.apply);
     expect(reqs.at(-1)?.request).toEqual(step.fault.revert);

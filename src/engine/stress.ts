@@ -1,0 +1,68 @@
+// What a stress fault measured in one pod: the agent's reading (taken as it stopped the
+// stressors) and what the pod's own containers did meanwhile (restarts, OOMKilled), read from
+// the API before and after. The stressors run in the agent, in the pod's cgroup but outside the
+// app container's: the words say so wherever the numbers could suggest otherwise.
+import { formatDuration } from "../expect/format.js";
+import type { StressReading } from "../faults/protocol.generated.js";
+import type { PodInfo } from "../kube/types.js";
+import { formatSize } from "../scenario/units.js";
+import type { PodRef } from "./events.js";
+import type { Observation } from "./kill.js";
+
+/** Restarts of the pod's own containers between two reads, and how many of them ended OOMKilled. */
+export function containerChanges(before: PodInfo | undefined, after: PodInfo | undefined): { restarts: number; oomKilled: number; names: string[] } {
+  let restarts = 0;
+  let oomKilled = 0;
+  const names: string[] = [];
+  for (const c of after?.containers ?? []) {
+    const b = before?.containers.find((x) => x.name === c.name);
+    const n = (c.restartCount ?? 0) - (b?.restartCount ?? 0);
+    const oom = (n > 0 && c.lastTerminated?.reason === "OOMKilled") || (c.state === "terminated" && c.reason === "OOMKilled" && b?.state !== "terminated");
+    if (n > 0) restarts += n;
+    if (oom) {
+      oomKilled += 1;
+      names.push(c.name);
+    }
+  }
+  return { restarts, oomKilled, names };
+}
+
+function cpuWords(milli: number): string {
+  return milli % 1000 === 0 ? `${milli / 1000} CPU` : `${milli}m`;
+}
+
+export function stressObservation(pod: PodRef, reading: StressReading | undefined, before: PodInfo | undefined, after: PodInfo | undefined): Observation {
+  const changes = containerChanges(before, after);
+  const metrics: Record<string, number | undefined> = { restarts: changes.restarts, oomKilled: changes.oomKilled };
+  const words: string[] = [];
+  const limits = after?.limits ?? before?.limits;
+  const app = (before?.containers ?? []).map((c) => c.name).join(", ");
+  if (reading === undefined) {
+    words.push("no reading from the agent (the stress did not end with a confirmed revert)");
+  }
+  const el = reading?.elapsedMs ?? 0;
+  const cpu = reading?.cpu;
+  if (cpu !== undefined) {
+    metrics["cpu.load"] = cpu.achievedLoad;
+    metrics["cpu.usage"] = cpu.cgroupUsageMs !== undefined && el > 0 ? cpu.cgroupUsageMs / el : undefined;
+    metrics["cpu.throttled"] = cpu.throttledMs !== undefined && el > 0 ? (100 * cpu.throttledMs) / el : undefined;
+    metrics["cpu.throttledTime"] = cpu.throttledMs;
+    let w = `${cpu.workers} CPU worker${cpu.workers === 1 ? "" : "s"}: asked ${cpu.load}% of a CPU each, achieved ${cpu.achievedLoad.toFixed(1)}% over ${(el / 1000).toFixed(1)}s`;
+    if (cpu.throttledMs !== undefined && el > 0) {
+      w += `; the pod's CPU limit${limits?.cpuMilli !== undefined ? ` (${cpuWords(limits.cpuMilli)})` : ""} throttled the agent ${((100 * cpu.throttledMs) / el).toFixed(0)}% of the time`;
+    } else if (cpu.throttleSource !== undefined) w += `; throttling ${cpu.throttleSource}`;
+    words.push(w);
+  }
+  const mem = reading?.memory;
+  if (mem !== undefined) {
+    metrics["memory.allocated"] = mem.allocatedBytes;
+    metrics["memory.oomKilled"] = mem.oomKilled ? 1 : 0;
+    let w = `memory: ${formatSize(mem.allocatedBytes)} of ${formatSize(mem.bytes)} allocated${limits?.memoryBytes !== undefined ? ` under the pod's limit of ${formatSize(limits.memoryBytes)}` : ""}`;
+    if (mem.oomKilled) w += `; the OOM killer took the memory stressor (pid ${mem.pid ?? "?"} in the agent), not the app`;
+    else if (mem.ended !== undefined) w += `; the stressor ended: ${mem.ended}`;
+    words.push(w);
+  }
+  if (changes.restarts > 0) words.push(`the pod's containers restarted ${changes.restarts}×${changes.oomKilled > 0 ? `, OOMKilled: ${changes.names.join(", ")}` : ""}`);
+  words.push(`the stressors ran in the agent, in the pod's cgroup, outside container${app.includes(",") ? "s" : ""} ${app}'s own`);
+  return { pod, metrics, detail: words.join("; ") };
+}
