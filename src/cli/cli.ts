@@ -15,6 +15,10 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
   run: { summary: "run a scenario against the cluster (also: chaos-run FILE)", load: () => import("./run.js") },
   install: { summary: "add the chaos agent to a pod (-p POD)", load: () => import("./install.js") },
   disrupt: { summary: "add latency/loss to a pod for a while (-p POD -d MS -r S)", load: () => import("./disrupt.js") },
+  kill: { summary: "signal a container's main process and watch it come back (-p POD [-c C] [-s SIG])", load: () => import("./kill.js") },
+  "kill-pod": { summary: "delete a pod and watch its controller replace it (-p POD)", load: () => import("./kill-pod.js") },
+  stress: { summary: "consume a pod's CPU and memory for a while (-p POD --cpu N --memory SIZE -r S)", load: () => import("./stress.js") },
+  disconnect: { summary: "take a pod off the network for a while and reconnect it (-p POD -r S)", load: () => import("./disconnect.js") },
   sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
   report: { summary: "re-render a run's table, JUnit or Markdown from its journal.json", load: () => import("./report.js") },
 };

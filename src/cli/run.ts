@@ -82,7 +82,17 @@ export async function resolveTargets(cluster: Cluster, scenario: Scenario, names
 
 /** What the plan needs to know of a pod: its IP, whether it shares the node's network, its kind. */
 export function targetPod(p: PodInfo): TargetPod {
-  return { name: p.name, ip: p.ip, hostNetwork: p.hostNetwork, role: p.mirror ? "static" : p.owner?.kind === "DaemonSet" ? "daemonset" : undefined };
+  const names = p.containers.map((c) => c.name);
+  const first = p.defaultContainer !== undefined && names.includes(p.defaultContainer) ? p.defaultContainer : undefined;
+  return {
+    name: p.name,
+    ip: p.ip,
+    hostNetwork: p.hostNetwork,
+    role: p.mirror ? "static" : p.owner?.kind === "DaemonSet" ? "daemonset" : undefined,
+    controller: p.owner === undefined ? null : { kind: p.owner.kind, name: p.owner.name },
+    containers: first === undefined ? names : [first, ...names.filter((n) => n !== first)],
+    limits: p.limits,
+  };
 }
 
 export interface RunSetup {
@@ -98,6 +108,8 @@ export interface RunSetup {
   /** keep a chaos-tools pod this run created */
   readonly keepTools?: boolean | undefined;
   readonly runId?: string | undefined;
+  /** kill and podDelete steps end once every pod recovered (the seed verbs) */
+  readonly untilRecovered?: boolean | undefined;
 }
 
 /** Plans against the real pods and runs; every event goes to the observers. */
@@ -132,6 +144,7 @@ export async function runScenario(
     env: ctx.io.env,
     keepTools: setup.keepTools ?? false,
     now: Date.now,
+    untilRecovered: setup.untilRecovered === true,
   });
   return { result, plan };
 }

@@ -2,8 +2,9 @@
 // small scenario (no YAML) and runs it through the same engine as `chaos-run FILE`, so they get
 // the same preflight, plan, revert guarantees and report.
 import { UsageError } from "../errors.js";
-import type { NetemParams } from "../faults/types.js";
-import type { Scenario, Step } from "../scenario/types.js";
+import { readExpectation, type Expectation } from "../expect/expectation.js";
+import type { Fault, NetemParams } from "../faults/types.js";
+import type { Probe, ProbeRun, Scenario, Step } from "../scenario/types.js";
 import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS, DEFAULT_PULL_POLICY, type PullPolicy } from "../scenario/types.js";
 
 const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -34,6 +35,8 @@ export interface SeedScenarioOptions {
   readonly ttlMs?: number | undefined;
   readonly leaseMs?: number | undefined;
   readonly steps: readonly Step[];
+  readonly probes?: Readonly<Record<string, Probe>> | undefined;
+  readonly steadyState?: readonly ProbeRun[] | undefined;
 }
 
 export function seedScenario(o: SeedScenarioOptions): Scenario {
@@ -44,10 +47,27 @@ export function seedScenario(o: SeedScenarioOptions): Scenario {
     // the seed's verbs never reach into kube-system & co: that opt-in is for scenarios, where it is reviewed
     target: { namespace: o.namespace, selection: { kind: "pods", names: o.pods }, mode: { kind: "all" }, seed: undefined, maxPods: undefined, allowSystemNamespaces: false },
     agent: { image: o.agentImage ?? DEFAULT_AGENT_IMAGE, ttlMs: o.ttlMs ?? DEFAULT_AGENT_TTL_MS, leaseMs: o.leaseMs ?? DEFAULT_AGENT_LEASE_MS, pullPolicy: o.pullPolicy ?? DEFAULT_PULL_POLICY },
-    probes: {},
-    steadyState: [],
+    probes: o.probes ?? {},
+    steadyState: o.steadyState ?? [],
     steps: o.steps,
   };
+}
+
+/** A seed verb's own expectation, written as a scenario would (`restarts`, `{ atLeast: 1 }`). */
+export function seedExpectation(at: string, metric: string, raw: unknown): Expectation {
+  const r = readExpectation(metric, raw, `${at}/expect/${metric}`);
+  if (!r.ok) throw new TypeError(`a seed verb's expectation ${metric} does not parse`);
+  return r.expectation;
+}
+
+/** One fault step of a seed verb. */
+export function faultStep(name: string, fault: Fault, durationMs: number, extra: { during?: readonly ProbeRun[]; expect?: readonly Expectation[] } = {}): Step {
+  return { kind: "fault", index: 0, name, path: "/steps/0", fault, durationMs, during: extra.during ?? [], expect: extra.expect ?? [] };
+}
+
+/** A duration flag in whole seconds (`-r 30`, `--window 60`). */
+export function secondsFlag(flag: string, value: string | undefined, max = 24 * 3600): number | undefined {
+  return numberFlag(flag, value, "seconds", { min: 1, max, integer: true });
 }
 
 export function netemStep(params: NetemParams, durationMs: number, iface: string | undefined): Step {

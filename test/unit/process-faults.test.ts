@@ -1,0 +1,223 @@
+// kill, podDelete and stress in the pure rooms: the scenario language (defaults, what each
+// fault measures), the requests to the agent, the plan (who delivers each fault, with which
+// capabilities, and the honest notes), quantities, the preflight's Pod Security verdicts, and
+// the seed verbs' usage errors.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { runCli } from "../../src/cli/cli.js";
+import type { CliIO } from "../../src/cli/io.js";
+import { signalFlag } from "../../src/cli/kill.js";
+import { capabilitiesFor, deliveryOf, faultSpec, killSpec } from "../../src/faults/index.js";
+import { cpuMilli, memoryBytes, parseQuantity, podLimit } from "../../src/kube/quantity.js";
+import { formatPlan, planToJson } from "../../src/plan/format.js";
+import { planOffline, planRun } from "../../src/plan/plan.js";
+import type { FaultStep } from "../../src/scenario/types.js";
+import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
+import { RecordingCluster, pod } from "./recording-cluster.js";
+
+const ROADMAP = `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: roadmap }
+target: { namespace: shop, selector: { app: web }, mode: all }
+steps:
+  - name: burn
+    fault: { stress: { cpu: { workers: 2 }, memory: { size: 64Mi } } }
+    duration: 20s
+  - name: kill
+    fault: { kill: {} }
+    duration: 30s
+    expect: { restarts: 1 }
+  - name: delete
+    fault: { podDelete: {} }
+    duration: 60s
+`;
+
+const faultOf = (yaml: string, i: number): FaultStep => {
+  const step = scenarioOf(yaml).steps[i];
+  if (step?.kind !== "fault") throw new Error("a fault step");
+  return step;
+};
+
+describe("the scenario language", () => {
+  it("fills in the defaults: SIGKILL, 100% per worker, the pod's own grace period", () => {
+    expect(faultOf(ROADMAP, 0).fault).toEqual({ kind: "stress", cpu: { workers: 2, load: 100 }, memory: { bytes: 64 * 1024 ** 2, text: "64Mi" } });
+    expect(faultOf(ROADMAP, 1).fault).toEqual({ kind: "kill", container: undefined, signal: "SIGKILL" });
+    expect(faultOf(ROADMAP, 1).expect?.map((e) => e.metric)).toEqual(["restarts"]);
+    expect(faultOf(ROADMAP, 2).fault).toEqual({ kind: "podDelete", gracePeriodMs: undefined });
+  });
+});
+
+describe("requests to the agent", () => {
+  it("stress and kill are data; podDelete never reaches an agent", () => {
+    expect(faultSpec(faultOf(ROADMAP, 0).fault)).toEqual({ kind: "stress", cpu: { workers: 2, load: 100 }, memory: { bytes: 67108864 } });
+    expect(killSpec({ kind: "kill", container: undefined, signal: "SIGTERM" }, "web", "ab12".repeat(16))).toEqual({ kind: "kill", signal: "SIGTERM", container: "web", containerId: "ab12".repeat(16) });
+    expect(() => faultSpec(faultOf(ROADMAP, 2).fault)).toThrow(/through the API/);
+  });
+
+  it("asks for exactly what each fault needs: nothing for stress, SYS_PTRACE and KILL for a kill", () => {
+    expect(capabilitiesFor(faultOf(ROADMAP, 0).fault)).toEqual([]);
+    expect(capabilitiesFor(faultOf(ROADMAP, 1).fault)).toEqual(["SYS_PTRACE", "KILL"]);
+    expect(capabilitiesFor(faultOf(ROADMAP, 2).fault)).toEqual([]);
+    expect([0, 1, 2].map((i) => deliveryOf(faultOf(ROADMAP, i).fault))).toEqual(["agent", "kill-agent", "api"]);
+  });
+});
+
+describe("the plan", () => {
+  const plan = planRun(
+    scenarioOf(ROADMAP),
+    [
+      { name: "web-0", controller: { kind: "ReplicaSet", name: "web-5d9" }, containers: ["web", "sidecar"], limits: { cpuMilli: 500, memoryBytes: 128 * 1024 ** 2 } },
+      { name: "solo", controller: null, containers: ["web"], limits: { cpuMilli: undefined, memoryBytes: undefined } },
+    ],
+    { runId: "r1a2b3" },
+  );
+
+  it("adds the agent (with no capability) for stress only; a kill agent of its own per kill; no agent for a deletion", () => {
+    expect(plan.agent.capabilities).toEqual([]);
+    expect(plan.agent.needed).toBeUndefined();
+    const kill = plan.steps[1];
+    if (kill?.kind !== "fault" || kill.fault.delivery !== "kill-agent") throw new Error("a kill");
+    expect(kill.fault).toMatchObject({ agentName: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"], agentTtlMs: 90_000 });
+    expect(kill.fault.apply.fault.spec).toEqual({ kind: "kill", signal: "SIGKILL" });
+    expect(kill.expectText).toEqual(["restarts equals 1"]);
+    expect(plan.steps[2]?.kind === "fault" ? plan.steps[2].fault.delivery : "").toBe("api");
+    const killOnly = planOffline(scenarioOf(ROADMAP.replace(/  - name: burn[\s\S]*?duration: 20s\n/, "")));
+    expect(killOnly.agent.needed).toBe(false);
+    expect(formatPlan(killOnly, "x.yaml")).toContain("none held in the pods: the faults are delivered by kill agents of their own or through the API");
+  });
+
+  it("says in the plan what each pod is in for: the pod's limits, the killed container, a pod that will not come back", () => {
+    const text = formatPlan(plan, "roadmap.yaml");
+    expect(text).toContain("runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own");
+    expect(text).toContain("pod web-0: CPU limit 500m, memory limit 128Mi (the sum of its containers' limits; the pod's cgroup enforces it)");
+    expect(text).toContain("pod solo: no CPU limit, no memory limit");
+    expect(text).toContain("pod web-0: container web");
+    expect(text).toContain("anything else is refused, with the reason, before any harm");
+    expect(text).toContain("pod web-0: its ReplicaSet web-5d9 replaces it");
+    expect(text).toContain("pod solo has no controller: it will not come back");
+    expect(text).toContain("2. kill: event, recovery watched for 30s");
+    expect(text).not.toContain("The exact tc and iptables commands");
+    const named = planRun(scenarioOf(ROADMAP.replace("kill: {}", "kill: { container: db }")), [{ name: "web-0", containers: ["web"] }], { runId: "r1" });
+    expect(formatPlan(named, "x.yaml")).toContain("pod web-0: container db — NOT one of its containers (web)");
+  });
+
+  it("keeps the JSON of agent faults as it was, and adds what only events have", () => {
+    const json = planToJson(plan, "roadmap.yaml") as { steps: { fault: Record<string, unknown> }[] };
+    expect(Object.keys(json.steps[0]?.fault ?? {})).toEqual(["id", "interface", "summary", "notes", "spec", "apply", "revert"]);
+    expect(json.steps[1]?.fault).toMatchObject({ delivery: "kill-agent", revert: null, killAgent: { name: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"] } });
+    expect(json.steps[2]?.fault).toMatchObject({ delivery: "api", spec: { kind: "podDelete" }, apply: null, revert: null });
+  });
+});
+
+describe("quantities", () => {
+  it("reads CPU and memory as Kubernetes writes them", () => {
+    expect(cpuMilli("500m")).toBe(500);
+    expect(cpuMilli("1.5")).toBe(1500);
+    expect(cpuMilli("2")).toBe(2000);
+    expect(memoryBytes("64Mi")).toBe(67108864);
+    expect(memoryBytes("1G")).toBe(1e9);
+    expect(memoryBytes("128974848")).toBe(128974848);
+    expect(parseQuantity("1e3")).toBe(1000);
+    expect(parseQuantity("12x")).toBeUndefined();
+    // a pod's limit exists only when every container has one
+    expect(podLimit(["500m", "250m"], cpuMilli)).toBe(750);
+    expect(podLimit(["500m", undefined], cpuMilli)).toBeUndefined();
+    expect(podLimit([], cpuMilli)).toBeUndefined();
+  });
+});
+
+describe("preflight: Pod Security by what the agents add", () => {
+  beforeEach(fakeClock);
+  afterEach(() => vi.useRealTimers());
+  const STRESS = `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: s }
+target: { namespace: default, selector: { run: web }, mode: all }
+steps:
+  - name: burn
+    fault: { stress: { cpu: { workers: 1, load: "10%" } } }
+    duration: 1s
+`;
+
+  it("baseline admits the stress agent, which adds no capability", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.labels = { "pod-security.kubernetes.io/enforce": "baseline" };
+    const result = await finish(start(cluster, scenarioOf(STRESS)));
+    expect(result.exitCode, result.message).toBe(0);
+  });
+
+  it("baseline refuses a kill agent (SYS_PTRACE), before anything is touched", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.labels = { "pod-security.kubernetes.io/enforce": "baseline" };
+    const result = await finish(start(cluster, scenarioOf(STRESS.replace('stress: { cpu: { workers: 1, load: "10%" } }', "kill: {}"))));
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain('"baseline" admits no added capability beyond its default set, and the agent adds SYS_PTRACE');
+    expect(result.hint).toContain('only the "privileged" level admits the agent');
+    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+  });
+
+  it("restricted refuses even the stress agent: it runs as root", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.labels = { "pod-security.kubernetes.io/enforce": "restricted" };
+    const result = await finish(start(cluster, scenarioOf(STRESS)));
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("requires runAsNonRoot, and the agent runs as root (runAsUser 0)");
+    expect(result.hint).toContain("pod-security.kubernetes.io/enforce=baseline");
+  });
+
+  it("a deletion needs `delete pods`: denied, nothing is touched", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.denied = ["delete pods"];
+    const result = await finish(start(cluster, scenarioOf(STRESS.replace('stress: { cpu: { workers: 1, load: "10%" } }', "podDelete: {}"))));
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("may not delete pods");
+    expect(cluster.calls.some((c) => c.op === "delete-pod")).toBe(false);
+  });
+});
+
+async function cli(args: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = { stdout: { write: (s) => void (stdout += s) }, stderr: { write: (s) => void (stderr += s) }, stdoutIsTTY: false, stderrIsTTY: false, env: {}, cwd: process.cwd() };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+describe("the seed verbs' usage", () => {
+  it("takes a signal by name, without SIG, or by number; refuses the ones it does not offer", () => {
+    expect(["KILL", "sigterm", "9", "SIGHUP", "15"].map((s) => signalFlag(s))).toEqual(["SIGKILL", "SIGTERM", "SIGKILL", "SIGHUP", "SIGTERM"]);
+    expect(signalFlag(undefined)).toBe("SIGKILL");
+    expect(() => signalFlag("STOP")).toThrow(/must be one of SIGKILL, SIGTERM/);
+  });
+
+  it("says what is wrong, exit 2, before connecting to anything", async () => {
+    const cases: [string[], string][] = [
+      [["kill", "-s", "SIGSTOP", "-p", "web"], "-s/--signal must be one of"],
+      [["kill"], "kill needs a pod: -p POD"],
+      [["kill", "-p", "web", "-c", "Web_1"], "is not a container name"],
+      [["kill-pod", "-p", "web", "--grace", "soon"], "--grace takes a whole number of seconds"],
+      [["stress", "-p", "web", "-r", "10"], "stress needs --cpu N or --memory SIZE"],
+      [["stress", "-p", "web", "--load", "50", "-r", "10"], "--load needs --cpu N"],
+      [["stress", "-p", "web", "--cpu", "1", "--load", "0", "-r", "10"], "--load takes a percent of one CPU above 0"],
+      [["stress", "-p", "web", "--memory", "64MB", "-r", "10"], "--memory takes a size from 4Ki to 1Ti"],
+      [["stress", "-p", "web", "--cpu", "1"], "stress needs a duration: -r SECONDS"],
+      [["disconnect", "-p", "web"], "disconnect needs a duration"],
+      [["disconnect", "-p", "web", "-r", "5", "--url", "ftp://{{ target.ip }}/"], "ab speaks http and https, not ftp"],
+      [["disconnect", "-p", "web", "-r", "5", "--url", "http://{{ target.ip }}/", "--detach"], "--url proves the reconnection after the fault"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli([...args, "--kubeconfig", "/nonexistent/kubeconfig"]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toContain(message);
+    }
+  });
+
+  it("each has its help", async () => {
+    for (const verb of ["kill", "kill-pod", "stress", "disconnect"]) {
+      const r = await cli([verb, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: chaos-run ${verb} -p POD`);
+    }
+    expect((await cli(["stress", "--help"])).stdout).toContain("runs in the pod's\ncgroup, outside the app container's");
+    expect((await cli(["kill", "--help"])).stdout).toContain("refused, with the reason, before any pod is touched");
+  });
+});
