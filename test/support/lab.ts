@@ -70,6 +70,7 @@ export interface PodJson {
 }
 export interface ContainerStatusJson {
   name: string;
+  containerID?: string;
   ready: boolean;
   restartCount: number;
   state: { running?: object; waiting?: { reason: string }; terminated?: { exitCode: number; reason: string } };

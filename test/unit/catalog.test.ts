@@ -28,4 +28,15 @@ describe("scenarios/", () => {
     const all = files.map((f) => readFileSync(join("scenarios", f), "utf8")).join("\n");
     for (const needle of ["loss:", "jitter:", "correlation:", "partition:", "rate:", "percent: 50", "seed:", "port:"]) expect(all).toContain(needle);
   });
+  it("has an example of each fault that acts on processes and pods, and the disconnection proven by a probe", () => {
+    const text = (f: string): string => readFileSync(join("scenarios", f), "utf8");
+    expect(text("kill-container.yaml")).toContain("kill: { container: nginx, signal: SIGKILL }");
+    expect(text("cpu-hog.yaml")).toContain("cpu: { workers: 1, load: \"100%\" }");
+    expect(text("memory-hog.yaml")).toContain("memory: { size: 256Mi }");
+    expect(text("pod-delete.yaml")).toContain("podDelete: { gracePeriod: 0s }");
+    // the reconnection is checked after the partition, not assumed
+    const disconnect = readScenarioFile(join("scenarios", "replica-disconnect.yaml")).scenario;
+    expect(disconnect?.steps.map((s) => s.kind)).toEqual(["fault", "probe"]);
+    expect(disconnect?.steadyState.map((r) => r.expect.map((e) => e.metric))).toEqual([["failedRequests"]]);
+  });
 });
