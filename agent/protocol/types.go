@@ -202,6 +202,7 @@ type CPUReading struct {
 	Load           float64  `json:"load"`
 	AchievedLoad   float64  `json:"achievedLoad"`
 	CPUTimeMs      float64  `json:"cpuTimeMs"`
+	WaitMs         *float64 `json:"waitMs,omitempty"`
 	CgroupUsageMs  *float64 `json:"cgroupUsageMs,omitempty"`
 	ThrottledMs    *float64 `json:"throttledMs,omitempty"`
 	ThrottleSource string   `json:"throttleSource,omitempty"`

@@ -7,7 +7,10 @@
 package stress
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,24 @@ import (
 // sleeps the rest. Short enough to look steady to a 100 ms CFS period, long enough that the
 // sleeps are not noise.
 const Period = 20 * time.Millisecond
+
+// threadWait is how long the calling thread has waited on a run queue (ready, not running), from
+// /proc/thread-self/schedstat; ok is false where the kernel does not keep schedstats.
+func threadWait() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(n), true
+}
 
 // threadCPU is the calling thread's CPU time.
 func threadCPU() time.Duration {
@@ -70,13 +91,15 @@ type CPU struct {
 	ended    atomic.Int64 // when the last worker stopped, unix ns
 	finished chan struct{}
 	running  []atomic.Bool
+	waited   []atomic.Int64 // each worker's run-queue wait so far, ns
+	noWait   atomic.Bool    // a worker could not read its schedstat
 }
 
 // StartCPU starts the workers; they run until Stop.
 func StartCPU(workers int, load float64) *CPU {
 	c := &CPU{Workers: workers, Load: load, stop: make(chan struct{}), start: time.Now(),
 		cpu: make([]atomic.Int64, workers), tids: make([]atomic.Int64, workers),
-		finished: make(chan struct{}), running: make([]atomic.Bool, workers)}
+		finished: make(chan struct{}), running: make([]atomic.Bool, workers), waited: make([]atomic.Int64, workers)}
 	reserve(workers)
 	ready := make(chan struct{}, workers)
 	for i := 0; i < workers; i++ {
@@ -97,6 +120,17 @@ func (c *CPU) worker(i int, ready chan<- struct{}) {
 	runtime.LockOSThread()
 	c.tids[i].Store(int64(unix.Gettid()))
 	t0 := threadCPU()
+	w0, ok := threadWait()
+	if !ok {
+		c.noWait.Store(true)
+	}
+	periods := 0
+	noteWait := func() {
+		if w, ok := threadWait(); ok {
+			c.waited[i].Store(int64(w - w0))
+		}
+	}
+	defer noteWait()
 	ready <- struct{}{}
 	share := time.Duration(float64(Period) * c.Load / 100)
 	var debt time.Duration
@@ -126,6 +160,9 @@ func (c *CPU) worker(i int, ready chan<- struct{}) {
 			}
 		}
 		c.cpu[i].Store(int64(threadCPU() - t0))
+		if periods++; periods%10 == 0 {
+			noteWait()
+		}
 		if c.stopped.Load() {
 			return
 		}
@@ -160,6 +197,18 @@ func spin() {
 		x ^= x << 17
 	}
 	sink.Store(x)
+}
+
+// Waited is how long the workers were ready but waited for a CPU; ok is false where unknown.
+func (c *CPU) Waited() (time.Duration, bool) {
+	if c.noWait.Load() {
+		return 0, false
+	}
+	var sum int64
+	for i := range c.waited {
+		sum += c.waited[i].Load()
+	}
+	return time.Duration(sum), true
 }
 
 // TIDs are the workers' threads (0 for one not started yet).

@@ -114,6 +114,10 @@ func (s *Stress) Reading() protocol.StressReading {
 	r := protocol.StressReading{ElapsedMs: ms(now.Sub(s.start))}
 	if s.cpu != nil {
 		c := &protocol.CPUReading{Workers: s.cpu.Workers, Load: s.cpu.Load, AchievedLoad: round2(s.cpu.Achieved()), CPUTimeMs: ms(s.cpu.Used())}
+		if w, ok := s.cpu.Waited(); ok {
+			v := ms(w)
+			c.WaitMs = &v
+		}
 		if sample.UsageNs != nil && s.first.UsageNs != nil {
 			v := float64(*sample.UsageNs-*s.first.UsageNs) / 1e6
 			c.CgroupUsageMs = &v

@@ -50,6 +50,9 @@ func TestCPUWorkersRunTheirDutyCycleAndLeaveNoThread(t *testing.T) {
 	if len(left) != 0 {
 		t.Fatalf("threads left: %v", left)
 	}
+	if w, ok := c.Waited(); !ok || w < 0 {
+		t.Fatalf("the workers' run-queue wait: %s, %v", w, ok)
+	}
 	got := c.Achieved()
 	// the duty cycle is measured in the thread's own CPU time: it cannot run above what was
 	// asked; a busy machine can only make it lower

@@ -61,6 +61,7 @@ export const FAULT_METRICS = {
   stress: {
     "cpu.load": percent("CPU used by each worker, percent of one CPU, measured in the workers' own CPU time"),
     "cpu.usage": number("CPU seconds per second used by the agent's cgroup (workers and agent) while the fault was held"),
+    "cpu.wait": percent("time each worker was ready to run but waited for a CPU (the node's other processes, or the pod's limit), percent of its wall time"),
     "cpu.throttled": percent("percent of the time the pod's CPU limit throttled the agent's cgroup (cpu.stat.local; no value where the kernel does not say)"),
     "cpu.throttledTime": duration("how long the pod's CPU limit throttled the agent's cgroup"),
     "memory.allocated": bytes("bytes the memory stressor had allocated and touched"),

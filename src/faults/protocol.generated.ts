@@ -419,6 +419,10 @@ export interface StressReading {
      */
     cpuTimeMs: number;
     /**
+     * how long the workers were ready to run but waited for a CPU (run-queue delay, /proc/thread-self/schedstat): other processes on the node, or the pod's CPU limit
+     */
+    waitMs?: number;
+    /**
      * the CPU time of the agent's container cgroup (workers and agent) over the same time
      */
     cgroupUsageMs?: number;
@@ -500,6 +504,10 @@ export interface StressReading1 {
      * the workers' CPU time
      */
     cpuTimeMs: number;
+    /**
+     * how long the workers were ready to run but waited for a CPU (run-queue delay, /proc/thread-self/schedstat): other processes on the node, or the pod's CPU limit
+     */
+    waitMs?: number;
     /**
      * the CPU time of the agent's container cgroup (workers and agent) over the same time
      */

@@ -200,7 +200,7 @@ validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
 const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
+const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
 const schema42 = {"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]};
@@ -931,7 +931,7 @@ vErrors.push(err40);
 errors++;
 }
 for(const key3 in data18){
-if(!(((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
+if(!((((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "waitMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
 const err41 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
@@ -1030,11 +1030,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data18.cgroupUsageMs !== undefined){
-let data23 = data18.cgroupUsageMs;
+if(data18.waitMs !== undefined){
+let data23 = data18.waitMs;
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err49 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err49 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1045,7 +1045,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err50 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1055,11 +1055,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data18.throttledMs !== undefined){
-let data24 = data18.throttledMs;
+if(data18.cgroupUsageMs !== undefined){
+let data24 = data18.cgroupUsageMs;
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 0 || isNaN(data24)){
-const err51 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err51 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1070,7 +1070,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err52 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1080,9 +1080,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data18.throttleSource !== undefined){
-if(typeof data18.throttleSource !== "string"){
-const err53 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.throttledMs !== undefined){
+let data25 = data18.throttledMs;
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err53 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1092,9 +1094,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
 else {
-const err54 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err54 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1104,11 +1105,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data16.memory !== undefined){
-let data26 = data16.memory;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.bytes === undefined){
-const err55 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(data18.throttleSource !== undefined){
+if(typeof data18.throttleSource !== "string"){
+const err55 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1117,8 +1116,10 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data26.allocatedBytes === undefined){
-const err56 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1127,8 +1128,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data26.oomKilled === undefined){
-const err57 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+}
+if(data16.memory !== undefined){
+let data27 = data16.memory;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.bytes === undefined){
+const err57 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1137,9 +1142,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key4 in data26){
-if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
-const err58 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data27.allocatedBytes === undefined){
+const err58 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1148,11 +1152,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data26.bytes !== undefined){
-let data27 = data26.bytes;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err59 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data27.oomKilled === undefined){
+const err59 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1161,9 +1162,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 0 || isNaN(data27)){
-const err60 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key4 in data27){
+if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
+const err60 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1173,11 +1174,10 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-if(data26.allocatedBytes !== undefined){
-let data28 = data26.allocatedBytes;
+if(data27.bytes !== undefined){
+let data28 = data27.bytes;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err61 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1188,7 +1188,7 @@ errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 0 || isNaN(data28)){
-const err62 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err62 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1199,9 +1199,10 @@ errors++;
 }
 }
 }
-if(data26.oomKilled !== undefined){
-if(typeof data26.oomKilled !== "boolean"){
-const err63 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data27.allocatedBytes !== undefined){
+let data29 = data27.allocatedBytes;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err63 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1210,11 +1211,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data26.pid !== undefined){
-let data30 = data26.pid;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err64 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err64 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1223,9 +1222,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err65 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data27.oomKilled !== undefined){
+if(typeof data27.oomKilled !== "boolean"){
+const err65 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1235,11 +1236,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-if(data26.oomKillsInCgroup !== undefined){
-let data31 = data26.oomKillsInCgroup;
+if(data27.pid !== undefined){
+let data31 = data27.pid;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err66 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err66 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1249,8 +1249,8 @@ vErrors.push(err66);
 errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err67 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data31 < 1 || isNaN(data31)){
+const err67 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1261,9 +1261,10 @@ errors++;
 }
 }
 }
-if(data26.ended !== undefined){
-if(typeof data26.ended !== "string"){
-const err68 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data27.oomKillsInCgroup !== undefined){
+let data32 = data27.oomKillsInCgroup;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err68 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1272,10 +1273,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-}
-else {
-const err69 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err69 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1286,8 +1286,9 @@ errors++;
 }
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data27.ended !== undefined){
+if(typeof data27.ended !== "string"){
+const err70 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1299,12 +1300,36 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err71 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err71];
 }
 else {
 vErrors.push(err71);
+}
+errors++;
+}
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
 }
 errors++;
 }
@@ -1690,7 +1715,7 @@ vErrors.push(err30);
 errors++;
 }
 for(const key3 in data15){
-if(!(((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
+if(!((((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "waitMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
 const err31 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err31];
@@ -1789,11 +1814,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data15.cgroupUsageMs !== undefined){
-let data20 = data15.cgroupUsageMs;
+if(data15.waitMs !== undefined){
+let data20 = data15.waitMs;
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err39 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err39 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1804,7 +1829,7 @@ errors++;
 }
 }
 else {
-const err40 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err40 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1814,11 +1839,11 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data15.throttledMs !== undefined){
-let data21 = data15.throttledMs;
+if(data15.cgroupUsageMs !== undefined){
+let data21 = data15.cgroupUsageMs;
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 < 0 || isNaN(data21)){
-const err41 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err41 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1829,7 +1854,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err42 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1839,9 +1864,11 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data15.throttleSource !== undefined){
-if(typeof data15.throttleSource !== "string"){
-const err43 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data15.throttledMs !== undefined){
+let data22 = data15.throttledMs;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err43 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1851,9 +1878,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
 else {
-const err44 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err44 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1863,11 +1889,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data13.memory !== undefined){
-let data23 = data13.memory;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.bytes === undefined){
-const err45 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(data15.throttleSource !== undefined){
+if(typeof data15.throttleSource !== "string"){
+const err45 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1876,8 +1900,10 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data23.allocatedBytes === undefined){
-const err46 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1886,8 +1912,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data23.oomKilled === undefined){
-const err47 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+}
+if(data13.memory !== undefined){
+let data24 = data13.memory;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.bytes === undefined){
+const err47 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1896,9 +1926,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key4 in data23){
-if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
-const err48 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data24.allocatedBytes === undefined){
+const err48 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1907,11 +1936,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data23.bytes !== undefined){
-let data24 = data23.bytes;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err49 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data24.oomKilled === undefined){
+const err49 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1920,9 +1946,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key4 in data24){
+if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
+const err50 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1932,11 +1958,10 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-if(data23.allocatedBytes !== undefined){
-let data25 = data23.allocatedBytes;
+if(data24.bytes !== undefined){
+let data25 = data24.bytes;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err51 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1947,7 +1972,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 0 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err52 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1958,9 +1983,10 @@ errors++;
 }
 }
 }
-if(data23.oomKilled !== undefined){
-if(typeof data23.oomKilled !== "boolean"){
-const err53 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data24.allocatedBytes !== undefined){
+let data26 = data24.allocatedBytes;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err53 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1969,11 +1995,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data23.pid !== undefined){
-let data27 = data23.pid;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err54 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 < 0 || isNaN(data26)){
+const err54 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1982,9 +2006,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err55 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data24.oomKilled !== undefined){
+if(typeof data24.oomKilled !== "boolean"){
+const err55 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1994,11 +2020,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-if(data23.oomKillsInCgroup !== undefined){
-let data28 = data23.oomKillsInCgroup;
+if(data24.pid !== undefined){
+let data28 = data24.pid;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err56 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err56 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2008,8 +2033,8 @@ vErrors.push(err56);
 errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 0 || isNaN(data28)){
-const err57 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data28 < 1 || isNaN(data28)){
+const err57 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2020,9 +2045,10 @@ errors++;
 }
 }
 }
-if(data23.ended !== undefined){
-if(typeof data23.ended !== "string"){
-const err58 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24.oomKillsInCgroup !== undefined){
+let data29 = data24.oomKillsInCgroup;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err58 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2031,10 +2057,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err59 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2045,8 +2070,9 @@ errors++;
 }
 }
 }
-else {
-const err60 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data24.ended !== undefined){
+if(typeof data24.ended !== "string"){
+const err60 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2058,12 +2084,36 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err61 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
+}
+errors++;
+}
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+else {
+const err63 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
 }
 errors++;
 }
