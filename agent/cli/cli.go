@@ -41,9 +41,10 @@ import (
 var Version = "dev"
 
 const usage = `usage:
-  chaos-agent serve [--ttl DURATION] [--kinds kill]
+  chaos-agent serve [--ttl DURATION] [--kinds kill|stress]
                                         the container's main process (env CHAOS_AGENT_NAME, CHAOS_RUN_ID);
-                                        --kinds kill: a kill agent (one kill, in the target's PID namespace)
+                                        --kinds kill: a kill agent (one kill, in the target's PID namespace);
+                                        --kinds stress: a stress agent (one stress fault, in a container of its own)
   chaos-agent request JSON              one protocol request to this container's serve process
   chaos-agent status [--json]           what the agent holds, and the orphans it sees
   chaos-agent revert FAULT_ID [--json]  revert one fault
@@ -118,35 +119,47 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func newAgent(name, runID string, ttl time.Duration, killer bool) *service.Agent {
+// Roles of a serve process: the pod's agent (network faults, and stress), a kill agent, a
+// stress agent.
+const (
+	roleAgent  = ""
+	roleKill   = "kill"
+	roleStress = "stress"
+)
+
+func newAgent(name, runID string, ttl time.Duration, role string) *service.Agent {
 	deadline := time.Now().Add(ttl)
-	kinds := map[string]fault.Kind{
-		protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{},
-		protocol.KindStress: fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }},
-	}
-	if killer {
+	stressKind := fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }}
+	kinds := map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindStress: stressKind}
+	switch role {
+	case roleKill:
 		// a kill agent shares the target container's PID namespace and does nothing else
 		kinds = map[string]fault.Kind{protocol.KindKill: fault.Kill{Proc: kill.RealProc{}, Tracer: kill.Real{}}}
+	case roleStress:
+		// a stress agent is a container of its own: where the kubelet makes the OOM killer take
+		// a container's processes together (cgroup v2, memory.oom.group), a memory stressor must
+		// not share one with the agent that holds the network faults
+		kinds = map[string]fault.Kind{protocol.KindStress: stressKind}
 	}
 	return service.New(service.Config{
 		Name: name, RunID: runID, Version: Version, TTL: ttl,
 		Exec: exec.Real{}, Kernel: kernel.Netlink{}, Clock: lease.Real{},
 		Peers: service.SocketPeers{}, Lock: ownership.SocketLock{},
 		Logf: logf, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
-		Kinds: kinds, NoOrphanScan: killer, ExitAfterEvent: killer,
+		Kinds: kinds, NoOrphanScan: role != roleAgent, ExitAfterEvent: role == roleKill, ExitWhenIdle: role == roleStress,
 	})
 }
 
 func serve(args []string) int {
 	ttl := 600 * time.Second
-	killer := false
+	role := roleAgent
 	for i := 0; i < len(args); i++ {
 		switch {
-		case args[i] == "--kinds" && i+1 < len(args) && args[i+1] == "kill", args[i] == "--kinds=kill":
-			killer = true
-			if args[i] == "--kinds" {
-				i++
-			}
+		case args[i] == "--kinds" && i+1 < len(args) && (args[i+1] == roleKill || args[i+1] == roleStress):
+			role = args[i+1]
+			i++
+		case args[i] == "--kinds="+roleKill || args[i] == "--kinds="+roleStress:
+			role = strings.TrimPrefix(args[i], "--kinds=")
 		case args[i] == "--ttl" && i+1 < len(args):
 			d, err := parseDuration(args[i+1])
 			if err != nil {
@@ -182,7 +195,7 @@ func serve(args []string) int {
 		return 1
 	}
 	logf("%s (run %s, version %s) serving on %s, ttl %s", name, runID, Version, protocol.SocketAddress(name), ttl)
-	return newAgent(name, runID, ttl, killer).Run(context.Background(), ln, signals)
+	return newAgent(name, runID, ttl, role).Run(context.Background(), ln, signals)
 }
 
 // printReply writes a reply as one JSON line.

@@ -59,6 +59,9 @@ type Config struct {
 	// ExitAfterEvent: once an event (a kill) is done, the serve process ends (a kill agent is
 	// one per kill).
 	ExitAfterEvent bool
+	// ExitWhenIdle: once a fault was held and none is any more (reverted, or its lease lapsed),
+	// the serve process ends (a stress agent is one per stress step).
+	ExitWhenIdle bool
 }
 
 type record struct {
@@ -89,7 +92,9 @@ type Agent struct {
 	backendErr error
 	detected   bool
 
-	// done is closed when an event asked the serve process to end (ExitAfterEvent)
+	// conns are the connections being served
+	conns sync.WaitGroup
+	// done is closed when the serve process is to end (ExitAfterEvent, ExitWhenIdle)
 	done     chan struct{}
 	doneOnce sync.Once
 	eventErr error
@@ -193,8 +198,16 @@ func (a *Agent) state(rec *record, now time.Time) protocol.FaultState {
 	return st
 }
 
-// Done is closed once an event asked the serve process to end (ExitAfterEvent).
+// Done is closed once the serve process is to end: an event is done (ExitAfterEvent), or the
+// faults it held are all over (ExitWhenIdle).
 func (a *Agent) Done() <-chan struct{} { return a.done }
+
+// idle ends an ExitWhenIdle agent once it holds nothing. Call with a.mu held.
+func (a *Agent) idle() {
+	if a.cfg.ExitWhenIdle && len(a.faults) == 0 {
+		a.doneOnce.Do(func() { close(a.done) })
+	}
+}
 
 // Handle serves one raw request; an event's deed (a kill) runs before it returns.
 func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
@@ -449,6 +462,7 @@ func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record,
 		}
 		a.leases.End(rec.id, reason, now)
 		a.logf("reverted %s (%s): %s", rec.id, reason, detail)
+		a.idle()
 	} else {
 		a.leases.Drop(rec.id)
 		rec.pending, rec.reason, rec.left, rec.retryAt = true, reason, remaining, now.Add(a.cfg.RetryEvery)

@@ -254,3 +254,24 @@ func TestOnlyKillsOfferADryRun(t *testing.T) {
 }
 
 var _ kill.Tracer = (*tracer)(nil)
+
+func TestAStressAgentEndsOnceItsFaultIsOver(t *testing.T) {
+	p := newPod(t)
+	sp := &spawner{}
+	a := New(Config{Name: "chaos-stress-ssss-s1", RunID: "ssss", Version: "test", TTL: time.Minute,
+		Exec: p.k, Kernel: p.k, Clock: p.clock, Peers: p, Lock: p.lock, ReadFile: p.k.ReadFile,
+		Kinds:        map[string]fault.Kind{protocol.KindStress: fault.Stress{Spawn: sp, Cgroup: cgroup{}}},
+		NoOrphanScan: true, ExitWhenIdle: true, Logf: p.t.Logf})
+	mustOK(t, do(t, a, applyReq("ssss", "ssss-s1", 5000, stressSpec)))
+	select {
+	case <-a.Done():
+		t.Fatal("ended while holding its fault")
+	default:
+	}
+	mustOK(t, do(t, a, revertReq("ssss", "ssss-s1")))
+	select {
+	case <-a.Done():
+	default:
+		t.Fatal("a stress agent whose fault is reverted did not end")
+	}
+}

@@ -156,7 +156,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		go a.serveConn(ctx, conn)
+		a.conns.Add(1)
+		go func() {
+			defer a.conns.Done()
+			a.serveConn(ctx, conn)
+		}()
 	}
 }
 
@@ -205,7 +209,15 @@ loop:
 			reason = protocol.ReasonTerminated
 			break loop
 		case <-a.done:
-			a.logf("the event this agent was added for is done: exiting")
+			a.logf("what this agent was added for is done: exiting")
+			// the reply that ended it is still on its way: stop accepting, let it go out
+			_ = ln.Close()
+			waited := make(chan struct{})
+			go func() { a.conns.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-time.After(10 * time.Second):
+			}
 			break loop
 		case <-timer.C:
 			if a.Tick(ctx) {

@@ -21,6 +21,8 @@ export interface LedgerEntry {
   state: EntryState;
   /** the interface the agent applied it on, once known */
   iface: string | undefined;
+  /** the fault lives only in its agent's processes (stress): an agent that is gone took it with it */
+  readonly processOnly?: boolean | undefined;
 }
 
 export class RevertLedger {

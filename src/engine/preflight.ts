@@ -14,6 +14,8 @@ export interface PreflightNeeds {
   readonly injectAgents: boolean;
   /** kill agents are added (one per kill step and pod, with SYS_PTRACE and KILL) */
   readonly killAgents?: boolean | undefined;
+  /** stress agents are added (one per stress step and pod, no capability) */
+  readonly stressAgents?: boolean | undefined;
   /** pods are deleted through the API (podDelete), and their controllers watched */
   readonly deletePods?: boolean | undefined;
 }
@@ -30,7 +32,8 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     { verb: "get", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
   ];
-  if (needs.injectAgents || needs.killAgents === true) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
+  const adds = needs.injectAgents || needs.killAgents === true || needs.stressAgents === true;
+  if (adds) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
   // recovery is watched: a killed container's restart, a deleted pod's replacement
   if (needs.killAgents === true || needs.deletePods === true) checks.push({ verb: "watch", resource: "pods", namespace });
@@ -48,7 +51,7 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
   }
 
   const capabilities = [...new Set([...(needs.injectAgents ? plan.agent.capabilities : []), ...(needs.killAgents === true ? KILL_CAPABILITIES : [])])];
-  if (needs.injectAgents || needs.killAgents === true) podSecurity(capabilities, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
+  if (adds) podSecurity(capabilities, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
 
   const needed = plan.timelineMs + TTL_MARGIN_MS;
   const ttlOk = plan.agent.ttlMs >= needed;

@@ -57,6 +57,9 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
     if (p === undefined) return { absence: "pod deleted: the fault went with its network namespace", agentRunning: false };
     const agent = p.ephemeralContainers.find((c) => c.name === entry.agent.container);
     const running = agent?.state === "running";
+    if (entry.processOnly === true && agent?.state === "terminated") {
+      return { absence: `its agent ${agent.name} ended (${agent.reason ?? "exit"} ${agent.exitCode ?? ""}): the stressors were its processes and ended with it`.replace(" )", ")"), agentRunning: false };
+    }
     if (p.deleting && !running) return { absence: "pod terminating and its agent container has exited (the agent reverts on SIGTERM): the fault goes with its network namespace", agentRunning: false };
     return { absence: undefined, agentRunning: running };
   } catch {

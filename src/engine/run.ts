@@ -7,13 +7,13 @@
 // observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { requestArgv } from "../faults/index.js";
+import { requestArgv, stressAgentServeArgs } from "../faults/index.js";
 import type { RevertRequest } from "../faults/protocol.generated.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { quoteArgv } from "../plan/format.js";
 import type { Plan } from "../plan/types.js";
 import { callAgent, type AgentHandle } from "./agent-client.js";
-import { ensureAgent } from "./agents.js";
+import { agentContainer, ensureAgent, freeName } from "./agents.js";
 import { Checks } from "./checks.js";
 import type { EventSink, PodRef, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
@@ -193,12 +193,32 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
     untilRecovered: options.untilRecovered === true,
   });
-  /** A fault the agents hold (netem, partition, stress); a stress step also says what it measured. */
+  /** A fault agents hold: the pods' agents (netem, partition) or stress agents of its own, which also say what they measured. */
   const agentStep = async (step: AgentFaultStep): Promise<void> => {
-    const stress = step.fault.fault.kind === "stress";
+    const f = step.fault;
+    const stress = f.delivery === "stress-agent";
     const readings = new Map<string, StressReading | undefined>();
     const before = new Map<string, PodInfo | undefined>();
-    if (stress) for (const a of agents.values()) before.set(podKey(a.pod), await cluster.getPod(a.pod.namespace, a.pod.name).catch(() => undefined));
+    const holders = new Map<string, AgentHandle>();
+    if (f.delivery === "stress-agent") {
+      const live = options.pods.filter((p) => !gone.has(podKey(p)));
+      const added = await mapPool(live, options.concurrency, async (p) => {
+        const fresh = (await cluster.getPod(p.namespace, p.name)) ?? p;
+        before.set(podKey(p), fresh);
+        const name = freeName(fresh, f.agentName);
+        const ref = { namespace: p.namespace, name: p.name };
+        emit({ type: "agent:injecting", at: now(), pod: ref, container: name });
+        const started = now();
+        const spec = agentContainer(name, { image: plan.agent.image, pullPolicy: plan.agent.pullPolicy, capabilities: [], ttlMs: f.agentTtlMs, runId: options.runId });
+        await cluster.addEphemeralContainer(p.namespace, p.name, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) });
+        await cluster.waitContainerRunning(p.namespace, p.name, name, { signal, timeoutMs: options.injectTimeoutMs });
+        holders.set(podKey(ref), { pod: ref, container: name, reused: false });
+        emit({ type: "agent:ready", at: now(), pod: ref, container: name, reused: false, durationMs: now() - started });
+      });
+      const failed = added.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+    }
+    const holding = (): AgentHandle[] => [...(stress ? holders : agents).values()].filter((a) => !gone.has(podKey(a.pod)));
     try {
       await runFaultStep(step, {
         cluster,
@@ -206,7 +226,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         now,
         ledger,
         leases,
-        agents: () => [...agents.values()].filter((a) => !gone.has(podKey(a.pod))),
+        agents: holding,
         gone,
         signal,
         concurrency: options.concurrency,
@@ -225,11 +245,11 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     } finally {
       if (stress) {
         const observations: Observation[] = [];
-        for (const a of agents.values()) {
+        for (const a of holders.values()) {
           const key = podKey(a.pod);
           if (!readings.has(key)) continue;
           const after = await cluster.getPod(a.pod.namespace, a.pod.name).catch(() => undefined);
-          const o = stressObservation(a.pod, readings.get(key), before.get(key), after);
+          const o = stressObservation(a.pod, readings.get(key), before.get(key), after, a.container);
           emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind: "stress", pod: a.pod, metrics: o.metrics, detail: o.detail });
           observations.push(o);
         }
@@ -250,6 +270,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         toolsPod: hasProbes,
         injectAgents: agentNeeded,
         killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
+        stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
         deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
       },
       emit,

@@ -5,7 +5,7 @@
 import { CouldNotRunError } from "../errors.js";
 import type { Reply } from "../faults/protocol.generated.js";
 import type { Cluster } from "../kube/types.js";
-import type { PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
+import type { PlannedAgentFault, PlannedFaultStep, PlannedStressFault } from "../plan/types.js";
 import { callAgent, foreignAgentError, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
 import type { EventSink, PodRef } from "./events.js";
 import { interruptOf } from "./interrupt.js";
@@ -42,11 +42,11 @@ export interface FaultStepContext {
 
 const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
 
-/** A step whose fault the pods' agents hold (netem, partition, stress). */
-export type AgentFaultStep = PlannedFaultStep & { readonly fault: PlannedAgentFault };
+/** A step whose fault agents hold under a lease and revert: the pods' agents (netem, partition) or stress agents of its own. */
+export type AgentFaultStep = PlannedFaultStep & { readonly fault: PlannedAgentFault | PlannedStressFault };
 
 export function isAgentFaultStep(step: PlannedFaultStep): step is AgentFaultStep {
-  return step.fault.delivery === "agent";
+  return step.fault.delivery === "agent" || step.fault.delivery === "stress-agent";
 }
 
 function failedCommand(reply: Reply): string {
@@ -115,7 +115,9 @@ async function applyOne(step: AgentFaultStep, e: LedgerEntry, ctx: FaultStepCont
 
 export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext): Promise<void> {
   const f = step.fault;
-  const entries = ctx.agents().map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined }));
+  // a stress fault lives only in its agent's processes: if the agent is gone, so is the fault
+  const processOnly = f.delivery === "stress-agent";
+  const entries = ctx.agents().map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) }));
   // the ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it
   ctx.ledger.record(entries);
   try {

@@ -31,14 +31,19 @@ function cpuWords(milli: number): string {
   return milli % 1000 === 0 ? `${milli / 1000} CPU` : `${milli}m`;
 }
 
-export function stressObservation(pod: PodRef, reading: StressReading | undefined, before: PodInfo | undefined, after: PodInfo | undefined): Observation {
+export function stressObservation(pod: PodRef, reading: StressReading | undefined, before: PodInfo | undefined, after: PodInfo | undefined, agentName?: string): Observation {
   const changes = containerChanges(before, after);
   const metrics: Record<string, number | undefined> = { restarts: changes.restarts, oomKilled: changes.oomKilled };
   const words: string[] = [];
   const limits = after?.limits ?? before?.limits;
   const app = (before?.containers ?? []).map((c) => c.name).join(", ");
-  if (reading === undefined) {
-    words.push("no reading from the agent (the stress did not end with a confirmed revert)");
+  const agent = agentName === undefined ? undefined : after?.ephemeralContainers.find((c) => c.name === agentName);
+  if (reading === undefined && agent?.state === "terminated" && agent.reason === "OOMKilled") {
+    // the kernel took the stress agent's whole container (cgroup v2: memory.oom.group), and with it its reading
+    metrics["memory.oomKilled"] = 1;
+    words.push(`the OOM killer took the stress agent's container ${agent.name} (its processes together, as the kubelet has it on cgroup v2), under the pod's limit${limits?.memoryBytes !== undefined ? ` of ${formatSize(limits.memoryBytes)}` : ""}: no reading beyond that, and not the app`);
+  } else if (reading === undefined) {
+    words.push(`no reading from the agent (the stress did not end with a confirmed revert${agent?.state === "terminated" ? `; its container ended: ${agent.reason ?? "exit"} ${agent.exitCode ?? ""}`.trimEnd() : ""})`);
   }
   const el = reading?.elapsedMs ?? 0;
   const cpu = reading?.cpu;
@@ -66,6 +71,6 @@ export function stressObservation(pod: PodRef, reading: StressReading | undefine
     words.push(w);
   }
   if (changes.restarts > 0) words.push(`the pod's containers restarted ${changes.restarts}×${changes.oomKilled > 0 ? `, OOMKilled: ${changes.names.join(", ")}` : ""}`);
-  words.push(`the stressors ran in the agent, in the pod's cgroup, outside container${app.includes(",") ? "s" : ""} ${app}'s own`);
+  words.push(`the stressors ran in a stress agent of their own, in the pod's cgroup, outside container${app.includes(",") ? "s" : ""} ${app}'s own`);
   return { pod, metrics, detail: words.join("; ") };
 }

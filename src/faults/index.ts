@@ -13,6 +13,7 @@ export {
   deliveryOf,
   faultSpec,
   killAgentServeArgs,
+  stressAgentServeArgs,
   killSpec,
   leaseMsOf,
   renewRequest,

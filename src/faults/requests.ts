@@ -153,6 +153,11 @@ export function killAgentServeArgs(ttlMs: number): string[] {
   return [...agentServeArgs(ttlMs), "--kinds", "kill"];
 }
 
+/** A stress agent's arguments: it holds one stress fault (and nothing else), and exits once it is over. */
+export function stressAgentServeArgs(ttlMs: number): string[] {
+  return [...agentServeArgs(ttlMs), "--kinds", "stress"];
+}
+
 /** What network faults need: tc and iptables need NET_ADMIN; iptables opens raw sockets (NET_RAW). */
 export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
 
@@ -162,13 +167,21 @@ export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
  */
 export const KILL_CAPABILITIES: readonly string[] = ["SYS_PTRACE", "KILL"];
 
-/** How a fault reaches the pod: the pod's agent holds it, a kill agent of its own delivers it, or the API does it. */
-export type Delivery = "agent" | "kill-agent" | "api";
+/**
+ * How a fault reaches the pod: the pod's agent holds it (network faults); a stress agent of its
+ * own holds it — a container of its own, since where the kubelet has the OOM killer take a
+ * container's processes together (cgroup v2, memory.oom.group) a memory stressor must not share
+ * one with the agent that holds the network faults; a kill agent of its own delivers it; or the
+ * API does it.
+ */
+export type Delivery = "agent" | "stress-agent" | "kill-agent" | "api";
 
 export function deliveryOf(fault: Fault): Delivery {
   switch (fault.kind) {
     case "kill":
       return "kill-agent";
+    case "stress":
+      return "stress-agent";
     case "podDelete":
       return "api";
     default:

@@ -43,6 +43,14 @@ function faultLines(f: PlannedFault, indent: string): string[] {
         `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
       );
       break;
+    case "stress-agent":
+      lines.push(
+        `${indent}fault ${f.id}: ${f.summary}`,
+        `${indent}  stress agent ${f.agentName} (no capability added), in each pod:`,
+        `${indent}  apply: ${quoteArgv(requestArgv(f.apply))}`,
+        `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
+      );
+      break;
     case "kill-agent":
       lines.push(
         `${indent}fault ${f.id}: ${f.summary} — an event, nothing to revert`,
@@ -85,7 +93,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     out.push(`  (placeholders: the pods are listed at run time${t.maxPods !== undefined ? `, and maxPods ${t.maxPods} is checked then` : ""}; name them with --pods to see the seeded choice)`);
   }
   out.push(`Agent: ${plan.agent.image}, pull policy ${plan.agent.pullPolicy}, ttl ${formatDuration(plan.agent.ttlMs)}, lease ${formatDuration(plan.agent.leaseMs)}`);
-  if (plan.agent.needed === false) out.push("  none held in the pods: the faults are delivered by kill agents of their own or through the API");
+  if (plan.agent.needed === false) out.push("  none held in the pods: the faults are delivered by kill and stress agents of their own, or through the API");
   else out.push(`  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.length > 0 ? plan.agent.capabilities.join(", ") : "none added"} (what the faults need, nothing more; never inherited from the pod)`);
   out.push("");
   if (plan.steadyState.length > 0) {
@@ -98,7 +106,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     const head = `  ${offset(s.startMs).padEnd(8)} ${s.index + 1}. ${s.name}`;
     switch (s.kind) {
       case "fault":
-        out.push(`${head}: ${s.fault.delivery === "agent" ? "fault for" : "event, recovery watched for"} ${formatDuration(s.durationMs)}`);
+        out.push(`${head}: ${s.fault.delivery === "agent" || s.fault.delivery === "stress-agent" ? "fault for" : "event, recovery watched for"} ${formatDuration(s.durationMs)}`);
         out.push(...faultLines(s.fault, "             "));
         for (const e of s.expectText ?? []) out.push(`               expect ${e}`);
         if (s.during.length > 0) {
@@ -170,8 +178,9 @@ export function planToJson(plan: Plan, file: string): unknown {
               ...(f.notes.length > 0 ? { notes: f.notes } : {}),
               spec: f.delivery === "api" ? { kind: "podDelete", ...(f.fault.gracePeriodMs === undefined ? {} : { gracePeriodMs: f.fault.gracePeriodMs }) } : f.apply.fault.spec,
               apply: f.delivery === "api" ? null : f.apply,
-              revert: f.delivery === "agent" ? f.revert : null,
+              revert: f.delivery === "agent" || f.delivery === "stress-agent" ? f.revert : null,
               ...(f.delivery === "kill-agent" ? { killAgent: { name: f.agentName, capabilities: f.capabilities, ttlMs: f.agentTtlMs } } : {}),
+              ...(f.delivery === "stress-agent" ? { stressAgent: { name: f.agentName, ttlMs: f.agentTtlMs } } : {}),
             },
             during: s.during.map(run),
             ...((s.expectText ?? []).length > 0 ? { expect: s.expectText } : {}),

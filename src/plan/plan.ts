@@ -187,7 +187,7 @@ function networkSummary(fault: Extract<Fault, { kind: "netem" | "partition" }>):
   return scope.length > 0 ? `${head}; only ${scope.join(", ")}` : `${head}; all traffic`;
 }
 
-/** A kill agent outlives its step's window by this much at most (it exits once its kill is done). */
+/** A kill or stress agent outlives its step by this much at most (it exits once its fault is over). */
 export const KILL_AGENT_MARGIN_MS = 60_000;
 
 function cpuWords(milli: number): string {
@@ -205,9 +205,9 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
   switch (fault.kind) {
     case "stress": {
       const notes = [
-        "the stressors run in the agent, an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own",
+        `the stressors run in a stress agent ${agentName}, an ephemeral container of their own with no capability added: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own`,
       ];
-      if (fault.memory !== undefined) notes.push("the memory stressor is a child of the agent that asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes, and the report says so — or says which container it took instead");
+      if (fault.memory !== undefined) notes.push("the memory stressor asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes — with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2) — and the report says so, or says which container it took instead");
       for (const p of pods) if (!p.placeholder && p.limits !== undefined) notes.push(`pod ${p.name}: ${limitsWords(p.limits)} (the sum of its containers' limits; the pod's cgroup enforces it)`);
       return notes;
     }
@@ -276,6 +276,11 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
           case "podDelete":
             fault = { ...base, delivery: "api", fault: f, notes: faultNotes(f, pods, "") };
             break;
+          case "stress": {
+            const agentName = `chaos-stress-${runId}-s${step.index + 1}`;
+            fault = { ...base, delivery: "stress-agent", fault: f, notes: faultNotes(f, pods, agentName), apply: applyRequest(runId, id, leaseMs, f), revert: revertRequest(runId, id), agentName, agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS };
+            break;
+          }
           default:
             agentNeeded = true;
             for (const c of capabilitiesFor(f)) capabilities.add(c);

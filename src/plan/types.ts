@@ -2,7 +2,7 @@
 // prints it and the engine follows it.
 import type { Expectation } from "../expect/expectation.js";
 import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.js";
-import type { Fault, KillFault, PodDeleteFault } from "../faults/types.js";
+import type { Fault, KillFault, PodDeleteFault, StressFault } from "../faults/types.js";
 import type { AgentSettings, TargetMode } from "../scenario/types.js";
 
 /** What kind of pod it is, where that matters to the people running the experiment. */
@@ -82,7 +82,7 @@ interface PlannedFaultBase {
   readonly notes: readonly string[];
 }
 
-/** A fault the pod's agent holds under a lease and reverts (netem, partition, stress). */
+/** A fault the pod's agent holds under a lease and reverts (netem, partition). */
 export interface PlannedAgentFault extends PlannedFaultBase {
   readonly delivery: "agent";
   /**
@@ -92,6 +92,17 @@ export interface PlannedAgentFault extends PlannedFaultBase {
    */
   readonly apply: ApplyRequest;
   readonly revert: RevertRequest;
+}
+
+/** A stress: held by a stress agent of its own in each pod (a container of its own, no capability), reverted like an agent's fault. */
+export interface PlannedStressFault extends PlannedFaultBase {
+  readonly delivery: "stress-agent";
+  readonly fault: StressFault;
+  readonly apply: ApplyRequest;
+  readonly revert: RevertRequest;
+  /** the stress agent's container: `chaos-stress-<runId>-s<N>` */
+  readonly agentName: string;
+  readonly agentTtlMs: number;
 }
 
 /** A kill: an event, delivered by a kill agent of its own in each pod (nothing to revert). */
@@ -112,7 +123,7 @@ export interface PlannedApiFault extends PlannedFaultBase {
   readonly fault: PodDeleteFault;
 }
 
-export type PlannedFault = PlannedAgentFault | PlannedKillFault | PlannedApiFault;
+export type PlannedFault = PlannedAgentFault | PlannedStressFault | PlannedKillFault | PlannedApiFault;
 
 export interface PlannedFaultStep extends PlannedStepBase {
   readonly kind: "fault";

@@ -219,14 +219,15 @@ steps:
 `;
 
 describe("stress", () => {
-  it("is held by the agent (which adds no capability), renewed, stopped, and its reading checked", async () => {
+  it("is held by a stress agent of its own (no capability), renewed, stopped, and its reading checked", async () => {
     const cluster = new RecordingCluster([webPod("web-a", { limits: { cpuMilli: 500, memoryBytes: 64 << 20 } })]);
     const run = start(cluster, scenarioOf(STRESS));
     const result = await finish(run);
     expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
+    // not the pod's network agent: a container of its own, which an OOM kill of it cannot take along
     const added = cluster.calls.filter((c) => c.op === "add-agent");
-    expect(added.map((c) => c.container)).toEqual(["chaos-agent-r1"]);
-    expect(added[0]?.spec).toMatchObject({ securityContext: { capabilities: [] } });
+    expect(added.map((c) => c.container)).toEqual(["chaos-stress-r1-s1"]);
+    expect(added[0]?.spec).toMatchObject({ args: ["serve", "--ttl", "70s", "--kinds", "stress"], securityContext: { capabilities: [] } });
     expect(added[0]?.spec && "targetContainerName" in added[0].spec ? added[0].spec.targetContainerName : undefined).toBeUndefined();
     expect(cluster.requests((r) => r.op !== "renew").map((r) => r.request.op)).toEqual(["apply", "revert"]);
     expect(cluster.requests((r) => r.op === "renew").length).toBeGreaterThan(5);
@@ -234,8 +235,25 @@ describe("stress", () => {
     expect(o?.metrics).toMatchObject({ "cpu.load": 50, "cpu.usage": 1, "cpu.throttled": 50, "cpu.throttledTime": 5000, "memory.allocated": 8 << 20, "memory.oomKilled": 0, restarts: 0, oomKilled: 0 });
     expect(o?.detail).toContain("2 CPU workers: asked 50% of a CPU each, achieved 50.0% over 10.0s; the pod's CPU limit (500m) throttled the agent 50% of the time");
     expect(o?.detail).toContain("memory: 8Mi of 8Mi allocated under the pod's limit of 64Mi");
-    expect(o?.detail).toContain("the stressors ran in the agent, in the pod's cgroup, outside container web's own");
+    expect(o?.detail).toContain("the stressors ran in a stress agent of their own, in the pod's cgroup, outside container web's own");
     expect(results(run.events)).toEqual(["web-a cpu.load pass", "web-a cpu.throttled pass", "web-a memory.oomKilled pass"]);
+  });
+
+  it("the OOM killer takes the stress agent's whole container (cgroup v2): the fault ended with it, said so, not exit 4", async () => {
+    const cluster = new RecordingCluster([webPod("web-a", { limits: { cpuMilli: undefined, memoryBytes: 64 << 20 } })]);
+    let dead = false;
+    cluster.script = (r, where) => (dead && where.container.startsWith("chaos-stress-") ? { kind: "drop", error: `container not found ("${where.container}")` } : undefined);
+    const run = start(cluster, scenarioOf(STRESS.replace(/    expect:[\s\S]*/, "    expect: { memory.oomKilled: 1, restarts: 0 }\n")));
+    await until(() => run.events.some((e) => e.type === "fault:holding"));
+    dead = true;
+    cluster.setContainer("web-a", "chaos-stress-r1-s1", { state: "terminated", reason: "OOMKilled", exitCode: 137 });
+    const result = await finish(run);
+    expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
+    const reverted = run.events.find((e) => e.type === "fault:reverted");
+    expect(reverted?.type === "fault:reverted" ? [reverted.confirmed, reverted.detail] : []).toEqual([true, "its agent chaos-stress-r1-s1 ended (OOMKilled 137): the stressors were its processes and ended with it"]);
+    const [o] = observed(run.events);
+    expect(o?.metrics["memory.oomKilled"]).toBe(1);
+    expect(o?.detail).toContain("the OOM killer took the stress agent's container chaos-stress-r1-s1 (its processes together, as the kubelet has it on cgroup v2), under the pod's limit of 64Mi");
   });
 
   it("Ctrl-C: the stressors are stopped at once, 130", async () => {

@@ -57,7 +57,7 @@ describe("requests to the agent", () => {
     expect(capabilitiesFor(faultOf(ROADMAP, 0).fault)).toEqual([]);
     expect(capabilitiesFor(faultOf(ROADMAP, 1).fault)).toEqual(["SYS_PTRACE", "KILL"]);
     expect(capabilitiesFor(faultOf(ROADMAP, 2).fault)).toEqual([]);
-    expect([0, 1, 2].map((i) => deliveryOf(faultOf(ROADMAP, i).fault))).toEqual(["agent", "kill-agent", "api"]);
+    expect([0, 1, 2].map((i) => deliveryOf(faultOf(ROADMAP, i).fault))).toEqual(["stress-agent", "kill-agent", "api"]);
   });
 });
 
@@ -71,23 +71,26 @@ describe("the plan", () => {
     { runId: "r1a2b3" },
   );
 
-  it("adds the agent (with no capability) for stress only; a kill agent of its own per kill; no agent for a deletion", () => {
+  it("adds no network agent: a stress agent of its own (no capability), a kill agent of its own, none for a deletion", () => {
     expect(plan.agent.capabilities).toEqual([]);
-    expect(plan.agent.needed).toBeUndefined();
+    expect(plan.agent.needed).toBe(false);
+    const stress = plan.steps[0];
+    if (stress?.kind !== "fault" || stress.fault.delivery !== "stress-agent") throw new Error("a stress");
+    expect(stress.fault).toMatchObject({ agentName: "chaos-stress-r1a2b3-s1", agentTtlMs: 80_000 });
     const kill = plan.steps[1];
     if (kill?.kind !== "fault" || kill.fault.delivery !== "kill-agent") throw new Error("a kill");
     expect(kill.fault).toMatchObject({ agentName: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"], agentTtlMs: 90_000 });
     expect(kill.fault.apply.fault.spec).toEqual({ kind: "kill", signal: "SIGKILL" });
     expect(kill.expectText).toEqual(["restarts equals 1"]);
     expect(plan.steps[2]?.kind === "fault" ? plan.steps[2].fault.delivery : "").toBe("api");
-    const killOnly = planOffline(scenarioOf(ROADMAP.replace(/  - name: burn[\s\S]*?duration: 20s\n/, "")));
-    expect(killOnly.agent.needed).toBe(false);
-    expect(formatPlan(killOnly, "x.yaml")).toContain("none held in the pods: the faults are delivered by kill agents of their own or through the API");
+    expect(formatPlan(plan, "x.yaml")).toContain("none held in the pods: the faults are delivered by kill and stress agents of their own, or through the API");
+    expect(formatPlan(plan, "x.yaml")).toContain("stress agent chaos-stress-r1a2b3-s1 (no capability added), in each pod:");
   });
 
   it("says in the plan what each pod is in for: the pod's limits, the killed container, a pod that will not come back", () => {
     const text = formatPlan(plan, "roadmap.yaml");
     expect(text).toContain("runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own");
+    expect(text).toContain("with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2)");
     expect(text).toContain("pod web-0: CPU limit 500m, memory limit 128Mi (the sum of its containers' limits; the pod's cgroup enforces it)");
     expect(text).toContain("pod solo: no CPU limit, no memory limit");
     expect(text).toContain("pod web-0: container web");
@@ -102,7 +105,7 @@ describe("the plan", () => {
 
   it("keeps the JSON of agent faults as it was, and adds what only events have", () => {
     const json = planToJson(plan, "roadmap.yaml") as { steps: { fault: Record<string, unknown> }[] };
-    expect(Object.keys(json.steps[0]?.fault ?? {})).toEqual(["id", "interface", "summary", "notes", "spec", "apply", "revert"]);
+    expect(Object.keys(json.steps[0]?.fault ?? {})).toEqual(["id", "delivery", "interface", "summary", "notes", "spec", "apply", "revert", "stressAgent"]);
     expect(json.steps[1]?.fault).toMatchObject({ delivery: "kill-agent", revert: null, killAgent: { name: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"] } });
     expect(json.steps[2]?.fault).toMatchObject({ delivery: "api", spec: { kind: "podDelete" }, apply: null, revert: null });
   });
