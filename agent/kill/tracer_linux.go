@@ -1,8 +1,12 @@
 package kill
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,22 +18,40 @@ type Real struct{}
 // CanSignal implements Tracer.
 func (Real) CanSignal(pid int) error { return unix.Kill(pid, 0) }
 
-// CanTrace implements Tracer. PTRACE_SEIZE does not stop the tracee, and a tracer thread that
-// exits detaches from its tracees: the seize runs on a thread of its own that ends right after,
-// so the target never notices.
+// CanTrace implements Tracer without touching the target (a trial attach would stop it, and a
+// seize could outlive its check: a Go thread is not always free to exit): CAP_SYS_PTRACE in
+// this process's effective set, ptrace not disabled on the node (Yama ptrace_scope 3), and the
+// target not traced by anyone already.
 func (Real) CanTrace(pid int) error {
-	done := make(chan error, 1)
-	go func() {
-		// never unlocked: the thread exits with this goroutine, and the kernel detaches it
-		runtime.LockOSThread()
-		_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0)
-		if e != 0 {
-			done <- e
-			return
+	self, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	if caps, ok := statusField(string(self), "CapEff"); ok {
+		if v, err := strconv.ParseUint(caps, 16, 64); err == nil && v&(1<<unix.CAP_SYS_PTRACE) == 0 {
+			return errors.New("CAP_SYS_PTRACE is not in the agent's effective capabilities")
 		}
-		done <- nil
-	}()
-	return <-done
+	}
+	if scope, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); err == nil && strings.TrimSpace(string(scope)) == "3" {
+		return errors.New("the node disables ptrace altogether (kernel.yama.ptrace_scope = 3)")
+	}
+	target, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err
+	}
+	if tracer, ok := statusField(string(target), "TracerPid"); ok && tracer != "0" {
+		return fmt.Errorf("it is already traced by PID %s", tracer)
+	}
+	return nil
+}
+
+func statusField(status, key string) (string, bool) {
+	for _, line := range strings.Split(status, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
 
 // Kill implements Tracer.
@@ -37,21 +59,25 @@ func (Real) Kill(pid int, sig unix.Signal) error { return unix.Kill(pid, sig) }
 
 // PtraceKill implements Tracer. The attach sends SIGSTOP, which even an init's namespace cannot
 // ignore (a kernel-generated signal); in its signal-delivery-stop the tracer replaces it with
-// SIGKILL, which get_signal() then delivers. The tracer is a thread of its own, never unlocked:
-// should anything fail, the thread's exit detaches the tracee, which goes on as before.
+// SIGKILL, which get_signal() then delivers. Should anything fail after the attach, the target
+// is detached explicitly and goes on as before (the tracer's thread cannot be relied on to exit:
+// the Go runtime never ends its main thread).
 func (Real) PtraceKill(pid int) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		if err := unix.PtraceAttach(pid); err != nil {
 			done <- fmt.Errorf("PTRACE_ATTACH: %v", err)
 			return
 		}
 		if err := waitStop(pid, 2*time.Second); err != nil {
+			_ = unix.PtraceDetach(pid)
 			done <- err
 			return
 		}
 		if err := unix.PtraceCont(pid, int(unix.SIGKILL)); err != nil {
+			_ = unix.PtraceDetach(pid)
 			done <- fmt.Errorf("PTRACE_CONT with SIGKILL: %v", err)
 			return
 		}

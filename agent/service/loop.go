@@ -179,15 +179,17 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, _ = conn.Write(out)
+	// The requester closes the connection once it has printed the reply. Until then this
+	// agent must neither do a deed that may end the requester too (a kill of its PID
+	// namespace's init) nor exit (a kill or stress agent whose work is over: its container's
+	// end would kill the requester, an exec in it, before it printed). Wait for that close,
+	// but not for ever.
+	if uc, ok := conn.(*net.UnixConn); ok {
+		_ = uc.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, conn)
 	if then != nil {
-		// the deed may end this agent, and the requester with it (a kill of its PID
-		// namespace's init): first let the requester hand the reply on. It closes the
-		// connection once it has printed the reply; wait for that, but not for ever.
-		if uc, ok := conn.(*net.UnixConn); ok {
-			_ = uc.CloseWrite()
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, _ = io.Copy(io.Discard, conn)
 		then()
 	}
 }

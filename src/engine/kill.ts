@@ -246,7 +246,12 @@ export async function runKillStep(step: KillStep, ctx: EventStepContext): Promis
       // no exit seen: what became of the kill agent says why
       const pod = await ctx.cluster.getPod(t.pod.namespace, t.pod.name).catch(() => undefined);
       const agent = pod?.ephemeralContainers.find((c) => c.name === t.agent?.container);
-      if (agent?.state === "terminated") t.detail += `; the kill agent ended with exit ${agent.exitCode ?? "?"}${agent.message !== undefined ? `: ${agent.message.trim().split("\n").at(-1) ?? ""}` : ""}`;
+      if (agent?.state === "terminated") {
+        // its log's last words about the kill: why it failed, where it says so
+        const lines = (agent.message ?? "").trim().split("\n").filter((l) => l !== "");
+        const why = lines.filter((l) => / failed|refused|cannot /.test(l)).at(-1) ?? lines.at(-1);
+        t.detail += `; the kill agent ended with exit ${agent.exitCode ?? "?"}${why !== undefined ? `: ${why}` : ""}`;
+      }
     }
   } finally {
     for (const stop of stops) stop();
