@@ -41,17 +41,21 @@ const MaxReplyBytes = 16 << 20
 // Call sends one raw request to an agent's socket and returns its raw reply. The connection
 // carries one request (the client closes its write side after it) and one reply.
 func Call(ctx context.Context, agent string, raw []byte) ([]byte, error) {
-	out, done, err := CallHolding(ctx, agent, raw)
+	out, done, err := call(ctx, agent, raw, true)
 	if done != nil {
 		done()
 	}
 	return out, err
 }
 
-// CallHolding is Call, but the connection stays open until done is called: the agent waits for
-// that close before a deed that may end the requester too (a kill), so the requester calls done
-// only once it has handed the reply on.
+// CallHolding is Call, but the connection stays open — its write side too — until done is
+// called: the agent waits for that close before a deed that may end the requester too (a kill)
+// and before it exits, so the requester calls done only once it has handed the reply on.
 func CallHolding(ctx context.Context, agent string, raw []byte) (out []byte, done func(), err error) {
+	return call(ctx, agent, raw, false)
+}
+
+func call(ctx context.Context, agent string, raw []byte, halfClose bool) (out []byte, done func(), err error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", SocketAddress(agent))
 	if err != nil {
@@ -66,11 +70,12 @@ func CallHolding(ctx context.Context, agent string, raw []byte) (out []byte, don
 	if _, err := conn.Write(raw); err != nil {
 		return nil, done, err
 	}
-	if uc, ok := conn.(*net.UnixConn); ok {
+	if uc, ok := conn.(*net.UnixConn); ok && halfClose {
 		if err := uc.CloseWrite(); err != nil {
 			return nil, done, err
 		}
 	}
+	// the agent closes its write side after the reply
 	out, err = io.ReadAll(io.LimitReader(conn, MaxReplyBytes+1))
 	if err != nil {
 		return nil, done, err

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -273,5 +275,54 @@ func TestAStressAgentEndsOnceItsFaultIsOver(t *testing.T) {
 	case <-a.Done():
 	default:
 		t.Fatal("a stress agent whose fault is reverted did not end")
+	}
+}
+
+func TestTheDeedWaitsUntilTheRequesterHasTheReplyAndLetsGo(t *testing.T) {
+	p := newPod(t)
+	tr := &tracer{}
+	a := killAgent(p, tr)
+	name := fmt.Sprintf("chaos-kill-test%d", time.Now().UnixNano()%1_000_000)
+	ln, err := net.Listen("unix", protocol.SocketAddress(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { _ = a.Serve(context.Background(), ln) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// a peer's question, half-closed at once, is answered as before
+	st, err := protocol.Exchange(ctx, name, &protocol.Request{Protocol: 1, Op: protocol.OpStatus, RunID: "kkkk"})
+	if err != nil || !st.OK {
+		t.Fatalf("%v %+v", err, st)
+	}
+	out, done, err := protocol.CallHolding(ctx, name, []byte(killReq("SIGTERM", false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r protocol.Reply
+	if err := json.Unmarshal(out, &r); err != nil || !r.OK {
+		t.Fatalf("%v %s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond)
+	tr.mu.Lock()
+	calls := fmt.Sprint(tr.calls)
+	tr.mu.Unlock()
+	if calls != "[can-signal]" {
+		t.Fatalf("the deed did not wait for the requester to let go: %s", calls)
+	}
+	done()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		tr.mu.Lock()
+		calls = fmt.Sprint(tr.calls)
+		tr.mu.Unlock()
+		if calls == "[can-signal kill 15]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no deed after the requester let go: %s", calls)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

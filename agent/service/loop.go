@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -167,9 +168,17 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	raw, err := io.ReadAll(io.LimitReader(conn, protocol.MaxRequestBytes+1))
-	if err != nil {
-		return
+	// one JSON value: a requester that half-closes after it (the peers) and one that keeps the
+	// connection open until it has printed the reply (`chaos-agent request`) are both served
+	var msg json.RawMessage
+	dec := json.NewDecoder(io.LimitReader(conn, protocol.MaxRequestBytes+1))
+	raw := []byte{}
+	if err := dec.Decode(&msg); err == nil {
+		raw = msg
+	} else if !errors.Is(err, io.EOF) {
+		// not JSON: Parse says what is wrong with what arrived
+		rest, _ := io.ReadAll(dec.Buffered())
+		raw = rest
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	rep, then := a.HandleDeferred(ctx, raw)
@@ -179,11 +188,11 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, _ = conn.Write(out)
-	// The requester closes the connection once it has printed the reply. Until then this
-	// agent must neither do a deed that may end the requester too (a kill of its PID
-	// namespace's init) nor exit (a kill or stress agent whose work is over: its container's
-	// end would kill the requester, an exec in it, before it printed). Wait for that close,
-	// but not for ever.
+	// `chaos-agent request` closes its side only once it has printed the reply (the peers, at
+	// once). Until then this agent must neither do a deed that may end the requester too (a
+	// kill of its PID namespace's init) nor exit (a kill or stress agent whose work is over:
+	// its container's end would kill the requester, an exec in it, before it printed). Wait
+	// for that close, but not for ever.
 	if uc, ok := conn.(*net.UnixConn); ok {
 		_ = uc.CloseWrite()
 	}
