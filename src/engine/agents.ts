@@ -11,6 +11,8 @@ import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
 export type { AgentHandle } from "./agent-client.js";
 
 export const AGENT_PREFIX = "chaos-agent-";
+/** Stress agents (chaos-stress-<runId>-s<N>): one per stress step, holding only its stressors. */
+export const STRESS_AGENT_PREFIX = "chaos-stress-";
 
 export interface AgentOptions {
   readonly image: string;

@@ -7,7 +7,7 @@ import { NETWORK_CAPABILITIES, statusRequest, sweepRequest } from "../faults/ind
 import type { FaultState, Reply, RevertOutcome } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
-import { AGENT_PREFIX, agentContainer, agentName } from "./agents.js";
+import { AGENT_PREFIX, STRESS_AGENT_PREFIX, agentContainer, agentName } from "./agents.js";
 import { mapPool } from "./pool.js";
 
 export interface SweepOptions {
@@ -75,7 +75,23 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
   await mapPool(pods, o.concurrency, async (pod) => {
     const ref = { namespace: pod.namespace, name: pod.name };
     const mine = pod.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX));
+    // a stress agent still running holds its stressors (stress --detach): it stops them too; one
+    // that is gone took them with it, and left nothing in the pod's network namespace
+    const stressing = pod.ephemeralContainers.filter((c) => c.name.startsWith(STRESS_AGENT_PREFIX) && c.state === "running");
     const running = mine.filter((c) => c.state === "running");
+    for (const c of stressing) {
+      agents++;
+      const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
+      const where = `${pod.namespace}/${pod.name} ${c.name}`;
+      if (call.kind === "no-reply") {
+        failed++;
+        say(`${where}: NO ANSWER: ${call.problem}`);
+        continue;
+      }
+      const done = o.dryRun ? { text: `holds ${(call.reply.faults ?? []).map(faultText).join("; ") || "nothing"}`, ok: true } : sweptText(call.reply);
+      if (!done.ok) failed++;
+      say(`${where}: ${done.text}`);
+    }
     for (const c of running) {
       agents++;
       const where = `${pod.namespace}/${pod.name} ${c.name}`;

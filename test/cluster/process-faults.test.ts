@@ -308,6 +308,20 @@ describe("stress", () => {
   }, 120_000);
 });
 
+describe("stress --detach", () => {
+  it("leaves the stressors to the stress agent's lease; sweep stops them at once", async () => {
+    const r = await chaosRun(["stress", "-p", "web", "--cpu", "1", "--memory", "16Mi", "-r", "120", "--detach", ...asAdmin]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain("stressors running; the agent stops them in 120s by itself. To stop them now: chaos-run sweep -n process-faults");
+    const uid = (await getPod(ns, "web"))?.metadata.uid ?? "";
+    await waitFor("the memory stressor", async () => (podProcesses(uid).some((p) => p.cmdline.includes("stress-memory")) ? true : undefined), 10_000);
+    const swept = await chaosRun(["sweep", ...asAdmin]);
+    expect(swept.code, swept.stderr + swept.stdout).toBe(0);
+    expect(swept.stdout).toMatch(/process-faults\/web chaos-stress-\w+-s1: reverted 1 fault/);
+    await noStressorLeft("web");
+  }, 120_000);
+});
+
 describe("pod delete", () => {
   it("kill-pod of a Deployment's pod (least-privilege role): the replacement's Ready time, measured and expected", async () => {
     const pods = (await kubectlOk(["get", "pods", "-n", ns, "-l", "app=dep", "-o", "jsonpath={.items[*].metadata.name}"])).split(" ");

@@ -224,3 +224,23 @@ describe("the seed verbs' usage", () => {
     expect((await cli(["kill", "--help"])).stdout).toContain("refused, with the reason, before any pod is touched");
   });
 });
+
+describe("sweep and stress agents", () => {
+  it("a running stress agent (stress --detach) stops its stressors; a dead one gets no fresh agent: it left nothing in the network namespace", async () => {
+    const { sweepPods } = await import("../../src/engine/sweep.js");
+    const { SimAgent } = await import("./recording-cluster.js");
+    const stressAgent = { name: "chaos-stress-r9-s1", image: "chaos-agent:1.2", state: "running" as const, reason: undefined, message: undefined, exitCode: undefined, runId: "r9", capabilities: [] };
+    const oomed = { ...stressAgent, name: "chaos-stress-r8-s1", state: "terminated" as const, reason: "OOMKilled", exitCode: 137 };
+    const cluster = new RecordingCluster([pod("web-a", { ephemeralContainers: [oomed, stressAgent] })]);
+    const sim = new SimAgent("chaos-stress-r9-s1", "r9", 60_000);
+    sim.held.set("r9-s1", { leaseEnd: Date.now() + 60_000, iface: "", kind: "stress" });
+    cluster.agents.set("web-a/chaos-stress-r9-s1", sim);
+    const lines: string[] = [];
+    const report = await sweepPods(cluster, [...cluster.pods.values()], { runId: "sw1", agentImage: undefined, pullPolicy: "IfNotPresent", ttlMs: 120_000, injectTimeoutMs: 1000, execTimeoutMs: 1000, concurrency: 4, dryRun: false, signal: new AbortController().signal }, (l) => lines.push(l));
+    expect(report).toEqual({ agents: 1, failed: 0 });
+    expect(cluster.requests().map((r) => [r.pod, r.request])).toEqual([["web-a", { protocol: 1, op: "sweep", runId: "sw1", own: true }]]);
+    expect(lines).toEqual(["default/web-a chaos-stress-r9-s1: reverted 1 fault: r9-s1"]);
+    expect(sim.held.size).toBe(0);
+    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+  });
+});
