@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Journal } from "../../src/report/journal.js";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
@@ -308,6 +309,22 @@ describe("stress", () => {
   }, 120_000);
 });
 
+describe("stress, the runner SIGKILLed", () => {
+  it("the stress agent's lease lapses and every stressor stops by itself", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "chaos-run-lapse-")), "lapse.yaml");
+    writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: lapse }\ntarget: { pods: [web], mode: all }\nagent: { lease: 3s }\nsteps:\n  - name: burn\n    fault: { stress: { cpu: { workers: 1 }, memory: { size: 16Mi } } }\n    duration: 60s\n`);
+    const run = startChaosRun([file, ...asAdmin]);
+    await run.waitFor(/in effect in pod process-faults\/web/, 90_000);
+    const uid = (await getPod(ns, "web"))?.metadata.uid ?? "";
+    await waitFor("the memory stressor", async () => (podProcesses(uid).some((p) => p.cmdline.includes("stress-memory")) ? true : undefined), 10_000);
+    run.child.kill("SIGKILL");
+    await run.done;
+    // nobody renews: within the lease (3 s) and a tick the agent stops them
+    await waitFor("the stressors to stop", async () => (podProcesses(uid).some((p) => p.cmdline.includes("stress-memory")) ? undefined : true), 10_000, 200);
+    await noStressorLeft("web");
+  }, 120_000);
+});
+
 describe("stress --detach", () => {
   it("leaves the stressors to the stress agent's lease; sweep stops them at once", async () => {
     const r = await chaosRun(["stress", "-p", "web", "--cpu", "1", "--memory", "16Mi", "-r", "120", "--detach", ...asAdmin]);
@@ -385,9 +402,16 @@ describe("the catalog, in the lab", () => {
       ["pod-delete", "passed", 0],
     ]);
     expect(r.code).toBe(0);
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    const validate = ajv.compile(JSON.parse(readFileSync(join(repoRoot, "schemas/journal.schema.json"), "utf8")) as object);
     for (const run of index.runs) {
       expect(existsSync(run.journal)).toBe(true);
       const j = JSON.parse(readFileSync(run.journal, "utf8")) as Journal;
+      // what the faults measured, and the expectations on it, are in the journal as its schema says
+      validate(j);
+      expect(validate.errors ?? [], run.scenario).toEqual([]);
+      if (run.scenario !== "replica-disconnect") expect(j.faults.every((f) => f.observed !== undefined && f.observed !== null), run.scenario).toBe(true);
+      expect(j.expectations.some((e) => e.source === "fault") || run.scenario === "replica-disconnect", run.scenario).toBe(true);
       for (const f of j.faults) console.log(`${run.scenario}: ${f.observed?.detail ?? f.verified ?? ""}`);
     }
   }, 600_000);
