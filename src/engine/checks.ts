@@ -64,6 +64,23 @@ export class Checks {
     const { emit, now } = this.o;
     let failed = 0;
     for (const run of runs) {
+      if (run.perTargetPod && this.o.targets().length === 0) {
+        // every target pod is gone (deleted, and not replaced): nothing to measure, which must
+        // not pass for a measurement that held
+        for (const [i, exp] of run.expect.entries()) {
+          failed += 1;
+          emit({
+            type: "expect:result",
+            at: now(),
+            where,
+            probe: run.probe,
+            pod: undefined,
+            expected: run.expectText[i] ?? exp.metric,
+            outcome: { metric: exp.metric, verdict: "error", actual: undefined, threshold: undefined, thresholdText: run.expectText[i] ?? exp.metric, description: `${exp.metric} (no value)`, reason: "no target pod is left to measure: deleted, and not replaced" },
+          });
+        }
+        continue;
+      }
       emit({ type: "probe:start", at: now(), where, probe: run.probe });
       const t = await this.toolsFor(run.toolsImage);
       const outcomes = await runProbe(run, { cluster: this.o.cluster, tools: t, targets: this.o.targets(), env: this.o.env, signal, timeoutMs: this.o.probeTimeoutMs });

@@ -189,6 +189,16 @@ describe("podDelete", () => {
     expect(o?.detail).toBe("deleted; it has no controller, so it does not come back");
   });
 
+  it("a probe after deleting a pod that does not come back measures nothing, and says so: it does not pass", async () => {
+    const cluster = new RecordingCluster([webPod("web-a")]);
+    const run = start(cluster, scenarioOf(DELETE.replace(/    expect:\n      recovery\.time[^\n]*\n      pods\.ready: 1\n/, "")));
+    const result = await finish(run);
+    expect(result.exitCode).toBe(1);
+    const e = run.events.find((x) => x.type === "expect:result" && x.probe === "web");
+    expect(e?.type === "expect:result" ? [e.outcome.verdict, e.outcome.reason] : []).toEqual(["error", "no target pod is left to measure: deleted, and not replaced"]);
+    expect(cluster.calls.some((c) => c.op === "exec" && c.request === undefined)).toBe(false);
+  });
+
   it("Ctrl-C while its controller replaces it: the watch ends cleanly, 130", async () => {
     const owned = webPod("web-a", { owner: { kind: "ReplicaSet", name: "web-5d9", uid: "rs-1" } });
     const cluster = new RecordingCluster([owned]);
