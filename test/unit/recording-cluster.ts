@@ -27,6 +27,8 @@ export interface Call {
 export type Outcome =
   | { readonly kind: "reply"; readonly reply: Reply; readonly afterMs?: number; readonly ignoreAbort?: boolean }
   | { readonly kind: "hang" }
+  /** the request reaches the simulated agent only after afterMs (a slow exec path): it answers then */
+  | { readonly kind: "slow"; readonly afterMs: number }
   | { readonly kind: "drop"; readonly error: string; readonly afterMs?: number }
   | { readonly kind: "raw"; readonly stdout: string; readonly stderr: string; readonly exitCode: number; readonly afterMs?: number };
 
@@ -241,7 +243,10 @@ export class RecordingCluster implements Cluster {
       }
       if (options.timeoutMs !== undefined && !ignoreAbort) timeout = setTimeout(() => finish(result({ timedOut: true, error: `timed out after ${options.timeoutMs} ms` })), options.timeoutMs);
       const deliver = (): void => {
-        if (outcome.kind === "reply") finish(result({ exitCode: outcome.reply.ok ? 0 : 1, stdout: JSON.stringify(outcome.reply) }));
+        if (outcome.kind === "slow" && agent !== undefined && request !== undefined) {
+          const reply = agent.answer(request, Date.now());
+          finish(result({ exitCode: reply.ok ? 0 : 1, stdout: JSON.stringify(reply) }));
+        } else if (outcome.kind === "reply") finish(result({ exitCode: outcome.reply.ok ? 0 : 1, stdout: JSON.stringify(outcome.reply) }));
         else if (outcome.kind === "drop") finish(result({ error: outcome.error }));
         else if (outcome.kind === "raw") finish(result({ exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr }));
       };
