@@ -77,6 +77,9 @@ type Agent struct {
 	order   []string
 	leases  *lease.Table
 	exiting bool
+	// orphans reverted at start, not yet told to anyone: the next apply or sweep reply carries
+	// them, so the runner that brought this agent learns what it cleaned up
+	untold []protocol.RevertOutcome
 
 	backendMu  sync.Mutex
 	backend    firewall.Backend
@@ -278,7 +281,7 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Repl
 	if f.Spec.Kind == protocol.KindPartition {
 		scan = scanChains
 	}
-	r.Orphans = a.revertOrphans(ctx, log, claims, scan)
+	r.Orphans = append(a.takeUntold(), a.revertOrphans(ctx, log, claims, scan)...)
 	out := kind.Apply(a.env(ctx, log, claims), f)
 	now := a.cfg.Clock.Now()
 	if out.Rollback != nil {
@@ -445,7 +448,7 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 	}
 	defer release()
 	claims := a.claims(ctx)
-	r.Orphans = a.revertOrphans(ctx, log, claims, scanQdiscs|scanChains)
+	r.Orphans = append(a.takeUntold(), a.revertOrphans(ctx, log, claims, scanQdiscs|scanChains)...)
 	if req.Own != nil && *req.Own {
 		a.mu.Lock()
 		recs := make([]*record, 0, len(a.order))
@@ -468,6 +471,15 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: strings.Join(left, "; ")})
 	}
 	return r
+}
+
+// takeUntold returns the orphans reverted at start that no reply has carried yet, once.
+func (a *Agent) takeUntold() []protocol.RevertOutcome {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.untold
+	a.untold = nil
+	return out
 }
 
 // claims gathers what this agent and every live peer hold.

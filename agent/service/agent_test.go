@@ -716,6 +716,31 @@ func TestStartupRevertsOrphans(t *testing.T) {
 	if root := rootOf(t, p.k, "eth0"); !root.IsDefault() {
 		t.Fatalf("orphan left: %+v", root)
 	}
+	// the runner that brought b learns of it in b's first apply reply, and only there
+	r := do(t, b, applyReq("bbbb", "bbbb-s1", 30000, `{"kind":"partition","scope":{"port":9,"protocol":"tcp"}}`))
+	mustOK(t, r)
+	if len(r.Orphans) != 1 || !r.Orphans[0].Confirmed {
+		t.Fatalf("first apply's orphans %+v", r.Orphans)
+	}
+	again := do(t, b, applyReq("bbbb", "bbbb-s2", 30000, `{"kind":"partition","scope":{"port":10,"protocol":"tcp"}}`))
+	mustOK(t, again)
+	if len(again.Orphans) != 0 {
+		t.Fatalf("second apply's orphans %+v", again.Orphans)
+	}
+}
+
+func TestStartupOrphansAreToldBySweep(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100)))
+	p.kill("chaos-agent-aaaa")
+	b := p.agent("chaos-agent-bbbb", "bbbb")
+	b.Startup(context.Background())
+	r := do(t, b, `{"protocol":1,"op":"sweep","runId":"bbbb","own":false}`)
+	mustOK(t, r)
+	if len(r.Orphans) != 1 || !r.Orphans[0].Confirmed {
+		t.Fatalf("sweep's orphans %+v", r.Orphans)
+	}
 }
 
 func TestOrphanBeforeApplyIsReverted(t *testing.T) {

@@ -7,10 +7,7 @@
 // observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { requestArgv } from "../faults/index.js";
-import type { RevertRequest } from "../faults/protocol.generated.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import { quoteArgv } from "../plan/format.js";
 import type { Plan } from "../plan/types.js";
 import { callAgent, type AgentHandle } from "./agent-client.js";
 import { ensureAgent } from "./agents.js";
@@ -57,7 +54,6 @@ export interface Unreverted {
   readonly detail: string;
   /** the agent still runs (it can be asked again by hand); undefined: unknown */
   readonly agentRunning: boolean | undefined;
-  readonly revert: RevertRequest;
 }
 
 /** A fault that ended before its step did: the agent reverted it by itself. */
@@ -99,7 +95,7 @@ export function unrevertedMessage(unreverted: readonly Unreverted[]): { message:
     const byHand =
       u.agentRunning === false
         ? `    its agent ${u.container} is gone: ${`chaos-run sweep -n ${u.pod.namespace}`} adds a fresh agent that reverts what it left`
-        : `    its agent ${u.container}${u.agentRunning === true ? " still runs" : " may still run"}: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- ${quoteArgv(requestArgv(u.revert))}`;
+        : `    its agent ${u.container}${u.agentRunning === true ? " still runs" : " may still run"}: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- chaos-agent revert ${u.faultId}`;
     return `${head}\n${byHand}`;
   });
   return {
@@ -147,7 +143,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       // it (a hung exec) are found out here at the latest
       if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly);
       if (o.confirmed) continue;
-      unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning, revert: o.entry.revert });
+      unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning });
     }
   };
   const checks = new Checks({
