@@ -34,8 +34,8 @@ export interface FaultStepContext {
   /** the lease of a handed-off fault (the fault's own duration) */
   readonly leaseMs: number;
   readonly agentImage: string;
-  /** runs the step's `during` probes */
-  readonly during: (step: PlannedFaultStep, signal: AbortSignal) => Promise<number>;
+  /** runs the step's `during` probes; continuous ones (`every:`) sample until `untilAt`, the window's end */
+  readonly during: (step: PlannedFaultStep, signal: AbortSignal, untilAt: number) => Promise<number>;
   /** every revert's outcome (the unconfirmed ones make exit 4) */
   readonly reverted: (outcomes: readonly RevertOutcomeOf[]) => void;
 }
@@ -135,7 +135,7 @@ export async function runFaultStep(step: PlannedFaultStep, ctx: FaultStepContext
     }
     const appliedAt = ctx.now();
     ctx.emit({ type: "fault:holding", at: appliedAt, index: step.index, faultId: f.id, summary: f.summary, pods: entries.map((e) => e.agent.pod), untilAt: appliedAt + step.durationMs });
-    if (step.during.length > 0) await ctx.during(step, ctx.signal);
+    if (step.during.length > 0) await ctx.during(step, ctx.signal, appliedAt + step.durationMs);
     const left = step.durationMs - (ctx.now() - appliedAt);
     if (left > 0) await sleep(left, ctx.signal);
     else if (step.during.length > 0) {
