@@ -233,7 +233,7 @@ export class Checks {
     const startedAt = now();
     try {
       const outcomes = await this.probeOnce(run, signal);
-      for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: undefined, series: ref });
+      for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: o.aggregate || outcomes.length === 1 ? run.save : undefined, series: ref });
       return { outcomes, error: undefined };
     } catch (e) {
       if (!isChaosRunError(e) || interruptOf(signal) !== undefined || signal.aborted) throw e;

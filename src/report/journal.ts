@@ -102,6 +102,8 @@ export interface JournalExpectation {
   series?: string;
   /** how many samples the series had, and how many satisfied the comparison (when each was judged) */
   samples?: { total: number; passed: number | null };
+  /** the resolved threshold as numbers (durations in ms, ratios 0..1): one, or [low, high] for within */
+  limit?: number | [number, number];
 }
 
 export interface Journal {
@@ -283,6 +285,8 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
       const dimension = o.dimension ?? "number";
       const extra: Partial<JournalExpectation> = {};
       if (e.series !== undefined) extra.series = e.series.id;
+      if (typeof o.threshold === "number" && Number.isFinite(o.threshold)) extra.limit = o.threshold;
+      else if (Array.isArray(o.threshold)) extra.limit = [o.threshold[0], o.threshold[1]];
       if (o.samples !== undefined) extra.samples = { total: o.samples.total, passed: o.samples.passed ?? null };
       const seriesText = o.samples?.passed !== undefined ? `${o.samples.passed} of ${o.samples.total} samples` : undefined;
       j.expectations.push({
