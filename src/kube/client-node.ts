@@ -495,8 +495,11 @@ class ClientNodeCluster implements Cluster {
       const list = await api.list(query.apiVersion, query.kind, query.namespace, undefined, undefined, undefined, undefined, query.selector);
       return list.items.map(plain);
     } catch (e) {
-      if (e instanceof k8s.ApiException && e.code === 404 && query.name !== undefined && !/the server could not find the requested resource/i.test(statusMessage(e.body))) return [];
-      if (e instanceof Error && /Unrecognized API version and kind|resource .* not found|could not find the requested resource/i.test(e.message + (e instanceof k8s.ApiException ? statusMessage(e.body) : ""))) {
+      const body = e instanceof k8s.ApiException ? (e.body as unknown) : undefined;
+      const text = `${e instanceof Error ? e.message : String(e)} ${typeof body === "string" ? body : JSON.stringify(body ?? "")}`;
+      // a Status with reason NotFound is the object missing; any other 404 is the kind the API lacks
+      if (e instanceof k8s.ApiException && e.code === 404 && query.name !== undefined && /"reason"\s*:\s*"NotFound"/.test(text) && /"details"/.test(text)) return [];
+      if (/Unrecognized API version and kind|Failed to fetch resource metadata/.test(text)) {
         throw new CouldNotRunError(`the API server has no kind ${query.kind} in ${query.apiVersion}`, { hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion" });
       }
       throw apiError(op, this.failure(e));

@@ -3,7 +3,7 @@
 // over HTTP from the runner — once per target pod when the probe names its target, plus an
 // aggregate. What the system does is measured, never an error; only a probe that cannot
 // measure at all is (CouldNotRunError: exit 3 for a run once; a failed sample of a series).
-import { CouldNotRunError } from "../errors.js";
+import { CouldNotRunError, isChaosRunError } from "../errors.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
@@ -178,7 +178,8 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
     objects = await ctx.cluster.getObjects({ apiVersion, kind: k.kind, namespace, name, selector }, { signal: ctx.signal });
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw e instanceof CouldNotRunError ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint }) : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
+    // (the adapter may be bundled with its own copy of the error classes: isChaosRunError, not instanceof)
+    throw isChaosRunError(e) ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint }) : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
   }
   const what = `${k.kind} ${namespace === undefined ? "" : `${namespace}/`}${name ?? `(${selector ?? ""})`}`;
   const m = measureObjects(objects, { what, field: field?.ok === true && k.field !== undefined ? { text: k.field, segments: field.segments } : undefined, condition: k.condition });
