@@ -78,6 +78,7 @@ function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly Jou
     const x = sc.x(v * 1000);
     out.push(`<text x="${x.toFixed(1)}" y="${H - 10}" class="tick" text-anchor="middle">${esc(`${Math.round(v * 10) / 10}s`)}</text>`);
   }
+  const labelled: { x: number; y: number }[] = [];
   for (const x of lines) {
     const color = VERDICT_COLOR[x.e.verdict];
     const x0 = sc.x(x.fromMs);
@@ -86,15 +87,27 @@ function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly Jou
     for (const v of values) {
       const above = v > yMax;
       const y = above ? M.top + 1 : sc.y(v);
+      // labels of lines that meet are stacked, not drawn over each other
+      let ly = y - 3;
+      while (labelled.some((l) => Math.abs(l.y - ly) < 11 && Math.abs(l.x - x0) < 260)) ly -= 12;
+      labelled.push({ x: x0, y: ly });
+      const leftHalf = (x0 + x1) / 2 < M.left + plotW / 2;
+      const lx = leftHalf ? Math.max(x0, M.left) + 2 : x1 - 2;
       out.push(`<g class="expectation" data-verdict="${x.e.verdict}"><line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${color}" class="limit"><title>${esc(`${stepLabel(x.e)}: ${x.e.metric} ${x.e.threshold} — measured ${x.e.actualText}: ${VERDICT_TEXT[x.e.verdict]}`)}</title></line>`);
-      out.push(`<text x="${(x1 - 2).toFixed(1)}" y="${(y - 3).toFixed(1)}" class="limit-label" text-anchor="end" fill="${color}">${esc(`${x.e.metric} ${x.e.threshold}${above ? " ↑" : ""} ${VERDICT_TEXT[x.e.verdict]}`)}</text></g>`);
+      out.push(`<text x="${lx.toFixed(1)}" y="${Math.max(M.top + 9, ly).toFixed(1)}" class="limit-label" text-anchor="${leftHalf ? "start" : "end"}" fill="${color}">${esc(`${x.e.metric} ${x.e.threshold}${above ? " ↑" : ""} ${VERDICT_TEXT[x.e.verdict]}`)}</text></g>`);
     }
   }
   points.forEach((series, i) => {
     const color = COLORS[i % COLORS.length] ?? "#1f6feb";
-    const drawn = series.filter((p): p is { t: number; v: number; p: JournalProbe } => p.v !== undefined);
-    if (drawn.length > 1) out.push(`<polyline class="series" stroke="${color}" points="${drawn.map((p) => `${sc.x(p.t).toFixed(1)},${sc.y(p.v).toFixed(1)}`).join(" ")}"/>`);
-    for (const p of drawn) {
+    // the line breaks where a sample has no value (a failed sample, no answer): no line across a gap
+    const runs: { t: number; v: number }[][] = [[]];
+    for (const p of series) {
+      if (p.v === undefined) runs.push([]);
+      else runs[runs.length - 1]?.push({ t: p.t, v: p.v });
+    }
+    for (const r of runs.filter((x) => x.length > 1)) out.push(`<polyline class="series" stroke="${color}" points="${r.map((p) => `${sc.x(p.t).toFixed(1)},${sc.y(p.v).toFixed(1)}`).join(" ")}"/>`);
+    for (const p of series) {
+      if (p.v === undefined) continue;
       out.push(`<circle cx="${sc.x(p.t).toFixed(1)}" cy="${sc.y(p.v).toFixed(1)}" r="2.6" fill="${color}"><title>${esc(`${metrics[i]?.label ?? ""} ${formatValue(p.v, dimension)} at +${formatDuration(p.t)} (${p.p.stepName})`)}</title></circle>`);
     }
   });
