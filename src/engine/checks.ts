@@ -153,7 +153,12 @@ export class Checks {
     // the series sample meanwhile; an error of the probes run once ends them too
     const stopSeries = new AbortController();
     const seriesSignal = continuous.length === 0 ? signal : AbortSignal.any([signal, stopSeries.signal]);
-    const series = continuous.map((r) => this.sampleSeries(r, where, seriesSignal, untilAt ?? 0, seriesId(where, runs.indexOf(r), r.probe)));
+    const series = continuous.map((r) => {
+      const p = this.sampleSeries(r, where, seriesSignal, untilAt ?? 0, seriesId(where, runs.indexOf(r), r.probe));
+      // handled here (a series may fail while the probes run once are still running); its error is read below
+      p.catch(() => undefined);
+      return p;
+    });
     try {
       for (const run of once) failed += await this.runOnce(run, where, signal);
     } catch (e) {
@@ -170,9 +175,9 @@ export class Checks {
     const { emit, now } = this.o;
     emit({ type: "probe:start", at: now(), where, probe: run.probe });
     const outcomes = await this.probeOnce(run, signal);
-    const ref: SeriesRef | undefined = run.everyMs === undefined ? undefined : { id: seriesId(where, 0, run.probe), index: 0, everyMs: run.everyMs };
-    for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: o.aggregate || outcomes.length === 1 ? run.save : undefined, ...(ref === undefined ? {} : { series: ref }) });
-    const failed = run.everyMs === undefined ? this.judgeOnce(run, where, outcomes) : this.judgeSeries(run, where, [{ outcomes, error: undefined }], ref?.id ?? "");
+    for (const o of outcomes) emit({ type: "probe:result", at: now(), where, outcome: o, save: o.aggregate || outcomes.length === 1 ? run.save : undefined });
+    // a continuous probe checked once (the steady state before and after) is a series of one sample
+    const failed = run.everyMs === undefined ? this.judgeOnce(run, where, outcomes) : this.judgeSeries(run, where, [{ outcomes, error: undefined }], undefined);
     if (run.save !== undefined) this.save(run, [{ outcomes, error: undefined }]);
     return failed;
   }
@@ -192,8 +197,11 @@ export class Checks {
     return failed;
   }
 
-  /** Evaluates a series' expectations, per target pod where the probe names its target. */
-  private judgeSeries(run: PlannedProbeRun, where: ProbeWhere, samples: readonly Sample[], id: string): number {
+  /**
+   * Evaluates a series' expectations, per target pod where the probe names its target. `id`:
+   * the series (undefined for a continuous probe checked once, judged like any probe run once).
+   */
+  private judgeSeries(run: PlannedProbeRun, where: ProbeWhere, samples: readonly Sample[], id: string | undefined): number {
     const table = tableOf(run);
     const pods = run.perTargetPod ? [...new Set(samples.flatMap((s) => s.outcomes.filter((o) => !o.aggregate).map((o) => o.pod)))] : [undefined];
     if (pods.length === 0) pods.push(undefined);
@@ -206,9 +214,11 @@ export class Checks {
         const dimension = resolved?.info.dimension ?? "number";
         const values = mine.map((s) => (resolved === undefined ? undefined : s.outcome?.metrics[resolved.base]));
         const noValueReason = mine.find((s) => s.error !== undefined)?.error ?? mine.find((s) => s.outcome?.detail !== undefined)?.outcome?.detail;
-        const outcome = evaluateSeries(exp, { values, aggregate: resolved?.aggregate, noValueReason }, { dimension, saved, dimensionOf: (r, m) => this.dimensionOf(r, m) });
+        const context = { dimension, saved, dimensionOf: (r: string, m: string) => this.dimensionOf(r, m) };
+        const point = id === undefined && resolved?.aggregate === undefined;
+        const outcome = point ? evaluateExpectation(exp, values[0], context) : evaluateSeries(exp, { values, aggregate: resolved?.aggregate, noValueReason }, context);
         if (outcome.verdict !== "pass") failed += 1;
-        this.o.emit({ type: "expect:result", at: this.o.now(), where, probe: run.probe, pod, expected: run.expectText[i] ?? exp.metric, outcome, series: { id, samples: samples.length } });
+        this.o.emit({ type: "expect:result", at: this.o.now(), where, probe: run.probe, pod, expected: run.expectText[i] ?? exp.metric, outcome, ...(id === undefined ? {} : { series: { id, samples: samples.length } }) });
       });
     }
     return failed;

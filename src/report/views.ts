@@ -2,7 +2,7 @@
 // testcase per expectation), and the Markdown summary (for $GITHUB_STEP_SUMMARY).
 import Table from "cli-table3";
 import { formatDuration } from "../expect/format.js";
-import type { Journal, JournalExpectation } from "./journal.js";
+import type { Journal, JournalExpectation, JournalProbe } from "./journal.js";
 import { mainMetric, sampleValue, sparkline } from "./series.js";
 
 export function stepLabel(e: { phase: string; step: number | null; stepName: string }): string {
@@ -58,12 +58,23 @@ export function faultEffects(j: Journal): FaultEffect[] {
   const steps = (typeof j.plan === "object" && j.plan !== null && "steps" in j.plan && Array.isArray(j.plan.steps) ? j.plan.steps : []) as PlanStepJson[];
   const effects: FaultEffect[] = [];
   for (const step of steps.filter((s) => s.kind === "fault")) {
-    for (const during of j.probes.filter((p) => p.phase === "during" && p.step === step.index && !p.aggregate)) {
-      const before = j.probes.filter((p) => p.id < during.id && p.probe === during.probe && p.pod === during.pod && p.phase !== "during" && !p.aggregate).at(-1);
-      const a = during.metrics["latency.p50"];
+    // a probe run once during the fault is one group; a continuous one's samples are one (its median)
+    const groups = new Map<string, JournalProbe[]>();
+    for (const p of j.probes.filter((x) => x.phase === "during" && x.step === step.index && !x.aggregate && x.error === undefined)) {
+      const key = `${p.series ?? `run-${p.id}`}:${p.pod ?? ""}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0];
+      if (first === undefined) continue;
+      // the last run of the same probe before the fault that was not itself sampled through it (the monitor)
+      const before = j.probes.filter((p) => p.id < first.id && p.probe === first.probe && p.pod === first.pod && (p.phase === "before" || p.phase === "step") && !p.aggregate).at(-1);
+      const values = group.map((p) => p.metrics["latency.p50"]).filter((v): v is number => v !== undefined && v !== null).sort((x, y) => x - y);
+      const mid = Math.floor(values.length / 2);
+      const a = values.length === 0 ? undefined : values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
       const b = before?.metrics["latency.p50"];
-      if (a === undefined || a === null || b === undefined || b === null) continue;
-      effects.push({ step: step.index, stepName: step.name, pod: during.pod, probe: during.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
+      if (a === undefined || b === undefined || b === null) continue;
+      effects.push({ step: step.index, stepName: step.name, pod: first.pod, probe: first.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
     }
   }
   return effects;
