@@ -36,13 +36,31 @@ interface Scale {
   readonly y: (v: number) => number;
 }
 
-function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly JournalProbe[], windows: readonly FaultWindow[], runMs: number, expectations: readonly { e: JournalExpectation; value: number | readonly [number, number] | undefined; fromMs: number; toMs: number }[]): string {
+function chartSvg(
+  j: Journal,
+  probe: string,
+  chart: Chart,
+  samples: readonly JournalProbe[],
+  windows: readonly FaultWindow[],
+  runMs: number,
+  expectations: readonly { e: JournalExpectation; value: number | readonly [number, number] | undefined; fromMs: number; toMs: number }[],
+  withBand: boolean,
+): string {
   const metrics = chart.metrics;
   const dimension: Dimension = metrics[0]?.dimension ?? "number";
   const points = metrics.map((m) => samples.map((p) => ({ t: sampleTime(j, p), v: p.error !== undefined ? undefined : sampleValue(p, m.metric), p })));
-  const band = baselineBand(j, probe, metrics.map((m) => m.metric));
+  const band = withBand ? baselineBand(j, probe, metrics.map((m) => m.metric)) : undefined;
   const lines = expectations.filter((x) => metrics.some((m) => m.metric === baseMetric(x.e.metric)));
-  const dataMax = Math.max(0, ...points.flat().map((p) => p.v ?? 0), band?.high ?? 0);
+  // the scale follows the bulk of the samples: one outlier (a p95 of a few requests) must not
+  // flatten the rest; what lies above is drawn at the top edge
+  const all = points
+    .flat()
+    .map((p) => p.v)
+    .filter((v): v is number => v !== undefined)
+    .sort((a, b) => a - b);
+  const bulk = all.length === 0 ? 0 : (all[Math.min(all.length - 1, Math.floor(all.length * 0.9))] ?? 0);
+  const firstMax = Math.max(0, ...(points[0] ?? []).map((p) => p.v ?? 0));
+  const dataMax = Math.max(bulk * 1.25, firstMax, band?.high ?? 0);
   const limits = lines.flatMap((x) => (x.value === undefined ? [] : typeof x.value === "number" ? [x.value] : [...x.value]));
   // a threshold far above the data would flatten it: drawn at the top edge instead
   const cap = dataMax > 0 ? dataMax * 4 : Math.max(1, ...limits);
@@ -78,7 +96,21 @@ function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly Jou
     const x = sc.x(v * 1000);
     out.push(`<text x="${x.toFixed(1)}" y="${H - 10}" class="tick" text-anchor="middle">${esc(`${Math.round(v * 10) / 10}s`)}</text>`);
   }
-  const labelled: { x: number; y: number }[] = [];
+  // labels are placed where they overlap no other: their extent is estimated (11px bold ≈ 6.3px a character)
+  const labelled: { x0: number; x1: number; y: number }[] = [];
+  const place = (text: string, anchorX: number, start: boolean, y: number): { x: number; y: number } => {
+    const width = text.length * 6.3;
+    const x0 = start ? anchorX : anchorX - width;
+    let ly = y;
+    while (labelled.some((l) => Math.abs(l.y - ly) < 11 && l.x0 < x0 + width && x0 < l.x1)) ly -= 12;
+    labelled.push({ x0, x1: x0 + width, y: ly });
+    return { x: anchorX, y: ly };
+  };
+  if (band !== undefined) {
+    const y0 = sc.y(band.high);
+    const text = `baseline (${band.name}) ${formatValue(band.low, dimension)} – ${formatValue(band.high, dimension)}`;
+    labelled.push({ x0: W - M.right - 4 - text.length * 6.3, x1: W - M.right - 4, y: Math.min(y0, sc.y(band.low) - 3) - 3 });
+  }
   for (const x of lines) {
     const color = VERDICT_COLOR[x.e.verdict];
     const x0 = sc.x(x.fromMs);
@@ -87,14 +119,13 @@ function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly Jou
     for (const v of values) {
       const above = v > yMax;
       const y = above ? M.top + 1 : sc.y(v);
-      // labels of lines that meet are stacked, not drawn over each other
-      let ly = y - 3;
-      while (labelled.some((l) => Math.abs(l.y - ly) < 11 && Math.abs(l.x - x0) < 260)) ly -= 12;
-      labelled.push({ x: x0, y: ly });
       const leftHalf = (x0 + x1) / 2 < M.left + plotW / 2;
-      const lx = leftHalf ? Math.max(x0, M.left) + 2 : x1 - 2;
+      const text = `${x.e.metric} ${x.e.threshold}${above ? " ↑" : ""} ${VERDICT_TEXT[x.e.verdict]}`;
+      const at = place(text, leftHalf ? Math.max(x0, M.left) + 2 : x1 - 2, leftHalf, y - 3);
+      const lx = at.x;
+      const ly = at.y;
       out.push(`<g class="expectation" data-verdict="${x.e.verdict}"><line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${color}" class="limit"><title>${esc(`${stepLabel(x.e)}: ${x.e.metric} ${x.e.threshold} — measured ${x.e.actualText}: ${VERDICT_TEXT[x.e.verdict]}`)}</title></line>`);
-      out.push(`<text x="${lx.toFixed(1)}" y="${Math.max(M.top + 9, ly).toFixed(1)}" class="limit-label" text-anchor="${leftHalf ? "start" : "end"}" fill="${color}">${esc(`${x.e.metric} ${x.e.threshold}${above ? " ↑" : ""} ${VERDICT_TEXT[x.e.verdict]}`)}</text></g>`);
+      out.push(`<text x="${lx.toFixed(1)}" y="${Math.max(M.top + 9, ly).toFixed(1)}" class="limit-label" text-anchor="${leftHalf ? "start" : "end"}" fill="${color}">${esc(text)}</text></g>`);
     }
   }
   points.forEach((series, i) => {
@@ -108,7 +139,8 @@ function chartSvg(j: Journal, probe: string, chart: Chart, samples: readonly Jou
     for (const r of runs.filter((x) => x.length > 1)) out.push(`<polyline class="series" stroke="${color}" points="${r.map((p) => `${sc.x(p.t).toFixed(1)},${sc.y(p.v).toFixed(1)}`).join(" ")}"/>`);
     for (const p of series) {
       if (p.v === undefined) continue;
-      out.push(`<circle cx="${sc.x(p.t).toFixed(1)}" cy="${sc.y(p.v).toFixed(1)}" r="2.6" fill="${color}"><title>${esc(`${metrics[i]?.label ?? ""} ${formatValue(p.v, dimension)} at +${formatDuration(p.t)} (${p.p.stepName})`)}</title></circle>`);
+      const off = p.v > yMax ? " (off the scale)" : "";
+      out.push(`<circle cx="${sc.x(p.t).toFixed(1)}" cy="${sc.y(p.v).toFixed(1)}" r="${off === "" ? "2.6" : "3.5"}" fill="${off === "" ? color : "#fff"}" stroke="${color}"><title>${esc(`${metrics[i]?.label ?? ""} ${formatValue(p.v, dimension)} at +${formatDuration(p.t)} (${p.p.stepName})${off}`)}</title></circle>`);
     }
   });
   for (const p of samples.filter((s) => s.error !== undefined)) {
@@ -180,9 +212,10 @@ export function renderHtml(j: Journal): string {
         const judged = e.series !== undefined ? samples.filter((p) => p.series === e.series) : samples.filter((p) => p.phase === e.phase && p.step === e.step);
         const times = judged.map((p) => sampleTime(j, p));
         const at = Date.parse(e.at) - t0;
-        return { e, value: e.limit, fromMs: times.length > 0 ? Math.min(...times) : at, toMs: times.length > 0 ? Math.max(...times) + (judged[judged.length - 1]?.durationMs ?? 0) : at };
+        return { e, value: e.limit, fromMs: times.length > 0 ? Math.min(...times) : at, toMs: times.length > 0 ? Math.max(...times) : at };
       });
-    for (const c of charts) out.push(chartSvg(j, probe, c, samples, windows, runMs, exps));
+    // the baseline band on the probe's main chart (latency, the value)
+    charts.forEach((c, i) => out.push(chartSvg(j, probe, c, samples, windows, runMs, exps, i === 0)));
     out.push(`</section>`);
   }
 

@@ -69,11 +69,16 @@ export function sampleValue(p: JournalProbe, metric: string): number | undefined
   return v === null || v === undefined ? undefined : v;
 }
 
-/** When a sample was taken, in ms since the run started: its start where recorded, else its end less its duration. */
+/**
+ * Where a sample sits on the run's clock, in ms since the run started: the middle of the time it
+ * took (a sample of several requests measures all of that time; one that straddles a fault's
+ * start sits on the side where most of it ran).
+ */
 export function sampleTime(j: Journal, p: JournalProbe): number {
   const t0 = Date.parse(j.startedAt);
-  const start = p.startedAt !== undefined ? Date.parse(p.startedAt) : Date.parse(p.at) - p.durationMs;
-  return start - t0;
+  const end = Date.parse(p.at);
+  const start = p.startedAt !== undefined ? Date.parse(p.startedAt) : end - p.durationMs;
+  return (start + end) / 2 - t0;
 }
 
 /** A probe's samples to draw: the aggregate where the probe ran per pod, else each run. */

@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Journal } from "../../src/report/journal.js";
 import { chaosRun, type Finished } from "../support/chaos.js";
-import { getPod, kubeconfig, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady } from "../support/lab.js";
+import { getPod, kubeconfig, kubectl, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady } from "../support/lab.js";
 
 const ns = "probes-lab";
 const dir = mkdtempSync(join(tmpdir(), "chaos-run-probes-"));
@@ -127,6 +127,11 @@ spec:
   nginxIp = (await getPod(ns, first))?.status.podIP ?? "";
   expect(nginxIp).not.toBe("");
 }, 240_000);
+
+// the burning pod takes a core of a shared machine: gone as soon as the tests are
+afterAll(async () => {
+  await kubectl(["delete", "namespace", ns, "--wait=false"]);
+});
 
 describe("http probe (curl in the chaos-tools pod)", () => {
   it("counts statuses by code and class, errors and their ratio, latency of each request", async () => {

@@ -10,6 +10,9 @@ import { newJournal, recordEvent, type Journal } from "../../src/report/journal.
 import { renderHtml } from "../../src/report/html.js";
 import { renderJUnit, renderMarkdown, renderTable } from "../../src/report/views.js";
 import { planToJson } from "../../src/plan/format.js";
+import { runCli } from "../../src/cli/cli.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
 import { RecordingCluster, pod } from "./recording-cluster.js";
 
@@ -101,5 +104,17 @@ describe("a run with continuous probes, in its views", () => {
     expect(table).not.toMatch(/keep-alive/);
     expect(renderMarkdown(journal)).toMatch(/\| 5 of 5 samples, worst 101ms ▁▁▁▁▁ \| ✅ PASS \|/);
     expect(renderJUnit([journal])).toMatch(/name="2\. slow \(during\): latency\.p95\.max &lt; 150ms \[web-0\]"/);
+  });
+});
+
+describe("chaos-run report --format html", () => {
+  it("writes the HTML report of a journal alone, and exits with the run's own code", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "chaos-run-report-")), "journal.json");
+    writeFileSync(file, JSON.stringify(journal));
+    let stdout = "";
+    const code = await runCli(["report", file, "--format", "html"], { stdout: { write: (s) => void (stdout += s) }, stderr: { write: () => undefined }, stdoutIsTTY: false, stderrIsTTY: false, env: {}, cwd: root });
+    expect(code).toBe(0);
+    expect(stdout.startsWith("<!doctype html>")).toBe(true);
+    expect(stdout).toBe(renderHtml(journal));
   });
 });
