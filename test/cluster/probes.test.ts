@@ -222,6 +222,18 @@ describe("k8s probe (the API's own objects)", () => {
 
 describe("prometheus probe (a real Prometheus scraping the kubelet's cAdvisor)", () => {
   it("reads a container's CPU from the kubelet while it burns a core, and its pod's from cAdvisor, in the unit declared", async () => {
+    // cAdvisor finds a new pod's cgroup on its own housekeeping schedule: wait until Prometheus has two points of it
+    const query = `sum(rate(container_cpu_usage_seconds_total{job="kubelet-cadvisor",namespace="${ns}",pod="burn"}[1m]))`;
+    await waitFor(
+      "cAdvisor's series of the burn pod in Prometheus",
+      async () => {
+        const r = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+        const body = (await r.json()) as { data?: { result?: unknown[] } };
+        return (body.data?.result?.length ?? 0) > 0 ? true : undefined;
+      },
+      120_000,
+      1000,
+    );
     const { r, journal } = await scenario(
       "prom-cpu",
       `  cpu: { prometheus: { url: "{{ env.PROMETHEUS_URL }}", query: 'sum(rate(container_cpu_usage_seconds_total{job="kubelet-resource",namespace="${ns}",pod="burn",container="burn"}[20s]))' } }
@@ -241,7 +253,7 @@ describe("prometheus probe (a real Prometheus scraping the kubelet's cAdvisor)",
     expect(cpu?.["value"]).toBeLessThan(1.5);
     const [pct] = metricsOf(journal, "idle");
     expect(pct?.["value"]).toBeGreaterThan(0.25);
-  }, 90_000);
+  }, 180_000);
 
   it("says the server's own words for a query error, several series, an empty answer and a refused server", async () => {
     const bad = await scenario("prom-bad", `  bad: { prometheus: { url: "{{ env.PROMETHEUS_URL }}", query: "sum(rate(" } }`, `  - name: bad\n    probe: bad`);
@@ -261,7 +273,7 @@ describe("prometheus probe (a real Prometheus scraping the kubelet's cAdvisor)",
     const refused = await scenario("prom-refused", `  down: { prometheus: { url: "http://127.0.0.1:29999/", query: "up" } }`, `  - name: down\n    probe: down`);
     expect(refused.r.code).toBe(3);
     expect(refused.r.stderr).toMatch(/probe down: Prometheus at http:\/\/127\.0\.0\.1:29999\/ did not answer: connection refused \(ECONNREFUSED 127\.0\.0\.1:29999\)/);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe("cmd probe (argv in a pod's container)", () => {
