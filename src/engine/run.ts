@@ -11,7 +11,8 @@ import type { Cluster, PodInfo } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
 import { callAgent, type AgentHandle } from "./agent-client.js";
 import { ensureAgent } from "./agents.js";
-import { Checks } from "./checks.js";
+import type { HttpGet } from "../probes/fetch.js";
+import { Checks, type Monitor } from "./checks.js";
 import type { EventSink, PodRef, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
 import { LeaseKeeper } from "./leases.js";
@@ -43,6 +44,8 @@ export interface EngineOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** keep the tools pods this run created (default: delete them at the end) */
   readonly keepTools: boolean;
+  /** HTTP from the runner (prometheus probes); default Node's fetch */
+  readonly httpGet?: HttpGet | undefined;
   readonly now: () => number;
 }
 
@@ -158,7 +161,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     probeTimeoutMs: options.probeTimeoutMs,
     env: options.env,
     targets: () => options.pods.filter((p) => !gone.has(podKey(p))),
+    httpGet: options.httpGet,
   });
+  let monitor: Monitor | undefined;
   const hasFaults = plan.steps.some((st) => st.kind === "fault");
   const hasProbes = plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0));
 
@@ -177,6 +182,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     if (plan.steadyState.length > 0) {
       const failed = await checks.run(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
       if (failed > 0) throw new SteadyStateBroken(failed);
+      // the steady state's continuous probes sample through the whole run, for its timeline
+      const continuous = plan.steadyState.filter((r) => r.everyMs !== undefined);
+      if (continuous.length > 0) monitor = checks.monitor(continuous, signal);
     }
     if (hasFaults || plan.steps.length === 0) {
       const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
@@ -225,7 +233,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
             handOffToLease: options.handOffToLease,
             leaseMs: plan.agent.leaseMs,
             agentImage: plan.agent.image,
-            during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+            during: (s, stepSignal, untilAt) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal, untilAt),
             reverted: recordReverts,
           });
           break;
@@ -238,6 +246,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       }
       emit({ type: "step:end", at: now(), index: step.index, ok: true, detail: undefined });
     }
+    await monitor?.stop();
     if (plan.steadyState.length > 0) await checks.run(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, signal);
     if (checks.failed > 0) {
       status = "failed";
@@ -263,6 +272,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       for (const o of outcomes) ledger.settle(o.entry);
       recordReverts(outcomes);
     }
+    // after the reverts: a sample under way must not hold them up
+    await monitor?.stop();
     for (const stop of stopWatching) stop();
     if (!options.keepTools) {
       for (const t of checks.toolsPods()) {

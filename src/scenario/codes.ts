@@ -71,6 +71,10 @@ export const CODES = {
     `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
   ),
   "host-network": def("error", "a target pod uses the node's network (hostNetwork; plan)", (a: { detail: string }) => a.detail),
+  "bad-jsonpath": def("error", "a k8s probe's `field` that is not a JSONPath chaos-run reads", (a: { value: string; reason: string }) => `${q(a.value)} is not a usable JSONPath: ${a.reason}`),
+  "bad-regex": def("error", "a cmd probe's `stdout` that is not a regular expression", (a: { value: string; reason: string }) => `${q(a.value)} is not a regular expression: ${a.reason}`),
+  "needs-every": def("error", "an aggregate or a share of samples on a probe that is not continuous", (a: { what: string }) => `${a.what} needs a continuous probe (\`every:\`)`),
+  "bad-comparison": def("error", "an expectation with no comparison, or more than one", (a: { detail: string }) => a.detail),
   "lease-above-ttl": def("error", "the agent lease is not shorter than its ttl", (a: { lease: string; ttl: string }) => `lease ${a.lease} must be shorter than ttl ${a.ttl}`),
 } as const;
 

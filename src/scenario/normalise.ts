@@ -10,6 +10,10 @@ import {
   DEFAULT_AGENT_IMAGE,
   DEFAULT_AGENT_LEASE_MS,
   DEFAULT_AGENT_TTL_MS,
+  DEFAULT_CMD_TIMEOUT_MS,
+  DEFAULT_HTTP_REQUESTS,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  DEFAULT_PROMETHEUS_TIMEOUT_MS,
   DEFAULT_PULL_POLICY,
   DEFAULT_TOOLS_IMAGE,
 } from "./types.js";
@@ -69,7 +73,43 @@ function target(raw: RawTarget): Target {
 }
 
 function probe(name: string, raw: RawProbe): Probe {
+  const tools = { image: raw.tools?.image ?? DEFAULT_TOOLS_IMAGE };
+  if (raw.http !== undefined) {
+    const h = raw.http;
+    return {
+      kind: "http",
+      name,
+      http: {
+        url: h.url,
+        method: h.method ?? "GET",
+        headers: { ...(h.headers ?? {}) },
+        body: h.body,
+        requests: h.requests ?? DEFAULT_HTTP_REQUESTS,
+        concurrency: h.concurrency ?? 1,
+        timeoutMs: optDuration(h.timeout) ?? DEFAULT_HTTP_TIMEOUT_MS,
+        expectStatus: h.expectStatus === undefined ? undefined : [...h.expectStatus],
+      },
+      tools,
+    };
+  }
+  if (raw.k8s !== undefined) {
+    const k = raw.k8s;
+    return {
+      kind: "k8s",
+      name,
+      k8s: { kind: k.kind, apiVersion: k.apiVersion, namespace: k.namespace, name: k.name, selector: k.selector === undefined ? undefined : { ...k.selector }, field: k.field, condition: k.condition },
+    };
+  }
+  if (raw.prometheus !== undefined) {
+    const p = raw.prometheus;
+    return { kind: "prometheus", name, prometheus: { url: p.url, query: p.query, unit: p.unit ?? "number", timeoutMs: optDuration(p.timeout) ?? DEFAULT_PROMETHEUS_TIMEOUT_MS } };
+  }
+  if (raw.cmd !== undefined) {
+    const c = raw.cmd;
+    return { kind: "cmd", name, cmd: { pod: c.pod, container: c.container, namespace: c.namespace, argv: [...c.argv], stdout: c.stdout, timeoutMs: optDuration(c.timeout) ?? DEFAULT_CMD_TIMEOUT_MS } };
+  }
   const ab = raw.ab;
+  if (ab === undefined) throw new TypeError(`probe ${name} has no kind`);
   return {
     kind: "ab",
     name,
@@ -80,7 +120,7 @@ function probe(name: string, raw: RawProbe): Probe {
       keepAlive: ab.keepAlive ?? true,
       timeoutMs: optDuration(ab.timeout),
     },
-    tools: { image: raw.tools?.image ?? DEFAULT_TOOLS_IMAGE },
+    tools,
   };
 }
 
@@ -94,8 +134,9 @@ function expectations(raw: RawExpect | undefined, path: string): Expectation[] {
   return out;
 }
 
-function run(raw: { probe: string; save?: string; expect?: RawExpect }, path: string): ProbeRun {
-  return { probe: raw.probe, save: raw.save, expect: expectations(raw.expect, joinPointer(path, "expect")) };
+function run(raw: { probe: string; save?: string; expect?: RawExpect; every?: string }, path: string): ProbeRun {
+  const base = { probe: raw.probe, save: raw.save, expect: expectations(raw.expect, joinPointer(path, "expect")) };
+  return raw.every === undefined ? base : { ...base, everyMs: duration(raw.every) };
 }
 
 function scope(raw: RawFault["to"]): Scope | undefined {
@@ -173,7 +214,7 @@ export function normalise(raw: RawScenario): Scenario {
       pullPolicy: raw.agent?.pullPolicy ?? DEFAULT_PULL_POLICY,
     },
     probes,
-    steadyState: (raw.steadyState ?? []).map((c, i) => ({ probe: c.probe, save: undefined, expect: expectations(c.expect, joinPointer("/steadyState", i, "expect")) })),
+    steadyState: (raw.steadyState ?? []).map((c, i) => run({ probe: c.probe, expect: c.expect, ...(c.every === undefined ? {} : { every: c.every }) }, joinPointer("/steadyState", i))),
     steps: raw.steps.map(step),
   };
 }

@@ -37,31 +37,44 @@ export interface RawTarget {
   allowSystemNamespaces?: boolean;
 }
 
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+export type PrometheusUnit = "number" | "seconds" | "milliseconds" | "ratio" | "percent";
+
 export interface RawProbe {
-  ab: { url: string; requests: number; concurrency: number; keepAlive?: boolean; timeout?: RawDuration };
+  ab?: { url: string; requests: number; concurrency: number; keepAlive?: boolean; timeout?: RawDuration };
+  http?: {
+    url: string;
+    method?: HttpMethod;
+    headers?: Record<string, string>;
+    body?: string;
+    requests?: number;
+    concurrency?: number;
+    timeout?: RawDuration;
+    expectStatus?: number[];
+  };
+  k8s?: { kind: string; apiVersion?: string; namespace?: string; name?: string; selector?: Record<string, string>; field?: string; condition?: string };
+  prometheus?: { url: string; query: string; unit?: PrometheusUnit; timeout?: RawDuration };
+  cmd?: { pod: string; container?: string; namespace?: string; argv: string[]; stdout?: string; timeout?: RawDuration };
   tools?: { image?: string };
 }
 
 export type RawOperand = number | string;
 export type RawExpectation =
   | RawOperand
-  | { below: RawOperand }
-  | { above: RawOperand }
-  | { atMost: RawOperand }
-  | { atLeast: RawOperand }
-  | { equals: RawOperand }
-  | { within: [RawOperand, RawOperand] };
+  | { below?: RawOperand; above?: RawOperand; atMost?: RawOperand; atLeast?: RawOperand; equals?: RawOperand; within?: [RawOperand, RawOperand]; samples?: RawPercent };
 export type RawExpect = Record<string, RawExpectation>;
 
 export interface RawCheck {
   probe: string;
   expect: RawExpect;
+  every?: RawDuration;
 }
 
 export interface RawDuringProbe {
   probe: string;
   expect?: RawExpect;
   save?: string;
+  every?: RawDuration;
 }
 
 export interface RawFault {
@@ -151,7 +164,68 @@ export interface AbProbe {
   readonly tools: { readonly image: string };
 }
 
-export type Probe = AbProbe;
+export const DEFAULT_HTTP_REQUESTS = 10;
+export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
+export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
+export const DEFAULT_CMD_TIMEOUT_MS = 10_000;
+
+export interface HttpProbe {
+  readonly kind: "http";
+  readonly name: string;
+  readonly http: {
+    /** may contain {{ target.ip }}, {{ target.name }}, {{ env.NAME }} */
+    readonly url: string;
+    readonly method: HttpMethod;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: string | undefined;
+    readonly requests: number;
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+    /** the statuses that count as success; undefined: every 2xx and 3xx */
+    readonly expectStatus: readonly number[] | undefined;
+  };
+  readonly tools: { readonly image: string };
+}
+
+export interface K8sProbe {
+  readonly kind: "k8s";
+  readonly name: string;
+  readonly k8s: {
+    readonly kind: string;
+    /** undefined: the usual one of the kind (core, apps, batch …) */
+    readonly apiVersion: string | undefined;
+    /** undefined: the target's namespace */
+    readonly namespace: string | undefined;
+    /** one object by name (may use {{ target.name }}), or several by selector */
+    readonly name: string | undefined;
+    readonly selector: Readonly<Record<string, string>> | undefined;
+    readonly field: string | undefined;
+    readonly condition: string | undefined;
+  };
+}
+
+export interface PrometheusProbe {
+  readonly kind: "prometheus";
+  readonly name: string;
+  readonly prometheus: { readonly url: string; readonly query: string; readonly unit: PrometheusUnit; readonly timeoutMs: number };
+}
+
+export interface CmdProbe {
+  readonly kind: "cmd";
+  readonly name: string;
+  readonly cmd: {
+    /** may use {{ target.name }} */
+    readonly pod: string;
+    readonly container: string | undefined;
+    readonly namespace: string | undefined;
+    readonly argv: readonly string[];
+    /** a regular expression its stdout must match */
+    readonly stdout: string | undefined;
+    readonly timeoutMs: number;
+  };
+}
+
+export type Probe = AbProbe | HttpProbe | K8sProbe | PrometheusProbe | CmdProbe;
 export type { ProbeKind };
 
 /** A probe run with expectations (steadyState entries, `during` entries, probe steps). */
@@ -159,6 +233,8 @@ export interface ProbeRun {
   readonly probe: string;
   readonly save: string | undefined;
   readonly expect: readonly Expectation[];
+  /** `every:` a continuous probe, one sample per interval; undefined: run once */
+  readonly everyMs?: number | undefined;
 }
 
 interface StepBase {

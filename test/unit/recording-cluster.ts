@@ -7,14 +7,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Reply, Request } from "../../src/faults/protocol.generated.js";
-import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, ExecOptions, ExecResult, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
 const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
 
 export interface Call {
   readonly at: number;
-  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods";
+  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "get-objects";
   readonly pod: string;
   readonly container?: string | undefined;
   /** for exec: the agent request, parsed; undefined for other programs */
@@ -143,6 +143,10 @@ export class RecordingCluster implements Cluster {
   labels: Readonly<Record<string, string>> | undefined = {};
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
+  /** answers a program other than the agent (curl, a cmd probe's command); undefined: ab's real output */
+  programs: (argv: readonly string[], where: Where, now: number) => Outcome | undefined = () => undefined;
+  /** what a k8s probe reads, or an error it gets */
+  objects: (query: ObjectQuery, now: number) => unknown[] | Error = () => [];
   denied: readonly string[] = [];
 
   constructor(pods: readonly PodInfo[]) {
@@ -220,7 +224,7 @@ export class RecordingCluster implements Cluster {
     const agent = this.agents.get(`${podName}/${container}`);
     const outcome: Outcome =
       request === undefined
-        ? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs } // the tools pod: ab
+        ? (this.programs(argv, { pod: podName, container }, Date.now()) ?? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs }) // the tools pod: ab
         : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
           (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: agent.answer(request, Date.now()) }));
     return new Promise<ExecResult>((resolve) => {
@@ -276,6 +280,13 @@ export class RecordingCluster implements Cluster {
   async deletePod(_namespace: string, name: string): Promise<void> {
     this.record({ op: "delete-pod", pod: name });
     this.pods.delete(name);
+  }
+
+  async getObjects(query: ObjectQuery): Promise<unknown[]> {
+    this.record({ op: "get-objects", pod: query.name ?? "" });
+    const r = this.objects(query, Date.now());
+    if (r instanceof Error) throw r;
+    return r;
   }
 
   onPodGone(_namespace: string, name: string, callback: (reason: string) => void): () => void {
