@@ -203,6 +203,17 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Rep
 		// holds (that agent may be holding the namespace lock while this one waits for it)
 		return a.peerStatus()
 	}
+	if req.Op == protocol.OpRenew {
+		// a renewal touches only the lease table: it must not wait behind another run's apply
+		// (orphan scans, peers, a slow node), or that run would make this one's lease lapse
+		a.mu.Lock()
+		exiting := a.exiting
+		a.mu.Unlock()
+		if exiting {
+			return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
+		}
+		return a.renew(req)
+	}
 	a.reqMu.Lock()
 	defer a.reqMu.Unlock()
 	a.mu.Lock()
@@ -216,8 +227,6 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request) *protocol.Rep
 		return a.apply(ctx, req)
 	case protocol.OpRevert:
 		return a.revert(ctx, req)
-	case protocol.OpRenew:
-		return a.renew(req)
 	case protocol.OpStatus:
 		return a.status(ctx)
 	case protocol.OpSweep:

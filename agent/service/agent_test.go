@@ -831,3 +831,22 @@ func TestPeerStatusTakesNoLock(t *testing.T) {
 		t.Fatal("a peer's status waited for the request lock")
 	}
 }
+
+func TestRenewDoesNotWaitBehindAnotherRequest(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100)))
+	// another run's request holds the agent (a slow apply: orphan scans, peers, a loaded node)
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	done := make(chan *protocol.Reply, 1)
+	go func() {
+		done <- a.Handle(context.Background(), []byte(`{"protocol":1,"op":"renew","runId":"aaaa","faultId":"aaaa-s1","leaseMs":30000}`))
+	}()
+	select {
+	case r := <-done:
+		mustOK(t, r)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a renewal waited behind another request: the lease it renews could lapse meanwhile")
+	}
+}
