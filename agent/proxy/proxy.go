@@ -59,8 +59,16 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d connections (%d open, %d relayed as they are), %d requests (%d faulted, %d answered with the error)",
-		s.Connections, s.Active, s.Relayed, s.Requests, s.Faulted, s.Errors)
+	return fmt.Sprintf("%s (%d open, %d relayed as they are), %s (%d faulted, %d answered with the error)",
+		Count(s.Connections, "connection"), s.Active, s.Relayed, Count(s.Requests, "request"), s.Faulted, s.Errors)
+}
+
+// Count is "1 request", "2 requests".
+func Count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Proxy serves connections from its listeners until Stop.
@@ -295,12 +303,18 @@ func excluded(path []byte, entry string) bool {
 	return len(path) == len(entry) || strings.HasSuffix(entry, "/") || path[len(entry)] == '/'
 }
 
-// delay waits the fault's delay (± jitter), or less if the proxy stops meanwhile.
-func (p *Proxy) delay() {
+// pickDelay is one request's delay: the delay ± the jitter (uniform), never below zero.
+func (p *Proxy) pickDelay() time.Duration {
 	d := p.cfg.Delay
 	if p.cfg.Jitter > 0 {
 		d += time.Duration((p.cfg.Float64()*2 - 1) * float64(p.cfg.Jitter))
 	}
+	return max(d, 0)
+}
+
+// delay waits one request's delay, or less if the proxy stops meanwhile.
+func (p *Proxy) delay() {
+	d := p.pickDelay()
 	if d <= 0 {
 		return
 	}
