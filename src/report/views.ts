@@ -49,7 +49,7 @@ interface PlanStepJson {
   index: number;
   name: string;
   kind: string;
-  fault?: { spec?: { kind?: string; netem?: { delayMs?: number } } };
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number } } };
 }
 
 /** What each fault did to latency, measured: the median during it against the median just before. */
@@ -62,7 +62,7 @@ export function faultEffects(j: Journal): FaultEffect[] {
       const a = during.metrics["latency.p50"];
       const b = before?.metrics["latency.p50"];
       if (a === undefined || a === null || b === undefined || b === null) continue;
-      effects.push({ step: step.index, stepName: step.name, pod: during.pod, probe: during.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
+      effects.push({ step: step.index, stepName: step.name, pod: during.pod, probe: during.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs });
     }
   }
   return effects;

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
 const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
@@ -877,9 +877,9 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema52 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
-const schema67 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
-const schema53 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
-const schema63 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
+const schema71 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
+const schema53 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
+const schema67 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
 const schema54 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
 const schema57 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
 const schema62 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
@@ -1219,7 +1219,508 @@ return errors === 0;
 }
 validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern23 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const schema63 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
+const pattern26 = new RegExp("^/[!-~]*$", "");
+const pattern27 = new RegExp("^[A-Z]{1,20}$", "");
+
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate37.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.delay === undefined){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "delay"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.errorRate === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "errorRate"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "port") || (key0 === "delay")) || (key0 === "jitter")) || (key0 === "errorRate")) || (key0 === "errorCode")) || (key0 === "errorBody")) || (key0 === "exclude")) || (key0 === "methods"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+let data0 = data.port;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 65535 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data0 < 1 || isNaN(data0)){
+const err7 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.delay !== undefined){
+let data1 = data.delay;
+if(typeof data1 === "string"){
+if(!pattern9.test(data1)){
+const err8 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+let data2 = data.jitter;
+if(typeof data2 === "string"){
+if(!pattern9.test(data2)){
+const err10 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.errorRate !== undefined){
+let data3 = data.errorRate;
+if(typeof data3 === "string"){
+if(!pattern17.test(data3)){
+const err12 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+let data4 = data.errorCode;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err14 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 599 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data4 < 400 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data.errorBody !== undefined){
+let data5 = data.errorBody;
+if(typeof data5 === "string"){
+if(data5.length > 4096){
+const err17 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/maxLength",keyword:"maxLength",params:{limit: 4096}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.exclude !== undefined){
+let data6 = data.exclude;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err19 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/maxItems",keyword:"maxItems",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(typeof data7 === "string"){
+if(data7.length > 1024){
+const err20 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/maxLength",keyword:"maxLength",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data7.length < 1){
+const err21 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern26.test(data7)){
+const err22 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^/[!-~]*$"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+let i1 = data6.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data6[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err24 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.methods !== undefined){
+let data8 = data.methods;
+if(Array.isArray(data8)){
+if(data8.length > 16){
+const err26 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/maxItems",keyword:"maxItems",params:{limit: 16}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data8.length < 1){
+const err27 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len1 = data8.length;
+for(let i2=0; i2<len1; i2++){
+let data9 = data8[i2];
+if(typeof data9 === "string"){
+if(!pattern27.test(data9)){
+const err28 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{1,20}$"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+let i3 = data8.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data8[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err30 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+break;
+}
+indices1[item1] = i3;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+if(data.delay === undefined){
+const err32 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "jitter",
+    missingProperty: "delay",
+    depsCount: 1,
+    deps: "delay"}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+if(data.errorRate === undefined){
+const err33 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorCode",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.errorBody !== undefined){
+if(data.errorRate === undefined){
+const err34 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorBody",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate37.errors = vErrors;
+return errors === 0;
+}
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const pattern28 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1263,13 +1764,28 @@ errors++;
 }
 var _valid0 = _errs3 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs4 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.http === undefined){
+const err2 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: "http"}};
 if(vErrors === null){
 vErrors = [err2];
 }
 else {
 vErrors.push(err2);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err3 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
 }
 errors++;
 }
@@ -1286,13 +1802,13 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((key0 === "netem") || (key0 === "partition")) || (key0 === "to")) || (key0 === "interface"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(!(((((key0 === "netem") || (key0 === "http")) || (key0 === "partition")) || (key0 === "to")) || (key0 === "interface"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
-vErrors = [err3];
+vErrors = [err4];
 }
 else {
-vErrors.push(err3);
+vErrors.push(err4);
 }
 errors++;
 }
@@ -1303,22 +1819,17 @@ vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.error
 errors = vErrors.length;
 }
 }
+if(data.http !== undefined){
+if(!(validate37(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+errors = vErrors.length;
+}
+}
 if(data.partition !== undefined){
-let data1 = data.partition;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-for(const key1 in data1){
-const err4 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
+let data2 = data.partition;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+const err5 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1328,11 +1839,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data.to !== undefined){
-let data2 = data.to;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(Object.keys(data2).length < 1){
-const err6 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err6 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1341,9 +1849,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-for(const key2 in data2){
-if(!(((key2 === "cidr") || (key2 === "port")) || (key2 === "protocol"))){
-const err7 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+}
+if(data.to !== undefined){
+let data3 = data.to;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(Object.keys(data3).length < 1){
+const err7 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1352,12 +1863,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data2.cidr !== undefined){
-let data3 = data2.cidr;
-if(typeof data3 === "string"){
-if(data3.length < 1){
-const err8 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
+for(const key2 in data3){
+if(!(((key2 === "cidr") || (key2 === "port")) || (key2 === "protocol"))){
+const err8 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1367,8 +1875,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-else {
-const err9 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
+if(data3.cidr !== undefined){
+let data4 = data3.cidr;
+if(typeof data4 === "string"){
+if(data4.length < 1){
+const err9 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1378,10 +1889,8 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data2.port !== undefined){
-let data4 = data2.port;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
+else {
+const err10 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1390,9 +1899,11 @@ vErrors.push(err10);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 65535 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+}
+if(data3.port !== undefined){
+let data5 = data3.port;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err11 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1401,8 +1912,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data4 < 1 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 65535 || isNaN(data5)){
+const err12 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1411,12 +1923,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-}
-if(data2.protocol !== undefined){
-let data5 = data2.protocol;
-if(typeof data5 !== "string"){
-const err13 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
+if(data5 < 1 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1425,8 +1933,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!((data5 === "tcp") || (data5 === "udp"))){
-const err14 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema63.properties.protocol.enum}};
+}
+}
+if(data3.protocol !== undefined){
+let data6 = data3.protocol;
+if(typeof data6 !== "string"){
+const err14 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1435,10 +1947,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
+if(!((data6 === "tcp") || (data6 === "udp"))){
+const err15 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema67.properties.protocol.enum}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1448,11 +1958,9 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.interface !== undefined){
-let data6 = data.interface;
-if(typeof data6 === "string"){
-if(!pattern23.test(data6)){
-const err16 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
+}
+else {
+const err16 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1462,8 +1970,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
+if(data.interface !== undefined){
+let data7 = data.interface;
+if(typeof data7 === "string"){
+if(!pattern28.test(data7)){
+const err17 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1473,10 +1984,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.netem !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.partition !== undefined){
-const err18 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
+else {
+const err18 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1486,10 +1995,10 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-}
-else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.netem !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.partition !== undefined){
+const err19 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1498,18 +2007,65 @@ vErrors.push(err19);
 }
 errors++;
 }
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err20 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data.partition !== undefined){
+const err21 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err22 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
 validate34.errors = vErrors;
 return errors === 0;
 }
 validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema65 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}};
-const pattern26 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const schema69 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}};
+const pattern31 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1573,7 +2129,7 @@ errors = vErrors.length;
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern26.test(data2)){
+if(!pattern31.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -1606,10 +2162,10 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1837,8 +2393,8 @@ let data3 = data.during;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate38(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+if(!(validate40(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
 errors = vErrors.length;
 }
 }
@@ -1882,7 +2438,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern26.test(data6)){
+if(!pattern31.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -2963,4 +3519,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` for now (`http`, `k8s` and `cmd` will be its siblings).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"description":"The chaos-tools pod the probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one).","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"A network fault applied by the agent in each target pod's network namespace: exactly one of `netem` or `partition`, optionally scoped with `to` and pinned to an `interface`. Network faults act on the traffic the pod sends (egress); `partition` drops both directions.","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` for now (`http`, `k8s` and `cmd` will be its siblings).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"description":"The chaos-tools pod the probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one).","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"A fault applied by the agent in each target pod: exactly one of `netem` or `partition` (network faults, optionally scoped with `to`; `netem` acts on the traffic the pod sends, `partition` drops both directions) or `http` (HTTP faults on a port the pod serves), optionally pinned to an `interface`.","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (iptables nat REDIRECT of its incoming connections, in the pod only) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port, not a Service's).","type":"integer","minimum":1,"maximum":65535},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
