@@ -80,43 +80,53 @@ func (h *httpHeld) Check(env *Env) (string, error) {
 	return h.detail, nil
 }
 
-// Revert takes the rules down, the reset rule first, then the redirect, family by family; the
-// proxy stops once no redirect to it is left (a redirect to a stopped proxy would refuse every
-// connection), closing its connections so their clients reconnect to the application directly.
+// Revert takes the fault down in an order that never cuts a connection:
+//  1. the reset rule, family by family (with the redirect gone and the rule left, every direct
+//     connection would be reset; if it will not come off, everything else stays, the proxy
+//     keeps serving, and the revert is retried);
+//  2. the redirect rule, replaced by one that redirects nothing: new connections go to the
+//     application directly, while conntrack and the NAT hooks stay in use in the namespace
+//     (firewall.Redirect.DrainRule): the connections still going through the proxy need them to
+//     have their last packets (their FIN) translated back to the port they came in on;
+//  3. the proxy stops: idle connections closed at once, requests in flight given the drain,
+//     so clients reconnect, to the application;
+//  4. the nat chain and its jump.
 func (h *httpHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 	var remaining []protocol.KernelObject
 	var words []string
 	chain := firewall.ChainName(h.r.FaultID)
-	redirectLeft := false
 	for i := len(h.families) - 1; i >= 0; i-- {
-		fam := h.families[i]
-		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, fam, "filter", chain)
+		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, h.families[i], "filter", chain)
 		remaining = append(remaining, r...)
 		words = append(words, d)
-		if len(r) > 0 {
-			// the redirect stays while the reset rule does: without it every direct connection
-			// would be reset
-			redirectLeft = true
-			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjChain, Name: chain, Family: fam, Table: "nat"})
-			continue
-		}
-		r, d = firewall.RevertChain(env.Ctx, env.Exec, h.backend, fam, "nat", chain)
-		remaining = append(remaining, r...)
-		words = append(words, d)
-		redirectLeft = redirectLeft || len(r) > 0
 	}
-	if redirectLeft {
+	if len(remaining) > 0 {
+		for _, f := range h.families {
+			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjChain, Name: chain, Family: f, Table: "nat"})
+		}
 		remaining = append(remaining, h.proxyObject())
-		words = append(words, fmt.Sprintf("the proxy on :%d keeps serving while a redirect to it is left", h.r.ProxyPort))
+		words = append(words, fmt.Sprintf("the redirect and the proxy on :%d stay while a reset rule is left", h.r.ProxyPort))
 		return remaining, strings.Join(words, "; ")
 	}
-	stats := h.proxy.Stats()
-	reset := h.proxy.Stop(h.drain)
-	w := fmt.Sprintf("proxy :%d stopped after %s", h.r.ProxyPort, stats)
-	if reset > 0 {
-		w += fmt.Sprintf("; %s still in a request after %s reset", proxy.Count(reset, "connection"), h.drain)
+	if h.proxy.Serving() {
+		for _, f := range h.families {
+			if err := firewall.ReplaceRules(env.Ctx, env.Exec, h.backend, f, "nat", chain, [][]string{h.r.DrainRule()}); err != nil {
+				words = append(words, err.Error())
+			}
+		}
+		stats := h.proxy.Stats()
+		reset := h.proxy.Stop(h.drain)
+		w := fmt.Sprintf("proxy :%d stopped after %s", h.r.ProxyPort, stats)
+		if reset > 0 {
+			w += fmt.Sprintf("; %s still in a request after %s reset", proxy.Count(reset, "connection"), h.drain)
+		}
+		words = append(words, w)
 	}
-	words = append(words, w)
+	for i := len(h.families) - 1; i >= 0; i-- {
+		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, h.families[i], "nat", chain)
+		remaining = append(remaining, r...)
+		words = append(words, d)
+	}
 	return remaining, strings.Join(words, "; ")
 }
 

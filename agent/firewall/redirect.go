@@ -44,6 +44,15 @@ func (r Redirect) Rule(table string) []string {
 	return append(match, "-m", "conntrack", "--ctstate", "ESTABLISHED", "-j", "REJECT", "--reject-with", "tcp-reset")
 }
 
+// DrainRule replaces the redirect while the proxy finishes the connections it has: it redirects
+// nothing (a connection is not DNATed before the nat table has seen it), but it keeps conntrack
+// and the NAT hooks in use in the namespace — they are registered only while some rule or chain
+// needs them, and without them the proxy's last packets to its clients (their FIN) would leave
+// untranslated, from the proxy's port, and the clients would never see their connection close.
+func (r Redirect) DrainRule() []string {
+	return []string{"-i", r.Iface, "-p", "tcp", "-m", "tcp", "--dport", strconv.Itoa(r.Port), "-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"}
+}
+
 // Jump is the rule spec that sends the table's hook into the chain, tagged with the fault's
 // comment.
 func (r Redirect) Jump(table string) []string {

@@ -136,8 +136,31 @@ func TestHTTPApplyMakesTheRedirectAndTheProxyAndRevertTakesThemDown(t *testing.T
 		t.Fatalf("status detail %q", s.Faults[0].Detail)
 	}
 
+	// while reverting: what each transaction does, and whether the proxy serves at that moment
+	var steps []string
+	p.k.Fail = func(argv []string, stdin string) (exec.Result, bool) {
+		if !strings.HasSuffix(argv[0], "-restore") {
+			return exec.Result{}, false
+		}
+		what := strings.SplitN(stdin, "\n", 2)[0]
+		switch {
+		case strings.Contains(stdin, "-X "):
+			what += " remove"
+		case strings.Contains(stdin, "-F CHAOS-aaaa-s1\n-A CHAOS-aaaa-s1 -i net1 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j RETURN\nCOMMIT\n"):
+			what += " drain"
+		}
+		serving := "proxy serving"
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err != nil {
+			serving = "proxy stopped"
+		} else {
+			c.Close()
+		}
+		steps = append(steps, argv[0]+" "+what+", "+serving)
+		return exec.Result{}, false
+	}
 	r = do(t, a, revertReq("aaaa", "aaaa-s1"))
 	mustOK(t, r)
+	p.k.Fail = nil
 	if !r.Reverted[0].Confirmed || !strings.Contains(r.Reverted[0].Detail, fmt.Sprintf("proxy :%d stopped", port)) {
 		t.Fatalf("revert %+v", r.Reverted[0])
 	}
@@ -154,15 +177,19 @@ func TestHTTPApplyMakesTheRedirectAndTheProxyAndRevertTakesThemDown(t *testing.T
 	if _, _, err := get(port, "/"); err == nil {
 		t.Fatal("the proxy still serves after the revert")
 	}
-	// the reset rule went before the redirect
-	var order []string
-	for _, c := range r.Commands {
-		if strings.HasSuffix(c.Argv[0], "-restore") {
-			order = append(order, c.Argv[0]+" "+strings.SplitN(c.Stdin, "\n", 2)[0])
-		}
+	// the reset rule first; then no more redirects, while the proxy still serves the connections
+	// it has (a rule that redirects nothing keeps conntrack and NAT in use: their last packets
+	// need them); then the proxy stops; then the nat chains go
+	want := []string{
+		"ip6tables-nft-restore *filter remove, proxy serving",
+		"iptables-nft-restore *filter remove, proxy serving",
+		"iptables-nft-restore *nat drain, proxy serving",
+		"ip6tables-nft-restore *nat drain, proxy serving",
+		"ip6tables-nft-restore *nat remove, proxy stopped",
+		"iptables-nft-restore *nat remove, proxy stopped",
 	}
-	if want := []string{"ip6tables-nft-restore *filter", "ip6tables-nft-restore *nat", "iptables-nft-restore *filter", "iptables-nft-restore *nat"}; !slices.Equal(order, want) {
-		t.Fatalf("revert order %q, want %q", order, want)
+	if !slices.Equal(steps, want) {
+		t.Fatalf("revert steps\n%q\nwant\n%q", steps, want)
 	}
 }
 
