@@ -15,6 +15,8 @@ import (
 // of what each request is owed, so pipelined requests keep their order). A close on either side
 // is passed on to the other, as it would be without the proxy.
 
+const bufSize = 4 << 10
+
 type item struct {
 	synthetic  []byte // an injected error response (nil: the application answers)
 	closeAfter bool   // synthetic: the connection ends after it
@@ -65,10 +67,13 @@ func (c *conn) serve() {
 		c.client.Close()
 		return
 	}
-	c.cr = bufio.NewReaderSize(c.client, 8<<10)
-	c.cw = bufio.NewWriterSize(c.client, 16<<10)
-	c.ur = bufio.NewReaderSize(c.up, 16<<10)
-	c.uw = bufio.NewWriterSize(c.up, 8<<10)
+	// 4 KiB each way and side (a head longer than a buffer is read in pieces, a body streams
+	// through): with its two goroutines a connection costs the agent about 32 KiB, in the pod's
+	// own memory
+	c.cr = bufio.NewReaderSize(c.client, bufSize)
+	c.cw = bufio.NewWriterSize(c.client, bufSize)
+	c.ur = bufio.NewReaderSize(c.up, bufSize)
+	c.uw = bufio.NewWriterSize(c.up, bufSize)
 	go c.responses()
 	c.requests()
 	<-c.resp

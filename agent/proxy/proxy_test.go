@@ -753,3 +753,29 @@ func TestSmugglingShapesAreLeftToTheApplication(t *testing.T) {
 		}
 	}
 }
+
+func TestLongHeadsAreReadAcrossBuffersAndHugeOnesRelayed(t *testing.T) {
+	app := newRawApp(t, echoPath)
+	p := start(t, Config{ErrorRate: 1, ErrorCode: 503, Exclude: []string{"/ok"}}, app.ln.Addr().String())
+	c := dial(t, p)
+	br := bufio.NewReader(c)
+	long := strings.Repeat("x", 10_000) // longer than a buffer: read in pieces, still HTTP
+	fmt.Fprintf(c, "GET /ok HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n", long)
+	if r := readResponses(t, br, 1, "GET")[0]; r.StatusCode != 200 || body(r) != "/ok" {
+		t.Fatalf("%d %q", r.StatusCode, body(r))
+	}
+	fmt.Fprintf(c, "GET /ko HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n", long)
+	if r := readResponses(t, br, 1, "GET")[0]; r.StatusCode != 503 {
+		t.Fatalf("%d", r.StatusCode)
+	}
+	// a head over 64 KiB: the proxy cannot hold it, so it relays the connection as it is
+	c2 := dial(t, p)
+	huge := strings.Repeat("y", 70_000)
+	go fmt.Fprintf(c2, "GET /ko HTTP/1.1\r\nHost: x\r\nX-Huge: %s\r\n\r\n", huge)
+	if r := readResponses(t, bufio.NewReader(c2), 1, "GET")[0]; r.StatusCode != 200 || body(r) != "/ko" {
+		t.Fatalf("a huge head: %d %q (want the application's answer, untouched)", r.StatusCode, body(r))
+	}
+	if s := p.Stats(); s.Relayed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
