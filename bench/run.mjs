@@ -12,6 +12,7 @@ const SECTIONS = {
   fanout: () => import("./fanout.mjs"),
   "time-to-fault": () => import("./time-to-fault.mjs"),
   lab: () => import("./lab.mjs"),
+  http: () => import("./http.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -20,6 +20,7 @@ const (
 const (
 	KindNetem     = "netem"
 	KindPartition = "partition"
+	KindHTTP      = "http"
 )
 
 // Request is any of the schema's requests; Op says which fields are set.
@@ -47,13 +48,27 @@ type FaultRequest struct {
 	Spec    FaultSpec `json:"spec"`
 }
 
-// FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec and
-// PartitionSpec; Kind says which).
+// FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec,
+// PartitionSpec and HttpSpec; Kind says which).
 type FaultSpec struct {
 	Kind      string       `json:"kind"`
 	Interface string       `json:"interface,omitempty"`
 	Scope     *Scope       `json:"scope,omitempty"`
 	Netem     *NetemParams `json:"netem,omitempty"`
+	HTTP      *HTTPParams  `json:"http,omitempty"`
+}
+
+// HTTPParams are an HTTP fault's: the port the pod serves, and what the proxy does to each
+// faulted request.
+type HTTPParams struct {
+	Port      int      `json:"port"`
+	DelayMs   *float64 `json:"delayMs,omitempty"`
+	JitterMs  *float64 `json:"jitterMs,omitempty"`
+	ErrorRate *float64 `json:"errorRate,omitempty"`
+	ErrorCode int      `json:"errorCode,omitempty"`
+	ErrorBody string   `json:"errorBody,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+	Methods   []string `json:"methods,omitempty"`
 }
 
 // NetemParams are netem's options; only those given are set.
@@ -160,6 +175,7 @@ const (
 	ObjChain     = "chain"
 	ObjRule      = "rule"
 	ObjSavedRoot = "saved-root"
+	ObjProxy     = "proxy"
 )
 
 // KernelObject is one thing a fault made, named as tc or iptables name it.

@@ -45,7 +45,7 @@ type Config struct {
 	ReadFile func(string) ([]byte, error)
 	// Logf writes one log line (stderr: kubectl logs).
 	Logf func(format string, a ...any)
-	// Kinds maps fault kinds to their mechanics (default: netem and partition).
+	// Kinds maps fault kinds to their mechanics (default: netem, partition and http).
 	Kinds map[string]fault.Kind
 	// RetryEvery is how often an incomplete revert is tried again (default 5 s).
 	RetryEvery time.Duration
@@ -96,7 +96,7 @@ func New(cfg Config) *Agent {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.Kinds == nil {
-		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}}
+		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}}
 	}
 	if cfg.RetryEvery == 0 {
 		cfg.RetryEvery = 5 * time.Second
@@ -165,6 +165,7 @@ func (a *Agent) env(ctx context.Context, ex exec.Executor, claims *ownership.Cla
 	return &fault.Env{
 		Ctx: ctx, Exec: ex, Kernel: a.cfg.Kernel, Agent: a.cfg.Name, RunID: a.cfg.RunID, Claims: claims,
 		Backend: func() (firewall.Backend, error) { return a.Backend(ctx, ex) },
+		Logf:    a.cfg.Logf,
 	}
 }
 
@@ -287,7 +288,7 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Repl
 	defer release()
 	claims := a.claims(ctx)
 	scan := scanQdiscs
-	if f.Spec.Kind == protocol.KindPartition {
+	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP {
 		scan = scanChains
 	}
 	r.Orphans = append(a.takeUntold(), a.revertOrphans(ctx, log, claims, scan)...)

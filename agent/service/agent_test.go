@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"chaos-run/agent/exec"
+	"chaos-run/agent/fault"
 	"chaos-run/agent/firewall"
 	"chaos-run/agent/internal/fakekernel"
 	"chaos-run/agent/kernel"
@@ -28,6 +29,7 @@ type pod struct {
 	agents map[string]*Agent
 	dead   map[string]bool
 	silent map[string]bool
+	kinds  map[string]fault.Kind // nil: the agent's own
 }
 
 type chanLock struct{ ch chan struct{} }
@@ -76,7 +78,7 @@ func (p *pod) Status(ctx context.Context, name string, req *protocol.Request) (*
 
 func (p *pod) agent(name, runID string) *Agent {
 	a := New(Config{Name: name, RunID: runID, Version: "test", TTL: 10 * time.Minute,
-		Exec: p.k, Kernel: p.k, Clock: p.clock, Peers: p, Lock: p.lock, ReadFile: p.k.ReadFile,
+		Exec: p.k, Kernel: p.k, Clock: p.clock, Peers: p, Lock: p.lock, ReadFile: p.k.ReadFile, Kinds: p.kinds,
 		Logf: func(f string, args ...any) { p.t.Logf(name+": "+f, args...) }})
 	p.mu.Lock()
 	p.agents[name] = a

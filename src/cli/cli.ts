@@ -15,6 +15,7 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
   run: { summary: "run a scenario against the cluster (also: chaos-run FILE)", load: () => import("./run.js") },
   install: { summary: "add the chaos agent to a pod (-p POD)", load: () => import("./install.js") },
   disrupt: { summary: "add latency/loss to a pod for a while (-p POD -d MS -r S)", load: () => import("./disrupt.js") },
+  http: { summary: "delay or fail HTTP requests to a pod's port for a while (-p POD --port N -r S)", load: () => import("./http.js") },
   sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
   report: { summary: "re-render a run's table, JUnit or Markdown from its journal.json", load: () => import("./report.js") },
 };

@@ -19,4 +19,5 @@ export {
 } from "./requests.js";
 export { parseReply, type ReplyParse } from "./reply.js";
 export type { ApplyRequest, CommandRun, FaultSpec, FaultState, Reply, ReplyError, Request, RevertOutcome, RevertRequest } from "./protocol.generated.js";
-export type { Distribution, Fault, NetemFault, NetemParams, PartitionFault, Rate, Scope, ScopeCidr } from "./types.js";
+export type { Distribution, Fault, HttpFault, HttpParams, NetemFault, NetemParams, PartitionFault, Rate, Scope, ScopeCidr } from "./types.js";
+export { DEFAULT_HTTP_ERROR_CODE } from "./types.js";

@@ -6,6 +6,7 @@
 import type {
   ApplyRequest,
   FaultSpec,
+  HttpParams as HttpParamsSpec,
   NetemParams as NetemParamsSpec,
   RenewRequest,
   Request,
@@ -14,7 +15,7 @@ import type {
   StatusRequest,
   SweepRequest,
 } from "./protocol.generated.js";
-import type { Fault, NetemParams, Scope } from "./types.js";
+import type { Fault, HttpParams, NetemParams, Scope } from "./types.js";
 
 export const PROTOCOL_VERSION = 1 as const;
 /** The agent's program in its image (on PATH). */
@@ -54,10 +55,25 @@ function scopeSpec(s: Scope | undefined): ScopeSpec | undefined {
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
+function httpParams(p: HttpParams): HttpParamsSpec {
+  const out: HttpParamsSpec = { port: p.port };
+  if (p.delayMs !== undefined) out.delayMs = p.delayMs;
+  if (p.jitterMs !== undefined) out.jitterMs = p.jitterMs;
+  if (p.errorRate !== undefined) out.errorRate = p.errorRate;
+  if (p.errorCode !== undefined) out.errorCode = p.errorCode;
+  if (p.errorBody !== undefined) out.errorBody = p.errorBody;
+  if (p.exclude.length > 0) out.exclude = [...p.exclude];
+  const [first, ...rest] = p.methods;
+  if (first !== undefined) out.methods = [first, ...rest];
+  return out;
+}
+
 /** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
 export function faultSpec(fault: Fault): FaultSpec {
+  const iface = fault.interface === undefined ? {} : { interface: fault.interface };
+  if (fault.kind === "http") return { kind: "http", ...iface, http: httpParams(fault.http) };
   const scope = scopeSpec(fault.scope);
-  const where = { ...(fault.interface === undefined ? {} : { interface: fault.interface }), ...(scope === undefined ? {} : { scope }) };
+  const where = { ...iface, ...(scope === undefined ? {} : { scope }) };
   switch (fault.kind) {
     case "netem":
       return { kind: "netem", ...where, netem: netemParams(fault.netem) };
@@ -117,11 +133,16 @@ export function agentServeArgs(ttlMs: number): string[] {
 /** What network faults need: tc and iptables need NET_ADMIN; iptables opens raw sockets (NET_RAW). */
 export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
 
-/** The Linux capabilities the agent needs for a fault; nothing more is asked for. */
+/**
+ * The Linux capabilities the agent needs for a fault; nothing more is asked for. An HTTP fault
+ * needs what iptables needs for its redirect, and NET_ADMIN again to reset the connections opened
+ * before it (sock_destroy); its proxy listens on an unprivileged port.
+ */
 export function capabilitiesFor(fault: Fault): readonly string[] {
   switch (fault.kind) {
     case "netem":
     case "partition":
+    case "http":
       return NETWORK_CAPABILITIES;
   }
 }

@@ -51,4 +51,32 @@ export interface PartitionFault {
   readonly interface: string | undefined;
 }
 
-export type Fault = NetemFault | PartitionFault;
+/** What the agent's HTTP proxy does to each request the fault covers. */
+export interface HttpParams {
+  /** the TCP port the pod serves HTTP on */
+  readonly port: number;
+  readonly delayMs: number | undefined;
+  /** ± around the delay, uniform */
+  readonly jitterMs: number | undefined;
+  /** percent of the covered requests answered with errorCode instead of being forwarded */
+  readonly errorRate: number | undefined;
+  /** set (default 500) when errorRate is */
+  readonly errorCode: number | undefined;
+  readonly errorBody: string | undefined;
+  /** request paths that pass untouched: an entry and what is under it */
+  readonly exclude: readonly string[];
+  /** only these methods are faulted; empty: every method */
+  readonly methods: readonly string[];
+}
+
+export interface HttpFault {
+  readonly kind: "http";
+  readonly http: HttpParams;
+  /** where the port's incoming connections are redirected; undefined: the pod's default-route interface */
+  readonly interface: string | undefined;
+}
+
+/** The status of an injected error when the scenario names none. */
+export const DEFAULT_HTTP_ERROR_CODE = 500;
+
+export type Fault = NetemFault | PartitionFault | HttpFault;

@@ -1,8 +1,8 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, revertRequest } from "../faults/index.js";
-import type { Fault } from "../faults/types.js";
+import { DEFAULT_HTTP_ERROR_CODE, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, revertRequest } from "../faults/index.js";
+import type { Fault, HttpParams } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
 import { usesTarget } from "../scenario/template.js";
@@ -207,7 +207,19 @@ function plannedRun(scenario: Scenario, run: ProbeRun): PlannedProbeRun {
   };
 }
 
+/** `http on port 80: delay 100ms ± 5ms, 503 to 30% of requests; except /healthz; only GET` */
+function httpSummary(h: HttpParams): string {
+  const parts: string[] = [];
+  if (h.delayMs !== undefined) parts.push(`delay ${formatDuration(h.delayMs)}${h.jitterMs !== undefined ? ` ± ${formatDuration(h.jitterMs)}` : ""}`);
+  if (h.errorRate !== undefined) parts.push(`${h.errorCode ?? DEFAULT_HTTP_ERROR_CODE} to ${h.errorRate}% of requests`);
+  let text = `http on port ${h.port}: ${parts.length > 0 ? parts.join(", ") : "through the proxy only"}`;
+  if (h.exclude.length > 0) text += `; except ${h.exclude.join(", ")}`;
+  if (h.methods.length > 0) text += `; only ${h.methods.join(", ")}`;
+  return text;
+}
+
 export function faultSummary(fault: Fault): string {
+  if (fault.kind === "http") return httpSummary(fault.http);
   const parts: string[] = [];
   if (fault.kind === "netem") {
     const n = fault.netem;

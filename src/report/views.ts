@@ -50,7 +50,7 @@ interface PlanStepJson {
   index: number;
   name: string;
   kind: string;
-  fault?: { spec?: { kind?: string; netem?: { delayMs?: number } } };
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number } } };
 }
 
 /** What each fault did to latency, measured: the median during it against the median just before. */
@@ -74,7 +74,7 @@ export function faultEffects(j: Journal): FaultEffect[] {
       const a = values.length === 0 ? undefined : values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
       const b = before?.metrics["latency.p50"];
       if (a === undefined || b === undefined || b === null) continue;
-      effects.push({ step: step.index, stepName: step.name, pod: first.pod, probe: first.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
+      effects.push({ step: step.index, stepName: step.name, pod: first.pod, probe: first.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs });
     }
   }
   return effects;

@@ -3,6 +3,7 @@
 // Runs only on a file without errors; a failure here is a bug (it throws).
 import { readExpectation } from "../expect/expectation.js";
 import type { Expectation } from "../expect/expectation.js";
+import { DEFAULT_HTTP_ERROR_CODE } from "../faults/types.js";
 import type { Fault, NetemParams, Scope } from "../faults/types.js";
 import { parseCidr } from "./cidr.js";
 import { joinPointer } from "./document.js";
@@ -173,7 +174,25 @@ function fault(raw: RawFault): Fault {
     return { kind: "netem", netem: params, scope: scope(raw.to), interface: raw.interface };
   }
   if (raw.partition !== undefined) return { kind: "partition", scope: scope(raw.to), interface: raw.interface };
-  throw new TypeError("a fault needs netem or partition");
+  const http = raw.http;
+  if (http !== undefined) {
+    const errorRate = optPercent(http.errorRate);
+    return {
+      kind: "http",
+      http: {
+        port: http.port,
+        delayMs: optDuration(http.delay),
+        jitterMs: optDuration(http.jitter),
+        errorRate,
+        errorCode: errorRate === undefined ? undefined : (http.errorCode ?? DEFAULT_HTTP_ERROR_CODE),
+        errorBody: http.errorBody,
+        exclude: [...(http.exclude ?? [])],
+        methods: [...(http.methods ?? [])],
+      },
+      interface: raw.interface,
+    };
+  }
+  throw new TypeError("a fault needs netem, partition or http");
 }
 
 function step(raw: RawStep, index: number): Step {

@@ -6,7 +6,7 @@ import type { Expectation } from "../expect/expectation.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Distribution, Fault } from "../faults/types.js";
 
-export type { Fault, NetemFault, PartitionFault, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
+export type { Fault, NetemFault, PartitionFault, HttpFault, HttpParams, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
 export type { Expectation } from "../expect/expectation.js";
 
 // ---------------------------------------------------------------- raw (as written)
@@ -90,6 +90,16 @@ export interface RawFault {
     rate?: string;
   };
   partition?: Record<string, never>;
+  http?: {
+    port: number;
+    delay?: RawDuration;
+    jitter?: RawDuration;
+    errorRate?: RawPercent;
+    errorCode?: number;
+    errorBody?: string;
+    exclude?: string[];
+    methods?: string[];
+  };
   to?: { cidr?: string; port?: number; protocol?: "tcp" | "udp" };
   interface?: string;
 }

@@ -6,7 +6,7 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Reply, Request } from "../../src/faults/protocol.generated.js";
+import type { FaultState, Reply, Request } from "../../src/faults/protocol.generated.js";
 import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
@@ -63,7 +63,7 @@ export function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
 
 /** One simulated agent: the faults it holds, each with the fake time its lease ends. */
 export class SimAgent {
-  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: "netem" | "partition" }>();
+  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: FaultState["kind"] }>();
   /** faults it reverted by itself, and why */
   readonly ended = new Map<string, "lease-lapsed" | "requested">();
 

@@ -197,9 +197,9 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
-const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","proxy"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -354,7 +354,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!((data2 === "netem") || (data2 === "partition"))){
+if(!(((data2 === "netem") || (data2 === "partition")) || (data2 === "http"))){
 const err13 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema38.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
@@ -467,7 +467,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!(((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root"))){
+if(!((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy"))){
 const err22 = {instancePath:instancePath+"/objects/" + i1+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
@@ -803,7 +803,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!(((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root"))){
+if(!((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy"))){
 const err15 = {instancePath:instancePath+"/remaining/" + i0+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
 const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
@@ -2180,9 +2180,9 @@ return errors === 0;
 validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema61 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
-const schema76 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
-const schema62 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
-const schema72 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
+const schema80 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
+const schema62 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
+const schema76 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
 const schema63 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
 const schema71 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
 const func1 = Object.prototype.hasOwnProperty;
@@ -2520,7 +2520,508 @@ return errors === 0;
 }
 validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern36 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const schema72 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
+const pattern39 = new RegExp("^/[!-~]*$", "");
+const pattern40 = new RegExp("^[A-Z]{1,20}$", "");
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.delay === undefined){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "delay"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.errorRate === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "errorRate"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "port") || (key0 === "delay")) || (key0 === "jitter")) || (key0 === "errorRate")) || (key0 === "errorCode")) || (key0 === "errorBody")) || (key0 === "exclude")) || (key0 === "methods"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+let data0 = data.port;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 65535 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data0 < 1 || isNaN(data0)){
+const err7 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.delay !== undefined){
+let data1 = data.delay;
+if(typeof data1 === "string"){
+if(!pattern9.test(data1)){
+const err8 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+let data2 = data.jitter;
+if(typeof data2 === "string"){
+if(!pattern9.test(data2)){
+const err10 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.errorRate !== undefined){
+let data3 = data.errorRate;
+if(typeof data3 === "string"){
+if(!pattern26.test(data3)){
+const err12 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+let data4 = data.errorCode;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err14 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 599 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data4 < 400 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data.errorBody !== undefined){
+let data5 = data.errorBody;
+if(typeof data5 === "string"){
+if(data5.length > 4096){
+const err17 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/maxLength",keyword:"maxLength",params:{limit: 4096}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.exclude !== undefined){
+let data6 = data.exclude;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err19 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/maxItems",keyword:"maxItems",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(typeof data7 === "string"){
+if(data7.length > 1024){
+const err20 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/maxLength",keyword:"maxLength",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data7.length < 1){
+const err21 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern39.test(data7)){
+const err22 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^/[!-~]*$"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+let i1 = data6.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data6[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err24 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.methods !== undefined){
+let data8 = data.methods;
+if(Array.isArray(data8)){
+if(data8.length > 16){
+const err26 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/maxItems",keyword:"maxItems",params:{limit: 16}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data8.length < 1){
+const err27 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len1 = data8.length;
+for(let i2=0; i2<len1; i2++){
+let data9 = data8[i2];
+if(typeof data9 === "string"){
+if(!pattern40.test(data9)){
+const err28 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{1,20}$"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+let i3 = data8.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data8[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err30 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+break;
+}
+indices1[item1] = i3;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+if(data.delay === undefined){
+const err32 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "jitter",
+    missingProperty: "delay",
+    depsCount: 1,
+    deps: "delay"}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+if(data.errorRate === undefined){
+const err33 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorCode",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.errorBody !== undefined){
+if(data.errorRate === undefined){
+const err34 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorBody",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const pattern41 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2564,13 +3065,28 @@ errors++;
 }
 var _valid0 = _errs3 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs4 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.http === undefined){
+const err2 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: "http"}};
 if(vErrors === null){
 vErrors = [err2];
 }
 else {
 vErrors.push(err2);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err3 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
 }
 errors++;
 }
@@ -2587,13 +3103,13 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((key0 === "netem") || (key0 === "partition")) || (key0 === "to")) || (key0 === "interface"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(!(((((key0 === "netem") || (key0 === "http")) || (key0 === "partition")) || (key0 === "to")) || (key0 === "interface"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
-vErrors = [err3];
+vErrors = [err4];
 }
 else {
-vErrors.push(err3);
+vErrors.push(err4);
 }
 errors++;
 }
@@ -2604,22 +3120,17 @@ vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.error
 errors = vErrors.length;
 }
 }
+if(data.http !== undefined){
+if(!(validate43(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+}
 if(data.partition !== undefined){
-let data1 = data.partition;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-for(const key1 in data1){
-const err4 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
+let data2 = data.partition;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+const err5 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2629,11 +3140,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data.to !== undefined){
-let data2 = data.to;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(Object.keys(data2).length < 1){
-const err6 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err6 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2642,9 +3150,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-for(const key2 in data2){
-if(!(((key2 === "cidr") || (key2 === "port")) || (key2 === "protocol"))){
-const err7 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+}
+if(data.to !== undefined){
+let data3 = data.to;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(Object.keys(data3).length < 1){
+const err7 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2653,12 +3164,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data2.cidr !== undefined){
-let data3 = data2.cidr;
-if(typeof data3 === "string"){
-if(data3.length < 1){
-const err8 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
+for(const key2 in data3){
+if(!(((key2 === "cidr") || (key2 === "port")) || (key2 === "protocol"))){
+const err8 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2668,8 +3176,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-else {
-const err9 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
+if(data3.cidr !== undefined){
+let data4 = data3.cidr;
+if(typeof data4 === "string"){
+if(data4.length < 1){
+const err9 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2679,10 +3190,8 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data2.port !== undefined){
-let data4 = data2.port;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
+else {
+const err10 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2691,9 +3200,11 @@ vErrors.push(err10);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 65535 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+}
+if(data3.port !== undefined){
+let data5 = data3.port;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err11 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2702,8 +3213,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data4 < 1 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 65535 || isNaN(data5)){
+const err12 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2712,12 +3224,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-}
-if(data2.protocol !== undefined){
-let data5 = data2.protocol;
-if(typeof data5 !== "string"){
-const err13 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
+if(data5 < 1 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2726,8 +3234,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!((data5 === "tcp") || (data5 === "udp"))){
-const err14 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema72.properties.protocol.enum}};
+}
+}
+if(data3.protocol !== undefined){
+let data6 = data3.protocol;
+if(typeof data6 !== "string"){
+const err14 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2736,10 +3248,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
+if(!((data6 === "tcp") || (data6 === "udp"))){
+const err15 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema76.properties.protocol.enum}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2749,11 +3259,9 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.interface !== undefined){
-let data6 = data.interface;
-if(typeof data6 === "string"){
-if(!pattern36.test(data6)){
-const err16 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
+}
+else {
+const err16 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2763,8 +3271,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
+if(data.interface !== undefined){
+let data7 = data.interface;
+if(typeof data7 === "string"){
+if(!pattern41.test(data7)){
+const err17 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2774,10 +3285,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.netem !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.partition !== undefined){
-const err18 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
+else {
+const err18 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2787,10 +3296,10 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-}
-else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.netem !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.partition !== undefined){
+const err19 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2799,18 +3308,65 @@ vErrors.push(err19);
 }
 errors++;
 }
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err20 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data.partition !== undefined){
+const err21 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err22 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
 validate40.errors = vErrors;
 return errors === 0;
 }
 validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema74 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
-const pattern39 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const schema78 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
+const pattern44 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate46.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2874,7 +3430,7 @@ errors = vErrors.length;
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern39.test(data2)){
+if(!pattern44.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -2932,18 +3488,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate46.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema80 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
-const schema81 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
+const schema84 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
+const schema85 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3150,17 +3706,17 @@ vErrors = null;
 }
 }
 }
-validate48.errors = vErrors;
+validate50.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate48.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate50.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3205,8 +3761,8 @@ errors++;
 }
 }
 for(const key1 in data){
-if(!(validate48(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+if(!(validate50(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
 errors = vErrors.length;
 }
 }
@@ -3221,10 +3777,10 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3452,8 +4008,8 @@ let data3 = data.during;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate44(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate46(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.errors);
 errors = vErrors.length;
 }
 }
@@ -3497,7 +4053,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern39.test(data6)){
+if(!pattern44.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -3520,8 +4076,8 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate47(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+if(!(validate49(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
 }
@@ -4578,4 +5134,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value.","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`).","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}`.","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … .","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments, run as they are (no shell: write [sh, -c, …] yourself if you need one).","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one).","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"A network fault applied by the agent in each target pod's network namespace: exactly one of `netem` or `partition`, optionally scoped with `to` and pinned to an `interface`. Network faults act on the traffic the pod sends (egress); `partition` drops both directions.","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value.","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`).","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}`.","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … .","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments, run as they are (no shell: write [sh, -c, …] yourself if you need one).","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false,"expect":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one).","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"A fault applied by the agent in each target pod: exactly one of `netem` or `partition` (network faults, optionally scoped with `to`; `netem` acts on the traffic the pod sends, `partition` drops both directions) or `http` (HTTP faults on a port the pod serves), optionally pinned to an `interface`.","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (iptables nat REDIRECT of its incoming connections, in the pod only) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port, not a Service's).","type":"integer","minimum":1,"maximum":65535},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
