@@ -13,6 +13,7 @@ const SECTIONS = {
   "time-to-fault": () => import("./time-to-fault.mjs"),
   lab: () => import("./lab.mjs"),
   "process-faults": () => import("./process-faults.mjs"),
+  http: () => import("./http.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -1,5 +1,5 @@
-// Package fault is the small interface every fault kind implements (netem, partition, stress,
-// kill), and the environment a kind works in.
+// Package fault is the small interface every fault kind implements (netem, partition, http,
+// stress, kill), and the environment a kind works in.
 package fault
 
 import (
@@ -27,6 +27,14 @@ type Env struct {
 	Claims *ownership.Claims
 	// Backend is the iptables backend that works here (detected once per agent).
 	Backend func() (firewall.Backend, error)
+	// Logf writes one line to the agent's log (may be nil).
+	Logf func(format string, a ...any)
+}
+
+func (e *Env) logf(format string, a ...any) {
+	if e.Logf != nil {
+		e.Logf(format, a...)
+	}
 }
 
 // Kind applies one kind of fault.

@@ -203,6 +203,21 @@ func RevertChain(ctx context.Context, ex exec.Executor, b Backend, family int, t
 	return remaining, detail
 }
 
+// ReplaceRules replaces a chain's rules with these (specs after `-A CHAIN`), the chain and the
+// jumps to it staying, in one transaction.
+func ReplaceRules(ctx context.Context, ex exec.Executor, b Backend, family int, table, chain string, rules [][]string) error {
+	var tx strings.Builder
+	fmt.Fprintf(&tx, "*%s\n-F %s\n", table, chain)
+	for _, r := range rules {
+		fmt.Fprintf(&tx, "-A %s %s\n", chain, strings.Join(r, " "))
+	}
+	tx.WriteString("COMMIT\n")
+	if r := ex.Run(ctx, RestoreArgv(b, family), tx.String()); !r.OK() {
+		return fmt.Errorf("IPv%d %s chain %s: rules not replaced: %s", family, table, chain, r.Why())
+	}
+	return nil
+}
+
 // revertCommands is the revert one command at a time (argv), for when the transaction fails.
 func revertCommands(rs *Ruleset, b Backend, table, chain string) [][]string {
 	t := rs.Table(table)

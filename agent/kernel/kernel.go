@@ -7,6 +7,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
 // HandleRoot is the parent of a root qdisc (TC_H_ROOT); HandleIngress that of ingress/clsact.
@@ -87,6 +88,22 @@ type Reader interface {
 	Families(iface string) ([]int, error)
 	// DefaultInterface is the interface of the default route (IPv4, else IPv6).
 	DefaultInterface() (string, error)
+	// Connections lists the established TCP connections whose local port is port (both
+	// families; sock_diag).
+	Connections(port int) ([]Conn, error)
+}
+
+// Conn is one established TCP connection, as this namespace's side sees it.
+type Conn struct {
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+}
+
+// FromElsewhere: the connection comes from outside the pod (not over loopback, not from one of
+// the pod's own addresses to itself).
+func (c Conn) FromElsewhere() bool {
+	l, r := c.Local.Addr().Unmap(), c.Remote.Addr().Unmap()
+	return !l.IsLoopback() && !r.IsLoopback() && l != r
 }
 
 // HandleString is tc's spelling of a qdisc handle: `c000:`.

@@ -26,6 +26,8 @@ func TestParseValidRequests(t *testing.T) {
 		`{"protocol":1,"op":"status","runId":"a"}`,
 		`{"protocol":1,"op":"status","runId":"a","scanOrphans":false}`,
 		`{"protocol":1,"op":"sweep","runId":"a","own":true}`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"h","leaseMs":1000,"spec":{"kind":"http","http":{"port":80}}}}`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"h","leaseMs":1000,"spec":{"kind":"http","interface":"eth0","http":{"port":8080,"delayMs":100,"jitterMs":5,"errorRate":30,"errorCode":503,"errorBody":"busy","exclude":["/healthz","/static/"],"methods":["GET","POST"]}}}}`,
 	} {
 		req, err := Parse([]byte(raw))
 		if err != nil {
@@ -40,6 +42,10 @@ func TestParseValidRequests(t *testing.T) {
 	if req.Fault.Spec.Scope.Port != 80 || *req.Fault.Spec.Netem.DelayMs != 1.5 {
 		t.Fatalf("decoded %+v", req.Fault)
 	}
+	req, _ = Parse([]byte(`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"f","leaseMs":1000,"spec":{"kind":"http","http":{"port":80,"errorRate":20,"errorCode":503,"exclude":["/healthz"],"methods":["GET"]}}}}`))
+	if h := req.Fault.Spec.HTTP; h.Port != 80 || *h.ErrorRate != 20 || h.ErrorCode != 503 || h.Exclude[0] != "/healthz" || h.Methods[0] != "GET" || h.DelayMs != nil {
+		t.Fatalf("decoded %+v", req.Fault.Spec.HTTP)
+	}
 }
 
 func TestParseRefusesWithAClearMessage(t *testing.T) {
@@ -50,15 +56,21 @@ func TestParseRefusesWithAClearMessage(t *testing.T) {
 		`{"protocol":1,"op":"nope","runId":"a"}`: `/op: must be one of "apply", "revert", "renew", "status", "sweep"`,
 		`{"protocol":1,"op":"apply","runId":"a"}`: "missing property 'fault'",
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"netem","netem":{"delayMs":-1}}}}`:                  "/fault/spec/netem/delayMs: minimum: got -1, want 0",
-		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"bogus"}}}`:                                         `/fault/spec/kind: must be one of "netem", "partition"`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"bogus"}}}`:                                         `/fault/spec/kind: must be one of "netem", "partition", "http"`,
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"netem","netem":{"jitterMs":3}}}}`:                  "'delayMs' required, if 'jitterMs' exists",
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"a-very-long-fault-id-that-is-too-long","leaseMs":5000,"spec":{"kind":"partition"}}}`: "/fault/id",
-		`{"protocol":2,"op":"status","runId":"A"}`:                           "/protocol: value must be 1",
-		`{"protocol":1,"op":"status","runId":"a","extra":1}`:                 "additional properties 'extra' not allowed",
-		`{"protocol":1,"op":"renew","runId":"a","faultId":"x"}`:              "missing property 'leaseMs'",
-		`{"protocol":1,"op":"renew","runId":"a","faultId":"x","leaseMs":10}`: "/leaseMs: minimum",
-		`{"protocol":1,"op":"sweep","runId":"a"}`:                            "missing property 'own'",
-		`{"protocol":1,"op":"revert","runId":"a","faultId":"x; reboot"}`:     "/faultId",
+		`{"protocol":2,"op":"status","runId":"A"}`:                                                                                                          "/protocol: value must be 1",
+		`{"protocol":1,"op":"status","runId":"a","extra":1}`:                                                                                                "additional properties 'extra' not allowed",
+		`{"protocol":1,"op":"renew","runId":"a","faultId":"x"}`:                                                                                             "missing property 'leaseMs'",
+		`{"protocol":1,"op":"renew","runId":"a","faultId":"x","leaseMs":10}`:                                                                                "/leaseMs: minimum",
+		`{"protocol":1,"op":"sweep","runId":"a"}`:                                                                                                           "missing property 'own'",
+		`{"protocol":1,"op":"revert","runId":"a","faultId":"x; reboot"}`:                                                                                    "/faultId",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{}}}}`:                                        "missing property 'port'",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"errorCode":503}}}}`:               "'errorRate' required, if 'errorCode' exists",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"errorRate":5,"errorCode":200}}}}`: "/fault/spec/http/errorCode: minimum",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"exclude":["healthz"]}}}}`:         "/fault/spec/http/exclude/0",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"methods":["get"]}}}}`:             "/fault/spec/http/methods/0",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","scope":{"port":80},"http":{"port":80}}}}`:           "additional properties 'scope' not allowed",
 	} {
 		_, err := Parse([]byte(raw))
 		if err == nil {

@@ -22,6 +22,7 @@ const (
 	KindPartition = "partition"
 	KindKill      = "kill"
 	KindStress    = "stress"
+	KindHTTP      = "http"
 )
 
 // Request is any of the schema's requests; Op says which fields are set.
@@ -52,12 +53,13 @@ type FaultRequest struct {
 }
 
 // FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec,
-// PartitionSpec, KillSpec and StressSpec; Kind says which).
+// PartitionSpec, HttpSpec, KillSpec and StressSpec; Kind says which).
 type FaultSpec struct {
 	Kind      string       `json:"kind"`
 	Interface string       `json:"interface,omitempty"`
 	Scope     *Scope       `json:"scope,omitempty"`
 	Netem     *NetemParams `json:"netem,omitempty"`
+	HTTP      *HTTPParams  `json:"http,omitempty"`
 	// kill
 	Signal      string `json:"signal,omitempty"`
 	Container   string `json:"container,omitempty"`
@@ -76,6 +78,19 @@ type StressCPU struct {
 // StressMemory asks for Bytes allocated and touched.
 type StressMemory struct {
 	Bytes int64 `json:"bytes"`
+}
+
+// HTTPParams are an HTTP fault's: the port the pod serves, and what the proxy does to each
+// faulted request.
+type HTTPParams struct {
+	Port      int      `json:"port"`
+	DelayMs   *float64 `json:"delayMs,omitempty"`
+	JitterMs  *float64 `json:"jitterMs,omitempty"`
+	ErrorRate *float64 `json:"errorRate,omitempty"`
+	ErrorCode int      `json:"errorCode,omitempty"`
+	ErrorBody string   `json:"errorBody,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+	Methods   []string `json:"methods,omitempty"`
 }
 
 // NetemParams are netem's options; only those given are set.
@@ -227,6 +242,7 @@ const (
 	ObjSavedRoot = "saved-root"
 	ObjProcess   = "process"
 	ObjThread    = "thread"
+	ObjProxy     = "proxy"
 )
 
 // KernelObject is one thing a fault made, named as tc or iptables name it.

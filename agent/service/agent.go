@@ -45,7 +45,7 @@ type Config struct {
 	ReadFile func(string) ([]byte, error)
 	// Logf writes one log line (stderr: kubectl logs).
 	Logf func(format string, a ...any)
-	// Kinds maps fault kinds to their mechanics (default: netem and partition).
+	// Kinds maps fault kinds to their mechanics (default: netem, partition and http).
 	Kinds map[string]fault.Kind
 	// RetryEvery is how often an incomplete revert is tried again (default 5 s).
 	RetryEvery time.Duration
@@ -86,6 +86,9 @@ type Agent struct {
 	order   []string
 	leases  *lease.Table
 	exiting bool
+	// orphans reverted at start, not yet told to anyone: the next apply or sweep reply carries
+	// them, so the runner that brought this agent learns what it cleaned up
+	untold []protocol.RevertOutcome
 
 	backendMu  sync.Mutex
 	backend    firewall.Backend
@@ -109,7 +112,7 @@ func New(cfg Config) *Agent {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.Kinds == nil {
-		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}}
+		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}}
 	}
 	if cfg.RetryEvery == 0 {
 		cfg.RetryEvery = 5 * time.Second
@@ -178,6 +181,7 @@ func (a *Agent) env(ctx context.Context, ex exec.Executor, claims *ownership.Cla
 	return &fault.Env{
 		Ctx: ctx, Exec: ex, Kernel: a.cfg.Kernel, Agent: a.cfg.Name, RunID: a.cfg.RunID, Claims: claims,
 		Backend: func() (firewall.Backend, error) { return a.Backend(ctx, ex) },
+		Logf:    a.cfg.Logf,
 	}
 }
 
@@ -250,6 +254,17 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 		// holds (that agent may be holding the namespace lock while this one waits for it)
 		return a.peerStatus()
 	}
+	if req.Op == protocol.OpRenew {
+		// a renewal touches only the lease table: it must not wait behind another run's apply
+		// (orphan scans, peers, a slow node), or that run would make this one's lease lapse
+		a.mu.Lock()
+		exiting := a.exiting
+		a.mu.Unlock()
+		if exiting {
+			return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
+		}
+		return a.renew(req)
+	}
 	a.reqMu.Lock()
 	defer a.reqMu.Unlock()
 	a.mu.Lock()
@@ -271,8 +286,6 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 		return a.apply(ctx, req)
 	case protocol.OpRevert:
 		return a.revert(ctx, req)
-	case protocol.OpRenew:
-		return a.renew(req)
 	case protocol.OpStatus:
 		return a.status(ctx)
 	case protocol.OpSweep:
@@ -333,10 +346,10 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Repl
 	defer release()
 	claims := a.claims(ctx)
 	scan := scanQdiscs
-	if f.Spec.Kind == protocol.KindPartition {
+	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP {
 		scan = scanChains
 	}
-	r.Orphans = a.revertOrphans(ctx, log, claims, scan)
+	r.Orphans = append(a.takeUntold(), a.revertOrphans(ctx, log, claims, scan)...)
 	out := kind.Apply(a.env(ctx, log, claims), f)
 	now := a.cfg.Clock.Now()
 	if out.Rollback != nil {
@@ -582,8 +595,9 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 		return failed(r, lerr)
 	}
 	defer release()
+	r.Orphans = a.takeUntold()
 	if !a.cfg.NoOrphanScan {
-		r.Orphans = a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)
+		r.Orphans = append(r.Orphans, a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)...)
 	}
 	if req.Own != nil && *req.Own {
 		a.mu.Lock()
@@ -607,6 +621,15 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: strings.Join(left, "; ")})
 	}
 	return r
+}
+
+// takeUntold returns the orphans reverted at start that no reply has carried yet, once.
+func (a *Agent) takeUntold() []protocol.RevertOutcome {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.untold
+	a.untold = nil
+	return out
 }
 
 // claims gathers what this agent and every live peer hold.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"chaos-run/agent/exec"
+	"chaos-run/agent/fault"
 	"chaos-run/agent/firewall"
 	"chaos-run/agent/internal/fakekernel"
 	"chaos-run/agent/kernel"
@@ -28,6 +29,7 @@ type pod struct {
 	agents map[string]*Agent
 	dead   map[string]bool
 	silent map[string]bool
+	kinds  map[string]fault.Kind // nil: the agent's own
 }
 
 type chanLock struct{ ch chan struct{} }
@@ -76,7 +78,7 @@ func (p *pod) Status(ctx context.Context, name string, req *protocol.Request) (*
 
 func (p *pod) agent(name, runID string) *Agent {
 	a := New(Config{Name: name, RunID: runID, Version: "test", TTL: 10 * time.Minute,
-		Exec: p.k, Kernel: p.k, Clock: p.clock, Peers: p, Lock: p.lock, ReadFile: p.k.ReadFile,
+		Exec: p.k, Kernel: p.k, Clock: p.clock, Peers: p, Lock: p.lock, ReadFile: p.k.ReadFile, Kinds: p.kinds,
 		Logf: func(f string, args ...any) { p.t.Logf(name+": "+f, args...) }})
 	p.mu.Lock()
 	p.agents[name] = a
@@ -716,6 +718,31 @@ func TestStartupRevertsOrphans(t *testing.T) {
 	if root := rootOf(t, p.k, "eth0"); !root.IsDefault() {
 		t.Fatalf("orphan left: %+v", root)
 	}
+	// the runner that brought b learns of it in b's first apply reply, and only there
+	r := do(t, b, applyReq("bbbb", "bbbb-s1", 30000, `{"kind":"partition","scope":{"port":9,"protocol":"tcp"}}`))
+	mustOK(t, r)
+	if len(r.Orphans) != 1 || !r.Orphans[0].Confirmed {
+		t.Fatalf("first apply's orphans %+v", r.Orphans)
+	}
+	again := do(t, b, applyReq("bbbb", "bbbb-s2", 30000, `{"kind":"partition","scope":{"port":10,"protocol":"tcp"}}`))
+	mustOK(t, again)
+	if len(again.Orphans) != 0 {
+		t.Fatalf("second apply's orphans %+v", again.Orphans)
+	}
+}
+
+func TestStartupOrphansAreToldBySweep(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100)))
+	p.kill("chaos-agent-aaaa")
+	b := p.agent("chaos-agent-bbbb", "bbbb")
+	b.Startup(context.Background())
+	r := do(t, b, `{"protocol":1,"op":"sweep","runId":"bbbb","own":false}`)
+	mustOK(t, r)
+	if len(r.Orphans) != 1 || !r.Orphans[0].Confirmed {
+		t.Fatalf("sweep's orphans %+v", r.Orphans)
+	}
 }
 
 func TestOrphanBeforeApplyIsReverted(t *testing.T) {
@@ -804,5 +831,24 @@ func TestPeerStatusTakesNoLock(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("a peer's status waited for the request lock")
+	}
+}
+
+func TestRenewDoesNotWaitBehindAnotherRequest(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100)))
+	// another run's request holds the agent (a slow apply: orphan scans, peers, a loaded node)
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	done := make(chan *protocol.Reply, 1)
+	go func() {
+		done <- a.Handle(context.Background(), []byte(`{"protocol":1,"op":"renew","runId":"aaaa","faultId":"aaaa-s1","leaseMs":30000}`))
+	}()
+	select {
+	case r := <-done:
+		mustOK(t, r)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a renewal waited behind another request: the lease it renews could lapse meanwhile")
 	}
 }

@@ -31,6 +31,9 @@ func (a *Agent) Startup(ctx context.Context) []protocol.RevertOutcome {
 	if len(out) == 0 {
 		a.logf("start: no orphans in this pod")
 	}
+	a.mu.Lock()
+	a.untold = append(a.untold, out...)
+	a.mu.Unlock()
 	return out
 }
 

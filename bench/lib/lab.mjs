@@ -115,13 +115,16 @@ export function processCpuMs(pid, children) {
   }
 }
 
-/** CPU used so far by each lab process, kwok with the programs it exec'd for kubectl exec. */
+/** The lab's own long-running processes, by their pid files. */
+export const LAB_PROCESSES = ["apiserver", "etcd", "kubelet", "containerd", "controller-manager", "scheduler"];
+
+/** CPU used so far by each lab process. */
 export function labCpuMs(root) {
   const out = {};
-  for (const name of ["apiserver", "etcd", "kwok", "harness"]) {
+  for (const name of LAB_PROCESSES) {
     const pidFile = join(labPaths(root).dir, "run", `${name}.pid`);
     if (!existsSync(pidFile)) continue;
-    out[name] = processCpuMs(Number(readFileSync(pidFile, "utf8")), name === "kwok");
+    out[name] = processCpuMs(Number(readFileSync(pidFile, "utf8")), false);
   }
   return out;
 }

@@ -222,9 +222,16 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };
   writer.flush();
+  const html = join(dir, "report.html");
+  try {
+    const { renderHtml } = await import("../report/html.js");
+    writeAtomic(html, renderHtml(journal));
+  } catch (e) {
+    ctx.io.stderr.write(`chaos-run: cannot write the HTML report ${html}: ${String(e)}\n`);
+  }
   await live?.finished();
   ctx.io.stdout.write(renderTable(journal, { color: o.color }));
-  ctx.io.stdout.write(`journal: ${path}\n`);
+  ctx.io.stdout.write(`journal: ${path}\nreport: ${html}\n`);
   if (outcome.result.exitCode !== 0 && outcome.result.exitCode !== 1) writeResult(ctx, outcome.result);
   return { journal, path, exitCode: outcome.result.exitCode };
 }

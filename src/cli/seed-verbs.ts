@@ -1,9 +1,10 @@
-// The seed tool's commands, kept: `install -p POD` and `disrupt -p POD -d MS -r S`. Each builds a
-// small scenario (no YAML) and runs it through the same engine as `chaos-run FILE`, so they get
-// the same preflight, plan, revert guarantees and report.
+// The seed tool's commands, kept: `install -p POD` and `disrupt -p POD -d MS -r S`, and the ones
+// in their style for the newer faults (`http -p POD --port N`, `kill`, `kill-pod`, `stress`,
+// `disconnect`). Each builds a small scenario (no YAML) and runs it through the same engine as
+// `chaos-run FILE`, so they get the same preflight, plan, revert guarantees and report.
 import { UsageError } from "../errors.js";
 import { readExpectation, type Expectation } from "../expect/expectation.js";
-import type { Fault, NetemParams } from "../faults/types.js";
+import type { Fault, HttpParams, NetemParams } from "../faults/types.js";
 import type { Probe, ProbeRun, Scenario, Step } from "../scenario/types.js";
 import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS, DEFAULT_PULL_POLICY, type PullPolicy } from "../scenario/types.js";
 
@@ -77,6 +78,18 @@ export function netemStep(params: NetemParams, durationMs: number, iface: string
     name: "disrupt",
     path: "/steps/0",
     fault: { kind: "netem", netem: params, scope: undefined, interface: iface },
+    durationMs,
+    during: [],
+  };
+}
+
+export function httpStep(params: HttpParams, durationMs: number, iface: string | undefined): Step {
+  return {
+    kind: "fault",
+    index: 0,
+    name: "http",
+    path: "/steps/0",
+    fault: { kind: "http", http: params, interface: iface },
     durationMs,
     during: [],
   };

@@ -8,8 +8,19 @@ import type { ProbeOutcome } from "../probes/run.js";
 
 export type RunStatus = "passed" | "failed" | "error" | "interrupted";
 
-/** When a probe ran: the steady state before the first step or after the last, a probe step, or during a fault. */
-export type ProbePhase = "before" | "step" | "during" | "after";
+/**
+ * When a probe ran: the steady state before the first step or after the last, a probe step,
+ * during a fault, or the steady state's continuous probes sampled through the run (monitor).
+ */
+export type ProbePhase = "before" | "step" | "during" | "after" | "monitor";
+
+/** A sample of a continuous probe (`every:`): which series, its place in it, the interval. */
+export interface SeriesRef {
+  /** unique in the run, e.g. `s2-0-web` (step 2, first of its during list, probe web) */
+  readonly id: string;
+  readonly index: number;
+  readonly everyMs: number;
+}
 
 export interface ProbeWhere {
   readonly phase: ProbePhase;
@@ -117,7 +128,7 @@ export type EngineEvent =
   | { readonly type: "step:end"; readonly at: number; readonly index: number; readonly ok: boolean; readonly detail: string | undefined }
   | { readonly type: "tools:ready"; readonly at: number; readonly pod: PodRef; readonly image: string; readonly created: boolean; readonly durationMs: number }
   | { readonly type: "probe:start"; readonly at: number; readonly where: ProbeWhere; readonly probe: string }
-  | { readonly type: "probe:result"; readonly at: number; readonly where: ProbeWhere; readonly outcome: ProbeOutcome; readonly save: string | undefined }
+  | { readonly type: "probe:result"; readonly at: number; readonly where: ProbeWhere; readonly outcome: ProbeOutcome; readonly save: string | undefined; readonly series?: SeriesRef | undefined }
   | {
       readonly type: "expect:result";
       readonly at: number;
@@ -131,7 +142,9 @@ export type EngineEvent =
       /** what measured it: a probe (default), or the fault itself (then `probe` is the fault's kind) */
       readonly source?: "probe" | "fault" | undefined;
       /** the metric's dimension, for showing its value */
-      readonly dimension?: "duration" | "number" | undefined;
+      readonly dimension?: "duration" | "number" | "ratio" | undefined;
+      /** on a continuous probe: the series judged, and its number of samples */
+      readonly series?: { readonly id: string; readonly samples: number } | undefined;
     }
   | { readonly type: "warning"; readonly at: number; readonly message: string }
   | { readonly type: "interrupt"; readonly at: number; readonly signal: string }

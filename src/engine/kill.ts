@@ -44,8 +44,8 @@ export interface EventStepContext {
   readonly pullPolicy: PullPolicy;
   /** the step's target pods, as last known */
   readonly pods: () => readonly PodInfo[];
-  /** runs the step's `during` probes */
-  readonly during: (step: PlannedFaultStep, signal: AbortSignal) => Promise<number>;
+  /** runs the step's `during` probes; continuous ones (`every:`) sample until `untilAt`, the window's end */
+  readonly during: (step: PlannedFaultStep, signal: AbortSignal, untilAt: number) => Promise<number>;
   /** end the window as soon as every pod has recovered (the seed verbs) rather than hold it whole */
   readonly untilRecovered: boolean;
 }
@@ -239,7 +239,7 @@ export async function runKillStep(step: KillStep, ctx: EventStepContext): Promis
     }
     window = eventWindow(from + step.durationMs, ctx.now, ctx.signal, () => ctx.untilRecovered && targets.every((t) => t.recoveredAt !== undefined));
     ctx.emit({ type: "fault:watching", at: from, index: step.index, faultId: f.id, summary: f.summary, pods: targets.map((t) => t.pod), untilAt: from + step.durationMs });
-    if (step.during.length > 0) await ctx.during(step, ctx.signal);
+    if (step.during.length > 0) await ctx.during(step, ctx.signal, from + step.durationMs);
     await window.wait();
     for (const t of targets) {
       if (t.killed || t.agent === undefined) continue;

@@ -1,12 +1,14 @@
 // The lease keeper: every fault an agent holds has a lease, and the agent reverts the fault by
 // itself unless the runner renews it in time (so a runner killed with SIGKILL leaves nothing
-// behind for longer than a lease). Each (pod, fault) is renewed on a timer of its own: a slow
-// node's exec delays only its own renewals, never the other pods'. Each renewal is bounded by a
-// timeout shorter than a third of the lease, and renewals come every third of a lease, so one
-// lost renewal is survived. A reply that arrives after its fault was released (its step ended,
-// or it is being reverted) is ignored: it can never touch a later step. An agent that answers
-// `lease-lapsed` (or no longer knows the fault) already reverted it: that pod's fault is lost,
-// reported once, and the other pods go on.
+// behind for longer than a lease). Each (pod, fault) is renewed on a schedule of its own, every
+// third of the lease: a slow node's exec delays only its own renewals, never the other pods'.
+// A renewal is not waited for before the next is sent (at most three are out at once): a renewal
+// that hangs is overtaken by the next one a third of a lease later, while a slow but working exec
+// path (an exec that takes longer than a third of the lease, as in the kernel lab) still lands
+// in time. Each renewal gives up after a whole lease: by then it is too late to matter. A reply that
+// arrives after its fault was released (its step ended, or it is being reverted) is ignored: it
+// can never touch a later step. An agent that answers `lease-lapsed` (or no longer knows the
+// fault) already reverted it: that pod's fault is lost, reported once, and the other pods go on.
 import { renewRequest } from "../faults/index.js";
 import type { AgentCall, AgentHandle } from "./agent-client.js";
 import { callProblem } from "./agent-client.js";
@@ -29,17 +31,19 @@ interface Held {
   timer: NodeJS.Timeout | undefined;
   /** set on release: any reply still in flight is ignored */
   released: boolean;
-  /** aborts the renewal in flight on release */
-  inFlight: AbortController | undefined;
+  /** renewals out now, aborted on release */
+  readonly inFlight: Set<AbortController>;
   warned: boolean;
 }
 
 const keyOf = (pod: PodRef, faultId: string): string => `${pod.namespace}/${pod.name}/${faultId}`;
 
-/** Renewal period and timeout for a lease: every third of it, each exec bounded below that. */
+/** At most this many renewals of one fault are out at once. */
+export const MAX_IN_FLIGHT = 3;
+
+/** The renewal schedule of a lease: a renewal every third of it, each given up after a whole lease. */
 export function renewalTiming(leaseMs: number): { readonly everyMs: number; readonly timeoutMs: number } {
-  const everyMs = Math.max(100, Math.floor(leaseMs / 3));
-  return { everyMs, timeoutMs: Math.max(50, Math.floor(everyMs * 0.9)) };
+  return { everyMs: Math.max(100, Math.floor(leaseMs / 3)), timeoutMs: leaseMs };
 }
 
 export class LeaseKeeper {
@@ -54,9 +58,9 @@ export class LeaseKeeper {
   hold(agent: AgentHandle, faultId: string): void {
     const key = keyOf(agent.pod, faultId);
     if (this.held.has(key)) return;
-    const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: undefined, warned: false };
+    const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: new Set(), warned: false };
     this.held.set(key, h);
-    this.schedule(h, this.timing.everyMs);
+    this.schedule(h);
   }
 
   /** Stops renewing; a reply still in flight is ignored from now on. */
@@ -81,34 +85,36 @@ export class LeaseKeeper {
     h.released = true;
     if (h.timer !== undefined) clearTimeout(h.timer);
     h.timer = undefined;
-    h.inFlight?.abort(new Error("released"));
+    for (const c of h.inFlight) c.abort(new Error("released"));
+    h.inFlight.clear();
   }
 
-  private schedule(h: Held, delayMs: number): void {
+  /** The next tick, a third of a lease from now: renewals come on their own schedule. */
+  private schedule(h: Held): void {
     if (h.released) return;
-    h.timer = setTimeout(() => void this.renew(h), Math.max(0, delayMs));
+    h.timer = setTimeout(() => {
+      h.timer = undefined;
+      this.schedule(h);
+      if (h.inFlight.size < MAX_IN_FLIGHT) void this.renew(h);
+    }, this.timing.everyMs);
   }
 
   private async renew(h: Held): Promise<void> {
-    h.timer = undefined;
     if (h.released) return;
-    const started = Date.now();
+    const timeoutMs = this.timing.timeoutMs;
     const c = new AbortController();
-    h.inFlight = c;
-    const timer = setTimeout(() => c.abort(new Error("renewal timed out")), this.timing.timeoutMs);
+    h.inFlight.add(c);
+    const timer = setTimeout(() => c.abort(new Error("renewal timed out")), timeoutMs);
     let call: AgentCall;
     try {
-      call = await this.deps.call(h.agent, renewRequest(this.deps.runId, h.faultId, this.deps.leaseMs), { signal: c.signal, timeoutMs: this.timing.timeoutMs });
+      call = await this.deps.call(h.agent, renewRequest(this.deps.runId, h.faultId, this.deps.leaseMs), { signal: c.signal, timeoutMs });
     } finally {
       clearTimeout(timer);
-      if (h.inFlight === c) h.inFlight = undefined;
+      h.inFlight.delete(c);
     }
     // released while the exec was out: whatever it says belongs to a fault that is over
     if (h.released) return;
-    if (call.kind === "reply" && call.reply.ok) {
-      this.schedule(h, this.timing.everyMs - (Date.now() - started));
-      return;
-    }
+    if (call.kind === "reply" && call.reply.ok) return;
     const code = call.kind === "reply" ? call.reply.error?.code : undefined;
     if (code === "lease-lapsed" || code === "unknown-fault") {
       this.release(h.agent, h.faultId);
@@ -123,7 +129,5 @@ export class LeaseKeeper {
       h.warned = true;
       this.deps.onWarning(h.agent, h.faultId, callProblem(call));
     }
-    // try again at the next tick (a timeout has already used up most of this one)
-    this.schedule(h, this.timing.everyMs - (Date.now() - started));
   }
 }

@@ -124,7 +124,7 @@ export async function runPodDeleteStep(step: PodDeleteStep, ctx: PodDeleteContex
     const recoverable = targets.filter((t) => t.owner !== undefined);
     window = eventWindow(from + step.durationMs, ctx.now, ctx.signal, () => ctx.untilRecovered && recoverable.every((t) => t.recoveredAt !== undefined));
     ctx.emit({ type: "fault:watching", at: from, index: step.index, faultId: f.id, summary: f.summary, pods: targets.map((t) => t.pod), untilAt: from + step.durationMs });
-    if (step.during.length > 0) await ctx.during(step, ctx.signal);
+    if (step.during.length > 0) await ctx.during(step, ctx.signal, from + step.durationMs);
     await window.wait();
   } finally {
     for (const stop of stops) stop();

@@ -7,14 +7,13 @@
 // observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { requestArgv, stressAgentServeArgs } from "../faults/index.js";
-import type { RevertRequest } from "../faults/protocol.generated.js";
+import { stressAgentServeArgs } from "../faults/index.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import { quoteArgv } from "../plan/format.js";
 import type { Plan } from "../plan/types.js";
 import { callAgent, type AgentHandle } from "./agent-client.js";
 import { agentContainer, ensureAgent, freeName } from "./agents.js";
-import { Checks } from "./checks.js";
+import type { HttpGet } from "../probes/fetch.js";
+import { Checks, type Monitor } from "./checks.js";
 import type { EventSink, PodRef, RunStatus } from "./events.js";
 import { Interrupted, interruptOf } from "./interrupt.js";
 import { LeaseKeeper } from "./leases.js";
@@ -50,6 +49,8 @@ export interface EngineOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** keep the tools pods this run created (default: delete them at the end) */
   readonly keepTools: boolean;
+  /** HTTP from the runner (prometheus probes); default Node's fetch */
+  readonly httpGet?: HttpGet | undefined;
   readonly now: () => number;
   /** kill and podDelete steps end as soon as every pod has recovered, rather than hold their whole window (the seed verbs) */
   readonly untilRecovered?: boolean | undefined;
@@ -63,7 +64,6 @@ export interface Unreverted {
   readonly detail: string;
   /** the agent still runs (it can be asked again by hand); undefined: unknown */
   readonly agentRunning: boolean | undefined;
-  readonly revert: RevertRequest;
 }
 
 /** A fault that ended before its step did: the agent reverted it by itself. */
@@ -105,7 +105,7 @@ export function unrevertedMessage(unreverted: readonly Unreverted[]): { message:
     const byHand =
       u.agentRunning === false
         ? `    its agent ${u.container} is gone: ${`chaos-run sweep -n ${u.pod.namespace}`} adds a fresh agent that reverts what it left`
-        : `    its agent ${u.container}${u.agentRunning === true ? " still runs" : " may still run"}: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- ${quoteArgv(requestArgv(u.revert))}`;
+        : `    its agent ${u.container}${u.agentRunning === true ? " still runs" : " may still run"}: kubectl exec -n ${u.pod.namespace} ${u.pod.name} -c ${u.container} -- chaos-agent revert ${u.faultId}`;
     return `${head}\n${byHand}`;
   });
   return {
@@ -157,7 +157,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       // it (a hung exec) are found out here at the latest
       if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly);
       if (o.confirmed) continue;
-      unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning, revert: o.entry.revert });
+      unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning });
     }
   };
   const checks = new Checks({
@@ -172,7 +172,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     probeTimeoutMs: options.probeTimeoutMs,
     env: options.env,
     targets: () => options.pods.flatMap((p) => (replacements.has(podKey(p)) ? [replacements.get(podKey(p)) as PodInfo] : gone.has(podKey(p)) ? [] : [p])),
+    httpGet: options.httpGet,
   });
+  let monitor: Monitor | undefined;
   const faultSteps = plan.steps.flatMap((st) => (st.kind === "fault" ? [st] : []));
   const hasFaults = faultSteps.length > 0;
   const agentNeeded = plan.agent.needed ?? (hasFaults || plan.steps.length === 0);
@@ -190,10 +192,10 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     agentImage: plan.agent.image,
     pullPolicy: plan.agent.pullPolicy,
     pods: () => options.pods.filter((p) => !gone.has(podKey(p))),
-    during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+    during: (s, stepSignal, untilAt) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal, untilAt),
     untilRecovered: options.untilRecovered === true,
   });
-  /** A fault agents hold: the pods' agents (netem, partition) or stress agents of its own, which also say what they measured. */
+  /** A fault agents hold: the pods' agents (netem, partition, http) or stress agents of its own, which also say what they measured. */
   const agentStep = async (step: AgentFaultStep): Promise<void> => {
     const f = step.fault;
     const stress = f.delivery === "stress-agent";
@@ -235,7 +237,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         handOffToLease: options.handOffToLease,
         leaseMs: plan.agent.leaseMs,
         agentImage: plan.agent.image,
-        during: (s, stepSignal) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal),
+        during: (s, stepSignal, untilAt) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal, untilAt),
         reverted: (outcomes) => {
           // a fault never applied measured nothing
           for (const o of outcomes) if (o.entry.step === step.index && o.entry.state !== "applying") readings.set(podKey(o.entry.agent.pod), o.reading);
@@ -287,6 +289,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     if (plan.steadyState.length > 0) {
       const failed = await checks.run(plan.steadyState, { phase: "before", index: undefined, stepName: "steady state (before)" }, signal);
       if (failed > 0) throw new SteadyStateBroken(failed);
+      // the steady state's continuous probes sample through the whole run, for its timeline
+      const continuous = plan.steadyState.filter((r) => r.everyMs !== undefined);
+      if (continuous.length > 0) monitor = checks.monitor(continuous, signal);
     }
     if (agentNeeded) {
       const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
@@ -343,6 +348,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       }
       emit({ type: "step:end", at: now(), index: step.index, ok: true, detail: undefined });
     }
+    await monitor?.stop();
     if (plan.steadyState.length > 0) await checks.run(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, signal);
     if (checks.failed > 0) {
       status = "failed";
@@ -368,6 +374,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       for (const o of outcomes) ledger.settle(o.entry);
       recordReverts(outcomes);
     }
+    // after the reverts: a sample under way must not hold them up
+    await monitor?.stop();
     for (const stop of stopWatching) stop();
     if (!options.keepTools) {
       for (const t of checks.toolsPods()) {

@@ -2,6 +2,7 @@
 // step's duration (its `during` probes measure meanwhile, the lease keeper renews each pod's
 // lease on its own timer), then release the leases and revert — in `finally`, whatever ended
 // the step. A pod whose fault was lost (its lease lapsed) does not stop the others.
+import { orphanWords } from "./orphans.js";
 import { CouldNotRunError } from "../errors.js";
 import type { Reply } from "../faults/protocol.generated.js";
 import type { Cluster } from "../kube/types.js";
@@ -34,8 +35,8 @@ export interface FaultStepContext {
   /** the lease of a handed-off fault (the fault's own duration) */
   readonly leaseMs: number;
   readonly agentImage: string;
-  /** runs the step's `during` probes */
-  readonly during: (step: PlannedFaultStep, signal: AbortSignal) => Promise<number>;
+  /** runs the step's `during` probes; continuous ones (`every:`) sample until `untilAt`, the window's end */
+  readonly during: (step: PlannedFaultStep, signal: AbortSignal, untilAt: number) => Promise<number>;
   /** every revert's outcome (the unconfirmed ones make exit 4) */
   readonly reverted: (outcomes: readonly RevertOutcomeOf[]) => void;
 }
@@ -88,7 +89,7 @@ async function applyOne(step: AgentFaultStep, e: LedgerEntry, ctx: FaultStepCont
     const state = call.reply.fault;
     const spec = step.fault.apply.fault.spec;
     for (const o of call.reply.orphans ?? []) {
-      ctx.emit({ type: "warning", at: ctx.now(), message: `pod ${podKey(e.agent.pod)}: the agent found ${o.faultId} of a dead agent${o.agent !== undefined ? ` (${o.agent})` : ""} and ${o.confirmed ? "reverted it" : "could NOT revert it"}: ${o.detail}` });
+      ctx.emit({ type: "warning", at: ctx.now(), message: `pod ${podKey(e.agent.pod)}: the agent found ${orphanWords(o)}, left by an agent that is gone, and ${o.confirmed ? "reverted it" : "could NOT revert it"}: ${o.detail}` });
     }
     if (state === undefined || state.id !== step.fault.id || state.kind !== spec.kind) {
       throw new CouldNotRunError(`step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} applied the fault but its reply does not describe it (${state === undefined ? "no fault state" : `fault ${state.id}, ${state.kind}`})`, {
@@ -147,7 +148,7 @@ export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext):
     }
     const appliedAt = ctx.now();
     ctx.emit({ type: "fault:holding", at: appliedAt, index: step.index, faultId: f.id, summary: f.summary, pods: entries.map((e) => e.agent.pod), untilAt: appliedAt + step.durationMs });
-    if (step.during.length > 0) await ctx.during(step, ctx.signal);
+    if (step.during.length > 0) await ctx.during(step, ctx.signal, appliedAt + step.durationMs);
     const left = step.durationMs - (ctx.now() - appliedAt);
     if (left > 0) await sleep(left, ctx.signal);
     else if (step.during.length > 0) {

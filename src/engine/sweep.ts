@@ -6,6 +6,7 @@
 import { NETWORK_CAPABILITIES, statusRequest, sweepRequest } from "../faults/index.js";
 import type { FaultState, Reply, RevertOutcome } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo, PullPolicy } from "../kube/types.js";
+import { orphanSummary } from "./orphans.js";
 import { callAgent, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
 import { AGENT_PREFIX, STRESS_AGENT_PREFIX, agentContainer, agentName } from "./agents.js";
 import { mapPool } from "./pool.js";
@@ -58,7 +59,7 @@ function sweptText(reply: Reply): { text: string; ok: boolean } {
   const parts: string[] = [];
   const verb = (list: readonly RevertOutcome[]): string => (list.every((o) => o.confirmed) ? "reverted" : "tried to revert");
   if (own.length > 0) parts.push(`${verb(own)} ${own.length} fault${own.length > 1 ? "s" : ""}: ${own.map(outcomeText).join(", ")}`);
-  if (orphans.length > 0) parts.push(`${verb(orphans)} ${orphans.length} orphan${orphans.length > 1 ? "s" : ""} of dead agents: ${orphans.map(outcomeText).join(", ")}`);
+  if (orphans.length > 0) parts.push(`${verb(orphans)} what dead agents left (${orphans.length} object${orphans.length > 1 ? "s" : ""}): ${orphanSummary(orphans)}`);
   if (!reply.ok) parts.push(`REVERT NOT CONFIRMED: ${replyProblem(reply)}`);
   return { text: parts.length === 0 ? "held nothing, saw no orphans" : parts.join("; "), ok };
 }

@@ -1,7 +1,8 @@
-// The small, safe expression language of expectations: numbers, durations with units, saved
-// results (`baseline.latency.p95`), + - * /, unary minus and parentheses. A hand-written
-// tokenizer and a precedence-climbing parser; no eval, no Function. Values are numbers, with
-// a dimension: `duration` (milliseconds) or `number`.
+// The small, safe expression language of expectations: numbers, durations with units,
+// percentages (`25%`), saved results (`baseline.latency.p95`), + - * /, unary minus and
+// parentheses. A hand-written tokenizer and a precedence-climbing parser; no eval, no Function.
+// Values are numbers, with a dimension: `duration` (milliseconds), `ratio` (0..1, written as a
+// percentage) or `number`.
 import type { Dimension } from "./metrics.js";
 import { formatValue, trimNumber } from "./format.js";
 
@@ -16,6 +17,7 @@ interface Span {
 export type Expr =
   | (Span & { readonly kind: "number"; readonly value: number })
   | (Span & { readonly kind: "duration"; readonly ms: number; readonly text: string })
+  | (Span & { readonly kind: "percent"; readonly ratio: number; readonly text: string })
   | (Span & { readonly kind: "ref"; readonly result: string; readonly metric: string; readonly text: string })
   | (Span & { readonly kind: "neg"; readonly operand: Expr })
   | (Span & { readonly kind: "paren"; readonly inner: Expr })
@@ -36,6 +38,7 @@ const UNIT_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, m
 type Token =
   | (Span & { kind: "number"; value: number; text: string })
   | (Span & { kind: "duration"; ms: number; text: string })
+  | (Span & { kind: "percent"; ratio: number; text: string })
   | (Span & { kind: "ref"; text: string })
   | (Span & { kind: "op"; op: BinaryOp | "(" | ")" })
   | (Span & { kind: "end" });
@@ -78,6 +81,11 @@ export function tokenize(text: string): Token[] {
       }
       const numText = text.slice(start, i);
       const value = Number(numText);
+      if (text.charAt(i) === "%") {
+        i++;
+        tokens.push({ kind: "percent", ratio: value / 100, text: text.slice(start, i), start, end: i });
+        continue;
+      }
       let unitEnd = i;
       while (isIdentPart(text.charAt(unitEnd))) unitEnd++;
       if (unitEnd > i) {
@@ -169,6 +177,8 @@ class Parser {
         return { kind: "number", value: t.value, start: t.start, end: t.end };
       case "duration":
         return { kind: "duration", ms: t.ms, text: t.text, start: t.start, end: t.end };
+      case "percent":
+        return { kind: "percent", ratio: t.ratio, text: t.text, start: t.start, end: t.end };
       case "ref": {
         const dot = t.text.indexOf(".");
         if (dot < 0) {
@@ -243,10 +253,14 @@ export interface TypeResult {
 }
 
 function dimName(d: Dimension): string {
-  return d === "duration" ? "a duration" : "a plain number";
+  return d === "duration" ? "a duration" : d === "ratio" ? "a percentage" : "a plain number";
 }
 
-/** Checks units: + and - need equal dimensions; duration × duration and number ÷ duration are errors. */
+/**
+ * Checks units: + and - need equal dimensions; duration × duration, number ÷ duration and any
+ * product or quotient that mixes a percentage with a duration are errors; a percentage scaled by
+ * a plain number stays a percentage, and one percentage divided by another is a plain number.
+ */
 export function typeCheck(expr: Expr, refType: RefTyper): TypeResult {
   const errors: ExpressionError[] = [];
   const walk = (e: Expr): Dimension | undefined => {
@@ -255,6 +269,8 @@ export function typeCheck(expr: Expr, refType: RefTyper): TypeResult {
         return "number";
       case "duration":
         return "duration";
+      case "percent":
+        return "ratio";
       case "ref":
         return refType(e);
       case "neg":
@@ -278,17 +294,18 @@ export function typeCheck(expr: Expr, refType: RefTyper): TypeResult {
             }
             return l;
           case "*":
-            if (l === "duration" && r === "duration") {
-              errors.push({ message: "cannot multiply a duration by a duration", start: e.start, end: e.end });
+            if (l !== "number" && r !== "number") {
+              errors.push({ message: `cannot multiply ${dimName(l)} by ${dimName(r)}`, start: e.start, end: e.end });
               return undefined;
             }
-            return l === "duration" || r === "duration" ? "duration" : "number";
+            return l === "number" ? r : l;
           case "/":
-            if (l === "number" && r === "duration") {
-              errors.push({ message: "cannot divide a plain number by a duration", start: e.start, end: e.end });
+            if (l === r) return "number";
+            if (r !== "number") {
+              errors.push({ message: `cannot divide ${dimName(l)} by ${dimName(r)}`, start: e.start, end: e.end });
               return undefined;
             }
-            return l === r ? "number" : "duration";
+            return l;
         }
       }
     }
@@ -310,6 +327,8 @@ export function evaluate(expr: Expr, lookup: RefLookup): EvalResult {
         return e.value;
       case "duration":
         return e.ms;
+      case "percent":
+        return e.ratio;
       case "ref": {
         const v = lookup(e);
         if (v === undefined) {
@@ -345,7 +364,7 @@ export function evaluate(expr: Expr, lookup: RefLookup): EvalResult {
 
 /** Whether the expression is a single literal (then a threshold description shows just it). */
 export function isLiteral(expr: Expr): boolean {
-  return expr.kind === "number" || expr.kind === "duration" || (expr.kind === "neg" && isLiteral(expr.operand));
+  return expr.kind === "number" || expr.kind === "duration" || expr.kind === "percent" || (expr.kind === "neg" && isLiteral(expr.operand));
 }
 
 const OP_SYMBOL: Readonly<Record<BinaryOp, string>> = { "+": "+", "-": "−", "*": "×", "/": "÷" };
@@ -361,6 +380,7 @@ export function describeExpression(expr: Expr, lookup: RefLookup, refDimension: 
       case "number":
         return trimNumber(e.value);
       case "duration":
+      case "percent":
         return e.text;
       case "ref": {
         const v = lookup(e);

@@ -22,6 +22,19 @@ export function formatDuration(ms: number): string {
   return restMs === 0 ? `${hours}h` : `${hours}h${formatDuration(restMs)}`;
 }
 
+/** A ratio (0..1) as a percentage: 0.125 → `12.5%`. */
+export function formatRatio(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return `${trimNumber(Math.round(value * 1e6) / 1e4)}%`;
+}
+
 export function formatValue(value: number, dimension: Dimension): string {
-  return dimension === "duration" ? formatDuration(value) : trimNumber(value);
+  switch (dimension) {
+    case "duration":
+      return formatDuration(value);
+    case "ratio":
+      return formatRatio(value);
+    case "number":
+      return trimNumber(value);
+  }
 }

@@ -1,8 +1,9 @@
-// The metrics each probe kind yields, with their dimension: durations are in milliseconds.
-// Expectations and expressions are type-checked against this table at validate time; the
-// probe output parsers (src/probes) must yield exactly these names.
+// The metrics each probe kind yields, with their dimension: durations are in milliseconds,
+// ratios are plain numbers from 0 to 1 (written and shown as percentages). Expectations and
+// expressions are type-checked against this table at validate time; the probe output parsers
+// (src/probes) must yield exactly these names.
 
-export type Dimension = "duration" | "number";
+export type Dimension = "duration" | "number" | "ratio";
 
 export interface MetricInfo {
   readonly dimension: Dimension;
@@ -13,6 +14,17 @@ export interface MetricInfo {
 
 const duration = (description: string): MetricInfo => ({ dimension: "duration", description });
 const number = (description: string): MetricInfo => ({ dimension: "number", description });
+const ratio = (description: string): MetricInfo => ({ dimension: "ratio", description });
+
+const LATENCY = {
+  "latency.min": duration("fastest response"),
+  "latency.mean": duration("mean time of the responses"),
+  "latency.p50": duration("50th percentile of the response time"),
+  "latency.p90": duration("90th percentile of the response time"),
+  "latency.p95": duration("95th percentile of the response time"),
+  "latency.p99": duration("99th percentile of the response time"),
+  "latency.max": duration("slowest response"),
+} as const;
 
 export const PROBE_METRICS = {
   ab: {
@@ -32,11 +44,44 @@ export const PROBE_METRICS = {
     completeRequests: number("requests completed"),
     requestsPerSecond: number("throughput, requests per second"),
   },
+  http: {
+    requests: number("requests sent"),
+    responses: number("requests answered with an HTTP status"),
+    errors: number("requests that failed: no answer (timeout, refused, reset) or a status not in expectStatus"),
+    errorRatio: ratio("errors / requests"),
+    timeouts: number("requests that timed out"),
+    refused: number("requests whose connection was refused"),
+    "status.1xx": number("responses with a 1xx status"),
+    "status.2xx": number("responses with a 2xx status"),
+    "status.3xx": number("responses with a 3xx status"),
+    "status.4xx": number("responses with a 4xx status"),
+    "status.5xx": number("responses with a 5xx status"),
+    ...LATENCY,
+  },
+  k8s: {
+    objects: number("objects found (0 or 1 by name; any number by selector)"),
+    value: number("the field's value (a number; true/false count as 1/0); by selector, the sum over the objects"),
+    conditionTrue: number("objects whose condition has status True"),
+  },
+  prometheus: {
+    value: number("the query's value (its dimension is the probe's declared unit)"),
+    series: number("series the query returned"),
+  },
+  cmd: {
+    exitCode: number("the command's exit code"),
+    succeeded: number("1 when it exited 0 (and its stdout matched, when `stdout` is given), else 0"),
+    stdoutMatched: number("1 when its stdout matched the `stdout` pattern, else 0"),
+    timedOut: number("1 when it did not finish within its timeout, else 0"),
+    duration: duration("how long it ran"),
+  },
 } as const satisfies Readonly<Record<string, Readonly<Record<string, MetricInfo>>>>;
 
 export type ProbeKind = keyof typeof PROBE_METRICS;
+export const PROBE_KINDS = Object.keys(PROBE_METRICS) as readonly ProbeKind[];
 
-export function metricsOf(kind: ProbeKind): Readonly<Record<string, MetricInfo>> {
+export type MetricTable = Readonly<Record<string, MetricInfo>>;
+
+export function metricsOf(kind: ProbeKind): MetricTable {
   return PROBE_METRICS[kind];
 }
 
@@ -73,7 +118,84 @@ export const FAULT_METRICS = {
 
 export type MeasuringFaultKind = keyof typeof FAULT_METRICS;
 
-/** The metrics a fault kind measures; netem and partition measure nothing themselves. */
+/** The metrics a fault kind measures; netem, partition and http measure nothing themselves. */
 export function faultMetricsOf(kind: string): Readonly<Record<string, MetricInfo>> | undefined {
   return kind in FAULT_METRICS ? FAULT_METRICS[kind as MeasuringFaultKind] : undefined;
+}
+
+/** The dimension a prometheus probe's declared unit gives its value. */
+export function prometheusDimension(unit: string | undefined): Dimension {
+  return unit === "seconds" || unit === "milliseconds" ? "duration" : unit === "ratio" || unit === "percent" ? "ratio" : "number";
+}
+
+/** The metric table of one probe: a prometheus probe's `value` has the unit it declares. */
+export function probeMetrics(kind: ProbeKind, valueDimension?: Dimension): MetricTable {
+  if (kind === "prometheus" && valueDimension !== undefined) return { ...PROBE_METRICS.prometheus, value: { ...PROBE_METRICS.prometheus.value, dimension: valueDimension } };
+  return PROBE_METRICS[kind];
+}
+
+/** Aggregates an expectation can name on a continuous probe's series: `errorRatio.max`. */
+export const AGGREGATES = ["min", "max", "mean", "median", "last"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+/** `status.404`: the count of one status code (http probes). */
+const STATUS_CODE = /^status\.[1-5][0-9][0-9]$/;
+
+/** A metric name as written, resolved against a probe's table. */
+export interface ResolvedMetric {
+  /** the probe's own metric, e.g. `latency.p95` */
+  readonly base: string;
+  /** an aggregate over the series, e.g. `max` in `latency.p95.max` */
+  readonly aggregate: Aggregate | undefined;
+  readonly info: MetricInfo;
+}
+
+function own(table: MetricTable, kind: ProbeKind, name: string): MetricInfo | undefined {
+  const info = table[name];
+  if (info !== undefined) return info;
+  if (kind === "http" && STATUS_CODE.test(name)) return number(`responses with status ${name.slice("status.".length)}`);
+  return undefined;
+}
+
+/**
+ * Resolves `NAME` or `NAME.AGGREGATE`: the probe's own names first (`latency.max` is ab's slowest
+ * request, not an aggregate of `latency`), then an aggregate suffix when `series` allows one.
+ */
+export function resolveMetric(kind: ProbeKind, table: MetricTable, name: string, series: boolean): ResolvedMetric | undefined {
+  const direct = own(table, kind, name);
+  if (direct !== undefined) return { base: name, aggregate: undefined, info: direct };
+  if (!series) return undefined;
+  const dot = name.lastIndexOf(".");
+  if (dot < 0) return undefined;
+  const suffix = name.slice(dot + 1);
+  const aggregate = AGGREGATES.find((a) => a === suffix);
+  if (aggregate === undefined) return undefined;
+  const base = name.slice(0, dot);
+  const info = own(table, kind, base);
+  return info === undefined ? undefined : { base, aggregate, info };
+}
+
+/** Whether a name is an aggregate of a series, whatever the run: for a located "needs every:" error. */
+export function aggregateOf(kind: ProbeKind, table: MetricTable, name: string): ResolvedMetric | undefined {
+  return own(table, kind, name) === undefined ? resolveMetric(kind, table, name, true) : undefined;
+}
+
+/** The aggregate of a series' values (pure). */
+export function aggregate(values: readonly number[], how: Aggregate): number | undefined {
+  if (values.length === 0) return undefined;
+  switch (how) {
+    case "min":
+      return Math.min(...values);
+    case "max":
+      return Math.max(...values);
+    case "mean":
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    case "median": {
+      const s = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(s.length / 2);
+      return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+    }
+    case "last":
+      return values[values.length - 1];
+  }
 }

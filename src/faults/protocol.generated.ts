@@ -35,7 +35,7 @@ export type LeaseMs = number;
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "FaultSpec".
  */
-export type FaultSpec = NetemSpec | PartitionSpec | KillSpec | StressSpec;
+export type FaultSpec = NetemSpec | PartitionSpec | HttpSpec | KillSpec | StressSpec;
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "InterfaceName".
@@ -181,6 +181,52 @@ export interface PartitionSpec {
   kind: "partition";
   interface?: InterfaceName;
   scope?: Scope;
+}
+/**
+ * HTTP faults on a TCP port the pod serves. The agent starts a proxy in its own process, redirects the port's incoming traffic on the interface to it (iptables nat REDIRECT in a chain of the fault's own, in every family the interface has) and resets the connections opened before the fault (sock_destroy where the kernel has it; a tcp-reset rule for their next packet in any case), so every request goes through the proxy, which forwards it to the application. HTTP/1.0 and HTTP/1.1 requests are faulted; anything else on the port (TLS, HTTP/2, an upgraded connection) is relayed byte for byte. On revert the rules go first, then the proxy closes its connections so clients reconnect directly.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "HttpSpec".
+ */
+export interface HttpSpec {
+  kind: "http";
+  interface?: InterfaceName;
+  http: HttpParams;
+}
+/**
+ * What the proxy does to each faulted request: wait `delayMs` (± `jitterMs`, uniform) before forwarding it, and answer `errorCode` instead of forwarding it to `errorRate` percent of them. Without either the proxy only forwards (its own cost).
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "HttpParams".
+ */
+export interface HttpParams {
+  /**
+   * the TCP port the pod serves HTTP on
+   */
+  port: number;
+  delayMs?: number;
+  jitterMs?: number;
+  errorRate?: Percent;
+  /**
+   * the status of an injected error (default 500)
+   */
+  errorCode?: number;
+  /**
+   * the body of an injected error (default empty), sent as text/plain
+   */
+  errorBody?: string;
+  /**
+   * request paths that pass untouched: a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path
+   *
+   * @maxItems 64
+   */
+  exclude?: string[];
+  /**
+   * only requests with one of these methods are faulted (default: every method)
+   *
+   * @minItems 1
+   */
+  methods?: [string, ...string[]];
 }
 /**
  * Deliver a signal to a container's main process, from an agent added with targetContainerName (it shares that container's PID namespace). An event: nothing is held and nothing is reverted. Where the main process is its PID namespace's init, the kernel delivers from inside only the signals it handles, and SIGKILL through ptrace; any other signal is refused (`unsupported`) before anything is done. The agent replies first and signals after: an init's death takes the agent with it.
@@ -332,7 +378,7 @@ export interface CommandRun {
 export interface FaultState {
   id: FaultId;
   runId: string;
-  kind: "netem" | "partition" | "kill" | "stress";
+  kind: "netem" | "partition" | "http" | "kill" | "stress";
   interface: string;
   /**
    * the address families the fault covers (the pod's own, narrowed by a CIDR)
@@ -354,9 +400,9 @@ export interface FaultState {
  * via the `definition` "KernelObject".
  */
 export interface KernelObject {
-  type: "qdisc" | "filter" | "chain" | "rule" | "saved-root" | "process" | "thread";
+  type: "qdisc" | "filter" | "chain" | "rule" | "saved-root" | "proxy" | "process" | "thread";
   /**
-   * qdisc handle (`c000:`), chain name (`CHAOS-…`), a rule in iptables -S form, or a process or thread id
+   * qdisc handle (`c000:`), chain name (`CHAOS-…`), a rule in iptables -S form, an HTTP fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id
    */
   name: string;
   family?: 4 | 6;

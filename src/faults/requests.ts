@@ -6,6 +6,7 @@
 import type {
   ApplyRequest,
   FaultSpec,
+  HttpParams as HttpParamsSpec,
   NetemParams as NetemParamsSpec,
   RenewRequest,
   Request,
@@ -14,7 +15,7 @@ import type {
   StatusRequest,
   SweepRequest,
 } from "./protocol.generated.js";
-import type { Fault, KillFault, NetemParams, Scope, StressFault } from "./types.js";
+import type { Fault, HttpParams, KillFault, NetemParams, Scope, StressFault } from "./types.js";
 
 export const PROTOCOL_VERSION = 1 as const;
 /** The agent's program in its image (on PATH). */
@@ -77,6 +78,19 @@ export function killSpec(fault: KillFault, container: string | undefined, contai
   };
 }
 
+function httpParams(p: HttpParams): HttpParamsSpec {
+  const out: HttpParamsSpec = { port: p.port };
+  if (p.delayMs !== undefined) out.delayMs = p.delayMs;
+  if (p.jitterMs !== undefined) out.jitterMs = p.jitterMs;
+  if (p.errorRate !== undefined) out.errorRate = p.errorRate;
+  if (p.errorCode !== undefined) out.errorCode = p.errorCode;
+  if (p.errorBody !== undefined) out.errorBody = p.errorBody;
+  if (p.exclude.length > 0) out.exclude = [...p.exclude];
+  const [first, ...rest] = p.methods;
+  if (first !== undefined) out.methods = [first, ...rest];
+  return out;
+}
+
 /** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
 export function faultSpec(fault: Fault): FaultSpec {
   switch (fault.kind) {
@@ -86,6 +100,8 @@ export function faultSpec(fault: Fault): FaultSpec {
       const where = { ...(fault.interface === undefined ? {} : { interface: fault.interface }), ...(scope === undefined ? {} : { scope }) };
       return fault.kind === "netem" ? { kind: "netem", ...where, netem: netemParams(fault.netem) } : { kind: "partition", ...where };
     }
+    case "http":
+      return { kind: "http", ...(fault.interface === undefined ? {} : { interface: fault.interface }), http: httpParams(fault.http) };
     case "stress":
       return stressSpec(fault);
     case "kill":
@@ -189,11 +205,16 @@ export function deliveryOf(fault: Fault): Delivery {
   }
 }
 
-/** The Linux capabilities the agent that delivers a fault needs; nothing more is asked for. */
+/**
+ * The Linux capabilities the agent that delivers a fault needs; nothing more is asked for. An HTTP
+ * fault needs what iptables needs for its redirect, and NET_ADMIN again to reset the connections
+ * opened before it (sock_destroy); its proxy listens on an unprivileged port.
+ */
 export function capabilitiesFor(fault: Fault): readonly string[] {
   switch (fault.kind) {
     case "netem":
     case "partition":
+    case "http":
       return NETWORK_CAPABILITIES;
     case "kill":
       return KILL_CAPABILITIES;

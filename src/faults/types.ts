@@ -51,6 +51,34 @@ export interface PartitionFault {
   readonly interface: string | undefined;
 }
 
+/** What the agent's HTTP proxy does to each request the fault covers. */
+export interface HttpParams {
+  /** the TCP port the pod serves HTTP on */
+  readonly port: number;
+  readonly delayMs: number | undefined;
+  /** ± around the delay, uniform */
+  readonly jitterMs: number | undefined;
+  /** percent of the covered requests answered with errorCode instead of being forwarded */
+  readonly errorRate: number | undefined;
+  /** set (default 500) when errorRate is */
+  readonly errorCode: number | undefined;
+  readonly errorBody: string | undefined;
+  /** request paths that pass untouched: an entry and what is under it */
+  readonly exclude: readonly string[];
+  /** only these methods are faulted; empty: every method */
+  readonly methods: readonly string[];
+}
+
+export interface HttpFault {
+  readonly kind: "http";
+  readonly http: HttpParams;
+  /** where the port's incoming connections are redirected; undefined: the pod's default-route interface */
+  readonly interface: string | undefined;
+}
+
+/** The status of an injected error when the scenario names none. */
+export const DEFAULT_HTTP_ERROR_CODE = 500;
+
 /** The signals chaos-run offers for a kill: those whose default action ends a process. */
 export const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGUSR1", "SIGUSR2"] as const;
 export type KillSignal = (typeof KILL_SIGNALS)[number];
@@ -77,11 +105,14 @@ export interface PodDeleteFault {
   readonly gracePeriodMs: number | undefined;
 }
 
-export type Fault = NetemFault | PartitionFault | KillFault | StressFault | PodDeleteFault;
+export type Fault = NetemFault | PartitionFault | HttpFault | KillFault | StressFault | PodDeleteFault;
 
-/** Faults with a network scope and interface (the others act on processes or on the pod). */
-export type NetworkFault = NetemFault | PartitionFault;
+/**
+ * Faults in the pod's network namespace, held by the pod's agent: an interface (netem and
+ * partition also a scope). The others act on processes or on the pod.
+ */
+export type NetworkFault = NetemFault | PartitionFault | HttpFault;
 
 export function isNetworkFault(f: Fault): f is NetworkFault {
-  return f.kind === "netem" || f.kind === "partition";
+  return f.kind === "netem" || f.kind === "partition" || f.kind === "http";
 }

@@ -18,6 +18,7 @@ import type {
   DeleteOptions,
   ExecOptions,
   ExecResult,
+  ObjectQuery,
   PodInfo,
   PodSpecForTools,
 } from "./types.js";
@@ -269,6 +270,7 @@ class ClientNodeCluster implements Cluster {
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
   private readonly hub: PodWatchHub;
+  private objects: k8s.KubernetesObjectApi | undefined;
 
   constructor(private readonly kc: KeepAliveKubeConfig) {
     const ctx = kc.getContextObject(kc.getCurrentContext());
@@ -516,6 +518,32 @@ class ClientNodeCluster implements Cluster {
     }
     established = true;
     return stop;
+  }
+
+  async getObjects(query: ObjectQuery): Promise<unknown[]> {
+    this.objects ??= k8s.KubernetesObjectApi.makeApiClient(this.kc);
+    const api = this.objects;
+    const resource = query.kind.toLowerCase();
+    const op: ApiOperation = { doing: `read ${query.kind} objects (a k8s probe) in`, verb: query.name === undefined ? "list" : "get", resource, namespace: query.namespace ?? "(cluster)", name: query.name };
+    // the object as plain JSON (client-node's typed models would rename nothing a JSONPath reads, but dates become Date objects)
+    const plain = (o: unknown): unknown => JSON.parse(JSON.stringify(o)) as unknown;
+    try {
+      if (query.name !== undefined) {
+        const meta = query.namespace === undefined ? { name: query.name } : { name: query.name, namespace: query.namespace };
+        return [plain(await api.read({ apiVersion: query.apiVersion, kind: query.kind, metadata: meta }))];
+      }
+      const list = await api.list(query.apiVersion, query.kind, query.namespace, undefined, undefined, undefined, undefined, query.selector);
+      return list.items.map(plain);
+    } catch (e) {
+      const body = e instanceof k8s.ApiException ? (e.body as unknown) : undefined;
+      const text = `${e instanceof Error ? e.message : String(e)} ${typeof body === "string" ? body : JSON.stringify(body ?? "")}`;
+      // a Status with reason NotFound is the object missing; any other 404 is the kind the API lacks
+      if (e instanceof k8s.ApiException && e.code === 404 && query.name !== undefined && /"reason"\s*:\s*"NotFound"/.test(text) && /"details"/.test(text)) return [];
+      if (/Unrecognized API version and kind|Failed to fetch resource metadata/.test(text)) {
+        throw new CouldNotRunError(`the API server has no kind ${query.kind} in ${query.apiVersion}`, { hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion" });
+      }
+      throw apiError(op, this.failure(e));
+    }
   }
 
   onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void {

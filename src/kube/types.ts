@@ -154,6 +154,17 @@ export interface PodSpecForTools {
   readonly command: readonly string[];
 }
 
+/** Which API objects a k8s probe reads: one by name, or several by label selector. */
+export interface ObjectQuery {
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** undefined for cluster-scoped kinds (Node, Namespace, …) */
+  readonly namespace: string | undefined;
+  readonly name?: string | undefined;
+  /** `a=b,c=d` */
+  readonly selector?: string | undefined;
+}
+
 export interface Cluster {
   readonly identity: ClusterIdentity;
   /** pods of a namespace, or of every namespace when it is undefined */
@@ -180,6 +191,11 @@ export interface Cluster {
    * change can be missed); the returned function stops it.
    */
   watchPods(namespace: string, name: string | undefined, listener: (pod: PodInfo, gone: boolean) => void, onError?: (err: Error) => void): Promise<() => void>;
+  /**
+   * The objects a k8s probe reads, as the API returns them (plain JSON): none when the named one
+   * does not exist. Other failures (no such kind, forbidden, unreachable) throw, saying which.
+   */
+  getObjects(query: ObjectQuery, options?: { signal?: AbortSignal | undefined }): Promise<unknown[]>;
   /** Calls back when the pod is deleted or starts terminating; returns a function that stops watching. */
   onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void;
   close(): void;

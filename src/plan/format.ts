@@ -1,6 +1,7 @@
 // The plan for people (text) and for machines (JSON). Deterministic: same plan, same bytes.
 import { formatDuration } from "../expect/format.js";
 import { requestArgv } from "../faults/requests.js";
+import { isNetworkFault } from "../faults/types.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
 import { OFFLINE_RUN_ID, modeText } from "./plan.js";
 
@@ -27,8 +28,29 @@ function offset(ms: number): string {
   return `+${formatDuration(ms)}`;
 }
 
+/** What a probe does, in one line: the argv it runs, or what it reads. */
+export function probeAction(run: PlannedProbeRun): string {
+  const spec = run.spec;
+  switch (spec.kind) {
+    case "ab":
+    case "http":
+      return quoteArgv(run.argv);
+    case "cmd":
+      return `in pod ${spec.cmd.namespace !== undefined ? `${spec.cmd.namespace}/` : ""}${spec.cmd.pod}${spec.cmd.container !== undefined ? ` (container ${spec.cmd.container})` : ""}: ${quoteArgv(run.argv)}${spec.cmd.stdout !== undefined ? `, stdout matching /${spec.cmd.stdout}/` : ""}`;
+    case "k8s": {
+      const k = spec.k8s;
+      const which = k.name !== undefined ? k.name : `-l ${Object.entries(k.selector ?? {}).map(([a, b]) => `${a}=${b}`).join(",")}`;
+      const what = [k.field !== undefined ? `field ${k.field}` : undefined, k.condition !== undefined ? `condition ${k.condition}` : undefined].filter((x) => x !== undefined).join(", ");
+      return `read ${k.kind} ${k.namespace !== undefined ? `${k.namespace}/` : ""}${which}${what !== "" ? `: ${what}` : ""}`;
+    }
+    case "prometheus":
+      return `query ${spec.prometheus.url}: ${spec.prometheus.query}${spec.prometheus.unit !== "number" ? ` (${spec.prometheus.unit})` : ""}`;
+  }
+}
+
 function probeLines(run: PlannedProbeRun, indent: string): string[] {
-  const lines = [`${indent}probe ${run.probe}: ${quoteArgv(run.argv)}${run.perTargetPod ? "  (once per target pod)" : ""}${run.save !== undefined ? `  → save ${run.save}` : ""}`];
+  const every = run.everyMs !== undefined ? `  (every ${formatDuration(run.everyMs)})` : "";
+  const lines = [`${indent}probe ${run.probe}: ${probeAction(run)}${run.perTargetPod ? "  (once per target pod)" : ""}${every}${run.save !== undefined ? `  → save ${run.save}` : ""}`];
   for (const e of run.expectText) lines.push(`${indent}  expect ${e}`);
   return lines;
 }
@@ -38,7 +60,7 @@ function faultLines(f: PlannedFault, indent: string): string[] {
   switch (f.delivery) {
     case "agent":
       lines.push(
-        f.fault.kind === "netem" || f.fault.kind === "partition" ? `${indent}fault ${f.id}: ${f.summary}, on ${f.interface ?? "each pod's default-route interface"}` : `${indent}fault ${f.id}: ${f.summary}`,
+        isNetworkFault(f.fault) ? `${indent}fault ${f.id}: ${f.summary}, on ${f.interface ?? "each pod's default-route interface"}` : `${indent}fault ${f.id}: ${f.summary}`,
         `${indent}  apply (one exec per pod): ${quoteArgv(requestArgv(f.apply))}`,
         `${indent}  revert: ${quoteArgv(requestArgv(f.revert))}`,
       );
@@ -124,7 +146,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     }
   }
   out.push(`  ${offset(plan.timelineMs).padEnd(8)} end${plan.steadyState.length > 0 ? ": steady state again" : ""}`);
-  if (plan.steps.some((s) => s.kind === "fault" && (s.fault.fault.kind === "netem" || s.fault.fault.kind === "partition"))) {
+  if (plan.steps.some((s) => s.kind === "fault" && isNetworkFault(s.fault.fault))) {
     out.push("");
     out.push("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its");
     out.push("address families — so the agent decides them; its reply lists every command it ran, and the journal");
@@ -140,9 +162,11 @@ export function planToJson(plan: Plan, file: string): unknown {
     kind: r.kind,
     argv: r.argv,
     perTargetPod: r.perTargetPod,
-    toolsImage: r.toolsImage,
+    toolsImage: r.toolsImage ?? null,
     save: r.save ?? null,
     expect: r.expectText,
+    ...(r.everyMs !== undefined ? { everyMs: r.everyMs } : {}),
+    ...(r.kind !== "ab" && r.kind !== "http" ? { action: probeAction(r) } : {}),
   });
   return {
     planVersion: plan.planVersion,

@@ -1,8 +1,8 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { KILL_CAPABILITIES, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, deliveryOf, revertRequest } from "../faults/index.js";
-import type { Fault } from "../faults/types.js";
+import { DEFAULT_HTTP_ERROR_CODE, KILL_CAPABILITIES, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, deliveryOf, isNetworkFault, revertRequest } from "../faults/index.js";
+import type { Fault, HttpParams } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
 import { formatSize } from "../scenario/units.js";
@@ -123,7 +123,7 @@ export const DEFAULT_AB_TIMEOUT_S = 10;
  * not fatal), -s bounds each request, and -e /dev/stderr writes ab's percentiles with
  * microsecond precision (its report table rounds them to whole milliseconds).
  */
-export function abArgv(probe: Probe): string[] {
+export function abArgv(probe: Extract<Probe, { kind: "ab" }>): string[] {
   const ab = probe.ab;
   const argv = ["ab", "-r"];
   if (ab.keepAlive) argv.push("-k");
@@ -133,19 +133,90 @@ export function abArgv(probe: Probe): string[] {
   return argv;
 }
 
+/** curl's per-request line (-w): status, time in seconds, curl's exit code for that request, its error. */
+export const CURL_WRITE_OUT = "%{http_code} %{time_total} %{exitcode} %{errormsg}\\n";
+
+/** Backslash-escapes curl's glob characters, except the brackets of an IPv6 host (curl leaves those alone). */
+function curlLiteral(url: string): string {
+  const host = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^/?#@]*@)?)(\[[0-9A-Fa-f:.]+(?:%[^\]]*)?\]|\{\{[^}]*\}\})?/.exec(url);
+  const keep = host?.[0] ?? "";
+  return keep + url.slice(keep.length).replace(/[[\]{}]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The curl command of an http probe: one transfer per request, written out one line each
+ * (CURL_WRITE_OUT), bodies dropped; the requests are the same URL repeated through a glob in
+ * its fragment (`#[1-N]`), which curl never sends. Connections are reused; --parallel-max
+ * bounds the requests in flight.
+ */
+export function curlArgv(probe: Extract<Probe, { kind: "http" }>): string[] {
+  const h = probe.http;
+  const argv = ["curl", "--silent", "--output", "/dev/null", "--write-out", CURL_WRITE_OUT, "--max-time", String(h.timeoutMs / 1000)];
+  if (h.method === "HEAD") argv.push("--head");
+  else if (h.method !== "GET" || h.body !== undefined) argv.push("--request", h.method);
+  for (const [name, value] of Object.entries(h.headers)) argv.push("--header", `${name}: ${value}`);
+  if (h.body !== undefined) argv.push("--data-raw", h.body);
+  if (h.concurrency > 1) argv.push("--parallel", "--parallel-immediate", "--parallel-max", String(h.concurrency));
+  argv.push(`${curlLiteral(h.url)}#[1-${h.requests}]`);
+  return argv;
+}
+
+/** Whether a probe names its target ({{ target.* }}): then it runs once per target pod. */
+export function probeUsesTarget(probe: Probe): boolean {
+  switch (probe.kind) {
+    case "ab":
+      return usesTarget(probe.ab.url);
+    case "http":
+      return usesTarget(probe.http.url);
+    case "k8s":
+      return probe.k8s.name !== undefined && usesTarget(probe.k8s.name);
+    case "prometheus":
+      return usesTarget(probe.prometheus.url) || usesTarget(probe.prometheus.query);
+    case "cmd":
+      return usesTarget(probe.cmd.pod);
+  }
+}
+
+function probeArgv(probe: Probe): string[] {
+  switch (probe.kind) {
+    case "ab":
+      return abArgv(probe);
+    case "http":
+      return curlArgv(probe);
+    case "cmd":
+      return [...probe.cmd.argv];
+    case "k8s":
+    case "prometheus":
+      return [];
+  }
+}
+
 function plannedRun(scenario: Scenario, run: ProbeRun): PlannedProbeRun {
   const probe = scenario.probes[run.probe];
   if (probe === undefined) throw new TypeError(`unknown probe ${run.probe} in a validated scenario`);
   return {
     probe: run.probe,
     kind: probe.kind,
-    argv: abArgv(probe),
-    perTargetPod: usesTarget(probe.ab.url),
-    toolsImage: probe.tools.image,
+    argv: probeArgv(probe),
+    perTargetPod: probeUsesTarget(probe),
+    toolsImage: probe.kind === "ab" || probe.kind === "http" ? probe.tools.image : undefined,
+    spec: probe,
+    everyMs: run.everyMs,
     save: run.save,
     expect: run.expect,
     expectText: run.expect.map(expectationText),
   };
+}
+
+/** `http on port 80: delay 100ms ± 5ms, 503 to 30% of requests; except /healthz; only GET` */
+function httpSummary(h: HttpParams): string {
+  const parts: string[] = [];
+  if (h.delayMs !== undefined) parts.push(`delay ${formatDuration(h.delayMs)}${h.jitterMs !== undefined ? ` ± ${formatDuration(h.jitterMs)}` : ""}`);
+  if (h.errorRate !== undefined) parts.push(`${h.errorCode ?? DEFAULT_HTTP_ERROR_CODE} to ${h.errorRate}% of requests`);
+  let text = `http on port ${h.port}: ${parts.length > 0 ? parts.join(", ") : "through the proxy only"}`;
+  if (h.exclude.length > 0) text += `; except ${h.exclude.join(", ")}`;
+  if (h.methods.length > 0) text += `; only ${h.methods.join(", ")}`;
+  return text;
 }
 
 export function faultSummary(fault: Fault): string {
@@ -160,6 +231,8 @@ export function faultSummary(fault: Fault): string {
       if (fault.memory !== undefined) parts.push(`memory ${fault.memory.text}`);
       return `stress: ${parts.join(", ")}`;
     }
+    case "http":
+      return httpSummary(fault.http);
     default:
       return networkSummary(fault);
   }
@@ -265,7 +338,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
         t += step.durationMs;
         const id = faultId(runId, step.index);
         const f = step.fault;
-        const base = { id, interface: f.kind === "netem" || f.kind === "partition" ? f.interface : undefined, summary: faultSummary(f) };
+        const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary: faultSummary(f) };
         let fault: PlannedFault;
         switch (f.kind) {
           case "kill": {

@@ -3,7 +3,8 @@
 import type { Expectation } from "../expect/expectation.js";
 import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.js";
 import type { Fault, KillFault, PodDeleteFault, StressFault } from "../faults/types.js";
-import type { AgentSettings, TargetMode } from "../scenario/types.js";
+import type { ProbeKind } from "../expect/metrics.js";
+import type { AgentSettings, Probe, TargetMode } from "../scenario/types.js";
 
 /** What kind of pod it is, where that matters to the people running the experiment. */
 export type PodRole = "static" | "daemonset";
@@ -51,12 +52,20 @@ export interface PlannedPod {
 
 export interface PlannedProbeRun {
   readonly probe: string;
-  readonly kind: "ab";
-  /** the probe's argv in the tools pod; the URL is still a template ({{ target.ip }} …) */
+  readonly kind: ProbeKind;
+  /**
+   * ab and http: the probe's argv in the tools pod, its URL still a template ({{ target.ip }} …),
+   * last; cmd: the command run in its pod; k8s and prometheus: empty (no program runs)
+   */
   readonly argv: readonly string[];
-  /** true when the URL uses {{ target.* }}: the probe runs once per target pod */
+  /** true when the probe uses {{ target.* }}: the probe runs once per target pod */
   readonly perTargetPod: boolean;
-  readonly toolsImage: string;
+  /** the chaos-tools image ab and http probes run in; undefined for the others */
+  readonly toolsImage: string | undefined;
+  /** the probe as declared, normalised (what k8s, prometheus and cmd runs read) */
+  readonly spec: Probe;
+  /** `every:` a continuous run, one sample per interval; undefined: once */
+  readonly everyMs: number | undefined;
   readonly save: string | undefined;
   readonly expect: readonly Expectation[];
   /** the expectations as written, e.g. `latency.p95 below baseline.latency.p95 * 1.5` */
@@ -82,7 +91,7 @@ interface PlannedFaultBase {
   readonly notes: readonly string[];
 }
 
-/** A fault the pod's agent holds under a lease and reverts (netem, partition). */
+/** A fault the pod's agent holds under a lease and reverts (netem, partition, http). */
 export interface PlannedAgentFault extends PlannedFaultBase {
   readonly delivery: "agent";
   /**

@@ -1,11 +1,22 @@
-// Probes: the chaos-tools pod they run in, and one probe run (ab by argv in that pod, once per
-// target pod when its URL names the target, plus an aggregate). What the system does is
-// measured, never an error; only a probe that cannot run at all is (exit 3).
-import { CouldNotRunError } from "../errors.js";
+// Probes: the chaos-tools pod they run in, and one probe run of any kind — ab and http by
+// argv in that pod, cmd by argv in a pod of the scenario's, k8s through the API, prometheus
+// over HTTP from the runner — once per target pod when the probe names its target, plus an
+// aggregate. What the system does is measured, never an error; only a probe that cannot
+// measure at all is (CouldNotRunError: exit 3 for a run once; a failed sample of a series).
+import { CouldNotRunError, isChaosRunError } from "../errors.js";
+import type { ProbeKind } from "../expect/metrics.js";
 import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
-import { renderTemplate } from "../scenario/template.js";
+import { parseJsonPath } from "../scenario/jsonpath.js";
+import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
+import { renderTemplate, type TemplateValues } from "../scenario/template.js";
+import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
+import { measureCmd } from "./cmd.js";
+import type { HttpGet } from "./fetch.js";
+import { httpDetail, httpMetrics, parseCurl } from "./http.js";
+import { measureObjects } from "./k8s.js";
+import { parsePrometheus, queryUrl } from "./prometheus.js";
 
 export const TOOLS_LABELS = { "app.kubernetes.io/name": "chaos-tools", "app.kubernetes.io/managed-by": "chaos-run" } as const;
 
@@ -13,7 +24,7 @@ export type Metrics = Readonly<Record<string, number | undefined>>;
 
 export interface ProbeOutcome {
   readonly probe: string;
-  readonly kind: "ab";
+  readonly kind: ProbeKind;
   /** the target pod this run measured; undefined when the URL names no target */
   readonly pod: string | undefined;
   /** true for the aggregate of several per-pod runs */
@@ -28,6 +39,12 @@ export interface ProbeOutcome {
   readonly keepAlive: boolean;
   /** ab stopped early (a socket timeout): every request was counted as failed */
   readonly stoppedEarly: string | undefined;
+  /** when the run started (where a sample sits on a timeline) */
+  readonly startedAt?: number | undefined;
+  /** what was measured, in words, e.g. `Deployment default/web: .status.availableReplicas = 3` */
+  readonly detail?: string | undefined;
+  /** a sample of a continuous probe that could not measure: why (a run once throws instead) */
+  readonly error?: string | undefined;
 }
 
 export interface ToolsPod {
@@ -61,10 +78,15 @@ export async function createToolsPod(cluster: Cluster, req: ToolsPodRequest, sig
   return { namespace: req.namespace, name: req.name, container: "tools", image: req.image, created: true };
 }
 
+/** Metrics combined by taking the least (the others of their kind take the worst, the largest). */
+const LEAST = new Set(["latency.min", "succeeded", "stdoutMatched"]);
+const WORST = /^latency\.|^(exitCode|timedOut|duration)$/;
+
 /**
  * Combines per-pod results: counts and throughput add up, the mean is weighted by completed
  * requests, min is the least and the other percentiles the worst (the largest) of the pods —
  * percentiles of different pods cannot be merged exactly, so the aggregate errs towards alarm.
+ * A ratio is recomputed from its counts (errorRatio = errors / requests).
  */
 export function aggregateMetrics(results: readonly Metrics[]): Metrics {
   const values = (k: string): number[] => results.map((r) => r[k]).filter((v): v is number => v !== undefined);
@@ -75,12 +97,15 @@ export function aggregateMetrics(results: readonly Metrics[]): Metrics {
     const vs = values(k);
     if (vs.length === 0) out[k] = undefined;
     else if (k === "latency.mean") {
-      const weighted = results.filter((r) => r[k] !== undefined && (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0) > 0);
-      const weight = (r: Metrics): number => (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0);
-      const total = weighted.reduce((a, r) => a + weight(r), 0);
-      out[k] = total === 0 ? undefined : weighted.reduce((a, r) => a + (r[k] ?? 0) * weight(r), 0) / total;
-    } else if (k === "latency.min") out[k] = Math.min(...vs);
-    else if (k.startsWith("latency.")) out[k] = Math.max(...vs);
+      const count = (r: Metrics): number => (r["completeRequests"] !== undefined ? (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0) : (r["responses"] ?? 0));
+      const weighted = results.filter((r) => r[k] !== undefined && count(r) > 0);
+      const total = weighted.reduce((a, r) => a + count(r), 0);
+      out[k] = total === 0 ? undefined : weighted.reduce((a, r) => a + (r[k] ?? 0) * count(r), 0) / total;
+    } else if (k === "errorRatio") {
+      const requests = sum("requests") ?? 0;
+      out[k] = requests === 0 ? undefined : (sum("errors") ?? 0) / requests;
+    } else if (LEAST.has(k)) out[k] = Math.min(...vs);
+    else if (WORST.test(k)) out[k] = Math.max(...vs);
     else out[k] = sum(k);
   }
   return out;
@@ -88,53 +113,156 @@ export function aggregateMetrics(results: readonly Metrics[]): Metrics {
 
 export interface ProbeRunContext {
   readonly cluster: Cluster;
-  readonly tools: ToolsPod;
+  /** this run's chaos-tools pod for the image (created on first use): ab and http run there */
+  readonly tools: (image: string) => Promise<ToolsPod>;
   readonly targets: readonly PodInfo[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal: AbortSignal;
   /** ab's own bound is requests × -s; this bounds the exec as a whole */
   readonly timeoutMs: number;
+  /** the target's namespace: where k8s and cmd probes look unless they name another */
+  readonly namespace: string;
+  /** HTTP from the runner (prometheus) */
+  readonly httpGet: HttpGet;
+  readonly now: () => number;
 }
 
-/** Runs a planned probe: one outcome per target pod (if the URL names the target) plus an aggregate, or one. */
-export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
+interface Measured {
+  readonly argv: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly metrics: Metrics;
+  readonly failures?: AbFailures | undefined;
+  readonly stoppedEarly?: string | undefined;
+  readonly detail?: string | undefined;
+}
+
+function fill(run: PlannedProbeRun, what: string, template: string, values: TemplateValues): string {
+  try {
+    return renderTemplate(template, values);
+  } catch (e) {
+    throw new CouldNotRunError(`probe ${run.probe}: cannot fill in its ${what} ${template}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** ab or http: the tool's argv in the tools pod, its URL (last) filled in. */
+async function measureInTools(run: PlannedProbeRun, spec: Extract<Probe, { kind: "ab" | "http" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const template = run.argv[run.argv.length - 1] ?? "";
-  const requests = Number(run.argv[run.argv.indexOf("-n") + 1] ?? "1");
-  const keepAlive = run.argv.includes("-k");
+  const argv = [...run.argv.slice(0, -1), fill(run, "URL", template, values)];
+  const tools = await ctx.tools(spec.tools.image);
+  const r = await ctx.cluster.exec(tools.namespace, tools.name, tools.container, argv, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+  if (r.canceled) throw ctx.signal.reason;
+  const where = `pod ${tools.namespace}/${tools.name}`;
+  if (r.exitCode === undefined && r.stdout === "") throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${r.error ?? "no exit status"}`);
+  if (spec.kind === "ab") {
+    const parsed = parseAb(r.stdout, r.stderr, r.exitCode, spec.ab.requests);
+    if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${parsed.error}`, { hint: `the command was: ${argv.join(" ")}` });
+    return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: parsed.metrics, failures: parsed.failures, stoppedEarly: parsed.stoppedEarly };
+  }
+  const parsed = parseCurl(r.stdout, r.stderr, r.exitCode);
+  if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${parsed.error}`, { hint: `the command was: ${argv.join(" ")}` });
+  return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: httpMetrics(parsed.requests, spec.http.expectStatus), detail: httpDetail(parsed.requests) };
+}
+
+async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8s" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+  const k = spec.k8s;
+  const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
+  const namespace = isClusterScoped(k.kind) ? undefined : (k.namespace ?? ctx.namespace);
+  const name = k.name === undefined ? undefined : fill(run, "name", k.name, values);
+  const selector = k.selector === undefined ? undefined : Object.entries(k.selector).map(([a, b]) => `${a}=${b}`).join(",");
+  const field = k.field === undefined ? undefined : parseJsonPath(k.field);
+  if (field !== undefined && !field.ok) throw new CouldNotRunError(`probe ${run.probe}: field ${k.field ?? ""} is not a JSONPath: ${field.error}`);
+  let objects: unknown[];
+  try {
+    objects = await ctx.cluster.getObjects({ apiVersion, kind: k.kind, namespace, name, selector }, { signal: ctx.signal });
+  } catch (e) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // (the adapter may be bundled with its own copy of the error classes: isChaosRunError, not instanceof)
+    throw isChaosRunError(e) ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint }) : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const what = `${k.kind} ${namespace === undefined ? "" : `${namespace}/`}${name ?? `(${selector ?? ""})`}`;
+  const m = measureObjects(objects, { what, field: field?.ok === true && k.field !== undefined ? { text: k.field, segments: field.segments } : undefined, condition: k.condition });
+  return { argv: [], exitCode: undefined, stdout: "", stderr: "", metrics: m.metrics, detail: m.detail };
+}
+
+async function measurePrometheus(run: PlannedProbeRun, spec: Extract<Probe, { kind: "prometheus" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+  const p = spec.prometheus;
+  const base = fill(run, "url", p.url, values);
+  const query = fill(run, "query", p.query, values);
+  const url = queryUrl(base, query);
+  let answer;
+  try {
+    answer = await ctx.httpGet(url, { signal: ctx.signal, timeoutMs: p.timeoutMs });
+  } catch (e) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base} did not answer: ${e instanceof Error ? e.message : String(e)}`, { hint: "is the url right, and does the runner reach it? (kubectl port-forward svc/prometheus 9090 makes an in-cluster one reachable)" });
+  }
+  const parsed = parsePrometheus(answer.status, answer.body, p.unit);
+  if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base}: ${parsed.error}`, { hint: `the query was: ${query}` });
+  return { argv: [], exitCode: undefined, stdout: answer.body.length > 4096 ? `${answer.body.slice(0, 4096)}…` : answer.body, stderr: "", metrics: parsed.metrics, detail: parsed.detail };
+}
+
+async function measureCommand(run: PlannedProbeRun, spec: Extract<Probe, { kind: "cmd" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+  const c = spec.cmd;
+  const pod = fill(run, "pod", c.pod, values);
+  const namespace = c.namespace ?? ctx.namespace;
+  let container = c.container;
+  if (container === undefined) {
+    const info = await ctx.cluster.getPod(namespace, pod);
+    if (info === undefined) throw new CouldNotRunError(`probe ${run.probe}: pod ${namespace}/${pod} not found`, { hint: `kubectl get pods -n ${namespace}` });
+    container = info.containers[0]?.name ?? "";
+  }
+  const r = await ctx.cluster.exec(namespace, pod, container, c.argv, { signal: ctx.signal, timeoutMs: c.timeoutMs });
+  if (r.canceled) throw ctx.signal.reason;
+  const m = measureCmd(r, c.stdout === undefined ? undefined : new RegExp(c.stdout), c.timeoutMs);
+  if (!m.ok) throw new CouldNotRunError(`probe ${run.probe}: cannot run ${c.argv.join(" ")} in pod ${namespace}/${pod} (container ${container}): ${m.error}`, { hint: `kubectl exec -n ${namespace} ${pod} -c ${container} -- ${c.argv.join(" ")}` });
+  return { argv: c.argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
+}
+
+/** Runs a planned probe: one outcome per target pod (if it names the target) plus an aggregate, or one. */
+export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
+  const spec = run.spec;
+  const keepAlive = spec.kind === "ab" ? spec.ab.keepAlive : true;
   const once = async (target: PodInfo | undefined): Promise<ProbeOutcome> => {
-    let url: string;
-    try {
-      url = renderTemplate(template, { ...(target === undefined ? {} : { target: { ip: target.ip ?? "", name: target.name } }), env: ctx.env });
-    } catch (e) {
-      throw new CouldNotRunError(`probe ${run.probe}: cannot fill in its URL ${template}: ${e instanceof Error ? e.message : String(e)}`);
+    if (target !== undefined && (target.ip === undefined || target.ip === "") && (spec.kind === "ab" || spec.kind === "http")) {
+      throw new CouldNotRunError(`probe ${run.probe}: target pod ${target.name} has no IP`);
     }
-    if (target !== undefined && (target.ip === undefined || target.ip === "")) throw new CouldNotRunError(`probe ${run.probe}: target pod ${target.name} has no IP`);
-    const argv = [...run.argv.slice(0, -1), url];
-    const r = await ctx.cluster.exec(ctx.tools.namespace, ctx.tools.name, ctx.tools.container, argv, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
-    if (r.canceled) throw ctx.signal.reason;
-    if (r.exitCode === undefined && r.stdout === "") {
-      throw new CouldNotRunError(`probe ${run.probe} could not run in pod ${ctx.tools.namespace}/${ctx.tools.name}: ${r.error ?? "no exit status"}`);
-    }
-    const parsed = parseAb(r.stdout, r.stderr, r.exitCode, requests);
-    if (!parsed.ok) {
-      throw new CouldNotRunError(`probe ${run.probe} could not run in pod ${ctx.tools.namespace}/${ctx.tools.name}: ${parsed.error}`, {
-        hint: `the command was: ${argv.join(" ")}`,
-      });
+    const values: TemplateValues = { ...(target === undefined ? {} : { target: { ip: target.ip ?? "", name: target.name } }), env: ctx.env };
+    const startedAt = ctx.now();
+    const started = performance.now();
+    let m: Measured;
+    switch (spec.kind) {
+      case "ab":
+      case "http":
+        m = await measureInTools(run, spec, values, ctx);
+        break;
+      case "k8s":
+        m = await measureK8s(run, spec, values, ctx);
+        break;
+      case "prometheus":
+        m = await measurePrometheus(run, spec, values, ctx);
+        break;
+      case "cmd":
+        m = await measureCommand(run, spec, values, ctx);
+        break;
     }
     return {
       probe: run.probe,
-      kind: "ab",
+      kind: spec.kind,
       pod: target?.name,
       aggregate: false,
-      argv,
-      exitCode: r.exitCode,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      durationMs: r.durationMs,
-      metrics: parsed.metrics,
-      failures: parsed.failures,
+      argv: m.argv,
+      exitCode: m.exitCode,
+      stdout: m.stdout,
+      stderr: m.stderr,
+      durationMs: performance.now() - started,
+      metrics: m.metrics,
+      failures: m.failures,
       keepAlive,
-      stoppedEarly: parsed.stoppedEarly,
+      stoppedEarly: m.stoppedEarly,
+      startedAt,
+      detail: m.detail,
     };
   };
   if (!run.perTargetPod) return [await once(undefined)];
@@ -142,19 +270,21 @@ export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Prom
   // one at a time: probes from one tools pod must not compete with each other for the network
   for (const t of ctx.targets) outcomes.push(await once(t));
   if (outcomes.length <= 1) return outcomes;
-  const failures = outcomes.reduce<AbFailures>(
-    (a, o) => ({
-      connect: a.connect + (o.failures?.connect ?? 0),
-      receive: a.receive + (o.failures?.receive ?? 0),
-      length: a.length + (o.failures?.length ?? 0),
-      exceptions: a.exceptions + (o.failures?.exceptions ?? 0),
-      timeout: a.timeout + (o.failures?.timeout ?? 0),
-    }),
-    { connect: 0, receive: 0, length: 0, exceptions: 0, timeout: 0 },
-  );
+  const abFailures = outcomes.some((o) => o.failures !== undefined)
+    ? outcomes.reduce<AbFailures>(
+        (a, o) => ({
+          connect: a.connect + (o.failures?.connect ?? 0),
+          receive: a.receive + (o.failures?.receive ?? 0),
+          length: a.length + (o.failures?.length ?? 0),
+          exceptions: a.exceptions + (o.failures?.exceptions ?? 0),
+          timeout: a.timeout + (o.failures?.timeout ?? 0),
+        }),
+        { connect: 0, receive: 0, length: 0, exceptions: 0, timeout: 0 },
+      )
+    : undefined;
   outcomes.push({
     probe: run.probe,
-    kind: "ab",
+    kind: spec.kind,
     pod: undefined,
     aggregate: true,
     argv: run.argv,
@@ -163,9 +293,10 @@ export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Prom
     stderr: "",
     durationMs: outcomes.reduce((a, o) => a + o.durationMs, 0),
     metrics: aggregateMetrics(outcomes.map((o) => o.metrics)),
-    failures,
+    failures: abFailures,
     keepAlive,
     stoppedEarly: undefined,
+    startedAt: outcomes[0]?.startedAt,
   });
   return outcomes;
 }

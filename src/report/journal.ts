@@ -4,7 +4,7 @@
 import type { EngineEvent, ProbePhase, RunStatus } from "../engine/events.js";
 import { formatValue } from "../expect/format.js";
 import type { CommandRun } from "../faults/protocol.generated.js";
-import { faultMetricsOf, metricsOf } from "../expect/metrics.js";
+import { faultMetricsOf } from "../expect/metrics.js";
 import { formatSize } from "../scenario/units.js";
 import type { Verdict } from "../expect/expectation.js";
 import { describeEvent } from "../ui/plain.js";
@@ -78,6 +78,18 @@ export interface JournalProbe {
   save: string | null;
   stdout: string;
   stderr: string;
+  /** the probe's kind (absent in journals of ab-only chaos-run: ab) */
+  kind?: string;
+  /** when the run (or sample) started; `at` is when it ended */
+  startedAt?: string;
+  /** a continuous probe's sample: its series, its place in it, the interval */
+  series?: string;
+  sample?: number;
+  everyMs?: number;
+  /** what was measured, in words */
+  detail?: string;
+  /** the sample could not measure: why */
+  error?: string;
 }
 
 export interface JournalExpectation {
@@ -100,6 +112,12 @@ export interface JournalExpectation {
   description: string;
   reason: string | null;
   at: string;
+  /** on a continuous probe: the series judged (its samples are the probes with this series) */
+  series?: string;
+  /** how many samples the series had, and how many satisfied the comparison (when each was judged) */
+  samples?: { total: number; passed: number | null };
+  /** the resolved threshold as numbers (durations in ms, ratios 0..1): one, or [low, high] for within */
+  limit?: number | [number, number];
 }
 
 export interface Journal {
@@ -250,6 +268,16 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
       const o = e.outcome;
       const metrics: Record<string, number | null> = {};
       for (const [k, v] of Object.entries(o.metrics)) metrics[k] = v ?? null;
+      const extra: Partial<JournalProbe> = {};
+      if (o.kind !== "ab") extra.kind = o.kind;
+      if (o.startedAt !== undefined) extra.startedAt = iso(o.startedAt);
+      if (e.series !== undefined) {
+        extra.series = e.series.id;
+        extra.sample = e.series.index;
+        extra.everyMs = e.series.everyMs;
+      }
+      if (o.detail !== undefined) extra.detail = o.detail;
+      if (o.error !== undefined) extra.error = o.error;
       j.probes.push({
         id: j.probes.length + 1,
         phase: e.where.phase,
@@ -269,13 +297,22 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
         save: e.save ?? null,
         stdout: o.stdout,
         stderr: o.stderr,
+        ...extra,
       });
       break;
     }
     case "expect:result": {
       const o = e.outcome;
-      const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : metricsOf("ab")[o.metric];
-      const dimension = e.dimension ?? info?.dimension ?? "number";
+      // a fault's own metrics may be shown as bytes or percent; a probe's by their dimension
+      const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : undefined;
+      const dimension = e.dimension ?? o.dimension ?? info?.dimension ?? "number";
+      const valueText = (v: number): string => (info?.display === "bytes" ? formatSize(v) : info?.display === "percent" ? `${formatValue(v, "number")}%` : formatValue(v, dimension));
+      const extra: Partial<JournalExpectation> = {};
+      if (e.series !== undefined) extra.series = e.series.id;
+      if (typeof o.threshold === "number" && Number.isFinite(o.threshold)) extra.limit = o.threshold;
+      else if (Array.isArray(o.threshold)) extra.limit = [o.threshold[0], o.threshold[1]];
+      if (o.samples !== undefined) extra.samples = { total: o.samples.total, passed: o.samples.passed ?? null };
+      const seriesText = o.samples?.passed !== undefined ? `${o.samples.passed} of ${o.samples.total} samples` : undefined;
       j.expectations.push({
         phase: e.where.phase,
         step: e.where.index ?? null,
@@ -286,12 +323,13 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
         expected: e.expected,
         threshold: o.thresholdText,
         actual: o.actual ?? null,
-        actualText: o.actual === undefined ? "(no value)" : info?.display === "bytes" ? formatSize(o.actual) : info?.display === "percent" ? `${formatValue(o.actual, "number")}%` : formatValue(o.actual, dimension),
+        actualText: seriesText !== undefined ? `${seriesText}${o.actual === undefined ? "" : `, worst ${valueText(o.actual)}`}` : o.actual === undefined ? "(no value)" : valueText(o.actual),
         verdict: o.verdict,
         ...(e.source === undefined ? {} : { source: e.source }),
         description: o.description,
         reason: o.reason ?? null,
         at: iso(e.at),
+        ...extra,
       });
       break;
     }

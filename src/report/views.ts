@@ -2,7 +2,8 @@
 // testcase per expectation), and the Markdown summary (for $GITHUB_STEP_SUMMARY).
 import Table from "cli-table3";
 import { formatDuration } from "../expect/format.js";
-import type { Journal, JournalExpectation } from "./journal.js";
+import type { Journal, JournalExpectation, JournalProbe } from "./journal.js";
+import { mainMetric, sampleValue, sparkline } from "./series.js";
 
 export function stepLabel(e: { phase: string; step: number | null; stepName: string }): string {
   if (e.step === null) return e.stepName;
@@ -49,7 +50,7 @@ interface PlanStepJson {
   index: number;
   name: string;
   kind: string;
-  fault?: { spec?: { kind?: string; netem?: { delayMs?: number } } };
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number } } };
 }
 
 /** What each fault did to latency, measured: the median during it against the median just before. */
@@ -57,12 +58,23 @@ export function faultEffects(j: Journal): FaultEffect[] {
   const steps = (typeof j.plan === "object" && j.plan !== null && "steps" in j.plan && Array.isArray(j.plan.steps) ? j.plan.steps : []) as PlanStepJson[];
   const effects: FaultEffect[] = [];
   for (const step of steps.filter((s) => s.kind === "fault")) {
-    for (const during of j.probes.filter((p) => p.phase === "during" && p.step === step.index && !p.aggregate)) {
-      const before = j.probes.filter((p) => p.id < during.id && p.probe === during.probe && p.pod === during.pod && p.phase !== "during" && !p.aggregate).at(-1);
-      const a = during.metrics["latency.p50"];
+    // a probe run once during the fault is one group; a continuous one's samples are one (its median)
+    const groups = new Map<string, JournalProbe[]>();
+    for (const p of j.probes.filter((x) => x.phase === "during" && x.step === step.index && !x.aggregate && x.error === undefined)) {
+      const key = `${p.series ?? `run-${p.id}`}:${p.pod ?? ""}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0];
+      if (first === undefined) continue;
+      // the last run of the same probe before the fault that was not itself sampled through it (the monitor)
+      const before = j.probes.filter((p) => p.id < first.id && p.probe === first.probe && p.pod === first.pod && (p.phase === "before" || p.phase === "step") && !p.aggregate).at(-1);
+      const values = group.map((p) => p.metrics["latency.p50"]).filter((v): v is number => v !== undefined && v !== null).sort((x, y) => x - y);
+      const mid = Math.floor(values.length / 2);
+      const a = values.length === 0 ? undefined : values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
       const b = before?.metrics["latency.p50"];
-      if (a === undefined || a === null || b === undefined || b === null) continue;
-      effects.push({ step: step.index, stepName: step.name, pod: during.pod, probe: during.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs });
+      if (a === undefined || b === undefined || b === null) continue;
+      effects.push({ step: step.index, stepName: step.name, pod: first.pod, probe: first.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs });
     }
   }
   return effects;
@@ -83,6 +95,31 @@ function rows(j: Journal): JournalExpectation[] {
   return j.expectations;
 }
 
+/** The values of a series' samples for an expectation's metric (its base, without an aggregate suffix). */
+function seriesValues(j: Journal, e: JournalExpectation): (number | undefined)[] {
+  if (e.series === undefined) return [];
+  const base = e.metric.replace(/\.(min|max|mean|median|last)$/, "");
+  return j.probes.filter((p) => p.series === e.series && !p.aggregate && (p.pod ?? null) === e.pod).map((p) => (p.error !== undefined ? undefined : sampleValue(p, base)));
+}
+
+/** One line per continuous probe's series: its main metric as a sparkline, its range, its samples. */
+export function seriesLines(j: Journal): string[] {
+  const ids = [...new Set(j.probes.filter((p) => p.series !== undefined).map((p) => p.series ?? ""))];
+  return ids.map((id) => {
+    const samples = j.probes.filter((p) => p.series === id && (p.aggregate || !j.probes.some((q) => q.series === id && q.aggregate)));
+    const first = samples[0];
+    const kind = first?.kind ?? "ab";
+    const metric = mainMetric(kind, samples);
+    const values = samples.map((p) => (p.error !== undefined ? undefined : sampleValue(p, metric)));
+    const present = values.filter((v): v is number => v !== undefined);
+    const fmt = (v: number): string => (metric.startsWith("latency.") || metric === "duration" ? formatDuration(v) : String(Math.round(v * 1000) / 1000));
+    const range = present.length === 0 ? "no value" : `${fmt(Math.min(...present))} … ${fmt(Math.max(...present))}`;
+    const failed = values.length - present.length;
+    const where = first === undefined ? "" : first.phase === "monitor" ? "steady state, through the run" : stepLabel(first);
+    return `series ${first?.probe ?? id} (${where}): ${metric} ${sparkline(values)} ${range}, ${samples.length} samples${failed > 0 ? `, ${failed} without a value` : ""}`;
+  });
+}
+
 export function renderTable(j: Journal, options: { color: boolean }): string {
   const table = new Table({
     head: ["Step", "Target", "Metric", "Expected", "Measured", "Verdict"],
@@ -92,13 +129,15 @@ export function renderTable(j: Journal, options: { color: boolean }): string {
   for (const e of rows(j)) {
     const verdict = VERDICT[e.verdict];
     const painted = !options.color ? verdict : e.verdict === "pass" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`;
-    table.push([stepLabel(e), e.pod ?? "-", e.metric, e.threshold, e.actualText, painted]);
+    const spark = sparkline(seriesValues(j, e));
+    table.push([stepLabel(e), e.pod ?? "-", e.metric, e.threshold, spark === "" ? e.actualText : `${e.actualText}\n${spark}`, painted]);
   }
   const lines: string[] = [];
   if (j.expectations.length > 0) lines.push(table.toString());
+  lines.push(...seriesLines(j));
   for (const effect of faultEffects(j)) lines.push(effectLine(effect));
   lines.push(...observationLines(j));
-  const keepAlive = [...new Set(j.probes.map((p) => p.keepAlive))];
+  const keepAlive = [...new Set(j.probes.filter((p) => (p.kind ?? "ab") === "ab").map((p) => p.keepAlive))];
   if (keepAlive.length > 0) lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
   for (const w of j.warnings) lines.push(`warning: ${w}`);
   const verdict = verdictLine(j);
@@ -161,10 +200,12 @@ export function renderMarkdown(j: Journal): string {
   if (j.expectations.length > 0) {
     out.push("| Step | Target | Metric | Expected | Measured | Verdict |", "|---|---|---|---|---|---|");
     for (const e of j.expectations) {
-      out.push(`| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`);
+      const spark = sparkline(seriesValues(j, e));
+      out.push(`| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)}${spark !== "" ? ` ${spark}` : ""} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`);
     }
     out.push("");
   }
+  for (const line of seriesLines(j)) out.push(`- ${md(line)}`);
   for (const effect of faultEffects(j)) out.push(`- ${md(effectLine(effect))}`);
   for (const line of observationLines(j)) out.push(`- ${md(line)}`);
   if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push("", "```", j.message, "```");

@@ -75,6 +75,10 @@ export const CODES = {
   "fault-after-pod-delete": def("error", "a fault step after a podDelete step (its pods are gone)", (a: { step: string; deleted: string }) =>
     `${a.step} comes after ${a.deleted}, which deletes the target pods: a fault would have to hit their replacements, which chaos-run does not do`,
   ),
+  "bad-jsonpath": def("error", "a k8s probe's `field` that is not a JSONPath chaos-run reads", (a: { value: string; reason: string }) => `${q(a.value)} is not a usable JSONPath: ${a.reason}`),
+  "bad-regex": def("error", "a cmd probe's `stdout` that is not a regular expression", (a: { value: string; reason: string }) => `${q(a.value)} is not a regular expression: ${a.reason}`),
+  "needs-every": def("error", "an aggregate or a share of samples on a probe that is not continuous", (a: { what: string }) => `${a.what} needs a continuous probe (\`every:\`)`),
+  "bad-comparison": def("error", "an expectation with no comparison, or more than one", (a: { detail: string }) => a.detail),
   "lease-above-ttl": def("error", "the agent lease is not shorter than its ttl", (a: { lease: string; ttl: string }) => `lease ${a.lease} must be shorter than ttl ${a.ttl}`),
 } as const;
 

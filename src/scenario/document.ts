@@ -26,10 +26,11 @@ export const MAX_ALIAS_COUNT = 100;
 export const MAX_SOURCE_LENGTH = 1024 * 1024;
 
 /**
- * An alias (`*name`), anchor (`&name`) or tag (`!tag`), or a number the two parsers read
- * differently (1e3, 1_000, 0b1), anywhere, even quoted: those files take the yaml library's path.
+ * An alias (`*name`), anchor (`&name`) or tag (`!tag`), a number the two parsers read
+ * differently (1e3, 1_000, 0b1), or a lone carriage return (a line break to one parser, not to
+ * the other), anywhere, even quoted: those files take the yaml library's path.
  */
-const NEEDS_FULL_PARSE = /(^|[\s[{,:-])[*!&][^\s,[\]{}]|[0-9][eE][-+]?[0-9]|[0-9]_|_[0-9]|0b[01]/;
+const NEEDS_FULL_PARSE = /(^|[\s[{,:-])[*!&][^\s,[\]{}]|[0-9][eE][-+]?[0-9]|[0-9]_|_[0-9]|0b[01]|\r(?!\n)/;
 
 export type Segment = string;
 

@@ -3,6 +3,7 @@
 // Runs only on a file without errors; a failure here is a bug (it throws).
 import { readExpectation } from "../expect/expectation.js";
 import type { Expectation } from "../expect/expectation.js";
+import { DEFAULT_HTTP_ERROR_CODE } from "../faults/types.js";
 import type { Fault, NetemParams, Scope } from "../faults/types.js";
 import { parseCidr } from "./cidr.js";
 import { joinPointer } from "./document.js";
@@ -10,6 +11,10 @@ import {
   DEFAULT_AGENT_IMAGE,
   DEFAULT_AGENT_LEASE_MS,
   DEFAULT_AGENT_TTL_MS,
+  DEFAULT_CMD_TIMEOUT_MS,
+  DEFAULT_HTTP_REQUESTS,
+  DEFAULT_HTTP_TIMEOUT_MS,
+  DEFAULT_PROMETHEUS_TIMEOUT_MS,
   DEFAULT_PULL_POLICY,
   DEFAULT_TOOLS_IMAGE,
 } from "./types.js";
@@ -69,7 +74,43 @@ function target(raw: RawTarget): Target {
 }
 
 function probe(name: string, raw: RawProbe): Probe {
+  const tools = { image: raw.tools?.image ?? DEFAULT_TOOLS_IMAGE };
+  if (raw.http !== undefined) {
+    const h = raw.http;
+    return {
+      kind: "http",
+      name,
+      http: {
+        url: h.url,
+        method: h.method ?? "GET",
+        headers: { ...(h.headers ?? {}) },
+        body: h.body,
+        requests: h.requests ?? DEFAULT_HTTP_REQUESTS,
+        concurrency: h.concurrency ?? 1,
+        timeoutMs: optDuration(h.timeout) ?? DEFAULT_HTTP_TIMEOUT_MS,
+        expectStatus: h.expectStatus === undefined ? undefined : [...h.expectStatus],
+      },
+      tools,
+    };
+  }
+  if (raw.k8s !== undefined) {
+    const k = raw.k8s;
+    return {
+      kind: "k8s",
+      name,
+      k8s: { kind: k.kind, apiVersion: k.apiVersion, namespace: k.namespace, name: k.name, selector: k.selector === undefined ? undefined : { ...k.selector }, field: k.field, condition: k.condition },
+    };
+  }
+  if (raw.prometheus !== undefined) {
+    const p = raw.prometheus;
+    return { kind: "prometheus", name, prometheus: { url: p.url, query: p.query, unit: p.unit ?? "number", timeoutMs: optDuration(p.timeout) ?? DEFAULT_PROMETHEUS_TIMEOUT_MS } };
+  }
+  if (raw.cmd !== undefined) {
+    const c = raw.cmd;
+    return { kind: "cmd", name, cmd: { pod: c.pod, container: c.container, namespace: c.namespace, argv: [...c.argv], stdout: c.stdout, timeoutMs: optDuration(c.timeout) ?? DEFAULT_CMD_TIMEOUT_MS } };
+  }
   const ab = raw.ab;
+  if (ab === undefined) throw new TypeError(`probe ${name} has no kind`);
   return {
     kind: "ab",
     name,
@@ -80,7 +121,7 @@ function probe(name: string, raw: RawProbe): Probe {
       keepAlive: ab.keepAlive ?? true,
       timeoutMs: optDuration(ab.timeout),
     },
-    tools: { image: raw.tools?.image ?? DEFAULT_TOOLS_IMAGE },
+    tools,
   };
 }
 
@@ -94,8 +135,9 @@ function expectations(raw: RawExpect | undefined, path: string): Expectation[] {
   return out;
 }
 
-function run(raw: { probe: string; save?: string; expect?: RawExpect }, path: string): ProbeRun {
-  return { probe: raw.probe, save: raw.save, expect: expectations(raw.expect, joinPointer(path, "expect")) };
+function run(raw: { probe: string; save?: string; expect?: RawExpect; every?: string }, path: string): ProbeRun {
+  const base = { probe: raw.probe, save: raw.save, expect: expectations(raw.expect, joinPointer(path, "expect")) };
+  return raw.every === undefined ? base : { ...base, everyMs: duration(raw.every) };
 }
 
 function scope(raw: RawFault["to"]): Scope | undefined {
@@ -132,6 +174,24 @@ function fault(raw: RawFault): Fault {
     return { kind: "netem", netem: params, scope: scope(raw.to), interface: raw.interface };
   }
   if (raw.partition !== undefined) return { kind: "partition", scope: scope(raw.to), interface: raw.interface };
+  const http = raw.http;
+  if (http !== undefined) {
+    const errorRate = optPercent(http.errorRate);
+    return {
+      kind: "http",
+      http: {
+        port: http.port,
+        delayMs: optDuration(http.delay),
+        jitterMs: optDuration(http.jitter),
+        errorRate,
+        errorCode: errorRate === undefined ? undefined : (http.errorCode ?? DEFAULT_HTTP_ERROR_CODE),
+        errorBody: http.errorBody,
+        exclude: [...(http.exclude ?? [])],
+        methods: [...(http.methods ?? [])],
+      },
+      interface: raw.interface,
+    };
+  }
   if (raw.kill !== undefined) return { kind: "kill", container: raw.kill.container, signal: raw.kill.signal ?? "SIGKILL" };
   if (raw.stress !== undefined) {
     const cpu = raw.stress.cpu;
@@ -148,7 +208,7 @@ function fault(raw: RawFault): Fault {
     };
   }
   if (raw.podDelete !== undefined) return { kind: "podDelete", gracePeriodMs: optDuration(raw.podDelete.gracePeriod) };
-  throw new TypeError("a fault needs netem, partition, kill, stress or podDelete");
+  throw new TypeError("a fault needs netem, partition, http, kill, stress or podDelete");
 }
 
 function step(raw: RawStep, index: number): Step {
@@ -190,7 +250,7 @@ export function normalise(raw: RawScenario): Scenario {
       pullPolicy: raw.agent?.pullPolicy ?? DEFAULT_PULL_POLICY,
     },
     probes,
-    steadyState: (raw.steadyState ?? []).map((c, i) => ({ probe: c.probe, save: undefined, expect: expectations(c.expect, joinPointer("/steadyState", i, "expect")) })),
+    steadyState: (raw.steadyState ?? []).map((c, i) => run({ probe: c.probe, expect: c.expect, ...(c.every === undefined ? {} : { every: c.every }) }, joinPointer("/steadyState", i))),
     steps: raw.steps.map(step),
   };
 }

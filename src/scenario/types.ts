@@ -6,7 +6,7 @@ import type { Expectation } from "../expect/expectation.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Distribution, Fault, KillSignal } from "../faults/types.js";
 
-export type { Fault, NetemFault, PartitionFault, KillFault, StressFault, PodDeleteFault, KillSignal, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
+export type { Fault, NetemFault, PartitionFault, HttpFault, HttpParams, KillFault, StressFault, PodDeleteFault, KillSignal, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
 export type { Expectation } from "../expect/expectation.js";
 
 // ---------------------------------------------------------------- raw (as written)
@@ -37,31 +37,44 @@ export interface RawTarget {
   allowSystemNamespaces?: boolean;
 }
 
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+export type PrometheusUnit = "number" | "seconds" | "milliseconds" | "ratio" | "percent";
+
 export interface RawProbe {
-  ab: { url: string; requests: number; concurrency: number; keepAlive?: boolean; timeout?: RawDuration };
+  ab?: { url: string; requests: number; concurrency: number; keepAlive?: boolean; timeout?: RawDuration };
+  http?: {
+    url: string;
+    method?: HttpMethod;
+    headers?: Record<string, string>;
+    body?: string;
+    requests?: number;
+    concurrency?: number;
+    timeout?: RawDuration;
+    expectStatus?: number[];
+  };
+  k8s?: { kind: string; apiVersion?: string; namespace?: string; name?: string; selector?: Record<string, string>; field?: string; condition?: string };
+  prometheus?: { url: string; query: string; unit?: PrometheusUnit; timeout?: RawDuration };
+  cmd?: { pod: string; container?: string; namespace?: string; argv: string[]; stdout?: string; timeout?: RawDuration };
   tools?: { image?: string };
 }
 
 export type RawOperand = number | string;
 export type RawExpectation =
   | RawOperand
-  | { below: RawOperand }
-  | { above: RawOperand }
-  | { atMost: RawOperand }
-  | { atLeast: RawOperand }
-  | { equals: RawOperand }
-  | { within: [RawOperand, RawOperand] };
+  | { below?: RawOperand; above?: RawOperand; atMost?: RawOperand; atLeast?: RawOperand; equals?: RawOperand; within?: [RawOperand, RawOperand]; samples?: RawPercent };
 export type RawExpect = Record<string, RawExpectation>;
 
 export interface RawCheck {
   probe: string;
   expect: RawExpect;
+  every?: RawDuration;
 }
 
 export interface RawDuringProbe {
   probe: string;
   expect?: RawExpect;
   save?: string;
+  every?: RawDuration;
 }
 
 export interface RawFault {
@@ -77,6 +90,16 @@ export interface RawFault {
     rate?: string;
   };
   partition?: Record<string, never>;
+  http?: {
+    port: number;
+    delay?: RawDuration;
+    jitter?: RawDuration;
+    errorRate?: RawPercent;
+    errorCode?: number;
+    errorBody?: string;
+    exclude?: string[];
+    methods?: string[];
+  };
   kill?: { container?: string; signal?: KillSignal };
   stress?: { cpu?: { workers: number; load?: RawPercent }; memory?: { size: string } };
   podDelete?: { gracePeriod?: RawDuration };
@@ -154,7 +177,68 @@ export interface AbProbe {
   readonly tools: { readonly image: string };
 }
 
-export type Probe = AbProbe;
+export const DEFAULT_HTTP_REQUESTS = 10;
+export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
+export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
+export const DEFAULT_CMD_TIMEOUT_MS = 10_000;
+
+export interface HttpProbe {
+  readonly kind: "http";
+  readonly name: string;
+  readonly http: {
+    /** may contain {{ target.ip }}, {{ target.name }}, {{ env.NAME }} */
+    readonly url: string;
+    readonly method: HttpMethod;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: string | undefined;
+    readonly requests: number;
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+    /** the statuses that count as success; undefined: every 2xx and 3xx */
+    readonly expectStatus: readonly number[] | undefined;
+  };
+  readonly tools: { readonly image: string };
+}
+
+export interface K8sProbe {
+  readonly kind: "k8s";
+  readonly name: string;
+  readonly k8s: {
+    readonly kind: string;
+    /** undefined: the usual one of the kind (core, apps, batch …) */
+    readonly apiVersion: string | undefined;
+    /** undefined: the target's namespace */
+    readonly namespace: string | undefined;
+    /** one object by name (may use {{ target.name }}), or several by selector */
+    readonly name: string | undefined;
+    readonly selector: Readonly<Record<string, string>> | undefined;
+    readonly field: string | undefined;
+    readonly condition: string | undefined;
+  };
+}
+
+export interface PrometheusProbe {
+  readonly kind: "prometheus";
+  readonly name: string;
+  readonly prometheus: { readonly url: string; readonly query: string; readonly unit: PrometheusUnit; readonly timeoutMs: number };
+}
+
+export interface CmdProbe {
+  readonly kind: "cmd";
+  readonly name: string;
+  readonly cmd: {
+    /** may use {{ target.name }} */
+    readonly pod: string;
+    readonly container: string | undefined;
+    readonly namespace: string | undefined;
+    readonly argv: readonly string[];
+    /** a regular expression its stdout must match */
+    readonly stdout: string | undefined;
+    readonly timeoutMs: number;
+  };
+}
+
+export type Probe = AbProbe | HttpProbe | K8sProbe | PrometheusProbe | CmdProbe;
 export type { ProbeKind };
 
 /** A probe run with expectations (steadyState entries, `during` entries, probe steps). */
@@ -162,6 +246,8 @@ export interface ProbeRun {
   readonly probe: string;
   readonly save: string | undefined;
   readonly expect: readonly Expectation[];
+  /** `every:` a continuous probe, one sample per interval; undefined: run once */
+  readonly everyMs?: number | undefined;
 }
 
 interface StepBase {

@@ -126,11 +126,15 @@ export function liveView(): LiveView {
         say(current, describeEvent(e) ?? "");
         break;
       case "probe:start":
+        // the steady state's monitor samples through every phase: its series is in the report, not here
+        if (e.where.phase === "monitor") break;
         if (e.where.phase === "before") enter("before");
         if (e.where.phase === "after") enter("after");
         say(current, `probe ${e.probe} running…`);
         break;
       case "probe:result":
+        if (e.where.phase !== "monitor") say(current, describeEvent(e) ?? "");
+        break;
       case "fault:observed":
       case "fault:watching":
       case "fault:applied":

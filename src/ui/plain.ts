@@ -18,6 +18,17 @@ function ms(n: number): string {
 
 function probeSummary(o: ProbeOutcome): string {
   const m = o.metrics;
+  if (o.error !== undefined) return `could not measure: ${o.error}`;
+  if (o.kind === "http") {
+    const parts = [`${m["requests"] ?? 0} requests`, `${m["errors"] ?? 0} errors`];
+    for (const k of ["latency.p50", "latency.p95"]) {
+      const v = m[k];
+      if (v !== undefined) parts.push(`${k.slice("latency.".length)} ${formatDuration(v)}`);
+    }
+    if (o.detail !== undefined) parts.push(o.detail);
+    return parts.join(", ");
+  }
+  if (o.kind !== "ab") return o.detail ?? Object.entries(m).map(([k, v]) => `${k} ${v ?? "-"}`).join(", ");
   const parts = [`${m["completeRequests"] ?? 0} requests`, `${m["failedRequests"] ?? 0} failed`];
   if ((m["non2xxResponses"] ?? 0) > 0) parts.push(`${m["non2xxResponses"] ?? 0} non-2xx`);
   for (const k of ["latency.p50", "latency.p95", "latency.mean"]) {
@@ -72,9 +83,9 @@ export function describeEvent(e: EngineEvent): string | undefined {
     case "tools:ready":
       return `tools pod ${e.pod.namespace}/${e.pod.name}: ${e.created ? "created" : "reused"} (${e.image}, ${ms(e.durationMs)})`;
     case "probe:start":
-      return e.where.phase === "before" || e.where.phase === "after" ? `${e.where.stepName}: probe ${e.probe}` : undefined;
+      return e.where.phase === "before" || e.where.phase === "after" || e.where.phase === "monitor" ? `${e.where.stepName}: probe ${e.probe}` : undefined;
     case "probe:result":
-      return `probe ${e.outcome.probe}${e.outcome.aggregate ? " (all pods)" : e.outcome.pod !== undefined ? ` → ${e.outcome.pod}` : ""}: ${probeSummary(e.outcome)}${e.save !== undefined ? `, saved as ${e.save}` : ""}`;
+      return `probe ${e.outcome.probe}${e.series !== undefined ? ` #${e.series.index + 1}` : ""}${e.outcome.aggregate ? " (all pods)" : e.outcome.pod !== undefined ? ` → ${e.outcome.pod}` : ""}: ${probeSummary(e.outcome)}${e.save !== undefined ? `, saved as ${e.save}` : ""}`;
     case "expect:result":
       return `  ${e.outcome.verdict === "pass" ? "ok  " : e.outcome.verdict === "fail" ? "FAIL" : "ERR "} ${e.outcome.description}${e.pod !== undefined ? ` (${e.pod})` : ""}${e.outcome.reason !== undefined ? `: ${e.outcome.reason}` : ""}`;
     case "warning":

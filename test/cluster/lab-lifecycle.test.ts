@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kubectlOk, labDir, labIsUp, repoRoot, run, waitReady } from "../support/lab.js";
 
-const COMPONENTS = ["registry", "etcd", "apiserver", "controller-manager", "scheduler", "containerd", "kubelet"];
+const COMPONENTS = ["registry", "etcd", "apiserver", "controller-manager", "scheduler", "containerd", "kubelet", "prometheus"];
 
 function componentPids(): number[] {
   return COMPONENTS.map((c) => join(labDir, "run", `${c}.pid`))

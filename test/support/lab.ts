@@ -125,8 +125,8 @@ export async function abMedian(namespace: string, pod: string, url: string, requ
   return parsed.metrics["latency.p50"];
 }
 
-/** A namespace of the test's own with nginx and a chaos-tools pod named tools, both Ready. */
-export async function nginxAndTools(namespace: string, timeoutMs = 60_000): Promise<void> {
+/** A namespace of the test's own with nginx and a chaos-tools pod named tools, both Ready (a fresh node pulls their images first: slow inside UML). */
+export async function nginxAndTools(namespace: string, timeoutMs = inKernelLab ? 240_000 : 60_000): Promise<void> {
   await makeNamespace(namespace);
   await kubectlOk(["run", "nginx", "-n", namespace, "--image", "nginx"]);
   await kubectlOk(["run", "tools", "-n", namespace, "--image", "chaos-tools"]);

@@ -26,7 +26,7 @@ describe("scenarios/", () => {
   }
   it("covers the fault kinds and modes the issue asks for", () => {
     const all = files.map((f) => readFileSync(join("scenarios", f), "utf8")).join("\n");
-    for (const needle of ["loss:", "jitter:", "correlation:", "partition:", "rate:", "percent: 50", "seed:", "port:"]) expect(all).toContain(needle);
+    for (const needle of ["loss:", "jitter:", "correlation:", "partition:", "rate:", "percent: 50", "seed:", "port:", "http:", "errorRate:"]) expect(all).toContain(needle);
   });
   it("has an example of each fault that acts on processes and pods, and the disconnection proven by a probe", () => {
     const text = (f: string): string => readFileSync(join("scenarios", f), "utf8");

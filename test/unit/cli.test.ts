@@ -65,8 +65,8 @@ describe("validate", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("test/fixtures/invalid/unknown-key.yaml:18:5: error[unknown-key]: unknown key `duraton` in step 2\n  hint: did you mean `duration`?");
     expect(r.stderr).toContain("test/fixtures/invalid/yaml-syntax.yaml:7:9: error[yaml-syntax]:");
-    const invalid = readdirSync("test/fixtures/invalid").filter((f) => f.endsWith(".yaml")).length;
-    expect(r.stderr).toMatch(new RegExp(`${invalid} files of ${invalid + 1} invalid: \\d+ errors\n$`));
+    const broken = readdirSync("test/fixtures/invalid").filter((f) => f.endsWith(".yaml")).length;
+    expect(r.stderr).toMatch(new RegExp(`${broken} files of ${broken + 1} invalid: \\d+ errors\n$`));
     expect(r.stderr).not.toContain("\u001b[");
   });
   it("--format json: the same diagnostics as data", async () => {
@@ -214,6 +214,48 @@ describe("disrupt", () => {
     const policy = await cli(["disrupt", "-p", "nginx", "-d", "100", "-r", "30", "--pull-policy", "Sometimes"]);
     expect(policy.code).toBe(2);
     expect(policy.stderr).toContain("--pull-policy must be one of Always, IfNotPresent, Never");
+  });
+});
+
+describe("http", () => {
+  it("says how to use it", async () => {
+    const help = await cli(["http", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: chaos-run http -p POD --port PORT \[--delay MS\] \[--error-rate PERCENT\] -r DURATION_S/);
+    expect(help.stdout).toContain("TLS and HTTP/2 on the port pass through untouched");
+  });
+  it("refuses what the agent would refuse, before touching a cluster (exit 2)", async () => {
+    for (const [args, message] of [
+      [["-p", "web", "-r", "30", "--delay", "100"], "http needs the port the pod serves: --port PORT"],
+      [["-p", "web", "--port", "80", "-r", "30"], "http needs a delay (--delay MS) or an error rate (--error-rate PERCENT)"],
+      [["-p", "web", "--port", "80", "--delay", "100"], "http needs a duration: -r SECONDS"],
+      [["-p", "web", "--port", "0", "--delay", "100", "-r", "30"], "--port must be a whole number from 1 to 65535"],
+      [["-p", "web", "--port", "80", "--error-rate", "120", "-r", "30"], "--error-rate takes a number of percent from 0 to 100"],
+      [["-p", "web", "--port", "80", "--error-rate", "10", "--error-code", "200", "-r", "30"], "--error-code must be a whole number from 400 to 599"],
+      [["-p", "web", "--port", "80", "--delay", "10", "--error-code", "503", "-r", "30"], "--error-code needs --error-rate"],
+      [["-p", "web", "--port", "80", "--jitter", "10", "--error-rate", "5", "-r", "30"], "--jitter needs --delay"],
+      [["-p", "web", "--port", "80", "--delay", "10", "--exclude", "healthz", "-r", "30"], "--exclude takes a request path starting with /"],
+      [["-p", "web", "--port", "80", "--delay", "10", "--method", "get", "-r", "30"], "--method takes an upper-case HTTP method"],
+      [["--port", "80", "--delay", "10", "-r", "30"], "http needs a pod: -p POD"],
+    ] as const) {
+      const r = await cli(["http", ...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+    }
+  });
+  it("the flags become the fault's parameters, the error code defaulting to 500", async () => {
+    const { httpParamsFromFlags } = await import("../../src/cli/http.js");
+    expect(httpParamsFromFlags({ port: "8080", "error-rate": "20", exclude: ["/healthz", "/healthz"], method: ["GET"] })).toEqual({
+      port: 8080,
+      delayMs: undefined,
+      jitterMs: undefined,
+      errorRate: 20,
+      errorCode: 500,
+      errorBody: undefined,
+      exclude: ["/healthz"],
+      methods: ["GET"],
+    });
+    expect(httpParamsFromFlags({ port: "80", delay: "200", jitter: "20" })).toMatchObject({ delayMs: 200, jitterMs: 20, errorRate: undefined, errorCode: undefined });
   });
 });
 

@@ -58,7 +58,7 @@ describe("exit 4: retries exhausted", () => {
     expect(result.message).toBe(
       "1 fault could not be confirmed reverted; a fault may remain:\n" +
         "  pod default/web-a (interface eth0): fault r1-s1: the exec stream closed without a status\n" +
-        `    its agent chaos-agent-r1 still runs: kubectl exec -n default web-a -c chaos-agent-r1 -- chaos-agent request '{"protocol":1,"op":"revert","runId":"r1","faultId":"r1-s1"}'`,
+        `    its agent chaos-agent-r1 still runs: kubectl exec -n default web-a -c chaos-agent-r1 -- chaos-agent revert r1-s1`,
     );
     expect(result.hint).toBe("chaos-run sweep -n default reverts what the agents hold there, and adds a fresh agent to a pod whose agent died; a running agent also reverts by itself when its lease lapses");
     const attempts = cluster.requests((r) => r.op === "revert");

@@ -136,12 +136,23 @@ describe("a run, step by step", () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.script = (req, _w, agent) =>
       req.op === "apply"
-        ? { kind: "reply", reply: { ...agent.answer(req, Date.now()), orphans: [{ faultId: "zz9-s1", agent: "chaos-agent-zz9", runId: "zz9", confirmed: true, reason: "orphan", detail: "chain CHAOS-zz9-s1 removed" }] } }
+        ? {
+            kind: "reply",
+            reply: {
+              ...agent.answer(req, Date.now()),
+              orphans: [
+                { faultId: "zz9-s1", agent: "chaos-agent-zz9", runId: "zz9", confirmed: true, reason: "orphan", detail: "IPv4 filter chain CHAOS-zz9-s1 (nft), held by no live agent: removed" },
+                // a qdisc carries no fault id in the kernel: the agent's words name it
+                { faultId: "", confirmed: true, reason: "orphan", detail: "qdisc c000: (netem) at the root of eth0, held by no live agent: deleted" },
+              ],
+            },
+          }
         : undefined;
     const run = start(cluster, scenarioOf(ONE_FAULT));
     await finish(run);
     expect(run.events.filter((e) => e.type === "warning").map((e) => e.type === "warning" && e.message)).toEqual([
-      "pod default/web-a: the agent found zz9-s1 of a dead agent (chaos-agent-zz9) and reverted it: chain CHAOS-zz9-s1 removed",
+      "pod default/web-a: the agent found fault zz9-s1, left by an agent that is gone, and reverted it: IPv4 filter chain CHAOS-zz9-s1 (nft), held by no live agent: removed",
+      "pod default/web-a: the agent found qdisc c000: (netem) at the root of eth0, left by an agent that is gone, and reverted it: qdisc c000: (netem) at the root of eth0, held by no live agent: deleted",
     ]);
   });
 

@@ -14,7 +14,7 @@ import {
   statusRequest,
   sweepRequest,
 } from "../../src/faults/index.js";
-import type { NetemFault, NetemParams, PartitionFault, Scope } from "../../src/faults/index.js";
+import type { HttpFault, HttpParams, NetemFault, NetemParams, PartitionFault, Scope } from "../../src/faults/index.js";
 
 const NONE: NetemParams = {
   delayMs: undefined,
@@ -30,6 +30,11 @@ const NONE: NetemParams = {
 const netem = (p: Partial<NetemParams>, scope?: Scope, iface?: string): NetemFault => ({ kind: "netem", netem: { ...NONE, ...p }, scope, interface: iface });
 const partition = (s?: Scope, iface?: string): PartitionFault => ({ kind: "partition", scope: s, interface: iface });
 const scope = (s: Partial<Scope>): Scope => ({ cidr: undefined, port: undefined, protocol: undefined, ...s });
+const http = (p: Partial<HttpParams>, iface?: string): HttpFault => ({
+  kind: "http",
+  http: { port: 80, delayMs: undefined, jitterMs: undefined, errorRate: undefined, errorCode: undefined, errorBody: undefined, exclude: [], methods: [], ...p },
+  interface: iface,
+});
 const v4 = { family: 4 as const, text: "10.0.0.0/8" };
 const v6 = { family: 6 as const, text: "fd00::/64" };
 
@@ -90,6 +95,27 @@ describe("partition → FaultSpec", () => {
     expect(faultSpec(partition(scope({ cidr: v6 })))).toEqual({ kind: "partition", scope: { cidr: "fd00::/64" } });
     expect(faultSpec(partition(scope({ port: 5432 }), "eth0"))).toEqual({ kind: "partition", interface: "eth0", scope: { port: 5432 } });
     expect(faultSpec(partition(scope({ cidr: v4, port: 5432, protocol: "tcp" })))).toEqual({ kind: "partition", scope: { cidr: "10.0.0.0/8", port: 5432, protocol: "tcp" } });
+  });
+});
+
+describe("http → FaultSpec", () => {
+  it("the port and only what is set", () => {
+    expect(faultSpec(http({ delayMs: 100 }))).toEqual({ kind: "http", http: { port: 80, delayMs: 100 } });
+    expect(faultSpec(http({ errorRate: 30, errorCode: 503 }))).toEqual({ kind: "http", http: { port: 80, errorRate: 30, errorCode: 503 } });
+  });
+  it("every parameter, and the interface", () => {
+    const all = http({ port: 8080, delayMs: 50, jitterMs: 5, errorRate: 20, errorCode: 503, errorBody: "busy", exclude: ["/healthz", "/static/"], methods: ["GET", "POST"] }, "eth1");
+    expect(faultSpec(all)).toEqual({
+      kind: "http",
+      interface: "eth1",
+      http: { port: 8080, delayMs: 50, jitterMs: 5, errorRate: 20, errorCode: 503, errorBody: "busy", exclude: ["/healthz", "/static/"], methods: ["GET", "POST"] },
+    });
+  });
+  it("an empty error body is a body (the agent sends it as it is)", () => {
+    expect(faultSpec(http({ errorRate: 5, errorCode: 500, errorBody: "" }))).toEqual({ kind: "http", http: { port: 80, errorRate: 5, errorCode: 500, errorBody: "" } });
+  });
+  it("needs what network faults need: iptables (NET_ADMIN, NET_RAW), and NET_ADMIN for resetting the connections from before", () => {
+    expect(capabilitiesFor(http({ delayMs: 1 }))).toEqual(["NET_ADMIN", "NET_RAW"]);
   });
 });
 

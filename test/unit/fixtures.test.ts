@@ -33,6 +33,14 @@ const EXPECTED: Record<string, [string, number, number][]> = {
     ["fault-metric", 18, 7],
   ],
   "fault-and-probe.yaml": [["conflicting-keys", 19, 5]],
+  "http-bad-values.yaml": [
+    ["missing-key", 11, 7],
+    ["needs-key", 13, 9],
+    ["bad-value", 14, 19],
+    ["bad-value", 15, 19],
+  ],
+  "http-with-scope.yaml": [["conflicting-keys", 12, 7]],
+  "http-without-effect.yaml": [["missing-key", 11, 7]],
   "jitter-without-delay.yaml": [["needs-key", 17, 16]],
   "kill-with-scope.yaml": [
     ["bad-enum", 11, 23],

@@ -157,3 +157,27 @@ describe("refused before any harm", () => {
     expect(text).toContain("  pod web\n");
   });
 });
+
+describe("an http fault in the plan", () => {
+  it("summarises what the proxy does and sends the agent every parameter, the error code filled in", () => {
+    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace("        errorCode: 503\n", "").replace(/        errorBody: .*\n/, ""));
+    const plan = planOffline(s);
+    const step = plan.steps[0];
+    if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("no fault step the pod's agent holds");
+    expect(step.fault.summary).toBe("http on port 8080: delay 50ms ± 5ms, 500 to 20% of requests; except /healthz, /static/; only GET, POST");
+    expect(step.fault.apply.fault.spec).toEqual({
+      kind: "http",
+      interface: "eth0",
+      http: { port: 8080, delayMs: 50, jitterMs: 5, errorRate: 20, errorCode: 500, exclude: ["/healthz", "/static/"], methods: ["GET", "POST"] },
+    });
+    expect(plan.agent.capabilities).toEqual(["NET_ADMIN", "NET_RAW"]);
+    expect(formatPlan(plan, "everything-http.yaml")).toContain("http on port 8080: delay 50ms ± 5ms, 500 to 20% of requests");
+  });
+  it("a delay alone", () => {
+    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace(/        (errorRate|errorCode|errorBody|exclude|methods|jitter): .*\n/g, ""));
+    const step = planOffline(s).steps[0];
+    if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("no fault step the pod's agent holds");
+    expect(step.fault.summary).toBe("http on port 8080: delay 50ms");
+    expect(step.fault.apply.fault.spec).toEqual({ kind: "http", interface: "eth0", http: { port: 8080, delayMs: 50 } });
+  });
+});

@@ -6,17 +6,17 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ApplyRequest, Reply, Request, StressReading } from "../../src/faults/protocol.generated.js";
+import type { ApplyRequest, FaultState, Reply, Request, StressReading } from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
-import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
 const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
 
 export interface Call {
   readonly at: number;
-  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods";
+  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects";
   readonly pod: string;
   readonly container?: string | undefined;
   /** for exec: the agent request, parsed; undefined for other programs */
@@ -30,6 +30,8 @@ export interface Call {
 export type Outcome =
   | { readonly kind: "reply"; readonly reply: Reply; readonly afterMs?: number; readonly ignoreAbort?: boolean }
   | { readonly kind: "hang" }
+  /** the request reaches the simulated agent only after afterMs (a slow exec path): it answers then */
+  | { readonly kind: "slow"; readonly afterMs: number }
   | { readonly kind: "drop"; readonly error: string; readonly afterMs?: number }
   | { readonly kind: "raw"; readonly stdout: string; readonly stderr: string; readonly exitCode: number; readonly afterMs?: number };
 
@@ -64,7 +66,7 @@ export function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
 
 /** One simulated agent: the faults it holds, each with the fake time its lease ends. */
 export class SimAgent {
-  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: "netem" | "partition" | "stress" | "kill"; since?: number; spec?: ApplySpec }>();
+  readonly held = new Map<string, { leaseEnd: number; iface: string; kind: FaultState["kind"]; since?: number; spec?: ApplySpec }>();
   /** a kill agent: what it does once it has replied to a kill (the cluster restarts the container) */
   onKill: (() => void) | undefined;
   /** faults it reverted by itself, and why */
@@ -182,6 +184,10 @@ export class RecordingCluster implements Cluster {
   killEffect: { readonly kind: "restart"; readonly exitCode: number; readonly readyAfterMs: number } | { readonly kind: "nothing" } = { kind: "restart", exitCode: 137, readyAfterMs: 1500 };
   /** a deleted pod's controller makes a replacement, Ready after this long (undefined: never) */
   replacementReadyAfterMs: number | undefined = 3000;
+  /** answers a program other than the agent (curl, a cmd probe's command); undefined: ab's real output */
+  programs: (argv: readonly string[], where: Where, now: number) => Outcome | undefined = () => undefined;
+  /** what a k8s probe reads, or an error it gets */
+  objects: (query: ObjectQuery, now: number) => unknown[] | Error = () => [];
   denied: readonly string[] = [];
 
   constructor(pods: readonly PodInfo[]) {
@@ -291,7 +297,7 @@ export class RecordingCluster implements Cluster {
     const agent = this.agents.get(`${podName}/${container}`);
     const outcome: Outcome =
       request === undefined
-        ? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs } // the tools pod: ab
+        ? (this.programs(argv, { pod: podName, container }, Date.now()) ?? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs }) // the tools pod: ab
         : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
           (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: agent.answer(request, Date.now()) }));
     return new Promise<ExecResult>((resolve) => {
@@ -314,7 +320,10 @@ export class RecordingCluster implements Cluster {
       }
       if (options.timeoutMs !== undefined && !ignoreAbort) timeout = setTimeout(() => finish(result({ timedOut: true, error: `timed out after ${options.timeoutMs} ms` })), options.timeoutMs);
       const deliver = (): void => {
-        if (outcome.kind === "reply") finish(result({ exitCode: outcome.reply.ok ? 0 : 1, stdout: JSON.stringify(outcome.reply) }));
+        if (outcome.kind === "slow" && agent !== undefined && request !== undefined) {
+          const reply = agent.answer(request, Date.now());
+          finish(result({ exitCode: reply.ok ? 0 : 1, stdout: JSON.stringify(reply) }));
+        } else if (outcome.kind === "reply") finish(result({ exitCode: outcome.reply.ok ? 0 : 1, stdout: JSON.stringify(outcome.reply) }));
         else if (outcome.kind === "drop") finish(result({ error: outcome.error }));
         else if (outcome.kind === "raw") finish(result({ exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr }));
       };
@@ -366,6 +375,13 @@ export class RecordingCluster implements Cluster {
   /** How many watches are open. */
   get watching(): number {
     return this.watchers.size;
+  }
+
+  async getObjects(query: ObjectQuery): Promise<unknown[]> {
+    this.record({ op: "get-objects", pod: query.name ?? "" });
+    const r = this.objects(query, Date.now());
+    if (r instanceof Error) throw r;
+    return r;
   }
 
   onPodGone(_namespace: string, name: string, callback: (reason: string) => void): () => void {

@@ -15,7 +15,7 @@ import { planRun } from "../../src/plan/plan.js";
 import type { PlannedProbeRun } from "../../src/plan/types.js";
 import type { ProbeOutcome } from "../../src/probes/run.js";
 import { newJournal, recordEvent, type Journal } from "../../src/report/journal.js";
-import { faultEffects, renderJUnit, renderMarkdown, renderTable } from "../../src/report/views.js";
+import { effectLine, faultEffects, renderJUnit, renderMarkdown, renderTable } from "../../src/report/views.js";
 import { readScenarioFile } from "../../src/scenario/load.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -180,6 +180,14 @@ describe("report views of a passing run", () => {
     const [effect] = faultEffects(j);
     expect(effect?.addedMs).toBeCloseTo(100.99 - 0.48, 6);
     expect(effect?.configuredDelayMs).toBe(100);
+  });
+
+  it("an http fault's delay is the configured one too", () => {
+    const plan = JSON.parse(JSON.stringify(j.plan)) as { steps: { kind: string; fault?: { spec: unknown } }[] };
+    for (const step of plan.steps) if (step.fault !== undefined) step.fault.spec = { kind: "http", http: { port: 80, delayMs: 100, errorRate: 10, errorCode: 503 } };
+    const [effect] = faultEffects({ ...j, plan });
+    expect(effect?.configuredDelayMs).toBe(100);
+    expect(effectLine(effect ?? { step: 0, stepName: "", pod: null, probe: "", addedMs: 0, configuredDelayMs: undefined })).toContain("configured delay 100ms: measured/configured 1.005");
   });
 });
 

@@ -70,7 +70,7 @@ describe("sweep", () => {
     ]);
     expect(cluster.requests().map((x) => [x.pod, x.request])).toEqual([["web-a", { protocol: 1, op: "sweep", runId: "sw1", own: false }]]);
     expect(r).toEqual({
-      lines: ["default/web-a: its agent chaos-agent-r9 (OOMKilled, exit 137) died; added chaos-agent-sw1 to revert what it left: reverted 1 orphan of dead agents: r9-s2 of chaos-agent-r9"],
+      lines: ["default/web-a: its agent chaos-agent-r9 (OOMKilled, exit 137) died; added chaos-agent-sw1 to revert what it left: reverted what dead agents left (1 object): fault r9-s2"],
       failed: 0,
       agents: 1,
     });

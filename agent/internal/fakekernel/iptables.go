@@ -258,7 +258,7 @@ func apply(t *table, tableName string, toks []string) error {
 		if op == "-I" && len(spec) > 0 && spec[0] == "1" {
 			spec = spec[1:]
 		}
-		if tg := target(spec); tg != "" && tg != "DROP" && tg != "ACCEPT" && tg != "RETURN" && !slices.Contains(t.chains, tg) {
+		if tg := target(spec); tg != "" && !slices.Contains([]string{"DROP", "ACCEPT", "RETURN", "REJECT", "REDIRECT"}, tg) && !slices.Contains(t.chains, tg) {
 			return fmt.Errorf("no chain/target %s", tg)
 		}
 		r := rule{chain: chain, spec: slices.Clone(spec)}

@@ -197,9 +197,9 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
-const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","proxy","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
 const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
@@ -587,7 +587,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!((((data2 === "netem") || (data2 === "partition")) || (data2 === "kill")) || (data2 === "stress"))){
+if(!(((((data2 === "netem") || (data2 === "partition")) || (data2 === "http")) || (data2 === "kill")) || (data2 === "stress"))){
 const err13 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema38.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
@@ -700,7 +700,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!(((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "process")) || (data8 === "thread"))){
+if(!((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
 const err22 = {instancePath:instancePath+"/objects/" + i1+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
@@ -1527,7 +1527,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!(((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "process")) || (data8 === "thread"))){
+if(!((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
 const err15 = {instancePath:instancePath+"/remaining/" + i0+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"kill":{"properties":{"netem":false,"partition":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
 const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
@@ -153,7 +153,8 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}}};
+const schema38 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}};
+const schema43 = {"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}};
 const schema39 = {"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -357,6 +358,761 @@ return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema41 = {"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}};
+const pattern13 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "");
+const pattern14 = new RegExp("^[^\\r\\n]*$", "");
+
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate26.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.url === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "url"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "url") || (key0 === "method")) || (key0 === "headers")) || (key0 === "body")) || (key0 === "requests")) || (key0 === "concurrency")) || (key0 === "timeout")) || (key0 === "expectStatus"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.url !== undefined){
+let data0 = data.url;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err2 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.method !== undefined){
+let data1 = data.method;
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/method",schemaPath:"#/properties/method/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(!(((((((data1 === "GET") || (data1 === "HEAD")) || (data1 === "POST")) || (data1 === "PUT")) || (data1 === "PATCH")) || (data1 === "DELETE")) || (data1 === "OPTIONS"))){
+const err5 = {instancePath:instancePath+"/method",schemaPath:"#/properties/method/enum",keyword:"enum",params:{allowedValues: schema41.properties.method.enum}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.headers !== undefined){
+let data2 = data.headers;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+const _errs8 = errors;
+if(typeof key1 === "string"){
+if(!pattern13.test(key1)){
+const err6 = {instancePath:instancePath+"/headers",schemaPath:"#/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},propertyName:key1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+const err7 = {instancePath:instancePath+"/headers",schemaPath:"#/properties/headers/propertyNames",keyword:"propertyNames",params:{propertyName: key1}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+for(const key2 in data2){
+let data3 = data2[key2];
+if(typeof data3 === "string"){
+if(!pattern14.test(data3)){
+const err8 = {instancePath:instancePath+"/headers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/headers/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[^\\r\\n]*$"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/headers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/headers/additionalProperties/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/headers",schemaPath:"#/properties/headers/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.body !== undefined){
+if(typeof data.body !== "string"){
+const err11 = {instancePath:instancePath+"/body",schemaPath:"#/properties/body/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.requests !== undefined){
+let data5 = data.requests;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 10000 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data5 < 1 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/requests",schemaPath:"#/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data.concurrency !== undefined){
+let data6 = data.concurrency;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err15 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 100 || isNaN(data6)){
+const err16 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data6 < 1 || isNaN(data6)){
+const err17 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.timeout !== undefined){
+let data7 = data.timeout;
+if(typeof data7 === "string"){
+if(!pattern9.test(data7)){
+const err18 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.expectStatus !== undefined){
+let data8 = data.expectStatus;
+if(Array.isArray(data8)){
+if(data8.length < 1){
+const err20 = {instancePath:instancePath+"/expectStatus",schemaPath:"#/properties/expectStatus/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err21 = {instancePath:instancePath+"/expectStatus/" + i0,schemaPath:"#/properties/expectStatus/items/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 599 || isNaN(data9)){
+const err22 = {instancePath:instancePath+"/expectStatus/" + i0,schemaPath:"#/properties/expectStatus/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data9 < 100 || isNaN(data9)){
+const err23 = {instancePath:instancePath+"/expectStatus/" + i0,schemaPath:"#/properties/expectStatus/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+let i1 = data8.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data8[i1];
+if(!(((typeof item0 == "number") && (!(item0 % 1) && !isNaN(item0))) && (isFinite(item0)))){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err24 = {instancePath:instancePath+"/expectStatus",schemaPath:"#/properties/expectStatus/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/expectStatus",schemaPath:"#/properties/expectStatus/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+validate26.errors = vErrors;
+return errors === 0;
+}
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema44 = {"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}};
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.url === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "url"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.query === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "query"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "url") || (key0 === "query")) || (key0 === "unit")) || (key0 === "timeout"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.url !== undefined){
+let data0 = data.url;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err3 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.query !== undefined){
+let data1 = data.query;
+if(typeof data1 === "string"){
+if(data1.length < 1){
+const err5 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/query",schemaPath:"#/properties/query/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.unit !== undefined){
+let data2 = data.unit;
+if(typeof data2 !== "string"){
+const err7 = {instancePath:instancePath+"/unit",schemaPath:"#/properties/unit/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!(((((data2 === "number") || (data2 === "seconds")) || (data2 === "milliseconds")) || (data2 === "ratio")) || (data2 === "percent"))){
+const err8 = {instancePath:instancePath+"/unit",schemaPath:"#/properties/unit/enum",keyword:"enum",params:{allowedValues: schema44.properties.unit.enum}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data3 = data.timeout;
+if(typeof data3 === "string"){
+if(!pattern9.test(data3)){
+const err9 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema46 = {"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}};
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.pod === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pod"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.argv === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "argv"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "pod") || (key0 === "container")) || (key0 === "namespace")) || (key0 === "argv")) || (key0 === "stdout")) || (key0 === "timeout"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.pod !== undefined){
+let data0 = data.pod;
+if(typeof data0 === "string"){
+if(data0.length < 1){
+const err3 = {instancePath:instancePath+"/pod",schemaPath:"#/properties/pod/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/pod",schemaPath:"#/properties/pod/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.container !== undefined){
+let data1 = data.container;
+if(typeof data1 === "string"){
+if(!pattern4.test(data1)){
+const err5 = {instancePath:instancePath+"/container",schemaPath:"#/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/container",schemaPath:"#/properties/container/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.namespace !== undefined){
+let data2 = data.namespace;
+if(typeof data2 === "string"){
+if(data2.length > 63){
+const err7 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!pattern4.test(data2)){
+const err8 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.argv !== undefined){
+let data3 = data.argv;
+if(Array.isArray(data3)){
+if(data3.length < 1){
+const err10 = {instancePath:instancePath+"/argv",schemaPath:"#/properties/argv/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data3[i0] !== "string"){
+const err11 = {instancePath:instancePath+"/argv/" + i0,schemaPath:"#/properties/argv/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/argv",schemaPath:"#/properties/argv/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.stdout !== undefined){
+let data5 = data.stdout;
+if(typeof data5 === "string"){
+if(data5.length < 1){
+const err13 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data6 = data.timeout;
+if(typeof data6 === "string"){
+if(!pattern9.test(data6)){
+const err15 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+validate30.errors = vErrors;
+return errors === 0;
+}
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const pattern16 = new RegExp("^[A-Z][A-Za-z0-9]*$", "");
+const pattern17 = new RegExp("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "");
+const pattern19 = new RegExp("^[A-Za-z][A-Za-z0-9]*$", "");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -385,13 +1141,73 @@ errors++;
 }
 var _valid0 = _errs2 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err1 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.http === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "http"}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+const _errs4 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.k8s === undefined){
+const err2 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: "k8s"}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid0 = valid0 || _valid0;
+const _errs5 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.prometheus === undefined){
+const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "prometheus"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+var _valid0 = _errs5 === errors;
+valid0 = valid0 || _valid0;
+const _errs6 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.cmd === undefined){
+const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "cmd"}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+var _valid0 = _errs6 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err5 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
 }
 errors++;
 }
@@ -408,13 +1224,13 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((key0 === "ab") || (key0 === "tools"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(!((((((key0 === "ab") || (key0 === "http")) || (key0 === "k8s")) || (key0 === "prometheus")) || (key0 === "cmd")) || (key0 === "tools"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
-vErrors = [err2];
+vErrors = [err6];
 }
 else {
-vErrors.push(err2);
+vErrors.push(err6);
 }
 errors++;
 }
@@ -425,61 +1241,20 @@ vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.error
 errors = vErrors.length;
 }
 }
-if(data.tools !== undefined){
-let data1 = data.tools;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-for(const key1 in data1){
-if(!(key1 === "image")){
-const err3 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
+if(data.http !== undefined){
+if(!(validate26(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
 }
 }
-if(data1.image !== undefined){
-let data2 = data1.image;
-if(typeof data2 === "string"){
-if(data2.length < 1){
-const err4 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/minLength",keyword:"minLength",params:{limit: 1}};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/type",keyword:"type",params:{type: "string"}};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"}};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.k8s !== undefined){
+let data2 = data.k8s;
+const _errs13 = errors;
+let valid3 = false;
+const _errs14 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.name === undefined){
+const err7 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/0/required",keyword:"required",params:{missingProperty: "name"}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -488,21 +1263,499 @@ vErrors.push(err7);
 }
 errors++;
 }
+}
+var _valid1 = _errs14 === errors;
+valid3 = valid3 || _valid1;
+const _errs15 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.selector === undefined){
+const err8 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/1/required",keyword:"required",params:{missingProperty: "selector"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err9 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+else {
+errors = _errs13;
+if(vErrors !== null){
+if(_errs13){
+vErrors.length = _errs13;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.kind === undefined){
+const err10 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/required",keyword:"required",params:{missingProperty: "kind"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!(((((((key1 === "kind") || (key1 === "apiVersion")) || (key1 === "namespace")) || (key1 === "name")) || (key1 === "selector")) || (key1 === "field")) || (key1 === "condition"))){
+const err11 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data2.kind !== undefined){
+let data3 = data2.kind;
+if(typeof data3 === "string"){
+if(!pattern16.test(data3)){
+const err12 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[A-Z][A-Za-z0-9]*$"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data2.apiVersion !== undefined){
+let data4 = data2.apiVersion;
+if(typeof data4 === "string"){
+if(!pattern17.test(data4)){
+const err14 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data2.namespace !== undefined){
+let data5 = data2.namespace;
+if(typeof data5 === "string"){
+if(data5.length > 63){
+const err16 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!pattern4.test(data5)){
+const err17 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data2.name !== undefined){
+let data6 = data2.name;
+if(typeof data6 === "string"){
+if(data6.length < 1){
+const err19 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data2.selector !== undefined){
+let data7 = data2.selector;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(Object.keys(data7).length < 1){
+const err21 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/minProperties",keyword:"minProperties",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+for(const key2 in data7){
+if(typeof data7[key2] !== "string"){
+const err22 = {instancePath:instancePath+"/k8s/selector/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/k8sProbe/properties/selector/additionalProperties/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data2.field !== undefined){
+let data9 = data2.field;
+if(typeof data9 === "string"){
+if(data9.length < 1){
+const err24 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data2.condition !== undefined){
+let data10 = data2.condition;
+if(typeof data10 === "string"){
+if(!pattern19.test(data10)){
+const err26 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*$"}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data2.name !== undefined){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.selector !== undefined){
+const err28 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/dependentSchemas/name/properties/selector/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.prometheus !== undefined){
+if(!(validate28(data.prometheus, {instancePath:instancePath+"/prometheus",parentData:data,parentDataProperty:"prometheus",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+if(data.cmd !== undefined){
+if(!(validate30(data.cmd, {instancePath:instancePath+"/cmd",parentData:data,parentDataProperty:"cmd",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data.tools !== undefined){
+let data14 = data.tools;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+for(const key3 in data14){
+if(!(key3 === "image")){
+const err30 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data14.image !== undefined){
+let data15 = data14.image;
+if(typeof data15 === "string"){
+if(data15.length < 1){
+const err31 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.ab !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.http !== undefined){
+const err34 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/ab/properties/http/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data.k8s !== undefined){
+const err35 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/ab/properties/k8s/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data.prometheus !== undefined){
+const err36 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/ab/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data.cmd !== undefined){
+const err37 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/ab/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.k8s !== undefined){
+const err38 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/http/properties/k8s/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(data.prometheus !== undefined){
+const err39 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/http/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data.cmd !== undefined){
+const err40 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/http/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data.k8s !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.prometheus !== undefined){
+const err41 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/k8s/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if(data.cmd !== undefined){
+const err42 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/k8s/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+}
+if(data.prometheus !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.cmd !== undefined){
+const err43 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/prometheus/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema41 = {"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}};
-const schema43 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
-const pattern14 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$", "");
-const schema44 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
-const schema45 = {"type":["number","string"]};
+const schema48 = {"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}};
+const schema50 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}};
+const pattern25 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$", "");
+const schema51 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]};
+const schema52 = {"type":["number","string"]};
+const schema59 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
+const pattern26 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -513,7 +1766,7 @@ const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
 if((!((typeof data == "number") && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -526,8 +1779,8 @@ var _valid0 = _errs1 === errors;
 valid0 = valid0 || _valid0;
 const _errs4 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(Object.keys(data).length > 1){
-const err1 = {instancePath,schemaPath:"#/anyOf/1/maxProperties",keyword:"maxProperties",params:{limit: 1}};
+if(Object.keys(data).length > 2){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/maxProperties",keyword:"maxProperties",params:{limit: 2}};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -547,7 +1800,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "below") || (key0 === "above")) || (key0 === "atMost")) || (key0 === "atLeast")) || (key0 === "equals")) || (key0 === "within"))){
+if(!(((((((key0 === "below") || (key0 === "above")) || (key0 === "atMost")) || (key0 === "atLeast")) || (key0 === "equals")) || (key0 === "within")) || (key0 === "samples"))){
 const err3 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err3];
@@ -561,7 +1814,7 @@ errors++;
 if(data.below !== undefined){
 let data0 = data.below;
 if((!((typeof data0 == "number") && (isFinite(data0)))) && (typeof data0 !== "string")){
-const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -574,7 +1827,7 @@ errors++;
 if(data.above !== undefined){
 let data1 = data.above;
 if((!((typeof data1 == "number") && (isFinite(data1)))) && (typeof data1 !== "string")){
-const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -587,7 +1840,7 @@ errors++;
 if(data.atMost !== undefined){
 let data2 = data.atMost;
 if((!((typeof data2 == "number") && (isFinite(data2)))) && (typeof data2 !== "string")){
-const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -600,7 +1853,7 @@ errors++;
 if(data.atLeast !== undefined){
 let data3 = data.atLeast;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (typeof data3 !== "string")){
-const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -613,7 +1866,7 @@ errors++;
 if(data.equals !== undefined){
 let data4 = data.equals;
 if((!((typeof data4 == "number") && (isFinite(data4)))) && (typeof data4 !== "string")){
-const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -650,7 +1903,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (typeof data6 !== "string")){
-const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema45.type}};
+const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -672,14 +1925,39 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-else {
-const err13 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(data.samples !== undefined){
+let data7 = data.samples;
+if(typeof data7 === "string"){
+if(!pattern26.test(data7)){
+const err13 = {instancePath:instancePath+"/samples",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err13];
 }
 else {
 vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/samples",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -689,12 +1967,12 @@ if(_valid0){
 var props0 = true;
 }
 if(!valid0){
-const err14 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const err16 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err16];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err16);
 }
 errors++;
 }
@@ -709,17 +1987,17 @@ vErrors = null;
 }
 }
 }
-validate29.errors = vErrors;
+validate35.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate29.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate35.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate28.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -740,7 +2018,7 @@ errors++;
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern14.test(key0)){
+if(!pattern25.test(key0)){
 const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},propertyName:key0};
 if(vErrors === null){
 vErrors = [err1];
@@ -764,8 +2042,8 @@ errors++;
 }
 }
 for(const key1 in data){
-if(!(validate29(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+if(!(validate35(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
 errors = vErrors.length;
 }
 }
@@ -780,16 +2058,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate28.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -818,7 +2096,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((key0 === "probe") || (key0 === "expect"))){
+if(!(((key0 === "probe") || (key0 === "expect")) || (key0 === "every"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err2];
@@ -855,14 +2133,16 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate28(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+if(!(validate34(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
 errors = vErrors.length;
 }
 }
-}
-else {
-const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.every !== undefined){
+let data2 = data.every;
+if(typeof data2 === "string"){
+if(!pattern9.test(data2)){
+const err5 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -871,27 +2151,48 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate27.errors = vErrors;
+}
+else {
+const err6 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema52 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
-const schema73 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
-const schema53 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"kill":{"properties":{"netem":false,"partition":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
-const schema63 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
-const schema69 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
-const schema54 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
-const schema57 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
-const schema62 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
+const schema61 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
+const schema86 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
+const schema62 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
+const schema76 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
+const schema82 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
+const schema63 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
+const schema71 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
 const func1 = Object.prototype.hasOwnProperty;
-const pattern17 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
-const pattern22 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
+const pattern35 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate41.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -910,7 +2211,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema54.properties, key0))){
+if(!(func1.call(schema63.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
@@ -974,7 +2275,7 @@ errors++;
 if(data.correlation !== undefined){
 let data2 = data.correlation;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern26.test(data2)){
 const err6 = {instancePath:instancePath+"/correlation",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err6];
@@ -1009,7 +2310,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data3 === "uniform") || (data3 === "normal")) || (data3 === "pareto")) || (data3 === "paretonormal"))){
-const err9 = {instancePath:instancePath+"/distribution",schemaPath:"#/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema54.properties.distribution.enum}};
+const err9 = {instancePath:instancePath+"/distribution",schemaPath:"#/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema63.properties.distribution.enum}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1022,7 +2323,7 @@ errors++;
 if(data.loss !== undefined){
 let data4 = data.loss;
 if(typeof data4 === "string"){
-if(!pattern17.test(data4)){
+if(!pattern26.test(data4)){
 const err10 = {instancePath:instancePath+"/loss",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err10];
@@ -1047,7 +2348,7 @@ errors++;
 if(data.duplicate !== undefined){
 let data5 = data.duplicate;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern26.test(data5)){
 const err12 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -1072,7 +2373,7 @@ errors++;
 if(data.corrupt !== undefined){
 let data6 = data.corrupt;
 if(typeof data6 === "string"){
-if(!pattern17.test(data6)){
+if(!pattern26.test(data6)){
 const err14 = {instancePath:instancePath+"/corrupt",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err14];
@@ -1097,7 +2398,7 @@ errors++;
 if(data.reorder !== undefined){
 let data7 = data.reorder;
 if(typeof data7 === "string"){
-if(!pattern17.test(data7)){
+if(!pattern26.test(data7)){
 const err16 = {instancePath:instancePath+"/reorder",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err16];
@@ -1122,7 +2423,7 @@ errors++;
 if(data.rate !== undefined){
 let data8 = data.rate;
 if(typeof data8 === "string"){
-if(!pattern22.test(data8)){
+if(!pattern35.test(data8)){
 const err18 = {instancePath:instancePath+"/rate",schemaPath:"#/$defs/rate/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}};
 if(vErrors === null){
 vErrors = [err18];
@@ -1215,19 +2516,520 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate41.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema64 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"}}}}};
-const schema66 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
-const pattern25 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+const schema72 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
+const pattern39 = new RegExp("^/[!-~]*$", "");
+const pattern40 = new RegExp("^[A-Z]{1,20}$", "");
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.delay === undefined){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "delay"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.errorRate === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "errorRate"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "port") || (key0 === "delay")) || (key0 === "jitter")) || (key0 === "errorRate")) || (key0 === "errorCode")) || (key0 === "errorBody")) || (key0 === "exclude")) || (key0 === "methods"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+let data0 = data.port;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 65535 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data0 < 1 || isNaN(data0)){
+const err7 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.delay !== undefined){
+let data1 = data.delay;
+if(typeof data1 === "string"){
+if(!pattern9.test(data1)){
+const err8 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+let data2 = data.jitter;
+if(typeof data2 === "string"){
+if(!pattern9.test(data2)){
+const err10 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.errorRate !== undefined){
+let data3 = data.errorRate;
+if(typeof data3 === "string"){
+if(!pattern26.test(data3)){
+const err12 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+let data4 = data.errorCode;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err14 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 599 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/maximum",keyword:"maximum",params:{comparison: "<=", limit: 599}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data4 < 400 || isNaN(data4)){
+const err16 = {instancePath:instancePath+"/errorCode",schemaPath:"#/properties/errorCode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 400}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data.errorBody !== undefined){
+let data5 = data.errorBody;
+if(typeof data5 === "string"){
+if(data5.length > 4096){
+const err17 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/maxLength",keyword:"maxLength",params:{limit: 4096}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/errorBody",schemaPath:"#/properties/errorBody/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.exclude !== undefined){
+let data6 = data.exclude;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err19 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/maxItems",keyword:"maxItems",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(typeof data7 === "string"){
+if(data7.length > 1024){
+const err20 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/maxLength",keyword:"maxLength",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data7.length < 1){
+const err21 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern39.test(data7)){
+const err22 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^/[!-~]*$"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+let i1 = data6.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data6[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err24 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.methods !== undefined){
+let data8 = data.methods;
+if(Array.isArray(data8)){
+if(data8.length > 16){
+const err26 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/maxItems",keyword:"maxItems",params:{limit: 16}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data8.length < 1){
+const err27 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len1 = data8.length;
+for(let i2=0; i2<len1; i2++){
+let data9 = data8[i2];
+if(typeof data9 === "string"){
+if(!pattern40.test(data9)){
+const err28 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{1,20}$"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+let i3 = data8.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data8[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err30 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+break;
+}
+indices1[item1] = i3;
+}
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/methods",schemaPath:"#/properties/methods/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+if(data.delay === undefined){
+const err32 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "jitter",
+    missingProperty: "delay",
+    depsCount: 1,
+    deps: "delay"}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.errorCode !== undefined){
+if(data.errorRate === undefined){
+const err33 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorCode",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.errorBody !== undefined){
+if(data.errorRate === undefined){
+const err34 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "errorBody",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema77 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"}}}}};
+const schema79 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
+const pattern43 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1320,7 +3122,7 @@ errors++;
 if(data0.load !== undefined){
 let data2 = data0.load;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern26.test(data2)){
 const err7 = {instancePath:instancePath+"/cpu/load",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err7];
@@ -1382,7 +3184,7 @@ errors++;
 if(data3.size !== undefined){
 let data4 = data3.size;
 if(typeof data4 === "string"){
-if(!pattern25.test(data4)){
+if(!pattern43.test(data4)){
 const err12 = {instancePath:instancePath+"/memory/size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -1427,17 +3229,17 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema67 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
+const schema80 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1493,17 +3295,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern27 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const pattern45 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1544,8 +3346,8 @@ var _valid0 = _errs3 === errors;
 valid0 = valid0 || _valid0;
 const _errs4 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.kill === undefined){
-const err2 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: "kill"}};
+if(data.http === undefined){
+const err2 = {instancePath,schemaPath:"#/anyOf/2/required",keyword:"required",params:{missingProperty: "http"}};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1559,8 +3361,8 @@ var _valid0 = _errs4 === errors;
 valid0 = valid0 || _valid0;
 const _errs5 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.stress === undefined){
-const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "stress"}};
+if(data.kill === undefined){
+const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "kill"}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1574,8 +3376,8 @@ var _valid0 = _errs5 === errors;
 valid0 = valid0 || _valid0;
 const _errs6 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.podDelete === undefined){
-const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "podDelete"}};
+if(data.stress === undefined){
+const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "stress"}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1587,13 +3389,28 @@ errors++;
 }
 var _valid0 = _errs6 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err5 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs7 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.podDelete === undefined){
+const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "podDelete"}};
 if(vErrors === null){
 vErrors = [err5];
 }
 else {
 vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid0 = _errs7 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err6 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
 }
 errors++;
 }
@@ -1610,28 +3427,8 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(((((((key0 === "netem") || (key0 === "partition")) || (key0 === "kill")) || (key0 === "stress")) || (key0 === "podDelete")) || (key0 === "to")) || (key0 === "interface"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.netem !== undefined){
-if(!(validate35(data.netem, {instancePath:instancePath+"/netem",parentData:data,parentDataProperty:"netem",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
-errors = vErrors.length;
-}
-}
-if(data.partition !== undefined){
-let data1 = data.partition;
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-for(const key1 in data1){
-const err7 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(!((((((((key0 === "netem") || (key0 === "http")) || (key0 === "partition")) || (key0 === "kill")) || (key0 === "stress")) || (key0 === "podDelete")) || (key0 === "to")) || (key0 === "interface"))){
+const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1641,8 +3438,23 @@ vErrors.push(err7);
 errors++;
 }
 }
-else {
-const err8 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
+if(data.netem !== undefined){
+if(!(validate41(data.netem, {instancePath:instancePath+"/netem",parentData:data,parentDataProperty:"netem",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+errors = vErrors.length;
+}
+}
+if(data.http !== undefined){
+if(!(validate43(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+}
+if(data.partition !== undefined){
+let data2 = data.partition;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+const err8 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1652,12 +3464,8 @@ vErrors.push(err8);
 errors++;
 }
 }
-if(data.kill !== undefined){
-let data2 = data.kill;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-for(const key2 in data2){
-if(!((key2 === "container") || (key2 === "signal"))){
-const err9 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+else {
+const err9 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1667,11 +3475,12 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data2.container !== undefined){
-let data3 = data2.container;
-if(typeof data3 === "string"){
-if(data3.length > 63){
-const err10 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
+if(data.kill !== undefined){
+let data3 = data.kill;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key2 in data3){
+if(!((key2 === "container") || (key2 === "signal"))){
+const err10 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1680,8 +3489,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern4.test(data3)){
-const err11 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+}
+if(data3.container !== undefined){
+let data4 = data3.container;
+if(typeof data4 === "string"){
+if(data4.length > 63){
+const err11 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1690,9 +3503,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-else {
-const err12 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
+if(!pattern4.test(data4)){
+const err12 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1702,10 +3514,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data2.signal !== undefined){
-let data4 = data2.signal;
-if(typeof data4 !== "string"){
-const err13 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
+else {
+const err13 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1714,8 +3524,11 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!((((((((data4 === "SIGKILL") || (data4 === "SIGTERM")) || (data4 === "SIGINT")) || (data4 === "SIGQUIT")) || (data4 === "SIGHUP")) || (data4 === "SIGABRT")) || (data4 === "SIGUSR1")) || (data4 === "SIGUSR2"))){
-const err14 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema63.properties.signal.enum}};
+}
+if(data3.signal !== undefined){
+let data5 = data3.signal;
+if(typeof data5 !== "string"){
+const err14 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1724,10 +3537,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
+if(!((((((((data5 === "SIGKILL") || (data5 === "SIGTERM")) || (data5 === "SIGINT")) || (data5 === "SIGQUIT")) || (data5 === "SIGHUP")) || (data5 === "SIGABRT")) || (data5 === "SIGUSR1")) || (data5 === "SIGUSR2"))){
+const err15 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema76.properties.signal.enum}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1737,23 +3548,9 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.stress !== undefined){
-if(!(validate37(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
-errors = vErrors.length;
 }
-}
-if(data.podDelete !== undefined){
-if(!(validate39(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
-errors = vErrors.length;
-}
-}
-if(data.to !== undefined){
-let data7 = data.to;
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(Object.keys(data7).length < 1){
-const err16 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err16 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1762,9 +3559,24 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key3 in data7){
-if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
-const err17 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
+}
+if(data.stress !== undefined){
+if(!(validate45(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+errors = vErrors.length;
+}
+}
+if(data.podDelete !== undefined){
+if(!(validate47(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+if(data.to !== undefined){
+let data8 = data.to;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(Object.keys(data8).length < 1){
+const err17 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1773,12 +3585,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data7.cidr !== undefined){
-let data8 = data7.cidr;
-if(typeof data8 === "string"){
-if(data8.length < 1){
-const err18 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
+for(const key3 in data8){
+if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
+const err18 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1788,8 +3597,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
+if(data8.cidr !== undefined){
+let data9 = data8.cidr;
+if(typeof data9 === "string"){
+if(data9.length < 1){
+const err19 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1799,10 +3611,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data7.port !== undefined){
-let data9 = data7.port;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err20 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
+else {
+const err20 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1811,9 +3621,11 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 65535 || isNaN(data9)){
-const err21 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+}
+if(data8.port !== undefined){
+let data10 = data8.port;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err21 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1822,8 +3634,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data9 < 1 || isNaN(data9)){
-const err22 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 65535 || isNaN(data10)){
+const err22 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1832,12 +3645,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-}
-if(data7.protocol !== undefined){
-let data10 = data7.protocol;
-if(typeof data10 !== "string"){
-const err23 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
+if(data10 < 1 || isNaN(data10)){
+const err23 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1846,8 +3655,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((data10 === "tcp") || (data10 === "udp"))){
-const err24 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema69.properties.protocol.enum}};
+}
+}
+if(data8.protocol !== undefined){
+let data11 = data8.protocol;
+if(typeof data11 !== "string"){
+const err24 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1856,10 +3669,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-}
-else {
-const err25 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
+if(!((data11 === "tcp") || (data11 === "udp"))){
+const err25 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema82.properties.protocol.enum}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1869,11 +3680,9 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.interface !== undefined){
-let data11 = data.interface;
-if(typeof data11 === "string"){
-if(!pattern27.test(data11)){
-const err26 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
+}
+else {
+const err26 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1883,8 +3692,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
+if(data.interface !== undefined){
+let data12 = data.interface;
+if(typeof data12 === "string"){
+if(!pattern45.test(data12)){
+const err27 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1894,10 +3706,8 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.netem !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.partition !== undefined){
-const err28 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
+else {
+const err28 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1907,11 +3717,10 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-if(data.kill !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.netem !== undefined){
-const err29 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.partition !== undefined){
+const err29 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1920,8 +3729,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err30 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err30 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1930,8 +3743,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data.stress !== undefined){
-const err31 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err31 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1940,8 +3753,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data.podDelete !== undefined){
-const err32 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err32 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1950,8 +3763,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err33 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.kill !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err33 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1960,8 +3777,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err34 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err34 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1970,12 +3787,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-if(data.stress !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err35 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err35 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/kill/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1984,8 +3797,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err36 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.stress !== undefined){
+const err36 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1995,7 +3808,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data.podDelete !== undefined){
-const err37 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
+const err37 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2005,7 +3818,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data.to !== undefined){
-const err38 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
+const err38 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2015,7 +3828,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data.interface !== undefined){
-const err39 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
+const err39 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2026,10 +3839,10 @@ errors++;
 }
 }
 }
-if(data.podDelete !== undefined){
+if(data.stress !== undefined){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.netem !== undefined){
-const err40 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
+const err40 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2039,7 +3852,7 @@ vErrors.push(err40);
 errors++;
 }
 if(data.partition !== undefined){
-const err41 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
+const err41 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2048,8 +3861,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err42 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err42 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/stress/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2058,8 +3871,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err43 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.podDelete !== undefined){
+const err43 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2068,11 +3881,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.to !== undefined){
+const err44 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2081,18 +3891,95 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate34.errors = vErrors;
+if(data.interface !== undefined){
+const err45 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+if(data.podDelete !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err46 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(data.partition !== undefined){
+const err47 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if(data.http !== undefined){
+const err48 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/podDelete/properties/http/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err49 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(data.interface !== undefined){
+const err50 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema71 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}};
-const pattern30 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const schema84 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
+const pattern48 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2111,7 +3998,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((key0 === "probe") || (key0 === "expect")) || (key0 === "save"))){
+if(!((((key0 === "probe") || (key0 === "expect")) || (key0 === "save")) || (key0 === "every"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
@@ -2148,15 +4035,15 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate28(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+if(!(validate34(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
 errors = vErrors.length;
 }
 }
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern30.test(data2)){
+if(!pattern48.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -2178,9 +4065,11 @@ vErrors.push(err5);
 errors++;
 }
 }
-}
-else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.every !== undefined){
+let data3 = data.every;
+if(typeof data3 === "string"){
+if(!pattern9.test(data3)){
+const err6 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2189,16 +4078,328 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate42.errors = vErrors;
+}
+else {
+const err7 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema90 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
+const schema91 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate54.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+const _errs1 = errors;
+if((!((typeof data == "number") && (isFinite(data)))) && (typeof data !== "string")){
+const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs1 === errors;
+valid0 = valid0 || _valid0;
+const _errs4 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(Object.keys(data).length > 1){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/maxProperties",keyword:"maxProperties",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(Object.keys(data).length < 1){
+const err2 = {instancePath,schemaPath:"#/anyOf/1/minProperties",keyword:"minProperties",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "below") || (key0 === "above")) || (key0 === "atMost")) || (key0 === "atLeast")) || (key0 === "equals")) || (key0 === "within"))){
+const err3 = {instancePath,schemaPath:"#/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.below !== undefined){
+let data0 = data.below;
+if((!((typeof data0 == "number") && (isFinite(data0)))) && (typeof data0 !== "string")){
+const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.above !== undefined){
+let data1 = data.above;
+if((!((typeof data1 == "number") && (isFinite(data1)))) && (typeof data1 !== "string")){
+const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.atMost !== undefined){
+let data2 = data.atMost;
+if((!((typeof data2 == "number") && (isFinite(data2)))) && (typeof data2 !== "string")){
+const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.atLeast !== undefined){
+let data3 = data.atLeast;
+if((!((typeof data3 == "number") && (isFinite(data3)))) && (typeof data3 !== "string")){
+const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.equals !== undefined){
+let data4 = data.equals;
+if((!((typeof data4 == "number") && (isFinite(data4)))) && (typeof data4 !== "string")){
+const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.within !== undefined){
+let data5 = data.within;
+if(Array.isArray(data5)){
+if(data5.length > 2){
+const err9 = {instancePath:instancePath+"/within",schemaPath:"#/anyOf/1/properties/within/maxItems",keyword:"maxItems",params:{limit: 2}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data5.length < 2){
+const err10 = {instancePath:instancePath+"/within",schemaPath:"#/anyOf/1/properties/within/minItems",keyword:"minItems",params:{limit: 2}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if((!((typeof data6 == "number") && (isFinite(data6)))) && (typeof data6 !== "string")){
+const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema52.type}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/within",schemaPath:"#/anyOf/1/properties/within/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid0 = _errs4 === errors;
+valid0 = valid0 || _valid0;
+if(_valid0){
+var props0 = true;
+}
+if(!valid0){
+const err14 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate54.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate54.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate53.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(Object.keys(data).length < 1){
+const err0 = {instancePath,schemaPath:"#/minProperties",keyword:"minProperties",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+const _errs1 = errors;
+if(typeof key0 === "string"){
+if(!pattern25.test(key0)){
+const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},propertyName:key0};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/propertyNames",keyword:"propertyNames",params:{propertyName: key0}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+for(const key1 in data){
+if(!(validate54(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate53.errors = vErrors;
+return errors === 0;
+}
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2385,8 +4586,8 @@ errors++;
 }
 }
 if(data.fault !== undefined){
-if(!(validate34(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
+if(!(validate40(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
 errors = vErrors.length;
 }
 }
@@ -2420,8 +4621,8 @@ let data3 = data.during;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate42(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+if(!(validate50(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
 errors = vErrors.length;
 }
 }
@@ -2465,7 +4666,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern30.test(data6)){
+if(!pattern48.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -2488,8 +4689,8 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate28(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+if(!(validate53(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
 errors = vErrors.length;
 }
 }
@@ -2631,10 +4832,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3470,8 +5671,8 @@ let data21 = data.steadyState;
 if(Array.isArray(data21)){
 const len1 = data21.length;
 for(let i2=0; i2<len1; i2++){
-if(!(validate27(data21[i2], {instancePath:instancePath+"/steadyState/" + i2,parentData:data21,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+if(!(validate33(data21[i2], {instancePath:instancePath+"/steadyState/" + i2,parentData:data21,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 }
@@ -3502,8 +5703,8 @@ errors++;
 }
 const len2 = data23.length;
 for(let i3=0; i3<len2; i3++){
-if(!(validate33(data23[i3], {instancePath:instancePath+"/steps/" + i3,parentData:data23,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
+if(!(validate39(data23[i3], {instancePath:instancePath+"/steps/" + i3,parentData:data23,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
 errors = vErrors.length;
 }
 }
@@ -3536,4 +5737,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` for now (`http`, `k8s` and `cmd` will be its siblings).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"tools":{"description":"The chaos-tools pod the probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/expect"},"save":{"$ref":"#/$defs/save"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"kill":{"properties":{"netem":false,"partition":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and capabilities SYS_PTRACE and KILL, delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `chaos-agent:latest`; `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value.","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`).","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}`.","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … .","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments, run as they are (no shell: write [sh, -c, …] yourself if you need one).","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and capabilities SYS_PTRACE and KILL, delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (iptables nat REDIRECT of its incoming connections, in the pod only) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port, not a Service's).","type":"integer","minimum":1,"maximum":65535},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};

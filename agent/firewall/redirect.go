@@ -1,0 +1,136 @@
+package firewall
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"chaos-run/agent/protocol"
+)
+
+// Redirect is an HTTP fault's rules in one family, in chains of the fault's own (CHAOS-<faultId>
+// in the nat and the filter table, jumped to with the fault's comment):
+//   - nat PREROUTING: TCP connections coming in on the interface to Port are redirected to the
+//     proxy's ProxyPort (REDIRECT: to the interface's own address; conntrack keeps the original
+//     destination, which the proxy reads back with SO_ORIGINAL_DST);
+//   - filter INPUT: a packet that still arrives for Port on an established connection belongs to
+//     one opened before the redirect, which goes around the proxy: it is answered with a TCP
+//     reset, so the client reconnects — through the proxy. (Redirected packets arrive for
+//     ProxyPort.) Where the kernel can destroy sockets the agent resets those connections at
+//     once too; this rule is what holds everywhere.
+type Redirect struct {
+	FaultID   string
+	Iface     string
+	Port      int
+	ProxyPort int
+}
+
+// The tables an HTTP fault's chains are in, in the order they are made (nat first: the reset
+// rule only makes sense once new connections go to the proxy) and removed (filter first: with
+// the redirect gone and the reset rule still there, direct connections would be cut).
+var (
+	RedirectTables      = []string{"nat", "filter"}
+	redirectHooks       = map[string]string{"nat": "PREROUTING", "filter": "INPUT"}
+	RedirectRevertOrder = []string{"filter", "nat"}
+)
+
+// Rule is the rule spec (after `-A CHAIN`) of the fault's chain in table.
+func (r Redirect) Rule(table string) []string {
+	match := []string{"-i", r.Iface, "-p", "tcp", "-m", "tcp", "--dport", strconv.Itoa(r.Port)}
+	if table == "nat" {
+		return append(match, "-j", "REDIRECT", "--to-ports", strconv.Itoa(r.ProxyPort))
+	}
+	return append(match, "-m", "conntrack", "--ctstate", "ESTABLISHED", "-j", "REJECT", "--reject-with", "tcp-reset")
+}
+
+// DrainRule replaces the redirect while the proxy finishes the connections it has: it redirects
+// nothing (a connection is not DNATed before the nat table has seen it), but it keeps conntrack
+// and the NAT hooks in use in the namespace — they are registered only while some rule or chain
+// needs them, and without them the proxy's last packets to its clients (their FIN) would leave
+// untranslated, from the proxy's port, and the clients would never see their connection close.
+func (r Redirect) DrainRule() []string {
+	return []string{"-i", r.Iface, "-p", "tcp", "-m", "tcp", "--dport", strconv.Itoa(r.Port), "-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"}
+}
+
+// Jump is the rule spec that sends the table's hook into the chain, tagged with the fault's
+// comment.
+func (r Redirect) Jump(table string) []string {
+	return []string{redirectHooks[table], "-m", "comment", "--comment", Comment(r.FaultID), "-j", ChainName(r.FaultID)}
+}
+
+// ApplyTransaction is one family's iptables-restore input (--noflush): both tables.
+func (r Redirect) ApplyTransaction() string {
+	chain := ChainName(r.FaultID)
+	var b strings.Builder
+	for _, table := range RedirectTables {
+		fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", table, chain)
+		fmt.Fprintf(&b, "-A %s %s\n", chain, strings.Join(r.Rule(table), " "))
+		j := r.Jump(table)
+		fmt.Fprintf(&b, "-I %s 1 %s\n", j[0], strings.Join(j[1:], " "))
+		b.WriteString("COMMIT\n")
+	}
+	return b.String()
+}
+
+// Objects are what the rules are in one family, as the reply names them.
+func (r Redirect) Objects(family int) []protocol.KernelObject {
+	chain := ChainName(r.FaultID)
+	var out []protocol.KernelObject
+	for _, table := range RedirectTables {
+		j := r.Jump(table)
+		out = append(out,
+			protocol.KernelObject{Type: protocol.ObjChain, Name: chain, Family: family, Table: table},
+			protocol.KernelObject{Type: protocol.ObjRule, Name: "-A " + chain + " " + strings.Join(r.Rule(table), " "), Family: family, Table: table},
+			protocol.KernelObject{Type: protocol.ObjRule, Name: "-A " + j[0] + " " + strings.Join(j[1:], " "), Family: family, Table: table},
+		)
+	}
+	return out
+}
+
+// argValue is the token after flag in args ("" when absent).
+func argValue(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// Verify reads one family's dump back: in both tables the chain with its rule, jumped to from
+// the hook.
+func (r Redirect) Verify(rs *Ruleset) (string, error) {
+	chain := ChainName(r.FaultID)
+	for _, table := range RedirectTables {
+		t := rs.Table(table)
+		if !t.HasChain(chain) {
+			return "", fmt.Errorf("IPv%d: no %s chain %s", rs.Family, table, chain)
+		}
+		rule, jump := false, false
+		for _, x := range t.Rules {
+			switch {
+			case x.Chain == chain && table == "nat":
+				rule = rule || (x.Target() == "REDIRECT" && argValue(x.Args, "--dport") == strconv.Itoa(r.Port) && argValue(x.Args, "--to-ports") == strconv.Itoa(r.ProxyPort))
+			case x.Chain == chain:
+				rule = rule || (x.Target() == "REJECT" && argValue(x.Args, "--dport") == strconv.Itoa(r.Port))
+			case x.Chain == redirectHooks[table] && x.Target() == chain:
+				jump = true
+			}
+		}
+		if !rule || !jump {
+			return "", fmt.Errorf("IPv%d %s chain %s not in effect (its rule: %v, the jump from %s: %v)", rs.Family, table, chain, rule, redirectHooks[table], jump)
+		}
+	}
+	return fmt.Sprintf("IPv%d: port %d redirected to %d, established connections that go around it reset", rs.Family, r.Port, r.ProxyPort), nil
+}
+
+// PortRedirects lists the CHAOS- chains of a dump's nat table that redirect port: what another
+// HTTP fault on the same port holds.
+func PortRedirects(rs *Ruleset, port int) []string {
+	var out []string
+	for _, x := range rs.Table("nat").Rules {
+		if strings.HasPrefix(x.Chain, "CHAOS-") && x.Target() == "REDIRECT" && argValue(x.Args, "--dport") == strconv.Itoa(port) && !slices.Contains(out, x.Chain) {
+			out = append(out, x.Chain)
+		}
+	}
+	return out
+}

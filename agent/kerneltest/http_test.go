@@ -1,0 +1,440 @@
+//go:build kernel
+
+package kerneltest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"chaos-run/agent/protocol"
+)
+
+// HTTP faults on a real kernel: the agent serves in the "pod" namespace, an application of the
+// test listens there, clients of the test connect from the "peer" namespace (192.0.2.2,
+// 2001:db8::2) to the pod's addresses. The kernel's nat REDIRECT brings the connections to the
+// agent's proxy; the application says, for each request, which address it came from: the
+// client's (direct) or the pod's own (through the proxy, which connects from inside the pod).
+
+// app is an HTTP application in the pod's namespace on port.
+type app struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	from []string // the remote address of each request, in order
+}
+
+func (ns *netns) httpApp(port int) *app {
+	a := &app{}
+	var ln net.Listener
+	inNetns(ns.t, ns.pod, func() {
+		var err error
+		if ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); err != nil {
+			ns.t.Fatal(err)
+		}
+	})
+	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		a.mu.Lock()
+		a.from = append(a.from, host)
+		a.mu.Unlock()
+		io.WriteString(w, "app "+r.URL.Path)
+	}))
+	a.srv.Listener.Close()
+	a.srv.Listener = ln
+	a.srv.Start()
+	ns.t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *app) lastFrom() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.from) == 0 {
+		return ""
+	}
+	return a.from[len(a.from)-1]
+}
+
+// client is an HTTP client in the peer namespace (keep-alive, one connection per host), with
+// its dials counted.
+type client struct {
+	*http.Client
+	dials int
+	mu    sync.Mutex
+}
+
+func (ns *netns) client() *client {
+	c := &client{}
+	tr := &http.Transport{
+		MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var conn net.Conn
+			var err error
+			inNetns(ns.t, ns.peer, func() { conn, err = (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, network, addr) })
+			c.mu.Lock()
+			c.dials++
+			c.mu.Unlock()
+			return conn, err
+		},
+	}
+	c.Client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	ns.t.Cleanup(tr.CloseIdleConnections)
+	return c
+}
+
+func (c *client) get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (c *client) dialCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dials
+}
+
+func httpApply(runID, id string, params obj) obj {
+	return apply(runID, id, obj{"kind": "http", "http": params})
+}
+
+func proxyPortOf(t *testing.T, st *protocol.FaultState) string {
+	t.Helper()
+	for _, o := range st.Objects {
+		if o.Type == protocol.ObjProxy {
+			return strings.TrimPrefix(o.Name, "tcp :")
+		}
+	}
+	t.Fatalf("no proxy in %+v", st.Objects)
+	return ""
+}
+
+// nothingLeft: no CHAOS- rule in any table, family or backend, and nothing listens on the
+// proxy's port.
+func (ns *netns) nothingLeft(t *testing.T, proxyPort string) {
+	t.Helper()
+	for _, fam := range []string{"iptables", "ip6tables"} {
+		for _, b := range []string{"nft", "legacy"} {
+			if out, err := ns.in(fam + "-" + b + "-save"); err == nil && strings.Contains(out, "CHAOS-") {
+				t.Fatalf("%s-%s-save after the revert:\n%s", fam, b, out)
+			}
+		}
+	}
+	if proxyPort != "" {
+		for _, state := range [][]string{{"-l"}, {"state", "established"}} {
+			argv := append(append([]string{"ss", "-t", "-n", "-H"}, state...), "sport", "=", ":"+proxyPort)
+			if out := ns.mustIn(argv...); strings.TrimSpace(out) != "" {
+				t.Fatalf("%q after the revert:\n%s", argv, out)
+			}
+		}
+	}
+}
+
+// Each iptables backend this kernel has (the host's: both; UML's: legacy only).
+func TestHTTPFaultOnAKeepAliveClientFromBeforeItAndAfterIt(t *testing.T) {
+	ran := 0
+	for _, backend := range []string{"nft", "legacy"} {
+		if !backendWorks(newNetns(t), backend) {
+			t.Logf("iptables-%s cannot make a chain in this kernel: not this backend here", backend)
+			continue
+		}
+		ran++
+		t.Run(backend, func(t *testing.T) {
+			ns := newNetns(t)
+			if backend == "legacy" {
+				// a legacy table in the namespace makes the agent pick legacy (as kube-proxy's wrapper does)
+				backendWorks(ns, backend)
+			}
+			a := ns.httpApp(8080)
+			ns.serve("agent-h1")
+			cl := ns.client()
+			url := "http://192.0.2.1:8080"
+			if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
+				t.Fatalf("before: %d %q from %s", code, body, a.lastFrom())
+			}
+			if cl.dialCount() != 1 {
+				t.Fatalf("%d dials", cl.dialCount())
+			}
+			// the client's keep-alive connection is open, idle, direct
+			r, code := ns.request("agent-h1", httpApply("h1", "h1-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503, "exclude": []string{"/healthz"}}))
+			mustOK(t, r, code)
+			if r.Agent.IptablesBackend != backend || len(r.Fault.Families) != 2 {
+				t.Fatalf("backend %s, families %v", r.Agent.IptablesBackend, r.Fault.Families)
+			}
+			port := proxyPortOf(t, r.Fault)
+			t.Logf("applied: %s", r.Fault.Detail)
+			// the same client sees the fault: its connection from before does not go around the proxy
+			if code, _ := cl.get(t, url+"/checkout"); code != 503 {
+				t.Fatalf("the keep-alive client from before the fault got %d", code)
+			}
+			if cl.dialCount() != 2 {
+				t.Fatalf("%d dials: the client did not reconnect", cl.dialCount())
+			}
+			if code, body := cl.get(t, url+"/healthz"); code != 200 || body != "app /healthz" || a.lastFrom() != "192.0.2.1" {
+				t.Fatalf("excluded path: %d %q from %s (want through the proxy, from the pod's own address)", code, body, a.lastFrom())
+			}
+			if code, _ := cl.get(t, "http://[2001:db8::1]:8080/checkout"); code != 503 {
+				t.Fatalf("IPv6: %d", code)
+			}
+			save := ns.mustIn("iptables-" + backend + "-save")
+			for _, want := range []string{
+				`-A PREROUTING -m comment --comment "chaos-run:h1-http" -j CHAOS-h1-http`,
+				"-A CHAOS-h1-http -i eth0 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports " + port,
+				`-A INPUT -m comment --comment "chaos-run:h1-http" -j CHAOS-h1-http`,
+				"-A CHAOS-h1-http -i eth0 -p tcp -m tcp --dport 8080 -m conntrack --ctstate ESTABLISHED -j REJECT --reject-with tcp-reset",
+			} {
+				if !strings.Contains(save, want) {
+					t.Fatalf("no %q in\n%s", want, save)
+				}
+			}
+			dials := cl.dialCount()
+			r, code = ns.request("agent-h1", revert("h1", "h1-http"))
+			mustOK(t, r, code)
+			t.Logf("reverted: %s", r.Reverted[0].Detail)
+			// after the revert the same client sees no fault, and goes to the application directly
+			if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
+				t.Fatalf("after: %d %q from %s", code, body, a.lastFrom())
+			}
+			if cl.dialCount() != dials+1 {
+				t.Fatalf("%d dials, want %d: the proxy did not close the client's connection", cl.dialCount(), dials+1)
+			}
+			ns.nothingLeft(t, port)
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no iptables backend works in this kernel")
+	}
+}
+
+// A raw connection that was open (and idle) before the fault does not carry a request around
+// the proxy: where the kernel destroys sockets it is closed at once, elsewhere its next request
+// is answered with a reset.
+func TestHTTPAConnectionFromBeforeIsReset(t *testing.T) {
+	ns := newNetns(t)
+	ns.httpApp(8080)
+	ns.serve("agent-h2")
+	var c net.Conn
+	inNetns(t, ns.peer, func() {
+		var err error
+		if c, err = net.Dial("tcp", "192.0.2.1:8080"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	req := "GET /x HTTP/1.1\r\nHost: pod\r\n\r\n"
+	io.WriteString(c, req)
+	buf := make([]byte, 4096)
+	if n, err := c.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+		t.Fatalf("%q %v", buf[:n], err)
+	}
+	r, code := ns.request("agent-h2", httpApply("h2", "h2-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503}))
+	mustOK(t, r, code)
+	t.Logf("%s", r.Fault.Detail)
+	destroyed := strings.Contains(r.Fault.Detail, "1 connection opened before the fault reset (sock_destroy)")
+	if !destroyed && !strings.Contains(r.Fault.Detail, "could not be destroyed here") {
+		t.Fatalf("detail %q", r.Fault.Detail)
+	}
+	_, _ = io.WriteString(c, req)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := c.Read(buf)
+	if err == nil {
+		t.Fatalf("the connection from before the fault answered %q around the proxy", buf[:n])
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNABORTED) {
+		t.Fatalf("read: %v, want a reset", err)
+	}
+	t.Logf("sock_destroy here: %v; the old connection's next read: %v", destroyed, err)
+}
+
+// TLS on the faulted port goes through the proxy untouched, byte for byte.
+func TestHTTPLeavesTLSUntouched(t *testing.T) {
+	ns := newNetns(t)
+	// a raw application: it records what it gets and sends bytes of its own
+	sent := make([]byte, 200_000)
+	rand.Read(sent)
+	hello := make([]byte, 30_000)
+	rand.Read(hello)
+	hello[0], hello[1], hello[2] = 0x16, 0x03, 0x01
+	var ln net.Listener
+	inNetns(t, ns.pod, func() {
+		var err error
+		if ln, err = net.Listen("tcp", ":8443"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	from := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		from <- c.RemoteAddr().String()
+		b := make([]byte, len(hello))
+		io.ReadFull(c, b)
+		got <- b
+		c.Write(sent)
+	}()
+	// and a real TLS server on 8444
+	tlsApp := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret") }))
+	inNetns(t, ns.pod, func() {
+		l, err := net.Listen("tcp", ":8444")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsApp.Listener.Close()
+		tlsApp.Listener = l
+	})
+	tlsApp.StartTLS()
+	defer tlsApp.Close()
+
+	ns.serve("agent-h3")
+	for _, p := range []int{8443, 8444} {
+		r, code := ns.request("agent-h3", httpApply("h3", fmt.Sprintf("h3-%d", p), obj{"port": p, "errorRate": 100, "errorCode": 503, "delayMs": 2000}))
+		mustOK(t, r, code)
+	}
+	var c net.Conn
+	inNetns(t, ns.peer, func() {
+		var err error
+		if c, err = net.Dial("tcp", "192.0.2.1:8443"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	c.Write(hello)
+	back := make([]byte, len(sent))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, back); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(<-got, hello) || !bytes.Equal(back, sent) {
+		t.Fatal("bytes changed on their way through the proxy")
+	}
+	if f := <-from; !strings.HasPrefix(f, "192.0.2.1:") {
+		t.Fatalf("the connection came from %s: not through the proxy", f)
+	}
+	cl := ns.client()
+	cl.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	start := time.Now()
+	if code, body := cl.get(t, "https://192.0.2.1:8444/"); code != 200 || body != "secret" {
+		t.Fatalf("HTTPS through the fault: %d %q", code, body)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("HTTPS took %s: the 2s delay applied to TLS", took)
+	}
+	st, _ := ns.request("agent-h3", obj{"protocol": 1, "op": "status", "runId": "h3"})
+	for _, f := range st.Faults {
+		if !strings.Contains(f.Detail, "1 relayed as they are), 0 requests") {
+			t.Fatalf("%s: %s", f.ID, f.Detail)
+		}
+	}
+}
+
+// The agent dies (SIGKILL): its proxy goes with it, its rules stay (the port refuses
+// connections meanwhile); the next agent reverts them, and the port answers directly again.
+func TestHTTPRulesOfAKilledAgentAreRevertedByTheNext(t *testing.T) {
+	ns := newNetns(t)
+	a := ns.httpApp(8080)
+	killed := ns.serve("agent-hk")
+	ns.serve("agent-hn")
+	waitServing(t, ns, "agent-hn")
+	r, code := ns.request("agent-hk", httpApply("hk", "hk-http", obj{"port": 8080, "delayMs": 10}))
+	mustOK(t, r, code)
+	port := proxyPortOf(t, r.Fault)
+	cl := ns.client()
+	if code, _ := cl.get(t, "http://192.0.2.1:8080/"); code != 200 || a.lastFrom() != "192.0.2.1" {
+		t.Fatalf("%d from %s", code, a.lastFrom())
+	}
+	if err := killed.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = killed.Wait()
+	if ok, _ := ns.dialFromPeer("192.0.2.1:8080", time.Second); ok {
+		t.Fatal("the port accepts with its proxy dead: is the redirect gone already?")
+	}
+	r, code = ns.request("agent-hn", obj{"protocol": 1, "op": "sweep", "runId": "hn", "own": false})
+	mustOK(t, r, code)
+	var tables []string
+	for _, o := range r.Orphans {
+		if !o.Confirmed {
+			t.Fatalf("orphan %+v", o)
+		}
+		tables = append(tables, strings.SplitN(o.Detail, ",", 2)[0])
+	}
+	if len(tables) != 4 {
+		t.Fatalf("orphans %q: want the nat and filter chains of both families", tables)
+	}
+	ns.nothingLeft(t, port)
+	cl2 := ns.client()
+	if code, _ := cl2.get(t, "http://192.0.2.1:8080/"); code != 200 || a.lastFrom() != "192.0.2.2" {
+		t.Fatalf("after the sweep: %d from %s", code, a.lastFrom())
+	}
+}
+
+// dialFromPeer connects from the peer's namespace.
+func (ns *netns) dialFromPeer(addr string, timeout time.Duration) (bool, time.Duration) {
+	var ok bool
+	var took time.Duration
+	inNetns(ns.t, ns.peer, func() {
+		start := time.Now()
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		took = time.Since(start)
+		if err == nil {
+			ok = true
+			c.Close()
+		}
+	})
+	return ok, took
+}
+
+// At the revert the proxy closes the connections it holds, and their clients see the close (a
+// FIN, translated back to the port they connected to), not a silence: found in the lab, where a
+// keep-alive client kept a connection the proxy had closed, because the FIN left from the proxy's
+// port once the last rule needing conntrack and NAT in the namespace was gone.
+func TestHTTPRevertClosesTheProxysConnectionsVisibly(t *testing.T) {
+	ns := newNetns(t)
+	ns.httpApp(8080)
+	ns.serve("agent-h5")
+	r, code := ns.request("agent-h5", httpApply("h5", "h5-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503}))
+	mustOK(t, r, code)
+	var c net.Conn
+	inNetns(t, ns.peer, func() {
+		var err error
+		if c, err = net.Dial("tcp", "192.0.2.1:8080"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: pod\r\n\r\n")
+	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := c.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 503") {
+		t.Fatalf("%q %v", buf[:n], err)
+	}
+	r, code = ns.request("agent-h5", revert("h5", "h5-http"))
+	mustOK(t, r, code)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := c.Read(buf)
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("after the revert the client's connection read %q, %v; want EOF (the proxy closed it)", buf[:n], err)
+	}
+}

@@ -1,0 +1,53 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// BenchmarkKeepAliveRequest is one request and its response over a kept connection, through the
+// proxy with nothing to do (its own cost, on loopback; bench/http.mjs measures it in the lab).
+func BenchmarkKeepAliveRequest(b *testing.B) {
+	body := make([]byte, 615) // the size of nginx's default page
+	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: 615\r\nConnection: keep-alive\r\n\r\n" + string(body))
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					c.Write(resp)
+				}
+			}()
+		}
+	}()
+	pl, _ := net.Listen("tcp4", "127.0.0.1:0")
+	p := Start(Config{Target: func(net.Conn) (string, error) { return ln.Addr().String(), nil }}, pl)
+	defer p.Stop(time.Second)
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: 198.18.0.2\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, len(resp))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Write(req)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

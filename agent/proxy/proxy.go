@@ -1,0 +1,359 @@
+// Package proxy is the HTTP fault's proxy. It runs in the agent's serve process (goroutines: it
+// dies with the agent and is stopped at revert, lease lapse, TTL and SIGTERM); iptables sends it
+// the port's incoming connections (package firewall), and it opens one connection to the
+// application for each, at the connection's original destination.
+//
+// HTTP/1.0 and HTTP/1.1 requests are faulted: each request whose method and path the fault
+// covers waits the delay (± jitter) and is then either forwarded or, to errorRate of them,
+// answered with the error instead. Bytes are forwarded as they came, both ways: no header is
+// added, removed or rewritten. What is not HTTP/1.x — TLS, HTTP/2, a connection after a 101
+// Switching Protocols, anything the proxy cannot read with certainty — is relayed byte for byte.
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config is what the proxy does.
+type Config struct {
+	// AppPort is the port the application serves: requests go to the connection's original
+	// destination address at this port.
+	AppPort int
+	Delay   time.Duration
+	Jitter  time.Duration
+	// ErrorRate is the share (0..1) of faulted requests answered with ErrorCode.
+	ErrorRate float64
+	ErrorCode int
+	ErrorBody string
+	// Exclude: request paths that pass untouched (equal to an entry, or under it).
+	Exclude []string
+	// Methods: only these are faulted (none: every method).
+	Methods []string
+	// Target is where a client connection's requests go (default: its original destination,
+	// with AppPort).
+	Target func(client net.Conn) (string, error)
+	// DialTimeout bounds the connection to the application (default 5 s).
+	DialTimeout time.Duration
+	// Float64 is the random source of the error roll and the jitter (default math/rand/v2).
+	Float64 func() float64
+	Logf    func(format string, a ...any)
+}
+
+// Stats count what the proxy did.
+type Stats struct {
+	Connections int64 // accepted
+	Active      int64 // open now
+	Requests    int64 // HTTP requests read
+	Faulted     int64 // requests the fault covers (method and path)
+	Errors      int64 // answered with the error
+	Relayed     int64 // connections relayed byte for byte (TLS, HTTP/2, upgraded, unreadable)
+	DialErrors  int64 // connections the application did not accept
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%s (%d open, %d relayed as they are), %s (%d faulted, %d answered with the error)",
+		Count(s.Connections, "connection"), s.Active, s.Relayed, Count(s.Requests, "request"), s.Faulted, s.Errors)
+}
+
+// Count is "1 request", "2 requests".
+func Count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// Proxy serves connections from its listeners until Stop.
+type Proxy struct {
+	cfg  Config
+	lns  []net.Listener
+	port int
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	stopping bool
+	stopCh   chan struct{}
+	accepts  sync.WaitGroup
+	handlers sync.WaitGroup
+
+	connections, active, requests, faulted, errors, relayed, dialErrors atomic.Int64
+
+	errKeep, errClose, errKeep10 []byte // the error response, per connection outcome
+	errHeadKeep, errHeadClose    []byte // ... to a HEAD request (no body)
+}
+
+// ListenAny listens on a free port of this network namespace, on every address of the given
+// families (4: 0.0.0.0, 6: [::], IPv6 only), the same port for both.
+func ListenAny(families []int) ([]net.Listener, int, error) {
+	want4, want6 := false, false
+	for _, f := range families {
+		want4 = want4 || f == 4
+		want6 = want6 || f == 6
+	}
+	if !want4 && !want6 {
+		return nil, 0, errors.New("no address family to listen on")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		var lns []net.Listener
+		port := 0
+		fail := func(err error) {
+			for _, l := range lns {
+				l.Close()
+			}
+			lastErr = err
+		}
+		if want4 {
+			l, err := net.Listen("tcp4", "0.0.0.0:0")
+			if err != nil {
+				fail(err)
+				continue
+			}
+			lns = append(lns, l)
+			port = l.Addr().(*net.TCPAddr).Port
+		}
+		if want6 {
+			l, err := net.Listen("tcp6", net.JoinHostPort("::", strconv.Itoa(port)))
+			if err != nil {
+				// the port is taken in IPv6 (or, with port 0, IPv6 does not work here)
+				fail(err)
+				if port == 0 {
+					break
+				}
+				continue
+			}
+			lns = append(lns, l)
+			port = l.Addr().(*net.TCPAddr).Port
+		}
+		return lns, port, nil
+	}
+	return nil, 0, fmt.Errorf("no free port for the proxy: %v", lastErr)
+}
+
+// Start serves on the listeners (all of one port).
+func Start(cfg Config, lns ...net.Listener) *Proxy {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.Float64 == nil {
+		cfg.Float64 = rand.Float64
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.ErrorCode == 0 {
+		cfg.ErrorCode = 500
+	}
+	if cfg.Target == nil {
+		cfg.Target = func(c net.Conn) (string, error) { return originalTarget(c, cfg.AppPort) }
+	}
+	p := &Proxy{cfg: cfg, lns: lns, conns: map[*conn]struct{}{}, stopCh: make(chan struct{})}
+	if len(lns) > 0 {
+		p.port = lns[0].Addr().(*net.TCPAddr).Port
+	}
+	p.errKeep = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "", true)
+	p.errKeep10 = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "keep-alive", true)
+	p.errClose = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "close", true)
+	p.errHeadKeep = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "", false)
+	p.errHeadClose = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "close", false)
+	for _, ln := range lns {
+		p.accepts.Add(1)
+		go p.accept(ln)
+	}
+	return p
+}
+
+// Port is the port the proxy listens on.
+func (p *Proxy) Port() int { return p.port }
+
+// Stats are the counts so far.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Connections: p.connections.Load(), Active: p.active.Load(), Requests: p.requests.Load(),
+		Faulted: p.faulted.Load(), Errors: p.errors.Load(), Relayed: p.relayed.Load(), DialErrors: p.dialErrors.Load(),
+	}
+}
+
+// Serving: the listeners are open.
+func (p *Proxy) Serving() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.stopping
+}
+
+// Stop closes the listeners and every connection: idle ones at once, those in the middle of a
+// request once its response is through, and whatever is still open after drain is reset.
+// Clients of a closed keep-alive connection open a new one (to the application directly, once
+// the redirect is gone). It returns the connections that had to be reset.
+func (p *Proxy) Stop(drain time.Duration) int {
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		p.handlers.Wait()
+		return 0
+	}
+	p.stopping = true
+	close(p.stopCh)
+	for _, ln := range p.lns {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	p.accepts.Wait()
+	for _, c := range conns {
+		c.stop()
+	}
+	done := make(chan struct{})
+	go func() { p.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return 0
+	case <-time.After(drain):
+	}
+	p.mu.Lock()
+	left := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		left = append(left, c)
+	}
+	p.mu.Unlock()
+	for _, c := range left {
+		c.reset()
+	}
+	<-done
+	return len(left)
+}
+
+func (p *Proxy) accept(ln net.Listener) {
+	defer p.accepts.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			p.mu.Lock()
+			stopping := p.stopping
+			p.mu.Unlock()
+			if stopping || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			p.cfg.Logf("proxy :%d: accept: %v", p.port, err)
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		p.mu.Lock()
+		if p.stopping {
+			p.mu.Unlock()
+			c.Close()
+			return
+		}
+		cc := newConn(p, c)
+		p.conns[cc] = struct{}{}
+		p.handlers.Add(1)
+		p.mu.Unlock()
+		p.connections.Add(1)
+		p.active.Add(1)
+		go cc.serve()
+	}
+}
+
+func (p *Proxy) forget(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.active.Add(-1)
+	p.handlers.Done()
+}
+
+// covers: the fault applies to this request.
+func (p *Proxy) covers(q *request) bool {
+	if len(p.cfg.Methods) > 0 {
+		found := false
+		for _, m := range p.cfg.Methods {
+			if string(q.method) == m {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for _, e := range p.cfg.Exclude {
+		if excluded(q.path, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// excluded: path is the entry or under it.
+func excluded(path []byte, entry string) bool {
+	if len(path) < len(entry) || string(path[:len(entry)]) != entry {
+		return false
+	}
+	return len(path) == len(entry) || strings.HasSuffix(entry, "/") || path[len(entry)] == '/'
+}
+
+// pickDelay is one request's delay: the delay ± the jitter (uniform), never below zero.
+func (p *Proxy) pickDelay() time.Duration {
+	d := p.cfg.Delay
+	if p.cfg.Jitter > 0 {
+		d += time.Duration((p.cfg.Float64()*2 - 1) * float64(p.cfg.Jitter))
+	}
+	return max(d, 0)
+}
+
+// delay waits one request's delay, or less if the proxy stops meanwhile.
+func (p *Proxy) delay() {
+	d := p.pickDelay()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-p.stopCh:
+		t.Stop()
+	}
+}
+
+var reasons = map[int]string{
+	400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
+	409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large",
+	414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable", 417: "Expectation Failed",
+	418: "I'm a teapot", 421: "Misdirected Request", 422: "Unprocessable Content", 423: "Locked", 424: "Failed Dependency",
+	425: "Too Early", 426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+	431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+	504: "Gateway Timeout", 505: "HTTP Version Not Supported", 506: "Variant Also Negotiates", 507: "Insufficient Storage",
+	508: "Loop Detected", 510: "Not Extended", 511: "Network Authentication Required",
+}
+
+// errorResponse is the injected error, whole. connection: "" (HTTP/1.1 keep-alive, the default),
+// "keep-alive" (HTTP/1.0) or "close".
+func errorResponse(code int, body, connection string, withBody bool) []byte {
+	reason := reasons[code]
+	if reason == "" {
+		reason = "Error"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n", code, reason, len(body))
+	if connection != "" {
+		fmt.Fprintf(&b, "Connection: %s\r\n", connection)
+	}
+	b.WriteString("\r\n")
+	if withBody {
+		b.WriteString(body)
+	}
+	return []byte(b.String())
+}

@@ -1,0 +1,180 @@
+// What the views draw over time, read from a journal alone: each probe's samples as points on
+// the run's clock, the fault windows, the saved baselines. Pure.
+import type { Dimension } from "../expect/metrics.js";
+import type { Journal, JournalProbe } from "./journal.js";
+
+/** A metric drawn for a probe kind: `latency.p95` for ab and http, `value` for k8s and prometheus … */
+export interface PlottedMetric {
+  readonly metric: string;
+  readonly label: string;
+  readonly dimension: Dimension;
+}
+
+export interface Chart {
+  readonly title: string;
+  readonly metrics: readonly PlottedMetric[];
+}
+
+interface PlanProbeJson {
+  readonly probe?: string;
+  readonly kind?: string;
+  readonly spec?: unknown;
+}
+
+const kindOf = (p: JournalProbe): string => p.kind ?? "ab";
+
+/** The charts of a probe, by its kind and what its samples hold. */
+export function chartsFor(kind: string, samples: readonly JournalProbe[], valueDimension: Dimension): Chart[] {
+  const has = (m: string): boolean => samples.some((p) => p.metrics[m] !== undefined && p.metrics[m] !== null);
+  switch (kind) {
+    case "ab":
+    case "http": {
+      const latency: Chart = {
+        title: "latency",
+        metrics: [
+          { metric: "latency.p50", label: "p50", dimension: "duration" },
+          { metric: "latency.p95", label: "p95", dimension: "duration" },
+        ],
+      };
+      const errors: Chart = { title: "errors", metrics: [{ metric: kind === "http" ? "errorRatio" : "failedRatio", label: kind === "http" ? "error ratio" : "failed ratio", dimension: "ratio" }] };
+      return [latency, errors];
+    }
+    case "k8s": {
+      const metrics: PlottedMetric[] = [];
+      if (has("value")) metrics.push({ metric: "value", label: "value", dimension: "number" });
+      if (has("conditionTrue")) metrics.push({ metric: "conditionTrue", label: "condition True", dimension: "number" });
+      if (metrics.length === 0) metrics.push({ metric: "objects", label: "objects", dimension: "number" });
+      return [{ title: "objects", metrics }];
+    }
+    case "prometheus":
+      return [{ title: "query", metrics: [{ metric: "value", label: "value", dimension: valueDimension }] }];
+    case "cmd":
+      return [
+        { title: "succeeded", metrics: [{ metric: "succeeded", label: "succeeded", dimension: "number" }] },
+        { title: "duration", metrics: [{ metric: "duration", label: "duration", dimension: "duration" }] },
+      ];
+    default:
+      return [];
+  }
+}
+
+/** A metric of a sample, including ab's derived failed ratio. */
+export function sampleValue(p: JournalProbe, metric: string): number | undefined {
+  if (metric === "failedRatio") {
+    const done = p.metrics["completeRequests"];
+    const failed = p.metrics["failedRequests"];
+    return done === undefined || done === null || done === 0 || failed === undefined || failed === null ? undefined : failed / done;
+  }
+  const v = p.metrics[metric];
+  return v === null || v === undefined ? undefined : v;
+}
+
+/**
+ * Where a sample sits on the run's clock, in ms since the run started: the middle of the time it
+ * took (a sample of several requests measures all of that time; one that straddles a fault's
+ * start sits on the side where most of it ran).
+ */
+export function sampleTime(j: Journal, p: JournalProbe): number {
+  const t0 = Date.parse(j.startedAt);
+  const end = Date.parse(p.at);
+  const start = p.startedAt !== undefined ? Date.parse(p.startedAt) : end - p.durationMs;
+  return (start + end) / 2 - t0;
+}
+
+/** A probe's samples to draw: the aggregate where the probe ran per pod, else each run. */
+export function samplesOf(j: Journal, probe: string): JournalProbe[] {
+  const all = j.probes.filter((p) => p.probe === probe);
+  const perPod = all.some((p) => p.aggregate);
+  return all.filter((p) => !perPod || p.aggregate || p.error !== undefined).sort((a, b) => sampleTime(j, a) - sampleTime(j, b));
+}
+
+export interface FaultWindow {
+  readonly step: number;
+  readonly label: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** every pod's revert was confirmed */
+  readonly reverted: boolean;
+}
+
+/** Each fault step's window on the run's clock: from its first apply to its last revert. */
+export function faultWindows(j: Journal): FaultWindow[] {
+  const t0 = Date.parse(j.startedAt);
+  const end = j.endedAt !== null ? Date.parse(j.endedAt) : Math.max(t0, ...j.probes.map((p) => Date.parse(p.at)));
+  const steps = [...new Set(j.faults.map((f) => f.step))].sort((a, b) => a - b);
+  const out: FaultWindow[] = [];
+  for (const step of steps) {
+    const fs = j.faults.filter((f) => f.step === step && f.appliedAt !== null);
+    if (fs.length === 0) continue;
+    const start = Math.min(...fs.map((f) => Date.parse(f.appliedAt ?? "")));
+    const ends = fs.map((f) => (f.revertedAt !== null ? Date.parse(f.revertedAt) : f.heldUntil !== null ? Date.parse(f.heldUntil) : end));
+    const first = fs[0];
+    out.push({ step, label: `${step + 1}. ${first?.stepName ?? ""}: ${first?.summary ?? ""}`, startMs: start - t0, endMs: Math.max(...ends) - t0, reverted: fs.every((f) => f.revertConfirmed === true) });
+  }
+  return out;
+}
+
+/** The saved result of a probe, as a band of one metric: the least and the most it was while saved. */
+export interface Band {
+  readonly name: string;
+  readonly low: number;
+  readonly high: number;
+}
+
+export function baselineBand(j: Journal, probe: string, metrics: readonly string[]): Band | undefined {
+  const saved = samplesOf(j, probe).filter((p) => p.save !== null);
+  const name = saved[0]?.save;
+  if (name === undefined || name === null) return undefined;
+  const values = saved.filter((p) => p.save === name).flatMap((p) => metrics.map((m) => sampleValue(p, m))).filter((v): v is number => v !== undefined);
+  if (values.length === 0) return undefined;
+  return { name, low: Math.min(...values), high: Math.max(...values) };
+}
+
+/** The probes of a run in the order they first ran, with their kind. */
+export function probesOf(j: Journal): { probe: string; kind: string }[] {
+  const seen = new Map<string, string>();
+  for (const p of j.probes) if (!seen.has(p.probe)) seen.set(p.probe, kindOf(p));
+  return [...seen].map(([probe, kind]) => ({ probe, kind }));
+}
+
+/** A prometheus probe's declared unit, from the plan in the journal: its value's dimension. */
+export function valueDimensionOf(j: Journal, probe: string): Dimension {
+  const plan = j.plan as { steadyState?: PlanProbeJson[]; steps?: { run?: PlanProbeJson; during?: PlanProbeJson[] }[] } | null;
+  const runs = [...(plan?.steadyState ?? []), ...(plan?.steps ?? []).flatMap((s) => [...(s.run !== undefined ? [s.run] : []), ...(s.during ?? [])])];
+  const action = (runs.find((r) => r.probe === probe) as { action?: string } | undefined)?.action ?? "";
+  if (/\((seconds|milliseconds)\)$/.test(action)) return "duration";
+  if (/\((ratio|percent)\)$/.test(action)) return "ratio";
+  return "number";
+}
+
+/** The main metric of a probe kind, for one-line views (sparklines). */
+export function mainMetric(kind: string, samples: readonly JournalProbe[]): string {
+  switch (kind) {
+    case "ab":
+    case "http":
+      return "latency.p95";
+    case "cmd":
+      return "succeeded";
+    case "k8s":
+      return samples.some((p) => sampleValue(p, "value") !== undefined) ? "value" : samples.some((p) => sampleValue(p, "conditionTrue") !== undefined) ? "conditionTrue" : "objects";
+    default:
+      return "value";
+  }
+}
+
+const BARS = "▁▂▃▄▅▆▇█";
+
+/** A sparkline of values; a missing value (a failed sample) is a space. */
+export function sparkline(values: readonly (number | undefined)[]): string {
+  const present = values.filter((v): v is number => v !== undefined);
+  if (present.length === 0) return "";
+  const lo = Math.min(...present);
+  const hi = Math.max(...present);
+  return values
+    .map((v) => {
+      if (v === undefined) return " ";
+      if (hi === lo) return BARS[0];
+      return BARS[Math.min(BARS.length - 1, Math.floor(((v - lo) / (hi - lo)) * BARS.length))];
+    })
+    .join("");
+}

@@ -1,0 +1,129 @@
+// The HTML report of a real demo run (test/fixtures/report/demo/journal.json: the journal the
+// kernel lab's run of scenarios/nginx-latency.yaml wrote), rendered by this checkout and opened
+// in a real headless Chromium (Debian's, installed by test/lab/setup): the only request the
+// page makes is for the file itself (everything else is blocked and would be counted), no
+// console error, and the screenshot shows the fault window shaded and the baseline band drawn —
+// checked on the screenshot's own pixels, so a blank or unstyled page fails.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderHtml } from "../../src/report/html.js";
+import type { Journal } from "../../src/report/journal.js";
+import { launchChromium, type Headless } from "../support/browser.js";
+import { repoRoot } from "../support/lab.js";
+
+const journal = JSON.parse(readFileSync(join(repoRoot, "test/fixtures/report/demo/journal.json"), "utf8")) as Journal;
+const dir = mkdtempSync(join(tmpdir(), "chaos-run-html-"));
+const file = join(dir, "report.html");
+const url = pathToFileURL(file).href;
+let headless: Headless;
+const requests: string[] = [];
+const blocked: string[] = [];
+const consoleErrors: string[] = [];
+let shot: Buffer;
+let boxes: Record<string, { x: number; y: number; width: number; height: number } | null>;
+
+/**
+ * The dominant colour of a region of a PNG (the most frequent, to 4 levels of 256 a channel: the
+ * thin lines and dots drawn over a shading do not move it), decoded by the browser itself (a
+ * canvas) on a page of its own.
+ */
+async function dominantColour(png: Buffer, region: { x: number; y: number; width: number; height: number }): Promise<[number, number, number]> {
+  const page = await headless.browser.newPage();
+  try {
+    // runs in the page (a string: this project's TypeScript has no DOM types)
+    const mean = await page.evaluate(`(async () => {
+      const img = new Image();
+      img.src = "data:image/png;base64,${png.toString("base64")}";
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = img.width;
+      c.height = img.height;
+      const g = c.getContext("2d");
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(${Math.round(region.x)}, ${Math.round(region.y)}, ${Math.round(region.width)}, ${Math.round(region.height)}).data;
+      const counts = new Map();
+      for (let i = 0; i < d.length; i += 4) {
+        const key = [d[i], d[i + 1], d[i + 2]].map((v) => v >> 2).join(",");
+        counts.set(key, (counts.get(key) || 0) + 1);
+      }
+      const [best] = [...counts].sort((a, b) => b[1] - a[1])[0];
+      return best.split(",").map((v) => Number(v) * 4);
+    })()`);
+    return mean as [number, number, number];
+  } finally {
+    await page.close();
+  }
+}
+
+beforeAll(async () => {
+  writeFileSync(file, renderHtml(journal));
+  headless = await launchChromium();
+  // nothing leaves the page: every request but the file itself is blocked, and counted
+  await headless.browser.route("**/*", async (route) => {
+    const u = route.request().url();
+    if (u === url) await route.continue();
+    else {
+      blocked.push(u);
+      await route.abort();
+    }
+  });
+  const page = await headless.browser.newPage();
+  page.on("request", (r) => requests.push(r.url()));
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleErrors.push(e.message));
+  await page.goto(url, { waitUntil: "load" });
+  const box = async (selector: string): Promise<{ x: number; y: number; width: number; height: number } | null> => page.locator(selector).first().boundingBox();
+  boxes = {
+    fault: await box("section.probe[data-probe=pulse] .fault-window rect"),
+    band: await box("section.probe[data-probe=pulse] .baseline rect"),
+    chart: await box("section.probe[data-probe=pulse] svg.chart"),
+  };
+  shot = await page.screenshot({ fullPage: true });
+  writeFileSync(join(dir, "report.png"), shot);
+  await page.close();
+}, 120_000);
+
+afterAll(async () => {
+  await headless.close();
+});
+
+describe("the demo's HTML report in headless Chromium", () => {
+  it("makes no request but for the file itself, and logs no error", () => {
+    expect(requests).toEqual([url]);
+    expect(blocked).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("shades the fault window: the pixels inside it are orange-tinted, those left of it white", async () => {
+    const f = boxes["fault"];
+    const chart = boxes["chart"];
+    if (f === null || f === undefined || chart === null || chart === undefined) throw new Error("no fault window drawn");
+    // the 30 s fault of a ≈ 50 s run: a wide band, not a sliver
+    expect(f.width / chart.width).toBeGreaterThan(0.3);
+    const inside = await dominantColour(shot, { x: f.x + f.width * 0.2, y: f.y + f.height * 0.2, width: f.width * 0.6, height: f.height * 0.6 });
+    const before = await dominantColour(shot, { x: f.x - 40, y: f.y + f.height * 0.2, width: 30, height: f.height * 0.6 });
+    console.log(`fault window ${JSON.stringify(f)}: inside rgb ${inside.map(Math.round).join(",")}, before it ${before.map(Math.round).join(",")}`);
+    expect(inside[0]).toBeGreaterThan(inside[2] + 25);
+    expect(inside[1]).toBeGreaterThan(inside[2] + 5);
+    expect(Math.min(...before)).toBeGreaterThan(235);
+  });
+
+  it("draws the saved baseline as a green band", async () => {
+    const b = boxes["band"];
+    if (b === null || b === undefined) throw new Error("no baseline band drawn");
+    expect(b.height).toBeGreaterThanOrEqual(3);
+    // left of the fault window: the band alone, not its blend with the fault's shading
+    const f = boxes["fault"];
+    const right = f === null || f === undefined ? b.x + b.width : f.x;
+    expect(right - b.x).toBeGreaterThan(40);
+    const c = await dominantColour(shot, { x: b.x + 2, y: b.y + 1, width: right - b.x - 4, height: Math.max(1, b.height - 2) });
+    console.log(`baseline band ${JSON.stringify(b)}: rgb ${c.map(Math.round).join(",")}`);
+    expect(c[1]).toBeGreaterThan(c[0] + 15);
+    expect(c[1]).toBeGreaterThan(c[2] + 10);
+  });
+});
