@@ -69,6 +69,24 @@ describe("kill", () => {
     expect(cluster.watching).toBe(0);
   });
 
+  it("a continuous probe under `during` samples through the recovery window, to its end", async () => {
+    const cluster = new RecordingCluster([webPod("web-a")]);
+    const yaml = KILL.replace("steps:\n", 'probes:\n  web:\n    ab: { url: "http://{{ target.ip }}/", requests: 20, concurrency: 1 }\nsteps:\n').replace(
+      "    duration: 30s\n",
+      "    duration: 30s\n    during:\n      - probe: web\n        every: 5s\n        expect: { failedRequests: 0 }\n",
+    );
+    const run = start(cluster, scenarioOf(yaml));
+    const result = await finish(run);
+    expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
+    const watching = run.events.find((e) => e.type === "fault:watching");
+    const samples = run.events.flatMap((e) => (e.type === "probe:result" && e.where.phase === "during" && e.series !== undefined ? [e] : []));
+    // one sample every 5 s from the kill to the window's end (30 s): the series is not cut at the first sample
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    expect(watching?.type === "fault:watching" ? samples.every((e) => e.at < watching.untilAt) : false).toBe(true);
+    const judged = run.events.find((e) => e.type === "expect:result" && e.probe === "web");
+    expect(judged?.type === "expect:result" ? [judged.outcome.verdict, judged.series?.samples] : []).toEqual(["pass", samples.length]);
+  });
+
   it("a signal refused in one pod: no pod is signalled, exit 3 with the reason", async () => {
     const cluster = new RecordingCluster([webPod("web-a"), webPod("web-b")]);
     cluster.script = (r, where) =>
