@@ -110,8 +110,8 @@ export default async function processFaults({ root, log }) {
       log(`stress exited ${st.status}: ${st.stderr.slice(-400)}`);
       return false;
     }
-    const ratio = m["cpu.load"] / 50;
-    log(`stress 1 worker × 50% under a 1-CPU pod limit, 10 s: achieved ${m["cpu.load"].toFixed(2)}% = ${ratio.toFixed(3)} × asked${ratio >= 0.85 && ratio <= 1.15 ? "" : "  (outside 0.85–1.15)"}; waited ${(m["cpu.wait"] ?? 0).toFixed(1)}% for a CPU; cgroup usage ${(m["cpu.usage"] ?? 0).toFixed(3)} CPU`);
+    const ratio = m["cpu.load"] / 0.5;
+    log(`stress 1 worker × 50% under a 1-CPU pod limit, 10 s: achieved ${(100 * m["cpu.load"]).toFixed(2)}% = ${ratio.toFixed(3)} × asked${ratio >= 0.85 && ratio <= 1.15 ? "" : "  (outside 0.85–1.15)"}; waited ${(100 * (m["cpu.wait"] ?? 0)).toFixed(1)}% for a CPU; cgroup usage ${(m["cpu.usage"] ?? 0).toFixed(3)} CPU`);
     if (stopMs !== undefined) log(`  from the end of the step to every stressor stopped and confirmed: ${stopMs} ms`);
     return ratio >= 0.85 && ratio <= 1.15;
   } finally {

@@ -48,14 +48,14 @@ export function stressObservation(pod: PodRef, reading: StressReading | undefine
   const el = reading?.elapsedMs ?? 0;
   const cpu = reading?.cpu;
   if (cpu !== undefined) {
-    metrics["cpu.load"] = cpu.achievedLoad;
+    metrics["cpu.load"] = cpu.achievedLoad / 100;
     metrics["cpu.usage"] = cpu.cgroupUsageMs !== undefined && el > 0 ? cpu.cgroupUsageMs / el : undefined;
-    metrics["cpu.throttled"] = cpu.throttledMs !== undefined && el > 0 ? (100 * cpu.throttledMs) / el : undefined;
+    metrics["cpu.throttled"] = cpu.throttledMs !== undefined && el > 0 ? cpu.throttledMs / el : undefined;
     metrics["cpu.throttledTime"] = cpu.throttledMs;
-    metrics["cpu.wait"] = cpu.waitMs !== undefined && el > 0 ? (100 * cpu.waitMs) / (el * cpu.workers) : undefined;
+    metrics["cpu.wait"] = cpu.waitMs !== undefined && el > 0 ? cpu.waitMs / (el * cpu.workers) : undefined;
     let w = `${cpu.workers} CPU worker${cpu.workers === 1 ? "" : "s"}: asked ${cpu.load}% of a CPU each, achieved ${cpu.achievedLoad.toFixed(1)}% over ${(el / 1000).toFixed(1)}s`;
     const wait = metrics["cpu.wait"];
-    if (wait !== undefined && wait >= 5) w += `; waited ${wait.toFixed(0)}% of the time for a CPU`;
+    if (wait !== undefined && wait >= 0.05) w += `; waited ${(100 * wait).toFixed(0)}% of the time for a CPU`;
     if (cpu.throttledMs !== undefined && el > 0) {
       w += `; the pod's CPU limit${limits?.cpuMilli !== undefined ? ` (${cpuWords(limits.cpuMilli)})` : ""} throttled the agent ${((100 * cpu.throttledMs) / el).toFixed(0)}% of the time`;
     } else if (cpu.throttleSource !== undefined) w += `; throttling ${cpu.throttleSource}`;

@@ -9,7 +9,7 @@ export interface MetricInfo {
   readonly dimension: Dimension;
   readonly description: string;
   /** how a plain number is shown to people (it stays a plain number in expressions) */
-  readonly display?: "bytes" | "percent" | undefined;
+  readonly display?: "bytes" | undefined;
 }
 
 const duration = (description: string): MetricInfo => ({ dimension: "duration", description });
@@ -86,7 +86,6 @@ export function metricsOf(kind: ProbeKind): MetricTable {
 }
 
 const bytes = (description: string): MetricInfo => ({ dimension: "number", description, display: "bytes" });
-const percent = (description: string): MetricInfo => ({ dimension: "number", description, display: "percent" });
 
 /**
  * What faults measure themselves, per fault kind, per target pod: expectations on a fault step
@@ -104,10 +103,10 @@ export const FAULT_METRICS = {
     "pods.ready": number("the controller's pods Ready at the end of the window"),
   },
   stress: {
-    "cpu.load": percent("CPU used by each worker, percent of one CPU, measured in the workers' own CPU time"),
+    "cpu.load": ratio("CPU used by each worker, a share of one CPU, measured in the workers' own CPU time"),
     "cpu.usage": number("CPU seconds per second used by the agent's cgroup (workers and agent) while the fault was held"),
-    "cpu.wait": percent("time each worker was ready to run but waited for a CPU (the node's other processes, or the pod's limit), percent of its wall time"),
-    "cpu.throttled": percent("percent of the time the pod's CPU limit throttled the agent's cgroup (cpu.stat.local; no value where the kernel does not say)"),
+    "cpu.wait": ratio("time each worker was ready to run but waited for a CPU (the node's other processes, or the pod's limit), a share of its wall time"),
+    "cpu.throttled": ratio("share of the time the pod's CPU limit throttled the agent's cgroup (cpu.stat.local; no value where the kernel does not say)"),
     "cpu.throttledTime": duration("how long the pod's CPU limit throttled the agent's cgroup"),
     "memory.allocated": bytes("bytes the memory stressor had allocated and touched"),
     "memory.oomKilled": number("1 when the OOM killer took the memory stressor, else 0"),

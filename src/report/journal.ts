@@ -306,7 +306,7 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
       // a fault's own metrics may be shown as bytes or percent; a probe's by their dimension
       const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : undefined;
       const dimension = e.dimension ?? o.dimension ?? info?.dimension ?? "number";
-      const valueText = (v: number): string => (info?.display === "bytes" ? formatSize(v) : info?.display === "percent" ? `${formatValue(v, "number")}%` : formatValue(v, dimension));
+      const valueText = (v: number): string => (info?.display === "bytes" ? formatSize(v) : formatValue(v, dimension));
       const extra: Partial<JournalExpectation> = {};
       if (e.series !== undefined) extra.series = e.series.id;
       if (typeof o.threshold === "number" && Number.isFinite(o.threshold)) extra.limit = o.threshold;

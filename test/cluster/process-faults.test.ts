@@ -240,10 +240,10 @@ describe("stress", () => {
   const observed = (j: Journal) => j.faults[0]?.observed;
 
   it("one worker at 50% under a pod CPU limit of 1 CPU: it gets what it asked, ±15%", async () => {
-    const r = await stressRun("cpu-50", "web", `{ cpu: { workers: 1, load: "50%" } }`, `{ cpu.load: { within: [42.5, 57.5] }, cpu.usage: { within: [0.42, 0.65] } }`, 10);
+    const r = await stressRun("cpu-50", "web", `{ cpu: { workers: 1, load: "50%" } }`, `{ cpu.load: { within: [42.5%, 57.5%] }, cpu.usage: { within: [0.42, 0.65] } }`, 10);
     expect(r.code, r.output).toBe(0);
     const m = observed(r.journal)?.metrics;
-    console.log(`stress 1 x 50% under 1 CPU: cpu.load ${m?.["cpu.load"]}%, cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, waited ${m?.["cpu.wait"]?.toFixed(1)}%, throttled ${m?.["cpu.throttledTime"]} ms`);
+    console.log(`stress 1 x 50% under 1 CPU: cpu.load ${(100 * (m?.["cpu.load"] ?? 0)).toFixed(1)}%, cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, waited ${(100 * (m?.["cpu.wait"] ?? 0)).toFixed(1)}%, throttled ${m?.["cpu.throttledTime"]} ms`);
     expect(observed(r.journal)?.detail).toContain("outside container nginx's own");
     await noStressorLeft("web");
   }, 120_000);
@@ -255,10 +255,10 @@ describe("stress", () => {
     const load = m["cpu.load"] ?? 0;
     const wait = m["cpu.wait"] ?? 0;
     const latency = r.journal.probes.find((p) => p.phase === "during")?.metrics["latency.p95"];
-    console.log(`stress 1 x 100% under 1 CPU: cpu.load ${load}%, waited ${wait.toFixed(1)}% for a CPU, throttled ${m["cpu.throttledTime"]?.toFixed(0)} ms; nginx p95 ${latency} ms`);
+    console.log(`stress 1 x 100% under 1 CPU: cpu.load ${(100 * load).toFixed(1)}%, waited ${(100 * wait).toFixed(1)}% for a CPU, throttled ${m["cpu.throttledTime"]?.toFixed(0)} ms; nginx p95 ${latency} ms`);
     // a worker at 100% runs, or waits for a CPU (a busy node, the limit), the whole time: never idles
-    expect(load + wait).toBeGreaterThanOrEqual(85);
-    expect(load + wait).toBeLessThanOrEqual(115);
+    expect(load + wait).toBeGreaterThanOrEqual(0.85);
+    expect(load + wait).toBeLessThanOrEqual(1.15);
     await noStressorLeft("web");
   }, 120_000);
 
@@ -266,7 +266,7 @@ describe("stress", () => {
     const uid = (await getPod(ns, "small"))?.metadata.uid ?? "";
     const stat = (): Record<string, number> => Object.fromEntries(readFileSync(join(cgroupDir(uid, "cpu"), "cpu.stat"), "utf8").trim().split("\n").map((l) => [l.split(" ")[0] ?? "", Number(l.split(" ")[1])]));
     const before = stat();
-    const r = await stressRun("cpu-limit", "small", `{ cpu: { workers: 1, load: "100%" } }`, `{ cpu.usage: { within: [0.425, 0.575] }, cpu.throttled: { above: 5 } }`, 10);
+    const r = await stressRun("cpu-limit", "small", `{ cpu: { workers: 1, load: "100%" } }`, `{ cpu.usage: { within: [0.425, 0.575] }, cpu.throttled: { above: 5% } }`, 10);
     const after = stat();
     expect(r.code, r.output).toBe(0);
     const m = observed(r.journal)?.metrics;

@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 describe("stress on cgroup v2", () => {
   it("CPU: usage from cpu.stat; throttling by the pod's limit said to be unreadable on this kernel, not 0", async () => {
-    const r = await stress("v2-cpu", `{ cpu: { workers: 1, load: "100%" } }`, 8, `{ cpu.load: { above: 5 } }`);
+    const r = await stress("v2-cpu", `{ cpu: { workers: 1, load: "100%" } }`, 8, `{ cpu.load: { above: 5% } }`);
     expect(r.code, r.output).toBe(0);
     const o = r.journal.faults[0]?.observed;
     console.log(`kernel lab stress: ${o?.detail ?? ""}`);

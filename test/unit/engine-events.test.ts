@@ -241,8 +241,8 @@ steps:
     fault: { stress: { cpu: { workers: 2, load: "50%" }, memory: { size: 8Mi } } }
     duration: 10s
     expect:
-      cpu.load: { within: [42.5, 57.5] }
-      cpu.throttled: { above: 10 }
+      cpu.load: { within: [42.5%, 57.5%] }
+      cpu.throttled: { above: 10% }
       memory.oomKilled: 0
 `;
 
@@ -260,7 +260,7 @@ describe("stress", () => {
     expect(cluster.requests((r) => r.op !== "renew").map((r) => r.request.op)).toEqual(["apply", "revert"]);
     expect(cluster.requests((r) => r.op === "renew").length).toBeGreaterThan(5);
     const [o] = observed(run.events);
-    expect(o?.metrics).toMatchObject({ "cpu.load": 50, "cpu.usage": 1, "cpu.throttled": 50, "cpu.throttledTime": 5000, "memory.allocated": 8 << 20, "memory.oomKilled": 0, restarts: 0, oomKilled: 0 });
+    expect(o?.metrics).toMatchObject({ "cpu.load": 0.5, "cpu.usage": 1, "cpu.throttled": 0.5, "cpu.throttledTime": 5000, "memory.allocated": 8 << 20, "memory.oomKilled": 0, restarts: 0, oomKilled: 0 });
     expect(o?.detail).toContain("2 CPU workers: asked 50% of a CPU each, achieved 50.0% over 10.0s; the pod's CPU limit (500m) throttled the agent 50% of the time");
     expect(o?.detail).toContain("memory: 8Mi of 8Mi allocated under the pod's limit of 64Mi");
     expect(o?.detail).toContain("the stressors ran in a stress agent of their own, in the pod's cgroup, outside container web's own");
