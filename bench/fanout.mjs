@@ -34,9 +34,11 @@ async function byHand(root, namespace, pods, parallel = 16) {
   };
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < pods.length) await one(pods[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < pods.length) await one(pods[next++]);
+    }),
+  );
   return performance.now() - started;
 }
 

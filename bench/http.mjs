@@ -81,7 +81,9 @@ export default async function http({ root, log }) {
       const latencyOk = added <= 0.5;
       const throughputOk = ratio >= 0.9;
       ok &&= latencyOk && throughputOk;
-      log(`c=${load.concurrency}, ${load.requests} requests: p50 direct ${p50d.toFixed(3)} ms, through the proxy ${p50p.toFixed(3)} ms: added ${added.toFixed(3)} ms = ${(added / 0.5).toFixed(2)}× the 0.5 ms bar  ${latencyOk ? "ok" : "OVER the bar"}`);
+      log(
+        `c=${load.concurrency}, ${load.requests} requests: p50 direct ${p50d.toFixed(3)} ms, through the proxy ${p50p.toFixed(3)} ms: added ${added.toFixed(3)} ms = ${(added / 0.5).toFixed(2)}× the 0.5 ms bar  ${latencyOk ? "ok" : "OVER the bar"}`,
+      );
       log(`  throughput direct ${rpsd.toFixed(0)} req/s, through the proxy ${rpsp.toFixed(0)} req/s: ${ratio.toFixed(2)} of direct (bar ≥ 0.90)  ${throughputOk ? "ok" : "UNDER the bar"}`);
       log(`  each request costs the path ${((1 / rpsp - 1 / rpsd) * 1e6).toFixed(1)} µs more (direct: ${(1e6 / rpsd).toFixed(1)} µs per request)`);
     }

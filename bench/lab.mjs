@@ -9,7 +9,12 @@ const PODS = 5;
 
 /** Create → Ready of one pod, through the API as a user's kubectl sees it (its own start included). */
 async function podToReady(root, namespace, name) {
-  const pod = { apiVersion: "v1", kind: "Pod", metadata: { name, namespace }, spec: { containers: [{ name: "main", image: "chaos-tools", imagePullPolicy: "IfNotPresent", command: ["sleep", "infinity"] }], terminationGracePeriodSeconds: 1 } };
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace },
+    spec: { containers: [{ name: "main", image: "chaos-tools", imagePullPolicy: "IfNotPresent", command: ["sleep", "infinity"] }], terminationGracePeriodSeconds: 1 },
+  };
   const t0 = performance.now();
   await kubectlOk(root, ["create", "-f", "-"], { input: JSON.stringify(pod) });
   await kubectlOk(root, ["wait", "--for=condition=Ready", `pod/${name}`, "-n", namespace, "--timeout=120s"]);
@@ -42,7 +47,9 @@ export default async function lab({ root, log }) {
   const med = median(times);
   const podOk = med <= 3000;
   ok &&= podOk;
-  log(`a pod from create to Ready (kubectl create + kubectl wait), image on the node: median ${med.toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms of ${PODS} = ${(med / 3000).toFixed(2)}× the 3 s bar  ${podOk ? "ok" : "OVER the bar"}`);
+  log(
+    `a pod from create to Ready (kubectl create + kubectl wait), image on the node: median ${med.toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms of ${PODS} = ${(med / 3000).toFixed(2)}× the 3 s bar  ${podOk ? "ok" : "OVER the bar"}`,
+  );
   log(`  (the first pod of a fresh node also pulled its image from the lab's registry: ${firstMs.toFixed(0)} ms)`);
   await kubectl(root, ["delete", "namespace", ns, "--wait=false"]);
   if (!wasUp) spawnSync(join(root, "test/lab/down"), ["--quiet"], { stdio: "inherit" });

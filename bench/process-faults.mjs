@@ -19,7 +19,9 @@ const RUNS = 3;
 
 async function waitReady(root, selector, count) {
   for (let i = 0; i < 600; i++) {
-    const out = (await kubectl(root, ["get", "pods", "-n", NS, "-l", selector, "-o", "jsonpath={range .items[*]}{.metadata.deletionTimestamp}/{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"])).stdout;
+    const out = (
+      await kubectl(root, ["get", "pods", "-n", NS, "-l", selector, "-o", 'jsonpath={range .items[*]}{.metadata.deletionTimestamp}/{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'])
+    ).stdout;
     if (out.split("\n").filter((l) => l === "/True").length >= count) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -59,8 +61,22 @@ export default async function processFaults({ root, log }) {
     await kubectlOk(root, ["label", "namespace", NS, "pod-security.kubernetes.io/enforce=privileged"]);
     for (let i = 0; i < 100 && (await kubectl(root, ["get", "sa", "default", "-n", NS])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
     const small = { cpu: "10m", memory: "16Mi" };
-    const web = { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: NS, labels: { bench: "web" } }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "nginx", image: "nginx", resources: { limits: { cpu: "1", memory: "256Mi" }, requests: small } }] } };
-    const dep = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "dep", namespace: NS }, spec: { replicas: 2, selector: { matchLabels: { app: "dep" } }, template: { metadata: { labels: { app: "dep" } }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "nginx", image: "nginx", resources: { requests: small } }] } } } };
+    const web = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: NS, labels: { bench: "web" } },
+      spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "nginx", image: "nginx", resources: { limits: { cpu: "1", memory: "256Mi" }, requests: small } }] },
+    };
+    const dep = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "dep", namespace: NS },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: "dep" } },
+        template: { metadata: { labels: { app: "dep" } }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "nginx", image: "nginx", resources: { requests: small } }] } },
+      },
+    };
     await kubectlOk(root, ["apply", "-f", "-"], { input: `${JSON.stringify(web)}\n${JSON.stringify(dep)}` });
     await waitReady(root, "bench=web", 1);
     await waitReady(root, "app=dep", 2);
@@ -79,7 +95,9 @@ export default async function processFaults({ root, log }) {
       toSignal.push(r.ms);
       toReady.push(ready);
     }
-    log(`kill -p web (SIGKILL through ptrace), ${RUNS} runs: command start → signal median ${median(toSignal).toFixed(0)} ms (max ${Math.max(...toSignal).toFixed(0)}): preflight, kill agent added and running, dry run, kill`);
+    log(
+      `kill -p web (SIGKILL through ptrace), ${RUNS} runs: command start → signal median ${median(toSignal).toFixed(0)} ms (max ${Math.max(...toSignal).toFixed(0)}): preflight, kill agent added and running, dry run, kill`,
+    );
     log(`  nginx Ready again after the signal: ${toReady.map((x) => x.toFixed(2)).join(", ")} s (each restart waits out the kubelet's growing back-off)`);
 
     // kill-pod
@@ -99,7 +117,10 @@ export default async function processFaults({ root, log }) {
 
     // stress: exactness and stop time
     const stressFile = join(dir, "stress.yaml");
-    writeFileSync(stressFile, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: bench-stress }\ntarget: { pods: [web], mode: all }\nsteps:\n  - name: half a CPU\n    fault: { stress: { cpu: { workers: 1, load: "50%" } } }\n    duration: 10s\n`);
+    writeFileSync(
+      stressFile,
+      `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: bench-stress }\ntarget: { pods: [web], mode: all }\nsteps:\n  - name: half a CPU\n    fault: { stress: { cpu: { workers: 1, load: "50%" } } }\n    duration: 10s\n`,
+    );
     await waitReady(root, "bench=web", 1);
     const st = spawnSync(process.execPath, [cli, stressFile, ...asAdmin, "--report-dir", join(dir, "s")], { cwd: root, env: { ...process.env, CI: "true" }, encoding: "utf8" });
     const sdir = readdirSync(join(dir, "s")).find((d) => d.startsWith("bench-stress")) ?? "";
@@ -111,7 +132,9 @@ export default async function processFaults({ root, log }) {
       return false;
     }
     const ratio = m["cpu.load"] / 0.5;
-    log(`stress 1 worker × 50% under a 1-CPU pod limit, 10 s: achieved ${(100 * m["cpu.load"]).toFixed(2)}% = ${ratio.toFixed(3)} × asked${ratio >= 0.85 && ratio <= 1.15 ? "" : "  (outside 0.85–1.15)"}; waited ${(100 * (m["cpu.wait"] ?? 0)).toFixed(1)}% for a CPU; cgroup usage ${(m["cpu.usage"] ?? 0).toFixed(3)} CPU`);
+    log(
+      `stress 1 worker × 50% under a 1-CPU pod limit, 10 s: achieved ${(100 * m["cpu.load"]).toFixed(2)}% = ${ratio.toFixed(3)} × asked${ratio >= 0.85 && ratio <= 1.15 ? "" : "  (outside 0.85–1.15)"}; waited ${(100 * (m["cpu.wait"] ?? 0)).toFixed(1)}% for a CPU; cgroup usage ${(m["cpu.usage"] ?? 0).toFixed(3)} CPU`,
+    );
     if (stopMs !== undefined) log(`  from the end of the step to every stressor stopped and confirmed: ${stopMs} ms`);
     return ratio >= 0.85 && ratio <= 1.15;
   } finally {

@@ -60,7 +60,7 @@ export default async function scenario({ root, log }) {
       .sort()
       .map((f) => readFileSync(join(root, "scenarios", f), "utf8"));
     for (let i = 0; i < 1000; i++) {
-      const text = catalog[i % catalog.length].replace(/^(  name: )([a-z0-9-]+)$/m, `$1$2-${i}`);
+      const text = catalog[i % catalog.length].replace(/^( {2}name: )([a-z0-9-]+)$/m, `$1$2-${i}`);
       writeFileSync(join(dir, `s${String(i).padStart(4, "0")}.yaml`), text);
     }
     const dirRuns = [];

@@ -62,7 +62,11 @@ export default async function timeToFault({ root, log }) {
     const steps = Array.from({ length: STEPS }, (_, i) => `  - name: drop port 9, take ${i + 1}\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 100ms\n`).join("");
     const hold = `  - name: hold two faults\n    fault: { partition: {}, to: { port: 10, protocol: tcp } }\n    duration: 20s\n`;
     writeFileSync(join(dir, "ttf.yaml"), `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: bench-ttf }\ntarget: { selector: { app: ttf }, mode: all }\nsteps:\n${steps}${hold}`);
-    const child = spawn(process.execPath, [cli, join(dir, "ttf.yaml"), "--kubeconfig", kubeconfig, "-n", ns, "--report-dir", join(dir, "r")], { cwd: root, env: { ...process.env, CI: "true" }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [cli, join(dir, "ttf.yaml"), "--kubeconfig", kubeconfig, "-n", ns, "--report-dir", join(dir, "r")], {
+      cwd: root,
+      env: { ...process.env, CI: "true" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let err = "";
     const held = new Promise((resolve) => {
       child.stderr.on("data", (d) => {

@@ -46,7 +46,7 @@ export async function kubectlOk(root, args, options) {
 export async function waitAllReady(root, namespace, selector, count, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const out = await kubectl(root, ["get", "pods", "-n", namespace, "-l", selector, "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
+    const out = await kubectl(root, ["get", "pods", "-n", namespace, "-l", selector, "-o", 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
     const ready = out.stdout.split("\n").filter((l) => l === "True").length;
     if (ready >= count) return;
     if (Date.now() > deadline) throw new Error(`only ${ready} of ${count} pods ready in ${namespace}`);
@@ -66,7 +66,14 @@ export async function makePods(root, namespace, prefix, count, label) {
   const docs = [];
   for (let i = 0; i < count; i++) {
     const name = `${prefix}-${String(i).padStart(2, "0")}`;
-    docs.push(JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels: { app: label } }, spec: { containers: [{ name: "main", image: "chaos-tools", command: ["sleep", "infinity"] }], terminationGracePeriodSeconds: 1 } }));
+    docs.push(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace, labels: { app: label } },
+        spec: { containers: [{ name: "main", image: "chaos-tools", command: ["sleep", "infinity"] }], terminationGracePeriodSeconds: 1 },
+      }),
+    );
   }
   await kubectlOk(root, ["apply", "-f", "-"], { input: docs.join("\n") });
   await waitAllReady(root, namespace, `app=${label}`, count);
@@ -95,9 +102,7 @@ export function timeUntil(root, args, re, count) {
       }
     }
   });
-  return new Promise((resolve) =>
-    child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: err, cpu: cpuAtReach, labCpuBefore })),
-  );
+  return new Promise((resolve) => child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: err, cpu: cpuAtReach, labCpuBefore })));
 }
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux

@@ -9,7 +9,7 @@ export function parseVerbArgs<O extends Options>(verb: string, args: readonly st
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (e) {
-    const message = e instanceof Error ? e.message.split("\n")[0] ?? e.message : String(e);
+    const message = e instanceof Error ? (e.message.split("\n")[0] ?? e.message) : String(e);
     throw new UsageError(message.replace(/\. To specify a positional argument.*$/, ""), { hint: `see: chaos-run ${verb} --help` });
   }
 }

@@ -52,7 +52,6 @@ Exit status: 0 expectations held, 1 an expectation failed, 2 invalid scenario or
 `;
 }
 
-
 /** Which verb a command line means; `FILE.yaml` or an existing path as first argument means `run`. */
 export function dispatch(args: readonly string[], io: CliIO): { verb: string; rest: string[] } | undefined {
   const [first, ...rest] = args;
@@ -112,4 +111,3 @@ export async function runCli(argv: readonly string[], io: CliIO, interrupts: Int
     return ExitCode.CouldNotRun;
   }
 }
-

@@ -48,17 +48,14 @@ export function formatText(files: readonly FileDiagnostics[], pretty: boolean): 
 function codeFrame(index: LineIndex, l: LocatedDiagnostic): string {
   const text = index.lineText(l.line);
   if (text === "" && l.line > 1 && l.col === 1) return "";
-  const shown = text.length > 160 ? text.slice(0, 160) + "…" : text;
+  const shown = text.length > 160 ? `${text.slice(0, 160)}…` : text;
   const width = String(l.line).length;
   const endCol = l.endLine === l.line ? Math.max(l.endCol, l.col + 1) : text.length + 1;
   const caretLen = Math.max(1, Math.min(endCol - l.col, shown.length - l.col + 2));
   const gutter = " ".repeat(width);
-  return (
-    `  ${C.dim(`${l.line} |`)} ${shown}\n` +
-    `  ${C.dim(`${gutter} |`)} ${" ".repeat(Math.max(0, l.col - 1))}${C.red("^".repeat(caretLen))}\n`
-  );
+  return `  ${C.dim(`${l.line} |`)} ${shown}\n` + `  ${C.dim(`${gutter} |`)} ${" ".repeat(Math.max(0, l.col - 1))}${C.red("^".repeat(caretLen))}\n`;
 }
 
 export function formatJson(files: readonly FileDiagnostics[]): string {
-  return JSON.stringify(locateAll(files), null, 2) + "\n";
+  return `${JSON.stringify(locateAll(files), null, 2)}\n`;
 }

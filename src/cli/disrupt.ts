@@ -100,7 +100,10 @@ export async function run(ctx: VerbContext): Promise<number> {
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
     const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [countdown, plainView(ctx.io.stderr)]);
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [
+      countdown,
+      plainView(ctx.io.stderr),
+    ]);
     if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) {

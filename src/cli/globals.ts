@@ -43,7 +43,8 @@ export function extractGlobalFlags(argv: readonly string[]): { globals: GlobalFl
         value = argv[i + 1];
         i++;
       }
-      if (value === undefined || value === "" || (value.startsWith("-") && value.length > 1)) throw new UsageError(`${name} needs a value`, { hint: `e.g. ${name} ${key === "namespace" ? "default" : key === "context" ? "kind-kind" : "~/.kube/config"}` });
+      if (value === undefined || value === "" || (value.startsWith("-") && value.length > 1))
+        throw new UsageError(`${name} needs a value`, { hint: `e.g. ${name} ${key === "namespace" ? "default" : key === "context" ? "kind-kind" : "~/.kube/config"}` });
       values[key] = value;
       continue;
     }

@@ -69,9 +69,11 @@ export function httpParamsFromFlags(values: {
   const jitterMs = numberFlag("-j/--jitter", values.jitter, "milliseconds", { min: 0, max: 3_600_000 });
   const errorRate = numberFlag("--error-rate", values["error-rate"], "percent", { min: 0, max: 100 });
   const errorCode = integerFlag("error-code", values["error-code"], 400, 599);
-  if (delayMs === undefined && errorRate === undefined) throw new UsageError("http needs a delay (--delay MS) or an error rate (--error-rate PERCENT)", { hint: "chaos-run http -p POD --port 80 --error-rate 10 --error-code 503 -r 30" });
+  if (delayMs === undefined && errorRate === undefined)
+    throw new UsageError("http needs a delay (--delay MS) or an error rate (--error-rate PERCENT)", { hint: "chaos-run http -p POD --port 80 --error-rate 10 --error-code 503 -r 30" });
   if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
-  if (errorRate === undefined && (errorCode !== undefined || values["error-body"] !== undefined)) throw new UsageError(`${errorCode !== undefined ? "--error-code" : "--error-body"} needs --error-rate (the share of requests that get the error)`);
+  if (errorRate === undefined && (errorCode !== undefined || values["error-body"] !== undefined))
+    throw new UsageError(`${errorCode !== undefined ? "--error-code" : "--error-body"} needs --error-rate (the share of requests that get the error)`);
   const body = values["error-body"];
   if (body !== undefined && body.length > 4096) throw new UsageError("--error-body takes at most 4096 characters");
   const exclude = [...new Set(values.exclude ?? [])];
@@ -141,12 +143,19 @@ export async function run(ctx: VerbContext): Promise<number> {
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
     const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "http", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [countdown, plainView(ctx.io.stderr)]);
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "http", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [
+      countdown,
+      plainView(ctx.io.stderr),
+    ]);
     if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) {
       const sweep = `chaos-run sweep${namespace !== undefined ? ` -n ${namespace}` : ""}`;
-      ctx.io.stdout.write(detach ? `http fault on port ${params.port} applied; the agent removes it in ${durationS}s by itself. To end it early: ${sweep}\n` : `http fault on port ${params.port} applied for ${durationS}s and removed.\n`);
+      ctx.io.stdout.write(
+        detach
+          ? `http fault on port ${params.port} applied; the agent removes it in ${durationS}s by itself. To end it early: ${sweep}\n`
+          : `http fault on port ${params.port} applied for ${durationS}s and removed.\n`,
+      );
     }
     return code;
   } finally {

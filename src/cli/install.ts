@@ -51,7 +51,9 @@ export async function run(ctx: VerbContext): Promise<number> {
   });
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [plainView(ctx.io.stderr)]);
+    const outcome = await runScenario(ctx, cluster, { scenario, file: "install", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: false }, [
+      plainView(ctx.io.stderr),
+    ]);
     if ("planError" in outcome) throw outcome.planError;
     const code = writeResult(ctx, outcome.result);
     if (code === 0) ctx.io.stdout.write("chaos agent installed.\n");

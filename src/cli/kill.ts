@@ -52,7 +52,10 @@ export function signalFlag(value: string | undefined): KillSignal {
   if (value === undefined) return "SIGKILL";
   const upper = value.toUpperCase();
   const name = NUMBERS[value] ?? KILL_SIGNALS.find((s) => s === upper || s === `SIG${upper}`);
-  if (name === undefined) throw new UsageError(`-s/--signal must be one of ${KILL_SIGNALS.join(", ")}, not ${JSON.stringify(value)}`, { hint: "signals whose default action ends a process; SIGSTOP and SIGCONT are not offered" });
+  if (name === undefined)
+    throw new UsageError(`-s/--signal must be one of ${KILL_SIGNALS.join(", ")}, not ${JSON.stringify(value)}`, {
+      hint: "signals whose default action ends a process; SIGSTOP and SIGCONT are not offered",
+    });
   return name;
 }
 

@@ -55,7 +55,10 @@ export async function run(ctx: VerbContext): Promise<number> {
   const seed = integerFlag("seed", values.seed, 0, 4294967295);
   let pods: string[] | undefined;
   if (values.pods !== undefined) {
-    pods = values.pods.split(",").map((p) => p.trim()).filter((p) => p !== "");
+    pods = values.pods
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== "");
     const bad = pods.find((p) => !POD_NAME.test(p));
     if (pods.length === 0 || bad !== undefined) throw new UsageError(`--pods needs comma-separated pod names${bad !== undefined ? `; ${JSON.stringify(bad)} is not one` : ""}`);
   }
@@ -71,7 +74,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     const plan = planOffline(result.scenario, { seed, pods, namespace: ctx.globals.namespace });
     const noColor = ctx.io.env["NO_COLOR"];
     const color = ctx.io.stdoutIsTTY && (noColor === undefined || noColor === "");
-    ctx.io.stdout.write(format === "json" ? JSON.stringify(planToJson(plan, file), null, 2) + "\n" : formatPlan(plan, file, { color }));
+    ctx.io.stdout.write(format === "json" ? `${JSON.stringify(planToJson(plan, file), null, 2)}\n` : formatPlan(plan, file, { color }));
     return 0;
   } catch (e) {
     if (!(e instanceof PlanError)) throw e;

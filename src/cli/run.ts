@@ -69,7 +69,9 @@ export async function resolveTargets(cluster: Cluster, scenario: Scenario, names
     const found = pods.flatMap((p) => (p.pod === undefined ? [] : [p.pod]));
     const notRunning = found.filter((p) => p.phase !== "Running" || p.deleting);
     if (notRunning.length > 0) {
-      throw new CouldNotRunError(`pod${notRunning.length > 1 ? "s" : ""} ${notRunning.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")} in namespace ${namespace} cannot take an agent: not running (nothing was touched)`);
+      throw new CouldNotRunError(
+        `pod${notRunning.length > 1 ? "s" : ""} ${notRunning.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")} in namespace ${namespace} cannot take an agent: not running (nothing was touched)`,
+      );
     }
     return found;
   }
@@ -184,7 +186,12 @@ interface CatalogOptions {
 }
 
 /** One scenario: its journal (written as it goes), its live or plain view, its table. */
-async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & { scenario: Scenario }, o: CatalogOptions): Promise<{ journal: Journal | undefined; path: string | undefined; exitCode: number }> {
+async function runOne(
+  ctx: VerbContext,
+  cluster: Cluster,
+  v: ValidationResult & { scenario: Scenario },
+  o: CatalogOptions,
+): Promise<{ journal: Journal | undefined; path: string | undefined; exitCode: number }> {
   const runId = newRunId();
   const startedAt = Date.now();
   const dir = join(o.reportDir, runDirName(v.scenario.metadata.name, startedAt));
@@ -217,7 +224,18 @@ async function runOne(ctx: VerbContext, cluster: Cluster, v: ValidationResult & 
   const outcome = await runScenario(
     ctx,
     cluster,
-    { scenario: v.scenario, file: v.file, seed: o.seed, agentImage: o.agentImage, pullPolicy: o.pullPolicy, namespaceFlag: o.namespace, concurrency: o.concurrency, handOffToLease: false, keepTools: o.keepTools, runId },
+    {
+      scenario: v.scenario,
+      file: v.file,
+      seed: o.seed,
+      agentImage: o.agentImage,
+      pullPolicy: o.pullPolicy,
+      namespaceFlag: o.namespace,
+      concurrency: o.concurrency,
+      handOffToLease: false,
+      keepTools: o.keepTools,
+      runId,
+    },
     [planCapture, journalObserver, view],
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };

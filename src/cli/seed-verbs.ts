@@ -11,7 +11,10 @@ import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS, DEFA
 const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function podNames(values: readonly string[] | undefined, verb: string): string[] {
-  const pods = (values ?? []).flatMap((v) => v.split(",")).map((p) => p.trim()).filter((p) => p !== "");
+  const pods = (values ?? [])
+    .flatMap((v) => v.split(","))
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
   if (pods.length === 0) throw new UsageError(`${verb} needs a pod: -p POD`, { hint: `chaos-run ${verb} -p nginx` });
   const bad = pods.find((p) => !POD_NAME.test(p));
   if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a pod name`);

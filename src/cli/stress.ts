@@ -72,7 +72,8 @@ export async function run(ctx: VerbContext): Promise<number> {
   if (load !== undefined && workers === undefined) throw new UsageError("--load needs --cpu N");
   const memoryText = values.memory;
   const bytes = memoryText === undefined ? undefined : parseSize(memoryText);
-  if (memoryText !== undefined && (bytes === undefined || bytes < 4096 || bytes > 1024 ** 4)) throw new UsageError(`--memory takes a size from 4Ki to 1Ti (64Mi, 1Gi, 500M, bytes), not ${JSON.stringify(memoryText)}`);
+  if (memoryText !== undefined && (bytes === undefined || bytes < 4096 || bytes > 1024 ** 4))
+    throw new UsageError(`--memory takes a size from 4Ki to 1Ti (64Mi, 1Gi, 500M, bytes), not ${JSON.stringify(memoryText)}`);
   if (workers === undefined && bytes === undefined) throw new UsageError("stress needs --cpu N or --memory SIZE (or both)", { hint: "chaos-run stress -p POD --cpu 1 --load 50 -r 30" });
   const durationS = secondsFlag("-r/--duration", values.duration);
   if (durationS === undefined) throw new UsageError("stress needs a duration: -r SECONDS");
@@ -87,11 +88,15 @@ export async function run(ctx: VerbContext): Promise<number> {
     ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
     leaseMs: detach ? durationMs : undefined,
     steps: [
-      faultStep("stress", {
-        kind: "stress",
-        cpu: workers === undefined ? undefined : { workers, load: load ?? 100 },
-        memory: bytes === undefined || memoryText === undefined ? undefined : { bytes, text: memoryText },
-      }, durationMs),
+      faultStep(
+        "stress",
+        {
+          kind: "stress",
+          cpu: workers === undefined ? undefined : { workers, load: load ?? 100 },
+          memory: bytes === undefined || memoryText === undefined ? undefined : { bytes, text: memoryText },
+        },
+        durationMs,
+      ),
     ],
   });
   const cluster = await connectFromFlags(ctx.globals, ctx.io);

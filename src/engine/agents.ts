@@ -66,7 +66,10 @@ async function reusable(cluster: Cluster, pod: PodInfo, options: AgentOptions, s
       skipped.push(`${c.name} lacks ${missing.join(", ")}`);
       continue;
     }
-    const call = await callAgent(cluster, { pod: { namespace: pod.namespace, name: pod.name }, container: c.name, reused: true }, statusRequest(options.runId), { signal, timeoutMs: options.execTimeoutMs });
+    const call = await callAgent(cluster, { pod: { namespace: pod.namespace, name: pod.name }, container: c.name, reused: true }, statusRequest(options.runId), {
+      signal,
+      timeoutMs: options.execTimeoutMs,
+    });
     if (call.kind === "reply" && call.reply.ok) {
       const left = call.reply.agent.ttlLeftMs;
       if (left >= options.neededMs) return { container: c.name, skipped };

@@ -187,7 +187,15 @@ export class Checks {
         probe: run.probe,
         pod: undefined,
         expected: run.expectText[i] ?? exp.metric,
-        outcome: { metric: exp.metric, verdict: "error", actual: undefined, threshold: undefined, thresholdText: run.expectText[i] ?? exp.metric, description: `${exp.metric} (no value)`, reason: "no target pod is left to measure: deleted, and not replaced" },
+        outcome: {
+          metric: exp.metric,
+          verdict: "error",
+          actual: undefined,
+          threshold: undefined,
+          thresholdText: run.expectText[i] ?? exp.metric,
+          description: `${exp.metric} (no value)`,
+          reason: "no target pod is left to measure: deleted, and not replaced",
+        },
       });
     }
     return run.expect.length;
@@ -242,7 +250,16 @@ export class Checks {
         const point = id === undefined && resolved?.aggregate === undefined;
         const outcome = point ? evaluateExpectation(exp, values[0], context) : evaluateSeries(exp, { values, aggregate: resolved?.aggregate, noValueReason }, context);
         if (outcome.verdict !== "pass") failed += 1;
-        this.o.emit({ type: "expect:result", at: this.o.now(), where, probe: run.probe, pod, expected: run.expectText[i] ?? exp.metric, outcome, ...(id === undefined ? {} : { series: { id, samples: samples.length } }) });
+        this.o.emit({
+          type: "expect:result",
+          at: this.o.now(),
+          where,
+          probe: run.probe,
+          pod,
+          expected: run.expectText[i] ?? exp.metric,
+          outcome,
+          ...(id === undefined ? {} : { series: { id, samples: samples.length } }),
+        });
       });
     }
     return failed;
@@ -254,7 +271,12 @@ export class Checks {
     const whole = (s: Sample): ProbeOutcome | undefined => s.outcomes.find((o) => o.aggregate) ?? s.outcomes[0];
     const isSeries = run.everyMs !== undefined;
     const combine = (list: readonly Metrics[]): Metrics => (isSeries ? seriesSummary(list) : (list[0] ?? {}));
-    const all = combine(good.map(whole).filter((o): o is ProbeOutcome => o !== undefined).map((o) => o.metrics));
+    const all = combine(
+      good
+        .map(whole)
+        .filter((o): o is ProbeOutcome => o !== undefined)
+        .map((o) => o.metrics),
+    );
     const perPod = new Map<string, Metrics>();
     const pods = new Set(good.flatMap((s) => s.outcomes.filter((o) => !o.aggregate && o.pod !== undefined).map((o) => o.pod ?? "")));
     for (const pod of pods) perPod.set(pod, combine(good.map((s) => s.outcomes.find((o) => !o.aggregate && o.pod === pod)?.metrics).filter((m): m is Metrics => m !== undefined)));

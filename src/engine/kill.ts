@@ -65,7 +65,9 @@ export function killContainer(pod: PodInfo, named: string | undefined): string {
   const names = pod.containers.map((c) => c.name);
   const name = named ?? (pod.defaultContainer !== undefined && names.includes(pod.defaultContainer) ? pod.defaultContainer : names[0]);
   if (name === undefined || !names.includes(name)) {
-    throw new CouldNotRunError(`pod ${pod.namespace}/${pod.name} has no container ${named ?? "(none at all)"} (nothing was touched)`, { hint: `its containers: ${names.join(", ")}; name one with kill.container (-c)` });
+    throw new CouldNotRunError(`pod ${pod.namespace}/${pod.name} has no container ${named ?? "(none at all)"} (nothing was touched)`, {
+      hint: `its containers: ${names.join(", ")}; name one with kill.container (-c)`,
+    });
   }
   return name;
 }
@@ -126,7 +128,9 @@ async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext): Prom
   const container = killContainer(pod, f.fault.container);
   const status = pod.containers.find((c) => c.name === container);
   if (status?.state !== "running") {
-    throw new CouldNotRunError(`container ${container} of pod ${podKey(ref)} is not running (${status?.state ?? "unknown"}${status?.reason !== undefined ? `: ${status.reason}` : ""}): there is no process to signal (nothing was touched)`);
+    throw new CouldNotRunError(
+      `container ${container} of pod ${podKey(ref)} is not running (${status?.state ?? "unknown"}${status?.reason !== undefined ? `: ${status.reason}` : ""}): there is no process to signal (nothing was touched)`,
+    );
   }
   const t: Target = {
     pod: ref,
@@ -157,9 +161,12 @@ async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext): Prom
   if (call.kind === "no-reply" && call.foreign) throw foreignAgentError(t.agent, ctx.agentImage, call.problem);
   if (call.kind !== "reply" || !call.reply.ok || call.reply.fault?.kill === undefined) {
     const code = call.kind === "reply" ? call.reply.error?.code : undefined;
-    throw new CouldNotRunError(`pod ${podKey(ref)}: ${code === "unsupported" ? "refused" : "cannot"} ${f.fault.signal} to container ${container}: ${call.kind === "reply" ? (call.reply.error?.message ?? "no kill in the reply") : callProblem(call)}`, {
-      hint: code === "unsupported" ? "choose a signal the process can receive (SIGKILL always can)" : `kubectl logs -n ${ref.namespace} ${ref.name} -c ${name}`,
-    });
+    throw new CouldNotRunError(
+      `pod ${podKey(ref)}: ${code === "unsupported" ? "refused" : "cannot"} ${f.fault.signal} to container ${container}: ${call.kind === "reply" ? (call.reply.error?.message ?? "no kill in the reply") : callProblem(call)}`,
+      {
+        hint: code === "unsupported" ? "choose a signal the process can receive (SIGKILL always can)" : `kubectl logs -n ${ref.namespace} ${ref.name} -c ${name}`,
+      },
+    );
   }
   t.state = call.reply.fault.kill;
   t.detail = call.reply.fault.detail;
@@ -176,7 +183,18 @@ async function strike(step: KillStep, t: Target, ctx: EventStepContext): Promise
   if (call.kind === "reply" && call.reply.ok && call.reply.fault !== undefined) {
     t.state = call.reply.fault.kill ?? t.state;
     t.detail = call.reply.fault.detail;
-    ctx.emit({ type: "fault:applied", at: ctx.now(), index: step.index, faultId: f.id, pod: t.pod, iface: undefined, families: [], detail: t.detail, commands: call.reply.commands, durationMs: ctx.now() - started });
+    ctx.emit({
+      type: "fault:applied",
+      at: ctx.now(),
+      index: step.index,
+      faultId: f.id,
+      pod: t.pod,
+      iface: undefined,
+      families: [],
+      detail: t.detail,
+      commands: call.reply.commands,
+      durationMs: ctx.now() - started,
+    });
     return;
   }
   const interrupt = interruptOf(ctx.signal);
@@ -188,7 +206,11 @@ async function strike(step: KillStep, t: Target, ctx: EventStepContext): Promise
   // the exec's stream may end with the agent (its PID namespace's init is gone): the kill may
   // have happened. What the container does tells.
   t.replyLost = call.problem;
-  ctx.emit({ type: "warning", at: ctx.now(), message: `pod ${podKey(t.pod)}: no reply from the kill agent ${t.agent.container} (${call.problem}); watching whether container ${t.container} ended anyway` });
+  ctx.emit({
+    type: "warning",
+    at: ctx.now(),
+    message: `pod ${podKey(t.pod)}: no reply from the kill agent ${t.agent.container} (${call.problem}); watching whether container ${t.container} ended anyway`,
+  });
 }
 
 export async function runKillStep(step: KillStep, ctx: EventStepContext): Promise<Observation[]> {
@@ -248,7 +270,10 @@ export async function runKillStep(step: KillStep, ctx: EventStepContext): Promis
       const agent = pod?.ephemeralContainers.find((c) => c.name === t.agent?.container);
       if (agent?.state === "terminated") {
         // its log's last words about the kill: why it failed, where it says so
-        const lines = (agent.message ?? "").trim().split("\n").filter((l) => l !== "");
+        const lines = (agent.message ?? "")
+          .trim()
+          .split("\n")
+          .filter((l) => l !== "");
         const why = lines.filter((l) => / failed|refused|cannot /.test(l)).at(-1) ?? lines.at(-1);
         t.detail += `; the kill agent ended with exit ${agent.exitCode ?? "?"}${why !== undefined ? `: ${why}` : ""}`;
       }

@@ -19,7 +19,5 @@ export function orphanSummary(orphans: readonly RevertOutcome[]): string {
     if (!o.confirmed) g.unconfirmed.push(o.detail);
     groups.set(key, g);
   }
-  return [...groups]
-    .map(([key, g]) => `${key}${g.count > 1 ? ` (${g.count} objects)` : ""}${g.unconfirmed.length > 0 ? ` NOT CONFIRMED: ${g.unconfirmed.join("; ")}` : ""}`)
-    .join(", ");
+  return [...groups].map(([key, g]) => `${key}${g.count > 1 ? ` (${g.count} objects)` : ""}${g.unconfirmed.length > 0 ? ` NOT CONFIRMED: ${g.unconfirmed.join("; ")}` : ""}`).join(", ");
 }

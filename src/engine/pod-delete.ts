@@ -116,7 +116,18 @@ export async function runPodDeleteStep(step: PodDeleteStep, ctx: PodDeleteContex
       await ctx.cluster.deletePod(t.pod.namespace, t.pod.name, { gracePeriodSeconds: grace });
       t.deletedAt = started;
       const how = t.owner === undefined ? "it has no controller: it will not come back" : `its ${t.owner.kind} ${t.owner.name} should replace it`;
-      ctx.emit({ type: "fault:applied", at: ctx.now(), index: step.index, faultId: f.id, pod: t.pod, iface: undefined, families: [], detail: `deleted through the API${grace === undefined ? "" : ` (grace period ${grace}s)`}; ${how}`, commands: [], durationMs: ctx.now() - started });
+      ctx.emit({
+        type: "fault:applied",
+        at: ctx.now(),
+        index: step.index,
+        faultId: f.id,
+        pod: t.pod,
+        iface: undefined,
+        families: [],
+        detail: `deleted through the API${grace === undefined ? "" : ` (grace period ${grace}s)`}; ${how}`,
+        commands: [],
+        durationMs: ctx.now() - started,
+      });
     }
     const from = ctx.now();
     // a replacement may already be Ready (a fast controller)

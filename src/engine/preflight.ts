@@ -57,9 +57,12 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
   const ttlOk = plan.agent.ttlMs >= needed;
   emit({ type: "preflight", at: now(), check: "agent-ttl", ok: ttlOk, detail: `ttl ${formatDuration(plan.agent.ttlMs)}, run ${formatDuration(plan.timelineMs)}` });
   if (!ttlOk) {
-    throw new CouldNotRunError(`agent.ttl ${formatDuration(plan.agent.ttlMs)} is shorter than the run's timeline ${formatDuration(plan.timelineMs)} plus ${formatDuration(TTL_MARGIN_MS)}: the agent would revert mid-run`, {
-      hint: `set agent.ttl to at least ${formatDuration(needed)} in the scenario`,
-    });
+    throw new CouldNotRunError(
+      `agent.ttl ${formatDuration(plan.agent.ttlMs)} is shorter than the run's timeline ${formatDuration(plan.timelineMs)} plus ${formatDuration(TTL_MARGIN_MS)}: the agent would revert mid-run`,
+      {
+        hint: `set agent.ttl to at least ${formatDuration(needed)} in the scenario`,
+      },
+    );
   }
 }
 
@@ -70,7 +73,21 @@ const LEVELS: Readonly<Record<string, string>> = {
 };
 
 /** The capabilities Pod Security's baseline level admits an added container to add. */
-const BASELINE_CAPABILITIES: readonly string[] = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
+const BASELINE_CAPABILITIES: readonly string[] = [
+  "AUDIT_WRITE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "MKNOD",
+  "NET_BIND_SERVICE",
+  "SETFCAP",
+  "SETGID",
+  "SETPCAP",
+  "SETUID",
+  "SYS_CHROOT",
+];
 
 /** What the pod's own securityContext would have done to an added container, had the agent not set its own. */
 function inherited(pod: PodInfo): string | undefined {
@@ -101,7 +118,9 @@ function podSecurity(capabilities: readonly string[], namespace: string, pods: r
   emit({ type: "preflight", at: now(), check: "pod-security", ok, detail: [`namespace ${namespace} enforces ${level ?? "no level (privileged)"}`, ...notes].join("; ") });
   if (!ok) {
     const beyond = capabilities.filter((c) => !BASELINE_CAPABILITIES.includes(c)).join(" and ");
-    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}").replace("{caps}", beyond === "" ? caps : beyond).replace("{capsTail}", caps === "" ? "" : ` adding ${caps}`);
+    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}")
+      .replace("{caps}", beyond === "" ? caps : beyond)
+      .replace("{capsTail}", caps === "" ? "" : ` adding ${caps}`);
     const admits = baselineOk ? `the "baseline" and "privileged" levels admit` : `only the "privileged" level admits`;
     throw new CouldNotRunError(`namespace ${namespace} enforces Pod Security "${level}", which refuses the agent's container: "${level}" ${why} (nothing was touched)`, {
       hint: `${admits} the agent. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=${baselineOk ? "baseline" : "privileged"} --overwrite; otherwise run the experiment in a namespace meant for it`,

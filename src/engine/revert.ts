@@ -58,7 +58,10 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
     const agent = p.ephemeralContainers.find((c) => c.name === entry.agent.container);
     const running = agent?.state === "running";
     if (entry.processOnly === true && agent?.state === "terminated") {
-      return { absence: `its agent ${agent.name} ended (${agent.reason ?? "exit"} ${agent.exitCode ?? ""}): the stressors were its processes and ended with it`.replace(" )", ")"), agentRunning: false };
+      return {
+        absence: `its agent ${agent.name} ended (${agent.reason ?? "exit"} ${agent.exitCode ?? ""}): the stressors were its processes and ended with it`.replace(" )", ")"),
+        agentRunning: false,
+      };
     }
     if (p.deleting && !running) return { absence: "pod terminating and its agent container has exited (the agent reverts on SIGTERM): the fault goes with its network namespace", agentRunning: false };
     return { absence: undefined, agentRunning: running };
@@ -82,7 +85,9 @@ function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; deta
     return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, reading: outcome?.stress };
   }
   const remaining = outcome?.remaining?.map((o) => `${o.type} ${o.name}`).join(", ");
-  const detail = [callProblem(call), outcome !== undefined && outcome.detail !== "" ? outcome.detail : undefined, remaining !== undefined && remaining !== "" ? `remaining: ${remaining}` : undefined].filter((x) => x !== undefined).join("; ");
+  const detail = [callProblem(call), outcome !== undefined && outcome.detail !== "" ? outcome.detail : undefined, remaining !== undefined && remaining !== "" ? `remaining: ${remaining}` : undefined]
+    .filter((x) => x !== undefined)
+    .join("; ");
   return { confirmed, detail, commands: r.commands, endedEarly: undefined };
 }
 

@@ -67,14 +67,18 @@ function applyError(step: AgentFaultStep, agent: AgentHandle, reply: Reply): Cou
     case "conflict":
       return new CouldNotRunError(text, { hint: "another live run holds what this fault needs: let it end (or end it: chaos-run sweep) and run again" });
     case "unrestorable":
-      return new CouldNotRunError(text, { hint: "the interface holds a qdisc tree the agent could not restore exactly, so it refused rather than replace it: pick another interface, or remove that tree first" });
+      return new CouldNotRunError(text, {
+        hint: "the interface holds a qdisc tree the agent could not restore exactly, so it refused rather than replace it: pick another interface, or remove that tree first",
+      });
     case "no-interface":
       return new CouldNotRunError(text, { hint: "name the interface in the scenario (fault.interface) — the pod has no default route the agent could use" });
     case "no-backend":
       return new CouldNotRunError(text, { hint: "neither iptables backend (nft, legacy) works in this pod's namespace: the node's kernel lacks them" });
     case "bad-request":
       // the runner's requests are valid by construction: an agent that refuses one speaks an older protocol
-      return new CouldNotRunError(text, { hint: `the agent ${agent.container} (image ${step.fault.apply.fault.spec.kind === "stress" ? "without stress faults" : "of another version"}) is most likely of another chaos-run version: build the agent of this version and pass --agent-image IMAGE; ${logs}` });
+      return new CouldNotRunError(text, {
+        hint: `the agent ${agent.container} (image ${step.fault.apply.fault.spec.kind === "stress" ? "without stress faults" : "of another version"}) is most likely of another chaos-run version: build the agent of this version and pass --agent-image IMAGE; ${logs}`,
+      });
     default:
       return new CouldNotRunError(text, { hint: logs });
   }
@@ -89,16 +93,34 @@ async function applyOne(step: AgentFaultStep, e: LedgerEntry, ctx: FaultStepCont
     const state = call.reply.fault;
     const spec = step.fault.apply.fault.spec;
     for (const o of call.reply.orphans ?? []) {
-      ctx.emit({ type: "warning", at: ctx.now(), message: `pod ${podKey(e.agent.pod)}: the agent found ${orphanWords(o)}, left by an agent that is gone, and ${o.confirmed ? "reverted it" : "could NOT revert it"}: ${o.detail}` });
+      ctx.emit({
+        type: "warning",
+        at: ctx.now(),
+        message: `pod ${podKey(e.agent.pod)}: the agent found ${orphanWords(o)}, left by an agent that is gone, and ${o.confirmed ? "reverted it" : "could NOT revert it"}: ${o.detail}`,
+      });
     }
     if (state === undefined || state.id !== step.fault.id || state.kind !== spec.kind) {
-      throw new CouldNotRunError(`step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} applied the fault but its reply does not describe it (${state === undefined ? "no fault state" : `fault ${state.id}, ${state.kind}`})`, {
-        hint: `its image (${ctx.agentImage}) may be of another chaos-run version: pass --agent-image`,
-      });
+      throw new CouldNotRunError(
+        `step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} applied the fault but its reply does not describe it (${state === undefined ? "no fault state" : `fault ${state.id}, ${state.kind}`})`,
+        {
+          hint: `its image (${ctx.agentImage}) may be of another chaos-run version: pass --agent-image`,
+        },
+      );
     }
     e.iface = state.interface;
     if (!ctx.handOffToLease) ctx.leases.hold(e.agent, step.fault.id);
-    ctx.emit({ type: "fault:applied", at: ctx.now(), index: step.index, faultId: step.fault.id, pod: e.agent.pod, iface: state.interface, families: state.families, detail: state.detail, commands: call.reply.commands, durationMs: ctx.now() - started });
+    ctx.emit({
+      type: "fault:applied",
+      at: ctx.now(),
+      index: step.index,
+      faultId: step.fault.id,
+      pod: e.agent.pod,
+      iface: state.interface,
+      families: state.families,
+      detail: state.detail,
+      commands: call.reply.commands,
+      durationMs: ctx.now() - started,
+    });
     return;
   }
   const interrupt = interruptOf(ctx.signal);
@@ -118,7 +140,9 @@ export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext):
   const f = step.fault;
   // a stress fault lives only in its agent's processes: if the agent is gone, so is the fault
   const processOnly = f.delivery === "stress-agent";
-  const entries = ctx.agents().map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) }));
+  const entries = ctx
+    .agents()
+    .map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) }));
   // the ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it
   ctx.ledger.record(entries);
   try {
@@ -152,14 +176,26 @@ export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext):
     const left = step.durationMs - (ctx.now() - appliedAt);
     if (left > 0) await sleep(left, ctx.signal);
     else if (step.during.length > 0) {
-      ctx.emit({ type: "warning", at: ctx.now(), message: `step ${step.index + 1} (${step.name}): its probes took ${Math.round((ctx.now() - appliedAt) / 1000)}s, longer than the fault's ${Math.round(step.durationMs / 1000)}s; the fault was held until they ended` });
+      ctx.emit({
+        type: "warning",
+        at: ctx.now(),
+        message: `step ${step.index + 1} (${step.name}): its probes took ${Math.round((ctx.now() - appliedAt) / 1000)}s, longer than the fault's ${Math.round(step.durationMs / 1000)}s; the fault was held until they ended`,
+      });
     }
   } finally {
     // first the leases: a renewal still out can no longer report anything about this step
     for (const e of entries) ctx.leases.release(e.agent, f.id);
     const open = ctx.ledger.open(step.index);
     if (open.length > 0) {
-      const outcomes = await revertEntries(open, { cluster: ctx.cluster, emit: ctx.emit, now: ctx.now, concurrency: ctx.concurrency, execTimeoutMs: ctx.execTimeoutMs, deadlineMs: ctx.revertDeadlineMs, gone: ctx.gone });
+      const outcomes = await revertEntries(open, {
+        cluster: ctx.cluster,
+        emit: ctx.emit,
+        now: ctx.now,
+        concurrency: ctx.concurrency,
+        execTimeoutMs: ctx.execTimeoutMs,
+        deadlineMs: ctx.revertDeadlineMs,
+        gone: ctx.gone,
+      });
       for (const o of outcomes) ctx.ledger.settle(o.entry);
       ctx.reverted(outcomes);
     }

@@ -1,8 +1,3 @@
-// What a stress fault measured in one pod: the agent's reading (taken as it stopped the
-// stressors) and what the pod's own containers did meanwhile (restarts, OOMKilled), read from
-// the API before and after. The stressors run in the agent, in the pod's cgroup but outside the
-// app container's: the words say so wherever the numbers could suggest otherwise.
-import { formatDuration } from "../expect/format.js";
 import type { StressReading } from "../faults/protocol.generated.js";
 import type { PodInfo } from "../kube/types.js";
 import { formatSize } from "../scenario/units.js";
@@ -41,9 +36,13 @@ export function stressObservation(pod: PodRef, reading: StressReading | undefine
   if (reading === undefined && agent?.state === "terminated" && agent.reason === "OOMKilled") {
     // the kernel took the stress agent's whole container (cgroup v2: memory.oom.group), and with it its reading
     metrics["memory.oomKilled"] = 1;
-    words.push(`the OOM killer took the stress agent's container ${agent.name} (its processes together, as the kubelet has it on cgroup v2), under the pod's limit${limits?.memoryBytes !== undefined ? ` of ${formatSize(limits.memoryBytes)}` : ""}: no reading beyond that, and not the app`);
+    words.push(
+      `the OOM killer took the stress agent's container ${agent.name} (its processes together, as the kubelet has it on cgroup v2), under the pod's limit${limits?.memoryBytes !== undefined ? ` of ${formatSize(limits.memoryBytes)}` : ""}: no reading beyond that, and not the app`,
+    );
   } else if (reading === undefined) {
-    words.push(`no reading from the agent (the stress did not end with a confirmed revert${agent?.state === "terminated" ? `; its container ended: ${agent.reason ?? "exit"} ${agent.exitCode ?? ""}`.trimEnd() : ""})`);
+    words.push(
+      `no reading from the agent (the stress did not end with a confirmed revert${agent?.state === "terminated" ? `; its container ended: ${agent.reason ?? "exit"} ${agent.exitCode ?? ""}`.trimEnd() : ""})`,
+    );
   }
   const el = reading?.elapsedMs ?? 0;
   const cpu = reading?.cpu;

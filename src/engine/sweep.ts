@@ -105,7 +105,9 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
       if (o.dryRun) {
         const faults = call.reply.faults ?? [];
         const orphans = call.reply.orphans ?? [];
-        say(`${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.map(faultText).join("; ")}`}${orphans.length > 0 ? `; sees orphans of dead agents: ${orphans.map((x) => x.faultId).join(", ")}` : ""}`);
+        say(
+          `${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.map(faultText).join("; ")}`}${orphans.length > 0 ? `; sees orphans of dead agents: ${orphans.map((x) => x.faultId).join(", ")}` : ""}`,
+        );
         continue;
       }
       const done = sweptText(call.reply);
@@ -121,22 +123,32 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
     const image = o.agentImage ?? last?.image ?? "";
     const capabilities = [...new Set(dead.flatMap((c) => c.capabilities))];
     if (o.dryRun) {
-      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs: would add a fresh agent (${image}) to revert what ${dead.length > 1 ? "they" : "it"} left`);
+      say(
+        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs: would add a fresh agent (${image}) to revert what ${dead.length > 1 ? "they" : "it"} left`,
+      );
       return;
     }
     const name = agentName(pod, o.runId);
     try {
-      await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { image, pullPolicy: o.pullPolicy, capabilities: capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES, ttlMs: o.ttlMs, runId: o.runId }));
+      await cluster.addEphemeralContainer(
+        pod.namespace,
+        pod.name,
+        agentContainer(name, { image, pullPolicy: o.pullPolicy, capabilities: capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES, ttlMs: o.ttlMs, runId: o.runId }),
+      );
       await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: o.signal, timeoutMs: o.injectTimeoutMs });
     } catch (e) {
       failed++;
-      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs; COULD NOT add a fresh agent to revert what ${dead.length > 1 ? "they" : "it"} left: ${e instanceof Error ? e.message : String(e)}`);
+      say(
+        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs; COULD NOT add a fresh agent to revert what ${dead.length > 1 ? "they" : "it"} left: ${e instanceof Error ? e.message : String(e)}`,
+      );
       return;
     }
     const call = await ask(cluster, { pod: ref, container: name, reused: false }, o, false);
     if (call.kind === "no-reply") {
       failed++;
-      say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left, but it gave NO ANSWER: ${call.problem}`);
+      say(
+        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left, but it gave NO ANSWER: ${call.problem}`,
+      );
       return;
     }
     const done = sweptText(call.reply);

@@ -18,9 +18,7 @@ export interface Operand {
   readonly path: string;
 }
 
-export type Comparison =
-  | { readonly op: ComparisonOperator; readonly value: Operand }
-  | { readonly op: "within"; readonly low: Operand; readonly high: Operand };
+export type Comparison = { readonly op: ComparisonOperator; readonly value: Operand } | { readonly op: "within"; readonly low: Operand; readonly high: Operand };
 
 export interface Expectation {
   readonly metric: string;
@@ -47,11 +45,7 @@ export interface OperandProblem {
  * Reads one `METRIC: VALUE` entry as written (already schema-valid): a bare number or string
  * means `equals`. Returns the expectation or the operands' parse errors.
  */
-export function readExpectation(
-  metric: string,
-  raw: unknown,
-  path: string,
-): { ok: true; expectation: Expectation } | { ok: false; problems: OperandProblem[] } {
+export function readExpectation(metric: string, raw: unknown, path: string): { ok: true; expectation: Expectation } | { ok: false; problems: OperandProblem[] } {
   const problems: OperandProblem[] = [];
   const operand = (value: unknown, at: string): Operand | undefined => {
     if (typeof value !== "number" && typeof value !== "string") return undefined;
@@ -73,13 +67,17 @@ export function readExpectation(
     if (share !== undefined) {
       const m = typeof share === "string" ? /^(100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)%$/.exec(share) : null;
       if (m?.[1] === undefined || typeof share !== "string") {
-        problems.push({ path: `${path}/samples`, error: { message: "`samples` is a percentage of the samples, e.g. \"90%\"", start: 0, end: String(share).length } });
+        problems.push({ path: `${path}/samples`, error: { message: '`samples` is a percentage of the samples, e.g. "90%"', start: 0, end: String(share).length } });
       } else samples = { share: Number(m[1]) / 100, text: share };
     }
     if (entries.length !== 1) {
       problems.push({
         path,
-        error: { message: entries.length === 0 ? "a comparison is missing (below, above, atMost, atLeast, equals or within)" : "one comparison per metric (below, above, atMost, atLeast, equals or within)", start: 0, end: 0 },
+        error: {
+          message: entries.length === 0 ? "a comparison is missing (below, above, atMost, atLeast, equals or within)" : "one comparison per metric (below, above, atMost, atLeast, equals or within)",
+          start: 0,
+          end: 0,
+        },
       });
     }
     const [entry] = entries;
@@ -148,12 +146,7 @@ export function evaluateExpectation(exp: Expectation, actual: number | undefined
     return { value: r.value, text, missing: undefined };
   };
   const actualText = actual === undefined ? "(no value)" : fmt(actual);
-  const finish = (
-    verdict: Verdict,
-    threshold: ExpectationOutcome["threshold"],
-    thresholdText: string,
-    reason: string | undefined,
-  ): ExpectationOutcome => ({
+  const finish = (verdict: Verdict, threshold: ExpectationOutcome["threshold"], thresholdText: string, reason: string | undefined): ExpectationOutcome => ({
     metric: exp.metric,
     verdict,
     actual,

@@ -182,11 +182,7 @@ class Parser {
       case "ref": {
         const dot = t.text.indexOf(".");
         if (dot < 0) {
-          throw new ExprSyntaxError(
-            `\`${t.text}\` is not a value: refer to a saved result's metric as NAME.METRIC (e.g. \`${t.text}.latency.p95\`)`,
-            t.start,
-            t.end,
-          );
+          throw new ExprSyntaxError(`\`${t.text}\` is not a value: refer to a saved result's metric as NAME.METRIC (e.g. \`${t.text}.latency.p95\`)`, t.start, t.end);
         }
         return { kind: "ref", result: t.text.slice(0, dot), metric: t.text.slice(dot + 1), text: t.text, start: t.start, end: t.end };
       }

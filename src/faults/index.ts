@@ -26,5 +26,21 @@ export {
 export type { Delivery } from "./requests.js";
 export { parseReply, type ReplyParse } from "./reply.js";
 export type { ApplyRequest, CommandRun, FaultSpec, FaultState, Reply, ReplyError, Request, RevertOutcome, RevertRequest } from "./protocol.generated.js";
-export type { Distribution, Fault, HttpFault, HttpParams, KillFault, KillSignal, NetemFault, NetemParams, NetworkFault, PartitionFault, PodDeleteFault, Rate, Scope, ScopeCidr, StressFault } from "./types.js";
+export type {
+  Distribution,
+  Fault,
+  HttpFault,
+  HttpParams,
+  KillFault,
+  KillSignal,
+  NetemFault,
+  NetemParams,
+  NetworkFault,
+  PartitionFault,
+  PodDeleteFault,
+  Rate,
+  Scope,
+  ScopeCidr,
+  StressFault,
+} from "./types.js";
 export { DEFAULT_HTTP_ERROR_CODE, KILL_SIGNALS, isNetworkFault } from "./types.js";

@@ -94,8 +94,8 @@ export interface KillFault {
 /** CPU and memory consumed by the agent, in the pod's cgroup. */
 export interface StressFault {
   readonly kind: "stress";
-  readonly cpu: { readonly workers: number; /** percent of one CPU per worker */ readonly load: number } | undefined;
-  readonly memory: { readonly bytes: number; /** as written, e.g. `64Mi` */ readonly text: string } | undefined;
+  readonly cpu: { readonly workers: number /** percent of one CPU per worker */; readonly load: number } | undefined;
+  readonly memory: { readonly bytes: number /** as written, e.g. `64Mi` */; readonly text: string } | undefined;
 }
 
 /** The pod deleted through the API: an event, watched for its controller's replacement. */

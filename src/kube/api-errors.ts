@@ -48,14 +48,11 @@ export function apiError(op: ApiOperation, failure: ApiFailure): ChaosRunError {
   }
   if (failure.code === 403 && /violates PodSecurity/.test(msg)) {
     const level = /violates PodSecurity "([a-z]+)/.exec(msg)?.[1] ?? "baseline";
-    return new CouldNotRunError(
-      `Pod Security in namespace ${op.namespace} refuses the agent (level "${level}"): ${msg}`,
-      {
-        hint:
-          `the agent needs NET_ADMIN, which only the "privileged" level admits. If that is acceptable for this namespace: ` +
-          `kubectl label namespace ${op.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite`,
-      },
-    );
+    return new CouldNotRunError(`Pod Security in namespace ${op.namespace} refuses the agent (level "${level}"): ${msg}`, {
+      hint:
+        `the agent needs NET_ADMIN, which only the "privileged" level admits. If that is acceptable for this namespace: ` +
+        `kubectl label namespace ${op.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite`,
+    });
   }
   if (failure.code === 403) {
     return new CouldNotRunError(`not allowed to ${op.verb} ${resource} in namespace ${op.namespace}: ${msg}`, {

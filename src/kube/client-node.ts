@@ -140,7 +140,9 @@ function containerInfo(spec: ContainerSpecLike | undefined, status: k8s.V1Contai
     restartCount: status?.restartCount,
     ready: status?.ready,
     lastTerminated:
-      status?.lastState?.terminated === undefined ? undefined : { exitCode: status.lastState.terminated.exitCode, reason: status.lastState.terminated.reason, signal: status.lastState.terminated.signal },
+      status?.lastState?.terminated === undefined
+        ? undefined
+        : { exitCode: status.lastState.terminated.exitCode, reason: status.lastState.terminated.reason, signal: status.lastState.terminated.signal },
   };
 }
 
@@ -169,8 +171,14 @@ export function podInfo(pod: k8s.V1Pod): PodInfo {
       runAsNonRoot: spec?.securityContext?.runAsNonRoot,
     },
     limits: {
-      cpuMilli: podLimit((spec?.containers ?? []).map((c) => c.resources?.limits?.["cpu"]), cpuMilli),
-      memoryBytes: podLimit((spec?.containers ?? []).map((c) => c.resources?.limits?.["memory"]), memoryBytes),
+      cpuMilli: podLimit(
+        (spec?.containers ?? []).map((c) => c.resources?.limits?.["cpu"]),
+        cpuMilli,
+      ),
+      memoryBytes: podLimit(
+        (spec?.containers ?? []).map((c) => c.resources?.limits?.["memory"]),
+        memoryBytes,
+      ),
     },
     defaultContainer: pod.metadata?.annotations?.["kubectl.kubernetes.io/default-container"],
     terminationGracePeriodSeconds: spec?.terminationGracePeriodSeconds,
@@ -360,7 +368,11 @@ class ClientNodeCluster implements Cluster {
         if (c === undefined) return;
         if (c.state === "running") finish(undefined, info);
         else if (c.state === "terminated") {
-          finish(new CouldNotRunError(`container ${container} in pod ${namespace}/${pod} exited (${c.reason ?? "exit"} ${c.exitCode ?? ""}) instead of running${c.message !== undefined ? `: ${c.message}` : ""}`));
+          finish(
+            new CouldNotRunError(
+              `container ${container} in pod ${namespace}/${pod} exited (${c.reason ?? "exit"} ${c.exitCode ?? ""}) instead of running${c.message !== undefined ? `: ${c.message}` : ""}`,
+            ),
+          );
         } else if (c.state === "waiting" && c.reason !== undefined && HOPELESS.has(c.reason)) {
           finish(
             new CouldNotRunError(`container ${container} in pod ${namespace}/${pod} cannot start: ${c.reason}${c.message !== undefined ? `: ${c.message}` : ""}`, {
@@ -371,13 +383,23 @@ class ClientNodeCluster implements Cluster {
       };
       const onAbort = (): void => finish(new CouldNotRunError(`stopped waiting for container ${container} in pod ${namespace}/${pod}`));
       const timer = setTimeout(
-        () => finish(new CouldNotRunError(`container ${container} in pod ${namespace}/${pod} did not start within ${Math.round(options.timeoutMs / 1000)} s`, { hint: `kubectl describe pod ${pod} -n ${namespace}` })),
+        () =>
+          finish(
+            new CouldNotRunError(`container ${container} in pod ${namespace}/${pod} did not start within ${Math.round(options.timeoutMs / 1000)} s`, {
+              hint: `kubectl describe pod ${pod} -n ${namespace}`,
+            }),
+          ),
         options.timeoutMs,
       );
       options.signal.addEventListener("abort", onAbort, { once: true });
       // Watch first, then read once: no transition can fall between the two.
       this.hub
-        .listen(namespace, pod, (phase, info) => check(phase === "DELETED" ? undefined : info), (err) => finish(err))
+        .listen(
+          namespace,
+          pod,
+          (phase, info) => check(phase === "DELETED" ? undefined : info),
+          (err) => finish(err),
+        )
         .then((s) => {
           stop = s;
           if (settled) s();
@@ -392,8 +414,18 @@ class ClientNodeCluster implements Cluster {
     const started = performance.now();
     let stdout = "";
     let stderr = "";
-    const out = new Writable({ write: (chunk: Buffer, _enc, cb) => ((stdout += chunk.toString("utf8")), cb()) });
-    const err = new Writable({ write: (chunk: Buffer, _enc, cb) => ((stderr += chunk.toString("utf8")), cb()) });
+    const out = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        stdout += chunk.toString("utf8");
+        cb();
+      },
+    });
+    const err = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        stderr += chunk.toString("utf8");
+        cb();
+      },
+    });
     const result = (fields: Partial<ExecResult>): ExecResult => ({
       argv,
       pod,
@@ -508,10 +540,15 @@ class ClientNodeCluster implements Cluster {
   async watchPods(namespace: string, name: string | undefined, listener: (pod: PodInfo, gone: boolean) => void, onError?: (err: Error) => void): Promise<() => void> {
     let established = false;
     let failed: Error | undefined;
-    const stop = await this.hub.listen(namespace, name ?? EVERY_POD, (phase, info) => listener(info, phase === "DELETED"), (err) => {
-      if (established) onError?.(err);
-      else failed = err;
-    });
+    const stop = await this.hub.listen(
+      namespace,
+      name ?? EVERY_POD,
+      (phase, info) => listener(info, phase === "DELETED"),
+      (err) => {
+        if (established) onError?.(err);
+        else failed = err;
+      },
+    );
     if (failed !== undefined) {
       stop();
       throw failed;
@@ -524,7 +561,13 @@ class ClientNodeCluster implements Cluster {
     this.objects ??= k8s.KubernetesObjectApi.makeApiClient(this.kc);
     const api = this.objects;
     const resource = query.kind.toLowerCase();
-    const op: ApiOperation = { doing: `read ${query.kind} objects (a k8s probe) in`, verb: query.name === undefined ? "list" : "get", resource, namespace: query.namespace ?? "(cluster)", name: query.name };
+    const op: ApiOperation = {
+      doing: `read ${query.kind} objects (a k8s probe) in`,
+      verb: query.name === undefined ? "list" : "get",
+      resource,
+      namespace: query.namespace ?? "(cluster)",
+      name: query.name,
+    };
     // the object as plain JSON (client-node's typed models would rename nothing a JSONPath reads, but dates become Date objects)
     const plain = (o: unknown): unknown => JSON.parse(JSON.stringify(o)) as unknown;
     try {
@@ -540,7 +583,9 @@ class ClientNodeCluster implements Cluster {
       // a Status with reason NotFound is the object missing; any other 404 is the kind the API lacks
       if (e instanceof k8s.ApiException && e.code === 404 && query.name !== undefined && /"reason"\s*:\s*"NotFound"/.test(text) && /"details"/.test(text)) return [];
       if (/Unrecognized API version and kind|Failed to fetch resource metadata/.test(text)) {
-        throw new CouldNotRunError(`the API server has no kind ${query.kind} in ${query.apiVersion}`, { hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion" });
+        throw new CouldNotRunError(`the API server has no kind ${query.kind} in ${query.apiVersion}`, {
+          hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion",
+        });
       }
       throw apiError(op, this.failure(e));
     }
@@ -556,7 +601,12 @@ class ClientNodeCluster implements Cluster {
       callback(reason);
     };
     this.hub
-      .listen(namespace, name, (phase, info) => (phase === "DELETED" ? fire("deleted") : info.deleting ? fire("terminating") : undefined), () => undefined)
+      .listen(
+        namespace,
+        name,
+        (phase, info) => (phase === "DELETED" ? fire("deleted") : info.deleting ? fire("terminating") : undefined),
+        () => undefined,
+      )
       .then((s) => {
         stop = s;
         if (stopped) s();

@@ -39,7 +39,12 @@ export function probeAction(run: PlannedProbeRun): string {
       return `in pod ${spec.cmd.namespace !== undefined ? `${spec.cmd.namespace}/` : ""}${spec.cmd.pod}${spec.cmd.container !== undefined ? ` (container ${spec.cmd.container})` : ""}: ${quoteArgv(run.argv)}${spec.cmd.stdout !== undefined ? `, stdout matching /${spec.cmd.stdout}/` : ""}`;
     case "k8s": {
       const k = spec.k8s;
-      const which = k.name !== undefined ? k.name : `-l ${Object.entries(k.selector ?? {}).map(([a, b]) => `${a}=${b}`).join(",")}`;
+      const which =
+        k.name !== undefined
+          ? k.name
+          : `-l ${Object.entries(k.selector ?? {})
+              .map(([a, b]) => `${a}=${b}`)
+              .join(",")}`;
       const what = [k.field !== undefined ? `field ${k.field}` : undefined, k.condition !== undefined ? `condition ${k.condition}` : undefined].filter((x) => x !== undefined).join(", ");
       return `read ${k.kind} ${k.namespace !== undefined ? `${k.namespace}/` : ""}${which}${what !== "" ? `: ${what}` : ""}`;
     }
@@ -81,7 +86,9 @@ function faultLines(f: PlannedFault, indent: string): string[] {
       );
       break;
     case "api":
-      lines.push(`${indent}fault ${f.id}: ${f.summary} through the API (DELETE pods/NAME${f.fault.gracePeriodMs === undefined ? "" : `, gracePeriodSeconds ${Math.ceil(f.fault.gracePeriodMs / 1000)}`}) — an event, nothing to revert`);
+      lines.push(
+        `${indent}fault ${f.id}: ${f.summary} through the API (DELETE pods/NAME${f.fault.gracePeriodMs === undefined ? "" : `, gracePeriodSeconds ${Math.ceil(f.fault.gracePeriodMs / 1000)}`}) — an event, nothing to revert`,
+      );
       break;
   }
   for (const n of f.notes) lines.push(`${indent}  note: ${n}`);
@@ -104,7 +111,9 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
   out.push(plan.runId === OFFLINE_RUN_ID ? `  run id ${plan.runId} (a run has its own: 8 random characters, new each time, in its agents' names and fault ids)` : `  run id ${plan.runId}`);
   out.push("");
   const t = plan.target;
-  out.push(`Target: namespace ${plan.namespace ?? "(from the kubeconfig context)"}, ${t.selector !== undefined ? `selector ${t.selector}` : "named pods"}, mode ${modeText(t.mode)}${t.maxPods !== undefined ? `, maxPods ${t.maxPods}` : ""}`);
+  out.push(
+    `Target: namespace ${plan.namespace ?? "(from the kubeconfig context)"}, ${t.selector !== undefined ? `selector ${t.selector}` : "named pods"}, mode ${modeText(t.mode)}${t.maxPods !== undefined ? `, maxPods ${t.maxPods}` : ""}`,
+  );
   if (t.allowSystemNamespaces) {
     const optIn = "  target.allowSystemNamespaces: true — pods in kube-system, kube-public and kube-node-lease may be hit";
     out.push(options.color === true ? red(optIn) : optIn);
@@ -116,7 +125,10 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
   }
   out.push(`Agent: ${plan.agent.image}, pull policy ${plan.agent.pullPolicy}, ttl ${formatDuration(plan.agent.ttlMs)}, lease ${formatDuration(plan.agent.leaseMs)}`);
   if (plan.agent.needed === false) out.push("  none held in the pods: the faults are delivered by kill and stress agents of their own, or through the API");
-  else out.push(`  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.length > 0 ? plan.agent.capabilities.join(", ") : "none added"} (what the faults need, nothing more; never inherited from the pod)`);
+  else
+    out.push(
+      `  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.length > 0 ? plan.agent.capabilities.join(", ") : "none added"} (what the faults need, nothing more; never inherited from the pod)`,
+    );
   out.push("");
   if (plan.steadyState.length > 0) {
     out.push("Steady state (checked before the first step and after the last):");
@@ -152,7 +164,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     out.push("address families — so the agent decides them; its reply lists every command it ran, and the journal");
     out.push("records them.");
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 /** The plan as JSON-ready data: expectations as written instead of their syntax trees. */
@@ -214,6 +226,10 @@ export function planToJson(plan: Plan, file: string): unknown {
           return { ...base, run: run(s.run) };
         case "wait":
           return base;
+        default: {
+          const never: never = s;
+          throw new TypeError(`unknown step ${JSON.stringify(never)}`);
+        }
       }
     }),
     timelineMs: plan.timelineMs,

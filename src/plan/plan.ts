@@ -91,7 +91,12 @@ function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number
   const what = target.selection.kind === "selector" ? `pods matching ${selectorText(target.selection.matchLabels)}` : "listed pods";
   const selectionPath = target.selection.kind === "selector" ? "/target/selector" : "/target/pods";
   if (candidates.length === 0) {
-    throw new PlanError("no-pods", `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`, selectionPath, "check the selector and the namespace (kubectl get pods -l …)");
+    throw new PlanError(
+      "no-pods",
+      `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`,
+      selectionPath,
+      "check the selector and the namespace (kubectl get pods -l …)",
+    );
   }
   // refused whatever the mode would choose: a seed must never decide whether a node is hit
   const onHost = candidates.filter((n) => byName.get(n)?.hostNetwork === true);
@@ -106,10 +111,20 @@ function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number
   }
   const wanted = modeCount(target.mode, candidates.length);
   if (wanted > candidates.length) {
-    throw new PlanError("not-enough-pods", `mode ${modeText(target.mode)} asks for ${wanted} pods but only ${candidates.length} ${what} exist`, "/target/mode", "the run refuses rather than hit fewer pods than asked: lower the count or add pods");
+    throw new PlanError(
+      "not-enough-pods",
+      `mode ${modeText(target.mode)} asks for ${wanted} pods but only ${candidates.length} ${what} exist`,
+      "/target/mode",
+      "the run refuses rather than hit fewer pods than asked: lower the count or add pods",
+    );
   }
   if (target.maxPods !== undefined && wanted > target.maxPods) {
-    throw new PlanError("blast-radius", `mode ${modeText(target.mode)} would hit ${wanted} pods, above maxPods ${target.maxPods}`, "/target/maxPods", "the blast-radius guard refuses rather than clamps: narrow the target or raise maxPods");
+    throw new PlanError(
+      "blast-radius",
+      `mode ${modeText(target.mode)} would hit ${wanted} pods, above maxPods ${target.maxPods}`,
+      "/target/maxPods",
+      "the blast-radius guard refuses rather than clamps: narrow the target or raise maxPods",
+    );
   }
   const picked = target.mode.kind === "all" ? candidates : choose(candidates, wanted, seed).sort(compareNames);
   return { candidates, chosen: picked.map((name) => byName.get(name) ?? { name }) };
@@ -280,7 +295,10 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
       const notes = [
         `the stressors run in a stress agent ${agentName}, an ephemeral container of their own with no capability added: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own`,
       ];
-      if (fault.memory !== undefined) notes.push("the memory stressor asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes — with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2) — and the report says so, or says which container it took instead");
+      if (fault.memory !== undefined)
+        notes.push(
+          "the memory stressor asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes — with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2) — and the report says so, or says which container it took instead",
+        );
       for (const p of pods) if (!p.placeholder && p.limits !== undefined) notes.push(`pod ${p.name}: ${limitsWords(p.limits)} (the sum of its containers' limits; the pod's cgroup enforces it)`);
       return notes;
     }
@@ -289,7 +307,11 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
         `a kill agent ${agentName} is added to each pod with targetContainerName (it shares the container's PID namespace) and capabilities ${KILL_CAPABILITIES.join(", ")}, then asked, in every pod before any is touched, whether ${fault.signal} can be delivered: an init (the container's main process, without shareProcessNamespace) gets from inside its namespace only the signals it handles, and SIGKILL through ptrace; anything else is refused, with the reason, before any harm`,
         "where the main process is its namespace's init, the kill agent dies with it; the container's restart and the pod's return to Ready are watched for the step's duration",
       ];
-      for (const p of pods) if (!p.placeholder && p.containers !== undefined) notes.push(`pod ${p.name}: container ${fault.container ?? p.containers[0] ?? "?"}${fault.container !== undefined && !p.containers.includes(fault.container) ? ` — NOT one of its containers (${p.containers.join(", ")})` : ""}`);
+      for (const p of pods)
+        if (!p.placeholder && p.containers !== undefined)
+          notes.push(
+            `pod ${p.name}: container ${fault.container ?? p.containers[0] ?? "?"}${fault.container !== undefined && !p.containers.includes(fault.container) ? ` — NOT one of its containers (${p.containers.join(", ")})` : ""}`,
+          );
       return notes;
     }
     case "podDelete": {
@@ -308,7 +330,12 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
 function faultId(runId: string, index: number): string {
   const id = `${runId}-s${index + 1}`;
   if (!/^[a-z0-9]{1,16}$/.test(runId) || !/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/.test(id)) {
-    throw new PlanError("bad-fault-id", `run id ${JSON.stringify(runId)} makes fault id ${JSON.stringify(id)}: a run id is 1-16 of [a-z0-9] and a fault id 1-22 of [a-z0-9-]`, "", "use a shorter, lower-case run id");
+    throw new PlanError(
+      "bad-fault-id",
+      `run id ${JSON.stringify(runId)} makes fault id ${JSON.stringify(id)}: a run id is 1-16 of [a-z0-9] and a fault id 1-22 of [a-z0-9-]`,
+      "",
+      "use a shorter, lower-case run id",
+    );
   }
   return id;
 }
@@ -343,7 +370,16 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
         switch (f.kind) {
           case "kill": {
             const agentName = `chaos-kill-${runId}-s${step.index + 1}`;
-            fault = { ...base, delivery: "kill-agent", fault: f, notes: faultNotes(f, pods, agentName), apply: applyRequest(runId, id, leaseMs, f), agentName, capabilities: capabilitiesFor(f), agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS };
+            fault = {
+              ...base,
+              delivery: "kill-agent",
+              fault: f,
+              notes: faultNotes(f, pods, agentName),
+              apply: applyRequest(runId, id, leaseMs, f),
+              agentName,
+              capabilities: capabilitiesFor(f),
+              agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS,
+            };
             break;
           }
           case "podDelete":
@@ -351,7 +387,16 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
             break;
           case "stress": {
             const agentName = `chaos-stress-${runId}-s${step.index + 1}`;
-            fault = { ...base, delivery: "stress-agent", fault: f, notes: faultNotes(f, pods, agentName), apply: applyRequest(runId, id, leaseMs, f), revert: revertRequest(runId, id), agentName, agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS };
+            fault = {
+              ...base,
+              delivery: "stress-agent",
+              fault: f,
+              notes: faultNotes(f, pods, agentName),
+              apply: applyRequest(runId, id, leaseMs, f),
+              revert: revertRequest(runId, id),
+              agentName,
+              agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS,
+            };
             break;
           }
           default:
@@ -361,13 +406,27 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
         }
         if (deliveryOf(f) !== fault.delivery) throw new TypeError(`fault ${f.kind} planned for ${fault.delivery}`);
         const expect = step.expect ?? [];
-        return { kind: "fault", index: step.index, name: step.name, startMs, durationMs: step.durationMs, fault, during: step.during.map((r) => plannedRun(scenario, r)), expect, expectText: expect.map(expectationText) };
+        return {
+          kind: "fault",
+          index: step.index,
+          name: step.name,
+          startMs,
+          durationMs: step.durationMs,
+          fault,
+          during: step.during.map((r) => plannedRun(scenario, r)),
+          expect,
+          expectText: expect.map(expectationText),
+        };
       }
       case "probe":
         return { kind: "probe", index: step.index, name: step.name, startMs, durationMs: undefined, run: plannedRun(scenario, step.run) };
       case "wait":
         t += step.durationMs;
         return { kind: "wait", index: step.index, name: step.name, startMs, durationMs: step.durationMs };
+      default: {
+        const never: never = step;
+        throw new TypeError(`unknown step ${JSON.stringify(never)}`);
+      }
     }
   });
   // an agent added by a run without faults (install) is there for the network faults of later runs
@@ -430,7 +489,11 @@ export function planOffline(scenario: Scenario, options: OfflinePlanOptions = {}
   const selection = scenario.target.selection;
   const names = options.pods ?? (selection.kind === "pods" ? selection.names : undefined);
   if (names !== undefined) {
-    const plan = planRun(scenario, names.map((name) => ({ name })), options);
+    const plan = planRun(
+      scenario,
+      names.map((name) => ({ name })),
+      options,
+    );
     return { ...plan, offline: true };
   }
   const sel = selection.kind === "selector" ? selectorText(selection.matchLabels) : "";

@@ -30,7 +30,7 @@ export function measureObjects(objects: readonly unknown[], spec: K8sSpecForMeas
   if (spec.field !== undefined) {
     const found = objects.flatMap((o) => evaluateJsonPath(spec.field?.segments ?? [], o));
     const numbers = found.map(numericValue);
-    const bad = found.find((v, i) => numbers[i] === undefined);
+    const bad = found.find((_v, i) => numbers[i] === undefined);
     if (objects.length === 0) metrics["value"] = undefined;
     else if (found.length === 0) {
       metrics["value"] = undefined;

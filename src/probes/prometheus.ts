@@ -3,9 +3,7 @@
 // are the probe's errors, said in Prometheus' words; no series is measured (no value).
 import type { PrometheusUnit } from "../scenario/types.js";
 
-export type PrometheusParse =
-  | { readonly ok: true; readonly metrics: Record<string, number | undefined>; readonly detail: string }
-  | { readonly ok: false; readonly error: string };
+export type PrometheusParse = { readonly ok: true; readonly metrics: Record<string, number | undefined>; readonly detail: string } | { readonly ok: false; readonly error: string };
 
 /** The query URL: BASE/api/v1/query?query=… (a trailing slash on the base is dropped). */
 export function queryUrl(base: string, query: string): string {

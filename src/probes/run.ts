@@ -170,7 +170,12 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
   const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
   const namespace = isClusterScoped(k.kind) ? undefined : (k.namespace ?? ctx.namespace);
   const name = k.name === undefined ? undefined : fill(run, "name", k.name, values);
-  const selector = k.selector === undefined ? undefined : Object.entries(k.selector).map(([a, b]) => `${a}=${b}`).join(",");
+  const selector =
+    k.selector === undefined
+      ? undefined
+      : Object.entries(k.selector)
+          .map(([a, b]) => `${a}=${b}`)
+          .join(",");
   const field = k.field === undefined ? undefined : parseJsonPath(k.field);
   if (field !== undefined && !field.ok) throw new CouldNotRunError(`probe ${run.probe}: field ${k.field ?? ""} is not a JSONPath: ${field.error}`);
   let objects: unknown[];
@@ -179,7 +184,9 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     // (the adapter may be bundled with its own copy of the error classes: isChaosRunError, not instanceof)
-    throw isChaosRunError(e) ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint }) : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
+    throw isChaosRunError(e)
+      ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint })
+      : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
   }
   const what = `${k.kind} ${namespace === undefined ? "" : `${namespace}/`}${name ?? `(${selector ?? ""})`}`;
   const m = measureObjects(objects, { what, field: field?.ok === true && k.field !== undefined ? { text: k.field, segments: field.segments } : undefined, condition: k.condition });
@@ -191,12 +198,14 @@ async function measurePrometheus(run: PlannedProbeRun, spec: Extract<Probe, { ki
   const base = fill(run, "url", p.url, values);
   const query = fill(run, "query", p.query, values);
   const url = queryUrl(base, query);
-  let answer;
+  let answer: Awaited<ReturnType<HttpGet>>;
   try {
     answer = await ctx.httpGet(url, { signal: ctx.signal, timeoutMs: p.timeoutMs });
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base} did not answer: ${e instanceof Error ? e.message : String(e)}`, { hint: "is the url right, and does the runner reach it? (kubectl port-forward svc/prometheus 9090 makes an in-cluster one reachable)" });
+    throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base} did not answer: ${e instanceof Error ? e.message : String(e)}`, {
+      hint: "is the url right, and does the runner reach it? (kubectl port-forward svc/prometheus 9090 makes an in-cluster one reachable)",
+    });
   }
   const parsed = parsePrometheus(answer.status, answer.body, p.unit);
   if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base}: ${parsed.error}`, { hint: `the query was: ${query}` });
@@ -216,7 +225,10 @@ async function measureCommand(run: PlannedProbeRun, spec: Extract<Probe, { kind:
   const r = await ctx.cluster.exec(namespace, pod, container, c.argv, { signal: ctx.signal, timeoutMs: c.timeoutMs });
   if (r.canceled) throw ctx.signal.reason;
   const m = measureCmd(r, c.stdout === undefined ? undefined : new RegExp(c.stdout), c.timeoutMs);
-  if (!m.ok) throw new CouldNotRunError(`probe ${run.probe}: cannot run ${c.argv.join(" ")} in pod ${namespace}/${pod} (container ${container}): ${m.error}`, { hint: `kubectl exec -n ${namespace} ${pod} -c ${container} -- ${c.argv.join(" ")}` });
+  if (!m.ok)
+    throw new CouldNotRunError(`probe ${run.probe}: cannot run ${c.argv.join(" ")} in pod ${namespace}/${pod} (container ${container}): ${m.error}`, {
+      hint: `kubectl exec -n ${namespace} ${pod} -c ${container} -- ${c.argv.join(" ")}`,
+    });
   return { argv: c.argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
 }
 

@@ -7,7 +7,10 @@ import { CouldNotRunError, UsageError } from "../errors.js";
 import { JOURNAL_VERSION, type Journal } from "./journal.js";
 
 export function runDirName(scenario: string, startedAt: number): string {
-  const t = new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const t = new Date(startedAt)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${scenario}-${t}`;
 }
 
@@ -41,7 +44,7 @@ export function journalWriter(path: string, onError: (e: unknown) => void, inter
     pending = undefined;
     if (failed || j === undefined) return;
     try {
-      writeAtomic(path, JSON.stringify(j, null, 2) + "\n");
+      writeAtomic(path, `${JSON.stringify(j, null, 2)}\n`);
     } catch (e) {
       failed = true;
       onError(e);
@@ -72,7 +75,7 @@ export interface IndexEntry {
 
 export function writeIndex(dir: string, entries: readonly IndexEntry[], exitCode: number): string {
   const path = join(dir, "index.json");
-  writeAtomic(path, JSON.stringify({ indexVersion: 1, exitCode, runs: entries }, null, 2) + "\n");
+  writeAtomic(path, `${JSON.stringify({ indexVersion: 1, exitCode, runs: entries }, null, 2)}\n`);
   return path;
 }
 

@@ -49,7 +49,13 @@ function chartSvg(
   const metrics = chart.metrics;
   const dimension: Dimension = metrics[0]?.dimension ?? "number";
   const points = metrics.map((m) => samples.map((p) => ({ t: sampleTime(j, p), v: p.error !== undefined ? undefined : sampleValue(p, m.metric), p })));
-  const band = withBand ? baselineBand(j, probe, metrics.map((m) => m.metric)) : undefined;
+  const band = withBand
+    ? baselineBand(
+        j,
+        probe,
+        metrics.map((m) => m.metric),
+      )
+    : undefined;
   const lines = expectations.filter((x) => metrics.some((m) => m.metric === baseMetric(x.e.metric)));
   // the scale follows the bulk of the samples: one outlier (a p95 of a few requests) must not
   // flatten the rest; what lies above is drawn at the top edge
@@ -79,18 +85,26 @@ function chartSvg(
   for (const w of windows) {
     const x0 = sc.x(w.startMs);
     const x1 = Math.max(sc.x(w.endMs), x0 + 2);
-    out.push(`<g class="fault-window" data-step="${w.step + 1}"><rect x="${x0.toFixed(1)}" y="${M.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" class="fault"><title>${esc(`${w.label}: applied at +${formatDuration(w.startMs)}, reverted at +${formatDuration(w.endMs)}${w.reverted ? " (confirmed)" : " (NOT confirmed)"}`)}</title></rect>`);
+    out.push(
+      `<g class="fault-window" data-step="${w.step + 1}"><rect x="${x0.toFixed(1)}" y="${M.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" class="fault"><title>${esc(`${w.label}: applied at +${formatDuration(w.startMs)}, reverted at +${formatDuration(w.endMs)}${w.reverted ? " (confirmed)" : " (NOT confirmed)"}`)}</title></rect>`,
+    );
     out.push(`<text x="${(x0 + 4).toFixed(1)}" y="${M.top + 13}" class="fault-label">${esc(w.label.length > 60 ? `${w.label.slice(0, 58)}…` : w.label)}</text></g>`);
   }
   if (band !== undefined) {
     const y0 = sc.y(band.high);
     const y1 = sc.y(band.low);
-    out.push(`<g class="baseline"><rect x="${M.left}" y="${(Math.min(y0, y1 - 3)).toFixed(1)}" width="${plotW}" height="${Math.max(3, y1 - y0).toFixed(1)}" class="band"><title>${esc(`saved as ${band.name}: ${formatValue(band.low, dimension)} – ${formatValue(band.high, dimension)}`)}</title></rect>`);
-    out.push(`<text x="${W - M.right - 4}" y="${(Math.min(y0, y1 - 3) - 3).toFixed(1)}" class="band-label" text-anchor="end">${esc(`baseline (${band.name}) ${formatValue(band.low, dimension)} – ${formatValue(band.high, dimension)}`)}</text></g>`);
+    out.push(
+      `<g class="baseline"><rect x="${M.left}" y="${(Math.min(y0, y1 - 3)).toFixed(1)}" width="${plotW}" height="${Math.max(3, y1 - y0).toFixed(1)}" class="band"><title>${esc(`saved as ${band.name}: ${formatValue(band.low, dimension)} – ${formatValue(band.high, dimension)}`)}</title></rect>`,
+    );
+    out.push(
+      `<text x="${W - M.right - 4}" y="${(Math.min(y0, y1 - 3) - 3).toFixed(1)}" class="band-label" text-anchor="end">${esc(`baseline (${band.name}) ${formatValue(band.low, dimension)} – ${formatValue(band.high, dimension)}`)}</text></g>`,
+    );
   }
   for (const v of yTicks) {
     const y = sc.y(v);
-    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" class="grid"/><text x="${M.left - 6}" y="${(y + 4).toFixed(1)}" class="tick" text-anchor="end">${esc(formatValue(v, dimension))}</text>`);
+    out.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" class="grid"/><text x="${M.left - 6}" y="${(y + 4).toFixed(1)}" class="tick" text-anchor="end">${esc(formatValue(v, dimension))}</text>`,
+    );
   }
   for (const v of ticks(span / 1000, 8)) {
     const x = sc.x(v * 1000);
@@ -124,7 +138,9 @@ function chartSvg(
       const at = place(text, leftHalf ? Math.max(x0, M.left) + 2 : x1 - 2, leftHalf, y - 3);
       const lx = at.x;
       const ly = at.y;
-      out.push(`<g class="expectation" data-verdict="${x.e.verdict}"><line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${color}" class="limit"><title>${esc(`${stepLabel(x.e)}: ${x.e.metric} ${x.e.threshold} — measured ${x.e.actualText}: ${VERDICT_TEXT[x.e.verdict]}`)}</title></line>`);
+      out.push(
+        `<g class="expectation" data-verdict="${x.e.verdict}"><line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${color}" class="limit"><title>${esc(`${stepLabel(x.e)}: ${x.e.metric} ${x.e.threshold} — measured ${x.e.actualText}: ${VERDICT_TEXT[x.e.verdict]}`)}</title></line>`,
+      );
       out.push(`<text x="${lx.toFixed(1)}" y="${Math.max(M.top + 9, ly).toFixed(1)}" class="limit-label" text-anchor="${leftHalf ? "start" : "end"}" fill="${color}">${esc(text)}</text></g>`);
     }
   }
@@ -140,13 +156,17 @@ function chartSvg(
     for (const p of series) {
       if (p.v === undefined) continue;
       const off = p.v > yMax ? " (off the scale)" : "";
-      out.push(`<circle cx="${sc.x(p.t).toFixed(1)}" cy="${sc.y(p.v).toFixed(1)}" r="${off === "" ? "2.6" : "3.5"}" fill="${off === "" ? color : "#fff"}" stroke="${color}"><title>${esc(`${metrics[i]?.label ?? ""} ${formatValue(p.v, dimension)} at +${formatDuration(p.t)} (${p.p.stepName})${off}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${sc.x(p.t).toFixed(1)}" cy="${sc.y(p.v).toFixed(1)}" r="${off === "" ? "2.6" : "3.5"}" fill="${off === "" ? color : "#fff"}" stroke="${color}"><title>${esc(`${metrics[i]?.label ?? ""} ${formatValue(p.v, dimension)} at +${formatDuration(p.t)} (${p.p.stepName})${off}`)}</title></circle>`,
+      );
     }
   });
   for (const p of samples.filter((s) => s.error !== undefined)) {
     const x = sc.x(sampleTime(j, p));
     const y = M.top + plotH - 6;
-    out.push(`<g class="sample-error"><path d="M${(x - 4).toFixed(1)},${(y - 4).toFixed(1)}l8,8m0,-8l-8,8" stroke="${VERDICT_COLOR.fail}"/><title>${esc(`+${formatDuration(sampleTime(j, p))}: could not measure: ${p.error ?? ""}`)}</title></g>`);
+    out.push(
+      `<g class="sample-error"><path d="M${(x - 4).toFixed(1)},${(y - 4).toFixed(1)}l8,8m0,-8l-8,8" stroke="${VERDICT_COLOR.fail}"/><title>${esc(`+${formatDuration(sampleTime(j, p))}: could not measure: ${p.error ?? ""}`)}</title></g>`,
+    );
   }
   const legend = metrics.map((m, i) => `<tspan fill="${COLORS[i % COLORS.length] ?? ""}">● ${esc(m.label)}</tspan>`).join("  ");
   out.push(`<text x="${M.left}" y="${M.top - 10}" class="legend">${esc(chart.title)}  ${legend}</text>`);
@@ -194,18 +214,29 @@ export function renderHtml(j: Journal): string {
   out.push(`<title>${esc(`chaos-run ${j.scenario.name}: ${word}`)}</title><style>${STYLE}</style></head><body><main>`);
   out.push(`<h1><span class="verdict v-${word}">${esc(word)}</span>${esc(j.scenario.name)}</h1>`);
   if (j.scenario.description !== null) out.push(`<p>${esc(j.scenario.description)}</p>`);
-  out.push(`<p class="muted">${esc(verdictLine(j))}<br>run ${esc(j.runId)} · ${esc(j.scenario.file)} · started ${esc(j.startedAt)} · ${esc(formatDuration(runMs))} · context ${esc(j.cluster?.context ?? "?")} (${esc(j.cluster?.server ?? "?")}) · chaos-run ${esc(j.tool.version)}</p>`);
+  out.push(
+    `<p class="muted">${esc(verdictLine(j))}<br>run ${esc(j.runId)} · ${esc(j.scenario.file)} · started ${esc(j.startedAt)} · ${esc(formatDuration(runMs))} · context ${esc(j.cluster?.context ?? "?")} (${esc(j.cluster?.server ?? "?")}) · chaos-run ${esc(j.tool.version)}</p>`,
+  );
   if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push(`<pre class="mono">${esc(j.message)}${j.hint !== null ? `\nhint: ${esc(j.hint)}` : ""}</pre>`);
 
-  out.push(`<h2>Timelines</h2><p class="muted">Each probe's samples over the run (seconds since it started). Shaded: the faults, from applied to reverted. Green band: the saved baseline. Dashed: each expectation, in its verdict's colour, over the samples it judged.</p>`);
+  out.push(
+    `<h2>Timelines</h2><p class="muted">Each probe's samples over the run (seconds since it started). Shaded: the faults, from applied to reverted. Green band: the saved baseline. Dashed: each expectation, in its verdict's colour, over the samples it judged.</p>`,
+  );
   const probes = probesOf(j);
   if (probes.length === 0) out.push(`<p class="muted">No probe ran.</p>`);
   for (const { probe, kind } of probes) {
     const samples = samplesOf(j, probe);
     const valueDim = valueDimensionOf(j, probe);
-    const charts = chartsFor(kind, samples, valueDim).filter((c) => c.title !== "errors" || samples.some((p) => (sampleValue(p, c.metrics[0]?.metric ?? "") ?? 0) > 0) || j.expectations.some((e) => e.probe === probe && /^(errorRatio|errors|failedRequests|timeouts|refused)/.test(e.metric)));
+    const charts = chartsFor(kind, samples, valueDim).filter(
+      (c) =>
+        c.title !== "errors" ||
+        samples.some((p) => (sampleValue(p, c.metrics[0]?.metric ?? "") ?? 0) > 0) ||
+        j.expectations.some((e) => e.probe === probe && /^(errorRatio|errors|failedRequests|timeouts|refused)/.test(e.metric)),
+    );
     const continuous = samples.some((p) => p.series !== undefined);
-    out.push(`<section class="probe" data-probe="${esc(probe)}"><h3>probe ${esc(probe)} <span class="muted">(${esc(kind)}, ${samples.length} sample${samples.length === 1 ? "" : "s"}${continuous ? `, every ${formatDuration(samples.find((p) => p.everyMs !== undefined)?.everyMs ?? 0)}` : ""})</span></h3>`);
+    out.push(
+      `<section class="probe" data-probe="${esc(probe)}"><h3>probe ${esc(probe)} <span class="muted">(${esc(kind)}, ${samples.length} sample${samples.length === 1 ? "" : "s"}${continuous ? `, every ${formatDuration(samples.find((p) => p.everyMs !== undefined)?.everyMs ?? 0)}` : ""})</span></h3>`,
+    );
     const exps = j.expectations
       .filter((e) => e.probe === probe)
       .map((e) => {
@@ -215,7 +246,7 @@ export function renderHtml(j: Journal): string {
         return { e, value: e.limit, fromMs: times.length > 0 ? Math.min(...times) : at, toMs: times.length > 0 ? Math.max(...times) : at };
       });
     // the baseline band on the probe's main chart (latency, the value)
-    charts.forEach((c, i) => out.push(chartSvg(j, probe, c, samples, windows, runMs, exps, i === 0)));
+    for (const [i, c] of charts.entries()) out.push(chartSvg(j, probe, c, samples, windows, runMs, exps, i === 0));
     out.push(`</section>`);
   }
 
@@ -224,7 +255,9 @@ export function renderHtml(j: Journal): string {
   else {
     out.push(`<table class="expectations"><thead><tr><th>Step</th><th>Probe</th><th>Target</th><th>Metric</th><th>Expected</th><th>Measured</th><th>Verdict</th></tr></thead><tbody>`);
     for (const e of j.expectations) {
-      out.push(`<tr><td>${esc(stepLabel(e))}</td><td>${esc(e.probe)}</td><td>${esc(e.pod ?? "-")}</td><td class="mono">${esc(e.metric)}</td><td>${esc(e.threshold)}</td><td>${esc(e.actualText)}${e.reason !== null ? `<br><span class="muted">${esc(e.reason)}</span>` : ""}</td><td class="${e.verdict}">${esc(VERDICT_TEXT[e.verdict])}</td></tr>`);
+      out.push(
+        `<tr><td>${esc(stepLabel(e))}</td><td>${esc(e.probe)}</td><td>${esc(e.pod ?? "-")}</td><td class="mono">${esc(e.metric)}</td><td>${esc(e.threshold)}</td><td>${esc(e.actualText)}${e.reason !== null ? `<br><span class="muted">${esc(e.reason)}</span>` : ""}</td><td class="${e.verdict}">${esc(VERDICT_TEXT[e.verdict])}</td></tr>`,
+      );
     }
     out.push(`</tbody></table>`);
   }
@@ -234,16 +267,28 @@ export function renderHtml(j: Journal): string {
   out.push(`<h2>Facts</h2>`);
   const plan = j.plan as { target?: { pods?: { name: string; ip: string | null }[] }; namespace?: string | null } | null;
   const pods = plan?.target?.pods ?? [];
-  out.push(`<h3>Target pods</h3><ul>${pods.map((p) => `<li>${esc(`${j.cluster?.namespace ?? plan?.namespace ?? ""}/${p.name}`)}${p.ip !== null ? ` <span class="muted">${esc(p.ip)}</span>` : ""}</li>`).join("") || "<li class=muted>none</li>"}</ul>`);
-  out.push(`<h3>Agents</h3><ul>${j.agents.map((a) => `<li class="mono">${esc(`${a.namespace}/${a.pod} ${a.container}`)}${a.reused ? " (reused)" : ""}</li>`).join("") || "<li class=muted>none</li>"}</ul>`);
-  if (j.tools.length > 0) out.push(`<h3>Tools pods</h3><ul>${j.tools.map((t) => `<li class="mono">${esc(`${t.namespace}/${t.pod} ${t.image}`)}${t.created ? "" : " (found running)"}</li>`).join("")}</ul>`);
+  out.push(
+    `<h3>Target pods</h3><ul>${pods.map((p) => `<li>${esc(`${j.cluster?.namespace ?? plan?.namespace ?? ""}/${p.name}`)}${p.ip !== null ? ` <span class="muted">${esc(p.ip)}</span>` : ""}</li>`).join("") || "<li class=muted>none</li>"}</ul>`,
+  );
+  out.push(
+    `<h3>Agents</h3><ul>${j.agents.map((a) => `<li class="mono">${esc(`${a.namespace}/${a.pod} ${a.container}`)}${a.reused ? " (reused)" : ""}</li>`).join("") || "<li class=muted>none</li>"}</ul>`,
+  );
+  if (j.tools.length > 0)
+    out.push(`<h3>Tools pods</h3><ul>${j.tools.map((t) => `<li class="mono">${esc(`${t.namespace}/${t.pod} ${t.image}`)}${t.created ? "" : " (found running)"}</li>`).join("")}</ul>`);
   out.push(`<h3>Faults and reverts</h3>`);
   if (j.faults.length === 0) out.push(`<p class="muted">No fault.</p>`);
   else {
     out.push(`<table class="faults"><thead><tr><th>Step</th><th>Pod</th><th>Fault</th><th>Applied</th><th>Reverted</th><th>Revert confirmed</th></tr></thead><tbody>`);
     for (const f of j.faults) {
-      const confirmed = f.revertConfirmed === true ? `<td class="pass">yes</td>` : f.revertConfirmed === false ? `<td class="fail">NO${f.revertDetail !== null ? `: ${esc(f.revertDetail)}` : ""}</td>` : `<td class="muted">—</td>`;
-      out.push(`<tr><td>${esc(`${f.step + 1}. ${f.stepName}`)}</td><td>${esc(`${f.namespace}/${f.pod}`)}${f.iface !== null ? ` <span class="muted">${esc(f.iface)}</span>` : ""}</td><td>${esc(f.summary)}${f.lost !== null ? `<br><span class="fail">lost: ${esc(f.lost)}</span>` : ""}</td><td>${esc(fmtTime(f.appliedAt, t0))}</td><td>${esc(fmtTime(f.revertedAt, t0))}</td>${confirmed}</tr>`);
+      const confirmed =
+        f.revertConfirmed === true
+          ? `<td class="pass">yes</td>`
+          : f.revertConfirmed === false
+            ? `<td class="fail">NO${f.revertDetail !== null ? `: ${esc(f.revertDetail)}` : ""}</td>`
+            : `<td class="muted">—</td>`;
+      out.push(
+        `<tr><td>${esc(`${f.step + 1}. ${f.stepName}`)}</td><td>${esc(`${f.namespace}/${f.pod}`)}${f.iface !== null ? ` <span class="muted">${esc(f.iface)}</span>` : ""}</td><td>${esc(f.summary)}${f.lost !== null ? `<br><span class="fail">lost: ${esc(f.lost)}</span>` : ""}</td><td>${esc(fmtTime(f.appliedAt, t0))}</td><td>${esc(fmtTime(f.revertedAt, t0))}</td>${confirmed}</tr>`,
+      );
     }
     out.push(`</tbody></table>`);
     out.push(`<details><summary>Commands the agents ran (${j.faults.reduce((a, f) => a + f.applyCommands.length + f.revertCommands.length, 0)})</summary><ul class="mono">`);
@@ -254,9 +299,12 @@ export function renderHtml(j: Journal): string {
     out.push(`</ul></details>`);
   }
   const probeCommands = [...new Set(j.probes.filter((p) => p.argv.length > 0 && !p.aggregate).map((p) => p.argv.join(" ")))];
-  if (probeCommands.length > 0) out.push(`<details><summary>Commands the probes ran (${probeCommands.length} distinct)</summary><ul class="mono">${probeCommands.map((c) => `<li>${esc(c)}</li>`).join("")}</ul></details>`);
+  if (probeCommands.length > 0)
+    out.push(`<details><summary>Commands the probes ran (${probeCommands.length} distinct)</summary><ul class="mono">${probeCommands.map((c) => `<li>${esc(c)}</li>`).join("")}</ul></details>`);
   if (j.warnings.length > 0) out.push(`<h3>Warnings</h3><ul>${j.warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul>`);
-  out.push(`<details><summary>Timeline (${j.timeline.length} events)</summary><ul class="mono">${j.timeline.map((t) => `<li>${esc(`+${formatDuration(Math.max(0, Date.parse(t.at) - t0))} ${t.text}`)}</li>`).join("")}</ul></details>`);
+  out.push(
+    `<details><summary>Timeline (${j.timeline.length} events)</summary><ul class="mono">${j.timeline.map((t) => `<li>${esc(`+${formatDuration(Math.max(0, Date.parse(t.at) - t0))} ${t.text}`)}</li>`).join("")}</ul></details>`,
+  );
   out.push(`<p class="muted">Written by chaos-run from ${esc(j.scenario.file)}'s journal (journal.json beside this file).</p>`);
   out.push(`</main></body></html>\n`);
   return out.join("\n");

@@ -109,7 +109,13 @@ export function faultWindows(j: Journal): FaultWindow[] {
     const start = Math.min(...fs.map((f) => Date.parse(f.appliedAt ?? "")));
     const ends = fs.map((f) => (f.revertedAt !== null ? Date.parse(f.revertedAt) : f.heldUntil !== null ? Date.parse(f.heldUntil) : end));
     const first = fs[0];
-    out.push({ step, label: `${step + 1}. ${first?.stepName ?? ""}: ${first?.summary ?? ""}`, startMs: start - t0, endMs: Math.max(...ends) - t0, reverted: fs.every((f) => f.revertConfirmed === true) });
+    out.push({
+      step,
+      label: `${step + 1}. ${first?.stepName ?? ""}: ${first?.summary ?? ""}`,
+      startMs: start - t0,
+      endMs: Math.max(...ends) - t0,
+      reverted: fs.every((f) => f.revertConfirmed === true),
+    });
   }
   return out;
 }
@@ -125,7 +131,10 @@ export function baselineBand(j: Journal, probe: string, metrics: readonly string
   const saved = samplesOf(j, probe).filter((p) => p.save !== null);
   const name = saved[0]?.save;
   if (name === undefined || name === null) return undefined;
-  const values = saved.filter((p) => p.save === name).flatMap((p) => metrics.map((m) => sampleValue(p, m))).filter((v): v is number => v !== undefined);
+  const values = saved
+    .filter((p) => p.save === name)
+    .flatMap((p) => metrics.map((m) => sampleValue(p, m)))
+    .filter((v): v is number => v !== undefined);
   if (values.length === 0) return undefined;
   return { name, low: Math.min(...values), high: Math.max(...values) };
 }

@@ -69,19 +69,32 @@ export function faultEffects(j: Journal): FaultEffect[] {
       if (first === undefined) continue;
       // the last run of the same probe before the fault that was not itself sampled through it (the monitor)
       const before = j.probes.filter((p) => p.id < first.id && p.probe === first.probe && p.pod === first.pod && (p.phase === "before" || p.phase === "step") && !p.aggregate).at(-1);
-      const values = group.map((p) => p.metrics["latency.p50"]).filter((v): v is number => v !== undefined && v !== null).sort((x, y) => x - y);
+      const values = group
+        .map((p) => p.metrics["latency.p50"])
+        .filter((v): v is number => v !== undefined && v !== null)
+        .sort((x, y) => x - y);
       const mid = Math.floor(values.length / 2);
       const a = values.length === 0 ? undefined : values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
       const b = before?.metrics["latency.p50"];
       if (a === undefined || b === undefined || b === null) continue;
-      effects.push({ step: step.index, stepName: step.name, pod: first.pod, probe: first.probe, addedMs: a - b, configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs });
+      effects.push({
+        step: step.index,
+        stepName: step.name,
+        pod: first.pod,
+        probe: first.probe,
+        addedMs: a - b,
+        configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs,
+      });
     }
   }
   return effects;
 }
 
 export function effectLine(e: FaultEffect): string {
-  const ratio = e.configuredDelayMs !== undefined && e.configuredDelayMs > 0 ? `; configured delay ${formatDuration(e.configuredDelayMs)}: measured/configured ${(e.addedMs / e.configuredDelayMs).toFixed(3)}` : "";
+  const ratio =
+    e.configuredDelayMs !== undefined && e.configuredDelayMs > 0
+      ? `; configured delay ${formatDuration(e.configuredDelayMs)}: measured/configured ${(e.addedMs / e.configuredDelayMs).toFixed(3)}`
+      : "";
   const sign = e.addedMs >= 0 ? "+" : "−";
   return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
 }
@@ -138,21 +151,25 @@ export function renderTable(j: Journal, options: { color: boolean }): string {
   for (const effect of faultEffects(j)) lines.push(effectLine(effect));
   lines.push(...observationLines(j));
   const keepAlive = [...new Set(j.probes.filter((p) => (p.kind ?? "ab") === "ab").map((p) => p.keepAlive))];
-  if (keepAlive.length > 0) lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
+  if (keepAlive.length > 0)
+    lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
   for (const w of j.warnings) lines.push(`warning: ${w}`);
   const verdict = verdictLine(j);
   lines.push(options.color ? (j.status === "passed" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`) : verdict);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function xml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    // XML 1.0 forbids most control characters, even escaped
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "");
+  return (
+    text
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      // XML 1.0 forbids most control characters, even escaped
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to remove
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "")
+  );
 }
 
 /** One <testsuite> per journal; one <testcase> per expectation; a run that could not finish adds an <error> case. */
@@ -201,7 +218,9 @@ export function renderMarkdown(j: Journal): string {
     out.push("| Step | Target | Metric | Expected | Measured | Verdict |", "|---|---|---|---|---|---|");
     for (const e of j.expectations) {
       const spark = sparkline(seriesValues(j, e));
-      out.push(`| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)}${spark !== "" ? ` ${spark}` : ""} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`);
+      out.push(
+        `| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)}${spark !== "" ? ` ${spark}` : ""} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`,
+      );
     }
     out.push("");
   }

@@ -25,7 +25,7 @@ function isIpv6(text: string): boolean {
   const lastColon = text.lastIndexOf(":");
   if (lastColon >= 0 && text.slice(lastColon + 1).includes(".")) {
     if (!isIpv4(text.slice(lastColon + 1))) return false;
-    head = text.slice(0, lastColon + 1) + "0";
+    head = `${text.slice(0, lastColon + 1)}0`;
     groupsForV4 = 1;
   }
   const doubleColon = head.indexOf("::");

@@ -53,27 +53,35 @@ export const CODES = {
   "unknown-template": def("error", "a `{{ … }}` other than target.ip, target.name, env.NAME", (a: { text: string }) => `unknown template ${q(a.text)}`),
   "unknown-probe": def("error", "a probe name not declared under `probes`", (a: { name: string }) => `unknown probe ${q(a.name)}`),
   "unknown-result": def("error", "an expression refers to a result no step saves", (a: { name: string }) => `no step saves a result named ${q(a.name)}`),
-  "result-used-before-saved": def("error", "an expression refers to a result saved only later", (a: { name: string; savedAt: string }) =>
-    `result ${q(a.name)} is used before it is saved (it is saved by ${a.savedAt})`,
+  "result-used-before-saved": def(
+    "error",
+    "an expression refers to a result saved only later",
+    (a: { name: string; savedAt: string }) => `result ${q(a.name)} is used before it is saved (it is saved by ${a.savedAt})`,
   ),
   "duplicate-result": def("error", "two steps save results under one name", (a: { name: string }) => `result name ${q(a.name)} is saved twice`),
   "duplicate-step": def("error", "two steps with one name", (a: { name: string }) => `step name ${q(a.name)} is used twice`),
   "unknown-metric": def("error", "a metric the probe kind does not yield", (a: { metric: string; kind: string }) => `${a.kind} probes have no metric ${q(a.metric)}`),
   "bad-expression": def("error", "an expression that does not parse", (a: { detail: string }) => `bad expression: ${a.detail}`),
   "unit-mismatch": def("error", "a duration mixed with a plain number", (a: { detail: string }) => a.detail),
-  "concurrency-above-requests": def("error", "ab cannot run more requests at once than it sends", (a: { concurrency: number; requests: number }) =>
-    `concurrency ${a.concurrency} is above requests ${a.requests}`,
+  "concurrency-above-requests": def(
+    "error",
+    "ab cannot run more requests at once than it sends",
+    (a: { concurrency: number; requests: number }) => `concurrency ${a.concurrency} is above requests ${a.requests}`,
   ),
   "blast-radius": def("error", "the mode asks for more pods than maxPods", (a: { detail: string }) => a.detail),
   "no-pods": def("error", "no pod matches the target (plan)", (a: { detail: string }) => a.detail),
   "not-enough-pods": def("error", "the mode asks for more pods than match (plan)", (a: { detail: string }) => a.detail),
-  "system-namespace": def("error", "a target in kube-system, kube-public or kube-node-lease without the opt-in", (a: { namespace: string }) =>
-    `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
+  "system-namespace": def(
+    "error",
+    "a target in kube-system, kube-public or kube-node-lease without the opt-in",
+    (a: { namespace: string }) => `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
   ),
   "host-network": def("error", "a target pod uses the node's network (hostNetwork; plan)", (a: { detail: string }) => a.detail),
   "fault-metric": def("error", "an expectation on a metric the fault does not measure", (a: { detail: string }) => a.detail),
-  "fault-after-pod-delete": def("error", "a fault step after a podDelete step (its pods are gone)", (a: { step: string; deleted: string }) =>
-    `${a.step} comes after ${a.deleted}, which deletes the target pods: a fault would have to hit their replacements, which chaos-run does not do`,
+  "fault-after-pod-delete": def(
+    "error",
+    "a fault step after a podDelete step (its pods are gone)",
+    (a: { step: string; deleted: string }) => `${a.step} comes after ${a.deleted}, which deletes the target pods: a fault would have to hit their replacements, which chaos-run does not do`,
   ),
   "bad-jsonpath": def("error", "a k8s probe's `field` that is not a JSONPath chaos-run reads", (a: { value: string; reason: string }) => `${q(a.value)} is not a usable JSONPath: ${a.reason}`),
   "bad-regex": def("error", "a cmd probe's `stdout` that is not a regular expression", (a: { value: string; reason: string }) => `${q(a.value)} is not a regular expression: ${a.reason}`),

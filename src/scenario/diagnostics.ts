@@ -23,13 +23,7 @@ export interface Span {
   readonly end: number;
 }
 
-export function diagnostic<C extends DiagnosticCode>(
-  file: string,
-  code: C,
-  args: CodeArgs<C>,
-  at: Span & { readonly path: string },
-  hint?: string,
-): Diagnostic {
+export function diagnostic<C extends DiagnosticCode>(file: string, code: C, args: CodeArgs<C>, at: Span & { readonly path: string }, hint?: string): Diagnostic {
   const entry = CODES[code];
   // the catalog's message functions are typed per code; the cast only joins them for the call
   const message = (entry.message as (a: CodeArgs<C>) => string)(args);

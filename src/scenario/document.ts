@@ -44,7 +44,7 @@ export function parsePointer(pointer: string): Segment[] {
 
 export function joinPointer(base: string, ...segments: (string | number)[]): string {
   let out = base;
-  for (const s of segments) out += "/" + String(s).replace(/~/g, "~0").replace(/\//g, "~1");
+  for (const s of segments) out += `/${String(s).replace(/~/g, "~0").replace(/\//g, "~1")}`;
   return out;
 }
 
@@ -74,7 +74,7 @@ export function fastParse(text: string): { data: unknown } | undefined {
   return plainKeys(data, 0) ? { data } : undefined;
 }
 
-const PLAIN_KEY = /^[A-Za-z0-9_.\/-]*$/;
+const PLAIN_KEY = /^[A-Za-z0-9_./-]*$/;
 
 /** Every mapping key is plain (scenario keys always are), and the nesting is not absurd. */
 function plainKeys(data: unknown, depth: number): boolean {
@@ -157,7 +157,9 @@ export class ParsedSource {
       const span = { path: "", start, end: Math.min(text.length, Math.max(start, e.pos[1])) };
       if (e.code === "DUPLICATE_KEY") {
         const key = /^\s*("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(text.slice(span.start))?.[1] ?? text.slice(span.start, span.end);
-        diags.push(diagnostic(file, "yaml-duplicate-key", { key: key.trim() || "?" }, { path: "", start: span.start, end: Math.min(text.length, span.start + Math.max(1, key.length)) }, "remove one of them"));
+        diags.push(
+          diagnostic(file, "yaml-duplicate-key", { key: key.trim() || "?" }, { path: "", start: span.start, end: Math.min(text.length, span.start + Math.max(1, key.length)) }, "remove one of them"),
+        );
       } else {
         diags.push(diagnostic(file, "yaml-syntax", { detail: firstLine(e.message) }, span, yamlHint(e.code)));
       }

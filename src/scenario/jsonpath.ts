@@ -51,7 +51,7 @@ export function parseJsonPath(text: string): JsonPathParse {
       else if (inner.startsWith("?(")) {
         // the filter may hold a `]` inside a quoted value: find the `)]` that ends it
         const end = s.indexOf(")]", i);
-        if (end < 0) return fail("a filter is written [?(@.field==\"value\")]");
+        if (end < 0) return fail('a filter is written [?(@.field=="value")]');
         const f = parseFilter(s.slice(i + 3, end).trim());
         if (f === undefined) return fail('a filter is written [?(@.field=="value")] (== or !=, against a string, a number, true or false)');
         segments.push(f);

@@ -18,22 +18,7 @@ import {
   DEFAULT_PULL_POLICY,
   DEFAULT_TOOLS_IMAGE,
 } from "./types.js";
-import type {
-  Probe,
-  ProbeRun,
-  RawDuringProbe,
-  RawExpect,
-  RawFault,
-  RawMode,
-  RawProbe,
-  RawScenario,
-  RawStep,
-  RawTarget,
-  Scenario,
-  Step,
-  Target,
-  TargetMode,
-} from "./types.js";
+import type { Probe, ProbeRun, RawDuringProbe, RawExpect, RawFault, RawMode, RawProbe, RawScenario, RawStep, RawTarget, Scenario, Step, Target, TargetMode } from "./types.js";
 import { parseDuration, parsePercent, parseRate, parseSize } from "./units.js";
 
 function duration(text: string): number {

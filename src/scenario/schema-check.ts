@@ -19,7 +19,7 @@ type Issue =
   | { readonly kind: "requiredAnyOf"; readonly instancePath: string; readonly schemaPath: string; readonly missing: readonly string[] };
 
 function under(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(prefix + "/");
+  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 function keywordOf(i: Issue): string {
@@ -42,7 +42,7 @@ function resolveAnyOf(anyOf: ErrorObject, block: Issue[]): Issue[] {
   const groups = new Map<string, Issue[]>();
   for (const issue of block) {
     let key = `ext:${issue.schemaPath}`;
-    if (issue.schemaPath.startsWith(S + "/")) key = issue.schemaPath.slice(S.length + 1).split("/")[0] ?? key;
+    if (issue.schemaPath.startsWith(`${S}/`)) key = issue.schemaPath.slice(S.length + 1).split("/")[0] ?? key;
     const g = groups.get(key);
     if (g === undefined) groups.set(key, [issue]);
     else g.push(issue);
@@ -65,8 +65,7 @@ function resolveAnyOf(anyOf: ErrorObject, block: Issue[]): Issue[] {
       }
     return [{ kind: "requiredAnyOf", instancePath: P, schemaPath: S, missing }];
   }
-  const structural = (g: Issue[]): number =>
-    g.filter((i) => i.instancePath === P && ["required", "additionalProperties", "requiredAnyOf"].includes(keywordOf(i))).length;
+  const structural = (g: Issue[]): number => g.filter((i) => i.instancePath === P && ["required", "additionalProperties", "requiredAnyOf"].includes(keywordOf(i))).length;
   let best = candidates[0] ?? [];
   for (const g of candidates.slice(1)) {
     const d = structural(g) - structural(best);
@@ -84,9 +83,7 @@ export function pruneErrors(errors: readonly ErrorObject[]): Issue[] {
       for (let k = out.length - 1; k >= 0; k--) {
         const issue = out[k];
         if (issue === undefined || !under(issue.instancePath, error.instancePath)) break;
-        const claimable =
-          issue.schemaPath.startsWith(error.schemaPath + "/") ||
-          (issue.instancePath === error.instancePath && ["type", "typeUnion", "enum", "const"].includes(keywordOf(issue)));
+        const claimable = issue.schemaPath.startsWith(`${error.schemaPath}/`) || (issue.instancePath === error.instancePath && ["type", "typeUnion", "enum", "const"].includes(keywordOf(issue)));
         if (claimable) {
           block.unshift(issue);
           out.splice(k, 1);
@@ -173,7 +170,9 @@ function durationHint(value: unknown, segments: readonly string[]): string {
   if (m !== null && m[1] !== undefined) {
     const unitWritten = m[2] ?? "";
     if (unitWritten === "") return `durations need a unit: ${m[1]}${unit} (${UNIT_HINT})`;
-    const fix = closest(unitWritten.toLowerCase(), ["ms", "s", "m", "h"]) ?? { sec: "s", secs: "s", second: "s", seconds: "s", min: "m", mins: "m", minute: "m", minutes: "m", hour: "h", hours: "h", msec: "ms", millis: "ms" }[unitWritten.toLowerCase()];
+    const fix =
+      closest(unitWritten.toLowerCase(), ["ms", "s", "m", "h"]) ??
+      { sec: "s", secs: "s", second: "s", seconds: "s", min: "m", mins: "m", minute: "m", minutes: "m", hour: "h", hours: "h", msec: "ms", millis: "ms" }[unitWritten.toLowerCase()];
     if (fix !== undefined) return `write ${m[1]}${fix} (${UNIT_HINT})`;
   }
   return `a duration is a number and a unit, e.g. 100ms, 30s, 5m (${UNIT_HINT})`;
@@ -276,10 +275,7 @@ export function schemaDiagnostics(source: ParsedSource, errors: readonly ErrorOb
         const key = String(params["additionalProperty"]);
         const allowed = nav.allowedKeys(segs);
         const suggestion = closest(key, allowed);
-        const hint =
-          allowed.length === 0
-            ? `${where(segs)} takes no keys`
-            : `${suggestion !== undefined ? `did you mean \`${suggestion}\`? ` : ""}allowed here: ${allowed.join(", ")}`;
+        const hint = allowed.length === 0 ? `${where(segs)} takes no keys` : `${suggestion !== undefined ? `did you mean \`${suggestion}\`? ` : ""}allowed here: ${allowed.join(", ")}`;
         out.push(diagnostic(file, "unknown-key", { key, where: where(segs) }, source.locate(joinPointer(P, key), "key"), hint));
         break;
       }
@@ -330,8 +326,7 @@ export function schemaDiagnostics(source: ParsedSource, errors: readonly ErrorOb
       case "minItems":
       case "maxItems": {
         const n = Number(params["limit"]);
-        const bound =
-          segs.at(-1) === "within" ? "exactly 2 values: [LOW, HIGH]" : e.keyword === "minItems" ? `at least ${n} item${n === 1 ? "" : "s"}` : `at most ${n} items`;
+        const bound = segs.at(-1) === "within" ? "exactly 2 values: [LOW, HIGH]" : e.keyword === "minItems" ? `at least ${n} item${n === 1 ? "" : "s"}` : `at most ${n} items`;
         out.push(diagnostic(file, "bad-length", { what: where(segs), bound }, source.locate(P, "value"), hintOf()));
         break;
       }

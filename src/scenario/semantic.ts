@@ -53,8 +53,6 @@ interface ProbeFacts {
 /** The least interval of a continuous probe: each sample is an exec or an API call. */
 export const MIN_EVERY_MS = 200;
 
-
-
 /** A probe run somewhere in the scenario, in timeline order. */
 interface RunSite {
   readonly path: string;
@@ -83,13 +81,29 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     const pods = Array.isArray(target["pods"]) ? target["pods"].length : undefined;
     const modePath = "/target/mode";
     if (count !== undefined && maxPods !== undefined && count > maxPods) {
-      out.push(diagnostic(file, "blast-radius", { detail: `mode asks for ${count} pods but maxPods is ${maxPods}` }, source.locate(modePath), "lower the count or raise maxPods: the guard refuses, it never clamps"));
+      out.push(
+        diagnostic(
+          file,
+          "blast-radius",
+          { detail: `mode asks for ${count} pods but maxPods is ${maxPods}` },
+          source.locate(modePath),
+          "lower the count or raise maxPods: the guard refuses, it never clamps",
+        ),
+      );
     }
     if (count !== undefined && pods !== undefined && count > pods) {
       out.push(diagnostic(file, "blast-radius", { detail: `mode asks for ${count} pods but only ${pods} are listed in \`pods\`` }, source.locate(modePath), "list more pods or lower the count"));
     }
     if (mode === "all" && pods !== undefined && maxPods !== undefined && pods > maxPods) {
-      out.push(diagnostic(file, "blast-radius", { detail: `mode all hits the ${pods} listed pods but maxPods is ${maxPods}` }, source.locate("/target/maxPods"), "list fewer pods, use another mode, or raise maxPods"));
+      out.push(
+        diagnostic(
+          file,
+          "blast-radius",
+          { detail: `mode all hits the ${pods} listed pods but maxPods is ${maxPods}` },
+          source.locate("/target/maxPods"),
+          "list fewer pods, use another mode, or raise maxPods",
+        ),
+      );
     }
     const namespace = str(target["namespace"]);
     if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && target["allowSystemNamespaces"] !== true) {
@@ -103,7 +117,15 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     const ttl = parseDuration(str(agent["ttl"]) ?? "10m");
     const lease = parseDuration(str(agent["lease"]) ?? "15s");
     if (ttl !== undefined && lease !== undefined && lease >= ttl) {
-      out.push(diagnostic(file, "lease-above-ttl", { lease: formatDuration(lease), ttl: formatDuration(ttl) }, source.locate(agent["lease"] !== undefined ? "/agent/lease" : "/agent/ttl"), "the lease is renewed while the runner lives; the ttl is the hard stop"));
+      out.push(
+        diagnostic(
+          file,
+          "lease-above-ttl",
+          { lease: formatDuration(lease), ttl: formatDuration(ttl) },
+          source.locate(agent["lease"] !== undefined ? "/agent/lease" : "/agent/ttl"),
+          "the lease is renewed while the runner lives; the ttl is the hard stop",
+        ),
+      );
     }
   }
 
@@ -121,7 +143,15 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     probeKinds.set(name, { kind, metrics: probeMetrics(kind, kind === "prometheus" ? prometheusDimension(str(body["unit"])) : undefined) });
     const base = joinPointer("/probes", name, kind);
     if (probe?.["tools"] !== undefined && kind !== "ab" && kind !== "http") {
-      out.push(diagnostic(file, "conflicting-keys", { key: "tools", other: kind }, source.locate(joinPointer("/probes", name, "tools"), "key"), `${kind} probes do not run in the chaos-tools pod: remove \`tools\``));
+      out.push(
+        diagnostic(
+          file,
+          "conflicting-keys",
+          { key: "tools", other: kind },
+          source.locate(joinPointer("/probes", name, "tools"), "key"),
+          `${kind} probes do not run in the chaos-tools pod: remove \`tools\``,
+        ),
+      );
     }
     switch (kind) {
       case "ab":
@@ -131,7 +161,15 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
         const requests = int(body["requests"]) ?? (kind === "http" ? 10 : undefined);
         const concurrency = int(body["concurrency"]);
         if (requests !== undefined && concurrency !== undefined && concurrency > requests) {
-          out.push(diagnostic(file, "concurrency-above-requests", { concurrency, requests }, source.locate(joinPointer(base, "concurrency")), kind === "ab" ? "ab refuses a concurrency above the number of requests" : "lower concurrency to at most requests"));
+          out.push(
+            diagnostic(
+              file,
+              "concurrency-above-requests",
+              { concurrency, requests },
+              source.locate(joinPointer(base, "concurrency")),
+              kind === "ab" ? "ab refuses a concurrency above the number of requests" : "lower concurrency to at most requests",
+            ),
+          );
         }
         break;
       }
@@ -139,14 +177,31 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
         const field = str(body["field"]);
         if (field !== undefined) {
           const r = parseJsonPath(field);
-          if (!r.ok) out.push(diagnostic(file, "bad-jsonpath", { value: field, reason: r.error }, source.locate(joinPointer(base, "field")), 'e.g. .status.availableReplicas or .status.containerStatuses[?(@.name=="web")].restartCount'));
+          if (!r.ok)
+            out.push(
+              diagnostic(
+                file,
+                "bad-jsonpath",
+                { value: field, reason: r.error },
+                source.locate(joinPointer(base, "field")),
+                'e.g. .status.availableReplicas or .status.containerStatuses[?(@.name=="web")].restartCount',
+              ),
+            );
         }
         const objName = str(body["name"]);
         if (objName !== undefined) checkTemplates(source, out, joinPointer(base, "name"), objName);
         const objKind = str(body["kind"]);
         if (objKind !== undefined && body["apiVersion"] === undefined && defaultApiVersion(objKind) === undefined) {
           const s = closest(objKind, KNOWN_KINDS);
-          out.push(diagnostic(file, "missing-key", { keys: ["apiVersion"], where: `a k8s probe of kind ${objKind}` }, source.locate(joinPointer(base, "kind")), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}chaos-run knows the apiVersion of ${KNOWN_KINDS.join(", ")}; for other kinds, give it (kubectl api-resources)`));
+          out.push(
+            diagnostic(
+              file,
+              "missing-key",
+              { keys: ["apiVersion"], where: `a k8s probe of kind ${objKind}` },
+              source.locate(joinPointer(base, "kind")),
+              `${s !== undefined ? `did you mean \`${s}\`? ` : ""}chaos-run knows the apiVersion of ${KNOWN_KINDS.join(", ")}; for other kinds, give it (kubectl api-resources)`,
+            ),
+          );
         }
         break;
       }
@@ -161,7 +216,15 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
           try {
             new RegExp(pattern);
           } catch (e) {
-            out.push(diagnostic(file, "bad-regex", { value: pattern, reason: e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e) }, source.locate(joinPointer(base, "stdout")), "JavaScript's syntax: e.g. ^accepting connections$ (quote it in YAML)"));
+            out.push(
+              diagnostic(
+                file,
+                "bad-regex",
+                { value: pattern, reason: e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e) },
+                source.locate(joinPointer(base, "stdout")),
+                "JavaScript's syntax: e.g. ^accepting connections$ (quote it in YAML)",
+              ),
+            );
           }
         }
         const podName = str(body["pod"]);
@@ -175,7 +238,8 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
   const sites: RunSite[] = [];
   arr(root["steadyState"]).forEach((raw, i) => {
     const c = obj(raw);
-    if (c !== undefined) sites.push({ path: joinPointer("/steadyState", i), probe: c["probe"], save: undefined, expect: c["expect"], stepIndex: -1, label: `steadyState entry ${i + 1}`, every: c["every"] });
+    if (c !== undefined)
+      sites.push({ path: joinPointer("/steadyState", i), probe: c["probe"], save: undefined, expect: c["expect"], stepIndex: -1, label: `steadyState entry ${i + 1}`, every: c["every"] });
   });
   const stepNames = new Map<string, number>();
   const faultExpects: { path: string; kind: string | undefined; expect: Obj; stepIndex: number; label: string }[] = [];
@@ -193,7 +257,16 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     const fault = obj(step["fault"]);
     if (fault !== undefined) {
       const kind = ["netem", "partition", "http", "kill", "stress", "podDelete"].find((k) => fault[k] !== undefined);
-      if (deletedAt !== undefined) out.push(diagnostic(file, "fault-after-pod-delete", { step: label, deleted: deletedAt }, source.locate(joinPointer(path, "fault")), "end the scenario's faults with the podDelete step; probe and wait steps may follow it (their probes measure the replacements)"));
+      if (deletedAt !== undefined)
+        out.push(
+          diagnostic(
+            file,
+            "fault-after-pod-delete",
+            { step: label, deleted: deletedAt },
+            source.locate(joinPointer(path, "fault")),
+            "end the scenario's faults with the podDelete step; probe and wait steps may follow it (their probes measure the replacements)",
+          ),
+        );
       if (kind === "podDelete") deletedAt = label;
       checkStress(source, out, obj(fault["stress"]), joinPointer(path, "fault", "stress"));
       const expect = obj(step["expect"]);
@@ -230,24 +303,49 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
       const path = joinPointer(fe.path, "expect", metric);
       let dim: Dimension | undefined;
       if (fe.kind !== undefined && metrics === undefined) {
-        out.push(diagnostic(file, "fault-metric", { detail: `${fe.kind} faults measure nothing themselves` }, source.locate(path, "key"), "measure their effect with a probe under `during:` (or in a probe step after them)"));
+        out.push(
+          diagnostic(
+            file,
+            "fault-metric",
+            { detail: `${fe.kind} faults measure nothing themselves` },
+            source.locate(path, "key"),
+            "measure their effect with a probe under `during:` (or in a probe step after them)",
+          ),
+        );
       } else if (metrics !== undefined) {
         const info = metrics[metric];
         if (info === undefined) {
           const names = Object.keys(metrics);
           const s = closest(metric, names);
-          out.push(diagnostic(file, "fault-metric", { detail: `${fe.kind ?? "this"} faults measure no ${metric}` }, source.locate(path, "key"), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${fe.kind ?? ""} metrics: ${names.join(", ")}`));
+          out.push(
+            diagnostic(
+              file,
+              "fault-metric",
+              { detail: `${fe.kind ?? "this"} faults measure no ${metric}` },
+              source.locate(path, "key"),
+              `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${fe.kind ?? ""} metrics: ${names.join(", ")}`,
+            ),
+          );
         } else dim = info.dimension;
       }
       const read = readExpectation(metric, raw, path);
       if (!read.ok) {
         for (const p of read.problems) {
-          if (p.path === path && p.error.start === 0 && p.error.end === 0) out.push(diagnostic(file, "bad-comparison", { detail: p.error.message }, source.locate(path), "e.g. recovery.time: { below: 30s }"));
+          if (p.path === path && p.error.start === 0 && p.error.end === 0)
+            out.push(diagnostic(file, "bad-comparison", { detail: p.error.message }, source.locate(path), "e.g. recovery.time: { below: 30s }"));
           else out.push(diagnostic(file, "bad-expression", { detail: p.error.message }, exprSpan(source, p.path, p.error.start, p.error.end), EXPRESSION_HINT));
         }
         continue;
       }
-      checkExpectation(source, out, read.expectation, dim, { path: fe.path, probe: undefined, save: undefined, expect: fe.expect, stepIndex: fe.stepIndex, label: fe.label, every: undefined }, saved, probeKinds);
+      checkExpectation(
+        source,
+        out,
+        read.expectation,
+        dim,
+        { path: fe.path, probe: undefined, save: undefined, expect: fe.expect, stepIndex: fe.stepIndex, label: fe.label, every: undefined },
+        saved,
+        probeKinds,
+      );
     }
   }
 
@@ -258,7 +356,15 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
     if (every !== undefined) {
       const ms = parseDuration(every);
       if (ms !== undefined && ms < MIN_EVERY_MS) {
-        out.push(diagnostic(file, "out-of-range", { value: every, bound: `at least ${formatDuration(MIN_EVERY_MS)}` }, source.locate(joinPointer(site.path, "every")), "each sample is an exec or an API call: sample less often"));
+        out.push(
+          diagnostic(
+            file,
+            "out-of-range",
+            { value: every, bound: `at least ${formatDuration(MIN_EVERY_MS)}` },
+            source.locate(joinPointer(site.path, "every")),
+            "each sample is an exec or an API call: sample less often",
+          ),
+        );
       }
     }
     const probe = str(site.probe);
@@ -279,25 +385,50 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
         const resolved = resolveMetric(facts.kind, facts.metrics, metric, series);
         if (resolved !== undefined) dim = resolved.info.dimension;
         else if (aggregateOf(facts.kind, facts.metrics, metric) !== undefined) {
-          out.push(diagnostic(file, "needs-every", { what: `the aggregate \`${metric}\`` }, source.locate(path, "key"), "sample the probe continuously with `every: 2s` on this entry (during a fault, or in steadyState)"));
+          out.push(
+            diagnostic(
+              file,
+              "needs-every",
+              { what: `the aggregate \`${metric}\`` },
+              source.locate(path, "key"),
+              "sample the probe continuously with `every: 2s` on this entry (during a fault, or in steadyState)",
+            ),
+          );
         } else {
           const names = Object.keys(facts.metrics);
           const s = closest(metric, names);
           const extra = facts.kind === "http" ? ", status.NNN" : "";
           const aggregates = series ? "; on a series also METRIC.min, .max, .mean, .median, .last" : "";
-          out.push(diagnostic(file, "unknown-metric", { metric, kind: facts.kind }, source.locate(path, "key"), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${facts.kind} metrics: ${names.join(", ")}${extra}${aggregates}`));
+          out.push(
+            diagnostic(
+              file,
+              "unknown-metric",
+              { metric, kind: facts.kind },
+              source.locate(path, "key"),
+              `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${facts.kind} metrics: ${names.join(", ")}${extra}${aggregates}`,
+            ),
+          );
         }
       }
       const samples = obj(raw)?.["samples"];
       if (samples !== undefined && !series) {
         out.push(diagnostic(file, "needs-every", { what: "`samples`" }, source.locate(joinPointer(path, "samples"), "key"), "a share of samples is about a series: sample the probe with `every: 2s`"));
       } else if (samples !== undefined && facts !== undefined && resolveMetric(facts.kind, facts.metrics, metric, series)?.aggregate !== undefined) {
-        out.push(diagnostic(file, "conflicting-keys", { key: "samples", other: metric }, source.locate(joinPointer(path, "samples"), "key"), "an aggregate is one value: judge the samples one by one (no suffix) or the aggregate (no samples)"));
+        out.push(
+          diagnostic(
+            file,
+            "conflicting-keys",
+            { key: "samples", other: metric },
+            source.locate(joinPointer(path, "samples"), "key"),
+            "an aggregate is one value: judge the samples one by one (no suffix) or the aggregate (no samples)",
+          ),
+        );
       }
       const read = readExpectation(metric, raw, path);
       if (!read.ok) {
         for (const p of read.problems) {
-          if (p.path === path && p.error.start === 0 && p.error.end === 0) out.push(diagnostic(file, "bad-comparison", { detail: p.error.message }, source.locate(path), "e.g. latency.p95: { below: 50ms }"));
+          if (p.path === path && p.error.start === 0 && p.error.end === 0)
+            out.push(diagnostic(file, "bad-comparison", { detail: p.error.message }, source.locate(path), "e.g. latency.p95: { below: 50ms }"));
           else if (p.path.endsWith("/samples")) out.push(diagnostic(file, "bad-percent", { value: String(obj(raw)?.["samples"]) }, source.locate(p.path), p.error.message));
           else out.push(diagnostic(file, "bad-expression", { detail: p.error.message }, exprSpan(source, p.path, p.error.start, p.error.end), EXPRESSION_HINT));
         }
@@ -364,11 +495,24 @@ function checkExpectation(
       if (at === undefined) {
         const s = closest(ref.result, saved.keys());
         const names = [...saved.keys()];
-        out.push(diagnostic(file, "unknown-result", { name: ref.result }, span(), `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${names.length > 0 ? `saved results: ${names.join(", ")}` : "save one with `save: NAME` on a probe step"}`));
+        out.push(
+          diagnostic(
+            file,
+            "unknown-result",
+            { name: ref.result },
+            span(),
+            `${s !== undefined ? `did you mean \`${s}\`? ` : ""}${names.length > 0 ? `saved results: ${names.join(", ")}` : "save one with `save: NAME` on a probe step"}`,
+          ),
+        );
         return undefined;
       }
       if (at.stepIndex >= site.stepIndex) {
-        const when = site.stepIndex < 0 ? "steadyState runs before every step" : at.stepIndex === site.stepIndex ? "a step's results are available from the next step on" : "results are available from the step after the one that saves them";
+        const when =
+          site.stepIndex < 0
+            ? "steadyState runs before every step"
+            : at.stepIndex === site.stepIndex
+              ? "a step's results are available from the next step on"
+              : "results are available from the step after the one that saves them";
         out.push(diagnostic(file, "result-used-before-saved", { name: ref.result, savedAt: at.label }, span(), when));
         return undefined;
       }
@@ -378,7 +522,15 @@ function checkExpectation(
       if (resolved === undefined) {
         const names = Object.keys(facts.metrics);
         const s = closest(ref.metric, names);
-        out.push(diagnostic(file, "unknown-metric", { metric: ref.metric, kind: facts.kind }, span(), `${s !== undefined ? `did you mean \`${ref.result}.${s}\`? ` : ""}${facts.kind} metrics: ${names.join(", ")}${at.series ? "; of a series also METRIC.min, .max, .mean, .median, .last" : ""}`));
+        out.push(
+          diagnostic(
+            file,
+            "unknown-metric",
+            { metric: ref.metric, kind: facts.kind },
+            span(),
+            `${s !== undefined ? `did you mean \`${ref.result}.${s}\`? ` : ""}${facts.kind} metrics: ${names.join(", ")}${at.series ? "; of a series also METRIC.min, .max, .mean, .median, .last" : ""}`,
+          ),
+        );
         return undefined;
       }
       return resolved.info.dimension;

@@ -6,7 +6,22 @@ import type { Expectation } from "../expect/expectation.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Distribution, Fault, KillSignal } from "../faults/types.js";
 
-export type { Fault, NetemFault, PartitionFault, HttpFault, HttpParams, KillFault, StressFault, PodDeleteFault, KillSignal, NetemParams, Scope, ScopeCidr, Rate, Distribution } from "../faults/types.js";
+export type {
+  Fault,
+  NetemFault,
+  PartitionFault,
+  HttpFault,
+  HttpParams,
+  KillFault,
+  StressFault,
+  PodDeleteFault,
+  KillSignal,
+  NetemParams,
+  Scope,
+  ScopeCidr,
+  Rate,
+  Distribution,
+} from "../faults/types.js";
 export type { Expectation } from "../expect/expectation.js";
 
 // ---------------------------------------------------------------- raw (as written)
@@ -133,15 +148,9 @@ export const DEFAULT_AGENT_LEASE_MS = 15_000;
 export const DEFAULT_TOOLS_IMAGE = "chaos-tools:latest";
 export const DEFAULT_SEED = 1;
 
-export type TargetSelection =
-  | { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>> }
-  | { readonly kind: "pods"; readonly names: readonly string[] };
+export type TargetSelection = { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>> } | { readonly kind: "pods"; readonly names: readonly string[] };
 
-export type TargetMode =
-  | { readonly kind: "all" }
-  | { readonly kind: "one" }
-  | { readonly kind: "count"; readonly count: number }
-  | { readonly kind: "percent"; readonly percent: number };
+export type TargetMode = { readonly kind: "all" } | { readonly kind: "one" } | { readonly kind: "count"; readonly count: number } | { readonly kind: "percent"; readonly percent: number };
 
 export interface Target {
   /** undefined: --namespace, else the kubeconfig context's namespace */

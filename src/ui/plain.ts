@@ -28,7 +28,13 @@ function probeSummary(o: ProbeOutcome): string {
     if (o.detail !== undefined) parts.push(o.detail);
     return parts.join(", ");
   }
-  if (o.kind !== "ab") return o.detail ?? Object.entries(m).map(([k, v]) => `${k} ${v ?? "-"}`).join(", ");
+  if (o.kind !== "ab")
+    return (
+      o.detail ??
+      Object.entries(m)
+        .map(([k, v]) => `${k} ${v ?? "-"}`)
+        .join(", ")
+    );
   const parts = [`${m["completeRequests"] ?? 0} requests`, `${m["failedRequests"] ?? 0} failed`];
   if ((m["non2xxResponses"] ?? 0) > 0) parts.push(`${m["non2xxResponses"] ?? 0} non-2xx`);
   for (const k of ["latency.p50", "latency.p95", "latency.mean"]) {

@@ -23,7 +23,11 @@ async function inspect(pod: string, argv: readonly string[]): Promise<string> {
   const p = await getPod(ns, pod);
   if (!(p?.spec.ephemeralContainers ?? []).some((c) => c.name === "inspect")) {
     await kubectlOk(["debug", "-n", ns, pod, "--image", inspectImage, "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
-    await waitFor("the inspect container", async () => ((await getPod(ns, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined), 60_000);
+    await waitFor(
+      "the inspect container",
+      async () => ((await getPod(ns, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),
+      60_000,
+    );
   }
   const r = await kubectl(["exec", "-n", ns, pod, "-c", "inspect", "--", ...argv]);
   return r.code === 0 ? r.stdout : "";
@@ -75,7 +79,10 @@ function get(agent: http.Agent, host: string, path = "/"): Promise<{ status: num
 
 /** The newest journal a run wrote under dir. */
 function journalIn(dir: string, name: string): { probes: { probe: string; step: number | null; metrics: Record<string, number | null> }[] } {
-  const runDir = readdirSync(dir).filter((d) => d.startsWith(`${name}-`)).sort().at(-1);
+  const runDir = readdirSync(dir)
+    .filter((d) => d.startsWith(`${name}-`))
+    .sort()
+    .at(-1);
   if (runDir === undefined) throw new Error(`no ${name} run in ${dir}`);
   return JSON.parse(readFileSync(join(dir, runDir, "journal.json"), "utf8")) as ReturnType<typeof journalIn>;
 }
@@ -181,7 +188,10 @@ describe("revert, whatever happens", () => {
     expect(other.code, other.stderr).toBe(0);
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-http-two-"));
     const file = join(dir, "two.yaml");
-    writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: http-two }\ntarget: { pods: [nginx, nginx-b], mode: all }\nsteps:\n  - name: both fail\n    fault: { http: { port: 80, errorRate: "50%" } }\n    duration: 30s\n`);
+    writeFileSync(
+      file,
+      `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: http-two }\ntarget: { pods: [nginx, nginx-b], mode: all }\nsteps:\n  - name: both fail\n    fault: { http: { port: 80, errorRate: "50%" } }\n    duration: 30s\n`,
+    );
     const r = await chaosRun([file, ...asAdmin, "--report-dir", join(dir, "r")]);
     rmSync(dir, { recursive: true, force: true });
     expect(r.code, r.stderr).toBe(3);

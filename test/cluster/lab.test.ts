@@ -6,20 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  getPod,
-  kubeconfig,
-  kubectl,
-  kubectlOk,
-  limitedKubeconfig,
-  makeNamespace,
-  nginxAndTools,
-  repoRoot,
-  run,
-  viewerKubeconfig,
-  waitFor,
-  waitReady,
-} from "../support/lab.js";
+import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, run, viewerKubeconfig, waitFor, waitReady } from "../support/lab.js";
 
 const ns = "lab-test";
 
@@ -104,21 +91,29 @@ describe("pods, as on any cluster", () => {
 
   it("restarts a container whose process exits, per restartPolicy, and counts it", async () => {
     await kubectlOk(["run", "crash", "-n", ns, "--image", "chaos-tools", "--restart=Always", "--", "sh", "-c", "sleep 0.2; exit 7"]);
-    const pod = await waitFor("a restart of crash", async () => {
-      const p = await getPod(ns, "crash");
-      const cs = p?.status.containerStatuses?.[0];
-      return cs !== undefined && cs.restartCount >= 1 && cs.lastState?.terminated !== undefined ? p : undefined;
-    }, 60_000);
+    const pod = await waitFor(
+      "a restart of crash",
+      async () => {
+        const p = await getPod(ns, "crash");
+        const cs = p?.status.containerStatuses?.[0];
+        return cs !== undefined && cs.restartCount >= 1 && cs.lastState?.terminated !== undefined ? p : undefined;
+      },
+      60_000,
+    );
     expect(pod.status.containerStatuses?.[0]?.lastState?.terminated?.exitCode).toBe(7);
     await kubectlOk(["delete", "pod", "crash", "-n", ns, "--wait=false"]);
   });
 
   it("fails an image no registry has with ErrImagePull", async () => {
     await kubectlOk(["run", "unknown", "-n", ns, "--image", "registry.example/nothing-like-this:1"]);
-    const reason = await waitFor("ErrImagePull", async () => {
-      const r = (await getPod(ns, "unknown"))?.status.containerStatuses?.[0]?.state.waiting?.reason;
-      return r === "ErrImagePull" || r === "ImagePullBackOff" ? r : undefined;
-    }, 60_000);
+    const reason = await waitFor(
+      "ErrImagePull",
+      async () => {
+        const r = (await getPod(ns, "unknown"))?.status.containerStatuses?.[0]?.state.waiting?.reason;
+        return r === "ErrImagePull" || r === "ImagePullBackOff" ? r : undefined;
+      },
+      60_000,
+    );
     expect(reason).toMatch(/ErrImagePull|ImagePullBackOff/);
     expect((await getPod(ns, "unknown"))?.status.phase).toBe("Pending");
     await kubectlOk(["delete", "pod", "unknown", "-n", ns, "--wait=false"]);
@@ -140,11 +135,16 @@ describe("pods, as on any cluster", () => {
     await kubectlOk(["rollout", "status", "deployment/web", "-n", ns, "--timeout=90s"]);
     const first = (await kubectlOk(["get", "pods", "-n", ns, "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}"])).trim();
     await kubectlOk(["delete", "pod", first, "-n", ns, "--wait=false"]);
-    const second = await waitFor("a replacement pod Ready", async () => {
-      const names = (await kubectlOk(["get", "pods", "-n", ns, "-l", "app=web", "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"])).trim().split(/\s+/);
-      const other = names.find((n) => n !== "" && n !== first);
-      return other !== undefined && (await kubectl(["wait", "--for=condition=Ready", `pod/${other}`, "-n", ns, "--timeout=1s"])).code === 0 ? other : undefined;
-    }, 90_000, 500);
+    const second = await waitFor(
+      "a replacement pod Ready",
+      async () => {
+        const names = (await kubectlOk(["get", "pods", "-n", ns, "-l", "app=web", "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"])).trim().split(/\s+/);
+        const other = names.find((n) => n !== "" && n !== first);
+        return other !== undefined && (await kubectl(["wait", "--for=condition=Ready", `pod/${other}`, "-n", ns, "--timeout=1s"])).code === 0 ? other : undefined;
+      },
+      90_000,
+      500,
+    );
     expect(second).not.toBe(first);
     await kubectlOk(["delete", "deployment", "web", "-n", ns, "--wait=false"]);
   });
@@ -154,13 +154,17 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
   it("kubectl debug twice on one pod: the seed's bug does not exist here", async () => {
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-tools", "-c", "dbg1", "--profile", "general", "--", "sleep", "3600"]);
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-tools", "-c", "dbg2", "--profile", "general", "--", "sh", "-c", "exit 3"]);
-    const pod = await waitFor("both ephemeral containers reported", async () => {
-      const p = await getPod(ns, "nginx");
-      const st = p?.status.ephemeralContainerStatuses ?? [];
-      const dbg1 = st.find((s) => s.name === "dbg1");
-      const dbg2 = st.find((s) => s.name === "dbg2");
-      return dbg1?.state.running !== undefined && dbg2?.state.terminated !== undefined ? p : undefined;
-    }, 60_000);
+    const pod = await waitFor(
+      "both ephemeral containers reported",
+      async () => {
+        const p = await getPod(ns, "nginx");
+        const st = p?.status.ephemeralContainerStatuses ?? [];
+        const dbg1 = st.find((s) => s.name === "dbg1");
+        const dbg2 = st.find((s) => s.name === "dbg2");
+        return dbg1?.state.running !== undefined && dbg2?.state.terminated !== undefined ? p : undefined;
+      },
+      60_000,
+    );
     expect(pod.status.ephemeralContainerStatuses?.find((s) => s.name === "dbg2")?.state.terminated?.exitCode).toBe(3);
     // the debug container shares the pod's network: nginx answers on its loopback
     const code = await kubectlOk(["exec", "-n", ns, "nginx", "-c", "dbg1", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1/"]);
@@ -170,11 +174,38 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
   it("enforces capabilities: without NET_ADMIN the pod's network cannot be changed, with it it can", async () => {
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "nocap", "--profile", "general", "--", "sleep", "3600"]);
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "3600"]);
-    await waitFor("both debug containers running", async () => {
-      const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses ?? [];
-      return ["nocap", "netadmin"].every((n) => st.find((s) => s.name === n)?.state.running !== undefined) ? true : undefined;
-    }, 60_000);
-    const denied = await kubectl(["exec", "-n", ns, "nginx", "-c", "nocap", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "8001:", "tbf", "rate", "1gbit", "burst", "64kb", "latency", "50ms"]);
+    await waitFor(
+      "both debug containers running",
+      async () => {
+        const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses ?? [];
+        return ["nocap", "netadmin"].every((n) => st.find((s) => s.name === n)?.state.running !== undefined) ? true : undefined;
+      },
+      60_000,
+    );
+    const denied = await kubectl([
+      "exec",
+      "-n",
+      ns,
+      "nginx",
+      "-c",
+      "nocap",
+      "--",
+      "tc",
+      "qdisc",
+      "add",
+      "dev",
+      "eth0",
+      "root",
+      "handle",
+      "8001:",
+      "tbf",
+      "rate",
+      "1gbit",
+      "burst",
+      "64kb",
+      "latency",
+      "50ms",
+    ]);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toMatch(/Operation not permitted/);
     await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "8001:", "tbf", "rate", "1gbit", "burst", "64kb", "latency", "50ms"]);
@@ -184,7 +215,11 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
 
   it("targetContainerName shares the target's PID namespace: the debug container sees nginx as PID 1", async () => {
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-tools", "-c", "pidview", "--target", "nginx", "--profile", "general", "--", "sleep", "3600"]);
-    await waitFor("pidview running", async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "pidview")?.state.running !== undefined ? true : undefined), 60_000);
+    await waitFor(
+      "pidview running",
+      async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "pidview")?.state.running !== undefined ? true : undefined),
+      60_000,
+    );
     const cmdline = await kubectlOk(["exec", "-n", ns, "nginx", "-c", "pidview", "--", "cat", "/proc/1/cmdline"]);
     expect(cmdline.split("\0")[0]).toMatch(/^nginx: master process/);
     // and a container without it does not
@@ -202,12 +237,10 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
     const patch = {
       spec: { ephemeralContainers: [{ name: "agent", image: "chaos-agent", securityContext: { capabilities: { add: ["NET_ADMIN"] } } }] },
     };
-    const err = await core
-      .patchNamespacedPodEphemeralcontainers(
-        { name: "web", namespace: strict, body: patch },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch),
-      )
-      .then(() => undefined, (e: unknown) => e);
+    const err = await core.patchNamespacedPodEphemeralcontainers({ name: "web", namespace: strict, body: patch }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(k8s.ApiException);
     const apiErr = err as k8s.ApiException<string>;
     expect(apiErr.code).toBe(403);
@@ -223,7 +256,12 @@ describe("exec through client-node", () => {
     const exec = new k8s.Exec(kc);
     const collect = async (argv: string[]): Promise<{ out: string; status: k8s.V1Status }> => {
       let out = "";
-      const sink = new Writable({ write: (chunk: Buffer, _e, cb) => ((out += chunk.toString()), cb()) });
+      const sink = new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          out += chunk.toString();
+          cb();
+        },
+      });
       const status = await new Promise<k8s.V1Status>((resolve, reject) => {
         exec.exec(ns, "tools", "tools", argv, sink, sink, null, false, resolve).catch(reject);
       });
@@ -252,10 +290,14 @@ describe("pull policies, as on a real node", () => {
     await kubectlOk(["run", "always", "-n", ns, "--image", "chaos-tools", "--image-pull-policy", "Always", "--", "sleep", "infinity"]);
     await kubectlOk(["run", "present", "-n", ns, "--image", "chaos-tools", "--image-pull-policy", "IfNotPresent", "--", "sleep", "infinity"]);
     await waitReady(ns, "present", 60_000);
-    const reason = await waitFor("always to fail its pull", async () => {
-      const r = (await getPod(ns, "always"))?.status.containerStatuses?.[0]?.state.waiting?.reason;
-      return r === "ErrImagePull" || r === "ImagePullBackOff" ? r : undefined;
-    }, 60_000);
+    const reason = await waitFor(
+      "always to fail its pull",
+      async () => {
+        const r = (await getPod(ns, "always"))?.status.containerStatuses?.[0]?.state.waiting?.reason;
+        return r === "ErrImagePull" || r === "ImagePullBackOff" ? r : undefined;
+      },
+      60_000,
+    );
     expect(reason).toMatch(/ErrImagePull|ImagePullBackOff/);
     await kubectlOk(["delete", "pod", "always", "present", "-n", ns, "--wait=false"]);
   });

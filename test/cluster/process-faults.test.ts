@@ -27,14 +27,24 @@ interface Resources {
   memory?: string;
 }
 
-function podManifest(name: string, containers: { name: string; image: string; command?: string[]; limits?: Resources }[], extra: Record<string, unknown> = {}, labels: Record<string, string> = {}): string {
+function podManifest(
+  name: string,
+  containers: { name: string; image: string; command?: string[]; limits?: Resources }[],
+  extra: Record<string, unknown> = {},
+  labels: Record<string, string> = {},
+): string {
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, namespace: ns, labels: { ...labels, test: "process-faults" } },
     spec: {
       terminationGracePeriodSeconds: 2,
-      containers: containers.map((c) => ({ name: c.name, image: c.image, ...(c.command === undefined ? {} : { command: c.command }), ...(c.limits === undefined ? {} : { resources: { limits: c.limits, requests: SMALL_REQUESTS } }) })),
+      containers: containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        ...(c.command === undefined ? {} : { command: c.command }),
+        ...(c.limits === undefined ? {} : { resources: { limits: c.limits, requests: SMALL_REQUESTS } }),
+      })),
       ...extra,
     },
   });
@@ -69,7 +79,11 @@ function deployment(name: string, labels: Record<string, string>, replicas: numb
 /** A debug container, as `kubectl debug` adds one: the pod then has ephemeral containers before chaos-run comes. */
 async function debugged(pod: string): Promise<void> {
   await kubectlOk(["debug", "-n", ns, pod, "--image", "chaos-tools", "-c", "dbg", "--profile", "general", "--", "sleep", "3600"]);
-  await waitFor(`the debug container of ${pod}`, async () => ((await getPod(ns, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "dbg")?.state.running !== undefined ? true : undefined), 60_000);
+  await waitFor(
+    `the debug container of ${pod}`,
+    async () => ((await getPod(ns, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "dbg")?.state.running !== undefined ? true : undefined),
+    60_000,
+  );
 }
 
 function container(pod: PodJson | undefined, name: string) {
@@ -77,10 +91,24 @@ function container(pod: PodJson | undefined, name: string) {
 }
 
 async function waitAllReady(selector: string, count: number): Promise<void> {
-  await waitFor(`${count} Ready pods ${selector}`, async () => {
-    const out = await kubectlOk(["get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={range .items[*]}{.metadata.deletionTimestamp}/{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
-    return out.split("\n").filter((l) => l === "/True").length >= count ? true : undefined;
-  }, 120_000, 250);
+  await waitFor(
+    `${count} Ready pods ${selector}`,
+    async () => {
+      const out = await kubectlOk([
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "-l",
+        selector,
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.deletionTimestamp}/{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ]);
+      return out.split("\n").filter((l) => l === "/True").length >= count ? true : undefined;
+    },
+    120_000,
+    250,
+  );
 }
 
 // ---- the pod's cgroup, read on the host (cgroup v1 here): what the kernel says, not the agent
@@ -143,7 +171,14 @@ beforeAll(async () => {
     podManifest("web", [{ name: "nginx", image: "nginx", limits: { cpu: "1", memory: "256Mi" } }]),
     podManifest("small", [{ name: "nginx", image: "nginx", limits: { cpu: "500m", memory: "64Mi" } }]),
     podManifest("sleeper", [{ name: "main", image: "chaos-tools", command: ["sleep", "infinity"] }]),
-    podManifest("shared", [{ name: "nginx", image: "nginx" }, { name: "side", image: "chaos-tools", command: ["sleep", "infinity"] }], { shareProcessNamespace: true }),
+    podManifest(
+      "shared",
+      [
+        { name: "nginx", image: "nginx" },
+        { name: "side", image: "chaos-tools", command: ["sleep", "infinity"] },
+      ],
+      { shareProcessNamespace: true },
+    ),
     podManifest("bare", [{ name: "nginx", image: "nginx" }]),
     podManifest("replica", [{ name: "nginx", image: "nginx" }], {}, { role: "replica" }),
     deployment("dep", { app: "dep" }, 2),
@@ -165,7 +200,9 @@ describe("kill", () => {
     const before = container(await getPod(ns, "web"), "nginx");
     const r = await chaosRun(["kill", "-p", "web", ...asRunner]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/^process-faults\/web: SIGKILL to PID 1 \(nginx: master process[^)]*\) of container nginx through ptrace .*; it exited 137 \([A-Za-z]+\); restarts 1; Ready again [\d.]+m?s after the signal$/m);
+    expect(r.stdout).toMatch(
+      /^process-faults\/web: SIGKILL to PID 1 \(nginx: master process[^)]*\) of container nginx through ptrace .*; it exited 137 \([A-Za-z]+\); restarts 1; Ready again [\d.]+m?s after the signal$/m,
+    );
     expect(r.stderr).toMatch(/ok {3}restarts 1 ≥ 1 \(web\)/);
     const after = container(await getPod(ns, "web"), "nginx");
     expect(after?.restartCount).toBe((before?.restartCount ?? 0) + 1);
@@ -243,7 +280,9 @@ describe("stress", () => {
     const r = await stressRun("cpu-50", "web", `{ cpu: { workers: 1, load: "50%" } }`, `{ cpu.load: { within: [42.5%, 57.5%] }, cpu.usage: { within: [0.42, 0.65] } }`, 10);
     expect(r.code, r.output).toBe(0);
     const m = observed(r.journal)?.metrics;
-    console.log(`stress 1 x 50% under 1 CPU: cpu.load ${(100 * (m?.["cpu.load"] ?? 0)).toFixed(1)}%, cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, waited ${(100 * (m?.["cpu.wait"] ?? 0)).toFixed(1)}%, throttled ${m?.["cpu.throttledTime"]} ms`);
+    console.log(
+      `stress 1 x 50% under 1 CPU: cpu.load ${(100 * (m?.["cpu.load"] ?? 0)).toFixed(1)}%, cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, waited ${(100 * (m?.["cpu.wait"] ?? 0)).toFixed(1)}%, throttled ${m?.["cpu.throttledTime"]} ms`,
+    );
     expect(observed(r.journal)?.detail).toContain("outside container nginx's own");
     await noStressorLeft("web");
   }, 120_000);
@@ -255,7 +294,9 @@ describe("stress", () => {
     const load = m["cpu.load"] ?? 0;
     const wait = m["cpu.wait"] ?? 0;
     const latency = r.journal.probes.find((p) => p.phase === "during")?.metrics["latency.p95"];
-    console.log(`stress 1 x 100% under 1 CPU: cpu.load ${(100 * load).toFixed(1)}%, waited ${(100 * wait).toFixed(1)}% for a CPU, throttled ${m["cpu.throttledTime"]?.toFixed(0)} ms; nginx p95 ${latency} ms`);
+    console.log(
+      `stress 1 x 100% under 1 CPU: cpu.load ${(100 * load).toFixed(1)}%, waited ${(100 * wait).toFixed(1)}% for a CPU, throttled ${m["cpu.throttledTime"]?.toFixed(0)} ms; nginx p95 ${latency} ms`,
+    );
     // a worker at 100% runs, or waits for a CPU (a busy node, the limit), the whole time: never idles
     expect(load + wait).toBeGreaterThanOrEqual(0.85);
     expect(load + wait).toBeLessThanOrEqual(1.15);
@@ -264,7 +305,13 @@ describe("stress", () => {
 
   it("100% under a 500m limit: the pod gets its limit, ±15%, and the throttling is what the pod's own cgroup counts", async () => {
     const uid = (await getPod(ns, "small"))?.metadata.uid ?? "";
-    const stat = (): Record<string, number> => Object.fromEntries(readFileSync(join(cgroupDir(uid, "cpu"), "cpu.stat"), "utf8").trim().split("\n").map((l) => [l.split(" ")[0] ?? "", Number(l.split(" ")[1])]));
+    const stat = (): Record<string, number> =>
+      Object.fromEntries(
+        readFileSync(join(cgroupDir(uid, "cpu"), "cpu.stat"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => [l.split(" ")[0] ?? "", Number(l.split(" ")[1])]),
+      );
     const before = stat();
     const r = await stressRun("cpu-limit", "small", `{ cpu: { workers: 1, load: "100%" } }`, `{ cpu.usage: { within: [0.425, 0.575] }, cpu.throttled: { above: 5% } }`, 10);
     const after = stat();
@@ -273,7 +320,9 @@ describe("stress", () => {
     const podThrottledMs = ((after["throttled_time"] ?? 0) - (before["throttled_time"] ?? 0)) / 1e6;
     const periods = (after["nr_periods"] ?? 0) - (before["nr_periods"] ?? 0);
     const throttled = (after["nr_throttled"] ?? 0) - (before["nr_throttled"] ?? 0);
-    console.log(`stress 1 x 100% under 500m: cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, agent throttled ${m?.["cpu.throttledTime"]} ms; the pod's cgroup: ${throttled} of ${periods} periods throttled, ${podThrottledMs.toFixed(0)} ms`);
+    console.log(
+      `stress 1 x 100% under 500m: cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, agent throttled ${m?.["cpu.throttledTime"]} ms; the pod's cgroup: ${throttled} of ${periods} periods throttled, ${podThrottledMs.toFixed(0)} ms`,
+    );
     expect(throttled / periods).toBeGreaterThan(0.5);
     // what the agent read in its own cgroup is the pod's throttling, as the pod's cgroup counts it
     expect(m?.["cpu.throttledTime"] ?? 0).toBeGreaterThan(podThrottledMs * 0.85);
@@ -312,7 +361,10 @@ describe("stress", () => {
 describe("stress, the runner SIGKILLed", () => {
   it("the stress agent's lease lapses and every stressor stops by itself", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "chaos-run-lapse-")), "lapse.yaml");
-    writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: lapse }\ntarget: { pods: [web], mode: all }\nagent: { lease: 3s }\nsteps:\n  - name: burn\n    fault: { stress: { cpu: { workers: 1 }, memory: { size: 16Mi } } }\n    duration: 60s\n`);
+    writeFileSync(
+      file,
+      `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: lapse }\ntarget: { pods: [web], mode: all }\nagent: { lease: 3s }\nsteps:\n  - name: burn\n    fault: { stress: { cpu: { workers: 1 }, memory: { size: 16Mi } } }\n    duration: 60s\n`,
+    );
     const run = startChaosRun([file, ...asAdmin]);
     await run.waitFor(/in effect in pod process-faults\/web/, 90_000);
     const uid = (await getPod(ns, "web"))?.metadata.uid ?? "";
@@ -394,7 +446,10 @@ describe("the catalog, in the lab", () => {
     const files = ["kill-container", "cpu-hog", "memory-hog", "replica-disconnect", "pod-delete"].map((f) => join(repoRoot, "scenarios", `${f}.yaml`));
     const r = await chaosRun([...files, ...asAdmin, "--report-dir", reports]);
     const index = JSON.parse(readFileSync(join(reports, "index.json"), "utf8")) as { runs: { scenario: string; status: string; exitCode: number; journal: string }[] };
-    expect(index.runs.map((x) => [x.scenario, x.status, x.exitCode]), r.stderr + r.stdout).toEqual([
+    expect(
+      index.runs.map((x) => [x.scenario, x.status, x.exitCode]),
+      r.stderr + r.stdout,
+    ).toEqual([
       ["kill-container", "passed", 0],
       ["cpu-hog", "passed", 0],
       ["memory-hog", "passed", 0],
@@ -410,7 +465,11 @@ describe("the catalog, in the lab", () => {
       // what the faults measured, and the expectations on it, are in the journal as its schema says
       validate(j);
       expect(validate.errors ?? [], run.scenario).toEqual([]);
-      if (run.scenario !== "replica-disconnect") expect(j.faults.every((f) => f.observed !== undefined && f.observed !== null), run.scenario).toBe(true);
+      if (run.scenario !== "replica-disconnect")
+        expect(
+          j.faults.every((f) => f.observed !== undefined && f.observed !== null),
+          run.scenario,
+        ).toBe(true);
       expect(j.expectations.some((e) => e.source === "fault") || run.scenario === "replica-disconnect", run.scenario).toBe(true);
       for (const f of j.faults) console.log(`${run.scenario}: ${f.observed?.detail ?? f.verified ?? ""}`);
     }

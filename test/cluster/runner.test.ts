@@ -7,20 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
-import {
-  getPod,
-  kubeconfig,
-  kubectl,
-  kubectlOk,
-  limitedKubeconfig,
-  makeNamespace,
-  nginxAndTools,
-  repoRoot,
-  viewerKubeconfig,
-  waitFor,
-  waitReady,
-  type PodJson,
-} from "../support/lab.js";
+import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, viewerKubeconfig, waitFor, waitReady, type PodJson } from "../support/lab.js";
 
 const ns = "runner-test";
 const short = join(repoRoot, "test/fixtures/lab/partition-port80.yaml");
@@ -39,7 +26,11 @@ async function chaosRules(namespace: string, pod: string): Promise<string[]> {
   const p = await getPod(namespace, pod);
   if (!(p?.spec.ephemeralContainers ?? []).some((c) => c.name === "inspect")) {
     await kubectlOk(["debug", "-n", namespace, pod, "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
-    await waitFor("the inspect container", async () => ((await getPod(namespace, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined), 60_000);
+    await waitFor(
+      "the inspect container",
+      async () => ((await getPod(namespace, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),
+      60_000,
+    );
   }
   const lines: string[] = [];
   for (const tool of ["iptables-nft", "iptables-legacy"]) {
@@ -79,7 +70,19 @@ describe("install", () => {
 
   it("gives the agent an explicit pull policy, user and capabilities, whatever the pod's own securityContext", async () => {
     // a workload that runs as a non-root user (nginx could not bind :80 as uid 1000)
-    await kubectlOk(["run", "nonroot", "-n", ns, "--image", "chaos-tools", "--overrides", JSON.stringify({ spec: { securityContext: { runAsUser: 1000, runAsNonRoot: true } } }), "--", "sleep", "infinity"]);
+    await kubectlOk([
+      "run",
+      "nonroot",
+      "-n",
+      ns,
+      "--image",
+      "chaos-tools",
+      "--overrides",
+      JSON.stringify({ spec: { securityContext: { runAsUser: 1000, runAsNonRoot: true } } }),
+      "--",
+      "sleep",
+      "infinity",
+    ]);
     await waitReady(ns, "nonroot", 60_000);
     const r = await chaosRun(["install", "-p", "nonroot", ...asAdmin]);
     expect(r.code, r.stderr).toBe(0);
@@ -94,7 +97,10 @@ describe("install", () => {
     // and it works there: a partition applied (capabilities effective as root) and reverted
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-nonroot-"));
     const file = join(dir, "nonroot.yaml");
-    writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: nonroot }\ntarget: { pods: [nonroot], mode: all }\nsteps:\n  - name: drop port 9\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 1s\n`);
+    writeFileSync(
+      file,
+      `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: nonroot }\ntarget: { pods: [nonroot], mode: all }\nsteps:\n  - name: drop port 9\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 1s\n`,
+    );
     const fault = await chaosRun([file, ...asAdmin, "--report-dir", join(dir, "report")]);
     rmSync(dir, { recursive: true, force: true });
     expect(fault.code, fault.stderr).toBe(0);
@@ -104,7 +110,19 @@ describe("install", () => {
 
   it("refuses a hostNetwork pod, touching nothing (exit 3)", async () => {
     // a real hostNetwork pod of the lab's node (a sleeper: nothing of it listens on the host)
-    await kubectlOk(["run", "on-host", "-n", ns, "--image", "chaos-tools", "--overrides", JSON.stringify({ spec: { hostNetwork: true, terminationGracePeriodSeconds: 1 } }), "--", "sleep", "infinity"]);
+    await kubectlOk([
+      "run",
+      "on-host",
+      "-n",
+      ns,
+      "--image",
+      "chaos-tools",
+      "--overrides",
+      JSON.stringify({ spec: { hostNetwork: true, terminationGracePeriodSeconds: 1 } }),
+      "--",
+      "sleep",
+      "infinity",
+    ]);
     await waitReady(ns, "on-host", 60_000);
     const r = await chaosRun(["disrupt", "-p", "on-host", "-d", "100", "-r", "5", ...asAdmin]);
     expect(r.code).toBe(3);
@@ -174,7 +192,9 @@ describe("revert, whatever happens", () => {
     await kubectlOk(["run", "nginx-b", "-n", ns, "--image", "nginx", "--labels", "run=nginx"]);
     await waitReady(ns, "nginx-b");
     const run = startChaosRun([short, ...asAdmin]);
-    await run.waitFor(/in effect in pod runner-test\/nginx-b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx\b|in effect in pod runner-test\/nginx\b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx-b/);
+    await run.waitFor(
+      /in effect in pod runner-test\/nginx-b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx\b|in effect in pod runner-test\/nginx\b[^\n]*\n(.|\n)*in effect in pod runner-test\/nginx-b/,
+    );
     await kubectlOk(["delete", "pod", "nginx-b", "-n", ns, "--wait=false"]);
     const done = await run.done;
     expect(done.code, done.stderr).toBe(3);

@@ -74,14 +74,22 @@ describe("an IPv6-only target (RuntimeClass ipv6-only)", () => {
     expect(j.probes.length).toBeGreaterThanOrEqual(4);
     for (const p of j.probes) expect(p.argv.at(-1)).toBe(`http://[${ip}]/`);
     expect(j.faults.map((f) => f.families)).toEqual([[6]]);
-    const restores = j.faults.flatMap((f) => f.applyCommands).map((c) => c.argv[0] ?? "").filter((a) => a.includes("restore"));
+    const restores = j.faults
+      .flatMap((f) => f.applyCommands)
+      .map((c) => c.argv[0] ?? "")
+      .filter((a) => a.includes("restore"));
     expect(restores.length).toBeGreaterThanOrEqual(1);
     expect(restores.every((a) => a.startsWith("ip6tables-"))).toBe(true);
     expect(j.faults.every((f) => f.revertConfirmed === true)).toBe(true);
     // nothing of the fault is left: port 80 answers again over IPv6
-    await waitFor("web6 to answer", async () => {
-      const code = await run(["kubectl", "--kubeconfig", kubeconfig, "exec", "-n", ns, "tools", "--", "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", `http://[${ip}]/`]);
-      return code.stdout.trim() === "200" ? true : undefined;
-    }, 10_000, 500);
+    await waitFor(
+      "web6 to answer",
+      async () => {
+        const code = await run(["kubectl", "--kubeconfig", kubeconfig, "exec", "-n", ns, "tools", "--", "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", `http://[${ip}]/`]);
+        return code.stdout.trim() === "200" ? true : undefined;
+      },
+      10_000,
+      500,
+    );
   }, 180_000);
 });

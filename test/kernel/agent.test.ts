@@ -94,7 +94,11 @@ beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
   await nginxAndTools(ns);
   await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
-  await waitFor("the inspect container", async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined), 120_000);
+  await waitFor(
+    "the inspect container",
+    async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),
+    120_000,
+  );
   ip = (await getPod(ns, "nginx"))?.status.podIP ?? "";
   baseline = await median();
 }, 300_000);

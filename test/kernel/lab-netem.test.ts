@@ -17,10 +17,14 @@ describe("netem inside the kernel lab", () => {
   it("adds ≈100 ms per request, and nothing once removed", async () => {
     const ip = (await getPod(ns, "nginx"))?.status.podIP ?? "";
     await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "3600"]);
-    await waitFor("the debug container", async () => {
-      const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "netadmin");
-      return st?.state.running !== undefined ? st : undefined;
-    }, 60_000);
+    await waitFor(
+      "the debug container",
+      async () => {
+        const st = (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "netadmin");
+        return st?.state.running !== undefined ? st : undefined;
+      },
+      60_000,
+    );
     const base = await medianMs(ip);
     await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "100ms"]);
     const shown = await kubectlOk(["exec", "-n", ns, "nginx", "-c", "netadmin", "--", "tc", "qdisc", "show", "dev", "eth0"]);

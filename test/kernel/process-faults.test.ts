@@ -17,7 +17,10 @@ const dir = mkdtempSync(join(tmpdir(), "chaos-run-kernel-stress-"));
 
 async function stress(name: string, fault: string, seconds: number, expect_: string): Promise<{ code: number | null; journal: Journal; output: string }> {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: ${name} }\ntarget: { pods: [web], mode: all }\nsteps:\n  - name: burn\n    fault: { stress: ${fault} }\n    duration: ${seconds}s\n    expect: ${expect_}\n`);
+  writeFileSync(
+    file,
+    `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: ${name} }\ntarget: { pods: [web], mode: all }\nsteps:\n  - name: burn\n    fault: { stress: ${fault} }\n    duration: ${seconds}s\n    expect: ${expect_}\n`,
+  );
   const reports = join(dir, `${name}-report`);
   const r = await chaosRun([file, ...asAdmin, "--report-dir", reports]);
   const sub = readdirSync(reports).find((d) => d.startsWith(name)) ?? "";
@@ -57,7 +60,9 @@ describe("stress on cgroup v2", () => {
     const r = await stress("v2-oom", `{ memory: { size: 200Mi } }`, 8, `{ memory.oomKilled: 1, restarts: 0 }`);
     expect(r.code, r.output).toBe(0);
     console.log(`kernel lab OOM: ${r.journal.faults[0]?.observed?.detail ?? ""}`);
-    expect(r.journal.faults[0]?.observed?.detail).toMatch(/the OOM killer took the stress agent's container chaos-stress-\w+-s1 \(its processes together, as the kubelet has it on cgroup v2\), under the pod's limit of 64Mi/);
+    expect(r.journal.faults[0]?.observed?.detail).toMatch(
+      /the OOM killer took the stress agent's container chaos-stress-\w+-s1 \(its processes together, as the kubelet has it on cgroup v2\), under the pod's limit of 64Mi/,
+    );
     expect(r.journal.faults[0]?.revertConfirmed).toBe(true);
     const pod = await getPod(ns, "web");
     expect(pod?.status.containerStatuses?.[0]?.restartCount).toBe(before);

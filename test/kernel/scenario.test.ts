@@ -25,9 +25,16 @@ beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
   if ((await kubectl(["get", "pod", "nginx", "-n", "default"])).code !== 0) await kubectlOk(["run", "nginx", "-n", "default", "--image", "nginx"]);
   await waitReady("default", "nginx", 60_000);
-  catalog = await chaosRun(
-    [join(repoRoot, "scenarios/nginx-latency.yaml"), join(repoRoot, "scenarios/nginx-latency-fails.yaml"), "--kubeconfig", kubeconfig, "--report-dir", reports, "--junit", junit],
-  );
+  catalog = await chaosRun([
+    join(repoRoot, "scenarios/nginx-latency.yaml"),
+    join(repoRoot, "scenarios/nginx-latency-fails.yaml"),
+    "--kubeconfig",
+    kubeconfig,
+    "--report-dir",
+    reports,
+    "--junit",
+    junit,
+  ]);
 }, 300_000);
 
 describe("a catalog of the passing and the failing nginx-latency scenarios", () => {

@@ -31,9 +31,17 @@ export function startChaosRun(args: readonly string[], env: NodeJS.ProcessEnv = 
   let stdout = "";
   let stderr = "";
   const listeners = new Set<() => void>();
-  const notify = (): void => listeners.forEach((l) => l());
-  child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), notify()));
-  child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), notify()));
+  const notify = (): void => {
+    for (const l of listeners) l();
+  };
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    notify();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    notify();
+  });
   const done = new Promise<Finished>((resolve) => {
     child.on("close", (code, signal) => {
       notify();

@@ -22,15 +22,10 @@ export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv;
   const [file, ...args] = argv;
   if (file === undefined) throw new Error("empty argv");
   return new Promise((resolveRun) => {
-    const child = execFile(
-      file,
-      args,
-      { encoding: "utf8", env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
-        resolveRun({ code, stdout, stderr });
-      },
-    );
+    const child = execFile(file, args, { encoding: "utf8", env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
+      resolveRun({ code, stdout, stderr });
+    });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
@@ -87,10 +82,14 @@ export function isReady(pod: PodJson | undefined): boolean {
 }
 
 export async function waitReady(namespace: string, name: string, timeoutMs = 30_000): Promise<PodJson> {
-  return waitFor(`pod ${namespace}/${name} Ready`, async () => {
-    const p = await getPod(namespace, name);
-    return isReady(p) ? p : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `pod ${namespace}/${name} Ready`,
+    async () => {
+      const p = await getPod(namespace, name);
+      return isReady(p) ? p : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A namespace of the test's own, with a Pod Security level (`privileged` admits the agent). */

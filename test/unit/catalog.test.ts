@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { formatPlan, planOffline } from "../../src/plan/index.js";
 import { readScenarioFile } from "../../src/scenario/load.js";
 
-const files = readdirSync("scenarios").filter((f) => f.endsWith(".yaml")).sort();
+const files = readdirSync("scenarios")
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 describe("scenarios/", () => {
   it("has the seed experiment, the failing demo and at least six others", () => {
@@ -31,7 +33,7 @@ describe("scenarios/", () => {
   it("has an example of each fault that acts on processes and pods, and the disconnection proven by a probe", () => {
     const text = (f: string): string => readFileSync(join("scenarios", f), "utf8");
     expect(text("kill-container.yaml")).toContain("kill: { container: nginx, signal: SIGKILL }");
-    expect(text("cpu-hog.yaml")).toContain("cpu: { workers: 1, load: \"100%\" }");
+    expect(text("cpu-hog.yaml")).toContain('cpu: { workers: 1, load: "100%" }');
     expect(text("memory-hog.yaml")).toContain("memory: { size: 256Mi }");
     expect(text("pod-delete.yaml")).toContain("podDelete: { gracePeriod: 0s }");
     // the reconnection is checked after the partition, not assumed

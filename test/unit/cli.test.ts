@@ -10,8 +10,16 @@ async function cli(args: string[], env: Record<string, string> = {}, tty = false
   let stdout = "";
   let stderr = "";
   const io: CliIO = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
+    stdout: {
+      write: (s) => {
+        stdout += s;
+      },
+    },
+    stderr: {
+      write: (s) => {
+        stderr += s;
+      },
+    },
     stdoutIsTTY: tty,
     stderrIsTTY: tty,
     env,

@@ -7,12 +7,38 @@ import { countdownView } from "../../src/ui/countdown.js";
 beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"], now: 0 }));
 afterEach(() => vi.useRealTimers());
 
-const holding = (untilAt: number): EngineEvent => ({ type: "fault:holding", at: 0, index: 0, faultId: "r1-s1", summary: "netem delay 100ms; all traffic", pods: [{ namespace: "default", name: "nginx" }], untilAt });
-const reverted: EngineEvent = { type: "fault:reverted", at: 0, index: 0, faultId: "r1-s1", pod: { namespace: "default", name: "nginx" }, confirmed: true, detail: "", attempts: 1, commands: [], durationMs: 5 };
+const holding = (untilAt: number): EngineEvent => ({
+  type: "fault:holding",
+  at: 0,
+  index: 0,
+  faultId: "r1-s1",
+  summary: "netem delay 100ms; all traffic",
+  pods: [{ namespace: "default", name: "nginx" }],
+  untilAt,
+});
+const reverted: EngineEvent = {
+  type: "fault:reverted",
+  at: 0,
+  index: 0,
+  faultId: "r1-s1",
+  pod: { namespace: "default", name: "nginx" },
+  confirmed: true,
+  detail: "",
+  attempts: 1,
+  commands: [],
+  durationMs: 5,
+};
 
 function recorder(): { out: { write: (s: string) => void }; text: () => string } {
   let text = "";
-  return { out: { write: (s) => void (text += s) }, text: () => text };
+  return {
+    out: {
+      write: (s) => {
+        text += s;
+      },
+    },
+    text: () => text,
+  };
 }
 
 describe("countdown", () => {
@@ -39,13 +65,23 @@ describe("countdown", () => {
     const view = countdownView({ out: r.out, tty: false, now: Date.now });
     view(holding(95_000));
     await vi.advanceTimersByTimeAsync(25_000);
-    expect(r.text().split("\n").filter((l) => l !== "")).toEqual([
+    expect(
+      r
+        .text()
+        .split("\n")
+        .filter((l) => l !== ""),
+    ).toEqual([
       "holding netem delay 100ms; all traffic on nginx: 1m35s left (Ctrl-C reverts it now)",
       "holding netem delay 100ms; all traffic on nginx: 1m25s left (Ctrl-C reverts it now)",
       "holding netem delay 100ms; all traffic on nginx: 1m15s left (Ctrl-C reverts it now)",
     ]);
     view({ type: "run:end", at: 0, status: "interrupted", exitCode: 130, message: "interrupted by SIGINT", hint: undefined });
     await vi.advanceTimersByTimeAsync(30_000);
-    expect(r.text().split("\n").filter((l) => l !== "")).toHaveLength(3);
+    expect(
+      r
+        .text()
+        .split("\n")
+        .filter((l) => l !== ""),
+    ).toHaveLength(3);
   });
 });

@@ -28,9 +28,10 @@ steps:
 `;
 
 function webPod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
-  const base = pod(name);
+  const [main] = pod(name).containers;
+  if (main === undefined) throw new Error("pod() gives a container");
   return pod(name, {
-    containers: [{ ...base.containers[0]!, containerId: `containerd://${"a".repeat(64)}`, restartCount: 0, ready: true }],
+    containers: [{ ...main, containerId: `containerd://${"a".repeat(64)}`, restartCount: 0, ready: true }],
     ...extra,
   });
 }
@@ -49,7 +50,11 @@ describe("kill", () => {
     const added = cluster.calls.filter((c) => c.op === "add-agent");
     expect(added.map((c) => `${c.pod}/${c.container}`).sort()).toEqual(["web-a/chaos-kill-r1-s1", "web-b/chaos-kill-r1-s1"]);
     const spec = added[0]?.spec;
-    expect(spec).toMatchObject({ targetContainerName: "web", args: ["serve", "--ttl", "90s", "--kinds", "kill"], securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["SYS_PTRACE", "KILL"] } });
+    expect(spec).toMatchObject({
+      targetContainerName: "web",
+      args: ["serve", "--ttl", "90s", "--kinds", "kill"],
+      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["SYS_PTRACE", "KILL"] },
+    });
     // every dry run answered before the first kill was sent
     const applies = cluster.requests(isApply).map((r) => ({ pod: r.pod, request: r.request as ApplyRequest }));
     expect(applies.map((a) => `${a.request.dryRun === true ? "dry" : "kill"} ${a.pod}`)).toEqual(["dry web-a", "dry web-b", "kill web-a", "kill web-b"]);
@@ -199,7 +204,7 @@ describe("podDelete", () => {
 
   it("a pod with no controller does not come back: no recovery.time, pods.ready 0", async () => {
     const cluster = new RecordingCluster([webPod("web-a")]);
-    const run = start(cluster, scenarioOf(DELETE.replace(/  - name: after[\s\S]*/, "")));
+    const run = start(cluster, scenarioOf(DELETE.replace(/ {2}- name: after[\s\S]*/, "")));
     const result = await finish(run);
     expect(result.exitCode).toBe(1);
     const [o] = observed(run.events);
@@ -209,7 +214,7 @@ describe("podDelete", () => {
 
   it("a probe after deleting a pod that does not come back measures nothing, and says so: it does not pass", async () => {
     const cluster = new RecordingCluster([webPod("web-a")]);
-    const run = start(cluster, scenarioOf(DELETE.replace(/    expect:\n      recovery\.time[^\n]*\n      pods\.ready: 1\n/, "")));
+    const run = start(cluster, scenarioOf(DELETE.replace(/ {4}expect:\n {6}recovery\.time[^\n]*\n {6}pods\.ready: 1\n/, "")));
     const result = await finish(run);
     expect(result.exitCode).toBe(1);
     const e = run.events.find((x) => x.type === "expect:result" && x.probe === "web");
@@ -260,7 +265,16 @@ describe("stress", () => {
     expect(cluster.requests((r) => r.op !== "renew").map((r) => r.request.op)).toEqual(["apply", "revert"]);
     expect(cluster.requests((r) => r.op === "renew").length).toBeGreaterThan(5);
     const [o] = observed(run.events);
-    expect(o?.metrics).toMatchObject({ "cpu.load": 0.5, "cpu.usage": 1, "cpu.throttled": 0.5, "cpu.throttledTime": 5000, "memory.allocated": 8 << 20, "memory.oomKilled": 0, restarts: 0, oomKilled: 0 });
+    expect(o?.metrics).toMatchObject({
+      "cpu.load": 0.5,
+      "cpu.usage": 1,
+      "cpu.throttled": 0.5,
+      "cpu.throttledTime": 5000,
+      "memory.allocated": 8 << 20,
+      "memory.oomKilled": 0,
+      restarts: 0,
+      oomKilled: 0,
+    });
     expect(o?.detail).toContain("2 CPU workers: asked 50% of a CPU each, achieved 50.0% over 10.0s; the pod's CPU limit (500m) throttled the agent 50% of the time");
     expect(o?.detail).toContain("memory: 8Mi of 8Mi allocated under the pod's limit of 64Mi");
     expect(o?.detail).toContain("the stressors ran in a stress agent of their own, in the pod's cgroup, outside container web's own");
@@ -270,15 +284,18 @@ describe("stress", () => {
   it("the OOM killer takes the stress agent's whole container (cgroup v2): the fault ended with it, said so, not exit 4", async () => {
     const cluster = new RecordingCluster([webPod("web-a", { limits: { cpuMilli: undefined, memoryBytes: 64 << 20 } })]);
     let dead = false;
-    cluster.script = (r, where) => (dead && where.container.startsWith("chaos-stress-") ? { kind: "drop", error: `container not found ("${where.container}")` } : undefined);
-    const run = start(cluster, scenarioOf(STRESS.replace(/    expect:[\s\S]*/, "    expect: { memory.oomKilled: 1, restarts: 0 }\n")));
+    cluster.script = (_r, where) => (dead && where.container.startsWith("chaos-stress-") ? { kind: "drop", error: `container not found ("${where.container}")` } : undefined);
+    const run = start(cluster, scenarioOf(STRESS.replace(/ {4}expect:[\s\S]*/, "    expect: { memory.oomKilled: 1, restarts: 0 }\n")));
     await until(() => run.events.some((e) => e.type === "fault:holding"));
     dead = true;
     cluster.setContainer("web-a", "chaos-stress-r1-s1", { state: "terminated", reason: "OOMKilled", exitCode: 137 });
     const result = await finish(run);
     expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
     const reverted = run.events.find((e) => e.type === "fault:reverted");
-    expect(reverted?.type === "fault:reverted" ? [reverted.confirmed, reverted.detail] : []).toEqual([true, "its agent chaos-stress-r1-s1 ended (OOMKilled 137): the stressors were its processes and ended with it"]);
+    expect(reverted?.type === "fault:reverted" ? [reverted.confirmed, reverted.detail] : []).toEqual([
+      true,
+      "its agent chaos-stress-r1-s1 ended (OOMKilled 137): the stressors were its processes and ended with it",
+    ]);
     const [o] = observed(run.events);
     expect(o?.metrics["memory.oomKilled"]).toBe(1);
     expect(o?.detail).toContain("the OOM killer took the stress agent's container chaos-stress-r1-s1 (its processes together, as the kubelet has it on cgroup v2), under the pod's limit of 64Mi");

@@ -45,7 +45,11 @@ export interface Running {
 }
 
 export function start(cluster: RecordingCluster, scenario: Scenario, options: Partial<EngineOptions> = {}): Running {
-  const plan = planRun(scenario, [...cluster.pods.values()].map((p) => ({ name: p.name, ip: p.ip })), { runId: "r1", namespace: "default" });
+  const plan = planRun(
+    scenario,
+    [...cluster.pods.values()].map((p) => ({ name: p.name, ip: p.ip })),
+    { runId: "r1", namespace: "default" },
+  );
   const events: EngineEvent[] = [];
   const controller = new AbortController();
   const t0 = Date.now();

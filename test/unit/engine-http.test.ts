@@ -61,7 +61,11 @@ describe("an http fault through the engine", () => {
               ...agent.answer({ protocol: 1, op: "status", runId: "r1" }, Date.now()),
               op: "apply",
               ok: false,
-              error: { code: "conflict", message: "port 8080 is redirected to the HTTP proxy of fault x1-s1 of run x1 (agent chaos-agent-x1), which is still live", owner: { agent: "chaos-agent-x1", runId: "x1", faultId: "x1-s1" } },
+              error: {
+                code: "conflict",
+                message: "port 8080 is redirected to the HTTP proxy of fault x1-s1 of run x1 (agent chaos-agent-x1), which is still live",
+                owner: { agent: "chaos-agent-x1", runId: "x1", faultId: "x1-s1" },
+              },
             },
           }
         : undefined;

@@ -51,7 +51,12 @@ describe("the renewal race", () => {
       // step 1's last renewal: its answer is already on its way and arrives 2 s later, in step 2
       if (req.op === "renew" && req.faultId === "r1-s1" && !scripted && Date.now() - t0 >= 4000) {
         scripted = true;
-        return { kind: "reply", ignoreAbort: true, afterMs: 2000, reply: { ...agent.answer({ protocol: 1, op: "status", runId: "r1" }, Date.now()), op: "renew", ok: false, error: { code: "lease-lapsed", message: "r1-s1: its lease lapsed; reverted" } } };
+        return {
+          kind: "reply",
+          ignoreAbort: true,
+          afterMs: 2000,
+          reply: { ...agent.answer({ protocol: 1, op: "status", runId: "r1" }, Date.now()), op: "renew", ok: false, error: { code: "lease-lapsed", message: "r1-s1: its lease lapsed; reverted" } },
+        };
       }
       return undefined;
     };
@@ -77,7 +82,12 @@ describe("independent timers", () => {
     const applied = cluster.requests((r) => r.op === "apply");
     for (const name of ["web-a", "web-c"]) {
       const at = applied.find((r) => r.pod === name)?.at ?? 0;
-      expect(cluster.requests((r) => r.op === "renew").filter((r) => r.pod === name).map((r) => r.at - at)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+      expect(
+        cluster
+          .requests((r) => r.op === "renew")
+          .filter((r) => r.pod === name)
+          .map((r) => r.at - at),
+      ).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
     }
     // web-b's renewals hang; the next ones are sent on schedule all the same, three at most out at
     // once, each given up after a lease
@@ -110,9 +120,16 @@ describe("lease-lapsed", () => {
     ]);
     expect(cluster.requests((r) => r.op === "renew").filter((r) => r.pod === "web-b")).toHaveLength(1);
     expect(cluster.requests((r) => r.op === "renew").filter((r) => r.pod === "web-a")).toHaveLength(9);
-    expect(cluster.requests((r) => r.op === "revert").map((r) => r.pod).sort()).toEqual(["web-a", "web-b"]);
+    expect(
+      cluster
+        .requests((r) => r.op === "revert")
+        .map((r) => r.pod)
+        .sort(),
+    ).toEqual(["web-a", "web-b"]);
     expect(result).toMatchObject({ exitCode: 3, status: "error", unreverted: [] });
-    expect(result.message).toMatch(/^1 fault ended before its step did, so what was measured is not what was planned:\n  pod default\/web-b: fault r1-s1 \(step 1, slow\) did not hold for its 10s: the agent reverted it by itself: its 3s lease lapsed/);
+    expect(result.message).toMatch(
+      /^1 fault ended before its step did, so what was measured is not what was planned:\n {2}pod default\/web-b: fault r1-s1 \(step 1, slow\) did not hold for its 10s: the agent reverted it by itself: its 3s lease lapsed/,
+    );
     expect(result.hint).toContain("agent.lease");
   });
 

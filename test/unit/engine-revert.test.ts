@@ -60,7 +60,9 @@ describe("exit 4: retries exhausted", () => {
         "  pod default/web-a (interface eth0): fault r1-s1: the exec stream closed without a status\n" +
         `    its agent chaos-agent-r1 still runs: kubectl exec -n default web-a -c chaos-agent-r1 -- chaos-agent revert r1-s1`,
     );
-    expect(result.hint).toBe("chaos-run sweep -n default reverts what the agents hold there, and adds a fresh agent to a pod whose agent died; a running agent also reverts by itself when its lease lapses");
+    expect(result.hint).toBe(
+      "chaos-run sweep -n default reverts what the agents hold there, and adds a fresh agent to a pod whose agent died; a running agent also reverts by itself when its lease lapses",
+    );
     const attempts = cluster.requests((r) => r.op === "revert");
     expect(attempts.length).toBeGreaterThan(5);
     // all within the revert deadline
@@ -89,7 +91,12 @@ describe("pods that go away", () => {
     await until(() => run.events.some((e) => e.type === "fault:holding"));
     cluster.podGoes("web-b", "terminating");
     const result = await finish(run);
-    expect(cluster.requests((r) => r.op === "revert").map((r) => r.pod).sort()).toEqual(["web-a", "web-b"]);
+    expect(
+      cluster
+        .requests((r) => r.op === "revert")
+        .map((r) => r.pod)
+        .sort(),
+    ).toEqual(["web-a", "web-b"]);
     expect(run.events.filter((e) => e.type === "fault:reverted").map((e) => e.type === "fault:reverted" && [e.pod.name, e.confirmed, e.detail])).toContainEqual(["web-b", true, ""]);
     expect(result.exitCode).toBe(3);
     expect(result.message).toBe("target pod default/web-b went away during step 1 (slow); the other pods were reverted");
@@ -102,7 +109,9 @@ describe("pods that go away", () => {
     cluster.podGoes("web-b", "deleted");
     const result = await finish(run);
     expect(cluster.requests((r) => r.op === "revert").map((r) => r.pod)).toEqual(["web-a"]);
-    expect(run.events).toContainEqual(expect.objectContaining({ type: "fault:reverted", pod: { namespace: "default", name: "web-b" }, confirmed: true, detail: "pod deleted: the fault went with its network namespace" }));
+    expect(run.events).toContainEqual(
+      expect.objectContaining({ type: "fault:reverted", pod: { namespace: "default", name: "web-b" }, confirmed: true, detail: "pod deleted: the fault went with its network namespace" }),
+    );
     expect(result).toMatchObject({ exitCode: 3, unreverted: [] });
   });
 
@@ -114,7 +123,9 @@ describe("pods that go away", () => {
     cluster.setContainer("web-a", "chaos-agent-r1", { state: "terminated", reason: "Completed", exitCode: 0 });
     cluster.script = (req) => (req.op === "revert" ? { kind: "drop", error: "container not running" } : undefined);
     const result = await finish(run);
-    expect(run.events).toContainEqual(expect.objectContaining({ type: "fault:reverted", confirmed: true, detail: expect.stringContaining("pod terminating and its agent container has exited") as unknown as string }));
+    expect(run.events).toContainEqual(
+      expect.objectContaining({ type: "fault:reverted", confirmed: true, detail: expect.stringContaining("pod terminating and its agent container has exited") as unknown as string }),
+    );
     expect(result).toMatchObject({ exitCode: 3, unreverted: [] });
   });
 });

@@ -90,7 +90,11 @@ describe("continuous probes", () => {
       expect(m.outcome.metrics["errorRatio"], `sample at +${t - run.t0} ms`).toBe(t >= applied && t < reverted ? 1 : 0);
       expect(m.at).toBeLessThanOrEqual(end);
     }
-    expect(expects(run.events).filter((e) => e.where.phase === "before" || e.where.phase === "after").map((e) => [e.where.phase, e.outcome.verdict])).toEqual([
+    expect(
+      expects(run.events)
+        .filter((e) => e.where.phase === "before" || e.where.phase === "after")
+        .map((e) => [e.where.phase, e.outcome.verdict]),
+    ).toEqual([
       ["before", "pass"],
       ["after", "pass"],
     ]);
@@ -119,7 +123,8 @@ describe("continuous probes", () => {
   it("stop the run (exit 3) when not one sample of a series could measure", async () => {
     const cluster = new RecordingCluster([pod("web-0")]);
     const byFault = curlByFault(cluster);
-    cluster.programs = (argv, where, now) => ([...cluster.agents.values()].some((a) => a.held.size > 0) && argv[0] === "curl" ? { kind: "raw", exitCode: 127, stdout: "", stderr: "" } : byFault(argv, where, now));
+    cluster.programs = (argv, where, now) =>
+      [...cluster.agents.values()].some((a) => a.held.size > 0) && argv[0] === "curl" ? { kind: "raw", exitCode: 127, stdout: "", stderr: "" } : byFault(argv, where, now);
     const run = start(cluster, scenarioOf(SCENARIO("2s")));
     const result = await finish(run);
     expect(result.exitCode).toBe(3);

@@ -127,7 +127,12 @@ describe("a run, step by step", () => {
     const run = start(cluster, scenarioOf(ONE_FAULT));
     await finish(run);
     const applied = run.events.find((e) => e.type === "fault:applied");
-    expect(applied).toMatchObject({ iface: "eth0", families: [4, 6], detail: "netem c000: on eth0", commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0 }] });
+    expect(applied).toMatchObject({
+      iface: "eth0",
+      families: [4, 6],
+      detail: "netem c000: on eth0",
+      commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0 }],
+    });
     const reverted = run.events.find((e) => e.type === "fault:reverted");
     expect(reverted).toMatchObject({ confirmed: true, attempts: 1, commands: [{ argv: ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c000:"] }] });
   });
@@ -157,7 +162,16 @@ describe("a run, step by step", () => {
   });
 
   it("reuses a running agent of the image that has the capabilities and enough TTL left (asked with status)", async () => {
-    const old = { name: "chaos-agent-old", image: "chaos-agent:latest", state: "running" as const, reason: undefined, message: undefined, exitCode: undefined, runId: "old", capabilities: ["NET_ADMIN", "NET_RAW"] };
+    const old = {
+      name: "chaos-agent-old",
+      image: "chaos-agent:latest",
+      state: "running" as const,
+      reason: undefined,
+      message: undefined,
+      exitCode: undefined,
+      runId: "old",
+      capabilities: ["NET_ADMIN", "NET_RAW"],
+    };
     const cluster = new RecordingCluster([pod("web-a", { ephemeralContainers: [old] })]);
     const { SimAgent } = await import("./recording-cluster.js");
     cluster.agents.set("web-a/chaos-agent-old", new SimAgent("chaos-agent-old", "old", 400_000));
@@ -189,7 +203,17 @@ describe("exit codes", () => {
   it("3: the agent refuses to apply; what it said is the message, the ledger still reverts", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.script = (req, _w, agent) =>
-      req.op === "apply" ? { kind: "reply", reply: { ...agent.answer({ protocol: 1, op: "status", runId: "r1" }, Date.now()), op: "apply", ok: false, error: { code: "unrestorable", message: "eth0 has an htb tree the agent cannot restore exactly" } } } : undefined;
+      req.op === "apply"
+        ? {
+            kind: "reply",
+            reply: {
+              ...agent.answer({ protocol: 1, op: "status", runId: "r1" }, Date.now()),
+              op: "apply",
+              ok: false,
+              error: { code: "unrestorable", message: "eth0 has an htb tree the agent cannot restore exactly" },
+            },
+          }
+        : undefined;
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(3);
     expect(result.message).toBe("step 1 (slow): the agent in pod default/web-a could not apply netem delay 100ms; all traffic: unrestorable: eth0 has an htb tree the agent cannot restore exactly");
@@ -223,12 +247,16 @@ describe("exit codes", () => {
     expect(cluster.calls.filter((c) => c.op === "add-agent" || c.op === "exec" || c.op === "create-pod")).toEqual([]);
     expect(run.events.find((e) => e.type === "preflight" && e.check === "pod-security")).toMatchObject({
       ok: false,
-      detail: "namespace default enforces restricted; pod web-a sets runAsUser 1000 (capabilities would not be effective) and runAsNonRoot: true (a root agent would not start) at pod level; the agent's own securityContext (runAsUser 0, runAsNonRoot false) overrides it for the agent alone",
+      detail:
+        "namespace default enforces restricted; pod web-a sets runAsUser 1000 (capabilities would not be effective) and runAsNonRoot: true (a root agent would not start) at pod level; the agent's own securityContext (runAsUser 0, runAsNonRoot false) overrides it for the agent alone",
     });
   });
 
   it("130 and 143: interrupted while holding, after reverting", async () => {
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const) {
       const cluster = new RecordingCluster([pod("web-a")]);
       const run = start(cluster, scenarioOf(ONE_FAULT));
       await vi.advanceTimersByTimeAsync(4000);

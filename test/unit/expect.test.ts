@@ -45,8 +45,8 @@ describe("expressions", () => {
     expect(bad("10xs")).toMatchObject({ message: "unknown unit `xs` (use ms, s, m or h)", start: 2 });
     expect(bad("baseline")?.message).toContain("NAME.METRIC");
     expect(bad("1; rm -rf /")).toMatchObject({ message: "unexpected character `;`", start: 1 });
-    expect(bad("(".repeat(100) + "1" + ")".repeat(100))?.message).toContain("nested deeper");
-    expect(bad("1+".repeat(400) + "1")?.message).toContain("longer than");
+    expect(bad(`${"(".repeat(100)}1${")".repeat(100)}`)?.message).toContain("nested deeper");
+    expect(bad(`${"1+".repeat(400)}1`)?.message).toContain("longer than");
   });
   it("type-checks units", () => {
     const dims: Record<string, Dimension> = { "latency.p95": "duration", requestsPerSecond: "number" };

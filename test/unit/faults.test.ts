@@ -1,19 +1,7 @@
 // Faults as requests to the agent: whole objects and whole argv arrays, never joined strings, so
 // nothing can hide (a field left out, a value in the wrong unit, a quoting bug).
 import { describe, expect, it } from "vitest";
-import {
-  agentServeArgs,
-  applyRequest,
-  capabilitiesFor,
-  faultSpec,
-  leaseMsOf,
-  parseReply,
-  renewRequest,
-  requestArgv,
-  revertRequest,
-  statusRequest,
-  sweepRequest,
-} from "../../src/faults/index.js";
+import { agentServeArgs, applyRequest, capabilitiesFor, faultSpec, leaseMsOf, parseReply, renewRequest, requestArgv, revertRequest, statusRequest, sweepRequest } from "../../src/faults/index.js";
 import type { HttpFault, HttpParams, NetemFault, NetemParams, PartitionFault, Scope } from "../../src/faults/index.js";
 
 const NONE: NetemParams = {
@@ -166,8 +154,24 @@ describe("requests", () => {
 
 describe("replies", () => {
   const agent = { name: "chaos-agent-r1", runId: "r1", version: "1.0.0", ttlLeftMs: 590_000 };
-  const state = { id: "r1-s2", runId: "r1", kind: "netem", interface: "eth0", families: [4, 6], objects: [{ type: "qdisc", name: "c000:" }], leaseLeftMs: 15_000, detail: "netem c000: delay 100ms on eth0" };
-  const applied = { protocol: 1, op: "apply", ok: true, agent, commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 3.2 }], fault: state };
+  const state = {
+    id: "r1-s2",
+    runId: "r1",
+    kind: "netem",
+    interface: "eth0",
+    families: [4, 6],
+    objects: [{ type: "qdisc", name: "c000:" }],
+    leaseLeftMs: 15_000,
+    detail: "netem c000: delay 100ms on eth0",
+  };
+  const applied = {
+    protocol: 1,
+    op: "apply",
+    ok: true,
+    agent,
+    commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 3.2 }],
+    fault: state,
+  };
 
   it("reads a Reply, whatever the exit code", () => {
     expect(parseReply(`${JSON.stringify(applied)}\n`, { op: "apply" })).toEqual({ ok: true, reply: applied });
@@ -178,9 +182,21 @@ describe("replies", () => {
   it("no reply, another program's output, another shape: a foreign agent", () => {
     expect(parseReply("", { op: "status" })).toEqual({ ok: false, problem: "the agent printed no reply", foreign: true });
     // what the POSIX sh agent of the seed printed for `status`
-    expect(parseReply("ttl_left=590\nfault=r1-s2 iface=eth0\n", { op: "status" })).toEqual({ ok: false, problem: 'the agent\'s output is not a JSON reply: "ttl_left=590\\nfault=r1-s2 iface=eth0"', foreign: true });
-    expect(parseReply(JSON.stringify({ ...applied, protocol: 2 }), { op: "apply" })).toEqual({ ok: false, problem: "the agent's reply does not follow protocol v1: /protocol must be equal to constant", foreign: true });
-    expect(parseReply(JSON.stringify({ ...applied, lease: 1 }), { op: "apply" })).toEqual({ ok: false, problem: 'the agent\'s reply does not follow protocol v1: the reply has an unknown field "lease"', foreign: true });
+    expect(parseReply("ttl_left=590\nfault=r1-s2 iface=eth0\n", { op: "status" })).toEqual({
+      ok: false,
+      problem: 'the agent\'s output is not a JSON reply: "ttl_left=590\\nfault=r1-s2 iface=eth0"',
+      foreign: true,
+    });
+    expect(parseReply(JSON.stringify({ ...applied, protocol: 2 }), { op: "apply" })).toEqual({
+      ok: false,
+      problem: "the agent's reply does not follow protocol v1: /protocol must be equal to constant",
+      foreign: true,
+    });
+    expect(parseReply(JSON.stringify({ ...applied, lease: 1 }), { op: "apply" })).toEqual({
+      ok: false,
+      problem: 'the agent\'s reply does not follow protocol v1: the reply has an unknown field "lease"',
+      foreign: true,
+    });
   });
   it("an answer to another request", () => {
     expect(parseReply(JSON.stringify(applied), { op: "revert" })).toEqual({ ok: false, problem: 'the agent answered op "apply" to a "revert" request', foreign: false });

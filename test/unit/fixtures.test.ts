@@ -83,7 +83,9 @@ function diagnosticsOf(file: string) {
 
 describe("invalid fixtures", () => {
   it("has an expectation for every fixture file and a file for every expectation", () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith(".yaml")).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort();
     expect(files).toEqual(Object.keys(EXPECTED).sort());
   });
 

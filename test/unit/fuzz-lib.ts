@@ -10,7 +10,47 @@ const pick = <T>(rng: Rng, xs: readonly T[]): T => {
   return x;
 };
 
-const WRONG_VALUES = ["0", "-1", "1e400", "99999999999999999999999", "0.0000001", "true", "null", "~", "[]", "{}", '""', "'30'", "30", "100ms", "5%", "[1, 2]", "{ a: 1 }", ".inf", ".nan", "0x1F", "0o17", "2001-01-01", "! tag", "&anchor x", "*alias", "|", ">", "'", '"', "{{ target.ip }}", "{{ nope }}", "baseline.latency.p95 * 1.5", "a.b + * 3", "((((1", "10 xs", "\t", "\u0000", "\u00e9t\u00e9", "\ud83d\ude00"];
+const WRONG_VALUES = [
+  "0",
+  "-1",
+  "1e400",
+  "99999999999999999999999",
+  "0.0000001",
+  "true",
+  "null",
+  "~",
+  "[]",
+  "{}",
+  '""',
+  "'30'",
+  "30",
+  "100ms",
+  "5%",
+  "[1, 2]",
+  "{ a: 1 }",
+  ".inf",
+  ".nan",
+  "0x1F",
+  "0o17",
+  "2001-01-01",
+  "! tag",
+  "&anchor x",
+  "*alias",
+  "|",
+  ">",
+  "'",
+  '"',
+  "{{ target.ip }}",
+  "{{ nope }}",
+  "baseline.latency.p95 * 1.5",
+  "a.b + * 3",
+  "((((1",
+  "10 xs",
+  "\t",
+  "\u0000",
+  "\u00e9t\u00e9",
+  "\ud83d\ude00",
+];
 const BYTES = ":-{}[],#&*!|>'\"%@`?\t\n\r \u0000\u0007\u00ff\u2028\ufeff\ud800aZ09";
 
 function mutateOnce(text: string, rng: Rng): string {
@@ -64,7 +104,7 @@ function mutateOnce(text: string, rng: Rng): string {
     case 8: {
       // deep nesting
       const depth = pick(rng, [50, 500, 2000]);
-      const deep = rng() < 0.5 ? "[".repeat(depth) + "]".repeat(depth) : "{a: ".repeat(depth) + "1" + "}".repeat(depth);
+      const deep = rng() < 0.5 ? "[".repeat(depth) + "]".repeat(depth) : `${"{a: ".repeat(depth)}1${"}".repeat(depth)}`;
       const m = /^(\s*-?\s*[A-Za-z.0-9]+:\s*)/.exec(line);
       lines[i] = m === null ? deep : `${m[1] ?? ""}${deep}`;
       return lines.join("\n");
@@ -72,7 +112,12 @@ function mutateOnce(text: string, rng: Rng): string {
     case 9: {
       // an alias bomb, or a plain alias
       const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"];
-      for (let k = 1; k < 9; k++) bomb.push(`${String.fromCharCode(97 + k)}: &${String.fromCharCode(97 + k)} [${Array(9).fill(`*${String.fromCharCode(96 + k)}`).join(", ")}]`);
+      for (let k = 1; k < 9; k++)
+        bomb.push(
+          `${String.fromCharCode(97 + k)}: &${String.fromCharCode(97 + k)} [${Array(9)
+            .fill(`*${String.fromCharCode(96 + k)}`)
+            .join(", ")}]`,
+        );
       return rng() < 0.5 ? `${bomb.join("\n")}\n${text}` : text.replace(/(\n\s*)name: ([a-z-]+)/, "$1name: &n $2").replace(/(\n\s*)probe: web\n/, "$1probe: *n\n");
     }
     case 10: // a huge line
@@ -80,7 +125,10 @@ function mutateOnce(text: string, rng: Rng): string {
       return lines.join("\n");
     default: {
       // mangle an expression or a template
-      return text.replace(/(\{\{[^}]*\}\}|[a-z]+\.latency\.p\d\d)/, pick(rng, ["{{ target.ip", "{{}}", "{{ env. }}", "nope.latency.p95", "baseline.latency.p59", "baseline.latency.p95 * 2ms", "baseline", "1 / 0"]));
+      return text.replace(
+        /(\{\{[^}]*\}\}|[a-z]+\.latency\.p\d\d)/,
+        pick(rng, ["{{ target.ip", "{{}}", "{{ env. }}", "nope.latency.p95", "baseline.latency.p59", "baseline.latency.p95 * 2ms", "baseline", "1 / 0"]),
+      );
     }
   }
 }

@@ -16,12 +16,15 @@ import { fuzzCase } from "./fuzz-lib.js";
 const CASES = Number(process.env["FUZZ_CASES"] ?? 300);
 const CLI_CASES = Number(process.env["FUZZ_CLI_CASES"] ?? 0);
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20240601);
-const corpus = readdirSync("scenarios").filter((f) => f.endsWith(".yaml")).sort().map((f) => readFileSync(join("scenarios", f), "utf8"));
+const corpus = readdirSync("scenarios")
+  .filter((f) => f.endsWith(".yaml"))
+  .sort()
+  .map((f) => readFileSync(join("scenarios", f), "utf8"));
 
 function checkCase(n: number): { valid: boolean } {
   const text = fuzzCase(corpus, SEED, n);
   const where = `case ${n} (FUZZ_SEED=${SEED})`;
-  let result;
+  let result: ReturnType<typeof validateSource>;
   try {
     result = validateSource(`case-${n}.yaml`, text);
   } catch (e) {
@@ -63,24 +66,28 @@ describe("fuzz", () => {
     expect(valid).toBeLessThan(CASES);
   }, 600_000);
 
-  it.runIf(CLI_CASES > 0 && existsSync("dist/cli/main.js"))(`${CLI_CASES} cases through the built CLI`, () => {
-    const dir = mkdtempSync(join(tmpdir(), "chaos-run-fuzz-"));
-    try {
-      for (let n = 0; n < CLI_CASES; n++) {
-        const file = join(dir, `case-${n}.yaml`);
-        writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
-        const r = spawnSync(process.execPath, ["dist/cli/main.js", "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
-        const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
-        if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
-        if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
-        const diagnostics = JSON.parse(r.stdout) as { line: number; col: number; file: string }[];
-        expect(diagnostics.length > 0).toBe(r.status === 2);
-        for (const d of diagnostics) {
-          if (!(d.line >= 1 && d.col >= 1 && d.file === file)) throw new Error(`${where}: unlocated ${JSON.stringify(d)}`);
+  it.runIf(CLI_CASES > 0 && existsSync("dist/cli/main.js"))(
+    `${CLI_CASES} cases through the built CLI`,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "chaos-run-fuzz-"));
+      try {
+        for (let n = 0; n < CLI_CASES; n++) {
+          const file = join(dir, `case-${n}.yaml`);
+          writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
+          const r = spawnSync(process.execPath, ["dist/cli/main.js", "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
+          const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
+          if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
+          if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
+          const diagnostics = JSON.parse(r.stdout) as { line: number; col: number; file: string }[];
+          expect(diagnostics.length > 0).toBe(r.status === 2);
+          for (const d of diagnostics) {
+            if (!(d.line >= 1 && d.col >= 1 && d.file === file)) throw new Error(`${where}: unlocated ${JSON.stringify(d)}`);
+          }
         }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 600_000);
+    },
+    600_000,
+  );
 });

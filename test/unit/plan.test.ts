@@ -24,7 +24,12 @@ describe("target modes", () => {
   });
   it("another seed, maybe another choice; same seed, same choice", () => {
     const choices = new Set<string>();
-    for (let seed = 0; seed < 20; seed++) choices.add(planRun(half, pods("a", "b", "c", "d"), { seed }).target.pods.map((p) => p.name).join());
+    for (let seed = 0; seed < 20; seed++)
+      choices.add(
+        planRun(half, pods("a", "b", "c", "d"), { seed })
+          .target.pods.map((p) => p.name)
+          .join(),
+      );
     expect(choices.size).toBeGreaterThan(1);
     expect(planRun(half, pods("a", "b", "c", "d"), { seed: 5 })).toEqual(planRun(half, pods("d", "c", "b", "a"), { seed: 5 }));
   });
@@ -92,7 +97,10 @@ describe("the plan", () => {
     const db = planOffline(scenario("scenarios/db-partition.yaml"));
     expect(db.target.pods.map((p) => p.name)).toEqual(["<pod matching app=api,tier=backend #1>"]);
     const named = planOffline(scenario("scenarios/jitter-correlation.yaml"));
-    expect(named.target.pods.map((p) => [p.name, p.placeholder])).toEqual([["checkout-0", false], ["checkout-1", false]]);
+    expect(named.target.pods.map((p) => [p.name, p.placeholder])).toEqual([
+      ["checkout-0", false],
+      ["checkout-1", false],
+    ]);
     expect(planOffline(nginx, { pods: ["b", "a"] }).target.pods.map((p) => p.name)).toEqual(["a", "b"]);
   });
   it("same scenario and seed: the same bytes", () => {
@@ -100,7 +108,9 @@ describe("the plan", () => {
     const b = planOffline(nginx, { seed: 9, pods: ["y", "x"] });
     expect(formatPlan(a, "f.yaml")).toBe(formatPlan(b, "f.yaml"));
     expect(JSON.stringify(planToJson(a, "f.yaml"))).toBe(JSON.stringify(planToJson(b, "f.yaml")));
-    expect(formatPlan(a, "f.yaml")).toContain("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its\naddress families — so the agent decides them; its reply lists every command it ran, and the journal\nrecords them.\n");
+    expect(formatPlan(a, "f.yaml")).toContain(
+      "The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its\naddress families — so the agent decides them; its reply lists every command it ran, and the journal\nrecords them.\n",
+    );
   });
   it("prefixes fault ids with the run id, within 22 characters; offline the run id is `offline`", () => {
     const plan = planRun(nginx, pods("a"), { runId: "r1a2b3" });
@@ -114,7 +124,7 @@ describe("the plan", () => {
 
 describe("refused before any harm", () => {
   // the namespace comes from -n (or the kubeconfig), not from the file
-  const nginx = scenario("scenarios/nginx-latency.yaml", (t) => t.replace(/^  namespace: default\n/m, ""));
+  const nginx = scenario("scenarios/nginx-latency.yaml", (t) => t.replace(/^ {2}namespace: default\n/m, ""));
   it("a hostNetwork pod among the candidates, whatever the mode would choose", () => {
     const run = () => planRun(nginx, [{ name: "web-1" }, { name: "node-exporter", hostNetwork: true }]);
     expect(run).toThrow(PlanError);
@@ -150,7 +160,11 @@ describe("refused before any harm", () => {
   });
   it("static and DaemonSet pods are named as such", () => {
     const plan = planRun(nginx, [{ name: "kube-proxy-x", role: "daemonset" }, { name: "etcd-node1", role: "static" }, { name: "web" }]);
-    expect(plan.target.pods.map((p) => [p.name, p.role])).toEqual([["etcd-node1", "static"], ["kube-proxy-x", "daemonset"], ["web", undefined]]);
+    expect(plan.target.pods.map((p) => [p.name, p.role])).toEqual([
+      ["etcd-node1", "static"],
+      ["kube-proxy-x", "daemonset"],
+      ["web", undefined],
+    ]);
     const text = formatPlan(plan, "f.yaml");
     expect(text).toContain("  pod etcd-node1: a static pod: its node's kubelet runs it from a file, and the API only mirrors it\n");
     expect(text).toContain("  pod kube-proxy-x: a DaemonSet's pod: one of a set, one per node\n");
@@ -160,7 +174,7 @@ describe("refused before any harm", () => {
 
 describe("an http fault in the plan", () => {
   it("summarises what the proxy does and sends the agent every parameter, the error code filled in", () => {
-    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace("        errorCode: 503\n", "").replace(/        errorBody: .*\n/, ""));
+    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace("        errorCode: 503\n", "").replace(/ {8}errorBody: .*\n/, ""));
     const plan = planOffline(s);
     const step = plan.steps[0];
     if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("no fault step the pod's agent holds");
@@ -174,7 +188,7 @@ describe("an http fault in the plan", () => {
     expect(formatPlan(plan, "everything-http.yaml")).toContain("http on port 8080: delay 50ms ± 5ms, 500 to 20% of requests");
   });
   it("a delay alone", () => {
-    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace(/        (errorRate|errorCode|errorBody|exclude|methods|jitter): .*\n/g, ""));
+    const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace(/ {8}(errorRate|errorCode|errorBody|exclude|methods|jitter): .*\n/g, ""));
     const step = planOffline(s).steps[0];
     if (step?.kind !== "fault" || step.fault.delivery !== "agent") throw new Error("no fault step the pod's agent holds");
     expect(step.fault.summary).toBe("http on port 8080: delay 50ms");

@@ -51,13 +51,37 @@ describe("http: curl's lines", () => {
     const probe: HttpProbe = {
       kind: "http",
       name: "api",
-      http: { url: "http://[fd00::5]:8080/a[1]?q={x}", method: "POST", headers: { "Content-Type": "application/json" }, body: "@not-a-file", requests: 20, concurrency: 4, timeoutMs: 2500, expectStatus: undefined },
+      http: {
+        url: "http://[fd00::5]:8080/a[1]?q={x}",
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "@not-a-file",
+        requests: 20,
+        concurrency: 4,
+        timeoutMs: 2500,
+        expectStatus: undefined,
+      },
       tools: { image: "chaos-tools:latest" },
     };
     expect(curlArgv(probe)).toEqual([
-      "curl", "--silent", "--output", "/dev/null", "--write-out", "%{http_code} %{time_total} %{exitcode} %{errormsg}\\n", "--max-time", "2.5",
-      "--request", "POST", "--header", "Content-Type: application/json", "--data-raw", "@not-a-file",
-      "--parallel", "--parallel-immediate", "--parallel-max", "4",
+      "curl",
+      "--silent",
+      "--output",
+      "/dev/null",
+      "--write-out",
+      "%{http_code} %{time_total} %{exitcode} %{errormsg}\\n",
+      "--max-time",
+      "2.5",
+      "--request",
+      "POST",
+      "--header",
+      "Content-Type: application/json",
+      "--data-raw",
+      "@not-a-file",
+      "--parallel",
+      "--parallel-immediate",
+      "--parallel-max",
+      "4",
       "http://[fd00::5]:8080/a\\[1\\]?q=\\{x\\}#[1-20]",
     ]);
     const get = curlArgv({ ...probe, http: { ...probe.http, url: "http://{{ target.ip }}/", method: "HEAD", headers: {}, body: undefined, concurrency: 1, requests: 1 } });
@@ -74,11 +98,25 @@ describe("http: curl's lines", () => {
 describe("k8s: JSONPath and objects", () => {
   const pod = (name: string, ready: string, restarts: number) => ({
     metadata: { name },
-    status: { conditions: [{ type: "Ready", status: ready }], containerStatuses: [{ name: "sidecar", restartCount: 7 }, { name: "web", restartCount: restarts }] },
+    status: {
+      conditions: [{ type: "Ready", status: ready }],
+      containerStatuses: [
+        { name: "sidecar", restartCount: 7 },
+        { name: "web", restartCount: restarts },
+      ],
+    },
   });
 
   it("parses the subset kubectl users write, with or without { } and $", () => {
-    for (const ok of [".status.availableReplicas", "{.status.availableReplicas}", "$.status.containerStatuses[0].restartCount", '.status.containerStatuses[?(@.name=="web")].restartCount', ".metadata.labels['app.kubernetes.io/name']", ".items[*].x", ".a[-1]"]) {
+    for (const ok of [
+      ".status.availableReplicas",
+      "{.status.availableReplicas}",
+      "$.status.containerStatuses[0].restartCount",
+      '.status.containerStatuses[?(@.name=="web")].restartCount',
+      ".metadata.labels['app.kubernetes.io/name']",
+      ".items[*].x",
+      ".a[-1]",
+    ]) {
       expect(parseJsonPath(ok).ok, ok).toBe(true);
     }
     expect(parseJsonPath(".status[").ok).toBe(false);
@@ -100,7 +138,7 @@ describe("k8s: JSONPath and objects", () => {
   it("measures objects: the field summed, the condition counted, a missing object as 0 with no value", () => {
     const path = parseJsonPath('.status.containerStatuses[?(@.name=="web")].restartCount');
     if (!path.ok) throw new Error(path.error);
-    const field = { text: '...restartCount', segments: path.segments };
+    const field = { text: "...restartCount", segments: path.segments };
     const m = measureObjects([pod("a", "True", 1), pod("b", "False", 2)], { what: "Pod shop (app=web)", field, condition: "Ready" });
     expect(m.metrics).toEqual({ objects: 2, value: 3, conditionTrue: 1 });
     expect(m.detail).toBe("Pod shop (app=web): 2 objects, ...restartCount = 3 (sum of 2), Ready True in 1 of 2");
@@ -108,12 +146,15 @@ describe("k8s: JSONPath and objects", () => {
     expect(gone).toEqual({ metrics: { objects: 0, value: undefined }, detail: "Deployment shop/web: not found" });
     const text = parseJsonPath(".metadata.name");
     if (!text.ok) throw new Error(text.error);
-    expect(measureObjects([pod("a", "True", 0)], { what: "Pod a", field: { text: ".metadata.name", segments: text.segments }, condition: undefined }).detail).toBe('Pod a: 1 object, .metadata.name is not a number: "a"');
+    expect(measureObjects([pod("a", "True", 0)], { what: "Pod a", field: { text: ".metadata.name", segments: text.segments }, condition: undefined }).detail).toBe(
+      'Pod a: 1 object, .metadata.name is not a number: "a"',
+    );
   });
 });
 
 describe("prometheus: the query API's answers", () => {
-  const vector = (...values: string[]): string => JSON.stringify({ status: "success", data: { resultType: "vector", result: values.map((v, i) => ({ metric: { pod: `p${i}` }, value: [1796100000.1, v] })) } });
+  const vector = (...values: string[]): string =>
+    JSON.stringify({ status: "success", data: { resultType: "vector", result: values.map((v, i) => ({ metric: { pod: `p${i}` }, value: [1796100000.1, v] })) } });
 
   it("reads one series or a scalar, in the declared unit", () => {
     expect(parsePrometheus(200, vector("0.25"), "number")).toEqual({ ok: true, metrics: { value: 0.25, series: 1 }, detail: "1 series, value 0.25" });
@@ -132,20 +173,42 @@ describe("prometheus: the query API's answers", () => {
       ok: false,
       error: "query error (bad_data): 1:11: parse error: unclosed left parenthesis",
     });
-    expect(parsePrometheus(200, vector("1", "2"), "number")).toMatchObject({ ok: false, error: expect.stringMatching(/^the query returned 2 series \(\{"pod":"p0"\}, \{"pod":"p1"\}\): aggregate them/) });
-    expect(parsePrometheus(200, JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }), "number")).toMatchObject({ ok: false, error: expect.stringMatching(/returned a matrix/) });
+    expect(parsePrometheus(200, vector("1", "2"), "number")).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^the query returned 2 series \(\{"pod":"p0"\}, \{"pod":"p1"\}\): aggregate them/),
+    });
+    expect(parsePrometheus(200, JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }), "number")).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/returned a matrix/),
+    });
     expect(parsePrometheus(502, "<html>bad gateway</html>", "number")).toMatchObject({ ok: false, error: expect.stringMatching(/HTTP 502 .*not Prometheus' JSON/) });
     expect(queryUrl("http://127.0.0.1:29090/", 'up{job="x"}')).toBe("http://127.0.0.1:29090/api/v1/query?query=up%7Bjob%3D%22x%22%7D");
   });
 });
 
 describe("cmd: an exec's outcome", () => {
-  const exec = (fields: Partial<ExecResult>): ExecResult => ({ argv: ["pg_isready"], pod: "db-0", container: "db", exitCode: 0, stdout: "", stderr: "", durationMs: 12, timedOut: false, canceled: false, error: undefined, ...fields });
+  const exec = (fields: Partial<ExecResult>): ExecResult => ({
+    argv: ["pg_isready"],
+    pod: "db-0",
+    container: "db",
+    exitCode: 0,
+    stdout: "",
+    stderr: "",
+    durationMs: 12,
+    timedOut: false,
+    canceled: false,
+    error: undefined,
+    ...fields,
+  });
 
   it("measures exit codes, the stdout pattern and a timeout; only an exec that could not start is an error", () => {
     expect(measureCmd(exec({ stdout: "accepting connections\n" }), /accepting/, 1000)).toMatchObject({ ok: true, metrics: { exitCode: 0, succeeded: 1, stdoutMatched: 1, timedOut: 0, duration: 12 } });
     expect(measureCmd(exec({ stdout: "no response\n" }), /accepting/, 1000)).toMatchObject({ ok: true, metrics: { exitCode: 0, succeeded: 0, stdoutMatched: 0 } });
-    expect(measureCmd(exec({ exitCode: 2, stderr: "boom\n" }), undefined, 1000)).toEqual({ ok: true, metrics: { exitCode: 2, succeeded: 0, stdoutMatched: undefined, timedOut: 0, duration: 12 }, detail: "exit 2; stderr: boom" });
+    expect(measureCmd(exec({ exitCode: 2, stderr: "boom\n" }), undefined, 1000)).toEqual({
+      ok: true,
+      metrics: { exitCode: 2, succeeded: 0, stdoutMatched: undefined, timedOut: 0, duration: 12 },
+      detail: "exit 2; stderr: boom",
+    });
     expect(measureCmd(exec({ exitCode: undefined, timedOut: true }), undefined, 1000)).toMatchObject({ ok: true, metrics: { timedOut: 1, succeeded: 0 } });
     expect(measureCmd(exec({ exitCode: undefined, error: 'pods "db-0" not found' }), undefined, 1000)).toEqual({ ok: false, error: 'pods "db-0" not found' });
   });

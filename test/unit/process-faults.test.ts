@@ -9,7 +9,7 @@ import { signalFlag } from "../../src/cli/kill.js";
 import { capabilitiesFor, deliveryOf, faultSpec, killSpec } from "../../src/faults/index.js";
 import { cpuMilli, memoryBytes, parseQuantity, podLimit } from "../../src/kube/quantity.js";
 import { formatPlan, planToJson } from "../../src/plan/format.js";
-import { planOffline, planRun } from "../../src/plan/plan.js";
+import { planRun } from "../../src/plan/plan.js";
 import type { FaultStep } from "../../src/scenario/types.js";
 import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
 import { RecordingCluster, pod } from "./recording-cluster.js";
@@ -49,7 +49,12 @@ describe("the scenario language", () => {
 describe("requests to the agent", () => {
   it("stress and kill are data; podDelete never reaches an agent", () => {
     expect(faultSpec(faultOf(ROADMAP, 0).fault)).toEqual({ kind: "stress", cpu: { workers: 2, load: 100 }, memory: { bytes: 67108864 } });
-    expect(killSpec({ kind: "kill", container: undefined, signal: "SIGTERM" }, "web", "ab12".repeat(16))).toEqual({ kind: "kill", signal: "SIGTERM", container: "web", containerId: "ab12".repeat(16) });
+    expect(killSpec({ kind: "kill", container: undefined, signal: "SIGTERM" }, "web", "ab12".repeat(16))).toEqual({
+      kind: "kill",
+      signal: "SIGTERM",
+      container: "web",
+      containerId: "ab12".repeat(16),
+    });
     expect(() => faultSpec(faultOf(ROADMAP, 2).fault)).toThrow(/through the API/);
   });
 
@@ -180,7 +185,22 @@ steps:
 async function cli(args: string[]) {
   let stdout = "";
   let stderr = "";
-  const io: CliIO = { stdout: { write: (s) => void (stdout += s) }, stderr: { write: (s) => void (stderr += s) }, stdoutIsTTY: false, stderrIsTTY: false, env: {}, cwd: process.cwd() };
+  const io: CliIO = {
+    stdout: {
+      write: (s) => {
+        stdout += s;
+      },
+    },
+    stderr: {
+      write: (s) => {
+        stderr += s;
+      },
+    },
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+    env: {},
+    cwd: process.cwd(),
+  };
   const code = await runCli(args, io);
   return { code, stdout, stderr };
 }
@@ -236,7 +256,22 @@ describe("sweep and stress agents", () => {
     sim.held.set("r9-s1", { leaseEnd: Date.now() + 60_000, iface: "", kind: "stress" });
     cluster.agents.set("web-a/chaos-stress-r9-s1", sim);
     const lines: string[] = [];
-    const report = await sweepPods(cluster, [...cluster.pods.values()], { runId: "sw1", agentImage: undefined, pullPolicy: "IfNotPresent", ttlMs: 120_000, injectTimeoutMs: 1000, execTimeoutMs: 1000, concurrency: 4, dryRun: false, signal: new AbortController().signal }, (l) => lines.push(l));
+    const report = await sweepPods(
+      cluster,
+      [...cluster.pods.values()],
+      {
+        runId: "sw1",
+        agentImage: undefined,
+        pullPolicy: "IfNotPresent",
+        ttlMs: 120_000,
+        injectTimeoutMs: 1000,
+        execTimeoutMs: 1000,
+        concurrency: 4,
+        dryRun: false,
+        signal: new AbortController().signal,
+      },
+      (l) => lines.push(l),
+    );
     expect(report).toEqual({ agents: 1, failed: 0 });
     expect(cluster.requests().map((r) => [r.pod, r.request])).toEqual([["web-a", { protocol: 1, op: "sweep", runId: "sw1", own: true }]]);
     expect(lines).toEqual(["default/web-a chaos-stress-r9-s1: reverted 1 fault: r9-s1"]);

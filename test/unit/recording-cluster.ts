@@ -97,7 +97,17 @@ export class SimAgent {
     return {
       elapsedMs,
       ...(spec.kind === "stress" && spec.cpu !== undefined
-        ? { cpu: { workers: spec.cpu.workers, load: spec.cpu.load, achievedLoad: spec.cpu.load, cpuTimeMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100, cgroupUsageMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100, throttledMs: elapsedMs / 2, throttleSource: "test" } }
+        ? {
+            cpu: {
+              workers: spec.cpu.workers,
+              load: spec.cpu.load,
+              achievedLoad: spec.cpu.load,
+              cpuTimeMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100,
+              cgroupUsageMs: (elapsedMs * spec.cpu.workers * spec.cpu.load) / 100,
+              throttledMs: elapsedMs / 2,
+              throttleSource: "test",
+            },
+          }
         : {}),
       ...(spec.kind === "stress" && spec.memory !== undefined ? { memory: { bytes: spec.memory.bytes, allocatedBytes: spec.memory.bytes, oomKilled: false, pid: 42 } } : {}),
     };
@@ -110,14 +120,47 @@ export class SimAgent {
         const f = request.fault;
         if (f.spec.kind === "kill") {
           const spec = f.spec;
-          const kill = { pid: 1, process: "nginx: master process", signal: spec.signal, mechanism: spec.signal === "SIGKILL" ? ("ptrace" as const) : ("kill" as const), init: true, disposition: spec.signal === "SIGKILL" ? ("default" as const) : ("handled" as const) };
+          const kill = {
+            pid: 1,
+            process: "nginx: master process",
+            signal: spec.signal,
+            mechanism: spec.signal === "SIGKILL" ? ("ptrace" as const) : ("kill" as const),
+            init: true,
+            disposition: spec.signal === "SIGKILL" ? ("default" as const) : ("handled" as const),
+          };
           if (request.dryRun !== true) setTimeout(() => this.onKill?.(), 0);
-          return { ...this.base("apply", true), fault: { id: f.id, runId: request.runId, kind: "kill", interface: "", families: [], objects: [], leaseLeftMs: 0, detail: `${spec.signal} to PID 1 (nginx: master process) of container ${spec.container ?? "?"}`, kill } };
+          return {
+            ...this.base("apply", true),
+            fault: {
+              id: f.id,
+              runId: request.runId,
+              kind: "kill",
+              interface: "",
+              families: [],
+              objects: [],
+              leaseLeftMs: 0,
+              detail: `${spec.signal} to PID 1 (nginx: master process) of container ${spec.container ?? "?"}`,
+              kill,
+            },
+          };
         }
         if (f.spec.kind === "stress") {
           this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface: "", kind: "stress", since: now, spec: f.spec });
           this.ended.delete(f.id);
-          return { ...this.base("apply", true), fault: { id: f.id, runId: request.runId, kind: "stress", interface: "", families: [], objects: [{ type: "thread", name: "7" }], leaseLeftMs: f.leaseMs, detail: "stress", stress: this.reading(f.spec, now, now) } };
+          return {
+            ...this.base("apply", true),
+            fault: {
+              id: f.id,
+              runId: request.runId,
+              kind: "stress",
+              interface: "",
+              families: [],
+              objects: [{ type: "thread", name: "7" }],
+              leaseLeftMs: f.leaseMs,
+              detail: "stress",
+              stress: this.reading(f.spec, now, now),
+            },
+          };
         }
         const iface = f.spec.interface ?? "eth0";
         this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind, since: now, spec: f.spec });
@@ -125,14 +168,26 @@ export class SimAgent {
         return {
           ...this.base("apply", true),
           commands: [{ argv: ["tc", "qdisc", "add", "dev", iface, "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 1 }],
-          fault: { id: f.id, runId: request.runId, kind: f.spec.kind, interface: iface, families: [4, 6], objects: [{ type: "qdisc", name: "c000:" }], leaseLeftMs: f.leaseMs, detail: `${f.spec.kind} c000: on ${iface}` },
+          fault: {
+            id: f.id,
+            runId: request.runId,
+            kind: f.spec.kind,
+            interface: iface,
+            families: [4, 6],
+            objects: [{ type: "qdisc", name: "c000:" }],
+            leaseLeftMs: f.leaseMs,
+            detail: `${f.spec.kind} c000: on ${iface}`,
+          },
         };
       }
       case "renew": {
         const f = this.held.get(request.faultId);
         if (f === undefined) {
           const lapsed = this.ended.get(request.faultId) === "lease-lapsed";
-          return { ...this.base("renew", false), error: { code: lapsed ? "lease-lapsed" : "unknown-fault", message: lapsed ? `${request.faultId}: its lease lapsed; reverted` : `no fault ${request.faultId}` } };
+          return {
+            ...this.base("renew", false),
+            error: { code: lapsed ? "lease-lapsed" : "unknown-fault", message: lapsed ? `${request.faultId}: its lease lapsed; reverted` : `no fault ${request.faultId}` },
+          };
         }
         f.leaseEnd = now + request.leaseMs;
         return this.base("renew", true);
@@ -217,7 +272,16 @@ export class RecordingCluster implements Cluster {
     this.record({ op: "add-agent", pod: podName, container: spec.name, spec });
     const p = this.pods.get(podName);
     if (p === undefined) throw new Error(`no pod ${podName}`);
-    const c: ContainerInfo = { name: spec.name, image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: spec.env["CHAOS_RUN_ID"], capabilities: spec.securityContext.capabilities };
+    const c: ContainerInfo = {
+      name: spec.name,
+      image: spec.image,
+      state: "waiting",
+      reason: undefined,
+      message: undefined,
+      exitCode: undefined,
+      runId: spec.env["CHAOS_RUN_ID"],
+      capabilities: spec.securityContext.capabilities,
+    };
     this.pods.set(podName, { ...p, ephemeralContainers: [...p.ephemeralContainers, c] });
     const sim = new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000);
     const target = spec.targetContainerName;
@@ -235,7 +299,15 @@ export class RecordingCluster implements Cluster {
       this.setAppContainer(
         podName,
         container,
-        { state: "running", exitCode: undefined, reason: undefined, ready: true, restartCount: (before?.restartCount ?? 0) + 1, containerId: `containerd://${"b".repeat(64)}`, lastTerminated: { exitCode: effect.exitCode, reason: "Error", signal: undefined } },
+        {
+          state: "running",
+          exitCode: undefined,
+          reason: undefined,
+          ready: true,
+          restartCount: (before?.restartCount ?? 0) + 1,
+          containerId: `containerd://${"b".repeat(64)}`,
+          lastTerminated: { exitCode: effect.exitCode, reason: "Error", signal: undefined },
+        },
         true,
       );
     }, effect.readyAfterMs);
@@ -347,7 +419,10 @@ export class RecordingCluster implements Cluster {
 
   async createPod(_namespace: string, spec: PodSpecForTools): Promise<void> {
     this.record({ op: "create-pod", pod: spec.name, spec });
-    this.pods.set(spec.name, { ...pod(spec.name), containers: [{ name: "tools", image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [] }] });
+    this.pods.set(spec.name, {
+      ...pod(spec.name),
+      containers: [{ name: "tools", image: spec.image, state: "waiting", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [] }],
+    });
   }
 
   async deletePod(_namespace: string, name: string, options?: DeleteOptions): Promise<void> {
@@ -388,7 +463,11 @@ export class RecordingCluster implements Cluster {
     const list = this.goneCallbacks.get(name) ?? [];
     list.push(callback);
     this.goneCallbacks.set(name, list);
-    return () => this.goneCallbacks.set(name, (this.goneCallbacks.get(name) ?? []).filter((c) => c !== callback));
+    return () =>
+      this.goneCallbacks.set(
+        name,
+        (this.goneCallbacks.get(name) ?? []).filter((c) => c !== callback),
+      );
   }
 
   /** The pod starts terminating (its containers still run) or is deleted. */

@@ -112,7 +112,18 @@ describe("chaos-run report --format html", () => {
     const file = join(mkdtempSync(join(tmpdir(), "chaos-run-report-")), "journal.json");
     writeFileSync(file, JSON.stringify(journal));
     let stdout = "";
-    const code = await runCli(["report", file, "--format", "html"], { stdout: { write: (s) => void (stdout += s) }, stderr: { write: () => undefined }, stdoutIsTTY: false, stderrIsTTY: false, env: {}, cwd: root });
+    const code = await runCli(["report", file, "--format", "html"], {
+      stdout: {
+        write: (s) => {
+          stdout += s;
+        },
+      },
+      stderr: { write: () => undefined },
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
+      env: {},
+      cwd: root,
+    });
     expect(code).toBe(0);
     expect(stdout.startsWith("<!doctype html>")).toBe(true);
     expect(stdout).toBe(renderHtml(journal));

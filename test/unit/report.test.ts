@@ -80,7 +80,10 @@ function scriptedJournal(opts: { recoveryP95: number }): Journal {
         iface: "eth0",
         families: [4, 6],
         detail: "prio c000: → netem c001: delay 100ms jitter 5ms on eth0 (port 80)",
-        commands: [{ argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "prio", "bands", "4"], exitCode: 0, durationMs: 2.1 }, { argv: ["iptables-restore", "--noflush"], stdin: "*filter\nCOMMIT\n", exitCode: 0, durationMs: 3 }],
+        commands: [
+          { argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "prio", "bands", "4"], exitCode: 0, durationMs: 2.1 },
+          { argv: ["iptables-restore", "--noflush"], stdin: "*filter\nCOMMIT\n", exitCode: 0, durationMs: 3 },
+        ],
         durationMs: 3000,
       });
       for (const d of step.during) probe(d, { phase: "during", index: step.index, stepName: step.name }, outcome(100.99, 106.2, 102.94));
@@ -101,7 +104,14 @@ function scriptedJournal(opts: { recoveryP95: number }): Journal {
   }
   probe(ss, { phase: "after", index: undefined, stepName: "steady state (after)" }, outcome(0.5, 1.9, 0.7));
   const failed = events.filter((e) => e.type === "expect:result" && e.outcome.verdict !== "pass").length;
-  events.push({ type: "run:end", at: at(), status: failed === 0 ? "passed" : "failed", exitCode: failed === 0 ? 0 : 1, message: failed === 0 ? undefined : `${failed} expectation did not hold`, hint: undefined });
+  events.push({
+    type: "run:end",
+    at: at(),
+    status: failed === 0 ? "passed" : "failed",
+    exitCode: failed === 0 ? 0 : 1,
+    message: failed === 0 ? undefined : `${failed} expectation did not hold`,
+    hint: undefined,
+  });
   for (const e of events) recordEvent(j, e, () => planToJson(plan, "scenarios/nginx-latency.yaml"));
   return j;
 }

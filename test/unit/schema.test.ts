@@ -16,7 +16,10 @@ const schema = JSON.parse(readFileSync("schemas/scenario.schema.json", "utf8")) 
 const defs = schema["$defs"] as Record<string, Schema>;
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 describe("the precompiled validator", () => {
@@ -128,8 +131,9 @@ function recording(data: unknown, reads: Set<string>, path: (string | number)[] 
 }
 
 function presentPaths(data: unknown, path: (string | number)[] = [], out = new Set<string>()): Set<string> {
-  if (Array.isArray(data)) data.forEach((v, i) => presentPaths(v, [...path, i], out));
-  else if (typeof data === "object" && data !== null) {
+  if (Array.isArray(data)) {
+    for (const [i, v] of data.entries()) presentPaths(v, [...path, i], out);
+  } else if (typeof data === "object" && data !== null) {
     for (const [k, v] of Object.entries(data)) {
       out.add(patternOf([...path, k]));
       presentPaths(v, [...path, k], out);

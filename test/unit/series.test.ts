@@ -63,10 +63,17 @@ describe("evaluateSeries", () => {
 
   it("counts a sample without a value against the share, and says why when none has one", () => {
     expect(evaluateSeries(exp("value", { atLeast: 3 }), { values: [3, undefined, 3, 3], aggregate: undefined }, ctx("number"))).toMatchObject({ verdict: "fail", samples: { total: 4, passed: 3 } });
-    const none = evaluateSeries(exp("value.min", { atLeast: 3 }), { values: [undefined, undefined], aggregate: "min", noValueReason: "Prometheus at http://x did not answer: connection refused" }, ctx("number"));
+    const none = evaluateSeries(
+      exp("value.min", { atLeast: 3 }),
+      { values: [undefined, undefined], aggregate: "min", noValueReason: "Prometheus at http://x did not answer: connection refused" },
+      ctx("number"),
+    );
     expect(none).toMatchObject({ verdict: "error", reason: "no sample yielded a value: Prometheus at http://x did not answer: connection refused" });
     expect(evaluateSeries(exp("value", 3), { values: [], aggregate: undefined }, ctx("number"))).toMatchObject({ verdict: "error", reason: "the series has no samples" });
-    expect(evaluateSeries(exp("latency.p95", { below: "missing.latency.p95" }), { values: [1], aggregate: undefined }, ctx("duration"))).toMatchObject({ verdict: "error", reason: "saved result missing.latency.p95 is missing" });
+    expect(evaluateSeries(exp("latency.p95", { below: "missing.latency.p95" }), { values: [1], aggregate: undefined }, ctx("duration"))).toMatchObject({
+      verdict: "error",
+      reason: "saved result missing.latency.p95 is missing",
+    });
   });
 
   it("draws a sparkline, a missing sample as a gap", () => {
@@ -102,15 +109,25 @@ ${during}
   it("checks units against a ratio: a percentage or a share from 0 to 1, never 25", () => {
     const probes = `  web: { http: { url: "http://{{ target.ip }}/" } }`;
     expect(codes(base(probes, `      - probe: web\n        expect: { errorRatio: { below: 25 } }`))).toEqual(["unit-mismatch: errorRatio is a percentage but `25` is a plain number"]);
-    expect(codes(base(probes, `      - probe: web\n        expect: { errorRatio: { below: 0.25 }, errors: { below: 5% } }`))).toEqual(["unit-mismatch: errors is a plain number but `5%` is a percentage"]);
+    expect(codes(base(probes, `      - probe: web\n        expect: { errorRatio: { below: 0.25 }, errors: { below: 5% } }`))).toEqual([
+      "unit-mismatch: errors is a plain number but `5%` is a percentage",
+    ]);
   });
 
   it("checks a k8s probe's JSONPath and kind, a cmd probe's pattern, a prometheus probe's unit", () => {
-    expect(codes(base(`  r: { k8s: { kind: Deployment, name: web, field: "status.x" } }`, `      - probe: r`))).toEqual(["bad-jsonpath: `status.x` is not a usable JSONPath: unexpected `s`: a path is made of .field, [N], [*] and [?(@.field==\"value\")]"]);
+    expect(codes(base(`  r: { k8s: { kind: Deployment, name: web, field: "status.x" } }`, `      - probe: r`))).toEqual([
+      'bad-jsonpath: `status.x` is not a usable JSONPath: unexpected `s`: a path is made of .field, [N], [*] and [?(@.field=="value")]',
+    ]);
     expect(codes(base(`  r: { k8s: { kind: Rollout, name: web } }`, `      - probe: r`))).toEqual(["missing-key: a k8s probe of kind Rollout needs `apiVersion`"]);
     expect(codes(base(`  c: { cmd: { pod: db, argv: [x], stdout: "(" } }`, `      - probe: c`))[0]).toMatch(/^bad-regex: `\(` is not a regular expression/);
-    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up, unit: seconds } }`, `      - probe: q\n        expect: { value: { below: 2 } }`))).toEqual(["unit-mismatch: value is a duration but `2` is a plain number"]);
-    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up }, tools: { image: x } }`, `      - probe: q`))).toEqual(["conflicting-keys: `tools` cannot be used together with `prometheus`"]);
-    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up }, http: { url: "http://x/" } }`, `      - probe: q`))).toEqual(["conflicting-keys: `prometheus` cannot be used together with `http`"]);
+    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up, unit: seconds } }`, `      - probe: q\n        expect: { value: { below: 2 } }`))).toEqual([
+      "unit-mismatch: value is a duration but `2` is a plain number",
+    ]);
+    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up }, tools: { image: x } }`, `      - probe: q`))).toEqual([
+      "conflicting-keys: `tools` cannot be used together with `prometheus`",
+    ]);
+    expect(codes(base(`  q: { prometheus: { url: "http://p:9090", query: up }, http: { url: "http://x/" } }`, `      - probe: q`))).toEqual([
+      "conflicting-keys: `prometheus` cannot be used together with `http`",
+    ]);
   });
 });

@@ -52,7 +52,13 @@ describe("sweep", () => {
     const dead = agent("chaos-agent-r9", { state: "terminated", reason: "OOMKilled", exitCode: 137 });
     const clean = agent("chaos-agent-r7", { state: "terminated", reason: "Completed", exitCode: 0 });
     const cluster = new RecordingCluster([pod("web-a", { ephemeralContainers: [clean, dead] }), pod("web-b", { ephemeralContainers: [clean] })]);
-    cluster.script = (req, _w, a) => (req.op === "sweep" ? { kind: "reply", reply: { ...a.answer(req, Date.now()), orphans: [{ faultId: "r9-s2", agent: "chaos-agent-r9", runId: "r9", confirmed: true, reason: "orphan", detail: "netem c000: on eth0 removed" }] } } : undefined);
+    cluster.script = (req, _w, a) =>
+      req.op === "sweep"
+        ? {
+            kind: "reply",
+            reply: { ...a.answer(req, Date.now()), orphans: [{ faultId: "r9-s2", agent: "chaos-agent-r9", runId: "r9", confirmed: true, reason: "orphan", detail: "netem c000: on eth0 removed" }] },
+          }
+        : undefined;
     const r = await sweep(cluster);
     // web-b's only agent ended cleanly (it reverted everything on its way out): nothing to do there
     expect(cluster.calls.filter((c) => c.op === "add-agent").map((c) => [c.pod, c.spec])).toEqual([
@@ -83,7 +89,13 @@ describe("sweep", () => {
     ]);
     cluster.script = (req, _w, a) =>
       req.op === "status"
-        ? { kind: "reply", reply: { ...a.answer(req, Date.now()), faults: [{ id: "r9-s1", runId: "r9", kind: "partition", interface: "eth0", families: [4, 6], objects: [], leaseLeftMs: 12_000, detail: "chain CHAOS-r9-s1" }] } }
+        ? {
+            kind: "reply",
+            reply: {
+              ...a.answer(req, Date.now()),
+              faults: [{ id: "r9-s1", runId: "r9", kind: "partition", interface: "eth0", families: [4, 6], objects: [], leaseLeftMs: 12_000, detail: "chain CHAOS-r9-s1" }],
+            },
+          }
         : undefined;
     const r = await sweep(cluster, { dryRun: true });
     expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
@@ -98,11 +110,21 @@ describe("sweep", () => {
     const cluster = new RecordingCluster([pod("web-a", { ephemeralContainers: [agent("chaos-agent-r9")] })]);
     cluster.script = (req, _w, a) =>
       req.op === "sweep"
-        ? { kind: "reply", reply: { ...a.answer(req, Date.now()), ok: false, error: { code: "revert-incomplete", message: "iptables: Resource temporarily unavailable" }, reverted: [{ faultId: "r9-s1", confirmed: false, detail: "chain busy" }] } }
+        ? {
+            kind: "reply",
+            reply: {
+              ...a.answer(req, Date.now()),
+              ok: false,
+              error: { code: "revert-incomplete", message: "iptables: Resource temporarily unavailable" },
+              reverted: [{ faultId: "r9-s1", confirmed: false, detail: "chain busy" }],
+            },
+          }
         : undefined;
     cluster.agents.set("web-a/chaos-agent-r9", new SimAgent("chaos-agent-r9", "r9", 100_000));
     const r = await sweep(cluster);
     expect(r.failed).toBe(1);
-    expect(r.lines).toEqual(["default/web-a chaos-agent-r9: tried to revert 1 fault: r9-s1 NOT CONFIRMED: chain busy; REVERT NOT CONFIRMED: revert-incomplete: iptables: Resource temporarily unavailable"]);
+    expect(r.lines).toEqual([
+      "default/web-a chaos-agent-r9: tried to revert 1 fault: r9-s1 NOT CONFIRMED: chain busy; REVERT NOT CONFIRMED: revert-incomplete: iptables: Resource temporarily unavailable",
+    ]);
   });
 });
