@@ -38,6 +38,11 @@ COMPONENTS=(registry etcd apiserver controller-manager scheduler containerd kube
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+# A command that fails under `set -e` says where, instead of ending a script in silence (CI
+# keeps only what was printed). -E: also inside functions and command substitutions.
+set -E
+on_error() { [[ $- == *e* ]] || return 0; printf 'lab: error: %s:%s: "%s" exited %s\n' "${BASH_SOURCE[1]##*/}" "$2" "$3" "$1" >&2; }
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
 
 # pid of a lab component if it is alive, else nothing
 lab_pid() {
