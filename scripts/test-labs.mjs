@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// The two lab tiers of `npm test`, side by side. The kernel tier runs inside a UML kernel: one
+// process that keeps one of the machine's two cores busy for ~11 minutes, its lab, its own
+// network and its own /tmp and /run, sharing nothing writable with the host's lab. The cluster
+// tier mostly waits (on the kubelet, on faults' windows). Run one after the other they took
+// 22 minutes; side by side, the longer of the two. What measures shares of a CPU to ±15%
+// (test/cluster/stress.test.ts) runs afterwards, alone.
+//
+// Order: the host's lab comes up first (it builds and pushes the images both tiers pull, and
+// the kernel tier's own build step then finds them current), then both tiers, then stress. Each
+// line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
+// exit code is 1 when any failed. Ctrl-C stops them all (the kernel lab kills its UML kernel)
+// and takes down the lab if this script brought it up.
+//   CHAOS_RUN_TEST_SERIAL=1   one tier after the other, as before (to read one tier's output)
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const labDir = process.env.CHAOS_RUN_LAB_DIR ?? join(repo, ".lab");
+const vitest = join(repo, "node_modules", ".bin", "vitest");
+const stressFile = "test/cluster/stress.test.ts";
+const children = new Set();
+let stopping = false;
+
+function labIsUp() {
+  const pidFile = join(labDir, "run", "apiserver.pid");
+  if (!existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(readFileSync(pidFile, "utf8")), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs argv; with a prefix, each output line is written with it. Resolves to { code, seconds }. */
+function tier(name, argv, prefix) {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    // piped output keeps its colours when this script's own goes to a terminal
+    const env = prefix && process.stdout.isTTY && !process.env.NO_COLOR ? { ...process.env, FORCE_COLOR: "1" } : process.env;
+    const child = spawn(argv[0], argv.slice(1), { cwd: repo, env, stdio: prefix ? ["ignore", "pipe", "pipe"] : "inherit" });
+    children.add(child);
+    if (prefix) {
+      for (const stream of [child.stdout, child.stderr]) {
+        let rest = "";
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk) => {
+          const lines = (rest + chunk).split("\n");
+          rest = lines.pop() ?? "";
+          for (const line of lines) process.stdout.write(`${prefix}${line}\n`);
+        });
+        stream.on("end", () => {
+          if (rest !== "") process.stdout.write(`${prefix}${rest}\n`);
+        });
+      }
+    }
+    child.on("error", (err) => {
+      process.stdout.write(`${name}: could not start ${argv[0]}: ${err.message}\n`);
+    });
+    child.on("close", (code, signal) => {
+      children.delete(child);
+      resolve({ name, code: code ?? (signal ? 128 : 1), seconds: Math.round((Date.now() - started) / 1000) });
+    });
+  });
+}
+
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\ntest-labs: ${signal}: stopping the tiers\n`);
+  for (const child of children) child.kill(signal);
+}
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+
+const results = [];
+let broughtUp = false;
+if (!labIsUp()) {
+  const up = await tier("lab up", [join(repo, "test/lab/up")]);
+  results.push(up);
+  broughtUp = up.code === 0;
+}
+
+if (results.every((r) => r.code === 0) && !stopping) {
+  const cluster = ["cluster", [vitest, "run", "--project", "cluster", "--exclude", stressFile], "cluster │ "];
+  const kernel = ["kernel", [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"], "kernel  │ "];
+  if (process.env.CHAOS_RUN_TEST_SERIAL) {
+    results.push(await tier(cluster[0], cluster[1]));
+    if (!stopping) results.push(await tier(kernel[0], kernel[1]));
+  } else {
+    results.push(...(await Promise.all([tier(...cluster), tier(...kernel)])));
+  }
+  if (!stopping) results.push(await tier("cluster: stress", [vitest, "run", "--project", "cluster", stressFile]));
+}
+
+if (broughtUp) results.push(await tier("lab down", [join(repo, "test/lab/down"), "--quiet"]));
+
+process.stdout.write("\nlab tiers:\n");
+for (const r of results) process.stdout.write(`  ${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`}  ${r.name}  ${r.seconds}s\n`);
+process.exit(stopping ? 130 : results.every((r) => r.code === 0) ? 0 : 1);
