@@ -11,7 +11,10 @@
 // line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
 // exit code is 1 when any failed. Ctrl-C stops them all (the kernel lab kills its UML kernel)
 // and takes down the lab if this script brought it up.
-//   CHAOS_RUN_TEST_SERIAL=1   one tier after the other, as before (to read one tier's output)
+//   CHAOS_RUN_TEST_PARALLEL=1   the two tiers side by side. Not the default yet: measured side by
+//   side (19 min instead of 25), the UML kernel, starved of CPU by the host's tier, let a
+//   partition's lease lapse and its latency noise pass 2 ms; the next step is pinning the UML
+//   kernel to one core and the host's lab to the other.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -87,7 +90,7 @@ if (!labIsUp()) {
 if (results.every((r) => r.code === 0) && !stopping) {
   const cluster = ["cluster", [vitest, "run", "--project", "cluster", "--exclude", stressFile], "cluster │ "];
   const kernel = ["kernel", [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"], "kernel  │ "];
-  if (process.env.CHAOS_RUN_TEST_SERIAL) {
+  if (!process.env.CHAOS_RUN_TEST_PARALLEL) {
     results.push(await tier(cluster[0], cluster[1]));
     if (!stopping) results.push(await tier(kernel[0], kernel[1]));
   } else {

@@ -2,7 +2,7 @@
 // or containerd state of the lab, nothing in the host's firewall, the kernel tunables the
 // kubelet changed put back — and lab:up is idempotent. The tier's other files share the lab,
 // so this file brings it back up.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kubectlOk, labDir, labIsUp, repoRoot, run, waitReady } from "../support/lab.js";
@@ -13,6 +13,25 @@ function componentPids(): number[] {
   return COMPONENTS.map((c) => join(labDir, "run", `${c}.pid`))
     .filter((f) => existsSync(f))
     .map((f) => Number(readFileSync(f, "utf8")));
+}
+
+/**
+ * `pgrep -f PATTERN` of this machine, without the kernel tier's lab, which `npm test` runs beside
+ * this one: a UML kernel's processes are host processes of the linux.uml binary (with their own
+ * command lines), and its console's reader names the run directory under .lab/uml-run.*.
+ */
+async function hostProcesses(pattern: string): Promise<string> {
+  const pids = (await run(["pgrep", "-f", pattern])).stdout.split("\n").filter((p) => p !== "");
+  return pids
+    .filter((pid) => {
+      try {
+        if (readlinkSync(`/proc/${pid}/exe`).endsWith("/linux.uml")) return false;
+        return !readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(join(labDir, "uml-run."));
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .join("\n");
 }
 
 /** Every process in the node's pod cgroups, in every hierarchy. */
@@ -64,7 +83,7 @@ describe("lab:down", () => {
     expect(componentPids()).toHaveLength(COMPONENTS.length);
     expect(podProcesses().length).toBeGreaterThanOrEqual(2); // nginx's pause and nginx at least
     expect(pids.every(alive)).toBe(true);
-    const shims = (await run(["pgrep", "-f", "containerd-shim-runc-v2"])).stdout.trim();
+    const shims = await hostProcesses("containerd-shim-runc-v2");
     expect(shims).not.toBe("");
     const podLinks = [...(await run(["ip", "-o", "link", "show", "master", "chaoslab0"])).stdout.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]);
     expect(podLinks.length).toBeGreaterThanOrEqual(1);
@@ -72,8 +91,8 @@ describe("lab:down", () => {
     const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 120_000 });
     expect(down.code, down.stderr).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
-    expect((await run(["pgrep", "-f", "containerd-shim-runc-v2"])).stdout.trim()).toBe("");
-    expect((await run(["pgrep", "-f", labDir])).stdout.trim()).toBe("");
+    expect(await hostProcesses("containerd-shim-runc-v2")).toBe("");
+    expect(await hostProcesses(labDir)).toBe("");
     // network: no pod namespaces, no veth, no bridge, no node address, no firewall chain
     expect((await run(["ip", "netns", "list"])).stdout).not.toMatch(/cni-/);
     const links = (await run(["ip", "-o", "link", "show"])).stdout;
