@@ -11,12 +11,15 @@
 // line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
 // exit code is 1 when any failed. Ctrl-C stops them all (the kernel lab kills its UML kernel)
 // and takes down the lab if this script brought it up.
-//   CHAOS_RUN_TEST_PARALLEL=1   the two tiers side by side. Not the default yet: measured side by
-//   side (19 min instead of 25), the UML kernel, starved of CPU by the host's tier, let a
-//   partition's lease lapse and its latency noise pass 2 ms; the next step is pinning the UML
-//   kernel to one core and the host's lab to the other.
+//
+// Side by side, the two tiers are pinned apart: the UML kernel (and all it runs) to the last CPU,
+// the host's lab (test/lab/pin: its components, containerd's shims, the pods under them) and the
+// cluster tier's vitest to the others; the lab gets every CPU back before stress runs. Unpinned,
+// the UML kernel starved by the host's tier let a partition's lease lapse.
+//   CHAOS_RUN_TEST_SERIAL=1   one tier after the other, unpinned (the default on one CPU).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -88,13 +91,26 @@ if (!labIsUp()) {
 }
 
 if (results.every((r) => r.code === 0) && !stopping) {
-  const cluster = ["cluster", [vitest, "run", "--project", "cluster", "--exclude", stressFile], "cluster │ "];
-  const kernel = ["kernel", [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"], "kernel  │ "];
-  if (!process.env.CHAOS_RUN_TEST_PARALLEL) {
-    results.push(await tier(cluster[0], cluster[1]));
-    if (!stopping) results.push(await tier(kernel[0], kernel[1]));
+  const cpus = availableParallelism();
+  const serial = Boolean(process.env.CHAOS_RUN_TEST_SERIAL) || cpus < 2;
+  const clusterArgv = [vitest, "run", "--project", "cluster", "--exclude", stressFile];
+  const kernelArgv = [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"];
+  if (serial) {
+    results.push(await tier("cluster", clusterArgv));
+    if (!stopping) results.push(await tier("kernel", kernelArgv));
   } else {
-    results.push(...(await Promise.all([tier(...cluster), tier(...kernel)])));
+    const host = cpus === 2 ? "0" : `0-${cpus - 2}`;
+    const uml = String(cpus - 1);
+    await tier("pin", [join(repo, "test/lab/pin"), host]);
+    process.env.CHAOS_RUN_UML_CPUS = uml;
+    results.push(
+      ...(await Promise.all([
+        tier("cluster", ["taskset", "-c", host, ...clusterArgv], "cluster │ "),
+        tier("kernel", kernelArgv, "kernel  │ "),
+      ])),
+    );
+    delete process.env.CHAOS_RUN_UML_CPUS;
+    await tier("unpin", [join(repo, "test/lab/pin"), "all"]);
   }
   if (!stopping) results.push(await tier("cluster: stress", [vitest, "run", "--project", "cluster", stressFile]));
 }
