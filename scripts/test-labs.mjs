@@ -103,12 +103,9 @@ if (results.every((r) => r.code === 0) && !stopping) {
     const uml = String(cpus - 1);
     await tier("pin", [join(repo, "test/lab/pin"), host]);
     process.env.CHAOS_RUN_UML_CPUS = uml;
-    results.push(
-      ...(await Promise.all([
-        tier("cluster", ["taskset", "-c", host, ...clusterArgv], "cluster │ "),
-        tier("kernel", kernelArgv, "kernel  │ "),
-      ])),
-    );
+    const cluster = tier("cluster", ["taskset", "-c", host, ...clusterArgv], "cluster │ ");
+    const kernel = tier("kernel", kernelArgv, "kernel  │ ");
+    results.push(await cluster, await kernel);
     delete process.env.CHAOS_RUN_UML_CPUS;
     await tier("unpin", [join(repo, "test/lab/pin"), "all"]);
   }
