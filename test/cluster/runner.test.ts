@@ -143,9 +143,11 @@ describe("a partition scoped to port 80", () => {
     expect(await httpCode(ns, `http://${ip}/`)).toBe("200");
     const run = startChaosRun([short, ...asAdmin]);
     await run.waitFor(/in effect in pod runner-test\/nginx/);
-    expect(await httpCode(ns, `http://${ip}:80/`)).toBe("000");
-    expect(await httpCode(ns, `http://${ip}:8080/`)).toBe("200");
-    expect((await chaosRules(ns, "nginx")).length).toBeGreaterThan(0);
+    // side by side: all three inside the fault's window
+    const [cut, other, rules] = await Promise.all([httpCode(ns, `http://${ip}:80/`), httpCode(ns, `http://${ip}:8080/`), chaosRules(ns, "nginx")]);
+    expect(cut).toBe("000");
+    expect(other).toBe("200");
+    expect(rules.length).toBeGreaterThan(0);
     const done = await run.done;
     expect(done.code, done.stderr).toBe(0);
     expect(done.stderr).toMatch(/reverted in pod runner-test\/nginx/);

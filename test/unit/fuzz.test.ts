@@ -1,6 +1,7 @@
 // Seeded fuzz of the scenario pipeline: never a crash, a stack trace or a hang; every case is
 // valid or gives located diagnostics. Short here (test:unit); `npm run fuzz` runs
-// FUZZ_CASES=10000 in-process plus FUZZ_CLI_CASES through the built CLI.
+// FUZZ_CASES=10000 in-process plus FUZZ_CLI_CASES through the built CLI; by default a few CLI
+// cases run through the sources (tsx), which need no build.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,9 @@ import { validateSource } from "../../src/scenario/load.js";
 import { fuzzCase } from "./fuzz-lib.js";
 
 const CASES = Number(process.env["FUZZ_CASES"] ?? 300);
-const CLI_CASES = Number(process.env["FUZZ_CLI_CASES"] ?? 0);
+const BUILT = process.env["FUZZ_CLI_CASES"] !== undefined;
+const CLI_CASES = Number(process.env["FUZZ_CLI_CASES"] ?? 3);
+const CLI = BUILT ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20240601);
 const corpus = readdirSync("scenarios")
   .filter((f) => f.endsWith(".yaml"))
@@ -66,15 +69,16 @@ describe("fuzz", () => {
     expect(valid).toBeLessThan(CASES);
   }, 600_000);
 
-  it.runIf(CLI_CASES > 0 && existsSync("dist/cli/main.js"))(
-    `${CLI_CASES} cases through the built CLI`,
+  it(
+    `${CLI_CASES} cases through the ${BUILT ? "built CLI" : "CLI's sources"}`,
     () => {
+      if (BUILT && !existsSync("dist/cli/main.js")) throw new Error("dist/cli/main.js is missing: npm run build first");
       const dir = mkdtempSync(join(tmpdir(), "chaos-run-fuzz-"));
       try {
         for (let n = 0; n < CLI_CASES; n++) {
           const file = join(dir, `case-${n}.yaml`);
           writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
-          const r = spawnSync(process.execPath, ["dist/cli/main.js", "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
+          const r = spawnSync(process.execPath, [...CLI, "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
           const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
           if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
           if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
