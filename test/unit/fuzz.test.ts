@@ -69,29 +69,25 @@ describe("fuzz", () => {
     expect(valid).toBeLessThan(CASES);
   }, 600_000);
 
-  it(
-    `${CLI_CASES} cases through the ${BUILT ? "built CLI" : "CLI's sources"}`,
-    () => {
-      if (BUILT && !existsSync("dist/cli/main.js")) throw new Error("dist/cli/main.js is missing: npm run build first");
-      const dir = mkdtempSync(join(tmpdir(), "chaos-run-fuzz-"));
-      try {
-        for (let n = 0; n < CLI_CASES; n++) {
-          const file = join(dir, `case-${n}.yaml`);
-          writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
-          const r = spawnSync(process.execPath, [...CLI, "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
-          const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
-          if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
-          if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
-          const diagnostics = JSON.parse(r.stdout) as { line: number; col: number; file: string }[];
-          expect(diagnostics.length > 0).toBe(r.status === 2);
-          for (const d of diagnostics) {
-            if (!(d.line >= 1 && d.col >= 1 && d.file === file)) throw new Error(`${where}: unlocated ${JSON.stringify(d)}`);
-          }
+  it(`${CLI_CASES} cases through the ${BUILT ? "built CLI" : "CLI's sources"}`, () => {
+    if (BUILT && !existsSync("dist/cli/main.js")) throw new Error("dist/cli/main.js is missing: npm run build first");
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-fuzz-"));
+    try {
+      for (let n = 0; n < CLI_CASES; n++) {
+        const file = join(dir, `case-${n}.yaml`);
+        writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
+        const r = spawnSync(process.execPath, [...CLI, "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
+        const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
+        if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
+        if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
+        const diagnostics = JSON.parse(r.stdout) as { line: number; col: number; file: string }[];
+        expect(diagnostics.length > 0).toBe(r.status === 2);
+        for (const d of diagnostics) {
+          if (!(d.line >= 1 && d.col >= 1 && d.file === file)) throw new Error(`${where}: unlocated ${JSON.stringify(d)}`);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
       }
-    },
-    600_000,
-  );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
