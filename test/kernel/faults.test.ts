@@ -105,7 +105,7 @@ describe("loss", () => {
 
 describe("scoped faults", () => {
   it("a partition of port 80: port 80 unreachable, 8080 still served; gone afterwards", async () => {
-    const run = startChaosRun([fixture("partition-long.yaml"), ...asAdmin]);
+    const run = startChaosRun([fixture("partition-port80-hold.yaml"), ...asAdmin]);
     await run.waitFor(/in effect in pod kernel-faults\/nginx/, 120_000);
     expect(await httpCode(`http://${v4}/`)).toBe("000");
     expect(await httpCode(`http://${v4}:8080/`)).toBe("200");
