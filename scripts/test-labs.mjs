@@ -9,7 +9,8 @@
 // Order: the host's lab comes up first (it builds and pushes the images both tiers pull, and
 // the kernel tier's own build step then finds them current), then both tiers, then stress. Each
 // line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
-// exit code is 1 when any failed. Ctrl-C stops them all (the kernel lab kills its UML kernel)
+// exit code is 1 when any failed; what failed (vitest's FAIL lines and the error under each) is
+// repeated after the summary, where a log's tail shows it. Ctrl-C stops them all (the kernel lab kills its UML kernel)
 // and takes down the lab if this script brought it up.
 //
 // Side by side, the two tiers are pinned apart: the UML kernel (and all it runs) to the last CPU,
@@ -22,12 +23,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const labDir = process.env.CHAOS_RUN_LAB_DIR ?? join(repo, ".lab");
 const vitest = join(repo, "node_modules", ".bin", "vitest");
 const stressFile = "test/cluster/stress.test.ts";
 const children = new Set();
+const failures = new Map(); // tier name → lines that say what failed
+const tails = new Map(); // tier name → its last lines
 let stopping = false;
 
 function labIsUp() {
@@ -41,27 +45,52 @@ function labIsUp() {
   }
 }
 
-/** Runs argv; with a prefix, each output line is written with it. Resolves to { code, seconds }. */
-function tier(name, argv, prefix) {
+/**
+ * Keeps a vitest FAIL line and the two non-empty lines after it (the error), at most 30 lines;
+ * and the last 8 non-empty lines, said when there was no FAIL line (a lab that did not boot).
+ */
+function failureWatcher(name) {
+  let after = 0;
+  const tail = [];
+  tails.set(name, tail);
+  return (line) => {
+    const plain = stripVTControlCharacters(line).trim();
+    if (plain !== "") tail.push(plain);
+    if (tail.length > 8) tail.shift();
+    const kept = failures.get(name) ?? [];
+    if (/^FAIL\s/.test(plain)) after = 3;
+    if (after > 0 && plain !== "" && kept.length < 30) {
+      kept.push(plain);
+      failures.set(name, kept);
+      after--;
+    }
+  };
+}
+
+/** Runs argv, each output line written with the prefix. Resolves to { name, code, seconds }. */
+function tier(name, argv, prefix = "") {
   const started = Date.now();
   return new Promise((resolve) => {
     // piped output keeps its colours when this script's own goes to a terminal
-    const env = prefix && process.stdout.isTTY && !process.env.NO_COLOR ? { ...process.env, FORCE_COLOR: "1" } : process.env;
-    const child = spawn(argv[0], argv.slice(1), { cwd: repo, env, stdio: prefix ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const env = process.stdout.isTTY && !process.env.NO_COLOR ? { ...process.env, FORCE_COLOR: "1" } : process.env;
+    const child = spawn(argv[0], argv.slice(1), { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
-    if (prefix) {
-      for (const stream of [child.stdout, child.stderr]) {
-        let rest = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk) => {
-          const lines = (rest + chunk).split("\n");
-          rest = lines.pop() ?? "";
-          for (const line of lines) process.stdout.write(`${prefix}${line}\n`);
-        });
-        stream.on("end", () => {
-          if (rest !== "") process.stdout.write(`${prefix}${rest}\n`);
-        });
-      }
+    const watch = failureWatcher(name);
+    for (const stream of [child.stdout, child.stderr]) {
+      let rest = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          process.stdout.write(`${prefix}${line}\n`);
+          watch(line);
+        }
+      });
+      stream.on("end", () => {
+        if (rest !== "") process.stdout.write(`${prefix}${rest}\n`);
+        watch(rest);
+      });
     }
     child.on("error", (err) => {
       process.stdout.write(`${name}: could not start ${argv[0]}: ${err.message}\n`);
@@ -116,4 +145,8 @@ if (broughtUp) results.push(await tier("lab down", [join(repo, "test/lab/down"),
 
 process.stdout.write("\nlab tiers:\n");
 for (const r of results) process.stdout.write(`  ${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`}  ${r.name}  ${r.seconds}s\n`);
+for (const r of results) {
+  const lines = r.code === 0 ? [] : (failures.get(r.name) ?? tails.get(r.name) ?? []);
+  if (lines.length > 0) process.stdout.write(`\n${r.name}: what failed\n${lines.map((l) => `  ${l}\n`).join("")}`);
+}
 process.exit(stopping ? 130 : results.every((r) => r.code === 0) ? 0 : 1);
