@@ -9,6 +9,8 @@
 // arrives after its fault was released (its step ended, or it is being reverted) is ignored: it
 // can never touch a later step. An agent that answers `lease-lapsed` (or no longer knows the
 // fault) already reverted it: that pod's fault is lost, reported once, and the other pods go on.
+// A renewal that lands but took more than half the lease is said once per fault: on that node
+// the lease is too short for its exec round trips, and the fault may lapse before its time.
 import { renewRequest } from "../faults/index.js";
 import type { AgentCall, AgentHandle } from "./agent-client.js";
 import { callProblem } from "./agent-client.js";
@@ -23,6 +25,8 @@ export interface LeaseDeps {
   readonly onLost: (agent: AgentHandle, faultId: string, why: string) => void;
   /** a renewal failed for another reason (it is tried again at the next tick) */
   readonly onWarning: (agent: AgentHandle, faultId: string, why: string) => void;
+  /** a renewal landed, but its round trip took more than half the lease (said once per fault) */
+  readonly onSlow: (agent: AgentHandle, faultId: string, tookMs: number) => void;
 }
 
 interface Held {
@@ -34,6 +38,7 @@ interface Held {
   /** renewals out now, aborted on release */
   readonly inFlight: Set<AbortController>;
   warned: boolean;
+  slowSaid: boolean;
 }
 
 const keyOf = (pod: PodRef, faultId: string): string => `${pod.namespace}/${pod.name}/${faultId}`;
@@ -58,7 +63,7 @@ export class LeaseKeeper {
   hold(agent: AgentHandle, faultId: string): void {
     const key = keyOf(agent.pod, faultId);
     if (this.held.has(key)) return;
-    const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: new Set(), warned: false };
+    const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: new Set(), warned: false, slowSaid: false };
     this.held.set(key, h);
     this.schedule(h);
   }
@@ -105,6 +110,7 @@ export class LeaseKeeper {
     const c = new AbortController();
     h.inFlight.add(c);
     const timer = setTimeout(() => c.abort(new Error("renewal timed out")), timeoutMs);
+    const sent = Date.now();
     let call: AgentCall;
     try {
       call = await this.deps.call(h.agent, renewRequest(this.deps.runId, h.faultId, this.deps.leaseMs), { signal: c.signal, timeoutMs });
@@ -114,7 +120,14 @@ export class LeaseKeeper {
     }
     // released while the exec was out: whatever it says belongs to a fault that is over
     if (h.released) return;
-    if (call.kind === "reply" && call.reply.ok) return;
+    if (call.kind === "reply" && call.reply.ok) {
+      const tookMs = Date.now() - sent;
+      if (tookMs > this.deps.leaseMs / 2 && !h.slowSaid) {
+        h.slowSaid = true;
+        this.deps.onSlow(h.agent, h.faultId, tookMs);
+      }
+      return;
+    }
     const code = call.kind === "reply" ? call.reply.error?.code : undefined;
     if (code === "lease-lapsed" || code === "unknown-fault") {
       this.release(h.agent, h.faultId);

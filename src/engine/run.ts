@@ -143,6 +143,12 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       if (entry !== undefined) markLost(entry, reason);
     },
     onWarning: (agent, faultId, why) => emit({ type: "warning", at: now(), message: `could not renew the lease of ${faultId} in pod ${podKey(agent.pod)} (renewing again): ${why}` }),
+    onSlow: (agent, faultId, tookMs) =>
+      emit({
+        type: "warning",
+        at: now(),
+        message: `renewing the lease of ${faultId} in pod ${podKey(agent.pod)} took ${formatDuration(Math.round(tookMs / 100) * 100)}, over half its ${formatDuration(plan.agent.leaseMs)} lease: an exec to this pod is slow, and the agent may revert the fault by itself before a renewal reaches it; give the agent a longer lease (agent.lease in the scenario)`,
+      }),
   });
   const markLost = (entry: LedgerEntry, reason: string): void => {
     if (entry.state === "lost") return;

@@ -43,6 +43,20 @@ describe("lease timing", () => {
   });
 });
 
+describe("a lease too short for the node's exec round trips", () => {
+  it("renewals that land but take 1.8 s of a 3 s lease: said once, with the lease to raise", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.script = (req) => (req.op === "renew" ? { kind: "slow", afterMs: 1800 } : undefined);
+    const run = start(cluster, scenarioOf(ONE_FAULT));
+    const result = await finish(run);
+    // each renewal reaches the agent 1.8 s after it was sent, 0.2 s before the lease would lapse
+    expect(result).toMatchObject({ exitCode: 0, status: "passed", lost: [] });
+    expect(run.events.filter((e) => e.type === "warning").map((e) => (e.type === "warning" ? e.message : ""))).toEqual([
+      "renewing the lease of r1-s1 in pod default/web-a took 1.8s, over half its 3s lease: an exec to this pod is slow, and the agent may revert the fault by itself before a renewal reaches it; give the agent a longer lease (agent.lease in the scenario)",
+    ]);
+  });
+});
+
 describe("the renewal race", () => {
   it("a renewal still in flight when its step reverts comes back 'lease-lapsed' during the next step: ignored", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
