@@ -4,7 +4,8 @@ import { CouldNotRunError } from "../errors.js";
 import { KILL_CAPABILITIES } from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
 import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
-import type { Plan } from "../plan/types.js";
+import type { Plan, PlannedProbeRun } from "../plan/types.js";
+import { defaultApiVersion } from "../scenario/kinds.js";
 import type { EventSink } from "./events.js";
 
 export interface PreflightNeeds {
@@ -20,8 +21,39 @@ export interface PreflightNeeds {
   readonly deletePods?: boolean | undefined;
 }
 
-function describe(check: AccessCheck): string {
-  return `${check.verb} ${check.resource}${check.subresource === undefined ? "" : `/${check.subresource}`}`;
+/** `patch pods/ephemeralcontainers`, `list deployments.apps`; with `… in namespace X` / `… cluster-wide` when its namespace is not `implied`. */
+function describe(check: AccessCheck, implied: string | undefined): string {
+  const group = check.group === undefined || check.group === "" ? "" : `.${check.group}`;
+  const where = check.namespace === implied ? "" : check.namespace === "" ? " cluster-wide" : ` in namespace ${check.namespace}`;
+  return `${check.verb} ${check.resource}${group}${check.subresource === undefined ? "" : `/${check.subresource}`}${where}`;
+}
+
+/** Every probe run of the plan: steady state, probe steps, and probes during faults. */
+function probeRuns(plan: Plan): PlannedProbeRun[] {
+  return [...plan.steadyState, ...plan.steps.flatMap((s) => (s.kind === "probe" ? [s.run] : s.kind === "fault" ? s.during : []))];
+}
+
+/**
+ * What the k8s probes read, as access checks: each kind resolved through discovery (a kind the
+ * API server does not serve is refused here, before anything is touched). They read with the
+ * caller's own permissions, in the namespace they name or the run's.
+ */
+async function probeReads(plan: Plan, cluster: Cluster, namespace: string): Promise<AccessCheck[]> {
+  const checks = new Map<string, AccessCheck>();
+  for (const run of probeRuns(plan)) {
+    if (run.spec.kind !== "k8s") continue;
+    const k = run.spec.k8s;
+    const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
+    const served = await cluster.apiResource(apiVersion, k.kind);
+    if (served === undefined) {
+      throw new CouldNotRunError(`probe ${run.probe}: the API server has no kind ${k.kind} in ${apiVersion} (nothing was touched)`, {
+        hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion",
+      });
+    }
+    const check: AccessCheck = { verb: k.name === undefined ? "list" : "get", group: served.group, resource: served.resource, namespace: served.namespaced ? (k.namespace ?? namespace) : "" };
+    checks.set(`${check.verb} ${check.group} ${check.resource} ${check.namespace}`, check);
+  }
+  return [...checks.values()];
 }
 
 /** The margin an agent's TTL must leave beyond the run's timeline (probes and reverts take time too). */
@@ -41,13 +73,32 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     checks.push({ verb: "list", resource: "pods", namespace });
     if (!needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
   }
-  const answers = await Promise.all(checks.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
-  const denied = answers.filter((a) => !a.allowed).map((a) => describe(a.check));
-  emit({ type: "preflight", at: now(), check: "rbac", ok: denied.length === 0, detail: denied.length === 0 ? `allowed: ${checks.map(describe).join(", ")}` : `denied: ${denied.join(", ")}` });
+  const reads = await probeReads(plan, cluster, namespace);
+  const all = [...checks, ...reads];
+  const answers = await Promise.all(all.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
+  const denied = answers.filter((a) => !a.allowed).map((a) => a.check);
+  // "may not A, B in namespace NS" when all of them are in the run's namespace; else each says where
+  const implied = denied.every((c) => c.namespace === namespace) ? namespace : undefined;
+  const say = (c: AccessCheck): string => describe(c, implied);
+  emit({ type: "preflight", at: now(), check: "rbac", ok: denied.length === 0, detail: denied.length === 0 ? `allowed: ${all.map(say).join(", ")}` : `denied: ${denied.map(say).join(", ")}` });
   if (denied.length > 0) {
-    throw new CouldNotRunError(`${cluster.identity.user || "this user"} may not ${denied.join(", ")} in namespace ${namespace} (nothing was touched)`, {
-      hint: `grant the ClusterRole in deploy/rbac.yaml: kubectl apply -f deploy/rbac.yaml && kubectl create rolebinding chaos-run --clusterrole chaos-run --user ${cluster.identity.user || "<you>"} -n ${namespace}`,
-    });
+    const user = cluster.identity.user || "<you>";
+    const hints: string[] = [];
+    if (denied.some((c) => checks.includes(c))) {
+      hints.push(`grant the ClusterRole in deploy/rbac.yaml: kubectl apply -f deploy/rbac.yaml && kubectl create rolebinding chaos-run --clusterrole chaos-run --user ${user} -n ${namespace}`);
+    }
+    const probeDenied = denied.filter((c) => reads.includes(c));
+    if (probeDenied.length > 0) {
+      const resources = [...new Set(probeDenied.map((c) => `${c.resource}${c.group === undefined || c.group === "" ? "" : `.${c.group}`}`))].join(",");
+      const bindings = [...new Set(probeDenied.map((c) => c.namespace))].map((ns) =>
+        ns === ""
+          ? `kubectl create clusterrolebinding chaos-run-probe-reads --clusterrole chaos-run-probe-reads --user ${user}`
+          : `kubectl create rolebinding chaos-run-probe-reads --clusterrole chaos-run-probe-reads --user ${user} -n ${ns}`,
+      );
+      hints.push(`the k8s probes read with your own permissions: kubectl create clusterrole chaos-run-probe-reads --verb get,list --resource ${resources} && ${bindings.join(" && ")}`);
+    }
+    const where = implied === undefined ? "" : ` in namespace ${namespace}`;
+    throw new CouldNotRunError(`${cluster.identity.user || "this user"} may not ${denied.map(say).join(", ")}${where} (nothing was touched)`, { hint: hints.join("; ") });
   }
 
   const capabilities = [...new Set([...(needs.injectAgents ? plan.agent.capabilities : []), ...(needs.killAgents === true ? KILL_CAPABILITIES : [])])];

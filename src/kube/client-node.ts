@@ -11,6 +11,7 @@ import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
 import type {
   AccessCheck,
   AgentContainerSpec,
+  ApiResource,
   Cluster,
   ClusterIdentity,
   ConnectOptions,
@@ -272,13 +273,26 @@ class PodWatchHub {
   }
 }
 
+/** client-node's object API, with its discovery (kind → resource, cached per apiVersion) open to the preflight. */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  static forConfig(kc: k8s.KubeConfig): ObjectApi {
+    const api = kc.makeApiClient(ObjectApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  apiResource(apiVersion: string, kind: string): Promise<k8s.V1APIResource | undefined> {
+    return this.resource(apiVersion, kind);
+  }
+}
+
 class ClientNodeCluster implements Cluster {
   readonly identity: ClusterIdentity;
   private readonly core: k8s.CoreV1Api;
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
   private readonly hub: PodWatchHub;
-  private objects: k8s.KubernetesObjectApi | undefined;
+  private objects: ObjectApi | undefined;
 
   constructor(private readonly kc: KeepAliveKubeConfig) {
     const ctx = kc.getContextObject(kc.getCurrentContext());
@@ -486,7 +500,7 @@ class ClientNodeCluster implements Cluster {
             resourceAttributes: {
               namespace: check.namespace,
               verb: check.verb,
-              group: "",
+              group: check.group ?? "",
               resource: check.resource,
               ...(check.subresource === undefined ? {} : { subresource: check.subresource }),
             },
@@ -495,6 +509,22 @@ class ClientNodeCluster implements Cluster {
       }),
     );
     return review.status?.allowed === true;
+  }
+
+  async apiResource(apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+    this.objects ??= ObjectApi.forConfig(this.kc);
+    const api = this.objects;
+    const slash = apiVersion.indexOf("/");
+    const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+    let found: k8s.V1APIResource | undefined;
+    try {
+      found = await api.apiResource(apiVersion, kind);
+    } catch (e) {
+      // a group or version the API server does not serve: no such kind
+      if (e instanceof k8s.ApiException && e.code === 404) return undefined;
+      throw apiError({ doing: `discover the ${apiVersion} API of`, verb: "get", resource: `${apiVersion} discovery`, namespace: "(cluster)" }, this.failure(e));
+    }
+    return found === undefined ? undefined : { group, resource: found.name, namespaced: found.namespaced };
   }
 
   async namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined> {
@@ -558,7 +588,7 @@ class ClientNodeCluster implements Cluster {
   }
 
   async getObjects(query: ObjectQuery): Promise<unknown[]> {
-    this.objects ??= k8s.KubernetesObjectApi.makeApiClient(this.kc);
+    this.objects ??= ObjectApi.forConfig(this.kc);
     const api = this.objects;
     const resource = query.kind.toLowerCase();
     const op: ApiOperation = {

@@ -141,9 +141,20 @@ export interface DeleteOptions {
 
 export interface AccessCheck {
   readonly verb: string;
+  /** the API group: undefined or "" for the core group */
+  readonly group?: string | undefined;
   readonly resource: string;
   readonly subresource?: string | undefined;
+  /** "" for a cluster-scoped resource */
   readonly namespace: string;
+}
+
+/** What the API server serves a kind as (discovery). */
+export interface ApiResource {
+  readonly group: string;
+  /** the plural, e.g. `deployments` */
+  readonly resource: string;
+  readonly namespaced: boolean;
 }
 
 export interface PodSpecForTools {
@@ -180,6 +191,8 @@ export interface Cluster {
   exec(namespace: string, pod: string, container: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** SelfSubjectAccessReview: is the caller allowed? */
   canI(check: AccessCheck): Promise<boolean>;
+  /** Discovery: the resource the API server serves the kind as; undefined when it serves no such kind. */
+  apiResource(apiVersion: string, kind: string): Promise<ApiResource | undefined>;
   /** A namespace's labels; undefined when the namespace cannot be read (no permission) */
   namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined>;
   createPod(namespace: string, spec: PodSpecForTools): Promise<void>;

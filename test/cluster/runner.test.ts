@@ -214,6 +214,30 @@ describe("permissions", () => {
     expect(await chaosRules(ns, "nginx")).toEqual([]);
   });
 
+  it("a k8s probe that would read what the role does not grant (services; a kind not served): exit 3 before anything is touched", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-probe-reads-"));
+    const scenario = (name: string, probe: string): string => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(
+        file,
+        `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: probe-reads }\ntarget: { selector: { run: nginx }, mode: all }\nprobes:\n  svc: ${probe}\nsteps:\n  - name: cut port 80\n    fault: { partition: {}, to: { port: 80 } }\n    duration: 2s\n    during:\n      - probe: svc\n        expect: { objects: 1 }\n`,
+      );
+      return file;
+    };
+    const before = agentsOf(await getPod(ns, "nginx")).length;
+    // deploy/rbac.yaml grants reads of workloads (apps, batch), not of services
+    const denied = await chaosRun([scenario("services", "{ k8s: { kind: Service, selector: { app: web } } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
+    expect(denied.code, denied.stderr).toBe(3);
+    expect(denied.stderr).toMatch(/may not list services in namespace runner-test \(nothing was touched\)/);
+    expect(denied.stderr).toContain("kubectl create clusterrole chaos-run-probe-reads --verb get,list --resource services");
+    const unserved = await chaosRun([scenario("rollout", "{ k8s: { kind: Rollout, apiVersion: argoproj.io/v1alpha1, name: web } }"), ...asAdmin]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(unserved.code, unserved.stderr).toBe(3);
+    expect(unserved.stderr).toContain("probe svc: the API server has no kind Rollout in argoproj.io/v1alpha1 (nothing was touched)");
+    expect(agentsOf(await getPod(ns, "nginx")).length).toBe(before);
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+  });
+
   it("without pods/ephemeralcontainers: exit 3, names the permission, touches nothing", async () => {
     await kubectl(["delete", "clusterrole,clusterrolebinding", "chaos-run-no-ephemeral", "--ignore-not-found"]);
     await kubectlOk(["create", "clusterrole", "chaos-run-no-ephemeral", "--verb=get,list,watch", "--resource=pods"]);

@@ -9,14 +9,14 @@ import { join } from "node:path";
 import type { ApplyRequest, FaultState, Reply, Request, StressReading } from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
-import type { AccessCheck, AgentContainerSpec, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+import type { AccessCheck, AgentContainerSpec, ApiResource, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
 const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
 
 export interface Call {
   readonly at: number;
-  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects";
+  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects" | "discovery";
   readonly pod: string;
   readonly container?: string | undefined;
   /** for exec: the agent request, parsed; undefined for other programs */
@@ -243,7 +243,16 @@ export class RecordingCluster implements Cluster {
   programs: (argv: readonly string[], where: Where, now: number) => Outcome | undefined = () => undefined;
   /** what a k8s probe reads, or an error it gets */
   objects: (query: ObjectQuery, now: number) => unknown[] | Error = () => [];
+  /** denied access checks, as the preflight writes them: `list deployments.apps`, `patch pods/ephemeralcontainers` */
   denied: readonly string[] = [];
+  /** the kinds discovery finds */
+  servedKinds: Readonly<Record<string, { readonly apiVersion: string; readonly resource: string; readonly namespaced: boolean }>> = {
+    Deployment: { apiVersion: "apps/v1", resource: "deployments", namespaced: true },
+    StatefulSet: { apiVersion: "apps/v1", resource: "statefulsets", namespaced: true },
+    Pod: { apiVersion: "v1", resource: "pods", namespaced: true },
+    Service: { apiVersion: "v1", resource: "services", namespaced: true },
+    Node: { apiVersion: "v1", resource: "nodes", namespaced: false },
+  };
 
   constructor(pods: readonly PodInfo[]) {
     for (const p of pods) this.pods.set(p.name, p);
@@ -409,7 +418,16 @@ export class RecordingCluster implements Cluster {
 
   async canI(check: AccessCheck): Promise<boolean> {
     this.record({ op: "can-i", pod: "" });
-    return !this.denied.includes(`${check.verb} ${check.resource}${check.subresource !== undefined ? `/${check.subresource}` : ""}`);
+    const group = check.group === undefined || check.group === "" ? "" : `.${check.group}`;
+    return !this.denied.includes(`${check.verb} ${check.resource}${group}${check.subresource !== undefined ? `/${check.subresource}` : ""}`);
+  }
+
+  /** Discovery as a cluster has it: the kinds of `servedKinds`, in the group of their apiVersion. */
+  async apiResource(apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+    this.record({ op: "discovery", pod: "" });
+    const served = this.servedKinds[kind];
+    if (served === undefined || served.apiVersion !== apiVersion) return undefined;
+    return { group: apiVersion.includes("/") ? (apiVersion.split("/")[0] ?? "") : "", resource: served.resource, namespaced: served.namespaced };
   }
 
   async namespaceLabels(): Promise<Readonly<Record<string, string>> | undefined> {
