@@ -34,6 +34,15 @@ const failures = new Map(); // tier name → lines that say what failed
 const tails = new Map(); // tier name → its last lines
 let stopping = false;
 
+/** The CPUs this process may run on (a container's cpuset need not start at 0), ascending. */
+function allowedCpus() {
+  const line = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? `0-${availableParallelism() - 1}`;
+  return line.split(",").flatMap((part) => {
+    const [a, b] = part.split("-").map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+}
+
 function labIsUp() {
   const pidFile = join(labDir, "run", "apiserver.pid");
   if (!existsSync(pidFile)) return false;
@@ -128,8 +137,9 @@ if (results.every((r) => r.code === 0) && !stopping) {
     results.push(await tier("cluster", clusterArgv));
     if (!stopping) results.push(await tier("kernel", kernelArgv));
   } else {
-    const host = cpus === 2 ? "0" : `0-${cpus - 2}`;
-    const uml = String(cpus - 1);
+    const ids = allowedCpus();
+    const host = ids.slice(0, -1).join(",");
+    const uml = String(ids[ids.length - 1]);
     await tier("pin", [join(repo, "test/lab/pin"), host]);
     process.env.CHAOS_RUN_UML_CPUS = uml;
     const cluster = tier("cluster", ["taskset", "-c", host, ...clusterArgv], "cluster │ ");
