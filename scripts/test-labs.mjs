@@ -9,8 +9,9 @@
 // Order: the host's lab comes up first (it builds and pushes the images both tiers pull, and
 // the kernel tier's own build step then finds them current), then both tiers, then stress. Each
 // line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
-// exit code is 1 when any failed; what failed (vitest's FAIL lines and the error under each) is
-// repeated after the summary, where a log's tail shows it. Ctrl-C stops them all (the kernel lab kills its UML kernel)
+// exit code is 1 when any failed; what failed (vitest's FAIL lines and the error under each), and
+// every test that passed only on its retry (FLAKY), are repeated after the summary, where a log's
+// tail shows them. Ctrl-C stops them all (the kernel lab kills its UML kernel)
 // and takes down the lab if this script brought it up.
 //
 // Side by side, the two tiers are pinned apart: the UML kernel (and all it runs) to the last CPU,
@@ -32,6 +33,7 @@ const stressFile = "test/cluster/stress.test.ts";
 const children = new Set();
 const failures = new Map(); // tier name → lines that say what failed
 const tails = new Map(); // tier name → its last lines
+const flaky = []; // tests that passed only on their retry (test/support/flaky-reporter.ts)
 let stopping = false;
 
 /** The CPUs this process may run on (a container's cpuset need not start at 0), ascending. */
@@ -64,6 +66,7 @@ function failureWatcher(name) {
   tails.set(name, tail);
   return (line) => {
     const plain = stripVTControlCharacters(line).trim();
+    if (plain.startsWith("FLAKY ")) flaky.push(`${name}: ${plain.slice(6)}`);
     if (plain !== "") tail.push(plain);
     if (tail.length > 8) tail.shift();
     const kept = failures.get(name) ?? [];
@@ -159,4 +162,5 @@ for (const r of results) {
   const lines = r.code === 0 ? [] : (failures.get(r.name) ?? tails.get(r.name) ?? []);
   if (lines.length > 0) process.stdout.write(`\n${r.name}: what failed\n${lines.map((l) => `  ${l}\n`).join("")}`);
 }
+if (flaky.length > 0) process.stdout.write(`\nflaky: ${flaky.length} test${flaky.length === 1 ? "" : "s"} failed, then passed on the retry\n${flaky.map((l) => `  ${l}\n`).join("")}`);
 process.exit(stopping ? 130 : results.every((r) => r.code === 0) ? 0 : 1);
