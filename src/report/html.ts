@@ -7,7 +7,7 @@ import { formatDuration, formatValue } from "../expect/format.js";
 import type { Dimension } from "../expect/metrics.js";
 import type { Journal, JournalExpectation, JournalProbe } from "./journal.js";
 import { baselineBand, chartsFor, faultWindows, probesOf, sampleTime, sampleValue, samplesOf, valueDimensionOf, type Chart, type FaultWindow } from "./series.js";
-import { faultEffects, effectLine, stepLabel, verdictLine, verdictWord } from "./views.js";
+import { faultEffects, effectLine, observationLines, stepLabel, verdictLine, verdictWord } from "./views.js";
 
 function esc(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -291,6 +291,9 @@ export function renderHtml(j: Journal): string {
       );
     }
     out.push(`</tbody></table>`);
+    // what kill, podDelete and stress measured in each pod (as the table and the Markdown say it)
+    const observed = observationLines(j);
+    if (observed.length > 0) out.push(`<h3>What the faults did</h3><ul class="observed">${observed.map((l) => `<li>${esc(l)}</li>`).join("")}</ul>`);
     out.push(`<details><summary>Commands the agents ran (${j.faults.reduce((a, f) => a + f.applyCommands.length + f.revertCommands.length, 0)})</summary><ul class="mono">`);
     for (const f of j.faults) {
       for (const c of f.applyCommands) out.push(`<li>${esc(`${f.pod} apply: ${c.argv.join(" ")}${c.stdin !== null ? ` <<< ${c.stdin.trim()}` : ""} → ${c.exitCode}`)}</li>`);

@@ -66,6 +66,36 @@ beforeAll(async () => {
 });
 afterEach(() => vi.useRealTimers());
 
+describe("a kill, in the HTML report", () => {
+  it("says what the fault did in the pod, as the table and the Markdown do", async () => {
+    fakeClock();
+    const cluster = new RecordingCluster([pod("web-0")]);
+    const run = start(
+      cluster,
+      scenarioOf(`apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: kill-test }
+target: { namespace: default, selector: { run: web }, mode: all }
+steps:
+  - name: kill
+    fault: { kill: {} }
+    duration: 10s
+    expect: { restarts: 1 }
+`),
+    );
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    const j = newJournal({ runId: "r1", version: "0.1.0", node: "v20", platform: "linux x64", file: "kill-test.yaml", sha256: "0".repeat(64), startedAt: run.t0 });
+    for (const e of run.events) recordEvent(j, e, () => planToJson(run.plan, "kill-test.yaml"));
+    const detail = j.faults[0]?.observed?.detail ?? "";
+    expect(detail).toMatch(/restart/);
+    const line = `step 1 (kill) in pod web-0: ${detail}`;
+    expect(renderMarkdown(j)).toContain(line.replace(/[*_`]/g, (c) => `\\${c}`));
+    const html = renderHtml(j);
+    expect(html).toContain(`<h3>What the faults did</h3><ul class="observed"><li>${line.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")}</li></ul>`);
+  });
+});
+
 describe("a run with continuous probes, in its views", () => {
   it("validates against schemas/journal.schema.json, samples and all", () => {
     const ajv = new Ajv2020({ allErrors: true, strict: true });
