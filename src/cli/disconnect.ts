@@ -4,17 +4,14 @@
 // exit 130; --detach leaves it to the agent's lease). With --url, reconnection is proven by a
 // probe: the URL answers before, does not during, and answers again after.
 import { UsageError } from "../errors.js";
-import { TTL_MARGIN_MS } from "../engine/preflight.js";
 import { checkUrlTemplate } from "../scenario/template.js";
-import { DEFAULT_AGENT_TTL_MS, DEFAULT_TOOLS_IMAGE } from "../scenario/types.js";
+import { DEFAULT_TOOLS_IMAGE } from "../scenario/types.js";
 import type { Probe, ProbeRun } from "../scenario/types.js";
-import { countdownView } from "../ui/countdown.js";
-import { plainView } from "../ui/plain.js";
 import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
+import { CLUSTER_HELP, PULL_POLICY_HELP, PULL_POLICY_OPTION, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
-import { runScenario, writeResult } from "./run.js";
-import { faultStep, podNames, secondsFlag, seedExpectation, seedScenario } from "./seed-verbs.js";
+import { runHeldFault } from "./held-fault.js";
+import { faultStep, podNames, secondsFlag, seedExpectation } from "./seed-verbs.js";
 
 /** Requests of the reconnection probe; it stops at the first that times out. */
 const PROBE_REQUESTS = 5;
@@ -82,39 +79,21 @@ export async function run(ctx: VerbContext): Promise<number> {
     steadyState = [{ probe: "reach", save: undefined, expect: [seedExpectation("/steadyState/0", "failedRequests", 0)] }];
     during = [{ probe: "reach", save: undefined, expect: [seedExpectation("/steps/0", "failedRequests", PROBE_REQUESTS)] }];
   }
-  const scenario = seedScenario({
-    name: "disconnect",
+  return runHeldFault(ctx, {
+    verb: "disconnect",
     pods,
-    namespace: ctx.globals.namespace,
-    agentImage: undefined,
+    step: faultStep("disconnect", { kind: "partition", scope: undefined, interface: undefined }, durationMs, { during }),
+    durationMs,
+    detach,
     pullPolicy: pullPolicyFlag(values["pull-policy"]),
-    ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
-    leaseMs: detach ? durationMs : undefined,
+    agentImage: values["agent-image"],
     probes,
     steadyState,
-    steps: [faultStep("disconnect", { kind: "partition", scope: undefined, interface: undefined }, durationMs, { during })],
+    done: (sweep) =>
+      detach
+        ? `disconnected; the agent reconnects it in ${durationS}s by itself. To reconnect now: ${sweep}\n`
+        : url !== undefined
+          ? `disconnected for ${durationS}s and reconnected: ${url} answered before, not during, and again after.\n`
+          : `disconnected for ${durationS}s and reconnected (the agent confirmed no rule of the partition remains; --url proves it with traffic).\n`,
   });
-  const cluster = await connectFromFlags(ctx.globals, ctx.io);
-  try {
-    const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disconnect", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [
-      countdown,
-      plainView(ctx.io.stderr),
-    ]);
-    if ("planError" in outcome) throw outcome.planError;
-    const code = writeResult(ctx, outcome.result);
-    if (code === 0) {
-      const sweep = `chaos-run sweep${ctx.globals.namespace !== undefined ? ` -n ${ctx.globals.namespace}` : ""}`;
-      ctx.io.stdout.write(
-        detach
-          ? `disconnected; the agent reconnects it in ${durationS}s by itself. To reconnect now: ${sweep}\n`
-          : url !== undefined
-            ? `disconnected for ${durationS}s and reconnected: ${url} answered before, not during, and again after.\n`
-            : `disconnected for ${durationS}s and reconnected (the agent confirmed no rule of the partition remains; --url proves it with traffic).\n`,
-      );
-    }
-    return code;
-  } finally {
-    cluster.close();
-  }
 }

@@ -4,16 +4,12 @@
 // With --detach the fault is handed to the agent, whose lease (the fault's duration) ends it,
 // and the command returns once the fault is in effect, saying how to end it early.
 import { UsageError } from "../errors.js";
-import { TTL_MARGIN_MS } from "../engine/preflight.js";
 import type { NetemParams } from "../faults/types.js";
-import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
-import { countdownView } from "../ui/countdown.js";
-import { plainView } from "../ui/plain.js";
 import { parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
+import { CLUSTER_HELP, PULL_POLICY_HELP, PULL_POLICY_OPTION, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
-import { runScenario, writeResult } from "./run.js";
-import { netemStep, numberFlag, podNames, seedScenario } from "./seed-verbs.js";
+import { runHeldFault } from "./held-fault.js";
+import { netemStep, numberFlag, podNames } from "./seed-verbs.js";
 
 export const HELP = `Usage: chaos-run disrupt -p POD -d DELAY_MS -r DURATION_S [options]
 
@@ -83,35 +79,14 @@ export async function run(ctx: VerbContext): Promise<number> {
   };
   if (values.detach === true && values.wait === true) throw new UsageError("--detach and --wait contradict each other: --wait holds the fault here (the default), --detach leaves it to the agent");
   const detach = values.detach === true;
-  const durationMs = durationS * 1000;
-  const namespace = ctx.globals.namespace;
-  const scenario = seedScenario({
-    name: "disrupt",
+  return runHeldFault(ctx, {
+    verb: "disrupt",
     pods,
-    namespace,
-    agentImage: undefined,
+    step: netemStep(params, durationS * 1000, iface),
+    durationMs: durationS * 1000,
+    detach,
     pullPolicy: pullPolicyFlag(values["pull-policy"]),
-    // the agent outlives the fault by far: its TTL is the last resort, never the fault's end
-    ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
-    // handed to the agent, the lease is the fault's whole life
-    leaseMs: detach ? durationMs : undefined,
-    steps: [netemStep(params, durationMs, iface)],
+    agentImage: values["agent-image"],
+    done: (sweep) => (detach ? `fault applied; the agent reverts it in ${durationS}s by itself. To end it early: ${sweep}\n` : `fault applied for ${durationS}s and reverted.\n`),
   });
-  const cluster = await connectFromFlags(ctx.globals, ctx.io);
-  try {
-    const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "disrupt", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [
-      countdown,
-      plainView(ctx.io.stderr),
-    ]);
-    if ("planError" in outcome) throw outcome.planError;
-    const code = writeResult(ctx, outcome.result);
-    if (code === 0) {
-      const sweep = `chaos-run sweep${namespace !== undefined ? ` -n ${namespace}` : ""}`;
-      ctx.io.stdout.write(detach ? `fault applied; the agent reverts it in ${durationS}s by itself. To end it early: ${sweep}\n` : `fault applied for ${durationS}s and reverted.\n`);
-    }
-    return code;
-  } finally {
-    cluster.close();
-  }
 }

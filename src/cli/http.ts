@@ -3,16 +3,12 @@
 // the foreground by default (reverted at its end, or at once on Ctrl-C/SIGTERM); --detach hands
 // it to the agent's lease.
 import { UsageError } from "../errors.js";
-import { TTL_MARGIN_MS } from "../engine/preflight.js";
 import { DEFAULT_HTTP_ERROR_CODE, type HttpParams } from "../faults/types.js";
-import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
-import { countdownView } from "../ui/countdown.js";
-import { plainView } from "../ui/plain.js";
 import { integerFlag, parseVerbArgs } from "./args.js";
-import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
+import { CLUSTER_HELP, PULL_POLICY_HELP, PULL_POLICY_OPTION, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
-import { runScenario, writeResult } from "./run.js";
-import { httpStep, numberFlag, podNames, seedScenario } from "./seed-verbs.js";
+import { runHeldFault } from "./held-fault.js";
+import { httpStep, numberFlag, podNames } from "./seed-verbs.js";
 
 export const HELP = `Usage: chaos-run http -p POD --port PORT [--delay MS] [--error-rate PERCENT] -r DURATION_S [options]
 
@@ -126,39 +122,17 @@ export async function run(ctx: VerbContext): Promise<number> {
   const iface = values.interface;
   if (iface !== undefined && !/^[A-Za-z0-9_.@-]{1,15}$/.test(iface)) throw new UsageError(`${JSON.stringify(iface)} is not an interface name`);
   const detach = values.detach === true;
-  const durationMs = durationS * 1000;
-  const namespace = ctx.globals.namespace;
-  const scenario = seedScenario({
-    name: "http",
+  return runHeldFault(ctx, {
+    verb: "http",
     pods,
-    namespace,
-    agentImage: undefined,
+    step: httpStep(params, durationS * 1000, iface),
+    durationMs: durationS * 1000,
+    detach,
     pullPolicy: pullPolicyFlag(values["pull-policy"]),
-    // the agent outlives the fault by far: its TTL is the last resort, never the fault's end
-    ttlMs: Math.max(DEFAULT_AGENT_TTL_MS, durationMs + 2 * TTL_MARGIN_MS),
-    // handed to the agent, the lease is the fault's whole life
-    leaseMs: detach ? durationMs : undefined,
-    steps: [httpStep(params, durationMs, iface)],
+    agentImage: values["agent-image"],
+    done: (sweep) =>
+      detach
+        ? `http fault on port ${params.port} applied; the agent removes it in ${durationS}s by itself. To end it early: ${sweep}\n`
+        : `http fault on port ${params.port} applied for ${durationS}s and removed.\n`,
   });
-  const cluster = await connectFromFlags(ctx.globals, ctx.io);
-  try {
-    const countdown = countdownView({ out: ctx.io.stderr, tty: ctx.io.stderrIsTTY, now: Date.now });
-    const outcome = await runScenario(ctx, cluster, { scenario, file: "http", agentImage: values["agent-image"], concurrency: ENGINE_DEFAULTS.concurrency, handOffToLease: detach }, [
-      countdown,
-      plainView(ctx.io.stderr),
-    ]);
-    if ("planError" in outcome) throw outcome.planError;
-    const code = writeResult(ctx, outcome.result);
-    if (code === 0) {
-      const sweep = `chaos-run sweep${namespace !== undefined ? ` -n ${namespace}` : ""}`;
-      ctx.io.stdout.write(
-        detach
-          ? `http fault on port ${params.port} applied; the agent removes it in ${durationS}s by itself. To end it early: ${sweep}\n`
-          : `http fault on port ${params.port} applied for ${durationS}s and removed.\n`,
-      );
-    }
-    return code;
-  } finally {
-    cluster.close();
-  }
 }
