@@ -164,3 +164,28 @@ func OwnerWords(o protocol.Owner, self string) string {
 	}
 	return fmt.Sprintf("fault %s of run %s (agent %s), which is still live", o.FaultID, o.RunID, o.Agent)
 }
+
+// chainTarget resolves what a fault that adds an iptables chain of its own (partition, http) works
+// on: the interface, its address families (within scope), the iptables backend, and the fault's
+// chain — refused when the interface has no address (noAddress says why that matters) or when
+// another live agent's fault owns the chain.
+func (e *Env) chainTarget(id, ifaceName string, scope *protocol.Scope, noAddress string) (iface string, families []int, backend firewall.Backend, chain string, rerr *protocol.ReplyError) {
+	if iface, rerr = e.Interface(ifaceName); rerr != nil {
+		return "", nil, "", "", rerr
+	}
+	if families, rerr = e.Families(iface, scope); rerr != nil {
+		return "", nil, "", "", rerr
+	}
+	if len(families) == 0 {
+		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("%s has no IPv4 or IPv6 address: %s", iface, noAddress)}
+	}
+	backend, err := e.Backend()
+	if err != nil {
+		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrNoBackend, Message: err.Error()}
+	}
+	chain = firewall.ChainName(id)
+	if owner, ok := e.Claims.ChainOwner(chain); ok {
+		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner, Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, e.Agent))}
+	}
+	return iface, families, backend, chain, nil
+}

@@ -140,25 +140,9 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 		return fail(protocol.ErrBadRequest, "an http fault needs its http parameters")
 	}
 	params := *spec.HTTP
-	iface, rerr := env.Interface(spec.Interface)
+	iface, families, backend, chain, rerr := env.chainTarget(f.ID, spec.Interface, nil, "no connection comes in there")
 	if rerr != nil {
 		return Outcome{Err: rerr}
-	}
-	families, rerr := env.Families(iface, nil)
-	if rerr != nil {
-		return Outcome{Err: rerr}
-	}
-	if len(families) == 0 {
-		return fail(protocol.ErrApplyFailed, "%s has no IPv4 or IPv6 address: no connection comes in there", iface)
-	}
-	backend, err := env.Backend()
-	if err != nil {
-		return fail(protocol.ErrNoBackend, "%v", err)
-	}
-	chain := firewall.ChainName(f.ID)
-	if owner, ok := env.Claims.ChainOwner(chain); ok {
-		return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
-			Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, env.Agent))}}
 	}
 	for _, fam := range families {
 		rs, err := firewall.Read(env.Ctx, env.Exec, backend, fam)

@@ -65,25 +65,9 @@ func (Partition) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	fail := func(code, format string, a ...any) Outcome {
 		return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
 	}
-	iface, rerr := env.Interface(spec.Interface)
+	iface, families, backend, chain, rerr := env.chainTarget(f.ID, spec.Interface, spec.Scope, "there is nothing to partition")
 	if rerr != nil {
 		return Outcome{Err: rerr}
-	}
-	families, rerr := env.Families(iface, spec.Scope)
-	if rerr != nil {
-		return Outcome{Err: rerr}
-	}
-	if len(families) == 0 {
-		return fail(protocol.ErrApplyFailed, "%s has no IPv4 or IPv6 address: there is nothing to partition", iface)
-	}
-	backend, err := env.Backend()
-	if err != nil {
-		return fail(protocol.ErrNoBackend, "%v", err)
-	}
-	chain := firewall.ChainName(f.ID)
-	if owner, ok := env.Claims.ChainOwner(chain); ok {
-		return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
-			Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, env.Agent))}}
 	}
 	for _, fam := range families {
 		rs, err := firewall.Read(env.Ctx, env.Exec, backend, fam)
