@@ -49,26 +49,32 @@ describe("a continuous probe across a real 100 ms netem delay", () => {
     const every = samples[0]?.everyMs ?? 0;
     expect(every).toBe(4000);
     const p50 = (p: JournalProbe): number => p.metrics["latency.p50"] ?? Number.NaN;
-    const delayed = samples.filter((p) => p50(p) >= 90);
     const rows = samples.map((p) => `+${start(p) - applied}ms..+${end(p) - applied}ms p50 ${p50(p).toFixed(1)}ms`);
     console.log(`pulse samples around the fault (times from its apply; reverted at +${reverted - applied}ms):\n${rows.join("\n")}`);
-    expect(delayed.length, rows.join("\n")).toBeGreaterThanOrEqual(5);
-    const first = delayed[0];
-    const last = delayed[delayed.length - 1];
-    if (first === undefined || last === undefined) throw new Error("no delayed sample");
-    // the delay begins: the first delayed sample started less than one interval after the apply,
-    // and every sample that ended before the apply was not delayed
-    expect(start(first) - applied).toBeLessThan(every);
-    expect(end(first)).toBeGreaterThan(applied);
-    for (const p of samples.filter((s) => end(s) < applied)) expect(p50(p), rows.join("\n")).toBeLessThan(50);
-    // and ends: the last delayed sample started before the revert, the first one after it that
-    // started later than the revert is clean, and it started less than one interval after it
-    expect(start(last)).toBeLessThan(reverted);
-    const after = samples.filter((s) => start(s) > reverted);
-    expect(after.length).toBeGreaterThan(0);
-    expect(start(after[0] ?? last) - reverted).toBeLessThan(every);
-    for (const p of after) expect(p50(p), rows.join("\n")).toBeLessThan(50);
-    // between them, every sample wholly inside the window was delayed
-    for (const p of samples.filter((s) => start(s) > applied && end(s) < reverted)) expect(p50(p), rows.join("\n")).toBeGreaterThanOrEqual(90);
+    const table = rows.join("\n");
+    // A sample is delayed when its p50 is at least 90 ms: the fault adds 100 ms ± 5 ms to every
+    // request, and the UML kernel's stalls, which come and go, do not lift half a sample's
+    // requests that far (samples read 31 and 53 ms before a fault here, 235 ms once, 9 s after
+    // one). Only the samples next to the fault's edges are judged at the edges (one that straddles
+    // an edge is half one thing, half the other, and is not judged).
+    // the delay begins: the last sample that ended before the apply was clean; the first one that
+    // started after it was delayed, and it started less than one interval after the apply
+    const before = samples.filter((s) => end(s) < applied).at(-1);
+    const first = samples.find((s) => start(s) > applied);
+    if (first === undefined) throw new Error(`no sample after the apply:\n${table}`);
+    const delayed = 90;
+    if (before !== undefined) expect(p50(before), table).toBeLessThan(delayed);
+    expect(p50(first), table).toBeGreaterThanOrEqual(delayed);
+    expect(start(first) - applied, table).toBeLessThan(every);
+    // every sample wholly inside the window was delayed
+    const inside = samples.filter((s) => start(s) > applied && end(s) < reverted);
+    expect(inside.length, table).toBeGreaterThanOrEqual(5);
+    for (const p of inside) expect(p50(p), table).toBeGreaterThanOrEqual(delayed);
+    // and ends: the first sample that started after the revert is clean, and it started less than
+    // one interval after the revert
+    const next = samples.find((s) => start(s) > reverted);
+    if (next === undefined) throw new Error(`no sample after the revert:\n${table}`);
+    expect(p50(next), table).toBeLessThan(delayed);
+    expect(start(next) - reverted, table).toBeLessThan(every);
   });
 });
