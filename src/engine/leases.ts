@@ -33,7 +33,7 @@ interface Held {
   readonly agent: AgentHandle;
   readonly faultId: string;
   timer: NodeJS.Timeout | undefined;
-  /** set on release: any reply still in flight is ignored */
+  /** set on release: a reply still in flight is ignored from then on */
   released: boolean;
   /** renewals out now, aborted on release */
   readonly inFlight: Set<AbortController>;

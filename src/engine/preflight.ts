@@ -21,11 +21,15 @@ export interface PreflightNeeds {
   readonly deletePods?: boolean | undefined;
 }
 
+/** A resource as kubectl names it: `pods`, `deployments.apps`. */
+function resourceName(check: AccessCheck): string {
+  return check.group === undefined || check.group === "" ? check.resource : `${check.resource}.${check.group}`;
+}
+
 /** `patch pods/ephemeralcontainers`, `list deployments.apps`; with `… in namespace X` / `… cluster-wide` when its namespace is not `implied`. */
 function describe(check: AccessCheck, implied: string | undefined): string {
-  const group = check.group === undefined || check.group === "" ? "" : `.${check.group}`;
   const where = check.namespace === implied ? "" : check.namespace === "" ? " cluster-wide" : ` in namespace ${check.namespace}`;
-  return `${check.verb} ${check.resource}${group}${check.subresource === undefined ? "" : `/${check.subresource}`}${where}`;
+  return `${check.verb} ${resourceName(check)}${check.subresource === undefined ? "" : `/${check.subresource}`}${where}`;
 }
 
 /** Every probe run of the plan: steady state, probe steps, and probes during faults. */
@@ -89,7 +93,7 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     }
     const probeDenied = denied.filter((c) => reads.includes(c));
     if (probeDenied.length > 0) {
-      const resources = [...new Set(probeDenied.map((c) => `${c.resource}${c.group === undefined || c.group === "" ? "" : `.${c.group}`}`))].join(",");
+      const resources = [...new Set(probeDenied.map(resourceName))].join(",");
       const bindings = [...new Set(probeDenied.map((c) => c.namespace))].map((ns) =>
         ns === ""
           ? `kubectl create clusterrolebinding chaos-run-probe-reads --clusterrole chaos-run-probe-reads --user ${user}`

@@ -2,7 +2,7 @@
 //  - the fast path turns a file into data with js-yaml (CORE_SCHEMA), several times faster than
 //    building a Document; a valid file never needs more;
 //  - the yaml library's Document (parseDocument + LineCounter, prettyErrors: false) is built
-//    whenever something must be located: any diagnostic, any parse failure, any alias (alias
+//    whenever something must be located: every diagnostic, every parse failure, every alias (alias
 //    bombs are bounded by maxAliasCount there). Its YAML errors are the ones reported.
 // yaml is loaded with a synchronous require only when needed (cold start). The fuzz test checks
 // that both parsers give the same data wherever js-yaml accepts a file.
