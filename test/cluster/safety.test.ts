@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Journal } from "../../src/report/journal.js";
 import { chaosRun } from "../support/chaos.js";
-import { getPod, kubeconfig, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady, type PodJson } from "../support/lab.js";
+import { getPod, kubeconfig, kubectl, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady, type PodJson } from "../support/lab.js";
 
 const ns = "safety-test";
 const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
@@ -63,6 +63,8 @@ describe("an air-gapped node", () => {
 
 describe("an IPv6-only target (RuntimeClass ipv6-only)", () => {
   it("is probed at its bracketed address and partitioned in ip6tables only; expectations hold end to end", async () => {
+    // a retry starts from a fresh pod
+    await kubectl(["delete", "pod", "web6", "-n", ns, "--ignore-not-found", "--wait=true", "--timeout=60s"]);
     await kubectlOk(["run", "web6", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { runtimeClassName: "ipv6-only" } })]);
     const pod = await waitReady(ns, "web6", 60_000);
     const ip = pod.status.podIP ?? "";
