@@ -70,10 +70,20 @@ func (c *conn) serve() {
 	// 4 KiB each way and side (a head longer than a buffer is read in pieces, a body streams
 	// through): with its two goroutines a connection costs the agent about 32 KiB, in the pod's
 	// own memory
-	c.cr = bufio.NewReaderSize(c.client, bufSize)
-	c.cw = bufio.NewWriterSize(c.client, bufSize)
-	c.ur = bufio.NewReaderSize(c.up, bufSize)
-	c.uw = bufio.NewWriterSize(c.up, bufSize)
+	client, err := newRawIO(c.client)
+	var up io.ReadWriter
+	if err == nil {
+		up, err = newRawIO(c.up)
+	}
+	if err != nil {
+		c.p.cfg.Logf("proxy :%d: connection from %s: %v", c.p.port, c.client.RemoteAddr(), err)
+		c.closeAll()
+		return
+	}
+	c.cr = bufio.NewReaderSize(client, bufSize)
+	c.cw = bufio.NewWriterSize(client, bufSize)
+	c.ur = bufio.NewReaderSize(up, bufSize)
+	c.uw = bufio.NewWriterSize(up, bufSize)
 	go c.responses()
 	c.requests()
 	<-c.resp

@@ -286,9 +286,9 @@ func TestAnErrorKeepsTheConnectionAndDropsTheRequestBody(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		return ok(r.URL.Path + ":" + string(b))
 	})
-	fail := true
+	var pass atomic.Bool // set by the test, read by the proxy's goroutine
 	p := start(t, Config{ErrorRate: 0.5, Float64: func() float64 {
-		if fail {
+		if !pass.Load() {
 			return 0
 		}
 		return 1
@@ -301,7 +301,7 @@ func TestAnErrorKeepsTheConnectionAndDropsTheRequestBody(t *testing.T) {
 	if rs[0].StatusCode != 500 || rs[1].StatusCode != 500 {
 		t.Fatalf("%d %d", rs[0].StatusCode, rs[1].StatusCode)
 	}
-	fail = false
+	pass.Store(true)
 	io.WriteString(c, "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nghi")
 	if r := readResponses(t, br, 1, "POST")[0]; r.StatusCode != 200 || body(r) != "/c:ghi" {
 		t.Fatalf("%d %q", r.StatusCode, body(r))
