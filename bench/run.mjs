@@ -14,6 +14,7 @@ const SECTIONS = {
   lab: () => import("./lab.mjs"),
   "process-faults": () => import("./process-faults.mjs"),
   http: () => import("./http.mjs"),
+  "http-reference": () => import("./http-reference.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
