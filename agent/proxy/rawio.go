@@ -22,6 +22,13 @@ import (
 // non-blocking, so a raw call never waits; it only runs.
 type rawIO struct {
 	rc syscall.RawConn
+	// The call in progress, one read and one write at a time (each side has one bufio user):
+	// state in the struct and the functions bound once, so that a call allocates nothing.
+	rb, wb         []byte
+	rn, wn         int
+	rerrno, werrno syscall.Errno
+	readFn         func(fd uintptr) bool
+	writeFn        func(fd uintptr) bool
 }
 
 func newRawIO(c net.Conn) (io.ReadWriter, error) {
@@ -33,28 +40,19 @@ func newRawIO(c net.Conn) (io.ReadWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rawIO{rc: rc}, nil
+	r := &rawIO{rc: rc}
+	r.readFn, r.writeFn = r.read, r.write
+	return r, nil
 }
 
 func (r *rawIO) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Read(func(fd uintptr) bool {
-		for {
-			m, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait in the poller
-			}
-			n, errno = int(m), e
-			return true
-		}
-	})
+	r.rb, r.rn, r.rerrno = b, 0, 0
+	err := r.rc.Read(r.readFn)
+	n, errno := r.rn, r.rerrno
+	r.rb = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -66,25 +64,26 @@ func (r *rawIO) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-func (r *rawIO) Write(b []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, _, e := syscall.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch e {
-			case 0:
-				n += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the socket's buffer is full: wait in the poller
-			default:
-				errno = e
-				return true
-			}
+// read is one attempt; false: nothing to read yet, wait in the poller.
+func (r *rawIO) read(fd uintptr) bool {
+	for {
+		m, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.rb[0])), uintptr(len(r.rb)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
+		r.rn, r.rerrno = int(m), e
 		return true
-	})
+	}
+}
+
+func (r *rawIO) Write(b []byte) (int, error) {
+	r.wb, r.wn, r.werrno = b, 0, 0
+	err := r.rc.Write(r.writeFn)
+	n, errno := r.wn, r.werrno
+	r.wb = nil
 	switch {
 	case err != nil:
 		return n, err
@@ -92,4 +91,22 @@ func (r *rawIO) Write(b []byte) (int, error) {
 		return n, os.NewSyscallError("write", errno)
 	}
 	return n, nil
+}
+
+// write writes what is left; false: the socket's buffer is full, wait in the poller.
+func (r *rawIO) write(fd uintptr) bool {
+	for r.wn < len(r.wb) {
+		m, _, e := syscall.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.wb[r.wn])), uintptr(len(r.wb)-r.wn))
+		switch e {
+		case 0:
+			r.wn += int(m)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.werrno = e
+			return true
+		}
+	}
+	return true
 }
