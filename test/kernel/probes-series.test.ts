@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Journal, JournalProbe } from "../../src/report/journal.js";
 import { chaosRun, type Finished } from "../support/chaos.js";
+import { onceMore } from "../support/flaky-reporter.js";
 import { inKernelLab, kubeconfig, kubectl, kubectlOk, repoRoot, waitReady } from "../support/lab.js";
 
 const reports = join(repoRoot, ".lab/test-reports/probes-series");
@@ -18,11 +19,26 @@ let dir: string;
 
 beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: test/lab/kernel node_modules/.bin/vitest run --project kernel …").toBe(true);
-  rmSync(reports, { recursive: true, force: true });
-  mkdirSync(reports, { recursive: true });
   if ((await kubectl(["get", "pod", "nginx", "-n", "default"])).code !== 0) await kubectlOk(["run", "nginx", "-n", "default", "--image", "nginx"]);
   await waitReady("default", "nginx", 120_000);
-  demo = await chaosRun([join(repoRoot, "scenarios/nginx-latency-timeline.yaml"), "--kubeconfig", kubeconfig, "--report-dir", reports]);
+  // the run once more (into fresh reports) if a stall failed one of its expectations
+  demo = await onceMore(
+    "test/kernel/probes-series.test.ts > beforeAll (the timeline demo)",
+    async () => {
+      rmSync(reports, { recursive: true, force: true });
+      mkdirSync(reports, { recursive: true });
+      return chaosRun([join(repoRoot, "scenarios/nginx-latency-timeline.yaml"), "--kubeconfig", kubeconfig, "--report-dir", reports]);
+    },
+    (r) =>
+      r.code === 0
+        ? undefined
+        : `exit ${r.code}: ${
+            r.stdout
+              .split("\n")
+              .filter((l) => /^\S*\s*(FAIL|ERR) /.test(l))
+              .join("; ") || r.stderr.trim().split("\n").at(-1)
+          }`,
+  );
   const sub = readdirSync(reports).find((d) => d.startsWith("nginx-latency-timeline-")) ?? "";
   dir = join(reports, sub);
   journal = JSON.parse(readFileSync(join(dir, "journal.json"), "utf8")) as Journal;

@@ -15,3 +15,18 @@ export default class FlakyReporter implements Reporter {
     process.stdout.write(`FLAKY ${relative(process.cwd(), testCase.module.moduleId)} > ${testCase.fullName}: passed on retry ${retries}, after: ${first}\n`);
   }
 }
+
+/**
+ * A `beforeAll` that produces what a file's tests judge (a whole scenario run) is not covered by
+ * vitest's retry. This gives it the same policy: when `problem` names one in the first attempt's
+ * result, the work runs once more (unless CHAOS_RUN_TEST_RETRY=0), and if the second attempt is
+ * clean the first one's problem is printed as a FLAKY line; either way the tests judge the last.
+ */
+export async function onceMore<T>(what: string, attempt: (n: number) => Promise<T>, problem: (result: T) => string | undefined): Promise<T> {
+  const first = await attempt(0);
+  const wrong = problem(first);
+  if (wrong === undefined || Number(process.env.CHAOS_RUN_TEST_RETRY ?? 1) < 1) return first;
+  const second = await attempt(1);
+  if (problem(second) === undefined) process.stdout.write(`FLAKY ${what}: passed on retry 1, after: ${wrong.split("\n")[0]}\n`);
+  return second;
+}
