@@ -6,6 +6,7 @@ import { formatDuration } from "../expect/format.js";
 import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
 import type { Plan, PlannedProbeRun } from "../plan/types.js";
 import { defaultApiVersion } from "../scenario/kinds.js";
+import { renderTemplate, usesTarget } from "../scenario/template.js";
 import type { EventSink } from "./events.js";
 
 export interface PreflightNeeds {
@@ -29,7 +30,8 @@ function resourceName(check: AccessCheck): string {
 /** `patch pods/ephemeralcontainers`, `list deployments.apps`; with `… in namespace X` / `… cluster-wide` when its namespace is not `implied`. */
 function describe(check: AccessCheck, implied: string | undefined): string {
   const where = check.namespace === implied ? "" : check.namespace === "" ? " cluster-wide" : ` in namespace ${check.namespace}`;
-  return `${check.verb} ${resourceName(check)}${check.subresource === undefined ? "" : `/${check.subresource}`}${where}`;
+  const name = check.name === undefined ? "" : ` "${check.name}"`;
+  return `${check.verb} ${resourceName(check)}${check.subresource === undefined ? "" : `/${check.subresource}`}${name}${where}`;
 }
 
 /** Every probe run of the plan: steady state, probe steps, and probes during faults. */
@@ -38,11 +40,27 @@ function probeRuns(plan: Plan): PlannedProbeRun[] {
 }
 
 /**
+ * The names a k8s probe's `name` reads: itself, or filled in for each target pod; undefined when
+ * it cannot be filled in before the run (the probe then says why when it runs), and the whole
+ * resource is checked instead.
+ */
+function namesRead(template: string, pods: readonly PodInfo[], env: Readonly<Record<string, string | undefined>>): string[] | undefined {
+  try {
+    if (!usesTarget(template)) return [renderTemplate(template, { env })];
+    if (pods.length === 0) return undefined;
+    return [...new Set(pods.map((p) => renderTemplate(template, { target: { ip: p.ip ?? "", name: p.name }, env })))];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * What the k8s probes read, as access checks: each kind resolved through discovery (a kind the
  * API server does not serve is refused here, before anything is touched). They read with the
- * caller's own permissions, in the namespace they name or the run's.
+ * caller's own permissions, in the namespace they name or the run's; a read by name is checked
+ * for that name (for each target pod's, when the name is theirs), as the API server will judge it.
  */
-async function probeReads(plan: Plan, cluster: Cluster, namespace: string): Promise<AccessCheck[]> {
+async function probeReads(plan: Plan, cluster: Cluster, namespace: string, pods: readonly PodInfo[], env: Readonly<Record<string, string | undefined>>): Promise<AccessCheck[]> {
   const checks = new Map<string, AccessCheck>();
   for (const run of probeRuns(plan)) {
     if (run.spec.kind !== "k8s") continue;
@@ -54,8 +72,10 @@ async function probeReads(plan: Plan, cluster: Cluster, namespace: string): Prom
         hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion",
       });
     }
-    const check: AccessCheck = { verb: k.name === undefined ? "list" : "get", group: served.group, resource: served.resource, namespace: served.namespaced ? (k.namespace ?? namespace) : "" };
-    checks.set(`${check.verb} ${check.group} ${check.resource} ${check.namespace}`, check);
+    const base = { group: served.group, resource: served.resource, namespace: served.namespaced ? (k.namespace ?? namespace) : "" };
+    const names = k.name === undefined ? [] : namesRead(k.name, pods, env);
+    const reads: AccessCheck[] = k.name === undefined ? [{ verb: "list", ...base }] : names === undefined ? [{ verb: "get", ...base }] : names.map((name) => ({ verb: "get", ...base, name }));
+    for (const check of reads) checks.set(`${check.verb} ${check.group} ${check.resource} ${check.namespace} ${check.name ?? ""}`, check);
   }
   return [...checks.values()];
 }
@@ -63,7 +83,16 @@ async function probeReads(plan: Plan, cluster: Cluster, namespace: string): Prom
 /** The margin an agent's TTL must leave beyond the run's timeline (probes and reverts take time too). */
 export const TTL_MARGIN_MS = 60_000;
 
-export async function preflight(plan: Plan, cluster: Cluster, namespace: string, pods: readonly PodInfo[], needs: PreflightNeeds, emit: EventSink, now: () => number): Promise<void> {
+export async function preflight(
+  plan: Plan,
+  cluster: Cluster,
+  namespace: string,
+  pods: readonly PodInfo[],
+  needs: PreflightNeeds,
+  env: Readonly<Record<string, string | undefined>>,
+  emit: EventSink,
+  now: () => number,
+): Promise<void> {
   const checks: AccessCheck[] = [
     { verb: "get", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
@@ -77,7 +106,7 @@ export async function preflight(plan: Plan, cluster: Cluster, namespace: string,
     checks.push({ verb: "list", resource: "pods", namespace });
     if (!needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
   }
-  const reads = await probeReads(plan, cluster, namespace);
+  const reads = await probeReads(plan, cluster, namespace, pods, env);
   const all = [...checks, ...reads];
   const answers = await Promise.all(all.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
   const denied = answers.filter((a) => !a.allowed).map((a) => a.check);

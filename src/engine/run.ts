@@ -281,6 +281,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
         deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
       },
+      options.env,
       emit,
       now,
     );

@@ -503,6 +503,7 @@ class ClientNodeCluster implements Cluster {
               group: check.group ?? "",
               resource: check.resource,
               ...(check.subresource === undefined ? {} : { subresource: check.subresource }),
+              ...(check.name === undefined ? {} : { name: check.name }),
             },
           },
         },

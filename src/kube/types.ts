@@ -147,6 +147,8 @@ export interface AccessCheck {
   readonly subresource?: string | undefined;
   /** "" for a cluster-scoped resource */
   readonly namespace: string;
+  /** one object by its name (a Role's resourceNames may allow it where the whole resource is not) */
+  readonly name?: string | undefined;
 }
 
 /** What the API server serves a kind as (discovery). */

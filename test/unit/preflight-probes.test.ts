@@ -30,7 +30,7 @@ describe("preflight of the k8s probes' reads", () => {
     cluster.denied = ["get deployments.apps"];
     const result = await finish(start(cluster, scenarioOf(withProbe("r: { k8s: { kind: Deployment, name: web } }"))));
     expect(result.exitCode).toBe(3);
-    expect(result.message).toBe("tester may not get deployments.apps in namespace default (nothing was touched)");
+    expect(result.message).toBe('tester may not get deployments.apps "web" in namespace default (nothing was touched)');
     expect(result.hint).toBe(
       "the k8s probes read with your own permissions: kubectl create clusterrole chaos-run-probe-reads --verb get,list --resource deployments.apps && kubectl create rolebinding chaos-run-probe-reads --clusterrole chaos-run-probe-reads --user tester -n default",
     );
@@ -70,6 +70,34 @@ describe("preflight of the k8s probes' reads", () => {
     expect(result.message).toBeUndefined();
     expect(result.exitCode).toBe(0);
     const rbac = run.events.find((e) => e.type === "preflight" && e.check === "rbac");
-    expect(rbac?.type === "preflight" ? rbac.detail : "").toMatch(/^allowed: .*, get deployments\.apps$/);
+    expect(rbac?.type === "preflight" ? rbac.detail : "").toMatch(/^allowed: .*, get deployments\.apps "web"$/);
+  });
+
+  it("a read by name is checked for that name: a Role limited to it (resourceNames) lets the run go on, another name is refused", async () => {
+    const limited = new RecordingCluster([pod("web-a")]);
+    limited.denied = ['get deployments.apps "other"'];
+    limited.objects = () => [{ kind: "Deployment", metadata: { name: "web" } }];
+    const ok = await finish(start(limited, scenarioOf(withProbe("r: { k8s: { kind: Deployment, name: web } }"))));
+    expect(ok.exitCode).toBe(0);
+    expect(limited.accessChecks).toContain('get deployments.apps "web"');
+    const other = new RecordingCluster([pod("web-a")]);
+    other.denied = ['get deployments.apps "other"'];
+    const refused = await finish(start(other, scenarioOf(withProbe("r: { k8s: { kind: Deployment, name: other } }"))));
+    expect(refused.exitCode).toBe(3);
+    expect(refused.message).toBe('tester may not get deployments.apps "other" in namespace default (nothing was touched)');
+  });
+
+  it("a name filled in from the target pod is checked for each pod's; one that cannot be filled in before the run, for the whole resource", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    cluster.denied = ['get pods "web-b"'];
+    const refused = await finish(start(cluster, scenarioOf(withProbe('r: { k8s: { kind: Pod, name: "{{ target.name }}" } }'))));
+    expect(refused.exitCode).toBe(3);
+    expect(cluster.accessChecks).toEqual(expect.arrayContaining(['get pods "web-a"', 'get pods "web-b"']));
+    expect(refused.message).toBe('tester may not get pods "web-b" in namespace default (nothing was touched)');
+    const unset = new RecordingCluster([pod("web-a")]);
+    unset.denied = ["get services"];
+    const whole = await finish(start(unset, scenarioOf(withProbe('r: { k8s: { kind: Service, name: "{{ env.CHAOS_RUN_TEST_UNSET }}" } }'))));
+    expect(whole.exitCode).toBe(3);
+    expect(whole.message).toBe("tester may not get services in namespace default (nothing was touched)");
   });
 });

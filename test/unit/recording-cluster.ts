@@ -245,6 +245,8 @@ export class RecordingCluster implements Cluster {
   objects: (query: ObjectQuery, now: number) => unknown[] | Error = () => [];
   /** denied access checks, as the preflight writes them: `list deployments.apps`, `patch pods/ephemeralcontainers` */
   denied: readonly string[] = [];
+  /** the access checks asked, in the same words (`get services "web"` for a read by name) */
+  readonly accessChecks: string[] = [];
   /** the kinds discovery finds */
   servedKinds: Readonly<Record<string, { readonly apiVersion: string; readonly resource: string; readonly namespaced: boolean }>> = {
     Deployment: { apiVersion: "apps/v1", resource: "deployments", namespaced: true },
@@ -419,7 +421,10 @@ export class RecordingCluster implements Cluster {
   async canI(check: AccessCheck): Promise<boolean> {
     this.record({ op: "can-i", pod: "" });
     const group = check.group === undefined || check.group === "" ? "" : `.${check.group}`;
-    return !this.denied.includes(`${check.verb} ${check.resource}${group}${check.subresource !== undefined ? `/${check.subresource}` : ""}`);
+    const what = `${check.verb} ${check.resource}${group}${check.subresource !== undefined ? `/${check.subresource}` : ""}`;
+    // a name is allowed unless the whole resource or that name is denied (as a Role's resourceNames work)
+    this.accessChecks.push(check.name === undefined ? what : `${what} "${check.name}"`);
+    return !this.denied.includes(what) && !(check.name !== undefined && this.denied.includes(`${what} "${check.name}"`));
   }
 
   /** Discovery as a cluster has it: the kinds of `servedKinds`, in the group of their apiVersion. */
