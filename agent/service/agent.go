@@ -285,7 +285,17 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 		}
 		return a.apply(ctx, req)
 	case protocol.OpRevert:
-		return a.revert(ctx, req)
+		r := a.revert(ctx, req)
+		if a.cfg.ExitAfterEvent && r.OK {
+			// a kill agent asked to revert the kill it was readied for (a dry run, then no kill:
+			// another pod refused it, or the run was interrupted): nothing more will come, so it
+			// ends now rather than at its TTL, once the reply is through
+			*then = func() {
+				a.logf("the kill it was added for was called off")
+				a.doneOnce.Do(func() { close(a.done) })
+			}
+		}
+		return r
 	case protocol.OpStatus:
 		return a.status(ctx)
 	case protocol.OpSweep:

@@ -201,6 +201,22 @@ func TestAKillsDryRunSaysHowAndSendsNothing(t *testing.T) {
 	}
 }
 
+func TestAKillCalledOffAfterItsDryRunEndsTheKillAgent(t *testing.T) {
+	p := newPod(t)
+	tr := &tracer{}
+	a := killAgent(p, tr)
+	mustOK(t, do(t, a, killReq("SIGKILL", true)))
+	mustOK(t, do(t, a, `{"protocol":1,"op":"revert","runId":"kkkk","faultId":"kkkk-s1"}`))
+	select {
+	case <-a.Done():
+	default:
+		t.Fatal("the kill agent stays after its kill was called off")
+	}
+	if fmt.Sprint(tr.calls) != "[can-trace]" {
+		t.Fatalf("calling the kill off sent something: %v", tr.calls)
+	}
+}
+
 func TestAnUndeliverableSignalIsRefusedBeforeAnything(t *testing.T) {
 	p := newPod(t)
 	tr := &tracer{}

@@ -7,7 +7,7 @@
 // again. A kill is an event: nothing is held, nothing reverted; Ctrl-C only stops the watching.
 import { CouldNotRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { KILL_CAPABILITIES, killAgentServeArgs, killSpec, withSpec } from "../faults/index.js";
+import { KILL_CAPABILITIES, killAgentServeArgs, killSpec, revertRequest, withSpec } from "../faults/index.js";
 import type { KillState } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerEnd, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedFaultStep, PlannedKillFault } from "../plan/types.js";
@@ -120,8 +120,19 @@ function words(t: Target, windowMs: number): string {
   return parts.join("; ");
 }
 
-/** Adds the kill agent to one pod and asks for a dry run: which process, how — or why not. */
-async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext): Promise<Target> {
+/**
+ * Kill agents readied in phase 1 whose kill will not come (a pod refused it, or the run was
+ * interrupted): each is told the kill is off (a revert of it), and ends now rather than at its
+ * TTL. Best effort: an agent that does not answer ends at its TTL.
+ */
+async function callOff(step: KillStep, agents: readonly AgentHandle[], ctx: EventStepContext): Promise<void> {
+  // not the run's signal: an interrupted run still calls its kills off (each call has its timeout)
+  const signal = new AbortController().signal;
+  await Promise.allSettled(agents.map((a) => callAgent(ctx.cluster, a, revertRequest(ctx.runId, step.fault.apply.fault.id), { signal, timeoutMs: ctx.execTimeoutMs })));
+}
+
+/** Adds the kill agent to one pod (noted in `added` once it runs) and asks for a dry run: which process, how — or why not. */
+async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext, added: AgentHandle[]): Promise<Target> {
   const f = step.fault;
   const pod = await ctx.cluster.getPod(ref.namespace, ref.name);
   if (pod === undefined || pod.deleting) throw new CouldNotRunError(`pod ${podKey(ref)} is gone: nothing to kill in it`);
@@ -154,6 +165,7 @@ async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext): Prom
   await ctx.cluster.addEphemeralContainer(ref.namespace, ref.name, { ...spec, args: killAgentServeArgs(f.agentTtlMs), targetContainerName: container });
   await ctx.cluster.waitContainerRunning(ref.namespace, ref.name, name, { signal: ctx.signal, timeoutMs: ctx.injectTimeoutMs });
   t.agent = { pod: ref, container: name, reused: false };
+  added.push(t.agent);
   ctx.emit({ type: "agent:ready", at: ctx.now(), pod: ref, container: name, reused: false, durationMs: ctx.now() - started });
   const call = await callAgent(ctx.cluster, t.agent, withSpec(f.apply, killSpec(f.fault, container, t.containerId), true), { signal: ctx.signal, timeoutMs: ctx.execTimeoutMs });
   const interrupt = interruptOf(ctx.signal);
@@ -217,11 +229,16 @@ export async function runKillStep(step: KillStep, ctx: EventStepContext): Promis
   const f = step.fault;
   const refs = ctx.pods().map((p) => ({ namespace: p.namespace, name: p.name }));
   // phase 1, in every pod: the kill agent, and a dry run
-  const prepared = await mapPool(refs, ctx.concurrency, (ref) => prepare(step, ref, ctx));
+  const added: AgentHandle[] = [];
+  const prepared = await mapPool(refs, ctx.concurrency, (ref) => prepare(step, ref, ctx, added));
   const interrupt = interruptOf(ctx.signal);
-  if (interrupt !== undefined) throw interrupt;
+  if (interrupt !== undefined) {
+    await callOff(step, added, ctx);
+    throw interrupt;
+  }
   const refused = prepared.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
   if (refused.length > 0) {
+    await callOff(step, added, ctx);
     const first: unknown = refused[0];
     if (refused.length === 1 && first instanceof Error) {
       throw new CouldNotRunError(`step ${step.index + 1} (${step.name}): ${first.message}; no pod was signalled`, { hint: first instanceof CouldNotRunError ? first.hint : undefined, cause: first });

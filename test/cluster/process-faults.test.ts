@@ -137,6 +137,18 @@ describe("kill", () => {
     // neither pod was touched: nginx handles SIGTERM and could have had it, but the run refused as a whole
     expect(container(await getPod(ns, "web"), "nginx")?.restartCount).toBe(web?.restartCount);
     expect(container(await getPod(ns, "sleeper"), "main")).toMatchObject({ restartCount: sleeper?.restartCount, containerID: sleeper?.containerID });
+    // the kill agents readied in both pods were told the kill is off: they end now (exit 0), not at their TTL
+    for (const name of ["web", "sleeper"]) {
+      await waitFor(
+        `the kill agents of ${name} to end`,
+        async () => {
+          const kills = ((await getPod(ns, name))?.status.ephemeralContainerStatuses ?? []).filter((st) => st.name.startsWith("chaos-kill-"));
+          return kills.length > 0 && kills.every((st) => st.state.terminated !== undefined) ? kills : undefined;
+        },
+        15_000,
+        250,
+      );
+    }
   }, 120_000);
 
   it("shareProcessNamespace: the container's own process (not PID 1) gets the signal; the other container is untouched", async () => {

@@ -116,6 +116,13 @@ describe("kill", () => {
     expect(result.hint).toContain("SIGKILL always can");
     expect(cluster.requests((r) => isApply(r) && r.dryRun !== true)).toEqual([]);
     expect(observed(run.events)).toEqual([]);
+    // both kill agents are told the kill is off (they end now, not at their TTL)
+    expect(
+      cluster.calls
+        .filter((c) => c.op === "exec" && c.request?.op === "revert")
+        .map((c) => `${c.pod} ${c.container ?? ""}`)
+        .sort(),
+    ).toEqual(["web-a chaos-kill-r1-s1", "web-b chaos-kill-r1-s1"]);
   });
 
   it("a container that does not come back in the window: no recovery.time, the expectation fails, exit 1", async () => {
