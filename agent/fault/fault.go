@@ -77,6 +77,12 @@ type Reading interface {
 	Reading() *protocol.StressReading
 }
 
+// Counting is a held value that counts what it did (http: its proxy): the counts go into the
+// revert's outcome.
+type Counting interface {
+	Counts() *protocol.HTTPReading
+}
+
 // Held is a fault in the kernel.
 type Held interface {
 	Kind() string

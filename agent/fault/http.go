@@ -43,6 +43,12 @@ func (h *httpHeld) Interface() string { return h.r.Iface }
 func (h *httpHeld) Families() []int   { return h.families }
 func (h *httpHeld) Detail() string    { return h.detail }
 
+// Counts implements Counting: what the proxy did so far (all of it, once stopped).
+func (h *httpHeld) Counts() *protocol.HTTPReading {
+	s := h.proxy.Stats()
+	return &protocol.HTTPReading{Connections: s.Connections, Relayed: s.Relayed, Requests: s.Requests, Faulted: s.Faulted, Errors: s.Errors}
+}
+
 func (h *httpHeld) proxyObject() protocol.KernelObject {
 	return protocol.KernelObject{Type: protocol.ObjProxy, Name: fmt.Sprintf("tcp :%d", h.r.ProxyPort),
 		Detail: fmt.Sprintf("the HTTP proxy of port %d, in the agent's process", h.r.Port)}

@@ -208,6 +208,10 @@ func TestHTTPFaultOnAKeepAliveClientFromBeforeItAndAfterIt(t *testing.T) {
 			r, code = ns.request("agent-h1", revert("h1", "h1-http"))
 			mustOK(t, r, code)
 			t.Logf("reverted: %s", r.Reverted[0].Detail)
+			// what the proxy did comes back counted, for the runner's report
+			if c := r.Reverted[0].HTTP; c == nil || c.Requests != 3 || c.Faulted != 2 || c.Errors != 2 || c.Relayed != 0 || c.Connections != 2 {
+				t.Fatalf("the revert's counts: %+v", c)
+			}
 			// after the revert the same client sees no fault, and goes to the application directly
 			if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
 				t.Fatalf("after: %d %q from %s", code, body, a.lastFrom())

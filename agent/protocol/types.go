@@ -275,6 +275,16 @@ type RevertOutcome struct {
 	Detail    string         `json:"detail"`
 	Remaining []KernelObject `json:"remaining,omitempty"`
 	Stress    *StressReading `json:"stress,omitempty"`
+	HTTP      *HTTPReading   `json:"http,omitempty"`
+}
+
+// HTTPReading is what an http fault's proxy did while it served.
+type HTTPReading struct {
+	Connections int64 `json:"connections"`
+	Relayed     int64 `json:"relayed"`
+	Requests    int64 `json:"requests"`
+	Faulted     int64 `json:"faulted"`
+	Errors      int64 `json:"errors"`
 }
 
 // ExitCode is the exit status of `chaos-agent request` for a reply, as the schema's description

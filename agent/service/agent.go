@@ -473,6 +473,9 @@ func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record,
 	if m, ok := rec.held.(fault.Reading); ok {
 		out.Stress = m.Reading()
 	}
+	if c, ok := rec.held.(fault.Counting); ok {
+		out.HTTP = c.Counts()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if out.Confirmed {

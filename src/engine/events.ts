@@ -113,7 +113,7 @@ export type EngineEvent =
       readonly untilAt: number;
     }
   | {
-      /** what a fault measured in one target pod (kill, podDelete: from the API; stress: from the agent) */
+      /** what a fault measured in one target pod (kill, podDelete: from the API; stress, http: from the agent) */
       readonly type: "fault:observed";
       readonly at: number;
       readonly index: number;

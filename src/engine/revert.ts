@@ -5,7 +5,7 @@
 // left to hold the fault: the pod is gone, or it is terminating and its agent container has
 // exited (the agent reverts on SIGTERM). A live pod whose agent died keeps its network
 // namespace, and with it the fault: that is not counted — `chaos-run sweep` cleans it.
-import type { CommandRun, StressReading } from "../faults/protocol.generated.js";
+import type { CommandRun, HTTPReading, StressReading } from "../faults/protocol.generated.js";
 import type { Cluster } from "../kube/types.js";
 import { callAgent, callProblem, type AgentCall } from "./agent-client.js";
 import type { EventSink, PodRef } from "./events.js";
@@ -36,6 +36,8 @@ export interface RevertOutcomeOf {
   readonly endedEarly: string | undefined;
   /** a stress fault's last reading, taken as the agent stopped it */
   readonly reading?: StressReading | undefined;
+  /** what an http fault's proxy did, counted as the agent stopped it */
+  readonly http?: HTTPReading | undefined;
 }
 
 /** Waits before attempt n+1: 250 ms, 500 ms, 1 s, 2 s, then 4 s. */
@@ -74,7 +76,10 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
 /** Reasons the agent gives for having reverted a fault before it was asked to. */
 const ENDED_EARLY = new Set(["lease-lapsed", "ttl", "terminated"]);
 
-function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; detail: string; commands: readonly CommandRun[]; endedEarly: string | undefined; reading?: StressReading | undefined } {
+function outcomeOf(
+  call: AgentCall,
+  faultId: string,
+): { confirmed: boolean; detail: string; commands: readonly CommandRun[]; endedEarly: string | undefined; reading?: StressReading | undefined; http?: HTTPReading | undefined } {
   if (call.kind !== "reply") return { confirmed: false, detail: call.problem, commands: [], endedEarly: undefined };
   const r = call.reply;
   const outcome = r.reverted?.find((o) => o.faultId === faultId);
@@ -82,7 +87,7 @@ function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; deta
   if (confirmed) {
     const early = outcome?.reason !== undefined && ENDED_EARLY.has(outcome.reason) ? outcome.reason : undefined;
     const how = early !== undefined ? `the agent had already reverted it (${early}${outcome?.detail !== undefined && outcome.detail !== "" ? `: ${outcome.detail}` : ""})` : "";
-    return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, reading: outcome?.stress };
+    return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, reading: outcome?.stress, http: outcome?.http };
   }
   const remaining = outcome?.remaining?.map((o) => `${o.type} ${o.name}`).join(", ");
   const detail = [callProblem(call), outcome !== undefined && outcome.detail !== "" ? outcome.detail : undefined, remaining !== undefined && remaining !== "" ? `remaining: ${remaining}` : undefined]
@@ -102,6 +107,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   let confirmed = false;
   let endedEarly: string | undefined;
   let reading: StressReading | undefined;
+  let http: HTTPReading | undefined;
   try {
     for (;;) {
       if (o.gone.get(podKey(entry.agent.pod)) === "deleted") {
@@ -120,6 +126,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
         detail = r.detail;
         endedEarly = r.endedEarly;
         reading = r.reading;
+        http = r.http;
         break;
       }
       detail = r.detail;
@@ -156,7 +163,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
     commands,
     durationMs: o.now() - started,
   });
-  return { entry, confirmed, detail, attempts, agentRunning, endedEarly, reading };
+  return { entry, confirmed, detail, attempts, agentRunning, endedEarly, reading, http };
 }
 
 /** Reverts entries (given LIFO): one pod's in order, pods concurrently. Never throws. */

@@ -25,7 +25,8 @@ import { isAgentFaultStep, runFaultStep, type AgentFaultStep } from "./steps.js"
 import { isKillStep, runKillStep, type EventStepContext, type Observation } from "./kill.js";
 import { isPodDeleteStep, runPodDeleteStep } from "./pod-delete.js";
 import { stressObservation } from "./stress.js";
-import type { StressReading } from "../faults/protocol.generated.js";
+import { httpObservation } from "./http-observed.js";
+import type { HTTPReading, StressReading } from "../faults/protocol.generated.js";
 
 export interface EngineOptions {
   readonly runId: string;
@@ -206,6 +207,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     const f = step.fault;
     const stress = f.delivery === "stress-agent";
     const readings = new Map<string, StressReading | undefined>();
+    /** an http fault's counts, per pod whose agent held it */
+    const counts = new Map<string, { pod: PodRef; reading: HTTPReading | undefined }>();
     const before = new Map<string, PodInfo | undefined>();
     const holders = new Map<string, AgentHandle>();
     if (f.delivery === "stress-agent") {
@@ -246,7 +249,11 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         during: (s, stepSignal, untilAt) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal, untilAt),
         reverted: (outcomes) => {
           // a fault never applied measured nothing
-          for (const o of outcomes) if (o.entry.step === step.index && o.entry.state !== "applying") readings.set(podKey(o.entry.agent.pod), o.reading);
+          for (const o of outcomes) {
+            if (o.entry.step !== step.index || o.entry.state === "applying") continue;
+            readings.set(podKey(o.entry.agent.pod), o.reading);
+            if (f.fault.kind === "http") counts.set(podKey(o.entry.agent.pod), { pod: o.entry.agent.pod, reading: o.http });
+          }
           recordReverts(outcomes);
         },
       });
@@ -262,6 +269,16 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
           observations.push(o);
         }
         if (!signal.aborted && !options.handOffToLease) checks.evaluateFault(step, observations);
+      }
+      if (f.fault.kind === "http" && !options.handOffToLease) {
+        const observations: Observation[] = [];
+        for (const { pod, reading } of counts.values()) {
+          const o = httpObservation(pod, reading, f.fault.http.port);
+          emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind: "http", pod, metrics: o.metrics, detail: o.detail });
+          if (o.untouched !== undefined) emit({ type: "warning", at: now(), message: o.untouched });
+          observations.push(o);
+        }
+        if (!signal.aborted) checks.evaluateFault(step, observations);
       }
     }
   };

@@ -102,6 +102,13 @@ export const FAULT_METRICS = {
     "recovery.time": duration("from the deletion to a replacement (same controller) Ready; no value when none was Ready in the window (a pod without a controller never comes back)"),
     "pods.ready": number("the controller's pods Ready at the end of the window"),
   },
+  http: {
+    requests: number("HTTP/1.x requests the proxy read on the port while the fault was held"),
+    faulted: number("requests the fault covered (method and path): delayed, and rolled for the error"),
+    errors: number("requests answered with the error instead of the application"),
+    "errors.rate": ratio("errors over faulted requests; no value when none was faulted"),
+    relayed: number("connections relayed untouched, faulted in nothing: TLS, HTTP/2, upgraded"),
+  },
   stress: {
     "cpu.load": ratio("CPU used by each worker, a share of one CPU, measured in the workers' own CPU time"),
     "cpu.usage": number("CPU seconds per second used by the agent's cgroup (workers and agent) while the fault was held"),
@@ -117,7 +124,7 @@ export const FAULT_METRICS = {
 
 export type MeasuringFaultKind = keyof typeof FAULT_METRICS;
 
-/** The metrics a fault kind measures; netem, partition and http measure nothing themselves. */
+/** The metrics a fault kind measures; netem and partition measure nothing themselves. */
 export function faultMetricsOf(kind: string): Readonly<Record<string, MetricInfo>> | undefined {
   return kind in FAULT_METRICS ? FAULT_METRICS[kind as MeasuringFaultKind] : undefined;
 }

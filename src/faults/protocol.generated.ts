@@ -530,6 +530,7 @@ export interface RevertOutcome {
   detail: string;
   remaining?: KernelObject[];
   stress?: StressReading1;
+  http?: HTTPReading;
 }
 /**
  * What a stress fault measured while held, over `elapsedMs`.
@@ -593,4 +594,57 @@ export interface StressReading1 {
      */
     ended?: string;
   };
+}
+/**
+ * what an http fault's proxy did, counted as it was stopped
+ */
+export interface HTTPReading {
+  /**
+   * client connections accepted
+   */
+  connections: number;
+  /**
+   * connections relayed byte for byte, unfaulted: TLS, HTTP/2, upgraded, unreadable
+   */
+  relayed: number;
+  /**
+   * HTTP/1.x requests read
+   */
+  requests: number;
+  /**
+   * requests the fault covered (method and path): delayed, and rolled for the error
+   */
+  faulted: number;
+  /**
+   * requests answered with the error instead of the application
+   */
+  errors: number;
+}
+/**
+ * What an http fault's proxy did while it served: connections and the HTTP/1.x requests read on them.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "HTTPReading".
+ */
+export interface HTTPReading1 {
+  /**
+   * client connections accepted
+   */
+  connections: number;
+  /**
+   * connections relayed byte for byte, unfaulted: TLS, HTTP/2, upgraded, unreadable
+   */
+  relayed: number;
+  /**
+   * HTTP/1.x requests read
+   */
+  requests: number;
+  /**
+   * requests the fault covered (method and path): delayed, and rolled for the error
+   */
+  faulted: number;
+  /**
+   * requests answered with the error instead of the application
+   */
+  errors: number;
 }

@@ -99,7 +99,7 @@ export function effectLine(e: FaultEffect): string {
   return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
 }
 
-/** What faults measured themselves (kill, podDelete, stress), one line per fault and pod. */
+/** What faults measured themselves (kill, podDelete, stress, http), one line per fault and pod. */
 export function observationLines(j: Journal): string[] {
   return j.faults.flatMap((f) => (f.observed === undefined || f.observed === null ? [] : [`step ${f.step + 1} (${f.stepName}) in pod ${f.pod}: ${f.observed.detail}`]));
 }

@@ -78,7 +78,13 @@ function get(agent: http.Agent, host: string, path = "/"): Promise<{ status: num
 }
 
 /** The newest journal a run wrote under dir. */
-function journalIn(dir: string, name: string): { probes: { probe: string; step: number | null; metrics: Record<string, number | null> }[] } {
+function journalIn(
+  dir: string,
+  name: string,
+): {
+  probes: { probe: string; step: number | null; metrics: Record<string, number | null> }[];
+  faults: { step: number; observed: { kind: string; metrics: Record<string, number | null>; detail: string } | null }[];
+} {
   const runDir = readdirSync(dir)
     .filter((d) => d.startsWith(`${name}-`))
     .sort()
@@ -105,6 +111,12 @@ describe("http faults measured", () => {
     expect(non2xx).toBeGreaterThanOrEqual(228);
     expect(non2xx).toBeLessThanOrEqual(372);
     for (const p of j.probes.filter((x) => x.probe === "excluded")) expect(p.metrics["non2xxResponses"]).toBe(0);
+    // the proxy's own counts, in the journal: every 503 it answered is one ab saw
+    const counted = j.faults.find((f) => f.step === 1)?.observed;
+    expect(counted?.kind).toBe("http");
+    expect(counted?.metrics["errors"]).toBe(non2xx);
+    expect(counted?.metrics["faulted"]).toBeGreaterThanOrEqual(1000);
+    expect(counted?.detail).toMatch(/^the proxy read \d+ requests on \d+ connections: \d+ faulted, \d+ answered with the error$/);
     const ratio = /step 3 \(delay\): latency\.p50 \+[\d.]+ms on nginx \(probe web[^)]*\); configured delay 100ms: measured\/configured ([\d.]+)/.exec(r.stdout + r.stderr);
     expect(ratio?.[1], r.stdout).toBeDefined();
     expect(Math.abs(Number(ratio?.[1]) - 1)).toBeLessThanOrEqual(0.05);

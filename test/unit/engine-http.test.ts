@@ -75,3 +75,33 @@ describe("an http fault through the engine", () => {
     expect(ops(cluster).sort()).toEqual(["apply web-a", "apply web-b", "revert web-a", "revert web-b"]);
   });
 });
+
+describe("what the proxy did, as the agent counted it at the revert", () => {
+  const withExpect = (expect: string): string => HTTP_FAULT.replace("    duration: 10s\n", `    duration: 10s\n    expect:\n      ${expect}\n`);
+
+  it("is observed in each pod (requests, faulted, errors, errors.rate, relayed), and a fault step's expect: judges it", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.httpCounts = { connections: 4, relayed: 0, requests: 1000, faulted: 990, errors: 198 };
+    const run = start(cluster, scenarioOf(withExpect('errors.rate: { within: ["15%", "25%"] }')));
+    const result = await finish(run);
+    expect(result).toMatchObject({ exitCode: 0, status: "passed" });
+    const observed = run.events.find((e) => e.type === "fault:observed");
+    expect(observed).toMatchObject({ kind: "http", pod: { name: "web-a" }, metrics: { requests: 1000, faulted: 990, errors: 198, "errors.rate": 0.2, relayed: 0 } });
+    expect(observed?.type === "fault:observed" ? observed.detail : "").toBe("the proxy read 1000 requests on 4 connections: 990 faulted, 198 answered with the error");
+    expect(run.events.filter((e) => e.type === "warning")).toEqual([]);
+  });
+
+  it("a port whose traffic was not HTTP/1.x (TLS, HTTP/2): a warning that the fault faulted nothing, and `faulted` says so", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.httpCounts = { connections: 3, relayed: 3, requests: 0, faulted: 0, errors: 0 };
+    const run = start(cluster, scenarioOf(withExpect("faulted: { atLeast: 1 }")));
+    const result = await finish(run);
+    expect(result).toMatchObject({ exitCode: 1, status: "failed" });
+    expect(run.events).toContainEqual(
+      expect.objectContaining({
+        type: "warning",
+        message: "the http fault on port 8080 of pod default/web-a faulted nothing: its 3 connections were not HTTP/1.x (TLS or HTTP/2) and went through untouched",
+      }),
+    );
+  });
+});

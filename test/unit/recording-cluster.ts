@@ -6,7 +6,7 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ApplyRequest, FaultState, Reply, Request, StressReading } from "../../src/faults/protocol.generated.js";
+import type { ApplyRequest, FaultState, Reply, Request, HTTPReading, StressReading } from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
 import type { AccessCheck, AgentContainerSpec, ApiResource, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
@@ -76,6 +76,8 @@ export class SimAgent {
     readonly name: string,
     readonly runId: string,
     public ttlLeftMs: number,
+    /** what its http faults' proxies counted (the cluster's setting) */
+    private readonly httpCounts: () => HTTPReading | undefined = () => undefined,
   ) {}
 
   private lapse(now: number): void {
@@ -194,6 +196,7 @@ export class SimAgent {
       }
       case "revert": {
         const f = this.held.get(request.faultId);
+        const counts = f?.kind === "http" ? this.httpCounts() : undefined;
         const before = this.ended.get(request.faultId);
         this.held.delete(request.faultId);
         if (f !== undefined) this.ended.set(request.faultId, "requested");
@@ -207,6 +210,7 @@ export class SimAgent {
               reason: f === undefined && before === "lease-lapsed" ? "lease-lapsed" : "requested",
               detail: f === undefined ? "not held" : "nothing of it remains",
               ...(f?.kind === "stress" && f.spec !== undefined ? { stress: this.reading(f.spec, f.since ?? now, now) } : {}),
+              ...(counts !== undefined ? { http: counts } : {}),
             },
           ],
         };
@@ -245,6 +249,8 @@ export class RecordingCluster implements Cluster {
   objects: (query: ObjectQuery, now: number) => unknown[] | Error = () => [];
   /** denied access checks, as the preflight writes them: `list deployments.apps`, `patch pods/ephemeralcontainers` */
   denied: readonly string[] = [];
+  /** what an http fault's proxy counted, in its revert's outcome (undefined: none given); every agent's */
+  httpCounts: HTTPReading | undefined = undefined;
   /** the access checks asked, in the same words (`get services "web"` for a read by name) */
   readonly accessChecks: string[] = [];
   /** the kinds discovery finds */
@@ -294,7 +300,7 @@ export class RecordingCluster implements Cluster {
       capabilities: spec.securityContext.capabilities,
     };
     this.pods.set(podName, { ...p, ephemeralContainers: [...p.ephemeralContainers, c] });
-    const sim = new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000);
+    const sim = new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000, () => this.httpCounts);
     const target = spec.targetContainerName;
     if (target !== undefined) sim.onKill = () => this.killContainer(podName, target);
     this.agents.set(`${podName}/${spec.name}`, sim);

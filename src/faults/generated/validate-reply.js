@@ -1338,7 +1338,8 @@ return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema44 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"}}};
+const schema44 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"},"http":{"$ref":"#/$defs/HTTPReading"}}};
+const schema47 = {"type":"object","additionalProperties":false,"required":["connections","relayed","requests","faulted","errors"],"properties":{"connections":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"requests":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0}}};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1382,7 +1383,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "faultId") || (key0 === "runId")) || (key0 === "agent")) || (key0 === "confirmed")) || (key0 === "reason")) || (key0 === "detail")) || (key0 === "remaining")) || (key0 === "stress"))){
+if(!(func1.call(schema44.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -2106,14 +2107,216 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-else {
-const err63 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.http !== undefined){
+let data31 = data.http;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.connections === undefined){
+const err63 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "connections"},message:"must have required property '"+"connections"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
 else {
 vErrors.push(err63);
+}
+errors++;
+}
+if(data31.relayed === undefined){
+const err64 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "relayed"},message:"must have required property '"+"relayed"+"'"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if(data31.requests === undefined){
+const err65 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(data31.faulted === undefined){
+const err66 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+if(data31.errors === undefined){
+const err67 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+for(const key5 in data31){
+if(!(((((key5 === "connections") || (key5 === "relayed")) || (key5 === "requests")) || (key5 === "faulted")) || (key5 === "errors"))){
+const err68 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(data31.connections !== undefined){
+let data32 = data31.connections;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err69 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err70 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+if(data31.relayed !== undefined){
+let data33 = data31.relayed;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err71 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err72 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+if(data31.requests !== undefined){
+let data34 = data31.requests;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err73 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err74 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+if(data31.faulted !== undefined){
+let data35 = data31.faulted;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err75 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 0 || isNaN(data35)){
+const err76 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+if(data31.errors !== undefined){
+let data36 = data31.errors;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err77 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 0 || isNaN(data36)){
+const err78 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
 }
 errors++;
 }
