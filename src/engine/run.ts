@@ -26,7 +26,6 @@ import { isKillStep, runKillStep, type EventStepContext, type Observation } from
 import { isPodDeleteStep, runPodDeleteStep } from "./pod-delete.js";
 import { stressObservation } from "./stress.js";
 import { httpObservation } from "./http-observed.js";
-import type { HTTPReading, StressReading } from "../faults/protocol.generated.js";
 
 export interface EngineOptions {
   readonly runId: string;
@@ -206,9 +205,8 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
   const agentStep = async (step: AgentFaultStep): Promise<void> => {
     const f = step.fault;
     const stress = f.delivery === "stress-agent";
-    const readings = new Map<string, StressReading | undefined>();
-    /** an http fault's counts, per pod whose agent held it */
-    const counts = new Map<string, { pod: PodRef; reading: HTTPReading | undefined }>();
+    /** this step's reverts, per pod: what stress and http faults measured comes with them */
+    const revertedIn = new Map<string, RevertOutcomeOf>();
     const before = new Map<string, PodInfo | undefined>();
     const holders = new Map<string, AgentHandle>();
     if (f.delivery === "stress-agent") {
@@ -249,37 +247,31 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         during: (s, stepSignal, untilAt) => checks.run(s.during, { phase: "during", index: s.index, stepName: s.name }, stepSignal, untilAt),
         reverted: (outcomes) => {
           // a fault never applied measured nothing
-          for (const o of outcomes) {
-            if (o.entry.step !== step.index || o.entry.state === "applying") continue;
-            readings.set(podKey(o.entry.agent.pod), o.reading);
-            if (f.fault.kind === "http") counts.set(podKey(o.entry.agent.pod), { pod: o.entry.agent.pod, reading: o.http });
-          }
+          for (const o of outcomes) if (o.entry.step === step.index && o.entry.state !== "applying") revertedIn.set(podKey(o.entry.agent.pod), o);
           recordReverts(outcomes);
         },
       });
     } finally {
+      const observations: Observation[] = [];
+      const observed = (kind: "stress" | "http", o: Observation): void => {
+        emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind, pod: o.pod, metrics: o.metrics, detail: o.detail });
+        observations.push(o);
+      };
       if (stress) {
-        const observations: Observation[] = [];
         for (const a of holders.values()) {
-          const key = podKey(a.pod);
-          if (!readings.has(key)) continue;
+          const r = revertedIn.get(podKey(a.pod));
+          if (r === undefined) continue;
           const after = await cluster.getPod(a.pod.namespace, a.pod.name).catch(() => undefined);
-          const o = stressObservation(a.pod, readings.get(key), before.get(key), after, a.container);
-          emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind: "stress", pod: a.pod, metrics: o.metrics, detail: o.detail });
-          observations.push(o);
+          observed("stress", stressObservation(a.pod, r.reading, before.get(podKey(a.pod)), after, a.container));
         }
-        if (!signal.aborted && !options.handOffToLease) checks.evaluateFault(step, observations);
-      }
-      if (f.fault.kind === "http" && !options.handOffToLease) {
-        const observations: Observation[] = [];
-        for (const { pod, reading } of counts.values()) {
-          const o = httpObservation(pod, reading, f.fault.http.port);
-          emit({ type: "fault:observed", at: now(), index: step.index, faultId: step.fault.id, kind: "http", pod, metrics: o.metrics, detail: o.detail });
+      } else if (f.fault.kind === "http") {
+        for (const r of revertedIn.values()) {
+          const o = httpObservation(r.entry.agent.pod, r.http, f.fault.http.port);
+          observed("http", o);
           if (o.untouched !== undefined) emit({ type: "warning", at: now(), message: o.untouched });
-          observations.push(o);
         }
-        if (!signal.aborted) checks.evaluateFault(step, observations);
       }
+      if ((stress || f.fault.kind === "http") && !signal.aborted && !options.handOffToLease) checks.evaluateFault(step, observations);
     }
   };
 
