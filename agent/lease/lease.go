@@ -1,6 +1,7 @@
 // Package lease keeps the serve loop's leases: every fault has a deadline on the monotonic
-// clock; when it passes, the loop reverts the fault. Faults that ended are remembered (a
-// bounded history) so a late renew or revert of one is answered precisely.
+// clock; when it passes, the loop reverts the fault. Faults that ended — and faults reverted
+// before this agent ever held them — are remembered (a bounded history) so a late renew or
+// revert of one is answered precisely, and a late apply of one is refused.
 package lease
 
 import (
@@ -67,17 +68,23 @@ func (e *EndedError) Error() string {
 }
 func (e *EndedError) Unwrap() error { return ErrEnded }
 
-// HistorySize bounds the history of ended faults.
-const HistorySize = 256
+// HistorySize bounds the history of ended faults: the oldest is forgotten past it. A fault id is
+// at most 22 bytes, so the history weighs at most about 2 MB; filling it within one agent's life
+// (its TTL, 10 minutes by default) takes 27 reverts a second, each a `kubectl exec` of the
+// runner's (strangers cannot revert: see service), so within a TTL nothing is forgotten.
+const HistorySize = 16384
 
 // Table is the lease table. It is not safe for concurrent use: the agent guards it.
 type Table struct {
 	deadlines map[string]time.Time
-	history   []Ended
+	ended     map[string]Ended
+	order     []string // ended ids, oldest first (an id appears once)
 }
 
 // NewTable makes an empty table.
-func NewTable() *Table { return &Table{deadlines: map[string]time.Time{}} }
+func NewTable() *Table {
+	return &Table{deadlines: map[string]time.Time{}, ended: map[string]Ended{}}
+}
 
 // Hold starts (or restarts) a fault's lease.
 func (t *Table) Hold(id string, deadline time.Time) {
@@ -139,32 +146,36 @@ func (t *Table) Next() (time.Time, bool) {
 	return next, ok
 }
 
-// End stops holding a fault and remembers why.
+// End stops holding a fault (if it was held) and remembers why it ended.
 func (t *Table) End(id, reason string, now time.Time) {
 	delete(t.deadlines, id)
 	t.forget(id)
-	t.history = append(t.history, Ended{ID: id, Reason: reason, At: now})
-	if len(t.history) > HistorySize {
-		t.history = append([]Ended(nil), t.history[len(t.history)-HistorySize:]...)
+	t.ended[id] = Ended{ID: id, Reason: reason, At: now}
+	t.order = append(t.order, id)
+	if len(t.order) > HistorySize {
+		drop := len(t.order) - HistorySize
+		for _, old := range t.order[:drop] {
+			delete(t.ended, old)
+		}
+		t.order = append([]string(nil), t.order[drop:]...)
 	}
 }
 
 // Ended: how a fault that is not held any more ended.
 func (t *Table) Ended(id string) (Ended, bool) {
-	for i := len(t.history) - 1; i >= 0; i-- {
-		if t.history[i].ID == id {
-			return t.history[i], true
-		}
-	}
-	return Ended{}, false
+	e, ok := t.ended[id]
+	return e, ok
 }
 
 func (t *Table) forget(id string) {
-	out := t.history[:0]
-	for _, e := range t.history {
-		if e.ID != id {
-			out = append(out, e)
+	if _, ok := t.ended[id]; !ok {
+		return
+	}
+	delete(t.ended, id)
+	for i, old := range t.order {
+		if old == id {
+			t.order = append(t.order[:i], t.order[i+1:]...)
+			break
 		}
 	}
-	t.history = out
 }

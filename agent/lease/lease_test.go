@@ -52,7 +52,14 @@ func TestHistoryIsBounded(t *testing.T) {
 		tb.Hold(id, now)
 		tb.End(id, "requested", now)
 	}
-	if len(tb.history) != HistorySize {
-		t.Fatalf("history %d", len(tb.history))
+	if len(tb.order) != HistorySize || len(tb.ended) != HistorySize {
+		t.Fatalf("history %d/%d", len(tb.order), len(tb.ended))
+	}
+	if _, ok := tb.Ended("a" + time.Duration(0).String()); ok {
+		t.Fatal("the oldest is still remembered")
+	}
+	last := HistorySize + 9
+	if _, ok := tb.Ended(string(rune('a'+last%26)) + time.Duration(last).String()); !ok {
+		t.Fatal("the newest is forgotten")
 	}
 }

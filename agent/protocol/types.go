@@ -151,6 +151,7 @@ const (
 	ErrUnsupported      = "unsupported"
 	ErrUnreachable      = "unreachable"
 	ErrExiting          = "exiting"
+	ErrReverted         = "reverted"
 	ErrInternal         = "internal"
 )
 

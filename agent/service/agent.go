@@ -275,6 +275,9 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 	}
 	switch req.Op {
 	case protocol.OpApply:
+		if r := a.refuseReverted(req); r != nil {
+			return r
+		}
 		if kind, ok := a.cfg.Kinds[req.Fault.Spec.Kind]; ok {
 			if _, local := kind.(fault.Local); local {
 				return a.applyLocal(ctx, req, kind, then)
@@ -302,6 +305,27 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 		return a.sweep(ctx, req)
 	}
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "unknown op " + req.Op})
+}
+
+// refuseReverted refuses the apply of a fault this agent already reverted — or was asked to
+// revert before the apply reached it: a runner's ledger reverts entries whose apply is still
+// on its way (an exec that timed out, an interrupt), and `chaos-agent request` may deliver that
+// apply later; installed then, the fault would be in effect after it was reported reverted.
+// A dry run changes nothing and is let through.
+func (a *Agent) refuseReverted(req *protocol.Request) *protocol.Reply {
+	if req.DryRun {
+		return nil
+	}
+	a.mu.Lock()
+	ended, was := a.leases.Ended(req.Fault.ID)
+	a.mu.Unlock()
+	if !was {
+		return nil
+	}
+	a.logf("apply %s refused: it was reverted (%s) %s ago", req.Fault.ID, ended.Reason, a.cfg.Clock.Now().Sub(ended.At).Round(time.Millisecond))
+	return failed(a.reply(protocol.OpApply, nil), &protocol.ReplyError{Code: protocol.ErrReverted,
+		Message: fmt.Sprintf("fault %s was reverted (%s) %s ago, before this apply reached the agent: a fault id reported reverted is never applied again; nothing was done",
+			req.Fault.ID, ended.Reason, a.cfg.Clock.Now().Sub(ended.At).Round(time.Millisecond))})
 }
 
 func (a *Agent) peerStatus() *protocol.Reply {
@@ -510,7 +534,12 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request) *protocol.Rep
 			out.Reason = ended.Reason
 			out.Detail = "already reverted: " + ended.Reason
 		} else {
-			out.Detail = fmt.Sprintf("chaos-agent %s does not hold fault %s (it never applied it)", a.cfg.Name, req.FaultID)
+			// remembered, so that its apply, should it come after all, is refused
+			a.mu.Lock()
+			a.leases.End(req.FaultID, protocol.ReasonRequested, a.cfg.Clock.Now())
+			a.mu.Unlock()
+			out.Reason = protocol.ReasonRequested
+			out.Detail = fmt.Sprintf("chaos-agent %s does not hold fault %s (it never applied it); an apply of it that comes later is refused", a.cfg.Name, req.FaultID)
 		}
 		r.Reverted = []protocol.RevertOutcome{out}
 		return r

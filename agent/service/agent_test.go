@@ -852,3 +852,48 @@ func TestRenewDoesNotWaitBehindAnotherRequest(t *testing.T) {
 		t.Fatal("a renewal waited behind another request: the lease it renews could lapse meanwhile")
 	}
 }
+
+func TestARevertThatOvertakesItsApplyMakesTheLateApplyRefused(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	// the runner's ledger reverts an entry whose apply has not reached the agent yet
+	r := do(t, a, revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, r)
+	if !r.Reverted[0].Confirmed || !strings.Contains(r.Reverted[0].Detail, "never applied it") {
+		t.Fatalf("revert of a fault never held: %+v", r.Reverted)
+	}
+	// then the apply arrives, late: refused, nothing done
+	late := do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100))
+	mustFail(t, late, protocol.ErrReverted, 1)
+	if !strings.Contains(late.Error.Message, "aaaa-s1 was reverted (requested)") || len(late.Commands) != 0 {
+		t.Fatalf("late apply: %+v %v", late.Error, argvs(late))
+	}
+	if root := rootOf(t, p.k, "eth0"); !root.IsDefault() {
+		t.Fatalf("the late apply installed the fault: %+v", root)
+	}
+	if st := do(t, a, `{"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}`); len(st.Faults) != 0 {
+		t.Fatalf("holds %+v", st.Faults)
+	}
+	// a fault reverted after it was held is refused again as well (its lease lapsed here)
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s2", 2000, netem100)))
+	p.clock.Advance(3 * time.Second)
+	a.Tick(context.Background())
+	mustFail(t, do(t, a, applyReq("aaaa", "aaaa-s2", 2000, netem100)), protocol.ErrReverted, 1)
+	if root := rootOf(t, p.k, "eth0"); !root.IsDefault() {
+		t.Fatalf("re-applied after its lease lapsed: %+v", root)
+	}
+	// the memory lasts the agent's life: still refused near its TTL
+	p.clock.Advance(9 * time.Minute)
+	mustFail(t, do(t, a, applyReq("aaaa", "aaaa-s1", 30000, netem100)), protocol.ErrReverted, 1)
+}
+
+func TestAStressAppliedAfterItsRevertIsRefused(t *testing.T) {
+	p := newPod(t)
+	sp := &spawner{}
+	a := stressAgent(p, sp)
+	mustOK(t, do(t, a, revertReq("ssss", "ssss-s3")))
+	mustFail(t, do(t, a, applyReq("ssss", "ssss-s3", 30000, stressSpec)), protocol.ErrReverted, 1)
+	if len(sp.children) != 0 {
+		t.Fatal("the late stress apply started a stressor")
+	}
+}

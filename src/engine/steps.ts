@@ -74,6 +74,9 @@ function applyError(step: AgentFaultStep, agent: AgentHandle, reply: Reply): Cou
       return new CouldNotRunError(text, { hint: "name the interface in the scenario (fault.interface) — the pod has no default route the agent could use" });
     case "no-backend":
       return new CouldNotRunError(text, { hint: "neither iptables backend (nft, legacy) works in this pod's namespace: the node's kernel lacks them" });
+    case "reverted":
+      // the ledger reverted this entry while its apply was still on its way: the agent keeps that revert and refuses the late apply
+      return new CouldNotRunError(text, { hint: "the fault's revert reached the agent before its apply (an apply that timed out or was interrupted): nothing of it is in effect; run again" });
     case "bad-request":
       // the runner's requests are valid by construction: an agent that refuses one speaks an older protocol
       return new CouldNotRunError(text, {

@@ -106,7 +106,7 @@ export interface ChaosAgentProtocolVersion1 {
   reply?: Reply;
 }
 /**
- * Apply a fault and hold it under a lease: unless renewed within `leaseMs`, the agent reverts it by itself. Idempotent: applying a fault id the agent already holds returns its state.
+ * Apply a fault and hold it under a lease: unless renewed within `leaseMs`, the agent reverts it by itself. Idempotent: applying a fault id the agent already holds returns its state. A fault id the agent already reverted (or was asked to revert before the apply reached it) is refused with `reverted`, nothing done.
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "ApplyRequest".
@@ -247,7 +247,7 @@ export interface KillSpec {
   containerId?: string;
 }
 /**
- * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a fault the agent does not hold (any more) is reported as reverted, with how it ended.
+ * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a fault the agent does not hold (any more) is reported as reverted, with how it ended; one it never held is remembered as reverted, and an apply of it that arrives later is refused (`reverted`).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "RevertRequest".
@@ -337,6 +337,7 @@ export interface ReplyError {
     | "unsupported"
     | "unreachable"
     | "exiting"
+    | "reverted"
     | "internal";
   message: string;
   owner?: Owner;

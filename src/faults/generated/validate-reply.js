@@ -7,7 +7,7 @@ const schema33 = {"const":1};
 const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
 const func1 = Object.prototype.hasOwnProperty;
-const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","reverted","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
 const schema36 = {"type":"object","additionalProperties":false,"required":["agent","runId","faultId"],"properties":{"agent":{"type":"string"},"runId":{"type":"string"},"faultId":{"type":"string"}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -65,7 +65,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(!((((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unsupported")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "internal"))){
+if(!(((((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unsupported")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "reverted")) || (data0 === "internal"))){
 const err4 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema35.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
