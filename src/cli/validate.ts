@@ -86,10 +86,14 @@ export async function run(ctx: VerbContext): Promise<number> {
   for (const f of files) {
     const r = readScenarioFile(f);
     if (hasErrors(r.diagnostics)) invalid++;
+    // the summary counts every problem, those left out of the file's list too
     for (const d of r.diagnostics) {
+      if (d.code === "too-many-problems") continue;
       if (d.severity === "error") errors++;
       else warnings++;
     }
+    errors += r.omitted.errors;
+    warnings += r.omitted.warnings;
     if (r.diagnostics.length > 0) all.push(toFileDiagnostics(r));
   }
   if (format === "json") {

@@ -30,6 +30,11 @@ export const CODES = {
   "yaml-alias-limit": def("error", "too many YAML aliases (an alias bomb)", (a: { limit: number }) => `more than ${a.limit} alias expansions`),
   "yaml-too-deep": def("error", "YAML nested too deeply to read", (a: { detail: string }) => `cannot read this document: ${a.detail}`),
   "yaml-warning": def("warning", "YAML warning", (a: { detail: string }) => a.detail),
+  "too-many-problems": def(
+    "error",
+    "a file with more problems than are shown (the first ones are)",
+    (a: { more: number; shown: number }) => `${a.more} more problem${a.more === 1 ? "" : "s"} in this file not shown (the first ${a.shown} are)`,
+  ),
   // schema
   "unknown-key": def("error", "a key the schema does not know (typo?)", (a: { key: string; where: string }) => `unknown key ${q(a.key)} in ${a.where}`),
   "missing-key": def("error", "a required key is missing", (a: { keys: readonly string[]; where: string }) =>

@@ -130,6 +130,27 @@ export function dedupeDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
   return out;
 }
 
+/**
+ * The most diagnostics one file shows. A mistake early in a file (a nesting that overflows the
+ * YAML parser, an unclosed flow) can make one error per token after it: thousands of lines
+ * nobody reads, and megabytes of JSON for a tool to swallow.
+ */
+export const MAX_DIAGNOSTICS_PER_FILE = 50;
+
+/**
+ * The first `max` diagnostics and, when there were more, one more saying how many were left out,
+ * located where the first of them was: an error when any of them is one (so the file's verdict
+ * never changes), else a warning.
+ */
+export function capDiagnostics(list: readonly Diagnostic[], max = MAX_DIAGNOSTICS_PER_FILE): Diagnostic[] {
+  if (list.length <= max) return [...list];
+  const omitted = list.slice(max);
+  const first = omitted[0] ?? list[0];
+  const at = first === undefined ? { path: "", start: 0, end: 0 } : { path: first.path, start: first.start, end: first.end };
+  const more = diagnostic(list[0]?.file ?? "", "too-many-problems", { more: omitted.length, shown: max }, at, "fix these, then validate again to see the rest");
+  return [...list.slice(0, max), hasErrors(omitted) ? more : { ...more, severity: "warning" }];
+}
+
 export function hasErrors(list: readonly Diagnostic[]): boolean {
   return list.some((d) => d.severity === "error");
 }

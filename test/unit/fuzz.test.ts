@@ -19,6 +19,7 @@ const BUILT = process.env["FUZZ_CLI_CASES"] !== undefined;
 const CLI_CASES = Number(process.env["FUZZ_CLI_CASES"] ?? 3);
 const CLI = BUILT ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20240601);
+const MAX_OUTPUT = 256 << 20;
 const corpus = readdirSync("scenarios")
   .filter((f) => f.endsWith(".yaml"))
   .sort()
@@ -76,9 +77,17 @@ describe("fuzz", () => {
       for (let n = 0; n < CLI_CASES; n++) {
         const file = join(dir, `case-${n}.yaml`);
         writeFileSync(file, fuzzCase(corpus, SEED + 1, n));
-        const r = spawnSync(process.execPath, [...CLI, "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000 });
+        // a large output is read whole (spawnSync's default 1 MiB would kill the process and look
+        // like a hang); a process that is killed says why: the timeout, or the buffer
+        const r = spawnSync(process.execPath, [...CLI, "validate", "--format", "json", file], { encoding: "utf8", timeout: 20_000, maxBuffer: MAX_OUTPUT });
         const where = `CLI case ${n} (FUZZ_SEED=${SEED + 1})`;
+        if (r.error !== undefined) {
+          const why = (r.error as NodeJS.ErrnoException).code === "ENOBUFS" ? `printed more than ${MAX_OUTPUT} bytes` : `did not end within 20 s (${r.error.message})`;
+          throw new Error(`${where}: validate ${why}`);
+        }
         if (r.status !== 0 && r.status !== 2) throw new Error(`${where}: exit ${String(r.status)} ${r.signal ?? ""}\n${r.stderr}`);
+        // one file's diagnostics are capped (scenario/diagnostics.ts): never megabytes of them
+        if (r.stdout.length > 64_000) throw new Error(`${where}: ${r.stdout.length} bytes of diagnostics for one file`);
         if (/internal error|\n\s+at /.test(r.stderr)) throw new Error(`${where}: ${r.stderr}`);
         const diagnostics = JSON.parse(r.stdout) as { line: number; col: number; file: string }[];
         expect(diagnostics.length > 0).toBe(r.status === 2);
