@@ -6,7 +6,7 @@ import { ExitCode, UsageError, isChaosRunError } from "../errors.js";
 import { loadVerb } from "./fast-load.js";
 import { extractGlobalFlags } from "./globals.js";
 import { version } from "./version.js";
-import type { CliIO, VerbModule } from "./io.js";
+import { errorText, type CliIO, type VerbModule } from "./io.js";
 
 /** Verbs → their lazily imported module. Adding a verb is one line here (plus its module). */
 export const VERBS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<VerbModule> }>> = {
@@ -98,12 +98,12 @@ export async function runCli(argv: readonly string[], io: CliIO, interrupts: Int
     return await mod.run({ args: d.rest, io, debug, interrupts, globals });
   } catch (e) {
     if (isChaosRunError(e)) {
-      io.stderr.write(`chaos-run: error: ${e.message}\n${e.hint !== undefined ? `  hint: ${e.hint}\n` : ""}`);
+      io.stderr.write(errorText(e.message, e.hint));
       return e.exitCode;
     }
     const err = e instanceof Error ? e : new Error(String(e));
     io.stderr.write(
-      `chaos-run: internal error: ${err.message}\n` +
+      errorText(err.message, undefined, "internal error: ") +
         `This is a bug in chaos-run: please report it to its maintainers with this output.\n` +
         `chaos-run ${version()}, node ${process.version}, ${process.platform} ${process.arch}\n` +
         (debug ? `${err.stack ?? ""}\n` : "(run again with --debug for the stack trace)\n"),

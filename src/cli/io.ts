@@ -1,5 +1,6 @@
 // What a verb gets from main.ts: its arguments and the process's edges, passed in (verbs never
 // touch process.* themselves, so tests run them in-process).
+import { terminalText } from "../report/sanitise.js";
 import type { GlobalFlags } from "./globals.js";
 
 export interface Output {
@@ -40,4 +41,12 @@ export interface VerbModule {
 export function stderrIsPretty(io: CliIO): boolean {
   const noColor = io.env["NO_COLOR"];
   return io.stderrIsTTY && (noColor === undefined || noColor === "");
+}
+
+/**
+ * An error as the CLI prints it, `chaos-run: error: MESSAGE` and its hint: a message may carry
+ * a pod's text (an agent's error, a container's state message), sanitised for the terminal.
+ */
+export function errorText(message: string, hint: string | undefined, label = "error: "): string {
+  return `chaos-run: ${label}${terminalText(message)}\n${hint !== undefined ? `  hint: ${terminalText(hint)}\n` : ""}`;
 }

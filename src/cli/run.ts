@@ -17,7 +17,7 @@ import { plainView } from "../ui/plain.js";
 import { integerFlag, oneOf, parseVerbArgs } from "./args.js";
 import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
 import { formatText } from "./diagnostics-output.js";
-import { stderrIsPretty, type VerbContext } from "./io.js";
+import { errorText, stderrIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { expandPaths, toFileDiagnostics } from "./validate.js";
 import { version } from "./version.js";
@@ -153,7 +153,7 @@ export async function runScenario(
 
 export function writeResult(ctx: VerbContext, result: RunResult): number {
   if (result.message !== undefined && result.exitCode !== 0) {
-    ctx.io.stderr.write(`chaos-run: ${result.exitCode === 130 || result.exitCode === 143 ? "" : "error: "}${result.message}\n${result.hint !== undefined ? `  hint: ${result.hint}\n` : ""}`);
+    ctx.io.stderr.write(errorText(result.message, result.hint, result.exitCode === 130 || result.exitCode === 143 ? "" : "error: "));
   }
   return result.exitCode;
 }

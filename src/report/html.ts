@@ -6,12 +6,12 @@
 import { formatDuration, formatValue } from "../expect/format.js";
 import type { Dimension } from "../expect/metrics.js";
 import type { Journal, JournalExpectation, JournalProbe } from "./journal.js";
+import { htmlText } from "./sanitise.js";
 import { baselineBand, chartsFor, faultWindows, probesOf, sampleTime, sampleValue, samplesOf, valueDimensionOf, type Chart, type FaultWindow } from "./series.js";
 import { faultEffects, effectLine, observationLines, stepLabel, verdictLine, verdictWord } from "./views.js";
 
-function esc(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
+/** Every text in the report, in an element or a quoted attribute (report/sanitise.ts). */
+const esc = htmlText;
 
 const W = 960;
 const H = 230;

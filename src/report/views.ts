@@ -3,6 +3,7 @@
 import Table from "cli-table3";
 import { formatDuration } from "../expect/format.js";
 import type { Journal, JournalExpectation, JournalProbe } from "./journal.js";
+import { markdownBlock, markdownCode, markdownText, terminalLine, xmlText } from "./sanitise.js";
 import { mainMetric, sampleValue, sparkline } from "./series.js";
 
 export function stepLabel(e: { phase: string; step: number | null; stepName: string }): string {
@@ -139,38 +140,31 @@ export function renderTable(j: Journal, options: { color: boolean }): string {
     style: options.color ? { head: ["bold"] } : { head: [], border: [] },
     wordWrap: true,
   });
+  // every cell and line is sanitised for the terminal (pod names, messages, what a pod printed)
+  // before chaos-run's own colours are added
+  const cell = terminalLine;
   for (const e of rows(j)) {
     const verdict = VERDICT[e.verdict];
     const painted = !options.color ? verdict : e.verdict === "pass" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`;
     const spark = sparkline(seriesValues(j, e));
-    table.push([stepLabel(e), e.pod ?? "-", e.metric, e.threshold, spark === "" ? e.actualText : `${e.actualText}\n${spark}`, painted]);
+    table.push([cell(stepLabel(e)), cell(e.pod ?? "-"), cell(e.metric), cell(e.threshold), spark === "" ? cell(e.actualText) : `${cell(e.actualText)}\n${spark}`, painted]);
   }
   const lines: string[] = [];
   if (j.expectations.length > 0) lines.push(table.toString());
-  lines.push(...seriesLines(j));
-  for (const effect of faultEffects(j)) lines.push(effectLine(effect));
-  lines.push(...observationLines(j));
+  lines.push(...seriesLines(j).map(cell));
+  for (const effect of faultEffects(j)) lines.push(cell(effectLine(effect)));
+  lines.push(...observationLines(j).map(cell));
   const keepAlive = [...new Set(j.probes.filter((p) => (p.kind ?? "ab") === "ab").map((p) => p.keepAlive))];
   if (keepAlive.length > 0)
     lines.push(`ab ran ${keepAlive.length > 1 ? "with and without keep-alive" : keepAlive[0] === true ? "with keep-alive (-k)" : "without keep-alive: a delay shows up twice (SYN and request)"}`);
-  for (const w of j.warnings) lines.push(`warning: ${w}`);
-  const verdict = verdictLine(j);
+  for (const w of j.warnings) lines.push(cell(`warning: ${w}`));
+  const verdict = cell(verdictLine(j));
   lines.push(options.color ? (j.status === "passed" ? `\u001b[32m${verdict}\u001b[39m` : `\u001b[31m${verdict}\u001b[39m`) : verdict);
   return `${lines.join("\n")}\n`;
 }
 
-function xml(text: string): string {
-  return (
-    text
-      .replace(/&/g, "&amp;")
-      .replace(/</g, "&lt;")
-      .replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;")
-      // XML 1.0 forbids most control characters, even escaped
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to remove
-      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "")
-  );
-}
+/** JUnit's text and attributes (report/sanitise.ts). */
+const xml = xmlText;
 
 /** One <testsuite> per journal; one <testcase> per expectation; a run that could not finish adds an <error> case. */
 export function renderJUnitSuite(j: Journal): string {
@@ -206,9 +200,8 @@ export function renderJUnit(journals: readonly Journal[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="chaos-run">\n${journals.map(renderJUnitSuite).join("")}</testsuites>\n`;
 }
 
-function md(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
+/** Markdown's text and table cells (report/sanitise.ts). */
+const md = markdownText;
 
 export function renderMarkdown(j: Journal): string {
   const icon = j.status === "passed" ? "✅" : j.status === "failed" ? "❌" : "⚠️";
@@ -219,7 +212,7 @@ export function renderMarkdown(j: Journal): string {
     for (const e of j.expectations) {
       const spark = sparkline(seriesValues(j, e));
       out.push(
-        `| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | \`${md(e.metric)}\` | ${md(e.threshold)} | ${md(e.actualText)}${spark !== "" ? ` ${spark}` : ""} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`,
+        `| ${md(stepLabel(e))} | ${md(e.pod ?? "-")} | ${markdownCode(e.metric)} | ${md(e.threshold)} | ${md(e.actualText)}${spark !== "" ? ` ${spark}` : ""} | ${e.verdict === "pass" ? "✅" : "❌"} ${VERDICT[e.verdict]} |`,
       );
     }
     out.push("");
@@ -227,8 +220,8 @@ export function renderMarkdown(j: Journal): string {
   for (const line of seriesLines(j)) out.push(`- ${md(line)}`);
   for (const effect of faultEffects(j)) out.push(`- ${md(effectLine(effect))}`);
   for (const line of observationLines(j)) out.push(`- ${md(line)}`);
-  if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push("", "```", j.message, "```");
+  if (j.message !== null && j.status !== "passed" && j.status !== "failed") out.push("", markdownBlock(j.message));
   for (const w of j.warnings) out.push(`- ⚠️ ${md(w)}`);
-  out.push("", `<sub>run ${j.runId}, ${j.scenario.file}, context ${j.cluster?.context ?? "?"}, ${j.startedAt}</sub>`, "");
+  out.push("", `<sub>${md(`run ${j.runId}, ${j.scenario.file}, context ${j.cluster?.context ?? "?"}, ${j.startedAt}`)}</sub>`, "");
   return out.join("\n");
 }

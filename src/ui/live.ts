@@ -6,6 +6,7 @@ import { Listr, type ListrTaskWrapper } from "listr2";
 import type { EngineEvent } from "../engine/events.js";
 import { formatDuration } from "../expect/format.js";
 import type { Plan } from "../plan/types.js";
+import { terminalLine } from "../report/sanitise.js";
 import { describeEvent } from "./plain.js";
 
 interface Deferred {
@@ -61,7 +62,8 @@ export function liveView(): LiveView {
 
   const say = (key: string | undefined, text: string): void => {
     const w = key === undefined ? undefined : wrappers.get(key);
-    if (w !== undefined) w.output = text;
+    // a pod's text may hold escape sequences: listr2 would pass them to the terminal (report/sanitise.ts)
+    if (w !== undefined) w.output = terminalLine(text);
   };
   const finish = (key: string): void => {
     const d = phases.get(key);
@@ -96,7 +98,7 @@ export function liveView(): LiveView {
     }
     const listr = new Listr<unknown, "default", "simple">(
       tasks.map((t) => ({
-        title: t.title,
+        title: terminalLine(t.title),
         task: async (_ctx: unknown, task: Wrapper) => {
           wrappers.set(t.key, task);
           await phases.get(t.key)?.promise;
@@ -177,7 +179,7 @@ export function liveView(): LiveView {
         if (countdown !== undefined) clearInterval(countdown);
         if (e.status === "passed" || e.status === "failed") for (const k of order) finish(k);
         else {
-          const reason = new Error(e.message ?? e.status);
+          const reason = new Error(terminalLine(e.message ?? e.status));
           for (const k of order) {
             const d = phases.get(k);
             if (d === undefined || d.settled) continue;

@@ -3,6 +3,7 @@
 import type { EngineEvent } from "../engine/events.js";
 import { formatDuration } from "../expect/format.js";
 import type { ProbeOutcome } from "../probes/run.js";
+import { terminalLine } from "../report/sanitise.js";
 
 export interface Line {
   write(text: string): void;
@@ -106,6 +107,7 @@ export function describeEvent(e: EngineEvent): string | undefined {
 export function plainView(out: Line): (e: EngineEvent) => void {
   return (e) => {
     const text = describeEvent(e);
-    if (text !== undefined) out.write(`${clock(e.at)} ${text}\n`);
+    // one line per event, whatever a pod put in its text (report/sanitise.ts)
+    if (text !== undefined) out.write(`${clock(e.at)} ${terminalLine(text)}\n`);
   };
 }

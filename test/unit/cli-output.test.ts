@@ -38,7 +38,10 @@ describe("diagnostics of one file are capped", () => {
 
   it("left-out warnings only: the last line is a warning (the file's verdict does not change)", () => {
     const warning = (i: number) => diagnostic("w.yaml", "yaml-warning", { detail: `w${i}` }, { path: "", start: i, end: i });
-    const capped = capDiagnostics(Array.from({ length: 7 }, (_, i) => warning(i)), 5);
+    const capped = capDiagnostics(
+      Array.from({ length: 7 }, (_, i) => warning(i)),
+      5,
+    );
     expect(capped.map((d) => d.code)).toEqual(["yaml-warning", "yaml-warning", "yaml-warning", "yaml-warning", "yaml-warning", "too-many-problems"]);
     expect(capped.at(-1)).toMatchObject({ severity: "warning", start: 5, message: "2 more problems in this file not shown (the first 5 are)" });
     expect(capDiagnostics([warning(1)], 5)).toEqual([warning(1)]);
