@@ -9,6 +9,7 @@ import { formatSize } from "../scenario/units.js";
 import { usesTarget } from "../scenario/template.js";
 import { DEFAULT_SEED, SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../scenario/types.js";
 import type { Probe, ProbeRun, PullPolicy, Scenario, TargetMode } from "../scenario/types.js";
+import { abCommand, curlCommand } from "../probes/command.js";
 import { choose } from "./prng.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, PodLimits, TargetPod } from "./types.js";
 
@@ -130,50 +131,14 @@ function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed: number
   return { candidates, chosen: picked.map((name) => byName.get(name) ?? { name }) };
 }
 
-/** ab's socket timeout when the probe sets none (ab's own is 30 s: too long for a probe). */
-export const DEFAULT_AB_TIMEOUT_S = 10;
-
-/**
- * The ab command of a probe: -r keeps going past receive errors (a fault's effect is measured,
- * not fatal), -s bounds each request, and -e /dev/stderr writes ab's percentiles with
- * microsecond precision (its report table rounds them to whole milliseconds).
- */
+/** The ab command of a probe, its URL as written (src/probes/command.ts builds it, filled in, for the run too). */
 export function abArgv(probe: Extract<Probe, { kind: "ab" }>): string[] {
-  const ab = probe.ab;
-  const argv = ["ab", "-r"];
-  if (ab.keepAlive) argv.push("-k");
-  argv.push("-n", String(ab.requests), "-c", String(ab.concurrency));
-  argv.push("-s", String(ab.timeoutMs !== undefined ? Math.max(1, Math.ceil(ab.timeoutMs / 1000)) : DEFAULT_AB_TIMEOUT_S));
-  argv.push("-e", "/dev/stderr", ab.url);
-  return argv;
+  return [...abCommand(probe).shown];
 }
 
-/** curl's per-request line (-w): status, time in seconds, curl's exit code for that request, its error. */
-export const CURL_WRITE_OUT = "%{http_code} %{time_total} %{exitcode} %{errormsg}\\n";
-
-/** Backslash-escapes curl's glob characters, except the brackets of an IPv6 host (curl leaves those alone). */
-function curlLiteral(url: string): string {
-  const host = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^/?#@]*@)?)(\[[0-9A-Fa-f:.]+(?:%[^\]]*)?\]|\{\{[^}]*\}\})?/.exec(url);
-  const keep = host?.[0] ?? "";
-  return keep + url.slice(keep.length).replace(/[[\]{}]/g, (c) => `\\${c}`);
-}
-
-/**
- * The curl command of an http probe: one transfer per request, written out one line each
- * (CURL_WRITE_OUT), bodies dropped; the requests are the same URL repeated through a glob in
- * its fragment (`#[1-N]`), which curl never sends. Connections are reused; --parallel-max
- * bounds the requests in flight.
- */
+/** The curl command of an http probe, its templates as written (src/probes/command.ts). */
 export function curlArgv(probe: Extract<Probe, { kind: "http" }>): string[] {
-  const h = probe.http;
-  const argv = ["curl", "--silent", "--output", "/dev/null", "--write-out", CURL_WRITE_OUT, "--max-time", String(h.timeoutMs / 1000)];
-  if (h.method === "HEAD") argv.push("--head");
-  else if (h.method !== "GET" || h.body !== undefined) argv.push("--request", h.method);
-  for (const [name, value] of Object.entries(h.headers)) argv.push("--header", `${name}: ${value}`);
-  if (h.body !== undefined) argv.push("--data-raw", h.body);
-  if (h.concurrency > 1) argv.push("--parallel", "--parallel-immediate", "--parallel-max", String(h.concurrency));
-  argv.push(`${curlLiteral(h.url)}#[1-${h.requests}]`);
-  return argv;
+  return [...curlCommand(probe).shown];
 }
 
 /** Whether a probe names its target ({{ target.* }}): then it runs once per target pod. */
@@ -182,13 +147,13 @@ export function probeUsesTarget(probe: Probe): boolean {
     case "ab":
       return usesTarget(probe.ab.url);
     case "http":
-      return usesTarget(probe.http.url);
+      return [probe.http.url, ...Object.values(probe.http.headers), probe.http.body ?? ""].some(usesTarget);
     case "k8s":
       return probe.k8s.name !== undefined && usesTarget(probe.k8s.name);
     case "prometheus":
       return usesTarget(probe.prometheus.url) || usesTarget(probe.prometheus.query);
     case "cmd":
-      return usesTarget(probe.cmd.pod);
+      return [probe.cmd.pod, ...probe.cmd.argv].some(usesTarget);
   }
 }
 

@@ -9,10 +9,11 @@ import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
-import { renderTemplate, type TemplateValues } from "../scenario/template.js";
+import { fillTemplate, type Filled, type TemplateValues } from "../scenario/template.js";
 import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
 import { measureCmd } from "./cmd.js";
+import { toolCommand, type ToolCommand } from "./command.js";
 import type { HttpGet } from "./fetch.js";
 import { httpDetail, httpMetrics, parseCurl } from "./http.js";
 import { measureObjects } from "./k8s.js";
@@ -138,20 +139,27 @@ interface Measured {
   readonly detail?: string | undefined;
 }
 
-function fill(run: PlannedProbeRun, what: string, template: string, values: TemplateValues): string {
+/** A template of the probe's filled in (what runs, what is shown), or why not (exit 3). */
+function fill(run: PlannedProbeRun, what: string, template: string, values: TemplateValues, lenient = false): Filled {
   try {
-    return renderTemplate(template, values);
+    return fillTemplate(template, values, lenient);
   } catch (e) {
     throw new CouldNotRunError(`probe ${run.probe}: cannot fill in its ${what} ${template}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-/** ab or http: the tool's argv in the tools pod, its URL (last) filled in. */
+/** ab or http: the tool's command in the tools pod, every template filled in. */
 async function measureInTools(run: PlannedProbeRun, spec: Extract<Probe, { kind: "ab" | "http" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
-  const template = run.argv[run.argv.length - 1] ?? "";
-  const argv = [...run.argv.slice(0, -1), fill(run, "URL", template, values)];
+  let cmd: ToolCommand;
+  try {
+    cmd = toolCommand(spec, (template) => fill(run, "template", template, values));
+  } catch (e) {
+    if (e instanceof RangeError) throw new CouldNotRunError(`probe ${run.probe}: ${e.message}`);
+    throw e;
+  }
+  const argv = cmd.shown;
   const tools = await ctx.tools(spec.tools.image);
-  const r = await ctx.cluster.exec(tools.namespace, tools.name, tools.container, argv, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+  const r = await ctx.cluster.exec(tools.namespace, tools.name, tools.container, cmd.real, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
   if (r.canceled) throw ctx.signal.reason;
   const where = `pod ${tools.namespace}/${tools.name}`;
   if (r.exitCode === undefined && r.stdout === "") throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${r.error ?? "no exit status"}`);
@@ -169,7 +177,8 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
   const k = spec.k8s;
   const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
   const namespace = isClusterScoped(k.kind) ? undefined : (k.namespace ?? ctx.namespace);
-  const name = k.name === undefined ? undefined : fill(run, "name", k.name, values);
+  const filledName = k.name === undefined ? undefined : fill(run, "name", k.name, values);
+  const name = filledName?.real;
   const selector =
     k.selector === undefined
       ? undefined
@@ -188,7 +197,7 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
       ? new CouldNotRunError(`probe ${run.probe}: ${e.message}`, { hint: e.hint })
       : new CouldNotRunError(`probe ${run.probe}: cannot read ${k.kind} objects: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const what = `${k.kind} ${namespace === undefined ? "" : `${namespace}/`}${name ?? `(${selector ?? ""})`}`;
+  const what = `${k.kind} ${namespace === undefined ? "" : `${namespace}/`}${filledName?.shown ?? `(${selector ?? ""})`}`;
   const m = measureObjects(objects, { what, field: field?.ok === true && k.field !== undefined ? { text: k.field, segments: field.segments } : undefined, condition: k.condition });
   return { argv: [], exitCode: undefined, stdout: "", stderr: "", metrics: m.metrics, detail: m.detail };
 }
@@ -197,43 +206,68 @@ async function measurePrometheus(run: PlannedProbeRun, spec: Extract<Probe, { ki
   const p = spec.prometheus;
   const base = fill(run, "url", p.url, values);
   const query = fill(run, "query", p.query, values);
-  const url = queryUrl(base, query);
+  const url = queryUrl(base.real, query.real);
   let answer: Awaited<ReturnType<HttpGet>>;
   try {
     answer = await ctx.httpGet(url, { signal: ctx.signal, timeoutMs: p.timeoutMs });
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base} did not answer: ${e instanceof Error ? e.message : String(e)}`, {
+    throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base.shown} did not answer: ${e instanceof Error ? e.message : String(e)}`, {
       hint: "is the url right, and does the runner reach it? (kubectl port-forward svc/prometheus 9090 makes an in-cluster one reachable)",
     });
   }
   const parsed = parsePrometheus(answer.status, answer.body, p.unit);
-  if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base}: ${parsed.error}`, { hint: `the query was: ${query}` });
+  if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe}: Prometheus at ${base.shown}: ${parsed.error}`, { hint: `the query was: ${query.shown}` });
   return { argv: [], exitCode: undefined, stdout: answer.body.length > 4096 ? `${answer.body.slice(0, 4096)}…` : answer.body, stderr: "", metrics: parsed.metrics, detail: parsed.detail };
 }
 
 async function measureCommand(run: PlannedProbeRun, spec: Extract<Probe, { kind: "cmd" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const c = spec.cmd;
-  const pod = fill(run, "pod", c.pod, values);
+  const filledPod = fill(run, "pod", c.pod, values);
+  const pod = filledPod.real;
+  const shownPod = filledPod.shown;
+  // argv is filled in too; a `{{ … }}` that is not ours (a Go template for kubectl) stays as written
+  const args = c.argv.map((a) => fill(run, "argv", a, values, true));
+  const argv = args.map((a) => a.real);
+  const shown = args.map((a) => a.shown);
   const namespace = c.namespace ?? ctx.namespace;
   let container = c.container;
   if (container === undefined) {
     const info = await ctx.cluster.getPod(namespace, pod);
-    if (info === undefined) throw new CouldNotRunError(`probe ${run.probe}: pod ${namespace}/${pod} not found`, { hint: `kubectl get pods -n ${namespace}` });
+    if (info === undefined) throw new CouldNotRunError(`probe ${run.probe}: pod ${namespace}/${shownPod} not found`, { hint: `kubectl get pods -n ${namespace}` });
     container = info.containers[0]?.name ?? "";
   }
-  const r = await ctx.cluster.exec(namespace, pod, container, c.argv, { signal: ctx.signal, timeoutMs: c.timeoutMs });
+  const r = await ctx.cluster.exec(namespace, pod, container, argv, { signal: ctx.signal, timeoutMs: c.timeoutMs });
   if (r.canceled) throw ctx.signal.reason;
   const m = measureCmd(r, c.stdout === undefined ? undefined : new RegExp(c.stdout), c.timeoutMs);
   if (!m.ok)
-    throw new CouldNotRunError(`probe ${run.probe}: cannot run ${c.argv.join(" ")} in pod ${namespace}/${pod} (container ${container}): ${m.error}`, {
-      hint: `kubectl exec -n ${namespace} ${pod} -c ${container} -- ${c.argv.join(" ")}`,
+    throw new CouldNotRunError(`probe ${run.probe}: cannot run ${shown.join(" ")} in pod ${namespace}/${shownPod} (container ${container}): ${m.error}`, {
+      hint: `kubectl exec -n ${namespace} ${shownPod} -c ${container} -- ${shown.join(" ")}`,
     });
-  return { argv: c.argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
+  return { argv: shown, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
+}
+
+function measure(run: PlannedProbeRun, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+  const spec = run.spec;
+  switch (spec.kind) {
+    case "ab":
+    case "http":
+      return measureInTools(run, spec, values, ctx);
+    case "k8s":
+      return measureK8s(run, spec, values, ctx);
+    case "prometheus":
+      return measurePrometheus(run, spec, values, ctx);
+    case "cmd":
+      return measureCommand(run, spec, values, ctx);
+  }
 }
 
 /** Runs a planned probe: one outcome per target pod (if it names the target) plus an aggregate, or one. */
 export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
+  return measureRuns(run, ctx);
+}
+
+async function measureRuns(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
   const spec = run.spec;
   const keepAlive = spec.kind === "ab" ? spec.ab.keepAlive : true;
   const once = async (target: PodInfo | undefined): Promise<ProbeOutcome> => {
@@ -243,22 +277,7 @@ export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Prom
     const values: TemplateValues = { ...(target === undefined ? {} : { target: { ip: target.ip ?? "", name: target.name } }), env: ctx.env };
     const startedAt = ctx.now();
     const started = performance.now();
-    let m: Measured;
-    switch (spec.kind) {
-      case "ab":
-      case "http":
-        m = await measureInTools(run, spec, values, ctx);
-        break;
-      case "k8s":
-        m = await measureK8s(run, spec, values, ctx);
-        break;
-      case "prometheus":
-        m = await measurePrometheus(run, spec, values, ctx);
-        break;
-      case "cmd":
-        m = await measureCommand(run, spec, values, ctx);
-        break;
-    }
+    const m = await measure(run, values, ctx);
     return {
       probe: run.probe,
       kind: spec.kind,

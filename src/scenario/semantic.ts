@@ -16,7 +16,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { joinPointer } from "./document.js";
 import type { ParsedSource } from "./document.js";
 import { closest } from "./suggest.js";
-import { templateParts } from "./template.js";
+import { isOursMistyped, templateParts } from "./template.js";
 import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "./types.js";
 import { formatDuration, parseDuration, parsePercent, parseSize } from "./units.js";
 
@@ -158,6 +158,11 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
       case "http": {
         const url = str(body["url"]);
         if (url !== undefined) checkUrl(source, out, joinPointer(base, "url"), url, kind === "ab" ? "ab" : "curl", kind === "ab");
+        for (const [header, value] of Object.entries(obj(body["headers"]) ?? {})) {
+          if (typeof value === "string") checkTemplates(source, out, joinPointer(base, "headers", header), value);
+        }
+        const payload = str(body["body"]);
+        if (payload !== undefined) checkTemplates(source, out, joinPointer(base, "body"), payload);
         const requests = int(body["requests"]) ?? (kind === "http" ? 10 : undefined);
         const concurrency = int(body["concurrency"]);
         if (requests !== undefined && concurrency !== undefined && concurrency > requests) {
@@ -208,6 +213,8 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
       case "prometheus": {
         const url = str(body["url"]);
         if (url !== undefined) checkUrl(source, out, joinPointer(base, "url"), url, "the runner", false);
+        const query = str(body["query"]);
+        if (query !== undefined) checkTemplates(source, out, joinPointer(base, "query"), query);
         break;
       }
       case "cmd": {
@@ -229,6 +236,10 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
         }
         const podName = str(body["pod"]);
         if (podName !== undefined) checkTemplates(source, out, joinPointer(base, "pod"), podName);
+        // a `{{ … }}` in argv that is not ours (a Go template for kubectl) is left as written
+        arr(body["argv"]).forEach((a, i) => {
+          if (typeof a === "string") checkTemplates(source, out, joinPointer(base, "argv", String(i)), a, true);
+        });
         break;
       }
     }
@@ -565,8 +576,8 @@ function mismatchHint(dim: Dimension, operand: Operand): string {
   return "compare counts and rates with plain numbers";
 }
 
-function checkTemplates(source: ParsedSource, out: Diagnostic[], path: string, text: string): boolean {
-  const { problems } = templateParts(text);
+function checkTemplates(source: ParsedSource, out: Diagnostic[], path: string, text: string, lenient = false): boolean {
+  const problems = templateParts(text).problems.filter((p) => !lenient || isOursMistyped(p.text));
   for (const p of problems) {
     out.push(diagnostic(source.file, "unknown-template", { text: p.text }, source.locateInScalar(path, p.text), p.reason));
   }

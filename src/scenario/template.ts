@@ -1,5 +1,8 @@
-// The only templating of probe URLs: {{ target.ip }}, {{ target.name }}, {{ env.NAME }}.
-// No expressions, no filters: anything else inside {{ }} is an error at validate time.
+// The only templating of probes: {{ target.ip }}, {{ target.name }}, {{ env.NAME }} — in URLs
+// (host, port, path, query), headers and bodies, names, a command's argv. No expressions, no
+// filters: anything else inside {{ }} is an error at validate time (in argv, only what looks
+// like ours: a Go template there is someone else's). A filled template is a pair: what runs
+// (every value in) and what is shown (an environment variable's value never is: its template is).
 
 export interface TemplatePart {
   /** the whole `{{ … }}` as written */
@@ -55,24 +58,109 @@ function urlHost(ip: string | undefined, before: string): string | undefined {
   return `[${ip}]`;
 }
 
-/** Fills in a template; throws a RangeError naming what is missing (an unset env var, no target). */
-export function renderTemplate(template: string, values: TemplateValues): string {
+/** An environment variable filled into a template: its value must never be shown (a token, a password). */
+export interface Secret {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** One piece of a filled-in template: as written, or what one `{{ … }}` became. */
+export interface FilledPart {
+  /** what runs */
+  readonly text: string;
+  /** what is shown: the text, or for an environment variable its template (`{{ env.API_TOKEN }}`) */
+  readonly shown: string;
+  /** written as it is in the template (not a `{{ … }}`) */
+  readonly literal: boolean;
+}
+
+/** A template filled in, carried as the pair of what runs and what may be shown. */
+export interface Filled {
+  readonly parts: readonly FilledPart[];
+  /** every template filled in: for the command or request only, never for a report */
+  readonly real: string;
+  /** target.* filled in, env.* left as written: for everything that is shown or written down */
+  readonly shown: string;
+  /** the environment variables filled in, and their values */
+  readonly secrets: readonly Secret[];
+}
+
+function filled(parts: readonly FilledPart[], secrets: readonly Secret[]): Filled {
+  return { parts, real: parts.map((p) => p.text).join(""), shown: parts.map((p) => p.shown).join(""), secrets };
+}
+
+/**
+ * Fills in a template; throws a RangeError naming what is missing (an unset env var, no target).
+ * `lenient`: a `{{ … }}` that is not one of ours (a Go template in a command's argv:
+ * `{{.status.phase}}`) stays as written instead of being an error.
+ */
+export function fillTemplate(template: string, values: TemplateValues, lenient = false): Filled {
   const { parts, problems } = templateParts(template);
-  const [problem] = problems;
+  const problem = problems.find((p) => !lenient || isOursMistyped(p.text));
   if (problem !== undefined) throw new RangeError(`${problem.text}: ${problem.reason}`);
-  let out = "";
+  const out: FilledPart[] = [];
+  const secrets: Secret[] = [];
+  const literal = (text: string): void => {
+    if (text !== "") out.push({ text, shown: text, literal: true });
+  };
   let last = 0;
   for (const part of parts) {
-    out += template.slice(last, part.start);
+    literal(template.slice(last, part.start));
     let value: string | undefined;
     if (part.name === "target.ip") value = urlHost(values.target?.ip, template.slice(0, part.start));
     else if (part.name === "target.name") value = values.target?.name;
     else value = values.env[part.name.slice("env.".length)];
     if (value === undefined) throw new RangeError(`${part.text} has no value (${part.name.startsWith("env.") ? "environment variable not set" : "no target pod"})`);
-    out += value;
+    if (part.name.startsWith("env.")) {
+      out.push({ text: value, shown: part.text, literal: false });
+      secrets.push({ name: part.name.slice("env.".length), value });
+    } else out.push({ text: value, shown: value, literal: false });
     last = part.start + part.text.length;
   }
-  return out + template.slice(last);
+  literal(template.slice(last));
+  return filled(out, secrets);
+}
+
+/** A template not filled in (the plan's view of a command): every `{{ … }}` shown as written. */
+export function unfilledTemplate(template: string): Filled {
+  const out: FilledPart[] = [];
+  let last = 0;
+  for (const part of templateParts(template).parts) {
+    if (part.start > last) out.push({ text: template.slice(last, part.start), shown: template.slice(last, part.start), literal: true });
+    out.push({ text: part.text, shown: part.text, literal: false });
+    last = part.start + part.text.length;
+  }
+  if (last < template.length) out.push({ text: template.slice(last), shown: template.slice(last), literal: true });
+  return filled(out, []);
+}
+
+/** A `{{ … }}` that looks meant as one of ours (`{{ target.nmae }}`, `{{ env.A-B }}`) rather than someone else's template. */
+export function isOursMistyped(text: string): boolean {
+  return /^\{\{\s*(target|env)\b/.test(text);
+}
+
+/** Fills in a template (what runs); throws a RangeError naming what is missing. */
+export function renderTemplate(template: string, values: TemplateValues): string {
+  return fillTemplate(template, values).real;
+}
+
+/**
+ * The environment variables a value's templates name (every string in it, however deep), with
+ * their values where set: what chaos-run must never show once it runs with them.
+ */
+export function templateSecrets(value: unknown, env: Readonly<Record<string, string | undefined>>): Secret[] {
+  const names = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      for (const p of templateParts(v).parts) if (p.name.startsWith("env.")) names.add(p.name.slice("env.".length));
+    } else if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk([k, x]);
+  };
+  walk(value);
+  return [...names].flatMap((name) => {
+    const value = env[name];
+    return value === undefined || value === "" ? [] : [{ name, value }];
+  });
 }
 
 /** Whether a template refers to the target pod (then a probe runs once per target pod). */

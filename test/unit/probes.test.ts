@@ -5,12 +5,18 @@ import { describe, expect, it } from "vitest";
 import type { ExecResult } from "../../src/kube/types.js";
 import { curlArgv } from "../../src/plan/plan.js";
 import { measureCmd } from "../../src/probes/cmd.js";
+import { abCommand, curlCommand } from "../../src/probes/command.js";
 import { httpDetail, httpMetrics, parseCurl } from "../../src/probes/http.js";
 import { measureObjects } from "../../src/probes/k8s.js";
 import { parsePrometheus, queryUrl } from "../../src/probes/prometheus.js";
-import { aggregateMetrics } from "../../src/probes/run.js";
+import { aggregateMetrics, runProbe } from "../../src/probes/run.js";
+import { planRun } from "../../src/plan/plan.js";
 import { evaluateJsonPath, numericValue, parseJsonPath } from "../../src/scenario/jsonpath.js";
-import type { HttpProbe } from "../../src/scenario/types.js";
+import { fillTemplate } from "../../src/scenario/template.js";
+import type { AbProbe, HttpProbe } from "../../src/scenario/types.js";
+import { scenarioOf } from "./engine-harness.js";
+import { probeContext } from "./probe-harness.js";
+import { RecordingCluster, pod } from "./recording-cluster.js";
 
 describe("http: curl's lines", () => {
   // real curl 7.88 output (--write-out '%{http_code} %{time_total} %{exitcode} %{errormsg}\n')
@@ -86,6 +92,68 @@ describe("http: curl's lines", () => {
     ]);
     const get = curlArgv({ ...probe, http: { ...probe.http, url: "http://{{ target.ip }}/", method: "HEAD", headers: {}, body: undefined, concurrency: 1, requests: 1 } });
     expect(get.slice(7)).toEqual(["2.5", "--head", "http://{{ target.ip }}/#[1-1]"]);
+  });
+
+  it("fills every template before escaping curl's globs: host, port, path, query, header values, body", () => {
+    const probe: HttpProbe = {
+      kind: "http",
+      name: "api",
+      http: {
+        url: "http://{{ target.ip }}:{{ env.PORT }}{{ env.PATH_ }}/{{ target.name }}?q={{ env.Q }}",
+        method: "POST",
+        headers: { Authorization: "Bearer {{ env.API_TOKEN }}", "X-Pod": "{{ target.name }}" },
+        body: '{"pod": "{{ target.name }}"}',
+        requests: 3,
+        concurrency: 1,
+        timeoutMs: 2000,
+        expectStatus: undefined,
+      },
+      tools: { image: "chaos-tools:latest" },
+    };
+    const env = { PORT: "8080", PATH_: "/ready", Q: "a[1]{b}", API_TOKEN: "s3cr3t-t0ken" };
+    const fill = (ip: string) => (t: string) => fillTemplate(t, { target: { ip, name: "web-1" }, env });
+    const v4 = curlCommand(probe, fill("198.18.0.5"));
+    expect(v4.real.slice(8)).toEqual([
+      "--request",
+      "POST",
+      "--header",
+      "Authorization: Bearer s3cr3t-t0ken",
+      "--header",
+      "X-Pod: web-1",
+      "--data-raw",
+      '{"pod": "web-1"}',
+      // a value's glob characters are escaped as the template's own are: curl reads the URL literally
+      "http://198.18.0.5:8080/ready/web-1?q=a\\[1\\]\\{b\\}#[1-3]",
+    ]);
+    // what is shown: every environment variable's template, however short its value
+    expect(v4.shown.slice(8)).toEqual([
+      "--request",
+      "POST",
+      "--header",
+      "Authorization: Bearer {{ env.API_TOKEN }}",
+      "--header",
+      "X-Pod: web-1",
+      "--data-raw",
+      '{"pod": "web-1"}',
+      "http://198.18.0.5:{{ env.PORT }}{{ env.PATH_ }}/web-1?q={{ env.Q }}#[1-3]",
+    ]);
+    expect(v4.secrets.map((x) => x.name).sort()).toEqual(["API_TOKEN", "PATH_", "PORT", "Q"]);
+    // an IPv6 target is the URL's host, bracketed, and curl leaves those brackets alone
+    expect(curlCommand(probe, fill("fd00::5")).real.at(-1)).toBe("http://[fd00::5]:8080/ready/web-1?q=a\\[1\\]\\{b\\}#[1-3]");
+    // a header value that becomes two headers once filled in is refused
+    expect(() => curlCommand(probe, (t) => fillTemplate(t, { target: { ip: "198.18.0.5", name: "w" }, env: { ...env, API_TOKEN: "x\r\nHost: evil" } }))).toThrow("holds a line break");
+  });
+
+  it("ab: the URL filled in, its environment variables shown as templates", () => {
+    const probe: AbProbe = {
+      kind: "ab",
+      name: "web",
+      ab: { url: "http://{{ target.ip }}{{ env.PATH_ }}?t={{ env.API_TOKEN }}", requests: 10, concurrency: 2, keepAlive: true, timeoutMs: undefined },
+      tools: { image: "chaos-tools:latest" },
+    };
+    const cmd = abCommand(probe, (t) => fillTemplate(t, { target: { ip: "198.18.0.5", name: "w" }, env: { PATH_: "/x", API_TOKEN: "s3cr3t-t0ken" } }));
+    expect(cmd.real).toEqual(["ab", "-r", "-k", "-n", "10", "-c", "2", "-s", "10", "-e", "/dev/stderr", "http://198.18.0.5/x?t=s3cr3t-t0ken"]);
+    expect(cmd.shown.at(-1)).toBe("http://198.18.0.5{{ env.PATH_ }}?t={{ env.API_TOKEN }}");
   });
 
   it("recomputes the error ratio of several pods from their counts", () => {
@@ -211,5 +279,62 @@ describe("cmd: an exec's outcome", () => {
     });
     expect(measureCmd(exec({ exitCode: undefined, timedOut: true }), undefined, 1000)).toMatchObject({ ok: true, metrics: { timedOut: 1, succeeded: 0 } });
     expect(measureCmd(exec({ exitCode: undefined, error: 'pods "db-0" not found' }), undefined, 1000)).toEqual({ ok: false, error: 'pods "db-0" not found' });
+  });
+});
+
+describe("a probe run fills its templates for each target pod", () => {
+  /** Runs a scenario's first probe step against two pods; curl answers one line per request. */
+  async function run(probes: string, env: Record<string, string>) {
+    const scenario = scenarioOf(`apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: fill }
+target: { namespace: default, selector: { run: web }, mode: all }
+probes:
+${probes}
+steps:
+  - { name: p, probe: p }
+`);
+    const cluster = new RecordingCluster([pod("web-a", { ip: "198.18.0.10" }), pod("web-b", { ip: "198.18.0.11" })]);
+    cluster.programs = () => ({ kind: "raw", exitCode: 0, stdout: "200 0.001 0 \n", stderr: "" });
+    const plan = planRun(
+      scenario,
+      [...cluster.pods.values()].map((p) => ({ name: p.name, ip: p.ip })),
+      { runId: "r1", namespace: "default" },
+    );
+    const step = plan.steps[0];
+    if (step?.kind !== "probe") throw new Error("a probe step");
+    const ctx = probeContext(cluster, env);
+    const outcomes = await runProbe(step.run, ctx);
+    const execs = cluster.calls.filter((c) => c.op === "exec").map((c) => ({ pod: c.pod, argv: c.argv ?? [] }));
+    return { outcomes, execs };
+  }
+
+  it("port and path from the environment, the pod's own name in the path: each pod gets its own URL", async () => {
+    const { outcomes, execs } = await run(`  p: { http: { url: "http://{{ target.ip }}:{{ env.PORT }}{{ env.PATH_ }}/{{ target.name }}", requests: 1 } }`, { PORT: "8080", PATH_: "/health" });
+    expect(execs.map((e) => e.argv.at(-1))).toEqual(["http://198.18.0.10:8080/health/web-a#[1-1]", "http://198.18.0.11:8080/health/web-b#[1-1]"]);
+    expect(outcomes.filter((o) => !o.aggregate).map((o) => o.argv.at(-1))).toEqual([
+      "http://198.18.0.10:{{ env.PORT }}{{ env.PATH_ }}/web-a#[1-1]",
+      "http://198.18.0.11:{{ env.PORT }}{{ env.PATH_ }}/web-b#[1-1]",
+    ]);
+  });
+
+  it("a header and a body name the pod: the probe runs once per pod, each with its own", async () => {
+    const { execs } = await run(`  p: { http: { url: "http://{{ env.SVC }}/", headers: { X-Pod: "{{ target.name }}" }, body: "{{ target.ip }}", requests: 1 } }`, { SVC: "web.default" });
+    expect(execs).toHaveLength(2);
+    expect(execs.map((e) => e.argv.filter((a) => a.startsWith("X-Pod:") || a.startsWith("198.")))).toEqual([
+      ["X-Pod: web-a", "198.18.0.10"],
+      ["X-Pod: web-b", "198.18.0.11"],
+    ]);
+  });
+
+  it("a cmd probe's argv is filled in too; a Go template in it is passed as written", async () => {
+    const { execs, outcomes } = await run(`  p: { cmd: { pod: "{{ target.name }}", argv: [kubectl, get, pod, "{{ target.name }}", "-o", "go-template={{.status.phase}}", "{{ env.TOKEN }}"] } }`, {
+      TOKEN: "s3cr3t-t0ken",
+    });
+    expect(execs.map((e) => [e.pod, ...e.argv])).toEqual([
+      ["web-a", "kubectl", "get", "pod", "web-a", "-o", "go-template={{.status.phase}}", "s3cr3t-t0ken"],
+      ["web-b", "kubectl", "get", "pod", "web-b", "-o", "go-template={{.status.phase}}", "s3cr3t-t0ken"],
+    ]);
+    expect(outcomes[0]?.argv.at(-1)).toBe("{{ env.TOKEN }}");
   });
 });

@@ -1,6 +1,9 @@
-// Probe URL templates: {{ target.ip }} as a URL's host is bracketed when it is IPv6.
+// Probe templates: {{ target.ip }} as a URL's host is bracketed when it is IPv6; every template
+// is filled wherever it stands, as a pair of what runs and what is shown (an environment
+// variable's value never is); a Go template in a command's argv is someone else's.
 import { describe, expect, it } from "vitest";
-import { renderTemplate } from "../../src/scenario/template.js";
+import { fillTemplate, renderTemplate, templateSecrets, unfilledTemplate } from "../../src/scenario/template.js";
+import { scenarioOf } from "./engine-harness.js";
 
 const v6 = { target: { ip: "fd00:c612::5", name: "web-0" }, env: { PORT: "8080" } };
 const v4 = { target: { ip: "198.18.0.5", name: "web-0" }, env: { PORT: "8080" } };
@@ -16,5 +19,59 @@ describe("{{ target.ip }}", () => {
     expect(renderTemplate("http://proxy/?to={{ target.ip }}", v6)).toBe("http://proxy/?to=fd00:c612::5");
     expect(renderTemplate("http://[{{ target.ip }}]:80/", v6)).toBe("http://[fd00:c612::5]:80/");
     expect(renderTemplate("http://{{ target.name }}.svc/", v6)).toBe("http://web-0.svc/");
+  });
+});
+
+describe("a filled template: what runs and what is shown", () => {
+  const values = { target: { ip: "198.18.0.5", name: "web-0" }, env: { PORT: "8080", PATH_: "/ready", API_TOKEN: "s3cr3t-t0ken" } };
+
+  it("fills every template wherever it stands (port, path, query), showing an environment variable's template instead of its value", () => {
+    const f = fillTemplate("http://{{ target.ip }}:{{ env.PORT }}{{ env.PATH_ }}?pod={{ target.name }}&token={{env.API_TOKEN}}", values);
+    expect(f.real).toBe("http://198.18.0.5:8080/ready?pod=web-0&token=s3cr3t-t0ken");
+    expect(f.shown).toBe("http://198.18.0.5:{{ env.PORT }}{{ env.PATH_ }}?pod=web-0&token={{env.API_TOKEN}}");
+    expect(f.secrets).toEqual([
+      { name: "PORT", value: "8080" },
+      { name: "PATH_", value: "/ready" },
+      { name: "API_TOKEN", value: "s3cr3t-t0ken" },
+    ]);
+    expect(f.parts.map((p) => p.literal)).toEqual([true, false, true, false, false, true, false, true, false]);
+  });
+
+  it("says what is missing; only lenient (a command's argv) leaves someone else's `{{ }}` as written", () => {
+    expect(() => fillTemplate("{{ env.NOPE }}", values)).toThrow("{{ env.NOPE }} has no value (environment variable not set)");
+    expect(() => fillTemplate("{{ target.ip }}", { env: {} })).toThrow("no target pod");
+    expect(() => fillTemplate("{{.status.phase}}", values)).toThrow("only {{ target.ip }}, {{ target.name }} and {{ env.NAME }} exist");
+    const go = fillTemplate("-o=go-template={{.status.phase}} {{ target.name }}", values, true);
+    expect(go.real).toBe("-o=go-template={{.status.phase}} web-0");
+    // a typo of ours is still an error there
+    expect(() => fillTemplate("{{ target.nmae }}", values, true)).toThrow("{{ target.nmae }}");
+  });
+
+  it("the plan's view: every template as written", () => {
+    const f = unfilledTemplate("http://{{ target.ip }}/a[1]{{ env.X }}");
+    expect(f.real).toBe("http://{{ target.ip }}/a[1]{{ env.X }}");
+    expect(f.shown).toBe(f.real);
+    expect(f.parts.map((p) => p.literal)).toEqual([true, false, true, false]);
+  });
+
+  it("finds every environment variable a scenario's templates name, however deep, with its value where set", () => {
+    const scenario = scenarioOf(`apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: t }
+target: { namespace: default, selector: { app: web }, mode: all }
+probes:
+  api:
+    http:
+      url: "http://{{ env.HOST }}/"
+      headers: { Authorization: "Bearer {{ env.API_TOKEN }}" }
+      body: '{"k": "{{ env.UNSET }}"}'
+  cmd: { cmd: { pod: "{{ target.name }}", argv: [sh, -c, "echo {{ env.EMPTY }}"] } }
+steps:
+  - { name: p, probe: api }
+`);
+    expect(templateSecrets(scenario, { HOST: "web.svc", API_TOKEN: "s3cr3t-t0ken", EMPTY: "", OTHER: "x" })).toEqual([
+      { name: "HOST", value: "web.svc" },
+      { name: "API_TOKEN", value: "s3cr3t-t0ken" },
+    ]);
   });
 });
