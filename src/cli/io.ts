@@ -1,5 +1,6 @@
 // What a verb gets from main.ts: its arguments and the process's edges, passed in (verbs never
 // touch process.* themselves, so tests run them in-process).
+import { processRedactor } from "../report/redact.js";
 import { terminalText } from "../report/sanitise.js";
 import type { GlobalFlags } from "./globals.js";
 
@@ -49,4 +50,29 @@ export function stderrIsPretty(io: CliIO): boolean {
  */
 export function errorText(message: string, hint: string | undefined, label = "error: "): string {
   return `chaos-run: ${label}${terminalText(message)}\n${hint !== undefined ? `  hint: ${terminalText(hint)}\n` : ""}`;
+}
+
+/**
+ * One of the process's two streams, as every verb and view writes it (listr2 too, which writes
+ * to them directly; main.ts guards both at start): what leaves is redacted (report/redact.ts: a
+ * value filled in from the environment never does, its template does). A reader that went away
+ * (`chaos-run validate … | head`) is not an error: what follows is dropped without a word, the
+ * verb finishes — a run still reverts every fault — and exits with its own status.
+ */
+export function guardOutput(stream: NodeJS.WritableStream): void {
+  let closed = false;
+  // EPIPE, or any other failure to write: the reader is gone for good
+  stream.on("error", () => {
+    closed = true;
+  });
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  const guarded = (chunk: unknown, ...rest: unknown[]): boolean => {
+    if (closed) {
+      const done = rest.find((x): x is () => void => typeof x === "function");
+      if (done !== undefined) process.nextTick(done);
+      return true;
+    }
+    return write(typeof chunk === "string" ? processRedactor().text(chunk) : chunk, ...rest);
+  };
+  stream.write = guarded as typeof stream.write;
 }

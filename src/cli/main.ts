@@ -3,33 +3,10 @@
 // Everything else gets what it needs through CliIO.
 import { Interrupted } from "../engine/interrupt.js";
 import { runCli } from "./cli.js";
-import type { CliIO } from "./io.js";
+import { guardOutput, type CliIO } from "./io.js";
 
-/**
- * The process's two streams, as every verb and view writes them (listr2 too, which writes to
- * them directly). A reader that went away (`chaos-run validate … | head`) is not an error:
- * what follows is dropped without a word, the verb finishes — a run still reverts every
- * fault — and exits with its own status.
- */
-function guard(stream: NodeJS.WriteStream): void {
-  let closed = false;
-  // EPIPE, or any other failure to write: the reader is gone for good
-  stream.on("error", () => {
-    closed = true;
-  });
-  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-  const guarded = (chunk: unknown, ...rest: unknown[]): boolean => {
-    if (closed) {
-      const done = rest.find((x): x is () => void => typeof x === "function");
-      if (done !== undefined) process.nextTick(done);
-      return true;
-    }
-    return write(chunk, ...rest);
-  };
-  stream.write = guarded as typeof stream.write;
-}
-guard(process.stdout);
-guard(process.stderr);
+guardOutput(process.stdout);
+guardOutput(process.stderr);
 
 const io: CliIO = {
   stdout: { write: (s) => void process.stdout.write(s) },

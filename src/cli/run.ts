@@ -11,7 +11,9 @@ import type { Plan, TargetPod } from "../plan/types.js";
 import { appendFile, journalWriter, runDirName, writeAtomic, writeIndex, type IndexEntry } from "../report/files.js";
 import { newJournal, recordEvent, type Journal } from "../report/journal.js";
 import { renderJUnit, renderMarkdown, renderTable, verdictLine } from "../report/views.js";
+import { processRedactor } from "../report/redact.js";
 import { readScenarioFile, type ValidationResult } from "../scenario/load.js";
+import { templateSecrets } from "../scenario/template.js";
 import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { plainView } from "../ui/plain.js";
 import { integerFlag, oneOf, parseVerbArgs } from "./args.js";
@@ -122,6 +124,8 @@ export async function runScenario(
   observers: readonly ((e: EngineEvent) => void)[],
 ): Promise<{ result: RunResult; plan: Plan } | { planError: PlanError }> {
   const namespace = setup.scenario.target.namespace ?? setup.namespaceFlag ?? cluster.identity.namespace;
+  // every value the scenario's templates take from the environment, out of whatever leaves the process from now on
+  processRedactor().add(templateSecrets(setup.scenario, ctx.io.env));
   const emit = fanOut(observers, (err) => ctx.io.stderr.write(`chaos-run: a view failed (ignored): ${String(err)}\n`));
   const pods = await resolveTargets(cluster, setup.scenario, namespace, (message) => emit({ type: "warning", at: Date.now(), message }));
   const runId = setup.runId ?? newRunId();

@@ -9,7 +9,8 @@ import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
-import { fillTemplate, type Filled, type TemplateValues } from "../scenario/template.js";
+import { processRedactor, Redactor } from "../report/redact.js";
+import { fillTemplate, templateSecrets, type Filled, type TemplateValues } from "../scenario/template.js";
 import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
 import { measureCmd } from "./cmd.js";
@@ -262,9 +263,21 @@ function measure(run: PlannedProbeRun, values: TemplateValues, ctx: ProbeRunCont
   }
 }
 
-/** Runs a planned probe: one outcome per target pod (if it names the target) plus an aggregate, or one. */
+/**
+ * Runs a planned probe: one outcome per target pod (if it names the target) plus an aggregate, or
+ * one. The values its templates take from the environment are in nothing it returns or throws
+ * (what its tool printed, an API's or exec's error): their templates are.
+ */
 export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
-  return measureRuns(run, ctx);
+  const secrets = templateSecrets(run.spec, ctx.env);
+  // known to the process's edge before any value can reach an output (report/redact.ts)
+  processRedactor().add(secrets);
+  const redactor = new Redactor(secrets);
+  try {
+    return redactor.value(await measureRuns(run, ctx));
+  } catch (e) {
+    throw redactor.error(e);
+  }
 }
 
 async function measureRuns(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {

@@ -1,10 +1,13 @@
 // Where reports go on disk: <report-dir>/<scenario>-<UTC time>/journal.json, written whole and
 // renamed into place as the run goes (a reader never sees half a file), and the invocation's
-// index.json beside them.
+// index.json beside them. Every file chaos-run writes is written here, and redacted here
+// (report/redact.ts): text as text, JSON as data before it is serialised (so a number is never
+// taken for a secret, and an escaped value is found).
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CouldNotRunError, UsageError } from "../errors.js";
 import { JOURNAL_VERSION, type Journal } from "./journal.js";
+import { processRedactor } from "./redact.js";
 
 export function runDirName(scenario: string, startedAt: number): string {
   const t = new Date(startedAt)
@@ -14,11 +17,21 @@ export function runDirName(scenario: string, startedAt: number): string {
   return `${scenario}-${t}`;
 }
 
-export function writeAtomic(path: string, text: string): void {
+function replaceFile(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
+}
+
+/** Writes a text file (a report, JUnit XML) whole, renamed into place. */
+export function writeAtomic(path: string, text: string): void {
+  replaceFile(path, processRedactor().text(text));
+}
+
+/** Writes a value as JSON, whole, renamed into place. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  replaceFile(path, `${JSON.stringify(processRedactor().value(value), null, 2)}\n`);
 }
 
 export interface JournalWriter {
@@ -44,7 +57,7 @@ export function journalWriter(path: string, onError: (e: unknown) => void, inter
     pending = undefined;
     if (failed || j === undefined) return;
     try {
-      writeAtomic(path, `${JSON.stringify(j, null, 2)}\n`);
+      writeJsonAtomic(path, j);
     } catch (e) {
       failed = true;
       onError(e);
@@ -62,7 +75,7 @@ export function journalWriter(path: string, onError: (e: unknown) => void, inter
 
 export function appendFile(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  appendFileSync(path, text);
+  appendFileSync(path, processRedactor().text(text));
 }
 
 export interface IndexEntry {
@@ -75,7 +88,7 @@ export interface IndexEntry {
 
 export function writeIndex(dir: string, entries: readonly IndexEntry[], exitCode: number): string {
   const path = join(dir, "index.json");
-  writeAtomic(path, `${JSON.stringify({ indexVersion: 1, exitCode, runs: entries }, null, 2)}\n`);
+  writeJsonAtomic(path, { indexVersion: 1, exitCode, runs: entries });
   return path;
 }
 
