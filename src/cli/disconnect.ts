@@ -34,7 +34,7 @@ Options:
   -r, --duration S       how long, in seconds
   --url URL              prove the reconnection with ab against this URL (http or https)
   --detach               return once disconnected; the agent reconnects after DURATION_S
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}

@@ -28,7 +28,7 @@ Options:
   -i, --interface NAME   interface (default: the pod's default-route interface)
   --detach               return once the fault is in effect; the agent ends it after DURATION_S
   -w, --wait             hold the fault in the foreground (the default; kept for scripts)
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}

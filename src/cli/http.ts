@@ -34,7 +34,7 @@ Options:
   -r, --duration S       how long, in seconds
   -i, --interface NAME   interface the connections come in on (default: the pod's default-route one)
   --detach               return once the fault is in effect; the agent ends it after DURATION_S
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}

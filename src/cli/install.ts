@@ -16,7 +16,7 @@ still running there. Nothing else is changed; the agent exits by itself after it
 
 Options:
   -p, --pod POD          target pod (repeat, or comma-separate, for several)
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   --ttl MINUTES          the agent's lifetime (default ${DEFAULT_AGENT_TTL_MS / 60_000})
   -h, --help             this help

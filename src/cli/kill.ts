@@ -35,7 +35,7 @@ Options:
   -c, --container NAME   the container (default: kubectl.kubernetes.io/default-container, else the first)
   -s, --signal SIGNAL    ${KILL_SIGNALS.join(", ")} (also without SIG, or by number)
   -w, --window S         how long to watch for the recovery, in seconds (default ${DEFAULT_WINDOW_S})
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}

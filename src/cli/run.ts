@@ -43,7 +43,7 @@ Options:
                          plain under CI=true)
   --seed N               seed of the pod choice (default: the scenario's target.seed)
   --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else the scenario's agent.image,
-                         else chaos-agent:latest)
+                         else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   --concurrency N        pods worked on at once (default ${ENGINE_DEFAULTS.concurrency})
   --keep-tools           keep the run's chaos-tools pod (chaos-tools-<run id>) for a look afterwards
@@ -96,6 +96,8 @@ export function targetPod(p: PodInfo): TargetPod {
     controller: p.owner === undefined ? null : { kind: p.owner.kind, name: p.owner.name },
     containers: first === undefined ? names : [first, ...names.filter((n) => n !== first)],
     limits: p.limits,
+    requests: p.requests,
+    sharesProcesses: p.shareProcessNamespace === true,
   };
 }
 

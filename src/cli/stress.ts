@@ -31,14 +31,20 @@ container's. What it measured is printed: the load achieved, how long the pod's 
 throttled it, and — under a memory limit — what the OOM killer took (the memory stressor asks
 to be its first choice, so that the agent survives to report).
 
+A stress asks a pod for no more than the pod has: memory up to its memory limit, CPU workers
+(workers x load) up to its CPU limit; on a pod without a limit, up to its request (what the
+scheduler set aside for it on its node). More is refused unless --allow-beyond-limit.
+
 Options:
   -p, --pod POD          target pod (repeat, or comma-separate, for several)
   --cpu N                CPU workers (threads), each on an exact duty cycle
   --load P               percent of one CPU each worker uses (default 100)
   --memory SIZE          memory to allocate and touch: 64Mi, 1Gi, 500M, bytes
+  --allow-beyond-limit   ask for more than the pod's limit (or, without one, its request):
+                         refused otherwise, before anything is touched (exit 3)
   -r, --duration S       how long, in seconds
   --detach               return once the stressors run; the agent stops them after DURATION_S
-  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else chaos-agent:latest)
+  --agent-image IMAGE    agent image (default: $CHAOS_RUN_AGENT_IMAGE, else docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}
@@ -53,6 +59,7 @@ export async function run(ctx: VerbContext): Promise<number> {
     cpu: { type: "string" },
     load: { type: "string" },
     memory: { type: "string" },
+    "allow-beyond-limit": { type: "boolean" },
     duration: { type: "string", short: "r" },
     detach: { type: "boolean" },
     "agent-image": { type: "string" },
@@ -78,6 +85,7 @@ export async function run(ctx: VerbContext): Promise<number> {
   const durationS = secondsFlag("-r/--duration", values.duration);
   if (durationS === undefined) throw new UsageError("stress needs a duration: -r SECONDS");
   const detach = values.detach === true;
+  const beyond = values["allow-beyond-limit"] === true ? { allowBeyondLimit: true } : {};
   const durationMs = durationS * 1000;
   const scenario = seedScenario({
     name: "stress",
@@ -92,8 +100,8 @@ export async function run(ctx: VerbContext): Promise<number> {
         "stress",
         {
           kind: "stress",
-          cpu: workers === undefined ? undefined : { workers, load: load ?? 100 },
-          memory: bytes === undefined || memoryText === undefined ? undefined : { bytes, text: memoryText },
+          cpu: workers === undefined ? undefined : { workers, load: load ?? 100, ...beyond },
+          memory: bytes === undefined || memoryText === undefined ? undefined : { bytes, text: memoryText, ...beyond },
         },
         durationMs,
       ),

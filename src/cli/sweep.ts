@@ -2,7 +2,7 @@
 // chaos agent reverts what it holds and the orphans it sees; where an agent died and none runs,
 // a fresh agent is added to revert what the dead one left. Idempotent.
 import { ExitCode, UsageError } from "../errors.js";
-import { sweepPods } from "../engine/sweep.js";
+import { sweepPods, sweepToolsPods } from "../engine/sweep.js";
 import { DEFAULT_PULL_POLICY } from "../scenario/types.js";
 import { parseVerbArgs } from "./args.js";
 import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
@@ -18,7 +18,10 @@ every orphan it sees (what agents that are gone left behind). Where a pod's agen
 OOM: exit code not 0) and none runs, the faults it applied are still in the pod's network
 namespace: sweep adds a fresh agent (TTL ${SWEEP_AGENT_TTL_MS / 60_000} minutes) that reverts them, and says so.
 Use it after a run was killed (running agents also revert by themselves when their leases
-lapse), or to end a \`disrupt --detach\` early.
+lapse), or to end a \`disrupt --detach\` early. It also removes the chaos-tools pods of runs that
+are gone: a tools pod ends by itself at its run's longest possible life (activeDeadlineSeconds;
+its annotation chaos-run.dev/expires says when), so one that ended or whose time is past is
+removed; one of a run that may still be going is left, and said so (not with -l).
 
 Options:
   -A, --all-namespaces   every namespace
@@ -29,7 +32,8 @@ ${PULL_POLICY_HELP}
   -h, --help             this help
 ${CLUSTER_HELP}
 
-Exit status: 0 nothing remains, 2 usage, 3 could not run, 4 a revert could not be confirmed.
+Exit status: 0 nothing remains, 2 usage, 3 could not run (or remove a tools pod), 4 a revert
+could not be confirmed.
 `;
 
 export async function run(ctx: VerbContext): Promise<number> {
@@ -69,8 +73,12 @@ export async function run(ctx: VerbContext): Promise<number> {
       },
       (line) => ctx.io.stdout.write(`${line}\n`),
     );
-    if (report.agents === 0) ctx.io.stdout.write(`no chaos agents, running or dead, in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}\n`);
-    return report.failed === 0 ? ExitCode.Ok : ExitCode.RevertUnconfirmed;
+    // tools pods match no selector of the user's: with -l only the pods it matches are touched
+    const tools = values.selector === undefined ? await sweepToolsPods(cluster, namespace, { dryRun: values["dry-run"] === true }, Date.now(), (line) => ctx.io.stdout.write(`${line}\n`)) : undefined;
+    const toolsSeen = tools === undefined ? 0 : tools.removed + tools.kept + tools.failed;
+    if (report.agents === 0 && toolsSeen === 0) ctx.io.stdout.write(`no chaos agents, running or dead, and no tools pods in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}\n`);
+    if (report.failed > 0) return ExitCode.RevertUnconfirmed;
+    return (tools?.failed ?? 0) > 0 ? ExitCode.CouldNotRun : ExitCode.Ok;
   } finally {
     cluster.close();
   }

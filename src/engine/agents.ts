@@ -4,7 +4,7 @@
 // can never be removed or restarted, so a name is never reused and a dead agent is never
 // mistaken for a live one. The container is explicit in everything — pull policy, user,
 // capabilities — and inherits nothing from the pod.
-import { agentServeArgs, statusRequest } from "../faults/index.js";
+import { agentServeArgs, rootSecurity, statusRequest, type AddedContainerSecurity } from "../faults/index.js";
 import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
 
@@ -38,15 +38,22 @@ export function freeName(pod: PodInfo, base: string): string {
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }
 
-/** The container the agent runs in: nothing left to the pod's securityContext or to Kubernetes' defaults. */
-export function agentContainer(name: string, options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId">): AgentContainerSpec {
+/**
+ * The container an agent runs in: nothing left to the pod's securityContext or to Kubernetes'
+ * defaults. `security` is what it runs as (default: root with only `capabilities` added back,
+ * every other capability dropped, no privilege escalation, the runtime's seccomp profile).
+ */
+export function agentContainer(
+  name: string,
+  options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId"> & { readonly security?: AddedContainerSecurity | undefined },
+): AgentContainerSpec {
   return {
     name,
     image: options.image,
     pullPolicy: options.pullPolicy,
     args: agentServeArgs(options.ttlMs),
     env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId },
-    securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: [...options.capabilities] },
+    securityContext: options.security ?? rootSecurity(options.capabilities),
   };
 }
 
@@ -96,4 +103,30 @@ export async function ensureAgent(
   await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
   return { pod: ref, container: name, reused: false };
+}
+
+export interface FreshAgentOptions {
+  readonly image: string;
+  readonly pullPolicy: PullPolicy;
+  readonly capabilities: readonly string[];
+  readonly ttlMs: number;
+  readonly runId: string;
+  readonly injectTimeoutMs: number;
+  readonly signal: AbortSignal;
+  /** told the fresh agent's name before it is added */
+  readonly onInjecting?: ((container: string) => void) | undefined;
+}
+
+/**
+ * Adds a fresh agent to a pod whose agent died and waits for it to run (sweep's mechanism, and
+ * the runner's when an agent of its own dies): what the dead agent applied lives on in the pod's
+ * network namespace, and only an agent there can revert it — `sweep {own: false}` then reverts
+ * the orphans of agents that are gone. Throws what kept it from running.
+ */
+export async function addFreshAgent(cluster: Cluster, pod: PodInfo, options: FreshAgentOptions): Promise<AgentHandle> {
+  const name = agentName(pod, options.runId);
+  options.onInjecting?.(name);
+  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
+  await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: options.signal, timeoutMs: options.injectTimeoutMs });
+  return { pod: { namespace: pod.namespace, name: pod.name }, container: name, reused: false };
 }

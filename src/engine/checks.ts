@@ -16,7 +16,8 @@ import { AGGREGATES, aggregate, faultMetricsOf, probeMetrics, prometheusDimensio
 import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedFaultStep, PlannedProbeRun } from "../plan/types.js";
 import { fetchGet, type HttpGet } from "../probes/fetch.js";
-import { createToolsPod, runProbe, type Metrics, type ProbeOutcome, type ToolsPod } from "../probes/run.js";
+import { runProbe, type Metrics, type ProbeOutcome, type ToolsPod } from "../probes/run.js";
+import { createToolsPod } from "./tools-pod.js";
 import type { EventSink, PodRef, ProbeWhere, SeriesRef } from "./events.js";
 import { interruptOf } from "./interrupt.js";
 import { sleep } from "./pool.js";
@@ -32,6 +33,8 @@ export interface ChecksOptions {
   readonly signal: AbortSignal;
   readonly injectTimeoutMs: number;
   readonly probeTimeoutMs: number;
+  /** how long a tools pod may live (toolsLifeMs): it ends by itself then, whatever becomes of the runner */
+  readonly toolsLifeMs: number;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** the target pods probes measure now (a pod that went away is left out) */
   readonly targets: () => readonly PodInfo[];
@@ -104,7 +107,8 @@ export class Checks {
     const started = this.o.now();
     const name = `chaos-tools-${this.o.runId}${this.tools.size === 0 ? "" : `-${this.tools.size + 1}`}`;
     // the promise is kept, not the pod: a monitor and a fault's probes asking at once share one pod
-    const made = createToolsPod(this.o.cluster, { namespace: this.o.namespace, image, name, runId: this.o.runId, pullPolicy: this.o.pullPolicy }, this.o.signal, this.o.injectTimeoutMs).then((t) => {
+    const request = { namespace: this.o.namespace, image, name, runId: this.o.runId, pullPolicy: this.o.pullPolicy, lifeMs: this.o.toolsLifeMs, now: this.o.now() };
+    const made = createToolsPod(this.o.cluster, request, this.o.signal, this.o.injectTimeoutMs).then((t) => {
       this.ready.push(t);
       this.o.emit({ type: "tools:ready", at: this.o.now(), pod: { namespace: t.namespace, name: t.name }, image, created: t.created, durationMs: this.o.now() - started });
       return t;

@@ -7,7 +7,7 @@
 // again. A kill is an event: nothing is held, nothing reverted; Ctrl-C only stops the watching.
 import { CouldNotRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { KILL_CAPABILITIES, killAgentServeArgs, killSpec, revertRequest, withSpec } from "../faults/index.js";
+import { killAgentServeArgs, killCapabilities, killSpec, revertRequest, withSpec } from "../faults/index.js";
 import type { KillState } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerEnd, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedFaultStep, PlannedKillFault } from "../plan/types.js";
@@ -161,7 +161,9 @@ async function prepare(step: KillStep, ref: PodRef, ctx: EventStepContext, added
   const name = freeName(pod, f.agentName);
   ctx.emit({ type: "agent:injecting", at: ctx.now(), pod: ref, container: name });
   const started = ctx.now();
-  const spec = agentContainer(name, { image: ctx.agentImage, pullPolicy: ctx.pullPolicy, capabilities: KILL_CAPABILITIES, ttlMs: f.agentTtlMs, runId: ctx.runId });
+  // SIGKILL to an init goes through ptrace (SYS_PTRACE); anything sent with kill(2) needs KILL
+  const capabilities = killCapabilities(f.fault.signal, pod.shareProcessNamespace !== true);
+  const spec = agentContainer(name, { image: ctx.agentImage, pullPolicy: ctx.pullPolicy, capabilities, ttlMs: f.agentTtlMs, runId: ctx.runId });
   await ctx.cluster.addEphemeralContainer(ref.namespace, ref.name, { ...spec, args: killAgentServeArgs(f.agentTtlMs), targetContainerName: container });
   await ctx.cluster.waitContainerRunning(ref.namespace, ref.name, name, { signal: ctx.signal, timeoutMs: ctx.injectTimeoutMs });
   t.agent = { pod: ref, container: name, reused: false };

@@ -77,6 +77,11 @@ export class LeaseKeeper {
     this.held.delete(key);
   }
 
+  /** Whether the fault is being held (renewed) now: its step's window is not over. */
+  isHeld(agent: AgentHandle, faultId: string): boolean {
+    return this.held.has(keyOf(agent.pod, faultId));
+  }
+
   releaseAll(): void {
     for (const h of this.held.values()) this.stop(h);
     this.held.clear();

@@ -1,7 +1,22 @@
 // Preflight: everything that can be known to fail is checked before anything is touched, and a
 // failure says the fix. Nothing here writes to the cluster.
 import { CouldNotRunError } from "../errors.js";
-import { KILL_CAPABILITIES } from "../faults/index.js";
+import {
+  NOBODY,
+  POD_SECURITY_LEVELS,
+  admits,
+  enforcedLevel,
+  killCapabilities,
+  levelOf,
+  nonRootSecurity,
+  refusals,
+  rootSecurity,
+  securityWords,
+  stressSecurity,
+  type AddedContainerSecurity,
+  type PodSecurityLevel,
+  type PodUsers,
+} from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
 import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
 import type { Plan, PlannedProbeRun } from "../plan/types.js";
@@ -14,9 +29,9 @@ export interface PreflightNeeds {
   readonly toolsPod: boolean;
   /** agents are added (else only existing ones are used) */
   readonly injectAgents: boolean;
-  /** kill agents are added (one per kill step and pod, with SYS_PTRACE and KILL) */
+  /** kill agents are added (one per kill step and pod, with SYS_PTRACE or KILL) */
   readonly killAgents?: boolean | undefined;
-  /** stress agents are added (one per stress step and pod, no capability) */
+  /** stress agents are added (one per stress step and pod, no capability, the pod's user where it or the namespace demands non-root) */
   readonly stressAgents?: boolean | undefined;
   /** pods are deleted through the API (podDelete), and their controllers watched */
   readonly deletePods?: boolean | undefined;
@@ -92,7 +107,7 @@ export async function preflight(
   env: Readonly<Record<string, string | undefined>>,
   emit: EventSink,
   now: () => number,
-): Promise<void> {
+): Promise<PodSecurityLevel | undefined> {
   const checks: AccessCheck[] = [
     { verb: "get", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
@@ -134,8 +149,7 @@ export async function preflight(
     throw new CouldNotRunError(`${cluster.identity.user || "this user"} may not ${denied.map(say).join(", ")}${where} (nothing was touched)`, { hint: hints.join("; ") });
   }
 
-  const capabilities = [...new Set([...(needs.injectAgents ? plan.agent.capabilities : []), ...(needs.killAgents === true ? KILL_CAPABILITIES : [])])];
-  if (adds) podSecurity(capabilities, namespace, pods, await cluster.namespaceLabels(namespace), emit, now);
+  const level = adds || needs.toolsPod ? podSecurity(plan, needs, namespace, pods, await cluster.namespaceLabels(namespace), emit, now) : undefined;
 
   const needed = plan.timelineMs + TTL_MARGIN_MS;
   const ttlOk = plan.agent.ttlMs >= needed;
@@ -148,66 +162,82 @@ export async function preflight(
       },
     );
   }
+  return level;
 }
 
-/** What each Pod Security level says about the agent's container. */
-const LEVELS: Readonly<Record<string, string>> = {
-  baseline: "admits no added capability beyond its default set, and the agent adds {caps}",
-  restricted: "admits no added capability but NET_BIND_SERVICE and requires runAsNonRoot, and the agent runs as root (runAsUser 0){capsTail}",
-};
+/** What of a pod decides the user a stress agent runs as. */
+export function podUsers(pod: PodInfo): PodUsers {
+  return { runAsNonRoot: pod.security.runAsNonRoot, runAsUser: pod.security.runAsUser, runAsGroup: pod.security.runAsGroup, containerUsers: pod.containers.map((c) => c.runAsUser) };
+}
 
-/** The capabilities Pod Security's baseline level admits an added container to add. */
-const BASELINE_CAPABILITIES: readonly string[] = [
-  "AUDIT_WRITE",
-  "CHOWN",
-  "DAC_OVERRIDE",
-  "FOWNER",
-  "FSETID",
-  "KILL",
-  "MKNOD",
-  "NET_BIND_SERVICE",
-  "SETFCAP",
-  "SETGID",
-  "SETPCAP",
-  "SETUID",
-  "SYS_CHROOT",
-];
-
-/** What the pod's own securityContext would have done to an added container, had the agent not set its own. */
+/** What the pod's own securityContext would have done to an added container, had chaos-run not set its own. */
 function inherited(pod: PodInfo): string | undefined {
   const s = pod.security;
   const facts: string[] = [];
   if (s.runAsUser !== undefined && s.runAsUser !== 0) facts.push(`runAsUser ${s.runAsUser} (capabilities would not be effective)`);
   if (s.runAsNonRoot === true) facts.push("runAsNonRoot: true (a root agent would not start)");
   if (facts.length === 0) return undefined;
-  return `pod ${pod.name} sets ${facts.join(" and ")} at pod level; the agent's own securityContext (runAsUser 0, runAsNonRoot false) overrides it for the agent alone`;
+  return `pod ${pod.name} sets ${facts.join(" and ")} at pod level; each added container's own securityContext overrides it for that container alone`;
+}
+
+/** One container chaos-run will add, as it will be sent: for whom, and what it runs as. */
+interface Added {
+  /** `the agent (step 2 latency: netem …)`, `step 3 (burn)'s stress agent in pod web-a` */
+  readonly what: string;
+  readonly security: AddedContainerSecurity;
+}
+
+/** Every container the run will add, with the securityContext it will be sent with (per pod where that depends on the pod). */
+function addedContainers(plan: Plan, needs: PreflightNeeds, pods: readonly PodInfo[], level: PodSecurityLevel): Added[] {
+  const out: Added[] = [];
+  const faults = plan.steps.flatMap((s) => (s.kind === "fault" ? [s] : []));
+  const held = faults.filter((s) => s.fault.delivery === "agent").map((s) => `step ${s.index + 1} (${s.name}): ${s.fault.fault.kind}`);
+  if (needs.injectAgents) out.push({ what: `the pod's agent${held.length > 0 ? ` (${held.join(", ")})` : ""}`, security: rootSecurity(plan.agent.capabilities) });
+  for (const s of faults) {
+    const f = s.fault;
+    const step = `step ${s.index + 1} (${s.name})`;
+    for (const p of pods) {
+      if (f.delivery === "kill-agent")
+        out.push({ what: `${step}'s kill agent in pod ${p.name} (${f.fault.signal})`, security: rootSecurity(killCapabilities(f.fault.signal, p.shareProcessNamespace !== true)) });
+      if (f.delivery === "stress-agent") out.push({ what: `${step}'s stress agent in pod ${p.name}`, security: stressSecurity(podUsers(p), level) });
+    }
+  }
+  if (needs.toolsPod) out.push({ what: "the probes' tools pod", security: nonRootSecurity(NOBODY) });
+  return out;
 }
 
 /**
- * The agents run as root with what their faults need: network faults NET_ADMIN and NET_RAW, a
- * kill SYS_PTRACE and KILL, which only the "privileged" Pod Security level admits; stress adds
- * no capability, which "baseline" admits too. Says what the namespace's level allows, what the
- * pods' own security contexts would have done, and what to change.
+ * Each container the run adds, with the securityContext it will be sent with, against the level
+ * the namespace enforces (Pod Security re-evaluates the whole pod when an ephemeral container is
+ * added, and refuses it with a 403): what the level refuses of which container, the level that
+ * admits it, and the label to change. Returns the enforced level (undefined: not readable).
  */
-function podSecurity(capabilities: readonly string[], namespace: string, pods: readonly PodInfo[], labels: Readonly<Record<string, string>> | undefined, emit: EventSink, now: () => number): void {
+function podSecurity(
+  plan: Plan,
+  needs: PreflightNeeds,
+  namespace: string,
+  pods: readonly PodInfo[],
+  labels: Readonly<Record<string, string>> | undefined,
+  emit: EventSink,
+  now: () => number,
+): PodSecurityLevel | undefined {
   const notes = pods.map(inherited).filter((n): n is string => n !== undefined);
-  const caps = capabilities.join(" and ");
   if (labels === undefined) {
-    emit({ type: "preflight", at: now(), check: "pod-security", ok: true, detail: [`cannot read namespace ${namespace}: Pod Security is checked when the agent is added`, ...notes].join("; ") });
-    return;
+    emit({ type: "preflight", at: now(), check: "pod-security", ok: true, detail: [`cannot read namespace ${namespace}: Pod Security is checked when each container is added`, ...notes].join("; ") });
+    return undefined;
   }
-  const level = labels["pod-security.kubernetes.io/enforce"];
-  const baselineOk = capabilities.every((c) => BASELINE_CAPABILITIES.includes(c));
-  const ok = level === undefined || level === "privileged" || (level === "baseline" && baselineOk);
-  emit({ type: "preflight", at: now(), check: "pod-security", ok, detail: [`namespace ${namespace} enforces ${level ?? "no level (privileged)"}`, ...notes].join("; ") });
-  if (!ok) {
-    const beyond = capabilities.filter((c) => !BASELINE_CAPABILITIES.includes(c)).join(" and ");
-    const why = (LEVELS[level] ?? "is not privileged, the only level that admits an added {caps}")
-      .replace("{caps}", beyond === "" ? caps : beyond)
-      .replace("{capsTail}", caps === "" ? "" : ` adding ${caps}`);
-    const admits = baselineOk ? `the "baseline" and "privileged" levels admit` : `only the "privileged" level admits`;
-    throw new CouldNotRunError(`namespace ${namespace} enforces Pod Security "${level}", which refuses the agent's container: "${level}" ${why} (nothing was touched)`, {
-      hint: `${admits} the agent. If that is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=${baselineOk ? "baseline" : "privileged"} --overwrite; otherwise run the experiment in a namespace meant for it`,
-    });
-  }
+  const level = enforcedLevel(labels);
+  const added = addedContainers(plan, needs, pods, level);
+  const refused = added.filter((a) => !admits(level, levelOf(a.security)));
+  const label = labels["pod-security.kubernetes.io/enforce"];
+  emit({ type: "preflight", at: now(), check: "pod-security", ok: refused.length === 0, detail: [`namespace ${namespace} enforces ${label ?? "no level (privileged)"}`, ...notes].join("; ") });
+  if (refused.length === 0) return level;
+  const lines = refused.map((a) => `  ${a.what}: ${securityWords(a.security)} — "${level}" refuses it: it ${refusals(a.security, level).join("; ")}; "${levelOf(a.security)}" admits it`);
+  const needed = POD_SECURITY_LEVELS.filter((l) => refused.every((a) => admits(l, levelOf(a.security))))[0] ?? "privileged";
+  throw new CouldNotRunError(
+    `namespace ${namespace} enforces Pod Security "${level}", which refuses ${refused.length === 1 ? "a container" : `${refused.length} containers`} this run adds (nothing was touched):\n${lines.join("\n")}`,
+    {
+      hint: `if the "${needed}" level is acceptable for this namespace: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=${needed} --overwrite; otherwise run those faults in a namespace meant for them (stress, pod deletion and probes run under "restricted")`,
+    },
+  );
 }

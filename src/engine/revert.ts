@@ -4,13 +4,15 @@
 // confirms it (it read the kernel back and found nothing of the fault), or when there is nothing
 // left to hold the fault: the pod is gone, or it is terminating and its agent container has
 // exited (the agent reverts on SIGTERM). A live pod whose agent died keeps its network
-// namespace, and with it the fault: that is not counted — `chaos-run sweep` cleans it.
+// namespace, and with it the fault: a fresh agent reverts it there (recover.ts), and that is
+// counted only when the fresh agent confirms it; without one, `chaos-run sweep` cleans it.
 import type { CommandRun, HTTPReading, StressReading } from "../faults/protocol.generated.js";
-import type { Cluster } from "../kube/types.js";
+import type { Cluster, ContainerInfo, PodInfo } from "../kube/types.js";
 import { callAgent, callProblem, type AgentCall } from "./agent-client.js";
 import type { EventSink, PodRef } from "./events.js";
 import type { LedgerEntry } from "./ledger.js";
 import { deadline, mapPool, sleep } from "./pool.js";
+import { recoveredWords, type Recovered } from "./recover.js";
 
 export interface RevertOptions {
   readonly cluster: Cluster;
@@ -23,6 +25,16 @@ export interface RevertOptions {
   readonly deadlineMs: number;
   /** pods known to be gone (deleted or terminating), from the pod watch */
   readonly gone: ReadonlyMap<string, string>;
+  /** a fresh agent for a pod whose agent died holding faults (recover.ts); without it such a revert is not confirmed */
+  readonly recovery?: RevertRecovery | undefined;
+}
+
+/** What revertOne asks of the recovery of a dead agent. */
+export interface RevertRecovery {
+  /** the recovery under way (or done) for this agent, if any */
+  of(agent: LedgerEntry["agent"]): Promise<Recovered> | undefined;
+  /** starts it (once per agent) */
+  recover(agent: LedgerEntry["agent"], container: ContainerInfo | undefined, pod: PodInfo): Promise<Recovered>;
 }
 
 export interface RevertOutcomeOf {
@@ -51,6 +63,8 @@ interface PodState {
   /** why the fault went with the pod's network namespace, if it did */
   readonly absence: string | undefined;
   readonly agentRunning: boolean | undefined;
+  /** the pod lives on and its agent ended: what is left of the fault needs a fresh agent */
+  readonly deadAgent?: { readonly pod: PodInfo; readonly container: ContainerInfo | undefined } | undefined;
 }
 
 async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState> {
@@ -66,7 +80,8 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
       };
     }
     if (p.deleting && !running) return { absence: "pod terminating and its agent container has exited (the agent reverts on SIGTERM): the fault goes with its network namespace", agentRunning: false };
-    return { absence: undefined, agentRunning: running };
+    const dead = entry.processOnly !== true && (agent === undefined || agent.state === "terminated");
+    return { absence: undefined, agentRunning: running, ...(dead ? { deadAgent: { pod: p, container: agent } } : {}) };
   } catch {
     // the API did not answer: nothing is known, so nothing is concluded
     return { absence: undefined, agentRunning: undefined };
@@ -96,6 +111,11 @@ function outcomeOf(
   return { confirmed, detail, commands: r.commands, endedEarly: undefined };
 }
 
+/** A dead agent's fault as its recovery left it: confirmed when the fresh agent found nothing of the dead one's left. */
+function byRecovery(r: Recovered): { confirmed: boolean; detail: string; commands: readonly CommandRun[] } {
+  return { confirmed: r.confirmed, detail: recoveredWords(r), commands: r.commands };
+}
+
 /** Reverts one entry: retried until confirmed, or the deadline passes, or retrying cannot help. */
 async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOutcomeOf> {
   const started = o.now();
@@ -113,6 +133,15 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
       if (o.gone.get(podKey(entry.agent.pod)) === "deleted") {
         confirmed = true;
         detail = "pod deleted: the fault went with its network namespace";
+        agentRunning = false;
+        break;
+      }
+      const recovering = o.recovery?.of(entry.agent);
+      if (recovering !== undefined) {
+        const r = byRecovery(await recovering);
+        confirmed = r.confirmed;
+        detail = r.detail;
+        commands = [...commands, ...r.commands];
         agentRunning = false;
         break;
       }
@@ -136,6 +165,11 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
         confirmed = true;
         detail = state.absence;
         break;
+      }
+      if (state.deadAgent !== undefined && o.recovery !== undefined) {
+        // the next pass takes the fresh agent's word for it
+        void o.recovery.recover(entry.agent, state.deadAgent.container, state.deadAgent.pod);
+        continue;
       }
       // an agent of another protocol, or one that is gone, will not answer better later
       const hopeless = (call.kind === "no-reply" && call.foreign) || (call.kind === "reply" && call.reply.error?.code === "bad-request") || state.agentRunning === false;

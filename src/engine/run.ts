@@ -7,7 +7,7 @@
 // observers; the engine never prints.
 import { ChaosRunError, CouldNotRunError, ExitCode, isChaosRunError } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
-import { stressAgentServeArgs } from "../faults/index.js";
+import { stressAgentServeArgs, stressSecurity, type PodSecurityLevel } from "../faults/index.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import type { Plan } from "../plan/types.js";
 import { callAgent, type AgentHandle } from "./agent-client.js";
@@ -19,8 +19,10 @@ import { Interrupted, interruptOf } from "./interrupt.js";
 import { LeaseKeeper } from "./leases.js";
 import { RevertLedger, type LedgerEntry } from "./ledger.js";
 import { mapPool, sleep } from "./pool.js";
-import { preflight, TTL_MARGIN_MS } from "./preflight.js";
+import { podUsers, preflight, TTL_MARGIN_MS } from "./preflight.js";
+import { AgentRecovery, recoveredWords, type Recovered } from "./recover.js";
 import { revertEntries, type RevertOutcomeOf } from "./revert.js";
+import { toolsLifeMs } from "./tools-pod.js";
 import { isAgentFaultStep, runFaultStep, type AgentFaultStep } from "./steps.js";
 import { isKillStep, runKillStep, type EventStepContext, type Observation } from "./kill.js";
 import { isPodDeleteStep, runPodDeleteStep } from "./pod-delete.js";
@@ -66,7 +68,7 @@ export interface Unreverted {
   readonly agentRunning: boolean | undefined;
 }
 
-/** A fault that ended before its step did: the agent reverted it by itself. */
+/** A fault that ended before its step did: the agent reverted it by itself, or it died and a fresh agent did. */
 export interface LostFault {
   readonly step: number;
   readonly stepName: string;
@@ -74,6 +76,8 @@ export interface LostFault {
   readonly faultId: string;
   readonly pod: PodRef;
   readonly reason: string;
+  /** lease: renewals did not reach the agent in time; agent: the agent's container ended */
+  readonly cause?: "lease" | "agent" | undefined;
 }
 
 export interface RunResult {
@@ -114,9 +118,16 @@ export function unrevertedMessage(unreverted: readonly Unreverted[]): { message:
   };
 }
 
-function lostMessage(lost: readonly LostFault[]): string {
+function lostMessage(lost: readonly LostFault[]): { message: string; hint: string } {
   const lines = lost.map((l) => `  pod ${podKey(l.pod)}: fault ${l.faultId} (step ${l.step + 1}, ${l.stepName}) did not hold for its ${formatDuration(l.durationMs)}: ${l.reason}`);
-  return `${lost.length} fault${lost.length > 1 ? "s" : ""} ended before ${lost.length > 1 ? "their steps" : "its step"} did, so what was measured is not what was planned:\n${lines.join("\n")}`;
+  const hints: string[] = [];
+  const died = [...new Set(lost.filter((l) => l.cause === "agent").map((l) => `kubectl describe pod -n ${l.pod.namespace} ${l.pod.name}`))];
+  if (died.length > 0) hints.push(`an agent's container ended (OOMKilled: the pod's memory limit or the node's memory; a crash: its log, kubectl logs -c AGENT): ${died.join(", ")}`);
+  if (lost.some((l) => l.cause !== "agent")) hints.push("a busy API server or node slows renewals down: give the agent a longer lease (agent.lease in the scenario)");
+  return {
+    message: `${lost.length} fault${lost.length > 1 ? "s" : ""} ended before ${lost.length > 1 ? "their steps" : "its step"} did, so what was measured is not what was planned:\n${lines.join("\n")}`,
+    hint: hints.join("; "),
+  };
 }
 
 export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, signal: AbortSignal, options: EngineOptions): Promise<RunResult> {
@@ -140,7 +151,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     call: (agent, request, o) => callAgent(cluster, agent, request, o),
     onLost: (agent, faultId, reason) => {
       const entry = ledger.open().find((e) => e.faultId === faultId && podKey(e.agent.pod) === podKey(agent.pod));
-      if (entry !== undefined) markLost(entry, reason);
+      if (entry !== undefined) markLost(entry, reason, "lease");
     },
     onWarning: (agent, faultId, why) => emit({ type: "warning", at: now(), message: `could not renew the lease of ${faultId} in pod ${podKey(agent.pod)} (renewing again): ${why}` }),
     onSlow: (agent, faultId, tookMs) =>
@@ -150,21 +161,64 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         message: `renewing the lease of ${faultId} in pod ${podKey(agent.pod)} took ${formatDuration(Math.round(tookMs / 100) * 100)}, over half its ${formatDuration(plan.agent.leaseMs)} lease: an exec to this pod is slow, and the agent may revert the fault by itself before a renewal reaches it; give the agent a longer lease (agent.lease in the scenario)`,
       }),
   });
-  const markLost = (entry: LedgerEntry, reason: string): void => {
+  const markLost = (entry: LedgerEntry, reason: string, cause: LostFault["cause"]): void => {
     if (entry.state === "lost") return;
     entry.state = "lost";
     const step = stepOf.get(entry.step);
-    lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason });
+    lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason, cause });
     emit({ type: "fault:lost", at: now(), index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, reason });
   };
   const recordReverts = (outcomes: readonly RevertOutcomeOf[]): void => {
     for (const o of outcomes) {
       // the agent had reverted it by itself before its step ended: renewals that never reached
       // it (a hung exec) are found out here at the latest
-      if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly);
+      if (o.endedEarly !== undefined && o.entry.state === "applied") markLost(o.entry, o.endedEarly, "lease");
       if (o.confirmed) continue;
       unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning });
     }
+  };
+  /** faults a dead agent held while their steps ran: lost once its recovery says how they ended */
+  const heldByDead = new Map<string, LedgerEntry[]>();
+  const recovery = new AgentRecovery(
+    {
+      cluster,
+      emit,
+      now,
+      runId: options.runId,
+      image: plan.agent.image,
+      pullPolicy: plan.agent.pullPolicy,
+      capabilities: plan.agent.capabilities,
+      ttlMs: plan.agent.ttlMs,
+      injectTimeoutMs: options.injectTimeoutMs,
+      execTimeoutMs: options.execTimeoutMs,
+    },
+    (r) => recovered(r),
+  );
+  const recovered = (r: Recovered): void => {
+    const k = podKey(r.dead.pod);
+    // the fresh agent is the pod's agent from now on (later steps apply through it)
+    if (r.fresh !== undefined && agents.get(k)?.container === r.dead.container) agents.set(k, r.fresh);
+    const words = recoveredWords(r);
+    for (const e of heldByDead.get(`${k}/${r.dead.container}`) ?? []) markLost(e, words, "agent");
+    emit({ type: "warning", at: now(), message: `pod ${k}: ${words}` });
+  };
+  /** An agent of this run's was seen terminated: its faults are reverted by a fresh agent at once. */
+  const agentEnded = (pod: PodInfo): void => {
+    const handle = agents.get(podKey(pod));
+    if (handle === undefined || pod.deleting || recovery.of(handle) !== undefined) return;
+    const c = pod.ephemeralContainers.find((x) => x.name === handle.container);
+    if (c === undefined || c.state !== "terminated") return;
+    const mine = ledger.open().filter((e) => e.agent.container === handle.container && podKey(e.agent.pod) === podKey(pod) && e.processOnly !== true);
+    // those whose steps are still on (held, or being applied) did not hold for their duration
+    const holding = mine.filter((e) => e.state === "applying" || leases.isHeld(e.agent, e.faultId));
+    for (const e of holding) leases.release(e.agent, e.faultId);
+    heldByDead.set(`${podKey(pod)}/${handle.container}`, holding);
+    emit({
+      type: "warning",
+      at: now(),
+      message: `pod ${podKey(pod)}: agent ${handle.container} ended (${c.reason ?? "terminated"}${c.exitCode !== undefined ? `, exit ${c.exitCode}` : ""})${mine.length > 0 ? ` holding ${mine.map((e) => e.faultId).join(", ")}` : ""}: adding a fresh agent to revert what it left`,
+    });
+    void recovery.recover(handle, c, pod);
   };
   const checks = new Checks({
     cluster,
@@ -176,6 +230,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     signal,
     injectTimeoutMs: options.injectTimeoutMs,
     probeTimeoutMs: options.probeTimeoutMs,
+    toolsLifeMs: toolsLifeMs(plan, options.probeTimeoutMs, options.injectTimeoutMs),
     env: options.env,
     targets: () => options.pods.flatMap((p) => (replacements.has(podKey(p)) ? [replacements.get(podKey(p)) as PodInfo] : gone.has(podKey(p)) ? [] : [p])),
     httpGet: options.httpGet,
@@ -218,7 +273,9 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         const ref = { namespace: p.namespace, name: p.name };
         emit({ type: "agent:injecting", at: now(), pod: ref, container: name });
         const started = now();
-        const spec = agentContainer(name, { image: plan.agent.image, pullPolicy: plan.agent.pullPolicy, capabilities: [], ttlMs: f.agentTtlMs, runId: options.runId });
+        // no capability; the pod's user where the pod or the namespace demands non-root
+        const security = stressSecurity(podUsers(fresh), namespaceLevel);
+        const spec = agentContainer(name, { image: plan.agent.image, pullPolicy: plan.agent.pullPolicy, capabilities: [], security, ttlMs: f.agentTtlMs, runId: options.runId });
         await cluster.addEphemeralContainer(p.namespace, p.name, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) });
         await cluster.waitContainerRunning(p.namespace, p.name, name, { signal, timeoutMs: options.injectTimeoutMs });
         holders.set(podKey(ref), { pod: ref, container: name, reused: false });
@@ -241,6 +298,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
         concurrency: options.concurrency,
         execTimeoutMs: options.execTimeoutMs,
         revertDeadlineMs: options.revertDeadlineMs,
+        recovery,
         handOffToLease: options.handOffToLease,
         leaseMs: plan.agent.leaseMs,
         agentImage: plan.agent.image,
@@ -277,8 +335,10 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
 
   emit({ type: "run:start", at: now(), runId: options.runId, plan, cluster: cluster.identity });
   let status: RunStatus = "passed";
+  /** the Pod Security level the namespace enforces (undefined: it could not be read) */
+  let namespaceLevel: PodSecurityLevel | undefined;
   try {
-    await preflight(
+    namespaceLevel = await preflight(
       plan,
       cluster,
       options.namespace,
@@ -294,11 +354,15 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
       emit,
       now,
     );
+    // one follower per target pod on the namespace's one watch: the pod going, and its agent ending
     for (const pod of options.pods) {
       stopWatching.push(
-        cluster.onPodGone(pod.namespace, pod.name, (reason) => {
-          gone.set(podKey(pod), reason);
-          if (!deletedByRun.has(podKey(pod))) emit({ type: "warning", at: now(), message: `target pod ${podKey(pod)} was ${reason} during the run` });
+        cluster.followPod(pod.namespace, pod.name, {
+          gone: (reason) => {
+            gone.set(podKey(pod), reason);
+            if (!deletedByRun.has(podKey(pod))) emit({ type: "warning", at: now(), message: `target pod ${podKey(pod)} was ${reason} during the run` });
+          },
+          changed: agentEnded,
         }),
       );
     }
@@ -386,10 +450,21 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     leases.releaseAll();
     const leftover = ledger.open();
     if (leftover.length > 0) {
-      const outcomes = await revertEntries(leftover, { cluster, emit, now, concurrency: options.concurrency, execTimeoutMs: options.execTimeoutMs, deadlineMs: options.revertDeadlineMs, gone });
+      const outcomes = await revertEntries(leftover, {
+        cluster,
+        emit,
+        now,
+        concurrency: options.concurrency,
+        execTimeoutMs: options.execTimeoutMs,
+        deadlineMs: options.revertDeadlineMs,
+        gone,
+        recovery,
+      });
       for (const o of outcomes) ledger.settle(o.entry);
       recordReverts(outcomes);
     }
+    // a fresh agent still at work for an agent that died after its faults were reverted
+    await recovery.settled();
     // after the reverts: a sample under way must not hold them up
     await monitor?.stop();
     for (const stop of stopWatching) stop();
@@ -408,14 +483,7 @@ export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, sig
     const first = failure?.hint !== undefined && failure.exitCode !== ExitCode.ExpectationFailed ? `${failure.hint}; then ` : "";
     result = { status: status === "passed" || status === "failed" ? "error" : status, exitCode: ExitCode.RevertUnconfirmed, message: message + why, hint: first + hint, unreverted, lost };
   } else if (lost.length > 0 && (failure === undefined || failure.exitCode === ExitCode.ExpectationFailed)) {
-    result = {
-      status: "error",
-      exitCode: ExitCode.CouldNotRun,
-      message: lostMessage(lost),
-      hint: "a busy API server or node slows renewals down: give the agent a longer lease (agent.lease in the scenario)",
-      unreverted,
-      lost,
-    };
+    result = { status: "error", exitCode: ExitCode.CouldNotRun, ...lostMessage(lost), unreverted, lost };
   } else if (failure === undefined) {
     result = { status, exitCode: ExitCode.Ok, message: undefined, hint: undefined, unreverted, lost };
   } else {

@@ -13,7 +13,7 @@ import { interruptOf } from "./interrupt.js";
 import type { LeaseKeeper } from "./leases.js";
 import type { LedgerEntry, RevertLedger } from "./ledger.js";
 import { mapPool, sleep } from "./pool.js";
-import { revertEntries, type RevertOutcomeOf } from "./revert.js";
+import { revertEntries, type RevertOutcomeOf, type RevertRecovery } from "./revert.js";
 
 export interface FaultStepContext {
   readonly cluster: Cluster;
@@ -30,6 +30,8 @@ export interface FaultStepContext {
   readonly concurrency: number;
   readonly execTimeoutMs: number;
   readonly revertDeadlineMs: number;
+  /** a fresh agent for a pod whose agent died holding faults */
+  readonly recovery?: RevertRecovery | undefined;
   /** disrupt --detach: once applied, the faults are left to the agents' leases */
   readonly handOffToLease: boolean;
   /** the lease of a handed-off fault (the fault's own duration) */
@@ -198,6 +200,7 @@ export async function runFaultStep(step: AgentFaultStep, ctx: FaultStepContext):
         execTimeoutMs: ctx.execTimeoutMs,
         deadlineMs: ctx.revertDeadlineMs,
         gone: ctx.gone,
+        recovery: ctx.recovery,
       });
       for (const o of outcomes) ctx.ledger.settle(o.entry);
       ctx.reverted(outcomes);

@@ -2,14 +2,16 @@
 // and the orphans it sees (`sweep {own: true}`). A pod whose agent died abnormally (killed, OOM:
 // exit code ≠ 0) and that has no live agent still holds whatever that agent had applied — the
 // faults live in the pod's network namespace, not in the container — so a fresh agent is added
-// (short TTL) and asked to revert the orphans only (`sweep {own: false}`). A dry run only lists.
+// (short TTL) and asked to revert the orphans only (`sweep {own: false}`). The chaos-tools pods of
+// runs that are gone are removed (sweepToolsPods). A dry run only lists.
 import { NETWORK_CAPABILITIES, statusRequest, sweepRequest } from "../faults/index.js";
 import type { FaultState, Reply, RevertOutcome } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo, PullPolicy } from "../kube/types.js";
 import { orphanSummary } from "./orphans.js";
 import { callAgent, replyProblem, type AgentCall, type AgentHandle } from "./agent-client.js";
-import { AGENT_PREFIX, STRESS_AGENT_PREFIX, agentContainer, agentName } from "./agents.js";
+import { AGENT_PREFIX, STRESS_AGENT_PREFIX, addFreshAgent } from "./agents.js";
 import { mapPool } from "./pool.js";
+import { RUN_LABEL, TOOLS_SELECTOR, toolsPodFate } from "./tools-pod.js";
 
 export interface SweepOptions {
   /** this sweep's own run id (names a fresh agent, goes into every request) */
@@ -128,14 +130,10 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
       );
       return;
     }
-    const name = agentName(pod, o.runId);
+    let fresh: AgentHandle;
     try {
-      await cluster.addEphemeralContainer(
-        pod.namespace,
-        pod.name,
-        agentContainer(name, { image, pullPolicy: o.pullPolicy, capabilities: capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES, ttlMs: o.ttlMs, runId: o.runId }),
-      );
-      await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: o.signal, timeoutMs: o.injectTimeoutMs });
+      const caps = capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES;
+      fresh = await addFreshAgent(cluster, pod, { image, pullPolicy: o.pullPolicy, capabilities: caps, ttlMs: o.ttlMs, runId: o.runId, injectTimeoutMs: o.injectTimeoutMs, signal: o.signal });
     } catch (e) {
       failed++;
       say(
@@ -143,7 +141,8 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
       );
       return;
     }
-    const call = await ask(cluster, { pod: ref, container: name, reused: false }, o, false);
+    const name = fresh.container;
+    const call = await ask(cluster, fresh, o, false);
     if (call.kind === "no-reply") {
       failed++;
       say(
@@ -156,4 +155,47 @@ export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: S
     say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left: ${done.text}`);
   });
   return { agents, failed };
+}
+
+export interface ToolsSweep {
+  /** tools pods removed (dry: that would be) */
+  readonly removed: number;
+  /** tools pods left to runs that may still be going */
+  readonly kept: number;
+  /** tools pods that could not be removed */
+  readonly failed: number;
+}
+
+/**
+ * Removes the chaos-tools pods of runs that are gone (tools-pod.ts says how that is known: the pod
+ * ended, or its time ran out, or an older chaos-run made it to live for ever); one of a run that
+ * may still be going is left, and said so with when it ends by itself.
+ */
+export async function sweepToolsPods(cluster: Cluster, namespace: string | undefined, o: Pick<SweepOptions, "dryRun">, now: number, say: (line: string) => void): Promise<ToolsSweep> {
+  let removed = 0;
+  let kept = 0;
+  let failed = 0;
+  for (const pod of await cluster.listPods(namespace, TOOLS_SELECTOR)) {
+    const where = `${pod.namespace}/${pod.name} (tools pod of run ${pod.labels[RUN_LABEL] ?? "?"})`;
+    const fate = toolsPodFate(pod, now);
+    if (!fate.gone) {
+      kept++;
+      say(`${where}: its run may still be going; left (it ends by itself at ${new Date(fate.until).toISOString()}; kubectl delete pod -n ${pod.namespace} ${pod.name} removes it now)`);
+      continue;
+    }
+    if (o.dryRun) {
+      removed++;
+      say(`${where}: ${fate.why}: would remove it`);
+      continue;
+    }
+    try {
+      await cluster.deletePod(pod.namespace, pod.name);
+      removed++;
+      say(`${where}: ${fate.why}: removed`);
+    } catch (e) {
+      failed++;
+      say(`${where}: ${fate.why}: COULD NOT remove it: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { removed, kept, failed };
 }

@@ -5,6 +5,7 @@ export {
   KILL_CAPABILITIES,
   MAX_LEASE_MS,
   MIN_LEASE_MS,
+  NETEM_CAPABILITIES,
   NETWORK_CAPABILITIES,
   PROTOCOL_VERSION,
   agentServeArgs,
@@ -13,6 +14,7 @@ export {
   deliveryOf,
   faultSpec,
   killAgentServeArgs,
+  killCapabilities,
   stressAgentServeArgs,
   killSpec,
   leaseMsOf,
@@ -25,6 +27,20 @@ export {
 } from "./requests.js";
 export type { Delivery } from "./requests.js";
 export { parseReply, type ReplyParse } from "./reply.js";
+export {
+  BASELINE_CAPABILITIES,
+  NOBODY,
+  POD_SECURITY_LEVELS,
+  admits,
+  enforcedLevel,
+  levelOf,
+  nonRootSecurity,
+  refusals,
+  rootSecurity,
+  securityWords,
+  stressSecurity,
+} from "./security.js";
+export type { AddedContainerSecurity, PodSecurityLevel, PodUsers } from "./security.js";
 export type { ApplyRequest, CommandRun, FaultSpec, FaultState, Reply, ReplyError, Request, RevertOutcome, RevertRequest } from "./protocol.generated.js";
 export type {
   Distribution,

@@ -174,13 +174,28 @@ export function stressAgentServeArgs(ttlMs: number): string[] {
   return [...agentServeArgs(ttlMs), "--kinds", "stress"];
 }
 
-/** What network faults need: tc and iptables need NET_ADMIN; iptables opens raw sockets (NET_RAW). */
+/**
+ * What the pod's agent needs for every network fault (and an agent added for later runs, or to
+ * sweep): tc, iptables and sock_destroy need NET_ADMIN; iptables' legacy backend, which the
+ * agent falls back to where the node's kernel has no nf_tables, opens a raw socket to read and
+ * write its tables (NET_RAW). Which backend works is known only inside the pod.
+ */
 export const NETWORK_CAPABILITIES: readonly string[] = ["NET_ADMIN", "NET_RAW"];
 
+/** netem alone: tc speaks netlink, NET_ADMIN is all it needs (no iptables, so no raw socket). */
+export const NETEM_CAPABILITIES: readonly string[] = ["NET_ADMIN"];
+
 /**
- * What a kill agent needs: SYS_PTRACE to inject SIGKILL into an init (and to trace a process of
- * other credentials), KILL to signal a process of another user.
+ * What a kill agent needs: a kill the agent sends with kill(2) — to a process that is not its
+ * namespace's init (shareProcessNamespace), or a signal an init handles — needs KILL, since the
+ * process may run as another user than the agent's root; SIGKILL to an init goes through ptrace
+ * (PTRACE_ATTACH, then PTRACE_CONT with SIGKILL), which needs SYS_PTRACE and no KILL.
  */
+export function killCapabilities(signal: KillFault["signal"], targetIsInit: boolean): readonly string[] {
+  return signal === "SIGKILL" && targetIsInit ? ["SYS_PTRACE"] : ["KILL"];
+}
+
+/** Every capability a kill agent may be given (the preflight's RBAC-free view of a kill). */
 export const KILL_CAPABILITIES: readonly string[] = ["SYS_PTRACE", "KILL"];
 
 /**
@@ -208,16 +223,19 @@ export function deliveryOf(fault: Fault): Delivery {
 /**
  * The Linux capabilities the agent that delivers a fault needs; nothing more is asked for. An HTTP
  * fault needs what iptables needs for its redirect, and NET_ADMIN again to reset the connections
- * opened before it (sock_destroy); its proxy listens on an unprivileged port.
+ * opened before it (sock_destroy); its proxy listens on an unprivileged port. A kill's depend on
+ * the pod too (killCapabilities): this is the common case, a main process that is its init.
  */
 export function capabilitiesFor(fault: Fault): readonly string[] {
   switch (fault.kind) {
     case "netem":
+      return NETEM_CAPABILITIES;
     case "partition":
     case "http":
       return NETWORK_CAPABILITIES;
     case "kill":
-      return KILL_CAPABILITIES;
+      // where the container's main process is its namespace's init (no shareProcessNamespace)
+      return killCapabilities(fault.signal, true);
     case "stress":
     case "podDelete":
       // the stressors need no privilege; a pod deletion needs no agent at all

@@ -94,8 +94,24 @@ export interface KillFault {
 /** CPU and memory consumed by the agent, in the pod's cgroup. */
 export interface StressFault {
   readonly kind: "stress";
-  readonly cpu: { readonly workers: number /** percent of one CPU per worker */; readonly load: number } | undefined;
-  readonly memory: { readonly bytes: number /** as written, e.g. `64Mi` */; readonly text: string } | undefined;
+  readonly cpu:
+    | {
+        readonly workers: number;
+        /** percent of one CPU per worker */
+        readonly load: number;
+        /** stress.cpu.allowBeyondLimit: more than the pod's CPU limit (or, without one, its request) is asked for on purpose */
+        readonly allowBeyondLimit?: boolean | undefined;
+      }
+    | undefined;
+  readonly memory:
+    | {
+        readonly bytes: number;
+        /** as written, e.g. `64Mi` */
+        readonly text: string;
+        /** stress.memory.allowBeyondLimit: more than the pod's memory limit (or, without one, its request) is asked for on purpose */
+        readonly allowBeyondLimit?: boolean | undefined;
+      }
+    | undefined;
 }
 
 /** The pod deleted through the API: an event, watched for its controller's replacement. */

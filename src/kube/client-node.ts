@@ -10,6 +10,7 @@ import { execOutcome } from "./exec-status.js";
 import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
 import type {
   AccessCheck,
+  AddedContainerSecurity,
   AgentContainerSpec,
   ApiResource,
   Cluster,
@@ -20,6 +21,7 @@ import type {
   ExecOptions,
   ExecResult,
   ObjectQuery,
+  PodFollower,
   PodInfo,
   PodSpecForTools,
 } from "./types.js";
@@ -123,6 +125,18 @@ function loadConfig(options: ConnectOptions): KeepAliveKubeConfig {
   return kc;
 }
 
+/** The securityContext chaos-run sends for a container it adds: every field, as the port has it. */
+export function securityContextOf(sc: AddedContainerSecurity): k8s.V1SecurityContext {
+  return {
+    runAsUser: sc.runAsUser,
+    ...(sc.runAsGroup === undefined ? {} : { runAsGroup: sc.runAsGroup }),
+    runAsNonRoot: sc.runAsNonRoot,
+    allowPrivilegeEscalation: sc.allowPrivilegeEscalation,
+    capabilities: { drop: [...sc.drop], ...(sc.capabilities.length > 0 ? { add: [...sc.capabilities] } : {}) },
+    seccompProfile: { type: sc.seccompProfile },
+  };
+}
+
 type ContainerSpecLike = { name: string; image?: string | undefined; env?: k8s.V1EnvVar[] | undefined; securityContext?: k8s.V1SecurityContext | undefined };
 
 function containerInfo(spec: ContainerSpecLike | undefined, status: k8s.V1ContainerStatus | undefined, name: string): ContainerInfo {
@@ -144,7 +158,27 @@ function containerInfo(spec: ContainerSpecLike | undefined, status: k8s.V1Contai
       status?.lastState?.terminated === undefined
         ? undefined
         : { exitCode: status.lastState.terminated.exitCode, reason: status.lastState.terminated.reason, signal: status.lastState.terminated.signal },
+    finishedAt: timeOf(st?.terminated?.finishedAt),
+    runAsUser: spec?.securityContext?.runAsUser,
   };
+}
+
+/** A time of the API (client-node gives a Date, or the text where it did not parse one) in ms. */
+function timeOf(t: Date | string | undefined): number | undefined {
+  if (t === undefined) return undefined;
+  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The pod's total of one resource over its containers' requests (a limit without a request is its request); undefined where none sets one. */
+function podRequest(containers: readonly k8s.V1Container[], resource: string, parse: (text: string) => number | undefined): number | undefined {
+  let sum: number | undefined;
+  for (const c of containers) {
+    const text = c.resources?.requests?.[resource] ?? c.resources?.limits?.[resource];
+    const v = text === undefined ? undefined : parse(text);
+    if (v !== undefined) sum = (sum ?? 0) + v;
+  }
+  return sum;
 }
 
 export function podInfo(pod: k8s.V1Pod): PodInfo {
@@ -181,6 +215,12 @@ export function podInfo(pod: k8s.V1Pod): PodInfo {
         memoryBytes,
       ),
     },
+    requests: {
+      cpuMilli: podRequest(spec?.containers ?? [], "cpu", cpuMilli),
+      memoryBytes: podRequest(spec?.containers ?? [], "memory", memoryBytes),
+    },
+    annotations: pod.metadata?.annotations ?? {},
+    activeDeadlineSeconds: spec?.activeDeadlineSeconds,
     defaultContainer: pod.metadata?.annotations?.["kubectl.kubernetes.io/default-container"],
     terminationGracePeriodSeconds: spec?.terminationGracePeriodSeconds,
     shareProcessNamespace: spec?.shareProcessNamespace,
@@ -349,7 +389,7 @@ class ClientNodeCluster implements Cluster {
       env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
       // explicit, never inherited from the pod: a pod-level runAsUser 1000 would leave the
       // capabilities without effect, a pod-level runAsNonRoot would stop the agent starting
-      securityContext: { runAsUser: spec.securityContext.runAsUser, runAsNonRoot: spec.securityContext.runAsNonRoot, capabilities: { add: [...spec.securityContext.capabilities] } },
+      securityContext: securityContextOf(spec.securityContext),
       terminationMessagePolicy: "FallbackToLogsOnError",
       ...(spec.targetContainerName === undefined ? {} : { targetContainerName: spec.targetContainerName }),
     };
@@ -546,10 +586,14 @@ class ClientNodeCluster implements Cluster {
       this.core.createNamespacedPod({
         namespace,
         body: {
-          metadata: { name: spec.name, labels: { ...spec.labels } },
+          metadata: { name: spec.name, labels: { ...spec.labels }, annotations: { ...spec.annotations } },
           spec: {
-            containers: [{ name: "tools", image: spec.image, imagePullPolicy: spec.pullPolicy, command: [...spec.command] }],
-            restartPolicy: "Always",
+            containers: [{ name: "tools", image: spec.image, imagePullPolicy: spec.pullPolicy, command: [...spec.command], securityContext: securityContextOf(spec.securityContext) }],
+            // it runs once: its command ends by itself, and the kubelet ends it at the deadline
+            restartPolicy: "Never",
+            activeDeadlineSeconds: spec.activeDeadlineSeconds,
+            // no token: the probes need no API access from inside
+            automountServiceAccountToken: false,
             terminationGracePeriodSeconds: 1,
           },
         },
@@ -622,20 +666,25 @@ class ClientNodeCluster implements Cluster {
     }
   }
 
-  onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void {
+  followPod(namespace: string, name: string, on: PodFollower): () => void {
     let stopped = false;
     let fired = false;
     let stop: (() => void) | undefined;
     const fire = (reason: string): void => {
       if (fired || stopped) return;
       fired = true;
-      callback(reason);
+      on.gone(reason);
     };
     this.hub
       .listen(
         namespace,
         name,
-        (phase, info) => (phase === "DELETED" ? fire("deleted") : info.deleting ? fire("terminating") : undefined),
+        (phase, info) => {
+          if (stopped) return;
+          if (phase !== "DELETED") on.changed?.(info);
+          if (phase === "DELETED") fire("deleted");
+          else if (info.deleting) fire("terminating");
+        },
         () => undefined,
       )
       .then((s) => {

@@ -1,6 +1,7 @@
 // The Cluster port: everything chaos-run asks of Kubernetes, as plain data. The adapter on
 // @kubernetes/client-node (client-node.ts) is the only implementation and the only importer of
 // that library; nothing else in src/ may import it (startup: it costs ~0.5 s to load).
+import type { AddedContainerSecurity } from "../faults/security.js";
 
 export interface ConnectOptions {
   /** --kubeconfig; else $KUBECONFIG (colon-separated, merged), else ~/.kube/config, else in-cluster */
@@ -39,6 +40,10 @@ export interface ContainerInfo {
   readonly ready?: boolean | undefined;
   /** how the container's previous run ended (lastState.terminated) */
   readonly lastTerminated?: ContainerEnd | undefined;
+  /** when it terminated (state.terminated.finishedAt, the node's clock, ms since the epoch) */
+  readonly finishedAt?: number | undefined;
+  /** its securityContext's runAsUser, where it sets one */
+  readonly runAsUser?: number | undefined;
 }
 
 /** How a container's run ended. */
@@ -83,6 +88,12 @@ export interface PodInfo {
   readonly security: PodSecurity;
   /** the pod's limits: the sum of its containers' limits, where each container has one */
   readonly limits?: { readonly cpuMilli: number | undefined; readonly memoryBytes: number | undefined } | undefined;
+  /** the pod's requests: the sum of its containers' requests (what the scheduler set aside for it on its node); undefined where none has one */
+  readonly requests?: { readonly cpuMilli: number | undefined; readonly memoryBytes: number | undefined } | undefined;
+  /** metadata.annotations (chaos-run reads only its own, e.g. a tools pod's expiry) */
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+  /** spec.activeDeadlineSeconds */
+  readonly activeDeadlineSeconds?: number | undefined;
   /** annotation kubectl.kubernetes.io/default-container */
   readonly defaultContainer?: string | undefined;
   readonly terminationGracePeriodSeconds?: number | undefined;
@@ -90,6 +101,9 @@ export interface PodInfo {
 }
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/** The securityContext of a container chaos-run adds (src/faults/security.ts builds it). */
+export type { AddedContainerSecurity } from "../faults/security.js";
 
 /**
  * The ephemeral container that carries the agent. Everything is explicit: a container added to a
@@ -103,12 +117,7 @@ export interface AgentContainerSpec {
   readonly args: readonly string[];
   /** CHAOS_AGENT_NAME (its container name) and CHAOS_RUN_ID */
   readonly env: Readonly<Record<string, string>>;
-  readonly securityContext: {
-    readonly runAsUser: number;
-    readonly runAsNonRoot: boolean;
-    /** exactly what the faults need, e.g. NET_ADMIN + NET_RAW */
-    readonly capabilities: readonly string[];
-  };
+  readonly securityContext: AddedContainerSecurity;
   /** for faults that act on one container (kill, stress): shares its process namespace */
   readonly targetContainerName?: string | undefined;
 }
@@ -164,7 +173,13 @@ export interface PodSpecForTools {
   readonly image: string;
   readonly pullPolicy: PullPolicy;
   readonly labels: Readonly<Record<string, string>>;
+  /** what says whose it is and until when (chaos-run.dev/expires), for sweep */
+  readonly annotations: Readonly<Record<string, string>>;
+  /** a command that ends by itself (never `sleep infinity`): the pod runs once (restartPolicy Never) */
   readonly command: readonly string[];
+  /** the kubelet ends the pod this long after it started, whatever its command does */
+  readonly activeDeadlineSeconds: number;
+  readonly securityContext: AddedContainerSecurity;
 }
 
 /** Which API objects a k8s probe reads: one by name, or several by label selector. */
@@ -176,6 +191,11 @@ export interface ObjectQuery {
   readonly name?: string | undefined;
   /** `a=b,c=d` */
   readonly selector?: string | undefined;
+}
+
+export interface PodFollower {
+  readonly changed?: ((pod: PodInfo) => void) | undefined;
+  readonly gone: (reason: string) => void;
 }
 
 export interface Cluster {
@@ -211,7 +231,11 @@ export interface Cluster {
    * does not exist. Other failures (no such kind, forbidden, unreachable) throw, saying which.
    */
   getObjects(query: ObjectQuery, options?: { signal?: AbortSignal | undefined }): Promise<unknown[]>;
-  /** Calls back when the pod is deleted or starts terminating; returns a function that stops watching. */
-  onPodGone(namespace: string, name: string, callback: (reason: string) => void): () => void;
+  /**
+   * Follows one pod through the namespace's shared watch (no stream of its own): `changed` with
+   * each new state of it (its containers' too), `gone` once when it is deleted or starts
+   * terminating. Returns a function that stops following.
+   */
+  followPod(namespace: string, name: string, on: PodFollower): () => void;
   close(): void;
 }

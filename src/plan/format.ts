@@ -2,6 +2,8 @@
 import { formatDuration } from "../expect/format.js";
 import { requestArgv } from "../faults/requests.js";
 import { isNetworkFault } from "../faults/types.js";
+import { rootSecurity, securityWords, type AddedContainerSecurity } from "../faults/security.js";
+import { FAULT_END_WORDS } from "./containers.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
 import { OFFLINE_RUN_ID, modeText } from "./plan.js";
 
@@ -60,6 +62,11 @@ function probeLines(run: PlannedProbeRun, indent: string): string[] {
   return lines;
 }
 
+/** `root, adds NET_ADMIN, drops the rest`, `user 65534, adds nothing` */
+function containerBrief(sc: AddedContainerSecurity): string {
+  return `${sc.runAsNonRoot ? `user ${sc.runAsUser}` : "root"}, ${sc.capabilities.length > 0 ? `adds ${sc.capabilities.join(", ")}, drops the rest` : "adds nothing, drops every capability"}`;
+}
+
 function faultLines(f: PlannedFault, indent: string): string[] {
   const lines: string[] = [];
   switch (f.delivery) {
@@ -91,6 +98,12 @@ function faultLines(f: PlannedFault, indent: string): string[] {
       );
       break;
   }
+  lines.push(
+    f.container === undefined
+      ? `${indent}  Pod Security: any level (no container is added)`
+      : `${indent}  Pod Security: needs "${f.container.level}" (${containerBrief(f.container.security)})${f.container.note !== undefined ? `; ${f.container.note}` : ""}`,
+  );
+  lines.push(`${indent}  ends: ${FAULT_END_WORDS[f.ends]}`);
   for (const n of f.notes) lines.push(`${indent}  note: ${n}`);
   return lines;
 }
@@ -127,7 +140,7 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
   if (plan.agent.needed === false) out.push("  none held in the pods: the faults are delivered by kill and stress agents of their own, or through the API");
   else
     out.push(
-      `  an ephemeral container chaos-agent-${plan.runId} in each pod: runAsUser 0, runAsNonRoot false, capabilities ${plan.agent.capabilities.length > 0 ? plan.agent.capabilities.join(", ") : "none added"} (what the faults need, nothing more; never inherited from the pod)`,
+      `  an ephemeral container chaos-agent-${plan.runId} in each pod: ${securityWords(rootSecurity(plan.agent.capabilities))} (what the faults need, nothing more; never inherited from the pod)`,
     );
   out.push("");
   if (plan.steadyState.length > 0) {
@@ -215,6 +228,9 @@ export function planToJson(plan: Plan, file: string): unknown {
               spec: f.delivery === "api" ? { kind: "podDelete", ...(f.fault.gracePeriodMs === undefined ? {} : { gracePeriodMs: f.fault.gracePeriodMs }) } : f.apply.fault.spec,
               apply: f.delivery === "api" ? null : f.apply,
               revert: f.delivery === "agent" || f.delivery === "stress-agent" ? f.revert : null,
+              ends: f.ends,
+              container:
+                f.container === undefined ? null : { podSecurity: f.container.level, securityContext: f.container.security, ...(f.container.note === undefined ? {} : { note: f.container.note }) },
               ...(f.delivery === "kill-agent" ? { killAgent: { name: f.agentName, capabilities: f.capabilities, ttlMs: f.agentTtlMs } } : {}),
               ...(f.delivery === "stress-agent" ? { stressAgent: { name: f.agentName, ttlMs: f.agentTtlMs } } : {}),
             },

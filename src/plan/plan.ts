@@ -1,8 +1,8 @@
 // planRun: scenario + pods + seed → Plan. Pure: no clock, no I/O, randomness only from the
 // seeded PRNG, pods sorted by name before any choice (so the API's list order never matters).
 import { expectationText } from "../expect/expectation.js";
-import { DEFAULT_HTTP_ERROR_CODE, KILL_CAPABILITIES, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, deliveryOf, isNetworkFault, revertRequest } from "../faults/index.js";
-import type { Fault, HttpParams } from "../faults/types.js";
+import { DEFAULT_HTTP_ERROR_CODE, NETWORK_CAPABILITIES, applyRequest, capabilitiesFor, deliveryOf, isNetworkFault, revertRequest } from "../faults/index.js";
+import type { Fault, HttpParams, StressFault } from "../faults/types.js";
 import { ChaosRunError, ExitCode } from "../errors.js";
 import { formatDuration } from "../expect/format.js";
 import { formatSize } from "../scenario/units.js";
@@ -10,10 +10,12 @@ import { usesTarget } from "../scenario/template.js";
 import { DEFAULT_SEED, SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../scenario/types.js";
 import type { Probe, ProbeRun, PullPolicy, Scenario, TargetMode } from "../scenario/types.js";
 import { abCommand, curlCommand } from "../probes/command.js";
+import { stressBoundNotes, stressRefusals } from "./bounds.js";
+import { faultContainer, faultEnd } from "./containers.js";
 import { choose } from "./prng.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun, PlannedStep, PodLimits, TargetPod } from "./types.js";
 
-export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id" | "system-namespace" | "host-network";
+export type PlanErrorCode = "no-pods" | "not-enough-pods" | "blast-radius" | "bad-fault-id" | "system-namespace" | "host-network" | "stress-bound";
 
 /** The run id of an offline plan: a real run has its own (8 random characters, new each run). */
 export const OFFLINE_RUN_ID = "offline";
@@ -265,11 +267,12 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
           "the memory stressor asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes — with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2) — and the report says so, or says which container it took instead",
         );
       for (const p of pods) if (!p.placeholder && p.limits !== undefined) notes.push(`pod ${p.name}: ${limitsWords(p.limits)} (the sum of its containers' limits; the pod's cgroup enforces it)`);
+      notes.push(...stressBoundNotes(fault, pods));
       return notes;
     }
     case "kill": {
       const notes = [
-        `a kill agent ${agentName} is added to each pod with targetContainerName (it shares the container's PID namespace) and capabilities ${KILL_CAPABILITIES.join(", ")}, then asked, in every pod before any is touched, whether ${fault.signal} can be delivered: an init (the container's main process, without shareProcessNamespace) gets from inside its namespace only the signals it handles, and SIGKILL through ptrace; anything else is refused, with the reason, before any harm`,
+        `a kill agent ${agentName} is added to each pod with targetContainerName (it shares the container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL through ptrace, KILL for kill(2)), then asked, in every pod before any is touched, whether ${fault.signal} can be delivered: an init (the container's main process, without shareProcessNamespace) gets from inside its namespace only the signals it handles, and SIGKILL through ptrace; anything else is refused, with the reason, before any harm`,
         "where the main process is its namespace's init, the kill agent dies with it; the container's restart and the pod's return to Ready are watched for the step's duration",
       ];
       for (const p of pods)
@@ -290,6 +293,25 @@ function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string
     default:
       return [];
   }
+}
+
+/** A stress that asks a known pod for more than its bound, without the opt-in: refused before anything is touched (exit 3), at the size or the workers. */
+function refuseBeyondBound(fault: StressFault, pods: readonly PlannedPod[], index: number, name: string): void {
+  const refused = stressRefusals(
+    fault,
+    pods.filter((p) => !p.placeholder),
+  );
+  const first = refused[0];
+  if (first === undefined) return;
+  const resources = [...new Set(refused.map((r) => r.resource))];
+  const path = `/steps/${index}/fault/stress/${first.resource === "memory" ? "memory/size" : "cpu/workers"}`;
+  const lines = refused.map((r) => r.message);
+  throw new PlanError(
+    "stress-bound",
+    `step ${index + 1} (${name}): ${lines.length === 1 ? lines[0] : `\n  ${lines.join("\n  ")}`} (nothing was touched)`,
+    path,
+    `ask for less, or give the pod a ${resources.join(" and a ")} limit; if the node can take it, opt in by name: ${resources.map((r) => `stress.${r}.allowBeyondLimit: true`).join(", ")} (chaos-run stress: --allow-beyond-limit)`,
+  );
 }
 
 function faultId(runId: string, index: number): string {
@@ -330,7 +352,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
         t += step.durationMs;
         const id = faultId(runId, step.index);
         const f = step.fault;
-        const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary: faultSummary(f) };
+        const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary: faultSummary(f), ends: faultEnd(f), container: faultContainer(f, pods) };
         let fault: PlannedFault;
         switch (f.kind) {
           case "kill": {
@@ -351,6 +373,7 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
             fault = { ...base, delivery: "api", fault: f, notes: faultNotes(f, pods, "") };
             break;
           case "stress": {
+            refuseBeyondBound(f, pods, step.index, step.name);
             const agentName = `chaos-stress-${runId}-s${step.index + 1}`;
             fault = {
               ...base,
@@ -434,7 +457,19 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
 export function planRun(scenario: Scenario, pods: readonly TargetPod[], options: PlanOptions = {}): Plan {
   const seed = options.seed ?? scenario.target.seed ?? DEFAULT_SEED;
   const { candidates, chosen } = choosePods(scenario, pods, seed);
-  const planned = chosen.map((p): PlannedPod => ({ name: p.name, ip: p.ip, placeholder: false, role: p.role, controller: p.controller, containers: p.containers, limits: p.limits }));
+  const planned = chosen.map(
+    (p): PlannedPod => ({
+      name: p.name,
+      ip: p.ip,
+      placeholder: false,
+      role: p.role,
+      controller: p.controller,
+      containers: p.containers,
+      limits: p.limits,
+      requests: p.requests,
+      sharesProcesses: p.sharesProcesses,
+    }),
+  );
   return buildPlan(scenario, planned, candidates, seed, false, options);
 }
 

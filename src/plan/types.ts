@@ -2,6 +2,7 @@
 // prints it and the engine follows it.
 import type { Expectation } from "../expect/expectation.js";
 import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.js";
+import type { AddedContainerSecurity, PodSecurityLevel } from "../faults/security.js";
 import type { Fault, KillFault, PodDeleteFault, StressFault } from "../faults/types.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { AgentSettings, Probe, TargetMode } from "../scenario/types.js";
@@ -36,6 +37,10 @@ export interface TargetPod {
   /** its containers, first the default one (kill's default target) */
   readonly containers?: readonly string[] | undefined;
   readonly limits?: PodLimits | undefined;
+  /** what the scheduler set aside for it on its node (the sum of its containers' requests) */
+  readonly requests?: PodLimits | undefined;
+  /** spec.shareProcessNamespace: a container's main process is then not its namespace's init */
+  readonly sharesProcesses?: boolean | undefined;
 }
 
 export interface PlannedPod {
@@ -48,6 +53,8 @@ export interface PlannedPod {
   readonly controller?: PodController | null | undefined;
   readonly containers?: readonly string[] | undefined;
   readonly limits?: PodLimits | undefined;
+  readonly requests?: PodLimits | undefined;
+  readonly sharesProcesses?: boolean | undefined;
 }
 
 export interface PlannedProbeRun {
@@ -79,6 +86,25 @@ interface PlannedStepBase {
   readonly startMs: number;
 }
 
+/**
+ * What ends a fault when no revert reaches it. "agent": it lives in the pod's network namespace,
+ * and only a live agent there reverts it — at its lease, at its TTL, or a fresh agent the runner
+ * (or sweep) adds when the one that held it died. "process": it lives in its agent's processes
+ * (stress) and ends with them. "event": nothing is held (kill, podDelete). The place for a fault
+ * the kernel ends by itself (a rule that expires unless renewed) is beside these.
+ */
+export type FaultEnd = "agent" | "process" | "event";
+
+/** The container a fault adds to each pod, as it is sent, and the Pod Security level that admits it. */
+export interface PlannedContainer {
+  /** its securityContext (for the first pod where it differs by pod: see `note`) */
+  readonly security: AddedContainerSecurity;
+  /** the strictest level that admits it */
+  readonly level: PodSecurityLevel;
+  /** where it differs by pod or by namespace */
+  readonly note?: string | undefined;
+}
+
 interface PlannedFaultBase {
   /** the agent's id of this fault, `<runId>-s<N>` (`[a-z0-9-]{1,22}`); it names the fault's kernel objects */
   readonly id: string;
@@ -89,6 +115,9 @@ interface PlannedFaultBase {
   readonly summary: string;
   /** what the plan tells people about how the fault reaches the pods, and its honest limits */
   readonly notes: readonly string[];
+  readonly ends: FaultEnd;
+  /** the container it adds to each pod; undefined: none (a pod deletion) */
+  readonly container: PlannedContainer | undefined;
 }
 
 /** A fault the pod's agent holds under a lease and reverts (netem, partition, http). */

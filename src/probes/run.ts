@@ -5,7 +5,7 @@
 // measure at all is (CouldNotRunError: exit 3 for a run once; a failed sample of a series).
 import { CouldNotRunError, isChaosRunError } from "../errors.js";
 import type { ProbeKind } from "../expect/metrics.js";
-import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
+import type { Cluster, PodInfo } from "../kube/types.js";
 import type { PlannedProbeRun } from "../plan/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
@@ -19,8 +19,6 @@ import type { HttpGet } from "./fetch.js";
 import { httpDetail, httpMetrics, parseCurl } from "./http.js";
 import { measureObjects } from "./k8s.js";
 import { parsePrometheus, queryUrl } from "./prometheus.js";
-
-export const TOOLS_LABELS = { "app.kubernetes.io/name": "chaos-tools", "app.kubernetes.io/managed-by": "chaos-run" } as const;
 
 export type Metrics = Readonly<Record<string, number | undefined>>;
 
@@ -57,27 +55,6 @@ export interface ToolsPod {
   readonly image: string;
   /** made by this run (and deleted at its end) rather than found running */
   readonly created: boolean;
-}
-
-export interface ToolsPodRequest {
-  readonly namespace: string;
-  readonly image: string;
-  /** this run's own: `chaos-tools-<runId>` (never another run's, which that run deletes at its end) */
-  readonly name: string;
-  readonly runId: string;
-  readonly pullPolicy: PullPolicy;
-}
-
-/** Creates this run's chaos-tools pod and waits for it to run; deletes it again if it cannot. */
-export async function createToolsPod(cluster: Cluster, req: ToolsPodRequest, signal: AbortSignal, timeoutMs: number): Promise<ToolsPod> {
-  await cluster.createPod(req.namespace, { name: req.name, image: req.image, pullPolicy: req.pullPolicy, labels: { ...TOOLS_LABELS, "chaos-run.dev/run": req.runId }, command: ["sleep", "infinity"] });
-  try {
-    await cluster.waitContainerRunning(req.namespace, req.name, "tools", { signal, timeoutMs });
-  } catch (e) {
-    await cluster.deletePod(req.namespace, req.name).catch(() => undefined);
-    throw e;
-  }
-  return { namespace: req.namespace, name: req.name, container: "tools", image: req.image, created: true };
 }
 
 /** Metrics combined by taking the least (the others of their kind take the worst, the largest). */

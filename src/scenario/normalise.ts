@@ -188,8 +188,8 @@ function fault(raw: RawFault): Fault {
     }
     return {
       kind: "stress",
-      cpu: cpu === undefined ? undefined : { workers: cpu.workers, load: optPercent(cpu.load) ?? 100 },
-      memory: memory === undefined || bytes === undefined ? undefined : { bytes, text: memory.size },
+      cpu: cpu === undefined ? undefined : { workers: cpu.workers, load: optPercent(cpu.load) ?? 100, ...(cpu.allowBeyondLimit === true ? { allowBeyondLimit: true } : {}) },
+      memory: memory === undefined || bytes === undefined ? undefined : { bytes, text: memory.size, ...(memory.allowBeyondLimit === true ? { allowBeyondLimit: true } : {}) },
     };
   }
   if (raw.podDelete !== undefined) return { kind: "podDelete", gracePeriodMs: optDuration(raw.podDelete.gracePeriod) };

@@ -116,7 +116,7 @@ export interface RawFault {
     methods?: string[];
   };
   kill?: { container?: string; signal?: KillSignal };
-  stress?: { cpu?: { workers: number; load?: RawPercent }; memory?: { size: string } };
+  stress?: { cpu?: { workers: number; load?: RawPercent; allowBeyondLimit?: boolean }; memory?: { size: string; allowBeyondLimit?: boolean } };
   podDelete?: { gracePeriod?: RawDuration };
   to?: { cidr?: string; port?: number; protocol?: "tcp" | "udp" };
   interface?: string;
@@ -135,7 +135,13 @@ export interface RawStep {
 
 // ---------------------------------------------------------------- normalised
 
-export const DEFAULT_AGENT_IMAGE = "chaos-agent:latest";
+/**
+ * Fully qualified: a short name is resolved by each node's runtime, and where a runtime searches
+ * several registries (CRI-O's unqualified-search-registries) another registry's `chaos-agent`
+ * could run as root with NET_ADMIN in the pods. `kind load docker-image chaos-agent` and
+ * `minikube image load` store it under this name.
+ */
+export const DEFAULT_AGENT_IMAGE = "docker.io/library/chaos-agent:latest";
 /** Never left to Kubernetes, whose default for a `:latest` tag (Always) defeats an image loaded into the nodes. */
 export const DEFAULT_PULL_POLICY: PullPolicy = "IfNotPresent";
 export const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
@@ -145,7 +151,8 @@ export const SYSTEM_NAMESPACES: readonly string[] = ["kube-system", "kube-public
 export const SYSTEM_NAMESPACE_HINT = "if the experiment is meant for the cluster's own components, say so in the scenario: target.allowSystemNamespaces: true (the plan then shows the opt-in in red)";
 export const DEFAULT_AGENT_TTL_MS = 10 * 60_000;
 export const DEFAULT_AGENT_LEASE_MS = 15_000;
-export const DEFAULT_TOOLS_IMAGE = "chaos-tools:latest";
+/** Fully qualified, as the agent's. */
+export const DEFAULT_TOOLS_IMAGE = "docker.io/library/chaos-tools:latest";
 export const DEFAULT_SEED = 1;
 
 export type TargetSelection = { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>> } | { readonly kind: "pods"; readonly names: readonly string[] };

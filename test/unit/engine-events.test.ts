@@ -53,7 +53,8 @@ describe("kill", () => {
     expect(spec).toMatchObject({
       targetContainerName: "web",
       args: ["serve", "--ttl", "90s", "--kinds", "kill"],
-      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["SYS_PTRACE", "KILL"] },
+      // SIGKILL to an init goes through ptrace: SYS_PTRACE alone, no KILL
+      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["SYS_PTRACE"], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
     });
     // every dry run answered before the first kill was sent
     const applies = cluster.requests(isApply).map((r) => ({ pod: r.pod, request: r.request as ApplyRequest }));

@@ -69,15 +69,22 @@ describe("exit 4: retries exhausted", () => {
     expect((attempts.at(-1)?.at ?? 0) - (attempts[0]?.at ?? 0)).toBeLessThan(30_000);
   });
 
-  it("the agent died (OOMKilled): no kubectl exec to a dead container, sweep adds a fresh agent; no pointless retries", async () => {
+  it("the agent died and no fresh agent can be added: no kubectl exec to a dead container, sweep is the way; no pointless retries", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.script = (req, where) => {
       if (req.op !== "revert") return undefined;
-      cluster.setContainer(where.pod, where.container, { state: "terminated", reason: "OOMKilled", exitCode: 137 });
+      cluster.agentDies(where.pod, where.container);
       return { kind: "drop", error: 'container not found ("chaos-agent-r1")' };
+    };
+    // the API refuses the fresh agent (a quota, an admission webhook…)
+    const add = cluster.addEphemeralContainer.bind(cluster);
+    cluster.addEphemeralContainer = async (ns, name, spec) => {
+      if (spec.name !== "chaos-agent-r1") throw new Error("admission webhook denied the request");
+      return add(ns, name, spec);
     };
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(4);
+    expect(result.message).toContain("its agent chaos-agent-r1 died (OOMKilled, exit 137) at 10:00:10; no fresh agent could be added to revert what it held: admission webhook denied the request");
     expect(result.message).toContain("    its agent chaos-agent-r1 is gone: chaos-run sweep -n default adds a fresh agent that reverts what it left");
     expect(result.message).not.toContain("kubectl exec");
     expect(cluster.requests((r) => r.op === "revert")).toHaveLength(1);

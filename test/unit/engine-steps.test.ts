@@ -98,13 +98,25 @@ describe("a run, step by step", () => {
     await finish(start(cluster, scenarioOf(FULL)));
     expect(cluster.calls.find((c) => c.op === "add-agent")?.spec).toEqual({
       name: "chaos-agent-r1",
-      image: "chaos-agent:latest",
+      image: "docker.io/library/chaos-agent:latest",
       pullPolicy: "IfNotPresent",
       args: ["serve", "--ttl", "600s"],
       env: { CHAOS_AGENT_NAME: "chaos-agent-r1", CHAOS_RUN_ID: "r1" },
-      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["NET_ADMIN", "NET_RAW"] },
+      // netem needs NET_ADMIN alone; every other capability dropped, no escalation, the runtime's seccomp profile
+      securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["NET_ADMIN"], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
     });
-    expect(cluster.calls.find((c) => c.op === "create-pod")?.spec).toMatchObject({ name: "chaos-tools-r1", image: "chaos-tools:latest", pullPolicy: "IfNotPresent" });
+    // a bounded life: 12 s of timeline, 4 ab runs of at most 20 × 10 s, 2 injections of at most 120 s, 5 min margin
+    const life = 12 + 4 * 200 + 2 * 120 + 300;
+    expect(cluster.calls.find((c) => c.op === "create-pod")?.spec).toEqual({
+      name: "chaos-tools-r1",
+      image: "docker.io/library/chaos-tools:latest",
+      pullPolicy: "IfNotPresent",
+      labels: { "app.kubernetes.io/name": "chaos-tools", "app.kubernetes.io/managed-by": "chaos-run", "chaos-run.dev/run": "r1" },
+      annotations: { "chaos-run.dev/expires": new Date(Date.parse("2026-12-01T10:00:00.000Z") + life * 1000).toISOString() },
+      command: ["sleep", String(life)],
+      activeDeadlineSeconds: life,
+      securityContext: { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, capabilities: [], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
+    });
   });
 
   it("sends the plan's exact requests, and renews the lease every third of it until the step ends", async () => {
@@ -164,7 +176,7 @@ describe("a run, step by step", () => {
   it("reuses a running agent of the image that has the capabilities and enough TTL left (asked with status)", async () => {
     const old = {
       name: "chaos-agent-old",
-      image: "chaos-agent:latest",
+      image: "docker.io/library/chaos-agent:latest",
       state: "running" as const,
       reason: undefined,
       message: undefined,
@@ -241,14 +253,15 @@ describe("exit codes", () => {
     const result = await finish(run);
     expect(result.exitCode).toBe(3);
     expect(result.message).toBe(
-      'namespace default enforces Pod Security "restricted", which refuses the agent\'s container: "restricted" admits no added capability but NET_BIND_SERVICE and requires runAsNonRoot, and the agent runs as root (runAsUser 0) adding NET_ADMIN and NET_RAW (nothing was touched)',
+      `namespace default enforces Pod Security "restricted", which refuses a container this run adds (nothing was touched):
+  the pod's agent (step 1 (slow): netem): runAsUser 0, runAsNonRoot false, capabilities drop ALL add NET_ADMIN, allowPrivilegeEscalation false, seccomp RuntimeDefault — "restricted" refuses it: it adds NET_ADMIN; runs as root (runAsUser 0); "privileged" admits it`,
     );
     expect(result.hint).toContain("kubectl label namespace default pod-security.kubernetes.io/enforce=privileged --overwrite");
     expect(cluster.calls.filter((c) => c.op === "add-agent" || c.op === "exec" || c.op === "create-pod")).toEqual([]);
     expect(run.events.find((e) => e.type === "preflight" && e.check === "pod-security")).toMatchObject({
       ok: false,
       detail:
-        "namespace default enforces restricted; pod web-a sets runAsUser 1000 (capabilities would not be effective) and runAsNonRoot: true (a root agent would not start) at pod level; the agent's own securityContext (runAsUser 0, runAsNonRoot false) overrides it for the agent alone",
+        "namespace default enforces restricted; pod web-a sets runAsUser 1000 (capabilities would not be effective) and runAsNonRoot: true (a root agent would not start) at pod level; each added container's own securityContext overrides it for that container alone",
     });
   });
 

@@ -144,10 +144,10 @@ describe("requests", () => {
       '{"protocol":1,"op":"apply","runId":"r1","fault":{"id":"r1-s1","leaseMs":3000,"spec":{"kind":"partition","scope":{"port":80}}}}',
     ]);
   });
-  it("serves with a TTL rounded up to seconds; network faults need NET_ADMIN and NET_RAW, nothing more", () => {
+  it("serves with a TTL rounded up to seconds; netem needs NET_ADMIN, iptables faults also NET_RAW (the legacy backend's raw socket), nothing more", () => {
     expect(agentServeArgs(600_000)).toEqual(["serve", "--ttl", "600s"]);
     expect(agentServeArgs(1500)).toEqual(["serve", "--ttl", "2s"]);
-    expect(capabilitiesFor(netem({ delayMs: 1 }))).toEqual(["NET_ADMIN", "NET_RAW"]);
+    expect(capabilitiesFor(netem({ delayMs: 1 }))).toEqual(["NET_ADMIN"]);
     expect(capabilitiesFor(partition())).toEqual(["NET_ADMIN", "NET_RAW"]);
   });
 });

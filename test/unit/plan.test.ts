@@ -85,7 +85,7 @@ describe("the plan", () => {
     expect(step.during[0]?.expectText).toEqual(["failedRequests equals 0", "latency.mean within [95ms, 130ms]", "latency.p50 atLeast baseline.latency.p50 + 90ms"]);
   });
   it("asks for an explicit agent container: the pull policy, and exactly the capabilities the faults need", () => {
-    expect(planRun(nginx, pods("a")).agent).toEqual({ image: "chaos-agent:latest", ttlMs: 600_000, leaseMs: 15_000, pullPolicy: "IfNotPresent", capabilities: ["NET_ADMIN", "NET_RAW"] });
+    expect(planRun(nginx, pods("a")).agent).toEqual({ image: "chaos-agent:latest", ttlMs: 600_000, leaseMs: 15_000, pullPolicy: "IfNotPresent", capabilities: ["NET_ADMIN"] });
     expect(planRun(nginx, pods("a"), { pullPolicy: "Never", agentImage: "reg/agent:2" }).agent).toMatchObject({ image: "reg/agent:2", pullPolicy: "Never" });
     const pulled = scenario("scenarios/nginx-latency.yaml", (t) => t.replace("  ttl: 10m", "  ttl: 10m\n  pullPolicy: Always"));
     expect(pulled.agent.pullPolicy).toBe("Always");

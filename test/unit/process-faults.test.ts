@@ -6,10 +6,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { signalFlag } from "../../src/cli/kill.js";
-import { capabilitiesFor, deliveryOf, faultSpec, killSpec } from "../../src/faults/index.js";
+import { capabilitiesFor, deliveryOf, faultSpec, killCapabilities, killSpec } from "../../src/faults/index.js";
 import { cpuMilli, memoryBytes, parseQuantity, podLimit } from "../../src/kube/quantity.js";
 import { formatPlan, planToJson } from "../../src/plan/format.js";
 import { planRun } from "../../src/plan/plan.js";
+import type { ContainerInfo } from "../../src/kube/types.js";
 import type { FaultStep } from "../../src/scenario/types.js";
 import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
 import { RecordingCluster, pod } from "./recording-cluster.js";
@@ -20,7 +21,7 @@ metadata: { name: roadmap }
 target: { namespace: shop, selector: { app: web }, mode: all }
 steps:
   - name: burn
-    fault: { stress: { cpu: { workers: 2 }, memory: { size: 64Mi } } }
+    fault: { stress: { cpu: { workers: 2, allowBeyondLimit: true }, memory: { size: 64Mi, allowBeyondLimit: true } } }
     duration: 20s
   - name: kill
     fault: { kill: {} }
@@ -39,7 +40,7 @@ const faultOf = (yaml: string, i: number): FaultStep => {
 
 describe("the scenario language", () => {
   it("fills in the defaults: SIGKILL, 100% per worker, the pod's own grace period", () => {
-    expect(faultOf(ROADMAP, 0).fault).toEqual({ kind: "stress", cpu: { workers: 2, load: 100 }, memory: { bytes: 64 * 1024 ** 2, text: "64Mi" } });
+    expect(faultOf(ROADMAP, 0).fault).toEqual({ kind: "stress", cpu: { workers: 2, load: 100, allowBeyondLimit: true }, memory: { bytes: 64 * 1024 ** 2, text: "64Mi", allowBeyondLimit: true } });
     expect(faultOf(ROADMAP, 1).fault).toEqual({ kind: "kill", container: undefined, signal: "SIGKILL" });
     expect(faultOf(ROADMAP, 1).expect?.map((e) => e.metric)).toEqual(["restarts"]);
     expect(faultOf(ROADMAP, 2).fault).toEqual({ kind: "podDelete", gracePeriodMs: undefined });
@@ -58,9 +59,13 @@ describe("requests to the agent", () => {
     expect(() => faultSpec(faultOf(ROADMAP, 2).fault)).toThrow(/through the API/);
   });
 
-  it("asks for exactly what each fault needs: nothing for stress, SYS_PTRACE and KILL for a kill", () => {
+  it("asks for exactly what each fault needs: nothing for stress; for a kill, SYS_PTRACE (ptrace) or KILL (kill(2)), never both", () => {
     expect(capabilitiesFor(faultOf(ROADMAP, 0).fault)).toEqual([]);
-    expect(capabilitiesFor(faultOf(ROADMAP, 1).fault)).toEqual(["SYS_PTRACE", "KILL"]);
+    expect(capabilitiesFor(faultOf(ROADMAP, 1).fault)).toEqual(["SYS_PTRACE"]);
+    // SIGKILL to an init goes through ptrace; to a process of a shared PID namespace, or any signal an init handles, by kill(2)
+    expect(killCapabilities("SIGKILL", true)).toEqual(["SYS_PTRACE"]);
+    expect(killCapabilities("SIGKILL", false)).toEqual(["KILL"]);
+    expect(killCapabilities("SIGTERM", true)).toEqual(["KILL"]);
     expect(capabilitiesFor(faultOf(ROADMAP, 2).fault)).toEqual([]);
     expect([0, 1, 2].map((i) => deliveryOf(faultOf(ROADMAP, i).fault))).toEqual(["stress-agent", "kill-agent", "api"]);
   });
@@ -84,7 +89,7 @@ describe("the plan", () => {
     expect(stress.fault).toMatchObject({ agentName: "chaos-stress-r1a2b3-s1", agentTtlMs: 80_000 });
     const kill = plan.steps[1];
     if (kill?.kind !== "fault" || kill.fault.delivery !== "kill-agent") throw new Error("a kill");
-    expect(kill.fault).toMatchObject({ agentName: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"], agentTtlMs: 90_000 });
+    expect(kill.fault).toMatchObject({ agentName: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE"], agentTtlMs: 90_000 });
     expect(kill.fault.apply.fault.spec).toEqual({ kind: "kill", signal: "SIGKILL" });
     expect(kill.expectText).toEqual(["restarts equals 1"]);
     expect(plan.steps[2]?.kind === "fault" ? plan.steps[2].fault.delivery : "").toBe("api");
@@ -110,9 +115,19 @@ describe("the plan", () => {
 
   it("keeps the JSON of agent faults as it was, and adds what only events have", () => {
     const json = planToJson(plan, "roadmap.yaml") as { steps: { fault: Record<string, unknown> }[] };
-    expect(Object.keys(json.steps[0]?.fault ?? {})).toEqual(["id", "delivery", "interface", "summary", "notes", "spec", "apply", "revert", "stressAgent"]);
-    expect(json.steps[1]?.fault).toMatchObject({ delivery: "kill-agent", revert: null, killAgent: { name: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE", "KILL"] } });
-    expect(json.steps[2]?.fault).toMatchObject({ delivery: "api", spec: { kind: "podDelete" }, apply: null, revert: null });
+    expect(Object.keys(json.steps[0]?.fault ?? {})).toEqual(["id", "delivery", "interface", "summary", "notes", "spec", "apply", "revert", "ends", "container", "stressAgent"]);
+    expect(json.steps[0]?.fault).toMatchObject({
+      ends: "process",
+      container: { podSecurity: "baseline", securityContext: { runAsUser: 0, capabilities: [], drop: ["ALL"], allowPrivilegeEscalation: false } },
+    });
+    expect(json.steps[1]?.fault).toMatchObject({
+      delivery: "kill-agent",
+      revert: null,
+      ends: "event",
+      container: { podSecurity: "privileged" },
+      killAgent: { name: "chaos-kill-r1a2b3-s2", capabilities: ["SYS_PTRACE"] },
+    });
+    expect(json.steps[2]?.fault).toMatchObject({ delivery: "api", spec: { kind: "podDelete" }, apply: null, revert: null, ends: "event", container: null });
   });
 });
 
@@ -153,23 +168,60 @@ steps:
     expect(result.exitCode, result.message).toBe(0);
   });
 
-  it("baseline refuses a kill agent (SYS_PTRACE), before anything is touched", async () => {
+  it("baseline refuses a SIGKILL's kill agent (SYS_PTRACE), before anything is touched; a SIGTERM's (KILL) it admits", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.labels = { "pod-security.kubernetes.io/enforce": "baseline" };
     const result = await finish(start(cluster, scenarioOf(STRESS.replace('stress: { cpu: { workers: 1, load: "10%" } }', "kill: {}"))));
     expect(result.exitCode).toBe(3);
-    expect(result.message).toContain('"baseline" admits no added capability beyond its default set, and the agent adds SYS_PTRACE');
-    expect(result.hint).toContain('only the "privileged" level admits the agent');
+    expect(result.message).toContain(
+      `namespace default enforces Pod Security "baseline", which refuses a container this run adds (nothing was touched):
+  step 1 (burn)'s kill agent in pod web-a (SIGKILL): runAsUser 0, runAsNonRoot false, capabilities drop ALL add SYS_PTRACE, allowPrivilegeEscalation false, seccomp RuntimeDefault — "baseline" refuses it: it adds SYS_PTRACE; "privileged" admits it`,
+    );
+    expect(result.hint).toContain("kubectl label namespace default pod-security.kubernetes.io/enforce=privileged --overwrite");
     expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+    const term = new RecordingCluster([pod("web-a")]);
+    term.labels = { "pod-security.kubernetes.io/enforce": "baseline" };
+    const ok = await finish(start(term, scenarioOf(STRESS.replace('stress: { cpu: { workers: 1, load: "10%" } }', "kill: { signal: SIGTERM }"))));
+    expect(ok.exitCode, ok.message).toBe(0);
+    expect(term.calls.find((c) => c.op === "add-agent")?.spec).toMatchObject({ securityContext: { runAsUser: 0, capabilities: ["KILL"], drop: ["ALL"] } });
   });
 
-  it("restricted refuses even the stress agent: it runs as root", async () => {
-    const cluster = new RecordingCluster([pod("web-a")]);
+  it("restricted admits the stress agent: it then runs as the pod's user, nothing added, no escalation, RuntimeDefault seccomp", async () => {
+    const cluster = new RecordingCluster([pod("web-a", { security: { runAsUser: 1000, runAsGroup: 3000, runAsNonRoot: true } })]);
     cluster.labels = { "pod-security.kubernetes.io/enforce": "restricted" };
     const result = await finish(start(cluster, scenarioOf(STRESS)));
+    expect(result.exitCode, result.message).toBe(0);
+    expect(cluster.calls.find((c) => c.op === "add-agent")?.spec).toMatchObject({
+      name: "chaos-stress-r1-s1",
+      securityContext: { runAsUser: 1000, runAsGroup: 3000, runAsNonRoot: true, capabilities: [], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
+    });
+  });
+
+  it("a pod that demands non-root gets a non-root stress agent in any namespace: its container's user, else nobody", async () => {
+    const app: ContainerInfo = { name: "web", image: "nginx", state: "running", reason: undefined, message: undefined, exitCode: undefined, runId: undefined, capabilities: [], runAsUser: 101 };
+    const users = new RecordingCluster([
+      pod("web-a", { security: { runAsUser: undefined, runAsGroup: undefined, runAsNonRoot: true }, containers: [app] }),
+      pod("web-b", { security: { runAsUser: undefined, runAsGroup: undefined, runAsNonRoot: true } }),
+      pod("web-c"),
+    ]);
+    const result = await finish(start(users, scenarioOf(STRESS)));
+    expect(result.exitCode, result.message).toBe(0);
+    const sc = (name: string) => users.calls.find((c) => c.op === "add-agent" && c.pod === name)?.spec?.securityContext;
+    expect([sc("web-a"), sc("web-b"), sc("web-c")].map((x) => x !== undefined && [x.runAsUser, x.runAsNonRoot])).toEqual([
+      [101, true],
+      [65534, true],
+      [0, false],
+    ]);
+  });
+
+  it("restricted still refuses the network agent, naming the level and what it refuses", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.labels = { "pod-security.kubernetes.io/enforce": "restricted" };
+    const result = await finish(start(cluster, scenarioOf(STRESS.replace('stress: { cpu: { workers: 1, load: "10%" } }', "netem: { delay: 10ms }"))));
     expect(result.exitCode).toBe(3);
-    expect(result.message).toContain("requires runAsNonRoot, and the agent runs as root (runAsUser 0)");
-    expect(result.hint).toContain("pod-security.kubernetes.io/enforce=baseline");
+    expect(result.message).toContain(`the pod's agent (step 1 (burn): netem): runAsUser 0, runAsNonRoot false, capabilities drop ALL add NET_ADMIN`);
+    expect(result.message).toContain(`"restricted" refuses it: it adds NET_ADMIN; runs as root (runAsUser 0); "privileged" admits it`);
+    expect(cluster.calls.some((c) => c.op === "add-agent" || c.op === "exec")).toBe(false);
   });
 
   it("a deletion needs `delete pods`: denied, nothing is touched", async () => {

@@ -6,10 +6,23 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ApplyRequest, FaultState, Reply, Request, HTTPReading, StressReading } from "../../src/faults/protocol.generated.js";
+import type { ApplyRequest, FaultState, Reply, Request, HTTPReading, RevertOutcome, StressReading } from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
-import type { AccessCheck, AgentContainerSpec, ApiResource, Cluster, ContainerInfo, DeleteOptions, ExecOptions, ExecResult, ObjectQuery, PodInfo, PodSpecForTools } from "../../src/kube/types.js";
+import type {
+  AccessCheck,
+  AgentContainerSpec,
+  ApiResource,
+  Cluster,
+  ContainerInfo,
+  DeleteOptions,
+  ExecOptions,
+  ExecResult,
+  ObjectQuery,
+  PodFollower,
+  PodInfo,
+  PodSpecForTools,
+} from "../../src/kube/types.js";
 
 const AB = join(import.meta.dirname, "../fixtures/ab");
 const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: readFileSync(join(AB, "ok.stderr"), "utf8") };
@@ -231,7 +244,7 @@ export class RecordingCluster implements Cluster {
   readonly calls: Call[] = [];
   readonly pods = new Map<string, PodInfo>();
   readonly agents = new Map<string, SimAgent>();
-  private readonly goneCallbacks = new Map<string, ((reason: string) => void)[]>();
+  private readonly followers = new Set<{ readonly name: string; readonly on: PodFollower }>();
   private readonly watchers = new Set<{ name: string | undefined; listener: (pod: PodInfo, gone: boolean) => void }>();
   script: Script = () => undefined;
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
@@ -348,6 +361,25 @@ export class RecordingCluster implements Cluster {
   put(p: PodInfo): void {
     this.pods.set(p.name, p);
     for (const w of this.watchers) if (w.name === undefined || w.name === p.name) w.listener(p, false);
+    for (const f of this.followers) if (f.name === p.name) f.on.changed?.(p);
+  }
+
+  /** An agent's process ends (killed, OOM): its container terminates, and the faults it applied stay in the pod's network namespace. */
+  agentDies(podName: string, container: string, fields: Partial<ContainerInfo> = { reason: "OOMKilled", exitCode: 137 }): void {
+    this.setContainer(podName, container, { state: "terminated", finishedAt: Date.now(), ...fields });
+  }
+
+  /** What the agents of a pod that are gone left in its network namespace, as a fresh agent's sweep finds it (and reverts it). */
+  private orphansOf(podName: string): RevertOutcome[] {
+    const p = this.pods.get(podName);
+    const out: RevertOutcome[] = [];
+    for (const c of p?.ephemeralContainers ?? []) {
+      const sim = this.agents.get(`${podName}/${c.name}`);
+      if (c.state !== "terminated" || sim === undefined) continue;
+      for (const [faultId, f] of sim.held) out.push({ faultId, agent: c.name, runId: sim.runId, confirmed: true, reason: "orphan", detail: `${f.kind} on ${f.iface} removed` });
+      sim.held.clear();
+    }
+    return out;
   }
 
   waitContainerRunning(_namespace: string, podName: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo> {
@@ -384,11 +416,14 @@ export class RecordingCluster implements Cluster {
       ...fields,
     });
     const agent = this.agents.get(`${podName}/${container}`);
+    const ended = this.pods.get(podName)?.ephemeralContainers.find((c) => c.name === container)?.state === "terminated";
     const outcome: Outcome =
       request === undefined
         ? (this.programs(argv, { pod: podName, container }, Date.now()) ?? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs }) // the tools pod: ab
-        : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
-          (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: agent.answer(request, Date.now()) }));
+        : ended
+          ? { kind: "drop", error: `container ${container} is not running` }
+          : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
+            (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: this.answer(podName, agent, request) }));
     return new Promise<ExecResult>((resolve) => {
       let done = false;
       let timeout: NodeJS.Timeout | undefined;
@@ -422,6 +457,13 @@ export class RecordingCluster implements Cluster {
       else deliver();
       return undefined;
     });
+  }
+
+  /** The simulated agent's answer; a sweep of orphans also finds what dead agents of the pod left. */
+  private answer(podName: string, agent: SimAgent, request: Request): Reply {
+    const reply = agent.answer(request, Date.now());
+    if (request.op !== "sweep" || request.own) return reply;
+    return { ...reply, orphans: [...(reply.orphans ?? []), ...this.orphansOf(podName)] };
   }
 
   async canI(check: AccessCheck): Promise<boolean> {
@@ -459,7 +501,7 @@ export class RecordingCluster implements Cluster {
     const p = this.pods.get(name);
     this.pods.delete(name);
     if (p !== undefined) for (const w of this.watchers) if (w.name === undefined || w.name === name) w.listener(p, true);
-    for (const c of this.goneCallbacks.get(name) ?? []) c("deleted");
+    for (const f of this.followers) if (f.name === name) f.on.gone("deleted");
     // its controller makes another (a StatefulSet under the same name), which becomes Ready later
     const ready = this.replacementReadyAfterMs;
     if (p?.owner?.uid !== undefined && ready !== undefined) {
@@ -488,15 +530,15 @@ export class RecordingCluster implements Cluster {
     return r;
   }
 
-  onPodGone(_namespace: string, name: string, callback: (reason: string) => void): () => void {
-    const list = this.goneCallbacks.get(name) ?? [];
-    list.push(callback);
-    this.goneCallbacks.set(name, list);
-    return () =>
-      this.goneCallbacks.set(
-        name,
-        (this.goneCallbacks.get(name) ?? []).filter((c) => c !== callback),
-      );
+  followPod(_namespace: string, name: string, on: PodFollower): () => void {
+    const f = { name, on };
+    this.followers.add(f);
+    return () => this.followers.delete(f);
+  }
+
+  /** How many pods are followed. */
+  get following(): number {
+    return this.followers.size;
   }
 
   /** The pod starts terminating (its containers still run) or is deleted. */
@@ -504,7 +546,7 @@ export class RecordingCluster implements Cluster {
     const p = this.pods.get(name);
     if (reason === "deleted") this.pods.delete(name);
     else if (p !== undefined) this.pods.set(name, { ...p, deleting: true });
-    for (const c of this.goneCallbacks.get(name) ?? []) c(reason);
+    for (const f of this.followers) if (f.name === name) f.on.gone(reason);
   }
 
   close(): void {}

@@ -70,7 +70,7 @@ describe("sweep", () => {
           pullPolicy: "IfNotPresent",
           args: ["serve", "--ttl", "120s"],
           env: { CHAOS_AGENT_NAME: "chaos-agent-sw1", CHAOS_RUN_ID: "sw1" },
-          securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["NET_ADMIN", "NET_RAW"] },
+          securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
         },
       ],
     ]);
