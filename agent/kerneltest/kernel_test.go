@@ -139,6 +139,7 @@ func (ns *netns) serve(name string) *osexec.Cmd {
 		ns.t.Fatal(err)
 	}
 	ns.serves = append(ns.serves, c)
+	ns.serveNames = append(ns.serveNames, name)
 	ns.t.Cleanup(func() {
 		if ns.t.Failed() {
 			ns.t.Logf("%s's log:\n%s", name, logs.String())
@@ -148,11 +149,32 @@ func (ns *netns) serve(name string) *osexec.Cmd {
 }
 
 // request runs `chaos-agent request JSON` as name in the pod and returns the reply and exit code.
+// Like the runner's `kubectl exec` into the agent's container, it runs in the serving agent's
+// own namespaces (`ip netns exec` makes a mount namespace of its own for each command, and the
+// agent takes requests only from its own mount namespace); an agent this test did not start,
+// or one that is gone, is asked from the pod's network namespace.
 func (ns *netns) request(name string, req any) (*protocol.Reply, int) {
+	ns.t.Helper()
+	return ns.requestAs(name, req, ns.inAgent(name))
+}
+
+// inAgent is the argv prefix that runs a command in the namespaces of name's serve process.
+func (ns *netns) inAgent(name string) []string {
+	for i := len(ns.serveNames) - 1; i >= 0; i-- {
+		if c := ns.serves[i]; ns.serveNames[i] == name && c.Process != nil && c.ProcessState == nil {
+			return []string{"nsenter", "-t", fmt.Sprint(c.Process.Pid), "-m", "-n", "--"}
+		}
+	}
+	return []string{"ip", "netns", "exec", ns.pod}
+}
+
+// requestAs is request run with the argv prefix given (whose namespaces, as whom).
+func (ns *netns) requestAs(name string, req any, prefix []string) (*protocol.Reply, int) {
 	ns.t.Helper()
 	raw, _ := json.Marshal(req)
 	self, _ := os.Executable()
-	c := osexec.Command("ip", "netns", "exec", ns.pod, self, "request", string(raw))
+	argv := append(append(append([]string{}, prefix...), self), "request", string(raw))
+	c := osexec.Command(argv[0], argv[1:]...)
 	c.Env = agentEnv(name)
 	out, err := c.Output()
 	code := 0

@@ -90,7 +90,7 @@ func TestExitCodes(t *testing.T) {
 	for code, want := range map[string]int{
 		ErrBadRequest: 2, ErrRevertIncomplete: 3, ErrConflict: 4, ErrUnrestorable: 4,
 		ErrApplyFailed: 1, ErrVerifyFailed: 1, ErrLeaseLapsed: 1, ErrUnknownFault: 1, ErrNoInterface: 1,
-		ErrNoBackend: 1, ErrUnreachable: 1, ErrExiting: 1, ErrInternal: 1,
+		ErrNoBackend: 1, ErrUnreachable: 1, ErrExiting: 1, ErrInternal: 1, ErrReverted: 1, ErrForbidden: 4,
 	} {
 		if got := ExitCode(&Reply{Error: &ReplyError{Code: code}}); got != want {
 			t.Errorf("%s: %d, want %d", code, got, want)

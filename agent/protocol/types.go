@@ -134,6 +134,9 @@ type AgentInfo struct {
 	Version         string `json:"version"`
 	TTLLeftMs       int64  `json:"ttlLeftMs"`
 	IptablesBackend string `json:"iptablesBackend,omitempty"`
+	// Locking: the agent holds the pod's lock, or is taking it (how the others tell an agent
+	// that holds the lock from a squatter).
+	Locking bool `json:"locking,omitempty"`
 }
 
 // Error codes.
@@ -152,6 +155,7 @@ const (
 	ErrUnreachable      = "unreachable"
 	ErrExiting          = "exiting"
 	ErrReverted         = "reverted"
+	ErrForbidden        = "forbidden"
 	ErrInternal         = "internal"
 )
 
@@ -290,7 +294,8 @@ type HTTPReading struct {
 
 // ExitCode is the exit status of `chaos-agent request` for a reply, as the schema's description
 // fixes it: 0 ok; 2 bad request (nothing done); 3 a revert did not complete; 4 refused (conflict
-// with a live run, or unrestorable); 1 any other failure (nothing of the fault remains).
+// with a live run, unrestorable, unsupported, or forbidden: not the agent's own requester); 1 any
+// other failure (nothing of the fault remains; reverted: a late apply of a reverted fault).
 func ExitCode(r *Reply) int {
 	if r.OK {
 		return 0
@@ -303,7 +308,7 @@ func ExitCode(r *Reply) int {
 		return 2
 	case ErrRevertIncomplete:
 		return 3
-	case ErrConflict, ErrUnrestorable, ErrUnsupported:
+	case ErrConflict, ErrUnrestorable, ErrUnsupported, ErrForbidden:
 		return 4
 	}
 	return 1

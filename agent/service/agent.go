@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chaos-run/agent/exec"
@@ -62,6 +63,15 @@ type Config struct {
 	// ExitWhenIdle: once a fault was held and none is any more (reverted, or its lease lapsed),
 	// the serve process ends (a stress agent is one per stress step).
 	ExitWhenIdle bool
+	// Identify says who is at the other end of a connection (default PeerCred); Self is the
+	// agent's own identity to compare with (default SelfIdentity). See peer.go.
+	Identify Identify
+	Self     *Self
+	// LockWait bounds the wait for the pod's lock while a live agent holds it, for what cannot
+	// go without it (an apply, an orphan scan; default 10 s); RevertLockWait, for a revert of
+	// this agent's own faults, which then goes without it (default 3 s). SquatCheckAfter is how
+	// long the lock is busy before the agent asks who holds it (default 50 ms).
+	LockWait, RevertLockWait, SquatCheckAfter time.Duration
 }
 
 type record struct {
@@ -86,6 +96,11 @@ type Agent struct {
 	order   []string
 	leases  *lease.Table
 	exiting bool
+	// locking counts the lock takings under way or held (AgentInfo.locking)
+	locking atomic.Int32
+	// strangers counts the strangers' connections being served
+	strangers atomic.Int32
+	self      Self
 	// orphans reverted at start, not yet told to anyone: the next apply or sweep reply carries
 	// them, so the runner that brought this agent learns what it cleaned up
 	untold []protocol.RevertOutcome
@@ -126,7 +141,23 @@ func New(cfg Config) *Agent {
 	if cfg.ReadFile == nil {
 		cfg.ReadFile = firewall.ReadFile
 	}
-	return &Agent{cfg: cfg, deadline: cfg.Clock.Now().Add(cfg.TTL), faults: map[string]*record{}, leases: lease.NewTable(), done: make(chan struct{})}
+	if cfg.Identify == nil {
+		cfg.Identify = PeerCred
+	}
+	if cfg.Self == nil {
+		self := SelfIdentity()
+		cfg.Self = &self
+	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = 10 * time.Second
+	}
+	if cfg.RevertLockWait == 0 {
+		cfg.RevertLockWait = 3 * time.Second
+	}
+	if cfg.SquatCheckAfter == 0 {
+		cfg.SquatCheckAfter = 50 * time.Millisecond
+	}
+	return &Agent{cfg: cfg, self: *cfg.Self, deadline: cfg.Clock.Now().Add(cfg.TTL), faults: map[string]*record{}, leases: lease.NewTable(), done: make(chan struct{})}
 }
 
 func (a *Agent) logf(format string, args ...any) { a.cfg.Logf(format, args...) }
@@ -151,7 +182,7 @@ func (a *Agent) info() protocol.AgentInfo {
 	if left < 0 {
 		left = 0
 	}
-	info := protocol.AgentInfo{Name: a.cfg.Name, RunID: a.cfg.RunID, Version: a.cfg.Version, TTLLeftMs: left.Milliseconds()}
+	info := protocol.AgentInfo{Name: a.cfg.Name, RunID: a.cfg.RunID, Version: a.cfg.Version, TTLLeftMs: left.Milliseconds(), Locking: a.locking.Load() > 0}
 	a.backendMu.Lock()
 	switch {
 	case a.detected:
@@ -222,14 +253,39 @@ func (a *Agent) Handle(ctx context.Context, raw []byte) *protocol.Reply {
 	return r
 }
 
-// HandleDeferred serves one raw request and returns, apart, what must run only once the reply
-// has reached the requester (an event's deed, which may end this agent).
+// HandleDeferred serves one raw request of the agent's own requester and returns, apart, what
+// must run only once the reply has reached the requester (an event's deed, which may end this
+// agent).
 func (a *Agent) HandleDeferred(ctx context.Context, raw []byte) (*protocol.Reply, func()) {
 	req, perr := protocol.Parse(raw)
 	if perr != nil {
 		return failed(a.reply(protocol.GuessOp(raw), nil), perr), nil
 	}
 	return a.handleRequest(ctx, req)
+}
+
+// HandleStranger serves one raw request of a stranger (see peer.go; why says how it was told
+// from the agent's own requester): only a status from memory, `scanOrphans: false`.
+func (a *Agent) HandleStranger(raw []byte, why string) *protocol.Reply {
+	req, perr := protocol.Parse(raw)
+	if perr != nil {
+		r := failed(a.reply(protocol.GuessOp(raw), nil), perr)
+		r.Agent = a.info()
+		return r
+	}
+	if req.Op == protocol.OpStatus && req.ScanOrphans != nil && !*req.ScanOrphans {
+		return a.peerStatus()
+	}
+	what := req.Op
+	if req.Op == protocol.OpStatus {
+		what = "status with an orphan scan"
+	}
+	a.logf("refused a %s request from a stranger: %s", what, why)
+	r := failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrForbidden,
+		Message: fmt.Sprintf("chaos-agent %s takes %s requests only from its own container (root or its UID, in its mount namespace: the runner's exec); this requester is not: %s. "+
+			"Any process of the pod may ask status with scanOrphans false; nothing was done", a.cfg.Name, what, why)})
+	r.Agent = a.info()
+	return r
 }
 
 // HandleRequest serves one parsed request (an event's deed runs before it returns).
@@ -257,54 +313,89 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 	if req.Op == protocol.OpRenew {
 		// a renewal touches only the lease table: it must not wait behind another run's apply
 		// (orphan scans, peers, a slow node), or that run would make this one's lease lapse
-		a.mu.Lock()
-		exiting := a.exiting
-		a.mu.Unlock()
-		if exiting {
-			return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
+		if r := a.refuseExiting(req); r != nil {
+			return r
 		}
 		return a.renew(req)
 	}
-	a.reqMu.Lock()
-	defer a.reqMu.Unlock()
-	a.mu.Lock()
-	exiting := a.exiting
-	a.mu.Unlock()
-	if exiting && req.Op != protocol.OpStatus {
-		return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
-	}
+	// the pod's lock, where it is needed, is taken before the request lock: waiting for it
+	// (behind another agent, or to tell a squatter) never holds up the lease loop
 	switch req.Op {
 	case protocol.OpApply:
-		if r := a.refuseReverted(req); r != nil {
-			return r
-		}
-		if kind, ok := a.cfg.Kinds[req.Fault.Spec.Kind]; ok {
-			if _, local := kind.(fault.Local); local {
-				return a.applyLocal(ctx, req, kind, then)
-			}
-		}
-		if req.DryRun {
-			return failed(a.reply(protocol.OpApply, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "a dry run is offered only by kill faults"})
-		}
-		return a.apply(ctx, req)
+		return a.handleApply(ctx, req, then)
 	case protocol.OpRevert:
-		r := a.revert(ctx, req)
-		if a.cfg.ExitAfterEvent && r.OK {
-			// a kill agent asked to revert the kill it was readied for (a dry run, then no kill:
-			// another pod refused it, or the run was interrupted): nothing more will come, so it
-			// ends now rather than at its TTL, once the reply is through
-			*then = func() {
-				a.logf("the kill it was added for was called off")
-				a.doneOnce.Do(func() { close(a.done) })
+		release, note := a.lockForRevert(ctx)
+		defer release()
+		return a.serially(req, func() *protocol.Reply {
+			r := a.revert(ctx, req, note)
+			if a.cfg.ExitAfterEvent && r.OK {
+				// a kill agent asked to revert the kill it was readied for (a dry run, then no
+				// kill: another pod refused it, or the run was interrupted): nothing more will
+				// come, so it ends now rather than at its TTL, once the reply is through
+				*then = func() {
+					a.logf("the kill it was added for was called off")
+					a.doneOnce.Do(func() { close(a.done) })
+				}
 			}
-		}
-		return r
+			return r
+		})
 	case protocol.OpStatus:
-		return a.status(ctx)
+		return a.serially(req, func() *protocol.Reply { return a.status(ctx) })
 	case protocol.OpSweep:
 		return a.sweep(ctx, req)
 	}
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "unknown op " + req.Op})
+}
+
+// refuseExiting refuses what changes anything once the agent is exiting.
+func (a *Agent) refuseExiting(req *protocol.Request) *protocol.Reply {
+	a.mu.Lock()
+	exiting := a.exiting
+	a.mu.Unlock()
+	if !exiting || req.Op == protocol.OpStatus {
+		return nil
+	}
+	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})
+}
+
+// serially runs f under the request lock: one request (or loop action) at a time.
+func (a *Agent) serially(req *protocol.Request, f func() *protocol.Reply) *protocol.Reply {
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
+	if r := a.refuseExiting(req); r != nil {
+		return r
+	}
+	return f()
+}
+
+func (a *Agent) handleApply(ctx context.Context, req *protocol.Request, then *func()) *protocol.Reply {
+	kind, known := a.cfg.Kinds[req.Fault.Spec.Kind]
+	if _, local := kind.(fault.Local); known && local {
+		return a.serially(req, func() *protocol.Reply {
+			if r := a.refuseReverted(req); r != nil {
+				return r
+			}
+			return a.applyLocal(ctx, req, kind, then)
+		})
+	}
+	if req.DryRun {
+		return failed(a.reply(protocol.OpApply, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "a dry run is offered only by kill faults"})
+	}
+	if !known {
+		return failed(a.reply(protocol.OpApply, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "this agent does not know fault kind " + req.Fault.Spec.Kind})
+	}
+	release, lerr := a.lock(ctx)
+	if lerr != nil {
+		return failed(a.reply(protocol.OpApply, nil), lerr)
+	}
+	defer release()
+	return a.serially(req, func() *protocol.Reply {
+		// under the request lock: a revert of this id, if one came first, is in the books
+		if r := a.refuseReverted(req); r != nil {
+			return r
+		}
+		return a.apply(ctx, req, kind)
+	})
 }
 
 // refuseReverted refuses the apply of a fault this agent already reverted — or was asked to
@@ -339,15 +430,23 @@ func (a *Agent) peerStatus() *protocol.Reply {
 	return r
 }
 
+// lock takes the pod's lock for what cannot go without it (an apply, an orphan scan).
 func (a *Agent) lock(ctx context.Context) (func(), *protocol.ReplyError) {
-	release, err := a.cfg.Lock.Acquire(ctx)
-	if err != nil {
-		return nil, &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: "could not take the pod's chaos-agent lock: " + err.Error()}
+	release, problem := a.takeLock(ctx, a.cfg.LockWait)
+	if problem != nil {
+		msg := problem.message()
+		if problem.squatted {
+			msg += "; nothing was done"
+		}
+		a.logf("%s", msg)
+		return nil, &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: msg}
 	}
 	return release, nil
 }
 
-func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Reply {
+// apply applies a fault that touches the network namespace. Call with the pod's lock taken and
+// under the request lock.
+func (a *Agent) apply(ctx context.Context, req *protocol.Request, kind fault.Kind) *protocol.Reply {
 	f := *req.Fault
 	log := exec.NewLog(a.cfg.Exec)
 	r := a.reply(protocol.OpApply, nil)
@@ -369,15 +468,6 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request) *protocol.Repl
 		r.Fault = &st
 		return r
 	}
-	kind, ok := a.cfg.Kinds[f.Spec.Kind]
-	if !ok {
-		return failed(r, &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "this agent does not know fault kind " + f.Spec.Kind})
-	}
-	release, lerr := a.lock(ctx)
-	if lerr != nil {
-		return failed(r, lerr)
-	}
-	defer release()
 	claims := a.claims(ctx)
 	scan := scanQdiscs
 	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP {
@@ -521,7 +611,9 @@ func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record,
 	return out
 }
 
-func (a *Agent) revert(ctx context.Context, req *protocol.Request) *protocol.Reply {
+// revert reverts one fault (note: how the pod's lock was had, for the outcome). Call under the
+// request lock.
+func (a *Agent) revert(ctx context.Context, req *protocol.Request, note string) *protocol.Reply {
 	log := exec.NewLog(a.cfg.Exec)
 	r := a.reply(protocol.OpRevert, nil)
 	a.mu.Lock()
@@ -544,13 +636,10 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request) *protocol.Rep
 		r.Reverted = []protocol.RevertOutcome{out}
 		return r
 	}
-	release, lerr := a.lock(ctx)
-	if lerr != nil {
-		lerr.Code = protocol.ErrRevertIncomplete
-		return failed(r, lerr)
-	}
-	defer release()
 	out := a.revertRecord(ctx, log, rec, protocol.ReasonRequested)
+	if note != "" {
+		out.Detail += "; " + note
+	}
 	r.Commands = log.Runs()
 	r.Reverted = []protocol.RevertOutcome{out}
 	if !out.Confirmed {
@@ -591,12 +680,7 @@ func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
 func (a *Agent) status(ctx context.Context) *protocol.Reply {
 	log := exec.NewLog(a.cfg.Exec)
 	r := a.reply(protocol.OpStatus, nil)
-	a.mu.Lock()
-	recs := make([]*record, 0, len(a.order))
-	for _, id := range a.order {
-		recs = append(recs, a.faults[id])
-	}
-	a.mu.Unlock()
+	recs := a.records()
 	env := a.env(ctx, log, nil)
 	for _, rec := range recs {
 		if !rec.pending {
@@ -632,28 +716,35 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 	log := exec.NewLog(a.cfg.Exec)
 	r := a.reply(protocol.OpSweep, nil)
 	release, lerr := a.lock(ctx)
-	if lerr != nil {
-		lerr.Code = protocol.ErrRevertIncomplete
-		return failed(r, lerr)
+	if lerr == nil {
+		defer release()
 	}
-	defer release()
-	r.Orphans = a.takeUntold()
-	if !a.cfg.NoOrphanScan {
-		r.Orphans = append(r.Orphans, a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)...)
+	return a.serially(req, func() *protocol.Reply { return a.sweepLocked(ctx, r, log, req, lerr) })
+}
+
+// sweepLocked is sweep under the request lock; lerr says why the pod's lock could not be had.
+func (a *Agent) sweepLocked(ctx context.Context, r *protocol.Reply, log *exec.Log, req *protocol.Request, lerr *protocol.ReplyError) *protocol.Reply {
+	if lerr == nil {
+		r.Orphans = a.takeUntold()
+		if !a.cfg.NoOrphanScan {
+			r.Orphans = append(r.Orphans, a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)...)
+		}
 	}
 	if req.Own != nil && *req.Own {
-		a.mu.Lock()
-		recs := make([]*record, 0, len(a.order))
-		for _, id := range a.order {
-			recs = append(recs, a.faults[id])
-		}
-		a.mu.Unlock()
-		for _, rec := range recs {
-			r.Reverted = append(r.Reverted, a.revertRecord(ctx, log, rec, protocol.ReasonSweep))
+		// this agent's own faults are reverted with the lock or, when it cannot be had, without
+		for _, rec := range a.records() {
+			out := a.revertRecord(ctx, log, rec, protocol.ReasonSweep)
+			if lerr != nil {
+				out.Detail += "; reverted without the pod's lock"
+			}
+			r.Reverted = append(r.Reverted, out)
 		}
 	}
 	r.Commands = log.Runs()
 	var left []string
+	if lerr != nil {
+		left = append(left, "orphans not looked for: "+lerr.Message)
+	}
 	for _, o := range append(append([]protocol.RevertOutcome{}, r.Orphans...), r.Reverted...) {
 		if !o.Confirmed {
 			left = append(left, o.Detail)
@@ -663,6 +754,17 @@ func (a *Agent) sweep(ctx context.Context, req *protocol.Request) *protocol.Repl
 		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: strings.Join(left, "; ")})
 	}
 	return r
+}
+
+// records are the held faults, in the order they were applied.
+func (a *Agent) records() []*record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	recs := make([]*record, 0, len(a.order))
+	for _, id := range a.order {
+		recs = append(recs, a.faults[id])
+	}
+	return recs
 }
 
 // takeUntold returns the orphans reverted at start that no reply has carried yet, once.
@@ -683,39 +785,86 @@ func (a *Agent) claims(ctx context.Context) *ownership.Claims {
 		c.Add(a.cfg.Name, a.state(a.faults[id], now))
 	}
 	a.mu.Unlock()
+	replies, silent := a.askPeers(ctx)
+	c.Unanswered = silent
+	for _, name := range sortedKeys(replies) {
+		for _, f := range replies[name].Faults {
+			c.Add(name, f)
+		}
+	}
+	return c
+}
+
+// maxPeers bounds how many live agents are asked at once: a pod has a few, but any process of
+// the pod can bind names that look like agents' sockets, and each costs a connection.
+const maxPeers = 64
+
+// askPeers asks every live agent but this one what it holds (status from memory), all at once
+// and within PeerTimeout in all — a peer that does not answer (a stranger's socket named like
+// an agent's, a wedged agent) costs that much once, not once per peer: the replies by name,
+// and the live agents that did not answer (sorted).
+func (a *Agent) askPeers(ctx context.Context) (map[string]*protocol.Reply, []string) {
+	replies := map[string]*protocol.Reply{}
 	if a.cfg.Peers == nil {
-		return c
+		return replies, nil
 	}
 	live, err := a.cfg.Peers.Live()
 	if err != nil {
 		a.logf("cannot list the live agents: %v", err)
-		c.Unanswered = append(c.Unanswered, "(unknown: "+err.Error()+")")
-		return c
+		return replies, []string{"(unknown: " + err.Error() + ")"}
+	}
+	var names, silent []string
+	for _, name := range live {
+		switch {
+		case name == a.cfg.Name:
+		case len(names) == maxPeers:
+			silent = append(silent, name)
+		default:
+			names = append(names, name)
+		}
 	}
 	no := false
 	q := &protocol.Request{Protocol: protocol.Version, Op: protocol.OpStatus, RunID: a.cfg.RunID, ScanOrphans: &no}
-	for _, name := range live {
-		if name == a.cfg.Name {
-			continue
-		}
-		pctx, cancel := context.WithTimeout(ctx, a.cfg.PeerTimeout)
-		rep, err := a.cfg.Peers.Status(pctx, name, q)
-		cancel()
-		if err != nil || rep == nil || !rep.OK {
-			why := "no reply"
-			if err != nil {
+	pctx, cancel := context.WithTimeout(ctx, a.cfg.PeerTimeout)
+	defer cancel()
+	type answer struct {
+		name, why string
+		rep       *protocol.Reply
+	}
+	answers := make(chan answer, len(names))
+	for _, name := range names {
+		go func() {
+			rep, err := a.cfg.Peers.Status(pctx, name, q)
+			why := ""
+			switch {
+			case err != nil:
 				why = err.Error()
-			} else if rep != nil && rep.Error != nil {
+			case rep == nil || (!rep.OK && rep.Error == nil):
+				why = "no reply"
+			case !rep.OK:
 				why = rep.Error.Message
 			}
-			a.logf("live agent %s did not say what it holds (%s): leaving alone what could be its", name, why)
-			c.Unanswered = append(c.Unanswered, name)
+			answers <- answer{name: name, why: why, rep: rep}
+		}()
+	}
+	for range names {
+		an := <-answers
+		if an.why != "" {
+			a.logf("live agent %s did not say what it holds (%s): leaving alone what could be its", an.name, an.why)
+			silent = append(silent, an.name)
 			continue
 		}
-		for _, f := range rep.Faults {
-			c.Add(name, f)
-		}
+		replies[an.name] = an.rep
 	}
-	sort.Strings(c.Unanswered)
-	return c
+	sort.Strings(silent)
+	return replies, silent
+}
+
+func sortedKeys(m map[string]*protocol.Reply) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

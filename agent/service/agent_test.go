@@ -16,6 +16,7 @@ import (
 	"chaos-run/agent/internal/fakekernel"
 	"chaos-run/agent/kernel"
 	"chaos-run/agent/lease"
+	"chaos-run/agent/ownership"
 	"chaos-run/agent/protocol"
 )
 
@@ -34,12 +35,12 @@ type pod struct {
 
 type chanLock struct{ ch chan struct{} }
 
-func (l *chanLock) Acquire(ctx context.Context) (func(), error) {
+func (l *chanLock) TryAcquire() (func(), error) {
 	select {
 	case l.ch <- struct{}{}:
 		return func() { <-l.ch }, nil
-	case <-time.After(time.Second):
-		return nil, errors.New("lock held")
+	default:
+		return nil, ownership.ErrLockBusy
 	}
 }
 

@@ -157,14 +157,17 @@ type tracer struct {
 	calls []string
 }
 
-func (t *tracer) note(s string)           { t.mu.Lock(); t.calls = append(t.calls, s); t.mu.Unlock() }
-func (t *tracer) CanSignal(pid int) error { t.note("can-signal"); return nil }
-func (t *tracer) CanTrace(pid int) error  { t.note("can-trace"); return nil }
-func (t *tracer) Kill(pid int, s unix.Signal) error {
+func (t *tracer) note(s string)                     { t.mu.Lock(); t.calls = append(t.calls, s); t.mu.Unlock() }
+func (t *tracer) Open(pid int) (kill.Handle, error) { return kill.Handle{PID: pid, FD: -1}, nil }
+func (t *tracer) Close(kill.Handle)                 {}
+func (t *tracer) Alive(kill.Handle) error           { return nil }
+func (t *tracer) CanSignal(kill.Handle) error       { t.note("can-signal"); return nil }
+func (t *tracer) CanTrace(kill.Handle) error        { t.note("can-trace"); return nil }
+func (t *tracer) Kill(_ kill.Handle, s unix.Signal) error {
 	t.note(fmt.Sprint("kill ", int(s)))
 	return nil
 }
-func (t *tracer) PtraceKill(pid int) error { t.note("ptrace-kill"); return nil }
+func (t *tracer) PtraceKill(kill.Handle) error { t.note("ptrace-kill"); return nil }
 
 // the masks of nginx's master process on the real node
 const nginxStatus = "Name:\tnginx\nPPid:\t0\nSigBlk:\t0000000000000000\nSigIgn:\t0000000040001000\nSigCgt:\t0000000018016a07\n"

@@ -18,14 +18,14 @@ func (a *Agent) Startup(ctx context.Context) []protocol.RevertOutcome {
 	if a.cfg.NoOrphanScan {
 		return nil
 	}
-	a.reqMu.Lock()
-	defer a.reqMu.Unlock()
-	release, err := a.cfg.Lock.Acquire(ctx)
-	if err != nil {
-		a.logf("start: no orphan scan, the pod's chaos-agent lock: %v", err)
+	release, problem := a.takeLock(ctx, a.cfg.LockWait)
+	if problem != nil {
+		a.logf("start: no orphan scan: %s", problem.message())
 		return nil
 	}
 	defer release()
+	a.reqMu.Lock()
+	defer a.reqMu.Unlock()
 	log := exec.NewLog(a.cfg.Exec)
 	out := a.revertOrphans(ctx, log, a.claims(ctx), scanQdiscs|scanChains)
 	if len(out) == 0 {
@@ -56,14 +56,12 @@ func (a *Agent) Tick(ctx context.Context) (ttl bool) {
 	if len(expired) == 0 && len(retry) == 0 {
 		return false
 	}
+	// a lapsed lease is reverted with the lock if it comes soon, else without it: never later
+	// for what another process holds
+	release, _ := a.lockForRevert(ctx)
+	defer release()
 	a.reqMu.Lock()
 	defer a.reqMu.Unlock()
-	release, err := a.cfg.Lock.Acquire(ctx)
-	if err != nil {
-		a.logf("lease loop: the pod's chaos-agent lock: %v (trying again)", err)
-		return false
-	}
-	defer release()
 	log := exec.NewLog(a.cfg.Exec)
 	for _, id := range expired {
 		a.mu.Lock()
@@ -113,23 +111,23 @@ func (a *Agent) Shutdown(ctx context.Context, reason string) bool {
 	a.mu.Lock()
 	a.exiting = true
 	a.mu.Unlock()
+	if len(a.records()) == 0 {
+		// nothing held; a request under way may still be adding a fault: wait for it
+		a.reqMu.Lock()
+		empty := len(a.records()) == 0
+		a.reqMu.Unlock()
+		if empty {
+			return true
+		}
+	}
+	// reverting matters more than the lock: briefly, then without it
+	release, _ := a.lockForRevert(ctx)
+	defer release()
 	a.reqMu.Lock()
 	defer a.reqMu.Unlock()
-	release, err := a.cfg.Lock.Acquire(ctx)
-	if err != nil {
-		// reverting matters more than the lock: go on without it
-		a.logf("exiting: the pod's chaos-agent lock: %v; reverting without it", err)
-		release = func() {}
-	}
-	defer release()
 	log := exec.NewLog(a.cfg.Exec)
 	for attempt := 0; ; attempt++ {
-		a.mu.Lock()
-		recs := make([]*record, 0, len(a.order))
-		for _, id := range a.order {
-			recs = append(recs, a.faults[id])
-		}
-		a.mu.Unlock()
+		recs := a.records()
 		if len(recs) == 0 {
 			return true
 		}
@@ -168,26 +166,43 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// Strangers' connections (see peer.go) are served a few at a time, with a small request: all
+// they may ask is a status from memory.
+const (
+	maxStrangers      = 8
+	maxStrangerBytes  = 4 << 10
+	strangerReadLimit = 2 * time.Second
+)
+
 func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	// one JSON value: a requester that half-closes after it (the peers) and one that keeps the
-	// connection open until it has printed the reply (`chaos-agent request`) are both served
-	var msg json.RawMessage
-	dec := json.NewDecoder(io.LimitReader(conn, protocol.MaxRequestBytes+1))
-	raw := []byte{}
-	if err := dec.Decode(&msg); err == nil {
-		raw = msg
-	} else if !errors.Is(err, io.EOF) {
-		// not JSON: Parse says what is wrong with what arrived
-		rest, _ := io.ReadAll(dec.Buffered())
-		raw = rest
+	own, why := Authorize(a.self, a.cfg.Identify(conn))
+	limit, wait := int64(protocol.MaxRequestBytes), 10*time.Second
+	if !own {
+		if a.strangers.Add(1) > maxStrangers {
+			a.strangers.Add(-1)
+			return
+		}
+		defer a.strangers.Add(-1)
+		limit, wait = maxStrangerBytes, strangerReadLimit
 	}
-	_ = conn.SetReadDeadline(time.Time{})
-	rep, then := a.HandleDeferred(ctx, raw)
+	raw := readRequest(conn, limit, wait)
+	var rep *protocol.Reply
+	var then func()
+	if own {
+		rep, then = a.HandleDeferred(ctx, raw)
+	} else {
+		rep = a.HandleStranger(raw, why)
+	}
 	out, err := protocol.Encode(rep)
 	if err != nil {
 		out = []byte(`{"protocol":1,"op":"status","ok":false,"agent":{"name":"","runId":"","version":"","ttlLeftMs":0},"commands":[],"error":{"code":"internal","message":"could not encode the reply"}}`)
+	}
+	if !own {
+		// a stranger's reply goes out within a short while or not at all: nothing waits on it
+		_ = conn.SetWriteDeadline(time.Now().Add(strangerReadLimit))
+		_, _ = conn.Write(out)
+		return
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, _ = conn.Write(out)
@@ -204,6 +219,23 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	if then != nil {
 		then()
 	}
+}
+
+// readRequest reads one JSON value: a requester that half-closes after it (the peers) and one
+// that keeps the connection open until it has printed the reply (`chaos-agent request`) are
+// both served. What is not JSON is returned as it came, for Parse to say what is wrong with it.
+func readRequest(conn net.Conn, limit int64, wait time.Duration) []byte {
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
+	var msg json.RawMessage
+	dec := json.NewDecoder(io.LimitReader(conn, limit+1))
+	if err := dec.Decode(&msg); err == nil {
+		return msg
+	} else if !errors.Is(err, io.EOF) {
+		rest, _ := io.ReadAll(dec.Buffered())
+		return rest
+	}
+	return []byte{}
 }
 
 // Run is the serve process: it serves on ln, reverts orphans, then runs the lease loop until

@@ -79,6 +79,9 @@ function applyError(step: AgentFaultStep, agent: AgentHandle, reply: Reply): Cou
     case "reverted":
       // the ledger reverted this entry while its apply was still on its way: the agent keeps that revert and refuses the late apply
       return new CouldNotRunError(text, { hint: "the fault's revert reached the agent before its apply (an apply that timed out or was interrupted): nothing of it is in effect; run again" });
+    case "forbidden":
+      // only a process of the agent's own container may change anything; the runner's exec is one
+      return new CouldNotRunError(text, { hint: `the agent did not take this exec for its own container's (its peer-credential check): ${logs}` });
     case "bad-request":
       // the runner's requests are valid by construction: an agent that refuses one speaks an older protocol
       return new CouldNotRunError(text, {

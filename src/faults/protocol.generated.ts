@@ -99,7 +99,7 @@ export type Reply = {
 };
 
 /**
- * What chaos-run and the chaos-agent say to each other. One exec per request: `chaos-agent request JSON` (argv, no shell), where JSON is a Request; the agent prints one Reply as JSON on stdout and exits 0 when `ok`, else 1 (failed: nothing of the fault remains), 2 (bad request: nothing done), 3 (a revert did not complete: `remaining` says what is left), 4 (refused: the fault would touch what belongs to another live run, or what cannot be restored exactly, or cannot be done here as asked: `unsupported`). Both sides validate against this schema: the agent every request, the runner every reply. The runner's TypeScript types are generated from it (src/faults/protocol.generated.ts).
+ * What chaos-run and the chaos-agent say to each other. One exec per request: `chaos-agent request JSON` (argv, no shell), where JSON is a Request; the agent prints one Reply as JSON on stdout and exits 0 when `ok`, else 1 (failed: nothing of the fault remains), 2 (bad request: nothing done), 3 (a revert did not complete: `remaining` says what is left), 4 (refused: the fault would touch what belongs to another live run, or what cannot be restored exactly, or cannot be done here as asked: `unsupported`, or `forbidden`: the requester is not the agent's own — only a process of the agent's own container, as root or the agent's UID, may change anything; any other process of the pod may only ask `status` with `scanOrphans: false`). Both sides validate against this schema: the agent every request, the runner every reply. The runner's TypeScript types are generated from it (src/faults/protocol.generated.ts).
  */
 export interface ChaosAgentProtocolVersion1 {
   request?: Request;
@@ -317,6 +317,10 @@ export interface AgentInfo {
   version: string;
   ttlLeftMs: number;
   iptablesBackend?: "nft" | "legacy" | "none";
+  /**
+   * the agent holds the pod's lock (`@chaos-agent/v1/lock`) or is taking it: how the other agents tell an agent that holds the lock from a process that squats its name
+   */
+  locking?: boolean;
 }
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -338,6 +342,7 @@ export interface ReplyError {
     | "unreachable"
     | "exiting"
     | "reverted"
+    | "forbidden"
     | "internal";
   message: string;
   owner?: Owner;

@@ -4,10 +4,10 @@
 export const validateReply = validate21;
 const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"allOf":[{"if":{"required":["op","ok"],"properties":{"op":{"const":"apply"},"ok":{"const":true}}},"then":{"required":["fault"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"revert"},"ok":{"const":true}}},"then":{"required":["reverted"]}}],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}}}};
 const schema33 = {"const":1};
-const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]}}};
+const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]},"locking":{"type":"boolean"}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
 const func1 = Object.prototype.hasOwnProperty;
-const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","reverted","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","reverted","forbidden","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
 const schema36 = {"type":"object","additionalProperties":false,"required":["agent","runId","faultId"],"properties":{"agent":{"type":"string"},"runId":{"type":"string"},"faultId":{"type":"string"}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -65,7 +65,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(!(((((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unsupported")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "reverted")) || (data0 === "internal"))){
+if(!((((((((((((((((data0 === "bad-request") || (data0 === "unknown-fault")) || (data0 === "lease-lapsed")) || (data0 === "conflict")) || (data0 === "unrestorable")) || (data0 === "no-interface")) || (data0 === "no-backend")) || (data0 === "apply-failed")) || (data0 === "verify-failed")) || (data0 === "revert-incomplete")) || (data0 === "unsupported")) || (data0 === "unreachable")) || (data0 === "exiting")) || (data0 === "reverted")) || (data0 === "forbidden")) || (data0 === "internal"))){
 const err4 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema35.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
@@ -2672,7 +2672,7 @@ vErrors.push(err23);
 errors++;
 }
 for(const key1 in data7){
-if(!(((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend"))){
+if(!((((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend")) || (key1 === "locking"))){
 const err24 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
@@ -2767,14 +2767,26 @@ vErrors.push(err31);
 errors++;
 }
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data7.locking !== undefined){
+if(typeof data7.locking !== "boolean"){
+const err32 = {instancePath:instancePath+"/agent/locking",schemaPath:"#/$defs/AgentInfo/properties/locking/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 }
@@ -2786,24 +2798,14 @@ errors = vErrors.length;
 }
 }
 if(data.commands !== undefined){
-let data14 = data.commands;
-if(Array.isArray(data14)){
-const len0 = data14.length;
+let data15 = data.commands;
+if(Array.isArray(data15)){
+const len0 = data15.length;
 for(let i0=0; i0<len0; i0++){
-let data15 = data14[i0];
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-if(data15.argv === undefined){
-const err33 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-if(data15.exitCode === undefined){
-const err34 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+let data16 = data15[i0];
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.argv === undefined){
+const err34 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2812,8 +2814,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data15.durationMs === undefined){
-const err35 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+if(data16.exitCode === undefined){
+const err35 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2822,9 +2824,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key2 in data15){
-if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
-const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data16.durationMs === undefined){
+const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2833,12 +2834,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data15.argv !== undefined){
-let data16 = data15.argv;
-if(Array.isArray(data16)){
-if(data16.length < 1){
-const err37 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+for(const key2 in data16){
+if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
+const err37 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2847,10 +2845,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-const len1 = data16.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data16[i1] !== "string"){
-const err38 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data16.argv !== undefined){
+let data17 = data16.argv;
+if(Array.isArray(data17)){
+if(data17.length < 1){
+const err38 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2859,10 +2859,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-else {
-const err39 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len1 = data17.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data17[i1] !== "string"){
+const err39 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2872,9 +2872,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data15.stdin !== undefined){
-if(typeof data15.stdin !== "string"){
-const err40 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err40 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2884,10 +2884,9 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data15.exitCode !== undefined){
-let data19 = data15.exitCode;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err41 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data16.stdin !== undefined){
+if(typeof data16.stdin !== "string"){
+const err41 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2897,9 +2896,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data15.stderr !== undefined){
-if(typeof data15.stderr !== "string"){
-const err42 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.exitCode !== undefined){
+let data20 = data16.exitCode;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err42 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2909,11 +2909,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data15.durationMs !== undefined){
-let data21 = data15.durationMs;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err43 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data16.stderr !== undefined){
+if(typeof data16.stderr !== "string"){
+const err43 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2923,8 +2921,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data16.durationMs !== undefined){
+let data22 = data16.durationMs;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err44 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2934,9 +2935,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
 else {
-const err45 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2948,12 +2948,24 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err46 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err46];
 }
 else {
 vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
 }
 errors++;
 }
@@ -2965,40 +2977,18 @@ errors = vErrors.length;
 }
 }
 if(data.faults !== undefined){
-let data23 = data.faults;
-if(Array.isArray(data23)){
-const len2 = data23.length;
+let data24 = data.faults;
+if(Array.isArray(data24)){
+const len2 = data24.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate24(data23[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data23,parentDataProperty:i2,rootData,dynamicAnchors}))){
+if(!(validate24(data24[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data24,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-}
-if(data.reverted !== undefined){
-let data25 = data.reverted;
-if(Array.isArray(data25)){
-const len3 = data25.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate29(data25[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err48 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3008,19 +2998,19 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data.orphans !== undefined){
-let data27 = data.orphans;
-if(Array.isArray(data27)){
-const len4 = data27.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate29(data27[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data27,parentDataProperty:i4,rootData,dynamicAnchors}))){
+if(data.reverted !== undefined){
+let data26 = data.reverted;
+if(Array.isArray(data26)){
+const len3 = data26.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate29(data26[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data26,parentDataProperty:i3,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err49 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3030,14 +3020,36 @@ vErrors.push(err49);
 errors++;
 }
 }
+if(data.orphans !== undefined){
+let data28 = data.orphans;
+if(Array.isArray(data28)){
+const len4 = data28.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate29(data28[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data28,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err50 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err50];
 }
 else {
 vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+else {
+const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
 }
 errors++;
 }
