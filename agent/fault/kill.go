@@ -37,17 +37,9 @@ func (h *killHeld) State(st *protocol.FaultState) {
 
 func (k Kill) plan(f protocol.FaultRequest) (kill.Plan, *protocol.ReplyError) {
 	spec := f.Spec
-	pid, init, err := kill.Target(k.Proc, spec.ContainerID)
+	p, err := kill.Make(k.Proc, k.Tracer, spec.ContainerID, spec.Signal, spec.Container)
 	if err == nil {
-		var p kill.Plan
-		p, err = kill.Decide(k.Proc, pid, init, spec.Signal, spec.Container)
-		if err == nil {
-			err = kill.Check(k.Tracer, p)
-			if err != nil {
-				return p, &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: err.Error() + "; nothing was done"}
-			}
-			return p, nil
-		}
+		return p, nil
 	}
 	var refusal *kill.Refusal
 	if errors.As(err, &refusal) {
@@ -62,10 +54,13 @@ func (k Kill) DryRun(_ *Env, f protocol.FaultRequest) Outcome {
 	if rerr != nil {
 		return Outcome{Err: rerr}
 	}
+	kill.Close(k.Tracer, p)
 	return Outcome{Held: &killHeld{p: p}}
 }
 
-// Apply implements Kind: the plan now, the signal once the reply is out.
+// Apply implements Kind: the plan now — a pidfd on the target taken with it — and the signal,
+// through that pidfd, once the reply is out: a target that exited meanwhile is not replaced by
+// whatever process got its PID.
 func (k Kill) Apply(_ *Env, f protocol.FaultRequest) Outcome {
 	p, rerr := k.plan(f)
 	if rerr != nil {

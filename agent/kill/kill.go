@@ -22,8 +22,23 @@ const (
 	Ignored = "ignored"
 )
 
+// Handle is a process as it was planned: its PID and a pidfd on it, taken before the process
+// was read, so that the signal reaches that process or none — a PID whose process exited and
+// was reaped names another process once it is reused. FD is -1 on a kernel without pidfds
+// (before 5.3): then the PID alone.
+type Handle struct {
+	PID int
+	FD  int
+}
+
+// ErrGone: the planned process is no longer there (the signal would reach another).
+var ErrGone = errors.New("the planned process has exited")
+
 // Plan is what a kill will do: which process, which signal, how.
 type Plan struct {
+	// Handle is the planned process (its pidfd is the plan's to close: Do closes it, and so
+	// does Close).
+	Handle      Handle
 	PID         int
 	Process     string
 	SignalName  string
@@ -173,40 +188,94 @@ func handledList(mask uint64) string {
 	return " (it handles " + strings.Join(names, ", ") + ")"
 }
 
-// Tracer is how signals are sent: kill(2) and ptrace, behind an interface for tests.
+// Tracer is how signals are sent: pidfds, kill and ptrace, behind an interface for tests.
 type Tracer interface {
-	// CanSignal: may this process send signals to pid (kill(pid, 0))?
-	CanSignal(pid int) error
-	// CanTrace: may this process trace pid (PTRACE_SEIZE, then detach: the tracee never stops)?
-	CanTrace(pid int) error
-	// Kill sends sig with kill(2).
-	Kill(pid int, sig unix.Signal) error
-	// PtraceKill attaches to pid, waits for the attach's stop and resumes it with SIGKILL.
-	PtraceKill(pid int) error
+	// Open takes a handle (a pidfd) on pid.
+	Open(pid int) (Handle, error)
+	// Close lets the handle go.
+	Close(h Handle)
+	// Alive: the handle's process has not exited (ErrGone when it has).
+	Alive(h Handle) error
+	// CanSignal: may this process send signals to it (a null signal through the pidfd)?
+	CanSignal(h Handle) error
+	// CanTrace: may this process trace it (changing nothing)?
+	CanTrace(h Handle) error
+	// Kill sends sig through the pidfd (pidfd_send_signal).
+	Kill(h Handle, sig unix.Signal) error
+	// PtraceKill attaches to the process — checking that the PID attached to is still the
+	// handle's — waits for the attach's stop and resumes it with SIGKILL.
+	PtraceKill(h Handle) error
 }
+
+// Make plans a kill: the target, a handle on it taken before its state is read, what it does
+// with the signal, and whether the mechanism is permitted here — checked, once read, to be the
+// process the handle holds (still running, and where a container id names it, still of that
+// container's cgroup). The plan's handle is open: Do closes it, Close too.
+func Make(proc Proc, t Tracer, containerID, signalName, container string) (Plan, error) {
+	pid, init, err := Target(proc, containerID)
+	if err != nil {
+		return Plan{}, err
+	}
+	h, err := t.Open(pid)
+	if err != nil {
+		return Plan{}, fmt.Errorf("PID %d: %v", pid, err)
+	}
+	p, err := Decide(proc, pid, init, signalName, container)
+	if err == nil {
+		err = confirm(proc, t, h, containerID)
+	}
+	if err == nil {
+		p.Handle = h
+		err = Check(t, p)
+	}
+	if err != nil {
+		t.Close(h)
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+// confirm: what was read under /proc/PID was the handle's process — it is alive now, so the PID
+// was its all along since the handle was taken — and it is still of the target container.
+func confirm(proc Proc, t Tracer, h Handle, containerID string) error {
+	if err := t.Alive(h); err != nil {
+		return fmt.Errorf("PID %d: %w while it was being read", h.PID, err)
+	}
+	if containerID == "" {
+		return nil
+	}
+	if cg, err := proc.Cgroup(h.PID); err != nil || !strings.Contains(cg, containerID) {
+		return fmt.Errorf("PID %d is no longer a process of container %s", h.PID, short(containerID))
+	}
+	return nil
+}
+
+// Close lets the plan's handle go (a plan that is not carried out: a dry run).
+func Close(t Tracer, p Plan) { t.Close(p.Handle) }
 
 // Check verifies that the plan's mechanism is permitted here (changing nothing).
 func Check(t Tracer, p Plan) error {
 	var err error
 	if p.Mechanism == ByPtrace {
-		err = t.CanTrace(p.PID)
+		err = t.CanTrace(p.Handle)
 		if err != nil {
 			return fmt.Errorf("cannot trace PID %d (%s): %v; the agent needs CAP_SYS_PTRACE (and no seccomp or LSM rule against ptrace)", p.PID, p.Process, err)
 		}
 		return nil
 	}
-	if err = t.CanSignal(p.PID); err != nil {
+	if err = t.CanSignal(p.Handle); err != nil {
 		return fmt.Errorf("cannot signal PID %d (%s): %v; the agent needs CAP_KILL for another user's process", p.PID, p.Process, err)
 	}
 	return nil
 }
 
-// Do carries the plan out.
+// Do carries the plan out, to the planned process only, and lets its handle go.
 func Do(t Tracer, p Plan) error {
+	defer t.Close(p.Handle)
 	if p.Mechanism == ByPtrace {
-		return t.PtraceKill(p.PID)
+		return t.PtraceKill(p.Handle)
 	}
-	return t.Kill(p.PID, p.Signal)
+	return t.Kill(p.Handle, p.Signal)
 }
 
 // ErrNoStop: the tracee did not stop after the attach.

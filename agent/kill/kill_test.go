@@ -159,32 +159,65 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// fakeTracer hands out numbered handles; gone marks the handles whose process has exited.
 type fakeTracer struct {
 	calls               []string
 	signalErr, traceErr error
+	next                int
+	open                map[int]bool
+	gone                map[int]bool
+	// onOpen runs once a handle is taken (a process exiting right after)
+	onOpen func(h Handle)
 }
 
-func (f *fakeTracer) CanSignal(pid int) error {
-	f.calls = append(f.calls, fmt.Sprint("can-signal ", pid))
-	return f.signalErr
+func (f *fakeTracer) Open(pid int) (Handle, error) {
+	if f.open == nil {
+		f.open, f.gone = map[int]bool{}, map[int]bool{}
+	}
+	f.next++
+	h := Handle{PID: pid, FD: 100 + f.next}
+	f.open[h.FD] = true
+	if f.onOpen != nil {
+		f.onOpen(h)
+	}
+	return h, nil
 }
-func (f *fakeTracer) CanTrace(pid int) error {
-	f.calls = append(f.calls, fmt.Sprint("can-trace ", pid))
-	return f.traceErr
-}
-func (f *fakeTracer) Kill(pid int, sig unix.Signal) error {
-	f.calls = append(f.calls, fmt.Sprint("kill ", pid, " ", int(sig)))
+func (f *fakeTracer) Close(h Handle) { delete(f.open, h.FD) }
+func (f *fakeTracer) Alive(h Handle) error {
+	if f.gone[h.FD] {
+		return ErrGone
+	}
 	return nil
 }
-func (f *fakeTracer) PtraceKill(pid int) error {
-	f.calls = append(f.calls, fmt.Sprint("ptrace-kill ", pid))
+func (f *fakeTracer) CanSignal(h Handle) error {
+	f.calls = append(f.calls, fmt.Sprint("can-signal ", h.PID))
+	return f.signalErr
+}
+func (f *fakeTracer) CanTrace(h Handle) error {
+	f.calls = append(f.calls, fmt.Sprint("can-trace ", h.PID))
+	return f.traceErr
+}
+func (f *fakeTracer) Kill(h Handle, sig unix.Signal) error {
+	if f.gone[h.FD] {
+		return ErrGone
+	}
+	f.calls = append(f.calls, fmt.Sprint("kill ", h.PID, " ", int(sig)))
+	return nil
+}
+func (f *fakeTracer) PtraceKill(h Handle) error {
+	if f.gone[h.FD] {
+		return ErrGone
+	}
+	f.calls = append(f.calls, fmt.Sprint("ptrace-kill ", h.PID))
 	return nil
 }
 
 func TestCheckAndDoUseThePlansMechanism(t *testing.T) {
 	tr := &fakeTracer{}
-	ptrace := Plan{PID: 1, Process: "nginx", Mechanism: ByPtrace, Signal: unix.SIGKILL}
-	byKill := Plan{PID: 12, Process: "nginx", Mechanism: ByKill, Signal: unix.SIGTERM}
+	h1, _ := tr.Open(1)
+	h12, _ := tr.Open(12)
+	ptrace := Plan{Handle: h1, PID: 1, Process: "nginx", Mechanism: ByPtrace, Signal: unix.SIGKILL}
+	byKill := Plan{Handle: h12, PID: 12, Process: "nginx", Mechanism: ByKill, Signal: unix.SIGTERM}
 	if err := Check(tr, ptrace); err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +234,56 @@ func TestCheckAndDoUseThePlansMechanism(t *testing.T) {
 	if fmt.Sprint(tr.calls) != fmt.Sprint(want) {
 		t.Fatalf("%v", tr.calls)
 	}
+	if len(tr.open) != 0 {
+		t.Fatalf("handles left open: %v", tr.open)
+	}
 	tr.traceErr = unix.EPERM
 	if err := Check(tr, ptrace); err == nil || !strings.Contains(err.Error(), "needs CAP_SYS_PTRACE") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestMakeHoldsTheTargetFromBeforeItIsReadAndDoSignalsOnlyIt(t *testing.T) {
+	p := fakeProc{
+		status: map[int]string{1: status("pause", 0, 0, 0, 0), 12: nginx},
+		cgroup: map[int]string{1: cg("284df70a3d46"), 12: cg(ctr)},
+	}
+	tr := &fakeTracer{}
+	plan, err := Make(p, tr, ctr, "SIGTERM", "web")
+	if err != nil || plan.Handle.PID != 12 || plan.Handle.FD != 101 || !tr.open[101] {
+		t.Fatalf("%+v %v %v", plan, err, tr.open)
+	}
+	// the planned process exits before the signal goes (its PID may be another's by then)
+	tr.gone[plan.Handle.FD] = true
+	if err := Do(tr, plan); !errors.Is(err, ErrGone) {
+		t.Fatalf("signalled whatever has PID 12 now: %v (%v)", err, tr.calls)
+	}
+	if fmt.Sprint(tr.calls) != "[can-signal 12]" || len(tr.open) != 0 {
+		t.Fatalf("%v, open %v", tr.calls, tr.open)
+	}
+}
+
+func TestMakeRefusesATargetThatExitedOrChangedWhileItWasRead(t *testing.T) {
+	p := fakeProc{
+		status: map[int]string{1: status("pause", 0, 0, 0, 0), 12: nginx},
+		cgroup: map[int]string{1: cg("284df70a3d46"), 12: cg(ctr)},
+	}
+	// exited right after the handle was taken: what /proc/12 said may be another process's
+	tr := &fakeTracer{}
+	tr.onOpen = func(h Handle) { tr.gone[h.FD] = true }
+	if _, err := Make(p, tr, ctr, "SIGTERM", "web"); err == nil || !strings.Contains(err.Error(), "has exited while it was being read") {
+		t.Fatalf("%v", err)
+	}
+	if len(tr.open) != 0 || len(tr.calls) != 0 {
+		t.Fatalf("open %v, calls %v", tr.open, tr.calls)
+	}
+	// PID 12 became another container's process between the scan and the handle
+	tr2 := &fakeTracer{}
+	tr2.onOpen = func(h Handle) { p.cgroup[12] = cg("0b667c5c34fc") }
+	if _, err := Make(p, tr2, ctr, "SIGTERM", "web"); err == nil || !strings.Contains(err.Error(), "no longer a process of container 41ab72a07bf4") {
+		t.Fatalf("%v", err)
+	}
+	if len(tr2.open) != 0 {
+		t.Fatalf("open %v", tr2.open)
 	}
 }
