@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -129,5 +130,14 @@ func TestAgentNames(t *testing.T) {
 	}
 	if SocketAddress("chaos-agent-x") != "@chaos-agent/v1/chaos-agent-x" || LockAddress() != "@chaos-agent/v1/lock" {
 		t.Fatal("socket names")
+	}
+}
+
+func TestABadRequestsMessageIsBounded(t *testing.T) {
+	raw := `{"protocol":1,"op":"apply","runId":"a","fault":{"id":"h","leaseMs":1000,"spec":{"kind":"http","http":{"port":80,"methods":[` +
+		strings.Repeat(`"x",`, 10000) + `"y"]}}}}`
+	_, perr := Parse([]byte(raw))
+	if perr == nil || perr.Code != ErrBadRequest || !regexp.MustCompile(`; and 99[0-9]{2} more$`).MatchString(perr.Message) || len(perr.Message) > 4000 {
+		t.Fatalf("%d bytes: %.300s", len(perr.Message), perr.Message)
 	}
 }

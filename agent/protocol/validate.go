@@ -110,8 +110,15 @@ func explain(err error) string {
 	if len(lines) == 0 {
 		return ve.Error()
 	}
+	if len(lines) > maxProblems {
+		// a request of a few KiB can hold thousands of bad items: the reply says the first ones
+		lines = append(lines[:maxProblems], fmt.Sprintf("and %d more", len(lines)-maxProblems))
+	}
 	return strings.Join(lines, "; ")
 }
+
+// maxProblems bounds the problems a bad-request message lists.
+const maxProblems = 20
 
 func leaves(e *jsonschema.ValidationError, out *[]string) {
 	if oneOf, ok := e.ErrorKind.(*kind.OneOf); ok && len(oneOf.Subschemas) == 0 {
