@@ -3,7 +3,6 @@ package protocol
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,7 +40,7 @@ const MaxReplyBytes = 16 << 20
 // Call sends one raw request to an agent's socket and returns its raw reply. The connection
 // carries one request (the client closes its write side after it) and one reply.
 func Call(ctx context.Context, agent string, raw []byte) ([]byte, error) {
-	out, done, err := call(ctx, agent, raw, true)
+	out, done, err := call(ctx, agent, raw, true, MaxReplyBytes)
 	if done != nil {
 		done()
 	}
@@ -52,10 +51,10 @@ func Call(ctx context.Context, agent string, raw []byte) ([]byte, error) {
 // called: the agent waits for that close before a deed that may end the requester too (a kill)
 // and before it exits, so the requester calls done only once it has handed the reply on.
 func CallHolding(ctx context.Context, agent string, raw []byte) (out []byte, done func(), err error) {
-	return call(ctx, agent, raw, false)
+	return call(ctx, agent, raw, false, MaxReplyBytes)
 }
 
-func call(ctx context.Context, agent string, raw []byte, halfClose bool) (out []byte, done func(), err error) {
+func call(ctx context.Context, agent string, raw []byte, halfClose bool, limit int) (out []byte, done func(), err error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", SocketAddress(agent))
 	if err != nil {
@@ -76,23 +75,31 @@ func call(ctx context.Context, agent string, raw []byte, halfClose bool) (out []
 		}
 	}
 	// the agent closes its write side after the reply
-	out, err = io.ReadAll(io.LimitReader(conn, MaxReplyBytes+1))
+	out, err = io.ReadAll(io.LimitReader(conn, int64(limit)+1))
 	if err != nil {
 		return nil, done, err
 	}
-	if len(out) > MaxReplyBytes {
-		return nil, done, errors.New("reply too large")
+	if len(out) > limit {
+		return nil, done, fmt.Errorf("reply larger than %d bytes", limit)
 	}
 	return out, done, nil
 }
 
-// Exchange sends a request and decodes the reply.
-func Exchange(ctx context.Context, agent string, req *Request) (*Reply, error) {
+// MaxPeerReplyBytes bounds the reply of another agent to a status from memory (a few faults:
+// a few KiB). Whatever serves a socket named like an agent's may answer: bounded, it cannot
+// make the asking agent's memory grow.
+const MaxPeerReplyBytes = 128 << 10
+
+// Exchange sends a request and decodes the reply (at most limit bytes).
+func Exchange(ctx context.Context, agent string, req *Request, limit int) (*Reply, error) {
 	raw, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	out, err := Call(ctx, agent, raw)
+	out, done, err := call(ctx, agent, raw, true, limit)
+	if done != nil {
+		done()
+	}
 	if err != nil {
 		return nil, err
 	}

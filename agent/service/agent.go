@@ -651,6 +651,14 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request, note string) 
 func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
 	r := a.reply(protocol.OpRenew, nil)
 	now := a.cfg.Clock.Now()
+	// a fault the kernel ends by itself (a partition held through nftables) has its lease
+	// renewed in the kernel too, once the books are unlocked (deferred first, it runs last)
+	var held fault.Held
+	defer func() {
+		if err := fault.RenewInKernel(a.env(context.Background(), a.cfg.Exec, nil), held, time.Duration(req.LeaseMs)*time.Millisecond); err != nil {
+			a.logf("renewed %s, but not its lease in the kernel: %v", req.FaultID, err)
+		}
+	}()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec := a.faults[req.FaultID]
@@ -665,6 +673,7 @@ func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
 	var ended *lease.EndedError
 	switch {
 	case err == nil:
+		held = rec.held
 		st := a.state(rec, now)
 		r.Fault = &st
 		return r
@@ -796,8 +805,9 @@ func (a *Agent) claims(ctx context.Context) *ownership.Claims {
 }
 
 // maxPeers bounds how many live agents are asked at once: a pod has a few, but any process of
-// the pod can bind names that look like agents' sockets, and each costs a connection.
-const maxPeers = 64
+// the pod can bind names that look like agents' sockets, and each costs a connection and up to
+// protocol.MaxPeerReplyBytes of reply (4 MiB in all).
+const maxPeers = 32
 
 // askPeers asks every live agent but this one what it holds (status from memory), all at once
 // and within PeerTimeout in all — a peer that does not answer (a stranger's socket named like

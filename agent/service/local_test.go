@@ -311,7 +311,7 @@ func TestTheDeedWaitsUntilTheRequesterHasTheReplyAndLetsGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// a peer's question, half-closed at once, is answered as before
-	st, err := protocol.Exchange(ctx, name, &protocol.Request{Protocol: 1, Op: protocol.OpStatus, RunID: "kkkk"})
+	st, err := protocol.Exchange(ctx, name, &protocol.Request{Protocol: 1, Op: protocol.OpStatus, RunID: "kkkk"}, protocol.MaxReplyBytes)
 	if err != nil || !st.OK {
 		t.Fatalf("%v %+v", err, st)
 	}

@@ -23,5 +23,5 @@ func (SocketPeers) Live() ([]string, error) {
 
 // Status implements Peers.
 func (SocketPeers) Status(ctx context.Context, agent string, req *protocol.Request) (*protocol.Reply, error) {
-	return protocol.Exchange(ctx, agent, req)
+	return protocol.Exchange(ctx, agent, req, protocol.MaxPeerReplyBytes)
 }

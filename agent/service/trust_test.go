@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -273,5 +274,31 @@ func TestALockWhoseHolderCannotBeToldIsWaitedForWithinTheBound(t *testing.T) {
 	mustFail(t, r, protocol.ErrApplyFailed, 1)
 	if !strings.Contains(r.Error.Message, "live agent chaos-agent-mute did not answer") || strings.Contains(r.Error.Message, "squatted") {
 		t.Fatalf("%s", r.Error.Message)
+	}
+}
+
+// Whatever serves a socket named like an agent's may answer a peer's question: its reply is
+// read up to a bound, not into the asking agent's memory whole.
+func TestAPeersReplyIsBounded(t *testing.T) {
+	name := fmt.Sprintf("chaos-agent-big%d", time.Now().UnixNano()%1_000_000)
+	ln, err := net.Listen("unix", protocol.SocketAddress(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte(`{"protocol":1,"op":"status","ok":true,"faults":[` + strings.Repeat(`{"id":"x"},`, 1<<17) + `{}]}`))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	no := false
+	_, err = SocketPeers{}.Status(ctx, name, &protocol.Request{Protocol: 1, Op: protocol.OpStatus, RunID: "a", ScanOrphans: &no})
+	if err == nil || !strings.Contains(err.Error(), "reply larger than 131072 bytes") {
+		t.Fatalf("%v", err)
 	}
 }
