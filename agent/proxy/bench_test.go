@@ -14,27 +14,17 @@ import (
 func BenchmarkKeepAliveRequest(b *testing.B) {
 	body := make([]byte, 615) // the size of nginx's default page
 	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: 615\r\nConnection: keep-alive\r\n\r\n" + string(body))
-	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
-	defer ln.Close()
-	go func() {
+	app := serveConns(b, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := http.ReadRequest(br); err != nil {
 				return
 			}
-			go func() {
-				br := bufio.NewReader(c)
-				for {
-					if _, err := http.ReadRequest(br); err != nil {
-						return
-					}
-					c.Write(resp)
-				}
-			}()
+			c.Write(resp)
 		}
-	}()
+	})
 	pl, _ := net.Listen("tcp4", "127.0.0.1:0")
-	p := Start(Config{Target: func(net.Conn) (string, error) { return ln.Addr().String(), nil }}, pl)
+	p := Start(Config{Target: func(net.Conn) (string, error) { return app.Addr().String(), nil }}, pl)
 	defer p.Stop(time.Second)
 	c, err := net.Dial("tcp", pl.Addr().String())
 	if err != nil {

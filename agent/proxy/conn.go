@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // One client connection and its connection to the application. Two goroutines: the request side
@@ -14,8 +14,69 @@ import (
 // the application's responses back, in order, with the injected errors in their places (a queue
 // of what each request is owed, so pipelined requests keep their order). A close on either side
 // is passed on to the other, as it would be without the proxy.
+//
+// Locks. c.mu guards the connection's state (the queue, the flags) and is never held across
+// socket I/O: Stop, the janitor and the other side take it, and a client that stops reading must
+// hold none of them up. c.wmu makes the writes to the client one at a time and in order: the
+// response side holds it from a response's first byte through the injected errors queued behind
+// that response, the request side to answer with nothing owed. Only the two sides take it, and a
+// write under it ends within WriteTimeout or with the socket (Stop's reset). wmu is taken before
+// mu, never while mu is held.
+//
+// Buffers: 4 KiB each way and side (a head longer than a buffer is read in pieces, a body streams
+// through), from pools. A connection quiet for a tick or two puts them back and waits for its
+// next bytes without them (rawIO.waitReadable): an idle connection costs the pod's memory its two
+// goroutines and little more (npm run bench -- proxy-memory).
 
 const bufSize = 4 << 10
+
+// After an answer that ends the connection, the client's socket is shut for writing (the answer,
+// then FIN) and what the client still sends is read and dropped, for at most lingerTime and
+// lingerBytes, before the last close: a socket closed with unread data sends a reset, which can
+// destroy the answer before the client has read it (a client still sending a body it was not
+// asked for, or pipelined requests). Go's net/http and nginx (lingering_close) do the same.
+const (
+	lingerTime  = 5 * time.Second
+	lingerBytes = 1 << 20
+)
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+)
+
+func getReader(r io.Reader) *bufio.Reader {
+	b := readers.Get().(*bufio.Reader)
+	b.Reset(r)
+	return b
+}
+
+func putReader(b *bufio.Reader) {
+	if b != nil {
+		b.Reset(nil)
+		readers.Put(b)
+	}
+}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	b := writers.Get().(*bufio.Writer)
+	b.Reset(w)
+	return b
+}
+
+func putWriter(b *bufio.Writer) {
+	if b != nil && b.Buffered() == 0 {
+		b.Reset(nil)
+		writers.Put(b)
+	}
+}
+
+func bufSizeOf(b *bufio.Writer) int {
+	if b == nil {
+		return 0
+	}
+	return b.Size()
+}
 
 type item struct {
 	synthetic  []byte // an injected error response (nil: the application answers)
@@ -26,68 +87,131 @@ type item struct {
 }
 
 type conn struct {
-	p      *Proxy
-	client net.Conn
-	up     net.Conn
-	cr, ur *bufio.Reader
-	cw, uw *bufio.Writer
+	p        *Proxy
+	client   net.Conn
+	up       net.Conn // once dialled (set under mu)
+	cio, uio *rawIO   // the client's and the application's sockets (set with up)
+	cr, ur   *bufio.Reader
+	cw, uw   *bufio.Writer // cw under wmu
+	// spliced: accepted over the cap; relayed as it is from the start, with no buffer of the
+	// proxy's
+	spliced bool
 
 	reqHead, respHead, scratch []byte
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	q       []item
-	idle    bool // the request side waits for the next request
-	closing bool // Stop: close as soon as nothing is in flight
-	reqDone bool // the request side reads no more requests
-	upDone  bool // the application closed the connection
-	closed  bool
-	raw     atomic.Bool
-	verdict chan bool // an Upgrade/CONNECT request's outcome: switched or not
-	resp    chan struct{}
+	wmu sync.Mutex
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	q        []item
+	idle     bool  // the request side waits for the first byte of a request
+	inHead   bool  // ... or reads a request's head
+	lastBusy int64 // the janitor's epoch when the connection last had something to do
+	closing  bool  // Stop: close as soon as nothing is in flight
+	reqDone  bool  // the request side reads no more requests
+	upDone   bool  // the application closed the connection
+	respDone bool  // the response side has ended
+	closed   bool
+	linger   bool // closed after an answer: serve drains the client before the last close
+	raw      atomic.Bool
+	verdict  chan bool // an Upgrade/CONNECT request's outcome: switched or not
+	resp     chan struct{}
 }
 
 func newConn(p *Proxy, c net.Conn) *conn {
-	cc := &conn{p: p, client: c, verdict: make(chan bool, 1), resp: make(chan struct{})}
+	cc := &conn{p: p, client: c, verdict: make(chan bool, 1), resp: make(chan struct{}), lastBusy: p.epoch.Load()}
 	cc.cond = sync.NewCond(&cc.mu)
 	return cc
 }
 
 func (c *conn) serve() {
 	defer c.p.forget(c)
-	target, err := c.p.cfg.Target(c.client)
-	if err == nil {
-		c.up, err = net.DialTimeout("tcp", target, c.p.cfg.DialTimeout)
-	}
-	if err != nil {
-		// as the application would have: the connection refused (reset)
-		c.p.dialErrors.Add(1)
-		c.p.cfg.Logf("proxy :%d: connection from %s: the application at %s: %v", c.p.port, c.client.RemoteAddr(), target, err)
-		setLinger0(c.client)
-		c.client.Close()
+	if !c.dial() {
 		return
 	}
-	// 4 KiB each way and side (a head longer than a buffer is read in pieces, a body streams
-	// through): with its two goroutines a connection costs the agent about 32 KiB, in the pod's
-	// own memory
-	client, err := newRawIO(c.client)
-	var up io.ReadWriter
-	if err == nil {
-		up, err = newRawIO(c.up)
-	}
-	if err != nil {
-		c.p.cfg.Logf("proxy :%d: connection from %s: %v", c.p.port, c.client.RemoteAddr(), err)
-		c.closeAll()
+	if c.spliced {
+		c.splice()
 		return
 	}
-	c.cr = bufio.NewReaderSize(client, bufSize)
-	c.cw = bufio.NewWriterSize(client, bufSize)
-	c.ur = bufio.NewReaderSize(up, bufSize)
-	c.uw = bufio.NewWriterSize(up, bufSize)
+	c.cr, c.ur = getReader(c.cio), getReader(c.uio)
 	go c.responses()
 	c.requests()
 	<-c.resp
 	c.closeAll()
+	c.mu.Lock()
+	linger := c.linger
+	c.mu.Unlock()
+	if linger {
+		c.drainClient()
+		c.client.Close()
+	}
+	putReader(c.cr)
+	putReader(c.ur)
+	putWriter(c.cw)
+	putWriter(c.uw)
+}
+
+// dial connects to the application; false: it did not (the client is reset, as the
+// application's refusal would have), or the connection was closed meanwhile (Stop).
+func (c *conn) dial() bool {
+	p := c.p
+	target, err := p.cfg.Target(c.client)
+	var up net.Conn
+	if err == nil {
+		d := net.Dialer{Timeout: p.cfg.DialTimeout}
+		up, err = d.DialContext(p.dials, "tcp", target)
+	}
+	if err != nil {
+		if p.dials.Err() == nil {
+			p.dialErrors.Add(1)
+			p.cfg.Logf("proxy :%d: connection from %s: the application at %s: %v", p.port, c.client.RemoteAddr(), target, err)
+		}
+		setLinger0(c.client)
+		c.client.Close()
+		return false
+	}
+	var cio, uio *rawIO
+	if !c.spliced {
+		if cio, err = newRawIO(c.client, p.cfg.WriteTimeout); err == nil {
+			uio, err = newRawIO(up, p.cfg.WriteTimeout)
+		}
+	}
+	c.mu.Lock()
+	closed := c.closed
+	if !closed && err == nil {
+		c.up, c.cio, c.uio = up, cio, uio
+	}
+	c.mu.Unlock()
+	if closed || err != nil {
+		if err != nil {
+			p.cfg.Logf("proxy :%d: connection from %s: %v", p.port, c.client.RemoteAddr(), err)
+		}
+		up.Close()
+		c.closeAll()
+		return false
+	}
+	return true
+}
+
+// splice relays a connection accepted over the cap as it is, both ways, in the kernel.
+func (c *conn) splice() {
+	c.raw.Store(true)
+	c.p.relayed.Add(1)
+	c.p.overCap.Add(1)
+	done := make(chan struct{})
+	go func() {
+		spliceTo(c.up, c.client, c.p.cfg.WriteTimeout)
+		close(done)
+	}()
+	spliceTo(c.client, c.up, c.p.cfg.WriteTimeout)
+	<-done
+	c.closeAll()
+}
+
+func spliceTo(dst, src net.Conn, wto time.Duration) {
+	setUserTimeout(dst, wto)
+	_, _ = io.Copy(dst, src) // splices between TCP sockets
+	closeWrite(dst)
 }
 
 func setLinger0(c net.Conn) {
@@ -104,6 +228,7 @@ func closeWrite(c net.Conn) {
 	c.Close()
 }
 
+// closeAll ends the connection now, both ways.
 func (c *conn) closeAll() {
 	c.mu.Lock()
 	if c.closed {
@@ -111,11 +236,50 @@ func (c *conn) closeAll() {
 		return
 	}
 	c.closed = true
+	up := c.up
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	c.client.Close()
-	if c.up != nil {
-		c.up.Close()
+	if up != nil {
+		up.Close()
+	}
+}
+
+// lingerClose ends the connection after the answer just written to the client: the
+// application's connection closed, the client's shut for writing (FIN after the answer), and a
+// read deadline lingerTime away, until which serve drains the client (see lingerTime). A read
+// of the request side that waits ends then too.
+func (c *conn) lingerClose() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.linger = true, true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.cio.ending.Store(true)
+	closeWrite(c.client)
+	_ = c.client.SetReadDeadline(time.Now().Add(lingerTime))
+	c.up.Close()
+}
+
+// drainClient reads and drops what the client still sends, until it closes its side, the
+// lingering close's deadline or lingerBytes.
+func (c *conn) drainClient() {
+	if c.cr == nil {
+		c.cr = getReader(c.cio)
+	}
+	for total := 0; total < lingerBytes; {
+		n := c.cr.Buffered()
+		if n == 0 {
+			if _, err := c.cr.Peek(1); err != nil {
+				return
+			}
+			n = c.cr.Buffered()
+		}
+		_, _ = c.cr.Discard(n)
+		total += n
 	}
 }
 
@@ -130,13 +294,53 @@ func (c *conn) stop() {
 	}
 }
 
-// reset ends the connection at once, both ways (a TCP reset).
+// reset ends the connection at once, both ways (a TCP reset), lingering or not.
 func (c *conn) reset() {
+	c.mu.Lock()
+	c.closed, c.linger = true, false
+	up := c.up
+	c.cond.Broadcast()
+	c.mu.Unlock()
 	setLinger0(c.client)
-	if c.up != nil {
-		setLinger0(c.up)
+	c.client.Close()
+	if up != nil {
+		setLinger0(up)
+		up.Close()
 	}
-	c.closeAll()
+}
+
+// tend is the janitor's round at this connection (now: its epoch): closed when quiet for
+// IdleTimeout — nothing owed, the client sending no complete request head — and asked to put
+// its buffers away when it has waited for a request for parkTicks.
+func (c *conn) tend(now int64) {
+	c.mu.Lock()
+	quiet := !c.closed && !c.raw.Load() && c.cio != nil && (c.idle || c.inHead) && len(c.q) == 0
+	ticks := now - c.lastBusy
+	expired := quiet && ticks > c.p.idleTicks
+	if quiet && c.idle && ticks >= c.p.parkTicks {
+		for _, r := range [2]*rawIO{c.cio, c.uio} {
+			if !r.parked.Load() && r.park.CompareAndSwap(false, true) {
+				// interrupts the wait; rawIO.Read sees the park (under mu: a close meanwhile
+				// is seen by the janitor first)
+				_ = r.conn.SetReadDeadline(aLongTimeAgo)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if expired {
+		c.closeAll()
+	}
+}
+
+// becomeRaw: from here the connection is relayed as it is (set under mu, so that the janitor,
+// which parks only what is not raw, never interrupts a relay).
+func (c *conn) becomeRaw() {
+	c.mu.Lock()
+	first := c.raw.CompareAndSwap(false, true)
+	c.mu.Unlock()
+	if first {
+		c.p.relayed.Add(1)
+	}
 }
 
 // flushBeforeRead: before waiting for more from r, send what w holds (a streamed body must not
@@ -148,14 +352,20 @@ func flushBeforeRead(w *bufio.Writer, r *bufio.Reader) error {
 	return nil
 }
 
-// relay copies src to dst as it is until src ends, then half-closes dst.
-func relay(dst net.Conn, dw *bufio.Writer, src net.Conn, sr *bufio.Reader) {
+// relay copies src to dst as it is until src ends, then half-closes dst. What the proxy still
+// holds goes through dw; the rest is spliced in the kernel, with the kernel's user timeout for a
+// write deadline (any deadline of the proxy's cleared: the janitor no longer parks the
+// connection, and a write's old deadline is not the relay's).
+func (c *conn) relay(dst net.Conn, dw *bufio.Writer, src net.Conn, sr *bufio.Reader) {
 	if n := sr.Buffered(); n > 0 {
 		b, _ := sr.Peek(n)
 		_, _ = dw.Write(b)
 		_, _ = sr.Discard(n)
 	}
 	if err := dw.Flush(); err == nil {
+		_ = src.SetReadDeadline(time.Time{})
+		_ = dst.SetWriteDeadline(time.Time{})
+		setUserTimeout(dst, c.p.cfg.WriteTimeout)
 		_, _ = io.Copy(dst, src) // splices between TCP sockets
 	}
 	closeWrite(dst)
@@ -165,358 +375,10 @@ func relay(dst net.Conn, dw *bufio.Writer, src net.Conn, sr *bufio.Reader) {
 // far are through, copy the client's bytes to the application as they are.
 func (c *conn) toRelay() {
 	c.mu.Lock()
-	for len(c.q) > 0 && !c.closed {
+	for len(c.q) > 0 && !c.closed && !c.respDone {
 		c.cond.Wait()
 	}
 	c.mu.Unlock()
-	if c.raw.CompareAndSwap(false, true) {
-		c.p.relayed.Add(1)
-	}
-	relay(c.up, c.uw, c.client, c.cr)
-}
-
-// answer sends an injected error: at once when nothing is owed before it, else in its place.
-func (c *conn) answer(it item) (closed bool) {
-	c.mu.Lock()
-	if len(c.q) > 0 {
-		c.q = append(c.q, it)
-		c.mu.Unlock()
-		return false
-	}
-	_, err := c.cw.Write(it.synthetic)
-	if err == nil {
-		err = c.cw.Flush()
-	}
-	c.mu.Unlock()
-	if err != nil || it.closeAfter {
-		c.closeAll()
-		return true
-	}
-	return false
-}
-
-// requests is the request side.
-func (c *conn) requests() {
-	defer func() {
-		c.mu.Lock()
-		c.reqDone = true
-		end := len(c.q) == 0
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		if end && !c.raw.Load() {
-			c.closeAll()
-		}
-	}()
-	first := true
-	for {
-		c.mu.Lock()
-		c.idle = true
-		if (c.closing && len(c.q) == 0) || c.upDone {
-			c.mu.Unlock()
-			c.closeAll()
-			return
-		}
-		c.mu.Unlock()
-		b, err := c.cr.Peek(1)
-		if err != nil {
-			// the client is done: pass its close on (the application may still owe responses)
-			if !errors.Is(err, net.ErrClosed) {
-				closeWrite(c.up)
-			}
-			return
-		}
-		c.mu.Lock()
-		c.idle = false
-		c.mu.Unlock()
-		if c.raw.Load() {
-			c.toRelay()
-			return
-		}
-		if first {
-			first = false
-			// TLS, HTTP/2 with prior knowledge, anything that does not start like a request
-			if !(isTokenChar(b[0]) || b[0] == '\r' || b[0] == '\n') || (b[0] == 'P' && c.looksLikeH2()) {
-				c.toRelay()
-				return
-			}
-		}
-		var q request
-		c.reqHead, q, err = readRequestHead(c.cr, c.reqHead)
-		if err != nil {
-			if errors.Is(err, errNotHTTP) {
-				// forward what was read and relay the rest as it is
-				_, _ = c.uw.Write(c.reqHead)
-				c.toRelay()
-				return
-			}
-			c.closeAll()
-			return
-		}
-		c.p.requests.Add(1)
-		if !c.request(&q) {
-			return
-		}
-	}
-}
-
-func (c *conn) looksLikeH2() bool {
-	b, _ := c.cr.Peek(14)
-	return string(b) == "PRI * HTTP/2.0"
-}
-
-// request faults and forwards one request whose head is in reqHead; false ends the request side.
-func (c *conn) request(q *request) bool {
-	p := c.p
-	if p.covers(q) {
-		p.faulted.Add(1)
-		if p.cfg.Delay > 0 || p.cfg.Jitter > 0 {
-			p.delay()
-		}
-		if p.cfg.ErrorRate > 0 && p.cfg.Float64() < p.cfg.ErrorRate {
-			p.errors.Add(1)
-			return c.injectError(q)
-		}
-	}
-	it := item{head: string(q.method) == "HEAD", connect: string(q.method) == "CONNECT"}
-	it.tunnel = q.framing.upgrade || it.connect
-	c.mu.Lock()
-	c.q = append(c.q, it)
-	c.mu.Unlock()
-	_, err := c.uw.Write(c.reqHead)
-	if err == nil && q.hasBody() {
-		// the body may not be there yet (a client that waits for 100 Continue): the head goes first
-		err = flushBeforeRead(c.uw, c.cr)
-	}
-	if err == nil {
-		switch {
-		case q.framing.chunked:
-			err = c.copyChunkedBody()
-		case q.framing.contentLength > 0:
-			err = copyN(&flushingWriter{w: c.uw, r: c.cr}, c.cr, q.framing.contentLength)
-		}
-	}
-	if err == nil {
-		err = c.uw.Flush()
-	}
-	if errors.Is(err, errNotHTTP) {
-		// a body the proxy cannot read with certainty: relay the rest as it is, from here
-		if c.raw.CompareAndSwap(false, true) {
-			c.p.relayed.Add(1)
-		}
-		relay(c.up, c.uw, c.client, c.cr)
-		return false
-	}
-	if err != nil {
-		c.closeAll()
-		return false
-	}
-	if it.tunnel {
-		select {
-		case switched := <-c.verdict:
-			if switched {
-				c.raw.Store(true)
-				c.p.relayed.Add(1)
-				relay(c.up, c.uw, c.client, c.cr)
-				return false
-			}
-		case <-c.resp:
-			return false
-		}
-	}
-	return q.keepAlive()
-}
-
-func (c *conn) copyChunkedBody() error {
-	return copyChunked(&flushingWriter{w: c.uw, r: c.cr}, c.cr, c.scratch)
-}
-
-// injectError answers the request with the error instead of forwarding it.
-func (c *conn) injectError(q *request) bool {
-	p := c.p
-	head := string(q.method) == "HEAD"
-	keep := q.keepAlive() && !(q.hasBody() && q.framing.expect100)
-	it := item{closeAfter: !keep}
-	switch {
-	case !keep && head:
-		it.synthetic = p.errHeadClose
-	case !keep:
-		it.synthetic = p.errClose
-	case head:
-		it.synthetic = p.errHeadKeep
-	case q.http10:
-		it.synthetic = p.errKeep10
-	default:
-		it.synthetic = p.errKeep
-	}
-	if keep {
-		// the request's body is read (and dropped) so the next request can be read
-		var err error
-		switch {
-		case q.framing.chunked:
-			err = copyChunked(nil, c.cr, c.scratch)
-		case q.framing.contentLength > 0:
-			_, err = c.cr.Discard(int(q.framing.contentLength))
-		}
-		if err != nil {
-			c.closeAll()
-			return false
-		}
-	}
-	if c.answer(it) {
-		return false
-	}
-	return keep
-}
-
-// responses is the response side.
-func (c *conn) responses() {
-	defer close(c.resp)
-	for {
-		if _, err := c.ur.Peek(1); err != nil {
-			c.mu.Lock()
-			owed := len(c.q) > 0
-			idle := c.idle
-			c.upDone = true
-			c.cond.Broadcast()
-			c.mu.Unlock()
-			switch {
-			case c.raw.Load():
-				closeWrite(c.client)
-			case owed:
-				c.closeAll()
-			case idle:
-				// the application closed an idle keep-alive connection: so does the proxy
-				c.closeAll()
-			default:
-				// a request is being read: the request side ends when it sees upDone
-				closeWrite(c.client)
-			}
-			return
-		}
-		if c.raw.Load() {
-			relay(c.client, c.cw, c.up, c.ur)
-			return
-		}
-		c.mu.Lock()
-		if len(c.q) == 0 || c.q[0].synthetic != nil {
-			// the application speaks without being asked (e.g. a 408 before closing): from here
-			// on the connection is relayed as it is
-			c.mu.Unlock()
-			if c.raw.CompareAndSwap(false, true) {
-				c.p.relayed.Add(1)
-			}
-			relay(c.client, c.cw, c.up, c.ur)
-			return
-		}
-		it := c.q[0]
-		c.mu.Unlock()
-		more := c.response(it)
-		c.mu.Lock()
-		if len(c.q) > 0 {
-			c.q = c.q[1:]
-		}
-		// injected errors owed after this response go out now, in their place
-		var err error
-		end := false
-		for len(c.q) > 0 && c.q[0].synthetic != nil && err == nil {
-			s := c.q[0]
-			c.q = c.q[1:]
-			_, err = c.cw.Write(s.synthetic)
-			end = end || s.closeAfter
-		}
-		if err == nil {
-			err = c.cw.Flush()
-		}
-		finished := len(c.q) == 0 && (c.reqDone || (c.closing && c.idle))
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		if !more || err != nil || end || finished {
-			c.closeAll()
-			return
-		}
-	}
-}
-
-// response relays one response (and the interim ones before it); false: the connection ends
-// (or has become a relay, which ends it when done).
-func (c *conn) response(it item) bool {
-	for {
-		var s response
-		var err error
-		c.respHead, s, err = readResponseHead(c.ur, c.respHead)
-		if err != nil {
-			if errors.Is(err, errNotHTTP) {
-				_, _ = c.cw.Write(c.respHead)
-				c.raw.Store(true)
-				c.p.relayed.Add(1)
-				c.sendVerdict(it, false)
-				relay(c.client, c.cw, c.up, c.ur)
-				return false
-			}
-			c.sendVerdict(it, false)
-			return false
-		}
-		if _, err := c.cw.Write(c.respHead); err != nil {
-			c.sendVerdict(it, false)
-			return false
-		}
-		switch {
-		case s.status == 101 || (it.connect && s.status >= 200 && s.status < 300):
-			// the connection is no longer HTTP/1.x: relay it both ways
-			c.raw.Store(true)
-			c.sendVerdict(it, true)
-			relay(c.client, c.cw, c.up, c.ur)
-			return false
-		case s.status >= 100 && s.status < 200:
-			// interim (100 Continue, 103 Early Hints): the final response follows
-			if err := c.cw.Flush(); err != nil {
-				return false
-			}
-			continue
-		}
-		c.sendVerdict(it, false)
-		if err := flushBeforeRead(c.cw, c.ur); err != nil {
-			return false
-		}
-		switch {
-		case it.head || s.status == 204 || s.status == 304:
-		case s.framing.chunked:
-			err = copyChunked(&flushingWriter{w: c.cw, r: c.ur}, c.ur, c.scratch)
-		case s.framing.contentLength >= 0:
-			err = copyN(&flushingWriter{w: c.cw, r: c.ur}, c.ur, s.framing.contentLength)
-		default:
-			// the body ends when the application closes the connection
-			relay(c.client, c.cw, c.up, c.ur)
-			return false
-		}
-		if errors.Is(err, errNotHTTP) {
-			c.raw.Store(true)
-			relay(c.client, c.cw, c.up, c.ur)
-			return false
-		}
-		return err == nil
-	}
-}
-
-func (c *conn) sendVerdict(it item, switched bool) {
-	if it.tunnel {
-		select {
-		case c.verdict <- switched:
-		default:
-		}
-	}
-}
-
-// flushingWriter is a bufio.Writer that sends what it holds before its reader would wait.
-type flushingWriter struct {
-	w *bufio.Writer
-	r *bufio.Reader
-}
-
-func (f *flushingWriter) Write(b []byte) (int, error) {
-	n, err := f.w.Write(b)
-	if err == nil {
-		err = flushBeforeRead(f.w, f.r)
-	}
-	return n, err
+	c.becomeRaw()
+	c.relay(c.up, c.uw, c.client, c.cr)
 }

@@ -8,13 +8,22 @@
 // answered with the error instead. Bytes are forwarded as they came, both ways: no header is
 // added, removed or rewritten. What is not HTTP/1.x — TLS, HTTP/2, a connection after a 101
 // Switching Protocols, anything the proxy cannot read with certainty — is relayed byte for byte.
+//
+// Bounds (Config has the defaults and why): at most MaxConns connections are read as HTTP, those
+// beyond are relayed untouched; a connection quiet for IdleTimeout is closed, one whose writes
+// make no progress for WriteTimeout too; a quiet connection holds no buffer. An answer that ends
+// a connection is followed by a lingering close (conn.go). Stop returns within its drain and a
+// second more, whatever clients and the application do: no lock it or the janitor takes is held
+// across socket I/O.
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +51,21 @@ type Config struct {
 	Target func(client net.Conn) (string, error)
 	// DialTimeout bounds the connection to the application (default 5 s).
 	DialTimeout time.Duration
+	// MaxConns bounds the connections read as HTTP at once (default 4096). One beyond it is
+	// relayed as it is, spliced in the kernel, the fault not applied (Stats.OverCap): the
+	// application sees it as without the proxy. Refusing it instead would turn the proxy's
+	// limit into an outage of the application that no fault asked for.
+	MaxConns int
+	// IdleTimeout closes a client connection that owes nothing and sends no complete request
+	// head for this long (default 2 min: longer than nginx's keepalive_timeout of 75 s and the
+	// 60 s idle timeout of common load balancers, so that with most applications the
+	// application's own timeout closes first, and the proxy's bounds a client that only holds a
+	// connection). Relayed connections are the application's to time out.
+	IdleTimeout time.Duration
+	// WriteTimeout ends a connection when a write to either side makes no progress for this
+	// long (default 60 s, nginx's send_timeout): a peer that stops reading holds nothing of the
+	// proxy's for longer. For relayed connections the kernel applies it (TCP_USER_TIMEOUT).
+	WriteTimeout time.Duration
 	// Float64 is the random source of the error roll and the jitter (default math/rand/v2).
 	Float64 func() float64
 	Logf    func(format string, a ...any)
@@ -56,11 +80,16 @@ type Stats struct {
 	Errors      int64 // answered with the error
 	Relayed     int64 // connections relayed byte for byte (TLS, HTTP/2, upgraded, unreadable)
 	DialErrors  int64 // connections the application did not accept
+	OverCap     int64 // of Relayed: accepted over MaxConns
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%s (%d open, %d relayed as they are), %s (%d faulted, %d answered with the error)",
-		Count(s.Connections, "connection"), s.Active, s.Relayed, Count(s.Requests, "request"), s.Faulted, s.Errors)
+	relayed := fmt.Sprintf("%d relayed as they are", s.Relayed)
+	if s.OverCap > 0 {
+		relayed += fmt.Sprintf(", %d of them over the proxy's cap", s.OverCap)
+	}
+	return fmt.Sprintf("%s (%d open, %s), %s (%d faulted, %d answered with the error)",
+		Count(s.Connections, "connection"), s.Active, relayed, Count(s.Requests, "request"), s.Faulted, s.Errors)
 }
 
 // Count is "1 request", "2 requests".
@@ -79,12 +108,25 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	parsing  int // conns read as HTTP (not over the cap)
 	stopping bool
 	stopCh   chan struct{}
+	stopped  chan struct{} // Stop is done
+	dials    context.Context
+	endDials context.CancelFunc
 	accepts  sync.WaitGroup
 	handlers sync.WaitGroup
 
-	connections, active, requests, faulted, errors, relayed, dialErrors atomic.Int64
+	// the janitor's clock: epoch counts its ticks; a connection quiet for parkTicks puts its
+	// buffers away, for idleTicks it is closed
+	tick                 time.Duration
+	epoch                atomic.Int64
+	parkTicks, idleTicks int64
+
+	connections, active, requests, faulted, errors, relayed, dialErrors, overCap atomic.Int64
+	// parked: bytes of buffers quiet connections have dropped since the janitor last gave
+	// memory back
+	parked atomic.Int64
 
 	errKeep, errClose, errKeep10 []byte // the error response, per connection outcome
 	errHeadKeep, errHeadClose    []byte // ... to a HEAD request (no body)
@@ -155,7 +197,22 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 	if cfg.Target == nil {
 		cfg.Target = func(c net.Conn) (string, error) { return originalTarget(c, cfg.AppPort) }
 	}
-	p := &Proxy{cfg: cfg, lns: lns, conns: map[*conn]struct{}{}, stopCh: make(chan struct{})}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 4096
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = time.Minute
+	}
+	p := &Proxy{cfg: cfg, lns: lns, conns: map[*conn]struct{}{}, stopCh: make(chan struct{}), stopped: make(chan struct{})}
+	p.dials, p.endDials = context.WithCancel(context.Background())
+	// a tick a second (a tenth of a shorter IdleTimeout): a connection quiet for one to two
+	// ticks puts its buffers away
+	p.tick = max(min(time.Second, cfg.IdleTimeout/10), time.Millisecond)
+	p.parkTicks = 2
+	p.idleTicks = int64((cfg.IdleTimeout + p.tick - 1) / p.tick)
 	if len(lns) > 0 {
 		p.port = lns[0].Addr().(*net.TCPAddr).Port
 	}
@@ -168,6 +225,7 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 		p.accepts.Add(1)
 		go p.accept(ln)
 	}
+	go p.janitor()
 	return p
 }
 
@@ -179,6 +237,7 @@ func (p *Proxy) Stats() Stats {
 	return Stats{
 		Connections: p.connections.Load(), Active: p.active.Load(), Requests: p.requests.Load(),
 		Faulted: p.faulted.Load(), Errors: p.errors.Load(), Relayed: p.relayed.Load(), DialErrors: p.dialErrors.Load(),
+		OverCap: p.overCap.Load(),
 	}
 }
 
@@ -193,46 +252,97 @@ func (p *Proxy) Serving() bool {
 // request once its response is through, and whatever is still open after drain is reset.
 // Clients of a closed keep-alive connection open a new one (to the application directly, once
 // the redirect is gone). It returns the connections that had to be reset.
+//
+// Stop is bounded: it takes no lock that is held across socket I/O (a client that never reads
+// blocks only its own connection's writes, and they end when the reset closes the socket), so
+// it returns after drain and at most resetGrace more, whatever the clients do.
 func (p *Proxy) Stop(drain time.Duration) int {
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
-		p.handlers.Wait()
+		<-p.stopped
 		return 0
 	}
 	p.stopping = true
 	close(p.stopCh)
+	p.endDials()
 	for _, ln := range p.lns {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
+	conns := p.snapshot(nil)
 	p.mu.Unlock()
+	defer close(p.stopped)
 	p.accepts.Wait()
 	for _, c := range conns {
 		c.stop()
 	}
 	done := make(chan struct{})
 	go func() { p.handlers.Wait(); close(done) }()
+	timer := time.NewTimer(drain)
+	defer timer.Stop()
 	select {
 	case <-done:
 		return 0
-	case <-time.After(drain):
+	case <-timer.C:
 	}
 	p.mu.Lock()
-	left := make([]*conn, 0, len(p.conns))
-	for c := range p.conns {
-		left = append(left, c)
-	}
+	left := p.snapshot(nil)
 	p.mu.Unlock()
 	for _, c := range left {
 		c.reset()
 	}
-	<-done
+	timer.Reset(resetGrace)
+	select {
+	case <-done:
+	case <-timer.C:
+		// never seen: every wait of a connection ends with its sockets; said, not waited for
+		p.cfg.Logf("proxy :%d: connections still ending %s after they were reset", p.port, resetGrace)
+	}
 	return len(left)
 }
+
+// resetGrace: how long Stop waits for the connections it reset to end.
+const resetGrace = time.Second
+
+// snapshot appends the open connections to out (p.mu held).
+func (p *Proxy) snapshot(out []*conn) []*conn {
+	for c := range p.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// janitor ticks the connections' clock: it puts away the buffers of connections quiet for a
+// tick or two (an idle connection holds no buffer) and closes those quiet for IdleTimeout.
+func (p *Proxy) janitor() {
+	t := time.NewTicker(p.tick)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-p.stopCh:
+			return
+		case <-t.C:
+		}
+		now := p.epoch.Add(1)
+		p.mu.Lock()
+		conns = p.snapshot(conns[:0])
+		p.mu.Unlock()
+		for _, c := range conns {
+			c.tend(now)
+		}
+		clear(conns)
+		if p.parked.Load() >= releaseAfter {
+			// a burst is over and its buffers dropped: the pod gets their memory back now, not
+			// at the runtime's next collection and scavenge (minutes away in a quiet agent)
+			p.parked.Store(0)
+			debug.FreeOSMemory()
+		}
+	}
+}
+
+// releaseAfter: how many bytes of parked buffers make the janitor give memory back to the pod.
+const releaseAfter = 1 << 20
 
 func (p *Proxy) accept(ln net.Listener) {
 	defer p.accepts.Done()
@@ -256,6 +366,11 @@ func (p *Proxy) accept(ln net.Listener) {
 			return
 		}
 		cc := newConn(p, c)
+		if p.parsing < p.cfg.MaxConns {
+			p.parsing++
+		} else {
+			cc.spliced = true
+		}
 		p.conns[cc] = struct{}{}
 		p.handlers.Add(1)
 		p.mu.Unlock()
@@ -268,6 +383,9 @@ func (p *Proxy) accept(ln net.Listener) {
 func (p *Proxy) forget(c *conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
+	if !c.spliced {
+		p.parsing--
+	}
 	p.mu.Unlock()
 	p.active.Add(-1)
 	p.handlers.Done()

@@ -61,22 +61,11 @@ type rawApp struct {
 
 func newRawApp(t *testing.T, respond func(r *http.Request) string) *rawApp {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &rawApp{ln: ln, respond: respond}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			a.conns.Add(1)
-			go a.serve(c)
-		}
-	}()
+	a := &rawApp{respond: respond}
+	a.ln = serveConns(t, func(c net.Conn) {
+		a.conns.Add(1)
+		a.serve(c)
+	})
 	return a
 }
 
@@ -629,10 +618,7 @@ func TestStopClosesIdleConnectionsAtOnceAndBusyOnesAfterTheirResponse(t *testing
 		return ok("done")
 	})
 	p := start(t, Config{}, app.ln.Addr().String())
-	idle := dial(t, p)
-	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	ibr := bufio.NewReader(idle)
-	readResponses(t, ibr, 1, "GET")
+	idle, ibr := answered(t, p, "/")
 	busy := dial(t, p)
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(50 * time.Millisecond)
