@@ -112,3 +112,51 @@ func TestAnUnaskedResponseAndAnAnswerDoNotInterleave(t *testing.T) {
 		}
 	}
 }
+
+// A chunked body that turns out not to be HTTP (here a chunk not followed by its CRLF) makes the
+// connection a relay from there: the application gets every byte the client sent, those of the
+// line that showed it included.
+func TestABodyThatIsNotHTTPReachesTheApplicationWhole(t *testing.T) {
+	got := make(chan []byte, 1)
+	app := serveConns(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		got <- b
+	})
+	p := start(t, Config{}, app.Addr().String())
+	c := dial(t, p)
+	sent := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\nwhat follows, as it is\r\n"
+	io.WriteString(c, sent)
+	c.(*net.TCPConn).CloseWrite()
+	select {
+	case b := <-got:
+		if string(b) != sent {
+			t.Fatalf("the application got\n%q\nwant\n%q", b, sent)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the application got nothing")
+	}
+	if s := p.Stats(); s.Relayed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// HTTP/1.0 has no Transfer-Encoding: a message that has one is framed two ways (RFC 9112 6.1),
+// so the proxy relays it as it is rather than read it one way while the application reads it
+// the other (the fuzzer's comparison with net/http found it).
+func TestHTTP10WithTransferEncodingIsRelayed(t *testing.T) {
+	for _, head := range []string{
+		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	} {
+		r := bufio.NewReader(strings.NewReader(head))
+		var err error
+		if strings.HasPrefix(head, "HTTP/") {
+			_, _, err = readResponseHead(r, nil)
+		} else {
+			_, _, err = readRequestHead(r, nil)
+		}
+		if !errors.Is(err, errNotHTTP) {
+			t.Errorf("%q: %v, want errNotHTTP", head, err)
+		}
+	}
+}

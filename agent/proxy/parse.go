@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -271,8 +272,16 @@ func readRequestHead(r *bufio.Reader, buf []byte) ([]byte, request, error) {
 	// the method and the target as slices of buf, which reading the headers may have moved
 	q.method = buf[start : start+sp1]
 	q.path = pathOf(buf[start+sp1+1 : start+sp2])
+	if err == nil && q.http10 && q.framing.chunked {
+		err = errNotHTTP10Chunked
+	}
 	return buf, q, err
 }
+
+// errNotHTTP10Chunked: Transfer-Encoding arrived in HTTP/1.1; an HTTP/1.0 message that has it
+// has faulty framing (RFC 9112 6.1), which applications read two ways (net/http ignores it,
+// others read chunks): relayed as it is.
+var errNotHTTP10Chunked = fmt.Errorf("%w: Transfer-Encoding in HTTP/1.0", errNotHTTP)
 
 // response is what the proxy reads of a response.
 type response struct {
@@ -298,7 +307,11 @@ func readResponseHead(r *bufio.Reader, buf []byte) ([]byte, response, error) {
 		return buf, s, errNotHTTP
 	}
 	s.status = int(code)
+	http10 := line[7] == '0'
 	buf, s.framing, err = readHeaders(r, buf)
+	if err == nil && http10 && s.framing.chunked {
+		err = errNotHTTP10Chunked
+	}
 	return buf, s, err
 }
 
@@ -327,59 +340,38 @@ func copyN(w io.Writer, r *bufio.Reader, n int64) error {
 	return nil
 }
 
-// copyChunked copies a chunked body, trailers included, as it is (w nil: reads it only).
+// copyChunked copies a chunked body, trailers included, as it is (w nil: reads it only). What it
+// takes from r it writes to w, also when it stops (errNotHTTP: the caller relays the rest as it
+// is, after what was written).
 func copyChunked(w io.Writer, r *bufio.Reader, scratch []byte) error {
-	write := func(b []byte) error {
-		if w == nil {
-			return nil
+	// line reads a line and writes it, whatever follows
+	line := func() ([]byte, error) {
+		buf, l, err := readLine(r, scratch[:0], maxChunkHdr)
+		scratch = buf
+		if len(l) > 0 && w != nil {
+			if _, werr := w.Write(l); werr != nil {
+				return nil, werr
+			}
 		}
-		_, err := w.Write(b)
-		return err
+		return l, err
 	}
 	for {
-		buf, line, err := readLine(r, scratch[:0], maxChunkHdr)
-		scratch = buf
+		l, err := line()
 		if err != nil {
 			return err
 		}
-		if err := write(line); err != nil {
+		size, err := chunkSize(l)
+		if err != nil {
 			return err
-		}
-		sizeText := trimEOL(line)
-		if i := bytes.IndexByte(sizeText, ';'); i >= 0 {
-			sizeText = sizeText[:i]
-		}
-		sizeText = bytes.TrimSpace(sizeText)
-		if len(sizeText) == 0 || len(sizeText) > 15 {
-			return errNotHTTP
-		}
-		var size int64
-		for _, c := range sizeText {
-			var d byte
-			switch {
-			case '0' <= c && c <= '9':
-				d = c - '0'
-			case 'a' <= c && c <= 'f':
-				d = c - 'a' + 10
-			case 'A' <= c && c <= 'F':
-				d = c - 'A' + 10
-			default:
-				return errNotHTTP
-			}
-			size = size<<4 | int64(d)
 		}
 		if size == 0 {
 			// trailers, then the empty line
 			for {
-				buf, line, err := readLine(r, scratch[:0], maxChunkHdr)
-				scratch = buf
+				l, err := line()
 				if err != nil {
 					return err
 				}
-				if err := write(line); err != nil {
-					return err
-				}
-				if len(trimEOL(line)) == 0 {
+				if len(trimEOL(l)) == 0 {
 					return nil
 				}
 			}
@@ -391,16 +383,39 @@ func copyChunked(w io.Writer, r *bufio.Reader, scratch []byte) error {
 		} else if err := copyN(w, r, size); err != nil {
 			return err
 		}
-		buf, line, err = readLine(r, scratch[:0], maxChunkHdr)
-		scratch = buf
-		if err != nil {
+		if l, err = line(); err != nil {
 			return err
 		}
-		if len(trimEOL(line)) != 0 {
+		if len(trimEOL(l)) != 0 {
 			return errNotHTTP
 		}
-		if err := write(line); err != nil {
-			return err
-		}
 	}
+}
+
+// chunkSize reads a chunk-size line: hex digits, extensions after ';'.
+func chunkSize(l []byte) (int64, error) {
+	sizeText := trimEOL(l)
+	if i := bytes.IndexByte(sizeText, ';'); i >= 0 {
+		sizeText = sizeText[:i]
+	}
+	sizeText = bytes.TrimSpace(sizeText)
+	if len(sizeText) == 0 || len(sizeText) > 15 {
+		return 0, errNotHTTP
+	}
+	var size int64
+	for _, c := range sizeText {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, errNotHTTP
+		}
+		size = size<<4 | int64(d)
+	}
+	return size, nil
 }
