@@ -15,6 +15,7 @@ const SECTIONS = {
   "process-faults": () => import("./process-faults.mjs"),
   http: () => import("./http.mjs"),
   "http-reference": () => import("./http-reference.mjs"),
+  "proxy-memory": () => import("./proxy-memory.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
