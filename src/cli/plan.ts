@@ -88,7 +88,7 @@ export function writePlanError(ctx: VerbContext, file: string, result: Validatio
   const d =
     e.code === "system-namespace"
       ? diagnostic(file, "system-namespace", { namespace: e.namespace ?? "" }, at, e.hint)
-      : diagnostic(file, e.code === "no-pods" || e.code === "not-enough-pods" || e.code === "host-network" ? e.code : "blast-radius", { detail: e.message }, at, e.hint);
+      : diagnostic(file, e.code === "no-pods" || e.code === "not-enough-pods" || e.code === "host-network" || e.code === "stress-bound" ? e.code : "blast-radius", { detail: e.message }, at, e.hint);
   const all = [{ ...toFileDiagnostics(result), diagnostics: [d] }];
   if (format === "json") ctx.io.stdout.write(formatJson(all));
   else ctx.io.stderr.write(formatText(all, stderrIsPretty(ctx.io)));

@@ -2,7 +2,7 @@
 import { formatDuration } from "../expect/format.js";
 import { requestArgv } from "../faults/requests.js";
 import { isNetworkFault } from "../faults/types.js";
-import { rootSecurity, securityWords, type AddedContainerSecurity } from "../faults/security.js";
+import { NOBODY, levelOf, nonRootSecurity, rootSecurity, securityWords, type AddedContainerSecurity } from "../faults/security.js";
 import { FAULT_END_WORDS } from "./containers.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
 import { OFFLINE_RUN_ID, modeText } from "./plan.js";
@@ -53,6 +53,11 @@ export function probeAction(run: PlannedProbeRun): string {
     case "prometheus":
       return `query ${spec.prometheus.url}: ${spec.prometheus.query}${spec.prometheus.unit !== "number" ? ` (${spec.prometheus.unit})` : ""}`;
   }
+}
+
+/** Every probe run of the plan: steady state, probe steps, probes during faults. */
+function probeRunsOf(plan: Plan): PlannedProbeRun[] {
+  return [...plan.steadyState, ...plan.steps.flatMap((s) => (s.kind === "probe" ? [s.run] : s.kind === "fault" ? s.during : []))];
 }
 
 function probeLines(run: PlannedProbeRun, indent: string): string[] {
@@ -142,6 +147,13 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     out.push(
       `  an ephemeral container chaos-agent-${plan.runId} in each pod: ${securityWords(rootSecurity(plan.agent.capabilities))} (what the faults need, nothing more; never inherited from the pod)`,
     );
+  const tools = [...new Set(probeRunsOf(plan).flatMap((r) => (r.toolsImage === undefined ? [] : [r.toolsImage])))];
+  if (tools.length > 0) {
+    const sc = nonRootSecurity(NOBODY);
+    out.push(
+      `Tools pod: ${tools.join(", ")}, chaos-tools-${plan.runId}: ${securityWords(sc)}; Pod Security "${levelOf(sc)}"; it ends by itself at the run's longest possible life (activeDeadlineSeconds), and sweep removes it once its run is gone`,
+    );
+  }
   out.push("");
   if (plan.steadyState.length > 0) {
     out.push("Steady state (checked before the first step and after the last):");

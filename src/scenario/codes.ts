@@ -82,6 +82,7 @@ export const CODES = {
     (a: { namespace: string }) => `namespace ${q(a.namespace)} holds the cluster's own components: chaos-run refuses to target it unless \`target.allowSystemNamespaces: true\``,
   ),
   "host-network": def("error", "a target pod uses the node's network (hostNetwork; plan)", (a: { detail: string }) => a.detail),
+  "stress-bound": def("error", "a stress asks a pod for more than its limit (or, without one, its request), without the opt-in (plan)", (a: { detail: string }) => a.detail),
   "fault-metric": def("error", "an expectation on a metric the fault does not measure", (a: { detail: string }) => a.detail),
   "fault-after-pod-delete": def(
     "error",

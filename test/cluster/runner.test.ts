@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
+import { agentProcess, leastPrivilege, storedSecurity, type StoredSecurity } from "../support/host.js";
 import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, viewerKubeconfig, waitFor, waitReady, type PodJson } from "../support/lab.js";
 
 const ns = "runner-test";
@@ -88,11 +89,11 @@ describe("install", () => {
     expect(r.code, r.stderr).toBe(0);
     const agent = (await getPod(ns, "nonroot"))?.spec.ephemeralContainers?.find((c) => c.name.startsWith("chaos-agent-")) as unknown as {
       imagePullPolicy?: string;
-      securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; capabilities?: { add?: string[] } };
+      securityContext?: StoredSecurity;
       env?: { name: string; value: string }[];
     };
     expect(agent.imagePullPolicy).toBe("IfNotPresent");
-    expect(agent.securityContext).toEqual({ runAsUser: 0, runAsNonRoot: false, capabilities: { add: ["NET_ADMIN", "NET_RAW"] } });
+    expect(agent.securityContext).toEqual(leastPrivilege(["NET_ADMIN", "NET_RAW"], { runAsUser: 0, runAsNonRoot: false }));
     expect(agent.env?.map((e) => e.name).sort()).toEqual(["CHAOS_AGENT_NAME", "CHAOS_RUN_ID"]);
     // and it works there: a partition applied (capabilities effective as root) and reverted
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-nonroot-"));
@@ -291,4 +292,76 @@ describe("sweep", () => {
     const again = await chaosRun(["sweep", ...asAdmin]);
     expect(again.stdout).not.toMatch(/reverted/);
   });
+});
+
+describe("an agent that dies holding an HTTP fault", () => {
+  it("SIGKILLed from the node under an error fault: a fresh agent reverts it at once, port 80 answers nginx directly within 10 s, and the run exits 3 saying so", async () => {
+    const ip = (await getPod(ns, "nginx"))?.status.podIP ?? "";
+    const url = `http://${ip}/`;
+    expect(await httpCode(ns, url)).toBe("200");
+    const run = startChaosRun(["http", "-p", "nginx", "--port", "80", "--error-rate", "100", "-r", "40", ...asAdmin]);
+    const ready = await run.waitFor(/agent (chaos-agent-[a-z0-9-]+): (running|reused)/, 90_000);
+    const name = /agent (chaos-agent-[a-z0-9-]+)/.exec(ready)?.[1] ?? "";
+    await run.waitFor(/in effect in pod runner-test\/nginx/, 30_000);
+    await waitFor("the injected errors", async () => ((await httpCode(ns, url)) === "500" ? true : undefined), 10_000, 200);
+    const pid = agentProcess(name);
+    expect(pid, `the process of ${name} on the node`).toBeDefined();
+    process.kill(pid ?? 0, "SIGKILL");
+    const killedAt = performance.now();
+    // its REDIRECT now points at a port nobody listens on: refused, until the fresh agent reverts it
+    await waitFor("port 80 to answer nginx directly", async () => ((await httpCode(ns, url)) === "200" ? true : undefined), 10_000, 100);
+    console.log(`agent SIGKILLed under an HTTP error fault: port 80 answered nginx again ${((performance.now() - killedAt) / 1000).toFixed(1)} s later`);
+    const done = await run.done;
+    expect(done.code, done.stderr + done.stdout).toBe(3);
+    const said = new RegExp(`its agent ${name} died \\((Error|OOMKilled), exit 137\\) at \\d\\d:\\d\\d:\\d\\d; a fresh agent (chaos-agent-[a-z0-9-]+) reverted what it held [\\d.]+ s later`).exec(
+      done.stderr,
+    );
+    expect(said, done.stderr).not.toBeNull();
+    expect(done.stderr).not.toContain("chaos-run sweep");
+    expect(await chaosRules(ns, "nginx")).toEqual([]);
+    // the fresh agent asked for what the dead one had, and no more
+    expect((await storedSecurity(ns, "nginx")).get(said?.[2] ?? "")).toEqual(leastPrivilege(["NET_ADMIN", "NET_RAW"], { runAsUser: 0, runAsNonRoot: false }));
+  }, 180_000);
+});
+
+describe("the tools pod, its runner SIGKILLed", () => {
+  it("has a bounded life — a command that ends by itself, the kubelet's deadline, restartPolicy Never — and sweep removes it once its run is gone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chaos-run-tools-"));
+    const file = join(dir, "tools.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: tools-life }\ntarget: { pods: [nginx], mode: all }\nprobes:\n  web:\n    ab: { url: "http://{{ target.ip }}/", requests: 5, concurrency: 1 }\nsteadyState:\n  - probe: web\n    expect: { failedRequests: 0 }\nsteps:\n  - name: idle\n    wait: 120s\n`,
+    );
+    const run = startChaosRun([file, ...asAdmin, "--report-dir", join(dir, "report")]);
+    const created = await run.waitFor(/tools pod runner-test\/(chaos-tools-[a-z0-9-]+): created/, 90_000);
+    await run.waitFor(/step 1 idle/, 60_000);
+    run.child.kill("SIGKILL");
+    await run.done;
+    rmSync(dir, { recursive: true, force: true });
+    const name = /(chaos-tools-[a-z0-9-]+)/.exec(created)?.[1] ?? "";
+    const pod = (await getPod(ns, name)) as unknown as {
+      metadata: { annotations?: Record<string, string>; labels?: Record<string, string> };
+      spec: { restartPolicy?: string; activeDeadlineSeconds?: number; containers: { command?: string[]; securityContext?: StoredSecurity }[] };
+    };
+    const deadline = pod.spec.activeDeadlineSeconds ?? 0;
+    // 120 s of timeline, 2 ab runs of at most 5 × 10 s, 1 injection of at most 120 s, and a margin of 5 min
+    expect(deadline).toBe(120 + 2 * 50 + 120 + 300);
+    expect(pod.spec.restartPolicy).toBe("Never");
+    expect(pod.spec.containers[0]?.command).toEqual(["sleep", String(deadline)]);
+    expect(pod.spec.containers[0]?.securityContext).toEqual(leastPrivilege([], { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true }));
+    const expires = Date.parse(pod.metadata.annotations?.["chaos-run.dev/expires"] ?? "");
+    expect(Math.abs(expires - (Date.now() + deadline * 1000))).toBeLessThan(60_000);
+    // its run may still be going, as far as sweep can tell: left, saying until when
+    const early = await chaosRun(["sweep", ...asAdmin]);
+    expect(early.code, early.stderr + early.stdout).toBe(0);
+    expect(early.stdout).toContain(`runner-test/${name} (tools pod of run ${pod.metadata.labels?.["chaos-run.dev/run"] ?? ""}): its run may still be going; left`);
+    // the kubelet ends it at its deadline (shortened here: a pod's deadline may only come sooner)
+    await kubectlOk(["patch", "pod", name, "-n", ns, "--type", "merge", "-p", JSON.stringify({ spec: { activeDeadlineSeconds: 1 } })]);
+    await waitFor("the kubelet to end it", async () => ((await getPod(ns, name))?.status.phase === "Failed" ? true : undefined), 60_000, 500);
+    const late = await chaosRun(["sweep", ...asAdmin]);
+    expect(late.code, late.stderr + late.stdout).toBe(0);
+    expect(late.stdout).toContain(`runner-test/${name} (tools pod of run`);
+    expect(late.stdout).toContain("it ended (Failed): removed");
+    await waitFor("the tools pod to go", async () => ((await getPod(ns, name)) === undefined ? true : undefined), 30_000, 500);
+  }, 240_000);
 });

@@ -139,7 +139,7 @@ describe("stress", () => {
           .map((l) => [l.split(" ")[0] ?? "", Number(l.split(" ")[1])]),
       );
     const before = stat();
-    const r = await stressRun("cpu-limit", "small", `{ cpu: { workers: 1, load: "100%" } }`, `{ cpu.usage: { within: [0.425, 0.575] }, cpu.throttled: { above: 5% } }`, 10);
+    const r = await stressRun("cpu-limit", "small", `{ cpu: { workers: 1, load: "100%", allowBeyondLimit: true } }`, `{ cpu.usage: { within: [0.425, 0.575] }, cpu.throttled: { above: 5% } }`, 10);
     const after = stat();
     expect(r.code, r.output).toBe(0);
     const m = observed(r.journal)?.metrics;
@@ -159,7 +159,7 @@ describe("stress", () => {
 
   it("memory beyond the pod's limit: the OOM killer takes the stressor, not nginx; the run still stops it and ends", async () => {
     const before = container(await getPod(ns, "small"), "nginx");
-    const r = await stressRun("oom", "small", `{ memory: { size: 200Mi } }`, `{ memory.oomKilled: 1, oomKilled: 0, restarts: 0 }`, 8);
+    const r = await stressRun("oom", "small", `{ memory: { size: 200Mi, allowBeyondLimit: true } }`, `{ memory.oomKilled: 1, oomKilled: 0, restarts: 0 }`, 8);
     expect(r.code, r.output).toBe(0);
     expect(r.journal.status).toBe("passed");
     expect(observed(r.journal)?.detail).toMatch(/memory: [\d.]+Mi of 200Mi allocated under the pod's limit of 64Mi; the OOM killer took the memory stressor \(pid \d+ in the agent\), not the app/);
@@ -169,7 +169,7 @@ describe("stress", () => {
   }, 120_000);
 
   it("the seed verb, Ctrl-C: every stressor stops at once, exit 130", async () => {
-    const run = startChaosRun(["stress", "-p", "web", "--cpu", "2", "--memory", "32Mi", "-r", "60", ...asAdmin]);
+    const run = startChaosRun(["stress", "-p", "web", "--cpu", "2", "--memory", "32Mi", "-r", "60", "--allow-beyond-limit", ...asAdmin]);
     await run.waitFor(/in effect in pod stress\/web/, 90_000);
     await new Promise((r) => setTimeout(r, 1500));
     const uid = (await getPod(ns, "web"))?.metadata.uid ?? "";

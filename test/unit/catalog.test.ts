@@ -33,8 +33,8 @@ describe("scenarios/", () => {
   it("has an example of each fault that acts on processes and pods, and the disconnection proven by a probe", () => {
     const text = (f: string): string => readFileSync(join("scenarios", f), "utf8");
     expect(text("kill-container.yaml")).toContain("kill: { container: nginx, signal: SIGKILL }");
-    expect(text("cpu-hog.yaml")).toContain('cpu: { workers: 1, load: "100%" }');
-    expect(text("memory-hog.yaml")).toContain("memory: { size: 256Mi }");
+    expect(text("cpu-hog.yaml")).toContain('cpu: { workers: 1, load: "100%", allowBeyondLimit: true }');
+    expect(text("memory-hog.yaml")).toContain("memory: { size: 256Mi, allowBeyondLimit: true }");
     expect(text("pod-delete.yaml")).toContain("podDelete: { gracePeriod: 0s }");
     // the reconnection is checked after the partition, not assumed
     const disconnect = readScenarioFile(join("scenarios", "replica-disconnect.yaml")).scenario;

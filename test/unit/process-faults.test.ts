@@ -6,10 +6,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { signalFlag } from "../../src/cli/kill.js";
-import { capabilitiesFor, deliveryOf, faultSpec, killCapabilities, killSpec } from "../../src/faults/index.js";
+import { admits, capabilitiesFor, deliveryOf, enforcedLevel, faultSpec, killCapabilities, killSpec, levelOf, nonRootSecurity, refusals, rootSecurity } from "../../src/faults/index.js";
 import { cpuMilli, memoryBytes, parseQuantity, podLimit } from "../../src/kube/quantity.js";
 import { formatPlan, planToJson } from "../../src/plan/format.js";
-import { planRun } from "../../src/plan/plan.js";
+import { planOffline, planRun } from "../../src/plan/plan.js";
 import type { ContainerInfo } from "../../src/kube/types.js";
 import type { FaultStep } from "../../src/scenario/types.js";
 import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
@@ -148,6 +148,28 @@ describe("quantities", () => {
   });
 });
 
+describe("Pod Security levels, from the securityContext that is sent (the Pod Security Standards' container rules)", () => {
+  it("the strictest level that admits each container chaos-run adds", () => {
+    expect(levelOf(rootSecurity(["NET_ADMIN", "NET_RAW"]))).toBe("privileged");
+    expect(levelOf(rootSecurity(["SYS_PTRACE"]))).toBe("privileged");
+    expect(levelOf(rootSecurity(["KILL"]))).toBe("baseline");
+    expect(levelOf(rootSecurity([]))).toBe("baseline");
+    expect(levelOf(nonRootSecurity(65534))).toBe("restricted");
+    // each restricted rule on its own
+    const ok = nonRootSecurity(1000);
+    expect(refusals({ ...ok, allowPrivilegeEscalation: true }, "restricted")).toEqual(["allows privilege escalation"]);
+    expect(refusals({ ...ok, drop: [] }, "restricted")).toEqual(["does not drop ALL capabilities"]);
+    expect(refusals({ ...ok, capabilities: ["NET_BIND_SERVICE"] }, "restricted")).toEqual([]);
+    expect(refusals({ ...ok, capabilities: ["CHOWN"] }, "restricted")).toEqual(["adds CHOWN"]);
+    expect(refusals({ ...ok, seccompProfile: "Unconfined" }, "baseline")).toEqual(["runs without a seccomp profile (Unconfined)"]);
+    expect(refusals({ ...ok, runAsUser: 0 }, "restricted")).toEqual(["runs as root (runAsUser 0)"]);
+    expect(admits("baseline", "restricted")).toBe(true);
+    expect(admits("restricted", "baseline")).toBe(false);
+    expect(enforcedLevel({})).toBe("privileged");
+    expect(enforcedLevel({ "pod-security.kubernetes.io/enforce": "restricted" })).toBe("restricted");
+  });
+});
+
 describe("preflight: Pod Security by what the agents add", () => {
   beforeEach(fakeClock);
   afterEach(() => vi.useRealTimers());
@@ -231,6 +253,80 @@ steps:
     expect(result.exitCode).toBe(3);
     expect(result.message).toContain("may not delete pods");
     expect(cluster.calls.some((c) => c.op === "delete-pod")).toBe(false);
+  });
+});
+
+describe("the stress guard", () => {
+  const STRESS_OF = (fault: string) => `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: s }
+target: { namespace: default, selector: { run: web }, mode: all }
+steps:
+  - name: wait
+    wait: 1s
+  - name: burn
+    fault: { stress: ${fault} }
+    duration: 5s
+`;
+  const limited = { name: "web-0", limits: { cpuMilli: 500, memoryBytes: 64 * 1024 ** 2 }, requests: { cpuMilli: 10, memoryBytes: 16 * 1024 ** 2 } };
+  const requested = { name: "web-1", limits: { cpuMilli: undefined, memoryBytes: undefined }, requests: { cpuMilli: 250, memoryBytes: 32 * 1024 ** 2 } };
+  const bare = { name: "web-2", limits: { cpuMilli: undefined, memoryBytes: undefined }, requests: { cpuMilli: undefined, memoryBytes: undefined } };
+  const refusal = (fault: string, pods: Parameters<typeof planRun>[1]): unknown => {
+    try {
+      planRun(scenarioOf(STRESS_OF(fault)), pods, { runId: "r1" });
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  };
+
+  it("refuses memory beyond the pod's limit, located at the size, exit 3; within the limit it plans", () => {
+    expect(refusal("{ memory: { size: 1Ti } }", [limited])).toMatchObject({
+      code: "stress-bound",
+      exitCode: 3,
+      path: "/steps/1/fault/stress/memory/size",
+      message: "step 2 (burn): 1Ti of memory is beyond pod web-0's memory limit of 64Mi: the pod's cgroup OOM-kills at its limit, so more measures nothing (nothing was touched)",
+      hint: "ask for less, or give the pod a memory limit; if the node can take it, opt in by name: stress.memory.allowBeyondLimit: true (chaos-run stress: --allow-beyond-limit)",
+    });
+    expect(refusal("{ memory: { size: 64Mi } }", [limited])).toBeUndefined();
+  });
+
+  it("on a pod without a limit, the bound is its request (what the scheduler set aside for it); without either, nothing is allowed", () => {
+    expect(refusal("{ memory: { size: 32Mi } }", [requested])).toBeUndefined();
+    expect(refusal("{ memory: { size: 33Mi } }", [requested])).toMatchObject({
+      message: expect.stringContaining(
+        "33Mi of memory is beyond pod web-1's memory request of 32Mi: it has no memory limit, and beyond its request the stress takes what the scheduler promised the node's other pods (node MemoryPressure, neighbours evicted)",
+      ),
+    });
+    expect(refusal("{ memory: { size: 16Mi } }", [bare])).toMatchObject({
+      message: expect.stringContaining("pod web-2 has neither a memory limit nor a memory request: nothing of the node's memory is set aside for it"),
+    });
+  });
+
+  it("the same for CPU workers × load against the CPU limit, else the request; located at the workers", () => {
+    expect(refusal('{ cpu: { workers: 1, load: "50%" } }', [limited])).toBeUndefined();
+    expect(refusal("{ cpu: { workers: 2 } }", [limited])).toMatchObject({
+      path: "/steps/1/fault/stress/cpu/workers",
+      message: expect.stringContaining("2 CPU workers at 100% (2 CPUs) is beyond pod web-0's cpu limit of 500m"),
+    });
+    expect(refusal('{ cpu: { workers: 1, load: "30%" } }', [requested])).toMatchObject({ message: expect.stringContaining("beyond pod web-1's cpu request of 250m") });
+  });
+
+  it("the opt-in, by name and per resource, lets it run; the plan shows each pod's bound", () => {
+    expect(refusal("{ memory: { size: 1Ti, allowBeyondLimit: true } }", [limited, requested, bare])).toBeUndefined();
+    expect(refusal("{ memory: { size: 1Ti, allowBeyondLimit: true }, cpu: { workers: 2 } }", [limited])).toMatchObject({ path: "/steps/1/fault/stress/cpu/workers" });
+    const plan = planRun(scenarioOf(STRESS_OF("{ memory: { size: 128Mi, allowBeyondLimit: true } }")), [limited, requested], { runId: "r1" });
+    const text = formatPlan(plan, "s.yaml");
+    expect(text).toContain("note: pod web-0: memory up to 64Mi (its limit), 128Mi asked: beyond it, opted in");
+    expect(text).toContain("note: pod web-1: memory up to 32Mi (its request), 128Mi asked: beyond it, opted in");
+  });
+
+  it("offline, where the pods are not known, the plan states the rule and refuses nothing", () => {
+    const text = formatPlan(planOffline(scenarioOf(STRESS_OF("{ memory: { size: 1Ti } }"))), "s.yaml");
+    expect(text).toContain(
+      "note: bound: a stress asks for no more than the pod's limit (or, without one, its request: what the scheduler set aside for it on its node), unless the scenario opts in with stress.memory/cpu.allowBeyondLimit",
+    );
+    expect(text).toContain("note: each pod's bound is read from its spec at run time");
   });
 });
 

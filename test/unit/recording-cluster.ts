@@ -288,9 +288,14 @@ export class RecordingCluster implements Cluster {
     return this.calls.flatMap((c) => (c.request !== undefined && (filter?.(c.request) ?? true) ? [{ at: c.at, pod: c.pod, request: c.request }] : []));
   }
 
-  async listPods(): Promise<PodInfo[]> {
+  /** Pods matching an equality selector (`a=b,c=d`), as the API server lists them. */
+  async listPods(_namespace?: string, selector?: string): Promise<PodInfo[]> {
     this.record({ op: "list-pods", pod: "" });
-    return [...this.pods.values()];
+    const wanted = (selector ?? "")
+      .split(",")
+      .filter((x) => x !== "")
+      .map((x) => x.split("="));
+    return [...this.pods.values()].filter((p) => wanted.every(([k, v]) => k !== undefined && p.labels[k] === v));
   }
 
   async getPod(_namespace: string, name: string): Promise<PodInfo | undefined> {

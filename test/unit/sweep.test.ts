@@ -2,8 +2,8 @@
 // they see; a pod whose agent died (and has none running) gets a fresh agent that reverts only
 // the orphans; a dry run changes nothing.
 import { describe, expect, it } from "vitest";
-import { sweepPods, type SweepOptions } from "../../src/engine/sweep.js";
-import type { ContainerInfo } from "../../src/kube/types.js";
+import { sweepPods, sweepToolsPods, type SweepOptions } from "../../src/engine/sweep.js";
+import type { ContainerInfo, PodInfo } from "../../src/kube/types.js";
 import { RecordingCluster, SimAgent, pod } from "./recording-cluster.js";
 
 const options: SweepOptions = {
@@ -126,5 +126,33 @@ describe("sweep", () => {
     expect(r.lines).toEqual([
       "default/web-a chaos-agent-r9: tried to revert 1 fault: r9-s1 NOT CONFIRMED: chain busy; REVERT NOT CONFIRMED: revert-incomplete: iptables: Resource temporarily unavailable",
     ]);
+  });
+
+  it("removes the tools pods of runs that are gone — ended, past their time, or made to live for ever — and leaves a live run's, saying until when", async () => {
+    const now = Date.parse("2026-12-01T10:00:00.000Z");
+    const tools = (name: string, fields: Partial<PodInfo>): PodInfo =>
+      pod(name, { labels: { "app.kubernetes.io/name": "chaos-tools", "app.kubernetes.io/managed-by": "chaos-run", "chaos-run.dev/run": name.slice(12) }, ...fields });
+    const expires = (ms: number) => ({ "chaos-run.dev/expires": new Date(now + ms).toISOString() });
+    const cluster = new RecordingCluster([
+      tools("chaos-tools-ended", { phase: "Failed", annotations: expires(60_000) }),
+      tools("chaos-tools-late", { annotations: expires(-1000) }),
+      tools("chaos-tools-old", { annotations: {} }),
+      tools("chaos-tools-live", { annotations: expires(600_000) }),
+      pod("web-a"),
+    ]);
+    const lines: string[] = [];
+    const dry = await sweepToolsPods(cluster, "default", { dryRun: true }, now, (l) => lines.push(l));
+    expect(dry).toEqual({ removed: 3, kept: 1, failed: 0 });
+    expect(cluster.calls.filter((c) => c.op === "delete-pod")).toEqual([]);
+    lines.length = 0;
+    expect(await sweepToolsPods(cluster, "default", { dryRun: false }, now, (l) => lines.push(l))).toEqual({ removed: 3, kept: 1, failed: 0 });
+    expect(cluster.calls.filter((c) => c.op === "delete-pod").map((c) => c.pod)).toEqual(["chaos-tools-ended", "chaos-tools-late", "chaos-tools-old"]);
+    expect(lines).toEqual([
+      "default/chaos-tools-ended (tools pod of run ended): it ended (Failed): removed",
+      "default/chaos-tools-late (tools pod of run late): its time ran out at 2026-12-01T09:59:59.000Z: removed",
+      "default/chaos-tools-old (tools pod of run old): it has no expiry: an older chaos-run made it to live for ever (sleep infinity): removed",
+      "default/chaos-tools-live (tools pod of run live): its run may still be going; left (it ends by itself at 2026-12-01T10:10:00.000Z; kubectl delete pod -n default chaos-tools-live removes it now)",
+    ]);
+    expect([...cluster.pods.keys()].sort()).toEqual(["chaos-tools-live", "web-a"]);
   });
 });

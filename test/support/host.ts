@@ -1,0 +1,55 @@
+// What the lab's node shows from the host: the processes of its containers (the lab runs
+// containerd here, so a container's process is one of this machine's), and the containers
+// chaos-run added as the API server stored them.
+import { readFileSync, readdirSync } from "node:fs";
+import { getPod } from "./lab.js";
+
+/** The serving process of a chaos agent (`chaos-agent serve …` with CHAOS_AGENT_NAME=name), by its pid on the host; undefined when none runs. */
+export function agentProcess(name: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (!(argv[0] ?? "").endsWith("chaos-agent") || argv[1] !== "serve") continue;
+      const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (env.includes(`CHAOS_AGENT_NAME=${name}`)) return pid;
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+/** What an added container asked the API for: its securityContext as stored in the pod's spec. */
+export interface StoredSecurity {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type?: string };
+}
+
+interface StoredContainer {
+  name: string;
+  securityContext?: StoredSecurity;
+}
+
+/** The securityContexts of a pod's ephemeral containers (and its own containers), by name, as the API server has them. */
+export async function storedSecurity(namespace: string, pod: string): Promise<Map<string, StoredSecurity | undefined>> {
+  const p = (await getPod(namespace, pod)) as unknown as { spec: { containers?: StoredContainer[]; ephemeralContainers?: StoredContainer[] } } | undefined;
+  const all = [...(p?.spec.containers ?? []), ...(p?.spec.ephemeralContainers ?? [])];
+  return new Map(all.map((c) => [c.name, c.securityContext]));
+}
+
+/** Least privilege as chaos-run sends it: every capability dropped but `add`, no escalation, the runtime's seccomp profile, never privileged. */
+export function leastPrivilege(add: readonly string[], user: { runAsUser: number; runAsNonRoot: boolean; runAsGroup?: number }): StoredSecurity {
+  return {
+    ...user,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"], ...(add.length > 0 ? { add: [...add] } : {}) },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
