@@ -1,6 +1,9 @@
 // Package exec is the one place where the agent runs programs: argv only, never a shell. The
 // Executor interface lets every other package be tested with a recording double (Recorder) and
-// lets a request collect the commands it ran (Log).
+// lets a request collect the commands it ran (Log). What the agent does in its own process over
+// netlink (qdiscs, filters, nftables) is no program, but the Log keeps it beside them, as the
+// command line that would do the same (Note, Netlink), so a reply still says, in tc and nft
+// words, what was done.
 package exec
 
 import (
@@ -53,7 +56,8 @@ type Executor interface {
 	Run(ctx context.Context, argv []string, stdin string) Result
 }
 
-// PATH is where the agent finds tc and iptables, whatever the container's environment says.
+// PATH is where the agent finds the programs it still runs (iptables, for HTTP faults and where
+// the kernel has no nf_tables; ss), whatever the container's environment says.
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Real runs programs with os/exec.
@@ -145,7 +149,40 @@ func lookPath(name string) (string, error) {
 	return "", fmt.Errorf("%s: not found on %s", name, PATH)
 }
 
-// Log wraps an Executor and keeps every command it ran, for a reply's `commands`.
+// Netlink is the first word of a record of what the agent did over netlink itself, before the
+// equivalent command line: `(netlink) tc qdisc add dev eth0 root handle c000: netem delay
+// 100ms`. No such program ran; the parentheses say so to whoever reads the journal.
+const Netlink = "(netlink)"
+
+// Noter is an Executor that also records what was done without a process (the Log).
+type Noter interface {
+	Note(run protocol.CommandRun)
+}
+
+// Done records, in ex when it keeps records (a Log), one change made over netlink: argv is the
+// equivalent command line (without the Netlink word), stdin what it would read (an nft script),
+// err how the change went. It returns err.
+func Done(ex Executor, argv []string, stdin string, took time.Duration, err error) error {
+	n, ok := ex.(Noter)
+	if !ok {
+		return err
+	}
+	run := protocol.CommandRun{
+		Argv:       append([]string{Netlink}, argv...),
+		Stdin:      stdin,
+		DurationMs: float64(took.Microseconds()) / 1000,
+	}
+	if err != nil {
+		// tc and nft exit 2 when the kernel refuses a change; the kernel's reason is the error
+		run.ExitCode = 2
+		run.Stderr = err.Error()
+	}
+	n.Note(run)
+	return err
+}
+
+// Log wraps an Executor and keeps every command it ran, for a reply's `commands`, and every
+// change made over netlink (Note).
 type Log struct {
 	Exec Executor
 	mu   sync.Mutex
@@ -174,6 +211,13 @@ func (l *Log) Run(ctx context.Context, argv []string, stdin string) Result {
 	l.runs = append(l.runs, run)
 	l.mu.Unlock()
 	return res
+}
+
+// Note implements Noter.
+func (l *Log) Note(run protocol.CommandRun) {
+	l.mu.Lock()
+	l.runs = append(l.runs, run)
+	l.mu.Unlock()
 }
 
 // Runs is what ran so far, in order.

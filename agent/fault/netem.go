@@ -3,7 +3,6 @@ package fault
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"chaos-run/agent/kernel"
 	"chaos-run/agent/netem"
@@ -28,7 +27,7 @@ func (h *netemHeld) Objects() []protocol.KernelObject { return h.layout.Objects(
 func (h *netemHeld) Detail() string                   { return h.detail }
 
 func (h *netemHeld) Check(env *Env) (string, error) {
-	d, err := netem.Verify(env.Ctx, env.Exec, env.Kernel, h.layout, h.params)
+	d, err := netem.Verify(env.Kernel, h.layout, h.params)
 	if err == nil {
 		h.detail = d
 	}
@@ -44,7 +43,7 @@ func (h *netemHeld) tree() netem.Tree {
 }
 
 func (h *netemHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
-	return netem.Revert(env.Ctx, env.Exec, env.Kernel, h.tree(), h.layout.Foreign)
+	return netem.Revert(env.Exec, env.Kernel, h.tree(), h.layout.Foreign)
 }
 
 // Apply implements Kind.
@@ -57,7 +56,7 @@ func (Netem) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	if rerr != nil {
 		return Outcome{Err: rerr}
 	}
-	opts, err := netem.Options(spec.Netem)
+	params, err := netem.Encode(spec.Netem)
 	if err != nil {
 		return fail(protocol.ErrBadRequest, "%v", err)
 	}
@@ -101,46 +100,34 @@ func (Netem) Apply(env *Env, f protocol.FaultRequest) Outcome {
 			return fail(protocol.ErrInternal, "%v", err)
 		}
 		rs.Filters = len(filters)
-		text, err := netem.Show(env.Ctx, env.Exec, iface)
-		if err != nil {
-			return fail(protocol.ErrApplyFailed, "%v", err)
-		}
-		line, _ := netem.FindShown(text, h)
-		if err := netem.CheckRestorable(iface, rs, line); err != nil {
+		if err := netem.CheckRestorable(iface, rs); err != nil {
 			return fail(protocol.ErrUnrestorable, "%v", err)
 		}
-		if foreign, err = netem.ParseForeign(line); err != nil {
-			return fail(protocol.ErrUnrestorable, "%v", err)
-		}
+		foreign = netem.ForeignOf(*rs.Root)
 	}
 	major, err := ownership.Allocate(used, env.Claims, netem.Majors(spec.Scope))
 	if err != nil {
 		return fail(protocol.ErrApplyFailed, "%v", err)
 	}
 	held := &netemHeld{
-		layout:   netem.Layout{Iface: iface, Major: major, Options: opts, Scope: spec.Scope, Families: families, Foreign: foreign},
+		layout:   netem.Layout{Iface: iface, Major: major, Params: params, Scope: spec.Scope, Families: families, Foreign: foreign},
 		params:   spec.Netem,
 		families: families,
 	}
-	for i, argv := range held.layout.Apply() {
-		r := env.Exec.Run(env.Ctx, argv, "")
-		if r.OK() {
-			continue
-		}
-		what := fmt.Sprintf("%s: %s", strings.Join(argv, " "), r.Why())
+	if i, err := netem.Apply(env.Exec, env.Kernel, held.layout); err != nil {
 		if foreign != nil && i == 1 {
 			return rollback(env, held, protocol.ErrUnrestorable, fmt.Sprintf(
-				"the kernel refused to keep %s's root qdisc %s %s under chaos-run's %s (%s); chaos-run does not delete it to apply this fault",
-				iface, foreign.Kind, foreign.Handle, rootWords(held.layout), r.Why()))
+				"the kernel refused to keep %s's root qdisc %s under chaos-run's %s (%v); chaos-run does not delete it to apply this fault",
+				iface, foreign.Shown(), rootWords(held.layout), errors.Unwrap(err)))
 		}
-		return rollback(env, held, protocol.ErrApplyFailed, what)
+		return rollback(env, held, protocol.ErrApplyFailed, err.Error())
 	}
 	detail, err := held.Check(env)
 	if err != nil {
 		var mm *netem.MismatchError
 		if errors.As(err, &mm) {
 			return rollback(env, held, protocol.ErrUnrestorable, fmt.Sprintf(
-				"%s's root qdisc %s does not read back the same once re-created (%v); chaos-run could not restore it exactly, so it does not take it", iface, foreign.Handle, err))
+				"%s's root qdisc %s does not read back the same once re-created (%v); chaos-run could not restore it exactly, so it does not take it", iface, kernel.HandleString(foreign.Handle), err))
 		}
 		return rollback(env, held, protocol.ErrVerifyFailed, "read back: "+err.Error())
 	}

@@ -16,10 +16,13 @@ import (
 // Backend is the iptables flavour that works in this network namespace.
 type Backend string
 
-// Backends.
+// Backends. NFT and Legacy are iptables' (programs the agent runs: iptables-nft, iptables-legacy);
+// Nftables is nf_tables itself, over netlink (what a partition uses wherever nf_tables answers),
+// for the objects found in it.
 const (
-	NFT    Backend = "nft"
-	Legacy Backend = "legacy"
+	NFT      Backend = "nft"
+	Legacy   Backend = "legacy"
+	Nftables Backend = "nftables"
 )
 
 func prefix(family int) string {

@@ -1,11 +1,18 @@
 package firewall
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"chaos-run/agent/kernel"
 	"chaos-run/agent/protocol"
 )
 
@@ -133,4 +140,49 @@ func PortRedirects(rs *Ruleset, port int) []string {
 		}
 	}
 	return out
+}
+
+// NftTable is the HTTP fault's rules held through nftables, in the fault's table `inet
+// CHAOS-<faultId>`, expiring in the kernel like a partition's (see nft.go): the lease set with
+// the interface in it, and
+//   - a nat chain on prerouting (priority dstnat): TCP coming in on the interface to Port is
+//     redirected to ProxyPort, per family;
+//   - a filter chain on input: a packet for Port on an established connection (one from before
+//     the redirect) is answered with a TCP reset.
+//
+// A drain needs no rule of its own here: conntrack and the NAT hooks stay registered as long as
+// the nat chain exists, so deleting the redirect rule and keeping the chain until the proxy has
+// stopped does what DrainRule does for iptables. (The HTTP fault still uses iptables; this is
+// its nftables form, for the switch.)
+func (r Redirect) NftTable(families []int, lease time.Duration) *kernel.NftTable {
+	var nat, filter []kernel.NftRule
+	for _, f := range families {
+		var n rule
+		n.leased(false)
+		n.family(f)
+		n.l4("tcp")
+		n.port("dport", r.Port)
+		n.add("counter redirect to :"+strconv.Itoa(r.ProxyPort), &expr.Counter{},
+			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, uint16(r.ProxyPort))},
+			&expr.Redir{RegisterProtoMin: 1})
+		nat = append(nat, n.done())
+	}
+	var reset rule
+	reset.leased(false)
+	reset.l4("tcp")
+	reset.port("dport", r.Port)
+	reset.add("ct state established",
+		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, expr.CtStateBitESTABLISHED), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+	reset.add("counter reject with tcp reset", &expr.Counter{}, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+	filter = append(filter, reset.done())
+	return &kernel.NftTable{
+		NftRef: NftRef(r.FaultID),
+		Sets:   []kernel.NftSet{LeaseElements(r.Iface, lease)},
+		Chains: []kernel.NftChain{
+			{Name: "prerouting", Type: nftables.ChainTypeNAT, Hook: *nftables.ChainHookPrerouting, Priority: *nftables.ChainPriorityNATDest, Rules: nat},
+			{Name: "input", Type: nftables.ChainTypeFilter, Hook: *nftables.ChainHookInput, Priority: *nftables.ChainPriorityFilter, Rules: filter},
+		},
+	}
 }

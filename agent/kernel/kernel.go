@@ -1,7 +1,9 @@
-// Package kernel reads the network namespace's state back as typed values: links, their
-// address families, the default route's interface, qdiscs and tc filters. The real Reader uses
-// netlink (vishvananda/netlink); tests use a fake. Nothing here changes the kernel: changes are
-// made by tc and iptables-restore, run through package exec, so a reply can list them.
+// Package kernel is the agent's way to the network namespace's kernel state, over netlink in its
+// own process: it reads links, their address families, the default route's interface, qdiscs
+// and tc filters back as typed values, and it makes the changes faults need — qdiscs and u32
+// filters over rtnetlink (tc.go), tables over nftables' netlink (nft.go) — each of which the
+// caller records, as the tc or nft command line that would do the same, with exec.Done. The real
+// Kernel is Netlink; tests use a fake (internal/fakekernel).
 package kernel
 
 import (
@@ -31,8 +33,17 @@ type Qdisc struct {
 	Kind   string
 	Handle uint32 // major<<16 | minor (minor is 0 for qdiscs)
 	Parent uint32 // HandleRoot for the root qdisc
-	Netem  *NetemOptions
-	Prio   *PrioOptions
+	// Options is its TCA_OPTIONS as the kernel dumps them: what re-creates it (a qdisc's dump
+	// holds its configuration in the form its change takes it), and what a re-created one is
+	// compared with.
+	Options []byte
+	// Words are its options in tc's words, where the agent can tell them (netem, prio, tbf,
+	// the fifos); nil otherwise.
+	Words []string
+	// Stab: it has a size table (tc's `stab`/`linklayer`), which a dump does not give back whole.
+	Stab  bool
+	Netem *NetemOptions
+	Prio  *PrioOptions
 }
 
 // NetemOptions are what netlink reads back of a netem qdisc.
@@ -75,8 +86,19 @@ type Filter struct {
 	ClassID  uint32 // where it sends what it matches (u32 flowid)
 }
 
-// Reader reads kernel state.
-type Reader interface {
+// Kernel is what the agent reads and changes: StateReader, Writer (tc) and Nftables.
+type Kernel interface {
+	StateReader
+	Writer
+	Nftables
+}
+
+// Reader is Kernel, under the name the packages that wire the agent use (fault.Env,
+// service.Config): from when the agent only read the kernel and forked tc to change it.
+type Reader = Kernel
+
+// StateReader reads kernel state.
+type StateReader interface {
 	// Links lists the interfaces.
 	Links() ([]Link, error)
 	// Qdiscs lists the qdiscs of one interface, or of all when iface is "".

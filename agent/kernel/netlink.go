@@ -7,13 +7,20 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
-// Netlink reads the kernel over netlink, in the network namespace of the calling process.
+func init() {
+	// the kernel's own words for a refusal (extended ack), after the errno
+	nl.EnableErrorMessageReporting = true
+}
+
+// Netlink reads and changes the kernel over netlink, in the network namespace of the calling
+// process.
 type Netlink struct{}
 
-var _ Reader = Netlink{}
+var _ Kernel = Netlink{}
 
 func linkByName(name string) (netlink.Link, error) {
 	l, err := netlink.LinkByName(name)
@@ -27,7 +34,7 @@ func linkByName(name string) (netlink.Link, error) {
 	return l, nil
 }
 
-// Links implements Reader.
+// Links implements StateReader.
 func (Netlink) Links() ([]Link, error) {
 	ls, err := netlink.LinkList()
 	if err != nil {
@@ -40,16 +47,15 @@ func (Netlink) Links() ([]Link, error) {
 	return out, nil
 }
 
-// Qdiscs implements Reader.
+// Qdiscs implements StateReader: one RTM_GETQDISC dump, decoded here so that each qdisc's
+// options come back as the kernel gave them.
 func (n Netlink) Qdiscs(iface string) ([]Qdisc, error) {
-	var link netlink.Link
 	names := map[int]string{}
 	if iface != "" {
 		l, err := linkByName(iface)
 		if err != nil {
 			return nil, err
 		}
-		link = l
 		names[l.Attrs().Index] = iface
 	} else {
 		ls, err := n.Links()
@@ -60,39 +66,105 @@ func (n Netlink) Qdiscs(iface string) ([]Qdisc, error) {
 			names[l.Index] = l.Name
 		}
 	}
-	qs, err := netlink.QdiscList(link)
+	req := nl.NewNetlinkRequest(unix.RTM_GETQDISC, unix.NLM_F_DUMP)
+	req.AddData(&nl.TcMsg{Family: unix.AF_UNSPEC})
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWQDISC)
 	if err != nil {
 		return nil, fmt.Errorf("listing qdiscs: %w", err)
 	}
-	out := make([]Qdisc, 0, len(qs))
-	for _, q := range qs {
-		a := q.Attrs()
-		name, ok := names[a.LinkIndex]
+	out := make([]Qdisc, 0, len(msgs))
+	for _, m := range msgs {
+		if len(m) < nl.SizeofTcMsg {
+			continue
+		}
+		tm := nl.DeserializeTcMsg(m)
+		name, ok := names[int(tm.Ifindex)]
 		if !ok {
-			continue // a link that came and went while we read
+			continue // another interface, or one that came and went while we read
 		}
-		kq := Qdisc{Iface: name, Kind: q.Type(), Handle: a.Handle, Parent: a.Parent}
-		switch v := q.(type) {
-		case *netlink.Netem:
-			tick := netlink.TickInUsec()
-			if tick <= 0 {
-				tick = 1
+		q := Qdisc{Iface: name, Handle: tm.Handle, Parent: tm.Parent}
+		for _, a := range ParseAttrs(m[nl.SizeofTcMsg:]) {
+			switch a.Type {
+			case unix.TCA_KIND:
+				q.Kind = unix.ByteSliceToString(a.Data)
+			case unix.TCA_OPTIONS:
+				q.Options = append([]byte(nil), a.Data...)
+			case unix.TCA_STAB:
+				q.Stab = true
 			}
-			kq.Netem = &NetemOptions{
-				LatencyUs: float64(v.Latency) / tick,
-				JitterUs:  float64(v.Jitter) / tick,
-				LossPct:   float64(v.Loss) / float64(^uint32(0)) * 100,
-				Limit:     v.Limit,
-			}
-		case *netlink.Prio:
-			kq.Prio = &PrioOptions{Bands: int(v.Bands), Priomap: v.PriorityMap}
 		}
-		out = append(out, kq)
+		out = append(out, Described(q))
 	}
 	return out, nil
 }
 
-// Filters implements Reader.
+// Described fills in what the agent reads out of a qdisc's options: its words, and netem's and
+// prio's parameters.
+func Described(q Qdisc) Qdisc {
+	q.Words = optionWords(q.Kind, q.Options)
+	switch q.Kind {
+	case "netem":
+		q.Netem = DecodeNetem(q.Options)
+	case "prio":
+		q.Prio = DecodePrio(q.Options)
+	}
+	return q
+}
+
+// ChangeQdisc implements Writer: RTM_NEWQDISC (add: create, exclusive; replace: create or
+// replace) or RTM_DELQDISC.
+func (Netlink) ChangeQdisc(c QdiscChange) error {
+	l, err := linkByName(c.Iface)
+	if err != nil {
+		return err
+	}
+	msgType, flags := unix.RTM_NEWQDISC, unix.NLM_F_CREATE|unix.NLM_F_EXCL
+	switch c.Op {
+	case QdiscReplace:
+		flags = unix.NLM_F_CREATE | unix.NLM_F_REPLACE
+	case QdiscDelete:
+		msgType, flags = unix.RTM_DELQDISC, 0
+	}
+	req := nl.NewNetlinkRequest(msgType, flags|unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: unix.AF_UNSPEC, Ifindex: int32(l.Attrs().Index), Handle: c.Handle, Parent: c.Parent})
+	if c.Op != QdiscDelete {
+		req.AddData(nl.NewRtAttr(unix.TCA_KIND, nl.ZeroTerminated(c.Kind)))
+		if c.Options != nil {
+			req.AddData(nl.NewRtAttr(unix.TCA_OPTIONS, c.Options))
+		}
+	}
+	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
+	return rtnetlinkError(err)
+}
+
+// AddU32 implements Writer: RTM_NEWTFILTER of a u32 filter (the kernel picks its handle, in
+// the hash table it makes for the priority), exclusive.
+func (Netlink) AddU32(f FilterChange) error {
+	l, err := linkByName(f.Iface)
+	if err != nil {
+		return err
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_NEWTFILTER, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	req.AddData(&nl.TcMsg{Family: unix.AF_UNSPEC, Ifindex: int32(l.Attrs().Index), Parent: f.Parent,
+		Info: uint32(f.Priority)<<16 | uint32(nl.Swap16(f.Protocol))})
+	req.AddData(nl.NewRtAttr(unix.TCA_KIND, nl.ZeroTerminated("u32")))
+	opts := nl.NewRtAttr(unix.TCA_OPTIONS, nil)
+	opts.AddRtAttr(nl.TCA_U32_CLASSID, nl.Uint32Attr(f.ClassID))
+	opts.AddRtAttr(nl.TCA_U32_SEL, u32Selector(f.Keys))
+	req.AddData(opts)
+	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
+	return rtnetlinkError(err)
+}
+
+// rtnetlinkError words a refusal as tc does ("RTNETLINK answers: ..."), keeping the errno.
+func rtnetlinkError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("RTNETLINK answers: %w", err)
+}
+
+// Filters implements StateReader.
 func (Netlink) Filters(iface string, parent uint32) ([]Filter, error) {
 	l, err := linkByName(iface)
 	if err != nil {
@@ -114,7 +186,7 @@ func (Netlink) Filters(iface string, parent uint32) ([]Filter, error) {
 	return out, nil
 }
 
-// Families implements Reader.
+// Families implements StateReader.
 func (Netlink) Families(iface string) ([]int, error) {
 	l, err := linkByName(iface)
 	if err != nil {
@@ -145,7 +217,7 @@ func (Netlink) Families(iface string) ([]int, error) {
 	return out, nil
 }
 
-// DefaultInterface implements Reader.
+// DefaultInterface implements StateReader.
 func (Netlink) DefaultInterface() (string, error) {
 	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := netlink.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
@@ -184,7 +256,7 @@ func isDefault(dst *net.IPNet) bool {
 // tcpEstablished is TCP_ESTABLISHED in sock_diag's states.
 const tcpEstablished = 1
 
-// Connections implements Reader.
+// Connections implements StateReader.
 func (Netlink) Connections(port int) ([]Conn, error) {
 	var out []Conn
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {

@@ -27,15 +27,7 @@ import (
 
 func (ns *netns) chaosChains(t *testing.T) string {
 	t.Helper()
-	var found []string
-	for _, fam := range []string{"iptables", "ip6tables"} {
-		for _, b := range []string{"nft", "legacy"} {
-			if out, err := ns.in(fam + "-" + b + "-save"); err == nil && strings.Contains(out, "CHAOS-") {
-				found = append(found, fam+"-"+b)
-			}
-		}
-	}
-	return strings.Join(found, " ")
+	return strings.Join(ns.leftovers(t), " ")
 }
 
 // world copies the test binary where any user may run it.

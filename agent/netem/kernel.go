@@ -1,10 +1,10 @@
 package netem
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"chaos-run/agent/exec"
 	"chaos-run/agent/kernel"
@@ -12,18 +12,37 @@ import (
 	"chaos-run/agent/protocol"
 )
 
-// Show runs `tc qdisc show dev IF`: the text a foreign qdisc is re-created from and compared
-// with (netlink reads the structure; tc's text is what tc parses back).
-func Show(ctx context.Context, ex exec.Executor, iface string) (string, error) {
-	r := ex.Run(ctx, []string{"tc", "qdisc", "show", "dev", iface}, "")
-	if !r.OK() {
-		return "", fmt.Errorf("tc qdisc show dev %s: %s", iface, r.Why())
+// Change makes one qdisc change and records it in ex (a request's log) as its tc command line.
+func Change(ex exec.Executor, k kernel.Writer, c kernel.QdiscChange) error {
+	start := time.Now()
+	err := k.ChangeQdisc(c)
+	return exec.Done(ex, c.Argv(), "", time.Since(start), err)
+}
+
+// Apply makes the layout's changes in order and stops at the first failure: failed is its
+// index (-1: all made).
+func Apply(ex exec.Executor, k kernel.Writer, l Layout) (failed int, err error) {
+	for i, s := range l.Steps() {
+		start := time.Now()
+		if s.Qdisc != nil {
+			err = k.ChangeQdisc(*s.Qdisc)
+		} else {
+			err = k.AddU32(*s.Filter)
+		}
+		if exec.Done(ex, s.Argv(), "", time.Since(start), err) != nil {
+			return i, fmt.Errorf("%s: %w", strings.Join(s.Argv(), " "), err)
+		}
 	}
-	return r.Stdout, nil
+	return -1, nil
+}
+
+// DeleteQdisc removes one qdisc (with its children) at parent, only if its handle is handle.
+func DeleteQdisc(ex exec.Executor, k kernel.Writer, iface string, parent, handle uint32) error {
+	return Change(ex, k, kernel.QdiscChange{Op: kernel.QdiscDelete, Iface: iface, Parent: parent, Handle: handle})
 }
 
 // Verify reads the interface back and says whether the layout is in effect, in words.
-func Verify(ctx context.Context, ex exec.Executor, rd kernel.Reader, l Layout, p *protocol.NetemParams) (string, error) {
+func Verify(rd kernel.StateReader, l Layout, p *protocol.NetemParams) (string, error) {
 	qs, err := rd.Qdiscs(l.Iface)
 	if err != nil {
 		return "", err
@@ -73,39 +92,35 @@ func Verify(ctx context.Context, ex exec.Executor, rd kernel.Reader, l Layout, p
 	if err := checkNetem(nm, p); err != nil {
 		return "", fmt.Errorf("netem %s on %s: %v", kernel.HandleString(nm.Handle), l.Iface, err)
 	}
-	parts = append(parts, strings.Join(l.Options, " "), "on "+l.Iface)
-	if l.Foreign != nil {
-		f := l.Foreign
+	parts = append(parts, strings.Join(l.Params.Words, " "), "on "+l.Iface)
+	if f := l.Foreign; f != nil {
 		var kept *kernel.Qdisc
 		for i := range qs {
-			if kernel.HandleString(qs[i].Handle) == f.Handle {
+			if qs[i].Handle == f.Handle && !qs[i].IsIngress() {
 				kept = &qs[i]
 			}
 		}
 		if kept == nil || kept.Parent != kernel.MakeHandle(l.Major, 1) {
-			return "", fmt.Errorf("the saved root %s is not under %s on %s", f.Handle, class(l.Major, 1), l.Iface)
+			return "", fmt.Errorf("the saved root %s is not under %s on %s", kernel.HandleString(f.Handle), class(l.Major, 1), l.Iface)
 		}
-		text, err := Show(ctx, ex, l.Iface)
-		if err != nil {
-			return "", err
+		if !f.Same(*kept) {
+			return "", &MismatchError{Iface: l.Iface, Want: f, Got: *kept}
 		}
-		line, _ := FindShown(text, f.Handle)
-		if got := Normalize(line); got != f.Shown {
-			return "", &MismatchError{Iface: l.Iface, Want: f.Shown, Got: got}
-		}
-		parts = append(parts, fmt.Sprintf("(keeps %s %s, the root that was there, under %s)", f.Kind, f.Handle, class(l.Major, 1)))
+		parts = append(parts, fmt.Sprintf("(keeps %s %s, the root that was there, under %s)", f.Kind, kernel.HandleString(f.Handle), class(l.Major, 1)))
 	}
 	return strings.Join(parts, " "), nil
 }
 
 // MismatchError: a re-created qdisc does not read back as the one that was there.
 type MismatchError struct {
-	Iface     string
-	Want, Got string
+	Iface string
+	Want  *Foreign
+	Got   kernel.Qdisc
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("the re-created qdisc on %s reads back as %q, not %q", e.Iface, e.Got, e.Want)
+	return fmt.Sprintf("the re-created qdisc on %s reads back as %s (options %x), not %s (options %x)", e.Iface,
+		ForeignOf(e.Got).Shown(), e.Got.Options, e.Want.Shown(), e.Want.Options)
 }
 
 // checkNetem compares what netlink reads back with the parameters asked for, where netlink's
@@ -194,11 +209,11 @@ func FindNested(qs []kernel.Qdisc, t Tree) *kernel.Qdisc {
 
 // Revert takes a tree down and puts back the foreign root it kept (saved: the snapshot taken
 // at apply time; nil: read it from the tree, as for an orphan), then reads the interface back.
-// Commands keep going past failures; what counts is what the kernel holds after. remaining is
+// Changes keep going past failures; what counts is what the kernel holds after. remaining is
 // empty when nothing of the tree is left and the foreign root (if any) is back exactly.
-func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, saved *Foreign) (remaining []protocol.KernelObject, detail string) {
+func Revert(ex exec.Executor, k kernel.Kernel, t Tree, saved *Foreign) (remaining []protocol.KernelObject, detail string) {
 	major := t.Majors[0]
-	qs, err := rd.Qdiscs(t.Iface)
+	qs, err := k.Qdiscs(t.Iface)
 	if err != nil {
 		return []protocol.KernelObject{{Type: protocol.ObjQdisc, Name: handle(major), Detail: err.Error()}}, "cannot read the qdiscs of " + t.Iface + ": " + err.Error()
 	}
@@ -209,68 +224,35 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 	case rs.Root != nil && rs.Root.Major() == major:
 		if saved == nil {
 			if n := FindNested(qs, t); n != nil {
-				text, err := Show(ctx, ex, t.Iface)
-				if err == nil {
-					if line, ok := FindShown(text, kernel.HandleString(n.Handle)); ok {
-						saved, err = ParseForeign(line)
-					}
-				}
-				if saved == nil {
-					notes = append(notes, fmt.Sprintf("could not read %s %s kept under %s: %v", n.Kind, kernel.HandleString(n.Handle), handle(major), err))
-				}
+				saved = ForeignOf(*n)
 			}
 		}
 		touched = true
-		for _, argv := range RevertArgv(t.Iface, major, saved) {
-			if r := ex.Run(ctx, argv, ""); !r.OK() {
-				notes = append(notes, strings.Join(argv[:6], " ")+": "+r.Why())
+		for _, c := range RevertSteps(t.Iface, major, saved) {
+			if err := Change(ex, k, c); err != nil {
+				notes = append(notes, strings.Join(c.Argv(), " ")+": "+err.Error())
 			}
 		}
 	case saved != nil && (rs.Root == nil || rs.Root.IsDefault()):
 		// the tree went (an earlier attempt, or someone) but the saved root did not come back
 		touched = true
-		if r := ex.Run(ctx, saved.RootArgv(t.Iface), ""); !r.OK() {
-			notes = append(notes, "putting back "+saved.Kind+" "+saved.Handle+": "+r.Why())
+		if err := Change(ex, k, saved.Change(t.Iface, kernel.HandleRoot)); err != nil {
+			notes = append(notes, "putting back "+saved.Shown()+": "+err.Error())
 		}
 	}
-	// read back
-	qs, err = rd.Qdiscs(t.Iface)
+	qs, err = k.Qdiscs(t.Iface)
 	if err != nil {
 		return []protocol.KernelObject{{Type: protocol.ObjQdisc, Name: handle(major), Detail: err.Error()}}, "cannot read the qdiscs of " + t.Iface + " back: " + err.Error()
 	}
-	in := map[uint16]bool{}
-	for _, m := range t.Majors {
-		in[m] = true
-	}
-	for _, q := range qs {
-		if in[q.Major()] {
-			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjQdisc, Name: kernel.HandleString(q.Handle), Detail: q.Kind + " on " + t.Iface})
-		}
-	}
+	remaining = treeLeft(qs, t)
 	words := fmt.Sprintf("took down %s on %s", handle(major), t.Iface)
 	if !touched {
 		words = fmt.Sprintf("%s is not on %s", handle(major), t.Iface)
 	}
 	if saved != nil {
-		rs = RootOf(qs)
-		ok := rs.Root != nil && kernel.HandleString(rs.Root.Handle) == saved.Handle
-		got := "nothing"
-		if ok {
-			text, err := Show(ctx, ex, t.Iface)
-			line, found := FindShown(text, saved.Handle)
-			got = Normalize(line)
-			ok = err == nil && found && got == saved.Shown
-		} else if rs.Root != nil {
-			got = rs.Root.Kind + " " + kernel.HandleString(rs.Root.Handle)
-		}
-		if ok && touched {
-			words += fmt.Sprintf(", put back its root %s %s exactly", saved.Kind, saved.Handle)
-		} else if ok {
-			words += fmt.Sprintf(", its root %s %s is as it was", saved.Kind, saved.Handle)
-		} else {
-			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjSavedRoot, Name: saved.Handle,
-				Detail: fmt.Sprintf("%s's root should be %q, it is %q", t.Iface, saved.Shown, got)})
-		}
+		w, left := savedBack(qs, t.Iface, saved, touched)
+		words += w
+		remaining = append(remaining, left...)
 	}
 	if len(remaining) > 0 {
 		var names []string
@@ -283,4 +265,36 @@ func Revert(ctx context.Context, ex exec.Executor, rd kernel.Reader, t Tree, sav
 		words += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return remaining, words
+}
+
+// treeLeft is what of the tree's majors the interface still holds.
+func treeLeft(qs []kernel.Qdisc, t Tree) []protocol.KernelObject {
+	in := map[uint16]bool{}
+	for _, m := range t.Majors {
+		in[m] = true
+	}
+	var out []protocol.KernelObject
+	for _, q := range qs {
+		if in[q.Major()] {
+			out = append(out, protocol.KernelObject{Type: protocol.ObjQdisc, Name: kernel.HandleString(q.Handle), Detail: q.Kind + " on " + t.Iface})
+		}
+	}
+	return out
+}
+
+// savedBack says whether the saved root is the interface's root again, exactly.
+func savedBack(qs []kernel.Qdisc, iface string, saved *Foreign, touched bool) (string, []protocol.KernelObject) {
+	rs := RootOf(qs)
+	switch {
+	case rs.Root != nil && saved.Same(*rs.Root) && touched:
+		return fmt.Sprintf(", put back its root %s exactly", saved.Shown()), nil
+	case rs.Root != nil && saved.Same(*rs.Root):
+		return fmt.Sprintf(", its root %s is as it was", saved.Shown()), nil
+	}
+	got := "nothing"
+	if rs.Root != nil {
+		got = ForeignOf(*rs.Root).Shown()
+	}
+	return "", []protocol.KernelObject{{Type: protocol.ObjSavedRoot, Name: kernel.HandleString(saved.Handle),
+		Detail: fmt.Sprintf("%s's root should be %s, it is %s", iface, saved.Shown(), got)}}
 }

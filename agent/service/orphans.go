@@ -53,10 +53,11 @@ func (o orphanSet) list() []orphanItem {
 	}
 	for i := range o.chains {
 		c := &o.chains[i]
-		out = append(out, orphanItem{
-			faultID: strings.TrimPrefix(c.key.Name, ownership.ChainPrefix),
-			words:   fmt.Sprintf("%s (%s), held by no live agent", c.key, c.backend), chain: c,
-		})
+		words := fmt.Sprintf("%s (%s), held by no live agent", c.key, c.backend)
+		if c.backend == firewall.Nftables {
+			words = fmt.Sprintf("nftables table %s %s, held by no live agent", c.key.Table, c.key.Name)
+		}
+		out = append(out, orphanItem{faultID: strings.TrimPrefix(c.key.Name, ownership.ChainPrefix), words: words, chain: c})
 	}
 	return out
 }
@@ -82,28 +83,9 @@ func (a *Agent) inventory(ctx context.Context, ex exec.Executor, what scanWhat) 
 		inv.Qdiscs = qs
 	}
 	if what&scanChains != 0 {
-		for _, fam := range []int{4, 6} {
-			names := "/proc/net/ip_tables_names"
-			if fam == 6 {
-				names = "/proc/net/ip6_tables_names"
-			}
-			backends := []firewall.Backend{firewall.NFT}
-			if b, _ := a.cfg.ReadFile(names); strings.TrimSpace(string(b)) != "" {
-				backends = append(backends, firewall.Legacy)
-			}
-			for _, b := range backends {
-				rs, err := firewall.Read(ctx, ex, b, fam)
-				if err != nil {
-					continue // no such backend here (iptables-nft without nf_tables)
-				}
-				for table, cs := range rs.ChaosChains(ownership.ChainPrefix) {
-					for _, c := range cs {
-						k := ownership.ChainKey{Family: fam, Table: table, Name: c}
-						inv.Chains = append(inv.Chains, k)
-						chains = append(chains, foundChain{key: k, backend: b})
-					}
-				}
-			}
+		for _, f := range firewall.Inventory(ctx, ex, a.cfg.Kernel, a.cfg.ReadFile) {
+			inv.Chains = append(inv.Chains, f.Key)
+			chains = append(chains, foundChain{key: f.Key, backend: f.Backend})
 		}
 	}
 	return inv, chains, errs
@@ -137,16 +119,16 @@ func (a *Agent) revertOrphans(ctx context.Context, ex exec.Executor, claims *own
 		var detail string
 		switch {
 		case item.qdisc != nil && item.qdisc.Root:
-			remaining, detail = netem.Revert(ctx, ex, a.cfg.Kernel, netem.Tree{Iface: item.qdisc.Iface, Majors: item.qdisc.Majors}, nil)
+			remaining, detail = netem.Revert(ex, a.cfg.Kernel, netem.Tree{Iface: item.qdisc.Iface, Majors: item.qdisc.Majors}, nil)
 		case item.qdisc != nil:
 			q := item.qdisc
-			argv := []string{"tc", "qdisc", "del", "dev", q.Iface, "parent", kernel.HandleString(q.Parent), "handle", q.Name()}
-			r := ex.Run(ctx, argv, "")
 			detail = "removed " + q.Name() + " on " + q.Iface
-			if !r.OK() {
-				detail = strings.Join(argv, " ") + ": " + r.Why()
+			if err := netem.DeleteQdisc(ex, a.cfg.Kernel, q.Iface, q.Parent, kernel.MakeHandle(q.Majors[0], 0)); err != nil {
+				detail = err.Error()
 				remaining = []protocol.KernelObject{{Type: protocol.ObjQdisc, Name: q.Name(), Detail: q.Kind + " on " + q.Iface}}
 			}
+		case item.chain != nil && item.chain.backend == firewall.Nftables:
+			remaining, detail = firewall.NftRevert(ex, a.cfg.Kernel, firewall.NftRefOf(item.chain.key))
 		case item.chain != nil:
 			c := item.chain
 			remaining, detail = firewall.RevertChain(ctx, ex, c.backend, c.key.Family, c.key.Table, c.key.Name)

@@ -1,0 +1,310 @@
+//go:build kernel
+
+package kerneltest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"chaos-run/agent/exec"
+	"chaos-run/agent/firewall"
+	"chaos-run/agent/kernel"
+	"chaos-run/agent/protocol"
+)
+
+// What the agent does over netlink, on a real kernel: partitions as nftables tables that the
+// kernel ends by itself when nobody renews them (host kernel: nf_tables with the inet family),
+// the iptables-legacy fallback where nf_tables cannot hold them (Debian's UML kernel: nf_tables
+// without the inet, ip and ip6 families), and netem, prio and u32 filters whose tc words in the
+// reply, replayed by the real tc, give the same kernel state (UML: sch_netem and sch_prio).
+
+// expectNftables says what agent/test-kernel knows of the kernel the tests run on: whether
+// nf_tables holds inet tables there. A test that depends on it fails without it rather than
+// take the other branch unnoticed.
+func expectNftables(t *testing.T) bool {
+	t.Helper()
+	switch os.Getenv("CHAOS_AGENT_EXPECT_NFTABLES") {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	t.Fatal("CHAOS_AGENT_EXPECT_NFTABLES is not set: run the kernel tests through agent/test-kernel")
+	return false
+}
+
+// chaosTables lists the CHAOS- nftables tables of the pod's namespace, as "inet CHAOS-x".
+func (ns *netns) chaosTables(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	inNetns(t, ns.pod, func() {
+		refs, err := firewall.NftTables(kernel.Netlink{})
+		if err != nil && !errors.Is(err, kernel.ErrNoNftables) {
+			t.Error(err)
+		}
+		for _, r := range refs {
+			out = append(out, r.String())
+		}
+	})
+	return out
+}
+
+// leftovers lists every chaos-run firewall object of the pod: CHAOS- chains in iptables (both
+// backends, both families) and CHAOS- nftables tables.
+func (ns *netns) leftovers(t *testing.T) []string {
+	t.Helper()
+	var found []string
+	for _, fam := range []string{"iptables", "ip6tables"} {
+		for _, b := range []string{"nft", "legacy"} {
+			if out, err := ns.in(fam + "-" + b + "-save"); err == nil && strings.Contains(out, "CHAOS-") {
+				found = append(found, fam+"-"+b)
+			}
+		}
+	}
+	return append(found, ns.chaosTables(t)...)
+}
+
+// forked lists the programs a reply's commands ran (what was done over netlink aside).
+func forked(r *protocol.Reply) []string {
+	var out []string
+	for _, c := range r.Commands {
+		if c.Argv[0] != exec.Netlink {
+			out = append(out, c.Argv[0])
+		}
+	}
+	return out
+}
+
+func blocked(ns *netns, addr string) bool {
+	ok, _ := ns.dial(addr, 300*time.Millisecond)
+	return !ok
+}
+
+// A partition is an nftables table of the fault's own where the kernel can hold one, made and
+// read back over netlink (no program runs but the iptables backend's probe, once per agent);
+// where it cannot, the one failed transaction left nothing and the partition is
+// iptables-legacy's.
+func TestPartitionThroughTheKernelsFirewall(t *testing.T) {
+	nft := expectNftables(t)
+	ns := newNetns(t)
+	ns.listen(8080)
+	ns.listen(8081)
+	ns.serve("agent-p1")
+	r, code := ns.request("agent-p1", apply("p1", "p1-part", obj{"kind": "partition", "scope": obj{"port": 8080}}))
+	mustOK(t, r, code)
+	if len(r.Fault.Families) != 2 {
+		t.Fatalf("families %v (the pod has IPv4 and IPv6)", r.Fault.Families)
+	}
+	for _, addr := range []string{"192.0.2.2:8080", "[2001:db8::2]:8080"} {
+		if !blocked(ns, addr) {
+			t.Fatalf("%s reachable under the partition", addr)
+		}
+	}
+	if ok, _ := ns.dial("192.0.2.2:8081", 2*time.Second); !ok {
+		t.Fatal("port 8081 unreachable: the partition is not scoped")
+	}
+	progs := forked(r)
+	if nft {
+		if r.Agent.IptablesBackend != "nft" || !strings.Contains(r.Fault.Detail, "(nftables, IPv4+IPv6)") || !slices.Equal(ns.chaosTables(t), []string{"inet CHAOS-p1-part"}) {
+			t.Fatalf("backend %s, detail %q, tables %q", r.Agent.IptablesBackend, r.Fault.Detail, ns.chaosTables(t))
+		}
+		// the iptables backend is detected once per agent (for http faults): a chain made and
+		// removed; nothing else forks
+		if !slices.Equal(progs, []string{"iptables-nft", "iptables-nft"}) {
+			t.Fatalf("programs run: %q", progs)
+		}
+	} else {
+		// the one transaction nf_tables refused, recorded; then iptables-legacy's
+		var refused []protocol.CommandRun
+		for _, c := range r.Commands {
+			if c.Argv[0] == exec.Netlink {
+				refused = append(refused, c)
+			}
+		}
+		save := ns.mustIn("iptables-legacy-save")
+		if r.Agent.IptablesBackend != "legacy" || !strings.Contains(save, `-A INPUT -m comment --comment "chaos-run:p1-part" -j CHAOS-p1-part`) ||
+			len(refused) != 1 || refused[0].ExitCode == 0 || !strings.Contains(refused[0].Stderr, "cannot hold inet tables") || len(ns.chaosTables(t)) != 0 {
+			t.Fatalf("backend %s, commands %+v\n%s", r.Agent.IptablesBackend, r.Commands, save)
+		}
+	}
+	r, code = ns.request("agent-p1", revert("p1", "p1-part"))
+	mustOK(t, r, code)
+	if left := ns.leftovers(t); len(left) != 0 {
+		t.Fatalf("after the revert: %q", left)
+	}
+	if ok, _ := ns.dial("192.0.2.2:8080", 2*time.Second); !ok {
+		t.Fatal("port 8080 unreachable after the revert")
+	}
+}
+
+// unblockedAfter polls addr until it connects and says how long after since that took.
+func unblockedAfter(t *testing.T, ns *netns, addr string, since time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	for time.Since(since) < limit {
+		if ok, _ := ns.dial(addr, 200*time.Millisecond); ok {
+			return time.Since(since)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s still unreachable %s after", addr, limit)
+	return 0
+}
+
+// The kernel-held expiry: with the agent SIGKILLed (and no runner), a partition ends by itself
+// within lease + margin of its last renewal — not before its lease — and renewals move that end.
+func TestTheKernelEndsAPartitionNobodyRenews(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("Debian's UML kernel has no inet family in nf_tables: partitions there are iptables-legacy's, which need an agent (TestPartitionThroughTheKernelsFirewall covers that)")
+	}
+	const lease = 2 * time.Second
+	ns := newNetns(t)
+	ns.listen(8080)
+	a := ns.serve("agent-e1")
+	req := apply("e1", "e1-part", obj{"kind": "partition", "scope": obj{"port": 8080}})
+	req["fault"].(obj)["leaseMs"] = lease.Milliseconds()
+	r, code := ns.request("agent-e1", req)
+	mustOK(t, r, code)
+	applied := time.Now()
+	// renewed for 5 s, every 600 ms: in effect all along, well past the first lease + margin
+	var lastRenewal time.Time
+	for time.Since(applied) < 5*time.Second {
+		time.Sleep(600 * time.Millisecond)
+		r, code = ns.request("agent-e1", obj{"protocol": 1, "op": "renew", "runId": "e1", "faultId": "e1-part", "leaseMs": lease.Milliseconds()})
+		mustOK(t, r, code)
+		lastRenewal = time.Now()
+		if !blocked(ns, "192.0.2.2:8080") {
+			t.Fatalf("port 8080 reachable %s after the apply, while renewed", time.Since(applied).Round(time.Millisecond))
+		}
+	}
+	// the agent dies: nobody reverts, nobody renews
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Wait()
+	took := unblockedAfter(t, ns, "192.0.2.2:8080", lastRenewal, lease+firewall.ExpiryMargin+3*time.Second)
+	t.Logf("MEASURE the partition ended %s after its last renewal (lease %s + margin %s), with no agent", took.Round(time.Millisecond), lease, firewall.ExpiryMargin)
+	if took < lease {
+		t.Fatalf("the kernel ended the partition %s after the last renewal, before its %s lease", took, lease)
+	}
+	if took > lease+firewall.ExpiryMargin+time.Second {
+		t.Fatalf("the partition lasted %s after the last renewal; the kernel's end is lease + margin = %s", took, lease+firewall.ExpiryMargin)
+	}
+	// the table is still there, inert, until an orphan scan: the next agent's start removes it
+	if got := ns.chaosTables(t); !slices.Equal(got, []string{"inet CHAOS-e1-part"}) {
+		t.Fatalf("tables %q", got)
+	}
+	ns.serve("agent-e2")
+	waitServing(t, ns, "agent-e2")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ns.chaosTables(t)) != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := ns.leftovers(t); len(left) != 0 {
+		t.Fatalf("left after the next agent's orphan scan: %q", left)
+	}
+}
+
+// The tc words of a netem fault's reply are what the agent did: the same commands run by the
+// real tc in a twin namespace give the same qdiscs and filters, option for option and key for
+// key.
+func TestTcWordsReplayToTheSameKernelState(t *testing.T) {
+	ns := newNetns(t)
+	if !hasNetem(t, ns) {
+		t.Skip("no sch_netem/sch_prio in this kernel: agent/test-kernel runs it in the UML kernel")
+	}
+	ns.serve("agent-w1")
+	for i, spec := range []obj{
+		{"kind": "netem", "scope": obj{"port": 8080, "protocol": "tcp"}, "netem": obj{"delayMs": 100, "jitterMs": 10, "correlation": 25, "distribution": "normal", "loss": 0.5}},
+		{"kind": "netem", "scope": obj{"cidr": "2001:db8::/48"}, "netem": obj{"delayMs": 20, "jitterMs": 5, "distribution": "paretonormal", "duplicate": 1, "corrupt": 0.1, "reorder": 25, "rate": "10mbit"}},
+		{"kind": "netem", "netem": obj{"delayMs": 1.5, "loss": 30, "rate": "5gbit"}},
+	} {
+		id := fmt.Sprintf("w1-n%d", i)
+		r, code := ns.request("agent-w1", apply("w1", id, spec))
+		mustOK(t, r, code)
+		if progs := forked(r); len(progs) != 0 {
+			t.Fatalf("programs run for a netem: %q", progs)
+		}
+		twin := newNetns(t)
+		for _, c := range r.Commands {
+			twin.mustIn(c.Argv[1:]...)
+		}
+		for _, show := range [][]string{{"tc", "qdisc", "show", "dev", "eth0"}, {"tc", "filter", "show", "dev", "eth0"}} {
+			got, want := ns.mustIn(show...), twin.mustIn(show...)
+			if got != want {
+				t.Fatalf("%s after %+v:\n%s\nthe real tc's:\n%s", strings.Join(show, " "), r.Commands, got, want)
+			}
+		}
+		r, code = ns.request("agent-w1", revert("w1", id))
+		mustOK(t, r, code)
+	}
+}
+
+// The HTTP fault's nftables form (firewall.Redirect.NftTable, for its switch from iptables): a
+// connection to port 80 from the peer lands on the proxy's port while the lease element is
+// there, and on port 80 again once the table is gone.
+func TestNftRedirectBuilder(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("Debian's UML kernel has no inet family in nf_tables")
+	}
+	ns := newNetns(t)
+	table := firewall.Redirect{FaultID: "h1", Iface: "eth0", Port: 80, ProxyPort: 18080}.NftTable([]int{4, 6}, time.Minute)
+	var lns []net.Listener
+	inNetns(t, ns.pod, func() {
+		for _, port := range []int{80, 18080} {
+			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			lns = append(lns, ln)
+		}
+		if err := (kernel.Netlink{}).NftCreate(table); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	accepted := make(chan int, 4)
+	for _, ln := range lns {
+		go func(ln net.Listener) {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c.LocalAddr().(*net.TCPAddr).Port
+				c.Close()
+			}
+		}(ln)
+	}
+	landed := func() int {
+		if ok, _ := ns.dialFromPeer("[2001:db8::1]:80", 2*time.Second); !ok {
+			t.Fatal("no connection to port 80")
+		}
+		return <-accepted
+	}
+	if got := landed(); got != 18080 {
+		t.Fatalf("a connection to port 80 landed on %d under the redirect", got)
+	}
+	inNetns(t, ns.pod, func() {
+		if err := (kernel.Netlink{}).NftDelete(table.NftRef); err != nil {
+			t.Error(err)
+		}
+	})
+	if got := landed(); got != 80 {
+		t.Fatalf("a connection to port 80 landed on %d once the table was gone", got)
+	}
+}
