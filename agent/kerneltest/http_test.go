@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -440,5 +442,55 @@ func TestHTTPRevertClosesTheProxysConnectionsVisibly(t *testing.T) {
 	n, err := c.Read(buf)
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("after the revert the client's connection read %q, %v; want EOF (the proxy closed it)", buf[:n], err)
+	}
+}
+
+// Issue 19 item 1 on a real kernel: a client that pipelines requests and never reads their
+// answers (4 KiB errors) fills the sockets' buffers and the proxy's write waits. The revert —
+// which holds the agent's request lock and the pod-wide lock meanwhile, so that ticks, the TTL,
+// SIGTERM and other agents wait on it — stops the proxy within its drain and a reset; then the
+// port answers directly and no rule is left.
+func TestHTTPRevertIsBoundedWithAClientThatNeverReads(t *testing.T) {
+	ns := newNetns(t)
+	a := ns.httpApp(8080)
+	agent := ns.serve("agent-h7")
+	r, code := ns.request("agent-h7", httpApply("h7", "h7-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503, "errorBody": strings.Repeat("e", 4096)}))
+	mustOK(t, r, code)
+	port := proxyPortOf(t, r.Fault)
+	var c net.Conn
+	inNetns(t, ns.peer, func() {
+		var err error
+		if c, err = net.Dial("tcp", "192.0.2.1:8080"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	go c.Write(bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: pod\r\n\r\n"), 20_000))
+	// the proxy answers what the buffers take, then its next write waits
+	time.Sleep(2 * time.Second)
+	st, _ := ns.request("agent-h7", obj{"protocol": 1, "op": "status", "runId": "h7"})
+	if len(st.Faults) != 1 || !regexp.MustCompile(`, [1-9]\d* answered with the error`).MatchString(st.Faults[0].Detail) || strings.Contains(st.Faults[0].Detail, " 20000 answered") {
+		t.Fatalf("the proxy is not waiting to write its answers: %+v", st.Faults)
+	}
+	var wedged atomic.Bool
+	watchdog := time.AfterFunc(20*time.Second, func() {
+		// ends the request this test waits for
+		wedged.Store(true)
+		_ = agent.Process.Kill()
+	})
+	start := time.Now()
+	r, code = ns.request("agent-h7", revert("h7", "h7-http"))
+	watchdog.Stop()
+	if wedged.Load() {
+		t.Fatal("the revert was still running after 20 s (the agent was killed to end the test)")
+	}
+	mustOK(t, r, code)
+	t.Logf("reverted in %s: %s", time.Since(start).Round(time.Millisecond), r.Reverted[0].Detail)
+	if !strings.Contains(r.Reverted[0].Detail, "1 connection still in a request after 1s reset") {
+		t.Fatalf("the revert did not reset the connection that never read: %s", r.Reverted[0].Detail)
+	}
+	ns.nothingLeft(t, port)
+	if code, body := ns.client().get(t, "http://192.0.2.1:8080/after"); code != 200 || body != "app /after" || a.lastFrom() != "192.0.2.2" {
+		t.Fatalf("after the revert: %d %q from %s (want the application, directly)", code, body, a.lastFrom())
 	}
 }

@@ -6,6 +6,7 @@
 // pod's own tables and sockets; and the catalog's checkout scenario, PASS and FAIL.
 import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -164,6 +165,36 @@ describe("keep-alive connections", () => {
       agent.destroy();
     }
   });
+});
+
+describe("a client that never reads", () => {
+  it("20,000 pipelined GETs answered with a 4 KiB error and none read: the revert is on time, then the port answers directly and no rule is left", async () => {
+    const host = await podIp("nginx");
+    const durationS = 10;
+    const run = startChaosRun(["http", "-p", "nginx", "--port", "80", "--error-rate", "100", "--error-body", "e".repeat(4096), "-r", String(durationS), ...asAdmin]);
+    const applied = await run.waitFor(/in effect in pod http-test\/nginx[^\n]*\n/);
+    const appliedAt = performance.now();
+    const port = proxyPortOf(applied);
+    // one connection; the answers fill the proxy's socket and the client's, and the proxy's next
+    // write waits (issue 19: it did so holding the lock the revert needs, and the revert wedged)
+    const client = net.connect({ host, port: 80 });
+    client.on("error", () => undefined);
+    client.pause();
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.write("GET / HTTP/1.1\r\nHost: nginx\r\n\r\n".repeat(20_000));
+    try {
+      const done = await run.done;
+      expect(done.code, done.stderr + done.stdout).toBe(0);
+      // the duration, then the revert: the proxy's drain (1 s) and a reset of what is left
+      expect((done.endedAt - appliedAt) / 1000).toBeLessThan(durationS + 10);
+      expect(await chaosRules("nginx")).toEqual([]);
+      expect(await socketsOn("nginx", port)).toBe("");
+      const code = await kubectl(["exec", "-n", ns, "tools", "--", "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", `http://${host}/`]);
+      expect(code.stdout).toBe("200");
+    } finally {
+      client.destroy();
+    }
+  }, 120_000);
 });
 
 describe("revert, whatever happens", () => {
