@@ -13,11 +13,12 @@
 // holds the agent's proxy to its own bar: at least 0.80 of the reference's throughput.
 // Needs root (namespaces, iptables), ab, Go, and HAProxy (installed from Debian if missing).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAb } from "../dist/probes/ab.js";
 import { median } from "./lib/lab.mjs";
+import { agentRequest, buildAgent, have, must, podPair } from "./lib/netns.mjs";
 
 const POD = "chaos-bench-pod";
 const PEER = "chaos-bench-peer";
@@ -33,28 +34,11 @@ const LOADS = [
 ];
 const BAR = 0.8;
 
-function must(argv, options = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", ...options });
-  if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.error?.message ?? (r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
-
-function have(cmd) {
-  return spawnSync("sh", ["-c", 'command -v "$1"', "sh", cmd], { stdio: "ignore" }).status === 0;
-}
-
 function inPod(argv) {
   return ["ip", "netns", "exec", POD, ...argv];
 }
 
 const agentEnv = { ...process.env, CHAOS_AGENT_NAME: AGENT, CHAOS_RUN_ID: RUN_ID };
-
-function agentRequest(bin, request) {
-  const out = must(inPod([bin, "request", JSON.stringify(request)]), { env: agentEnv });
-  const reply = JSON.parse(out);
-  if (!reply.ok) throw new Error(`chaos-agent ${request.op}: ${JSON.stringify(reply.error)}`);
-  return reply;
-}
 
 function ab(dir, { concurrency, requests }) {
   const csv = join(dir, "ab.csv");
@@ -80,10 +64,7 @@ export default async function httpReference({ root, log }) {
     log("installing HAProxy (Debian)");
     must(["apt-get", "install", "-y", "-q", "--no-install-recommends", "haproxy"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   }
-  const cache = join(process.env.CHAOS_RUN_LAB_CACHE ?? join(homedir(), ".cache", "chaos-run-lab"), "bench");
-  mkdirSync(cache, { recursive: true });
-  const bin = join(cache, "chaos-agent");
-  must(["go", "build", "-trimpath", "-o", bin, "./cmd/chaos-agent"], { cwd: join(root, "agent"), env: { ...process.env, CGO_ENABLED: "0" } });
+  const bin = buildAgent(root);
   const haproxyVersion = /HAProxy version \S+/.exec(must(["haproxy", "-v"]))?.[0] ?? "HAProxy";
 
   const dir = mkdtempSync(join(tmpdir(), "chaos-bench-http-"));
@@ -101,22 +82,7 @@ export default async function httpReference({ root, log }) {
     return child;
   };
   try {
-    for (const ns of [POD, PEER]) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-    must(["ip", "netns", "add", POD]);
-    must(["ip", "netns", "add", PEER]);
-    must(["ip", "link", "add", "chaosbench0", "netns", POD, "type", "veth", "peer", "name", "chaosbench1", "netns", PEER]);
-    must(["ip", "-n", POD, "link", "set", "chaosbench0", "name", "eth0"]);
-    must(["ip", "-n", POD, "addr", "add", `${POD_IP}/24`, "dev", "eth0"]);
-    must(["ip", "-n", PEER, "addr", "add", `${PEER_IP}/24`, "dev", "chaosbench1"]);
-    for (const [ns, dev] of [
-      [POD, "eth0"],
-      [PEER, "chaosbench1"],
-    ]) {
-      must(["ip", "-n", ns, "link", "set", "lo", "up"]);
-      must(["ip", "-n", ns, "link", "set", dev, "up"]);
-    }
-    // as a pod has: a default route (to the peer, which routes nothing further)
-    must(["ip", "-n", POD, "route", "add", "default", "via", PEER_IP, "dev", "eth0"]);
+    podPair({ pod: POD, peer: PEER, podIp: POD_IP, peerIp: PEER_IP, link: "chaosbench" });
     // the application: a static page as small as nginx's default one, from an event-driven server
     writeFileSync(join(dir, "index.html"), `<!DOCTYPE html>\n${"x".repeat(598)}\n</html>\n`.slice(0, 615));
     const common = "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n";
@@ -124,7 +90,7 @@ export default async function httpReference({ root, log }) {
     writeFileSync(join(dir, "proxy.cfg"), `global\n${common}frontend in\n  bind :${HAPROXY_PORT}\n  default_backend app\nbackend app\n  server app ${POD_IP}:80\n`);
     start("the application (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "app.cfg")]));
     start("the reference proxy (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "proxy.cfg")]));
-    start("chaos-agent serve", inPod([bin, "serve", "--ttl", "10m"]), agentEnv);
+    const agent = start("chaos-agent serve", inPod([bin, "serve", "--ttl", "10m"]), agentEnv);
     const runId = RUN_ID;
     for (let i = 0; ; i++) {
       const r = spawnSync("ip", ["netns", "exec", PEER, "ab", "-n", "1", "-s", "2", `http://${POD_IP}/`], { stdio: "ignore" });
@@ -132,15 +98,17 @@ export default async function httpReference({ root, log }) {
       if (i > 50) throw new Error("the application in the bench's pod namespace does not answer");
       await new Promise((r) => setTimeout(r, 100));
     }
-    agentRequest(bin, { protocol: 1, op: "status", runId });
-    const fault = { id: `${runId}-ref`, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } };
+    agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId });
+    let applies = 0;
     const ways = {
       direct: () => undefined,
       agent: () => {
-        agentRequest(bin, { protocol: 1, op: "apply", runId, fault });
+        // a fault id of its own each time: the agent never applies again an id it reverted
+        const fault = { id: `${runId}-ref${++applies}`, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } };
+        agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "apply", runId, fault });
         return () => {
-          const st = agentRequest(bin, { protocol: 1, op: "status", runId });
-          agentRequest(bin, { protocol: 1, op: "revert", runId, faultId: fault.id });
+          const st = agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId });
+          agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "revert", runId, faultId: fault.id });
           return Number(/(\d+) requests? \(/.exec(st.faults?.[0]?.detail ?? "")?.[1] ?? 0);
         };
       },
