@@ -43,8 +43,9 @@ export function faultContainer(fault: Fault, pods: readonly PlannedPod[]): Plann
 /** What ends a fault when no revert reaches it. */
 export function faultEnd(fault: Fault): FaultEnd {
   switch (fault.kind) {
-    case "netem":
     case "partition":
+      return "kernel";
+    case "netem":
     case "http":
       return "agent";
     case "stress":
@@ -59,6 +60,8 @@ export function faultEnd(fault: Fault): FaultEnd {
 export const FAULT_END_WORDS: Readonly<Record<FaultEnd, string>> = {
   agent:
     "needs a live agent to end: the pod's agent reverts it (at the step's end, when its lease lapses, at its TTL); if that agent dies, the runner adds a fresh one that reverts it at once (chaos-run sweep does the same)",
+  kernel:
+    "expires in the kernel: its nftables rules match only while the interface is in a set whose element times out at the lease + 1 s, renewed with the lease, so neither a dead agent nor a dead runner leaves it behind after that (where the node's kernel has no nf_tables, iptables-legacy, it needs a live agent like netem: the runner adds a fresh one if its agent dies)",
   process: "ends with its stress agent's processes (the step's end, the lease, the TTL, the agent's death)",
   event: "an event: nothing is held",
 };

@@ -89,11 +89,13 @@ interface PlannedStepBase {
 /**
  * What ends a fault when no revert reaches it. "agent": it lives in the pod's network namespace,
  * and only a live agent there reverts it — at its lease, at its TTL, or a fresh agent the runner
- * (or sweep) adds when the one that held it died. "process": it lives in its agent's processes
- * (stress) and ends with them. "event": nothing is held (kill, podDelete). The place for a fault
- * the kernel ends by itself (a rule that expires unless renewed) is beside these.
+ * (or sweep) adds when the one that held it died. "kernel": the kernel ends it by itself once
+ * nobody renews it (a partition's nftables set element times out at its lease + 1 s), so neither
+ * a dead agent nor a dead runner leaves it behind — where the node's kernel has nf_tables;
+ * elsewhere (iptables-legacy) it needs a live agent like the others. "process": it lives in its
+ * agent's processes (stress) and ends with them. "event": nothing is held (kill, podDelete).
  */
-export type FaultEnd = "agent" | "process" | "event";
+export type FaultEnd = "agent" | "kernel" | "process" | "event";
 
 /** The container a fault adds to each pod, as it is sent, and the Pod Security level that admits it. */
 export interface PlannedContainer {
