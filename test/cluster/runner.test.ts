@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chaosRun, startChaosRun } from "../support/chaos.js";
-import { agentProcess, leastPrivilege, storedSecurity, type StoredSecurity } from "../support/host.js";
+import { agentProcess, chaosObjects, leastPrivilege, storedSecurity, type StoredSecurity } from "../support/host.js";
 import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, viewerKubeconfig, waitFor, waitReady, type PodJson } from "../support/lab.js";
 
 const ns = "runner-test";
@@ -19,27 +19,8 @@ function agentsOf(pod: PodJson | undefined): string[] {
   return (pod?.spec.ephemeralContainers ?? []).map((c) => c.name).filter((n) => n.startsWith("chaos-agent-"));
 }
 
-/**
- * The CHAOS- iptables lines in a pod, read through an inspection container of its own (the agent
- * speaks only its JSON protocol): both backends, since the agent uses whichever works here.
- */
-async function chaosRules(namespace: string, pod: string): Promise<string[]> {
-  const p = await getPod(namespace, pod);
-  if (!(p?.spec.ephemeralContainers ?? []).some((c) => c.name === "inspect")) {
-    await kubectlOk(["debug", "-n", namespace, pod, "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
-    await waitFor(
-      "the inspect container",
-      async () => ((await getPod(namespace, pod))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),
-      60_000,
-    );
-  }
-  const lines: string[] = [];
-  for (const tool of ["iptables-nft", "iptables-legacy"]) {
-    const r = await kubectl(["exec", "-n", namespace, pod, "-c", "inspect", "--", tool, "-w", "-S"]);
-    if (r.code === 0) lines.push(...r.stdout.split("\n"));
-  }
-  return lines.filter((l) => l.includes("CHAOS-"));
-}
+/** What chaos-run left in a pod's network namespace: iptables CHAOS- lines and CHAOS- nftables tables, read from the node. */
+const chaosRules = chaosObjects;
 
 /** curl from the tools pod: the HTTP code, or "000" when the connection fails. */
 async function httpCode(namespace: string, url: string): Promise<string> {

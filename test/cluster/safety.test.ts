@@ -66,7 +66,7 @@ describe("an air-gapped node", () => {
 });
 
 describe("an IPv6-only target (RuntimeClass ipv6-only)", () => {
-  it("is probed at its bracketed address and partitioned in ip6tables only; expectations hold end to end", async () => {
+  it("is probed at its bracketed address and partitioned in IPv6 only; expectations hold end to end", async () => {
     // a retry starts from a fresh pod
     await kubectl(["delete", "pod", "web6", "-n", ns, "--ignore-not-found", "--wait=true", "--timeout=60s"]);
     await kubectlOk(["run", "web6", "-n", ns, "--image", "nginx", "--overrides", JSON.stringify({ spec: { runtimeClassName: "ipv6-only" } })]);
@@ -80,12 +80,14 @@ describe("an IPv6-only target (RuntimeClass ipv6-only)", () => {
     expect(j.probes.length).toBeGreaterThanOrEqual(4);
     for (const p of j.probes) expect(p.argv.at(-1)).toBe(`http://[${ip}]/`);
     expect(j.faults.map((f) => f.families)).toEqual([[6]]);
-    const restores = j.faults
-      .flatMap((f) => f.applyCommands)
-      .map((c) => c.argv[0] ?? "")
-      .filter((a) => a.includes("restore"));
-    expect(restores.length).toBeGreaterThanOrEqual(1);
+    // its rules match IPv6 only: an nftables table of its own (made over netlink, its nft script
+    // recorded), or ip6tables-restore where the node has no nf_tables
+    const commands = j.faults.flatMap((f) => f.applyCommands);
+    const nft = commands.filter((c) => c.argv[0] === "(netlink)" && c.argv[1] === "nft").map((c) => c.stdin ?? "");
+    const restores = commands.map((c) => c.argv[0] ?? "").filter((a) => a.includes("restore"));
+    expect(nft.length + restores.length, JSON.stringify(commands)).toBeGreaterThanOrEqual(1);
     expect(restores.every((a) => a.startsWith("ip6tables-"))).toBe(true);
+    expect(nft.every((script) => script.includes("meta nfproto ipv6") && !script.includes("meta nfproto ipv4"))).toBe(true);
     expect(j.faults.every((f) => f.revertConfirmed === true)).toBe(true);
     // nothing of the fault is left: port 80 answers again over IPv6
     await waitFor(

@@ -2,7 +2,8 @@
 // containerd here, so a container's process is one of this machine's), and the containers
 // chaos-run added as the API server stored them.
 import { readFileSync, readdirSync } from "node:fs";
-import { getPod } from "./lab.js";
+import { join } from "node:path";
+import { getPod, repoRoot, run } from "./lab.js";
 
 /** The serving process of a chaos agent (`chaos-agent serve …` with CHAOS_AGENT_NAME=name), by its pid on the host; undefined when none runs. */
 export function agentProcess(name: string): number | undefined {
@@ -52,4 +53,40 @@ export function leastPrivilege(add: readonly string[], user: { runAsUser: number
     capabilities: { drop: ["ALL"], ...(add.length > 0 ? { add: [...add] } : {}) },
     seccompProfile: { type: "RuntimeDefault" },
   };
+}
+
+/** A process of a pod (any of its containers), by its pid on the host: found by the pod's UID in /proc/PID/cgroup. */
+export function podProcess(uid: string): number | undefined {
+  const names = [uid, uid.replace(/-/g, "_")];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      const cgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      if (names.some((n) => cgroup.includes(`pod${n}`))) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What chaos-run left in a pod's network namespace, read from the host in that namespace (the
+ * agent's image has no shell to look with): the CHAOS- lines of both iptables backends and the
+ * nftables tables named CHAOS- (a partition's own table, which iptables cannot show).
+ */
+export async function chaosObjects(namespace: string, pod: string): Promise<string[]> {
+  const uid = (await getPod(namespace, pod))?.metadata.uid ?? "";
+  const pid = podProcess(uid);
+  if (pid === undefined) throw new Error(`no process of pod ${namespace}/${pod} on this node`);
+  const lines: string[] = [];
+  for (const tool of ["iptables-nft", "iptables-legacy", "ip6tables-nft", "ip6tables-legacy"]) {
+    const r = await run(["nsenter", "-t", String(pid), "-n", tool, "-w", "-S"]);
+    if (r.code === 0) lines.push(...r.stdout.split("\n"));
+  }
+  const tables = await run(["nsenter", "-t", String(pid), "-n", "python3", join(repoRoot, "test/support/nft-tables.py")]);
+  if (tables.code !== 0) throw new Error(`cannot list the nftables tables of ${namespace}/${pod}: ${tables.stderr}`);
+  lines.push(...tables.stdout.split("\n").map((t) => `nft table ${t}`));
+  return lines.filter((l) => l.includes("CHAOS-"));
 }
