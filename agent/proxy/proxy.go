@@ -51,10 +51,11 @@ type Config struct {
 	Target func(client net.Conn) (string, error)
 	// DialTimeout bounds the connection to the application (default 5 s).
 	DialTimeout time.Duration
-	// MaxConns bounds the connections read as HTTP at once (default 4096). One beyond it is
-	// relayed as it is, spliced in the kernel, the fault not applied (Stats.OverCap): the
-	// application sees it as without the proxy. Refusing it instead would turn the proxy's
-	// limit into an outage of the application that no fault asked for.
+	// MaxConns bounds the connections read as HTTP at once (default 1024: their buffers, 16 KiB
+	// a connection while it is busy, stay under 16 MiB of the pod's memory). One beyond it is
+	// relayed as it is, spliced in the kernel, the fault not applied (Stats.OverCap, in the
+	// fault's detail): the application sees it as without the proxy. Refusing it instead would
+	// turn the proxy's limit into an outage of the application that no fault asked for.
 	MaxConns int
 	// IdleTimeout closes a client connection that owes nothing and sends no complete request
 	// head for this long (default 2 min: longer than nginx's keepalive_timeout of 75 s and the
@@ -198,7 +199,7 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 		cfg.Target = func(c net.Conn) (string, error) { return originalTarget(c, cfg.AppPort) }
 	}
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 4096
+		cfg.MaxConns = 1024
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
