@@ -20,10 +20,14 @@ steps:
     duration: 1s
 `;
 
-/** What a user writes without chaos-run: per pod, kubectl debug, then kubectl exec until it works; 16 pods at a time. */
+/**
+ * What a user writes without chaos-run: per pod, kubectl debug, then kubectl exec until it works;
+ * 16 pods at a time. The debug container is the lab's inspection image (iptables and a shell's
+ * tools; the agent's image has neither).
+ */
 async function byHand(root, namespace, pods, parallel = 16) {
   const one = async (pod) => {
-    await kubectlOk(root, ["debug", "-n", namespace, pod, "--image", "chaos-agent", "-c", "by-hand", "--profile", "netadmin", "--", "sleep", "infinity"]);
+    await kubectlOk(root, ["debug", "-n", namespace, pod, "--image", "lab-inspect", "-c", "by-hand", "--profile", "netadmin", "--", "sleep", "infinity"]);
     // as a script does it: retry exec until the container runs
     for (let i = 0; ; i++) {
       const r = await kubectl(root, ["exec", "-n", namespace, pod, "-c", "by-hand", "--", "iptables", "-w", "-A", "OUTPUT", "-p", "tcp", "--dport", "9", "-j", "DROP"]);
@@ -54,9 +58,16 @@ export default async function fanout({ root, log }) {
     writeFileSync(join(dir, "one.yaml"), scenario("one"));
     writeFileSync(join(dir, "fan.yaml"), scenario("fan"));
     const inEffect = /: in effect in pod /;
-    // the agent image goes on the node first (its pull is not what is measured)
-    await kubectlOk(root, ["run", "warm", "-n", "bench-one", "--image", "chaos-agent", "--image-pull-policy", "IfNotPresent", "--command", "--", "sleep", "infinity"]);
-    await kubectlOk(root, ["wait", "--for=condition=Ready", "pod/warm", "-n", "bench-one", "--timeout=120s"]);
+    // the images go on the node first (their pull is not what is measured): the agent's (its one
+    // program, run once) and the one the kubectl loop debugs with
+    await kubectlOk(root, ["run", "warm", "-n", "bench-one", "--image", "chaos-agent", "--image-pull-policy", "IfNotPresent", "--restart", "Never", "--command", "--", "chaos-agent", "version"]);
+    await kubectlOk(root, ["run", "warm-hand", "-n", "bench-hand", "--image", "lab-inspect", "--image-pull-policy", "IfNotPresent", "--restart", "Never", "--command", "--", "true"]);
+    for (const [pod, namespace] of [
+      ["warm", "bench-one"],
+      ["warm-hand", "bench-hand"],
+    ]) {
+      await kubectlOk(root, ["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${pod}`, "-n", namespace, "--timeout=120s"]);
+    }
     const one = await timeUntil(root, [join(dir, "one.yaml"), "--kubeconfig", kubeconfig, "-n", "bench-one", "--report-dir", join(dir, "r")], inEffect, 1);
     const fifty = await timeUntil(root, [join(dir, "fan.yaml"), "--kubeconfig", kubeconfig, "-n", "bench-fan", "--report-dir", join(dir, "r")], inEffect, 50);
     if (one.ms === undefined || fifty.ms === undefined || one.code !== 0 || fifty.code !== 0) {

@@ -5,7 +5,7 @@
 // The host kernel has no sch_netem, so each step is a partition of an unused port (iptables): the
 // runner's path is the same as for a delay (one exec into the agent, the kernel read back).
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,11 @@ import { ensureLab, kubectl, kubectlOk, labPaths, makePods, percentile, median }
 const STEPS = 30;
 const EXECS = 30;
 
-/** Round trips of `true` exec'd into a container through client-node, as the runner execs. */
+/**
+ * Round trips of a bare exec into the agent's container through client-node, as the runner execs:
+ * `chaos-agent version`, the image's one program (it has no shell, no `true`), which starts as the
+ * runner's `chaos-agent request` does and asks nothing of the agent.
+ */
 async function bareExecs(kubeconfig, namespace, pod, container, n) {
   const k8s = await import("@kubernetes/client-node");
   const kc = new k8s.KubeConfig();
@@ -25,7 +29,9 @@ async function bareExecs(kubeconfig, namespace, pod, container, n) {
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await new Promise((resolve, reject) => {
-      exec.exec(namespace, pod, container, ["true"], sink(), sink(), null, false, (status) => (status.status === "Success" ? resolve() : reject(new Error(JSON.stringify(status))))).catch(reject);
+      exec
+        .exec(namespace, pod, container, ["chaos-agent", "version"], sink(), sink(), null, false, (status) => (status.status === "Success" ? resolve() : reject(new Error(JSON.stringify(status)))))
+        .catch(reject);
     });
     times.push(performance.now() - t0);
   }
@@ -50,6 +56,31 @@ function agentRssKb(root, containerId) {
       }
     });
   });
+}
+
+/**
+ * The agent image's size: unpacked (as `buildah images` counts it, the build in the lab's storage
+ * named in .lab/images.json) and as a node pulls it (its layers in the lab's registry,
+ * compressed), in MB; undefined where unreadable.
+ */
+async function agentImageMb(root) {
+  const out = { unpacked: undefined, pulled: undefined };
+  try {
+    const tag = JSON.parse(readFileSync(join(labPaths(root).dir, "images.json"), "utf8"))["chaos-agent"];
+    const r = spawnSync("buildah", ["images", "--json", tag], { env: { ...process.env, STORAGE_DRIVER: "vfs" }, encoding: "utf8" });
+    const m = /^([\d.]+) (kB|MB|GB)$/.exec(JSON.parse(r.stdout)[0].size);
+    if (m !== null) out.unpacked = Number(m[1]) * { kB: 1e-3, MB: 1, GB: 1e3 }[m[2]];
+  } catch {
+    // no build of this checkout in buildah's storage
+  }
+  const port = process.env.CHAOS_RUN_LAB_REGISTRY_PORT ?? "25000";
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/library/chaos-agent/manifests/latest`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
+    out.pulled = (await res.json()).layers.reduce((n, l) => n + l.size, 0) / 1e6;
+  } catch {
+    // no registry
+  }
+  return out;
 }
 
 export default async function timeToFault({ root, log }) {
@@ -103,10 +134,14 @@ export default async function timeToFault({ root, log }) {
     const ratio = p95 / floorP95;
     const rssMb = rssKb === undefined ? undefined : rssKb / 1024;
     log(`time to fault, warm agent, ${times.length} steps: median ${median(times).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms`);
-    log(`bare exec round trip into the agent container (\`true\`, client-node), ${floor.length}: median ${median(floor).toFixed(1)} ms, p95 ${floorP95.toFixed(1)} ms`);
+    log(`bare exec round trip into the agent container (\`chaos-agent version\`, client-node), ${floor.length}: median ${median(floor).toFixed(1)} ms, p95 ${floorP95.toFixed(1)} ms`);
     log(`  p95 time to fault / p95 bare exec = ${ratio.toFixed(2)}  ${ratio <= 1.3 ? "ok (≤ 1.3×)" : "OVER the 1.3× bar"}`);
     log(`agent resident memory while holding a fault: ${rssMb === undefined ? "unreadable" : `${rssMb.toFixed(1)} MB`}  ${rssMb !== undefined && rssMb <= 15 ? "ok (≤ 15 MB)" : "OVER the 15 MB bar"}`);
-    return ratio <= 1.3 && rssMb !== undefined && rssMb <= 15;
+    const image = await agentImageMb(root);
+    const mb = (v) => (v === undefined ? "unreadable" : `${v.toFixed(1)} MB`);
+    const imageOk = image.unpacked !== undefined && image.unpacked <= 20;
+    log(`agent image: ${mb(image.unpacked)} unpacked, ${mb(image.pulled)} pulled (compressed)  ${imageOk ? "ok (≤ 20 MB)" : "OVER the 20 MB bar"}`);
+    return ratio <= 1.3 && rssMb !== undefined && rssMb <= 15 && imageOk;
   } finally {
     await kubectl(root, ["delete", "namespace", ns, "--wait=false"]);
     rmSync(dir, { recursive: true, force: true });

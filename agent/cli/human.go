@@ -130,8 +130,8 @@ func families(f []int) string {
 	return strings.Join(s, "+")
 }
 
-// selftest: the tools the agent runs are here, and which iptables backend works (that needs
-// NET_ADMIN; without it the backend is reported, not failed).
+// selftest: the programs the agent runs are here, and whether nftables answers and which
+// iptables backend works (that needs NET_ADMIN; without it they are reported, not failed).
 func selftest() int {
 	ctx := context.Background()
 	ex := exec.Real{Timeout: 10 * time.Second}
@@ -146,8 +146,9 @@ func selftest() int {
 		fmt.Printf("%s: %s\n", label, firstLine(r.Stdout+r.Stderr))
 	}
 	fmt.Println("chaos-agent", Version, "protocol", protocol.Version)
-	check("tc", "tc", "-V")
-	check("ip", "ip", "-V")
+	// qdiscs, filters and nftables are changed over netlink: no tc; ss resets the connections
+	// from before an HTTP fault
+	check("ss", "ss", "-V")
 	for _, b := range []firewall.Backend{firewall.NFT, firewall.Legacy} {
 		for _, fam := range []int{4, 6} {
 			check(b.Tool(fam), b.Tool(fam), "-V")
@@ -165,6 +166,11 @@ func selftest() int {
 		fmt.Println("default interface:", iface)
 	} else {
 		fmt.Println("default interface: none:", err)
+	}
+	if _, err := (kernel.Netlink{}).NftTables(); err == nil {
+		fmt.Println("nftables: answers (a partition is a table that expires in the kernel)")
+	} else {
+		fmt.Println("nftables: does not answer here (a partition falls back to iptables-legacy):", err)
 	}
 	if b, err := firewall.Detect(ctx, ex, firewall.ReadFile, fmt.Sprintf("chaos-probe-%d", os.Getpid())); err == nil {
 		fmt.Println("iptables backend:", b)

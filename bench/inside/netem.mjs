@@ -1,6 +1,7 @@
 // Runs inside the kernel lab (test/lab/kernel): nginx and a tools pod, ab -k medians without
 // and with `tc qdisc add … netem delay 100ms` on nginx's eth0 (through a debug container of
-// the agent image, the way a user would do it by hand). Prints `netem-ratio BASE DELAYED RATIO`.
+// the lab's inspection image, the way a user would do it by hand). Prints `netem-ratio BASE
+// DELAYED RATIO`.
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 
@@ -10,7 +11,7 @@ const k = (...args) => execFileSync("kubectl", ["--kubeconfig", kc, ...args], { 
 k("run", "nginx", "--image", "nginx");
 k("run", "tools", "--image", "chaos-tools");
 k("wait", "--for=condition=Ready", "pod/nginx", "pod/tools", "--timeout=180s");
-k("debug", "nginx", "--image", "chaos-agent", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "infinity");
+k("debug", "nginx", "--image", "lab-inspect", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "infinity");
 for (let i = 0; i < 120; i++) {
   try {
     k("exec", "nginx", "-c", "netadmin", "--", "true");

@@ -16,10 +16,10 @@ import { getPod, kubeconfig, kubectl, kubectlOk, nginxAndTools, repoRoot, waitFo
 const ns = "http-test";
 const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
 const long = join(repoRoot, "test/fixtures/lab/http-long.yaml");
-const inspectImage = process.env["CHAOS_RUN_AGENT_IMAGE"] ?? "chaos-agent";
+const inspectImage = "lab-inspect";
 const reports = mkdtempSync(join(tmpdir(), "chaos-run-http-"));
 
-/** Runs argv in the pod's inspection container (an agent image: iptables and ss, no shell). */
+/** Runs argv in the pod's inspection container (the lab's inspection image: iptables, ss, tc, nft). */
 async function inspect(pod: string, argv: readonly string[]): Promise<string> {
   const p = await getPod(ns, pod);
   if (!(p?.spec.ephemeralContainers ?? []).some((c) => c.name === "inspect")) {

@@ -30,13 +30,30 @@ beforeAll(async () => {
 }, 15 * 60_000);
 
 describe("the chaos-agent image", () => {
-  it("passes its self-check: tc, ip, flock, iptables nft and legacy", async () => {
+  it("passes its self-check: ss, iptables nft and legacy (what it still runs), netlink", async () => {
     const r = await inImage(images["chaos-agent"], ["chaos-agent", "selftest"]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/^tc: tc utility, iproute2-6\.1/m);
+    expect(r.out).toMatch(/^ss: ss utility, iproute2-6\.1/m);
     expect(r.out).toMatch(/^iptables-nft: iptables v1\.8\.9 \(nf_tables\)/m);
     expect(r.out).toMatch(/^iptables-legacy: iptables v1\.8\.9 \(legacy\)/m);
+    expect(r.out).toMatch(/^netlink: \d+ links$/m);
+    expect(r.out).toMatch(/^nftables: /m);
     expect(r.out).toContain("selftest: ok");
+  });
+
+  it("holds nothing an intruder could use: no shell, no package manager, no tc (the agent speaks netlink)", async () => {
+    for (const argv of [
+      ["sh", "-c", "true"],
+      ["bash", "-c", "true"],
+      ["apt-get", "--version"],
+      ["dpkg", "--version"],
+      ["tc", "-V"],
+      ["ip", "-V"],
+    ]) {
+      const r = await inImage(images["chaos-agent"], argv);
+      expect(r.code, `${argv[0]}: ${r.out}`).not.toBe(0);
+      expect(r.out).toMatch(/executable file not found/);
+    }
   });
 
   it("runs chaos-agent as its entrypoint with serve as the default command", async () => {

@@ -172,8 +172,8 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
   });
 
   it("enforces capabilities: without NET_ADMIN the pod's network cannot be changed, with it it can", async () => {
-    await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "nocap", "--profile", "general", "--", "sleep", "3600"]);
-    await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "3600"]);
+    await kubectlOk(["debug", "-n", ns, "nginx", "--image", "lab-inspect", "-c", "nocap", "--profile", "general", "--", "sleep", "3600"]);
+    await kubectlOk(["debug", "-n", ns, "nginx", "--image", "lab-inspect", "-c", "netadmin", "--profile", "netadmin", "--", "sleep", "3600"]);
     await waitFor(
       "both debug containers running",
       async () => {

@@ -17,7 +17,7 @@ let baseline = 0;
 
 const median = (): Promise<number> => abMedian(ns, "tools", `http://${ip}/`, 20);
 
-/** Everything on nginx's eth0 as tc shows it (refcnt dropped), read through a container of the agent image. */
+/** Everything on nginx's eth0 as tc shows it (refcnt dropped), read through a container of the lab's inspection image. */
 async function qdiscs(): Promise<string> {
   return (await kubectlOk(["exec", "-n", ns, "nginx", "-c", "inspect", "--", "tc", "qdisc", "show", "dev", "eth0"])).replace(/ refcnt \d+/g, "");
 }
@@ -93,7 +93,7 @@ async function expectBackToBaseline(): Promise<void> {
 beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
   await nginxAndTools(ns);
-  await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
+  await kubectlOk(["debug", "-n", ns, "nginx", "--image", "lab-inspect", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
   await waitFor(
     "the inspect container",
     async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),

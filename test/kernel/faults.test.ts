@@ -14,7 +14,7 @@ let v6 = "";
 
 const medianOf = (url: string): Promise<number> => abMedian(ns, "tools", url, 20);
 
-/** Everything on nginx's eth0, read through a debug container of the agent image. */
+/** Everything on nginx's eth0, read through a debug container of the lab's inspection image. */
 async function qdiscs(): Promise<string> {
   return kubectlOk(["exec", "-n", ns, "nginx", "-c", "inspect", "--", "tc", "qdisc", "show", "dev", "eth0"]);
 }
@@ -27,7 +27,7 @@ async function httpCode(url: string): Promise<string> {
 beforeAll(async () => {
   expect(inKernelLab, "the kernel tier runs inside UML: npm run test:kernel").toBe(true);
   await nginxAndTools(ns);
-  await kubectlOk(["debug", "-n", ns, "nginx", "--image", "chaos-agent", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
+  await kubectlOk(["debug", "-n", ns, "nginx", "--image", "lab-inspect", "-c", "inspect", "--profile", "netadmin", "--", "sleep", "infinity"]);
   await waitFor(
     "the inspect container",
     async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === "inspect")?.state.running !== undefined ? true : undefined),
