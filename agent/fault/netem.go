@@ -79,31 +79,9 @@ func (Netem) Apply(env *Env, f protocol.FaultRequest) Outcome {
 			mine = append(mine, q)
 		}
 	}
-	rs := netem.RootOf(mine)
-	var foreign *netem.Foreign
-	if rs.Root != nil && !rs.Root.IsDefault() {
-		h := kernel.HandleString(rs.Root.Handle)
-		if m := rs.Root.Major(); ownership.InRange(m) {
-			if owner, ok := env.Claims.MajorOwner(m); ok {
-				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
-					Message: fmt.Sprintf("%s's root qdisc %s belongs to %s; chaos-run does not stack two netem faults on one interface", iface, h, OwnerWords(owner, env.Agent))}}
-			}
-			if len(env.Claims.Unanswered) > 0 {
-				a := env.Claims.Unanswered[0]
-				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &protocol.Owner{Agent: a},
-					Message: fmt.Sprintf("%s's root qdisc %s was made by a chaos-agent, and agent %s did not say what it holds; it may be its, so it is left alone", iface, h, a)}}
-			}
-			return fail(protocol.ErrApplyFailed, "%s's root qdisc %s is left by a gone agent and could not be reverted (see the orphans)", iface, h)
-		}
-		filters, err := env.Kernel.Filters(iface, rs.Root.Handle)
-		if err != nil {
-			return fail(protocol.ErrInternal, "%v", err)
-		}
-		rs.Filters = len(filters)
-		if err := netem.CheckRestorable(iface, rs); err != nil {
-			return fail(protocol.ErrUnrestorable, "%v", err)
-		}
-		foreign = netem.ForeignOf(*rs.Root)
+	foreign, out := keepRoot(env, iface, netem.RootOf(mine))
+	if out != nil {
+		return *out
 	}
 	major, err := ownership.Allocate(used, env.Claims, netem.Majors(spec.Scope))
 	if err != nil {
@@ -133,6 +111,38 @@ func (Netem) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	}
 	held.detail = detail
 	return Outcome{Held: held}
+}
+
+// keepRoot says what becomes of the interface's root qdisc: nothing (the kernel's default), a
+// foreign root kept under the fault's tree, or a refusal — a root of another agent's fault, or
+// one that cannot be restored exactly.
+func keepRoot(env *Env, iface string, rs netem.RootState) (*netem.Foreign, *Outcome) {
+	if rs.Root == nil || rs.Root.IsDefault() {
+		return nil, nil
+	}
+	refuse := func(e *protocol.ReplyError) (*netem.Foreign, *Outcome) { return nil, &Outcome{Err: e} }
+	h := kernel.HandleString(rs.Root.Handle)
+	if m := rs.Root.Major(); ownership.InRange(m) {
+		if owner, ok := env.Claims.MajorOwner(m); ok {
+			return refuse(&protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
+				Message: fmt.Sprintf("%s's root qdisc %s belongs to %s; chaos-run does not stack two netem faults on one interface", iface, h, OwnerWords(owner, env.Agent))})
+		}
+		if len(env.Claims.Unanswered) > 0 {
+			a := env.Claims.Unanswered[0]
+			return refuse(&protocol.ReplyError{Code: protocol.ErrConflict, Owner: &protocol.Owner{Agent: a},
+				Message: fmt.Sprintf("%s's root qdisc %s was made by a chaos-agent, and agent %s did not say what it holds; it may be its, so it is left alone", iface, h, a)})
+		}
+		return refuse(&protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("%s's root qdisc %s is left by a gone agent and could not be reverted (see the orphans)", iface, h)})
+	}
+	filters, err := env.Kernel.Filters(iface, rs.Root.Handle)
+	if err != nil {
+		return refuse(&protocol.ReplyError{Code: protocol.ErrInternal, Message: err.Error()})
+	}
+	rs.Filters = len(filters)
+	if err := netem.CheckRestorable(iface, rs); err != nil {
+		return refuse(&protocol.ReplyError{Code: protocol.ErrUnrestorable, Message: err.Error()})
+	}
+	return netem.ForeignOf(*rs.Root), nil
 }
 
 // rollback undoes a failed apply and says how that went: the error is the apply's when nothing

@@ -5,40 +5,22 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"chaos-run/agent/exec"
 	"chaos-run/agent/firewall"
 	"chaos-run/agent/internal/fakekernel"
+	"chaos-run/agent/lease"
 	"chaos-run/agent/ownership"
 	"chaos-run/agent/protocol"
 )
 
-// clock is the fake kernel's clock, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func nftPod() (*fakekernel.Kernel, *clock) {
+func nftPod() (*fakekernel.Kernel, *lease.Fake) {
 	k := fakekernel.New()
 	k.Nftables = true
-	c := &clock{t: time.Unix(1_000_000, 0)}
-	k.Now = c.now
+	c := lease.NewFake()
+	k.Now = c.Now
 	return k, c
 }
 
@@ -90,16 +72,16 @@ func TestPartitionHeldThroughNftablesExpiresInTheKernel(t *testing.T) {
 		t.Fatalf("detail %q", held.Detail())
 	}
 	// renewed 10 s later for 15 s more: in effect past the first end (16 s)
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	if err := RenewInKernel(env, held, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c.advance(15 * time.Second)
+	c.Advance(15 * time.Second)
 	if _, err := held.Check(env); err != nil {
 		t.Fatalf("25 s in, 15 s after a renewal for 15 s: %v", err)
 	}
 	// then no renewal: the kernel's copy ends 16 s after the last one
-	c.advance(1100 * time.Millisecond)
+	c.Advance(1100 * time.Millisecond)
 	if _, err := held.Check(env); !errors.Is(err, firewall.ErrLeaseLapsedInKernel) {
 		t.Fatalf("after lease + margin without a renewal: %v", err)
 	}

@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 
@@ -284,4 +286,45 @@ func (Netlink) Connections(port int) ([]Conn, error) {
 		}
 	}
 	return out, nil
+}
+
+// sockDestroy is SOCK_DESTROY of sock_diag (linux/sock_diag.h).
+const sockDestroy = 21
+
+// DestroyConnections implements Writer: it asks the kernel to destroy each established TCP
+// connection (sock_diag's SOCK_DESTROY, by its four-tuple, both families) — its peer sees a
+// reset at once, as with `ss -K`. A kernel without CONFIG_INET_DIAG_DESTROY refuses
+// (EOPNOTSUPP): destroyed counts what went, err says why the others did not.
+func (Netlink) DestroyConnections(conns []Conn) (destroyed int, err error) {
+	for _, c := range conns {
+		req := nl.NewNetlinkRequest(sockDestroy, unix.NLM_F_ACK)
+		req.AddRawData(sockDiagRequest(c))
+		if _, e := req.Execute(unix.NETLINK_INET_DIAG, 0); e != nil {
+			err = fmt.Errorf("destroying %s→%s: %w", c.Local, c.Remote, e)
+			continue
+		}
+		destroyed++
+	}
+	return destroyed, err
+}
+
+// sockDiagRequest is struct inet_diag_req_v2 naming one established TCP socket: family,
+// protocol, ext, pad, states, then inet_diag_sockid (ports and addresses in network order, the
+// interface, and a cookie that matches any).
+func sockDiagRequest(c Conn) []byte {
+	b := make([]byte, 56)
+	family := byte(unix.AF_INET6)
+	local, remote := c.Local.Addr(), c.Remote.Addr()
+	if local.Unmap().Is4() && remote.Unmap().Is4() {
+		family, local, remote = unix.AF_INET, local.Unmap(), remote.Unmap()
+	}
+	b[0], b[1] = family, unix.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(b[4:], 1<<tcpEstablished)
+	binary.BigEndian.PutUint16(b[8:], c.Local.Port())
+	binary.BigEndian.PutUint16(b[10:], c.Remote.Port())
+	copy(b[12:28], local.AsSlice())
+	copy(b[28:44], remote.AsSlice())
+	binary.NativeEndian.PutUint32(b[48:], math.MaxUint32) // INET_DIAG_NOCOOKIE
+	binary.NativeEndian.PutUint32(b[52:], math.MaxUint32)
+	return b
 }

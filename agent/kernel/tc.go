@@ -98,10 +98,11 @@ func (f FilterChange) Argv() []string {
 	return append(out, "flowid", HandleString(f.ClassID))
 }
 
-// Writer changes qdiscs and tc filters.
+// Writer changes qdiscs and tc filters, and destroys sockets.
 type Writer interface {
 	ChangeQdisc(c QdiscChange) error
 	AddU32(f FilterChange) error
+	DestroyConnections(conns []Conn) (destroyed int, err error)
 }
 
 // u32Selector is struct tc_u32_sel with its keys, as TCA_U32_SEL carries it: flags, offshift,

@@ -308,3 +308,70 @@ func TestNftRedirectBuilder(t *testing.T) {
 		t.Fatalf("a connection to port 80 landed on %d once the table was gone", got)
 	}
 }
+
+// Destroying connections over sock_diag (what the HTTP fault does with `ss -K` today): both
+// families, the peer sees the reset at once. A kernel without CONFIG_INET_DIAG_DESTROY (Debian's
+// UML) refuses with EOPNOTSUPP, and the connections stay.
+func TestDestroyConnectionsOverSockDiag(t *testing.T) {
+	ns := newNetns(t)
+	var ln net.Listener
+	inNetns(t, ns.pod, func() {
+		var err error
+		if ln, err = net.Listen("tcp", ":8080"); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	var clients []net.Conn
+	inNetns(t, ns.peer, func() {
+		for _, addr := range []string{"192.0.2.1:8080", "[2001:db8::1]:8080"} {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			clients = append(clients, c)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	var conns []kernel.Conn
+	var destroyed int
+	var err error
+	inNetns(t, ns.pod, func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for len(conns) < 2 && time.Now().Before(deadline) {
+			conns, _ = kernel.Netlink{}.Connections(8080)
+		}
+		destroyed, err = kernel.Netlink{}.DestroyConnections(conns)
+	})
+	if len(conns) != 2 {
+		t.Fatalf("connections on 8080: %+v", conns)
+	}
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Logf("this kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY): %v", err)
+		return
+	}
+	if err != nil || destroyed != 2 {
+		t.Fatalf("destroyed %d: %v", destroyed, err)
+	}
+	for _, c := range clients {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, rerr := c.Read(make([]byte, 1)); !errors.Is(rerr, syscall.ECONNRESET) {
+			t.Fatalf("%s: the client's read after the destroy: %v", c.RemoteAddr(), rerr)
+		}
+	}
+}

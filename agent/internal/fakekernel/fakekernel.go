@@ -270,3 +270,22 @@ func (k *Kernel) ss(args []string) exec.Result {
 	k.conns = keep
 	return exec.Result{Stdout: out.String()}
 }
+
+// DestroyConnections implements kernel.Writer: the connections named go (unless NoSockDestroy:
+// EOPNOTSUPP, as a kernel without CONFIG_INET_DIAG_DESTROY answers).
+func (k *Kernel) DestroyConnections(conns []kernel.Conn) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.NoSockDestroy {
+		return 0, errors.New("operation not supported")
+	}
+	n := 0
+	k.conns = slices.DeleteFunc(k.conns, func(c kernel.Conn) bool {
+		if slices.Contains(conns, c) {
+			n++
+			return true
+		}
+		return false
+	})
+	return n, nil
+}

@@ -119,16 +119,27 @@ var (
 	errUnknown   = errors.New("RTNETLINK answers: no such file or directory: Error: Specified qdisc kind is unknown.")
 )
 
-// ChangeQdisc implements kernel.Writer.
-func (k *Kernel) ChangeQdisc(c kernel.QdiscChange) error {
-	if r := k.record(c.Argv(), ""); r != nil {
-		return failure(r)
+// change records a tc change, asks Fail about it, and takes the lock for it (unlock after):
+// an error when it fails or its interface is not here.
+func (k *Kernel) change(argv []string, iface string) (unlock func(), err error) {
+	if r := k.record(argv, ""); r != nil {
+		return nil, failure(r)
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if !k.hasLink(c.Iface) {
-		return fmt.Errorf("%s: %w", c.Iface, kernel.ErrNoInterface)
+	if !k.hasLink(iface) {
+		k.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", iface, kernel.ErrNoInterface)
 	}
+	return k.mu.Unlock, nil
+}
+
+// ChangeQdisc implements kernel.Writer.
+func (k *Kernel) ChangeQdisc(c kernel.QdiscChange) error {
+	unlock, err := k.change(c.Argv(), c.Iface)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if c.Op == kernel.QdiscDelete {
 		return k.delete(c)
 	}
@@ -254,14 +265,11 @@ func (k *Kernel) show(iface string) string {
 
 // AddU32 implements kernel.Writer.
 func (k *Kernel) AddU32(f kernel.FilterChange) error {
-	if r := k.record(f.Argv(), ""); r != nil {
-		return failure(r)
+	unlock, err := k.change(f.Argv(), f.Iface)
+	if err != nil {
+		return err
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if !k.hasLink(f.Iface) {
-		return fmt.Errorf("%s: %w", f.Iface, kernel.ErrNoInterface)
-	}
+	defer unlock()
 	found := false
 	for _, q := range k.qdiscs {
 		if q.q.Iface == f.Iface && q.q.Handle == f.Parent {
