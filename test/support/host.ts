@@ -2,8 +2,7 @@
 // containerd here, so a container's process is one of this machine's), and the containers
 // chaos-run added as the API server stored them.
 import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { getPod, repoRoot, run } from "./lab.js";
+import { getPod, run } from "./lab.js";
 
 /** The serving process of a chaos agent (`chaos-agent serve …` with CHAOS_AGENT_NAME=name), by its pid on the host; undefined when none runs. */
 export function agentProcess(name: string): number | undefined {
@@ -85,8 +84,9 @@ export async function chaosObjects(namespace: string, pod: string): Promise<stri
     const r = await run(["nsenter", "-t", String(pid), "-n", tool, "-w", "-S"]);
     if (r.code === 0) lines.push(...r.stdout.split("\n"));
   }
-  const tables = await run(["nsenter", "-t", String(pid), "-n", "python3", join(repoRoot, "test/support/nft-tables.py")]);
+  // Debian's nft (test/lab/setup installs it): "table inet CHAOS-<id>" per table of the namespace
+  const tables = await run(["nsenter", "-t", String(pid), "-n", "nft", "list", "tables"]);
   if (tables.code !== 0) throw new Error(`cannot list the nftables tables of ${namespace}/${pod}: ${tables.stderr}`);
-  lines.push(...tables.stdout.split("\n").map((t) => `nft table ${t}`));
+  lines.push(...tables.stdout.split("\n").map((t) => `nft ${t}`));
   return lines.filter((l) => l.includes("CHAOS-"));
 }
