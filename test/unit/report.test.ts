@@ -1,7 +1,8 @@
 // The report views are pure functions of the journal: a journal recorded from a scripted run of
 // scenarios/nginx-latency.yaml (real plan, real expectations, ab metrics as measured in the
-// kernel lab) renders to the golden table, JUnit and Markdown in test/fixtures/report/, and
-// validates against schemas/journal.schema.json. UPDATE_GOLDEN=1 rewrites the golden files.
+// kernel lab) renders to the golden table, JUnit, Markdown and HTML in test/fixtures/report/, and
+// validates against schemas/journal.schema.json; the demo's journal (a real run in the lab)
+// renders to its golden HTML. UPDATE_GOLDEN=1 rewrites the golden files.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -14,6 +15,7 @@ import { planToJson } from "../../src/plan/format.js";
 import { planRun } from "../../src/plan/plan.js";
 import type { PlannedProbeRun } from "../../src/plan/types.js";
 import type { ProbeOutcome } from "../../src/probes/run.js";
+import { renderHtml } from "../../src/report/html.js";
 import { newJournal, recordEvent, type Journal } from "../../src/report/journal.js";
 import { effectLine, faultEffects, renderJUnit, renderMarkdown, renderTable } from "../../src/report/views.js";
 import { readScenarioFile } from "../../src/scenario/load.js";
@@ -186,6 +188,10 @@ describe("report views of a passing run", () => {
     checkGolden("pass.summary.md", md);
   });
 
+  it("the HTML report", () => {
+    checkGolden("pass.report.html", renderHtml(j));
+  });
+
   it("measures the fault's effect: median during minus median before, against the configured delay", () => {
     const [effect] = faultEffects(j);
     expect(effect?.addedMs).toBeCloseTo(100.99 - 0.48, 6);
@@ -220,5 +226,12 @@ describe("report views of a failing run", () => {
     const failures = doc.testsuites.testsuite.testcase.filter((c) => c.failure !== undefined);
     expect(failures.map((c) => c.failure?.["@_message"])).toEqual(["measured 40ms, expected < baseline.latency.p95 (0.71ms) × 2 + 20ms = 21.42ms"]);
     checkGolden("fail.junit.xml", xml);
+  });
+});
+
+describe("the HTML report of the demo's run", () => {
+  it("renders to its golden file", () => {
+    const demo = JSON.parse(readFileSync(join(golden, "demo/journal.json"), "utf8")) as Journal;
+    checkGolden("demo/report.html", renderHtml(demo));
   });
 });
