@@ -7,7 +7,7 @@ import type { CommandRun } from "../faults/protocol.generated.js";
 import { faultMetricsOf } from "../expect/metrics.js";
 import { formatSize } from "../scenario/units.js";
 import type { Verdict } from "../expect/expectation.js";
-import { describeEvent } from "../ui/plain.js";
+import { describeEvent } from "./event-text.js";
 
 export const JOURNAL_VERSION = 2;
 
@@ -182,41 +182,16 @@ export function newJournal(start: JournalStart): Journal {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** One engine event of a given type. */
+type EventOf<T extends EngineEvent["type"]> = Extract<EngineEvent, { type: T }>;
+
 /** Records one engine event in the journal (the plan's JSON comes from the caller, once). */
 export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown): void {
   const text = describeEvent(e);
   if (text !== undefined) j.timeline.push({ at: iso(e.at), type: e.type, text });
   switch (e.type) {
     case "run:start":
-      j.scenario.name = e.plan.scenario.name;
-      j.scenario.description = e.plan.scenario.description ?? null;
-      j.cluster = { context: e.cluster.context, server: e.cluster.server, user: e.cluster.user, namespace: e.plan.namespace ?? e.cluster.namespace };
-      j.plan = planJson();
-      for (const step of e.plan.steps) {
-        if (step.kind !== "fault") continue;
-        for (const pod of e.plan.target.pods) {
-          j.faults.push({
-            step: step.index,
-            stepName: step.name,
-            faultId: step.fault.id,
-            namespace: e.plan.namespace ?? e.cluster.namespace,
-            pod: pod.name,
-            summary: step.fault.summary,
-            iface: null,
-            families: null,
-            appliedAt: null,
-            verified: null,
-            applyCommands: [],
-            heldUntil: null,
-            lost: null,
-            revertedAt: null,
-            revertConfirmed: null,
-            revertDetail: null,
-            revertAttempts: null,
-            revertCommands: [],
-          });
-        }
-      }
+      recordStart(j, e, planJson);
       break;
     case "agent:ready":
       j.agents.push({ namespace: e.pod.namespace, pod: e.pod.name, container: e.container, reused: e.reused });
@@ -224,115 +199,19 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
     case "tools:ready":
       j.tools.push({ namespace: e.pod.namespace, pod: e.pod.name, image: e.image, created: e.created });
       break;
-    case "fault:applied": {
-      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
-      if (f !== undefined) {
-        f.appliedAt = iso(e.at);
-        f.iface = e.iface ?? null;
-        f.families = [...e.families];
-        f.verified = e.detail;
-        f.applyCommands = commands(e.commands);
-      }
+    case "fault:applied":
+    case "fault:lost":
+    case "fault:observed":
+    case "fault:held":
+    case "fault:reverted":
+      recordFault(j, e);
       break;
-    }
-    case "fault:lost": {
-      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
-      if (f !== undefined) f.lost = e.reason;
-      j.warnings.push(`pod ${e.pod.namespace}/${e.pod.name}: fault ${e.faultId} ended before its step did: ${e.reason}`);
+    case "probe:result":
+      j.probes.push(probeEntry(j.probes.length + 1, e));
       break;
-    }
-    case "fault:observed": {
-      const f = j.faults.find((x) => x.step === e.index && x.faultId === e.faultId && x.pod === e.pod.name);
-      const metrics: Record<string, number | null> = {};
-      for (const [k, v] of Object.entries(e.metrics)) metrics[k] = v ?? null;
-      if (f !== undefined) f.observed = { at: iso(e.at), kind: e.kind, metrics, detail: e.detail };
+    case "expect:result":
+      j.expectations.push(expectationEntry(e));
       break;
-    }
-    case "fault:held": {
-      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
-      if (f !== undefined) f.heldUntil = iso(e.untilMs);
-      break;
-    }
-    case "fault:reverted": {
-      const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name);
-      if (f !== undefined) {
-        f.revertedAt = iso(e.at);
-        f.revertConfirmed = e.confirmed;
-        f.revertDetail = e.detail === "" ? null : e.detail;
-        f.revertAttempts = e.attempts;
-        f.revertCommands = commands(e.commands);
-      }
-      break;
-    }
-    case "probe:result": {
-      const o = e.outcome;
-      const metrics: Record<string, number | null> = {};
-      for (const [k, v] of Object.entries(o.metrics)) metrics[k] = v ?? null;
-      const extra: Partial<JournalProbe> = {};
-      if (o.kind !== "ab") extra.kind = o.kind;
-      if (o.startedAt !== undefined) extra.startedAt = iso(o.startedAt);
-      if (e.series !== undefined) {
-        extra.series = e.series.id;
-        extra.sample = e.series.index;
-        extra.everyMs = e.series.everyMs;
-      }
-      if (o.detail !== undefined) extra.detail = o.detail;
-      if (o.error !== undefined) extra.error = o.error;
-      j.probes.push({
-        id: j.probes.length + 1,
-        phase: e.where.phase,
-        step: e.where.index ?? null,
-        stepName: e.where.stepName,
-        probe: o.probe,
-        pod: o.aggregate ? null : (o.pod ?? null),
-        aggregate: o.aggregate,
-        at: iso(e.at),
-        durationMs: Math.round(o.durationMs),
-        argv: [...o.argv],
-        keepAlive: o.keepAlive,
-        exitCode: o.exitCode ?? null,
-        metrics,
-        failures: o.failures ?? null,
-        stoppedEarly: o.stoppedEarly ?? null,
-        save: e.save ?? null,
-        stdout: o.stdout,
-        stderr: o.stderr,
-        ...extra,
-      });
-      break;
-    }
-    case "expect:result": {
-      const o = e.outcome;
-      // a fault's own metrics may be shown as bytes or percent; a probe's by their dimension
-      const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : undefined;
-      const dimension = e.dimension ?? o.dimension ?? info?.dimension ?? "number";
-      const valueText = (v: number): string => (info?.display === "bytes" ? formatSize(v) : formatValue(v, dimension));
-      const extra: Partial<JournalExpectation> = {};
-      if (e.series !== undefined) extra.series = e.series.id;
-      if (typeof o.threshold === "number" && Number.isFinite(o.threshold)) extra.limit = o.threshold;
-      else if (Array.isArray(o.threshold)) extra.limit = [o.threshold[0], o.threshold[1]];
-      if (o.samples !== undefined) extra.samples = { total: o.samples.total, passed: o.samples.passed ?? null };
-      const seriesText = o.samples?.passed !== undefined ? `${o.samples.passed} of ${o.samples.total} samples` : undefined;
-      j.expectations.push({
-        phase: e.where.phase,
-        step: e.where.index ?? null,
-        stepName: e.where.stepName,
-        probe: e.probe,
-        pod: e.pod ?? null,
-        metric: o.metric,
-        expected: e.expected,
-        threshold: o.thresholdText,
-        actual: o.actual ?? null,
-        actualText: seriesText !== undefined ? `${seriesText}${o.actual === undefined ? "" : `, worst ${valueText(o.actual)}`}` : o.actual === undefined ? "(no value)" : valueText(o.actual),
-        verdict: o.verdict,
-        ...(e.source === undefined ? {} : { source: e.source }),
-        description: o.description,
-        reason: o.reason ?? null,
-        at: iso(e.at),
-        ...extra,
-      });
-      break;
-    }
     case "warning":
       j.warnings.push(e.message);
       break;
@@ -347,4 +226,146 @@ export function recordEvent(j: Journal, e: EngineEvent, planJson: () => unknown)
     default:
       break;
   }
+}
+
+/** The run's scenario, cluster and plan, and one fault entry per fault step and pod, not applied yet. */
+function recordStart(j: Journal, e: EventOf<"run:start">, planJson: () => unknown): void {
+  j.scenario.name = e.plan.scenario.name;
+  j.scenario.description = e.plan.scenario.description ?? null;
+  j.cluster = { context: e.cluster.context, server: e.cluster.server, user: e.cluster.user, namespace: e.plan.namespace ?? e.cluster.namespace };
+  j.plan = planJson();
+  for (const step of e.plan.steps) {
+    if (step.kind !== "fault") continue;
+    for (const pod of e.plan.target.pods) {
+      j.faults.push({
+        step: step.index,
+        stepName: step.name,
+        faultId: step.fault.id,
+        namespace: e.plan.namespace ?? e.cluster.namespace,
+        pod: pod.name,
+        summary: step.fault.summary,
+        iface: null,
+        families: null,
+        appliedAt: null,
+        verified: null,
+        applyCommands: [],
+        heldUntil: null,
+        lost: null,
+        revertedAt: null,
+        revertConfirmed: null,
+        revertDetail: null,
+        revertAttempts: null,
+        revertCommands: [],
+      });
+    }
+  }
+}
+
+/** What happened to a fault in one pod, on its entry (found by fault id and pod). */
+function recordFault(j: Journal, e: EventOf<"fault:applied" | "fault:lost" | "fault:observed" | "fault:held" | "fault:reverted">): void {
+  // an observation names its step too: a fault id is the step's
+  const f = j.faults.find((x) => x.faultId === e.faultId && x.pod === e.pod.name && (e.type !== "fault:observed" || x.step === e.index));
+  if (e.type === "fault:lost") j.warnings.push(`pod ${e.pod.namespace}/${e.pod.name}: fault ${e.faultId} ended before its step did: ${e.reason}`);
+  if (f === undefined) return;
+  switch (e.type) {
+    case "fault:applied":
+      f.appliedAt = iso(e.at);
+      f.iface = e.iface ?? null;
+      f.families = [...e.families];
+      f.verified = e.detail;
+      f.applyCommands = commands(e.commands);
+      break;
+    case "fault:lost":
+      f.lost = e.reason;
+      break;
+    case "fault:observed":
+      f.observed = { at: iso(e.at), kind: e.kind, metrics: nullForMissing(e.metrics), detail: e.detail };
+      break;
+    case "fault:held":
+      f.heldUntil = iso(e.untilMs);
+      break;
+    case "fault:reverted":
+      f.revertedAt = iso(e.at);
+      f.revertConfirmed = e.confirmed;
+      f.revertDetail = e.detail === "" ? null : e.detail;
+      f.revertAttempts = e.attempts;
+      f.revertCommands = commands(e.commands);
+      break;
+  }
+}
+
+/** Metrics as JSON holds them: a metric not measured is null, not absent. */
+function nullForMissing(metrics: Readonly<Record<string, number | undefined>>): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(metrics)) out[k] = v ?? null;
+  return out;
+}
+
+/** A probe run's (or a continuous probe's sample's) entry. */
+function probeEntry(id: number, e: EventOf<"probe:result">): JournalProbe {
+  const o = e.outcome;
+  const extra: Partial<JournalProbe> = {};
+  if (o.kind !== "ab") extra.kind = o.kind;
+  if (o.startedAt !== undefined) extra.startedAt = iso(o.startedAt);
+  if (e.series !== undefined) {
+    extra.series = e.series.id;
+    extra.sample = e.series.index;
+    extra.everyMs = e.series.everyMs;
+  }
+  if (o.detail !== undefined) extra.detail = o.detail;
+  if (o.error !== undefined) extra.error = o.error;
+  return {
+    id,
+    phase: e.where.phase,
+    step: e.where.index ?? null,
+    stepName: e.where.stepName,
+    probe: o.probe,
+    pod: o.aggregate ? null : (o.pod ?? null),
+    aggregate: o.aggregate,
+    at: iso(e.at),
+    durationMs: Math.round(o.durationMs),
+    argv: [...o.argv],
+    keepAlive: o.keepAlive,
+    exitCode: o.exitCode ?? null,
+    metrics: nullForMissing(o.metrics),
+    failures: o.failures ?? null,
+    stoppedEarly: o.stoppedEarly ?? null,
+    save: e.save ?? null,
+    stdout: o.stdout,
+    stderr: o.stderr,
+    ...extra,
+  };
+}
+
+/** An expectation's entry: its threshold resolved, its measured value in words with its unit. */
+function expectationEntry(e: EventOf<"expect:result">): JournalExpectation {
+  const o = e.outcome;
+  // a fault's own metrics may be shown as bytes or percent; a probe's by their dimension
+  const info = e.source === "fault" ? faultMetricsOf(e.probe)?.[o.metric] : undefined;
+  const dimension = e.dimension ?? o.dimension ?? info?.dimension ?? "number";
+  const valueText = (v: number): string => (info?.display === "bytes" ? formatSize(v) : formatValue(v, dimension));
+  const extra: Partial<JournalExpectation> = {};
+  if (e.series !== undefined) extra.series = e.series.id;
+  if (typeof o.threshold === "number" && Number.isFinite(o.threshold)) extra.limit = o.threshold;
+  else if (Array.isArray(o.threshold)) extra.limit = [o.threshold[0], o.threshold[1]];
+  if (o.samples !== undefined) extra.samples = { total: o.samples.total, passed: o.samples.passed ?? null };
+  const seriesText = o.samples?.passed !== undefined ? `${o.samples.passed} of ${o.samples.total} samples` : undefined;
+  return {
+    phase: e.where.phase,
+    step: e.where.index ?? null,
+    stepName: e.where.stepName,
+    probe: e.probe,
+    pod: e.pod ?? null,
+    metric: o.metric,
+    expected: e.expected,
+    threshold: o.thresholdText,
+    actual: o.actual ?? null,
+    actualText: seriesText !== undefined ? `${seriesText}${o.actual === undefined ? "" : `, worst ${valueText(o.actual)}`}` : o.actual === undefined ? "(no value)" : valueText(o.actual),
+    verdict: o.verdict,
+    ...(e.source === undefined ? {} : { source: e.source }),
+    description: o.description,
+    reason: o.reason ?? null,
+    at: iso(e.at),
+    ...extra,
+  };
 }
