@@ -31,37 +31,30 @@ export function countdownView(o: CountdownOptions): (e: EngineEvent) => void {
     timer = undefined;
     clear();
   };
+  /** a line of its own, redrawn (on a terminal) or written again (elsewhere) until the next event stops it */
+  const show = (text: () => string): void => {
+    stop();
+    const draw = (): void => {
+      if (o.tty) {
+        o.out.write(`\r\u001b[2K${text()}`);
+        drawn = true;
+      } else o.out.write(`${text()}\n`);
+    };
+    draw();
+    timer = setInterval(draw, o.tty ? 1000 : (o.plainEveryMs ?? 10_000));
+    timer.unref();
+  };
   return (e) => {
     if (o.tty) clear();
     switch (e.type) {
       case "fault:holding": {
-        stop();
         const pods = e.pods.map((p) => p.name).join(", ");
-        const text = (): string => `holding ${e.summary} on ${pods}: ${left(e.untilAt - o.now())} left (Ctrl-C reverts it now)`;
-        const draw = (): void => {
-          if (o.tty) {
-            o.out.write(`\r\u001b[2K${text()}`);
-            drawn = true;
-          } else o.out.write(`${text()}\n`);
-        };
-        draw();
-        timer = setInterval(draw, o.tty ? 1000 : (o.plainEveryMs ?? 10_000));
-        timer.unref();
+        show(() => `holding ${e.summary} on ${pods}: ${left(e.untilAt - o.now())} left (Ctrl-C reverts it now)`);
         break;
       }
       case "fault:watching": {
-        stop();
         const pods = e.pods.map((p) => p.name).join(", ");
-        const text = (): string => `watching ${pods} recover from ${e.summary}: ${left(e.untilAt - o.now())} left (Ctrl-C stops watching)`;
-        const draw = (): void => {
-          if (o.tty) {
-            o.out.write(`\r\u001b[2K${text()}`);
-            drawn = true;
-          } else o.out.write(`${text()}\n`);
-        };
-        draw();
-        timer = setInterval(draw, o.tty ? 1000 : (o.plainEveryMs ?? 10_000));
-        timer.unref();
+        show(() => `watching ${pods} recover from ${e.summary}: ${left(e.untilAt - o.now())} left (Ctrl-C stops watching)`);
         break;
       }
       case "fault:observed":
