@@ -5,7 +5,7 @@ import { CouldNotRunError } from "../errors.js";
 import { parseReply, requestArgv } from "../faults/index.js";
 import type { Reply, Request } from "../faults/protocol.generated.js";
 import type { Cluster, ExecResult } from "../kube/types.js";
-import type { PodRef } from "./events.js";
+import { podKey, type PodRef } from "./events.js";
 
 export interface AgentHandle {
   readonly pod: PodRef;
@@ -55,8 +55,6 @@ export function replyProblem(reply: Reply): string {
   const owner = e.owner !== undefined ? ` (held by fault ${e.owner.faultId} of run ${e.owner.runId}, agent ${e.owner.agent})` : "";
   return `${e.code}: ${e.message}${owner}`;
 }
-
-const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
 
 /** An agent that does not speak this protocol: say the likely cause and the fix. */
 export function foreignAgentError(agent: AgentHandle, image: string, problem: string): CouldNotRunError {

@@ -35,6 +35,19 @@ export interface PodRef {
   readonly name: string;
 }
 
+/** `namespace/name`: how the engine keys what it knows per pod, and names a pod in its words. */
+export const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
+
+/** A fault's window over its target pods, from `at` until `untilAt`: held (an agent's fault) or watched (an event's recovery). */
+interface FaultWindow {
+  readonly at: number;
+  readonly index: number;
+  readonly faultId: string;
+  readonly summary: string;
+  readonly pods: readonly PodRef[];
+  readonly untilAt: number;
+}
+
 export type EngineEvent =
   | { readonly type: "run:start"; readonly at: number; readonly runId: string; readonly plan: Plan; readonly cluster: ClusterIdentity }
   | { readonly type: "preflight"; readonly at: number; readonly check: string; readonly ok: boolean; readonly detail: string }
@@ -57,16 +70,10 @@ export type EngineEvent =
       readonly commands: readonly CommandRun[];
       readonly durationMs: number;
     }
-  | {
+  | ({
       /** every target pod holds the step's fault: it is held for the step's duration from now */
       readonly type: "fault:holding";
-      readonly at: number;
-      readonly index: number;
-      readonly faultId: string;
-      readonly summary: string;
-      readonly pods: readonly PodRef[];
-      readonly untilAt: number;
-    }
+    } & FaultWindow)
   | {
       /** the agent reverted a fault by itself before its step ended (its lease lapsed): it did not hold */
       readonly type: "fault:lost";
@@ -102,16 +109,10 @@ export type EngineEvent =
       readonly durationMs: number;
     }
   | { readonly type: "fault:held"; readonly at: number; readonly index: number; readonly faultId: string; readonly pod: PodRef; readonly untilMs: number }
-  | {
+  | ({
       /** an event (kill, podDelete) happened in every target pod: its recovery is watched until then */
       readonly type: "fault:watching";
-      readonly at: number;
-      readonly index: number;
-      readonly faultId: string;
-      readonly summary: string;
-      readonly pods: readonly PodRef[];
-      readonly untilAt: number;
-    }
+    } & FaultWindow)
   | {
       /** what a fault measured in one target pod (kill, podDelete: from the API; stress, http: from the agent) */
       readonly type: "fault:observed";

@@ -21,6 +21,12 @@ export async function mapPool<T, R>(items: readonly T[], limit: number, fn: (ite
   return results;
 }
 
+/** Throws the first failure of a fan-out, once every item has settled (mapPool's results). */
+export function throwFirstRejected(results: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+}
+
 /** Resolves after ms, or rejects with the signal's reason as soon as it aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

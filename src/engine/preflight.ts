@@ -95,6 +95,18 @@ async function probeReads(plan: Plan, cluster: Cluster, namespace: string, pods:
   return [...checks.values()];
 }
 
+/** What the plan will do, as the preflight checks it: a tools pod for its probes, the agents it adds, the pods it deletes. */
+export function needsOf(plan: Plan): PreflightNeeds {
+  const faultSteps = plan.steps.flatMap((st) => (st.kind === "fault" ? [st] : []));
+  return {
+    toolsPod: plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0)),
+    injectAgents: plan.agent.needed ?? (faultSteps.length > 0 || plan.steps.length === 0),
+    killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
+    stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
+    deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
+  };
+}
+
 /** The margin an agent's TTL must leave beyond the run's timeline (probes and reverts take time too). */
 export const TTL_MARGIN_MS = 60_000;
 

@@ -9,7 +9,7 @@
 import type { CommandRun, HTTPReading, StressReading } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo } from "../kube/types.js";
 import { callAgent, callProblem, type AgentCall } from "./agent-client.js";
-import type { EventSink, PodRef } from "./events.js";
+import { podKey, type EventSink } from "./events.js";
 import type { LedgerEntry } from "./ledger.js";
 import { deadline, mapPool, sleep } from "./pool.js";
 import { recoveredWords, type Recovered } from "./recover.js";
@@ -56,8 +56,6 @@ export interface RevertOutcomeOf {
 export function backoffMs(attempt: number): number {
   return Math.min(4000, 250 * 2 ** Math.max(0, attempt - 1));
 }
-
-const podKey = (p: PodRef): string => `${p.namespace}/${p.name}`;
 
 interface PodState {
   /** why the fault went with the pod's network namespace, if it did */

@@ -1,5 +1,9 @@
 // The window of an event fault (kill, podDelete): held until its end, or — for the seed verbs —
 // until every pod has recovered; Ctrl-C ends it at once. No timer outlives it.
+import type { PlannedFaultStep } from "../../plan/types.js";
+import type { PodRef } from "../events.js";
+import { runDuring, type StepContext } from "./step-runner.js";
+
 export interface Window {
   /** wakes the waiter to look again whether it is done */
   readonly poke: () => void;
@@ -33,4 +37,12 @@ export function eventWindow(untilAt: number, now: () => number, signal: AbortSig
         wake();
       }),
   };
+}
+
+/** The step's window over `pods`, from `from`: said, its `during` probes run, then held until it ends. */
+export async function watchWindow(step: PlannedFaultStep, ctx: StepContext, pods: readonly PodRef[], from: number, window: Window): Promise<void> {
+  const untilAt = from + step.durationMs;
+  ctx.emit({ type: "fault:watching", at: from, index: step.index, faultId: step.fault.id, summary: step.fault.summary, pods, untilAt });
+  if (step.during.length > 0) await runDuring(step, ctx, untilAt);
+  await window.wait();
 }

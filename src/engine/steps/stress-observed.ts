@@ -1,8 +1,11 @@
-import type { StressReading } from "../faults/protocol.generated.js";
-import type { PodInfo } from "../kube/types.js";
-import { formatSize } from "../scenario/units.js";
-import type { PodRef } from "./events.js";
-import type { Observation } from "./kill.js";
+// What a stress measured in one pod: the stress agent's reading, taken as it stopped its
+// stressors, beside what became of the pod's own containers meanwhile (restarts, the OOM killer) —
+// the metrics a stress step's `expect:` addresses, and the words the report shows.
+import type { StressReading } from "../../faults/protocol.generated.js";
+import type { PodInfo } from "../../kube/types.js";
+import { formatSize } from "../../scenario/units.js";
+import type { PodRef } from "../events.js";
+import type { Observation } from "./step-runner.js";
 
 /** Restarts of the pod's own containers between two reads, and how many of them ended OOMKilled. */
 export function containerChanges(before: PodInfo | undefined, after: PodInfo | undefined): { restarts: number; oomKilled: number; names: string[] } {

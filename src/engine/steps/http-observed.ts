@@ -2,9 +2,9 @@
 // the metrics a fault step's `expect:` addresses, and the words the report shows. A port whose
 // traffic is not HTTP/1.x (TLS, HTTP/2) is relayed untouched: the fault then did nothing, and
 // the observation says so rather than let a run pass on a fault that never bit.
-import type { HTTPReading } from "../faults/protocol.generated.js";
-import type { PodRef } from "./events.js";
-import type { Observation } from "./kill.js";
+import type { HTTPReading } from "../../faults/protocol.generated.js";
+import type { PodRef } from "../events.js";
+import type { Observation } from "./step-runner.js";
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;

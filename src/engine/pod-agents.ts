@@ -1,0 +1,62 @@
+// The pods' own agents: one per target pod, through which netem, partition and http faults are
+// applied — added (or reused, agents.ts) in every pod before the first step, and replaced by the
+// fresh agent that took over from one that died (dead-agents.ts), so later steps apply through it.
+import type { Cluster } from "../kube/types.js";
+import type { PlannedAgent } from "../plan/types.js";
+import type { AgentHandle } from "./agent-client.js";
+import { ensureAgent } from "./agents.js";
+import { podKey, type EventSink, type PodRef } from "./events.js";
+import type { EngineOptions } from "./options.js";
+import { mapPool, throwFirstRejected } from "./pool.js";
+import { TTL_MARGIN_MS } from "./preflight.js";
+
+export class PodAgents {
+  /** in the order they became ready: the order faults are applied in, and reverted against */
+  private readonly byPod = new Map<string, AgentHandle>();
+
+  of(pod: PodRef): AgentHandle | undefined {
+    return this.byPod.get(podKey(pod));
+  }
+
+  all(): AgentHandle[] {
+    return [...this.byPod.values()];
+  }
+
+  /** A fresh agent took over from `dead`: it is the pod's agent from now on (unless another already is). */
+  replace(dead: AgentHandle, fresh: AgentHandle): void {
+    if (this.of(dead.pod)?.container === dead.container) this.byPod.set(podKey(dead.pod), fresh);
+  }
+
+  /**
+   * Adds (or reuses) every target pod's agent, before the first step; any pod that cannot have one
+   * stops the run, once all were tried. A running agent is reused only with the run's timeline
+   * (and a margin) left on its TTL.
+   */
+  async add(cluster: Cluster, agent: PlannedAgent, options: EngineOptions, timelineMs: number, signal: AbortSignal, emit: EventSink): Promise<void> {
+    const { now } = options;
+    const settings = {
+      image: agent.image,
+      pullPolicy: agent.pullPolicy,
+      capabilities: agent.capabilities,
+      ttlMs: agent.ttlMs,
+      runId: options.runId,
+      neededMs: timelineMs + TTL_MARGIN_MS,
+      injectTimeoutMs: options.injectTimeoutMs,
+      execTimeoutMs: options.execTimeoutMs,
+    };
+    const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
+      const started = now();
+      const handle = await ensureAgent(
+        cluster,
+        pod,
+        settings,
+        signal,
+        (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
+        (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
+      );
+      this.byPod.set(podKey(handle.pod), handle);
+      emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
+    });
+    throwFirstRejected(injected);
+  }
+}
