@@ -42,6 +42,17 @@ export function parsePointer(pointer: string): Segment[] {
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
+/** The value at a pointer's segments in plain data; undefined where the path runs out. */
+export function valueAt(data: unknown, segments: readonly Segment[]): unknown {
+  let cur: unknown = data;
+  for (const s of segments) {
+    if (Array.isArray(cur)) cur = cur[Number(s)];
+    else if (typeof cur === "object" && cur !== null) cur = (cur as Record<string, unknown>)[s];
+    else return undefined;
+  }
+  return cur;
+}
+
 export function joinPointer(base: string, ...segments: (string | number)[]): string {
   let out = base;
   for (const s of segments) out += `/${String(s).replace(/~/g, "~0").replace(/\//g, "~1")}`;

@@ -7,7 +7,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { ParsedSource } from "./document.js";
 import { normalise } from "./normalise.js";
 import { schemaDiagnostics } from "./schema-check.js";
-import { semanticDiagnostics } from "./semantic.js";
+import { semanticDiagnostics } from "./semantic/index.js";
 import type { RawScenario, Scenario } from "./types.js";
 
 export interface ValidationResult {

@@ -7,7 +7,7 @@ import type { ErrorObject } from "ajv";
 import { closest } from "./suggest.js";
 import { diagnostic } from "./diagnostics.js";
 import type { Diagnostic } from "./diagnostics.js";
-import { joinPointer, parsePointer } from "./document.js";
+import { joinPointer, parsePointer, valueAt } from "./document.js";
 import type { ParsedSource } from "./document.js";
 import { SchemaNavigator, firstSentence } from "./schema-nav.js";
 import type { SchemaNode } from "./schema-nav.js";
@@ -135,16 +135,6 @@ function describeValue(v: unknown): string {
   if (typeof v === "boolean") return `\`${String(v)}\``;
   if (Array.isArray(v)) return "a list";
   return "a mapping";
-}
-
-function valueAt(data: unknown, segments: readonly string[]): unknown {
-  let cur: unknown = data;
-  for (const s of segments) {
-    if (Array.isArray(cur)) cur = cur[Number(s)];
-    else if (typeof cur === "object" && cur !== null) cur = (cur as Record<string, unknown>)[s];
-    else return undefined;
-  }
-  return cur;
 }
 
 /** `step 2`, `` `netem` ``, `probe `web``, `the scenario`. */

@@ -43,3 +43,8 @@ export function closest(input: string, candidates: Iterable<string>): string | u
   }
   return best;
 }
+
+/** `` did you mean `x`? `` to open a hint, or nothing when there is no suggestion. */
+export function didYouMean(suggestion: string | undefined): string {
+  return suggestion === undefined ? "" : `did you mean \`${suggestion}\`? `;
+}

@@ -168,13 +168,24 @@ export function usesTarget(template: string): boolean {
   return templateParts(template).parts.some((p) => p.name.startsWith("target."));
 }
 
-/** What is wrong with a probe URL given on a command line (its templates, its scheme, its path); undefined: nothing. */
-export function checkUrlTemplate(url: string): string | undefined {
-  const { parts, problems } = templateParts(url);
-  const [problem] = problems;
-  if (problem !== undefined) return `${problem.text}: ${problem.reason}`;
+/** What is wrong with the shape of a probe URL, seen once its templates are filled in. */
+export type UrlShapeProblem =
+  | { readonly kind: "unparsable" }
+  /** not http or https */
+  | { readonly kind: "scheme"; readonly scheme: string }
+  /** nothing after the host (ab refuses that) */
+  | { readonly kind: "no-path" }
+  /** a fragment (#…), never sent to the server */
+  | { readonly kind: "fragment" };
+
+/**
+ * The shape of a probe URL whose templates are all ours, checked before any pod is known: each
+ * template filled in with a sample value (target.ip a documentation address), the worst problem
+ * first. `needsPath`: ab wants a path after the host.
+ */
+export function urlShapeProblem(url: string, needsPath: boolean): UrlShapeProblem | undefined {
   let concrete = url;
-  for (const part of [...parts].reverse()) {
+  for (const part of [...templateParts(url).parts].reverse()) {
     const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "1";
     concrete = concrete.slice(0, part.start) + sample + concrete.slice(part.start + part.text.length);
   }
@@ -182,9 +193,29 @@ export function checkUrlTemplate(url: string): string | undefined {
   try {
     parsed = new URL(concrete);
   } catch {
-    return "it does not parse as a URL";
+    return { kind: "unparsable" };
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `ab speaks http and https, not ${parsed.protocol.slice(0, -1)}`;
-  if (/^https?:\/\/[^/]+$/i.test(url)) return `ab needs a path: ${url}/`;
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return { kind: "scheme", scheme: parsed.protocol.slice(0, -1) };
+  if (needsPath && /^https?:\/\/[^/]+$/i.test(url)) return { kind: "no-path" };
+  if (url.includes("#")) return { kind: "fragment" };
   return undefined;
+}
+
+/** What is wrong with an ab probe URL given on a command line (its templates, its scheme, its path); undefined: nothing. */
+export function checkUrlTemplate(url: string): string | undefined {
+  const [problem] = templateParts(url).problems;
+  if (problem !== undefined) return `${problem.text}: ${problem.reason}`;
+  const shape = urlShapeProblem(url, true);
+  switch (shape?.kind) {
+    case "unparsable":
+      return "it does not parse as a URL";
+    case "scheme":
+      return `ab speaks http and https, not ${shape.scheme}`;
+    case "no-path":
+      return `ab needs a path: ${url}/`;
+    default:
+      // a fragment is refused in a scenario file only, where it is likely a mistake; --url has
+      // always taken it (it is never sent)
+      return undefined;
+  }
 }

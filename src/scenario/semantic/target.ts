@@ -1,0 +1,40 @@
+// The target: how many pods a mode may hit, against maxPods and the pods listed (the blast
+// radius, checked before any pod is listed), and the system namespaces that need an opt-in.
+import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../types.js";
+import type { Findings } from "./findings.js";
+import { int, obj, str } from "./read.js";
+import type { Obj } from "./read.js";
+
+export function checkTarget(findings: Findings, target: Obj): void {
+  checkBlastRadius(findings, target);
+  const namespace = str(target["namespace"]);
+  if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && target["allowSystemNamespaces"] !== true) {
+    findings.add("system-namespace", { namespace }, findings.locate("/target/namespace"), SYSTEM_NAMESPACE_HINT);
+  }
+}
+
+function checkBlastRadius(findings: Findings, target: Obj): void {
+  const maxPods = int(target["maxPods"]);
+  const mode = target["mode"];
+  const count = int(obj(mode)?.["count"]);
+  const pods = Array.isArray(target["pods"]) ? target["pods"].length : undefined;
+  if (count !== undefined && maxPods !== undefined && count > maxPods) {
+    findings.add(
+      "blast-radius",
+      { detail: `mode asks for ${count} pods but maxPods is ${maxPods}` },
+      findings.locate("/target/mode"),
+      "lower the count or raise maxPods: the guard refuses, it never clamps",
+    );
+  }
+  if (count !== undefined && pods !== undefined && count > pods) {
+    findings.add("blast-radius", { detail: `mode asks for ${count} pods but only ${pods} are listed in \`pods\`` }, findings.locate("/target/mode"), "list more pods or lower the count");
+  }
+  if (mode === "all" && pods !== undefined && maxPods !== undefined && pods > maxPods) {
+    findings.add(
+      "blast-radius",
+      { detail: `mode all hits the ${pods} listed pods but maxPods is ${maxPods}` },
+      findings.locate("/target/maxPods"),
+      "list fewer pods, use another mode, or raise maxPods",
+    );
+  }
+}
