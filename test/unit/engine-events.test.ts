@@ -75,24 +75,6 @@ describe("kill", () => {
     expect(cluster.watching).toBe(0);
   });
 
-  it("a continuous probe under `during` samples through the recovery window, to its end", async () => {
-    const cluster = new RecordingCluster([webPod("web-a")]);
-    const yaml = KILL.replace("steps:\n", 'probes:\n  web:\n    ab: { url: "http://{{ target.ip }}/", requests: 20, concurrency: 1 }\nsteps:\n').replace(
-      "    duration: 30s\n",
-      "    duration: 30s\n    during:\n      - probe: web\n        every: 5s\n        expect: { failedRequests: 0 }\n",
-    );
-    const run = start(cluster, scenarioOf(yaml));
-    const result = await finish(run);
-    expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
-    const watching = run.events.find((e) => e.type === "fault:watching");
-    const samples = run.events.flatMap((e) => (e.type === "probe:result" && e.where.phase === "during" && e.series !== undefined ? [e] : []));
-    // one sample every 5 s from the kill to the window's end (30 s): the series is not cut at the first sample
-    expect(samples.length).toBeGreaterThanOrEqual(5);
-    expect(watching?.type === "fault:watching" ? samples.every((e) => e.at < watching.untilAt) : false).toBe(true);
-    const judged = run.events.find((e) => e.type === "expect:result" && e.probe === "web");
-    expect(judged?.type === "expect:result" ? [judged.outcome.verdict, judged.series?.samples] : []).toEqual(["pass", samples.length]);
-  });
-
   it("a signal refused in one pod: no pod is signalled, exit 3 with the reason", async () => {
     const cluster = new RecordingCluster([webPod("web-a"), webPod("web-b")]);
     cluster.script = (r, where) =>
@@ -126,6 +108,35 @@ describe("kill", () => {
     ).toEqual(["web-a chaos-kill-r1-s1", "web-b chaos-kill-r1-s1"]);
   });
 
+  it("names a container the pod does not have, touching nothing", async () => {
+    const cluster = new RecordingCluster([webPod("web-a")]);
+    const run = start(cluster, scenarioOf(KILL.replace("container: web", "container: db")));
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("pod default/web-a has no container db (nothing was touched)");
+    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+  });
+});
+
+describe("kill: the recovery window", () => {
+  it("a continuous probe under `during` samples through the recovery window, to its end", async () => {
+    const cluster = new RecordingCluster([webPod("web-a")]);
+    const yaml = KILL.replace("steps:\n", 'probes:\n  web:\n    ab: { url: "http://{{ target.ip }}/", requests: 20, concurrency: 1 }\nsteps:\n').replace(
+      "    duration: 30s\n",
+      "    duration: 30s\n    during:\n      - probe: web\n        every: 5s\n        expect: { failedRequests: 0 }\n",
+    );
+    const run = start(cluster, scenarioOf(yaml));
+    const result = await finish(run);
+    expect(result, result.message).toMatchObject({ exitCode: 0, status: "passed" });
+    const watching = run.events.find((e) => e.type === "fault:watching");
+    const samples = run.events.flatMap((e) => (e.type === "probe:result" && e.where.phase === "during" && e.series !== undefined ? [e] : []));
+    // one sample every 5 s from the kill to the window's end (30 s): the series is not cut at the first sample
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    expect(watching?.type === "fault:watching" ? samples.every((e) => e.at < watching.untilAt) : false).toBe(true);
+    const judged = run.events.find((e) => e.type === "expect:result" && e.probe === "web");
+    expect(judged?.type === "expect:result" ? [judged.outcome.verdict, judged.series?.samples] : []).toEqual(["pass", samples.length]);
+  });
+
   it("a container that does not come back in the window: no recovery.time, the expectation fails, exit 1", async () => {
     const cluster = new RecordingCluster([webPod("web-a")]);
     cluster.killEffect = { kind: "nothing" };
@@ -137,15 +148,6 @@ describe("kill", () => {
     expect(o?.detail).toContain("the container did not exit within 30s");
     const rt = run.events.find((e) => e.type === "expect:result" && e.outcome.metric === "recovery.time");
     expect(rt?.type === "expect:result" ? [rt.outcome.verdict, rt.outcome.reason] : []).toEqual(["error", "the kill measured no recovery.time in pod web-a"]);
-  });
-
-  it("names a container the pod does not have, touching nothing", async () => {
-    const cluster = new RecordingCluster([webPod("web-a")]);
-    const run = start(cluster, scenarioOf(KILL.replace("container: web", "container: db")));
-    const result = await finish(run);
-    expect(result.exitCode).toBe(3);
-    expect(result.message).toContain("pod default/web-a has no container db (nothing was touched)");
-    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
   });
 
   it("Ctrl-C while watching the recovery: the watch ends, nothing to revert, 130", async () => {

@@ -78,17 +78,6 @@ describe("an agent that dies holding a fault", () => {
     expect(run.events.filter((e) => e.type === "agent:ready").map((e) => e.type === "agent:ready" && e.container)).toContain("chaos-agent-r1-2");
   });
 
-  it("one that dies between steps, holding nothing, is replaced too, and the run ends as written (exit 0)", async () => {
-    const cluster = new RecordingCluster([pod("web-a")]);
-    const run = start(cluster, scenarioOf(HTTP_ERRORS));
-    await until(() => run.events.some((e) => e.type === "step:end" && e.index === 0));
-    cluster.agentDies("web-a", "chaos-agent-r1", { reason: "Error", exitCode: 2 });
-    const result = await finish(run);
-    expect(result.exitCode, result.message).toBe(0);
-    expect(warnings(run.events)).toContain("pod default/web-a: agent chaos-agent-r1 ended (Error, exit 2): adding a fresh agent to revert what it left");
-    expect(cluster.calls.find((c) => c.request?.op === "apply" && c.request.fault.id === "r1-s3")?.container).toBe("chaos-agent-r1-2");
-  });
-
   it("a revert that finds the agent dead before the watch said so starts the same recovery: confirmed by the fresh agent, exit 0", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     let died = false;
@@ -106,6 +95,19 @@ describe("an agent that dies holding a fault", () => {
     expect(cluster.requests((r) => r.op === "sweep").map((r) => r.request)).toEqual([{ protocol: 1, op: "sweep", runId: "r1", own: false }]);
     expect(run.events.find((e) => e.type === "fault:reverted")).toMatchObject({ confirmed: true, detail: expect.stringContaining("a fresh agent chaos-agent-r1-2 reverted what it held") });
     expect(cluster.agents.get("web-a/chaos-agent-r1")?.held.size).toBe(0);
+  });
+});
+
+describe("an agent that dies leaving nothing for the runner to revert", () => {
+  it("one that dies between steps, holding nothing, is replaced too, and the run ends as written (exit 0)", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    const run = start(cluster, scenarioOf(HTTP_ERRORS));
+    await until(() => run.events.some((e) => e.type === "step:end" && e.index === 0));
+    cluster.agentDies("web-a", "chaos-agent-r1", { reason: "Error", exitCode: 2 });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(warnings(run.events)).toContain("pod default/web-a: agent chaos-agent-r1 ended (Error, exit 2): adding a fresh agent to revert what it left");
+    expect(cluster.calls.find((c) => c.request?.op === "apply" && c.request.fault.id === "r1-s3")?.container).toBe("chaos-agent-r1-2");
   });
 
   it("a stress agent's death is no recovery: its stressors were its processes (the OOM killer's work is a measurement)", async () => {

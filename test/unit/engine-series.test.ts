@@ -101,6 +101,29 @@ describe("continuous probes", () => {
     expect(expects(run.events).some((e) => e.where.phase === "monitor")).toBe(false);
   });
 
+  it("query Prometheus through the runner's HTTP port, each sample at its slot", async () => {
+    const cluster = new RecordingCluster([pod("web-0")]);
+    cluster.programs = curlByFault(cluster);
+    const asked: string[] = [];
+    const httpGet: HttpGet = async (url) => {
+      asked.push(url);
+      const held = [...cluster.agents.values()].some((a) => a.held.size > 0);
+      return { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, held ? "0.9" : "0"] }] } }) };
+    };
+    const yaml = SCENARIO("2s", `  errors: { prometheus: { url: "http://127.0.0.1:29090", query: 'sum(rate(x[1m]))', unit: ratio } }`).replace(
+      "          errorRatio: { equals: 1, samples: 80% }",
+      "          errorRatio: { equals: 1, samples: 80% }\n      - probe: errors\n        every: 5s\n        expect: { value.max: { above: 50% } }",
+    );
+    const run = start(cluster, scenarioOf(yaml), { httpGet });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(asked).toEqual(["http://127.0.0.1:29090/api/v1/query?query=sum(rate(x%5B1m%5D))", "http://127.0.0.1:29090/api/v1/query?query=sum(rate(x%5B1m%5D))"]);
+    const e = expects(run.events).find((x) => x.probe === "errors");
+    expect(e?.outcome.description).toBe("value.max 90% > 50% (max of 2 samples)");
+  });
+});
+
+describe("continuous probes: samples that fail or overrun", () => {
   it("record a sample that cannot measure, and go on", async () => {
     const cluster = new RecordingCluster([pod("web-0")]);
     const byFault = curlByFault(cluster);
@@ -140,26 +163,5 @@ describe("continuous probes", () => {
     const holding = run.events.find((e) => e.type === "fault:holding")?.at ?? 0;
     const during = results(run.events).filter((e) => e.where.phase === "during");
     expect(during.map((e) => (e.outcome.startedAt ?? 0) - holding)).toEqual([0, 3000, 6000, 9000]);
-  });
-
-  it("query Prometheus through the runner's HTTP port, each sample at its slot", async () => {
-    const cluster = new RecordingCluster([pod("web-0")]);
-    cluster.programs = curlByFault(cluster);
-    const asked: string[] = [];
-    const httpGet: HttpGet = async (url) => {
-      asked.push(url);
-      const held = [...cluster.agents.values()].some((a) => a.held.size > 0);
-      return { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, held ? "0.9" : "0"] }] } }) };
-    };
-    const yaml = SCENARIO("2s", `  errors: { prometheus: { url: "http://127.0.0.1:29090", query: 'sum(rate(x[1m]))', unit: ratio } }`).replace(
-      "          errorRatio: { equals: 1, samples: 80% }",
-      "          errorRatio: { equals: 1, samples: 80% }\n      - probe: errors\n        every: 5s\n        expect: { value.max: { above: 50% } }",
-    );
-    const run = start(cluster, scenarioOf(yaml), { httpGet });
-    const result = await finish(run);
-    expect(result.exitCode, result.message).toBe(0);
-    expect(asked).toEqual(["http://127.0.0.1:29090/api/v1/query?query=sum(rate(x%5B1m%5D))", "http://127.0.0.1:29090/api/v1/query?query=sum(rate(x%5B1m%5D))"]);
-    const e = expects(run.events).find((x) => x.probe === "errors");
-    expect(e?.outcome.description).toBe("value.max 90% > 50% (max of 2 samples)");
   });
 });

@@ -133,7 +133,9 @@ describe("a run, step by step", () => {
     expect(renewals.map((r) => r.at - applied)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
     expect(renewals[0]?.request).toEqual({ protocol: 1, op: "renew", runId: "r1", faultId: "r1-s1", leaseMs: 3000 });
   });
+});
 
+describe("a run, step by step: what the agents answer", () => {
   it("records the commands each reply lists and the families the agent chose", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     const run = start(cluster, scenarioOf(ONE_FAULT));

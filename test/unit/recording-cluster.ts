@@ -128,73 +128,77 @@ export class SimAgent {
     };
   }
 
+  /** An apply: a kill (signalled unless a dry run), a stress or a network fault held under its lease. */
+  private apply(request: ApplyRequest, now: number): Reply {
+    const f = request.fault;
+    if (f.spec.kind === "kill") {
+      const spec = f.spec;
+      const kill = {
+        pid: 1,
+        process: "nginx: master process",
+        signal: spec.signal,
+        mechanism: spec.signal === "SIGKILL" ? ("ptrace" as const) : ("kill" as const),
+        init: true,
+        disposition: spec.signal === "SIGKILL" ? ("default" as const) : ("handled" as const),
+      };
+      if (request.dryRun !== true) setTimeout(() => this.onKill?.(), 0);
+      return {
+        ...this.base("apply", true),
+        fault: {
+          id: f.id,
+          runId: request.runId,
+          kind: "kill",
+          interface: "",
+          families: [],
+          objects: [],
+          leaseLeftMs: 0,
+          detail: `${spec.signal} to PID 1 (nginx: master process) of container ${spec.container ?? "?"}`,
+          kill,
+        },
+      };
+    }
+    if (f.spec.kind === "stress") {
+      this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface: "", kind: "stress", since: now, spec: f.spec });
+      this.ended.delete(f.id);
+      return {
+        ...this.base("apply", true),
+        fault: {
+          id: f.id,
+          runId: request.runId,
+          kind: "stress",
+          interface: "",
+          families: [],
+          objects: [{ type: "thread", name: "7" }],
+          leaseLeftMs: f.leaseMs,
+          detail: "stress",
+          stress: this.reading(f.spec, now, now),
+        },
+      };
+    }
+    const iface = f.spec.interface ?? "eth0";
+    this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind, since: now, spec: f.spec });
+    this.ended.delete(f.id);
+    return {
+      ...this.base("apply", true),
+      commands: [{ argv: ["tc", "qdisc", "add", "dev", iface, "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 1 }],
+      fault: {
+        id: f.id,
+        runId: request.runId,
+        kind: f.spec.kind,
+        interface: iface,
+        families: [4, 6],
+        objects: [{ type: "qdisc", name: "c000:" }],
+        leaseLeftMs: f.leaseMs,
+        detail: `${f.spec.kind} c000: on ${iface}`,
+      },
+    };
+  }
+
   answer(request: Request, now: number): Reply {
     this.lapse(now);
     switch (request.op) {
-      case "apply": {
-        const f = request.fault;
-        if (f.spec.kind === "kill") {
-          const spec = f.spec;
-          const kill = {
-            pid: 1,
-            process: "nginx: master process",
-            signal: spec.signal,
-            mechanism: spec.signal === "SIGKILL" ? ("ptrace" as const) : ("kill" as const),
-            init: true,
-            disposition: spec.signal === "SIGKILL" ? ("default" as const) : ("handled" as const),
-          };
-          if (request.dryRun !== true) setTimeout(() => this.onKill?.(), 0);
-          return {
-            ...this.base("apply", true),
-            fault: {
-              id: f.id,
-              runId: request.runId,
-              kind: "kill",
-              interface: "",
-              families: [],
-              objects: [],
-              leaseLeftMs: 0,
-              detail: `${spec.signal} to PID 1 (nginx: master process) of container ${spec.container ?? "?"}`,
-              kill,
-            },
-          };
-        }
-        if (f.spec.kind === "stress") {
-          this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface: "", kind: "stress", since: now, spec: f.spec });
-          this.ended.delete(f.id);
-          return {
-            ...this.base("apply", true),
-            fault: {
-              id: f.id,
-              runId: request.runId,
-              kind: "stress",
-              interface: "",
-              families: [],
-              objects: [{ type: "thread", name: "7" }],
-              leaseLeftMs: f.leaseMs,
-              detail: "stress",
-              stress: this.reading(f.spec, now, now),
-            },
-          };
-        }
-        const iface = f.spec.interface ?? "eth0";
-        this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind, since: now, spec: f.spec });
-        this.ended.delete(f.id);
-        return {
-          ...this.base("apply", true),
-          commands: [{ argv: ["tc", "qdisc", "add", "dev", iface, "root", "handle", "c000:", "netem", "delay", "100ms"], exitCode: 0, durationMs: 1 }],
-          fault: {
-            id: f.id,
-            runId: request.runId,
-            kind: f.spec.kind,
-            interface: iface,
-            families: [4, 6],
-            objects: [{ type: "qdisc", name: "c000:" }],
-            leaseLeftMs: f.leaseMs,
-            detail: `${f.spec.kind} c000: on ${iface}`,
-          },
-        };
-      }
+      case "apply":
+        return this.apply(request, now);
       case "renew": {
         const f = this.held.get(request.faultId);
         if (f === undefined) {
