@@ -30,8 +30,8 @@ export interface LostFault {
 }
 
 export class FaultFates {
-  readonly lost: LostFault[] = [];
-  readonly unreverted: Unreverted[] = [];
+  private readonly lostFaults: LostFault[] = [];
+  private readonly unconfirmed: Unreverted[] = [];
   private readonly stepOf: ReadonlyMap<number, PlannedStep>;
 
   constructor(
@@ -42,12 +42,22 @@ export class FaultFates {
     this.stepOf = new Map(steps.map((s) => [s.index, s]));
   }
 
+  /** Faults that ended before their step did. */
+  get lost(): readonly LostFault[] {
+    return this.lostFaults;
+  }
+
+  /** Faults whose revert could not be confirmed: one may remain. */
+  get unreverted(): readonly Unreverted[] {
+    return this.unconfirmed;
+  }
+
   /** The fault did not hold for its step's duration (said once per entry). */
   markLost(entry: LedgerEntry, reason: string, cause: LostFault["cause"]): void {
     if (entry.state === "lost") return;
     entry.state = "lost";
     const step = this.stepOf.get(entry.step);
-    this.lost.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason, cause });
+    this.lostFaults.push({ step: entry.step, stepName: step?.name ?? "", durationMs: step?.durationMs ?? 0, faultId: entry.faultId, pod: entry.agent.pod, reason, cause });
     this.emit({ type: "fault:lost", at: this.now(), index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, reason });
   }
 
@@ -58,7 +68,7 @@ export class FaultFates {
       // it (a hung exec) are found out here at the latest
       if (o.endedEarly !== undefined && o.entry.state === "applied") this.markLost(o.entry, o.endedEarly, "lease");
       if (o.confirmed) continue;
-      this.unreverted.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning });
+      this.unconfirmed.push({ pod: o.entry.agent.pod, container: o.entry.agent.container, faultId: o.entry.faultId, iface: o.entry.iface, detail: o.detail, agentRunning: o.agentRunning });
     }
   }
 }

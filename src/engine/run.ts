@@ -3,31 +3,34 @@
 //
 //   run.ts           the Run: its state, named, and its phases in order — preflight, the pod
 //                    watch, the steady state before, the pods' agents, the steps, the steady state
-//                    after — then teardown in `finally`, whatever happened, and the result
+//                    after — then the teardown in `finally`, whatever happened, then the result
 //   options.ts       what the CLI decides: targets, timeouts, concurrency, --detach
 //   preflight.ts     everything that can be known to fail (RBAC, Pod Security, the agent's TTL),
 //                    checked before anything is touched
 //   targets.ts       the target pods as the run knows them: gone, deleted by the run, replaced
 //   pod-agents.ts    the pods' own agents, added or reused before the first step (agents.ts: the
-//                    containers, explicit in everything, named per run)
-//   dead-agents.ts   an agent seen dead: a fresh agent reverts what it left at once (recover.ts)
-//   steps/           one runner per kind of step behind one contract, StepRunner (steps/index.ts
-//                    dispatches; steps/step-runner.ts builds `fault:applied` and `fault:observed`):
+//                    containers, explicit in everything, named per run, never reused by name)
+//   dead-agents.ts   an agent seen dead: a fresh agent reverts what it left, at once (recover.ts)
+//   steps/           one runner per kind of step behind one contract, StepRunner (step-runner.ts,
+//                    which also builds `fault:applied` and `fault:observed`; index.ts dispatches):
 //                    wait, probe, network (netem, partition, http through the pods' agents),
-//                    stress, kill, pod-delete; steps/hold.ts holds an agent's fault — the ledger
-//                    written before the apply, the lease renewed, the revert in its `finally`
+//                    stress, kill (kill-target.ts), pod-delete. hold.ts holds an agent's fault:
+//                    the ledger written before the apply, leases renewed, the revert in its `finally`
 //   checks.ts        probes, their series, the steady state's monitor, expectations (tools-pod.ts:
 //                    the pod probes run in, which ends by itself)
-//   ledger.ts        GUARANTEE: a fault is written before it is applied, and drained LIFO
-//   leases.ts        GUARANTEE: a lease per pod and fault, on timers of their own, so a runner that
-//                    dies leaves no fault behind for longer than a lease
-//   revert.ts        GUARANTEE: reverts retried under a deadline of their own, never the run's
-//                    signal (Ctrl-C must not cut a revert short)
+//   ledger.ts        GUARANTEE: a fault is written before it is applied; read LIFO
+//   leases.ts        GUARANTEE: a lease per pod and fault, each on a timer of its own, so that a
+//                    runner that dies leaves no fault behind longer than a lease
+//   revert.ts        GUARANTEE: each revert retried under a fresh deadline of its own, never the
+//                    run's signal; the teardown (Run.teardown) drains the ledger LIFO through it
+//   interrupt.ts     GUARANTEE: Ctrl-C and SIGTERM abort the run's signal with an Interrupted; the
+//                    step's `finally` and the teardown revert first, result.ts then says 130/143
 //   fault-fates.ts   faults lost before their step ended (exit 3), reverts not confirmed (exit 4)
-//   result.ts        status and exit code, in one order; Ctrl-C → 130, SIGTERM → 143 (interrupt.ts)
+//   result.ts        status and exit code, in one order
 //   events.ts        GUARANTEE: observers are isolated (fanOut): a broken view never stops a run
 //                    or undoes a revert
-//   agent-client.ts  one request per exec, one reply, whatever the exit code
+//   agent-client.ts  one request per exec, one reply, whatever the exit code; pool.ts bounded
+//                    fan-out and sleeps that end with the signal; orphans.ts what dead agents left
 //   sweep.ts         the third revert guarantee, a verb of its own: what dead runs left
 import type { PodSecurityLevel } from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
@@ -54,7 +57,7 @@ export type { EngineOptions } from "./options.js";
 export type { LostFault, Unreverted } from "./fault-fates.js";
 export type { RunResult } from "./result.js";
 
-export function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, signal: AbortSignal, options: EngineOptions): Promise<RunResult> {
+export async function runPlan(plan: Plan, cluster: Cluster, emit: EventSink, signal: AbortSignal, options: EngineOptions): Promise<RunResult> {
   return new Run(plan, cluster, emit, signal, options).play();
 }
 

@@ -7,7 +7,7 @@ import { podKey, type EventSink, type PodRef } from "./events.js";
 
 export class Targets {
   /** pods that went away (deleted or terminating), by namespace/name: how */
-  readonly gone = new Map<string, string>();
+  private readonly goneHow = new Map<string, string>();
   /** pods this run deleted (podDelete): their going is the fault, not news */
   private readonly deletedByRun = new Set<string>();
   /** a deleted pod's Ready replacement, which later probes measure instead */
@@ -21,13 +21,18 @@ export class Targets {
     private readonly now: () => number,
   ) {}
 
+  /** Pods that went away (deleted or terminating), by namespace/name: how. */
+  get gone(): ReadonlyMap<string, string> {
+    return this.goneHow;
+  }
+
   /** The target pods still there. */
   live(): PodInfo[] {
     return this.pods.filter((p) => !this.isGone(p));
   }
 
   isGone(pod: PodRef): boolean {
-    return this.gone.has(podKey(pod));
+    return this.goneHow.has(podKey(pod));
   }
 
   /** What probes measure: each target pod still there, or the replacement of one the run deleted. */
@@ -42,7 +47,7 @@ export class Targets {
   follow(cluster: Cluster, changed: (pod: PodInfo) => void): void {
     for (const pod of this.pods) {
       const gone = (reason: string): void => {
-        this.gone.set(podKey(pod), reason);
+        this.goneHow.set(podKey(pod), reason);
         if (!this.deletedByRun.has(podKey(pod))) this.emit({ type: "warning", at: this.now(), message: `target pod ${podKey(pod)} was ${reason} during the run` });
       };
       this.followers.push(cluster.followPod(pod.namespace, pod.name, { gone, changed }));
