@@ -9,7 +9,6 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,28 +152,6 @@ func TestASquattedLockRefusesAnApplyAndALapsedLeaseIsRevertedAnyway(t *testing.T
 	}
 }
 
-// startWithPID starts `sleep 60` as PID pid, by setting the PID namespace's last PID just below
-// it (a few tries: other processes fork too).
-func startWithPID(t *testing.T, pid int) *osexec.Cmd {
-	t.Helper()
-	for try := 0; try < 200; try++ {
-		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
-			t.Fatalf("ns_last_pid: %v", err)
-		}
-		c := osexec.Command("sleep", "60")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if c.Process.Pid == pid {
-			t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
-			return c
-		}
-		_ = c.Process.Kill()
-		_ = c.Wait()
-	}
-	t.Fatalf("could not get PID %d again", pid)
-	return nil
-}
 
 // A kill signals the process it planned, never one that took its PID after it exited: with
 // kill(2) by PID, the second process would get the signal.
@@ -209,6 +186,6 @@ func TestAKillReachesThePlannedProcessOrNone(t *testing.T) {
 		if !strings.Contains(string(st), "TracerPid:\t0") || strings.Contains(string(st), "State:\tt") {
 			t.Fatalf("%s: the other process was traced:\n%s", mechanism, st)
 		}
-		_ = other.Process.Kill()
+		_ = other.Kill()
 	}
 }
