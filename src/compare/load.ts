@@ -1,0 +1,78 @@
+// The only I/O of compare: a journal.json, or a run directory holding one, read and checked
+// against schemas/journal.schema.json before anything trusts it. Every problem is a UsageError
+// (exit 2) that names the file: unreadable, not JSON, another journal version, not a journal.
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { UsageError, errorMessage } from "../errors.js";
+import { JOURNAL_VERSION } from "../report/journal.js";
+import type { Journal } from "./types.js";
+
+export interface LoadedJournal {
+  /** the journal.json read (a run directory's, when a directory was given) */
+  readonly file: string;
+  readonly journal: Journal;
+}
+
+const HINT = "give a run's journal.json, or its directory: chaos-run-report/<scenario>-<time>/";
+
+/** Problems shown at most; the rest are counted. */
+const SHOWN = 3;
+
+let validator: ValidateFunction | undefined;
+
+/** The journal schema, compiled once per process (only compare reads journals this way). */
+function journalValidator(): ValidateFunction {
+  if (validator === undefined) {
+    const schema: unknown = JSON.parse(readFileSync(new URL("../../schemas/journal.schema.json", import.meta.url), "utf8"));
+    validator = new Ajv2020({ allErrors: true, strict: false }).compile(schema as object);
+  }
+  return validator;
+}
+
+function problem(e: ErrorObject): string {
+  const where = e.instancePath === "" ? "the top level" : e.instancePath;
+  const extra = e.keyword === "additionalProperties" ? ` (${String(e.params["additionalProperty"])})` : e.keyword === "enum" ? ` (${JSON.stringify(e.params["allowedValues"])})` : "";
+  return `${where} ${e.message ?? "is invalid"}${extra}`;
+}
+
+/** Which file a path names: itself, or a directory's journal.json. */
+function journalFile(path: string): string {
+  try {
+    return statSync(path).isDirectory() ? join(path, "journal.json") : path;
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${errorMessage(e)}`, { hint: HINT });
+  }
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${errorMessage(e)}`, { hint: HINT });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file} is not JSON: ${errorMessage(e)}`, { hint: HINT });
+  }
+}
+
+/** Reads and checks one run's journal: `path` is a journal.json or a run directory. */
+export function loadJournal(path: string): LoadedJournal {
+  const file = journalFile(path);
+  const value = readJson(file);
+  const version = typeof value === "object" && value !== null && "journalVersion" in value ? value.journalVersion : undefined;
+  if (version === undefined) throw new UsageError(`${file} is not a chaos-run journal (it has no journalVersion)`, { hint: HINT });
+  if (version !== JOURNAL_VERSION)
+    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JOURNAL_VERSION}`, { hint: "compare runs made by the same chaos-run release" });
+  const validate = journalValidator();
+  if (!validate(value)) {
+    const errors = validate.errors ?? [];
+    const more = errors.length > SHOWN ? ` (and ${errors.length - SHOWN} more)` : "";
+    throw new UsageError(`${file} is not a valid chaos-run journal: ${errors.slice(0, SHOWN).map(problem).join("; ")}${more}`, { hint: HINT });
+  }
+  return { file, journal: value as Journal };
+}
