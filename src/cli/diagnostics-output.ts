@@ -2,6 +2,8 @@
 // frame and colour only on a TTY without NO_COLOR) and for machines (--format json).
 import { LineIndex, located } from "../scenario/diagnostics.js";
 import type { Diagnostic, LocatedDiagnostic } from "../scenario/diagnostics.js";
+import type { ValidationResult } from "../scenario/load.js";
+import { stderrIsPretty, type VerbContext } from "./io.js";
 
 export interface FileDiagnostics {
   readonly file: string;
@@ -58,4 +60,14 @@ function codeFrame(index: LineIndex, l: LocatedDiagnostic): string {
 
 export function formatJson(files: readonly FileDiagnostics[]): string {
   return `${JSON.stringify(locateAll(files), null, 2)}\n`;
+}
+
+export function toFileDiagnostics(r: ValidationResult): FileDiagnostics {
+  return { file: r.file, text: r.text, diagnostics: r.diagnostics, lineStarts: r.source.lineStarts };
+}
+
+/** Text on stderr (pretty on a terminal), or JSON on stdout. */
+export function writeDiagnostics(ctx: VerbContext, files: readonly FileDiagnostics[], format: "text" | "json"): void {
+  if (format === "json") ctx.io.stdout.write(formatJson(files));
+  else ctx.io.stderr.write(formatText(files, stderrIsPretty(ctx.io)));
 }

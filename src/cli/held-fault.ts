@@ -9,7 +9,8 @@ import { countdownView } from "../ui/countdown.js";
 import { plainView } from "../ui/plain.js";
 import { ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
 import type { VerbContext } from "./io.js";
-import { runScenario, writeResult } from "./run.js";
+import { writeResult } from "./result.js";
+import { runScenario } from "./run-scenario.js";
 import { seedScenario } from "./seed-verbs.js";
 
 export interface HeldFault {

@@ -6,7 +6,8 @@ import { parseVerbArgs } from "./args.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, pullPolicyFlag } from "./cluster.js";
 import type { VerbContext } from "./io.js";
 import { plainView } from "../ui/plain.js";
-import { runScenario, writeResult } from "./run.js";
+import { writeResult } from "./result.js";
+import { runScenario } from "./run-scenario.js";
 import { numberFlag, podNames, seedScenario } from "./seed-verbs.js";
 
 export const HELP = `Usage: chaos-run install -p POD [-p POD...] [options]

@@ -38,10 +38,19 @@ export interface VerbModule {
   run(ctx: VerbContext): Promise<number>;
 }
 
+function noColor(io: CliIO): boolean {
+  const value = io.env["NO_COLOR"];
+  return value !== undefined && value !== "";
+}
+
 /** Colour and code frames on stderr: only a TTY, and only without NO_COLOR. */
 export function stderrIsPretty(io: CliIO): boolean {
-  const noColor = io.env["NO_COLOR"];
-  return io.stderrIsTTY && (noColor === undefined || noColor === "");
+  return io.stderrIsTTY && !noColor(io);
+}
+
+/** Colour on stdout (tables, plans): only a TTY, and only without NO_COLOR. */
+export function stdoutIsPretty(io: CliIO): boolean {
+  return io.stdoutIsTTY && !noColor(io);
 }
 
 /**

@@ -8,7 +8,8 @@ import { plainView } from "../ui/plain.js";
 import { parseVerbArgs } from "./args.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
 import type { VerbContext } from "./io.js";
-import { runScenario, writeResult } from "./run.js";
+import { writeResult } from "./result.js";
+import { runScenario } from "./run-scenario.js";
 import { seedReport } from "./seed-report.js";
 import { faultStep, numberFlag, podNames, secondsFlag, seedExpectation, seedScenario } from "./seed-verbs.js";
 

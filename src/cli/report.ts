@@ -1,13 +1,13 @@
 // chaos-run report JOURNAL... [--format table|junit|markdown]: re-renders views from journals
 // alone (a journal is the single source of truth of a run).
-import { UsageError } from "../errors.js";
 import { readJournal } from "../report/files.js";
 import { renderJUnit, renderMarkdown, renderTable } from "../report/views.js";
-import { oneOf, parseVerbArgs } from "./args.js";
-import type { VerbContext } from "./io.js";
-import { worst } from "./run.js";
+import { choice } from "./flags.js";
+import { stdoutIsPretty } from "./io.js";
+import { worst } from "./result.js";
+import { defineVerb } from "./verb.js";
 
-export const HELP = `Usage: chaos-run report JOURNAL... [--format table|junit|markdown|html]
+const HELP = `Usage: chaos-run report JOURNAL... [--format table|junit|markdown|html]
 
 Renders the report of one or more runs from their journal.json files alone.
 
@@ -22,26 +22,22 @@ Options:
 Exit status: the runs' own (the worst of them), or 2 when a journal cannot be read.
 `;
 
-export async function run(ctx: VerbContext): Promise<number> {
-  const { values, positionals } = parseVerbArgs("report", ctx.args, {
-    format: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help === true) {
-    ctx.io.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length === 0) throw new UsageError("report needs a journal", { hint: "chaos-run report chaos-run-report/<run>/journal.json" });
-  const format = oneOf("format", values.format, ["table", "junit", "markdown", "html"] as const, "table");
-  const journals = positionals.map(readJournal);
-  if (format === "html") {
-    const { renderHtml } = await import("../report/html.js");
-    for (const j of journals) ctx.io.stdout.write(renderHtml(j));
+export const run = defineVerb(
+  {
+    name: "report",
+    help: HELP,
+    flags: { format: choice(["table", "junit", "markdown", "html"] as const, "table") },
+    positionals: { missing: "needs a journal" },
+    example: "chaos-run report chaos-run-report/<run>/journal.json",
+  },
+  async ({ ctx, values, positionals }) => {
+    const journals = positionals.map(readJournal);
+    const out = ctx.io.stdout;
+    if (values.format === "html") {
+      const { renderHtml } = await import("../report/html.js");
+      for (const j of journals) out.write(renderHtml(j));
+    } else if (values.format === "junit") out.write(renderJUnit(journals));
+    else for (const j of journals) out.write(values.format === "markdown" ? renderMarkdown(j) : renderTable(j, { color: stdoutIsPretty(ctx.io) }));
     return worst(journals.map((j) => j.exitCode ?? 3));
-  }
-  const noColor = ctx.io.env["NO_COLOR"];
-  const color = ctx.io.stdoutIsTTY && (noColor === undefined || noColor === "");
-  if (format === "junit") ctx.io.stdout.write(renderJUnit(journals));
-  else for (const j of journals) ctx.io.stdout.write(format === "markdown" ? renderMarkdown(j) : renderTable(j, { color }));
-  return worst(journals.map((j) => j.exitCode ?? 3));
-}
+  },
+);

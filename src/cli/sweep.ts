@@ -4,14 +4,15 @@
 import { ExitCode, UsageError } from "../errors.js";
 import { sweepPods, sweepToolsPods } from "../engine/sweep.js";
 import { DEFAULT_PULL_POLICY } from "../scenario/types.js";
-import { parseVerbArgs } from "./args.js";
-import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, PULL_POLICY_HELP, PULL_POLICY_OPTION, connectFromFlags, newRunId, pullPolicyFlag } from "./cluster.js";
-import type { VerbContext } from "./io.js";
+import { agentImageOverride, CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags, newRunId } from "./cluster.js";
+import { AGENT_FLAGS, HELP_HELP, PULL_POLICY_HELP } from "./common-flags.js";
+import { boolean, text } from "./flags.js";
+import { defineVerb } from "./verb.js";
 
 /** A fresh agent added by sweep only has to sweep. */
 const SWEEP_AGENT_TTL_MS = 120_000;
 
-export const HELP = `Usage: chaos-run sweep [-n NS | -A] [options]
+const HELP = `Usage: chaos-run sweep [-n NS | -A] [options]
 
 Finds the chaos agents in a namespace (or all) and has each revert every fault it holds and
 every orphan it sees (what agents that are gone left behind). Where a pod's agent died (killed,
@@ -29,32 +30,27 @@ Options:
   --dry-run              list what the agents hold and where one died; change nothing
   --agent-image IMAGE    image of a fresh agent (default: the image of the agent that died)
 ${PULL_POLICY_HELP}
-  -h, --help             this help
+${HELP_HELP}
 ${CLUSTER_HELP}
 
 Exit status: 0 nothing remains, 2 usage, 3 could not run (or remove a tools pod), 4 a revert
 could not be confirmed.
 `;
 
-export async function run(ctx: VerbContext): Promise<number> {
-  const { values, positionals } = parseVerbArgs("sweep", ctx.args, {
-    "all-namespaces": { type: "boolean", short: "A" },
-    selector: { type: "string", short: "l" },
-    "dry-run": { type: "boolean" },
-    "agent-image": { type: "string" },
-    ...PULL_POLICY_OPTION,
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help === true) {
-    ctx.io.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length > 0) throw new UsageError(`sweep takes no arguments besides options, got ${positionals.join(" ")}`);
-  if (values["all-namespaces"] === true && ctx.globals.namespace !== undefined) throw new UsageError("give -n NS or -A, not both");
-  const pullPolicy = pullPolicyFlag(values["pull-policy"]) ?? DEFAULT_PULL_POLICY;
+const FLAGS = {
+  "all-namespaces": boolean("A"),
+  selector: text("l"),
+  "dry-run": boolean(),
+  ...AGENT_FLAGS,
+};
+
+export const run = defineVerb({ name: "sweep", help: HELP, flags: FLAGS, positionals: "none" }, async ({ ctx, values }) => {
+  if (values["all-namespaces"] && ctx.globals.namespace !== undefined) throw new UsageError("give -n NS or -A, not both");
+  const dryRun = values["dry-run"];
+  const say = (line: string) => ctx.io.stdout.write(`${line}\n`);
   const cluster = await connectFromFlags(ctx.globals, ctx.io);
   try {
-    const namespace = values["all-namespaces"] === true ? undefined : (ctx.globals.namespace ?? cluster.identity.namespace);
+    const namespace = values["all-namespaces"] ? undefined : (ctx.globals.namespace ?? cluster.identity.namespace);
     const pods = await cluster.listPods(namespace, values.selector);
     const report = await sweepPods(
       cluster,
@@ -62,24 +58,24 @@ export async function run(ctx: VerbContext): Promise<number> {
       {
         runId: newRunId(),
         agentImage: agentImageOverride(ctx.io, values["agent-image"]),
-        pullPolicy,
+        pullPolicy: values["pull-policy"] ?? DEFAULT_PULL_POLICY,
         ttlMs: SWEEP_AGENT_TTL_MS,
         injectTimeoutMs: ENGINE_DEFAULTS.injectTimeoutMs,
         execTimeoutMs: ENGINE_DEFAULTS.execTimeoutMs,
         concurrency: ENGINE_DEFAULTS.concurrency,
-        dryRun: values["dry-run"] === true,
+        dryRun,
         // Ctrl-C keeps its default here (quit at once): a sweep half done is redone by the next
         signal: new AbortController().signal,
       },
-      (line) => ctx.io.stdout.write(`${line}\n`),
+      say,
     );
     // tools pods match no selector of the user's: with -l only the pods it matches are touched
-    const tools = values.selector === undefined ? await sweepToolsPods(cluster, namespace, { dryRun: values["dry-run"] === true }, Date.now(), (line) => ctx.io.stdout.write(`${line}\n`)) : undefined;
+    const tools = values.selector === undefined ? await sweepToolsPods(cluster, namespace, { dryRun }, Date.now(), say) : undefined;
     const toolsSeen = tools === undefined ? 0 : tools.removed + tools.kept + tools.failed;
-    if (report.agents === 0 && toolsSeen === 0) ctx.io.stdout.write(`no chaos agents, running or dead, and no tools pods in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}\n`);
+    if (report.agents === 0 && toolsSeen === 0) say(`no chaos agents, running or dead, and no tools pods in ${namespace === undefined ? "any namespace" : `namespace ${namespace}`}`);
     if (report.failed > 0) return ExitCode.RevertUnconfirmed;
     return (tools?.failed ?? 0) > 0 ? ExitCode.CouldNotRun : ExitCode.Ok;
   } finally {
     cluster.close();
   }
-}
+});

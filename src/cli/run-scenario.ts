@@ -1,0 +1,114 @@
+// A scenario run against the cluster, by the run verb and the shortcut verbs alike: the target
+// pods resolved (running, not terminating), the plan made against them, the engine run with
+// every event going to the verb's observers.
+import { CouldNotRunError } from "../errors.js";
+import { fanOut, type EngineEvent } from "../engine/events.js";
+import { runPlan, type RunResult } from "../engine/run.js";
+import type { Cluster, PodInfo } from "../kube/types.js";
+import { PlanError, planRun, selectorText } from "../plan/plan.js";
+import type { Plan, TargetPod } from "../plan/types.js";
+import { processRedactor } from "../report/redact.js";
+import { templateSecrets } from "../scenario/template.js";
+import type { PullPolicy, Scenario } from "../scenario/types.js";
+import { agentImageOverride, ENGINE_DEFAULTS, newRunId } from "./cluster.js";
+import type { VerbContext } from "./io.js";
+
+/** The target pods as the cluster has them: running and not terminating; names must exist. */
+export async function resolveTargets(cluster: Cluster, scenario: Scenario, namespace: string, warn: (m: string) => void): Promise<PodInfo[]> {
+  const sel = scenario.target.selection;
+  if (sel.kind === "pods") {
+    const pods = await Promise.all(sel.names.map(async (name) => ({ name, pod: await cluster.getPod(namespace, name) })));
+    const missing = pods.filter((p) => p.pod === undefined).map((p) => p.name);
+    if (missing.length > 0) {
+      throw new CouldNotRunError(`pod${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found in namespace ${namespace} (nothing was touched)`, {
+        hint: `kubectl get pods -n ${namespace}`,
+      });
+    }
+    const found = pods.flatMap((p) => (p.pod === undefined ? [] : [p.pod]));
+    const notRunning = found.filter((p) => p.phase !== "Running" || p.deleting);
+    if (notRunning.length > 0) {
+      throw new CouldNotRunError(
+        `pod${notRunning.length > 1 ? "s" : ""} ${notRunning.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")} in namespace ${namespace} cannot take an agent: not running (nothing was touched)`,
+      );
+    }
+    return found;
+  }
+  const all = await cluster.listPods(namespace, selectorText(sel.matchLabels));
+  const running = all.filter((p) => p.phase === "Running" && !p.deleting);
+  const skipped = all.filter((p) => !running.includes(p));
+  if (skipped.length > 0) warn(`skipping pods that are not running: ${skipped.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")}`);
+  return running;
+}
+
+/** What the plan needs to know of a pod: its IP, whether it shares the node's network, its kind. */
+export function targetPod(p: PodInfo): TargetPod {
+  const names = p.containers.map((c) => c.name);
+  const first = p.defaultContainer !== undefined && names.includes(p.defaultContainer) ? p.defaultContainer : undefined;
+  return {
+    name: p.name,
+    ip: p.ip,
+    hostNetwork: p.hostNetwork,
+    role: p.mirror ? "static" : p.owner?.kind === "DaemonSet" ? "daemonset" : undefined,
+    controller: p.owner === undefined ? null : { kind: p.owner.kind, name: p.owner.name },
+    containers: first === undefined ? names : [first, ...names.filter((n) => n !== first)],
+    limits: p.limits,
+    requests: p.requests,
+    sharesProcesses: p.shareProcessNamespace === true,
+  };
+}
+
+export interface RunSetup {
+  readonly scenario: Scenario;
+  readonly file: string;
+  readonly seed?: number | undefined;
+  readonly agentImage?: string | undefined;
+  readonly pullPolicy?: PullPolicy | undefined;
+  readonly namespaceFlag?: string | undefined;
+  readonly concurrency: number;
+  /** a held fault's --detach: its lease is handed to the agent */
+  readonly handOffToLease: boolean;
+  /** keep a chaos-tools pod this run created */
+  readonly keepTools?: boolean | undefined;
+  readonly runId?: string | undefined;
+  /** kill and podDelete steps end once every pod recovered (the kill and kill-pod verbs) */
+  readonly untilRecovered?: boolean | undefined;
+}
+
+/** Plans against the real pods and runs; every event goes to the observers. */
+export async function runScenario(
+  ctx: VerbContext,
+  cluster: Cluster,
+  setup: RunSetup,
+  observers: readonly ((e: EngineEvent) => void)[],
+): Promise<{ result: RunResult; plan: Plan } | { planError: PlanError }> {
+  const namespace = setup.scenario.target.namespace ?? setup.namespaceFlag ?? cluster.identity.namespace;
+  // every value the scenario's templates take from the environment, out of whatever leaves the process from now on
+  processRedactor().add(templateSecrets(setup.scenario, ctx.io.env));
+  const emit = fanOut(observers, (err) => ctx.io.stderr.write(`chaos-run: a view failed (ignored): ${String(err)}\n`));
+  const pods = await resolveTargets(cluster, setup.scenario, namespace, (message) => emit({ type: "warning", at: Date.now(), message }));
+  const runId = setup.runId ?? newRunId();
+  let plan: Plan;
+  try {
+    plan = planRun(setup.scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: agentImageOverride(ctx.io, setup.agentImage), pullPolicy: setup.pullPolicy });
+  } catch (e) {
+    if (e instanceof PlanError) return { planError: e };
+    throw e;
+  }
+  const chosen = new Set(plan.target.pods.map((p) => p.name));
+  const result = await runPlan(plan, cluster, emit, ctx.interrupts(), {
+    runId,
+    pods: pods.filter((p) => chosen.has(p.name)),
+    namespace,
+    concurrency: setup.concurrency,
+    injectTimeoutMs: ENGINE_DEFAULTS.injectTimeoutMs,
+    execTimeoutMs: ENGINE_DEFAULTS.execTimeoutMs,
+    revertDeadlineMs: ENGINE_DEFAULTS.revertDeadlineMs,
+    probeTimeoutMs: ENGINE_DEFAULTS.probeTimeoutMs,
+    handOffToLease: setup.handOffToLease,
+    env: ctx.io.env,
+    keepTools: setup.keepTools ?? false,
+    now: Date.now,
+    untilRecovered: setup.untilRecovered === true,
+  });
+  return { result, plan };
+}
