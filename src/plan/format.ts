@@ -5,7 +5,8 @@ import { isNetworkFault } from "../faults/types.js";
 import { NOBODY, levelOf, nonRootSecurity, rootSecurity, securityWords, type AddedContainerSecurity } from "../faults/security.js";
 import { FAULT_END_WORDS } from "./containers.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
-import { OFFLINE_RUN_ID, modeText } from "./plan.js";
+import { OFFLINE_RUN_ID } from "./plan.js";
+import { modeText } from "./targets.js";
 
 export interface FormatOptions {
   /** colour (a TTY without NO_COLOR): the opt-in to system namespaces in red */

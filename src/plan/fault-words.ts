@@ -1,0 +1,110 @@
+// A fault in words for the plan: its one-line summary, and the notes people must read about how
+// it reaches each pod and its honest limits.
+import { formatDuration } from "../expect/format.js";
+import { DEFAULT_HTTP_ERROR_CODE } from "../faults/index.js";
+import type { Fault, HttpParams } from "../faults/types.js";
+import { formatSize } from "../scenario/units.js";
+import { stressBoundNotes } from "./bounds.js";
+import type { PlannedPod, PodLimits } from "./types.js";
+
+/** `http on port 80: delay 100ms ± 5ms, 503 to 30% of requests; except /healthz; only GET` */
+function httpSummary(h: HttpParams): string {
+  const parts: string[] = [];
+  if (h.delayMs !== undefined) parts.push(`delay ${formatDuration(h.delayMs)}${h.jitterMs !== undefined ? ` ± ${formatDuration(h.jitterMs)}` : ""}`);
+  if (h.errorRate !== undefined) parts.push(`${h.errorCode ?? DEFAULT_HTTP_ERROR_CODE} to ${h.errorRate}% of requests`);
+  let text = `http on port ${h.port}: ${parts.length > 0 ? parts.join(", ") : "through the proxy only"}`;
+  if (h.exclude.length > 0) text += `; except ${h.exclude.join(", ")}`;
+  if (h.methods.length > 0) text += `; only ${h.methods.join(", ")}`;
+  return text;
+}
+
+export function faultSummary(fault: Fault): string {
+  switch (fault.kind) {
+    case "kill":
+      return `kill: ${fault.signal} to the main process of ${fault.container === undefined ? "each pod's default container" : `container ${fault.container}`}`;
+    case "podDelete":
+      return `delete the pod${fault.gracePeriodMs === undefined ? "" : ` (grace period ${formatDuration(fault.gracePeriodMs)})`}`;
+    case "stress": {
+      const parts: string[] = [];
+      if (fault.cpu !== undefined) parts.push(`${fault.cpu.workers} CPU worker${fault.cpu.workers === 1 ? "" : "s"} at ${fault.cpu.load}%`);
+      if (fault.memory !== undefined) parts.push(`memory ${fault.memory.text}`);
+      return `stress: ${parts.join(", ")}`;
+    }
+    case "http":
+      return httpSummary(fault.http);
+    default:
+      return networkSummary(fault);
+  }
+}
+
+function networkSummary(fault: Extract<Fault, { kind: "netem" | "partition" }>): string {
+  const parts: string[] = [];
+  if (fault.kind === "netem") {
+    const n = fault.netem;
+    if (n.delayMs !== undefined) parts.push(`delay ${formatDuration(n.delayMs)}`);
+    if (n.jitterMs !== undefined) parts.push(`jitter ${formatDuration(n.jitterMs)}`);
+    if (n.correlation !== undefined) parts.push(`correlation ${n.correlation}%`);
+    if (n.distribution !== undefined) parts.push(`distribution ${n.distribution}`);
+    if (n.loss !== undefined) parts.push(`loss ${n.loss}%`);
+    if (n.duplicate !== undefined) parts.push(`duplicate ${n.duplicate}%`);
+    if (n.corrupt !== undefined) parts.push(`corrupt ${n.corrupt}%`);
+    if (n.reorder !== undefined) parts.push(`reorder ${n.reorder}%`);
+    if (n.rate !== undefined) parts.push(`rate ${n.rate.text}`);
+  }
+  const head = fault.kind === "netem" ? `netem ${parts.join(", ")}` : "partition (drop both directions)";
+  const scope: string[] = [];
+  if (fault.scope?.cidr !== undefined) scope.push(`cidr ${fault.scope.cidr.text}`);
+  if (fault.scope?.port !== undefined) scope.push(`port ${fault.scope.port} (source or destination)`);
+  if (fault.scope?.protocol !== undefined) scope.push(fault.scope.protocol);
+  return scope.length > 0 ? `${head}; only ${scope.join(", ")}` : `${head}; all traffic`;
+}
+
+function cpuWords(milli: number): string {
+  return milli % 1000 === 0 ? `${milli / 1000} CPU` : `${milli}m`;
+}
+
+function limitsWords(l: PodLimits | undefined): string {
+  if (l === undefined) return "";
+  const parts = [l.cpuMilli === undefined ? "no CPU limit" : `CPU limit ${cpuWords(l.cpuMilli)}`, l.memoryBytes === undefined ? "no memory limit" : `memory limit ${formatSize(l.memoryBytes)}`];
+  return parts.join(", ");
+}
+
+/** What people must know about how a fault reaches each pod, and its limits: printed with the plan. */
+export function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName: string): string[] {
+  switch (fault.kind) {
+    case "stress": {
+      const notes = [
+        `the stressors run in a stress agent ${agentName}, an ephemeral container of their own with no capability added: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own`,
+      ];
+      if (fault.memory !== undefined)
+        notes.push(
+          "the memory stressor asks the OOM killer to take it first (oom_score_adj 1000): under the pod's memory limit it is what the OOM killer takes — with the stress agent's whole container where the kubelet has it take a container's processes together (cgroup v2) — and the report says so, or says which container it took instead",
+        );
+      for (const p of pods) if (!p.placeholder && p.limits !== undefined) notes.push(`pod ${p.name}: ${limitsWords(p.limits)} (the sum of its containers' limits; the pod's cgroup enforces it)`);
+      notes.push(...stressBoundNotes(fault, pods));
+      return notes;
+    }
+    case "kill": {
+      const notes = [
+        `a kill agent ${agentName} is added to each pod with targetContainerName (it shares the container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL through ptrace, KILL for kill(2)), then asked, in every pod before any is touched, whether ${fault.signal} can be delivered: an init (the container's main process, without shareProcessNamespace) gets from inside its namespace only the signals it handles, and SIGKILL through ptrace; anything else is refused, with the reason, before any harm`,
+        "where the main process is its namespace's init, the kill agent dies with it; the container's restart and the pod's return to Ready are watched for the step's duration",
+      ];
+      for (const p of pods)
+        if (!p.placeholder && p.containers !== undefined)
+          notes.push(
+            `pod ${p.name}: container ${fault.container ?? p.containers[0] ?? "?"}${fault.container !== undefined && !p.containers.includes(fault.container) ? ` — NOT one of its containers (${p.containers.join(", ")})` : ""}`,
+          );
+      return notes;
+    }
+    case "podDelete": {
+      const notes = ["deleted through the API (no agent); recovery is watched for the step's duration: a replacement from the same controller that becomes Ready"];
+      for (const p of pods) {
+        if (p.placeholder || p.controller === undefined) continue;
+        notes.push(p.controller === null ? `pod ${p.name} has no controller: it will not come back` : `pod ${p.name}: its ${p.controller.kind} ${p.controller.name} replaces it`);
+      }
+      return notes;
+    }
+    default:
+      return [];
+  }
+}
