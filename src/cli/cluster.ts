@@ -1,28 +1,14 @@
 // kubectl's conventions for the verbs that talk to a cluster: --kubeconfig, --context,
 // -n/--namespace (global flags, before or after the verb: globals.ts), $KUBECONFIG. Also the
-// run id, the pull policy flag and the engine's defaults.
+// run id, the agent image a run uses and the engine's defaults.
 import { randomBytes } from "node:crypto";
-import { UsageError } from "../errors.js";
 import type { Cluster } from "../kube/types.js";
-import { PULL_POLICIES, type PullPolicy } from "../scenario/types.js";
 import type { CliIO } from "./io.js";
 
 export const CLUSTER_HELP = `Cluster options (kubectl's; before or after the verb):
   --kubeconfig FILE    kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)
   --context NAME       kubeconfig context to use (default: its current context)
   -n, --namespace NS   namespace (default: the scenario's, else the context's, else default)`;
-
-export const PULL_POLICY_OPTION = { "pull-policy": { type: "string" } } as const;
-
-export const PULL_POLICY_HELP = `  --pull-policy P        imagePullPolicy of the agent (and tools pod): IfNotPresent (default:
-                         an image loaded into the nodes is used as it is), Always or Never`;
-
-export function pullPolicyFlag(value: string | undefined): PullPolicy | undefined {
-  if (value === undefined) return undefined;
-  const p = PULL_POLICIES.find((x) => x === value);
-  if (p === undefined) throw new UsageError(`--pull-policy must be one of ${PULL_POLICIES.join(", ")}, not ${JSON.stringify(value)}`);
-  return p;
-}
 
 export interface ClusterFlags {
   readonly kubeconfig?: string | undefined;

@@ -252,8 +252,14 @@ describe("http", () => {
     }
   });
   it("the flags become the fault's parameters, the error code defaulting to 500", async () => {
-    const { httpParamsFromFlags } = await import("../../src/cli/http.js");
-    expect(httpParamsFromFlags({ port: "8080", "error-rate": "20", exclude: ["/healthz", "/healthz"], method: ["GET"] })).toEqual({
+    const { HTTP_FAULT_FLAGS, httpParams } = await import("../../src/cli/http.js");
+    const { readVerbArgs } = await import("../../src/cli/verb.js");
+    const params = (...args: string[]) => {
+      const read = readVerbArgs({ name: "http", help: "", flags: HTTP_FAULT_FLAGS, positionals: "none" }, args);
+      if (read === "help") throw new Error("help");
+      return httpParams(read.values);
+    };
+    expect(params("--port", "8080", "--error-rate", "20", "--exclude", "/healthz", "--exclude", "/healthz", "--method", "GET")).toEqual({
       port: 8080,
       delayMs: undefined,
       jitterMs: undefined,
@@ -263,7 +269,40 @@ describe("http", () => {
       exclude: ["/healthz"],
       methods: ["GET"],
     });
-    expect(httpParamsFromFlags({ port: "80", delay: "200", jitter: "20" })).toMatchObject({ delayMs: 200, jitterMs: 20, errorRate: undefined, errorCode: undefined });
+    expect(params("--port", "80", "--delay", "200", "--jitter", "20")).toMatchObject({ delayMs: 200, jitterMs: 20, errorRate: undefined, errorCode: undefined });
+    // what the scenario file takes: errorRate: "20%", delay: 1.5s
+    expect(params("--port", "80", "--error-rate", "20%", "--delay", "1.5s", "--jitter", "20ms")).toMatchObject({ errorRate: 20, delayMs: 1500, jitterMs: 20 });
+  });
+});
+
+describe("a flag takes what the scenario file takes", () => {
+  it("50 and 50%, 30 and 30s, 1.5m: accepted by every verb, which then goes on to the cluster", async () => {
+    for (const args of [
+      ["http", "-p", "web", "--port", "80", "--error-rate", "50%", "--delay", "1.5s", "--jitter", "20ms", "-r", "30s"],
+      ["http", "-p", "web", "--port", "80", "--error-rate", "50", "--delay", "100", "-r", "30"],
+      ["disrupt", "-p", "web", "-d", "100ms", "-l", "5%", "-r", "1.5m"],
+      ["disrupt", "-p", "web", "-d", "100", "-j", "10", "-l", "5", "-r", "30"],
+      ["stress", "-p", "web", "--cpu", "1", "--load", "50%", "--memory", "64Mi", "-r", "30s"],
+      ["disconnect", "-p", "web", "-r", "1m"],
+      ["kill", "-p", "web", "-w", "2m"],
+      ["kill-pod", "-p", "web", "--grace", "30s", "-w", "5m"],
+      ["install", "-p", "web", "--ttl", "2h"],
+    ]) {
+      const r = await cli([...args, "--kubeconfig", "/nonexistent/kubeconfig"]);
+      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: expect.stringContaining("cannot read the kubeconfig /nonexistent/kubeconfig") });
+    }
+  });
+  it("refuses the rest, saying what the flag takes (exit 2)", async () => {
+    for (const [args, message] of [
+      [["http", "-p", "web", "--port", "80", "--error-rate", "50 %", "-r", "30"], '--error-rate takes a number of percent from 0 to 100 (5 or 5%), not "50 %"'],
+      [["disrupt", "-p", "web", "-d", "100", "-r", "1.5"], '-r/--duration takes a whole number of seconds from 1 to 86400 or a duration (30s, 1.5m), not "1.5"'],
+      [["disrupt", "-p", "web", "-d", "2m", "-r", "30"], '-d/--delay takes a number of milliseconds from 0 to 60000 or a duration (100ms, 1.5s), not "2m"'],
+      [["kill-pod", "-p", "web", "--grace", "2h"], '--grace takes a whole number of seconds from 0 to 3600 or a duration (30s, 1.5m), not "2h"'],
+    ] as const) {
+      const r = await cli([...args, "--kubeconfig", "/nonexistent/kubeconfig"]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toBe(`chaos-run: error: ${message}\n`);
+    }
   });
 });
 

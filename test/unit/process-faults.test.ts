@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
 import type { CliIO } from "../../src/cli/io.js";
-import { signalFlag } from "../../src/cli/kill.js";
+import { signalFlag } from "../../src/cli/flags.js";
 import { admits, capabilitiesFor, deliveryOf, enforcedLevel, faultSpec, killCapabilities, killSpec, levelOf, nonRootSecurity, refusals, rootSecurity } from "../../src/faults/index.js";
 import { cpuMilli, memoryBytes, parseQuantity, podLimit } from "../../src/kube/quantity.js";
 import { formatPlan, planToJson } from "../../src/plan/format.js";

@@ -1,15 +1,15 @@
-// What the seed verbs that measure (kill, kill-pod, stress, disconnect) print when they end:
-// what each fault measured in each pod, as the journal has it, on stdout.
+// What the shortcut verbs that measure (kill, kill-pod, stress) print when they end: what each
+// fault measured in each pod, as the journal has it, on stdout.
 import type { EngineEvent } from "../engine/events.js";
 import type { Output } from "./io.js";
 
-export interface SeedReport {
+export interface Observations {
   readonly observe: (e: EngineEvent) => void;
   /** the observations' lines; true when there was at least one */
   readonly print: (out: Output) => boolean;
 }
 
-export function seedReport(): SeedReport {
+export function observations(): Observations {
   const lines: string[] = [];
   return {
     observe: (e) => {
