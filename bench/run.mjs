@@ -16,6 +16,7 @@ const SECTIONS = {
   http: () => import("./http.mjs"),
   "http-reference": () => import("./http-reference.mjs"),
   "proxy-memory": () => import("./proxy-memory.mjs"),
+  compare: () => import("./compare.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
