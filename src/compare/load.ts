@@ -6,7 +6,6 @@ import { join } from "node:path";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { UsageError, errorMessage } from "../errors.js";
-import { JOURNAL_VERSION } from "../report/journal.js";
 import type { Journal } from "./types.js";
 
 export interface LoadedJournal {
@@ -20,15 +19,21 @@ const HINT = "give a run's journal.json, or its directory: chaos-run-report/<sce
 /** Problems shown at most; the rest are counted. */
 const SHOWN = 3;
 
-let validator: ValidateFunction | undefined;
+interface JournalSchema {
+  readonly validate: ValidateFunction;
+  /** the journalVersion the schema admits (its const) */
+  readonly version: unknown;
+}
+
+let compiled: JournalSchema | undefined;
 
 /** The journal schema, compiled once per process (only compare reads journals this way). */
-function journalValidator(): ValidateFunction {
-  if (validator === undefined) {
-    const schema: unknown = JSON.parse(readFileSync(new URL("../../schemas/journal.schema.json", import.meta.url), "utf8"));
-    validator = new Ajv2020({ allErrors: true, strict: false }).compile(schema as object);
+function journalSchema(): JournalSchema {
+  if (compiled === undefined) {
+    const schema = JSON.parse(readFileSync(new URL("../../schemas/journal.schema.json", import.meta.url), "utf8")) as { properties: { journalVersion: { const: unknown } } };
+    compiled = { validate: new Ajv2020({ allErrors: true, strict: false }).compile(schema), version: schema.properties.journalVersion.const };
   }
-  return validator;
+  return compiled;
 }
 
 function problem(e: ErrorObject): string {
@@ -66,9 +71,11 @@ export function loadJournal(path: string): LoadedJournal {
   const value = readJson(file);
   const version = typeof value === "object" && value !== null && "journalVersion" in value ? value.journalVersion : undefined;
   if (version === undefined) throw new UsageError(`${file} is not a chaos-run journal (it has no journalVersion)`, { hint: HINT });
-  if (version !== JOURNAL_VERSION)
-    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JOURNAL_VERSION}`, { hint: "compare runs made by the same chaos-run release" });
-  const validate = journalValidator();
+  const { validate, version: expected } = journalSchema();
+  if (version !== expected)
+    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JSON.stringify(expected)}`, {
+      hint: "compare runs made by the same chaos-run release",
+    });
   if (!validate(value)) {
     const errors = validate.errors ?? [];
     const more = errors.length > SHOWN ? ` (and ${errors.length - SHOWN} more)` : "";
