@@ -50,28 +50,19 @@ export function plannedFault(step: FaultStep, pods: readonly PlannedPod[], runId
   const f = step.fault;
   const id = faultId(runId, step.index);
   const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary: faultSummary(f), ends: faultEnd(f), container: faultContainer(f, pods) };
+  // a kill or a stress has an agent of its own in each pod, named for the run and the step
+  const agentName = `chaos-${f.kind}-${runId}-s${step.index + 1}`;
+  const agentTtlMs = step.durationMs + KILL_AGENT_MARGIN_MS;
   let fault: PlannedFault;
   switch (f.kind) {
-    case "kill": {
-      const agentName = `chaos-kill-${runId}-s${step.index + 1}`;
-      fault = {
-        ...base,
-        delivery: "kill-agent",
-        fault: f,
-        notes: faultNotes(f, pods, agentName),
-        apply: applyRequest(runId, id, leaseMs, f),
-        agentName,
-        capabilities: capabilitiesFor(f),
-        agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS,
-      };
+    case "kill":
+      fault = { ...base, delivery: "kill-agent", fault: f, notes: faultNotes(f, pods, agentName), apply: applyRequest(runId, id, leaseMs, f), agentName, capabilities: capabilitiesFor(f), agentTtlMs };
       break;
-    }
     case "podDelete":
       fault = { ...base, delivery: "api", fault: f, notes: faultNotes(f, pods, "") };
       break;
-    case "stress": {
+    case "stress":
       refuseBeyondBound(f, pods, step.index, step.name);
-      const agentName = `chaos-stress-${runId}-s${step.index + 1}`;
       fault = {
         ...base,
         delivery: "stress-agent",
@@ -80,10 +71,9 @@ export function plannedFault(step: FaultStep, pods: readonly PlannedPod[], runId
         apply: applyRequest(runId, id, leaseMs, f),
         revert: revertRequest(runId, id),
         agentName,
-        agentTtlMs: step.durationMs + KILL_AGENT_MARGIN_MS,
+        agentTtlMs,
       };
       break;
-    }
     default:
       fault = { ...base, delivery: "agent", fault: f, notes: faultNotes(f, pods, ""), apply: applyRequest(runId, id, leaseMs, f), revert: revertRequest(runId, id) };
   }

@@ -24,14 +24,8 @@ export interface PodLimits {
   readonly memoryBytes: number | undefined;
 }
 
-export interface TargetPod {
-  readonly name: string;
-  /** known when the pod list comes from the cluster */
-  readonly ip?: string | undefined;
-  /** the pod shares the node's network namespace: always refused */
-  readonly hostNetwork?: boolean | undefined;
-  /** a static (mirror) pod or a DaemonSet's pod: named as such in the plan */
-  readonly role?: PodRole | undefined;
+/** What the cluster tells of a pod beyond its name and IP, where it is known (offline: nothing). */
+export interface PodFacts {
   /** its controller; null: it has none (a deleted pod does not come back); undefined: unknown (offline) */
   readonly controller?: PodController | null | undefined;
   /** its containers, first the default one (kill's default target) */
@@ -43,18 +37,22 @@ export interface TargetPod {
   readonly sharesProcesses?: boolean | undefined;
 }
 
-export interface PlannedPod {
+export interface TargetPod extends PodFacts {
+  readonly name: string;
+  /** known when the pod list comes from the cluster */
+  readonly ip?: string | undefined;
+  /** the pod shares the node's network namespace: always refused */
+  readonly hostNetwork?: boolean | undefined;
+  /** a static (mirror) pod or a DaemonSet's pod: named as such in the plan */
+  readonly role?: PodRole | undefined;
+}
+
+export interface PlannedPod extends PodFacts {
   readonly name: string;
   readonly ip: string | undefined;
   /** true offline when the pods are not known: `name` is then a description like `<every pod matching run=nginx>` */
   readonly placeholder: boolean;
   readonly role: PodRole | undefined;
-  /** its controller; null: none; undefined: unknown (offline) */
-  readonly controller?: PodController | null | undefined;
-  readonly containers?: readonly string[] | undefined;
-  readonly limits?: PodLimits | undefined;
-  readonly requests?: PodLimits | undefined;
-  readonly sharesProcesses?: boolean | undefined;
 }
 
 export interface PlannedProbeRun {

@@ -52,7 +52,9 @@ describe("http: curl's lines", () => {
     expect(parseCurl("", "curl: (3) URL using bad/illegal format or missing URL\n", 3)).toEqual({ ok: false, error: "curl: (3) URL using bad/illegal format or missing URL" });
     expect(parseCurl("", "", 127)).toEqual({ ok: false, error: "curl is not installed in the tools image" });
   });
+});
 
+describe("http: curl's argv", () => {
   it("builds curl's argv: one glob of N requests in a fragment curl never sends, headers, body, method, parallelism", () => {
     const probe: HttpProbe = {
       kind: "http",
@@ -93,7 +95,9 @@ describe("http: curl's lines", () => {
     const get = curlArgv({ ...probe, http: { ...probe.http, url: "http://{{ target.ip }}/", method: "HEAD", headers: {}, body: undefined, concurrency: 1, requests: 1 } });
     expect(get.slice(7)).toEqual(["2.5", "--head", "http://{{ target.ip }}/#[1-1]"]);
   });
+});
 
+describe("http and ab: templates filled in, and several pods' metrics", () => {
   it("fills every template before escaping curl's globs: host, port, path, query, header values, body", () => {
     const probe: HttpProbe = {
       kind: "http",
