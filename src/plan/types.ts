@@ -5,7 +5,8 @@ import type { ApplyRequest, RevertRequest } from "../faults/protocol.generated.j
 import type { AddedContainerSecurity, PodSecurityLevel } from "../faults/security.js";
 import type { Fault, KillFault, PodDeleteFault, StressFault } from "../faults/types.js";
 import type { ProbeKind } from "../expect/metrics.js";
-import type { AgentSettings, Probe, TargetMode } from "../scenario/types.js";
+import type { ProbeRunSpec } from "../probes/run.js";
+import type { AgentSettings, TargetMode } from "../scenario/types.js";
 
 /** What kind of pod it is, where that matters to the people running the experiment. */
 export type PodRole = "static" | "daemonset";
@@ -55,20 +56,11 @@ export interface PlannedPod extends PodFacts {
   readonly role: PodRole | undefined;
 }
 
-export interface PlannedProbeRun {
-  readonly probe: string;
+/** A probe run as planned: what running it takes (probe, spec, argv, perTargetPod), and more. */
+export interface PlannedProbeRun extends ProbeRunSpec {
   readonly kind: ProbeKind;
-  /**
-   * ab and http: the probe's argv in the tools pod, its URL still a template ({{ target.ip }} …),
-   * last; cmd: the command run in its pod; k8s and prometheus: empty (no program runs)
-   */
-  readonly argv: readonly string[];
-  /** true when the probe uses {{ target.* }}: the probe runs once per target pod */
-  readonly perTargetPod: boolean;
   /** the chaos-tools image ab and http probes run in; undefined for the others */
   readonly toolsImage: string | undefined;
-  /** the probe as declared, normalised (what k8s, prometheus and cmd runs read) */
-  readonly spec: Probe;
   /** `every:` a continuous run, one sample per interval; undefined: once */
   readonly everyMs: number | undefined;
   readonly save: string | undefined;

@@ -6,7 +6,6 @@
 import { CouldNotRunError, isChaosRunError } from "../errors.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import type { PlannedProbeRun } from "../plan/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
 import { processRedactor, Redactor } from "../report/redact.js";
@@ -21,6 +20,20 @@ import { measureObjects } from "./k8s.js";
 import { parsePrometheus, queryUrl } from "./prometheus.js";
 
 export type Metrics = Readonly<Record<string, number | undefined>>;
+
+/** What running a probe takes of its planned run (the plan's PlannedProbeRun carries it). */
+export interface ProbeRunSpec {
+  readonly probe: string;
+  /** the probe as declared, normalised (what k8s, prometheus and cmd runs read) */
+  readonly spec: Probe;
+  /**
+   * ab and http: the probe's argv in the tools pod, its URL still a template ({{ target.ip }} …),
+   * last; cmd: the command run in its pod; k8s and prometheus: empty (no program runs)
+   */
+  readonly argv: readonly string[];
+  /** true when the probe uses {{ target.* }}: the probe runs once per target pod */
+  readonly perTargetPod: boolean;
+}
 
 export interface ProbeOutcome {
   readonly probe: string;
@@ -118,7 +131,7 @@ interface Measured {
 }
 
 /** A template of the probe's filled in (what runs, what is shown), or why not (exit 3). */
-function fill(run: PlannedProbeRun, what: string, template: string, values: TemplateValues, lenient = false): Filled {
+function fill(run: ProbeRunSpec, what: string, template: string, values: TemplateValues, lenient = false): Filled {
   try {
     return fillTemplate(template, values, lenient);
   } catch (e) {
@@ -127,7 +140,7 @@ function fill(run: PlannedProbeRun, what: string, template: string, values: Temp
 }
 
 /** ab or http: the tool's command in the tools pod, every template filled in. */
-async function measureInTools(run: PlannedProbeRun, spec: Extract<Probe, { kind: "ab" | "http" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+async function measureInTools(run: ProbeRunSpec, spec: Extract<Probe, { kind: "ab" | "http" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   let cmd: ToolCommand;
   try {
     cmd = toolCommand(spec, (template) => fill(run, "template", template, values));
@@ -151,7 +164,7 @@ async function measureInTools(run: PlannedProbeRun, spec: Extract<Probe, { kind:
   return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: httpMetrics(parsed.requests, spec.http.expectStatus), detail: httpDetail(parsed.requests) };
 }
 
-async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8s" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+async function measureK8s(run: ProbeRunSpec, spec: Extract<Probe, { kind: "k8s" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const k = spec.k8s;
   const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
   const namespace = isClusterScoped(k.kind) ? undefined : (k.namespace ?? ctx.namespace);
@@ -180,7 +193,7 @@ async function measureK8s(run: PlannedProbeRun, spec: Extract<Probe, { kind: "k8
   return { argv: [], exitCode: undefined, stdout: "", stderr: "", metrics: m.metrics, detail: m.detail };
 }
 
-async function measurePrometheus(run: PlannedProbeRun, spec: Extract<Probe, { kind: "prometheus" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+async function measurePrometheus(run: ProbeRunSpec, spec: Extract<Probe, { kind: "prometheus" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const p = spec.prometheus;
   const base = fill(run, "url", p.url, values);
   const query = fill(run, "query", p.query, values);
@@ -199,7 +212,7 @@ async function measurePrometheus(run: PlannedProbeRun, spec: Extract<Probe, { ki
   return { argv: [], exitCode: undefined, stdout: answer.body.length > 4096 ? `${answer.body.slice(0, 4096)}…` : answer.body, stderr: "", metrics: parsed.metrics, detail: parsed.detail };
 }
 
-async function measureCommand(run: PlannedProbeRun, spec: Extract<Probe, { kind: "cmd" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+async function measureCommand(run: ProbeRunSpec, spec: Extract<Probe, { kind: "cmd" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const c = spec.cmd;
   const filledPod = fill(run, "pod", c.pod, values);
   const pod = filledPod.real;
@@ -225,7 +238,7 @@ async function measureCommand(run: PlannedProbeRun, spec: Extract<Probe, { kind:
   return { argv: shown, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
 }
 
-function measure(run: PlannedProbeRun, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   const spec = run.spec;
   switch (spec.kind) {
     case "ab":
@@ -245,7 +258,7 @@ function measure(run: PlannedProbeRun, values: TemplateValues, ctx: ProbeRunCont
  * one. The values its templates take from the environment are in nothing it returns or throws
  * (what its tool printed, an API's or exec's error): their templates are.
  */
-export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
+export async function runProbe(run: ProbeRunSpec, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
   const secrets = templateSecrets(run.spec, ctx.env);
   // known to the process's edge before any value can reach an output (report/redact.ts)
   processRedactor().add(secrets);
@@ -257,7 +270,7 @@ export async function runProbe(run: PlannedProbeRun, ctx: ProbeRunContext): Prom
   }
 }
 
-async function measureRuns(run: PlannedProbeRun, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
+async function measureRuns(run: ProbeRunSpec, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
   const spec = run.spec;
   const keepAlive = spec.kind === "ab" ? spec.ab.keepAlive : true;
   const once = async (target: PodInfo | undefined): Promise<ProbeOutcome> => {
