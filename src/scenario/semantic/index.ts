@@ -11,8 +11,8 @@
 //   expectations.ts  the metric each expectation names (of its fault, of its probe; series only where sampled)
 //   comparisons.ts   each comparison read and its operands typed (durations, numbers, ratios)
 // read.ts reads the data defensively: the checks run (and report) even when the schema found
-// problems elsewhere, so a file's problems come all at once. They run in this order, and the
-// order is kept (see findings.ts).
+// problems elsewhere, so a file's problems come all at once. The order semanticDiagnostics
+// runs them in is the order of what they find, and it is kept (see findings.ts).
 import type { Diagnostic } from "../diagnostics.js";
 import type { ParsedSource } from "../document.js";
 import { checkAgent } from "./agent.js";
