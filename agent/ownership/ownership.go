@@ -74,7 +74,9 @@ func (c *Claims) Add(agent string, f protocol.FaultState) {
 			if m, ok := ParseMajor(o.Name); ok && InRange(m) {
 				c.Majors[m] = owner
 			}
-		case protocol.ObjChain:
+		case protocol.ObjChain, protocol.ObjTable:
+			// an nftables table is keyed as a chain of its name in its family (`inet`), the form
+			// agents before ObjTable used for it
 			table := o.Table
 			if table == "" {
 				table = "filter"

@@ -87,3 +87,20 @@ func TestFindOrphans(t *testing.T) {
 		t.Fatalf("blocked %v", o.Blocked)
 	}
 }
+
+// An nftables table is claimed by an object of type table (its family in Table), and — as agents
+// before that type named it — by a chain of its name in table `inet`: a table either form names
+// is no orphan.
+func TestATableIsClaimedInEitherForm(t *testing.T) {
+	inv := Inventory{Chains: []ChainKey{{0, "inet", "CHAOS-new"}, {0, "inet", "CHAOS-old"}, {0, "inet", "CHAOS-dead"}}}
+	c := NewClaims("me")
+	c.Add("peer", protocol.FaultState{ID: "new", RunID: "r", Objects: []protocol.KernelObject{{Type: protocol.ObjTable, Name: "CHAOS-new", Table: "inet"}}})
+	c.Add("older", protocol.FaultState{ID: "old", RunID: "r", Objects: []protocol.KernelObject{{Type: protocol.ObjChain, Name: "CHAOS-old", Table: "inet"}}})
+	o := FindOrphans(inv, c)
+	if len(o.Chains) != 1 || o.Chains[0].Name != "CHAOS-dead" {
+		t.Fatalf("orphans %+v", o.Chains)
+	}
+	if owner, ok := c.ChainOwner("CHAOS-new"); !ok || owner.Agent != "peer" {
+		t.Fatalf("owner of the table: %+v %v", owner, ok)
+	}
+}

@@ -134,6 +134,8 @@ type AgentInfo struct {
 	Version         string `json:"version"`
 	TTLLeftMs       int64  `json:"ttlLeftMs"`
 	IptablesBackend string `json:"iptablesBackend,omitempty"`
+	// Firewall is what the agent's firewall faults use here, once it made one (Firewall*).
+	Firewall string `json:"firewall,omitempty"`
 	// Locking: the agent holds the pod's lock, or is taking it (how the others tell an agent
 	// that holds the lock from a squatter).
 	Locking bool `json:"locking,omitempty"`
@@ -193,9 +195,13 @@ type FaultState struct {
 	Families    []int          `json:"families"`
 	Objects     []KernelObject `json:"objects"`
 	LeaseLeftMs int64          `json:"leaseLeftMs"`
-	Detail      string         `json:"detail"`
-	Kill        *KillState     `json:"kill,omitempty"`
-	Stress      *StressReading `json:"stress,omitempty"`
+	// ExpiresInKernel: the kernel ends the fault by itself when its lease is not renewed
+	// (KernelLeaseMs after the last renewal); false: an agent must end it.
+	ExpiresInKernel bool           `json:"expiresInKernel"`
+	KernelLeaseMs   int64          `json:"kernelLeaseMs,omitempty"`
+	Detail          string         `json:"detail"`
+	Kill            *KillState     `json:"kill,omitempty"`
+	Stress          *StressReading `json:"stress,omitempty"`
 }
 
 // KillState says which process a kill signals, and how.
@@ -243,6 +249,7 @@ const (
 	ObjQdisc     = "qdisc"
 	ObjFilter    = "filter"
 	ObjChain     = "chain"
+	ObjTable     = "table" // an nftables table (Table: its family)
 	ObjRule      = "rule"
 	ObjSavedRoot = "saved-root"
 	ObjProcess   = "process"
@@ -258,6 +265,14 @@ type KernelObject struct {
 	Table  string `json:"table,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
+
+// What the agent's firewall faults use (AgentInfo.Firewall).
+const (
+	FirewallNftables       = "nftables"
+	FirewallIptablesNft    = "iptables-nft"
+	FirewallIptablesLegacy = "iptables-legacy"
+	FirewallNone           = "none"
+)
 
 // Revert reasons.
 const (

@@ -316,7 +316,14 @@ export interface AgentInfo {
   runId: string;
   version: string;
   ttlLeftMs: number;
+  /**
+   * the iptables backend the agent found working, once it needed iptables (a firewall fault where nf_tables cannot hold the agent's tables); absent where it never did
+   */
   iptablesBackend?: "nft" | "legacy" | "none";
+  /**
+   * what the agent's firewall faults (partition, http) use in this pod, once it made one: `nftables` (tables of their own that expire in the kernel when their lease is not renewed) or the iptables fallback where nf_tables cannot hold them (they need an agent to end them); absent before the first
+   */
+  firewall?: "nftables" | "iptables-nft" | "iptables-legacy" | "none";
   /**
    * the agent holds the pod's lock (`@chaos-agent/v1/lock`) or is taking it: how the other agents tell an agent that holds the lock from a process that squats its name
    */
@@ -364,11 +371,13 @@ export interface Owner {
  */
 export interface CommandRun {
   /**
+   * the program and its arguments; or, for a change the agent made itself over netlink, the word `(netlink)` followed by the tc, nft or ss command line that does the same (`(netlink) tc qdisc add dev eth0 root handle c000: netem delay 100ms`, `(netlink) nft -f -` with the nft script as stdin)
+   *
    * @minItems 1
    */
   argv: [string, ...string[]];
   /**
-   * what was fed on stdin (iptables-restore transactions)
+   * what was fed on stdin (iptables-restore transactions), or the nft script of a `(netlink) nft -f -`
    */
   stdin?: string;
   exitCode: number;
@@ -393,6 +402,14 @@ export interface FaultState {
   objects: KernelObject[];
   leaseLeftMs: number;
   /**
+   * the kernel ends the fault by itself when nobody renews its lease (a partition or an HTTP fault held through nftables: its rules match only while its lease set's element lives), so neither a dead agent nor a dead runner leaves it behind; false: it needs an agent to end it (netem, the iptables fallback) or ends with the agent's processes (stress). Absent from agents older than it
+   */
+  expiresInKernel?: boolean;
+  /**
+   * with expiresInKernel: how long after the last renewal the agent accepted the kernel ends the fault (the lease + a margin; each renewal starts it again)
+   */
+  kernelLeaseMs?: number;
+  /**
    * what was read back, in words (e.g. `netem c000: delay 100ms on eth0`)
    */
   detail: string;
@@ -400,15 +417,15 @@ export interface FaultState {
   stress?: StressReading;
 }
 /**
- * One thing a fault made in the pod: in its network namespace, named as tc or iptables name it; or a stressor (a process or thread of the agent, by its id).
+ * One thing a fault made in the pod: in its network namespace, named as tc, nft or iptables name it; or a stressor (a process or thread of the agent, by its id).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "KernelObject".
  */
 export interface KernelObject {
-  type: "qdisc" | "filter" | "chain" | "rule" | "saved-root" | "proxy" | "process" | "thread";
+  type: "qdisc" | "filter" | "chain" | "table" | "rule" | "saved-root" | "proxy" | "process" | "thread";
   /**
-   * qdisc handle (`c000:`), chain name (`CHAOS-…`), a rule in iptables -S form, an HTTP fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id
+   * qdisc handle (`c000:`), chain name (`CHAOS-…`), an nftables table's name (`CHAOS-…`, its family in `table`: `inet`), a rule in iptables -S form or in nft's words (`add rule inet CHAOS-… …`), an HTTP fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id. Agents before `table` named an nftables table as a `chain` with table `inet`: a claim of either form holds the table
    */
   name: string;
   family?: 4 | 6;

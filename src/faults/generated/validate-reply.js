@@ -4,7 +4,7 @@
 export const validateReply = validate21;
 const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"allOf":[{"if":{"required":["op","ok"],"properties":{"op":{"const":"apply"},"ok":{"const":true}}},"then":{"required":["fault"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"revert"},"ok":{"const":true}}},"then":{"required":["reverted"]}}],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}}}};
 const schema33 = {"const":1};
-const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]},"locking":{"type":"boolean"}}};
+const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]},"firewall":{"type":"string","enum":["nftables","iptables-nft","iptables-legacy","none"]},"locking":{"type":"boolean"}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
 const func1 = Object.prototype.hasOwnProperty;
 const schema35 = {"type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"type":"string","enum":["bad-request","unknown-fault","lease-lapsed","conflict","unrestorable","no-interface","no-backend","apply-failed","verify-failed","revert-incomplete","unsupported","unreachable","exiting","reverted","forbidden","internal"]},"message":{"type":"string"},"owner":{"$ref":"#/$defs/Owner"}}};
@@ -197,9 +197,9 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"expiresInKernel":{"type":"boolean"},"kernelLeaseMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
-const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","rule","saved-root","proxy","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","table","rule","saved-root","proxy","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
 const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
@@ -700,7 +700,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
+if(!(((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
 const err22 = {instancePath:instancePath+"/objects/" + i1+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
@@ -819,14 +819,51 @@ errors++;
 }
 }
 }
-if(data.detail !== undefined){
-if(typeof data.detail !== "string"){
-const err32 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.expiresInKernel !== undefined){
+if(typeof data.expiresInKernel !== "boolean"){
+const err32 = {instancePath:instancePath+"/expiresInKernel",schemaPath:"#/properties/expiresInKernel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.kernelLeaseMs !== undefined){
+let data15 = data.kernelLeaseMs;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err33 = {instancePath:instancePath+"/kernelLeaseMs",schemaPath:"#/properties/kernelLeaseMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+const err34 = {instancePath:instancePath+"/kernelLeaseMs",schemaPath:"#/properties/kernelLeaseMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+if(data.detail !== undefined){
+if(typeof data.detail !== "string"){
+const err35 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
 }
 errors++;
 }
@@ -838,46 +875,10 @@ errors = vErrors.length;
 }
 }
 if(data.stress !== undefined){
-let data16 = data.stress;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.elapsedMs === undefined){
-const err33 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-for(const key2 in data16){
-if(!(((key2 === "elapsedMs") || (key2 === "cpu")) || (key2 === "memory"))){
-const err34 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data16.elapsedMs !== undefined){
-let data17 = data16.elapsedMs;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err35 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+let data18 = data.stress;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.elapsedMs === undefined){
+const err36 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -886,12 +887,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data16.cpu !== undefined){
-let data18 = data16.cpu;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.workers === undefined){
-const err37 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+for(const key2 in data18){
+if(!(((key2 === "elapsedMs") || (key2 === "cpu")) || (key2 === "memory"))){
+const err37 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -900,8 +898,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data18.load === undefined){
-const err38 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
+}
+if(data18.elapsedMs !== undefined){
+let data19 = data18.elapsedMs;
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err38 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -910,8 +912,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data18.achievedLoad === undefined){
-const err39 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
+}
+else {
+const err39 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -920,8 +923,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data18.cpuTimeMs === undefined){
-const err40 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
+}
+if(data18.cpu !== undefined){
+let data20 = data18.cpu;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.workers === undefined){
+const err40 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -930,9 +937,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-for(const key3 in data18){
-if(!((((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "waitMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
-const err41 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data20.load === undefined){
+const err41 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -941,11 +947,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data18.workers !== undefined){
-let data19 = data18.workers;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err42 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data20.achievedLoad === undefined){
+const err42 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -954,9 +957,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 1 || isNaN(data19)){
-const err43 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data20.cpuTimeMs === undefined){
+const err43 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -965,12 +967,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-if(data18.load !== undefined){
-let data20 = data18.load;
-if(!((typeof data20 == "number") && (isFinite(data20)))){
-const err44 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
+for(const key3 in data20){
+if(!((((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "waitMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
+const err44 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -980,11 +979,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data18.achievedLoad !== undefined){
-let data21 = data18.achievedLoad;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err45 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data20.workers !== undefined){
+let data21 = data20.workers;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err45 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -993,9 +991,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+const err46 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1005,11 +1003,11 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data18.cpuTimeMs !== undefined){
-let data22 = data18.cpuTimeMs;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err47 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data20.load !== undefined){
+let data22 = data20.load;
+if(!((typeof data22 == "number") && (isFinite(data22)))){
+const err47 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1019,8 +1017,11 @@ vErrors.push(err47);
 errors++;
 }
 }
-else {
-const err48 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data20.achievedLoad !== undefined){
+let data23 = data20.achievedLoad;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err48 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1030,11 +1031,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data18.waitMs !== undefined){
-let data23 = data18.waitMs;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err49 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err49 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1044,8 +1042,11 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data20.cpuTimeMs !== undefined){
+let data24 = data20.cpuTimeMs;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err50 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1055,11 +1056,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data18.cgroupUsageMs !== undefined){
-let data24 = data18.cgroupUsageMs;
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
-const err51 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err51 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1069,8 +1067,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data20.waitMs !== undefined){
+let data25 = data20.waitMs;
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err52 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1080,11 +1081,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data18.throttledMs !== undefined){
-let data25 = data18.throttledMs;
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 0 || isNaN(data25)){
-const err53 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err53 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1094,8 +1092,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data20.cgroupUsageMs !== undefined){
+let data26 = data20.cgroupUsageMs;
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 < 0 || isNaN(data26)){
+const err54 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1105,9 +1106,8 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data18.throttleSource !== undefined){
-if(typeof data18.throttleSource !== "string"){
-const err55 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err55 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1117,9 +1117,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data20.throttledMs !== undefined){
+let data27 = data20.throttledMs;
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 0 || isNaN(data27)){
+const err56 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1129,11 +1131,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data16.memory !== undefined){
-let data27 = data16.memory;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.bytes === undefined){
-const err57 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+else {
+const err57 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1142,8 +1141,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data27.allocatedBytes === undefined){
-const err58 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+}
+if(data20.throttleSource !== undefined){
+if(typeof data20.throttleSource !== "string"){
+const err58 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1152,8 +1153,10 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data27.oomKilled === undefined){
-const err59 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1162,9 +1165,12 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key4 in data27){
-if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
-const err60 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data18.memory !== undefined){
+let data29 = data18.memory;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.bytes === undefined){
+const err60 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1173,11 +1179,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data27.bytes !== undefined){
-let data28 = data27.bytes;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err61 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.allocatedBytes === undefined){
+const err61 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1186,9 +1189,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 0 || isNaN(data28)){
-const err62 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data29.oomKilled === undefined){
+const err62 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1197,12 +1199,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-}
-if(data27.allocatedBytes !== undefined){
-let data29 = data27.allocatedBytes;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err63 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key4 in data29){
+if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
+const err63 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1211,9 +1210,11 @@ vErrors.push(err63);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err64 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data29.bytes !== undefined){
+let data30 = data29.bytes;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err64 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1222,11 +1223,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-if(data27.oomKilled !== undefined){
-if(typeof data27.oomKilled !== "boolean"){
-const err65 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err65 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1236,10 +1235,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data27.pid !== undefined){
-let data31 = data27.pid;
+}
+if(data29.allocatedBytes !== undefined){
+let data31 = data29.allocatedBytes;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err66 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err66 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1249,8 +1249,8 @@ vErrors.push(err66);
 errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err67 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data31 < 0 || isNaN(data31)){
+const err67 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1261,10 +1261,9 @@ errors++;
 }
 }
 }
-if(data27.oomKillsInCgroup !== undefined){
-let data32 = data27.oomKillsInCgroup;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err68 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.oomKilled !== undefined){
+if(typeof data29.oomKilled !== "boolean"){
+const err68 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1273,9 +1272,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err69 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data29.pid !== undefined){
+let data33 = data29.pid;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err69 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1284,11 +1285,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-if(data27.ended !== undefined){
-if(typeof data27.ended !== "string"){
-const err70 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err70 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1299,8 +1298,10 @@ errors++;
 }
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.oomKillsInCgroup !== undefined){
+let data34 = data29.oomKillsInCgroup;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err71 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1309,10 +1310,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-else {
-const err72 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err72 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1323,13 +1323,50 @@ errors++;
 }
 }
 }
-else {
-const err73 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.ended !== undefined){
+if(typeof data29.ended !== "string"){
+const err73 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
 else {
 vErrors.push(err73);
+}
+errors++;
+}
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+else {
+const err76 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
 }
 errors++;
 }
@@ -1528,7 +1565,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
+if(!(((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
 const err15 = {instancePath:instancePath+"/remaining/" + i0+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
@@ -2672,7 +2709,7 @@ vErrors.push(err23);
 errors++;
 }
 for(const key1 in data7){
-if(!((((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend")) || (key1 === "locking"))){
+if(!(((((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend")) || (key1 === "firewall")) || (key1 === "locking"))){
 const err24 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
@@ -2767,9 +2804,10 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data7.locking !== undefined){
-if(typeof data7.locking !== "boolean"){
-const err32 = {instancePath:instancePath+"/agent/locking",schemaPath:"#/$defs/AgentInfo/properties/locking/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data7.firewall !== undefined){
+let data13 = data7.firewall;
+if(typeof data13 !== "string"){
+const err32 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2778,15 +2816,37 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-}
-else {
-const err33 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((((data13 === "nftables") || (data13 === "iptables-nft")) || (data13 === "iptables-legacy")) || (data13 === "none"))){
+const err33 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/enum",keyword:"enum",params:{allowedValues: schema34.properties.firewall.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data7.locking !== undefined){
+if(typeof data7.locking !== "boolean"){
+const err34 = {instancePath:instancePath+"/agent/locking",schemaPath:"#/$defs/AgentInfo/properties/locking/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
 }
 errors++;
 }
@@ -2798,34 +2858,14 @@ errors = vErrors.length;
 }
 }
 if(data.commands !== undefined){
-let data15 = data.commands;
-if(Array.isArray(data15)){
-const len0 = data15.length;
+let data16 = data.commands;
+if(Array.isArray(data16)){
+const len0 = data16.length;
 for(let i0=0; i0<len0; i0++){
-let data16 = data15[i0];
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.argv === undefined){
-const err34 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-if(data16.exitCode === undefined){
-const err35 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(data16.durationMs === undefined){
-const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+let data17 = data16[i0];
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.argv === undefined){
+const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2834,9 +2874,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-for(const key2 in data16){
-if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
-const err37 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data17.exitCode === undefined){
+const err37 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2845,12 +2884,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data16.argv !== undefined){
-let data17 = data16.argv;
-if(Array.isArray(data17)){
-if(data17.length < 1){
-const err38 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data17.durationMs === undefined){
+const err38 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2859,10 +2894,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-const len1 = data17.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data17[i1] !== "string"){
-const err39 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key2 in data17){
+if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
+const err39 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2872,9 +2906,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data17.argv !== undefined){
+let data18 = data17.argv;
+if(Array.isArray(data18)){
+if(data18.length < 1){
+const err40 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2883,10 +2919,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data16.stdin !== undefined){
-if(typeof data16.stdin !== "string"){
-const err41 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len1 = data18.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data18[i1] !== "string"){
+const err41 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2896,10 +2932,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data16.exitCode !== undefined){
-let data20 = data16.exitCode;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err42 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err42 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2909,9 +2944,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data16.stderr !== undefined){
-if(typeof data16.stderr !== "string"){
-const err43 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.stdin !== undefined){
+if(typeof data17.stdin !== "string"){
+const err43 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2921,11 +2956,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data16.durationMs !== undefined){
-let data22 = data16.durationMs;
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err44 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data17.exitCode !== undefined){
+let data21 = data17.exitCode;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err44 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2935,8 +2969,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-else {
-const err45 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data17.stderr !== undefined){
+if(typeof data17.stderr !== "string"){
+const err45 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2946,9 +2981,11 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.durationMs !== undefined){
+let data23 = data17.durationMs;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err46 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2958,14 +2995,37 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
 else {
-const err47 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err47 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
 }
 errors++;
 }
@@ -2977,62 +3037,18 @@ errors = vErrors.length;
 }
 }
 if(data.faults !== undefined){
-let data24 = data.faults;
-if(Array.isArray(data24)){
-const len2 = data24.length;
+let data25 = data.faults;
+if(Array.isArray(data25)){
+const len2 = data25.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate24(data24[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data24,parentDataProperty:i2,rootData,dynamicAnchors}))){
+if(!(validate24(data25[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data25,parentDataProperty:i2,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-}
-if(data.reverted !== undefined){
-let data26 = data.reverted;
-if(Array.isArray(data26)){
-const len3 = data26.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate29(data26[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data26,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err49 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-if(data.orphans !== undefined){
-let data28 = data.orphans;
-if(Array.isArray(data28)){
-const len4 = data28.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate29(data28[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data28,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err50 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3042,14 +3058,58 @@ vErrors.push(err50);
 errors++;
 }
 }
+if(data.reverted !== undefined){
+let data27 = data.reverted;
+if(Array.isArray(data27)){
+const len3 = data27.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate29(data27[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data27,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err51 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err51];
 }
 else {
 vErrors.push(err51);
+}
+errors++;
+}
+}
+if(data.orphans !== undefined){
+let data29 = data.orphans;
+if(Array.isArray(data29)){
+const len4 = data29.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate29(data29[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data29,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
