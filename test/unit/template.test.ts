@@ -2,7 +2,8 @@
 // is filled wherever it stands, as a pair of what runs and what is shown (an environment
 // variable's value never is); a Go template in a command's argv is someone else's.
 import { describe, expect, it } from "vitest";
-import { fillTemplate, renderTemplate, templateSecrets, unfilledTemplate } from "../../src/scenario/template.js";
+import { validateSource } from "../../src/scenario/load.js";
+import { checkUrlTemplate, fillTemplate, renderTemplate, templateSecrets, unfilledTemplate } from "../../src/scenario/template.js";
 import { scenarioOf } from "./engine-harness.js";
 
 const v6 = { target: { ip: "fd00:c612::5", name: "web-0" }, env: { PORT: "8080" } };
@@ -73,5 +74,56 @@ steps:
       { name: "HOST", value: "web.svc" },
       { name: "API_TOKEN", value: "s3cr3t-t0ken" },
     ]);
+  });
+});
+
+describe("a probe URL's shape, one check for a scenario file and for --url", () => {
+  /** each `bad-url` of a scenario whose one probe of `kind` has this URL, as [reason, hint] */
+  const fileSays = (kind: "ab" | "http" | "prometheus", url: string): [string, string | undefined][] => {
+    const probe = kind === "prometheus" ? `{ url: "${url}", query: up }` : `{ url: "${url}" }`;
+    const r = validateSource(
+      "u.yaml",
+      `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: t }
+target: { namespace: default, selector: { app: web }, mode: all }
+probes:
+  p: { ${kind}: ${probe} }
+steps:
+  - { name: s, probe: p }
+`,
+    );
+    return r.diagnostics.filter((d) => d.code === "bad-url").map((d) => [d.message.replace(/^.* is not a usable URL: /, ""), d.hint]);
+  };
+
+  it("a scheme other than http(s), said with the tool that would refuse it", () => {
+    expect(fileSays("ab", "ftp://{{ target.ip }}/")).toEqual([["ab speaks http and https here, not ftp", "e.g. http://{{ target.ip }}/"]]);
+    expect(fileSays("http", "ftp://{{ target.ip }}/")).toEqual([["curl speaks http and https here, not ftp", "e.g. http://{{ target.ip }}/"]]);
+    expect(fileSays("prometheus", "ftp://{{ env.PROM }}/")).toEqual([["the runner speaks http and https here, not ftp", "e.g. http://{{ target.ip }}/"]]);
+    expect(checkUrlTemplate("ftp://{{ target.ip }}/")).toBe("ab speaks http and https, not ftp");
+  });
+
+  it("ab wants a path after the host; curl and the runner do not", () => {
+    expect(fileSays("ab", "http://{{ target.ip }}:8080")).toEqual([["ab needs a path", "add a slash: http://{{ target.ip }}:8080/"]]);
+    expect(fileSays("http", "http://{{ target.ip }}:8080")).toEqual([]);
+    expect(fileSays("prometheus", "http://{{ env.PROM }}:9090")).toEqual([]);
+    expect(checkUrlTemplate("http://{{ target.ip }}:8080")).toBe("ab needs a path: http://{{ target.ip }}:8080/");
+  });
+
+  it("a URL that does not parse once its templates are filled in with samples", () => {
+    expect(fileSays("ab", "http://{{ target.ip }}:99999/")).toEqual([["it does not parse", "e.g. http://{{ target.ip }}:8080/health"]]);
+    expect(checkUrlTemplate("http://{{ target.ip }}:99999/")).toBe("it does not parse as a URL");
+    expect(checkUrlTemplate("http://{{ target.name }}.svc:{{ env.PORT }}/ready?q={{ env.Q }}")).toBeUndefined();
+  });
+
+  it("a fragment is refused in a file (it is never sent); --url has always taken it", () => {
+    expect(fileSays("http", "http://{{ target.ip }}/health#x")).toEqual([["a fragment (#…) is never sent to the server", "remove the #… part"]]);
+    expect(checkUrlTemplate("http://{{ target.ip }}/health#x")).toBeUndefined();
+  });
+
+  it("a template that is not ours is said as such, and the shape is not checked then; a URL wholly from a template is checked when filled in", () => {
+    expect(fileSays("ab", "ftp://{{ nope }}")).toEqual([]);
+    expect(checkUrlTemplate("ftp://{{ nope }}")).toBe("{{ nope }}: only {{ target.ip }}, {{ target.name }} and {{ env.NAME }} exist");
+    expect(fileSays("prometheus", "{{ env.PROM_URL }}")).toEqual([]);
   });
 });
