@@ -146,9 +146,8 @@ func selftest() int {
 		fmt.Printf("%s: %s\n", label, firstLine(r.Stdout+r.Stderr))
 	}
 	fmt.Println("chaos-agent", Version, "protocol", protocol.Version)
-	// qdiscs, filters and nftables are changed over netlink: no tc; ss resets the connections
-	// from before an HTTP fault
-	check("ss", "ss", "-V")
+	// qdiscs, filters, nftables and sockets are changed over netlink: no tc, nft or ss; iptables
+	// is the firewall faults' fallback where nf_tables cannot hold their tables
 	for _, b := range []firewall.Backend{firewall.NFT, firewall.Legacy} {
 		for _, fam := range []int{4, 6} {
 			check(b.Tool(fam), b.Tool(fam), "-V")
@@ -168,9 +167,9 @@ func selftest() int {
 		fmt.Println("default interface: none:", err)
 	}
 	if _, err := (kernel.Netlink{}).NftTables(); err == nil {
-		fmt.Println("nftables: answers (a partition is a table that expires in the kernel)")
+		fmt.Println("nftables: answers (a partition or an HTTP fault is a table that expires in the kernel)")
 	} else {
-		fmt.Println("nftables: does not answer here (a partition falls back to iptables-legacy):", err)
+		fmt.Println("nftables: does not answer here (partitions and HTTP faults fall back to iptables):", err)
 	}
 	if b, err := firewall.Detect(ctx, ex, firewall.ReadFile, fmt.Sprintf("chaos-probe-%d", os.Getpid())); err == nil {
 		fmt.Println("iptables backend:", b)

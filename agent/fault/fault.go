@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"chaos-run/agent/exec"
 	"chaos-run/agent/firewall"
@@ -25,8 +26,11 @@ type Env struct {
 	// Claims: what this agent's other faults and the live peers hold, and which peers did not
 	// answer.
 	Claims *ownership.Claims
-	// Backend is the iptables backend that works here (detected once per agent).
+	// Backend is the iptables backend that works here (detected once per agent, when a firewall
+	// fault first falls back to iptables).
 	Backend func() (firewall.Backend, error)
+	// ReadFile reads a file of /proc (nil: os.ReadFile).
+	ReadFile func(string) ([]byte, error)
 	// Logf writes one line to the agent's log (may be nil).
 	Logf func(format string, a ...any)
 }
@@ -35,6 +39,13 @@ func (e *Env) logf(format string, a ...any) {
 	if e.Logf != nil {
 		e.Logf(format, a...)
 	}
+}
+
+func (e *Env) readFile(path string) ([]byte, error) {
+	if e.ReadFile != nil {
+		return e.ReadFile(path)
+	}
+	return os.ReadFile(path)
 }
 
 // Kind applies one kind of fault.
@@ -81,6 +92,33 @@ type Reading interface {
 // revert's outcome.
 type Counting interface {
 	Counts() *protocol.HTTPReading
+}
+
+// Firewalled is a held firewall fault (partition, http): it says what holds its rules —
+// protocol.FirewallNftables, or the iptables fallback's backend (AgentInfo.Firewall).
+type Firewalled interface {
+	Firewall() string
+}
+
+func firewallOf(nft bool, backend firewall.Backend) string {
+	switch {
+	case nft:
+		return protocol.FirewallNftables
+	case backend == firewall.NFT:
+		return protocol.FirewallIptablesNft
+	case backend == firewall.Legacy:
+		return protocol.FirewallIptablesLegacy
+	}
+	return protocol.FirewallNone
+}
+
+// foundWords names a firewall object found in the namespace: `nftables table inet CHAOS-x`,
+// `IPv4 nat chain CHAOS-x (iptables-legacy)`.
+func foundWords(f firewall.Found) string {
+	if f.Backend == firewall.Nftables {
+		return "nftables table " + firewall.NftRefOf(f.Key).String()
+	}
+	return fmt.Sprintf("%s (iptables-%s)", f.Key, f.Backend)
 }
 
 // Held is a fault in the kernel.
@@ -171,27 +209,25 @@ func OwnerWords(o protocol.Owner, self string) string {
 	return fmt.Sprintf("fault %s of run %s (agent %s), which is still live", o.FaultID, o.RunID, o.Agent)
 }
 
-// chainTarget resolves what a fault that adds an iptables chain of its own (partition, http) works
-// on: the interface, its address families (within scope), the iptables backend, and the fault's
-// chain — refused when the interface has no address (noAddress says why that matters) or when
-// another live agent's fault owns the chain.
-func (e *Env) chainTarget(id, ifaceName string, scope *protocol.Scope, noAddress string) (iface string, families []int, backend firewall.Backend, chain string, rerr *protocol.ReplyError) {
+// firewallTarget resolves what a firewall fault (partition, http: a table or chains of its own)
+// works on: the interface, its address families (within scope), and the fault's name in the
+// firewall — refused when the interface has no address (noAddress says why that matters) or
+// when another live agent's fault owns that name. Which firewall holds the fault is found as it
+// is made: nftables where nf_tables can hold its table, else the iptables backend
+// (Env.Backend, detected then).
+func (e *Env) firewallTarget(id, ifaceName string, scope *protocol.Scope, noAddress string) (iface string, families []int, chain string, rerr *protocol.ReplyError) {
 	if iface, rerr = e.Interface(ifaceName); rerr != nil {
-		return "", nil, "", "", rerr
+		return "", nil, "", rerr
 	}
 	if families, rerr = e.Families(iface, scope); rerr != nil {
-		return "", nil, "", "", rerr
+		return "", nil, "", rerr
 	}
 	if len(families) == 0 {
-		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("%s has no IPv4 or IPv6 address: %s", iface, noAddress)}
-	}
-	backend, err := e.Backend()
-	if err != nil {
-		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrNoBackend, Message: err.Error()}
+		return "", nil, "", &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("%s has no IPv4 or IPv6 address: %s", iface, noAddress)}
 	}
 	chain = firewall.ChainName(id)
 	if owner, ok := e.Claims.ChainOwner(chain); ok {
-		return "", nil, "", "", &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner, Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, e.Agent))}
+		return "", nil, "", &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner, Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, e.Agent))}
 	}
-	return iface, families, backend, chain, nil
+	return iface, families, chain, nil
 }

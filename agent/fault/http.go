@@ -1,13 +1,16 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"chaos-run/agent/exec"
 	"chaos-run/agent/firewall"
 	"chaos-run/agent/kernel"
 	"chaos-run/agent/ownership"
@@ -16,8 +19,13 @@ import (
 )
 
 // HTTP is the http fault kind: a proxy in this process (package proxy), the port's incoming
-// connections redirected to it (firewall.Redirect), and the connections opened before the fault
-// reset so that their clients come back through the proxy.
+// connections redirected to it, and the connections opened before the fault reset so that their
+// clients come back through the proxy. Where nf_tables answers, the redirect and the reset are
+// an nftables table of the fault's own (firewall.Redirect.NftTable), made and read over netlink,
+// which the kernel ends by itself once the lease is not renewed — so a dead agent (whose proxy
+// died with it) leaves the port answering the application directly again after the lease;
+// elsewhere (a kernel without nf_tables) they are iptables chains (firewall.Redirect), which need
+// an agent to end them.
 type HTTP struct {
 	// Listen opens the proxy's listeners (default: proxy.ListenAny, every address of the
 	// families, one free port).
@@ -30,12 +38,14 @@ type HTTP struct {
 
 type httpHeld struct {
 	r        firewall.Redirect
-	backend  firewall.Backend
 	families []int
 	proxy    *proxy.Proxy
 	drain    time.Duration
 	resets   string // what became of the connections opened before the fault
 	detail   string
+	// nft is the fault's table, as made (nil: the iptables fallback, in backend)
+	nft     *kernel.NftTable
+	backend firewall.Backend
 }
 
 func (h *httpHeld) Kind() string      { return protocol.KindHTTP }
@@ -49,6 +59,20 @@ func (h *httpHeld) Counts() *protocol.HTTPReading {
 	return &protocol.HTTPReading{Connections: s.Connections, Relayed: s.Relayed, Requests: s.Requests, Faulted: s.Faulted, Errors: s.Errors}
 }
 
+// ExpiresInKernel implements Expiring.
+func (h *httpHeld) ExpiresInKernel() bool { return h.nft != nil }
+
+// RenewInKernel implements Expiring.
+func (h *httpHeld) RenewInKernel(env *Env, lease time.Duration) error {
+	if h.nft == nil {
+		return nil
+	}
+	return firewall.NftRenew(env.Exec, env.Kernel, h.nft.NftRef, h.r.Iface, lease)
+}
+
+// Firewall implements Firewalled.
+func (h *httpHeld) Firewall() string { return firewallOf(h.nft != nil, h.backend) }
+
 func (h *httpHeld) proxyObject() protocol.KernelObject {
 	return protocol.KernelObject{Type: protocol.ObjProxy, Name: fmt.Sprintf("tcp :%d", h.r.ProxyPort),
 		Detail: fmt.Sprintf("the HTTP proxy of port %d, in the agent's process", h.r.Port)}
@@ -56,8 +80,12 @@ func (h *httpHeld) proxyObject() protocol.KernelObject {
 
 func (h *httpHeld) Objects() []protocol.KernelObject {
 	var out []protocol.KernelObject
-	for _, f := range h.families {
-		out = append(out, h.r.Objects(f)...)
+	if h.nft != nil {
+		out = firewall.NftObjects(h.nft)
+	} else {
+		for _, f := range h.families {
+			out = append(out, h.r.Objects(f)...)
+		}
 	}
 	if h.proxy != nil && h.proxy.Serving() {
 		out = append(out, h.proxyObject())
@@ -66,38 +94,77 @@ func (h *httpHeld) Objects() []protocol.KernelObject {
 }
 
 func (h *httpHeld) Check(env *Env) (string, error) {
-	var words []string
-	for _, f := range h.families {
-		rs, err := firewall.Read(env.Ctx, env.Exec, h.backend, f)
+	var rules string
+	if h.nft != nil {
+		f, err := firewall.NftVerify(env.Kernel, h.nft, h.r.Iface)
 		if err != nil {
 			return "", err
 		}
-		d, err := h.r.Verify(rs)
+		rules = fmt.Sprintf("nftables, %s): proxy :%d; table %s: port %d redirected to %d, established connections that go around it reset (%s) while %q is in @%s, %d packets so far; %s",
+			familyWords(h.families), h.r.ProxyPort, h.nft.NftRef, h.r.Port, h.r.ProxyPort, strings.Join(f.Rules, ", "), h.r.Iface, firewall.LeaseSet, f.Packets, f.Ends())
+	} else {
+		words, err := verifyIptables(env, h.backend, h.families, h.r.Verify)
 		if err != nil {
 			return "", err
 		}
-		words = append(words, d)
+		rules = fmt.Sprintf("iptables-%s; it needs an agent to end it): proxy :%d; %s", h.backend, h.r.ProxyPort, words)
 	}
 	if !h.proxy.Serving() {
 		return "", fmt.Errorf("the proxy on :%d is stopped", h.r.ProxyPort)
 	}
-	h.detail = fmt.Sprintf("http on port %d of %s (%s): proxy :%d; %s; %s; %s", h.r.Port, h.r.Iface, h.backend, h.r.ProxyPort,
-		strings.Join(words, "; "), h.resets, h.proxy.Stats())
+	h.detail = fmt.Sprintf("http on port %d of %s (%s; %s; %s", h.r.Port, h.r.Iface, rules, h.resets, h.proxy.Stats())
 	return h.detail, nil
 }
 
+// stopProxy stops the proxy (idle connections closed at once, requests in flight given the
+// drain) and says how it went.
+func (h *httpHeld) stopProxy() string {
+	stats := h.proxy.Stats()
+	reset := h.proxy.Stop(h.drain)
+	w := fmt.Sprintf("proxy :%d stopped after %s", h.r.ProxyPort, stats)
+	if reset > 0 {
+		w += fmt.Sprintf("; %s still in a request after %s reset", proxy.Count(reset, "connection"), h.drain)
+	}
+	return w
+}
+
 // Revert takes the fault down in an order that never cuts a connection:
-//  1. the reset rule, family by family (with the redirect gone and the rule left, every direct
-//     connection would be reset; if it will not come off, everything else stays, the proxy
-//     keeps serving, and the revert is retried);
-//  2. the redirect rule, replaced by one that redirects nothing: new connections go to the
-//     application directly, while conntrack and the NAT hooks stay in use in the namespace
-//     (firewall.Redirect.DrainRule): the connections still going through the proxy need them to
-//     have their last packets (their FIN) translated back to the port they came in on;
-//  3. the proxy stops: idle connections closed at once, requests in flight given the drain,
+//  1. the reset rules go, and the redirects are replaced by a rule that redirects nothing: new
+//     connections go to the application directly, while conntrack and the NAT hooks stay in
+//     use in the namespace (firewall.Redirect.NftDrain, DrainRule): the connections still going
+//     through the proxy need them to have their last packets (their FIN) translated back to the
+//     port they came in on. Over nftables that is one transaction; over iptables the reset
+//     rule goes first, family by family (with the redirect gone and the rule left, every direct
+//     connection would be reset). If it does not happen, everything else stays, the proxy keeps
+//     serving, and the revert is retried;
+//  2. the proxy stops: idle connections closed at once, requests in flight given the drain,
 //     so clients reconnect, to the application;
-//  4. the nat chain and its jump.
+//  3. the fault's table (nftables) or its nat chains and their jumps (iptables) go.
 func (h *httpHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
+	if h.nft != nil {
+		return h.revertNft(env)
+	}
+	return h.revertIptables(env)
+}
+
+func (h *httpHeld) revertNft(env *Env) ([]protocol.KernelObject, string) {
+	var words []string
+	if h.proxy.Serving() {
+		switch err := firewall.NftReplaceRules(env.Exec, env.Kernel, h.nft.NftRef, h.r.NftDrain()); {
+		case err == nil:
+			words = append(words, fmt.Sprintf("table %s: the redirect and the reset rules replaced by the drain rule", h.nft.NftRef))
+		case errors.Is(err, kernel.ErrNoTable):
+			words = append(words, fmt.Sprintf("table %s: gone already", h.nft.NftRef))
+		default:
+			return h.Objects(), fmt.Sprintf("table %s: the redirect and the reset rules not replaced (%v): they and the proxy on :%d stay", h.nft.NftRef, err, h.r.ProxyPort)
+		}
+		words = append(words, h.stopProxy())
+	}
+	remaining, d := firewall.NftRevert(env.Exec, env.Kernel, h.nft.NftRef)
+	return remaining, strings.Join(append(words, d), "; ")
+}
+
+func (h *httpHeld) revertIptables(env *Env) ([]protocol.KernelObject, string) {
 	var remaining []protocol.KernelObject
 	var words []string
 	chain := firewall.ChainName(h.r.FaultID)
@@ -120,13 +187,7 @@ func (h *httpHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 				words = append(words, err.Error())
 			}
 		}
-		stats := h.proxy.Stats()
-		reset := h.proxy.Stop(h.drain)
-		w := fmt.Sprintf("proxy :%d stopped after %s", h.r.ProxyPort, stats)
-		if reset > 0 {
-			w += fmt.Sprintf("; %s still in a request after %s reset", proxy.Count(reset, "connection"), h.drain)
-		}
-		words = append(words, w)
+		words = append(words, h.stopProxy())
 	}
 	for i := len(h.families) - 1; i >= 0; i-- {
 		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, h.families[i], "nat", chain)
@@ -139,50 +200,43 @@ func (h *httpHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 // Apply implements Kind.
 func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	spec := f.Spec
-	fail := func(code, format string, a ...any) Outcome {
-		return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
-	}
 	if spec.HTTP == nil {
-		return fail(protocol.ErrBadRequest, "an http fault needs its http parameters")
+		return failed(protocol.ErrBadRequest, "an http fault needs its http parameters")
 	}
 	params := *spec.HTTP
-	iface, families, backend, chain, rerr := env.chainTarget(f.ID, spec.Interface, nil, "no connection comes in there")
+	iface, families, chain, rerr := env.firewallTarget(f.ID, spec.Interface, nil, "no connection comes in there")
 	if rerr != nil {
 		return Outcome{Err: rerr}
 	}
-	for _, fam := range families {
-		rs, err := firewall.Read(env.Ctx, env.Exec, backend, fam)
-		if err != nil {
-			return fail(protocol.ErrApplyFailed, "%v", err)
-		}
-		for _, table := range firewall.RedirectTables {
-			if len(firewall.Present(rs, table, chain)) > 0 {
-				return fail(protocol.ErrApplyFailed, "IPv%d %s chain %s exists already and no live agent holds it; it could not be reverted as an orphan", fam, table, chain)
-			}
-		}
-		// one proxy per port: a second redirect would take the connections from the first
-		for _, other := range firewall.PortRedirects(rs, params.Port) {
-			if owner, ok := env.Claims.Chains[ownership.ChainKey{Family: fam, Table: "nat", Name: other}]; ok {
-				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
-					Message: fmt.Sprintf("port %d is redirected to the HTTP proxy of %s already", params.Port, OwnerWords(owner, env.Agent))}}
-			}
-			if len(env.Claims.Unanswered) > 0 {
-				a := env.Claims.Unanswered[0]
-				return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &protocol.Owner{Agent: a, FaultID: strings.TrimPrefix(other, ownership.ChainPrefix)},
-					Message: fmt.Sprintf("port %d is redirected by chain %s, and agent %s did not say what it holds; it may be its, so it is left alone", params.Port, other, a)}}
-			}
-			return fail(protocol.ErrApplyFailed, "port %d is redirected by chain %s, which no live agent holds; it could not be reverted as an orphan", params.Port, other)
-		}
+	if out := portFree(env, f.ID, chain, params.Port); out.Err != nil {
+		return out
 	}
-
 	listen := k.Listen
 	if listen == nil {
 		listen = proxy.ListenAny
 	}
 	lns, port, err := listen(families)
 	if err != nil {
-		return fail(protocol.ErrApplyFailed, "the proxy cannot listen: %v", err)
+		return failed(protocol.ErrApplyFailed, "the proxy cannot listen: %v", err)
 	}
+	held := &httpHeld{
+		r:     firewall.Redirect{FaultID: f.ID, Iface: iface, Port: params.Port, ProxyPort: port},
+		proxy: proxy.Start(k.proxyConfig(env, params), lns...), drain: k.Drain,
+	}
+	if held.drain == 0 {
+		held.drain = time.Second
+	}
+	if out, viaNft := held.applyNft(env, families, time.Duration(f.LeaseMs)*time.Millisecond); viaNft {
+		return out
+	}
+	return held.applyIptables(env, families)
+}
+
+func failed(code, format string, a ...any) Outcome {
+	return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
+}
+
+func (k HTTP) proxyConfig(env *Env, params protocol.HTTPParams) proxy.Config {
 	cfg := proxy.Config{AppPort: params.Port, ErrorCode: params.ErrorCode, ErrorBody: params.ErrorBody,
 		Exclude: params.Exclude, Methods: params.Methods, Target: k.Target, Logf: env.logf}
 	if params.DelayMs != nil {
@@ -194,42 +248,95 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	if params.ErrorRate != nil {
 		cfg.ErrorRate = *params.ErrorRate / 100
 	}
-	drain := k.Drain
-	if drain == 0 {
-		drain = time.Second
+	return cfg
+}
+
+// portFree refuses an HTTP fault whose name is taken in the firewall already (a gone agent's
+// that the orphan scan could not revert, or a live one's that did not answer), or whose port
+// another HTTP fault redirects (one proxy per port: a second redirect would take the connections
+// from the first) — found in nftables tables and in iptables chains alike (an agent of an
+// earlier version redirects with iptables). Where nf_tables answers and the namespace has no
+// legacy tables, nothing but netlink is read.
+func portFree(env *Env, id, chain string, port int) Outcome {
+	found := firewall.Inventory(env.Ctx, env.Exec, env.Kernel, env.readFile)
+	dumps := map[string]*firewall.Ruleset{}
+	for _, fo := range found {
+		if fo.Key.Name == chain {
+			return existing(env, id, foundWords(fo))
+		}
+		redirects, err := firewall.FoundRedirects(env.Ctx, env.Exec, env.Kernel, fo, port, dumps)
+		if err != nil {
+			return failed(protocol.ErrApplyFailed, "%v", err)
+		}
+		if !redirects {
+			continue
+		}
+		if owner, ok := env.Claims.Chains[fo.Key]; ok {
+			return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
+				Message: fmt.Sprintf("port %d is redirected to the HTTP proxy of %s already", port, OwnerWords(owner, env.Agent))}}
+		}
+		if len(env.Claims.Unanswered) > 0 {
+			a := env.Claims.Unanswered[0]
+			return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &protocol.Owner{Agent: a, FaultID: strings.TrimPrefix(fo.Key.Name, ownership.ChainPrefix)},
+				Message: fmt.Sprintf("port %d is redirected by %s, and agent %s did not say what it holds; it may be its, so it is left alone", port, fo.Key.Name, a)}}
+		}
+		return failed(protocol.ErrApplyFailed, "port %d is redirected by %s, which no live agent holds; it could not be reverted as an orphan", port, fo.Key.Name)
 	}
-	held := &httpHeld{
-		r:       firewall.Redirect{FaultID: f.ID, Iface: iface, Port: params.Port, ProxyPort: port},
-		backend: backend, proxy: proxy.Start(cfg, lns...), drain: drain,
+	return Outcome{}
+}
+
+// applyNft makes the fault's table, in one transaction, resets the connections from before it,
+// and reads it back; viaNft is false when nf_tables cannot hold it here (nothing was made: fall
+// back to iptables).
+func (h *httpHeld) applyNft(env *Env, families []int, lease time.Duration) (out Outcome, viaNft bool) {
+	t := h.r.NftTable(families, lease)
+	made := time.Now()
+	if err := firewall.NftCreate(env.Exec, env.Kernel, t); err != nil {
+		if errors.Is(err, kernel.ErrNoNftables) {
+			return Outcome{}, false
+		}
+		h.proxy.Stop(0)
+		// a transaction is all or nothing: a failed one left nothing
+		return failed(protocol.ErrApplyFailed, "nftables table %s: %v; nothing was changed", t.NftRef, err), true
 	}
-	tx := held.r.ApplyTransaction()
+	h.nft, h.families = t, families
+	h.resets = resetConnections(env, h.r.Port)
+	return heldFromNow(env, h, made, lease), true
+}
+
+// applyIptables is the fallback where nf_tables cannot hold the table: one iptables-restore
+// transaction per family (both tables), then read back with iptables-save.
+func (h *httpHeld) applyIptables(env *Env, families []int) Outcome {
+	backend, err := env.Backend()
+	if err != nil {
+		h.proxy.Stop(0)
+		return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrNoBackend, Message: err.Error()}}
+	}
+	h.backend = backend
+	tx := h.r.ApplyTransaction()
 	for _, fam := range families {
 		argv := firewall.RestoreArgv(backend, fam)
 		r := env.Exec.Run(env.Ctx, argv, tx)
+		// on a failure the family's nat table may have committed without its filter table
+		// (legacy commits table by table): its chains are reverted too
+		h.families = append(h.families, fam)
 		if !r.OK() {
-			if len(held.families) == 0 {
-				// the first family's transaction failed: the nat table may have committed
-				// without the filter one (legacy commits table by table), so look
-				held.families = []int{fam}
-			} else {
-				held.families = append(held.families, fam)
-			}
-			return rollback(env, held, protocol.ErrApplyFailed, fmt.Sprintf("%s (IPv%d): %s", argv[0], fam, r.Why()))
+			return rollback(env, h, protocol.ErrApplyFailed, fmt.Sprintf("%s (IPv%d): %s", argv[0], fam, r.Why()))
 		}
-		held.families = append(held.families, fam)
 	}
-	held.resets = resetConnections(env, params.Port)
-	if _, err := held.Check(env); err != nil {
-		return rollback(env, held, protocol.ErrVerifyFailed, "read back: "+err.Error())
+	h.resets = resetConnections(env, h.r.Port)
+	if _, err := h.Check(env); err != nil {
+		return rollback(env, h, protocol.ErrVerifyFailed, "read back: "+err.Error())
 	}
-	return Outcome{Held: held}
+	return Outcome{Held: h}
 }
 
 // resetConnections resets the established connections to port that came from elsewhere: they
-// were opened before the redirect and go around the proxy. `ss -K` destroys sockets where the
-// kernel allows it (CONFIG_INET_DIAG_DESTROY; it skips them silently where it does not): their
-// clients see the reset at once and reconnect through the proxy. The connections still there
-// afterwards are reset by the fault's filter rule at their next packet.
+// were opened before the redirect and go around the proxy. They are destroyed over sock_diag
+// (SOCK_DESTROY, what `ss -K` does; recorded in its words) where the kernel allows it
+// (CONFIG_INET_DIAG_DESTROY): their clients see the reset at once and reconnect through the
+// proxy. The connections still there afterwards are reset by the fault's reset rule at their
+// next packet.
 func resetConnections(env *Env, port int) string {
 	conns, err := env.Kernel.Connections(port)
 	if err != nil {
@@ -244,8 +351,11 @@ func resetConnections(env *Env, port int) string {
 	if len(old) == 0 {
 		return "no connection opened before the fault"
 	}
-	for _, argv := range KillArgv(port, old) {
-		env.Exec.Run(env.Ctx, argv, "")
+	for start := 0; start < len(old); start += killBatch {
+		batch := old[start:min(start+killBatch, len(old))]
+		began := time.Now()
+		_, err := env.Kernel.DestroyConnections(batch)
+		_ = exec.Done(env.Exec, KillArgv(port, batch), "", time.Since(began), err)
 	}
 	after, err := env.Kernel.Connections(port)
 	if err != nil {
@@ -253,10 +363,8 @@ func resetConnections(env *Env, port int) string {
 	}
 	left := 0
 	for _, c := range after {
-		for _, o := range old {
-			if c == o {
-				left++
-			}
+		if slices.Contains(old, c) {
+			left++
 		}
 	}
 	if left == 0 {
@@ -265,7 +373,7 @@ func resetConnections(env *Env, port int) string {
 	return fmt.Sprintf("%s opened before the fault could not be destroyed here (no CONFIG_INET_DIAG_DESTROY in this kernel?): the reset rule ends them at their next packet", proxy.Count(left, "connection"))
 }
 
-// killBatch bounds the connections one ss command names.
+// killBatch bounds the connections one record names.
 const killBatch = 100
 
 // ssAddr is ss's spelling of an address and port: a.b.c.d:p, [v6]:p.
@@ -276,20 +384,15 @@ func ssAddr(a netip.AddrPort) string {
 	return "[" + a.Addr().String() + "]:" + strconv.Itoa(int(a.Port()))
 }
 
-// KillArgv is what destroys these connections of port: `ss -K` with a filter naming each one's
-// remote end (argv; ss reads the filter from its arguments).
-func KillArgv(port int, conns []kernel.Conn) [][]string {
-	var out [][]string
-	for start := 0; start < len(conns); start += killBatch {
-		end := min(start+killBatch, len(conns))
-		argv := []string{"ss", "-K", "-t", "-n", "-H", "state", "established", "sport", "=", ":" + strconv.Itoa(port), "and", "("}
-		for i, c := range conns[start:end] {
-			if i > 0 {
-				argv = append(argv, "or")
-			}
-			argv = append(argv, "dst", ssAddr(c.Remote))
+// KillArgv is the ss command line that destroys these connections of port (what the record
+// says for DestroyConnections): `ss -K` with a filter naming each one's remote end.
+func KillArgv(port int, conns []kernel.Conn) []string {
+	argv := []string{"ss", "-K", "-t", "-n", "-H", "state", "established", "sport", "=", ":" + strconv.Itoa(port), "and", "("}
+	for i, c := range conns {
+		if i > 0 {
+			argv = append(argv, "or")
 		}
-		out = append(out, append(argv, ")"))
+		argv = append(argv, "dst", ssAddr(c.Remote))
 	}
-	return out
+	return append(argv, ")")
 }

@@ -44,27 +44,38 @@ func (h *partitionHeld) Objects() []protocol.KernelObject {
 
 func (h *partitionHeld) Check(env *Env) (string, error) {
 	if h.nft != nil {
-		d, err := firewall.NftVerify(env.Kernel, h.nft, h.p.Iface)
+		f, err := firewall.NftVerify(env.Kernel, h.nft, h.p.Iface)
 		if err != nil {
 			return "", err
 		}
-		h.detail = fmt.Sprintf("partition on %s (nftables, %s): %s", h.p.Iface, familyWords(h.families), d)
+		h.detail = fmt.Sprintf("partition on %s (nftables, %s): table %s: drop rules (%s) while %q is in @%s, %d packets dropped so far; %s",
+			h.p.Iface, familyWords(h.families), h.nft.NftRef, strings.Join(f.Rules, ", "), h.p.Iface, firewall.LeaseSet, f.Packets, f.Ends())
 		return h.detail, nil
 	}
+	words, err := verifyIptables(env, h.backend, h.families, h.p.Verify)
+	if err != nil {
+		return "", err
+	}
+	h.detail = fmt.Sprintf("partition on %s (iptables-%s; it needs an agent to end it): %s", h.p.Iface, h.backend, words)
+	return h.detail, nil
+}
+
+// verifyIptables reads each family's rules back (iptables-save) and has verify say what it
+// finds there: its words for all families, or the first problem.
+func verifyIptables(env *Env, backend firewall.Backend, families []int, verify func(*firewall.Ruleset) (string, error)) (string, error) {
 	var words []string
-	for _, f := range h.families {
-		rs, err := firewall.Read(env.Ctx, env.Exec, h.backend, f)
+	for _, f := range families {
+		rs, err := firewall.Read(env.Ctx, env.Exec, backend, f)
 		if err != nil {
 			return "", err
 		}
-		d, err := h.p.Verify(rs)
+		d, err := verify(rs)
 		if err != nil {
 			return "", err
 		}
 		words = append(words, d)
 	}
-	h.detail = fmt.Sprintf("partition on %s (iptables-%s; it needs an agent to end it): %s", h.p.Iface, h.backend, strings.Join(words, "; "))
-	return h.detail, nil
+	return strings.Join(words, "; "), nil
 }
 
 func (h *partitionHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
@@ -84,6 +95,9 @@ func (h *partitionHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 // ExpiresInKernel implements Expiring.
 func (h *partitionHeld) ExpiresInKernel() bool { return h.nft != nil }
 
+// Firewall implements Firewalled.
+func (h *partitionHeld) Firewall() string { return firewallOf(h.nft != nil, h.backend) }
+
 // RenewInKernel implements Expiring.
 func (h *partitionHeld) RenewInKernel(env *Env, lease time.Duration) error {
 	if h.nft == nil {
@@ -93,8 +107,8 @@ func (h *partitionHeld) RenewInKernel(env *Env, lease time.Duration) error {
 }
 
 // Expiring is a held fault that the kernel ends by itself when its lease is not renewed (a
-// partition held through nftables): the agent gives the kernel each renewal too. Faults that are
-// not (netem: a qdisc has no timeout; the iptables fallback; http, still iptables) need an agent
+// partition or an http fault held through nftables): the agent gives the kernel each renewal
+// too. Faults that are not (netem: a qdisc has no timeout; the iptables fallback) need an agent
 // to end them: this one at its lease's lapse or its TTL, or another one's orphan scan.
 type Expiring interface {
 	ExpiresInKernel() bool
@@ -122,13 +136,17 @@ func familyWords(families []int) string {
 // Apply implements Kind.
 func (Partition) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	spec := f.Spec
-	iface, families, backend, chain, rerr := env.chainTarget(f.ID, spec.Interface, spec.Scope, "there is nothing to partition")
+	iface, families, chain, rerr := env.firewallTarget(f.ID, spec.Interface, spec.Scope, "there is nothing to partition")
 	if rerr != nil {
 		return Outcome{Err: rerr}
 	}
 	p := firewall.Partition{FaultID: f.ID, Iface: iface, Scope: spec.Scope}
 	out, viaNft := applyNft(env, p, families, time.Duration(f.LeaseMs)*time.Millisecond)
 	if !viaNft {
+		backend, err := env.Backend()
+		if err != nil {
+			return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrNoBackend, Message: err.Error()}}
+		}
 		return applyIptables(env, p, families, backend, chain)
 	}
 	return out
@@ -159,18 +177,29 @@ func applyNft(env *Env, p firewall.Partition, families []int, lease time.Duratio
 		// a transaction is all or nothing: a failed one left nothing
 		return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("nftables table %s: %v; nothing was changed", t.NftRef, err)}}, true
 	}
-	held := &partitionHeld{p: p, families: families, nft: t}
+	return heldFromNow(env, &partitionHeld{p: p, families: families, nft: t}, made, lease), true
+}
+
+// expiringHeld is a held fault the kernel ends by itself.
+type expiringHeld interface {
+	Held
+	Expiring
+}
+
+// heldFromNow reads back a fault whose table was made at made. The agent's lease runs from now
+// on: if what came after the table (reading back, resetting connections) took a good part of
+// the margin, the kernel's copy of the lease starts again from now too, so that it cannot end
+// before the agent's.
+func heldFromNow(env *Env, held expiringHeld, made time.Time, lease time.Duration) Outcome {
 	if _, err := held.Check(env); err != nil {
-		return rollback(env, held, protocol.ErrVerifyFailed, "read back: "+err.Error()), true
+		return rollback(env, held, protocol.ErrVerifyFailed, "read back: "+err.Error())
 	}
-	// the agent's lease runs from now on: if reading back took a good part of the margin, the
-	// kernel's copy starts again from now too, so it cannot end before the agent's
 	if time.Since(made) > firewall.ExpiryMargin/4 {
 		if err := held.RenewInKernel(env, lease); err != nil {
-			return rollback(env, held, protocol.ErrApplyFailed, "renewing the kernel's lease after a slow read-back: "+err.Error()), true
+			return rollback(env, held, protocol.ErrApplyFailed, "renewing the kernel's lease after a slow read-back: "+err.Error())
 		}
 	}
-	return Outcome{Held: held}, true
+	return Outcome{Held: held}
 }
 
 // applyIptables is the fallback where nf_tables does not answer: iptables-restore, one

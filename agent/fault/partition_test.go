@@ -27,7 +27,7 @@ func nftPod() (*fakekernel.Kernel, *lease.Fake) {
 func envOf(k *fakekernel.Kernel) (*Env, *exec.Log) {
 	log := exec.NewLog(k)
 	return &Env{Ctx: context.Background(), Exec: log, Kernel: k, Agent: "agent-a", RunID: "r1", Claims: ownership.NewClaims("agent-a"),
-		Backend: func() (firewall.Backend, error) { return firewall.Detect(context.Background(), k, k.ReadFile, "probe") }}, log
+		Backend: func() (firewall.Backend, error) { return firewall.Detect(context.Background(), k, k.ReadFile, "probe") }, ReadFile: k.ReadFile}, log
 }
 
 func partitionReq(id string, leaseMs int64, scope *protocol.Scope) protocol.FaultRequest {
@@ -65,26 +65,13 @@ func TestPartitionHeldThroughNftablesExpiresInTheKernel(t *testing.T) {
 		t.Fatal("a partition through nftables does not say it expires in the kernel")
 	}
 	objs := held.Objects()
-	if objs[0].Type != protocol.ObjChain || objs[0].Name != "CHAOS-p1" || objs[0].Table != "inet" || len(objs) != 9 {
+	if objs[0].Type != protocol.ObjTable || objs[0].Name != "CHAOS-p1" || objs[0].Table != "inet" || len(objs) != 9 {
 		t.Fatalf("objects %+v", objs)
 	}
 	if !strings.Contains(held.Detail(), "partition on eth0 (nftables, IPv4): table inet CHAOS-p1: drop rules (4 in output, 4 in input)") {
 		t.Fatalf("detail %q", held.Detail())
 	}
-	// renewed 10 s later for 15 s more: in effect past the first end (16 s)
-	c.Advance(10 * time.Second)
-	if err := RenewInKernel(env, held, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c.Advance(15 * time.Second)
-	if _, err := held.Check(env); err != nil {
-		t.Fatalf("25 s in, 15 s after a renewal for 15 s: %v", err)
-	}
-	// then no renewal: the kernel's copy ends 16 s after the last one
-	c.Advance(1100 * time.Millisecond)
-	if _, err := held.Check(env); !errors.Is(err, firewall.ErrLeaseLapsedInKernel) {
-		t.Fatalf("after lease + margin without a renewal: %v", err)
-	}
+	renewedThenLapsed(t, env, c, held)
 	remaining, detail := held.Revert(env)
 	if len(remaining) != 0 || detail != "table inet CHAOS-p1 removed" {
 		t.Fatalf("revert: %+v %q", remaining, detail)
@@ -94,6 +81,25 @@ func TestPartitionHeldThroughNftablesExpiresInTheKernel(t *testing.T) {
 	}
 	if remaining, detail = held.Revert(env); len(remaining) != 0 || !strings.Contains(detail, "nothing there") {
 		t.Fatalf("second revert: %+v %q", remaining, detail)
+	}
+}
+
+// renewedThenLapsed: a fault made with a 15 s lease (the kernel's end 16 s on), renewed 10 s later
+// for 15 s more, is in effect past its first end; with no renewal after that, the kernel ends it
+// 16 s after the last one.
+func renewedThenLapsed(t *testing.T, env *Env, c *lease.Fake, held Held) {
+	t.Helper()
+	c.Advance(10 * time.Second)
+	if err := RenewInKernel(env, held, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(15 * time.Second)
+	if _, err := held.Check(env); err != nil {
+		t.Fatalf("25 s in, 15 s after a renewal for 15 s: %v", err)
+	}
+	c.Advance(1100 * time.Millisecond)
+	if _, err := held.Check(env); !errors.Is(err, firewall.ErrLeaseLapsedInKernel) {
+		t.Fatalf("after lease + margin without a renewal: %v", err)
 	}
 }
 

@@ -138,6 +138,14 @@ func (r *rule) port(role string, port int) {
 		r.cmp(binary.BigEndian.AppendUint16(nil, uint16(port))))
 }
 
+// ctBits matches a connection whose conntrack key (state, status) has any of bits.
+func (r *rule) ctBits(words string, key expr.CtKey, bits uint32) {
+	r.add("ct "+words,
+		&expr.Ct{Key: key, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+}
+
 func (r *rule) verdict(kind expr.VerdictKind, word string) {
 	r.add("counter "+word, &expr.Counter{}, &expr.Verdict{Kind: kind})
 }

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -125,13 +126,44 @@ func TestNftRedirect(t *testing.T) {
 	if !reflect.DeepEqual(last, []expr.Any{&expr.Immediate{Register: 1, Data: []byte{0x9c, 0x40}}, &expr.Redir{RegisterProtoMin: 1}}) {
 		t.Fatalf("%#v", last)
 	}
-	if len(filter.Rules) != 1 || filter.Rules[0].Text != "iifname @lease meta l4proto tcp th dport 80 ct state established counter reject with tcp reset" {
+	// per family: a family the fault does not cover (an interface without its addresses) keeps
+	// its connections
+	if len(filter.Rules) != 2 || filter.Rules[0].Text != "iifname @lease meta nfproto ipv4 meta l4proto tcp th dport 80 ct state established counter reject with tcp reset" {
 		t.Fatalf("%q", texts(filter.Rules))
+	}
+	if only4 := r.NftTable([]int{4}, 10*time.Second); len(only4.Chains[1].Rules) != 1 || !strings.Contains(only4.Chains[1].Rules[0].Text, "ipv4") {
+		t.Fatalf("%q", texts(only4.Chains[1].Rules))
+	}
+	ct := filter.Rules[0].Exprs[8:11]
+	if !reflect.DeepEqual(ct, []expr.Any{&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, expr.CtStateBitESTABLISHED), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}) {
+		t.Fatalf("%#v", filter.Rules[0].Exprs)
 	}
 	if rj, ok := filter.Rules[0].Exprs[len(filter.Rules[0].Exprs)-1].(*expr.Reject); !ok || rj.Type != unix.NFT_REJECT_TCP_RST {
 		t.Fatalf("%#v", filter.Rules[0].Exprs)
 	}
 	if !strings.Contains(tb.CreateScript(), "add chain inet CHAOS-h1 prerouting { type nat hook prerouting priority -100; policy accept; }") {
 		t.Fatal(tb.CreateScript())
+	}
+}
+
+// The drain: the reset rules go and the redirects are replaced, in one transaction, by a rule
+// that redirects nothing but needs conntrack (ct status dnat), as iptables' DrainRule does.
+func TestNftDrainOfARedirect(t *testing.T) {
+	r := Redirect{FaultID: "h1", Iface: "eth0", Port: 80, ProxyPort: 40000}
+	drain := r.NftDrain()
+	want := "flush chain inet CHAOS-h1 input\n" +
+		"flush chain inet CHAOS-h1 prerouting\n" +
+		"add rule inet CHAOS-h1 prerouting ct status dnat counter return\n"
+	if got := kernel.ReplaceScript(NftRef("h1"), drain); got != want {
+		t.Fatalf("%s\nwant\n%s", got, want)
+	}
+	exprs := drain[1].Rules[0].Exprs
+	if ct, ok := exprs[0].(*expr.Ct); !ok || ct.Key != expr.CtKeySTATUS {
+		t.Fatalf("%#v", exprs)
+	}
+	if bw, ok := exprs[1].(*expr.Bitwise); !ok || binary.NativeEndian.Uint32(bw.Mask) != 0x20 {
+		t.Fatalf("%#v", exprs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func NftRefOf(k ownership.ChainKey) kernel.NftRef {
 // NftTableObject is the reply's object for a fault's table (a peer claims the table by it).
 func NftTableObject(ref kernel.NftRef, detail string) protocol.KernelObject {
 	k := NftKey(ref)
-	return protocol.KernelObject{Type: protocol.ObjChain, Name: k.Name, Table: k.Table, Detail: detail}
+	return protocol.KernelObject{Type: protocol.ObjTable, Name: k.Name, Table: k.Table, Detail: detail}
 }
 
 // NftObjects are what a partition made, as the reply names them: its table, and each rule in
@@ -78,59 +79,84 @@ func NftObjects(t *kernel.NftTable) []protocol.KernelObject {
 // the fault (nobody renewed it in time).
 var ErrLeaseLapsedInKernel = errors.New("its lease lapsed in the kernel (no element in @" + LeaseSet + "): the rules match nothing")
 
+// NftFound is what NftVerify read back of a fault's table.
+type NftFound struct {
+	// Left is what is left of the kernel's lease: the fault ends by itself after it.
+	Left time.Duration
+	// Packets is what the table's rules counted so far.
+	Packets uint64
+	// Rules says, per chain, how many rules of the kind made were found: "4 in output".
+	Rules []string
+}
+
+// Ends is the kernel's end of the fault in words.
+func (f NftFound) Ends() string {
+	return fmt.Sprintf("the kernel ends it by itself in %s unless the lease is renewed", f.Left.Round(100*time.Millisecond))
+}
+
+// ruleKind is what a rule does, as its last expression says (drop, return, a redirect, a
+// reject): what a rule read back is compared by (the kernel gives expressions back in its own
+// form: counters with their counts, lookups with set ids).
+func ruleKind(r kernel.NftRule) string {
+	if len(r.Exprs) == 0 {
+		return ""
+	}
+	last := r.Exprs[len(r.Exprs)-1]
+	if v, ok := last.(*expr.Verdict); ok {
+		return fmt.Sprintf("verdict %d", v.Kind)
+	}
+	return fmt.Sprintf("%T", last)
+}
+
 // NftVerify reads a fault's table back against the one made: the interface in the lease set,
-// and each base chain hooked with as many drop rules as it was given. It says what it found,
-// with the packets dropped so far and what is left of the kernel's lease.
-func NftVerify(k kernel.Nftables, want *kernel.NftTable, iface string) (string, error) {
+// and each base chain hooked, with at least as many rules of each kind as it was given.
+func NftVerify(k kernel.Nftables, want *kernel.NftTable, iface string) (NftFound, error) {
+	var found NftFound
 	got, err := k.NftRead(want.NftRef)
 	if err != nil {
-		return "", err
+		return found, err
 	}
-	var left time.Duration
-	found := false
+	leased := false
 	for _, s := range got.Sets {
 		for _, e := range s.Elements {
 			if s.Name == LeaseSet && bytes.Equal(e.Key, kernel.IfnameKey(iface)) {
-				found, left = true, e.Expires
+				leased, found.Left = true, e.Expires
 			}
 		}
 	}
-	if !found {
-		return "", fmt.Errorf("table %s: %w", want.NftRef, ErrLeaseLapsedInKernel)
+	if !leased {
+		return found, fmt.Errorf("table %s: %w", want.NftRef, ErrLeaseLapsedInKernel)
 	}
-	var packets uint64
-	var words []string
 	for _, wc := range want.Chains {
-		var gc *kernel.NftChain
-		for i := range got.Chains {
-			if got.Chains[i].Name == wc.Name {
-				gc = &got.Chains[i]
-			}
+		i := slices.IndexFunc(got.Chains, func(c kernel.NftChain) bool { return c.Name == wc.Name })
+		if i < 0 || got.Chains[i].Hook != wc.Hook || got.Chains[i].Type != wc.Type {
+			return found, fmt.Errorf("table %s: no base chain %s", want.NftRef, wc.Name)
 		}
-		if gc == nil || gc.Hook != wc.Hook || gc.Type != wc.Type {
-			return "", fmt.Errorf("table %s: no base chain %s", want.NftRef, wc.Name)
-		}
-		drops := 0
-		for _, r := range gc.Rules {
-			if len(r.Exprs) == 0 {
-				continue
-			}
-			if v, ok := r.Exprs[len(r.Exprs)-1].(*expr.Verdict); ok && v.Kind == expr.VerdictDrop {
-				drops++
-			}
+		kinds := map[string]int{}
+		for _, r := range got.Chains[i].Rules {
+			kinds[ruleKind(r)]++
 			for _, e := range r.Exprs {
 				if c, ok := e.(*expr.Counter); ok {
-					packets += c.Packets
+					found.Packets += c.Packets
 				}
 			}
 		}
-		if drops < len(wc.Rules) {
-			return "", fmt.Errorf("table %s chain %s: %d of %d drop rules", want.NftRef, wc.Name, drops, len(wc.Rules))
+		for _, r := range wc.Rules {
+			if kinds[ruleKind(r)]--; kinds[ruleKind(r)] < 0 {
+				return found, fmt.Errorf("table %s chain %s: %d rules made, fewer found (%s)", want.NftRef, wc.Name, len(wc.Rules), ruleKind(r))
+			}
 		}
-		words = append(words, fmt.Sprintf("%d in %s", drops, wc.Name))
+		found.Rules = append(found.Rules, fmt.Sprintf("%d in %s", len(wc.Rules), wc.Name))
 	}
-	return fmt.Sprintf("table %s: drop rules (%s) while %q is in @%s, %d packets dropped so far; the kernel ends it by itself in %s unless the lease is renewed",
-		want.NftRef, strings.Join(words, ", "), iface, LeaseSet, packets, left.Round(100*time.Millisecond)), nil
+	return found, nil
+}
+
+// NftReplaceRules replaces the rules of some of a table's chains (one transaction) and records
+// it in ex as `nft -f -` with its script.
+func NftReplaceRules(ex exec.Executor, k kernel.Nftables, ref kernel.NftRef, chains []kernel.NftChain) error {
+	start := time.Now()
+	err := k.NftReplaceRules(ref, chains)
+	return exec.Done(ex, nftScript, kernel.ReplaceScript(ref, chains), time.Since(start), err)
 }
 
 // NftRevert removes a fault's table and reads back: remaining is what is still there.

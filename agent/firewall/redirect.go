@@ -1,7 +1,10 @@
 package firewall
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +15,7 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
+	"chaos-run/agent/exec"
 	"chaos-run/agent/kernel"
 	"chaos-run/agent/protocol"
 )
@@ -144,16 +148,15 @@ func PortRedirects(rs *Ruleset, port int) []string {
 
 // NftTable is the HTTP fault's rules held through nftables, in the fault's table `inet
 // CHAOS-<faultId>`, expiring in the kernel like a partition's (see nft.go): the lease set with
-// the interface in it, and
-//   - a nat chain on prerouting (priority dstnat): TCP coming in on the interface to Port is
-//     redirected to ProxyPort, per family;
-//   - a filter chain on input: a packet for Port on an established connection (one from before
-//     the redirect) is answered with a TCP reset.
+// the interface in it, and per family
+//   - in a nat chain on prerouting (priority dstnat): TCP coming in on the interface to Port is
+//     redirected to ProxyPort;
+//   - in a filter chain on input: a packet for Port on an established connection (one from
+//     before the redirect, which goes around the proxy) is answered with a TCP reset.
 //
-// A drain needs no rule of its own here: conntrack and the NAT hooks stay registered as long as
-// the nat chain exists, so deleting the redirect rule and keeping the chain until the proxy has
-// stopped does what DrainRule does for iptables. (The HTTP fault still uses iptables; this is
-// its nftables form, for the switch.)
+// Once the lease element is gone (nobody renewed it) neither rule matches: new connections reach
+// the application directly, and the connections the proxy holds keep their NAT (conntrack made
+// it at their first packet) for as long as they last.
 func (r Redirect) NftTable(families []int, lease time.Duration) *kernel.NftTable {
 	var nat, filter []kernel.NftRule
 	for _, f := range families {
@@ -166,23 +169,107 @@ func (r Redirect) NftTable(families []int, lease time.Duration) *kernel.NftTable
 			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, uint16(r.ProxyPort))},
 			&expr.Redir{RegisterProtoMin: 1})
 		nat = append(nat, n.done())
+		var reset rule
+		reset.leased(false)
+		reset.family(f)
+		reset.l4("tcp")
+		reset.port("dport", r.Port)
+		reset.ctBits("state established", expr.CtKeySTATE, expr.CtStateBitESTABLISHED)
+		reset.add("counter reject with tcp reset", &expr.Counter{}, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+		filter = append(filter, reset.done())
 	}
-	var reset rule
-	reset.leased(false)
-	reset.l4("tcp")
-	reset.port("dport", r.Port)
-	reset.add("ct state established",
-		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, expr.CtStateBitESTABLISHED), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
-	reset.add("counter reject with tcp reset", &expr.Counter{}, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
-	filter = append(filter, reset.done())
 	return &kernel.NftTable{
 		NftRef: NftRef(r.FaultID),
 		Sets:   []kernel.NftSet{LeaseElements(r.Iface, lease)},
 		Chains: []kernel.NftChain{
-			{Name: "prerouting", Type: nftables.ChainTypeNAT, Hook: *nftables.ChainHookPrerouting, Priority: *nftables.ChainPriorityNATDest, Rules: nat},
-			{Name: "input", Type: nftables.ChainTypeFilter, Hook: *nftables.ChainHookInput, Priority: *nftables.ChainPriorityFilter, Rules: filter},
+			{Name: NatChain, Type: nftables.ChainTypeNAT, Hook: *nftables.ChainHookPrerouting, Priority: *nftables.ChainPriorityNATDest, Rules: nat},
+			{Name: ResetChain, Type: nftables.ChainTypeFilter, Hook: *nftables.ChainHookInput, Priority: *nftables.ChainPriorityFilter, Rules: filter},
 		},
 	}
+}
+
+// ipsDstNat is IPS_DST_NAT of a connection's conntrack status (linux/netfilter/nf_conntrack_common.h):
+// its destination was translated, as iptables' `--ctstate DNAT` tests.
+const ipsDstNat = 1 << 5
+
+// The chains of an HTTP fault's table.
+const (
+	NatChain   = "prerouting"
+	ResetChain = "input"
+)
+
+// NftDrain is what an HTTP fault's table becomes while its proxy finishes the connections it
+// has (one transaction, NftReplaceRules): the reset rules go, and the redirects are replaced by
+// a rule that redirects nothing but keeps conntrack in use in the namespace — as DrainRule does
+// for iptables. The nat chain alone keeps the NAT hooks registered, but those translate only
+// packets conntrack tracked, and conntrack runs in a namespace only while some rule needs it
+// (a ct expression, a redirect): without it the proxy's last packets to its clients (their FIN)
+// would leave untranslated, from the proxy's port, and the clients would never see their
+// connections close (kerneltest TestHTTPRevertClosesTheProxysConnectionsVisibly).
+func (r Redirect) NftDrain() []kernel.NftChain {
+	var drain rule
+	drain.ctBits("status dnat", expr.CtKeySTATUS, ipsDstNat)
+	drain.add("counter return", &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictReturn})
+	return []kernel.NftChain{{Name: ResetChain}, {Name: NatChain, Rules: []kernel.NftRule{drain.done()}}}
+}
+
+// redirectsPort: a rule that redirects TCP to port (`th dport PORT … redirect`), as the kernel
+// gives it back.
+func redirectsPort(r kernel.NftRule, port int) bool {
+	want := binary.BigEndian.AppendUint16(nil, uint16(port))
+	dport, redir := false, false
+	for i, e := range r.Exprs {
+		switch x := e.(type) {
+		case *expr.Payload:
+			if x.Base == expr.PayloadBaseTransportHeader && x.Offset == 2 && x.Len == 2 && i+1 < len(r.Exprs) {
+				c, ok := r.Exprs[i+1].(*expr.Cmp)
+				dport = dport || (ok && c.Op == expr.CmpOpEq && bytes.Equal(c.Data, want))
+			}
+		case *expr.Redir:
+			redir = true
+		}
+	}
+	return dport && redir
+}
+
+// NftRedirects: a table of a fault's redirects port (an HTTP fault's, on that port).
+func NftRedirects(t *kernel.NftTable, port int) bool {
+	for _, c := range t.Chains {
+		if c.Type != nftables.ChainTypeNAT {
+			continue
+		}
+		if slices.ContainsFunc(c.Rules, func(r kernel.NftRule) bool { return redirectsPort(r, port) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// FoundRedirects says whether a firewall object Inventory found redirects port: an nftables
+// table, read over netlink, or an iptables nat chain, read in its backend's dump (dumps keeps
+// the dumps read, by backend and family, for the next objects). Anything else redirects nothing.
+func FoundRedirects(ctx context.Context, ex exec.Executor, k kernel.Nftables, f Found, port int, dumps map[string]*Ruleset) (bool, error) {
+	if f.Backend == Nftables {
+		t, err := k.NftRead(NftRefOf(f.Key))
+		if errors.Is(err, kernel.ErrNoTable) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return NftRedirects(t, port), nil
+	}
+	if f.Key.Table != "nat" {
+		return false, nil
+	}
+	key := fmt.Sprintf("%s/%d", f.Backend, f.Key.Family)
+	rs, ok := dumps[key]
+	if !ok {
+		var err error
+		if rs, err = Read(ctx, ex, f.Backend, f.Key.Family); err != nil {
+			return false, err
+		}
+		dumps[key] = rs
+	}
+	return slices.Contains(PortRedirects(rs, port), f.Key.Name), nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -92,6 +93,10 @@ type Nftables interface {
 	// NftRenew replaces elements of a set — deletes them and adds them again, with their new
 	// timeouts, in one transaction: the set is never without them.
 	NftRenew(ref NftRef, set NftSet) error
+	// NftReplaceRules replaces the rules of some of a table's chains in one transaction: each
+	// chain named (by NftChain.Name) loses the rules it has and gets those given. ErrNoTable
+	// when the table is gone.
+	NftReplaceRules(ref NftRef, chains []NftChain) error
 	// NftRead reads a table back; ErrNoTable when there is none, ErrNoNftables when
 	// nf_tables does not answer.
 	NftRead(ref NftRef) (*NftTable, error)
@@ -168,6 +173,18 @@ func RenewScript(ref NftRef, s NftSet) string {
 	return fmt.Sprintf("delete element %s %s %s\nadd element %s %s %s\n", ref, s.Name, elementsText(s, false), ref, s.Name, elementsText(s, true))
 }
 
+// ReplaceScript is the nft script of NftReplaceRules.
+func ReplaceScript(ref NftRef, chains []NftChain) string {
+	var b strings.Builder
+	for _, c := range chains {
+		fmt.Fprintf(&b, "flush chain %s %s\n", ref, c.Name)
+		for _, r := range c.Rules {
+			fmt.Fprintf(&b, "add rule %s %s %s\n", ref, c.Name, r.Text)
+		}
+	}
+	return b.String()
+}
+
 // DeleteArgv is the nft command line of NftDelete.
 func DeleteArgv(ref NftRef) []string {
 	return []string{"nft", "delete", "table", FamilyName(ref.Family), ref.Name}
@@ -225,6 +242,11 @@ func (Netlink) NftCreate(t *NftTable) error {
 	table := c.CreateTable(&nftables.Table{Family: t.Family, Name: t.Name})
 	for _, s := range t.Sets {
 		set := &nftables.Set{Table: table, Name: s.Name, KeyType: s.KeyType, HasTimeout: s.Timeout}
+		if s.KeyType.Name == nftables.TypeIFName.Name {
+			// said in the set's user data, as nft says it: without it nft lists an interface
+			// name backwards (as "")
+			set.KeyByteOrder = binaryutil.NativeEndian
+		}
 		if err := c.AddSet(set, setElements(s)); err != nil {
 			return nftError(err)
 		}
@@ -277,6 +299,27 @@ func (Netlink) NftRenew(ref NftRef, s NftSet) error {
 		return nftError(err)
 	}
 	return nftError(c.Flush())
+}
+
+// NftReplaceRules implements Nftables.
+func (Netlink) NftReplaceRules(ref NftRef, chains []NftChain) error {
+	c, err := nftables.New()
+	if err != nil {
+		return nftError(err)
+	}
+	table := &nftables.Table{Family: ref.Family, Name: ref.Name}
+	for _, ch := range chains {
+		chain := &nftables.Chain{Table: table, Name: ch.Name}
+		c.FlushChain(chain)
+		for _, r := range ch.Rules {
+			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: r.Exprs})
+		}
+	}
+	err = c.Flush()
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("%s: %w", ref, ErrNoTable)
+	}
+	return nftError(err)
 }
 
 // NftChains implements Nftables.

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"chaos-run/agent/firewall"
 	"chaos-run/agent/protocol"
 )
 
@@ -128,16 +129,12 @@ func proxyPortOf(t *testing.T, st *protocol.FaultState) string {
 	return ""
 }
 
-// nothingLeft: no CHAOS- rule in any table, family or backend, and nothing listens on the
-// proxy's port.
+// nothingLeft: no CHAOS- chain in any table, family or iptables backend, no CHAOS- nftables
+// table, and nothing listens on the proxy's port.
 func (ns *netns) nothingLeft(t *testing.T, proxyPort string) {
 	t.Helper()
-	for _, fam := range []string{"iptables", "ip6tables"} {
-		for _, b := range []string{"nft", "legacy"} {
-			if out, err := ns.in(fam + "-" + b + "-save"); err == nil && strings.Contains(out, "CHAOS-") {
-				t.Fatalf("%s-%s-save after the revert:\n%s", fam, b, out)
-			}
-		}
+	if left := ns.leftovers(t); len(left) != 0 {
+		t.Fatalf("after the revert: %q", left)
 	}
 	if proxyPort != "" {
 		for _, state := range [][]string{{"-l"}, {"state", "established"}} {
@@ -149,83 +146,96 @@ func (ns *netns) nothingLeft(t *testing.T, proxyPort string) {
 	}
 }
 
-// Each iptables backend this kernel has (the host's: both; UML's: legacy only).
+// The firewall this kernel offers: the host's nf_tables (the fault's own table, which expires in
+// the kernel), UML's iptables-legacy (the fallback, which needs an agent).
 func TestHTTPFaultOnAKeepAliveClientFromBeforeItAndAfterIt(t *testing.T) {
-	ran := 0
-	for _, backend := range []string{"nft", "legacy"} {
-		if !backendWorks(newNetns(t), backend) {
-			t.Logf("iptables-%s cannot make a chain in this kernel: not this backend here", backend)
-			continue
-		}
-		ran++
-		t.Run(backend, func(t *testing.T) {
-			ns := newNetns(t)
-			if backend == "legacy" {
-				// a legacy table in the namespace makes the agent pick legacy (as kube-proxy's wrapper does)
-				backendWorks(ns, backend)
-			}
-			a := ns.httpApp(8080)
-			ns.serve("agent-h1")
-			cl := ns.client()
-			url := "http://192.0.2.1:8080"
-			if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
-				t.Fatalf("before: %d %q from %s", code, body, a.lastFrom())
-			}
-			if cl.dialCount() != 1 {
-				t.Fatalf("%d dials", cl.dialCount())
-			}
-			// the client's keep-alive connection is open, idle, direct
-			r, code := ns.request("agent-h1", httpApply("h1", "h1-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503, "exclude": []string{"/healthz"}}))
-			mustOK(t, r, code)
-			if r.Agent.IptablesBackend != backend || len(r.Fault.Families) != 2 {
-				t.Fatalf("backend %s, families %v", r.Agent.IptablesBackend, r.Fault.Families)
-			}
-			port := proxyPortOf(t, r.Fault)
-			t.Logf("applied: %s", r.Fault.Detail)
-			// the same client sees the fault: its connection from before does not go around the proxy
-			if code, _ := cl.get(t, url+"/checkout"); code != 503 {
-				t.Fatalf("the keep-alive client from before the fault got %d", code)
-			}
-			if cl.dialCount() != 2 {
-				t.Fatalf("%d dials: the client did not reconnect", cl.dialCount())
-			}
-			if code, body := cl.get(t, url+"/healthz"); code != 200 || body != "app /healthz" || a.lastFrom() != "192.0.2.1" {
-				t.Fatalf("excluded path: %d %q from %s (want through the proxy, from the pod's own address)", code, body, a.lastFrom())
-			}
-			if code, _ := cl.get(t, "http://[2001:db8::1]:8080/checkout"); code != 503 {
-				t.Fatalf("IPv6: %d", code)
-			}
-			save := ns.mustIn("iptables-" + backend + "-save")
-			for _, want := range []string{
-				`-A PREROUTING -m comment --comment "chaos-run:h1-http" -j CHAOS-h1-http`,
-				"-A CHAOS-h1-http -i eth0 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports " + port,
-				`-A INPUT -m comment --comment "chaos-run:h1-http" -j CHAOS-h1-http`,
-				"-A CHAOS-h1-http -i eth0 -p tcp -m tcp --dport 8080 -m conntrack --ctstate ESTABLISHED -j REJECT --reject-with tcp-reset",
-			} {
-				if !strings.Contains(save, want) {
-					t.Fatalf("no %q in\n%s", want, save)
-				}
-			}
-			dials := cl.dialCount()
-			r, code = ns.request("agent-h1", revert("h1", "h1-http"))
-			mustOK(t, r, code)
-			t.Logf("reverted: %s", r.Reverted[0].Detail)
-			// what the proxy did comes back counted, for the runner's report
-			if c := r.Reverted[0].HTTP; c == nil || c.Requests != 3 || c.Faulted != 2 || c.Errors != 2 || c.Relayed != 0 || c.Connections != 2 {
-				t.Fatalf("the revert's counts: %+v", c)
-			}
-			// after the revert the same client sees no fault, and goes to the application directly
-			if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
-				t.Fatalf("after: %d %q from %s", code, body, a.lastFrom())
-			}
-			if cl.dialCount() != dials+1 {
-				t.Fatalf("%d dials, want %d: the proxy did not close the client's connection", cl.dialCount(), dials+1)
-			}
-			ns.nothingLeft(t, port)
-		})
+	nft := expectNftables(t)
+	ns := newNetns(t)
+	a := ns.httpApp(8080)
+	ns.serve("agent-h1")
+	cl := ns.client()
+	url := "http://192.0.2.1:8080"
+	if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
+		t.Fatalf("before: %d %q from %s", code, body, a.lastFrom())
 	}
-	if ran == 0 {
-		t.Fatal("no iptables backend works in this kernel")
+	if cl.dialCount() != 1 {
+		t.Fatalf("%d dials", cl.dialCount())
+	}
+	// the client's keep-alive connection is open, idle, direct
+	r, code := ns.request("agent-h1", httpApply("h1", "h1-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503, "exclude": []string{"/healthz"}}))
+	mustOK(t, r, code)
+	if len(r.Fault.Families) != 2 || r.Fault.ExpiresInKernel != nft {
+		t.Fatalf("families %v, expires in the kernel: %v", r.Fault.Families, r.Fault.ExpiresInKernel)
+	}
+	port := proxyPortOf(t, r.Fault)
+	t.Logf("applied: %s", r.Fault.Detail)
+	// the same client sees the fault: its connection from before does not go around the proxy
+	if code, _ := cl.get(t, url+"/checkout"); code != 503 {
+		t.Fatalf("the keep-alive client from before the fault got %d", code)
+	}
+	if cl.dialCount() != 2 {
+		t.Fatalf("%d dials: the client did not reconnect", cl.dialCount())
+	}
+	if code, body := cl.get(t, url+"/healthz"); code != 200 || body != "app /healthz" || a.lastFrom() != "192.0.2.1" {
+		t.Fatalf("excluded path: %d %q from %s (want through the proxy, from the pod's own address)", code, body, a.lastFrom())
+	}
+	if code, _ := cl.get(t, "http://[2001:db8::1]:8080/checkout"); code != 503 {
+		t.Fatalf("IPv6: %d", code)
+	}
+	ns.httpRulesAre(t, nft, "h1-http", 8080, port, r)
+	dials := cl.dialCount()
+	r, code = ns.request("agent-h1", revert("h1", "h1-http"))
+	mustOK(t, r, code)
+	t.Logf("reverted: %s", r.Reverted[0].Detail)
+	// what the proxy did comes back counted, for the runner's report
+	if c := r.Reverted[0].HTTP; c == nil || c.Requests != 3 || c.Faulted != 2 || c.Errors != 2 || c.Relayed != 0 || c.Connections != 2 {
+		t.Fatalf("the revert's counts: %+v", c)
+	}
+	// after the revert the same client sees no fault, and goes to the application directly
+	if code, body := cl.get(t, url+"/checkout"); code != 200 || body != "app /checkout" || a.lastFrom() != "192.0.2.2" {
+		t.Fatalf("after: %d %q from %s", code, body, a.lastFrom())
+	}
+	if cl.dialCount() != dials+1 {
+		t.Fatalf("%d dials, want %d: the proxy did not close the client's connection", cl.dialCount(), dials+1)
+	}
+	ns.nothingLeft(t, port)
+}
+
+// httpRulesAre checks an HTTP fault's rules as a person on the node would list them: `nft list
+// table` (nftables: no program ran for them) or iptables-legacy-save (the fallback).
+func (ns *netns) httpRulesAre(t *testing.T, nft bool, id string, appPort int, proxyPort string, r *protocol.Reply) {
+	t.Helper()
+	var listing string
+	var want []string
+	if nft {
+		if progs := forked(r); len(progs) != 0 || r.Agent.Firewall != protocol.FirewallNftables {
+			t.Fatalf("programs run: %q, firewall %q", progs, r.Agent.Firewall)
+		}
+		listing = ns.mustIn("nft", "list", "table", "inet", "CHAOS-"+id)
+		want = []string{
+			`elements = { "eth0" timeout 1m1s expires `,
+			"type nat hook prerouting priority dstnat; policy accept;",
+			fmt.Sprintf(`iifname @lease meta nfproto ipv6 tcp dport %d counter packets 1 bytes 80 redirect to :%s`, appPort, proxyPort),
+			"type filter hook input priority filter; policy accept;",
+			fmt.Sprintf(`iifname @lease meta nfproto ipv4 tcp dport %d ct state established counter packets`, appPort),
+			"reject with tcp reset",
+		}
+	} else {
+		if r.Agent.Firewall != protocol.FirewallIptablesLegacy {
+			t.Fatalf("firewall %q", r.Agent.Firewall)
+		}
+		listing = ns.mustIn("iptables-legacy-save")
+		want = []string{
+			fmt.Sprintf(`-A PREROUTING -m comment --comment "chaos-run:%s" -j CHAOS-%s`, id, id),
+			fmt.Sprintf("-A CHAOS-%s -i eth0 -p tcp -m tcp --dport %d -j REDIRECT --to-ports %s", id, appPort, proxyPort),
+			fmt.Sprintf(`-A INPUT -m comment --comment "chaos-run:%s" -j CHAOS-%s`, id, id),
+			fmt.Sprintf("-A CHAOS-%s -i eth0 -p tcp -m tcp --dport %d -m conntrack --ctstate ESTABLISHED -j REJECT --reject-with tcp-reset", id, appPort),
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(listing, w) {
+			t.Fatalf("no %q in\n%s", w, listing)
+		}
 	}
 }
 
@@ -356,7 +366,8 @@ func TestHTTPLeavesTLSUntouched(t *testing.T) {
 }
 
 // The agent dies (SIGKILL): its proxy goes with it, its rules stay (the port refuses
-// connections meanwhile); the next agent reverts them, and the port answers directly again.
+// connections meanwhile, until its lease ends them in the kernel where nf_tables holds them: a
+// minute here); the next agent's sweep reverts them, and the port answers directly again.
 func TestHTTPRulesOfAKilledAgentAreRevertedByTheNext(t *testing.T) {
 	ns := newNetns(t)
 	a := ns.httpApp(8080)
@@ -386,7 +397,11 @@ func TestHTTPRulesOfAKilledAgentAreRevertedByTheNext(t *testing.T) {
 		}
 		tables = append(tables, strings.SplitN(o.Detail, ",", 2)[0])
 	}
-	if len(tables) != 4 {
+	if want := 4; expectNftables(t) {
+		if len(tables) != 1 || !strings.HasPrefix(tables[0], "nftables table inet CHAOS-hk-http") {
+			t.Fatalf("orphans %q: want the fault's table", tables)
+		}
+	} else if len(tables) != want {
 		t.Fatalf("orphans %q: want the nat and filter chains of both families", tables)
 	}
 	ns.nothingLeft(t, port)
@@ -493,4 +508,101 @@ func TestHTTPRevertIsBoundedWithAClientThatNeverReads(t *testing.T) {
 	if code, body := ns.client().get(t, "http://192.0.2.1:8080/after"); code != 200 || body != "app /after" || a.lastFrom() != "192.0.2.2" {
 		t.Fatalf("after the revert: %d %q from %s (want the application, directly)", code, body, a.lastFrom())
 	}
+}
+
+// getOnce sends one GET on a connection of its own from the peer's namespace and returns the
+// answer's status line ("" and the error when there is none: refused, reset, timed out).
+func (ns *netns) getOnce(addr, path string, timeout time.Duration) (string, error) {
+	var status string
+	var err error
+	inNetns(ns.t, ns.peer, func() {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, timeout); err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		if _, err = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: pod\r\nConnection: close\r\n\r\n"); err != nil {
+			return
+		}
+		buf := make([]byte, 64)
+		var n int
+		n, err = c.Read(buf)
+		status, _, _ = strings.Cut(string(buf[:n]), "\r\n")
+	})
+	return status, err
+}
+
+// Issue 19 item 2, where nf_tables holds the fault: the agent AND the runner die holding an HTTP
+// fault (SIGKILL, nobody renews, nobody reverts). The kernel closed the dead proxy's connections
+// with it — their clients see it at once, translated back to the port they came in on — and
+// refuses new ones while the redirect points at the dead port; within lease + margin of the last
+// renewal the redirect ends in the kernel and the port answers the application directly again,
+// with no agent. Renewals move that end, so it never comes before the lease.
+func TestTheKernelEndsAnHTTPFaultNobodyRenews(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("Debian's UML kernel has no inet family in nf_tables: its HTTP faults are iptables-legacy's, which need an agent (TestHTTPRulesOfAKilledAgentAreRevertedByTheNext covers that)")
+	}
+	const lease = 2 * time.Second
+	ns := newNetns(t)
+	a := ns.httpApp(8080)
+	agent := ns.serve("agent-he")
+	req := httpApply("he", "he-http", obj{"port": 8080, "errorRate": 100, "errorCode": 503})
+	req["fault"].(obj)["leaseMs"] = lease.Milliseconds()
+	r, code := ns.request("agent-he", req)
+	mustOK(t, r, code)
+	if !r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != (lease+firewall.ExpiryMargin).Milliseconds() {
+		t.Fatalf("the fault state: expires in the kernel %v, after %d ms", r.Fault.ExpiresInKernel, r.Fault.KernelLeaseMs)
+	}
+	// a client holds a keep-alive connection through the proxy
+	var held net.Conn
+	inNetns(t, ns.peer, func() {
+		var err error
+		if held, err = net.Dial("tcp", "192.0.2.1:8080"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer held.Close()
+	io.WriteString(held, "GET /held HTTP/1.1\r\nHost: pod\r\n\r\n")
+	buf := make([]byte, 4096)
+	held.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := held.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 503") {
+		t.Fatalf("through the proxy: %q %v", buf[:n], err)
+	}
+	lastRenewal := ns.renewFor(t, "agent-he", "he", "he-http", lease, func(since time.Duration) {
+		if status, err := ns.getOnce("192.0.2.1:8080", "/renewed", time.Second); status != "HTTP/1.1 503 Service Unavailable" {
+			t.Fatalf("%s after the apply, while renewed: %q %v", since.Round(time.Millisecond), status, err)
+		}
+	})
+	// the agent dies, and with it the proxy; nobody renews, nobody reverts
+	if err := agent.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = agent.Wait()
+	died := time.Now()
+	// the connection through the dead proxy: closed by the kernel, and its client sees it
+	held.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := held.Read(buf)
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the client of the dead proxy read %q, %v; want its connection closed", buf[:n], err)
+	}
+	t.Logf("MEASURE the client of the dead proxy saw %v %s after the death", err, time.Since(died).Round(time.Millisecond))
+	// meanwhile the redirect points at the dead proxy's port: refused, not hanging
+	if status, err := ns.getOnce("192.0.2.1:8080", "/meanwhile", time.Second); status != "" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("a connection while the redirect outlives the proxy: %q %v (want refused)", status, err)
+	}
+	var took time.Duration
+	for deadline := lastRenewal.Add(lease + firewall.ExpiryMargin + 3*time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if status, _ := ns.getOnce("192.0.2.1:8080", "/after", 300*time.Millisecond); status == "HTTP/1.1 200 OK" {
+			took = time.Since(lastRenewal)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("port 8080 still not the application's %s after the last renewal", time.Since(lastRenewal).Round(time.Millisecond))
+		}
+	}
+	if a.lastFrom() != "192.0.2.2" {
+		t.Fatalf("the answer came from %s, not directly from the client", a.lastFrom())
+	}
+	ns.endedInTheKernel(t, "the HTTP fault (the port answering the application again)", took, lease, "inet CHAOS-he-http", "agent-hf")
 }

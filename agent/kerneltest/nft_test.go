@@ -88,7 +88,7 @@ func blocked(ns *netns, addr string) bool {
 }
 
 // A partition is an nftables table of the fault's own where the kernel can hold one, made and
-// read back over netlink (no program runs but the iptables backend's probe, once per agent);
+// read back over netlink (no program runs);
 // where it cannot, the one failed transaction left nothing and the partition is
 // iptables-legacy's.
 func TestPartitionThroughTheKernelsFirewall(t *testing.T) {
@@ -112,13 +112,14 @@ func TestPartitionThroughTheKernelsFirewall(t *testing.T) {
 	}
 	progs := forked(r)
 	if nft {
-		if r.Agent.IptablesBackend != "nft" || !strings.Contains(r.Fault.Detail, "(nftables, IPv4+IPv6)") || !slices.Equal(ns.chaosTables(t), []string{"inet CHAOS-p1-part"}) {
-			t.Fatalf("backend %s, detail %q, tables %q", r.Agent.IptablesBackend, r.Fault.Detail, ns.chaosTables(t))
+		if r.Agent.Firewall != protocol.FirewallNftables || !r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != 61000 ||
+			!strings.Contains(r.Fault.Detail, "(nftables, IPv4+IPv6)") || !slices.Equal(ns.chaosTables(t), []string{"inet CHAOS-p1-part"}) {
+			t.Fatalf("agent %+v, fault %+v, tables %q", r.Agent, r.Fault, ns.chaosTables(t))
 		}
-		// the iptables backend is detected once per agent (for http faults): a chain made and
-		// removed; nothing else forks
-		if !slices.Equal(progs, []string{"iptables-nft", "iptables-nft"}) {
-			t.Fatalf("programs run: %q", progs)
+		// no program runs: not even the iptables backend's detection (it is needed only where
+		// nf_tables cannot hold the table)
+		if len(progs) != 0 || r.Agent.IptablesBackend != "" {
+			t.Fatalf("programs run: %q, iptables backend %q", progs, r.Agent.IptablesBackend)
 		}
 	} else {
 		// the one transaction nf_tables refused, recorded; then iptables-legacy's
@@ -129,7 +130,7 @@ func TestPartitionThroughTheKernelsFirewall(t *testing.T) {
 			}
 		}
 		save := ns.mustIn("iptables-legacy-save")
-		if r.Agent.IptablesBackend != "legacy" || !strings.Contains(save, `-A INPUT -m comment --comment "chaos-run:p1-part" -j CHAOS-p1-part`) ||
+		if r.Agent.IptablesBackend != "legacy" || r.Agent.Firewall != protocol.FirewallIptablesLegacy || r.Fault.ExpiresInKernel || !strings.Contains(save, `-A INPUT -m comment --comment "chaos-run:p1-part" -j CHAOS-p1-part`) ||
 			len(refused) != 1 || refused[0].ExitCode == 0 || !strings.Contains(refused[0].Stderr, "cannot hold inet tables") || len(ns.chaosTables(t)) != 0 {
 			t.Fatalf("backend %s, commands %+v\n%s", r.Agent.IptablesBackend, r.Commands, save)
 		}
@@ -171,39 +172,55 @@ func TestTheKernelEndsAPartitionNobodyRenews(t *testing.T) {
 	req["fault"].(obj)["leaseMs"] = lease.Milliseconds()
 	r, code := ns.request("agent-e1", req)
 	mustOK(t, r, code)
-	applied := time.Now()
-	// renewed for 5 s, every 600 ms: in effect all along, well past the first lease + margin
-	var lastRenewal time.Time
-	for time.Since(applied) < 5*time.Second {
-		time.Sleep(600 * time.Millisecond)
-		r, code = ns.request("agent-e1", obj{"protocol": 1, "op": "renew", "runId": "e1", "faultId": "e1-part", "leaseMs": lease.Milliseconds()})
-		mustOK(t, r, code)
-		lastRenewal = time.Now()
+	lastRenewal := ns.renewFor(t, "agent-e1", "e1", "e1-part", lease, func(since time.Duration) {
 		if !blocked(ns, "192.0.2.2:8080") {
-			t.Fatalf("port 8080 reachable %s after the apply, while renewed", time.Since(applied).Round(time.Millisecond))
+			t.Fatalf("port 8080 reachable %s after the apply, while renewed", since.Round(time.Millisecond))
 		}
-	}
+	})
 	// the agent dies: nobody reverts, nobody renews
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Wait()
 	took := unblockedAfter(t, ns, "192.0.2.2:8080", lastRenewal, lease+firewall.ExpiryMargin+3*time.Second)
-	t.Logf("MEASURE the partition ended %s after its last renewal (lease %s + margin %s), with no agent", took.Round(time.Millisecond), lease, firewall.ExpiryMargin)
+	ns.endedInTheKernel(t, "the partition", took, lease, "inet CHAOS-e1-part", "agent-e2")
+}
+
+// renewFor renews a fault for 5 s, every 600 ms — well past its first lease + margin — checking
+// after each renewal that it is in effect (since: from the start); it returns when it renewed
+// last.
+func (ns *netns) renewFor(t *testing.T, agent, runID, faultID string, lease time.Duration, inEffect func(since time.Duration)) time.Time {
+	t.Helper()
+	start := time.Now()
+	var last time.Time
+	for time.Since(start) < 5*time.Second {
+		time.Sleep(600 * time.Millisecond)
+		r, code := ns.request(agent, obj{"protocol": 1, "op": "renew", "runId": runID, "faultId": faultID, "leaseMs": lease.Milliseconds()})
+		mustOK(t, r, code)
+		last = time.Now()
+		inEffect(time.Since(start))
+	}
+	return last
+}
+
+// endedInTheKernel checks when the kernel ended a fault nobody renewed — took after the last
+// renewal: not before its lease, not after lease + margin (and a second of polling) — and that
+// its table, inert, stays until an orphan scan: the next agent's start removes it.
+func (ns *netns) endedInTheKernel(t *testing.T, what string, took, lease time.Duration, table, nextAgent string) {
+	t.Helper()
+	t.Logf("MEASURE %s ended %s after its last renewal (lease %s + margin %s), with no agent", what, took.Round(time.Millisecond), lease, firewall.ExpiryMargin)
 	if took < lease {
-		t.Fatalf("the kernel ended the partition %s after the last renewal, before its %s lease", took, lease)
+		t.Fatalf("the kernel ended %s %s after the last renewal, before its %s lease", what, took, lease)
 	}
 	if took > lease+firewall.ExpiryMargin+time.Second {
-		t.Fatalf("the partition lasted %s after the last renewal; the kernel's end is lease + margin = %s", took, lease+firewall.ExpiryMargin)
+		t.Fatalf("%s lasted %s after the last renewal; the kernel's end is lease + margin = %s", what, took, lease+firewall.ExpiryMargin)
 	}
-	// the table is still there, inert, until an orphan scan: the next agent's start removes it
-	if got := ns.chaosTables(t); !slices.Equal(got, []string{"inet CHAOS-e1-part"}) {
+	if got := ns.chaosTables(t); !slices.Equal(got, []string{table}) {
 		t.Fatalf("tables %q", got)
 	}
-	ns.serve("agent-e2")
-	waitServing(t, ns, "agent-e2")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(ns.chaosTables(t)) != 0 && time.Now().Before(deadline) {
+	ns.serve(nextAgent)
+	waitServing(t, ns, nextAgent)
+	for deadline := time.Now().Add(10 * time.Second); len(ns.chaosTables(t)) != 0 && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if left := ns.leftovers(t); len(left) != 0 {
@@ -246,70 +263,8 @@ func TestTcWordsReplayToTheSameKernelState(t *testing.T) {
 	}
 }
 
-// The HTTP fault's nftables form (firewall.Redirect.NftTable, for its switch from iptables): a
-// connection to port 80 from the peer lands on the proxy's port while the lease element is
-// there, and on port 80 again once the table is gone.
-func TestNftRedirectBuilder(t *testing.T) {
-	if !expectNftables(t) {
-		t.Skip("Debian's UML kernel has no inet family in nf_tables")
-	}
-	ns := newNetns(t)
-	table := firewall.Redirect{FaultID: "h1", Iface: "eth0", Port: 80, ProxyPort: 18080}.NftTable([]int{4, 6}, time.Minute)
-	var lns []net.Listener
-	inNetns(t, ns.pod, func() {
-		for _, port := range []int{80, 18080} {
-			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			lns = append(lns, ln)
-		}
-		if err := (kernel.Netlink{}).NftCreate(table); err != nil {
-			t.Error(err)
-		}
-	})
-	if t.Failed() {
-		return
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	accepted := make(chan int, 4)
-	for _, ln := range lns {
-		go func(ln net.Listener) {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				accepted <- c.LocalAddr().(*net.TCPAddr).Port
-				c.Close()
-			}
-		}(ln)
-	}
-	landed := func() int {
-		if ok, _ := ns.dialFromPeer("[2001:db8::1]:80", 2*time.Second); !ok {
-			t.Fatal("no connection to port 80")
-		}
-		return <-accepted
-	}
-	if got := landed(); got != 18080 {
-		t.Fatalf("a connection to port 80 landed on %d under the redirect", got)
-	}
-	inNetns(t, ns.pod, func() {
-		if err := (kernel.Netlink{}).NftDelete(table.NftRef); err != nil {
-			t.Error(err)
-		}
-	})
-	if got := landed(); got != 80 {
-		t.Fatalf("a connection to port 80 landed on %d once the table was gone", got)
-	}
-}
-
-// Destroying connections over sock_diag (what the HTTP fault does with `ss -K` today): both
+// Destroying connections over sock_diag (the HTTP fault's reset of the connections from before
+// it, what `ss -K` does): both
 // families, the peer sees the reset at once. A kernel without CONFIG_INET_DIAG_DESTROY (Debian's
 // UML) refuses with EOPNOTSUPP, and the connections stay.
 func TestDestroyConnectionsOverSockDiag(t *testing.T) {

@@ -152,7 +152,6 @@ func TestASquattedLockRefusesAnApplyAndALapsedLeaseIsRevertedAnyway(t *testing.T
 	}
 }
 
-
 // A kill signals the process it planned, never one that took its PID after it exited: with
 // kill(2) by PID, the second process would get the signal.
 func TestAKillReachesThePlannedProcessOrNone(t *testing.T) {

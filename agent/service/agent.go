@@ -82,6 +82,9 @@ type record struct {
 	reason  string // why it is being reverted
 	retryAt time.Time
 	left    []protocol.KernelObject // what the last revert attempt left
+	// lease is the one last given (apply, renew): a fault that expires in the kernel ends by
+	// itself that long (+ firewall.ExpiryMargin) after it
+	lease time.Duration
 }
 
 // Agent is the serve process's state.
@@ -109,6 +112,8 @@ type Agent struct {
 	backend    firewall.Backend
 	backendErr error
 	detected   bool
+	// firewall is what the firewall faults made here use (AgentInfo.Firewall; "" before one)
+	firewall string
 
 	// conns are the connections being served
 	conns sync.WaitGroup
@@ -190,6 +195,7 @@ func (a *Agent) info() protocol.AgentInfo {
 	case a.backendErr != nil:
 		info.IptablesBackend = "none"
 	}
+	info.Firewall = a.firewall
 	a.backendMu.Unlock()
 	return info
 }
@@ -211,8 +217,9 @@ func failed(r *protocol.Reply, e *protocol.ReplyError) *protocol.Reply {
 func (a *Agent) env(ctx context.Context, ex exec.Executor, claims *ownership.Claims) *fault.Env {
 	return &fault.Env{
 		Ctx: ctx, Exec: ex, Kernel: a.cfg.Kernel, Agent: a.cfg.Name, RunID: a.cfg.RunID, Claims: claims,
-		Backend: func() (firewall.Backend, error) { return a.Backend(ctx, ex) },
-		Logf:    a.cfg.Logf,
+		Backend:  func() (firewall.Backend, error) { return a.Backend(ctx, ex) },
+		ReadFile: a.cfg.ReadFile,
+		Logf:     a.cfg.Logf,
 	}
 }
 
@@ -226,6 +233,10 @@ func (a *Agent) state(rec *record, now time.Time) protocol.FaultState {
 		ID: rec.id, RunID: rec.runID, Kind: rec.held.Kind(), Interface: rec.held.Interface(),
 		Families: append([]int{}, rec.held.Families()...), Objects: rec.held.Objects(),
 		LeaseLeftMs: a.leases.Left(rec.id, now).Milliseconds(), Detail: detail,
+	}
+	if e, ok := rec.held.(fault.Expiring); ok && e.ExpiresInKernel() {
+		st.ExpiresInKernel = true
+		st.KernelLeaseMs = (rec.lease + firewall.ExpiryMargin).Milliseconds()
 	}
 	if s, ok := rec.held.(fault.Stated); ok {
 		s.State(&st)
@@ -481,7 +492,12 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request, kind fault.Kin
 		r.Reverted = append(r.Reverted, *out.Rollback)
 	}
 	if out.Held != nil {
-		rec := &record{id: f.ID, runID: req.RunID, held: out.Held}
+		rec := &record{id: f.ID, runID: req.RunID, held: out.Held, lease: time.Duration(f.LeaseMs) * time.Millisecond}
+		if fw, ok := out.Held.(fault.Firewalled); ok {
+			a.backendMu.Lock()
+			a.firewall = fw.Firewall()
+			a.backendMu.Unlock()
+		}
 		a.mu.Lock()
 		a.faults[f.ID] = rec
 		a.order = append(a.order, f.ID)
@@ -673,7 +689,7 @@ func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
 	var ended *lease.EndedError
 	switch {
 	case err == nil:
-		held = rec.held
+		held, rec.lease = rec.held, time.Duration(req.LeaseMs)*time.Millisecond
 		st := a.state(rec, now)
 		r.Fault = &st
 		return r

@@ -210,15 +210,19 @@ func TestHTTPResetsTheConnectionsOpenedBeforeIt(t *testing.T) {
 			a := p.agent("chaos-agent-aaaa", "aaaa")
 			r := do(t, a, applyReq("aaaa", "aaaa-s1", 30000, http503))
 			mustOK(t, r)
-			var kills [][]string
+			// over sock_diag, in the agent's process: recorded as the ss command that does it
+			var kills []protocol.CommandRun
 			for _, c := range r.Commands {
 				if c.Argv[0] == "ss" {
-					kills = append(kills, c.Argv)
+					t.Fatalf("ss ran: %q", c.Argv)
+				}
+				if c.Argv[0] == exec.Netlink && c.Argv[1] == "ss" {
+					kills = append(kills, c)
 				}
 			}
-			want := [][]string{{"ss", "-K", "-t", "-n", "-H", "state", "established", "sport", "=", ":80", "and", "(", "dst", "198.18.0.9:41000", "or", "dst", "[fd00:c612::9]:41001", ")"}}
-			if !slices.EqualFunc(kills, want, slices.Equal) {
-				t.Fatalf("kills %q, want %q", kills, want)
+			want := []string{exec.Netlink, "ss", "-K", "-t", "-n", "-H", "state", "established", "sport", "=", ":80", "and", "(", "dst", "198.18.0.9:41000", "or", "dst", "[fd00:c612::9]:41001", ")"}
+			if len(kills) != 1 || !slices.Equal(kills[0].Argv, want) || (kills[0].ExitCode == 0) != destroy {
+				t.Fatalf("kills %+v, want %q", kills, want)
 			}
 			left, _ := p.k.Connections(80)
 			if destroy {
@@ -402,4 +406,63 @@ func TestHTTPNeedsItsParameters(t *testing.T) {
 	if calls := p.k.Calls(); len(calls) != 0 {
 		t.Fatalf("ran %v", calls)
 	}
+}
+
+// Each fault's state says whether the kernel ends it by itself, and when after the last renewal
+// (the runner's journal keeps it per pod); the agent says which firewall its firewall faults
+// use. Where nf_tables answers: http and partition expire in the kernel at lease + 1 s, and the
+// iptables backend is never detected (no program runs); netem needs the agent.
+func TestTheFaultStateSaysWhatExpiresInTheKernel(t *testing.T) {
+	p := newHTTPPod(t)
+	p.k.Nftables = true
+	p.k.Now = p.clock.Now
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	if r := do(t, a, `{"protocol":1,"op":"status","runId":"aaaa"}`); r.Agent.Firewall != "" {
+		t.Fatalf("firewall %q before any firewall fault", r.Agent.Firewall)
+	}
+	r := do(t, a, applyReq("aaaa", "aaaa-s1", 20000, http503))
+	mustOK(t, r)
+	if !r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != 21000 || r.Agent.Firewall != protocol.FirewallNftables || r.Agent.IptablesBackend != "" {
+		t.Fatalf("http: expires %v in %d ms; agent %+v", r.Fault.ExpiresInKernel, r.Fault.KernelLeaseMs, r.Agent)
+	}
+	for _, c := range r.Commands {
+		if c.Argv[0] != exec.Netlink {
+			t.Fatalf("ran %q", c.Argv)
+		}
+	}
+	r = do(t, a, renewReq("aaaa", "aaaa-s1", 5000))
+	mustOK(t, r)
+	if r.Fault.KernelLeaseMs != 6000 {
+		t.Fatalf("after a renewal for 5 s: %d", r.Fault.KernelLeaseMs)
+	}
+	r = do(t, a, applyReq("aaaa", "aaaa-s2", 20000, `{"kind":"partition","scope":{"port":5432}}`))
+	mustOK(t, r)
+	if !r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != 21000 {
+		t.Fatalf("partition: %+v", r.Fault)
+	}
+	r = do(t, a, applyReq("aaaa", "aaaa-s3", 20000, netem100))
+	mustOK(t, r)
+	if r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != 0 {
+		t.Fatalf("netem: %+v", r.Fault)
+	}
+	st := do(t, a, `{"protocol":1,"op":"status","runId":"aaaa"}`)
+	if len(st.Faults) != 3 || !st.Faults[0].ExpiresInKernel || st.Faults[0].KernelLeaseMs != 6000 {
+		t.Fatalf("status %+v", st.Faults)
+	}
+	for _, id := range []string{"aaaa-s1", "aaaa-s2", "aaaa-s3"} {
+		mustOK(t, do(t, a, revertReq("aaaa", id)))
+	}
+}
+
+// Where nf_tables does not answer, an http fault is iptables' (the backend detected then) and
+// needs an agent to end it.
+func TestTheFaultStateOfTheIptablesFallback(t *testing.T) {
+	p := newHTTPPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	r := do(t, a, applyReq("aaaa", "aaaa-s1", 20000, http503))
+	mustOK(t, r)
+	if r.Fault.ExpiresInKernel || r.Fault.KernelLeaseMs != 0 || r.Agent.Firewall != protocol.FirewallIptablesNft || r.Agent.IptablesBackend != "nft" {
+		t.Fatalf("%+v %+v", r.Fault, r.Agent)
+	}
+	mustOK(t, do(t, a, revertReq("aaaa", "aaaa-s1")))
 }

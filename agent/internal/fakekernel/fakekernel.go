@@ -77,8 +77,8 @@ type Kernel struct {
 	Now    func() time.Time
 	nft    map[kernel.NftRef]*nftTable
 	conns  []kernel.Conn
-	// NoSockDestroy: `ss -K` destroys nothing (a kernel without CONFIG_INET_DIAG_DESTROY: it
-	// still exits 0, listing nothing).
+	// NoSockDestroy: DestroyConnections destroys nothing (a kernel without
+	// CONFIG_INET_DIAG_DESTROY refuses SOCK_DESTROY).
 	NoSockDestroy bool
 }
 
@@ -156,8 +156,6 @@ func (k *Kernel) Run(_ context.Context, argv []string, stdin string) exec.Result
 	switch {
 	case strings.Contains(argv[0], "tables-"):
 		return k.iptables(argv, stdin)
-	case argv[0] == "ss":
-		return k.ss(argv[1:])
 	}
 	return errf(127, "%s: not found", argv[0])
 }
@@ -238,37 +236,6 @@ func (k *Kernel) Connections(port int) ([]kernel.Conn, error) {
 		}
 	}
 	return out, nil
-}
-
-// ss fakes `ss -K -t -n -H state established sport = :P and ( dst A or dst B ... )`, the one
-// shape the agent runs: it destroys the connections named (unless NoSockDestroy) and prints
-// them.
-func (k *Kernel) ss(args []string) exec.Result {
-	if len(args) < 10 || args[0] != "-K" || args[5] != "established" || args[6] != "sport" || args[7] != "=" {
-		return errf(1, "ss: only ss -K -t -n -H state established sport = :P and ( dst ... ) is faked, not %q", args)
-	}
-	port, err := strconv.Atoi(strings.TrimPrefix(args[8], ":"))
-	if err != nil {
-		return errf(1, "ss: bad port %q", args[8])
-	}
-	named := map[string]bool{}
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "dst" {
-			named[args[i+1]] = true
-		}
-	}
-	var out strings.Builder
-	var keep []kernel.Conn
-	for _, c := range k.conns {
-		remote := c.Remote.String()
-		if int(c.Local.Port()) == port && named[remote] && !k.NoSockDestroy {
-			fmt.Fprintf(&out, "0 0 %s %s\n", c.Local, c.Remote)
-			continue
-		}
-		keep = append(keep, c)
-	}
-	k.conns = keep
-	return exec.Result{Stdout: out.String()}
 }
 
 // DestroyConnections implements kernel.Writer: the connections named go (unless NoSockDestroy:

@@ -136,9 +136,10 @@ func (k *Kernel) NftDelete(ref kernel.NftRef) error {
 	return nil
 }
 
-// NftRenew implements kernel.Nftables.
-func (k *Kernel) NftRenew(ref kernel.NftRef, s kernel.NftSet) error {
-	if r := k.record([]string{"nft", "-f", "-"}, kernel.RenewScript(ref, s)); r != nil {
+// changeTable records an `nft -f -` transaction on a table and, unless Fail refuses it, runs it with
+// the table under the fake's lock (missing: ErrNoTable).
+func (k *Kernel) changeTable(ref kernel.NftRef, script string, do func(nt *nftTable) error) error {
+	if r := k.record([]string{"nft", "-f", "-"}, script); r != nil {
 		return failure(r)
 	}
 	k.mu.Lock()
@@ -148,12 +149,43 @@ func (k *Kernel) NftRenew(ref kernel.NftRef, s kernel.NftSet) error {
 	}
 	nt, ok := k.nft[ref]
 	if !ok {
-		return fmt.Errorf("nftables: conn.Receive: no such file or directory (table %s)", ref)
+		return fmt.Errorf("%s: %w", ref, kernel.ErrNoTable)
 	}
-	if _, ok := nt.deadline[s.Name]; !ok {
-		return fmt.Errorf("nftables: conn.Receive: no such file or directory (set %s)", s.Name)
+	return do(nt)
+}
+
+// NftRenew implements kernel.Nftables.
+func (k *Kernel) NftRenew(ref kernel.NftRef, s kernel.NftSet) error {
+	return k.changeTable(ref, kernel.RenewScript(ref, s), func(nt *nftTable) error {
+		if _, ok := nt.deadline[s.Name]; !ok {
+			return fmt.Errorf("nftables: conn.Receive: no such file or directory (set %s)", s.Name)
+		}
+		nt.add(s, k.now())
+		return nil
+	})
+}
+
+// NftReplaceRules implements kernel.Nftables.
+func (k *Kernel) NftReplaceRules(ref kernel.NftRef, chains []kernel.NftChain) error {
+	return k.changeTable(ref, kernel.ReplaceScript(ref, chains), func(nt *nftTable) error {
+		return replaceRules(nt, chains)
+	})
+}
+
+func replaceRules(nt *nftTable, chains []kernel.NftChain) error {
+	replaced := slices.Clone(nt.t.Chains)
+	for _, c := range chains {
+		i := slices.IndexFunc(replaced, func(x kernel.NftChain) bool { return x.Name == c.Name })
+		if i < 0 {
+			// a transaction is all or nothing
+			return fmt.Errorf("nftables: conn.Receive: no such file or directory (chain %s)", c.Name)
+		}
+		replaced[i].Rules = nil
+		for _, r := range c.Rules {
+			replaced[i].Rules = append(replaced[i].Rules, kernel.NftRule{Exprs: slices.Clone(r.Exprs)})
+		}
 	}
-	nt.add(s, k.now())
+	nt.t.Chains = replaced
 	return nil
 }
 
