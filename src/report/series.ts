@@ -58,6 +58,20 @@ export function chartsFor(kind: string, samples: readonly JournalProbe[], valueD
   }
 }
 
+/**
+ * The charts drawn for a probe of a run: those of its kind, but its errors only where there were
+ * some or an expectation spoke of them (a flat 0% says nothing the table does not).
+ */
+export function probeCharts(j: Journal, probe: string, kind: string): Chart[] {
+  const samples = samplesOf(j, probe);
+  return chartsFor(kind, samples, valueDimensionOf(j, probe)).filter(
+    (c) =>
+      c.title !== "errors" ||
+      samples.some((p) => (sampleValue(p, c.metrics[0]?.metric ?? "") ?? 0) > 0) ||
+      j.expectations.some((e) => e.probe === probe && /^(errorRatio|errors|failedRequests|timeouts|refused)/.test(e.metric)),
+  );
+}
+
 /** A metric of a sample, including ab's derived failed ratio. */
 export function sampleValue(p: JournalProbe, metric: string): number | undefined {
   if (metric === "failedRatio") {
@@ -69,16 +83,22 @@ export function sampleValue(p: JournalProbe, metric: string): number | undefined
   return v === null || v === undefined ? undefined : v;
 }
 
+/** The time a sample measured over, in ms since the run started: from its start to its end. */
+export function sampleSpan(j: Journal, p: JournalProbe): { readonly startMs: number; readonly endMs: number } {
+  const t0 = Date.parse(j.startedAt);
+  const end = Date.parse(p.at);
+  const start = p.startedAt !== undefined ? Date.parse(p.startedAt) : end - p.durationMs;
+  return { startMs: start - t0, endMs: end - t0 };
+}
+
 /**
  * Where a sample sits on the run's clock, in ms since the run started: the middle of the time it
  * took (a sample of several requests measures all of that time; one that straddles a fault's
  * start sits on the side where most of it ran).
  */
 export function sampleTime(j: Journal, p: JournalProbe): number {
-  const t0 = Date.parse(j.startedAt);
-  const end = Date.parse(p.at);
-  const start = p.startedAt !== undefined ? Date.parse(p.startedAt) : end - p.durationMs;
-  return (start + end) / 2 - t0;
+  const { startMs, endMs } = sampleSpan(j, p);
+  return (startMs + endMs) / 2;
 }
 
 /** A probe's samples to draw: the aggregate where the probe ran per pod, else each run. */

@@ -3,27 +3,71 @@
 // in a real headless Chromium (Debian's, installed by test/lab/setup): the only request the
 // page makes is for the file itself (everything else is blocked and would be counted), no
 // console error, and the screenshot shows the fault window shaded and the baseline band drawn —
-// checked on the screenshot's own pixels, so a blank or unstyled page fails.
+// checked on the screenshot's own pixels, so a blank or unstyled page fails. The text of every
+// chart (labels, ticks, legend), as Chromium lays it out, overprints no other, on the demo's
+// report and on a crowded one (test/unit/report-crowded.ts); each label's box is within the
+// one the report estimated for it.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHtml } from "../../src/report/html.js";
+import { labelBox, type Box } from "../../src/report/chart/labels.js";
 import type { Journal } from "../../src/report/journal.js";
 import { launchChromium, type Headless } from "../support/browser.js";
 import { repoRoot } from "../support/lab.js";
+import { crowdedJournal } from "../unit/report-crowded.js";
 
 const journal = JSON.parse(readFileSync(join(repoRoot, "test/fixtures/report/demo/journal.json"), "utf8")) as Journal;
 const dir = mkdtempSync(join(tmpdir(), "chaos-run-html-"));
 const file = join(dir, "report.html");
 const url = pathToFileURL(file).href;
+const crowdedFile = join(dir, "crowded.html");
+const crowdedUrl = pathToFileURL(crowdedFile).href;
 let headless: Headless;
 const requests: string[] = [];
 const blocked: string[] = [];
 const consoleErrors: string[] = [];
 let shot: Buffer;
 let boxes: Record<string, { x: number; y: number; width: number; height: number } | null>;
+/** Per report, per chart: every text element as Chromium lays it out. */
+const texts: Record<string, ChartText[][]> = {};
+
+interface ChartText {
+  readonly text: string;
+  readonly className: string;
+  readonly x: number;
+  readonly y: number;
+  readonly anchor: string;
+  /** where Chromium put it, in the SVG's own coordinates */
+  readonly box: Box;
+}
+
+/** Every text of every chart of the page, with its box in the chart's coordinates (the SVG is drawn at its size). */
+async function chartTexts(page: import("playwright-core").Page): Promise<ChartText[][]> {
+  // runs in the page (a string: this project's TypeScript has no DOM types)
+  return (await page.evaluate(`[...document.querySelectorAll("svg.chart")].map((svg) => {
+    const s = svg.getBoundingClientRect();
+    return [...svg.querySelectorAll("text")].map((t) => {
+      const r = t.getBoundingClientRect();
+      return {
+        text: t.textContent, className: t.getAttribute("class") || "", x: Number(t.getAttribute("x")), y: Number(t.getAttribute("y")),
+        anchor: t.getAttribute("text-anchor") || "start",
+        box: { x0: r.left - s.left, y0: r.top - s.top, x1: r.right - s.left, y1: r.bottom - s.top },
+      };
+    });
+  })`)) as ChartText[][];
+}
+
+/** The pairs of texts whose boxes, as laid out, share any area. */
+function overprinted(chart: readonly ChartText[]): string[] {
+  const out: string[] = [];
+  chart.forEach((a, i) => {
+    for (const b of chart.slice(i + 1)) if (a.box.x0 < b.box.x1 && b.box.x0 < a.box.x1 && a.box.y0 < b.box.y1 && b.box.y0 < a.box.y1) out.push(`${a.text} ⟷ ${b.text}`);
+  });
+  return out;
+}
 
 /**
  * The dominant colour of a region of a PNG (the most frequent, to 4 levels of 256 a channel: the
@@ -60,11 +104,12 @@ async function dominantColour(png: Buffer, region: { x: number; y: number; width
 
 beforeAll(async () => {
   writeFileSync(file, renderHtml(journal));
+  writeFileSync(crowdedFile, renderHtml(crowdedJournal({ faults: 3, expectations: 30 })));
   headless = await launchChromium();
   // nothing leaves the page: every request but the file itself is blocked, and counted
   await headless.browser.route("**/*", async (route) => {
     const u = route.request().url();
-    if (u === url) await route.continue();
+    if (u === url || u === crowdedUrl) await route.continue();
     else {
       blocked.push(u);
       await route.abort();
@@ -83,9 +128,14 @@ beforeAll(async () => {
     band: await box("section.probe[data-probe=pulse] .baseline rect"),
     chart: await box("section.probe[data-probe=pulse] svg.chart"),
   };
+  texts["demo"] = await chartTexts(page);
   shot = await page.screenshot({ fullPage: true });
   writeFileSync(join(dir, "report.png"), shot);
   await page.close();
+  const crowded = await headless.browser.newPage();
+  await crowded.goto(crowdedUrl, { waitUntil: "load" });
+  texts["crowded"] = await chartTexts(crowded);
+  await crowded.close();
 }, 120_000);
 
 afterAll(async () => {
@@ -126,4 +176,21 @@ describe("the demo's HTML report in headless Chromium", () => {
     expect(c[1]).toBeGreaterThan(c[0] + 15);
     expect(c[1]).toBeGreaterThan(c[2] + 10);
   });
+
+  for (const report of ["demo", "crowded"]) {
+    it(`overprints no text of a chart with another: the ${report} report's labels, ticks and legends`, () => {
+      const charts = texts[report] ?? [];
+      // latency: the faults, the band and the expectations; errors: the faults and the error expectations
+      expect(charts.map((chart) => chart.filter((t) => /-label$/.test(t.className)).length)).toEqual(report === "demo" ? [5, 4] : [38, 7]);
+      for (const chart of charts) {
+        const labels = chart.filter((t) => /-label$/.test(t.className));
+        expect(overprinted(chart)).toEqual([]);
+        // the layout's estimate holds Chromium's box: a label's neighbours were kept clear of all of it
+        for (const l of labels) {
+          const estimate = labelBox({ x: l.x, anchor: l.anchor === "end" ? "end" : "start" }, l.y, l.text);
+          expect([l.text, l.box.x0 >= estimate.x0 - 0.5 && l.box.x1 <= estimate.x1 + 0.5 && l.box.y0 >= estimate.y0 - 0.5 && l.box.y1 <= estimate.y1 + 0.5]).toEqual([l.text, true]);
+        }
+      }
+    });
+  }
 });

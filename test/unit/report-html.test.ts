@@ -122,7 +122,7 @@ describe("a run with continuous probes, in its views", () => {
     expect(w).toBeCloseTo(((reverted - applied) / runMs) * plotW, 0);
     expect(html).toMatch(/<g class="baseline"><rect [^>]*class="band"><title>saved as baseline: 1\.2ms – 1\.2ms<\/title>/);
     expect(html).toMatch(/<g class="expectation" data-verdict="pass">.*latency\.p95\.max &lt; 150ms/);
-    expect(html).toMatch(/<text [^>]*class="fault-label">2\. slow: netem delay 100ms; all traffic<\/text>/);
+    expect(html).toMatch(/<text [^>]*class="fault-label"[^>]*>2\. slow: netem delay 100ms; all traffic<\/text>/);
     expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(|\bsrc=|\bhref=/i);
   });
 

@@ -188,8 +188,13 @@ describe("report views of a passing run", () => {
     checkGolden("pass.summary.md", md);
   });
 
-  it("the HTML report", () => {
-    checkGolden("pass.report.html", renderHtml(j));
+  it("the HTML report: each ab run drawn as the interval it measured, none joined to the next by a line", () => {
+    const html = renderHtml(j);
+    const [latency] = html.match(/<svg class="chart"[\s\S]*?<\/svg>/g) ?? [];
+    // p50 and p95 of five runs: before, baseline, during the fault, recovery, after
+    expect(latency?.match(/<path class="run[^"]*"/g)).toHaveLength(10);
+    expect(latency).not.toContain("<polyline");
+    checkGolden("pass.report.html", html);
   });
 
   it("measures the fault's effect: median during minus median before, against the configured delay", () => {
