@@ -44,9 +44,9 @@ export function faultContainer(fault: Fault, pods: readonly PlannedPod[]): Plann
 export function faultEnd(fault: Fault): FaultEnd {
   switch (fault.kind) {
     case "partition":
+    case "http":
       return "kernel";
     case "netem":
-    case "http":
       return "agent";
     case "stress":
       return "process";

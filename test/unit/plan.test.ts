@@ -187,6 +187,14 @@ describe("an http fault in the plan", () => {
     expect(plan.agent.capabilities).toEqual(["NET_ADMIN", "NET_RAW"]);
     expect(formatPlan(plan, "everything-http.yaml")).toContain("http on port 8080: delay 50ms ± 5ms, 500 to 20% of requests");
   });
+  it("says it expires in the kernel where the node has nf_tables (its redirect is a table whose lease set element times out), as a partition does", () => {
+    const step = planOffline(scenario("test/fixtures/valid/everything-http.yaml")).steps[0];
+    if (step?.kind !== "fault") throw new Error("no fault step");
+    expect(step.fault.ends).toBe("kernel");
+    expect(formatPlan(planOffline(scenario("test/fixtures/valid/everything-http.yaml")), "everything-http.yaml")).toContain(
+      "ends: expires in the kernel: its nftables rules match only while the interface is in a set whose element times out at the lease + 1 s",
+    );
+  });
   it("a delay alone", () => {
     const s = scenario("test/fixtures/valid/everything-http.yaml", (t) => t.replace(/ {8}(errorRate|errorCode|errorBody|exclude|methods|jitter): .*\n/g, ""));
     const step = planOffline(s).steps[0];
