@@ -69,6 +69,8 @@ export type EngineEvent =
       /** every command the agent ran to apply it */
       readonly commands: readonly CommandRun[];
       readonly durationMs: number;
+      /** the agent says the kernel ends it by itself when nobody renews its lease (nftables); undefined: the agent did not say */
+      readonly expiresInKernel?: boolean | undefined;
     }
   | ({
       /** every target pod holds the step's fault: it is held for the step's duration from now */

@@ -45,6 +45,8 @@ export interface JournalFault {
   revertCommands: JournalCommand[];
   /** what the fault itself measured in this pod (kill, podDelete, stress); null: nothing (yet) */
   observed?: JournalObservation | null;
+  /** the agent said, applying it, that the kernel ends it by itself when nobody renews its lease (nftables on this node); absent: it did not say */
+  expiresInKernel?: boolean;
 }
 
 /** What a fault measured in one pod: its metrics (FAULT_METRICS' names; null: not measured) and what happened, in words. */
@@ -274,6 +276,7 @@ function recordFault(j: Journal, e: EventOf<"fault:applied" | "fault:lost" | "fa
       f.families = [...e.families];
       f.verified = e.detail;
       f.applyCommands = commands(e.commands);
+      if (e.expiresInKernel !== undefined) f.expiresInKernel = e.expiresInKernel;
       break;
     case "fault:lost":
       f.lost = e.reason;

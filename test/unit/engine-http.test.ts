@@ -4,6 +4,7 @@
 // and the redirect do is proven on a real kernel (agent/kerneltest) and in the lab.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RecordingCluster, pod } from "./recording-cluster.js";
+import { newJournal, recordEvent } from "../../src/report/journal.js";
 import { fakeClock, finish, scenarioOf, start, until } from "./engine-harness.js";
 
 beforeEach(fakeClock);
@@ -73,6 +74,27 @@ describe("an http fault through the engine", () => {
     expect(result.exitCode).toBe(3);
     expect(result.message).toContain("port 8080 is redirected to the HTTP proxy of fault x1-s1 of run x1");
     expect(ops(cluster).sort()).toEqual(["apply web-a", "apply web-b", "revert web-a", "revert web-b"]);
+  });
+});
+
+describe("whether the kernel ends it by itself, per pod, as its agent said", () => {
+  it("reaches the journal's fault entry from the apply reply's fault state (true on a node with nf_tables, false on the iptables fallback)", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    cluster.script = (req, where, agent) => {
+      if (req.op !== "apply") return undefined;
+      const reply = agent.answer(req, Date.now());
+      if (reply.fault === undefined) return undefined;
+      const nft = where.pod === "web-a";
+      return { kind: "reply", reply: { ...reply, fault: { ...reply.fault, expiresInKernel: nft, ...(nft ? { kernelLeaseMs: 4000 } : {}) } } };
+    };
+    const run = start(cluster, scenarioOf(HTTP_FAULT));
+    expect(await finish(run)).toMatchObject({ exitCode: 0 });
+    const j = newJournal({ runId: "r1", version: "test", node: "v20", platform: "linux", file: "x.yaml", sha256: "", startedAt: run.t0 });
+    for (const e of run.events) recordEvent(j, e, () => ({}));
+    expect(j.faults.map((f) => [f.pod, f.expiresInKernel])).toEqual([
+      ["web-a", true],
+      ["web-b", false],
+    ]);
   });
 });
 

@@ -43,7 +43,7 @@ function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepCon
   }
   e.iface = state.interface;
   if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id);
-  emitApplied(ctx, step, e.agent.pod, { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands }, started);
+  emitApplied(ctx, step, e.agent.pod, { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel }, started);
 }
 
 /** Applies the step's fault through one entry's agent; throws what stops the step. */

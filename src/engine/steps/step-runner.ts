@@ -66,6 +66,8 @@ export interface Applied {
   readonly families: readonly number[];
   readonly detail: string;
   readonly commands: readonly CommandRun[];
+  /** from the agent's FaultState: the kernel ends it by itself when nobody renews its lease */
+  readonly expiresInKernel?: boolean | undefined;
 }
 
 /** Says that the step's fault is in effect in one pod, `startedAt` being when its apply began. */
@@ -81,6 +83,7 @@ export function emitApplied(ctx: StepContext, step: PlannedFaultStep, pod: PodRe
     detail: applied.detail,
     commands: applied.commands,
     durationMs: ctx.now() - startedAt,
+    expiresInKernel: applied.expiresInKernel,
   });
 }
 
