@@ -54,6 +54,101 @@ function ab(dir, { concurrency, requests }) {
 
 const redirect = (op, port) => inPod(["iptables", "-w", "-t", "nat", op, "PREROUTING", "-p", "tcp", "--dport", "80", "-j", "REDIRECT", "--to-ports", String(port)]);
 
+/** Children started in the bench's namespaces, each in a process group of its own, stopped together. */
+function processes(log) {
+  const children = [];
+  const start = (name, argv, env = process.env) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    let err = "";
+    child.stderr.on("data", (b) => {
+      err = (err + b).slice(-2000);
+    });
+    child.on("exit", (code) => {
+      if (!child.stopping) log(`${name} exited (${code}): ${err.trim()}`);
+    });
+    children.push(child);
+    return child;
+  };
+  const stopAll = () => {
+    for (const c of children) {
+      c.stopping = true;
+      try {
+        process.kill(-c.pid, "SIGTERM");
+      } catch {}
+    }
+  };
+  return { start, stopAll };
+}
+
+/** The pod's side: the application and the reference proxy (HAProxy), the agent serving; returns the agent once the application answers. */
+async function startPod(dir, bin, start) {
+  // the application: a static page as small as nginx's default one, from an event-driven server
+  writeFileSync(join(dir, "index.html"), `<!DOCTYPE html>\n${"x".repeat(598)}\n</html>\n`.slice(0, 615));
+  const common = "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n";
+  writeFileSync(join(dir, "app.cfg"), `global\n${common}frontend app\n  bind :80\n  http-request return status 200 content-type text/html file ${dir}/index.html\n`);
+  writeFileSync(join(dir, "proxy.cfg"), `global\n${common}frontend in\n  bind :${HAPROXY_PORT}\n  default_backend app\nbackend app\n  server app ${POD_IP}:80\n`);
+  start("the application (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "app.cfg")]));
+  start("the reference proxy (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "proxy.cfg")]));
+  const agent = start("chaos-agent serve", inPod([bin, "serve", "--ttl", "10m"]), agentEnv);
+  for (let i = 0; ; i++) {
+    const r = spawnSync("ip", ["netns", "exec", PEER, "ab", "-n", "1", "-s", "2", `http://${POD_IP}/`], { stdio: "ignore" });
+    if (r.status === 0) break;
+    if (i > 50) throw new Error("the application in the bench's pod namespace does not answer");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId: RUN_ID });
+  return agent;
+}
+
+/** The three ways to the application: each puts itself in the path and returns how to leave it (the agent: and how many requests its proxy saw). */
+function waysTo(bin, agent) {
+  const runId = RUN_ID;
+  let applies = 0;
+  return {
+    direct: () => undefined,
+    agent: () => {
+      // a fault id of its own each time: the agent never applies again an id it reverted
+      const fault = { id: `${runId}-ref${++applies}`, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } };
+      agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "apply", runId, fault });
+      return () => {
+        const st = agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId });
+        agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "revert", runId, faultId: fault.id });
+        return Number(/(\d+) requests? \(/.exec(st.faults?.[0]?.detail ?? "")?.[1] ?? 0);
+      };
+    },
+    haproxy: () => {
+      must(redirect("-A", HAPROXY_PORT));
+      return () => {
+        must(redirect("-D", HAPROXY_PORT));
+        return undefined;
+      };
+    },
+  };
+}
+
+/** One load, ROUNDS rounds each way alternating (after a warm-up round), logged; whether the agent's proxy held its bar. */
+function measureLoad(dir, ways, load, log) {
+  const got = { direct: [], agent: [], haproxy: [] };
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const [name, enter] of Object.entries(ways)) {
+      const leave = enter();
+      const r = ab(dir, round < 0 ? { ...load, requests: Math.min(1000, load.requests) } : load);
+      const seen = leave?.();
+      if (name === "agent" && seen !== (round < 0 ? Math.min(1000, load.requests) : load.requests)) throw new Error(`the agent's proxy saw ${seen} requests of ${load.requests}`);
+      if (round >= 0) got[name].push(r);
+    }
+  }
+  const rps = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, median(v.map((x) => x.rps))]));
+  const p50 = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, median(v.map((x) => x.p50))]));
+  const vsRef = rps.agent / rps.haproxy;
+  log(
+    `c=${load.concurrency}, ${load.requests} requests: throughput direct ${rps.direct.toFixed(0)} req/s, agent ${rps.agent.toFixed(0)} (${(rps.agent / rps.direct).toFixed(2)} of direct), haproxy ${rps.haproxy.toFixed(0)} (${(rps.haproxy / rps.direct).toFixed(2)} of direct)`,
+  );
+  log(`  added p50: agent ${(p50.agent - p50.direct).toFixed(3)} ms, haproxy ${(p50.haproxy - p50.direct).toFixed(3)} ms`);
+  log(`  the agent's proxy: ${vsRef.toFixed(2)} of the reference's throughput (bar ≥ ${BAR.toFixed(2)})  ${vsRef >= BAR ? "ok" : "UNDER the bar"}`);
+  return vsRef >= BAR;
+}
+
 export default async function httpReference({ root, log }) {
   if (process.getuid?.() !== 0) {
     log("needs root (network namespaces, iptables): skipped");
@@ -68,89 +163,17 @@ export default async function httpReference({ root, log }) {
   const haproxyVersion = /HAProxy version \S+/.exec(must(["haproxy", "-v"]))?.[0] ?? "HAProxy";
 
   const dir = mkdtempSync(join(tmpdir(), "chaos-bench-http-"));
-  const children = [];
-  const start = (name, argv, env = process.env) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
-    let err = "";
-    child.stderr.on("data", (b) => {
-      err = (err + b).slice(-2000);
-    });
-    child.on("exit", (code) => {
-      if (!child.stopping) log(`${name} exited (${code}): ${err.trim()}`);
-    });
-    children.push(child);
-    return child;
-  };
+  const { start, stopAll } = processes(log);
   try {
     podPair({ pod: POD, peer: PEER, podIp: POD_IP, peerIp: PEER_IP, link: "chaosbench" });
-    // the application: a static page as small as nginx's default one, from an event-driven server
-    writeFileSync(join(dir, "index.html"), `<!DOCTYPE html>\n${"x".repeat(598)}\n</html>\n`.slice(0, 615));
-    const common = "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n";
-    writeFileSync(join(dir, "app.cfg"), `global\n${common}frontend app\n  bind :80\n  http-request return status 200 content-type text/html file ${dir}/index.html\n`);
-    writeFileSync(join(dir, "proxy.cfg"), `global\n${common}frontend in\n  bind :${HAPROXY_PORT}\n  default_backend app\nbackend app\n  server app ${POD_IP}:80\n`);
-    start("the application (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "app.cfg")]));
-    start("the reference proxy (haproxy)", inPod(["haproxy", "-db", "-f", join(dir, "proxy.cfg")]));
-    const agent = start("chaos-agent serve", inPod([bin, "serve", "--ttl", "10m"]), agentEnv);
-    const runId = RUN_ID;
-    for (let i = 0; ; i++) {
-      const r = spawnSync("ip", ["netns", "exec", PEER, "ab", "-n", "1", "-s", "2", `http://${POD_IP}/`], { stdio: "ignore" });
-      if (r.status === 0) break;
-      if (i > 50) throw new Error("the application in the bench's pod namespace does not answer");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId });
-    let applies = 0;
-    const ways = {
-      direct: () => undefined,
-      agent: () => {
-        // a fault id of its own each time: the agent never applies again an id it reverted
-        const fault = { id: `${runId}-ref${++applies}`, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } };
-        agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "apply", runId, fault });
-        return () => {
-          const st = agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "status", runId });
-          agentRequest(bin, agent.pid, agentEnv, { protocol: 1, op: "revert", runId, faultId: fault.id });
-          return Number(/(\d+) requests? \(/.exec(st.faults?.[0]?.detail ?? "")?.[1] ?? 0);
-        };
-      },
-      haproxy: () => {
-        must(redirect("-A", HAPROXY_PORT));
-        return () => {
-          must(redirect("-D", HAPROXY_PORT));
-          return undefined;
-        };
-      },
-    };
+    const agent = await startPod(dir, bin, start);
+    const ways = waysTo(bin, agent);
     log(`a pod-like namespace behind a veth, ab -k from its peer, ${ROUNDS} rounds each way, alternating; ${haproxyVersion}`);
     let ok = true;
-    for (const load of LOADS) {
-      const got = { direct: [], agent: [], haproxy: [] };
-      for (let round = -1; round < ROUNDS; round++) {
-        for (const [name, enter] of Object.entries(ways)) {
-          const leave = enter();
-          const r = ab(dir, round < 0 ? { ...load, requests: Math.min(1000, load.requests) } : load);
-          const seen = leave?.();
-          if (name === "agent" && seen !== (round < 0 ? Math.min(1000, load.requests) : load.requests)) throw new Error(`the agent's proxy saw ${seen} requests of ${load.requests}`);
-          if (round >= 0) got[name].push(r);
-        }
-      }
-      const rps = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, median(v.map((x) => x.rps))]));
-      const p50 = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, median(v.map((x) => x.p50))]));
-      const vsRef = rps.agent / rps.haproxy;
-      ok &&= vsRef >= BAR;
-      log(
-        `c=${load.concurrency}, ${load.requests} requests: throughput direct ${rps.direct.toFixed(0)} req/s, agent ${rps.agent.toFixed(0)} (${(rps.agent / rps.direct).toFixed(2)} of direct), haproxy ${rps.haproxy.toFixed(0)} (${(rps.haproxy / rps.direct).toFixed(2)} of direct)`,
-      );
-      log(`  added p50: agent ${(p50.agent - p50.direct).toFixed(3)} ms, haproxy ${(p50.haproxy - p50.direct).toFixed(3)} ms`);
-      log(`  the agent's proxy: ${vsRef.toFixed(2)} of the reference's throughput (bar ≥ ${BAR.toFixed(2)})  ${vsRef >= BAR ? "ok" : "UNDER the bar"}`);
-    }
+    for (const load of LOADS) ok = measureLoad(dir, ways, load, log) && ok;
     return ok;
   } finally {
-    for (const c of children) {
-      c.stopping = true;
-      try {
-        process.kill(-c.pid, "SIGTERM");
-      } catch {}
-    }
+    stopAll();
     await new Promise((r) => setTimeout(r, 300));
     for (const ns of [POD, PEER]) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
     rmSync(dir, { recursive: true, force: true });
