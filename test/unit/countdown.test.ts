@@ -1,5 +1,6 @@
 // The countdown of a fault held in the foreground (disrupt): one live line on a terminal, a line
-// every ten seconds elsewhere, gone as soon as the fault is reverted.
+// every ten seconds elsewhere, gone as soon as the fault is reverted; the same for the time a
+// kill's recovery is watched, gone when the fault says what it observed.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { countdownView } from "../../src/ui/countdown.js";
@@ -83,5 +84,19 @@ describe("countdown", () => {
         .split("\n")
         .filter((l) => l !== ""),
     ).toHaveLength(3);
+  });
+
+  it("counts down the recovery watched after a kill, and stops when the fault says what it observed", async () => {
+    const r = recorder();
+    const view = countdownView({ out: r.out, tty: true, now: Date.now });
+    view({ type: "fault:watching", at: 0, index: 0, faultId: "r1-s1", summary: "kill SIGKILL nginx", pods: [{ namespace: "default", name: "nginx" }], untilAt: 62_000 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    view({ type: "fault:observed", at: 1_000, index: 0, faultId: "r1-s1", kind: "kill", pod: { namespace: "default", name: "nginx" }, metrics: {}, detail: "restarted" });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(r.text()).toBe(
+      "\r\u001b[2Kwatching nginx recover from kill SIGKILL nginx: 1m02s left (Ctrl-C stops watching)" +
+        "\r\u001b[2Kwatching nginx recover from kill SIGKILL nginx: 1m01s left (Ctrl-C stops watching)" +
+        "\r\u001b[2K",
+    );
   });
 });
