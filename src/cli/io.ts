@@ -1,6 +1,6 @@
 // What a verb gets from main.ts: its arguments and the process's edges, passed in (verbs never
 // touch process.* themselves, so tests run them in-process).
-import { processRedactor } from "../report/redact.js";
+import { processRedactor } from "../scenario/redact.js";
 import { terminalText } from "../report/sanitise.js";
 import type { GlobalFlags } from "./globals.js";
 
@@ -63,7 +63,7 @@ export function errorText(message: string, hint: string | undefined, label = "er
 
 /**
  * One of the process's two streams, as every verb and view writes it (listr2 too, which writes
- * to them directly; main.ts guards both at start): what leaves is redacted (report/redact.ts: a
+ * to them directly; main.ts guards both at start): what leaves is redacted (scenario/redact.ts: a
  * value filled in from the environment never does, its template does). A reader that went away
  * (`chaos-run validate … | head`) is not an error: what follows is dropped without a word, the
  * verb finishes — a run still reverts every fault — and exits with its own status.

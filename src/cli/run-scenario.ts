@@ -7,7 +7,7 @@ import { runPlan, type RunResult } from "../engine/run.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { PlanError, planRun, selectorText } from "../plan/plan.js";
 import type { Plan, TargetPod } from "../plan/types.js";
-import { processRedactor } from "../report/redact.js";
+import { processRedactor } from "../scenario/redact.js";
 import { templateSecrets } from "../scenario/template.js";
 import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { agentImageOverride, ENGINE_DEFAULTS, newRunId } from "./cluster.js";

@@ -8,7 +8,7 @@ import type { ProbeKind } from "../expect/metrics.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
-import { processRedactor, Redactor } from "../report/redact.js";
+import { processRedactor, Redactor } from "../scenario/redact.js";
 import { fillTemplate, templateSecrets, type Filled, type TemplateValues } from "../scenario/template.js";
 import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
@@ -260,7 +260,7 @@ function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext
  */
 export async function runProbe(run: ProbeRunSpec, ctx: ProbeRunContext): Promise<ProbeOutcome[]> {
   const secrets = templateSecrets(run.spec, ctx.env);
-  // known to the process's edge before any value can reach an output (report/redact.ts)
+  // known to the process's edge before any value can reach an output (scenario/redact.ts)
   processRedactor().add(secrets);
   const redactor = new Redactor(secrets);
   try {

@@ -1,13 +1,13 @@
 // Where reports go on disk: <report-dir>/<scenario>-<UTC time>/journal.json, written whole and
 // renamed into place as the run goes (a reader never sees half a file), and the invocation's
 // index.json beside them. Every file chaos-run writes is written here, and redacted here
-// (report/redact.ts): text as text, JSON as data before it is serialised (so a number is never
+// (scenario/redact.ts): text as text, JSON as data before it is serialised (so a number is never
 // taken for a secret, and an escaped value is found).
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CouldNotRunError, UsageError } from "../errors.js";
 import { JOURNAL_VERSION, type Journal } from "./journal.js";
-import { processRedactor } from "./redact.js";
+import { processRedactor } from "../scenario/redact.js";
 
 export function runDirName(scenario: string, startedAt: number): string {
   const t = new Date(startedAt)

@@ -16,7 +16,7 @@ import { planRun } from "../../src/plan/plan.js";
 import type { PlannedProbeRun } from "../../src/plan/types.js";
 import { runProbe, type ProbeOutcome } from "../../src/probes/run.js";
 import { appendFile, journalWriter, writeAtomic, writeJsonAtomic } from "../../src/report/files.js";
-import { MIN_SECRET_LENGTH, Redactor, processRedactor } from "../../src/report/redact.js";
+import { MIN_SECRET_LENGTH, Redactor, processRedactor } from "../../src/scenario/redact.js";
 import { scenarioOf } from "./engine-harness.js";
 import { probeContext } from "./probe-harness.js";
 import { RecordingCluster, pod } from "./recording-cluster.js";

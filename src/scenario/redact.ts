@@ -7,7 +7,7 @@
 // so the journal and every view are built from clean data, before any escaping (JSON, HTML,
 // XML) could hide a value from a search. At the edge, the process-wide redactor below is
 // applied to every byte that leaves: main.ts's stdout and stderr, report/files.ts's files.
-import type { Secret } from "../scenario/template.js";
+import type { Secret } from "./template.js";
 
 /**
  * Values shorter than this are not searched for in free text: no credential is that short, and
