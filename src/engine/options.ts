@@ -1,6 +1,7 @@
 // How a run is to be run: what the CLI decides (targets, timeouts, concurrency, detach), as opposed
 // to what the plan says (steps, faults, probes). The engine reads these and never changes them.
 import type { PodInfo } from "../kube/types.js";
+import type { PodRef } from "./events.js";
 import type { HttpGet } from "../probes/fetch.js";
 
 export interface EngineOptions {
@@ -30,4 +31,6 @@ export interface EngineOptions {
   readonly now: () => number;
   /** kill and podDelete steps end as soon as every pod has recovered, rather than hold their whole window (the seed verbs) */
   readonly untilRecovered?: boolean | undefined;
+  /** the pod this run itself runs in (a Job in the cluster): refused at preflight as a target */
+  readonly runnerPod?: PodRef | undefined;
 }

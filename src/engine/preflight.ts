@@ -18,7 +18,8 @@ import {
   type PodUsers,
 } from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
-import type { AccessCheck, Cluster, PodInfo } from "../kube/types.js";
+import type { AccessCheck, ApiResource, Cluster, PodInfo } from "../kube/types.js";
+import type { PodRef } from "./events.js";
 import type { Plan, PlannedProbeRun } from "../plan/types.js";
 import { defaultApiVersion } from "../scenario/kinds.js";
 import { renderTemplate, usesTarget } from "../scenario/template.js";
@@ -35,6 +36,8 @@ export interface PreflightNeeds {
   readonly stressAgents?: boolean | undefined;
   /** pods are deleted through the API (podDelete), and their controllers watched */
   readonly deletePods?: boolean | undefined;
+  /** the target pods are found by a label selector (a list of the namespace's pods), not by name */
+  readonly selectsPods?: boolean | undefined;
 }
 
 /** A resource as kubectl names it: `pods`, `deployments.apps`. */
@@ -69,19 +72,22 @@ function namesRead(template: string, pods: readonly PodInfo[], env: Readonly<Rec
   }
 }
 
+/** How a kind is resolved to the resource the API server serves it as: discovery (the preflight), or a table of the usual kinds (`chaos-run job`, offline). */
+export type KindResolver = (apiVersion: string, kind: string) => Promise<ApiResource | undefined>;
+
 /**
  * What the k8s probes read, as access checks: each kind resolved through discovery (a kind the
  * API server does not serve is refused here, before anything is touched). They read with the
  * caller's own permissions, in the namespace they name or the run's; a read by name is checked
  * for that name (for each target pod's, when the name is theirs), as the API server will judge it.
  */
-async function probeReads(plan: Plan, cluster: Cluster, namespace: string, pods: readonly PodInfo[], env: Readonly<Record<string, string | undefined>>): Promise<AccessCheck[]> {
+export async function probeReads(plan: Plan, resolve: KindResolver, namespace: string, pods: readonly PodInfo[], env: Readonly<Record<string, string | undefined>>): Promise<AccessCheck[]> {
   const checks = new Map<string, AccessCheck>();
   for (const run of probeRuns(plan)) {
     if (run.spec.kind !== "k8s") continue;
     const k = run.spec.k8s;
     const apiVersion = k.apiVersion ?? defaultApiVersion(k.kind) ?? "v1";
-    const served = await cluster.apiResource(apiVersion, k.kind);
+    const served = await resolve(apiVersion, k.kind);
     if (served === undefined) {
       throw new CouldNotRunError(`probe ${run.probe}: the API server has no kind ${k.kind} in ${apiVersion} (nothing was touched)`, {
         hint: "kubectl api-resources lists the kinds and their apiVersion: set the probe's apiVersion",
@@ -104,7 +110,52 @@ export function needsOf(plan: Plan): PreflightNeeds {
     killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
     stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
+    selectsPods: plan.target.selector !== undefined,
   };
+}
+
+/** The run adds containers to the target pods (its agent, kill or stress agents). */
+function addsContainers(needs: PreflightNeeds): boolean {
+  return needs.injectAgents || needs.killAgents === true || needs.stressAgents === true;
+}
+
+/** The run reads its namespace's Pod Security labels (a container it adds or creates must be admitted); without the right, that is checked as each is added. */
+export function readsNamespace(needs: PreflightNeeds): boolean {
+  return addsContainers(needs) || needs.toolsPod;
+}
+
+/**
+ * Every permission a run needs in its namespace besides its k8s probes' reads: what the preflight
+ * checks, and what `chaos-run job` grants the runner's ServiceAccount (src/deploy/rbac.ts), from
+ * this one list. The pods are read, and followed on the namespace's one pod watch from the
+ * preflight on (a target going away; each added container awaited), so `watch` always.
+ */
+export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck[] {
+  const checks: AccessCheck[] = [
+    { verb: "get", resource: "pods", namespace },
+    { verb: "watch", resource: "pods", namespace },
+    { verb: "create", resource: "pods", subresource: "exec", namespace },
+  ];
+  if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
+  if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
+  // by selector, and a deleted pod's replacement found among the namespace's pods
+  if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });
+  if (needs.deletePods === true && !needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
+  return checks;
+}
+
+/** The runner's own pod (a run inside the cluster) among the candidates a target was chosen from: refused, whatever the choice. */
+function refuseRunnerPod(plan: Plan, namespace: string, runner: PodRef | undefined, emit: EventSink, now: () => number): void {
+  if (runner === undefined) return;
+  const matched = runner.namespace === namespace && (plan.target.candidates ?? plan.target.pods.map((p) => p.name)).includes(runner.name);
+  emit({ type: "preflight", at: now(), check: "runner", ok: !matched, detail: `this run's own pod is ${runner.namespace}/${runner.name}` });
+  if (!matched) return;
+  throw new CouldNotRunError(
+    `the target ${plan.target.selector === undefined ? "names" : `selector ${plan.target.selector} matches`} this run's own pod ${runner.namespace}/${runner.name}: a run never targets itself (nothing was touched)`,
+    {
+      hint: "narrow the target (a label the runner's pod does not carry), or run the scenario from another namespace",
+    },
+  );
 }
 
 /** The margin an agent's TTL must leave beyond the run's timeline (probes and reverts take time too). */
@@ -119,21 +170,11 @@ export async function preflight(
   env: Readonly<Record<string, string | undefined>>,
   emit: EventSink,
   now: () => number,
+  runner?: PodRef | undefined,
 ): Promise<PodSecurityLevel | undefined> {
-  const checks: AccessCheck[] = [
-    { verb: "get", resource: "pods", namespace },
-    { verb: "create", resource: "pods", subresource: "exec", namespace },
-  ];
-  const adds = needs.injectAgents || needs.killAgents === true || needs.stressAgents === true;
-  if (adds) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
-  if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
-  // recovery is watched: a killed container's restart, a deleted pod's replacement
-  if (needs.killAgents === true || needs.deletePods === true) checks.push({ verb: "watch", resource: "pods", namespace });
-  if (needs.deletePods === true) {
-    checks.push({ verb: "list", resource: "pods", namespace });
-    if (!needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
-  }
-  const reads = await probeReads(plan, cluster, namespace, pods, env);
+  refuseRunnerPod(plan, namespace, runner, emit, now);
+  const checks = runAccess(needs, namespace);
+  const reads = await probeReads(plan, (apiVersion, kind) => cluster.apiResource(apiVersion, kind), namespace, pods, env);
   const all = [...checks, ...reads];
   const answers = await Promise.all(all.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
   const denied = answers.filter((a) => !a.allowed).map((a) => a.check);
@@ -161,7 +202,7 @@ export async function preflight(
     throw new CouldNotRunError(`${cluster.identity.user || "this user"} may not ${denied.map(say).join(", ")}${where} (nothing was touched)`, { hint: hints.join("; ") });
   }
 
-  const level = adds || needs.toolsPod ? podSecurity(plan, needs, namespace, pods, await cluster.namespaceLabels(namespace), emit, now) : undefined;
+  const level = readsNamespace(needs) ? podSecurity(plan, needs, namespace, pods, await cluster.namespaceLabels(namespace), emit, now) : undefined;
 
   const needed = plan.timelineMs + TTL_MARGIN_MS;
   const ttlOk = plan.agent.ttlMs >= needed;

@@ -119,7 +119,7 @@ class Run {
     const needs = needsOf(plan);
     this.emit({ type: "run:start", at: this.now(), runId: options.runId, plan, cluster: cluster.identity });
     try {
-      this.namespaceLevel = await preflight(plan, cluster, options.namespace, options.pods, needs, options.env, this.emit, this.now);
+      this.namespaceLevel = await preflight(plan, cluster, options.namespace, options.pods, needs, options.env, this.emit, this.now, options.runnerPod);
       // one follower per target pod on the namespace's one watch: the pod going, and its agent ending
       this.targets.follow(cluster, (pod) => this.deadAgents.seen(pod));
       await this.steadyStateBefore();

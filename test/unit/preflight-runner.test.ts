@@ -1,0 +1,63 @@
+// The preflight of a run inside the cluster: the runner's own pod is never a target — refused
+// when the target would match it, whatever the mode chooses, before anything is touched — and
+// every right the run uses is checked first, so that a Role derived from those checks
+// (`chaos-run job`) is all the run needs: the pod watch the targets are followed on included.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { needsOf, runAccess } from "../../src/engine/preflight.js";
+import { planOffline } from "../../src/plan/plan.js";
+import { fakeClock, finish, ONE_FAULT, scenarioOf, start } from "./engine-harness.js";
+import { RecordingCluster, pod } from "./recording-cluster.js";
+
+beforeEach(fakeClock);
+afterEach(() => vi.useRealTimers());
+
+describe("the runner's own pod", () => {
+  it("matched by the selector: exit 3 naming it, nothing touched", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-runner")]);
+    const run = start(cluster, scenarioOf(ONE_FAULT), { runnerPod: { namespace: "default", name: "web-runner" } });
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toBe("the target selector run=web matches this run's own pod default/web-runner: a run never targets itself (nothing was touched)");
+    expect(cluster.calls.filter((c) => c.op === "add-agent" || c.op === "exec" || c.op === "can-i")).toEqual([]);
+  });
+
+  it("a candidate the mode did not choose is refused all the same: the next run's choice could be it", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b"), pod("web-runner")]);
+    const one = ONE_FAULT.replace("mode: all", "mode: one");
+    const run = start(cluster, scenarioOf(one), { runnerPod: { namespace: "default", name: "web-runner" } });
+    expect(run.plan.target.pods.map((p) => p.name)).not.toContain("web-runner");
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+  });
+
+  it("in another namespace, or not matched: the run goes on, and the preflight says whose pod it is", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    const run = start(cluster, scenarioOf(ONE_FAULT), { runnerPod: { namespace: "chaos", name: "web-a" } });
+    const result = await finish(run);
+    expect(result.exitCode).toBe(0);
+    const check = run.events.find((e) => e.type === "preflight" && e.check === "runner");
+    expect(check?.type === "preflight" ? check.detail : "").toBe("this run's own pod is chaos/web-a");
+  });
+});
+
+describe("the rights a run checks", () => {
+  it("the pod watch always (targets followed, added containers awaited); a list only for a selector or a deletion", async () => {
+    const byName = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]")), { namespace: "default" });
+    expect(runAccess(needsOf(byName), "default").map((c) => `${c.verb} ${c.resource}${c.subresource === undefined ? "" : `/${c.subresource}`}`)).toEqual([
+      "get pods",
+      "watch pods",
+      "create pods/exec",
+      "patch pods/ephemeralcontainers",
+    ]);
+    const bySelector = planOffline(scenarioOf(ONE_FAULT), { namespace: "default" });
+    expect(runAccess(needsOf(bySelector), "default").map((c) => c.verb)).toContain("list");
+    // a run denied the watch stops at the preflight, before any agent is added
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.denied = ["watch pods"];
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toMatch(/may not watch pods in namespace default \(nothing was touched\)/);
+    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+  });
+});
