@@ -56,8 +56,8 @@ type Executor interface {
 	Run(ctx context.Context, argv []string, stdin string) Result
 }
 
-// PATH is where the agent finds the programs it still runs (iptables, for HTTP faults and where
-// the kernel has no nf_tables; ss), whatever the container's environment says.
+// PATH is where the agent finds the programs it still runs (iptables, where the kernel has no
+// nf_tables that can hold a firewall fault's table), whatever the container's environment says.
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Real runs programs with os/exec.

@@ -1,6 +1,8 @@
-// Package firewall is the iptables side of faults: finding the backend that works here (nft or
-// legacy), partition rules as iptables-restore transactions (one per family, all or nothing),
-// reading the rules back (iptables-save) and taking a fault's chain down again.
+// Package firewall is the firewall side of faults (partition, http): their rules as a table of
+// the fault's own that nftables holds and the kernel ends by itself (nft.go, nftkernel.go); and,
+// where nf_tables cannot hold it, as iptables-restore transactions (one per family, all or
+// nothing) in the backend that works here (nft or legacy), read back with iptables-save, and a
+// fault's chain taken down again.
 package firewall
 
 import (
