@@ -3,8 +3,9 @@
 // query's value, how many requests a workload sent): a change beyond the noise is said to be
 // "changed", never a regression. Names are those of src/expect/metrics.ts.
 import { FAULT_METRICS, PROBE_METRICS, type Dimension, type MetricInfo } from "../expect/metrics.js";
+import type { Better } from "./types.js";
 
-export type Better = "lower" | "higher";
+export type { Better };
 
 export interface FigureMeaning {
   readonly better: Better | undefined;

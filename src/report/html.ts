@@ -19,7 +19,8 @@ function fmtTime(iso: string | null, t0: number): string {
   return iso === null ? "—" : `+${formatDuration(Math.max(0, Date.parse(iso) - t0))}`;
 }
 
-const STYLE = `
+/** The page's styles, the charts' among them; a comparison's page (report/compare/html.ts) has them too. */
+export const STYLE = `
 :root{color-scheme:light}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;color:#1f2328;background:#fff}
 main{max-width:1000px;margin:0 auto;padding:20px}
