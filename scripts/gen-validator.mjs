@@ -4,9 +4,11 @@
 // Usage: node scripts/gen-validator.mjs [OUT...]   (default: both places listed below)
 // `npm run build` runs it; test/unit/schema-standalone.test.ts fails when the committed copy
 // in src/ is stale, and compares its errors with a runtime-compiled validator.
+// Without OUT it also writes the journal schema's validator, for compare (journal-validator-source.mjs).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateJournalValidatorSource } from "./journal-validator-source.mjs";
 import { generateValidatorSource } from "./validator-source.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -18,4 +20,11 @@ for (const out of targets) {
   const path = resolve(root, out);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, source);
+}
+if (outs.length === 0) {
+  const journal = generateJournalValidatorSource(JSON.parse(readFileSync(resolve(root, "schemas/journal.schema.json"), "utf8")));
+  for (const out of ["src/compare/generated/validate-journal.js", "dist/compare/generated/validate-journal.js"]) {
+    mkdirSync(dirname(resolve(root, out)), { recursive: true });
+    writeFileSync(resolve(root, out), journal);
+  }
 }

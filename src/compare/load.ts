@@ -1,11 +1,13 @@
 // The only I/O of compare: a journal.json, or a run directory holding one, read and checked
-// against schemas/journal.schema.json before anything trusts it. Every problem is a UsageError
-// (exit 2) that names the file: unreadable, not JSON, another journal version, not a journal.
+// against schemas/journal.schema.json before anything trusts it — by a validator precompiled
+// from it (scripts/gen-validator.mjs), as compiling the schema here took longer than comparing
+// two journals of 10,000 samples. Every problem is a UsageError (exit 2) that names the file:
+// unreadable, not JSON, another journal version, not a journal.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { ErrorObject, ValidateFunction } from "ajv";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import type { ErrorObject } from "ajv";
 import { UsageError, errorMessage } from "../errors.js";
+import { journalVersion, validate } from "./generated/validate-journal.js";
 import type { Journal } from "./types.js";
 
 export interface LoadedJournal {
@@ -18,23 +20,6 @@ const HINT = "give a run's journal.json, or its directory: chaos-run-report/<sce
 
 /** Problems shown at most; the rest are counted. */
 const SHOWN = 3;
-
-interface JournalSchema {
-  readonly validate: ValidateFunction;
-  /** the journalVersion the schema admits (its const) */
-  readonly version: unknown;
-}
-
-let compiled: JournalSchema | undefined;
-
-/** The journal schema, compiled once per process (only compare reads journals this way). */
-function journalSchema(): JournalSchema {
-  if (compiled === undefined) {
-    const schema = JSON.parse(readFileSync(new URL("../../schemas/journal.schema.json", import.meta.url), "utf8")) as { properties: { journalVersion: { const: unknown } } };
-    compiled = { validate: new Ajv2020({ allErrors: true, strict: false }).compile(schema), version: schema.properties.journalVersion.const };
-  }
-  return compiled;
-}
 
 function problem(e: ErrorObject): string {
   const where = e.instancePath === "" ? "the top level" : e.instancePath;
@@ -71,9 +56,8 @@ export function loadJournal(path: string): LoadedJournal {
   const value = readJson(file);
   const version = typeof value === "object" && value !== null && "journalVersion" in value ? value.journalVersion : undefined;
   if (version === undefined) throw new UsageError(`${file} is not a chaos-run journal (it has no journalVersion)`, { hint: HINT });
-  const { validate, version: expected } = journalSchema();
-  if (version !== expected)
-    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JSON.stringify(expected)}`, {
+  if (version !== journalVersion)
+    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JSON.stringify(journalVersion)}`, {
       hint: "compare runs made by the same chaos-run release",
     });
   if (!validate(value)) {

@@ -5,9 +5,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { ErrorObject } from "ajv";
+import { generateJournalValidatorSource } from "../../scripts/journal-validator-source.mjs";
+import { createAjv, validationSchema } from "../../scripts/validator-source.mjs";
+import { validate as standalone } from "../../src/compare/generated/validate-journal.js";
 import { loadJournal } from "../../src/compare/load.js";
 import { isChaosRunError } from "../../src/errors.js";
-import { DEMO } from "./compare-journals.js";
+import { DEMO, LATENCY_X2, demo } from "./compare-journals.js";
 
 describe("loadJournal", () => {
   const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-"));
@@ -50,5 +54,29 @@ describe("loadJournal", () => {
       expect(f.message).toContain(message);
     }
     expect(failure(join(dir, "bad.json")).message).toContain("/probes/0/metrics/latency.p50 must be number,null");
+  });
+});
+
+describe("the journal's precompiled validator", () => {
+  const schema = JSON.parse(readFileSync("schemas/journal.schema.json", "utf8")) as unknown;
+
+  it("is what the generator makes from the schema now (run `npm run build` after editing the schema)", () => {
+    expect(readFileSync("src/compare/generated/validate-journal.js", "utf8")).toBe(generateJournalValidatorSource(schema));
+  });
+
+  it("gives the same verdicts and errors as ajv compiling the schema at run time", () => {
+    const runtime = createAjv({ messages: true }).compile(validationSchema(schema));
+    const view = (errors: ErrorObject[] | null | undefined) => (errors ?? []).map((e) => ({ i: e.instancePath, k: e.keyword, p: e.params, m: e.message }));
+    const broken = demo() as unknown as Record<string, unknown>;
+    broken["status"] = "done";
+    broken["extra"] = 1;
+    (broken["probes"] as Record<string, unknown>[])[0] = { id: "one" };
+    const journals = [demo(), JSON.parse(readFileSync(join(LATENCY_X2, "journal.json"), "utf8")) as unknown, broken, {}, []];
+    for (const [i, j] of journals.entries()) {
+      const a = standalone(j);
+      const b = runtime(j);
+      expect({ i, valid: a, errors: view(standalone.errors) }).toEqual({ i, valid: b, errors: view(runtime.errors) });
+    }
+    expect(standalone(broken)).toBe(false);
   });
 });
