@@ -58,6 +58,17 @@ describe("lazy imports", () => {
     }
   });
 
+  it("compare, from journals, loads neither in any of its formats (it reads the cluster only for stored runs)", { timeout: 120_000 }, async () => {
+    const [base, next] = ["test/fixtures/report/demo", "test/fixtures/compare/latency-x2"];
+    const runs = await Promise.all(["table", "md", "junit", "html", "json"].map(async (format) => ({ format, ...(await modulesOf(["compare", base, next, "--format", format])) })));
+    for (const r of runs) {
+      // exit 1: the new run regressed, so compare ran to its end
+      expect({ format: r.format, code: r.code, stderr: r.stderr }).toEqual({ format: r.format, code: 1, stderr: "" });
+      expect(r.modules.some((m) => m.endsWith("/src/compare/compare.ts"))).toBe(true);
+      expect({ format: r.format, heavy: r.modules.filter((m) => HEAVY.test(m)) }).toEqual({ format: r.format, heavy: [] });
+    }
+  });
+
   it("a verb that talks to a cluster loads the adapter only then (the pattern above matches it)", async () => {
     const r = await modulesOf(["install", "-p", "nginx"]);
     expect(r.code).toBe(2);
