@@ -14,7 +14,8 @@ import { plainView } from "../ui/plain.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags, newRunId } from "./cluster.js";
 import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP } from "./common-flags.js";
 import { toFileDiagnostics, writeDiagnostics } from "./diagnostics-output.js";
-import { boolean, choice, text, wholeNumber } from "./flags.js";
+import { boolean, choice, percent, text, wholeNumber } from "./flags.js";
+import type { CompareTo } from "./compare-to.js";
 import { stdoutIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { worst, writeResult } from "./result.js";
@@ -46,14 +47,18 @@ Options:
 ${PULL_POLICY_HELP}
   --concurrency N        pods worked on at once (default ${ENGINE_DEFAULTS.concurrency})
   --keep-tools           keep the run's chaos-tools pod (chaos-tools-<run id>) for a look afterwards
+  --compare-to BASE      judge the run against a stored one (its journal.json or run directory) at
+                         its end: compare.md/.html/.json beside its report; a regression makes a run
+                         that passed exit 1 (docs/compare.md)
+  --compare-threshold P  the smallest change that matters to --compare-to (default 20%)
 ${HELP_HELP}
 ${CLUSTER_HELP}
 
 With $GITHUB_STEP_SUMMARY set, a Markdown summary is appended to it.
 
-Exit status (the worst of all scenarios): 0 all expectations held, 1 an expectation failed,
-2 invalid scenario or usage, 3 could not run, 4 a revert could not be confirmed,
-130/143 interrupted (after reverting).
+Exit status (the worst of all scenarios): 0 all expectations held, 1 an expectation failed (or,
+with --compare-to, a figure regressed), 2 invalid scenario or usage, 3 could not run, 4 a revert
+could not be confirmed, 130/143 interrupted (after reverting).
 `;
 
 const FLAGS = {
@@ -66,6 +71,8 @@ const FLAGS = {
   "fail-fast": boolean(),
   output: choice(["auto", "plain", "live"] as const, "auto"),
   "keep-tools": boolean(),
+  "compare-to": text(),
+  "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
 };
 
 type OutputMode = "plain" | "live";
@@ -87,6 +94,8 @@ interface CatalogOptions {
   readonly namespace: string | undefined;
   readonly concurrency: number;
   readonly keepTools: boolean;
+  /** --compare-to: the run judged against a stored one at its end */
+  readonly compareTo?: CompareTo | undefined;
 }
 
 function catalogOptions(ctx: VerbContext, values: FlagValues<typeof FLAGS>): CatalogOptions {
@@ -169,7 +178,8 @@ async function runOne(
   ctx.io.stdout.write(renderTable(journal, { color: o.color }));
   ctx.io.stdout.write(`journal: ${path}\nreport: ${html}\n`);
   if (outcome.result.exitCode !== 0 && outcome.result.exitCode !== 1) writeResult(ctx, outcome.result);
-  return { journal, path, exitCode: outcome.result.exitCode };
+  const exitCode = o.compareTo === undefined ? outcome.result.exitCode : await o.compareTo(journal, dir, outcome.result.exitCode);
+  return { journal, path, exitCode };
 }
 
 /** Every valid scenario, one after another; what each ran as an index entry, its journal if it had one. */
@@ -205,7 +215,9 @@ export const run = defineVerb(
       ctx.io.stderr.write(`chaos-run: ${invalid.length} of ${results.length} scenario file${results.length > 1 ? "s are" : " is"} invalid; nothing was run\n`);
       return ExitCode.Invalid;
     }
-    const options = catalogOptions(ctx, values);
+    const comparing = values["compare-to"] !== undefined || values["compare-threshold"] !== undefined;
+    const compareTo = comparing ? (await import("./compare-to.js")).comparingTo(ctx, values["compare-to"], values["compare-threshold"], results.length) : undefined;
+    const options = { ...catalogOptions(ctx, values), compareTo };
     const valid = results.flatMap((r) => (r.scenario === undefined ? [] : [{ ...r, scenario: r.scenario }]));
     const { entries, journals } = await runCatalog(ctx, valid, options, values["fail-fast"]);
     const exitCode = worst(entries.map((e) => e.exitCode));

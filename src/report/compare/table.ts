@@ -1,7 +1,8 @@
 // The terminal view of a comparison, in the run's table style (cli-table3): every figure measured
 // in both runs in the comparison's order (the steady state, then each step), its values, the
 // change, the verdict and the rule in brief; under it each verdict that is not "within noise"
-// with its rule in full, what was not compared and why, the notes, and the summary line. Every
+// with its rule in full, what was not compared and why, the notes, and the summary line (that
+// summary alone is what `run --compare-to` prints under the run's own table). Every
 // text is sanitised for the terminal (names and words that came from the scenario and the pods)
 // before chaos-run's own colours are added.
 import Table from "cli-table3";
@@ -57,14 +58,19 @@ function figuresTables(c: Comparison, color: boolean): string[] {
 /** A column grows to its longest text up to this; longer texts wrap. */
 const MAX_WIDTH = 40;
 
-export function renderCompareTable(c: Comparison, options: { readonly color: boolean }): string {
+/** What the tables come to, without them: each verdict beyond the noise with its rule in full, what was not compared, the notes, the summary line. */
+export function renderCompareSummary(c: Comparison, options: { readonly color: boolean }): string {
   const cell = terminalLine;
-  const lines = [cell(runText("base", c)), cell(runText("new", c))];
-  lines.push(...figuresTables(c, options.color));
+  const lines: string[] = [];
   for (const r of c.rows.filter((x) => x.verdict !== "within noise")) lines.push(`${paint(verdictText(r.verdict), COLOR[r.verdict], options.color)} ${cell(`${rowName(r)}: ${r.rule.text}`)}`);
   for (const u of c.unmatched) lines.push(cell(`not compared: ${unmatchedText(u)}`));
   for (const n of c.notes) lines.push(cell(`note: ${n}`));
   lines.push(cell(`judged by: ${settingsText(c)}`));
   lines.push(paint(cell(summaryLine(c)), c.regressed ? "31" : "32", options.color));
   return `${lines.join("\n")}\n`;
+}
+
+export function renderCompareTable(c: Comparison, options: { readonly color: boolean }): string {
+  const head = [terminalLine(runText("base", c)), terminalLine(runText("new", c)), ...figuresTables(c, options.color)];
+  return `${head.join("\n")}\n${renderCompareSummary(c, options)}`;
 }
