@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
 import { comparingTo } from "../../src/cli/compare-to.js";
+import { extractGlobalFlags } from "../../src/cli/globals.js";
 import type { CliIO, VerbContext } from "../../src/cli/io.js";
 import { loadJournal } from "../../src/compare/load.js";
 import type { Comparison } from "../../src/compare/types.js";
@@ -39,7 +40,7 @@ function recordingIO(env: Record<string, string> = {}) {
 
 function context(env: Record<string, string> = {}) {
   const { io, out } = recordingIO(env);
-  const ctx: VerbContext = { args: [], io, debug: false, globals: {}, interrupts: () => new AbortController().signal };
+  const ctx: VerbContext = { args: [], io, debug: false, globals: extractGlobalFlags([]).globals, interrupts: () => new AbortController().signal };
   return { ctx, out };
 }
 
