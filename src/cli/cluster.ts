@@ -2,11 +2,12 @@
 // -n/--namespace (global flags, before or after the verb: globals.ts), $KUBECONFIG. Also the
 // run id, the agent image a run uses and the engine's defaults.
 import { randomBytes } from "node:crypto";
-import type { Cluster } from "../kube/types.js";
+import type { ConnectedCluster } from "../kube/types.js";
 import type { CliIO } from "./io.js";
 
 export const CLUSTER_HELP = `Cluster options (kubectl's; before or after the verb):
-  --kubeconfig FILE    kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)
+  --kubeconfig FILE    kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config, else the pod's
+                       ServiceAccount when run inside the cluster)
   --context NAME       kubeconfig context to use (default: its current context)
   -n, --namespace NS   namespace (default: the scenario's, else the context's, else default)`;
 
@@ -15,9 +16,15 @@ export interface ClusterFlags {
   readonly context?: string | undefined;
 }
 
-export async function connectFromFlags(flags: ClusterFlags, io: CliIO): Promise<Cluster> {
+export async function connectFromFlags(flags: ClusterFlags, io: CliIO): Promise<ConnectedCluster> {
   const { connectCluster } = await import("../kube/index.js");
-  return connectCluster({ kubeconfig: flags.kubeconfig, context: flags.context, kubeconfigEnv: io.env["KUBECONFIG"] });
+  return connectCluster({
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    kubeconfigEnv: io.env["KUBECONFIG"],
+    serviceHost: io.env["KUBERNETES_SERVICE_HOST"],
+    servicePort: io.env["KUBERNETES_SERVICE_PORT"],
+  });
 }
 
 /** 8 characters of [a-z0-9]: names this run's agents and prefixes its fault ids. */

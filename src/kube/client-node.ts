@@ -1,6 +1,9 @@
 // The Cluster port on @kubernetes/client-node: the only file that imports it. Loaded with a
 // dynamic import by connectCluster (index.ts), so verbs that never touch a cluster never pay for it.
+import { existsSync, readFileSync } from "node:fs";
 import https from "node:https";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import tls from "node:tls";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
@@ -8,13 +11,16 @@ import { CouldNotRunError, UsageError } from "../errors.js";
 import { apiError, statusMessage, type ApiOperation } from "./api-errors.js";
 import { execOutcome } from "./exec-status.js";
 import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
+import { ClientNodeRecords } from "./records.js";
 import type {
   AccessCheck,
   AddedContainerSecurity,
   AgentContainerSpec,
   ApiResource,
-  Cluster,
   ClusterIdentity,
+  ConfigMapMeta,
+  ConfigMapSpec,
+  ConnectedCluster,
   ConnectOptions,
   ContainerInfo,
   DeleteOptions,
@@ -23,7 +29,9 @@ import type {
   ObjectQuery,
   PodFollower,
   PodInfo,
+  PodEvent,
   PodSpecForTools,
+  StoredConfigMap,
 } from "./types.js";
 
 const strategicMerge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
@@ -98,7 +106,55 @@ class KeepAliveKubeConfig extends k8s.KubeConfig {
   }
 }
 
-function loadConfig(options: ConnectOptions): KeepAliveKubeConfig {
+/** Where a pod's ServiceAccount credentials are mounted. */
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * Inside a pod with no kubeconfig: the API server of $KUBERNETES_SERVICE_HOST/_PORT, its CA and
+ * the pod's ServiceAccount token (re-read as it rotates), in the ServiceAccount's namespace.
+ * Undefined when this is not a pod (no service address, or no token mounted).
+ */
+export function inClusterConfig(options: ConnectOptions, dir = SERVICE_ACCOUNT_DIR): { kc: KeepAliveKubeConfig; user: string } | undefined {
+  const host = options.serviceHost;
+  if (host === undefined || host === "" || !existsSync(join(dir, "token"))) return undefined;
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${options.servicePort ?? "443"}`;
+  const namespaceFile = join(dir, "namespace");
+  const namespace = existsSync(namespaceFile) ? readFileSync(namespaceFile, "utf8").trim() : "default";
+  const kc = new KeepAliveKubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "in-cluster", server, caFile: join(dir, "ca.crt"), skipTLSVerify: false }],
+    users: [{ name: "service-account", authProvider: { name: "tokenFile", config: { tokenFile: join(dir, "token") } } }],
+    contexts: [{ name: "in-cluster", cluster: "in-cluster", user: "service-account", namespace }],
+    currentContext: "in-cluster",
+  });
+  return { kc, user: serviceAccountOf(readFileSync(join(dir, "token"), "utf8")) ?? "service-account" };
+}
+
+/** The `sub` of a ServiceAccount token (system:serviceaccount:NS:NAME): who the run acts as, for its messages. Not verified: the API server does that. */
+export function serviceAccountOf(token: string): string | undefined {
+  const payload = token.trim().split(".")[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    return typeof claims === "object" && claims !== null && "sub" in claims && typeof claims.sub === "string" ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kubeconfig kubectl would use, else (in a pod) the pod's ServiceAccount; which it was, and as whom. */
+function loadConfig(options: ConnectOptions): { kc: KeepAliveKubeConfig; inCluster?: { user: string } } {
+  const noKubeconfig = options.kubeconfig === undefined && (options.kubeconfigEnv ?? "") === "" && !existsSync(join(homedir(), ".kube", "config"));
+  const pod = noKubeconfig ? inClusterConfig(options) : undefined;
+  if (pod !== undefined) {
+    if (options.context !== undefined) throw new UsageError(`--context ${options.context}: there is no kubeconfig here, only this pod's ServiceAccount`);
+    return { kc: pod.kc, inCluster: { user: pod.user } };
+  }
+  if (noKubeconfig) {
+    throw new CouldNotRunError("no Kubernetes cluster to talk to: no kubeconfig ($KUBECONFIG, ~/.kube/config) and this is not a pod with a ServiceAccount", {
+      hint: "pass --kubeconfig FILE, or set KUBECONFIG",
+    });
+  }
   const kc = new KeepAliveKubeConfig();
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
@@ -122,7 +178,7 @@ function loadConfig(options: ConnectOptions): KeepAliveKubeConfig {
       hint: "pass --kubeconfig FILE or --context NAME, or set KUBECONFIG (kubectl config get-contexts lists them)",
     });
   }
-  return kc;
+  return { kc };
 }
 
 /** The securityContext chaos-run sends for a container it adds: every field, as the port has it. */
@@ -326,26 +382,59 @@ class ObjectApi extends k8s.KubernetesObjectApi {
   }
 }
 
-class ClientNodeCluster implements Cluster {
+class ClientNodeCluster implements ConnectedCluster {
   readonly identity: ClusterIdentity;
   private readonly core: k8s.CoreV1Api;
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
   private readonly hub: PodWatchHub;
+  private readonly records: ClientNodeRecords;
   private objects: ObjectApi | undefined;
 
-  constructor(private readonly kc: KeepAliveKubeConfig) {
+  constructor(
+    private readonly kc: KeepAliveKubeConfig,
+    inCluster: { user: string } | undefined,
+  ) {
     const ctx = kc.getContextObject(kc.getCurrentContext());
     this.identity = {
       context: kc.getCurrentContext(),
       server: kc.getCurrentCluster()?.server ?? "",
-      user: kc.getCurrentUser()?.name ?? "",
+      user: inCluster?.user ?? kc.getCurrentUser()?.name ?? "",
       namespace: ctx?.namespace ?? "default",
+      ...(inCluster === undefined ? {} : { inCluster: true }),
     };
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.authz = kc.makeApiClient(k8s.AuthorizationV1Api);
     this.execer = new k8s.Exec(kc);
     this.hub = new PodWatchHub(new k8s.Watch(kc), (namespace, err) => apiError({ doing: "watch pods in", verb: "watch", resource: "pods", namespace }, this.failure(err)));
+    // a list of results asks for their metadata only: the server leaves each journal out
+    const metadataOnly = k8s.setHeaderOptions("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
+    this.records = new ClientNodeRecords(
+      this.core,
+      (op, fn) => this.call(op, fn),
+      (e) => (e instanceof k8s.ApiException ? e.code : undefined),
+      metadataOnly,
+    );
+  }
+
+  createEvent(event: PodEvent): Promise<void> {
+    return this.records.createEvent(event);
+  }
+
+  createConfigMap(namespace: string, spec: ConfigMapSpec): Promise<void> {
+    return this.records.createConfigMap(namespace, spec);
+  }
+
+  listConfigMaps(namespace: string | undefined, selector: string): Promise<ConfigMapMeta[]> {
+    return this.records.listConfigMaps(namespace, selector);
+  }
+
+  readConfigMap(namespace: string, name: string): Promise<StoredConfigMap | undefined> {
+    return this.records.readConfigMap(namespace, name);
+  }
+
+  deleteConfigMap(namespace: string, name: string): Promise<void> {
+    return this.records.deleteConfigMap(namespace, name);
   }
 
   /** Runs an API call; turns its failure into an error that says what to do. */
@@ -704,6 +793,7 @@ class ClientNodeCluster implements Cluster {
   }
 }
 
-export function connect(options: ConnectOptions): Cluster {
-  return new ClientNodeCluster(loadConfig(options));
+export function connect(options: ConnectOptions): ConnectedCluster {
+  const { kc, inCluster } = loadConfig(options);
+  return new ClientNodeCluster(kc, inCluster);
 }

@@ -4,9 +4,24 @@
 // (fresh) bundle — tests from src/, a build without bundles — the module itself is imported.
 import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Cluster, ConnectOptions } from "./types.js";
+import type { ConnectedCluster, ConnectOptions } from "./types.js";
 
-export type { Cluster, ConnectOptions, PodInfo, ExecResult, ContainerInfo, ContainerEnd, AgentContainerSpec, ClusterIdentity, DeleteOptions, PodOwner, PodSecurity, PullPolicy } from "./types.js";
+export type {
+  Cluster,
+  ClusterRecords,
+  ConnectedCluster,
+  ConnectOptions,
+  PodInfo,
+  ExecResult,
+  ContainerInfo,
+  ContainerEnd,
+  AgentContainerSpec,
+  ClusterIdentity,
+  DeleteOptions,
+  PodOwner,
+  PodSecurity,
+  PullPolicy,
+} from "./types.js";
 
 type Adapter = typeof import("./client-node.js");
 
@@ -21,7 +36,7 @@ async function loadAdapter(): Promise<Adapter> {
   return import("./client-node.js");
 }
 
-export async function connectCluster(options: ConnectOptions): Promise<Cluster> {
+export async function connectCluster(options: ConnectOptions): Promise<ConnectedCluster> {
   const adapter = await loadAdapter();
   return adapter.connect(options);
 }

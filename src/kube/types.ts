@@ -10,14 +10,19 @@ export interface ConnectOptions {
   readonly context?: string | undefined;
   /** the value of $KUBECONFIG, read by the CLI */
   readonly kubeconfigEnv?: string | undefined;
+  /** $KUBERNETES_SERVICE_HOST and _PORT, read by the CLI: inside a pod with no kubeconfig, the API server there, with the pod's ServiceAccount */
+  readonly serviceHost?: string | undefined;
+  readonly servicePort?: string | undefined;
 }
 
 export interface ClusterIdentity {
   readonly context: string;
   readonly server: string;
   readonly user: string;
-  /** the context's namespace, else "default" */
+  /** the context's namespace, else "default" (in a pod: its ServiceAccount's) */
   readonly namespace: string;
+  /** connected from inside a pod, as its ServiceAccount (no kubeconfig) */
+  readonly inCluster?: boolean | undefined;
 }
 
 export type ContainerStateKind = "waiting" | "running" | "terminated" | "unknown";
@@ -239,3 +244,56 @@ export interface Cluster {
   followPod(namespace: string, name: string, on: PodFollower): () => void;
   close(): void;
 }
+
+/** An Event about a pod, in the core v1 API (what kubectl describe, get events and events read). */
+export interface PodEvent {
+  readonly pod: { readonly namespace: string; readonly name: string; readonly uid: string };
+  readonly type: "Normal" | "Warning";
+  /** CamelCase: FaultApplied, FaultReverted, ExperimentPassed… */
+  readonly reason: string;
+  /** what was done: Apply, Revert, Judge */
+  readonly action: string;
+  readonly message: string;
+  readonly at: number;
+  /** which runner: its pod, or its host */
+  readonly reportingInstance: string;
+}
+
+/** A ConfigMap to create: text in data, bytes in binaryData. */
+export interface ConfigMapSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly data?: Readonly<Record<string, string>> | undefined;
+  readonly binaryData?: Readonly<Record<string, Uint8Array>> | undefined;
+}
+
+/** A ConfigMap as a list of metadata has it. */
+export interface ConfigMapMeta {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** metadata.creationTimestamp, ms since the epoch */
+  readonly createdAt: number | undefined;
+}
+
+export interface StoredConfigMap extends ConfigMapMeta {
+  readonly data: Readonly<Record<string, string>>;
+  readonly binaryData: Readonly<Record<string, Uint8Array>>;
+}
+
+/** What a run leaves in the cluster besides its faults' reverts (src/results): Events, and results kept as ConfigMaps. */
+export interface ClusterRecords {
+  createEvent(event: PodEvent): Promise<void>;
+  createConfigMap(namespace: string, spec: ConfigMapSpec): Promise<void>;
+  /** metadata only (the journals stay on the server), of a namespace or of every one (undefined) */
+  listConfigMaps(namespace: string | undefined, selector: string): Promise<ConfigMapMeta[]>;
+  /** undefined when there is none by that name */
+  readConfigMap(namespace: string, name: string): Promise<StoredConfigMap | undefined>;
+  /** gone already: no error */
+  deleteConfigMap(namespace: string, name: string): Promise<void>;
+}
+
+/** What connecting gives: the port the engine runs on, and the records the results room keeps. */
+export type ConnectedCluster = Cluster & ClusterRecords;
