@@ -15,8 +15,8 @@ export type FlagValues<F extends Flags> = { readonly [K in keyof F]: F[K] extend
 export type Positionals =
   | "none"
   | {
-      /** `${verb} ${missing}` when there is none */
-      readonly missing: string;
+      /** `${verb} ${missing}` when there is none; absent: none is fine too */
+      readonly missing?: string | undefined;
       /** `${verb} ${one}, got N` when there are more than one; absent: any number */
       readonly one?: string;
     };
@@ -57,7 +57,10 @@ function checkPositionals(spec: VerbSpec<Flags>, positionals: readonly string[])
     if (positionals.length > 0) throw new UsageError(`${spec.name} takes no arguments besides options, got ${positionals.join(" ")}`, hint);
     return;
   }
-  if (positionals.length === 0) throw new UsageError(`${spec.name} ${p.missing}`, hint);
+  if (positionals.length === 0) {
+    if (p.missing !== undefined) throw new UsageError(`${spec.name} ${p.missing}`, hint);
+    return;
+  }
   if (p.one !== undefined && positionals.length > 1) throw new UsageError(`${spec.name} ${p.one}, got ${positionals.length}`);
 }
 
