@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the lab's Kubernetes binaries of $KUBERNETES_VERSION from the Go module proxy into
-# $1 (a directory): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
-# kubectl, in one `go install` (they share most packages). Through a throwaway wrapper
+# $1 (a directory): the commands named after it (default: kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, kubectl and kube-proxy), in one `go install` (they share most
+# packages). Through a throwaway wrapper
 # module: k8s.io/kubernetes replaces its staging modules with local paths, so
 # `go install …@version` is refused; the wrapper requires it and replaces each staging
 # module with its published v0.X.Y twin. The list comes from that version's own go.mod.
@@ -9,6 +10,9 @@
 # replaced by the nearest older patch of the same minor that it does serve.
 set -euo pipefail
 out=$1
+shift
+cmds=("$@")
+[ ${#cmds[@]} -gt 0 ] || cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy)
 : "${KUBERNETES_VERSION:?}"
 staging_version=v0.${KUBERNETES_VERSION#v1.}
 work=$(mktemp -d)
@@ -44,25 +48,15 @@ twin() { # module -> the version to replace it with
     done
   echo ")"
 } > go.mod
-cat > tools.go <<'GO'
-//go:build tools
-
-package kubebuild
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-GO
+{
+  printf '//go:build tools\n\npackage kubebuild\n\nimport (\n'
+  for c in "${cmds[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+  printf ')\n'
+} > tools.go
 go mod tidy -e >/dev/null 2>&1 || true
 # tidy drops tool imports behind a build tag on some Go versions; `go get` pins them.
 go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null
 minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
 mkdir -p "$out"
-GOBIN=$out go install -trimpath -ldflags "$ldflags" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
+GOBIN=$out go install -trimpath -ldflags "$ldflags" "${cmds[@]/#/k8s.io/kubernetes/cmd/}"

@@ -35,6 +35,10 @@ POD_GW_V6_ONLY=fd00:c612:1::1
 FORWARD_CHAIN=CHAOSLAB-FWD
 # The lab's components, in the order `up` starts them (`down` stops them in reverse).
 COMPONENTS=(registry etcd apiserver controller-manager scheduler containerd kubelet)
+# kube-proxy routes the Services' addresses (a pod reaches the API server at the kubernetes
+# Service's, as in any cluster: chaos-run inside the cluster). Not in the kernel lab: nothing
+# runs in-cluster there, and its kernel has iptables-legacy only.
+[ -n "${CHAOS_RUN_KERNEL_LAB:-}" ] || COMPONENTS+=(kube-proxy)
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
