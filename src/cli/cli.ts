@@ -23,6 +23,7 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
   sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
   report: { summary: "re-render a run's table, JUnit or Markdown from its journal.json", load: () => import("./report.js") },
   compare: { summary: "judge a run against another from their journals: what regressed, beyond the noise", load: () => import("./compare.js") },
+  history: { summary: "list the runs kept in the cluster, newest first (-n NS | -A, a SCENARIO)", load: () => import("./history.js") },
   job: { summary: "print the manifests that run a scenario in the cluster (a Job, or --schedule a CronJob)", load: () => import("./job.js") },
 };
 

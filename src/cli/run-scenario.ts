@@ -2,7 +2,7 @@
 // pods resolved (running, not terminating), the plan made against them, the engine run with
 // every event going to the verb's observers.
 import { CouldNotRunError } from "../errors.js";
-import { fanOut, type EngineEvent } from "../engine/events.js";
+import { fanOut, type EngineEvent, type PodRef } from "../engine/events.js";
 import { runPlan, type RunResult } from "../engine/run.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { PlanError, planRun, selectorText } from "../plan/plan.js";
@@ -72,6 +72,15 @@ export interface RunSetup {
   readonly runId?: string | undefined;
   /** kill and podDelete steps end once every pod recovered (the kill and kill-pod verbs) */
   readonly untilRecovered?: boolean | undefined;
+  /** the pod this run runs in (inside the cluster): never a target */
+  readonly runnerPod?: PodRef | undefined;
+  /** told the target pods once they are resolved (the Events recorder needs their UIDs) */
+  readonly onTargets?: ((pods: readonly PodInfo[]) => void) | undefined;
+}
+
+/** The namespace a run works in: the scenario's, else -n, else the kubeconfig context's (in a pod: its ServiceAccount's). */
+export function runNamespace(scenario: Scenario, namespaceFlag: string | undefined, cluster: Cluster): string {
+  return scenario.target.namespace ?? namespaceFlag ?? cluster.identity.namespace;
 }
 
 /** Plans against the real pods and runs; every event goes to the observers. */
@@ -81,11 +90,12 @@ export async function runScenario(
   setup: RunSetup,
   observers: readonly ((e: EngineEvent) => void)[],
 ): Promise<{ result: RunResult; plan: Plan } | { planError: PlanError }> {
-  const namespace = setup.scenario.target.namespace ?? setup.namespaceFlag ?? cluster.identity.namespace;
+  const namespace = runNamespace(setup.scenario, setup.namespaceFlag, cluster);
   // every value the scenario's templates take from the environment, out of whatever leaves the process from now on
   processRedactor().add(templateSecrets(setup.scenario, ctx.io.env));
   const emit = fanOut(observers, (err) => ctx.io.stderr.write(`chaos-run: a view failed (ignored): ${String(err)}\n`));
   const pods = await resolveTargets(cluster, setup.scenario, namespace, (message) => emit({ type: "warning", at: Date.now(), message }));
+  setup.onTargets?.(pods);
   const runId = setup.runId ?? newRunId();
   let plan: Plan;
   try {
@@ -109,6 +119,7 @@ export async function runScenario(
     keepTools: setup.keepTools ?? false,
     now: Date.now,
     untilRecovered: setup.untilRecovered === true,
+    runnerPod: setup.runnerPod,
   });
   return { result, plan };
 }

@@ -1,9 +1,9 @@
 // chaos-run run FILE|DIR... [options]   (also: chaos-run FILE|DIR...)
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ExitCode } from "../errors.js";
+import { ExitCode, UsageError } from "../errors.js";
 import type { EngineEvent } from "../engine/events.js";
-import type { Cluster } from "../kube/types.js";
+import type { ConnectedCluster } from "../kube/types.js";
 import { planToJson } from "../plan/format.js";
 import { appendFile, journalWriter, runDirName, writeAtomic, writeIndex, type IndexEntry } from "../report/files.js";
 import { newJournal, recordEvent, type Journal } from "../report/journal.js";
@@ -19,7 +19,8 @@ import type { CompareTo } from "./compare-to.js";
 import { stdoutIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { worst, writeResult } from "./result.js";
-import { runScenario } from "./run-scenario.js";
+import { runnerPodOf, startRecording, type RecordFlags } from "./record-run.js";
+import { runNamespace, runScenario } from "./run-scenario.js";
 import { expandPaths } from "./scenario-files.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 import { version } from "./version.js";
@@ -51,6 +52,11 @@ ${PULL_POLICY_HELP}
                          its end: compare.md/.html/.json beside its report; a regression makes a run
                          that passed exit 1 (docs/compare.md)
   --compare-threshold P  the smallest change that matters to --compare-to (default 20%)
+  --record               keep the run in the cluster (the default inside the cluster; --no-record: not):
+                         Events on its target pods, and its result as a ConfigMap (chaos-run history,
+                         report --from-cluster) in the run's namespace (inside the cluster: the runner's)
+  --record-keep N        results kept per scenario, the oldest pruned (default 20)
+  --pushgateway URL      push the run's verdict, duration and measured figures (chaos_run_*) there
 ${HELP_HELP}
 ${CLUSTER_HELP}
 
@@ -73,6 +79,10 @@ const FLAGS = {
   "keep-tools": boolean(),
   "compare-to": text(),
   "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
+  record: boolean(),
+  "no-record": boolean(),
+  "record-keep": wholeNumber({ min: 1, max: 1000 }),
+  pushgateway: text(),
 };
 
 type OutputMode = "plain" | "live";
@@ -96,6 +106,7 @@ interface CatalogOptions {
   readonly keepTools: boolean;
   /** --compare-to: the run judged against a stored one at its end */
   readonly compareTo?: CompareTo | undefined;
+  readonly record: RecordFlags;
 }
 
 function catalogOptions(ctx: VerbContext, values: FlagValues<typeof FLAGS>): CatalogOptions {
@@ -109,17 +120,34 @@ function catalogOptions(ctx: VerbContext, values: FlagValues<typeof FLAGS>): Cat
     namespace: ctx.globals.namespace,
     concurrency: values.concurrency ?? ENGINE_DEFAULTS.concurrency,
     keepTools: values["keep-tools"],
+    record: { record: values["no-record"] ? false : values.record ? true : undefined, keep: values["record-keep"], pushgateway: pushgatewayUrl(values.pushgateway) },
   };
+}
+
+/** --pushgateway's URL, checked before anything runs. */
+function pushgatewayUrl(given: string | undefined): string | undefined {
+  if (given === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(given);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new UsageError(`--pushgateway takes the Pushgateway's http(s) URL, not ${JSON.stringify(given)}`, { hint: "e.g. --pushgateway http://pushgateway.monitoring:9091" });
+  }
+  return given;
 }
 
 /** One scenario: its journal (written as it goes), its live or plain view, its table. */
 async function runOne(
   ctx: VerbContext,
-  cluster: Cluster,
+  cluster: ConnectedCluster,
   v: ValidationResult & { scenario: Scenario },
   o: CatalogOptions,
 ): Promise<{ journal: Journal | undefined; path: string | undefined; exitCode: number }> {
   const runId = newRunId();
+  const recording = await startRecording(ctx.io, cluster, runNamespace(v.scenario, o.namespace, cluster), runId, o.record);
   const startedAt = Date.now();
   const dir = join(o.reportDir, runDirName(v.scenario.metadata.name, startedAt));
   const path = join(dir, "journal.json");
@@ -162,8 +190,10 @@ async function runOne(
       handOffToLease: false,
       keepTools: o.keepTools,
       runId,
+      runnerPod: runnerPodOf(ctx.io, cluster),
+      onTargets: recording?.targets,
     },
-    [planCapture, journalObserver, view],
+    [planCapture, journalObserver, view, ...(recording === undefined ? [] : [recording.observe])],
   );
   if ("planError" in outcome) return { journal: undefined, path: undefined, exitCode: writePlanError(ctx, v.file, v, outcome.planError, "text") };
   writer.flush();
@@ -177,6 +207,7 @@ async function runOne(
   await live?.finished();
   ctx.io.stdout.write(renderTable(journal, { color: o.color }));
   ctx.io.stdout.write(`journal: ${path}\nreport: ${html}\n`);
+  await recording?.finish(journal);
   if (outcome.result.exitCode !== 0 && outcome.result.exitCode !== 1) writeResult(ctx, outcome.result);
   const exitCode = o.compareTo === undefined ? outcome.result.exitCode : await o.compareTo(journal, dir, outcome.result.exitCode);
   return { journal, path, exitCode };
