@@ -17,6 +17,7 @@ const SECTIONS = {
   "http-reference": () => import("./http-reference.mjs"),
   "proxy-memory": () => import("./proxy-memory.mjs"),
   compare: () => import("./compare.mjs"),
+  "compare-noise": () => import("./compare-noise.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
