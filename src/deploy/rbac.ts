@@ -104,6 +104,7 @@ const WHY: Readonly<Record<string, string>> = {
   "watch pods": "follow the target pods through the run, and wait for each container it adds",
   "list pods": "find the target pods by their selector (and a deleted pod's replacement)",
   "create pods/exec": "hand the agents their faults and reverts, and run the probes in the tools pod",
+  "get pods/exec": "the same execs, over a websocket: an HTTP GET, authorized as get",
   "patch pods/ephemeralcontainers": "add the agent (and kill or stress agents) to the target pods, as kubectl debug does",
   "create pods": "the chaos-tools pod the probes run in",
   "delete pods": "delete the tools pod at the end (and the pods a podDelete fault deletes)",

@@ -135,6 +135,9 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
     { verb: "get", resource: "pods", namespace },
     { verb: "watch", resource: "pods", namespace },
     { verb: "create", resource: "pods", subresource: "exec", namespace },
+    // an exec over a websocket (client-node's) is an HTTP GET, which the API server authorizes as
+    // get pods/exec (newer ones check create as well): a Role with create alone is refused at the first exec
+    { verb: "get", resource: "pods", subresource: "exec", namespace },
   ];
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });

@@ -42,22 +42,25 @@ describe("the runner's own pod", () => {
 });
 
 describe("the rights a run checks", () => {
-  it("the pod watch always (targets followed, added containers awaited); a list only for a selector or a deletion", async () => {
+  it("the pod watch always (targets followed, added containers awaited), an exec's get (a websocket); a list only for a selector or a deletion", async () => {
     const byName = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]")), { namespace: "default" });
     expect(runAccess(needsOf(byName), "default").map((c) => `${c.verb} ${c.resource}${c.subresource === undefined ? "" : `/${c.subresource}`}`)).toEqual([
       "get pods",
       "watch pods",
       "create pods/exec",
+      "get pods/exec",
       "patch pods/ephemeralcontainers",
     ]);
     const bySelector = planOffline(scenarioOf(ONE_FAULT), { namespace: "default" });
     expect(runAccess(needsOf(bySelector), "default").map((c) => c.verb)).toContain("list");
-    // a run denied the watch stops at the preflight, before any agent is added
-    const cluster = new RecordingCluster([pod("web-a")]);
-    cluster.denied = ["watch pods"];
-    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
-    expect(result.exitCode).toBe(3);
-    expect(result.message).toMatch(/may not watch pods in namespace default \(nothing was touched\)/);
-    expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+    // a run denied the watch, or the websocket's get of an exec, stops at the preflight, before any agent is added
+    for (const denied of ["watch pods", "get pods/exec"]) {
+      const cluster = new RecordingCluster([pod("web-a")]);
+      cluster.denied = [denied];
+      const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+      expect(result.exitCode).toBe(3);
+      expect(result.message).toContain(`may not ${denied} in namespace default (nothing was touched)`);
+      expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
+    }
   });
 });
