@@ -66,6 +66,11 @@ type Outcome struct {
 	Then func() error
 }
 
+// failed is an apply refused or failed before anything was made.
+func failed(code, format string, a ...any) Outcome {
+	return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
+}
+
 // Local marks kinds that touch nothing in the network namespace (stress, kill): applying them
 // needs neither the namespace's lock nor an orphan scan.
 type Local interface{ Local() }
@@ -98,27 +103,6 @@ type Counting interface {
 // protocol.FirewallNftables, or the iptables fallback's backend (AgentInfo.Firewall).
 type Firewalled interface {
 	Firewall() string
-}
-
-func firewallOf(nft bool, backend firewall.Backend) string {
-	switch {
-	case nft:
-		return protocol.FirewallNftables
-	case backend == firewall.NFT:
-		return protocol.FirewallIptablesNft
-	case backend == firewall.Legacy:
-		return protocol.FirewallIptablesLegacy
-	}
-	return protocol.FirewallNone
-}
-
-// foundWords names a firewall object found in the namespace: `nftables table inet CHAOS-x`,
-// `IPv4 nat chain CHAOS-x (iptables-legacy)`.
-func foundWords(f firewall.Found) string {
-	if f.Backend == firewall.Nftables {
-		return "nftables table " + firewall.NftRefOf(f.Key).String()
-	}
-	return fmt.Sprintf("%s (iptables-%s)", f.Key, f.Backend)
 }
 
 // Held is a fault in the kernel.
@@ -207,27 +191,4 @@ func OwnerWords(o protocol.Owner, self string) string {
 		return fmt.Sprintf("fault %s of run %s (this agent)", o.FaultID, o.RunID)
 	}
 	return fmt.Sprintf("fault %s of run %s (agent %s), which is still live", o.FaultID, o.RunID, o.Agent)
-}
-
-// firewallTarget resolves what a firewall fault (partition, http: a table or chains of its own)
-// works on: the interface, its address families (within scope), and the fault's name in the
-// firewall — refused when the interface has no address (noAddress says why that matters) or
-// when another live agent's fault owns that name. Which firewall holds the fault is found as it
-// is made: nftables where nf_tables can hold its table, else the iptables backend
-// (Env.Backend, detected then).
-func (e *Env) firewallTarget(id, ifaceName string, scope *protocol.Scope, noAddress string) (iface string, families []int, chain string, rerr *protocol.ReplyError) {
-	if iface, rerr = e.Interface(ifaceName); rerr != nil {
-		return "", nil, "", rerr
-	}
-	if families, rerr = e.Families(iface, scope); rerr != nil {
-		return "", nil, "", rerr
-	}
-	if len(families) == 0 {
-		return "", nil, "", &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: fmt.Sprintf("%s has no IPv4 or IPv6 address: %s", iface, noAddress)}
-	}
-	chain = firewall.ChainName(id)
-	if owner, ok := e.Claims.ChainOwner(chain); ok {
-		return "", nil, "", &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner, Message: fmt.Sprintf("chain %s belongs to %s", chain, OwnerWords(owner, e.Agent))}
-	}
-	return iface, families, chain, nil
 }

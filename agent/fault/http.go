@@ -37,21 +37,14 @@ type HTTP struct {
 }
 
 type httpHeld struct {
-	r        firewall.Redirect
-	families []int
-	proxy    *proxy.Proxy
-	drain    time.Duration
-	resets   string // what became of the connections opened before the fault
-	detail   string
-	// nft is the fault's table, as made (nil: the iptables fallback, in backend)
-	nft     *kernel.NftTable
-	backend firewall.Backend
+	firewallHeld
+	r      firewall.Redirect
+	proxy  *proxy.Proxy
+	drain  time.Duration
+	resets string // what became of the connections opened before the fault
 }
 
-func (h *httpHeld) Kind() string      { return protocol.KindHTTP }
-func (h *httpHeld) Interface() string { return h.r.Iface }
-func (h *httpHeld) Families() []int   { return h.families }
-func (h *httpHeld) Detail() string    { return h.detail }
+func (h *httpHeld) Kind() string { return protocol.KindHTTP }
 
 // Counts implements Counting: what the proxy did so far (all of it, once stopped).
 func (h *httpHeld) Counts() *protocol.HTTPReading {
@@ -59,34 +52,13 @@ func (h *httpHeld) Counts() *protocol.HTTPReading {
 	return &protocol.HTTPReading{Connections: s.Connections, Relayed: s.Relayed, Requests: s.Requests, Faulted: s.Faulted, Errors: s.Errors}
 }
 
-// ExpiresInKernel implements Expiring.
-func (h *httpHeld) ExpiresInKernel() bool { return h.nft != nil }
-
-// RenewInKernel implements Expiring.
-func (h *httpHeld) RenewInKernel(env *Env, lease time.Duration) error {
-	if h.nft == nil {
-		return nil
-	}
-	return firewall.NftRenew(env.Exec, env.Kernel, h.nft.NftRef, h.r.Iface, lease)
-}
-
-// Firewall implements Firewalled.
-func (h *httpHeld) Firewall() string { return firewallOf(h.nft != nil, h.backend) }
-
 func (h *httpHeld) proxyObject() protocol.KernelObject {
 	return protocol.KernelObject{Type: protocol.ObjProxy, Name: fmt.Sprintf("tcp :%d", h.r.ProxyPort),
 		Detail: fmt.Sprintf("the HTTP proxy of port %d, in the agent's process", h.r.Port)}
 }
 
 func (h *httpHeld) Objects() []protocol.KernelObject {
-	var out []protocol.KernelObject
-	if h.nft != nil {
-		out = firewall.NftObjects(h.nft)
-	} else {
-		for _, f := range h.families {
-			out = append(out, h.r.Objects(f)...)
-		}
-	}
+	out := h.objects(h.r.Objects)
 	if h.proxy != nil && h.proxy.Serving() {
 		out = append(out, h.proxyObject())
 	}
@@ -94,25 +66,19 @@ func (h *httpHeld) Objects() []protocol.KernelObject {
 }
 
 func (h *httpHeld) Check(env *Env) (string, error) {
-	var rules string
+	found, words, err := h.readBack(env, h.r.Verify)
+	if err != nil {
+		return "", err
+	}
+	rules := fmt.Sprintf("iptables-%s; it needs an agent to end it): proxy :%d; %s", h.backend, h.r.ProxyPort, words)
 	if h.nft != nil {
-		f, err := firewall.NftVerify(env.Kernel, h.nft, h.r.Iface)
-		if err != nil {
-			return "", err
-		}
 		rules = fmt.Sprintf("nftables, %s): proxy :%d; table %s: port %d redirected to %d, established connections that go around it reset (%s) while %q is in @%s, %d packets so far; %s",
-			familyWords(h.families), h.r.ProxyPort, h.nft.NftRef, h.r.Port, h.r.ProxyPort, strings.Join(f.Rules, ", "), h.r.Iface, firewall.LeaseSet, f.Packets, f.Ends())
-	} else {
-		words, err := verifyIptables(env, h.backend, h.families, h.r.Verify)
-		if err != nil {
-			return "", err
-		}
-		rules = fmt.Sprintf("iptables-%s; it needs an agent to end it): proxy :%d; %s", h.backend, h.r.ProxyPort, words)
+			familyWords(h.families), h.r.ProxyPort, h.nft.NftRef, h.r.Port, h.r.ProxyPort, strings.Join(found.Rules, ", "), h.iface, firewall.LeaseSet, found.Packets, found.Ends())
 	}
 	if !h.proxy.Serving() {
 		return "", fmt.Errorf("the proxy on :%d is stopped", h.r.ProxyPort)
 	}
-	h.detail = fmt.Sprintf("http on port %d of %s (%s; %s; %s", h.r.Port, h.r.Iface, rules, h.resets, h.proxy.Stats())
+	h.detail = fmt.Sprintf("http on port %d of %s (%s; %s; %s", h.r.Port, h.iface, rules, h.resets, h.proxy.Stats())
 	return h.detail, nil
 }
 
@@ -165,14 +131,8 @@ func (h *httpHeld) revertNft(env *Env) ([]protocol.KernelObject, string) {
 }
 
 func (h *httpHeld) revertIptables(env *Env) ([]protocol.KernelObject, string) {
-	var remaining []protocol.KernelObject
-	var words []string
 	chain := firewall.ChainName(h.r.FaultID)
-	for i := len(h.families) - 1; i >= 0; i-- {
-		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, h.families[i], "filter", chain)
-		remaining = append(remaining, r...)
-		words = append(words, d)
-	}
+	remaining, words := h.revertChains(env, "filter")
 	if len(remaining) > 0 {
 		for _, f := range h.families {
 			remaining = append(remaining, protocol.KernelObject{Type: protocol.ObjChain, Name: chain, Family: f, Table: "nat"})
@@ -189,12 +149,8 @@ func (h *httpHeld) revertIptables(env *Env) ([]protocol.KernelObject, string) {
 		}
 		words = append(words, h.stopProxy())
 	}
-	for i := len(h.families) - 1; i >= 0; i-- {
-		r, d := firewall.RevertChain(env.Ctx, env.Exec, h.backend, h.families[i], "nat", chain)
-		remaining = append(remaining, r...)
-		words = append(words, d)
-	}
-	return remaining, strings.Join(words, "; ")
+	natLeft, natWords := h.revertChains(env, "nat")
+	return append(remaining, natLeft...), strings.Join(append(words, natWords...), "; ")
 }
 
 // Apply implements Kind.
@@ -220,8 +176,9 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 		return failed(protocol.ErrApplyFailed, "the proxy cannot listen: %v", err)
 	}
 	held := &httpHeld{
-		r:     firewall.Redirect{FaultID: f.ID, Iface: iface, Port: params.Port, ProxyPort: port},
-		proxy: proxy.Start(k.proxyConfig(env, params), lns...), drain: k.Drain,
+		firewallHeld: firewallHeld{faultID: f.ID, iface: iface},
+		r:            firewall.Redirect{FaultID: f.ID, Iface: iface, Port: params.Port, ProxyPort: port},
+		proxy:        proxy.Start(k.proxyConfig(env, params), lns...), drain: k.Drain,
 	}
 	if held.drain == 0 {
 		held.drain = time.Second
@@ -230,10 +187,6 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 		return out
 	}
 	return held.applyIptables(env, families)
-}
-
-func failed(code, format string, a ...any) Outcome {
-	return Outcome{Err: &protocol.ReplyError{Code: code, Message: fmt.Sprintf(format, a...)}}
 }
 
 func (k HTTP) proxyConfig(env *Env, params protocol.HTTPParams) proxy.Config {
@@ -291,13 +244,11 @@ func portFree(env *Env, id, chain string, port int) Outcome {
 func (h *httpHeld) applyNft(env *Env, families []int, lease time.Duration) (out Outcome, viaNft bool) {
 	t := h.r.NftTable(families, lease)
 	made := time.Now()
-	if err := firewall.NftCreate(env.Exec, env.Kernel, t); err != nil {
-		if errors.Is(err, kernel.ErrNoNftables) {
-			return Outcome{}, false
+	if viaNft, rerr := makeTable(env, t); !viaNft || rerr != nil {
+		if rerr != nil {
+			h.proxy.Stop(0)
 		}
-		h.proxy.Stop(0)
-		// a transaction is all or nothing: a failed one left nothing
-		return failed(protocol.ErrApplyFailed, "nftables table %s: %v; nothing was changed", t.NftRef, err), true
+		return Outcome{Err: rerr}, viaNft
 	}
 	h.nft, h.families = t, families
 	h.resets = resetConnections(env, h.r.Port)
