@@ -228,17 +228,28 @@ func closeWrite(c net.Conn) {
 	c.Close()
 }
 
-// closeAll ends the connection now, both ways.
-func (c *conn) closeAll() {
+// markClosed marks the connection closed (lingering: after an answer) and wakes whoever waits
+// on it: its application side, and first — false when it was closed already.
+func (c *conn) markClosed(linger bool) (up net.Conn, first bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
-		return
+		return nil, false
 	}
 	c.closed = true
-	up := c.up
+	if linger {
+		c.linger = true
+	}
 	c.cond.Broadcast()
-	c.mu.Unlock()
+	return c.up, true
+}
+
+// closeAll ends the connection now, both ways.
+func (c *conn) closeAll() {
+	up, first := c.markClosed(false)
+	if !first {
+		return
+	}
 	c.client.Close()
 	if up != nil {
 		up.Close()
@@ -250,18 +261,14 @@ func (c *conn) closeAll() {
 // read deadline lingerTime away, until which serve drains the client (see lingerTime). A read
 // of the request side that waits ends then too.
 func (c *conn) lingerClose() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	up, first := c.markClosed(true)
+	if !first {
 		return
 	}
-	c.closed, c.linger = true, true
-	c.cond.Broadcast()
-	c.mu.Unlock()
 	c.cio.ending.Store(true)
 	closeWrite(c.client)
 	_ = c.client.SetReadDeadline(time.Now().Add(lingerTime))
-	c.up.Close()
+	up.Close()
 }
 
 // drainClient reads and drops what the client still sends, until it closes its side, the
