@@ -38,8 +38,8 @@ func FuzzStrangerRequest(f *testing.F) {
 		if r.OK && (r.Op != protocol.OpStatus || len(r.Commands) != 0) {
 			t.Fatalf("a stranger's %s was served: %+v", r.Op, r)
 		}
-		if n := len(k.Calls()); n != 0 || len(a.records()) != 0 {
-			t.Fatalf("a stranger's request changed something: %d commands, %d faults", n, len(a.records()))
+		if n := len(k.Calls()); n != 0 || len(a.books.records()) != 0 {
+			t.Fatalf("a stranger's request changed something: %d commands, %d faults", n, len(a.books.records()))
 		}
 	})
 }

@@ -260,7 +260,7 @@ func TestAKillRepliesFirstThenSignalsAndTheKillAgentEnds(t *testing.T) {
 	// nothing is held: a revert of it says so
 	rv := do(t, a, revertReq("kkkk", "kkkk-s1"))
 	mustOK(t, rv)
-	if len(a.order) != 0 {
+	if !a.books.empty() {
 		t.Fatal("a kill was held")
 	}
 }

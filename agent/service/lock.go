@@ -116,3 +116,17 @@ func (a *Agent) lockForRevert(ctx context.Context) (release func(), note string)
 	}
 	return release, ""
 }
+
+// lock takes the pod's lock for what cannot go without it (an apply, an orphan scan).
+func (a *Agent) lock(ctx context.Context) (func(), *protocol.ReplyError) {
+	release, problem := a.takeLock(ctx, a.cfg.LockWait)
+	if problem != nil {
+		msg := problem.message()
+		if problem.squatted {
+			msg += "; nothing was done"
+		}
+		a.logf("%s", msg)
+		return nil, &protocol.ReplyError{Code: protocol.ErrApplyFailed, Message: msg}
+	}
+	return release, nil
+}
