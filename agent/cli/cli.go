@@ -44,7 +44,8 @@ const usage = `usage:
   chaos-agent serve [--ttl DURATION] [--kinds kill|stress]
                                         the container's main process (env CHAOS_AGENT_NAME, CHAOS_RUN_ID);
                                         --kinds kill: a kill agent (one kill, in the target's PID namespace);
-                                        --kinds stress: a stress agent (one stress fault, in a container of its own)
+                                        --kinds stress: a stress agent (one stress fault, in a container of its own);
+                                        env CHAOS_AGENT_FIRST_REQUEST: an apply to hold from the start
   chaos-agent request JSON              one protocol request to this container's serve process
   chaos-agent status [--json]           what the agent holds, and the orphans it sees
   chaos-agent revert FAULT_ID [--json]  revert one fault
@@ -119,6 +120,10 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// FirstRequestEnv holds the apply a serve process starts with, where the runner gives one (see
+// service.Agent.SetFirst): the first fault travels with the agent.
+const FirstRequestEnv = "CHAOS_AGENT_FIRST_REQUEST"
+
 // Roles of a serve process: the pod's agent (network faults, and stress), a kill agent, a
 // stress agent.
 const (
@@ -185,6 +190,14 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "chaos-agent serve:", err)
 		return 2
 	}
+	agent := newAgent(name, runID, ttl, role)
+	if raw, given := os.LookupEnv(FirstRequestEnv); given {
+		// hostile input as much as an exec's request: refused, the agent serves nothing
+		if perr := agent.SetFirst([]byte(raw)); perr != nil {
+			fmt.Fprintf(os.Stderr, "chaos-agent serve: %s: %s: %s; nothing was done\n", FirstRequestEnv, perr.Code, perr.Message)
+			return protocol.ExitCode(&protocol.Reply{Error: perr})
+		}
+	}
 	// a small heap: the agent lives inside the target pod's resources
 	debug.SetGCPercent(50)
 	signals := make(chan os.Signal, 2)
@@ -195,7 +208,7 @@ func serve(args []string) int {
 		return 1
 	}
 	logf("%s (run %s, version %s) serving on %s, ttl %s", name, runID, Version, protocol.SocketAddress(name), ttl)
-	return newAgent(name, runID, ttl, role).Run(context.Background(), ln, signals)
+	return agent.Run(context.Background(), ln, signals)
 }
 
 // printReply writes a reply as one JSON line.

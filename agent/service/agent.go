@@ -96,6 +96,8 @@ type Agent struct {
 	done     chan struct{}
 	doneOnce sync.Once
 	eventErr error
+	// first: the apply the agent started with (first.go)
+	first *firstRequest
 }
 
 // New makes an agent; its TTL runs from now.
@@ -137,7 +139,7 @@ func New(cfg Config) *Agent {
 	if cfg.SquatCheckAfter == 0 {
 		cfg.SquatCheckAfter = 50 * time.Millisecond
 	}
-	return &Agent{cfg: cfg, self: *cfg.Self, deadline: cfg.Clock.Now().Add(cfg.TTL), books: newBooks(), done: make(chan struct{})}
+	return &Agent{cfg: cfg, self: *cfg.Self, deadline: cfg.Clock.Now().Add(cfg.TTL), books: newBooks(), done: make(chan struct{}), first: newFirstRequest()}
 }
 
 func (a *Agent) logf(format string, args ...any) { a.cfg.Logf(format, args...) }

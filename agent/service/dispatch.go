@@ -62,6 +62,10 @@ func (a *Agent) HandleRequest(ctx context.Context, req *protocol.Request) *proto
 }
 
 func (a *Agent) handleRequest(ctx context.Context, req *protocol.Request) (*protocol.Reply, func()) {
+	if !isPeerStatus(req) {
+		// what the agent's own requester asks comes after the apply it started with
+		a.awaitFirst(ctx)
+	}
 	var then func()
 	r := a.handle(ctx, req, &then)
 	r.Agent = a.info() // as it stands after the request (a backend may have been detected)

@@ -120,6 +120,17 @@ func (a *Agent) Shutdown(ctx context.Context, reason string) bool {
 func (a *Agent) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) int {
 	go func() { _ = a.Serve(ctx, ln) }()
 	a.Startup(ctx)
+	if r := a.ApplyFirst(ctx); r != nil && !r.OK {
+		// nothing of it is held (an apply that fails rolls back): the agent ends, its reason last
+		// in its log (the runner reads it as the container's termination message)
+		all := a.Shutdown(ctx, protocol.ReasonApplyFailed)
+		_ = ln.Close()
+		a.logf("%s", a.FirstFailed(r))
+		if !all {
+			return 3
+		}
+		return protocol.ExitCode(r)
+	}
 	reason := protocol.ReasonTTL
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -22,6 +22,10 @@ func (a *Agent) renew(req *protocol.Request) *protocol.Reply {
 	rec, st, err := a.books.renew(req.FaultID, now, leaseFor)
 	if err == nil {
 		r.Fault = &st
+		if first := a.tellFirst(req.FaultID); first != nil {
+			// the runner's confirmation of the fault the agent started with: what its apply did
+			r.Commands, r.Orphans = first.Commands, first.Orphans
+		}
 		if err := fault.RenewInKernel(a.env(context.Background(), a.cfg.Exec, nil), rec.held, leaseFor); err != nil {
 			a.logf("renewed %s, but not its lease in the kernel: %v", req.FaultID, err)
 		}
