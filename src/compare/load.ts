@@ -50,20 +50,27 @@ function readJson(file: string): unknown {
   }
 }
 
-/** Reads and checks one run's journal: `path` is a journal.json or a run directory. */
-export function loadJournal(path: string): LoadedJournal {
-  const file = journalFile(path);
-  const value = readJson(file);
+/**
+ * A value checked as a journal before anything trusts it: `where` names it in the errors (a file,
+ * or a result kept in the cluster, which whoever may write ConfigMaps there could have made).
+ */
+export function checkJournal(value: unknown, where: string, hint = HINT): Journal {
   const version = typeof value === "object" && value !== null && "journalVersion" in value ? value.journalVersion : undefined;
-  if (version === undefined) throw new UsageError(`${file} is not a chaos-run journal (it has no journalVersion)`, { hint: HINT });
+  if (version === undefined) throw new UsageError(`${where} is not a chaos-run journal (it has no journalVersion)`, { hint });
   if (version !== journalVersion)
-    throw new UsageError(`${file} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JSON.stringify(journalVersion)}`, {
+    throw new UsageError(`${where} is journal version ${JSON.stringify(version)}; this chaos-run compares version ${JSON.stringify(journalVersion)}`, {
       hint: "compare runs made by the same chaos-run release",
     });
   if (!validate(value)) {
     const errors = validate.errors ?? [];
     const more = errors.length > SHOWN ? ` (and ${errors.length - SHOWN} more)` : "";
-    throw new UsageError(`${file} is not a valid chaos-run journal: ${errors.slice(0, SHOWN).map(problem).join("; ")}${more}`, { hint: HINT });
+    throw new UsageError(`${where} is not a valid chaos-run journal: ${errors.slice(0, SHOWN).map(problem).join("; ")}${more}`, { hint });
   }
-  return { file, journal: value as Journal };
+  return value as Journal;
+}
+
+/** Reads and checks one run's journal: `path` is a journal.json or a run directory. */
+export function loadJournal(path: string): LoadedJournal {
+  const file = journalFile(path);
+  return { file, journal: checkJournal(readJson(file), file) };
 }

@@ -1,6 +1,6 @@
 // compare's settings: the rank test's level, the threshold of a change that matters, the
 // smallest effect on samples that matters. Defaults here; a value out of range is a usage error
-// (exit 2), whoever passes it (a flag, a scenario's compare: block).
+// (exit 2), whoever passes it (--threshold, --compare-threshold, a caller of compareRuns).
 import { UsageError } from "../errors.js";
 import type { CompareOptions, Settings } from "./types.js";
 
