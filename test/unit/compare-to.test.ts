@@ -7,42 +7,13 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/cli.js";
 import { comparingTo } from "../../src/cli/compare-to.js";
-import { extractGlobalFlags } from "../../src/cli/globals.js";
-import type { CliIO, VerbContext } from "../../src/cli/io.js";
 import { loadJournal } from "../../src/compare/load.js";
 import type { Comparison } from "../../src/compare/types.js";
 import { isChaosRunError } from "../../src/errors.js";
 import type { Journal } from "../../src/report/journal.js";
+import { cli, verbContext } from "./compare-io.js";
 import { DEMO, LATENCY_X2, demo } from "./compare-journals.js";
-
-function recordingIO(env: Record<string, string> = {}) {
-  const out = { stdout: "", stderr: "" };
-  const io: CliIO = {
-    stdout: {
-      write: (s) => {
-        out.stdout += s;
-      },
-    },
-    stderr: {
-      write: (s) => {
-        out.stderr += s;
-      },
-    },
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-    env,
-    cwd: process.cwd(),
-  };
-  return { io, out };
-}
-
-function context(env: Record<string, string> = {}) {
-  const { io, out } = recordingIO(env);
-  const ctx: VerbContext = { args: [], io, debug: false, globals: extractGlobalFlags([]).globals, interrupts: () => new AbortController().signal };
-  return { ctx, out };
-}
 
 const slower = (): Journal => loadJournal(LATENCY_X2).journal;
 
@@ -60,7 +31,7 @@ describe("--compare-to at the end of a run", () => {
   it("writes compare.md, compare.html and compare.json in the run's directory, prints the summary, and appends the Markdown to the step summary", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
     const summary = join(dir, "step-summary.md");
-    const { ctx, out } = context({ GITHUB_STEP_SUMMARY: summary });
+    const { ctx, out } = verbContext({ GITHUB_STEP_SUMMARY: summary });
     const exit = await comparingTo(ctx, DEMO, undefined, 1)(slower(), join(dir, "run"), 0);
     expect(exit).toBe(1);
     const c = JSON.parse(readFileSync(join(dir, "run/compare.json"), "utf8")) as Comparison;
@@ -75,7 +46,7 @@ describe("--compare-to at the end of a run", () => {
 
   it("exit status: a regression makes a run that passed exit 1; a failed run stays 1; no regression leaves it as it was", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
-    const judge = (threshold: number | undefined, journal: Journal, exitCode: number) => comparingTo(context().ctx, DEMO, threshold, 1)(journal, dir, exitCode);
+    const judge = (threshold: number | undefined, journal: Journal, exitCode: number) => comparingTo(verbContext().ctx, DEMO, threshold, 1)(journal, dir, exitCode);
     expect(await judge(undefined, slower(), 0)).toBe(1);
     const failed = { ...slower(), status: "failed", exitCode: 1 } as Journal;
     expect(await judge(undefined, failed, 1)).toBe(1);
@@ -96,7 +67,7 @@ describe("--compare-to at the end of a run", () => {
       ["interrupted", 143],
     ] as const) {
       const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
-      const { ctx, out } = context();
+      const { ctx, out } = verbContext();
       const exit = await comparingTo(ctx, DEMO, undefined, 1)({ ...slower(), status, exitCode }, dir, exitCode);
       expect(exit).toBe(exitCode);
       expect(existsSync(join(dir, "compare.json"))).toBe(false);
@@ -105,7 +76,7 @@ describe("--compare-to at the end of a run", () => {
   });
 
   it("BASE is read before the run: unreadable, several scenarios, or a threshold without it are usage errors", () => {
-    const { ctx } = context();
+    const { ctx } = verbContext();
     expect(usageError(() => comparingTo(ctx, "/nonexistent/run", undefined, 1))).toContain("cannot read /nonexistent/run");
     expect(usageError(() => comparingTo(ctx, DEMO, undefined, 2))).toBe("--compare-to judges one scenario's run against a stored one; got 2 scenario files");
     expect(usageError(() => comparingTo(ctx, undefined, 30, 1))).toBe("--compare-threshold is for --compare-to BASE, which is not given");
@@ -120,11 +91,10 @@ describe("--compare-to at the end of a run", () => {
       [["run", "scenarios/nginx-latency.yaml", "--compare-to", DEMO, "--compare-threshold", "300%"], "--compare-threshold takes a number of percent from 0 to 100"],
     ];
     for (const [args, message] of cases) {
-      const { io, out } = recordingIO(env);
-      const code = await runCli(args, io);
-      expect({ args, code }).toEqual({ args, code: 2 });
-      expect(out.stderr).toContain(message);
-      expect(out.stderr).not.toContain("kubeconfig");
+      const r = await cli(args, { env });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toContain("kubeconfig");
     }
   });
 });
