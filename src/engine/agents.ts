@@ -5,8 +5,10 @@
 // mistaken for a live one. The container is explicit in everything — pull policy, user,
 // capabilities — and inherits nothing from the pod.
 import { agentServeArgs, rootSecurity, statusRequest, type AddedContainerSecurity } from "../faults/index.js";
+import type { ApplyRequest } from "../faults/protocol.generated.js";
 import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
+import { FIRST_REQUEST_ENV } from "./first-fault.js";
 
 export type { AgentHandle } from "./agent-client.js";
 
@@ -42,17 +44,22 @@ export function freeName(pod: PodInfo, base: string): string {
  * The container an agent runs in: nothing left to the pod's securityContext or to Kubernetes'
  * defaults. `security` is what it runs as (default: root with only `capabilities` added back,
  * every other capability dropped, no privilege escalation, the runtime's seccomp profile).
+ * `firstRequest`: the apply it holds from its start (first-fault.ts).
  */
 export function agentContainer(
   name: string,
-  options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId"> & { readonly security?: AddedContainerSecurity | undefined },
+  options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId"> & {
+    readonly security?: AddedContainerSecurity | undefined;
+    readonly firstRequest?: ApplyRequest | undefined;
+  },
 ): AgentContainerSpec {
+  const first = options.firstRequest === undefined ? {} : { [FIRST_REQUEST_ENV]: JSON.stringify(options.firstRequest) };
   return {
     name,
     image: options.image,
     pullPolicy: options.pullPolicy,
     args: agentServeArgs(options.ttlMs),
-    env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId },
+    env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId, ...first },
     securityContext: options.security ?? rootSecurity(options.capabilities),
   };
 }
@@ -93,6 +100,8 @@ export async function ensureAgent(
   signal: AbortSignal,
   onInjecting: (container: string) => void,
   onSkipped: (why: string) => void = () => undefined,
+  /** a fresh agent's first request, if it is to start with one: told the agent before it is added (the ledger is written then) */
+  firstRequest: (agent: AgentHandle) => ApplyRequest | undefined = () => undefined,
 ): Promise<AgentHandle> {
   const ref = { namespace: pod.namespace, name: pod.name };
   const reuse = await reusable(cluster, pod, options, signal);
@@ -100,7 +109,8 @@ export async function ensureAgent(
   if (reuse.container !== undefined) return { pod: ref, container: reuse.container, reused: true };
   const name = agentName(pod, options.runId);
   onInjecting(name);
-  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
+  const first = firstRequest({ pod: ref, container: name, reused: false });
+  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { ...options, firstRequest: first }));
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
   return { pod: ref, container: name, reused: false };
 }

@@ -5,6 +5,7 @@ import type { Cluster } from "../kube/types.js";
 import type { PlannedAgent } from "../plan/types.js";
 import type { AgentHandle } from "./agent-client.js";
 import { ensureAgent } from "./agents.js";
+import type { TravellingFaults } from "./first-fault.js";
 import { podKey, type EventSink, type PodRef } from "./events.js";
 import type { EngineOptions } from "./options.js";
 import { mapPool, throwFirstRejected } from "./pool.js";
@@ -30,9 +31,10 @@ export class PodAgents {
   /**
    * Adds (or reuses) every target pod's agent, before the first step; any pod that cannot have one
    * stops the run, once all were tried. A running agent is reused only with the run's timeline
-   * (and a margin) left on its TTL.
+   * (and a margin) left on its TTL. `travelling`: each fresh agent starts holding the first step's
+   * fault (first-fault.ts), its ledger entry written before it is added.
    */
-  async add(cluster: Cluster, agent: PlannedAgent, options: EngineOptions, timelineMs: number, signal: AbortSignal, emit: EventSink): Promise<void> {
+  async add(cluster: Cluster, agent: PlannedAgent, options: EngineOptions, timelineMs: number, signal: AbortSignal, emit: EventSink, travelling?: TravellingFaults | undefined): Promise<void> {
     const { now } = options;
     const settings = {
       image: agent.image,
@@ -53,6 +55,7 @@ export class PodAgents {
         signal,
         (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
         (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
+        (fresh) => travelling?.board(fresh, started),
       );
       this.byPod.set(podKey(handle.pod), handle);
       emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });

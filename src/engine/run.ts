@@ -41,6 +41,7 @@ import { Checks, type Monitor } from "./checks.js";
 import { DeadAgents } from "./dead-agents.js";
 import { podKey, type EventSink } from "./events.js";
 import { FaultFates } from "./fault-fates.js";
+import { TravellingFaults, travellingStep } from "./first-fault.js";
 import { LeaseKeeper } from "./leases.js";
 import { RevertLedger, type LedgerEntry } from "./ledger.js";
 import type { EngineOptions } from "./options.js";
@@ -70,6 +71,8 @@ class Run {
   private readonly leases: LeaseKeeper;
   private readonly targets: Targets;
   private readonly agents = new PodAgents();
+  /** the first step's fault, where it travels with the fresh agents (first-fault.ts) */
+  private readonly travelling: TravellingFaults | undefined;
   private readonly deadAgents: DeadAgents;
   private readonly checks: Checks;
   /** the steady state's continuous probes, sampled through the run */
@@ -92,6 +95,8 @@ class Run {
     this.targets = new Targets(options.pods, emit, now);
     this.fates = new FaultFates(plan.steps, emit, now);
     this.leases = this.leaseKeeper();
+    const first = options.firstFaultWithAgent === false ? undefined : travellingStep(plan);
+    this.travelling = first === undefined ? undefined : new TravellingFaults(first, this.ledger);
     const { image, pullPolicy, capabilities, ttlMs } = plan.agent;
     const { runId, injectTimeoutMs, execTimeoutMs } = options;
     const recovery = { cluster, emit, now, runId, image, pullPolicy, capabilities, ttlMs, injectTimeoutMs, execTimeoutMs };
@@ -123,7 +128,7 @@ class Run {
       // one follower per target pod on the namespace's one watch: the pod going, and its agent ending
       this.targets.follow(cluster, (pod) => this.deadAgents.seen(pod));
       await this.steadyStateBefore();
-      if (needs.injectAgents) await this.agents.add(cluster, plan.agent, options, plan.timelineMs, this.signal, this.emit);
+      if (needs.injectAgents) await this.agents.add(cluster, plan.agent, options, plan.timelineMs, this.signal, this.emit, this.travelling);
       await this.runSteps();
       await this.monitor?.stop();
       if (plan.steadyState.length > 0) await this.checks.run(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, this.signal);
@@ -174,6 +179,7 @@ class Run {
       revert: (entries) => this.revert(entries),
       checks: this.checks,
       namespaceLevel: this.namespaceLevel,
+      travelling: (agent, index) => this.travelling?.take(agent, index),
     };
   }
 

@@ -148,6 +148,12 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
     out.push(
       `  an ephemeral container chaos-agent-${plan.runId} in each pod: ${securityWords(rootSecurity(plan.agent.capabilities))} (what the faults need, nothing more; never inherited from the pod)`,
     );
+  const first = plan.steps[0];
+  if (plan.agent.needed !== false && first?.kind === "fault" && first.fault.delivery === "agent") {
+    out.push(
+      `  step 1's fault travels with each fresh agent: given in its environment, held from its start, confirmed by its first renewal — no exec applies it (an agent reused from an earlier run is sent it by exec)`,
+    );
+  }
   const tools = [...new Set(probeRunsOf(plan).flatMap((r) => (r.toolsImage === undefined ? [] : [r.toolsImage])))];
   if (tools.length > 0) {
     const sc = nonRootSecurity(NOBODY);

@@ -66,6 +66,9 @@ export function start(cluster: RecordingCluster, scenario: Scenario, options: Pa
     env: {},
     keepTools: false,
     now: () => Date.now(),
+    // the tests send the first fault by exec, as to a reused agent; engine-first-fault.test.ts
+    // runs the path where it travels with the fresh agent
+    firstFaultWithAgent: false,
     ...options,
   });
   return { plan, events, controller, result, t0, interrupt: (signal = "SIGINT") => controller.abort(new Interrupted(signal)) };

@@ -93,6 +93,14 @@ export class SimAgent {
     private readonly httpCounts: () => HTTPReading | undefined = () => undefined,
   ) {}
 
+  /** the reply of the apply it started with, until its first renewal tells it */
+  private untoldFirst: Reply | undefined;
+
+  /** Holds the fault it was started with (CHAOS_AGENT_FIRST_REQUEST). */
+  startWith(request: ApplyRequest, now: number): void {
+    this.untoldFirst = this.apply(request, now);
+  }
+
   private lapse(now: number): void {
     for (const [id, f] of this.held) {
       if (f.leaseEnd <= now) {
@@ -209,7 +217,9 @@ export class SimAgent {
           };
         }
         f.leaseEnd = now + request.leaseMs;
-        return this.base("renew", true);
+        const first = this.untoldFirst?.fault?.id === request.faultId ? this.untoldFirst : undefined;
+        if (first !== undefined) this.untoldFirst = undefined;
+        return first === undefined ? this.base("renew", true) : { ...this.base("renew", true), commands: first.commands, ...(first.fault === undefined ? {} : { fault: first.fault }) };
       }
       case "revert": {
         const f = this.held.get(request.faultId);
@@ -326,6 +336,9 @@ export class RecordingCluster implements Cluster {
     const target = spec.targetContainerName;
     if (target !== undefined) sim.onKill = () => this.killContainer(podName, target);
     this.agents.set(`${podName}/${spec.name}`, sim);
+    // the first request it starts with, as the real agent does: held from its start, its apply told by its first renewal
+    const first = spec.env["CHAOS_AGENT_FIRST_REQUEST"];
+    if (first !== undefined) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
   }
 
   /** A kill agent signalled: the container ends and the kubelet restarts it (or the process survives). */

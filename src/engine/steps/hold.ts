@@ -8,6 +8,7 @@ import type { Reply } from "../../faults/protocol.generated.js";
 import type { PlannedAgentFault, PlannedStressFault } from "../../plan/types.js";
 import { callAgent, type AgentHandle } from "../agent-client.js";
 import { podKey } from "../events.js";
+import { confirmTravelling, travellingFailure, type Travelling } from "../first-fault.js";
 import type { LedgerEntry } from "../ledger.js";
 import { orphanWords } from "../orphans.js";
 import { mapPool, sleep, throwFirstRejected } from "../pool.js";
@@ -22,7 +23,7 @@ export type HeldFaultStep = FaultStepOf<PlannedAgentFault | PlannedStressFault>;
 export type RevertsByPod = Map<string, RevertOutcomeOf>;
 
 /** The agent applied the fault: said, and held under its lease (unless it is handed off to the lease). */
-function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepContext, started: number): void {
+function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepContext, started: number, withAgent: boolean): void {
   e.state = "applied";
   const state = reply.fault;
   const spec = step.fault.apply.fault.spec;
@@ -43,27 +44,35 @@ function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepCon
   }
   e.iface = state.interface;
   if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id);
-  emitApplied(ctx, step, e.agent.pod, { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel }, started);
+  const facts = { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel };
+  emitApplied(ctx, step, e.agent.pod, withAgent ? { ...facts, withAgent } : facts, started);
 }
 
-/** Applies the step's fault through one entry's agent; throws what stops the step. */
-async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext): Promise<void> {
-  const started = ctx.now();
-  const call = await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal: ctx.signal, timeoutMs: ctx.options.execTimeoutMs });
-  if (call.kind === "reply" && call.reply.ok) applied(step, e, call.reply, ctx, started);
-  else throw applyFailure(step, e.agent, call, ctx);
+/** Applies the step's fault through one entry's agent — or confirms the one its agent started with (`travelling`); throws what stops the step. */
+async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, travelling: Travelling | undefined): Promise<void> {
+  const started = travelling?.startedAt ?? ctx.now();
+  const { signal, options } = ctx;
+  const call =
+    travelling === undefined
+      ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
+      : await confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs });
+  if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling !== undefined);
+  const where = `step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} could not apply ${step.fault.summary}`;
+  const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, where, signal);
+  throw ended ?? applyFailure(step, e.agent, call, ctx);
 }
 
 /** Applies the fault in every pod; the first failure stops the applies not sent yet (never asked: nothing to revert) and is thrown. */
-async function applyAll(step: HeldFaultStep, entries: readonly LedgerEntry[], ctx: StepContext): Promise<void> {
+async function applyAll(step: HeldFaultStep, entries: readonly LedgerEntry[], travelling: ReadonlyMap<LedgerEntry, Travelling>, ctx: StepContext): Promise<void> {
   const stop = new AbortController();
   const results = await mapPool(entries, ctx.options.concurrency, async (e) => {
     if (stop.signal.aborted) {
-      ctx.ledger.settle(e);
+      // a fault that travelled with its agent is held already: it stays in the ledger, to revert
+      if (!travelling.has(e)) ctx.ledger.settle(e);
       return;
     }
     try {
-      await applyOne(step, e, ctx);
+      await applyOne(step, e, ctx, travelling.get(e));
     } catch (err) {
       stop.abort(err);
       throw err;
@@ -98,11 +107,17 @@ export async function holdFault(step: HeldFaultStep, holders: readonly AgentHand
   const f = step.fault;
   // a stress fault lives only in its agent's processes: if the agent is gone, so is the fault
   const processOnly = f.delivery === "stress-agent";
-  const entries = holders.map((agent): LedgerEntry => ({ step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) }));
+  // a fault that travelled with its agent was written to the ledger before the agent was added
+  const travelling = new Map<LedgerEntry, Travelling>();
+  const entries = holders.map((agent): LedgerEntry => {
+    const t = ctx.travelling?.(agent, step.index);
+    if (t !== undefined) travelling.set(t.entry, t);
+    return t?.entry ?? { step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) };
+  });
   // the ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it
-  ctx.ledger.record(entries);
+  ctx.ledger.record(entries.filter((e) => !travelling.has(e)));
   try {
-    await applyAll(step, entries, ctx);
+    await applyAll(step, entries, travelling, ctx);
     if (ctx.options.handOffToLease) {
       for (const e of entries) {
         ctx.emit({ type: "fault:held", at: ctx.now(), index: step.index, faultId: f.id, pod: e.agent.pod, untilMs: ctx.now() + ctx.agent.leaseMs });

@@ -13,6 +13,7 @@ import type { Checks } from "../checks.js";
 import type { EventSink, PodRef } from "../events.js";
 import type { LeaseKeeper } from "../leases.js";
 import type { LedgerEntry, RevertLedger } from "../ledger.js";
+import type { Travelling } from "../first-fault.js";
 import type { EngineOptions } from "../options.js";
 import type { RevertOutcomeOf } from "../revert.js";
 import type { Targets } from "../targets.js";
@@ -47,6 +48,8 @@ export interface StepContext {
   readonly checks: Checks;
   /** the Pod Security level the namespace enforces (undefined: it could not be read) */
   readonly namespaceLevel: PodSecurityLevel | undefined;
+  /** the fault `agent` started with for step `index`, to confirm instead of applying (first-fault.ts); once */
+  readonly travelling?: ((agent: AgentHandle, index: number) => Travelling | undefined) | undefined;
 }
 
 /** A step that injects a fault of one delivery: `FaultStepOf<PlannedKillFault>`. */
@@ -68,6 +71,8 @@ export interface Applied {
   readonly commands: readonly CommandRun[];
   /** from the agent's FaultState: the kernel ends it by itself when nobody renews its lease */
   readonly expiresInKernel?: boolean | undefined;
+  /** it travelled with its agent (given at its start, confirmed by its first renewal): no exec applied it */
+  readonly withAgent?: boolean | undefined;
 }
 
 /** Says that the step's fault is in effect in one pod, `startedAt` being when its apply began. */
@@ -84,6 +89,7 @@ export function emitApplied(ctx: StepContext, step: PlannedFaultStep, pod: PodRe
     commands: applied.commands,
     durationMs: ctx.now() - startedAt,
     expiresInKernel: applied.expiresInKernel,
+    ...(applied.withAgent === true ? { withAgent: true } : {}),
   });
 }
 

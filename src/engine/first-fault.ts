@@ -1,0 +1,99 @@
+// The first fault travels with the agent. When the run's first step is a fault the pods' agents
+// hold, each fresh agent is added with that step's apply request in its environment
+// (CHAOS_AGENT_FIRST_REQUEST): it holds the fault from its start, so a fresh pod costs one
+// container start and no exec. The ledger entry is written before the container is added (an
+// interrupt mid-injection still reverts it); the fault counts as applied only once the agent's
+// first renewal confirms it — its reply carries the apply's fault state and commands — and a
+// runner that never confirms leaves it to its lease, which started with the agent. An agent that
+// refused its first request (it validates it as strictly as an exec's) exits non-zero with its
+// reason last in its log, the container's termination message: that is the apply's failure (and
+// the agent is recovered as any dead agent is). A reused agent is sent the apply by exec, as before.
+import { CouldNotRunError } from "../errors.js";
+import { renewRequest } from "../faults/index.js";
+import type { ApplyRequest } from "../faults/protocol.generated.js";
+import type { Cluster, ContainerInfo } from "../kube/types.js";
+import type { Plan, PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
+import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
+import { podKey } from "./events.js";
+import type { LedgerEntry, RevertLedger } from "./ledger.js";
+import { sleep } from "./pool.js";
+
+/** Where the agent finds the request it starts with (agent/cli: FirstRequestEnv). */
+export const FIRST_REQUEST_ENV = "CHAOS_AGENT_FIRST_REQUEST";
+
+/** The step whose fault travels with the pods' fresh agents: the first step, when it is a fault they hold (nothing runs between their start and it). */
+export function travellingStep(plan: Pick<Plan, "steps">): (PlannedFaultStep & { readonly fault: PlannedAgentFault }) | undefined {
+  const first = plan.steps[0];
+  return first?.kind === "fault" && first.fault.delivery === "agent" ? (first as PlannedFaultStep & { readonly fault: PlannedAgentFault }) : undefined;
+}
+
+/** A fault given to a fresh agent at its start, not yet confirmed: its ledger entry, and when its injection began. */
+export interface Travelling {
+  readonly entry: LedgerEntry;
+  readonly request: ApplyRequest;
+  readonly startedAt: number;
+}
+
+/** The faults that travel with the fresh agents, by pod: written to the ledger before their agents are added. */
+export class TravellingFaults {
+  private readonly byPod = new Map<string, Travelling>();
+
+  constructor(
+    private readonly step: PlannedFaultStep & { readonly fault: PlannedAgentFault },
+    private readonly ledger: RevertLedger,
+  ) {}
+
+  /** Writes the ledger entry of the fault `agent` is about to be added with, and returns the request it starts with. */
+  board(agent: AgentHandle, startedAt: number): ApplyRequest {
+    const f = this.step.fault;
+    const entry: LedgerEntry = { step: this.step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined };
+    this.ledger.record([entry]);
+    this.byPod.set(podKey(agent.pod), { entry, request: f.apply, startedAt });
+    return f.apply;
+  }
+
+  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then). */
+  take(agent: AgentHandle, index: number): Travelling | undefined {
+    const t = this.byPod.get(podKey(agent.pod));
+    if (t === undefined || index !== this.step.index || t.entry.agent.container !== agent.container) return undefined;
+    this.byPod.delete(podKey(agent.pod));
+    return t;
+  }
+}
+
+/** The agent's first renewal of the fault it started with: its confirmation. */
+export function confirmTravelling(cluster: Cluster, t: Travelling, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
+  return callAgent(cluster, t.entry.agent, renewRequest(options.runId, t.entry.faultId, options.leaseMs), { signal: options.signal, timeoutMs: options.timeoutMs });
+}
+
+/** The agent's container once it ended (within `withinMs`), or undefined: still running, or gone. */
+async function endedContainer(cluster: Cluster, agent: AgentHandle, withinMs: number, signal: AbortSignal): Promise<ContainerInfo | undefined> {
+  for (let waited = 0; ; waited += 250) {
+    const pod = await cluster.getPod(agent.pod.namespace, agent.pod.name).catch(() => undefined);
+    const c = pod?.ephemeralContainers.find((x) => x.name === agent.container);
+    if (c === undefined || c.state === "terminated") return c;
+    if (waited >= withinMs || signal.aborted) return undefined;
+    await sleep(250, signal).catch(() => undefined);
+  }
+}
+
+/**
+ * The agent did not confirm its first fault: if it ended (refusing it), its termination message —
+ * its last log line — is the apply's failure; else undefined, for the usual words. Its entry stays
+ * in the ledger whatever the agent said: an agent that ended is recovered as any dead agent is (a
+ * fresh one reverts what it may have left), since an exit status alone cannot say it held nothing.
+ */
+export async function travellingFailure(cluster: Cluster, t: Travelling, where: string, signal: AbortSignal): Promise<CouldNotRunError | undefined> {
+  const agent = t.entry.agent;
+  const c = await endedContainer(cluster, agent, 5000, signal);
+  if (c === undefined) return undefined;
+  const said =
+    c.message
+      ?.trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .at(-1) ?? `exit ${c.exitCode ?? "?"}`;
+  return new CouldNotRunError(`${where}: the agent ${agent.container} started with it and ended (${c.reason ?? "exit"} ${c.exitCode ?? ""}): ${said}`, {
+    hint: `kubectl logs -n ${agent.pod.namespace} ${agent.pod.name} -c ${agent.container}`,
+  });
+}
