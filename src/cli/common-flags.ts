@@ -1,10 +1,64 @@
 // The flags several verbs share, declared once with their line of help: the target pods, the
 // agent's image and pull policy, a fault's duration, --detach, the window a recovery is watched.
-import { PULL_POLICIES } from "../scenario/types.js";
-import { boolean, choice, duration, pods, required, text } from "./flags.js";
+import { UsageError } from "../errors.js";
+import { PULL_POLICIES, WORKLOAD_KINDS, type TargetSelection, type WorkloadKind } from "../scenario/types.js";
+import { boolean, choice, duration, labelSelector, podNames, required, text, type Flag } from "./flags.js";
 
-export const POD_FLAG = { pod: pods() };
-export const POD_HELP = "  -p, --pod POD          target pod (repeat, or comma-separate, for several)";
+/** -p, --service, --workload, -l: one of them says which pods (on disrupt, -l is --loss: --selector only). */
+export function targetFlags(o: { readonly selectorShort: boolean }): {
+  pod: Flag<string[]>;
+  service: Flag<string | undefined>;
+  workload: Flag<string | undefined>;
+  selector: ReturnType<typeof labelSelector>;
+} {
+  return { pod: podNames(), service: text(), workload: text(), selector: labelSelector(o.selectorShort ? "l" : undefined) };
+}
+export const POD_FLAG = targetFlags({ selectorShort: true });
+export const POD_HELP = `  -p, --pod POD          target pod (repeat, or comma-separate, for several); or instead:
+  --service NAME         the pods of this Service (its selector); a --port of the Service's is
+                         mapped to the pods' targetPort
+  --workload KIND/NAME   the pods of a deployment, statefulset, daemonset or replicaset
+  -l, --selector SEL     the pods matching a label selector, in kubectl's syntax
+                         (app=web,tier in (a,b),!canary)`;
+/** disrupt's: its -l is --loss, as pod-chaos had it */
+export const POD_HELP_SELECTOR_LONG = POD_HELP.replace("  -l, --selector SEL ", "  --selector SEL     ");
+
+const SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** kubectl's short names of the workload kinds */
+const WORKLOAD_ALIASES: Readonly<Record<string, WorkloadKind>> = { deploy: "deployment", sts: "statefulset", ds: "daemonset", rs: "replicaset" };
+
+function workloadOf(text: string): TargetSelection {
+  const [kind = "", name = "", ...rest] = text.split("/");
+  const lower = kind.toLowerCase();
+  const workload = WORKLOAD_KINDS.find((k) => k === lower) ?? WORKLOAD_ALIASES[lower];
+  if (workload === undefined || rest.length > 0 || !OBJECT_NAME.test(name) || name.length > 253) {
+    throw new UsageError(`--workload takes KIND/NAME, KIND one of ${WORKLOAD_KINDS.join(", ")}, not ${JSON.stringify(text)}`, { hint: "--workload deployment/web" });
+  }
+  return { kind: "workload", workload, name };
+}
+
+/** Which pods a verb targets: exactly one of -p, --service, --workload, -l. */
+export function targetSelection(
+  values: { readonly pod: readonly string[]; readonly service: string | undefined; readonly workload: string | undefined; readonly selector: ReturnType<ReturnType<typeof labelSelector>["read"]> },
+  verb: string,
+): TargetSelection {
+  const given = [
+    values.pod.length > 0 ? "-p" : "",
+    values.service !== undefined ? "--service" : "",
+    values.workload !== undefined ? "--workload" : "",
+    values.selector !== undefined ? "-l" : "",
+  ].filter((g) => g !== "");
+  if (given.length === 0) throw new UsageError(`${verb} needs a pod: -p POD (or --service NAME, --workload KIND/NAME, -l SELECTOR)`, { hint: `chaos-run ${verb} -p nginx` });
+  if (given.length > 1) throw new UsageError(`${verb} takes one target: ${given.join(" and ")} cannot be used together`);
+  if (values.service !== undefined) {
+    if (!SERVICE_NAME.test(values.service) || values.service.length > 63) throw new UsageError(`${JSON.stringify(values.service)} is not a Service name`);
+    return { kind: "service", name: values.service };
+  }
+  if (values.workload !== undefined) return workloadOf(values.workload);
+  if (values.selector !== undefined) return { kind: "selector", matchLabels: {}, matchExpressions: values.selector };
+  return { kind: "pods", names: values.pod };
+}
 
 export const PULL_POLICY_FLAG = { "pull-policy": choice(PULL_POLICIES) };
 export const PULL_POLICY_HELP = `  --pull-policy P        imagePullPolicy of the agent (and tools pod): IfNotPresent (default:

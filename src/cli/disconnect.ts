@@ -8,7 +8,7 @@ import { checkUrlTemplate } from "../scenario/template.js";
 import { DEFAULT_TOOLS_IMAGE } from "../scenario/types.js";
 import type { Probe, ProbeRun } from "../scenario/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection } from "./common-flags.js";
 import { text } from "./flags.js";
 import { faultStep, heldFaultScenario, seconds, shortcutExpectation, sweepCommand } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -64,6 +64,7 @@ function doneLine(durationMs: number, detach: boolean, url: string | undefined, 
 }
 
 export const run = defineVerb({ name: "disconnect", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run disconnect -p POD -r 30" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "disconnect");
   const { duration: durationMs, detach, url } = values;
   if (url !== undefined) {
     const problem = checkUrlTemplate(url);
@@ -74,7 +75,7 @@ export const run = defineVerb({ name: "disconnect", help: HELP, flags: FLAGS, po
   const step = faultStep("disconnect", { kind: "partition", scope: undefined, interface: undefined }, durationMs, { during: proof.during });
   const namespace = ctx.globals.namespace;
   return runShortcut(ctx, () => ({
-    scenario: heldFaultScenario({ name: "disconnect", pods: values.pod, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach, probes: proof.probes, steadyState: proof.steadyState }),
+    scenario: heldFaultScenario({ name: "disconnect", selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach, probes: proof.probes, steadyState: proof.steadyState }),
     agentImage: values["agent-image"],
     detach,
     done: doneLine(durationMs, detach, url, sweepCommand(namespace)),

@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import type { NetemParams } from "../faults/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_HELP_SELECTOR_LONG, targetFlags, targetSelection } from "./common-flags.js";
 import { boolean, duration, INTERFACE_NAME, name, percent } from "./flags.js";
 import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -21,7 +21,7 @@ countdown: the fault is reverted at the end, or at once on Ctrl-C (exit 130) or 
 agent, which reverts it by itself when the duration is over (chaos-run sweep ends it sooner).
 
 Options:
-${POD_HELP}
+${POD_HELP_SELECTOR_LONG}
   -d, --delay MS         added delay: milliseconds (100), or a duration (100ms, 1.5s)
 ${DURATION_HELP}
   -j, --jitter MS        jitter: milliseconds (10), or a duration (with --delay)
@@ -38,7 +38,7 @@ Exit status: 0 applied and reverted (with --detach: applied), 2 usage, 3 could n
 `;
 
 const FLAGS = {
-  ...POD_FLAG,
+  ...targetFlags({ selectorShort: false }),
   delay: duration({ short: "d", plain: "milliseconds", min: 0, max: 60_000 }),
   jitter: duration({ short: "j", plain: "milliseconds", min: 0, max: 60_000 }),
   loss: percent({ short: "l" }),
@@ -50,6 +50,7 @@ const FLAGS = {
 };
 
 export const run = defineVerb({ name: "disrupt", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run disrupt -p POD -d 100 -r 30" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "disrupt");
   const { delay: delayMs, jitter: jitterMs, loss, duration: durationMs, detach } = values;
   if (delayMs === undefined && loss === undefined) throw new UsageError("disrupt needs a delay (-d MS) or a loss (-l PERCENT)");
   if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
@@ -58,7 +59,7 @@ export const run = defineVerb({ name: "disrupt", help: HELP, flags: FLAGS, posit
   const step = faultStep("disrupt", { kind: "netem", netem, scope: undefined, interface: values.interface }, durationMs);
   const namespace = ctx.globals.namespace;
   return runShortcut(ctx, () => ({
-    scenario: heldFaultScenario({ name: "disrupt", pods: values.pod, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
+    scenario: heldFaultScenario({ name: "disrupt", selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
     agentImage: values["agent-image"],
     detach,
     done: detach

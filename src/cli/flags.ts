@@ -5,6 +5,7 @@
 // milliseconds, `-r 30` seconds). verb.ts reads a verb's flags through these.
 import { UsageError } from "../errors.js";
 import { KILL_SIGNALS, type KillSignal } from "../faults/types.js";
+import { parseSelector, SelectorSyntaxError, type Selector } from "../scenario/selector.js";
 import { formatSize, parseDuration, parsePercent, parseSize, roundMs } from "../scenario/units.js";
 
 /** What parseArgs gives for one flag. */
@@ -152,16 +153,34 @@ function splitNames(lists: readonly string[]): string[] {
     .filter((p) => p !== "");
 }
 
-/** The target pods, `-p POD` repeated or comma-separated; at least one. */
-export function pods(): Flag<string[]> {
+/** Target pods by name, `-p POD` repeated or comma-separated; none when not given (the target is then found another way). */
+export function podNames(): Flag<string[]> {
   return {
     option: stringOption("p", true),
-    read: (raw, use) => {
+    read: (raw) => {
       const names = splitNames(allTexts(raw));
-      if (names.length === 0) throw new UsageError(`${use.verb} needs a pod: -p POD`, { hint: `chaos-run ${use.verb} -p nginx` });
       const bad = names.find((p) => !POD_NAME.test(p));
       if (bad !== undefined) throw new UsageError(`${JSON.stringify(bad)} is not a pod name`);
       return names;
+    },
+  };
+}
+
+/** A label selector in kubectl's syntax (`-l app=web,tier in (a,b),!canary`), refused where it does not parse. */
+export function labelSelector(short?: string): Flag<Selector | undefined> {
+  return {
+    option: stringOption(short),
+    read: (raw, use) => {
+      const given = lastText(raw);
+      if (given === undefined) return undefined;
+      try {
+        return parseSelector(given);
+      } catch (e) {
+        if (!(e instanceof SelectorSyntaxError)) throw e;
+        throw new UsageError(`${use.label} ${JSON.stringify(given)}: ${e.message} (at column ${e.column + 1})`, {
+          hint: "kubectl's syntax: app=web, tier!=db, zone in (a,b), track notin (canary), gpu, !legacy",
+        });
+      }
     },
   };
 }

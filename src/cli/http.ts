@@ -5,7 +5,7 @@
 import { UsageError } from "../errors.js";
 import { DEFAULT_HTTP_ERROR_CODE, type HttpParams } from "../faults/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection } from "./common-flags.js";
 import { duration, INTERFACE_NAME, name, percent, required, text, texts, wholeNumber } from "./flags.js";
 import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -100,13 +100,14 @@ const FLAGS = {
 };
 
 export const run = defineVerb({ name: "http", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run http -p POD --port 80 --delay 100 -r 30" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "http");
   const params = httpParams(values);
   const { duration: durationMs, detach } = values;
   const step = faultStep("http", { kind: "http", http: params, interface: values.interface }, durationMs);
   const namespace = ctx.globals.namespace;
   const over = `http fault on port ${params.port} applied`;
   return runShortcut(ctx, () => ({
-    scenario: heldFaultScenario({ name: "http", pods: values.pod, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
+    scenario: heldFaultScenario({ name: "http", selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
     agentImage: values["agent-image"],
     detach,
     done: detach ? `${over}; the agent removes it in ${seconds(durationMs)} by itself. To end it early: ${sweepCommand(namespace)}\n` : `${over} for ${seconds(durationMs)} and removed.\n`,

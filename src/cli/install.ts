@@ -2,7 +2,7 @@
 // one still running) through the same engine as a run with no steps.
 import { DEFAULT_AGENT_TTL_MS } from "../scenario/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection } from "./common-flags.js";
 import { duration } from "./flags.js";
 import { shortcutScenario } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -29,10 +29,11 @@ const FLAGS = {
   ttl: duration({ plain: "minutes", min: 1, max: 24 * 60 }),
 };
 
-export const run = defineVerb({ name: "install", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run install -p POD" }, async ({ ctx, values }) =>
-  runShortcut(ctx, () => ({
-    scenario: shortcutScenario({ name: "install", pods: values.pod, namespace: ctx.globals.namespace, pullPolicy: values["pull-policy"], ttlMs: values.ttl, steps: [] }),
+export const run = defineVerb({ name: "install", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run install -p POD" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "install");
+  return runShortcut(ctx, () => ({
+    scenario: shortcutScenario({ name: "install", selection, namespace: ctx.globals.namespace, pullPolicy: values["pull-policy"], ttlMs: values.ttl, steps: [] }),
     agentImage: values["agent-image"],
     done: "chaos agent installed.\n",
-  })),
-);
+  }));
+});

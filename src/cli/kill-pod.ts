@@ -4,7 +4,7 @@
 // the watching (exit 130).
 import type { Cluster } from "../kube/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { HELP_HELP, POD_FLAG, POD_HELP, WINDOW_FLAG } from "./common-flags.js";
+import { HELP_HELP, POD_FLAG, POD_HELP, targetSelection, WINDOW_FLAG } from "./common-flags.js";
 import { duration } from "./flags.js";
 import type { Output } from "./io.js";
 import { faultStep, seconds, shortcutExpectation, shortcutScenario } from "./shortcut-scenario.js";
@@ -50,15 +50,18 @@ async function podsWithoutController(cluster: Cluster, namespace: string, names:
 }
 
 export const run = defineVerb({ name: "kill-pod", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run kill-pod -p POD" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "kill-pod");
   const windowMs = values.window ?? DEFAULT_WINDOW_S * 1000;
   return runShortcut(ctx, async (cluster) => {
     // only what a controller replaces can be expected back
-    const bare = await podsWithoutController(cluster, ctx.globals.namespace ?? cluster.identity.namespace, values.pod, ctx.io.stderr);
+    // (said for named pods; a Service's, a workload's or a selector's pods are found at run time)
+    const named = selection.kind === "pods" ? selection.names : [];
+    const bare = await podsWithoutController(cluster, ctx.globals.namespace ?? cluster.identity.namespace, named, ctx.io.stderr);
     const step = faultStep("kill-pod", { kind: "podDelete", gracePeriodMs: values.grace }, windowMs, {
       expect: bare.length === 0 ? [shortcutExpectation("/steps/0", "recovery.time", { atMost: seconds(windowMs) })] : [],
     });
     return {
-      scenario: shortcutScenario({ name: "kill-pod", pods: values.pod, namespace: ctx.globals.namespace, steps: [step] }),
+      scenario: shortcutScenario({ name: "kill-pod", selection, namespace: ctx.globals.namespace, steps: [step] }),
       untilRecovered: true,
       printObservations: true,
       done: bare.length === 0 ? "deleted; replaced by a Ready pod.\n" : "deleted.\n",

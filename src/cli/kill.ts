@@ -5,7 +5,7 @@
 // is touched. Nothing to revert: Ctrl-C only stops the watching (exit 130).
 import { KILL_SIGNALS } from "../faults/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, HELP_HELP, POD_FLAG, POD_HELP, WINDOW_FLAG } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection, WINDOW_FLAG } from "./common-flags.js";
 import { CONTAINER_NAME, name, signal } from "./flags.js";
 import { faultStep, seconds, shortcutExpectation, shortcutScenario } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -50,13 +50,14 @@ const FLAGS = {
 };
 
 export const run = defineVerb({ name: "kill", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run kill -p POD -s SIGKILL" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "kill");
   const windowMs = values.window ?? DEFAULT_WINDOW_S * 1000;
   const step = faultStep("kill", { kind: "kill", container: values.container, signal: values.signal }, windowMs, {
     // the verb's promise: the container went down, and came back in time
     expect: [shortcutExpectation("/steps/0", "restarts", { atLeast: 1 }), shortcutExpectation("/steps/0", "recovery.time", { atMost: seconds(windowMs) })],
   });
   return runShortcut(ctx, () => ({
-    scenario: shortcutScenario({ name: "kill", pods: values.pod, namespace: ctx.globals.namespace, pullPolicy: values["pull-policy"], steps: [step] }),
+    scenario: shortcutScenario({ name: "kill", selection, namespace: ctx.globals.namespace, pullPolicy: values["pull-policy"], steps: [step] }),
     agentImage: values["agent-image"],
     untilRecovered: true,
     printObservations: true,

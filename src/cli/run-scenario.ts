@@ -1,44 +1,19 @@
 // A scenario run against the cluster, by the run verb and the shortcut verbs alike: the target
 // pods resolved (running, not terminating), the plan made against them, the engine run with
 // every event going to the verb's observers.
-import { CouldNotRunError } from "../errors.js";
 import { fanOut, type EngineEvent, type PodRef } from "../engine/events.js";
 import { runPlan, type RunResult } from "../engine/run.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
-import { PlanError, planRun, selectorText } from "../plan/plan.js";
+import { PlanError, planRun } from "../plan/plan.js";
 import type { Plan, TargetPod } from "../plan/types.js";
 import { processRedactor } from "../scenario/redact.js";
 import { templateSecrets } from "../scenario/template.js";
 import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { agentImageOverride, ENGINE_DEFAULTS, newRunId } from "./cluster.js";
 import type { VerbContext } from "./io.js";
+import { resolveTargets } from "./targets.js";
 
-/** The target pods as the cluster has them: running and not terminating; names must exist. */
-export async function resolveTargets(cluster: Cluster, scenario: Scenario, namespace: string, warn: (m: string) => void): Promise<PodInfo[]> {
-  const sel = scenario.target.selection;
-  if (sel.kind === "pods") {
-    const pods = await Promise.all(sel.names.map(async (name) => ({ name, pod: await cluster.getPod(namespace, name) })));
-    const missing = pods.filter((p) => p.pod === undefined).map((p) => p.name);
-    if (missing.length > 0) {
-      throw new CouldNotRunError(`pod${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not found in namespace ${namespace} (nothing was touched)`, {
-        hint: `kubectl get pods -n ${namespace}`,
-      });
-    }
-    const found = pods.flatMap((p) => (p.pod === undefined ? [] : [p.pod]));
-    const notRunning = found.filter((p) => p.phase !== "Running" || p.deleting);
-    if (notRunning.length > 0) {
-      throw new CouldNotRunError(
-        `pod${notRunning.length > 1 ? "s" : ""} ${notRunning.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")} in namespace ${namespace} cannot take an agent: not running (nothing was touched)`,
-      );
-    }
-    return found;
-  }
-  const all = await cluster.listPods(namespace, selectorText(sel.matchLabels));
-  const running = all.filter((p) => p.phase === "Running" && !p.deleting);
-  const skipped = all.filter((p) => !running.includes(p));
-  if (skipped.length > 0) warn(`skipping pods that are not running: ${skipped.map((p) => `${p.name} (${p.deleting ? "terminating" : p.phase})`).join(", ")}`);
-  return running;
-}
+export { resolveTargets } from "./targets.js";
 
 /** What the plan needs to know of a pod: its IP, whether it shares the node's network, its kind. */
 export function targetPod(p: PodInfo): TargetPod {
@@ -94,12 +69,13 @@ export async function runScenario(
   // every value the scenario's templates take from the environment, out of whatever leaves the process from now on
   processRedactor().add(templateSecrets(setup.scenario, ctx.io.env));
   const emit = fanOut(observers, (err) => ctx.io.stderr.write(`chaos-run: a view failed (ignored): ${String(err)}\n`));
-  const pods = await resolveTargets(cluster, setup.scenario, namespace, (message) => emit({ type: "warning", at: Date.now(), message }));
+  // a Service or workload target is resolved to its selector here, its faults' Service ports mapped: what the plan shows
+  const { scenario, pods } = await resolveTargets(cluster, setup.scenario, namespace, (message) => emit({ type: "warning", at: Date.now(), message }));
   setup.onTargets?.(pods);
   const runId = setup.runId ?? newRunId();
   let plan: Plan;
   try {
-    plan = planRun(setup.scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: agentImageOverride(ctx.io, setup.agentImage), pullPolicy: setup.pullPolicy });
+    plan = planRun(scenario, pods.map(targetPod), { seed: setup.seed, runId, namespace, agentImage: agentImageOverride(ctx.io, setup.agentImage), pullPolicy: setup.pullPolicy });
   } catch (e) {
     if (e instanceof PlanError) return { planError: e };
     throw e;

@@ -6,13 +6,14 @@
 import { TTL_MARGIN_MS } from "../engine/preflight.js";
 import { readExpectation, type Expectation } from "../expect/expectation.js";
 import type { Fault } from "../faults/types.js";
-import type { Probe, ProbeRun, Scenario, Step } from "../scenario/types.js";
+import type { Probe, ProbeRun, Scenario, Step, TargetSelection } from "../scenario/types.js";
 import { DEFAULT_AGENT_IMAGE, DEFAULT_AGENT_LEASE_MS, DEFAULT_AGENT_TTL_MS, DEFAULT_PULL_POLICY, type PullPolicy } from "../scenario/types.js";
 
 export interface ShortcutScenarioOptions {
   /** the verb: the scenario's name, and its "file" in reports */
   readonly name: string;
-  readonly pods: readonly string[];
+  /** -p, --service, --workload or -l (targetSelection) */
+  readonly selection: TargetSelection;
   readonly namespace: string | undefined;
   readonly pullPolicy?: PullPolicy | undefined;
   readonly ttlMs?: number | undefined;
@@ -28,7 +29,7 @@ export function shortcutScenario(o: ShortcutScenarioOptions): Scenario {
     kind: "Scenario",
     metadata: { name: o.name, description: undefined },
     // the shortcut verbs never reach into kube-system & co: that opt-in is for scenarios, where it is reviewed
-    target: { namespace: o.namespace, selection: { kind: "pods", names: o.pods }, mode: { kind: "all" }, seed: undefined, maxPods: undefined, allowSystemNamespaces: false },
+    target: { namespace: o.namespace, selection: o.selection, mode: { kind: "all" }, seed: undefined, maxPods: undefined, allowSystemNamespaces: false },
     agent: { image: DEFAULT_AGENT_IMAGE, ttlMs: o.ttlMs ?? DEFAULT_AGENT_TTL_MS, leaseMs: o.leaseMs ?? DEFAULT_AGENT_LEASE_MS, pullPolicy: o.pullPolicy ?? DEFAULT_PULL_POLICY },
     probes: o.probes ?? {},
     steadyState: o.steadyState ?? [],

@@ -5,7 +5,7 @@
 // load achieved, how much the pod's CPU limit throttled it, what the OOM killer took — is printed.
 import { UsageError } from "../errors.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection } from "./common-flags.js";
 import { boolean, percent, size, wholeNumber } from "./flags.js";
 import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
 import { runShortcut } from "./shortcut-run.js";
@@ -59,6 +59,7 @@ const FLAGS = {
 };
 
 export const run = defineVerb({ name: "stress", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run stress -p POD --cpu 1 --load 50 -r 30" }, async ({ ctx, values }) => {
+  const selection = targetSelection(values, "stress");
   const { cpu: workers, load, memory, duration: durationMs, detach } = values;
   if (load !== undefined && workers === undefined) throw new UsageError("--load needs --cpu N");
   if (workers === undefined && memory === undefined) throw new UsageError("stress needs --cpu N or --memory SIZE (or both)", { hint: "chaos-run stress -p POD --cpu 1 --load 50 -r 30" });
@@ -70,7 +71,7 @@ export const run = defineVerb({ name: "stress", help: HELP, flags: FLAGS, positi
   };
   const namespace = ctx.globals.namespace;
   return runShortcut(ctx, () => ({
-    scenario: heldFaultScenario({ name: "stress", pods: values.pod, namespace, pullPolicy: values["pull-policy"], step: faultStep("stress", fault, durationMs), durationMs, detach }),
+    scenario: heldFaultScenario({ name: "stress", selection, namespace, pullPolicy: values["pull-policy"], step: faultStep("stress", fault, durationMs), durationMs, detach }),
     agentImage: values["agent-image"],
     detach,
     printObservations: true,

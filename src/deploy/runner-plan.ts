@@ -19,7 +19,8 @@ export interface RunnerNeeds {
 
 /** Every right the runner's run checks for, with why: the run's own, its probes' reads, recording. */
 export async function runnerGrants(n: RunnerNeeds): Promise<Grant[]> {
-  const own = runAccess(n.needs, n.targetNamespace).map((c) => explain(c, "the run"));
+  // besides pods: the target's Service or workload, read for its selector (by name)
+  const own = runAccess(n.needs, n.targetNamespace).map((c) => explain(c, c.resource === "pods" ? "the run" : `read the target's selector (${n.needs.via ?? "?"}, by name)`));
   const namespace = readsNamespace(n.needs) ? [explain({ verb: "get", resource: "namespaces", namespace: n.targetNamespace, name: n.targetNamespace }, "the preflight")] : [];
   // no pods are known before the run: a read by a target pod's name is granted for the whole resource
   const reads = await probeReads(n.plan, n.resolve, n.targetNamespace, [], {});

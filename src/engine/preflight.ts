@@ -38,6 +38,24 @@ export interface PreflightNeeds {
   readonly deletePods?: boolean | undefined;
   /** the target pods are found by a label selector (a list of the namespace's pods), not by name */
   readonly selectsPods?: boolean | undefined;
+  /** the target is a Service or workload, read for its selector: `service/web`, `deployment/web` */
+  readonly via?: string | undefined;
+}
+
+/** The resource a target's `service/NAME` or `deployment/NAME` is read from. */
+const VIA_RESOURCES: Readonly<Record<string, { readonly group: string; readonly resource: string }>> = {
+  service: { group: "", resource: "services" },
+  deployment: { group: "apps", resource: "deployments" },
+  statefulset: { group: "apps", resource: "statefulsets" },
+  daemonset: { group: "apps", resource: "daemonsets" },
+  replicaset: { group: "apps", resource: "replicasets" },
+};
+
+/** The read of a Service or workload target (by its name), as an access check. */
+function viaRead(via: string, namespace: string): AccessCheck[] {
+  const [kind = "", name] = via.split("/");
+  const read = VIA_RESOURCES[kind];
+  return read === undefined ? [] : [{ verb: "get", group: read.group === "" ? undefined : read.group, resource: read.resource, namespace, name }];
 }
 
 /** A resource as kubectl names it: `pods`, `deployments.apps`. */
@@ -110,7 +128,8 @@ export function needsOf(plan: Plan): PreflightNeeds {
     killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
     stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
-    selectsPods: plan.target.selector !== undefined,
+    selectsPods: plan.target.selector !== undefined || plan.target.via !== undefined,
+    via: plan.target.via,
   };
 }
 
@@ -144,6 +163,8 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
   // by selector, and a deleted pod's replacement found among the namespace's pods
   if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });
   if (needs.deletePods === true && !needs.toolsPod) checks.push({ verb: "delete", resource: "pods", namespace });
+  // a Service or workload target: read for its selector (a Service's named ports: the pods' own, with list pods)
+  if (needs.via !== undefined) checks.push(...viaRead(needs.via, namespace));
   return checks;
 }
 

@@ -119,6 +119,12 @@ const ROLE_TEXT = {
   daemonset: "a DaemonSet's pod: one of a set, one per node",
 } as const;
 
+/** How the target finds its pods: `selector app=web`, `service/web`, `named pods`. */
+function targetWords(t: Plan["target"]): string {
+  if (t.via !== undefined) return t.selector === undefined ? t.via : `${t.via} (selector ${t.selector})`;
+  return t.selector !== undefined ? `selector ${t.selector}` : "named pods";
+}
+
 function podLine(p: PlannedPod): string {
   return `  pod ${p.name}${p.ip !== undefined ? ` (${p.ip})` : ""}${p.role !== undefined ? `: ${ROLE_TEXT[p.role]}` : ""}`;
 }
@@ -130,9 +136,8 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
   out.push(plan.runId === OFFLINE_RUN_ID ? `  run id ${plan.runId} (a run has its own: 8 random characters, new each time, in its agents' names and fault ids)` : `  run id ${plan.runId}`);
   out.push("");
   const t = plan.target;
-  out.push(
-    `Target: namespace ${plan.namespace ?? "(from the kubeconfig context)"}, ${t.selector !== undefined ? `selector ${t.selector}` : "named pods"}, mode ${modeText(t.mode)}${t.maxPods !== undefined ? `, maxPods ${t.maxPods}` : ""}`,
-  );
+  out.push(`Target: namespace ${plan.namespace ?? "(from the kubeconfig context)"}, ${targetWords(t)}, mode ${modeText(t.mode)}${t.maxPods !== undefined ? `, maxPods ${t.maxPods}` : ""}`);
+  if (t.via !== undefined) out.push(...(t.resolution ?? [`${t.via} → its selector, read at run time`]).map((line) => `  ${line}`));
   if (t.allowSystemNamespaces) {
     const optIn = "  target.allowSystemNamespaces: true — pods in kube-system, kube-public and kube-node-lease may be hit";
     out.push(options.color === true ? red(optIn) : optIn);
@@ -222,6 +227,7 @@ export function planToJson(plan: Plan, file: string): unknown {
     namespace: plan.namespace ?? null,
     target: {
       selector: plan.target.selector ?? null,
+      ...(plan.target.via === undefined ? {} : { via: plan.target.via, resolution: plan.target.resolution ?? null }),
       mode: modeText(plan.target.mode),
       maxPods: plan.target.maxPods ?? null,
       allowSystemNamespaces: plan.target.allowSystemNamespaces,

@@ -5,10 +5,11 @@ import { expectationText } from "../expect/expectation.js";
 import { NETWORK_CAPABILITIES, capabilitiesFor } from "../faults/index.js";
 import { DEFAULT_SEED, SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../scenario/types.js";
 import type { PullPolicy, Scenario, Step } from "../scenario/types.js";
+import { selectorString } from "../scenario/selector.js";
 import { plannedFault } from "./faults.js";
 import { PlanError } from "./plan-error.js";
 import { plannedRun } from "./probe-runs.js";
-import { choosePods, modeCount, modeText, selectorText } from "./targets.js";
+import { choosePods, modeCount, modeText, targetSelector, targetVia } from "./targets.js";
 import type { Plan, PlannedPod, PlannedStep, TargetPod } from "./types.js";
 
 // named here too for the callers that import them from plan.js
@@ -17,7 +18,7 @@ export type { PlanErrorCode } from "./plan-error.js";
 export { abArgv, curlArgv, probeUsesTarget } from "./probe-runs.js";
 export { faultSummary } from "./fault-words.js";
 export { KILL_AGENT_MARGIN_MS } from "./faults.js";
-export { modeCount, modeText, selectorText } from "./targets.js";
+export { modeCount, modeText, selectorText, targetSelector, targetVia } from "./targets.js";
 
 /** The run id of an offline plan: a real run has its own (8 random characters, new each run). */
 export const OFFLINE_RUN_ID = "offline";
@@ -77,6 +78,12 @@ function plannedStep(scenario: Scenario, step: Step, startMs: number, pods: read
 }
 
 /** The timeline of a scenario for given target pods (placeholders included). */
+/** The target's selector as the API server reads it, when it has one (see targetSelector). */
+function selectorOf(target: Scenario["target"]): string | undefined {
+  const selector = targetSelector(target);
+  return selector === undefined ? undefined : selectorString(selector);
+}
+
 function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: readonly string[] | undefined, seed: number, offline: boolean, options: PlanOptions): Plan {
   const target = scenario.target;
   const namespace = target.namespace ?? options.namespace;
@@ -101,7 +108,8 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
     offline,
     namespace,
     target: {
-      selector: target.selection.kind === "selector" ? selectorText(target.selection.matchLabels) : undefined,
+      selector: selectorOf(target),
+      ...(targetVia(target) === undefined ? {} : { via: targetVia(target), resolution: target.resolved?.lines }),
       mode: target.mode,
       maxPods: target.maxPods,
       allowSystemNamespaces: target.allowSystemNamespaces,
@@ -169,7 +177,8 @@ export function planOffline(scenario: Scenario, options: OfflinePlanOptions = {}
     );
     return { ...plan, offline: true };
   }
-  const sel = selection.kind === "selector" ? selectorText(selection.matchLabels) : "";
+  const via = targetVia(scenario.target);
+  const sel = via === undefined ? `matching ${selectorOf(scenario.target) ?? ""}` : `of ${via}`;
   const mode = scenario.target.mode;
   let pods: PlannedPod[];
   switch (mode.kind) {
@@ -179,14 +188,14 @@ export function planOffline(scenario: Scenario, options: OfflinePlanOptions = {}
       if (scenario.target.maxPods !== undefined && n > scenario.target.maxPods) {
         throw new PlanError("blast-radius", `mode ${modeText(mode)} would hit ${n} pods, above maxPods ${scenario.target.maxPods}`, "/target/maxPods", "narrow the target or raise maxPods");
       }
-      pods = Array.from({ length: n }, (_, i) => ({ name: `<pod matching ${sel} #${i + 1}>`, ip: undefined, placeholder: true, role: undefined }));
+      pods = Array.from({ length: n }, (_, i) => ({ name: `<pod ${sel} #${i + 1}>`, ip: undefined, placeholder: true, role: undefined }));
       break;
     }
     case "all":
-      pods = [{ name: `<every pod matching ${sel}>`, ip: undefined, placeholder: true, role: undefined }];
+      pods = [{ name: `<every pod ${sel}>`, ip: undefined, placeholder: true, role: undefined }];
       break;
     case "percent":
-      pods = [{ name: `<${mode.percent}% of the pods matching ${sel}, chosen with seed ${seed}>`, ip: undefined, placeholder: true, role: undefined }];
+      pods = [{ name: `<${mode.percent}% of the pods ${sel}, chosen with seed ${seed}>`, ip: undefined, placeholder: true, role: undefined }];
       break;
   }
   return buildPlan(scenario, pods, undefined, seed, true, options);

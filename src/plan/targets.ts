@@ -1,7 +1,8 @@
 // The target pods: the selector and mode in words, and which pods a mode hits — sorted by name
 // before any choice (the API's list order never matters), chosen by the seeded PRNG, refused
 // rather than clamped when there are too few or more than maxPods.
-import type { Scenario, TargetMode } from "../scenario/types.js";
+import { fromLabelSelector, selectorString, type Selector } from "../scenario/selector.js";
+import type { Scenario, Target, TargetMode } from "../scenario/types.js";
 import { PlanError } from "./plan-error.js";
 import { choose } from "./prng.js";
 import type { TargetPod } from "./types.js";
@@ -15,6 +16,39 @@ export function selectorText(labels: Readonly<Record<string, string>>): string {
     .sort(compareNames)
     .map((k) => `${k}=${labels[k] ?? ""}`)
     .join(",");
+}
+
+/**
+ * The selector a target picks its pods with: as written (`selector`, `matchExpressions`) or as
+ * resolved (a Service's, a workload's); undefined for named pods and for a Service or workload
+ * not resolved yet (offline).
+ */
+export function targetSelector(target: Target): Selector | undefined {
+  const sel = target.selection;
+  if (sel.kind === "selector") return fromLabelSelector(sel.matchLabels, sel.matchExpressions);
+  return sel.kind === "pods" ? undefined : target.resolved?.selector;
+}
+
+/** The Service or workload a target finds its pods through, as kubectl names it: `service/web`, `deployment/web`. */
+export function targetVia(target: Target): string | undefined {
+  const sel = target.selection;
+  return sel.kind === "service" ? `service/${sel.name}` : sel.kind === "workload" ? `${sel.workload}/${sel.name}` : undefined;
+}
+
+/** Where the scenario says how its pods are found: the key a refusal points at. */
+function selectionPath(target: Target): string {
+  const sel = target.selection;
+  if (sel.kind === "selector") return Object.keys(sel.matchLabels).length > 0 ? "/target/selector" : "/target/matchExpressions";
+  return `/target/${sel.kind === "pods" ? "pods" : sel.kind}`;
+}
+
+/** The pods a target finds, in words: `pods matching app=web`, `pods of service/web (app=web)`, `listed pods`. */
+function targetWhat(target: Target): string {
+  const selector = targetSelector(target);
+  const via = targetVia(target);
+  const matching = selector === undefined ? "" : selectorString(selector);
+  if (via !== undefined) return `pods of ${via}${matching === "" ? "" : ` (selector ${matching})`}`;
+  return selector === undefined ? "listed pods" : `pods matching ${matching}`;
 }
 
 export function modeText(mode: TargetMode): string {
@@ -48,15 +82,10 @@ export function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed:
   const byName = new Map<string, TargetPod>();
   for (const p of pods) if (!byName.has(p.name)) byName.set(p.name, p);
   const candidates = [...byName.keys()].sort(compareNames);
-  const what = target.selection.kind === "selector" ? `pods matching ${selectorText(target.selection.matchLabels)}` : "listed pods";
-  const selectionPath = target.selection.kind === "selector" ? "/target/selector" : "/target/pods";
+  const what = targetWhat(target);
+  const path = selectionPath(target);
   if (candidates.length === 0) {
-    throw new PlanError(
-      "no-pods",
-      `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`,
-      selectionPath,
-      "check the selector and the namespace (kubectl get pods -l …)",
-    );
+    throw new PlanError("no-pods", `no ${what}${target.namespace !== undefined ? ` in namespace ${target.namespace}` : ""}`, path, "check the selector and the namespace (kubectl get pods -l …)");
   }
   // refused whatever the mode would choose: a seed must never decide whether a node is hit
   const onHost = candidates.filter((n) => byName.get(n)?.hostNetwork === true);
@@ -65,7 +94,7 @@ export function choosePods(scenario: Scenario, pods: readonly TargetPod[], seed:
     throw new PlanError(
       "host-network",
       `pod${one ? "" : "s"} ${onHost.join(", ")} ${one ? "uses" : "use"} the node's network (hostNetwork: true): netem there would shape the node's own traffic and a partition would cut the kubelet off; chaos-run never targets such pods (nothing was touched)`,
-      selectionPath,
+      path,
       "narrow the target to pods that have a network namespace of their own",
     );
   }

@@ -197,8 +197,12 @@ export interface Plan {
   readonly offline: boolean;
   readonly namespace: string | undefined;
   readonly target: {
-    /** `run=nginx,tier=web`, or undefined when the scenario lists pod names */
+    /** `run=nginx,tier=web`, or undefined when the scenario lists pod names (or names a Service or workload not resolved yet: offline) */
     readonly selector: string | undefined;
+    /** the Service or workload the pods were found through: `service/web`, `deployment/web` */
+    readonly via?: string | undefined;
+    /** how `via` was resolved, in words: `service/web → selector app=web → 3 pods`, `port 80 → targetPort http → 8080` */
+    readonly resolution?: readonly string[] | undefined;
     readonly mode: TargetMode;
     readonly maxPods: number | undefined;
     /** target.allowSystemNamespaces */

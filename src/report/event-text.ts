@@ -51,7 +51,9 @@ export function describeEvent(e: EngineEvent): string | undefined {
   switch (e.type) {
     case "run:start": {
       const pods = e.plan.target.pods.map((p) => p.name).join(", ");
-      return `run ${e.runId}: ${e.plan.scenario.name} on ${pods || "no pods"} (namespace ${e.plan.namespace ?? "?"}, context ${e.cluster.context})`;
+      // a Service or workload target: how it was resolved (its selector, its ports mapped), one line each
+      const resolved = (e.plan.target.resolution ?? []).map((line) => `\n  ${line}`).join("");
+      return `run ${e.runId}: ${e.plan.scenario.name} on ${pods || "no pods"} (namespace ${e.plan.namespace ?? "?"}, context ${e.cluster.context})${resolved}`;
     }
     case "preflight":
       return `preflight ${e.check}: ${e.ok ? "ok" : "FAILED"} (${e.detail})`;

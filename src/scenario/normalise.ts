@@ -17,8 +17,9 @@ import {
   DEFAULT_PROMETHEUS_TIMEOUT_MS,
   DEFAULT_PULL_POLICY,
   DEFAULT_TOOLS_IMAGE,
+  WORKLOAD_KINDS,
 } from "./types.js";
-import type { Probe, ProbeRun, RawDuringProbe, RawExpect, RawFault, RawMode, RawProbe, RawScenario, RawStep, RawTarget, Scenario, Step, Target, TargetMode } from "./types.js";
+import type { Probe, ProbeRun, RawDuringProbe, RawExpect, RawFault, RawMode, RawProbe, RawScenario, RawStep, RawTarget, Scenario, Step, Target, TargetMode, TargetSelection } from "./types.js";
 import { parseDuration, parsePercent, parseRate, parseSize } from "./units.js";
 
 function duration(text: string): number {
@@ -45,12 +46,25 @@ function mode(raw: RawMode): TargetMode {
   return { kind: "percent", percent: raw.percent };
 }
 
+function selection(raw: RawTarget): TargetSelection {
+  if (raw.service !== undefined) return { kind: "service", name: raw.service };
+  if (raw.workload !== undefined) {
+    const [kind = "", name = ""] = raw.workload.split("/");
+    const workload = WORKLOAD_KINDS.find((k) => k === kind.toLowerCase());
+    if (workload === undefined) throw new TypeError(`not a workload: ${raw.workload}`);
+    return { kind: "workload", workload, name };
+  }
+  if (raw.selector !== undefined || raw.matchExpressions !== undefined) {
+    const matchExpressions = raw.matchExpressions?.map((e) => ({ key: e.key, operator: e.operator, values: [...(e.values ?? [])] }));
+    return { kind: "selector", matchLabels: { ...raw.selector }, ...(matchExpressions === undefined ? {} : { matchExpressions }) };
+  }
+  return { kind: "pods", names: [...(raw.pods ?? [])] };
+}
+
 function target(raw: RawTarget): Target {
-  const selector = raw.selector;
-  const pods = raw.pods;
   return {
     namespace: raw.namespace,
-    selection: selector !== undefined ? { kind: "selector", matchLabels: { ...selector } } : { kind: "pods", names: [...(pods ?? [])] },
+    selection: selection(raw),
     mode: mode(raw.mode),
     seed: raw.seed,
     maxPods: raw.maxPods,

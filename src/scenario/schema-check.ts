@@ -142,7 +142,9 @@ function badPattern(place: Place): Diagnostic {
   if (unit !== undefined) return unit;
   const segs = place.segs;
   const key = [...place.defs()].find((k) => PATTERN_WHAT[k] !== undefined) ?? segs.at(-1) ?? "";
-  const what = PATTERN_WHAT[key] ?? (segs.at(-2) === "pods" ? "a valid pod name" : segs.at(-2) === "selector" ? "a valid label value" : "valid here");
+  const what =
+    PATTERN_WHAT[key] ??
+    (segs.at(-2) === "pods" ? "a valid pod name" : segs.at(-2) === "selector" || segs.at(-2) === "values" ? "a valid label value" : segs.at(-1) === "key" ? "a valid label key" : "valid here");
   return place.diagnostic("bad-value", { value: show(place.value), what }, at, place.hint());
 }
 

@@ -94,6 +94,8 @@ export const PATTERN_WHAT: Readonly<Record<string, string>> = {
   interface: "a valid interface name",
   size: "a size in bytes (a whole number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)",
   container: "a valid container name",
+  service: "a valid Service name (lower-case letters, digits and '-', starting with a letter)",
+  workload: "a workload as KIND/NAME, KIND one of deployment, statefulset, daemonset, replicaset",
 };
 
 export const NEEDS_HINT: Readonly<Record<string, string>> = {
@@ -110,7 +112,8 @@ export function conflictHint(trigger: string, key: string): string {
     if (["save", "expect"].includes(key)) return `\`${key}\` belongs to a probe: put it in \`during\` (fault steps) or in a probe step`;
     return "a step is exactly one of `fault`, `probe` or `wait`: split it into two steps";
   }
-  if (trigger === "selector") return "give `selector` (labels) or `pods` (names), not both";
+  if (["selector", "matchExpressions", "pods", "service"].includes(trigger))
+    return "give one way to find the pods: a selector (`selector` labels, `matchExpressions`, or both), `pods` (names), `service` or `workload`";
   if (trigger === "netem") return "one fault per step: use two steps";
   return `remove \`${key}\` or \`${trigger}\``;
 }

@@ -5,6 +5,7 @@
 import type { Expectation } from "../expect/expectation.js";
 import type { ProbeKind } from "../expect/metrics.js";
 import type { Distribution, Fault, KillSignal } from "../faults/types.js";
+import type { Requirement, Selector, SelectorOperator } from "./selector.js";
 
 export type {
   Fault,
@@ -45,7 +46,11 @@ export type RawMode = "all" | "one" | { count: number } | { percent: number };
 export interface RawTarget {
   namespace?: string;
   selector?: Record<string, string>;
+  matchExpressions?: { key: string; operator: SelectorOperator; values?: string[] }[];
   pods?: string[];
+  service?: string;
+  /** `deployment/NAME` (also statefulset, daemonset, replicaset) */
+  workload?: string;
   mode: RawMode;
   seed?: number;
   maxPods?: number;
@@ -155,7 +160,17 @@ export const DEFAULT_AGENT_LEASE_MS = 15_000;
 export const DEFAULT_TOOLS_IMAGE = "docker.io/library/chaos-tools:latest";
 export const DEFAULT_SEED = 1;
 
-export type TargetSelection = { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>> } | { readonly kind: "pods"; readonly names: readonly string[] };
+/** The kinds of workload a target may name, as kubectl names them (`deployment/web`). */
+export const WORKLOAD_KINDS = ["deployment", "statefulset", "daemonset", "replicaset"] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export type TargetSelection =
+  | { readonly kind: "selector"; readonly matchLabels: Readonly<Record<string, string>>; readonly matchExpressions?: readonly Requirement[] | undefined }
+  | { readonly kind: "pods"; readonly names: readonly string[] }
+  /** the pods the Service's selector picks; a fault's port may be one of the Service's, mapped to each pod's targetPort */
+  | { readonly kind: "service"; readonly name: string }
+  /** the pods the workload's spec.selector picks */
+  | { readonly kind: "workload"; readonly workload: WorkloadKind; readonly name: string };
 
 export type TargetMode = { readonly kind: "all" } | { readonly kind: "one" } | { readonly kind: "count"; readonly count: number } | { readonly kind: "percent"; readonly percent: number };
 
@@ -169,6 +184,8 @@ export interface Target {
   readonly maxPods: number | undefined;
   /** target.allowSystemNamespaces: pods in SYSTEM_NAMESPACES may be hit */
   readonly allowSystemNamespaces: boolean;
+  /** a Service or workload target as the run resolved it: its selector, and how it was found (and its ports mapped), in words for the plan */
+  readonly resolved?: { readonly selector: Selector; readonly lines: readonly string[] } | undefined;
 }
 
 export interface AgentSettings {

@@ -3,18 +3,21 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
-const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
+const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
 const pattern4 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "");
 const pattern6 = new RegExp("^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", "");
 const pattern7 = new RegExp("^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", "");
-const pattern8 = new RegExp("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "");
-const pattern11 = new RegExp("^[A-Za-z][A-Za-z0-9_-]*$", "");
+const pattern10 = new RegExp("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "");
+const pattern11 = new RegExp("^[a-z]([-a-z0-9]*[a-z0-9])?$", "");
+const pattern12 = new RegExp("^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "");
+const pattern15 = new RegExp("^[A-Za-z][A-Za-z0-9_-]*$", "");
+const func1 = Object.prototype.hasOwnProperty;
 const schema34 = {"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}};
 const schema35 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"};
-const pattern9 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$", "");
+const pattern13 = new RegExp("^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$", "");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -67,7 +70,7 @@ errors++;
 if(data.ttl !== undefined){
 let data1 = data.ttl;
 if(typeof data1 === "string"){
-if(!pattern9.test(data1)){
+if(!pattern13.test(data1)){
 const err3 = {instancePath:instancePath+"/ttl",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err3];
@@ -92,7 +95,7 @@ errors++;
 if(data.lease !== undefined){
 let data2 = data.lease;
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
+if(!pattern13.test(data2)){
 const err5 = {instancePath:instancePath+"/lease",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err5];
@@ -320,7 +323,7 @@ errors++;
 if(data.timeout !== undefined){
 let data4 = data.timeout;
 if(typeof data4 === "string"){
-if(!pattern9.test(data4)){
+if(!pattern13.test(data4)){
 const err13 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -359,8 +362,8 @@ return errors === 0;
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema41 = {"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}};
-const pattern13 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "");
-const pattern14 = new RegExp("^[^\\r\\n]*$", "");
+const pattern17 = new RegExp("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "");
+const pattern18 = new RegExp("^[^\\r\\n]*$", "");
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -449,7 +452,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 const _errs8 = errors;
 if(typeof key1 === "string"){
-if(!pattern13.test(key1)){
+if(!pattern17.test(key1)){
 const err6 = {instancePath:instancePath+"/headers",schemaPath:"#/properties/headers/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},propertyName:key1};
 if(vErrors === null){
 vErrors = [err6];
@@ -475,7 +478,7 @@ errors++;
 for(const key2 in data2){
 let data3 = data2[key2];
 if(typeof data3 === "string"){
-if(!pattern14.test(data3)){
+if(!pattern18.test(data3)){
 const err8 = {instancePath:instancePath+"/headers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/headers/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[^\\r\\n]*$"}};
 if(vErrors === null){
 vErrors = [err8];
@@ -594,7 +597,7 @@ errors++;
 if(data.timeout !== undefined){
 let data7 = data.timeout;
 if(typeof data7 === "string"){
-if(!pattern9.test(data7)){
+if(!pattern13.test(data7)){
 const err18 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err18];
@@ -838,7 +841,7 @@ errors++;
 if(data.timeout !== undefined){
 let data3 = data.timeout;
 if(typeof data3 === "string"){
-if(!pattern9.test(data3)){
+if(!pattern13.test(data3)){
 const err9 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err9];
@@ -1072,7 +1075,7 @@ errors++;
 if(data.timeout !== undefined){
 let data6 = data.timeout;
 if(typeof data6 === "string"){
-if(!pattern9.test(data6)){
+if(!pattern13.test(data6)){
 const err15 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err15];
@@ -1110,9 +1113,9 @@ return errors === 0;
 }
 validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern16 = new RegExp("^[A-Z][A-Za-z0-9]*$", "");
-const pattern17 = new RegExp("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "");
-const pattern19 = new RegExp("^[A-Za-z][A-Za-z0-9]*$", "");
+const pattern20 = new RegExp("^[A-Z][A-Za-z0-9]*$", "");
+const pattern21 = new RegExp("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "");
+const pattern23 = new RegExp("^[A-Za-z][A-Za-z0-9]*$", "");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1328,7 +1331,7 @@ errors++;
 if(data2.kind !== undefined){
 let data3 = data2.kind;
 if(typeof data3 === "string"){
-if(!pattern16.test(data3)){
+if(!pattern20.test(data3)){
 const err12 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[A-Z][A-Za-z0-9]*$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -1353,7 +1356,7 @@ errors++;
 if(data2.apiVersion !== undefined){
 let data4 = data2.apiVersion;
 if(typeof data4 === "string"){
-if(!pattern17.test(data4)){
+if(!pattern21.test(data4)){
 const err14 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"}};
 if(vErrors === null){
 vErrors = [err14];
@@ -1500,7 +1503,7 @@ errors++;
 if(data2.condition !== undefined){
 let data10 = data2.condition;
 if(typeof data10 === "string"){
-if(!pattern19.test(data10)){
+if(!pattern23.test(data10)){
 const err26 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*$"}};
 if(vErrors === null){
 vErrors = [err26];
@@ -1746,11 +1749,11 @@ validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema48 = {"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}};
 const schema50 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}};
-const pattern25 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$", "");
+const pattern29 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$", "");
 const schema51 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]};
 const schema52 = {"type":["number","string"]};
 const schema59 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
-const pattern26 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
+const pattern30 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1928,7 +1931,7 @@ errors++;
 if(data.samples !== undefined){
 let data7 = data.samples;
 if(typeof data7 === "string"){
-if(!pattern26.test(data7)){
+if(!pattern30.test(data7)){
 const err13 = {instancePath:instancePath+"/samples",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -2018,7 +2021,7 @@ errors++;
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern25.test(key0)){
+if(!pattern29.test(key0)){
 const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},propertyName:key0};
 if(vErrors === null){
 vErrors = [err1];
@@ -2110,7 +2113,7 @@ errors++;
 if(data.probe !== undefined){
 let data0 = data.probe;
 if(typeof data0 === "string"){
-if(!pattern11.test(data0)){
+if(!pattern15.test(data0)){
 const err3 = {instancePath:instancePath+"/probe",schemaPath:"#/$defs/identifier/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]*$"}};
 if(vErrors === null){
 vErrors = [err3];
@@ -2141,7 +2144,7 @@ errors = vErrors.length;
 if(data.every !== undefined){
 let data2 = data.every;
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
+if(!pattern13.test(data2)){
 const err5 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err5];
@@ -2186,8 +2189,7 @@ const schema76 = {"type":"object","additionalProperties":false,"properties":{"co
 const schema82 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":"integer","minimum":1,"maximum":65535},"protocol":{"type":"string","enum":["tcp","udp"]}}};
 const schema63 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
 const schema71 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
-const func1 = Object.prototype.hasOwnProperty;
-const pattern35 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
+const pattern39 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
 
 function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2225,7 +2227,7 @@ errors++;
 if(data.delay !== undefined){
 let data0 = data.delay;
 if(typeof data0 === "string"){
-if(!pattern9.test(data0)){
+if(!pattern13.test(data0)){
 const err2 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err2];
@@ -2250,7 +2252,7 @@ errors++;
 if(data.jitter !== undefined){
 let data1 = data.jitter;
 if(typeof data1 === "string"){
-if(!pattern9.test(data1)){
+if(!pattern13.test(data1)){
 const err4 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -2275,7 +2277,7 @@ errors++;
 if(data.correlation !== undefined){
 let data2 = data.correlation;
 if(typeof data2 === "string"){
-if(!pattern26.test(data2)){
+if(!pattern30.test(data2)){
 const err6 = {instancePath:instancePath+"/correlation",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err6];
@@ -2323,7 +2325,7 @@ errors++;
 if(data.loss !== undefined){
 let data4 = data.loss;
 if(typeof data4 === "string"){
-if(!pattern26.test(data4)){
+if(!pattern30.test(data4)){
 const err10 = {instancePath:instancePath+"/loss",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err10];
@@ -2348,7 +2350,7 @@ errors++;
 if(data.duplicate !== undefined){
 let data5 = data.duplicate;
 if(typeof data5 === "string"){
-if(!pattern26.test(data5)){
+if(!pattern30.test(data5)){
 const err12 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -2373,7 +2375,7 @@ errors++;
 if(data.corrupt !== undefined){
 let data6 = data.corrupt;
 if(typeof data6 === "string"){
-if(!pattern26.test(data6)){
+if(!pattern30.test(data6)){
 const err14 = {instancePath:instancePath+"/corrupt",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err14];
@@ -2398,7 +2400,7 @@ errors++;
 if(data.reorder !== undefined){
 let data7 = data.reorder;
 if(typeof data7 === "string"){
-if(!pattern26.test(data7)){
+if(!pattern30.test(data7)){
 const err16 = {instancePath:instancePath+"/reorder",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err16];
@@ -2423,7 +2425,7 @@ errors++;
 if(data.rate !== undefined){
 let data8 = data.rate;
 if(typeof data8 === "string"){
-if(!pattern35.test(data8)){
+if(!pattern39.test(data8)){
 const err18 = {instancePath:instancePath+"/rate",schemaPath:"#/$defs/rate/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}};
 if(vErrors === null){
 vErrors = [err18];
@@ -2522,8 +2524,8 @@ return errors === 0;
 validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema72 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":"integer","minimum":1,"maximum":65535},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
-const pattern39 = new RegExp("^/[!-~]*$", "");
-const pattern40 = new RegExp("^[A-Z]{1,20}$", "");
+const pattern43 = new RegExp("^/[!-~]*$", "");
+const pattern44 = new RegExp("^[A-Z]{1,20}$", "");
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2649,7 +2651,7 @@ errors++;
 if(data.delay !== undefined){
 let data1 = data.delay;
 if(typeof data1 === "string"){
-if(!pattern9.test(data1)){
+if(!pattern13.test(data1)){
 const err8 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err8];
@@ -2674,7 +2676,7 @@ errors++;
 if(data.jitter !== undefined){
 let data2 = data.jitter;
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
+if(!pattern13.test(data2)){
 const err10 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err10];
@@ -2699,7 +2701,7 @@ errors++;
 if(data.errorRate !== undefined){
 let data3 = data.errorRate;
 if(typeof data3 === "string"){
-if(!pattern26.test(data3)){
+if(!pattern30.test(data3)){
 const err12 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -2818,7 +2820,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern39.test(data7)){
+if(!pattern43.test(data7)){
 const err22 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^/[!-~]*$"}};
 if(vErrors === null){
 vErrors = [err22];
@@ -2903,7 +2905,7 @@ const len1 = data8.length;
 for(let i2=0; i2<len1; i2++){
 let data9 = data8[i2];
 if(typeof data9 === "string"){
-if(!pattern40.test(data9)){
+if(!pattern44.test(data9)){
 const err28 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{1,20}$"}};
 if(vErrors === null){
 vErrors = [err28];
@@ -3024,7 +3026,7 @@ validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema77 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}};
 const schema79 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
-const pattern43 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+const pattern47 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
 
 function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3122,7 +3124,7 @@ errors++;
 if(data0.load !== undefined){
 let data2 = data0.load;
 if(typeof data2 === "string"){
-if(!pattern26.test(data2)){
+if(!pattern30.test(data2)){
 const err7 = {instancePath:instancePath+"/cpu/load",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err7];
@@ -3196,7 +3198,7 @@ errors++;
 if(data4.size !== undefined){
 let data5 = data4.size;
 if(typeof data5 === "string"){
-if(!pattern43.test(data5)){
+if(!pattern47.test(data5)){
 const err13 = {instancePath:instancePath+"/memory/size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -3286,7 +3288,7 @@ errors++;
 if(data.gracePeriod !== undefined){
 let data0 = data.gracePeriod;
 if(typeof data0 === "string"){
-if(!pattern9.test(data0)){
+if(!pattern13.test(data0)){
 const err1 = {instancePath:instancePath+"/gracePeriod",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err1];
@@ -3324,7 +3326,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern45 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const pattern49 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3719,7 +3721,7 @@ errors++;
 if(data.interface !== undefined){
 let data12 = data.interface;
 if(typeof data12 === "string"){
-if(!pattern45.test(data12)){
+if(!pattern49.test(data12)){
 const err27 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err27];
@@ -3998,7 +4000,7 @@ return errors === 0;
 validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema84 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
-const pattern48 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const pattern52 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
 function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4036,7 +4038,7 @@ errors++;
 if(data.probe !== undefined){
 let data0 = data.probe;
 if(typeof data0 === "string"){
-if(!pattern11.test(data0)){
+if(!pattern15.test(data0)){
 const err2 = {instancePath:instancePath+"/probe",schemaPath:"#/$defs/identifier/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]*$"}};
 if(vErrors === null){
 vErrors = [err2];
@@ -4067,7 +4069,7 @@ errors = vErrors.length;
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern48.test(data2)){
+if(!pattern52.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -4092,7 +4094,7 @@ errors++;
 if(data.every !== undefined){
 let data3 = data.every;
 if(typeof data3 === "string"){
-if(!pattern9.test(data3)){
+if(!pattern13.test(data3)){
 const err6 = {instancePath:instancePath+"/every",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err6];
@@ -4374,7 +4376,7 @@ errors++;
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern25.test(key0)){
+if(!pattern29.test(key0)){
 const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},propertyName:key0};
 if(vErrors === null){
 vErrors = [err1];
@@ -4618,7 +4620,7 @@ errors = vErrors.length;
 if(data.duration !== undefined){
 let data2 = data.duration;
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
+if(!pattern13.test(data2)){
 const err12 = {instancePath:instancePath+"/duration",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -4665,7 +4667,7 @@ errors++;
 if(data.probe !== undefined){
 let data5 = data.probe;
 if(typeof data5 === "string"){
-if(!pattern11.test(data5)){
+if(!pattern15.test(data5)){
 const err15 = {instancePath:instancePath+"/probe",schemaPath:"#/$defs/identifier/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]*$"}};
 if(vErrors === null){
 vErrors = [err15];
@@ -4690,7 +4692,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern48.test(data6)){
+if(!pattern52.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -4721,7 +4723,7 @@ errors = vErrors.length;
 if(data.wait !== undefined){
 let data8 = data.wait;
 if(typeof data8 === "string"){
-if(!pattern9.test(data8)){
+if(!pattern13.test(data8)){
 const err19 = {instancePath:instancePath+"/wait",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
 if(vErrors === null){
 vErrors = [err19];
@@ -5065,8 +5067,8 @@ var _valid0 = _errs16 === errors;
 valid4 = valid4 || _valid0;
 const _errs17 = errors;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.pods === undefined){
-const err16 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf/1/required",keyword:"required",params:{missingProperty: "pods"}};
+if(data5.matchExpressions === undefined){
+const err16 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf/1/required",keyword:"required",params:{missingProperty: "matchExpressions"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5078,13 +5080,58 @@ errors++;
 }
 var _valid0 = _errs17 === errors;
 valid4 = valid4 || _valid0;
-if(!valid4){
-const err17 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf",keyword:"anyOf",params:{}};
+const _errs18 = errors;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.pods === undefined){
+const err17 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf/2/required",keyword:"required",params:{missingProperty: "pods"}};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+}
+var _valid0 = _errs18 === errors;
+valid4 = valid4 || _valid0;
+const _errs19 = errors;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.service === undefined){
+const err18 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf/3/required",keyword:"required",params:{missingProperty: "service"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+var _valid0 = _errs19 === errors;
+valid4 = valid4 || _valid0;
+const _errs20 = errors;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.workload === undefined){
+const err19 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf/4/required",keyword:"required",params:{missingProperty: "workload"}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+var _valid0 = _errs20 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const err20 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
 }
 errors++;
 }
@@ -5101,42 +5148,7 @@ vErrors = null;
 }
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.mode === undefined){
-const err18 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/required",keyword:"required",params:{missingProperty: "mode"}};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-for(const key2 in data5){
-if(!(((((((key2 === "namespace") || (key2 === "selector")) || (key2 === "pods")) || (key2 === "mode")) || (key2 === "seed")) || (key2 === "maxPods")) || (key2 === "allowSystemNamespaces"))){
-const err19 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-if(data5.namespace !== undefined){
-let data6 = data5.namespace;
-if(typeof data6 === "string"){
-if(data6.length > 63){
-const err20 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-if(!pattern4.test(data6)){
-const err21 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+const err21 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/required",keyword:"required",params:{missingProperty: "mode"}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5145,9 +5157,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/type",keyword:"type",params:{type: "string"}};
+for(const key2 in data5){
+if(!(func1.call(schema33.properties, key2))){
+const err22 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5157,11 +5169,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data5.selector !== undefined){
-let data7 = data5.selector;
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(Object.keys(data7).length < 1){
-const err23 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/minProperties",keyword:"minProperties",params:{limit: 1}};
+if(data5.namespace !== undefined){
+let data6 = data5.namespace;
+if(typeof data6 === "string"){
+if(data6.length > 63){
+const err23 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5170,11 +5182,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-for(const key3 in data7){
-const _errs23 = errors;
-if(typeof key3 === "string"){
-if(key3.length > 317){
-const err24 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames/maxLength",keyword:"maxLength",params:{limit: 317},propertyName:key3};
+if(!pattern4.test(data6)){
+const err24 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5183,8 +5192,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern6.test(key3)){
-const err25 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},propertyName:key3};
+}
+else {
+const err25 = {instancePath:instancePath+"/target/namespace",schemaPath:"#/$defs/target/properties/namespace/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5194,9 +5204,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-var valid6 = _errs23 === errors;
-if(!valid6){
-const err26 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
+if(data5.selector !== undefined){
+let data7 = data5.selector;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(Object.keys(data7).length < 1){
+const err26 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5205,12 +5217,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-for(const key4 in data7){
-let data8 = data7[key4];
-if(typeof data8 === "string"){
-if(data8.length > 63){
-const err27 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 63}};
+for(const key3 in data7){
+const _errs26 = errors;
+if(typeof key3 === "string"){
+if(key3.length > 317){
+const err27 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames/maxLength",keyword:"maxLength",params:{limit: 317},propertyName:key3};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5219,8 +5230,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(!pattern7.test(data8)){
-const err28 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}};
+if(!pattern6.test(key3)){
+const err28 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},propertyName:key3};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5230,8 +5241,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-else {
-const err29 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/type",keyword:"type",params:{type: "string"}};
+var valid6 = _errs26 === errors;
+if(!valid6){
+const err29 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5241,9 +5253,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/type",keyword:"type",params:{type: "object"}};
+for(const key4 in data7){
+let data8 = data7[key4];
+if(typeof data8 === "string"){
+if(data8.length > 63){
+const err30 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5252,12 +5266,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-if(data5.pods !== undefined){
-let data9 = data5.pods;
-if(Array.isArray(data9)){
-if(data9.length < 1){
-const err31 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/minItems",keyword:"minItems",params:{limit: 1}};
+if(!pattern7.test(data8)){
+const err31 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5266,12 +5276,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-const len0 = data9.length;
-for(let i0=0; i0<len0; i0++){
-let data10 = data9[i0];
-if(typeof data10 === "string"){
-if(data10.length > 253){
-const err32 = {instancePath:instancePath+"/target/pods/" + i0,schemaPath:"#/$defs/target/properties/pods/items/maxLength",keyword:"maxLength",params:{limit: 253}};
+}
+else {
+const err32 = {instancePath:instancePath+"/target/selector/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/target/properties/selector/additionalProperties/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5280,8 +5287,10 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!pattern8.test(data10)){
-const err33 = {instancePath:instancePath+"/target/pods/" + i0,schemaPath:"#/$defs/target/properties/pods/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}};
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/target/selector",schemaPath:"#/$defs/target/properties/selector/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5291,8 +5300,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/target/pods/" + i0,schemaPath:"#/$defs/target/properties/pods/items/type",keyword:"type",params:{type: "string"}};
+if(data5.matchExpressions !== undefined){
+let data9 = data5.matchExpressions;
+if(Array.isArray(data9)){
+if(data9.length < 1){
+const err34 = {instancePath:instancePath+"/target/matchExpressions",schemaPath:"#/$defs/target/properties/matchExpressions/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5301,19 +5313,12 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-let i1 = data9.length;
-let j0;
-if(i1 > 1){
-const indices0 = {};
-for(;i1--;){
-let item0 = data9[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err35 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.key === undefined){
+const err35 = {instancePath:instancePath+"/target/matchExpressions/" + i0,schemaPath:"#/$defs/target/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "key"}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5321,14 +5326,9 @@ else {
 vErrors.push(err35);
 }
 errors++;
-break;
 }
-indices0[item0] = i1;
-}
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/type",keyword:"type",params:{type: "array"}};
+if(data10.operator === undefined){
+const err36 = {instancePath:instancePath+"/target/matchExpressions/" + i0,schemaPath:"#/$defs/target/properties/matchExpressions/items/required",keyword:"required",params:{missingProperty: "operator"}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5337,14 +5337,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data5.mode !== undefined){
-let data11 = data5.mode;
-const _errs32 = errors;
-let valid11 = false;
-const _errs33 = errors;
-if(typeof data11 !== "string"){
-const err37 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/0/type",keyword:"type",params:{type: "string"}};
+for(const key5 in data10){
+if(!(((key5 === "key") || (key5 === "operator")) || (key5 === "values"))){
+const err37 = {instancePath:instancePath+"/target/matchExpressions/" + i0,schemaPath:"#/$defs/target/properties/matchExpressions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5353,8 +5348,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(!((data11 === "all") || (data11 === "one"))){
-const err38 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema33.properties.mode.anyOf[0].enum}};
+}
+if(data10.key !== undefined){
+let data11 = data10.key;
+if(typeof data11 === "string"){
+if(data11.length > 317){
+const err38 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/key",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/key/maxLength",keyword:"maxLength",params:{limit: 317}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5363,12 +5362,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-var _valid1 = _errs33 === errors;
-valid11 = valid11 || _valid1;
-const _errs35 = errors;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.count === undefined){
-const err39 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/required",keyword:"required",params:{missingProperty: "count"}};
+if(!pattern6.test(data11)){
+const err39 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/key",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/key/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5377,9 +5372,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-for(const key5 in data11){
-if(!(key5 === "count")){
-const err40 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5}};
+}
+else {
+const err40 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/key",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/key/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5389,10 +5384,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data11.count !== undefined){
-let data12 = data11.count;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err41 = {instancePath:instancePath+"/target/mode/count",schemaPath:"#/$defs/target/properties/mode/anyOf/1/properties/count/type",keyword:"type",params:{type: "integer"}};
+if(data10.operator !== undefined){
+let data12 = data10.operator;
+if(typeof data12 !== "string"){
+const err41 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/operator",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/operator/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5401,9 +5396,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 < 1 || isNaN(data12)){
-const err42 = {instancePath:instancePath+"/target/mode/count",schemaPath:"#/$defs/target/properties/mode/anyOf/1/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(!((((data12 === "In") || (data12 === "NotIn")) || (data12 === "Exists")) || (data12 === "DoesNotExist"))){
+const err42 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/operator",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema33.properties.matchExpressions.items.properties.operator.enum}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5413,10 +5407,15 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-}
-else {
-const err43 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(data10.values !== undefined){
+let data13 = data10.values;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+let data14 = data13[i1];
+if(typeof data14 === "string"){
+if(data14.length > 63){
+const err43 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/values/" + i1,schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/values/items/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5425,15 +5424,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid1 = _errs35 === errors;
-valid11 = valid11 || _valid1;
-if(_valid1){
-var props0 = true;
-}
-const _errs40 = errors;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.percent === undefined){
-const err44 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/required",keyword:"required",params:{missingProperty: "percent"}};
+if(!pattern7.test(data14)){
+const err44 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/values/" + i1,schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/values/items/pattern",keyword:"pattern",params:{pattern: "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5442,9 +5434,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-for(const key6 in data11){
-if(!(key6 === "percent")){
-const err45 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6}};
+}
+else {
+const err45 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/values/" + i1,schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/values/items/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5454,11 +5446,9 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data11.percent !== undefined){
-let data13 = data11.percent;
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 100 || isNaN(data13)){
-const err46 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+}
+else {
+const err46 = {instancePath:instancePath+"/target/matchExpressions/" + i0+"/values",schemaPath:"#/$defs/target/properties/matchExpressions/items/properties/values/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5467,8 +5457,10 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data13 <= 0 || isNaN(data13)){
-const err47 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/target/matchExpressions/" + i0,schemaPath:"#/$defs/target/properties/matchExpressions/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5478,8 +5470,9 @@ vErrors.push(err47);
 errors++;
 }
 }
+}
 else {
-const err48 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/type",keyword:"type",params:{type: "number"}};
+const err48 = {instancePath:instancePath+"/target/matchExpressions",schemaPath:"#/$defs/target/properties/matchExpressions/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5489,9 +5482,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/type",keyword:"type",params:{type: "object"}};
+if(data5.pods !== undefined){
+let data15 = data5.pods;
+if(Array.isArray(data15)){
+if(data15.length < 1){
+const err49 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5500,15 +5495,12 @@ vErrors.push(err49);
 }
 errors++;
 }
-var _valid1 = _errs40 === errors;
-valid11 = valid11 || _valid1;
-if(_valid1){
-if(props0 !== true){
-props0 = true;
-}
-}
-if(!valid11){
-const err50 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf",keyword:"anyOf",params:{}};
+const len2 = data15.length;
+for(let i2=0; i2<len2; i2++){
+let data16 = data15[i2];
+if(typeof data16 === "string"){
+if(data16.length > 253){
+const err50 = {instancePath:instancePath+"/target/pods/" + i2,schemaPath:"#/$defs/target/properties/pods/items/maxLength",keyword:"maxLength",params:{limit: 253}};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5517,22 +5509,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-else {
-errors = _errs32;
-if(vErrors !== null){
-if(_errs32){
-vErrors.length = _errs32;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data5.seed !== undefined){
-let data14 = data5.seed;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err51 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/type",keyword:"type",params:{type: "integer"}};
+if(!pattern10.test(data16)){
+const err51 = {instancePath:instancePath+"/target/pods/" + i2,schemaPath:"#/$defs/target/properties/pods/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5541,9 +5519,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 4294967295 || isNaN(data14)){
-const err52 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
+}
+else {
+const err52 = {instancePath:instancePath+"/target/pods/" + i2,schemaPath:"#/$defs/target/properties/pods/items/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5552,8 +5530,19 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data14 < 0 || isNaN(data14)){
-const err53 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+let i3 = data15.length;
+let j0;
+if(i3 > 1){
+const indices0 = {};
+for(;i3--;){
+let item0 = data15[i3];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err53 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j0}};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5561,13 +5550,14 @@ else {
 vErrors.push(err53);
 }
 errors++;
+break;
+}
+indices0[item0] = i3;
 }
 }
 }
-if(data5.maxPods !== undefined){
-let data15 = data5.maxPods;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err54 = {instancePath:instancePath+"/target/maxPods",schemaPath:"#/$defs/target/properties/maxPods/type",keyword:"type",params:{type: "integer"}};
+else {
+const err54 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/properties/pods/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5576,9 +5566,12 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 1 || isNaN(data15)){
-const err55 = {instancePath:instancePath+"/target/maxPods",schemaPath:"#/$defs/target/properties/maxPods/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+}
+if(data5.service !== undefined){
+let data17 = data5.service;
+if(typeof data17 === "string"){
+if(data17.length > 63){
+const err55 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/properties/service/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5587,11 +5580,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-}
-if(data5.allowSystemNamespaces !== undefined){
-if(typeof data5.allowSystemNamespaces !== "boolean"){
-const err56 = {instancePath:instancePath+"/target/allowSystemNamespaces",schemaPath:"#/$defs/target/properties/allowSystemNamespaces/type",keyword:"type",params:{type: "boolean"}};
+if(!pattern11.test(data17)){
+const err56 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/properties/service/pattern",keyword:"pattern",params:{pattern: "^[a-z]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5601,10 +5591,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data5.selector !== undefined){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.pods !== undefined){
-const err57 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/dependentSchemas/selector/properties/pods/false schema",keyword:"false schema",params:{}};
+else {
+const err57 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/properties/service/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5614,15 +5602,418 @@ vErrors.push(err57);
 errors++;
 }
 }
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/type",keyword:"type",params:{type: "object"}};
+if(data5.workload !== undefined){
+let data18 = data5.workload;
+if(typeof data18 === "string"){
+if(data18.length > 300){
+const err58 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/properties/workload/maxLength",keyword:"maxLength",params:{limit: 300}};
 if(vErrors === null){
 vErrors = [err58];
 }
 else {
 vErrors.push(err58);
+}
+errors++;
+}
+if(!pattern12.test(data18)){
+const err59 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/properties/workload/pattern",keyword:"pattern",params:{pattern: "^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/properties/workload/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data5.mode !== undefined){
+let data19 = data5.mode;
+const _errs52 = errors;
+let valid16 = false;
+const _errs53 = errors;
+if(typeof data19 !== "string"){
+const err61 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/0/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if(!((data19 === "all") || (data19 === "one"))){
+const err62 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema33.properties.mode.anyOf[0].enum}};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+var _valid1 = _errs53 === errors;
+valid16 = valid16 || _valid1;
+const _errs55 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.count === undefined){
+const err63 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/required",keyword:"required",params:{missingProperty: "count"}};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+for(const key6 in data19){
+if(!(key6 === "count")){
+const err64 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6}};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data19.count !== undefined){
+let data20 = data19.count;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err65 = {instancePath:instancePath+"/target/mode/count",schemaPath:"#/$defs/target/properties/mode/anyOf/1/properties/count/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err66 = {instancePath:instancePath+"/target/mode/count",schemaPath:"#/$defs/target/properties/mode/anyOf/1/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+var _valid1 = _errs55 === errors;
+valid16 = valid16 || _valid1;
+if(_valid1){
+var props0 = true;
+}
+const _errs60 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.percent === undefined){
+const err68 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/required",keyword:"required",params:{missingProperty: "percent"}};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+for(const key7 in data19){
+if(!(key7 === "percent")){
+const err69 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7}};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data19.percent !== undefined){
+let data21 = data19.percent;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 100 || isNaN(data21)){
+const err70 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(data21 <= 0 || isNaN(data21)){
+const err71 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/target/mode/percent",schemaPath:"#/$defs/target/properties/mode/anyOf/2/properties/percent/type",keyword:"type",params:{type: "number"}};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf/2/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+var _valid1 = _errs60 === errors;
+valid16 = valid16 || _valid1;
+if(_valid1){
+if(props0 !== true){
+props0 = true;
+}
+}
+if(!valid16){
+const err74 = {instancePath:instancePath+"/target/mode",schemaPath:"#/$defs/target/properties/mode/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+else {
+errors = _errs52;
+if(vErrors !== null){
+if(_errs52){
+vErrors.length = _errs52;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data5.seed !== undefined){
+let data22 = data5.seed;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err75 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 4294967295 || isNaN(data22)){
+const err76 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if(data22 < 0 || isNaN(data22)){
+const err77 = {instancePath:instancePath+"/target/seed",schemaPath:"#/$defs/target/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+if(data5.maxPods !== undefined){
+let data23 = data5.maxPods;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err78 = {instancePath:instancePath+"/target/maxPods",schemaPath:"#/$defs/target/properties/maxPods/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 1 || isNaN(data23)){
+const err79 = {instancePath:instancePath+"/target/maxPods",schemaPath:"#/$defs/target/properties/maxPods/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+if(data5.allowSystemNamespaces !== undefined){
+if(typeof data5.allowSystemNamespaces !== "boolean"){
+const err80 = {instancePath:instancePath+"/target/allowSystemNamespaces",schemaPath:"#/$defs/target/properties/allowSystemNamespaces/type",keyword:"type",params:{type: "boolean"}};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(data5.selector !== undefined){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.pods !== undefined){
+const err81 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/dependentSchemas/selector/properties/pods/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+if(data5.service !== undefined){
+const err82 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/dependentSchemas/selector/properties/service/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if(data5.workload !== undefined){
+const err83 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/dependentSchemas/selector/properties/workload/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+if(data5.matchExpressions !== undefined){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.pods !== undefined){
+const err84 = {instancePath:instancePath+"/target/pods",schemaPath:"#/$defs/target/dependentSchemas/matchExpressions/properties/pods/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if(data5.service !== undefined){
+const err85 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/dependentSchemas/matchExpressions/properties/service/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data5.workload !== undefined){
+const err86 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/dependentSchemas/matchExpressions/properties/workload/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+}
+if(data5.pods !== undefined){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.service !== undefined){
+const err87 = {instancePath:instancePath+"/target/service",schemaPath:"#/$defs/target/dependentSchemas/pods/properties/service/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if(data5.workload !== undefined){
+const err88 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/dependentSchemas/pods/properties/workload/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+if(data5.service !== undefined){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.workload !== undefined){
+const err89 = {instancePath:instancePath+"/target/workload",schemaPath:"#/$defs/target/dependentSchemas/service/properties/workload/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/target",schemaPath:"#/$defs/target/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
 }
 errors++;
 }
@@ -5634,124 +6025,124 @@ errors = vErrors.length;
 }
 }
 if(data.probes !== undefined){
-let data19 = data.probes;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-for(const key7 in data19){
-const _errs55 = errors;
-if(typeof key7 === "string"){
-if(!pattern11.test(key7)){
-const err59 = {instancePath:instancePath+"/probes",schemaPath:"#/$defs/identifier/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]*$"},propertyName:key7};
+let data35 = data.probes;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+for(const key8 in data35){
+const _errs78 = errors;
+if(typeof key8 === "string"){
+if(!pattern15.test(key8)){
+const err91 = {instancePath:instancePath+"/probes",schemaPath:"#/$defs/identifier/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]*$"},propertyName:key8};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err91];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err91);
 }
 errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/probes",schemaPath:"#/$defs/identifier/type",keyword:"type",params:{type: "string"},propertyName:key7};
+const err92 = {instancePath:instancePath+"/probes",schemaPath:"#/$defs/identifier/type",keyword:"type",params:{type: "string"},propertyName:key8};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err92];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err92);
 }
 errors++;
 }
-var valid16 = _errs55 === errors;
-if(!valid16){
-const err61 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/propertyNames",keyword:"propertyNames",params:{propertyName: key7}};
+var valid24 = _errs78 === errors;
+if(!valid24){
+const err93 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/propertyNames",keyword:"propertyNames",params:{propertyName: key8}};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err93];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err93);
 }
 errors++;
 }
 }
-for(const key8 in data19){
-if(!(validate23(data19[key8], {instancePath:instancePath+"/probes/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data19,parentDataProperty:key8,rootData,dynamicAnchors}))){
+for(const key9 in data35){
+if(!(validate23(data35[key9], {instancePath:instancePath+"/probes/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data35,parentDataProperty:key9,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "object"}};
+const err94 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err94];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err94);
 }
 errors++;
 }
 }
 if(data.steadyState !== undefined){
-let data21 = data.steadyState;
-if(Array.isArray(data21)){
-const len1 = data21.length;
-for(let i2=0; i2<len1; i2++){
-if(!(validate33(data21[i2], {instancePath:instancePath+"/steadyState/" + i2,parentData:data21,parentDataProperty:i2,rootData,dynamicAnchors}))){
+let data37 = data.steadyState;
+if(Array.isArray(data37)){
+const len3 = data37.length;
+for(let i4=0; i4<len3; i4++){
+if(!(validate33(data37[i4], {instancePath:instancePath+"/steadyState/" + i4,parentData:data37,parentDataProperty:i4,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/steadyState",schemaPath:"#/properties/steadyState/type",keyword:"type",params:{type: "array"}};
+const err95 = {instancePath:instancePath+"/steadyState",schemaPath:"#/properties/steadyState/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
-vErrors = [err63];
+vErrors = [err95];
 }
 else {
-vErrors.push(err63);
+vErrors.push(err95);
 }
 errors++;
 }
 }
 if(data.steps !== undefined){
-let data23 = data.steps;
-if(Array.isArray(data23)){
-if(data23.length < 1){
-const err64 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minItems",keyword:"minItems",params:{limit: 1}};
+let data39 = data.steps;
+if(Array.isArray(data39)){
+if(data39.length < 1){
+const err96 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
-vErrors = [err64];
+vErrors = [err96];
 }
 else {
-vErrors.push(err64);
+vErrors.push(err96);
 }
 errors++;
 }
-const len2 = data23.length;
-for(let i3=0; i3<len2; i3++){
-if(!(validate39(data23[i3], {instancePath:instancePath+"/steps/" + i3,parentData:data23,parentDataProperty:i3,rootData,dynamicAnchors}))){
+const len4 = data39.length;
+for(let i5=0; i5<len4; i5++){
+if(!(validate39(data39[i5], {instancePath:instancePath+"/steps/" + i5,parentData:data39,parentDataProperty:i5,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "array"}};
+const err97 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
-vErrors = [err65];
+vErrors = [err97];
 }
 else {
-vErrors.push(err65);
+vErrors.push(err97);
 }
 errors++;
 }
 }
 }
 else {
-const err66 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+const err98 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
-vErrors = [err66];
+vErrors = [err98];
 }
 else {
-vErrors.push(err66);
+vErrors.push(err98);
 }
 errors++;
 }
@@ -5761,4 +6152,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector or a list of pod names (exactly one of them), a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["pods"]}],"dependentSchemas":{"selector":{"properties":{"pods":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. Give `selector` or `pods`, not both.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"pods":{"description":"Pod names. Give `selector` or `pods`, not both.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and capabilities SYS_PTRACE and KILL, delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (iptables nat REDIRECT of its incoming connections, in the pod only) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port, not a Service's).","type":"integer","minimum":1,"maximum":65535},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector (`selector`, `matchExpressions`, or both), a list of pod names, a Service (its selector's pods) or a workload (its spec.selector's pods) — exactly one of these — a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. With `matchExpressions`, a pod must satisfy both. Give a selector, `pods`, `service` or `workload`, one of them.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"description":"Label selector requirements, as Kubernetes' matchExpressions: each `{key, operator, values}`, all of them must hold (and `selector`'s labels, when given). `In`: the label is one of `values`; `NotIn`: the label is absent or none of `values`; `Exists` / `DoesNotExist`: the label is there / is not (no `values`).","type":"array","minItems":1,"items":{"description":"One requirement.","type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"The label key.","type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"description":"`In`, `NotIn`, `Exists` or `DoesNotExist`.","type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"description":"The values `In` and `NotIn` compare with (at least one); none for `Exists` and `DoesNotExist`.","type":"array","items":{"description":"A label value.","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"description":"Pod names. Give a selector, `pods`, `service` or `workload`, one of them.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"description":"A Service's name: the pods its selector picks (a Service without a selector is refused). A fault's `port` may then be one of the Service's ports, by number or by name: each pod gets the port it serves it on (its `targetPort`, a named one looked up in the pod's containers). The plan says how the Service was resolved.","type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"description":"A workload as kubectl names it, `KIND/NAME`: `deployment/web`, `statefulset/db`, `daemonset/agent` or `replicaset/web-5d8f`; the pods its spec.selector picks. The plan says how it was resolved.","type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (iptables DROP in a chain of the fault's own), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and capabilities SYS_PTRACE and KILL, delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (iptables nat REDIRECT of its incoming connections, in the pod only) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port, not a Service's).","type":"integer","minimum":1,"maximum":65535},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services).","type":"integer","minimum":1,"maximum":65535},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};

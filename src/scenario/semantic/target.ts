@@ -1,5 +1,6 @@
 // The target: how many pods a mode may hit, against maxPods and the pods listed (the blast
-// radius, checked before any pod is listed), and the system namespaces that need an opt-in.
+// radius, checked before any pod is listed), the system namespaces that need an opt-in, and
+// matchExpressions' values as Kubernetes wants them (In and NotIn some, Exists and DoesNotExist none).
 import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../types.js";
 import type { Findings } from "./findings.js";
 import { int, obj, str } from "./read.js";
@@ -7,6 +8,7 @@ import type { Obj } from "./read.js";
 
 export function checkTarget(findings: Findings, target: Obj): void {
   checkBlastRadius(findings, target);
+  checkExpressions(findings, target["matchExpressions"]);
   const namespace = str(target["namespace"]);
   if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && target["allowSystemNamespaces"] !== true) {
     findings.add("system-namespace", { namespace }, findings.locate("/target/namespace"), SYSTEM_NAMESPACE_HINT);
@@ -37,4 +39,26 @@ function checkBlastRadius(findings: Findings, target: Obj): void {
       "list fewer pods, use another mode, or raise maxPods",
     );
   }
+}
+
+function checkExpressions(findings: Findings, expressions: unknown): void {
+  if (!Array.isArray(expressions)) return;
+  expressions.forEach((raw: unknown, i) => {
+    const e = obj(raw);
+    const operator = str(e?.["operator"]);
+    const values = e?.["values"];
+    const count = Array.isArray(values) ? values.length : 0;
+    const at = `/target/matchExpressions/${i}`;
+    if ((operator === "In" || operator === "NotIn") && count === 0) {
+      findings.add(
+        "bad-length",
+        { what: `\`values\` of operator ${operator}`, bound: "at least one value" },
+        findings.locate(values === undefined ? `${at}/operator` : `${at}/values`),
+        "list the values the label is compared with",
+      );
+    }
+    if ((operator === "Exists" || operator === "DoesNotExist") && values !== undefined) {
+      findings.add("conflicting-keys", { key: "values", other: `operator: ${operator}` }, findings.locate(`${at}/values`), `${operator} only asks whether the label is there: remove \`values\``);
+    }
+  });
 }
