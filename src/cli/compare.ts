@@ -1,23 +1,30 @@
 // chaos-run compare BASE NEW [--threshold P] [--format table|md|junit|html|json]: judges a run
 // against another from their journals alone — every figure measured in both, where their steps
-// match, against the runs' own noise — and exits 1 when something regressed. The run verb's
-// --compare-to does the same at the end of a run (compareToBase, below).
-import { compareRuns, loadJournal, type Comparison, type LoadedJournal } from "../compare/index.js";
+// match, against the runs' own noise — and exits 1 when something regressed. BASE and NEW are
+// files, or runs kept in the cluster (--from-cluster NAME, --last N SCENARIO: compare-stored.ts,
+// the only part that connects). The run verb's --compare-to does the same at the end of a run
+// (compare-to.ts).
+import { compareRuns, loadJournal, type Comparison } from "../compare/index.js";
 import { ExitCode, UsageError } from "../errors.js";
 import type { Journal } from "../report/journal.js";
+import { CLUSTER_HELP } from "./cluster.js";
 import { HELP_HELP } from "./common-flags.js";
-import { choice, percent } from "./flags.js";
-import { stdoutIsPretty, type CliIO } from "./io.js";
-import { defineVerb } from "./verb.js";
+import type { RunToCompare } from "./compare-stored.js";
+import { choice, percent, texts, wholeNumber } from "./flags.js";
+import { stdoutIsPretty, type CliIO, type VerbContext } from "./io.js";
+import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run compare BASE NEW [options]
+       chaos-run compare --from-cluster NAME [--from-cluster NAME | NEW] [options]
+       chaos-run compare --last N SCENARIO [options]
 
 Compares two runs from their journals: BASE and NEW are each a run's journal.json or its
-directory (chaos-run-report/<scenario>-<time>/). For each step and each figure measured in
-both runs — every probe metric, the latency a fault added against the one configured, what a
-fault measured itself (recovery time, throttling, the HTTP proxy's counts) — it shows base,
-new, the change and a verdict: regressed, improved, changed (a figure with no better
-direction) or within noise, and the rule that judged it. Samples of a continuous probe
+directory (chaos-run-report/<scenario>-<time>/), or a run kept in the cluster (run --record,
+and every run inside the cluster). For each step and each figure measured in both runs — every
+probe metric, the latency a fault added against the one configured, what a fault measured
+itself (recovery time, throttling, the HTTP proxy's counts) — it shows base, new, the change
+and a verdict: regressed, improved, changed (a figure with no better direction) or within
+noise, and the rule that judged it. Samples of a continuous probe
 (every:) are judged by the Mann–Whitney U test and the effect size; a single value against
 both runs' own noise and the threshold. Steps that do not match (another fault, another
 name) are not compared, and the output says so.
@@ -30,10 +37,16 @@ Options:
                          JUnit XML (a regression is a failed test case); one self-contained
                          HTML page (both runs' timelines one above the other, on the same axes);
                          the comparison as JSON
+  --from-cluster NAME    a run kept in the cluster (its result NAME in namespace -n: chaos-run
+                         history lists them); once: BASE (NEW is a file), twice: BASE then NEW
+  --last N SCENARIO      the newest stored run of SCENARIO against the Nth newest (--last 2: the
+                         one before it)
 ${HELP_HELP}
+${CLUSTER_HELP}
 
 Exit status: 0 nothing regressed, 1 something regressed, 2 usage or a journal that cannot be
-read. See docs/compare.md.
+read (or no such run kept), 3 the cluster could not be reached or refused the read (only for
+runs kept there). See docs/compare.md.
 `;
 
 export const FORMATS = ["table", "md", "markdown", "junit", "html", "json"] as const;
@@ -77,21 +90,43 @@ export function thresholdOption(percentGiven: number | undefined): { threshold?:
   return percentGiven === undefined ? {} : { threshold: percentGiven / 100 };
 }
 
-export const run = defineVerb(
-  {
-    name: "compare",
-    help: HELP,
-    flags: { ...THRESHOLD_FLAG, format: choice(FORMATS, "table") },
-    positionals: { missing: "needs two runs: BASE and NEW (each a journal.json or a run directory)" },
-    example: "chaos-run compare chaos-run-report/<base run>/ chaos-run-report/<new run>/",
-  },
-  async ({ ctx, values, positionals }) => {
-    if (positionals.length !== 2) {
-      throw new UsageError(`compare takes two runs, BASE and NEW, got ${positionals.length}`, { hint: "chaos-run compare chaos-run-report/<base run>/ chaos-run-report/<new run>/" });
-    }
-    const [base, next] = positionals.map(loadJournal) as [LoadedJournal, LoadedJournal];
-    const c = compareRuns(base.journal, next.journal, thresholdOption(values.threshold));
-    ctx.io.stdout.write(await renderComparison(values.format, c, base.journal, next.journal, ctx.io));
-    return comparisonExit(c);
-  },
-);
+/** The two runs compared, with what their loading noted (a stored run trimmed to fit the cluster) among the comparison's notes. */
+export function comparePair(base: RunToCompare, next: RunToCompare, options: { threshold?: number }): Comparison {
+  const c = compareRuns(base.journal, next.journal, options);
+  const notes = [base.note, next.note].filter((n): n is string => n !== undefined);
+  return notes.length === 0 ? c : { ...c, notes: [...c.notes, ...notes] };
+}
+
+const FLAGS = { ...THRESHOLD_FLAG, format: choice(FORMATS, "table"), "from-cluster": texts(), last: wholeNumber({ min: 2, max: 1000, of: "runs" }) };
+
+const EXAMPLE = "chaos-run compare chaos-run-report/<base run>/ chaos-run-report/<new run>/";
+
+/** BASE and NEW, from files, the cluster, or both (stored runs first). */
+async function runsToCompare(ctx: VerbContext, values: FlagValues<typeof FLAGS>, positionals: readonly string[]): Promise<[RunToCompare, RunToCompare]> {
+  const stored = values["from-cluster"];
+  if (values.last !== undefined) {
+    if (stored.length > 0) throw new UsageError("compare takes --last N SCENARIO or --from-cluster NAME, not both");
+    const [scenario, ...more] = positionals;
+    if (scenario === undefined || more.length > 0)
+      throw new UsageError(`--last ${values.last} takes one scenario's name, got ${positionals.length}`, { hint: `chaos-run compare --last ${values.last} SCENARIO` });
+    const { storedLatest } = await import("./compare-stored.js");
+    return storedLatest(ctx, scenario, values.last);
+  }
+  if (stored.length + positionals.length !== 2) {
+    const given = stored.length === 0 ? `${positionals.length}` : `${stored.length} from the cluster and ${positionals.length} file${positionals.length === 1 ? "" : "s"}`;
+    throw new UsageError(`compare takes two runs, BASE and NEW, got ${given}`, { hint: EXAMPLE });
+  }
+  const fromCluster = stored.length === 0 ? [] : await (await import("./compare-stored.js")).storedByName(ctx, stored);
+  const fromFiles = positionals.map((p): RunToCompare => ({ journal: loadJournal(p).journal, note: undefined }));
+  return [...fromCluster, ...fromFiles] as [RunToCompare, RunToCompare];
+}
+
+export const run = defineVerb({ name: "compare", help: HELP, flags: FLAGS, positionals: {}, example: EXAMPLE }, async ({ ctx, values, positionals }) => {
+  if (positionals.length === 0 && values["from-cluster"].length === 0 && values.last === undefined) {
+    throw new UsageError("compare needs two runs: BASE and NEW (each a journal.json or a run directory)", { hint: EXAMPLE });
+  }
+  const [base, next] = await runsToCompare(ctx, values, positionals);
+  const c = comparePair(base, next, thresholdOption(values.threshold));
+  ctx.io.stdout.write(await renderComparison(values.format, c, base.journal, next.journal, ctx.io));
+  return comparisonExit(c);
+});

@@ -2,14 +2,17 @@
 // sampled every second through the run, two probe steps around a wait) run three times, each under an HTTP
 // delay that another chaos-run holds on nginx's port 80 — twice at 20 ms, once at 120 ms, the
 // service as two releases would answer. The built CLI compares them: no regression between the
-// first two (exit 0), the latency regression of the third named (exit 1); and the second and
-// third runs were made with --compare-to the first, which judged them at their end.
+// first two (exit 0), the latency regression of the third named (exit 1); the second and third
+// runs were made with --compare-to the first, which judged them at their end; and every run was
+// kept in the cluster (--record), where compare reads them again (--from-cluster, --last).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Comparison, ComparisonRow } from "../../src/compare/types.js";
 import { chaosRun, startChaosRun, type Finished } from "../support/chaos.js";
+import { resultName } from "../../src/results/stored.js";
+import type { Journal } from "../../src/report/journal.js";
 import { kubeconfig, nginxAndTools, repoRoot } from "../support/lab.js";
 
 const ns = "compare-test";
@@ -30,7 +33,7 @@ async function runUnderDelay(name: string, delayMs: number, extra: readonly stri
   const reportDir = join(reports, name);
   let finished: Finished;
   try {
-    finished = await chaosRun([scenario, ...asAdmin, "--report-dir", reportDir, ...extra]);
+    finished = await chaosRun([scenario, ...asAdmin, "--report-dir", reportDir, "--record", ...extra]);
   } finally {
     held.child.kill("SIGINT");
     const released = await held.done;
@@ -122,5 +125,37 @@ describe("three runs of one scenario: 20 ms, 20 ms, 120 ms", () => {
       expect(c.regressed).toBe(regressed);
       expect(c.base.runId).toBe((JSON.parse(readFileSync(join(run(0).dir, "journal.json"), "utf8")) as { runId: string }).runId);
     }
+  });
+});
+
+describe("the same runs as the cluster keeps them", () => {
+  const journalOf = (r: Run): Journal => JSON.parse(readFileSync(join(r.dir, "journal.json"), "utf8")) as Journal;
+  const stored = (i: number): string => resultName(journalOf(run(i)));
+  const verdictOf = (f: Finished): Comparison => JSON.parse(f.stdout) as Comparison;
+
+  it("--from-cluster: the two runs at 20 ms within noise (exit 0); the first as kept against the third's file, regressed (exit 1)", async () => {
+    const same = await chaosRun(["compare", "--from-cluster", stored(0), "--from-cluster", stored(1), "--format", "json", ...asAdmin]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(verdictOf(same)).toMatchObject({ regressed: false, base: { runId: journalOf(run(0)).runId }, new: { runId: journalOf(run(1)).runId } });
+    const slower = await chaosRun(["compare", "--from-cluster", stored(0), run(2).dir, "--format", "json", ...asAdmin]);
+    expect(slower.code, slower.stderr).toBe(1);
+    // the same verdicts as from the files: the cluster kept the whole journal
+    const fromFiles = await compare(run(0), run(2), "json");
+    expect(verdictOf(slower).counts).toEqual(verdictOf(fromFiles).counts);
+  });
+
+  it("--last N SCENARIO: the newest run against the Nth newest; more than are kept is a usage error", async () => {
+    const last2 = await chaosRun(["compare", "--last", "2", "compare-latency", "--format", "json", ...asAdmin]);
+    expect(last2.code, last2.stderr).toBe(1);
+    expect(verdictOf(last2)).toMatchObject({ regressed: true, base: { runId: journalOf(run(1)).runId }, new: { runId: journalOf(run(2)).runId } });
+    const last3 = await chaosRun(["compare", "--last", "3", "compare-latency", "--format", "json", ...asAdmin]);
+    expect(last3.code, last3.stderr).toBe(1);
+    expect(verdictOf(last3).base.runId).toBe(journalOf(run(0)).runId);
+    const tooMany = await chaosRun(["compare", "--last", "4", "compare-latency", ...asAdmin]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain("--last 4 needs 4 stored runs of compare-latency in namespace compare-test; there are 3");
+    const missing = await chaosRun(["compare", "--from-cluster", "chaos-run-nothing-here", run(0).dir, ...asAdmin]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("no chaos-run result chaos-run-nothing-here in namespace compare-test");
   });
 });

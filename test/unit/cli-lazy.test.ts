@@ -69,6 +69,13 @@ describe("lazy imports", () => {
     }
   });
 
+  it("compare loads the adapter only for a run kept in the cluster", async () => {
+    const r = await modulesOf(["compare", "--from-cluster", "chaos-run-x", "test/fixtures/report/demo"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot read the kubeconfig /nonexistent/kubeconfig");
+    expect(r.modules.filter((m) => HEAVY.test(m)).length).toBeGreaterThan(0);
+  });
+
   it("a verb that talks to a cluster loads the adapter only then (the pattern above matches it)", async () => {
     const r = await modulesOf(["install", "-p", "nginx"]);
     expect(r.code).toBe(2);

@@ -5,33 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/cli.js";
-import type { CliIO } from "../../src/cli/io.js";
 import type { Comparison } from "../../src/compare/types.js";
+import { cli } from "./compare-io.js";
 import { DEMO, LATENCY_X2 } from "./compare-journals.js";
-
-async function cli(args: string[], tty = false) {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: {
-      write: (s) => {
-        stdout += s;
-      },
-    },
-    stderr: {
-      write: (s) => {
-        stderr += s;
-      },
-    },
-    stdoutIsTTY: tty,
-    stderrIsTTY: tty,
-    env: {},
-    cwd: process.cwd(),
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
 
 describe("chaos-run compare: exit status", () => {
   it("0 when nothing regressed: the demo run against itself", async () => {
@@ -54,7 +30,7 @@ describe("chaos-run compare: exit status", () => {
     writeFileSync(join(dir, "broken.json"), "{");
     writeFileSync(join(dir, "other.json"), '{"apiVersion": "chaos-run/v1"}');
     const cases: [string[], string][] = [
-      [["compare"], "compare needs two runs: BASE and NEW"],
+      [["compare"], "compare needs two runs: BASE and NEW (each a journal.json or a run directory)"],
       [["compare", DEMO], "compare takes two runs, BASE and NEW, got 1"],
       [["compare", DEMO, DEMO, DEMO], "compare takes two runs, BASE and NEW, got 3"],
       [["compare", DEMO, join(dir, "missing")], `cannot read ${join(dir, "missing")}`],
@@ -65,6 +41,13 @@ describe("chaos-run compare: exit status", () => {
       [["compare", DEMO, DEMO, "--threshold", "fast"], "--threshold takes a number of percent"],
       [["compare", DEMO, DEMO, "--format", "xml"], '--format must be one of table, md, markdown, junit, html, json, not "xml"'],
       [["compare", DEMO, DEMO, "--since", "1d"], "Unknown option '--since'"],
+      // runs kept in the cluster: what is asked is checked before anything connects
+      [["compare", "--last", "2"], "--last 2 takes one scenario's name, got 0"],
+      [["compare", "--last", "2", "a", "b"], "--last 2 takes one scenario's name, got 2"],
+      [["compare", "--last", "1", "a"], "--last takes a whole number of runs from 2 to 1000"],
+      [["compare", "--last", "2", "a", "--from-cluster", "b"], "compare takes --last N SCENARIO or --from-cluster NAME, not both"],
+      [["compare", "--from-cluster", "a", DEMO, DEMO], "compare takes two runs, BASE and NEW, got 1 from the cluster and 2 files"],
+      [["compare", "--from-cluster", "a", "--from-cluster", "b", "--from-cluster", "c"], "compare takes two runs, BASE and NEW, got 3 from the cluster and 0 files"],
     ];
     for (const [args, message] of cases) {
       const r = await cli(args);
@@ -100,8 +83,8 @@ describe("chaos-run compare: formats and the threshold", () => {
   it("the table in colour only on a terminal", async () => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the colour codes looked for
     const colour = /\u001b\[31m/;
-    expect((await cli(["compare", DEMO, LATENCY_X2], true)).stdout).toMatch(colour);
-    expect((await cli(["compare", DEMO, LATENCY_X2], false)).stdout).not.toMatch(colour);
+    expect((await cli(["compare", DEMO, LATENCY_X2], { tty: true })).stdout).toMatch(colour);
+    expect((await cli(["compare", DEMO, LATENCY_X2], { tty: false })).stdout).not.toMatch(colour);
   });
 
   it("--threshold reaches the rules: 20% is the default, 100% lets most of a doubling through", async () => {
