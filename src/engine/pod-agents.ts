@@ -1,14 +1,14 @@
 // The pods' own agents: one per target pod, through which netem, partition and http faults are
 // applied — added (or reused, agents.ts) in every pod before the first step, and replaced by the
 // fresh agent that took over from one that died (dead-agents.ts), so later steps apply through it.
-import type { Cluster } from "../kube/types.js";
+import type { Cluster, PodInfo } from "../kube/types.js";
 import type { PlannedAgent } from "../plan/types.js";
 import type { AgentHandle } from "./agent-client.js";
-import { ensureAgent } from "./agents.js";
+import { ensureAgent, type AgentOptions } from "./agents.js";
 import type { TravellingFaults } from "./first-fault.js";
 import { podKey, type EventSink, type PodRef } from "./events.js";
 import type { EngineOptions } from "./options.js";
-import { mapPool, throwFirstRejected } from "./pool.js";
+import { Slots, throwFirstRejected } from "./pool.js";
 import { TTL_MARGIN_MS } from "./preflight.js";
 
 export class PodAgents {
@@ -46,20 +46,46 @@ export class PodAgents {
       injectTimeoutMs: options.injectTimeoutMs,
       execTimeoutMs: options.execTimeoutMs,
     };
-    const injected = await mapPool(options.pods, options.concurrency, async (pod) => {
-      const started = now();
-      const handle = await ensureAgent(
-        cluster,
-        pod,
-        settings,
-        signal,
-        (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
-        (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
-        (fresh) => travelling?.board(fresh, started),
-      );
-      this.byPod.set(podKey(handle.pod), handle);
-      emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
-    });
+    // `concurrency` pods are worked on at once; a pod whose agent was added and is starting gives
+    // its slot to the next (the wait is on the namespace's one watch: no work of the runner's or
+    // the API server's), so the node starts the containers side by side instead of in waves
+    const slots = new Slots(options.concurrency);
+    const injected = await Promise.allSettled(
+      options.pods.map(async (pod) => {
+        const release = await slots.take();
+        try {
+          await this.addOne(slotFreedWhileWaiting(cluster, release), pod, settings, signal, emit, now, travelling);
+        } finally {
+          release();
+        }
+      }),
+    );
     throwFirstRejected(injected);
   }
+
+  /** Adds (or reuses) one pod's agent and says when it is ready. */
+  private async addOne(cluster: Cluster, pod: PodInfo, settings: AgentOptions, signal: AbortSignal, emit: EventSink, now: () => number, travelling: TravellingFaults | undefined): Promise<void> {
+    const started = now();
+    const handle = await ensureAgent(
+      cluster,
+      pod,
+      settings,
+      signal,
+      (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
+      (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
+      (fresh) => travelling?.board(fresh, started),
+    );
+    this.byPod.set(podKey(handle.pod), handle);
+    emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
+  }
+}
+
+/** The cluster as one pod's injection sees it: its slot is given back as soon as it starts waiting for its container to run. */
+function slotFreedWhileWaiting(cluster: Cluster, release: () => void): Cluster {
+  const view = Object.create(cluster) as Cluster;
+  view.waitContainerRunning = (...args) => {
+    release();
+    return cluster.waitContainerRunning(...args);
+  };
+  return view;
 }
