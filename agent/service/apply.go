@@ -103,6 +103,8 @@ func (a *Agent) applyAgain(ctx context.Context, log *exec.Log, r *protocol.Reply
 	}
 	if _, err := rec.held.Check(a.env(ctx, log, nil)); err != nil {
 		a.logf("apply %s again: held, but the read-back says: %v", rec.id, err)
+	} else {
+		a.logf("apply %s again: held already, its state returned", rec.id)
 	}
 	st := a.books.state(rec, a.cfg.Clock.Now())
 	r.Fault = &st

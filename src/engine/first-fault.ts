@@ -14,7 +14,7 @@ import type { ApplyRequest } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo } from "../kube/types.js";
 import type { Plan, PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
 import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
-import { podKey } from "./events.js";
+import { podKey, type PodRef } from "./events.js";
 import type { LedgerEntry, RevertLedger } from "./ledger.js";
 import { sleep } from "./pool.js";
 
@@ -52,6 +52,16 @@ export class TravellingFaults {
     return f.apply;
   }
 
+  /**
+   * Why the fresh agent of `pod` did not come to run, where it ended holding its first request
+   * (it refused it, or could not apply it): the apply's failure in its words; else undefined.
+   */
+  async failedStart(cluster: Cluster, pod: PodRef, signal: AbortSignal): Promise<CouldNotRunError | undefined> {
+    const t = this.byPod.get(podKey(pod));
+    // the wait for it to run ended: it ended already, or it is not that
+    return t === undefined ? undefined : travellingFailure(cluster, t, couldNotApply(this.step, pod), signal, 0);
+  }
+
   /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then). */
   take(agent: AgentHandle, index: number): Travelling | undefined {
     const t = this.byPod.get(podKey(agent.pod));
@@ -59,6 +69,11 @@ export class TravellingFaults {
     this.byPod.delete(podKey(agent.pod));
     return t;
   }
+}
+
+/** How an apply's failure begins: `step 1 (cut): the agent in pod ns/web could not apply …`. */
+export function couldNotApply(step: Pick<PlannedFaultStep, "index" | "name" | "fault">, pod: PodRef): string {
+  return `step ${step.index + 1} (${step.name}): the agent in pod ${podKey(pod)} could not apply ${step.fault.summary}`;
 }
 
 /** The agent's first renewal of the fault it started with: its confirmation. */
@@ -83,9 +98,9 @@ async function endedContainer(cluster: Cluster, agent: AgentHandle, withinMs: nu
  * in the ledger whatever the agent said: an agent that ended is recovered as any dead agent is (a
  * fresh one reverts what it may have left), since an exit status alone cannot say it held nothing.
  */
-export async function travellingFailure(cluster: Cluster, t: Travelling, where: string, signal: AbortSignal): Promise<CouldNotRunError | undefined> {
+export async function travellingFailure(cluster: Cluster, t: Travelling, where: string, signal: AbortSignal, withinMs = 5000): Promise<CouldNotRunError | undefined> {
   const agent = t.entry.agent;
-  const c = await endedContainer(cluster, agent, 5000, signal);
+  const c = await endedContainer(cluster, agent, withinMs, signal);
   if (c === undefined) return undefined;
   const said =
     c.message

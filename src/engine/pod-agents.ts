@@ -74,7 +74,11 @@ export class PodAgents {
       (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
       (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
       (fresh) => travelling?.board(fresh, started),
-    );
+    ).catch(async (err: unknown) => {
+      // an agent that ended before it was seen running, holding its first request: it refused
+      // it, or could not apply it — that is the step's apply failure, in the agent's words
+      throw (await travelling?.failedStart(cluster, pod, signal)) ?? err;
+    });
     this.byPod.set(podKey(handle.pod), handle);
     emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
   }

@@ -93,6 +93,17 @@ describe("the first fault travels with the agent", () => {
     expect(cluster.calls.filter((c) => c.op === "add-agent").map((c) => c.container)).toEqual(["chaos-agent-r1", "chaos-agent-r1-2"]);
   });
 
+  it("an agent that ended before it was seen running, refusing its first request: the same failure, in its words", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    const said = "2026-12-01T10:00:00.000Z chaos-agent: first request (apply r1-s1) failed: no-interface: the pod has no interface eth9";
+    cluster.agentEndsAtStart = { reason: "Error", exitCode: 1, message: `serving on @chaos-agent/v1/chaos-agent-r1\n${said}\n` };
+    const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toBe(`step 1 (slow): the agent in pod default/web-a could not apply netem delay 100ms; all traffic: the agent chaos-agent-r1 started with it and ended (Error 1): ${said}`);
+    expect(cluster.requests((r) => r.op === "apply")).toEqual([]);
+  });
+
   it("not confirmed in time: the agent lets its lease lapse, and the runner says the fault was lost", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     // the confirmation is slower than the lease: the agent has reverted it by then

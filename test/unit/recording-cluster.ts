@@ -263,6 +263,8 @@ export class RecordingCluster implements Cluster {
   script: Script = () => undefined;
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
   agentStart: "running" | "hang" = "running";
+  /** set: the next agent's container ends as it starts (its state then), and waitContainerRunning rejects as the adapter does */
+  agentEndsAtStart: Partial<ContainerInfo> | undefined = undefined;
   labels: Readonly<Record<string, string>> | undefined = {};
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
@@ -413,6 +415,12 @@ export class RecordingCluster implements Cluster {
         if (options.signal.aborted) stop();
         else options.signal.addEventListener("abort", stop, { once: true });
       });
+    }
+    const ends = isAgent ? this.agentEndsAtStart : undefined;
+    if (ends !== undefined) {
+      this.agentEndsAtStart = undefined;
+      this.setContainer(podName, container, { state: "terminated", ...ends });
+      return Promise.reject(new Error(`container ${container} in pod default/${podName} exited (${ends.reason ?? "exit"} ${ends.exitCode ?? ""}) instead of running: ${ends.message ?? ""}`));
     }
     this.setContainer(podName, container, { state: "running" });
     const p = this.pods.get(podName);

@@ -8,7 +8,7 @@ import type { Reply } from "../../faults/protocol.generated.js";
 import type { PlannedAgentFault, PlannedStressFault } from "../../plan/types.js";
 import { callAgent, type AgentHandle } from "../agent-client.js";
 import { podKey } from "../events.js";
-import { confirmTravelling, travellingFailure, type Travelling } from "../first-fault.js";
+import { confirmTravelling, couldNotApply, travellingFailure, type Travelling } from "../first-fault.js";
 import type { LedgerEntry } from "../ledger.js";
 import { orphanWords } from "../orphans.js";
 import { mapPool, sleep, throwFirstRejected } from "../pool.js";
@@ -57,8 +57,7 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
       : await confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs });
   if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling !== undefined);
-  const where = `step ${step.index + 1} (${step.name}): the agent in pod ${podKey(e.agent.pod)} could not apply ${step.fault.summary}`;
-  const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, where, signal);
+  const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, couldNotApply(step, e.agent.pod), signal);
   throw ended ?? applyFailure(step, e.agent, call, ctx);
 }
 
