@@ -24,10 +24,10 @@ and every run inside the cluster). For each step and each figure measured in bot
 probe metric, the latency a fault added against the one configured, what a fault measured
 itself (recovery time, throttling, the HTTP proxy's counts) — it shows base, new, the change
 and a verdict: regressed, improved, changed (a figure with no better direction) or within
-noise, and the rule that judged it. Samples of a continuous probe
-(every:) are judged by the Mann–Whitney U test and the effect size; a single value against
-both runs' own noise and the threshold. Steps that do not match (another fault, another
-name) are not compared, and the output says so.
+noise, and the rule that judged it. Samples of a continuous probe (every:) are judged by the
+Mann–Whitney U test and the effect size; a single value against both runs' own noise and the
+threshold. Steps that do not match (another fault, another name) are not compared, and the
+output says so.
 
 Options:
   --threshold P          the smallest change that matters, relative to the base value
