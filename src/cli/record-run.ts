@@ -3,7 +3,7 @@
 // with --pushgateway its metrics pushed. Rights are checked before anything is touched; what
 // fails at the end is said, and the run's exit status stays its own.
 import type { EngineEvent, PodRef } from "../engine/events.js";
-import type { ConnectedCluster, PodInfo } from "../kube/types.js";
+import type { Cluster, ConnectedCluster, PodInfo } from "../kube/types.js";
 import type { Journal } from "../report/journal.js";
 import type { CliIO } from "./io.js";
 
@@ -29,6 +29,32 @@ export function runnerPodOf(io: CliIO, cluster: ConnectedCluster): PodRef | unde
   if (name !== undefined && name !== "" && namespace !== undefined && namespace !== "") return { namespace, name };
   const host = io.env["HOSTNAME"];
   return cluster.identity.inCluster === true && host !== undefined && host !== "" ? { namespace: cluster.identity.namespace, name: host } : undefined;
+}
+
+/** How long a run inside the cluster waits for the API server to show its own pod Running. */
+const RUNNER_SEEN_MS = 10_000;
+
+/**
+ * The runner's own pod as the API server shows it once Running, when its namespace is the targets'
+ * (elsewhere it can be no target); else as soon as it waited RUNNER_SEEN_MS, or could not read it.
+ * The runner starts before the kubelet reports its pod Running: read before then, a selector that
+ * matches it skips it as Pending with the pods not running, and the preflight, which refuses a run
+ * whose target candidates hold its own pod, would not see it (a run of it alone then said "no pods";
+ * one that matched others too went on without it). Waiting lets the refusal say what it is.
+ */
+export async function awaitRunnerSeen(cluster: Cluster, runner: PodRef | undefined, targetNamespace: string, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))): Promise<void> {
+  if (runner === undefined || runner.namespace !== targetNamespace) return;
+  const deadline = Date.now() + RUNNER_SEEN_MS;
+  while (Date.now() < deadline) {
+    let pod: PodInfo | undefined;
+    try {
+      pod = await cluster.getPod(runner.namespace, runner.name);
+    } catch {
+      return; // not allowed to read it: the preflight says so
+    }
+    if (pod === undefined || pod.phase === "Running") return;
+    await sleep(200);
+  }
 }
 
 const PUSH_TIMEOUT_MS = 10_000;

@@ -19,7 +19,7 @@ import type { CompareTo } from "./compare-to.js";
 import { stdoutIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { worst, writeResult } from "./result.js";
-import { runnerPodOf, startRecording, type RecordFlags } from "./record-run.js";
+import { awaitRunnerSeen, runnerPodOf, startRecording, type RecordFlags } from "./record-run.js";
 import { runNamespace, runScenario } from "./run-scenario.js";
 import { expandPaths } from "./scenario-files.js";
 import { defineVerb, type FlagValues } from "./verb.js";
@@ -147,7 +147,10 @@ async function runOne(
   o: CatalogOptions,
 ): Promise<{ journal: Journal | undefined; path: string | undefined; exitCode: number }> {
   const runId = newRunId();
-  const recording = await startRecording(ctx.io, cluster, runNamespace(v.scenario, o.namespace, cluster), runId, o.record);
+  const targetNamespace = runNamespace(v.scenario, o.namespace, cluster);
+  const recording = await startRecording(ctx.io, cluster, targetNamespace, runId, o.record);
+  const runnerPod = runnerPodOf(ctx.io, cluster);
+  await awaitRunnerSeen(cluster, runnerPod, targetNamespace);
   const startedAt = Date.now();
   const dir = join(o.reportDir, runDirName(v.scenario.metadata.name, startedAt));
   const path = join(dir, "journal.json");
@@ -190,7 +193,7 @@ async function runOne(
       handOffToLease: false,
       keepTools: o.keepTools,
       runId,
-      runnerPod: runnerPodOf(ctx.io, cluster),
+      runnerPod,
       onTargets: recording?.targets,
     },
     [planCapture, journalObserver, view, ...(recording === undefined ? [] : [recording.observe])],
