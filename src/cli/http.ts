@@ -105,7 +105,7 @@ export const run = defineVerb({ name: "http", help: HELP, flags: FLAGS, position
   const { duration: durationMs, detach } = values;
   const step = faultStep("http", { kind: "http", http: params, interface: values.interface }, durationMs);
   const namespace = ctx.globals.namespace;
-  const over = `http fault on port ${params.port} applied`;
+  const over = `http fault on port ${params.port}${selection.kind === "service" ? ` of service ${selection.name}` : ""} applied`;
   return runShortcut(ctx, () => ({
     scenario: heldFaultScenario({ name: "http", selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
     agentImage: values["agent-image"],
