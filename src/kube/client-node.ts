@@ -293,12 +293,22 @@ type PodListener = (phase: "ADDED" | "MODIFIED" | "DELETED", pod: PodInfo) => vo
 /** The hub's key for listeners of every pod of a namespace (no pod name has a slash). */
 const EVERY_POD = "/";
 
+interface WatchedNamespace {
+  listeners: Map<string, Set<PodListener>>;
+  /** the last state the watch delivered of each pod listened to, kept while it has listeners */
+  latest: Map<string, PodInfo>;
+  controller: Promise<AbortController | undefined>;
+  failed: ((err: Error) => void)[];
+}
+
 /**
  * One pod watch per namespace, shared by everything that waits on pods of it (a fan-out over 50
  * pods opens one stream, not 50). Listeners are per pod name; the watch closes with the last one.
+ * A pod's state is read from the watch's events only for pods someone listens to, and the last
+ * one kept: a new listener of such a pod knows its state without a read of its own.
  */
 class PodWatchHub {
-  private readonly namespaces = new Map<string, { listeners: Map<string, Set<PodListener>>; controller: Promise<AbortController | undefined>; failed: ((err: Error) => void)[] }>();
+  private readonly namespaces = new Map<string, WatchedNamespace>();
 
   constructor(
     private readonly watcher: k8s.Watch,
@@ -310,6 +320,7 @@ class PodWatchHub {
     let entry = this.namespaces.get(namespace);
     if (entry === undefined) {
       const listeners = new Map<string, Set<PodListener>>();
+      const latest = new Map<string, PodInfo>();
       const failed: ((err: Error) => void)[] = [];
       const controller = this.watcher
         .watch(
@@ -323,9 +334,17 @@ class PodWatchHub {
           (phase: string, obj: k8s.V1Pod) => {
             const name = obj.metadata?.name;
             if (name === undefined || (phase !== "ADDED" && phase !== "MODIFIED" && phase !== "DELETED")) return;
+            const own = listeners.get(name);
+            const every = listeners.get(EVERY_POD);
+            // a pod nobody listens to (the namespace's other pods) costs no conversion
+            if (own === undefined && every === undefined) return;
             const info = podInfo(obj);
-            for (const l of listeners.get(name) ?? []) l(phase, info);
-            for (const l of listeners.get(EVERY_POD) ?? []) l(phase, info);
+            if (own !== undefined) {
+              if (phase === "DELETED") latest.delete(name);
+              else latest.set(name, info);
+            }
+            for (const l of own ?? []) l(phase, info);
+            for (const l of every ?? []) l(phase, info);
           },
           (err: unknown) => {
             this.namespaces.delete(namespace);
@@ -342,7 +361,7 @@ class PodWatchHub {
             return undefined;
           },
         );
-      entry = { listeners, controller, failed };
+      entry = { listeners, latest, controller, failed };
       this.namespaces.set(namespace, entry);
     }
     const set = entry.listeners.get(pod) ?? new Set<PodListener>();
@@ -353,7 +372,10 @@ class PodWatchHub {
     const current = entry;
     return () => {
       set.delete(listener);
-      if (set.size === 0) current.listeners.delete(pod);
+      if (set.size === 0) {
+        current.listeners.delete(pod);
+        current.latest.delete(pod);
+      }
       const i = current.failed.indexOf(onFailure);
       if (i >= 0) current.failed.splice(i, 1);
       if (current.listeners.size === 0 && this.namespaces.get(namespace) === current) {
@@ -361,6 +383,15 @@ class PodWatchHub {
         void current.controller.then((c) => c?.abort());
       }
     };
+  }
+
+  /**
+   * The last state the watch delivered of a pod that has listeners — with the events after it,
+   * all there is to know of the pod from now on; undefined when the watch said nothing of it
+   * while it had listeners (read it instead).
+   */
+  latest(namespace: string, pod: string): PodInfo | undefined {
+    return this.namespaces.get(namespace)?.latest.get(pod);
   }
 
   close(): void {
@@ -535,7 +566,8 @@ class ClientNodeCluster implements ConnectedCluster {
         options.timeoutMs,
       );
       options.signal.addEventListener("abort", onAbort, { once: true });
-      // Watch first, then read once: no transition can fall between the two.
+      // Watch first, then read once: no transition can fall between the two. The watch's last
+      // word on the pod (it is followed through the run) is as good as a read, and costs none.
       this.hub
         .listen(
           namespace,
@@ -546,7 +578,11 @@ class ClientNodeCluster implements ConnectedCluster {
         .then((s) => {
           stop = s;
           if (settled) s();
-          else return this.getPod(namespace, pod).then(check);
+          else {
+            const known = this.hub.latest(namespace, pod);
+            if (known !== undefined) check(known);
+            else return this.getPod(namespace, pod).then(check);
+          }
           return undefined;
         })
         .catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
