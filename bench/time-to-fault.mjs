@@ -1,7 +1,10 @@
 // Time to fault with a warm agent, against the floor: one bare exec round trip into the same
-// agent container (the apiserver → kubelet → runtime path every request travels). Bars (issue:
-// the Go agent): p95 time to fault ≤ 1.3× p95 bare exec, measured in one run; the agent's
-// resident memory while it holds faults ≤ 15 MB (it lives in the target pod's cgroup).
+// agent container (the apiserver → kubelet → runtime path every request travels). Bars: p95 time
+// to fault ≤ 1.15× p95 bare exec, measured in one run (issue 21; was 1.3× in the Go agent's
+// issue); the agent's resident memory while it holds faults ≤ 15 MB (it lives in the target pod's
+// cgroup). Beside the ratio, where the time above the floor went: the agent's own kernel work (the
+// durations its reply gives for what it did) and the rest, the runner's and the exec path's.
+// CHAOS_RUN_BENCH_BASELINE=PATH/dist/cli/main.js measures that build too, on a pod of its own.
 // The host kernel has no sch_netem, so each step is a partition of an unused port (iptables): the
 // runner's path is the same as for a delay (one exec into the agent, the kernel read back).
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -83,67 +86,100 @@ async function agentImageMb(root) {
   return out;
 }
 
+/** The scenario: STEPS short faults, each applied by exec into the warm agent, then one held while the floor is measured. */
+function ttfScenario() {
+  const steps = Array.from({ length: STEPS }, (_, i) => `  - name: drop port 9, take ${i + 1}\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 100ms\n`).join("");
+  const hold = `  - name: hold two faults\n    fault: { partition: {}, to: { port: 10, protocol: tcp } }\n    duration: 20s\n`;
+  return `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: bench-ttf }\ntarget: { selector: { app: ttf }, mode: all }\nsteps:\n${steps}${hold}`;
+}
+
+/** Each step's time to fault (step:start → fault:applied, after the first step: its agent was added with it) and the agent's own work in it, from the journal. */
+function fromJournal(reportDir) {
+  const runDir = readdirSync(reportDir).find((d) => d.startsWith("bench-ttf-"));
+  const journal = JSON.parse(readFileSync(join(reportDir, runDir, "journal.json"), "utf8"));
+  const times = [];
+  let start;
+  for (const e of journal.timeline) {
+    if (e.type === "step:start") start = Date.parse(e.at);
+    if (e.type === "fault:applied" && start !== undefined && times.length < STEPS) times.push(Date.parse(e.at) - start);
+  }
+  const kernel = journal.faults.filter((f) => f.step < STEPS).map((f) => (f.applyCommands ?? []).reduce((n, c) => n + (c.durationMs ?? 0), 0));
+  // the first step's fault travels with a fresh agent (no exec): the warm agent's are the others
+  return { times: times.slice(1), kernel: kernel.slice(1) };
+}
+
+/** Runs the scenario with `cli` in its own namespace; while its last fault is held, the floor and the agent's memory. */
+async function measure(root, dir, ns, cli) {
+  const { kubeconfig } = labPaths(root);
+  await makePods(root, ns, "ttf", 1, "ttf");
+  const reportDir = join(dir, ns);
+  const child = spawn(process.execPath, [cli, join(dir, "ttf.yaml"), "--kubeconfig", kubeconfig, "-n", ns, "--report-dir", reportDir], {
+    cwd: root,
+    env: { ...process.env, CI: "true" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  const held = new Promise((resolve) => {
+    child.stderr.on("data", (d) => {
+      err += d;
+      if (err.includes(`-s${STEPS + 1}: in effect`)) resolve(true);
+    });
+    child.on("close", () => resolve(false));
+  });
+  const exited = new Promise((resolve) => child.on("close", resolve));
+  if (!(await held)) return { problem: `chaos-run ended before its last step: ${err.slice(-800)}` };
+  const pod = JSON.parse(await kubectlOk(root, ["get", "pod", "ttf-00", "-n", ns, "-o", "json"]));
+  const agent = pod.status.ephemeralContainerStatuses.find((s) => s.name.startsWith("chaos-agent-") && s.state.running !== undefined);
+  const rssKb = await agentRssKb(root, agent.containerID.replace(/^containerd:\/\//, ""));
+  const floor = await bareExecs(kubeconfig, ns, "ttf-00", agent.name, EXECS);
+  const code = await exited;
+  if (code !== 0) return { problem: `chaos-run exited ${code}: ${err.slice(-800)}` };
+  return { ...fromJournal(reportDir), floor, rssKb };
+}
+
+/** The figures of one measurement, beside the bar; returns the ratio. */
+function logRatio(log, label, m) {
+  const p95 = percentile(m.times, 95);
+  const floorP95 = percentile(m.floor, 95);
+  const ratio = p95 / floorP95;
+  log(`${label}time to fault, warm agent, ${m.times.length} steps: median ${median(m.times).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms`);
+  log(`${label}bare exec round trip into the agent container (\`chaos-agent version\`, client-node), ${m.floor.length}: median ${median(m.floor).toFixed(1)} ms, p95 ${floorP95.toFixed(1)} ms`);
+  log(`${label}  p95 time to fault / p95 bare exec = ${ratio.toFixed(2)}  ${ratio <= 1.15 ? "ok (≤ 1.15×)" : "OVER the 1.15× bar"}`);
+  const above = median(m.times) - median(m.floor);
+  const kernel = median(m.kernel);
+  log(
+    `${label}  above the floor, medians: ${above.toFixed(0)} ms, of which the agent's kernel work ${kernel.toFixed(1)} ms; the rest (${(above - kernel).toFixed(0)} ms) the agent's request, the runner's and the exec's own`,
+  );
+  return ratio;
+}
+
 export default async function timeToFault({ root, log }) {
   const down = ensureLab(root, log);
   const dir = mkdtempSync(join(tmpdir(), "chaos-run-ttf-"));
-  const { kubeconfig, cli } = labPaths(root);
-  const ns = "bench-ttf";
+  const baseline = process.env.CHAOS_RUN_BENCH_BASELINE || undefined;
+  const namespaces = ["bench-ttf", ...(baseline === undefined ? [] : ["bench-ttf-before"])];
   try {
-    await makePods(root, ns, "ttf", 1, "ttf");
-    const steps = Array.from({ length: STEPS }, (_, i) => `  - name: drop port 9, take ${i + 1}\n    fault: { partition: {}, to: { port: 9, protocol: tcp } }\n    duration: 100ms\n`).join("");
-    const hold = `  - name: hold two faults\n    fault: { partition: {}, to: { port: 10, protocol: tcp } }\n    duration: 20s\n`;
-    writeFileSync(join(dir, "ttf.yaml"), `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: bench-ttf }\ntarget: { selector: { app: ttf }, mode: all }\nsteps:\n${steps}${hold}`);
-    const child = spawn(process.execPath, [cli, join(dir, "ttf.yaml"), "--kubeconfig", kubeconfig, "-n", ns, "--report-dir", join(dir, "r")], {
-      cwd: root,
-      env: { ...process.env, CI: "true" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let err = "";
-    const held = new Promise((resolve) => {
-      child.stderr.on("data", (d) => {
-        err += d;
-        if (err.includes(`-s${STEPS + 1}: in effect`)) resolve(true);
-      });
-      child.on("close", () => resolve(false));
-    });
-    const exited = new Promise((resolve) => child.on("close", resolve));
-    if (!(await held)) {
-      log(`chaos-run ended before its last step: ${err.slice(-800)}`);
+    writeFileSync(join(dir, "ttf.yaml"), ttfScenario());
+    if (baseline !== undefined) {
+      const before = await measure(root, dir, "bench-ttf-before", baseline);
+      if (before.problem !== undefined) log(`the baseline build: ${before.problem}`);
+      else logRatio(log, "baseline build: ", before);
+    }
+    const m = await measure(root, dir, "bench-ttf", labPaths(root).cli);
+    if (m.problem !== undefined) {
+      log(m.problem);
       return false;
     }
-    // while the last fault is held: the floor, and the agent's memory
-    const pod = JSON.parse(await kubectlOk(root, ["get", "pod", "ttf-00", "-n", ns, "-o", "json"]));
-    const agent = pod.status.ephemeralContainerStatuses.find((s) => s.name.startsWith("chaos-agent-") && s.state.running !== undefined);
-    const rssKb = await agentRssKb(root, agent.containerID.replace(/^containerd:\/\//, ""));
-    const floor = await bareExecs(kubeconfig, ns, "ttf-00", agent.name, EXECS);
-    const code = await exited;
-    if (code !== 0) {
-      log(`chaos-run exited ${code}: ${err.slice(-800)}`);
-      return false;
-    }
-    const runDir = readdirSync(join(dir, "r")).find((d) => d.startsWith("bench-ttf-"));
-    const journal = JSON.parse(readFileSync(join(dir, "r", runDir, "journal.json"), "utf8"));
-    const times = [];
-    let start;
-    for (const e of journal.timeline) {
-      if (e.type === "step:start") start = Date.parse(e.at);
-      if (e.type === "fault:applied" && start !== undefined && times.length < STEPS) times.push(Date.parse(e.at) - start);
-    }
-    const p95 = percentile(times, 95);
-    const floorP95 = percentile(floor, 95);
-    const ratio = p95 / floorP95;
-    const rssMb = rssKb === undefined ? undefined : rssKb / 1024;
-    log(`time to fault, warm agent, ${times.length} steps: median ${median(times).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms`);
-    log(`bare exec round trip into the agent container (\`chaos-agent version\`, client-node), ${floor.length}: median ${median(floor).toFixed(1)} ms, p95 ${floorP95.toFixed(1)} ms`);
-    log(`  p95 time to fault / p95 bare exec = ${ratio.toFixed(2)}  ${ratio <= 1.3 ? "ok (≤ 1.3×)" : "OVER the 1.3× bar"}`);
+    const ratio = logRatio(log, "", m);
+    const rssMb = m.rssKb === undefined ? undefined : m.rssKb / 1024;
     log(`agent resident memory while holding a fault: ${rssMb === undefined ? "unreadable" : `${rssMb.toFixed(1)} MB`}  ${rssMb !== undefined && rssMb <= 15 ? "ok (≤ 15 MB)" : "OVER the 15 MB bar"}`);
     const image = await agentImageMb(root);
     const mb = (v) => (v === undefined ? "unreadable" : `${v.toFixed(1)} MB`);
     const imageOk = image.unpacked !== undefined && image.unpacked <= 20;
     log(`agent image: ${mb(image.unpacked)} unpacked, ${mb(image.pulled)} pulled (compressed)  ${imageOk ? "ok (≤ 20 MB)" : "OVER the 20 MB bar"}`);
-    return ratio <= 1.3 && rssMb !== undefined && rssMb <= 15 && imageOk;
+    return ratio <= 1.15 && rssMb !== undefined && rssMb <= 15 && imageOk;
   } finally {
-    await kubectl(root, ["delete", "namespace", ns, "--wait=false"]);
+    for (const ns of namespaces) await kubectl(root, ["delete", "namespace", ns, "--wait=false"]);
     rmSync(dir, { recursive: true, force: true });
     down();
   }

@@ -79,12 +79,17 @@ export async function makePods(root, namespace, prefix, count, label) {
   await waitAllReady(root, namespace, `app=${label}`, count);
 }
 
-/** Starts chaos-run; resolves with the ms from spawn until `count` lines match `re` on stderr, and the exit. */
-export function timeUntil(root, args, re, count) {
-  const { cli } = labPaths(root);
+/**
+ * Starts chaos-run; resolves with the ms from spawn until `count` lines match `re` on stderr, and the exit.
+ * `cli` is the built CLI to run (another build's, to compare). With CHAOS_RUN_BENCH_CPU_PROF=DIR,
+ * node writes a CPU profile of the run there (node --cpu-prof).
+ */
+export function timeUntil(root, args, re, count, cli = labPaths(root).cli) {
+  const profDir = process.env.CHAOS_RUN_BENCH_CPU_PROF;
+  const nodeArgs = profDir === undefined || profDir === "" ? [] : ["--cpu-prof", "--cpu-prof-dir", profDir];
   const labCpuBefore = labCpuMs(root);
   const started = performance.now();
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, CI: "true", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd: root, env: { ...process.env, CI: "true", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   let seen = 0;
   let reachedAt;
