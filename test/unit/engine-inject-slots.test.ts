@@ -3,7 +3,7 @@
 // for it to run (on the namespace's one watch), so the node starts the containers side by side.
 // The work itself — the reuse check's exec, the patch — still goes `concurrency` at a time.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { PodInfo } from "../../src/kube/types.js";
+import type { ContainerInfo, PodInfo } from "../../src/kube/types.js";
 import { ONE_FAULT, fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
 import { RecordingCluster, SimAgent, pod } from "./recording-cluster.js";
 
@@ -41,16 +41,9 @@ describe("adding the agents, --concurrency 1", () => {
   });
 
   it("the work still goes one pod at a time: the reuse checks' status execs one after the other", async () => {
-    const old = {
-      name: "chaos-agent-old",
-      image: "docker.io/library/chaos-agent:latest",
-      state: "running" as const,
-      reason: undefined,
-      message: undefined,
-      exitCode: undefined,
-      runId: "old",
-      capabilities: ["NET_ADMIN", "NET_RAW"],
-    };
+    // a running agent of the image, with the capabilities and the TTL the run needs: reused after a status exec
+    const running = pod("x").containers[0] as ContainerInfo;
+    const old: ContainerInfo = { ...running, name: "chaos-agent-old", image: "docker.io/library/chaos-agent:latest", runId: "old", capabilities: ["NET_ADMIN", "NET_RAW"] };
     const names = ["web-a", "web-b", "web-c"];
     const cluster = new SlowStart(
       names.map((n) => pod(n, { ephemeralContainers: [old] })),
