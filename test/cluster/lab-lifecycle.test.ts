@@ -88,35 +88,41 @@ describe("lab:down", () => {
     const podLinks = [...(await run(["ip", "-o", "link", "show", "master", "chaoslab0"])).stdout.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]);
     expect(podLinks.length).toBeGreaterThanOrEqual(1);
 
-    const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 120_000 });
-    expect(down.code, down.stderr).toBe(0);
-    expect(pids.filter(alive)).toEqual([]);
-    expect(await hostProcesses("containerd-shim-runc-v2")).toBe("");
-    expect(await hostProcesses(labDir)).toBe("");
-    // network: no pod namespaces, no veth, no bridge, no node address, no firewall chain
-    expect((await run(["ip", "netns", "list"])).stdout).not.toMatch(/cni-/);
-    const links = (await run(["ip", "-o", "link", "show"])).stdout;
-    expect(links).not.toContain("chaoslab0");
-    for (const l of podLinks) expect(links).not.toContain(`: ${l ?? "?"}@`);
-    expect((await run(["ip", "-o", "addr", "show", "dev", "lo"])).stdout).not.toContain("198.19.255.1");
-    for (const ipt of ["iptables", "ip6tables"]) {
-      const all = (await run([ipt, "-w", "-S"])).stdout + (await run([ipt, "-w", "-t", "nat", "-S"])).stdout + (await run([ipt, "-w", "-t", "mangle", "-S"])).stdout;
-      expect(all).not.toMatch(/CHAOSLAB|KUBE-/);
+    // Whatever is found left, or if down fails, the lab comes back up: the tier's other files need it, and with
+    // the node's address gone from lo their requests would leave the machine.
+    try {
+      const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 120_000 });
+      expect(down.code, down.stderr).toBe(0);
+      expect(pids.filter(alive)).toEqual([]);
+      expect(await hostProcesses("containerd-shim-runc-v2")).toBe("");
+      expect(await hostProcesses(labDir)).toBe("");
+      // network: no pod namespaces, no veth, no bridge, no node address, no firewall chain
+      expect((await run(["ip", "netns", "list"])).stdout).not.toMatch(/cni-/);
+      const links = (await run(["ip", "-o", "link", "show"])).stdout;
+      expect(links).not.toContain("chaoslab0");
+      for (const l of podLinks) expect(links).not.toContain(`: ${l ?? "?"}@`);
+      expect((await run(["ip", "-o", "addr", "show", "dev", "lo"])).stdout).not.toContain("198.19.255.1");
+      for (const ipt of ["iptables", "ip6tables"]) {
+        const all = (await run([ipt, "-w", "-S"])).stdout + (await run([ipt, "-w", "-t", "nat", "-S"])).stdout + (await run([ipt, "-w", "-t", "mangle", "-S"])).stdout;
+        expect(all).not.toMatch(/CHAOSLAB|KUBE-/);
+      }
+      // mounts, cgroups, containerd's state
+      // (mount points only: a CI machine that is itself a pod has its own kubelet's paths as sources)
+      const mountPoints = readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .map((l) => l.split(" ")[4] ?? "");
+      expect(mountPoints.filter((m) => m.startsWith(labDir) || m.startsWith("/run/containerd") || m.startsWith("/run/netns/cni-") || m.includes("kubelet"))).toEqual([]);
+      expect(kubepodsCgroups()).toEqual([]);
+      for (const d of ["containerd", "kubelet", "cni", "etcd", "pod-logs"]) expect(existsSync(join(labDir, d)), d).toBe(false);
+      // the kernel tunables are the machine's again
+      for (const line of sysctlBefore.trim().split("\n")) {
+        const [name, value] = line.split(" ");
+        expect(readFileSync(`/proc/sys/${name ?? ""}`, "utf8").trim(), name).toBe(value);
+      }
+    } finally {
+      const up = await run([join(repoRoot, "test/lab/up")], { timeoutMs: 600_000 });
+      expect(up.code, up.stderr).toBe(0);
     }
-    // mounts, cgroups, containerd's state
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8");
-    expect(mounts).not.toContain(labDir);
-    expect(mounts).not.toMatch(/\/run\/containerd|kubelet/);
-    expect(kubepodsCgroups()).toEqual([]);
-    for (const d of ["containerd", "kubelet", "cni", "etcd", "pod-logs"]) expect(existsSync(join(labDir, d)), d).toBe(false);
-    // the kernel tunables are the machine's again
-    for (const line of sysctlBefore.trim().split("\n")) {
-      const [name, value] = line.split(" ");
-      expect(readFileSync(`/proc/sys/${name ?? ""}`, "utf8").trim(), name).toBe(value);
-    }
-
-    const up = await run([join(repoRoot, "test/lab/up")], { timeoutMs: 600_000 });
-    expect(up.code, up.stderr).toBe(0);
     const again = await run([join(repoRoot, "test/lab/up")], { timeoutMs: 600_000 });
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/already up/);
