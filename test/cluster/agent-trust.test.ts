@@ -29,10 +29,14 @@ async function status80(): Promise<string> {
   return r.stdout.trim();
 }
 
-/** Adds an ephemeral container of the agent's image to nginx's pod (once), running `sleep infinity`. */
-async function debugContainer(name: string, args: readonly string[]): Promise<void> {
-  if (((await getPod(ns, "nginx"))?.spec.ephemeralContainers ?? []).some((c) => c.name === name)) return;
-  await kubectlOk(["debug", "-n", ns, "nginx", "--image", agentImage, "-c", name, ...args, "--", "sleep", "infinity"]);
+/** The lab's inspection image (tc, ip, iptables, nft, sleep): the agent's own image has no shell and no sleep. */
+const inspectImage = "lab-inspect";
+
+/** Adds an ephemeral container to nginx's pod (once) and waits until it runs, however often asked. */
+async function debugContainer(name: string, image: string, args: readonly string[]): Promise<void> {
+  if (!((await getPod(ns, "nginx"))?.spec.ephemeralContainers ?? []).some((c) => c.name === name)) {
+    await kubectlOk(["debug", "-n", ns, "nginx", "--image", image, "-c", name, ...args]);
+  }
   await waitFor(
     `the ${name} container`,
     async () => ((await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === name)?.state.running !== undefined ? true : undefined),
@@ -40,18 +44,33 @@ async function debugContainer(name: string, args: readonly string[]): Promise<vo
   );
 }
 
-/** `chaos-agent request JSON` from the intruder: its exit code and reply. */
-async function fromIntruder(request: object): Promise<{ code: number; reply: AgentReply }> {
-  const r = await kubectl(["exec", "-n", ns, "nginx", "-c", "intruder", "--", "chaos-agent", "request", JSON.stringify(request)]);
-  return { code: r.code, reply: JSON.parse(r.stdout) as AgentReply };
+let intruders = 0;
+
+/**
+ * `chaos-agent request JSON` as the command of a new ephemeral container of the agent's image,
+ * with the agent container's environment (what an intruder in the pod could copy): its exit
+ * code and its reply, from its log.
+ */
+async function fromIntruder(env: readonly string[], request: object): Promise<{ code: number; reply: AgentReply }> {
+  const name = `intruder-${++intruders}`;
+  await kubectlOk(["debug", "-n", ns, "nginx", "--image", agentImage, "-c", name, ...env.flatMap((e) => ["--env", e]), "--", "chaos-agent", "request", JSON.stringify(request)]);
+  const code = await waitFor(
+    `the ${name} container to end`,
+    async () => (await getPod(ns, "nginx"))?.status.ephemeralContainerStatuses?.find((s) => s.name === name)?.state.terminated?.exitCode,
+    60_000,
+  );
+  const log = await kubectlOk(["logs", "-n", ns, "nginx", "-c", name]);
+  return { code, reply: JSON.parse(log) as AgentReply };
 }
 
-/** Every CHAOS- line of nginx's pod's rules (both families, both backends), read from an inspection container. */
+/** Every CHAOS- line of nginx's pod's rules (nftables' tables; both families, both backends of iptables), read from an inspection container. */
 async function chaosRules(): Promise<string[]> {
-  await debugContainer("inspect", ["--profile", "netadmin"]);
+  await debugContainer("inspect", inspectImage, ["--profile", "netadmin", "--", "sleep", "infinity"]);
   const lines: string[] = [];
-  for (const tool of ["iptables-nft-save", "ip6tables-nft-save", "iptables-legacy-save", "ip6tables-legacy-save"]) {
-    lines.push(...(await kubectl(["exec", "-n", ns, "nginx", "-c", "inspect", "--", tool])).stdout.split("\n"));
+  for (const tool of [["nft", "list", "ruleset"], ["iptables-nft-save"], ["ip6tables-nft-save"], ["iptables-legacy-save"], ["ip6tables-legacy-save"]]) {
+    const r = await kubectl(["exec", "-n", ns, "nginx", "-c", "inspect", "--", ...tool]);
+    expect(r.code, `${tool.join(" ")}: ${r.stderr}`).toBe(0);
+    lines.push(...r.stdout.split("\n"));
   }
   return lines.filter((l) => l.includes("CHAOS-"));
 }
@@ -70,10 +89,10 @@ describe("a stranger at the agent's socket", () => {
       if (agent === undefined) throw new Error("no agent in the pod");
       const runId = agent.slice("chaos-agent-".length);
       // its own mount namespace, the agent's environment
-      await debugContainer("intruder", ["--env", `CHAOS_AGENT_NAME=${agent}`, "--env", `CHAOS_RUN_ID=${runId}`]);
+      const env = [`CHAOS_AGENT_NAME=${agent}`, `CHAOS_RUN_ID=${runId}`];
 
       // what agents ask each other is answered: the stranger learns the fault's id
-      const peek = await fromIntruder({ protocol: 1, op: "status", runId, scanOrphans: false });
+      const peek = await fromIntruder(env, { protocol: 1, op: "status", runId, scanOrphans: false });
       expect(peek.code).toBe(0);
       const id = peek.reply.faults?.find((f) => f.kind === "http")?.id;
       expect(id).toBeDefined();
@@ -85,7 +104,7 @@ describe("a stranger at the agent's socket", () => {
         { protocol: 1, op: "renew", runId, faultId: id, leaseMs: 1000 },
         { protocol: 1, op: "apply", runId, fault: { id: `${runId}-x9`, leaseMs: 60000, spec: { kind: "partition" } } },
       ]) {
-        const r = await fromIntruder(request);
+        const r = await fromIntruder(env, request);
         expect(r.code, JSON.stringify(r.reply)).toBe(4);
         expect(r.reply.error?.code).toBe("forbidden");
         // the intruder's process is in a PID namespace of its own (PID 0 from the agent's); in a pod
