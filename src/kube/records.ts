@@ -112,7 +112,8 @@ export class ClientNodeRecords implements ClusterRecords {
         ? this.api.listConfigMapForAllNamespaces({ labelSelector: selector }, this.metadataOnly)
         : this.api.listNamespacedConfigMap({ namespace, labelSelector: selector }, this.metadataOnly),
     );
-    return list.items.map((cm) => meta(cm, namespace));
+    // a metadata-only list with nothing in it comes as "items": null (PartialObjectMetadataList)
+    return (list.items ?? []).map((cm) => meta(cm, namespace));
   }
 
   async readConfigMap(namespace: string, name: string): Promise<StoredConfigMap | undefined> {

@@ -154,6 +154,10 @@ describe("the same runs as the cluster keeps them", () => {
     const tooMany = await chaosRun(["compare", "--last", "4", "compare-latency", ...asAdmin]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toContain("--last 4 needs 4 stored runs of compare-latency in namespace compare-test; there are 3");
+    // none at all: the API server lists no metadata as "items": null, not []
+    const none = await chaosRun(["compare", "--last", "2", "never-run", ...asAdmin]);
+    expect(none.code, none.stderr).toBe(2);
+    expect(none.stderr).toContain("--last 2 needs 2 stored runs of never-run in namespace compare-test; there are 0");
     const missing = await chaosRun(["compare", "--from-cluster", "chaos-run-nothing-here", run(0).dir, ...asAdmin]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no chaos-run result chaos-run-nothing-here in namespace compare-test");
