@@ -219,6 +219,11 @@ export function targetPortOf(service: ServicePort, pods: readonly string[], podP
   return numbers[0];
 }
 
+/** The Service's ports in words: `8080/web, 9090`. */
+function portList(ports: readonly ServicePort[]): string {
+  return ports.map((p) => `${p.port}${p.name === undefined ? "" : `/${p.name}`}`).join(", ") || "none";
+}
+
 /** Each fault's port that is one of the Service's ports, mapped to the pods' targetPort; in words for the plan. */
 async function mapServicePorts(
   cluster: Cluster,
@@ -234,9 +239,15 @@ async function mapServicePorts(
     if (step.kind !== "fault") return step;
     const port = faultPort(step.fault);
     if (port === undefined) return step;
-    const service = ports.find((p) => p.port === port);
+    const byName = step.servicePort;
+    const service = byName === undefined ? ports.find((p) => p.port === port) : ports.find((p) => p.name === byName);
+    if (service === undefined && byName !== undefined) {
+      throw new CouldNotRunError(`${step.path}: the Service has no port named ${byName} (its ports: ${portList(ports)}) (nothing was touched)`, {
+        hint: "name one of the Service's ports, or give the pods' port by number",
+      });
+    }
     if (service === undefined) {
-      lines.add(`port ${port} is not one of the Service's ports (${ports.map((p) => `${p.port}${p.name === undefined ? "" : `/${p.name}`}`).join(", ") || "none"}): taken as the pods' own port`);
+      lines.add(`port ${port} is not one of the Service's ports (${portList(ports)}): taken as the pods' own port`);
       return step;
     }
     const to = targetPortOf(
@@ -244,8 +255,9 @@ async function mapServicePorts(
       pods.map((p) => p.name),
       named,
     );
-    lines.add(`port ${port}${service.name === undefined ? "" : ` (${service.name})`} → targetPort ${service.targetPort}${typeof service.targetPort === "string" ? ` → ${to}` : ""}`);
-    return { ...step, fault: withPort(step.fault, to) };
+    const asked = byName === undefined ? `port ${port}${service.name === undefined ? "" : ` (${service.name})`}` : `port ${byName} (${service.port})`;
+    lines.add(`${asked} → targetPort ${service.targetPort}${typeof service.targetPort === "string" ? ` → ${to}` : ""}`);
+    return { ...step, servicePort: undefined, fault: withPort(step.fault, to) };
   });
   return { steps: mapped, lines: [...lines] };
 }

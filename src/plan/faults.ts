@@ -49,7 +49,9 @@ function faultId(runId: string, index: number): string {
 export function plannedFault(step: FaultStep, pods: readonly PlannedPod[], runId: string, leaseMs: number): PlannedFault {
   const f = step.fault;
   const id = faultId(runId, step.index);
-  const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary: faultSummary(f), ends: faultEnd(f), container: faultContainer(f, pods) };
+  // a port by the Service's name is known once the target is resolved (offline: not yet)
+  const summary = step.servicePort === undefined ? faultSummary(f) : faultSummary(f).replace(/port 0\b/, `port ${step.servicePort} (the Service's, mapped to the pods' targetPort at run time)`);
+  const base = { id, interface: isNetworkFault(f) ? f.interface : undefined, summary, ends: faultEnd(f), container: faultContainer(f, pods) };
   // a kill or a stress has an agent of its own in each pod, named for the run and the step
   const agentName = `chaos-${f.kind}-${runId}-s${step.index + 1}`;
   const agentTtlMs = step.durationMs + KILL_AGENT_MARGIN_MS;

@@ -147,7 +147,8 @@ function scope(raw: RawFault["to"]): Scope | undefined {
     if (!r.ok) throw new TypeError(`not a CIDR: ${raw.cidr}`);
     cidr = { family: r.cidr.family, text: r.cidr.text };
   }
-  return { cidr, port: raw.port, protocol: raw.protocol };
+  // a port by name is the Service's: 0 until the target is resolved (FaultStep.servicePort)
+  return { cidr, port: typeof raw.port === "string" ? 0 : raw.port, protocol: raw.protocol };
 }
 
 function fault(raw: RawFault): Fault {
@@ -179,7 +180,7 @@ function fault(raw: RawFault): Fault {
     return {
       kind: "http",
       http: {
-        port: http.port,
+        port: typeof http.port === "string" ? 0 : http.port,
         delayMs: optDuration(http.delay),
         jitterMs: optDuration(http.jitter),
         errorRate,
@@ -210,6 +211,12 @@ function fault(raw: RawFault): Fault {
   throw new TypeError("a fault needs netem, partition, http, kill, stress or podDelete");
 }
 
+/** A fault's port given by name: the target Service's port of that name, mapped when the target is resolved. */
+function servicePort(raw: RawFault): { servicePort?: string } {
+  const port = raw.http?.port ?? raw.to?.port;
+  return typeof port === "string" ? { servicePort: port } : {};
+}
+
 function step(raw: RawStep, index: number): Step {
   const path = joinPointer("/steps", index);
   const base = { index, name: raw.name, path };
@@ -219,6 +226,7 @@ function step(raw: RawStep, index: number): Step {
       ...base,
       kind: "fault",
       fault: fault(raw.fault),
+      ...servicePort(raw.fault),
       durationMs: duration(raw.duration ?? ""),
       during: during.map((d, j) => run(d, joinPointer(path, "during", j))),
       expect: expectations(raw.expect, joinPointer(path, "expect")),

@@ -94,6 +94,7 @@ export const PATTERN_WHAT: Readonly<Record<string, string>> = {
   interface: "a valid interface name",
   size: "a size in bytes (a whole number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)",
   container: "a valid container name",
+  port: "a port name (up to 15 lower-case letters, digits and '-', at least one letter)",
   service: "a valid Service name (lower-case letters, digits and '-', starting with a letter)",
   workload: "a workload as KIND/NAME, KIND one of deployment, statefulset, daemonset, replicaset",
 };

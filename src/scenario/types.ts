@@ -111,7 +111,8 @@ export interface RawFault {
   };
   partition?: Record<string, never>;
   http?: {
-    port: number;
+    /** a number, or (target.service) the name of one of the Service's ports */
+    port: number | string;
     delay?: RawDuration;
     jitter?: RawDuration;
     errorRate?: RawPercent;
@@ -123,7 +124,7 @@ export interface RawFault {
   kill?: { container?: string; signal?: KillSignal };
   stress?: { cpu?: { workers: number; load?: RawPercent; allowBeyondLimit?: boolean }; memory?: { size: string; allowBeyondLimit?: boolean } };
   podDelete?: { gracePeriod?: RawDuration };
-  to?: { cidr?: string; port?: number; protocol?: "tcp" | "udp" };
+  to?: { cidr?: string; port?: number | string; protocol?: "tcp" | "udp" };
   interface?: string;
 }
 
@@ -294,6 +295,8 @@ interface StepBase {
 export interface FaultStep extends StepBase {
   readonly kind: "fault";
   readonly fault: Fault;
+  /** the fault's port by the Service's name for it (target.service): the fault's own port is 0 until the target is resolved, which maps it to the pods' targetPort */
+  readonly servicePort?: string | undefined;
   readonly durationMs: number;
   readonly during: readonly ProbeRun[];
   /** expectations on what the fault itself measured (kill, podDelete, stress); none when absent */

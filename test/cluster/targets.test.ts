@@ -2,8 +2,9 @@
 // Deployment `web` (2 pods, app=web,tier=front, nginx on a container port named http), a pod
 // `canary` (app=web,track=canary) beside it, and a Service `web` (app=web; port 8080 → targetPort
 // http). A fault by Service reaches exactly the Service's pods, on the port they serve 8080 on
-// (80, a delay measured there); by workload, exactly the Deployment's; matchExpressions leave the
-// canary out; a missing Service is refused (exit 3) with no pod touched.
+// (80, a delay measured there), also when a scenario names it (`port: web`); by workload, exactly
+// the Deployment's; matchExpressions leave the canary out; a missing Service is refused (exit 3)
+// with no pod touched.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -130,6 +131,27 @@ steps:
     const out = r.stderr + r.stdout;
     expect(r.code, out).toBe(0);
     expect(podsFaulted(out)).toEqual(webPods(await pods()).sort());
+  }, 60_000);
+
+  it("a scenario's port by the Service's name: mapped the same", async () => {
+    const file = join(dir, "by-name.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: by-name }
+target: { service: web, mode: all }
+steps:
+  - name: slow
+    fault: { http: { port: web, delay: 1ms } }
+    duration: 1s
+`,
+    );
+    const r = await chaosRun([file, ...asAdmin, "--report-dir", dir], {});
+    const out = r.stderr + r.stdout;
+    expect(r.code, out).toBe(0);
+    expect(out).toContain("port web (8080) → targetPort http → 80");
+    expect(podsFaulted(out)).toEqual([...webPods(await pods()), "canary"].sort());
   }, 60_000);
 
   it("a missing Service: exit 3, said, nothing touched", async () => {

@@ -150,6 +150,30 @@ describe("resolving a Service or workload", () => {
     expect(targetPortOf({ name: undefined, port: 80, targetPort: 8081 }, ["a", "b"], ports)).toBe(8081);
   });
 
+  it("a fault's port by the Service's name: mapped the same; an unknown name refused; without target.service, located", async () => {
+    const r = await resolveTargets(lab(), scenario("  service: web\n  mode: all", "http: { port: web, delay: 100ms }"), "default", warn);
+    const step = r.scenario.steps[0];
+    expect(step?.kind === "fault" && step.fault.kind === "http" ? [step.fault.http.port, step.servicePort] : undefined).toEqual([8080, undefined]);
+    expect(r.scenario.target.resolved?.lines[1]).toBe("port web (80) → targetPort http → 8080");
+    const netem = await resolveTargets(lab(), scenario("  service: web\n  mode: all", "netem: { delay: 10ms }, to: { port: web }"), "default", warn);
+    const scoped = netem.scenario.steps[0];
+    expect(scoped?.kind === "fault" && scoped.fault.kind === "netem" ? scoped.fault.scope?.port : undefined).toBe(8080);
+    const e = await resolveTargets(lab(), scenario("  service: web\n  mode: all", "http: { port: admin, delay: 100ms }"), "default", warn).catch((x: unknown) => x);
+    expect((e as Error).message).toBe("/steps/0: the Service has no port named admin (its ports: 80/web) (nothing was touched)");
+    // offline, the plan says the name and when it is mapped
+    expect(formatPlan(planOffline(scenario("  service: web\n  mode: all", "http: { port: web, delay: 100ms }")), "t.yaml")).toContain(
+      "http on port web (the Service's, mapped to the pods' targetPort at run time)",
+    );
+    const text = scenarioText("  selector: { app: web }\n  mode: all", "http: { port: web, delay: 100ms }");
+    const index = new LineIndex(text);
+    expect(
+      validateSource("t.yaml", text)
+        .diagnostics.map((d) => located(d, index))
+        .map((d) => [d.code, d.line, d.col, d.message]),
+    ).toEqual([["needs-key", 9, 28, "`port: web` needs `target.service`"]]);
+    expect(problems("  service: web\n  mode: all")).toEqual([]);
+  });
+
   it("reads a Service's and a workload's selector as the API server gives them", () => {
     expect(readService({ spec: { ports: [{ port: 80 }] } })).toEqual({ selector: undefined, ports: [{ name: undefined, port: 80, targetPort: 80 }] });
     expect(readWorkloadSelector({ spec: { selector: { matchExpressions: [{ key: "app", operator: "In", values: ["a", "b"] }] } } })).toEqual([{ key: "app", operator: "In", values: ["a", "b"] }]);

@@ -32,7 +32,7 @@ export function semanticDiagnostics(source: ParsedSource): Diagnostic[] {
   if (root === undefined) return [];
   const findings = new Findings(source);
   const target = obj(root["target"]);
-  if (target !== undefined) checkTarget(findings, target);
+  if (target !== undefined) checkTarget(findings, target, root["steps"]);
   const agent = obj(root["agent"]);
   if (agent !== undefined) checkAgent(findings, agent);
   const probes = checkProbes(findings, obj(root["probes"]));

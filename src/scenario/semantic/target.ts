@@ -1,14 +1,16 @@
 // The target: how many pods a mode may hit, against maxPods and the pods listed (the blast
 // radius, checked before any pod is listed), the system namespaces that need an opt-in, and
-// matchExpressions' values as Kubernetes wants them (In and NotIn some, Exists and DoesNotExist none).
+// matchExpressions' values as Kubernetes wants them (In and NotIn some, Exists and DoesNotExist none),
+// and a fault's port by name only where it names a port of the target Service.
 import { SYSTEM_NAMESPACE_HINT, SYSTEM_NAMESPACES } from "../types.js";
 import type { Findings } from "./findings.js";
 import { int, obj, str } from "./read.js";
 import type { Obj } from "./read.js";
 
-export function checkTarget(findings: Findings, target: Obj): void {
+export function checkTarget(findings: Findings, target: Obj, steps: unknown): void {
   checkBlastRadius(findings, target);
   checkExpressions(findings, target["matchExpressions"]);
+  if (target["service"] === undefined) checkPortNames(findings, steps);
   const namespace = str(target["namespace"]);
   if (namespace !== undefined && SYSTEM_NAMESPACES.includes(namespace) && target["allowSystemNamespaces"] !== true) {
     findings.add("system-namespace", { namespace }, findings.locate("/target/namespace"), SYSTEM_NAMESPACE_HINT);
@@ -59,6 +61,26 @@ function checkExpressions(findings: Findings, expressions: unknown): void {
     }
     if ((operator === "Exists" || operator === "DoesNotExist") && values !== undefined) {
       findings.add("conflicting-keys", { key: "values", other: `operator: ${operator}` }, findings.locate(`${at}/values`), `${operator} only asks whether the label is there: remove \`values\``);
+    }
+  });
+}
+
+/** A fault's port by name is one of the target Service's ports: without target.service it names nothing. */
+function checkPortNames(findings: Findings, steps: unknown): void {
+  if (!Array.isArray(steps)) return;
+  steps.forEach((raw: unknown, i) => {
+    const fault = obj(obj(raw)?.["fault"]);
+    for (const [where, port] of [
+      ["http/port", obj(fault?.["http"])?.["port"]],
+      ["to/port", obj(fault?.["to"])?.["port"]],
+    ] as const) {
+      if (typeof port !== "string") continue;
+      findings.add(
+        "needs-key",
+        { key: `port: ${port}`, needed: "target.service" },
+        findings.locate(`/steps/${i}/fault/${where}`),
+        "a port by name is one of the target Service's ports: give the pods' port by number",
+      );
     }
   });
 }
