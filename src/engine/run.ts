@@ -10,6 +10,8 @@
 //   targets.ts       the target pods as the run knows them: gone, deleted by the run, replaced
 //   pod-agents.ts    the pods' own agents, added or reused before the first step (agents.ts: the
 //                    containers, explicit in everything, named per run, never reused by name)
+//   first-fault.ts   the first step's fault travels with the fresh agents (in their environment,
+//                    the ledger written before they are added), confirmed by their first renewal
 //   dead-agents.ts   an agent seen dead: a fresh agent reverts what it left, at once (recover.ts)
 //   steps/           one runner per kind of step behind one contract, StepRunner (step-runner.ts,
 //                    which also builds `fault:applied` and `fault:observed`; index.ts dispatches):
