@@ -108,9 +108,9 @@ export default async function fanout({ root, log }) {
     const one = await run("one.yaml", "bench-one");
     const before = baseline === undefined ? undefined : await run("fan.yaml", "bench-fan-before", baseline);
     const fifty = await run("fan.yaml", "bench-fan");
-    for (const r of [one, fifty, ...(before === undefined ? [] : [before])]) {
+    for (const [label, r] of [["1 pod", one], ["50 pods", fifty], ...(before === undefined ? [] : [["50 pods, the baseline build", before]])]) {
       if (r.ms === undefined || r.code !== 0) {
-        log(`chaos-run failed: exit ${r.code}: ${r.tail}`);
+        log(`chaos-run (${label}) failed: exit ${r.code}:\n${r.tail}`);
         return false;
       }
     }

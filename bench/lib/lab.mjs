@@ -91,6 +91,7 @@ export function timeUntil(root, args, re, count, cli = labPaths(root).cli) {
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd: root, env: { ...process.env, CI: "true", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
+  const last = [];
   let seen = 0;
   let reachedAt;
   let cpuAtReach;
@@ -100,6 +101,9 @@ export function timeUntil(root, args, re, count, cli = labPaths(root).cli) {
     const lines = err.split("\n");
     err = lines.pop() ?? "";
     for (const l of lines) {
+      // the last lines, to say why a run failed
+      last.push(l);
+      if (last.length > 30) last.shift();
       if (re.test(l)) seen++;
       if (seen >= count && reachedAt === undefined) {
         reachedAt = performance.now();
@@ -107,7 +111,9 @@ export function timeUntil(root, args, re, count, cli = labPaths(root).cli) {
       }
     }
   });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: err, cpu: cpuAtReach, labCpuBefore })));
+  return new Promise((resolve) =>
+    child.on("close", (code) => resolve({ ms: reachedAt === undefined ? undefined : reachedAt - started, code, tail: [...last, err].join("\n"), cpu: cpuAtReach, labCpuBefore })),
+  );
 }
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
