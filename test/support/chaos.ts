@@ -1,7 +1,7 @@
 // Runs the built CLI (dist/cli/main.js) the way a user does: a separate process, no TTY.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "./lab.js";
+import { assertLabAddress, labDir, repoRoot } from "./lab.js";
 
 export const cli = join(repoRoot, "dist/cli/main.js");
 
@@ -23,6 +23,7 @@ export interface Running {
 }
 
 export function startChaosRun(args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
+  if (args.some((a) => a.startsWith(labDir))) assertLabAddress(); // a run against the lab
   const child = spawn(process.execPath, [cli, ...args], {
     cwd: repoRoot,
     env: { ...process.env, CI: "true", NO_COLOR: "1", ...env },

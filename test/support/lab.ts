@@ -1,6 +1,7 @@
 // Test helpers for the lab tiers: where the lab is, kubectl against it, waiting.
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAb } from "../../src/probes/ab.js";
 
@@ -30,8 +31,22 @@ export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv;
   });
 }
 
+/** The node's address (test/lab/common.sh), on lo while the lab is up; the kubeconfigs name it. */
+export const labNodeIp = "198.19.255.1";
+
+/**
+ * Throws unless the lab's node address is this machine's: with the lab down it routes off the
+ * machine, where no test may send anything (a CI run once sent kubectl's TLS there).
+ */
+export function assertLabAddress(): void {
+  if (!Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address === labNodeIp))) {
+    throw new Error(`the lab's node address ${labNodeIp} is not on this machine (is the lab down?): nothing is sent there`);
+  }
+}
+
 /** The machine's kubectl (1.32), against the lab as admin unless another kubeconfig is given. */
 export function kubectl(args: readonly string[], config = kubeconfig, timeoutMs = 60_000): Promise<Run> {
+  assertLabAddress();
   return run(["kubectl", "--kubeconfig", config, ...args], { timeoutMs });
 }
 
