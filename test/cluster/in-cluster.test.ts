@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { chaosRun } from "../support/chaos.js";
 import { chaosObjects } from "../support/host.js";
-import { getPod, kubectl, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady } from "../support/lab.js";
+import { getPod, kubeconfig, kubectl, kubectlOk, makeNamespace, repoRoot, run, waitFor, waitReady } from "../support/lab.js";
 
 const targets = "incluster-target";
 const jobs = "incluster-jobs";
@@ -34,7 +34,7 @@ async function apply(yaml: string): Promise<void> {
     const o = d.toJS() as { kind?: string; metadata?: { name: string; namespace: string } } | null;
     if (o?.kind === "Job" && o.metadata !== undefined) await kubectlOk(["delete", "job", o.metadata.name, "-n", o.metadata.namespace, "--ignore-not-found", "--cascade=foreground", "--wait=true"]);
   }
-  const r = await run(["kubectl", "--kubeconfig", join(repoRoot, ".lab/kubeconfig"), "apply", "-f", "-"], { input: yaml });
+  const r = await run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: yaml });
   if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
 }
 
@@ -144,10 +144,10 @@ describe("a Job from chaos-run job's manifests", () => {
     const cm = JSON.parse(await kubectlOk(["get", "configmap", name, "-n", jobs, "-o", "json"])) as { binaryData: Record<string, string> };
     const journal = JSON.parse(gunzipSync(Buffer.from(cm.binaryData["journal.json.gz"] ?? "", "base64")).toString("utf8")) as { cluster: { user: string } };
     expect(journal.cluster.user).toBe(`system:serviceaccount:${jobs}:chaos-run-incluster-partition`);
-    const history = await chaosRun(["history", "-n", jobs, "incluster-partition", "--kubeconfig", join(repoRoot, ".lab/kubeconfig")]);
+    const history = await chaosRun(["history", "-n", jobs, "incluster-partition", "--kubeconfig", kubeconfig]);
     expect(history.code, history.stderr).toBe(0);
     expect(history.stdout).toMatch(new RegExp(`incluster-partition\\s+passed \\(3/3\\)\\s+0\\s+\\S+\\s+s1 errors \\d+(\\.\\d)?%\\s+${name}`));
-    const md = await chaosRun(["report", "--from-cluster", name, "-n", jobs, "--format", "md", "--kubeconfig", join(repoRoot, ".lab/kubeconfig")]);
+    const md = await chaosRun(["report", "--from-cluster", name, "-n", jobs, "--format", "md", "--kubeconfig", kubeconfig]);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toContain("PASS incluster-partition: 3 of 3 expectations held (exit 0)");
 
