@@ -35,7 +35,7 @@ function modulesOf(args: readonly string[]): Promise<{ code: number | null; modu
 }
 
 describe("lazy imports", () => {
-  it("the trace sees what a verb loads (else the checks below would pass for nothing)", async () => {
+  it("the trace sees what a verb loads (else the checks below would pass for nothing)", { timeout: 30_000 }, async () => {
     const r = await modulesOf(["disrupt", "--help"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.modules.some((m) => m.endsWith("/src/cli/disrupt.ts"))).toBe(true);
@@ -69,14 +69,14 @@ describe("lazy imports", () => {
     }
   });
 
-  it("compare loads the adapter only for a run kept in the cluster", async () => {
+  it("compare loads the adapter only for a run kept in the cluster", { timeout: 30_000 }, async () => {
     const r = await modulesOf(["compare", "--from-cluster", "chaos-run-x", "test/fixtures/report/demo"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("cannot read the kubeconfig /nonexistent/kubeconfig");
     expect(r.modules.filter((m) => HEAVY.test(m)).length).toBeGreaterThan(0);
   });
 
-  it("a verb that talks to a cluster loads the adapter only then (the pattern above matches it)", async () => {
+  it("a verb that talks to a cluster loads the adapter only then (the pattern above matches it)", { timeout: 30_000 }, async () => {
     const r = await modulesOf(["install", "-p", "nginx"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("cannot read the kubeconfig /nonexistent/kubeconfig");
