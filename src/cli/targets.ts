@@ -5,6 +5,7 @@
 // mapped to the port the pods serve it on (its targetPort; a named one looked up in each pod's
 // containers). How a Service or workload was resolved goes into the plan, in words.
 import { CouldNotRunError } from "../errors.js";
+import { viaRead } from "../engine/preflight.js";
 import type { Fault } from "../faults/types.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { targetSelector, targetVia } from "../plan/targets.js";
@@ -86,8 +87,15 @@ export function readWorkloadSelector(object: unknown): Selector | undefined {
   return all.length === 0 ? undefined : all;
 }
 
-/** One object by name, or a refusal saying it is not there (nothing was touched). */
+/** One object by name, or a refusal saying it is not there or may not be read (nothing was touched). */
 async function readObject(cluster: Cluster, apiVersion: string, kind: string, namespace: string, name: string): Promise<unknown> {
+  // read before the preflight (the plan needs its selector): its right is checked here, as the preflight would
+  for (const check of viaRead(`${kind.toLowerCase()}/${name}`, namespace)) {
+    if (await cluster.canI(check)) continue;
+    throw new CouldNotRunError(`may not get ${check.resource} "${name}" in namespace ${namespace}: the target's ${kind} is read for its selector (nothing was touched)`, {
+      hint: `grant get on ${check.resource}${check.group === undefined ? "" : `.${check.group}`} (deploy/rbac.yaml grants it)`,
+    });
+  }
   const [object] = await cluster.getObjects({ apiVersion, kind, namespace, name });
   if (object === undefined) {
     throw new CouldNotRunError(`${kind.toLowerCase()} ${name} not found in namespace ${namespace} (nothing was touched)`, {

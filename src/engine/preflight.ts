@@ -52,7 +52,7 @@ const VIA_RESOURCES: Readonly<Record<string, { readonly group: string; readonly 
 };
 
 /** The read of a Service or workload target (by its name), as an access check. */
-function viaRead(via: string, namespace: string): AccessCheck[] {
+export function viaRead(via: string, namespace: string): AccessCheck[] {
   const [kind = "", name] = via.split("/");
   const read = VIA_RESOURCES[kind];
   return read === undefined ? [] : [{ verb: "get", group: read.group === "" ? undefined : read.group, resource: read.resource, namespace, name }];

@@ -134,8 +134,17 @@ describe("resolving a Service or workload", () => {
       const e = await resolveTargets(cluster, scenario(target), "default", warn).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(CouldNotRunError);
       expect((e as CouldNotRunError).message).toContain(message);
-      expect(cluster.calls.filter((c) => c.op !== "get-objects" && c.op !== "list-pods")).toEqual([]);
+      expect(cluster.calls.filter((c) => !["get-objects", "list-pods", "can-i"].includes(c.op))).toEqual([]);
     }
+  });
+
+  it("a Service it may not read: refused as the preflight would, before reading it", async () => {
+    const cluster = lab();
+    cluster.denied = ["get services"];
+    const e = await resolveTargets(cluster, scenario("  service: web\n  mode: all"), "default", warn).catch((x: unknown) => x);
+    expect((e as CouldNotRunError).message).toBe('may not get services "web" in namespace default: the target\'s Service is read for its selector (nothing was touched)');
+    expect(cluster.accessChecks).toEqual(['get services "web"']);
+    expect(cluster.calls.filter((c) => c.op !== "can-i")).toEqual([]);
   });
 
   it("a port that is not the Service's stays the pods' own; a targetPort served on different ports is refused", async () => {
