@@ -213,3 +213,55 @@ export function hodgesLehmann(base: Float64Array, next: Float64Array): number {
   const upper = c.atMost >= k + 1 ? lower : c.above;
   return (lower + upper) / 2;
 }
+
+/** The z with P(Z ≥ z) = p, 0 < p < 1 (bisection on normalSf, well within its 1.2e-7). */
+export function normalQuantile(p: number): number {
+  let lo = -40;
+  let hi = 40;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalSf(mid) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Γ(x), x > 0 (Lanczos, g = 7: about 15 significant digits). */
+function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const y = x - 1;
+  let a = LANCZOS[0] as number;
+  for (let i = 1; i < LANCZOS.length; i++) a += (LANCZOS[i] as number) / (y + i);
+  const t = y + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+function logChoose(n: number, k: number): number {
+  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+}
+
+/**
+ * Fisher's exact test of two proportions, k1 of n1 against k2 of n2: the two-sided p, the sum of
+ * the probabilities (hypergeometric, the margins fixed) of every table no more likely than the
+ * one observed — what R's fisher.test and scipy's fisher_exact give.
+ */
+export function fisherExact(k1: number, n1: number, k2: number, n2: number): number {
+  const k = k1 + k2;
+  const lo = Math.max(0, k - n2);
+  const hi = Math.min(k, n1);
+  const whole = logChoose(n1 + n2, k);
+  const logP = (x: number): number => logChoose(n1, x) + logChoose(n2, k - x) - whole;
+  const observed = logP(k1);
+  // tables as likely as the observed one within rounding count as as extreme (R's relative 1e-7)
+  const bound = observed + Math.log1p(1e-7);
+  let p = 0;
+  for (let x = lo; x <= hi; x++) {
+    const l = logP(x);
+    if (l <= bound) p += Math.exp(l);
+  }
+  return Math.min(1, p);
+}

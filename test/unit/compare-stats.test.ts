@@ -4,7 +4,7 @@
 // continuity corrections), its level on seeded identical samples, the effect sizes against brute
 // force over every pair, and the quantiles the noise is read with.
 import { describe, expect, it } from "vitest";
-import { binomial, cliffsDelta, hodgesLehmann, kthDifference, mannWhitney, quantile, smallestP, sorted, uCounts } from "../../src/compare/stats.js";
+import { binomial, cliffsDelta, fisherExact, hodgesLehmann, kthDifference, mannWhitney, normalQuantile, quantile, smallestP, sorted, uCounts } from "../../src/compare/stats.js";
 import { mulberry32 } from "../../src/plan/prng.js";
 import { draw, normals } from "./compare-journals.js";
 
@@ -105,5 +105,24 @@ describe("the level of the test", () => {
     }
     expect(significant).toBeGreaterThanOrEqual(2);
     expect(significant).toBeLessThanOrEqual(20);
+  });
+});
+
+describe("Fisher's exact test and the normal quantile", () => {
+  it("gives R's fisher.test p on known tables", () => {
+    // fisher.test(matrix(c(3, 1, 1, 3), 2)): p = 0.4857 (= 34/70)
+    expect(fisherExact(3, 4, 1, 4)).toBeCloseTo(34 / 70, 12);
+    // the dieting table of Fisher's test's textbook example: [[1, 9], [11, 3]], p = 0.002759456
+    expect(fisherExact(1, 12, 9, 12)).toBeCloseTo(0.002759456185, 10);
+    expect(fisherExact(1, 10, 11, 14)).toBeCloseTo(0.002759456185, 10);
+    // identical proportions: p = 1; 0 of 100 against 30 of 100: 1.43e-10
+    expect(fisherExact(5, 50, 5, 50)).toBeCloseTo(1, 12);
+    expect(fisherExact(0, 100, 30, 100)).toBeCloseTo(1.43391e-10, 14);
+  });
+
+  it("z at α = 0.01 and 0.05, two-sided: 2.5758 and 1.9600", () => {
+    expect(normalQuantile(0.005)).toBeCloseTo(2.5758293, 5);
+    expect(normalQuantile(0.025)).toBeCloseTo(1.959964, 5);
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 6);
   });
 });
