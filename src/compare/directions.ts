@@ -48,6 +48,42 @@ const FAULT_BETTER: ReadonlyMap<string, Better> = new Map([
 
 const NO_VALUE_IS_WORST: ReadonlySet<string> = new Set(["kill recovery.time", "podDelete recovery.time"]);
 
+/**
+ * Figures that count some of a total measured beside them in the same probe run or fault: what
+ * they are counted out of, and whether the figure is the count itself or the ratio of it to the
+ * total. Such a figure is judged by a test of two proportions, not against a relative threshold
+ * (0 errors of 400 requests, then 1 of 400, is chance; 0 then 120 is not).
+ */
+export interface CountOf {
+  readonly total: string;
+  readonly ratio: boolean;
+}
+
+const PROBE_COUNTS: ReadonlyMap<string, CountOf> = new Map([
+  ["failedRequests", { total: "completeRequests", ratio: false }],
+  ["non2xxResponses", { total: "completeRequests", ratio: false }],
+  ["errors", { total: "requests", ratio: false }],
+  ["errorRatio", { total: "requests", ratio: true }],
+  ["timeouts", { total: "requests", ratio: false }],
+  ["refused", { total: "requests", ratio: false }],
+  ...["1xx", "2xx", "3xx", "4xx", "5xx"].map((c): [string, CountOf] => [`status.${c}`, { total: "requests", ratio: false }]),
+]);
+
+const FAULT_COUNTS: ReadonlyMap<string, CountOf> = new Map([
+  ["http faulted", { total: "requests", ratio: false }],
+  ["http errors", { total: "faulted", ratio: false }],
+  ["http errors.rate", { total: "faulted", ratio: true }],
+]);
+
+/** What a probe's metric counts out of (undefined: it is no count of a total). */
+export function probeCountOf(metric: string): CountOf | undefined {
+  return PROBE_COUNTS.get(metric);
+}
+
+export function faultCountOf(kind: string, metric: string): CountOf | undefined {
+  return FAULT_COUNTS.get(`${kind} ${metric}`);
+}
+
 export function probeMeaning(metric: string): FigureMeaning {
   const better = metric.startsWith("latency.") ? "lower" : PROBE_BETTER.get(metric);
   return { better, noValueIsWorst: false };

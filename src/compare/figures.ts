@@ -8,7 +8,8 @@
 // its figures are found once per series, not once per value.
 import type { Dimension } from "../expect/metrics.js";
 import type { JournalFault, JournalProbe } from "../report/journal.js";
-import { ADDED_LATENCY, faultDimension, faultMeaning, probeDimension, probeMeaning, type FigureMeaning } from "./directions.js";
+import { ADDED_LATENCY, type CountOf, faultCountOf, faultDimension, faultMeaning, probeCountOf, probeDimension, probeMeaning, type FigureMeaning } from "./directions.js";
+import type { Spread } from "./noise.js";
 import type { PlanView, StepView } from "./plan-view.js";
 import { median, sorted } from "./stats.js";
 import type { Journal, Origin } from "./types.js";
@@ -16,8 +17,8 @@ import type { Journal, Origin } from "./types.js";
 /** A run's reference values for a figure, where its noise is read; shared by the figures that read it. */
 export interface Reference {
   readonly values: number[];
-  /** the noise band, once computed (judge.ts) */
-  band?: number | null;
+  /** the spread of its values, once computed (noise.ts) */
+  spread?: Spread;
 }
 
 export interface Figure {
@@ -42,6 +43,8 @@ export interface Figure {
   readonly configured: number | null;
   /** undisturbed measurements of the same probe, pod and metric; for a fault's figure, its values over the step's pods */
   readonly reference: Reference;
+  /** a count of some of a total measured in the same probe runs or fault (errors of requests): the total's figure */
+  counted?: { readonly of: CountOf; readonly total: Figure } | undefined;
 }
 
 export interface Section {
@@ -255,11 +258,23 @@ function addAddedLatency(r: Reading, step: StepView): void {
   }
 }
 
+/** Each count of a total, with the figure of its total measured beside it (the same origin, probe or fault, pod and section). */
+function linkTotals(r: Reading): void {
+  for (const section of r.sections.values()) {
+    for (const f of section.figures.values()) {
+      const of = f.origin === "fault" ? faultCountOf(f.probe, f.metric) : f.origin === "derived" ? undefined : probeCountOf(f.metric);
+      const total = of === undefined ? undefined : section.figures.get(figureKey(f.origin, f.probe, f.podKey, of.total));
+      if (of !== undefined && total !== undefined) f.counted = { of, total };
+    }
+  }
+}
+
 /** Every figure of one run, by section (the steady state's, then each step of the plan's). */
 export function runFigures(j: Journal, plan: PlanView, podKey: PodKey): RunFigures {
   const r = layout(j, plan, podKey);
   for (const p of j.probes) if (p.error === undefined) addProbe(r, p);
   for (const f of j.faults) addObserved(r, f);
   for (const step of plan.steps) addAddedLatency(r, step);
+  linkTotals(r);
   return { sections: r.sections };
 }

@@ -2,14 +2,18 @@
 // - Samples of a continuous probe: the Mann–Whitney U test at alpha, and an effect that matters
 //   (|Cliff's delta| ≥ minEffect and a Hodges–Lehmann shift ≥ threshold × the base median), so a
 //   tiny but "significant" shift over thousands of samples is within noise.
+// - A count out of a total (errors of requests), single or samples too few for the rank test:
+//   Fisher's exact test of the two proportions (proportion.ts).
 // - A single value (or samples too few for the test ever to reach alpha): the change must pass
-//   both the runs' own noise (the spread of their undisturbed measurements of it) and the
-//   threshold relative to the base value.
+//   both the runs' own noise (noise.ts: z·√2 × the pooled spread of their undisturbed
+//   measurements of it) and the threshold relative to the base value.
 // - One run has no value: a regression only where no value is the worst (nothing recovered).
 import { formatValue, trimNumber } from "../expect/format.js";
 import type { Dimension } from "../expect/metrics.js";
-import type { Figure, Reference } from "./figures.js";
-import { cliffsDelta, hodgesLehmann, mannWhitney, median, quantile, smallestP, sorted } from "./stats.js";
+import type { Figure } from "./figures.js";
+import { noiseBand } from "./noise.js";
+import { judgeProportion, proportionOf } from "./proportion.js";
+import { cliffsDelta, hodgesLehmann, mannWhitney, median, smallestP, sorted } from "./stats.js";
 import type { Judgement, MissingRule, NoiseRule, RankRule, Settings, Verdict } from "./types.js";
 
 export interface JudgeInput {
@@ -18,10 +22,6 @@ export interface JudgeInput {
   readonly new: Figure;
   readonly settings: Settings;
 }
-
-/** The noise band is the spread of the central 80% of a run's reference values. */
-const NOISE_LOW = 0.1;
-const NOISE_HIGH = 0.9;
 
 /** Float dust (a median of differences) is no change. */
 const EPSILON = 1e-9;
@@ -100,21 +100,6 @@ function judgeSamples(input: JudgeInput): Judgement {
   };
 }
 
-/** A run's noise band for a figure: the spread of the central 80% of its reference values (two at least); computed once per reference. */
-function band(reference: Reference): number | null {
-  if (reference.band === undefined) {
-    const s = sorted(reference.values);
-    reference.band = s.length < 2 ? null : quantile(s, NOISE_HIGH) - quantile(s, NOISE_LOW);
-  }
-  return reference.band;
-}
-
-function noiseWords(input: JudgeInput): string {
-  const counts = `${input.base.reference.values.length} in base, ${input.new.reference.values.length} in new`;
-  if (input.base.origin === "fault") return `the spread over the step's pods, ${counts}`;
-  return `the spread of ${input.base.probe} ${input.base.origin === "derived" ? "latency.p50" : input.base.metric} measured undisturbed, ${counts}`;
-}
-
 function judgeSingle(input: JudgeInput, fallback: string | null): Judgement {
   const { base, new: next, settings } = input;
   const b = median(sorted(base.values));
@@ -122,12 +107,12 @@ function judgeSingle(input: JudgeInput, fallback: string | null): Judgement {
   const change = n - b;
   const d = base.dimension;
   const thresholdValue = settings.threshold * Math.abs(b);
-  const bands = [band(input.base.reference), band(input.new.reference)].filter((x): x is number => x !== null);
-  const noise = bands.length > 0 ? Math.max(...bands) : null;
+  const band = noiseBand(base, next, b, change, settings.alpha);
+  const noise = band.noise;
   const bound = noise !== null && noise > thresholdValue ? "noise" : "threshold";
   const limit = Math.max(thresholdValue, noise ?? 0);
   const beyond = Math.abs(change) > limit + EPSILON * Math.max(Math.abs(b), Math.abs(n), 1);
-  const noiseFrom = noise === null ? "no run measured it undisturbed twice or more" : noiseWords(input);
+  const noiseFrom = band.from;
   const thresholdText = `${show(settings.threshold, "ratio")} of the base value (${show(thresholdValue, d)})`;
   const noiseText = `the noise band ${show(noise ?? 0, d)} (${noiseFrom})`;
   const [first, second] = bound === "noise" ? [noiseText, thresholdText] : [thresholdText, noiseText];
@@ -143,8 +128,12 @@ export function judge(input: JudgeInput): Judgement {
   const m = input.base.values.length;
   const n = input.new.values.length;
   if (m === 0 || n === 0) return judgeMissing(input);
-  if (!input.base.series || !input.new.series) return judgeSingle(input, null);
-  const floor = smallestP(m, n);
-  if (floor < input.settings.alpha) return judgeSamples(input);
+  const series = input.base.series && input.new.series;
+  const floor = series ? smallestP(m, n) : 1;
+  if (series && floor < input.settings.alpha) return judgeSamples(input);
+  const b = proportionOf(input.base);
+  const c = proportionOf(input.new);
+  if (b !== undefined && c !== undefined) return judgeProportion(input, b, c);
+  if (!series) return judgeSingle(input, null);
   return judgeSingle(input, `${m} + ${n} samples: the rank test cannot reach p < ${input.settings.alpha} (its smallest p is ${digits2(floor)}), so their medians are judged as single values`);
 }

@@ -7,7 +7,6 @@ import { faultMeaning, probeMeaning } from "../../src/compare/directions.js";
 import type { Figure } from "../../src/compare/figures.js";
 import { judge } from "../../src/compare/judge.js";
 import { DEFAULT_SETTINGS } from "../../src/compare/settings.js";
-import { quantile, sorted } from "../../src/compare/stats.js";
 import type { Settings } from "../../src/compare/types.js";
 import { draw, normals } from "./compare-journals.js";
 
@@ -116,18 +115,57 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     expect(r.relativeChange).toBeCloseTo(0.21, 12);
   });
 
-  it("the noise binds when the runs themselves vary more than the threshold", () => {
+  it("the noise binds when the runs themselves vary more than the threshold: z·√2·s on the logarithm, a factor of the base value", () => {
     const noisy = [60, 100, 140, 80, 120, 100];
+    // s pooled over both runs (5 + 5 degrees of freedom) on ln; z at α = 0.01 two-sided
+    const logs = noisy.map(Math.log);
+    const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+    const s = Math.sqrt((2 * logs.reduce((a, b) => a + (b - mean) ** 2, 0)) / 10);
+    const factor = Math.exp(2.5758293035489 * Math.SQRT2 * s);
+    expect(factor).toBeCloseTo(2.981, 3);
     const r = judged([100], [140], { series: false, reference: noisy });
     expect(r.rule).toMatchObject({ kind: "noise-threshold", bound: "noise" });
     if (r.rule.kind !== "noise-threshold") return;
-    expect(r.rule.noise).toBeCloseTo(quantile(sorted(noisy), 0.9) - quantile(sorted(noisy), 0.1), 12);
+    expect(r.rule.noise).toBeCloseTo(100 * (factor - 1), 4);
     expect(r.verdict).toBe("within noise");
-    expect(judged([100], [200], { series: false, reference: noisy }).verdict).toBe("regressed");
+    // doubling is within what these runs do undisturbed; ×3.2 is not
+    expect(judged([100], [200], { series: false, reference: noisy }).verdict).toBe("within noise");
+    expect(judged([100], [320], { series: false, reference: noisy }).verdict).toBe("regressed");
+    // downwards the band is the same factor: 100 / 2.981 = 33.5
+    expect(judged([100], [40], { series: false, reference: noisy }).verdict).toBe("within noise");
+    expect(judged([100], [30], { series: false, reference: noisy }).verdict).toBe("improved");
     expect(judged([100], [119], { series: false, reference: [100] }).rule.text).toContain("no noise band: no run measured it undisturbed twice or more");
   });
 
+  it("two identical runs whose before and after differ by 30%: within noise (the 80% band of two values called it regressed)", () => {
+    // the compare-noise bench's shape: sub-millisecond ab percentiles, one before and one after a run
+    const base = figure([0.24], { series: false, reference: [0.2, 0.26] });
+    const same = figure([0.3], { series: false, reference: [0.21, 0.27] });
+    const r = judge({ base, new: same, settings: DEFAULT_SETTINGS });
+    expect(r.verdict).toBe("within noise");
+    if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
+    const d = [Math.log(0.26 / 0.2), Math.log(0.27 / 0.21)];
+    const s = Math.sqrt(d.reduce((a, x) => a + x ** 2 / 2, 0) / 2);
+    expect(r.rule.noise).toBeCloseTo(0.24 * (Math.exp(2.5758293035489 * Math.SQRT2 * s) - 1), 6);
+    expect(r.rule.text).toContain("the pooled standard deviation of the logarithm of api latency.p50 measured undisturbed, 2 in base, 2 in new");
+    const slower = figure([0.6], { series: false, reference: [0.21, 0.27] });
+    expect(judge({ base, new: slower, settings: DEFAULT_SETTINGS }).verdict).toBe("regressed");
+  });
+
+  it("a value the probe never took undisturbed (under the fault) is judged on the linear scale: the references' factor is not its", () => {
+    const quiet = [1, 2, 1.5, 1.2];
+    const r = judged([100], [106], { series: false, reference: quiet });
+    if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
+    const mean = quiet.reduce((a, b) => a + b, 0) / 4;
+    const sd = Math.sqrt((2 * quiet.reduce((a, b) => a + (b - mean) ** 2, 0)) / 6);
+    expect(r.rule.noise).toBeCloseTo(2.5758293035489 * Math.SQRT2 * sd, 6);
+    expect(r.rule.text).toContain("its base value is outside the undisturbed values");
+    expect(r.verdict).toBe("within noise");
+    expect(judged([100], [121], { series: false, reference: quiet }).verdict).toBe("regressed");
+  });
+
   it("a threshold of 0 and no noise: any increase of an error ratio that was 0 is a regression", () => {
+    // (no total beside it: no proportion to test)
     expect(judged([0], [0.01], { series: false, metric: "errorRatio" }).verdict).toBe("regressed");
     expect(judged([0], [0], { series: false, metric: "errorRatio" }).verdict).toBe("within noise");
   });
@@ -142,5 +180,54 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     expect(judge({ base: never, new: never, settings: s }).verdict).toBe("within noise");
     const rate = figure([], { origin: "fault", probe: "http", metric: "errors.rate", series: false });
     expect(judge({ base: figure([0.5], { origin: "fault", probe: "http", metric: "errors.rate", series: false }), new: rate, settings: s }).verdict).toBe("changed");
+  });
+});
+
+describe("counts out of a total: Fisher's exact test of the two proportions", () => {
+  const counted = (count: number, total: number, metric = "failedRequests"): Figure => {
+    const f = figure([count], { series: false, metric });
+    f.counted = { of: { total: "completeRequests", ratio: metric === "errorRatio" }, total: figure([total], { series: false, metric: "completeRequests" }) };
+    return f;
+  };
+  const judgedCounts = (b: [number, number], n: [number, number], metric?: string) => judge({ base: counted(...b, metric), new: counted(...n, metric), settings: DEFAULT_SETTINGS });
+
+  it("0 of 100 then 1 of 100 is chance (p = 1), where the threshold called +∞% a regression", () => {
+    const r = judgedCounts([0, 100], [1, 100]);
+    expect(r.verdict).toBe("within noise");
+    expect(r.rule).toMatchObject({ kind: "proportion-test", baseCount: 0, baseTotal: 100, newCount: 1, newTotal: 100, significant: false });
+    if (r.rule.kind !== "proportion-test") return;
+    expect(r.rule.p).toBeCloseTo(1, 12);
+    expect(r.rule.text).toBe("0 of 100 (0%) → 1 of 100 (1%): Fisher's exact test p = 1 ≥ α = 0.01; the proportion moved 1 percentage points (≥ 20% of the base proportion, 0)");
+    // 0 → 4 of 400, as the bench's identical runs gave under a 20% error fault: p = 0.124
+    const four = judgedCounts([0, 400], [4, 400]);
+    expect(four.verdict).toBe("within noise");
+    if (four.rule.kind === "proportion-test") expect(four.rule.p).toBeCloseTo(0.12406, 4);
+  });
+
+  it("0 of 100 then 30 of 100 regressed; the other way round improved", () => {
+    const r = judgedCounts([0, 100], [30, 100]);
+    expect(r).toMatchObject({ verdict: "regressed", base: { value: 0 }, new: { value: 30 }, change: 30 });
+    if (r.rule.kind === "proportion-test") expect(r.rule.p).toBeLessThan(1e-9);
+    expect(judgedCounts([30, 100], [0, 100]).verdict).toBe("improved");
+  });
+
+  it("a significant move smaller than the threshold × the base proportion is within noise", () => {
+    // 20.0% → 22.0% of 100,000: p ≈ 1e-28, but a move of 10% of the base proportion (< 20%)
+    const r = judgedCounts([20_000, 100_000], [22_000, 100_000]);
+    expect(r.rule).toMatchObject({ kind: "proportion-test", significant: true, practical: false });
+    expect(r.verdict).toBe("within noise");
+    expect(judgedCounts([20_000, 100_000], [25_000, 100_000]).verdict).toBe("regressed");
+  });
+
+  it("a ratio is turned back into its count (errorRatio × requests)", () => {
+    const r = judgedCounts([0, 9], [1, 9], "errorRatio");
+    expect(r.rule).toMatchObject({ kind: "proportion-test", baseCount: 0, newCount: 9, newTotal: 9 });
+    expect(r.verdict).toBe("regressed");
+  });
+
+  it("no total beside it, or a count above its total: the single-value rule", () => {
+    const lone = figure([0], { series: false, metric: "failedRequests" });
+    expect(judge({ base: lone, new: figure([3], { series: false, metric: "failedRequests" }), settings: DEFAULT_SETTINGS }).rule.kind).toBe("noise-threshold");
+    expect(judgedCounts([0, 10], [12, 10]).rule.kind).toBe("noise-threshold");
   });
 });

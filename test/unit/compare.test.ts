@@ -92,7 +92,9 @@ describe("latency × 2 while the fault was held", () => {
     expect(monitor.rule.text).toMatch(/^Mann–Whitney U = 0 \(exact, 8 \+ 8 samples\), p = 0\.00016 < α = 0\.01; Cliff's δ = \+1\.00/);
     const during = find(c, "step 2 add latency", "during", "latency.p50");
     expect(during).toMatchObject({ base: { value: 108.113, n: 3 }, new: { value: 216.226, n: 3 }, verdict: "regressed" });
-    expect(during.rule).toMatchObject({ kind: "noise-threshold", bound: "threshold" });
+    // 108 ms is no value the probe took undisturbed (its 5 + 5 lie far below): the band is linear, z·√2·s
+    expect(during.rule).toMatchObject({ kind: "noise-threshold", bound: "noise" });
+    expect(during.rule.text).toContain("(its base value is outside the undisturbed values: their factor is not its)");
     expect(during.rule.text).toContain("3 + 3 samples: the rank test cannot reach p < 0.01");
     expect(find(c, "step 2 add latency", "derived", "latency.p50 added")).toMatchObject({ configured: 100, verdict: "regressed" });
   });
@@ -220,6 +222,31 @@ describe("what faults measured themselves", () => {
       ["cpu.throttled", "ratio", "regressed"],
       ["cpu.load", "ratio", "within noise"],
     ]);
+  });
+});
+
+describe("counts out of a total, read from the journals", () => {
+  /** The demo with the errors of its probe runs under the fault set, one value per run (of 3 requests each). */
+  const withErrors = (errors: readonly number[]): Journal => {
+    const j = demo();
+    let i = 0;
+    for (const p of j.probes) {
+      if (p.phase !== "during" || p.probe !== "pulse") continue;
+      const e = errors[i++] ?? 0;
+      const requests = p.metrics["requests"] as number;
+      p.metrics = { ...p.metrics, errors: e, errorRatio: e / requests };
+    }
+    return j;
+  };
+
+  it("2 of 9 requests failing where none did is chance; all 9 failing regressed; both by the proportion test against the requests beside them", () => {
+    const few = compareRuns(demo(), withErrors([1, 1, 0])).rows.find((r) => r.origin === "during" && r.metric === "errors");
+    expect(few).toMatchObject({ verdict: "within noise", rule: { kind: "proportion-test", baseCount: 0, baseTotal: 9, newCount: 2, newTotal: 9 } });
+    const all = compareRuns(demo(), withErrors([3, 3, 3]));
+    for (const metric of ["errors", "errorRatio"]) {
+      const row = all.rows.find((r) => r.origin === "during" && r.metric === metric);
+      expect(row).toMatchObject({ verdict: "regressed", rule: { kind: "proportion-test", baseCount: 0, newCount: 9, newTotal: 9 } });
+    }
   });
 });
 

@@ -74,13 +74,29 @@ export interface NoiseRule {
   readonly text: string;
 }
 
+/** A count out of a total (errors of requests) judged by Fisher's exact test of the two runs' proportions. */
+export interface ProportionRule {
+  readonly kind: "proportion-test";
+  readonly baseCount: number;
+  readonly baseTotal: number;
+  readonly newCount: number;
+  readonly newTotal: number;
+  /** Fisher's exact test, two-sided */
+  readonly p: number;
+  readonly alpha: number;
+  readonly significant: boolean;
+  /** the proportion moved by threshold × the base proportion at least */
+  readonly practical: boolean;
+  readonly text: string;
+}
+
 /** A figure measured in one run and not the other (recovery.time when nothing recovered). */
 export interface MissingRule {
   readonly kind: "missing-value";
   readonly text: string;
 }
 
-export type Rule = RankRule | NoiseRule | MissingRule;
+export type Rule = RankRule | NoiseRule | ProportionRule | MissingRule;
 
 /** Both runs' values of one figure, the change and the verdict, with the rule that gave it. */
 export interface Judgement {

@@ -68,6 +68,8 @@ export function ruleBrief(r: ComparisonRow): string {
       const limit = rule.bound === "noise" ? "noise band" : `threshold ${formatValue(rule.threshold, "ratio")}`;
       return `${rule.fallback === null ? "" : `medians of ${samples(r)}: `}${limit}`;
     }
+    case "proportion-test":
+      return `Fisher ${rule.baseCount}/${rule.baseTotal} → ${rule.newCount}/${rule.newTotal}: p ${digits2(rule.p)}`;
     case "missing-value":
       return "a value in one run only";
   }

@@ -1,0 +1,96 @@
+// A single value's noise band: how far apart two runs' values of a figure can fall by chance,
+// read from the runs' own repeated undisturbed measurements of it (the same probe before the
+// faults and after them). The standard deviation s of one measurement is pooled over both runs
+// (each run's deviations from its own mean, n − 1 degrees of freedom a run), and the difference
+// of two single values, one a run, has the standard deviation √2·s: the band is z·√2·s, z the
+// normal quantile at the rank test's level, two-sided. Timings and rates scale with the machine
+// (a busier host slows every request by a factor), so where every measurement is positive s is
+// read on their logarithm and the band is a factor of the base value; a figure derived as a
+// difference (added latency) and counts that can be 0 stay on the linear scale.
+// A fault's figure has no repeated measurement: its noise is the spread over the step's pods
+// (the central 80% of each run's, the larger of the two).
+import { formatValue } from "../expect/format.js";
+import type { Figure, Reference } from "./figures.js";
+import { normalQuantile, quantile, sorted } from "./stats.js";
+
+/** The spread of a run's reference values, computed once per reference. */
+export interface Spread {
+  readonly n: number;
+  /** Σ (x − mean)² */
+  readonly squares: number;
+  /** Σ (ln x − mean ln x)²; null when a value is not positive */
+  readonly logSquares: number | null;
+  /** the central 80% (10th to 90th percentile); null below two values */
+  readonly central: number | null;
+  readonly min: number;
+  readonly max: number;
+}
+
+function squares(values: readonly number[]): number {
+  let mean = 0;
+  for (const v of values) mean += v / values.length;
+  let ss = 0;
+  for (const v of values) ss += (v - mean) ** 2;
+  return ss;
+}
+
+export function spreadOf(reference: Reference): Spread {
+  if (reference.spread === undefined) {
+    const v = reference.values;
+    const s = sorted(v);
+    reference.spread = {
+      n: v.length,
+      squares: squares(v),
+      logSquares: v.every((x) => x > 0) ? squares(v.map(Math.log)) : null,
+      central: s.length < 2 ? null : quantile(s, 0.9) - quantile(s, 0.1),
+      min: s[0] ?? Number.NaN,
+      max: s[s.length - 1] ?? Number.NaN,
+    };
+  }
+  return reference.spread;
+}
+
+export interface NoiseBand {
+  /** in the figure's unit, in the direction of the change; null: no run measured it undisturbed twice */
+  readonly noise: number | null;
+  /** what it was read from, in words */
+  readonly from: string;
+}
+
+const counts = (base: Spread, next: Spread): string => `${base.n} in base, ${next.n} in new`;
+const digits2 = (v: number): string => String(Number(v.toPrecision(2)));
+
+function podSpread(base: Spread, next: Spread): NoiseBand {
+  const bands = [base.central, next.central].filter((x): x is number => x !== null);
+  return { noise: bands.length > 0 ? Math.max(...bands) : null, from: `the spread over the step's pods, ${counts(base, next)}` };
+}
+
+/** The noise band of a single value b of `figure` whose change is `change`, from both runs' references. */
+export function noiseBand(base: Figure, next: Figure, b: number, change: number, alpha: number): NoiseBand {
+  const sb = spreadOf(base.reference);
+  const sn = spreadOf(next.reference);
+  if (base.origin === "fault") return podSpread(sb, sn);
+  const df = Math.max(0, sb.n - 1) + Math.max(0, sn.n - 1);
+  if (df === 0) return { noise: null, from: "no run measured it undisturbed twice or more" };
+  const what = `${base.probe} ${base.origin === "derived" ? "latency.p50" : base.metric} measured undisturbed, ${counts(sb, sn)}`;
+  const z = normalQuantile(alpha / 2);
+  const log = base.origin !== "derived" && b > 0 && sb.logSquares !== null && sn.logSquares !== null;
+  if (!log) {
+    const s = Math.sqrt((sb.squares + sn.squares) / df);
+    return { noise: z * Math.SQRT2 * s, from: `z·√2·s, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${formatValue(s, base.dimension)} the pooled standard deviation of ${what}` };
+  }
+  const s = Math.sqrt(((sb.logSquares as number) + (sn.logSquares as number)) / df);
+  const factor = Math.exp(z * Math.SQRT2 * s);
+  if (b < Math.min(sb.min, sn.min) || b > Math.max(sb.max, sn.max)) {
+    const sd = Math.sqrt((sb.squares + sn.squares) / df);
+    return {
+      noise: z * Math.SQRT2 * sd,
+      from: `z·√2·s, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${formatValue(sd, base.dimension)} the pooled standard deviation of ${what} (its base value is outside the undisturbed values: their factor is not its)`,
+    };
+  }
+  const noise = change >= 0 ? b * (factor - 1) : b * (1 - 1 / factor);
+  return {
+    noise,
+    from: `a factor e^(z·√2·s) = ${digits2(factor)} of the base value, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${digits2(s)} the pooled standard deviation of the logarithm of ${what}`,
+  };
+}
