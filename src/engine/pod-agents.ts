@@ -8,7 +8,7 @@ import { ensureAgent, type AgentOptions } from "./agents.js";
 import type { TravellingFaults } from "./first-fault.js";
 import { podKey, type EventSink, type PodRef } from "./events.js";
 import type { EngineOptions } from "./options.js";
-import { Slots, throwFirstRejected } from "./pool.js";
+import { mapPool, throwFirstRejected } from "./pool.js";
 import { TTL_MARGIN_MS } from "./preflight.js";
 
 export class PodAgents {
@@ -46,20 +46,11 @@ export class PodAgents {
       injectTimeoutMs: options.injectTimeoutMs,
       execTimeoutMs: options.execTimeoutMs,
     };
-    // `concurrency` pods are worked on at once; a pod whose agent was added and is starting gives
-    // its slot to the next (the wait is on the namespace's one watch: no work of the runner's or
-    // the API server's), so the node starts the containers side by side instead of in waves
-    const slots = new Slots(options.concurrency);
-    const injected = await Promise.allSettled(
-      options.pods.map(async (pod) => {
-        const release = await slots.take();
-        try {
-          await this.addOne(slotFreedWhileWaiting(cluster, release), pod, settings, signal, emit, now, travelling);
-        } finally {
-          release();
-        }
-      }),
-    );
+    // a pod keeps its slot until its agent runs: the node starts `concurrency` containers at a
+    // time. Given back at the patch instead (all 50 of a fan-out started at once), a loaded node
+    // (the lab under 150 pods) reported the first agents running so late that the first fault,
+    // travelling with them under its lease, lapsed before the step confirmed it (issue 21)
+    const injected = await mapPool(options.pods, options.concurrency, (pod) => this.addOne(cluster, pod, settings, signal, emit, now, travelling));
     throwFirstRejected(injected);
   }
 
@@ -82,14 +73,4 @@ export class PodAgents {
     this.byPod.set(podKey(handle.pod), handle);
     emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
   }
-}
-
-/** The cluster as one pod's injection sees it: its slot is given back as soon as it starts waiting for its container to run. */
-function slotFreedWhileWaiting(cluster: Cluster, release: () => void): Cluster {
-  const view = Object.create(cluster) as Cluster;
-  view.waitContainerRunning = (...args) => {
-    release();
-    return cluster.waitContainerRunning(...args);
-  };
-  return view;
 }

@@ -55,29 +55,3 @@ export function deadline(ms: number, reason: () => Error = () => new Error(`dead
   const timer = setTimeout(() => c.abort(reason()), Math.max(0, ms));
   return { signal: c.signal, dispose: () => clearTimeout(timer) };
 }
-
-/**
- * At most `limit` holders at once, served in the order they asked. `take` resolves with the slot's
- * release, which gives it back once (calling it again does nothing).
- */
-export class Slots {
-  private free: number;
-  private readonly queue: (() => void)[] = [];
-
-  constructor(limit: number) {
-    this.free = Math.max(1, limit);
-  }
-
-  async take(): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.queue.push(resolve));
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      const next = this.queue.shift();
-      if (next !== undefined) next();
-      else this.free++;
-    };
-  }
-}
