@@ -18,6 +18,7 @@ const SECTIONS = {
   "proxy-memory": () => import("./proxy-memory.mjs"),
   compare: () => import("./compare.mjs"),
   "compare-noise": () => import("./compare-noise.mjs"),
+  "in-cluster": () => import("./in-cluster.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
