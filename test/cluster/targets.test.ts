@@ -76,6 +76,17 @@ function timedGet(ip: string): Promise<number> {
   });
 }
 
+/** Runs a scenario of one 1 s HTTP delay of 1 ms on `port`, with this target; its output, once it exited 0. */
+async function runScenario(name: string, target: string, port: string): Promise<string> {
+  const file = join(dir, `${name}.yaml`);
+  const steps = `steps:\n  - name: slow\n    fault: { http: { ${port}, delay: 1ms } }\n    duration: 1s\n`;
+  writeFileSync(file, `apiVersion: chaos-run/v1\nkind: Scenario\nmetadata: { name: ${name} }\n${target}\n${steps}`);
+  const r = await chaosRun([file, ...asAdmin, "--report-dir", dir], {});
+  const out = r.stderr + r.stdout;
+  expect(r.code, out).toBe(0);
+  return out;
+}
+
 beforeAll(async () => {
   await makeNamespace(ns);
   const file = join(dir, "manifests.yaml");
@@ -111,45 +122,12 @@ describe("targets by Service, workload and matchExpressions", () => {
   }, 60_000);
 
   it("matchExpressions beside selector: the canary they exclude is not a target", async () => {
-    const file = join(dir, "expressions.yaml");
-    writeFileSync(
-      file,
-      `apiVersion: chaos-run/v1
-kind: Scenario
-metadata: { name: expressions }
-target:
-  selector: { app: web }
-  matchExpressions: [{ key: track, operator: NotIn, values: [canary] }]
-  mode: all
-steps:
-  - name: slow
-    fault: { http: { port: 80, delay: 1ms } }
-    duration: 1s
-`,
-    );
-    const r = await chaosRun([file, ...asAdmin, "--report-dir", dir], {});
-    const out = r.stderr + r.stdout;
-    expect(r.code, out).toBe(0);
+    const out = await runScenario("expressions", "target:\n  selector: { app: web }\n  matchExpressions: [{ key: track, operator: NotIn, values: [canary] }]\n  mode: all", "port: 80");
     expect(podsFaulted(out)).toEqual(webPods(await pods()).sort());
   }, 60_000);
 
   it("a scenario's port by the Service's name: mapped the same", async () => {
-    const file = join(dir, "by-name.yaml");
-    writeFileSync(
-      file,
-      `apiVersion: chaos-run/v1
-kind: Scenario
-metadata: { name: by-name }
-target: { service: web, mode: all }
-steps:
-  - name: slow
-    fault: { http: { port: web, delay: 1ms } }
-    duration: 1s
-`,
-    );
-    const r = await chaosRun([file, ...asAdmin, "--report-dir", dir], {});
-    const out = r.stderr + r.stdout;
-    expect(r.code, out).toBe(0);
+    const out = await runScenario("by-name", "target: { service: web, mode: all }", "port: web");
     expect(out).toContain("port web (8080) → targetPort http → 80");
     expect(podsFaulted(out)).toEqual([...webPods(await pods()), "canary"].sort());
   }, 60_000);
