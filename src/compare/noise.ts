@@ -1,9 +1,10 @@
 // A single value's noise band: how far apart two runs' values of a figure can fall by chance,
 // read from the runs' own repeated undisturbed measurements of it (the same probe before the
-// faults and after them). The standard deviation s of one measurement is pooled over both runs
-// (each run's deviations from its own mean, n − 1 degrees of freedom a run), and the difference
-// of two single values, one a run, has the standard deviation √2·s: the band is z·√2·s, z the
-// normal quantile at the rank test's level, two-sided. Timings and rates scale with the machine
+// faults and after them). The standard deviation s of one measurement is pooled over both runs,
+// robustly (1.4826 × the median distance of each value from its own run's median: one hiccup
+// among 15 samples does not widen it), and the difference of two single values, one a run, has
+// the standard deviation √2·s: the band is z·√2·s, z the normal quantile at the rank test's
+// level, two-sided. Timings and rates scale with the machine
 // (a busier host slows every request by a factor), so where every measurement is positive s is
 // read on their logarithm and the band is a factor of the base value; a figure derived as a
 // difference (added latency) and counts that can be 0 stay on the linear scale.
@@ -11,27 +12,25 @@
 // (the central 80% of each run's, the larger of the two).
 import { formatValue } from "../expect/format.js";
 import type { Figure, Reference } from "./figures.js";
-import { normalQuantile, quantile, sorted } from "./stats.js";
+import { median, normalQuantile, quantile, sorted } from "./stats.js";
 
 /** The spread of a run's reference values, computed once per reference. */
 export interface Spread {
   readonly n: number;
-  /** Σ (x − mean)² */
-  readonly squares: number;
-  /** Σ (ln x − mean ln x)²; null when a value is not positive */
-  readonly logSquares: number | null;
+  /** |x − the run's median| of each value; none below two values (one value shows no noise) */
+  readonly deviations: readonly number[];
+  /** the same on ln x; null when a value is not positive */
+  readonly logDeviations: readonly number[] | null;
   /** the central 80% (10th to 90th percentile); null below two values */
   readonly central: number | null;
   readonly min: number;
   readonly max: number;
 }
 
-function squares(values: readonly number[]): number {
-  let mean = 0;
-  for (const v of values) mean += v / values.length;
-  let ss = 0;
-  for (const v of values) ss += (v - mean) ** 2;
-  return ss;
+function deviations(values: readonly number[]): number[] {
+  if (values.length < 2) return [];
+  const m = median(sorted(values));
+  return values.map((v) => Math.abs(v - m));
 }
 
 export function spreadOf(reference: Reference): Spread {
@@ -40,14 +39,22 @@ export function spreadOf(reference: Reference): Spread {
     const s = sorted(v);
     reference.spread = {
       n: v.length,
-      squares: squares(v),
-      logSquares: v.every((x) => x > 0) ? squares(v.map(Math.log)) : null,
+      deviations: deviations(v),
+      logDeviations: v.every((x) => x > 0) ? deviations(v.map(Math.log)) : null,
       central: s.length < 2 ? null : quantile(s, 0.9) - quantile(s, 0.1),
       min: s[0] ?? Number.NaN,
       max: s[s.length - 1] ?? Number.NaN,
     };
   }
   return reference.spread;
+}
+
+/** The normal's standard deviation from the median absolute deviation: 1 / Φ⁻¹(3/4). */
+const MAD_TO_SD = 1.482602218505602;
+
+/** s pooled over both runs: the median of every value's distance from its own run's median, as a standard deviation. */
+function pooled(a: readonly number[], b: readonly number[]): number {
+  return MAD_TO_SD * median(sorted([...a, ...b]));
 }
 
 export interface NoiseBand {
@@ -70,27 +77,21 @@ export function noiseBand(base: Figure, next: Figure, b: number, change: number,
   const sb = spreadOf(base.reference);
   const sn = spreadOf(next.reference);
   if (base.origin === "fault") return podSpread(sb, sn);
-  const df = Math.max(0, sb.n - 1) + Math.max(0, sn.n - 1);
-  if (df === 0) return { noise: null, from: "no run measured it undisturbed twice or more" };
+  if (sb.deviations.length + sn.deviations.length === 0) return { noise: null, from: "no run measured it undisturbed twice or more" };
   const what = `${base.probe} ${base.origin === "derived" ? "latency.p50" : base.metric} measured undisturbed, ${counts(sb, sn)}`;
   const z = normalQuantile(alpha / 2);
-  const log = base.origin !== "derived" && b > 0 && sb.logSquares !== null && sn.logSquares !== null;
-  if (!log) {
-    const s = Math.sqrt((sb.squares + sn.squares) / df);
-    return { noise: z * Math.SQRT2 * s, from: `z·√2·s, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${formatValue(s, base.dimension)} the pooled standard deviation of ${what}` };
+  const among = b >= Math.min(sb.min, sn.min) && b <= Math.max(sb.max, sn.max);
+  const log = base.origin !== "derived" && b > 0 && sb.logDeviations !== null && sn.logDeviations !== null;
+  if (!log || !among) {
+    const s = pooled(sb.deviations, sn.deviations);
+    const why = log ? " (its base value is outside the undisturbed values: their factor is not its)" : "";
+    return { noise: z * Math.SQRT2 * s, from: `z·√2·s, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${formatValue(s, base.dimension)} the pooled spread of ${what}${why}` };
   }
-  const s = Math.sqrt(((sb.logSquares as number) + (sn.logSquares as number)) / df);
+  const s = pooled(sb.logDeviations as number[], sn.logDeviations as number[]);
   const factor = Math.exp(z * Math.SQRT2 * s);
-  if (b < Math.min(sb.min, sn.min) || b > Math.max(sb.max, sn.max)) {
-    const sd = Math.sqrt((sb.squares + sn.squares) / df);
-    return {
-      noise: z * Math.SQRT2 * sd,
-      from: `z·√2·s, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${formatValue(sd, base.dimension)} the pooled standard deviation of ${what} (its base value is outside the undisturbed values: their factor is not its)`,
-    };
-  }
   const noise = change >= 0 ? b * (factor - 1) : b * (1 - 1 / factor);
   return {
     noise,
-    from: `a factor e^(z·√2·s) = ${digits2(factor)} of the base value, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${digits2(s)} the pooled standard deviation of the logarithm of ${what}`,
+    from: `a factor e^(z·√2·s) = ${digits2(factor)} of the base value, z = ${digits2(z)} (α = ${alpha}, two-sided), s = ${digits2(s)} the pooled spread of the logarithm of ${what}`,
   };
 }

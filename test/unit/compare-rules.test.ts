@@ -117,12 +117,11 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
 
   it("the noise binds when the runs themselves vary more than the threshold: z·√2·s on the logarithm, a factor of the base value", () => {
     const noisy = [60, 100, 140, 80, 120, 100];
-    // s pooled over both runs (5 + 5 degrees of freedom) on ln; z at α = 0.01 two-sided
-    const logs = noisy.map(Math.log);
-    const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
-    const s = Math.sqrt((2 * logs.reduce((a, b) => a + (b - mean) ** 2, 0)) / 10);
+    // on ln: each value's distance from its run's median ln 100 is 0.51, 0, 0.34, 0.22, 0.18, 0 (twice,
+    // a run each); their median 0.2027 × 1.4826 is s; z at α = 0.01 two-sided
+    const s = 1.4826022185056 * ((Math.log(100 / 80) + Math.log(120 / 100)) / 2);
     const factor = Math.exp(2.5758293035489 * Math.SQRT2 * s);
-    expect(factor).toBeCloseTo(2.981, 3);
+    expect(factor).toBeCloseTo(2.989, 3);
     const r = judged([100], [140], { series: false, reference: noisy });
     expect(r.rule).toMatchObject({ kind: "noise-threshold", bound: "noise" });
     if (r.rule.kind !== "noise-threshold") return;
@@ -131,7 +130,7 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     // doubling is within what these runs do undisturbed; ×3.2 is not
     expect(judged([100], [200], { series: false, reference: noisy }).verdict).toBe("within noise");
     expect(judged([100], [320], { series: false, reference: noisy }).verdict).toBe("regressed");
-    // downwards the band is the same factor: 100 / 2.981 = 33.5
+    // downwards the band is the same factor: 100 / 2.989 = 33.5
     expect(judged([100], [40], { series: false, reference: noisy }).verdict).toBe("within noise");
     expect(judged([100], [30], { series: false, reference: noisy }).verdict).toBe("improved");
     expect(judged([100], [119], { series: false, reference: [100] }).rule.text).toContain("no noise band: no run measured it undisturbed twice or more");
@@ -144,21 +143,26 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     const r = judge({ base, new: same, settings: DEFAULT_SETTINGS });
     expect(r.verdict).toBe("within noise");
     if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
-    const d = [Math.log(0.26 / 0.2), Math.log(0.27 / 0.21)];
-    const s = Math.sqrt(d.reduce((a, x) => a + x ** 2 / 2, 0) / 2);
+    // each run's two values lie half their ln-distance from its median: s = 1.4826 × the median of those halves
+    const s = (1.4826022185056 * (Math.log(0.26 / 0.2) / 2 + Math.log(0.27 / 0.21) / 2)) / 2;
     expect(r.rule.noise).toBeCloseTo(0.24 * (Math.exp(2.5758293035489 * Math.SQRT2 * s) - 1), 6);
-    expect(r.rule.text).toContain("the pooled standard deviation of the logarithm of api latency.p50 measured undisturbed, 2 in base, 2 in new");
+    expect(r.rule.text).toContain("the pooled spread of the logarithm of api latency.p50 measured undisturbed, 2 in base, 2 in new");
     const slower = figure([0.6], { series: false, reference: [0.21, 0.27] });
     expect(judge({ base, new: slower, settings: DEFAULT_SETTINGS }).verdict).toBe("regressed");
+  });
+
+  it("one hiccup among the undisturbed samples does not widen the band: the spread is pooled robustly", () => {
+    const steady = [20, 21, 20.5, 19.8, 20.2, 21.1, 20.4, 19.9, 20.6, 20.3, 20.8, 20.1, 200];
+    expect(judged([20.4], [120], { series: false, reference: steady }).verdict).toBe("regressed");
+    expect(judged([20.4], [21], { series: false, reference: steady }).verdict).toBe("within noise");
   });
 
   it("a value the probe never took undisturbed (under the fault) is judged on the linear scale: the references' factor is not its", () => {
     const quiet = [1, 2, 1.5, 1.2];
     const r = judged([100], [106], { series: false, reference: quiet });
     if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
-    const mean = quiet.reduce((a, b) => a + b, 0) / 4;
-    const sd = Math.sqrt((2 * quiet.reduce((a, b) => a + (b - mean) ** 2, 0)) / 6);
-    expect(r.rule.noise).toBeCloseTo(2.5758293035489 * Math.SQRT2 * sd, 6);
+    // distances from the median 1.35: 0.35, 0.65, 0.15, 0.15 (twice): their median 0.25
+    expect(r.rule.noise).toBeCloseTo(2.5758293035489 * Math.SQRT2 * 1.4826022185056 * 0.25, 6);
     expect(r.rule.text).toContain("its base value is outside the undisturbed values");
     expect(r.verdict).toBe("within noise");
     expect(judged([100], [121], { series: false, reference: quiet }).verdict).toBe("regressed");
