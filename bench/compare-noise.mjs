@@ -9,7 +9,7 @@
 // compare rightly sees and no run's own noise shows). No bar: a rate, measured. Run it under the
 // lab's lock (flock /tmp/chaos-lab.lock npm run bench -- compare-noise); about 6 minutes.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ import { ensureLab, kubectl, kubectlOk, labPaths, waitAllReady } from "./lib/lab
 const RUNS = Number(process.env.BENCH_COMPARE_RUNS ?? 11);
 /** A directory to keep the runs' reports in (to compare them again offline); by default they are removed. */
 const KEEP = process.env.BENCH_COMPARE_KEEP;
+/** A directory kept by BENCH_COMPARE_KEEP: its runs judged again with today's compare, no lab and no new run (a change to the rules measured on the same runs). */
+const FROM = process.env.BENCH_COMPARE_FROM;
 const NS = "bench-compare";
 const SCENARIO = "scenarios/checkout-payment-503.yaml";
 
@@ -64,7 +66,8 @@ function runAll(root, reports, checkoutHost, log) {
     });
     const verdict = /(PASS|FAIL) checkout-payment-503[^\n]*/.exec(r.stdout ?? "")?.[0] ?? `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").at(-1)}`;
     log(`  run ${i + 1}: ${verdict}; load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
-    const run = readdirSync(out).find((d) => d.startsWith("checkout-payment-503-"));
+    // a run stopped before its report (exit 3, a usage error) leaves no directory
+    const run = existsSync(out) ? readdirSync(out).find((d) => d.startsWith("checkout-payment-503-")) : undefined;
     if ((r.status === 0 || r.status === 1) && run !== undefined) dirs.push(join(out, run));
   }
   return dirs;
@@ -95,7 +98,34 @@ async function judgePairs(root, dirs, log) {
   return { totals, byFigure };
 }
 
+/** The runs kept in a BENCH_COMPARE_KEEP directory, in the order they ran. */
+function keptRuns(dir) {
+  return readdirSync(dir)
+    .sort()
+    .map((d) => {
+      const run = readdirSync(join(dir, d)).find((x) => x.startsWith("checkout-payment-503-"));
+      return run === undefined ? undefined : join(dir, d, run);
+    })
+    .filter((d) => d !== undefined);
+}
+
+/** What was called regressed, printed. */
+function print(log, { totals, byFigure }) {
+  const pct = (a, b) => `${((100 * a) / Math.max(1, b)).toFixed(1)}%`;
+  log(`false-regression rate: ${totals.falsePairs} of ${totals.pairs} pairs (${pct(totals.falsePairs, totals.pairs)}) called something regressed`);
+  log(`  figures: ${totals.regressed} of ${totals.rows} compared called regressed (${pct(totals.regressed, totals.rows)}); ${totals.changed} changed (no better direction)`);
+  const rules = Object.entries(totals.byRule).map(([k, n]) => `${k} ${n}`);
+  log(`  the rules that called them: ${rules.length === 0 ? "none" : rules.join(", ")}`);
+  for (const [figure, values] of byFigure) log(`  regressed ${values.length}×: ${figure}: ${values.join(", ")}`);
+}
+
 export default async function compareNoise({ root, log }) {
+  if (FROM !== undefined) {
+    const dirs = keptRuns(FROM);
+    log(`${dirs.length} runs kept in ${FROM}, judged again:`);
+    print(log, await judgePairs(root, dirs, log));
+    return dirs.length >= 2;
+  }
   const down = ensureLab(root, log);
   const reports = KEEP ?? mkdtempSync(join(tmpdir(), "chaos-run-bench-compare-noise-"));
   try {
@@ -106,13 +136,7 @@ export default async function compareNoise({ root, log }) {
       log(`only ${dirs.length} run(s) reached a verdict: nothing to compare`);
       return false;
     }
-    const { totals, byFigure } = await judgePairs(root, dirs, log);
-    const pct = (a, b) => `${((100 * a) / Math.max(1, b)).toFixed(1)}%`;
-    log(`false-regression rate: ${totals.falsePairs} of ${totals.pairs} pairs (${pct(totals.falsePairs, totals.pairs)}) called something regressed`);
-    log(`  figures: ${totals.regressed} of ${totals.rows} compared called regressed (${pct(totals.regressed, totals.rows)}); ${totals.changed} changed (no better direction)`);
-    const rules = Object.entries(totals.byRule).map(([k, n]) => `${k} ${n}`);
-    log(`  the rules that called them: ${rules.length === 0 ? "none" : rules.join(", ")}`);
-    for (const [figure, values] of byFigure) log(`  regressed ${values.length}×: ${figure}: ${values.join(", ")}`);
+    print(log, await judgePairs(root, dirs, log));
     return true;
   } finally {
     await kubectl(root, ["delete", "namespace", NS, "--wait=false"]);
