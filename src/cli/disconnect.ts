@@ -20,7 +20,7 @@ const PROBE_REQUESTS = 5;
 const HELP = `Usage: chaos-run disconnect -p POD -r DURATION_S [--url URL] [options]
 
 Takes each pod off the network for DURATION_S seconds — every packet in and out of its
-interface dropped (a partition, iptables in a chain of its own) — and reconnects it: at the
+interface dropped (a partition, an nftables table of its own) — and reconnects it: at the
 end, at once on Ctrl-C (exit 130) or SIGTERM (143), or by the agent when its lease lapses.
 With --detach, returns once the pod is disconnected and leaves the reconnection to the agent.
 

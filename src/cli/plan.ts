@@ -16,8 +16,9 @@ const HELP = `Usage: chaos-run plan FILE --offline [options]
 Prints the timeline a run of FILE would follow: the target pods, the agent container, each
 step's start offset and duration, each fault's exact requests to the agent (apply and revert,
 in the agent protocol) and the probes with their expectations. Same file and seed, same plan,
-byte for byte. The tc and iptables commands depend on each pod (its interface, the tc handles
-free there, its address families): the agent decides them, and the journal records them.
+byte for byte. The tc and nft commands (iptables on a kernel without nf_tables) depend on each
+pod (its interface, the tc handles free there, its address families): the agent decides them,
+and the journal records them.
 
 Options:
   --offline            plan without a cluster (required for now)

@@ -197,9 +197,9 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
   out.push(`  ${offset(plan.timelineMs).padEnd(8)} end${plan.steadyState.length > 0 ? ": steady state again" : ""}`);
   if (plan.steps.some((s) => s.kind === "fault" && isNetworkFault(s.fault.fault))) {
     out.push("");
-    out.push("The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its");
-    out.push("address families — so the agent decides them; its reply lists every command it ran, and the journal");
-    out.push("records them.");
+    out.push("The exact tc and nft commands (iptables where the node's kernel has no nf_tables) depend on each pod —");
+    out.push("its interface, the tc handles free there, its address families — so the agent decides them; its reply");
+    out.push("lists every command it ran, in those terms, and the journal records them.");
   }
   return `${out.join("\n")}\n`;
 }

@@ -109,7 +109,7 @@ describe("the plan", () => {
     expect(formatPlan(a, "f.yaml")).toBe(formatPlan(b, "f.yaml"));
     expect(JSON.stringify(planToJson(a, "f.yaml"))).toBe(JSON.stringify(planToJson(b, "f.yaml")));
     expect(formatPlan(a, "f.yaml")).toContain(
-      "The exact tc and iptables commands depend on each pod — its interface, the tc handles free there, its\naddress families — so the agent decides them; its reply lists every command it ran, and the journal\nrecords them.\n",
+      "The exact tc and nft commands (iptables where the node's kernel has no nf_tables) depend on each pod —\nits interface, the tc handles free there, its address families — so the agent decides them; its reply\nlists every command it ran, in those terms, and the journal records them.",
     );
   });
   it("prefixes fault ids with the run id, within 22 characters; offline the run id is `offline`", () => {

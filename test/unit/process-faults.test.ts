@@ -108,7 +108,7 @@ describe("the plan", () => {
     expect(text).toContain("pod web-0: its ReplicaSet web-5d9 replaces it");
     expect(text).toContain("pod solo has no controller: it will not come back");
     expect(text).toContain("2. kill: event, recovery watched for 30s");
-    expect(text).not.toContain("The exact tc and iptables commands");
+    expect(text).not.toContain("The exact tc and nft commands");
     const named = planRun(scenarioOf(ROADMAP.replace("kill: {}", "kill: { container: db }")), [{ name: "web-0", containers: ["web"] }], { runId: "r1" });
     expect(formatPlan(named, "x.yaml")).toContain("pod web-0: container db — NOT one of its containers (web)");
   });
