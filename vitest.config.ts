@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three tiers (ARCHITECTURE.md "Tests"): pure rooms, the cluster lab on the host,
+// Three tiers (docs/lab.md): pure rooms, the cluster lab on the host,
 // and the same lab inside a UML kernel that has netem. The two lab tiers share one
 // control plane, so their files run one after another. A lab test that fails is retried once
 // (CHAOS_RUN_TEST_RETRY=0: never); one that passed only on its retry is printed as FLAKY, with

@@ -1,5 +1,5 @@
 // The scenario section: cold start of the CLI against `node -e 0`, and validating 1,000
-// files in one process. Bars (README "Quality bars"): --help and validate of one file
+// files in one process. Bars (docs/benchmarks.md): --help and validate of one file
 // ≤ 1.5× node -e 0 (medians of interleaved runs), validate DIR of 1,000 files ≤ 1 s.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";

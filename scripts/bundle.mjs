@@ -2,7 +2,7 @@
 // Build step (after tsc): bundles the fast-start verbs into dist/cli/bundle/VERB.cjs and makes
 // a V8 code cache for each after a warm-up run over the catalog and the invalid fixtures (so
 // the diagnostic paths are compiled too). src/cli/fast-load.ts loads them. Measured in
-// bench/scenario.mjs: see README "Quality bars". The cache is made by this machine's node;
+// bench/scenario.mjs: see docs/benchmarks.md. The cache is made by this machine's node;
 // another node version rejects it and compiles as usual.
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync } from "node:fs";

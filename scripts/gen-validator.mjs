@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Precompiles schemas/scenario.schema.json into a standalone ajv validator (an ES module with no
-// ajv import), so the CLI never compiles the schema at run time (cold start, see README).
+// ajv import), so the CLI never compiles the schema at run time (cold start, see docs/benchmarks.md).
 // Usage: node scripts/gen-validator.mjs [OUT...]   (default: both places listed below)
 // `npm run build` runs it; test/unit/schema-standalone.test.ts fails when the committed copy
 // in src/ is stale, and compares its errors with a runtime-compiled validator.

@@ -1,4 +1,4 @@
-// Expectations and the small safe expression language over saved results (ARCHITECTURE.md).
+// Expectations and the small safe expression language over saved results (docs/architecture.md).
 export * from "./expectation.js";
 export * from "./expression.js";
 export * from "./format.js";

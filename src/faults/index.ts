@@ -1,4 +1,4 @@
-// The faults room (ARCHITECTURE.md "faults"): typed faults, and their requests to the agent in
+// The faults room (docs/architecture.md, "The rooms"): typed faults, and their requests to the agent in
 // the agent protocol (the protocol's other types: ./protocol.generated.js). Pure.
 export {
   AGENT_PROGRAM,

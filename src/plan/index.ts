@@ -1,4 +1,4 @@
-// Pure planning: scenario + pods + seed → Plan (ARCHITECTURE.md "plan").
+// Pure planning: scenario + pods + seed → Plan (docs/architecture.md, "The rooms").
 export { OFFLINE_RUN_ID, planOffline, planRun } from "./plan.js";
 export type { OfflinePlanOptions, PlanOptions } from "./plan.js";
 export { PlanError } from "./plan-error.js";

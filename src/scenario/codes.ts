@@ -5,7 +5,7 @@ type Msg<A> = (args: A) => string;
 
 interface CodeDef<A> {
   readonly severity: "error" | "warning";
-  /** one line for README's list of codes */
+  /** one line saying what the code means (docs/scenarios.md sends readers here) */
   readonly summary: string;
   readonly message: Msg<A>;
 }
