@@ -32,15 +32,27 @@ export interface Travelling {
   readonly entry: LedgerEntry;
   readonly request: ApplyRequest;
   readonly startedAt: number;
+  /** its confirmation, asked as soon as its agent ran (confirmWhenRunning); else the step asks it */
+  readonly confirmation?: Promise<AgentCall> | undefined;
+}
+
+/** What the early confirmation and the renewals after it need. */
+export interface TravellingCalls {
+  readonly runId: string;
+  readonly leaseMs: number;
+  readonly timeoutMs: number;
 }
 
 /** The faults that travel with the fresh agents, by pod: written to the ledger before their agents are added. */
 export class TravellingFaults {
   private readonly byPod = new Map<string, Travelling>();
+  /** the renewals of confirmed faults whose step has not taken them yet, by pod */
+  private readonly keepers = new Map<string, AbortController>();
 
   constructor(
     private readonly step: PlannedFaultStep & { readonly fault: PlannedAgentFault },
     private readonly ledger: RevertLedger,
+    private readonly calls: TravellingCalls,
   ) {}
 
   /** Writes the ledger entry of the fault `agent` is about to be added with, and returns the request it starts with. */
@@ -62,12 +74,48 @@ export class TravellingFaults {
     return t === undefined ? undefined : travellingFailure(cluster, t, couldNotApply(this.step, pod), signal, 0);
   }
 
-  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then). */
+  /**
+   * Confirms the fault `agent` started with as soon as the agent runs, and renews it until its step
+   * takes it: its lease began with the agent, and the other pods' agents may take longer than a
+   * lease to start (a 50-pod fan-out on a loaded node let it lapse before the step confirmed it).
+   */
+  confirmWhenRunning(cluster: Cluster, agent: AgentHandle, signal: AbortSignal): void {
+    const key = podKey(agent.pod);
+    const t = this.byPod.get(key);
+    if (t === undefined || t.confirmation !== undefined || t.entry.agent.container !== agent.container) return;
+    const keeper = new AbortController();
+    const calls = { ...this.calls, signal };
+    const confirmation = confirmTravelling(cluster, t, calls);
+    this.byPod.set(key, { ...t, confirmation });
+    this.keepers.set(key, keeper);
+    void confirmation.then(
+      async (first) => {
+        if (first.kind !== "reply" || !first.reply.ok) return; // the step says why
+        while (!keeper.signal.aborted && !signal.aborted) {
+          await sleep(this.calls.leaseMs / 3, keeper.signal).catch(() => undefined);
+          if (keeper.signal.aborted || signal.aborted) return;
+          await confirmTravelling(cluster, t, calls).catch(() => undefined); // the step's renewals tell a lost fault
+        }
+      },
+      () => undefined,
+    ); // a confirmation that threw: the step awaits it and says why
+  }
+
+  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals end, the step's lease keeper takes over. */
   take(agent: AgentHandle, index: number): Travelling | undefined {
-    const t = this.byPod.get(podKey(agent.pod));
+    const key = podKey(agent.pod);
+    const t = this.byPod.get(key);
     if (t === undefined || index !== this.step.index || t.entry.agent.container !== agent.container) return undefined;
-    this.byPod.delete(podKey(agent.pod));
+    this.byPod.delete(key);
+    this.keepers.get(key)?.abort();
+    this.keepers.delete(key);
     return t;
+  }
+
+  /** Ends every early renewal (the run is over before its first step took them). */
+  stop(): void {
+    for (const k of this.keepers.values()) k.abort();
+    this.keepers.clear();
   }
 }
 
@@ -77,7 +125,7 @@ export function couldNotApply(step: Pick<PlannedFaultStep, "index" | "name" | "f
 }
 
 /** The agent's first renewal of the fault it started with: its confirmation. */
-export function confirmTravelling(cluster: Cluster, t: Travelling, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
+export function confirmTravelling(cluster: Cluster, t: Pick<Travelling, "entry">, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
   return callAgent(cluster, t.entry.agent, renewRequest(options.runId, t.entry.faultId, options.leaseMs), { signal: options.signal, timeoutMs: options.timeoutMs });
 }
 

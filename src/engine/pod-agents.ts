@@ -71,6 +71,7 @@ export class PodAgents {
       throw (await travelling?.failedStart(cluster, pod, signal)) ?? err;
     });
     this.byPod.set(podKey(handle.pod), handle);
+    if (!handle.reused) travelling?.confirmWhenRunning(cluster, handle, signal);
     emit({ type: "agent:ready", at: now(), pod: handle.pod, container: handle.container, reused: handle.reused, durationMs: now() - started });
   }
 }

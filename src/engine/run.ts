@@ -98,9 +98,9 @@ class Run {
     this.fates = new FaultFates(plan.steps, emit, now);
     this.leases = this.leaseKeeper();
     const first = options.firstFaultWithAgent === false ? undefined : travellingStep(plan);
-    this.travelling = first === undefined ? undefined : new TravellingFaults(first, this.ledger);
     const { image, pullPolicy, capabilities, ttlMs } = plan.agent;
     const { runId, injectTimeoutMs, execTimeoutMs } = options;
+    this.travelling = first === undefined ? undefined : new TravellingFaults(first, this.ledger, { runId, leaseMs: plan.agent.leaseMs, timeoutMs: execTimeoutMs });
     const recovery = { cluster, emit, now, runId, image, pullPolicy, capabilities, ttlMs, injectTimeoutMs, execTimeoutMs };
     this.deadAgents = new DeadAgents({ emit, now, agents: this.agents, ledger: this.ledger, leases: this.leases, fates: this.fates }, recovery);
     this.checks = new Checks({
@@ -138,6 +138,7 @@ class Run {
     } catch (e) {
       this.ending = stoppedBy(e, this.signal);
     } finally {
+      this.travelling?.stop(); // early renewals of a first fault no step took: the teardown reverts it
       await this.teardown();
     }
     const result = resultOf(this.ending, this.fates);

@@ -117,6 +117,23 @@ describe("the first fault travels with the agent", () => {
   });
 });
 
+describe("while the other pods' agents start", () => {
+  it("each fault is confirmed as soon as its agent runs and renewed until its step takes it: a slow pod does not let the first one's lease lapse", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    // one pod at a time; web-b's agent runs 5 s after it was added, longer than the 3 s lease
+    // web-a's agent started holding its fault under
+    cluster.agentStartMs.set("web-b", 5000);
+    const run = start(cluster, scenarioOf(ONE_FAULT), { ...travelling, concurrency: 1 });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).not.toBe("lease-lapsed");
+    // web-a was renewed while web-b started: more than the one confirming renewal before the step
+    const renewalsOfA = cluster.requests((r) => r.op === "renew" && r.faultId === "r1-s1").filter((r) => r.pod === "web-a");
+    expect(renewalsOfA.length).toBeGreaterThan(3);
+    expect(cluster.requests((r) => r.op === "apply")).toEqual([]);
+  });
+});
+
 describe("it goes by exec, as before", () => {
   const afterWait = ONE_FAULT.replace("steps:\n", "steps:\n  - name: first\n    wait: 2s\n");
 

@@ -263,6 +263,8 @@ export class RecordingCluster implements Cluster {
   script: Script = () => undefined;
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
   agentStart: "running" | "hang" = "running";
+  /** how long each pod's agent takes to run once added (a slow node), by pod name; 0 when absent */
+  agentStartMs = new Map<string, number>();
   /** set: the next agent's container ends as it starts (its state then), and waitContainerRunning rejects as the adapter does */
   agentEndsAtStart: Partial<ContainerInfo> | undefined = undefined;
   labels: Readonly<Record<string, string>> | undefined = {};
@@ -340,7 +342,11 @@ export class RecordingCluster implements Cluster {
     this.agents.set(`${podName}/${spec.name}`, sim);
     // the first request it starts with, as the real agent does: held from its start, its apply told by its first renewal
     const first = spec.env["CHAOS_AGENT_FIRST_REQUEST"];
-    if (first !== undefined) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
+    if (first === undefined) return;
+    // the agent's process, and its lease, start when its container runs
+    const startMs = this.agentStartMs.get(podName) ?? 0;
+    if (startMs === 0) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
+    else setTimeout(() => sim.startWith(JSON.parse(first) as ApplyRequest, Date.now()), startMs);
   }
 
   /** A kill agent signalled: the container ends and the kubelet restarts it (or the process survives). */
@@ -422,9 +428,13 @@ export class RecordingCluster implements Cluster {
       this.setContainer(podName, container, { state: "terminated", ...ends });
       return Promise.reject(new Error(`container ${container} in pod default/${podName} exited (${ends.reason ?? "exit"} ${ends.exitCode ?? ""}) instead of running: ${ends.message ?? ""}`));
     }
-    this.setContainer(podName, container, { state: "running" });
-    const p = this.pods.get(podName);
-    return p === undefined ? Promise.reject(new Error("no pod")) : Promise.resolve(p);
+    const running = (): Promise<PodInfo> => {
+      this.setContainer(podName, container, { state: "running" });
+      const p = this.pods.get(podName);
+      return p === undefined ? Promise.reject(new Error("no pod")) : Promise.resolve(p);
+    };
+    const startMs = isAgent ? (this.agentStartMs.get(podName) ?? 0) : 0;
+    return startMs === 0 ? running() : new Promise((resolve) => setTimeout(resolve, startMs)).then(running);
   }
 
   exec(_namespace: string, podName: string, container: string, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

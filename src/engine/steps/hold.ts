@@ -55,7 +55,7 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
   const call =
     travelling === undefined
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
-      : await confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs });
+      : await (travelling.confirmation ?? confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs }));
   if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling !== undefined);
   const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, couldNotApply(step, e.agent.pod), signal);
   throw ended ?? applyFailure(step, e.agent, call, ctx);
