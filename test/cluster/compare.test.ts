@@ -74,8 +74,10 @@ describe("three runs of one scenario: 20 ms, 20 ms, 120 ms", () => {
 
   it("the two runs at 20 ms: no regression (exit 0), the samples taken during the wait judged by the rank test", async () => {
     const r = await compare(run(0), run(1), "json");
-    expect(r.code, r.stderr).toBe(0);
     const c = JSON.parse(r.stdout) as Comparison;
+    // what was called regressed, with its figures and rule, before the exit code: a failure says why
+    expect(c.rows.filter((x) => x.verdict === "regressed").map((x) => `${named(x)}: ${JSON.stringify(x)}`)).toEqual([]);
+    expect(r.code, r.stderr).toBe(0);
     expect(c.regressed).toBe(false);
     // every step matched; a continuous sample may fall in a short step in one run only
     expect(c.unmatched.filter((u) => u.what === "step")).toEqual([]);
@@ -135,6 +137,7 @@ describe("the same runs as the cluster keeps them", () => {
 
   it("--from-cluster: the two runs at 20 ms within noise (exit 0); the first as kept against the third's file, regressed (exit 1)", async () => {
     const same = await chaosRun(["compare", "--from-cluster", stored(0), "--from-cluster", stored(1), "--format", "json", ...asAdmin]);
+    expect(verdictOf(same).rows.filter((x) => x.verdict === "regressed").map((x) => `${named(x)}: ${JSON.stringify(x)}`)).toEqual([]);
     expect(same.code, same.stderr).toBe(0);
     expect(verdictOf(same)).toMatchObject({ regressed: false, base: { runId: journalOf(run(0)).runId }, new: { runId: journalOf(run(1)).runId } });
     const slower = await chaosRun(["compare", "--from-cluster", stored(0), run(2).dir, "--format", "json", ...asAdmin]);

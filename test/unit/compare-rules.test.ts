@@ -8,6 +8,10 @@ import type { Figure } from "../../src/compare/figures.js";
 import { judge } from "../../src/compare/judge.js";
 import { DEFAULT_SETTINGS } from "../../src/compare/settings.js";
 import type { Settings } from "../../src/compare/types.js";
+import { quantile, sorted } from "../../src/compare/stats.js";
+
+/** s as noise.ts pools it: the 90th percentile of the distances from each run's median, as a normal's standard deviation. */
+const p90Spread = (distances: readonly number[]): number => quantile(sorted(distances), 0.9) / 1.6448536269514722;
 import { draw, normals } from "./compare-journals.js";
 
 function figure(
@@ -118,10 +122,10 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
   it("the noise binds when the runs themselves vary more than the threshold: z·√2·s on the logarithm, a factor of the base value", () => {
     const noisy = [60, 100, 140, 80, 120, 100];
     // on ln: each value's distance from its run's median ln 100 is 0.51, 0, 0.34, 0.22, 0.18, 0 (twice,
-    // a run each); their median 0.2027 × 1.4826 is s; z at α = 0.01 two-sided
-    const s = 1.4826022185056 * ((Math.log(100 / 80) + Math.log(120 / 100)) / 2);
+    // a run each); their 90th percentile / Φ⁻¹(0.95) is s; z at α = 0.01 two-sided
+    const s = p90Spread([60, 100, 140, 80, 120, 100, 60, 100, 140, 80, 120, 100].map((v) => Math.abs(Math.log(v / 100))));
     const factor = Math.exp(2.5758293035489 * Math.SQRT2 * s);
-    expect(factor).toBeCloseTo(2.989, 3);
+    expect(factor).toBeCloseTo(2.98, 2);
     const r = judged([100], [140], { series: false, reference: noisy });
     expect(r.rule).toMatchObject({ kind: "noise-threshold", bound: "noise" });
     if (r.rule.kind !== "noise-threshold") return;
@@ -143,8 +147,8 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     const r = judge({ base, new: same, settings: DEFAULT_SETTINGS });
     expect(r.verdict).toBe("within noise");
     if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
-    // each run's two values lie half their ln-distance from its median: s = 1.4826 × the median of those halves
-    const s = (1.4826022185056 * (Math.log(0.26 / 0.2) / 2 + Math.log(0.27 / 0.21) / 2)) / 2;
+    // each run's two values lie half their ln-distance from its median: s from the 90th percentile of those halves
+    const s = p90Spread([Math.log(0.26 / 0.2) / 2, Math.log(0.26 / 0.2) / 2, Math.log(0.27 / 0.21) / 2, Math.log(0.27 / 0.21) / 2]);
     expect(r.rule.noise).toBeCloseTo(0.24 * (Math.exp(2.5758293035489 * Math.SQRT2 * s) - 1), 6);
     expect(r.rule.text).toContain("the pooled spread of the logarithm of api latency.p50 measured undisturbed, 2 in base, 2 in new");
     const slower = figure([0.6], { series: false, reference: [0.21, 0.27] });
@@ -161,8 +165,8 @@ describe("the single-value rule: the runs' own noise and the threshold", () => {
     const quiet = [1, 2, 1.5, 1.2];
     const r = judged([100], [106], { series: false, reference: quiet });
     if (r.rule.kind !== "noise-threshold") throw new Error(r.rule.kind);
-    // distances from the median 1.35: 0.35, 0.65, 0.15, 0.15 (twice): their median 0.25
-    expect(r.rule.noise).toBeCloseTo(2.5758293035489 * Math.SQRT2 * 1.4826022185056 * 0.25, 6);
+    // distances from the median 1.35: 0.35, 0.65, 0.15, 0.15 (twice): s from their 90th percentile
+    expect(r.rule.noise).toBeCloseTo(2.5758293035489 * Math.SQRT2 * p90Spread([0.35, 0.65, 0.15, 0.15, 0.35, 0.65, 0.15, 0.15]), 6);
     expect(r.rule.text).toContain("its base value is outside the undisturbed values");
     expect(r.verdict).toBe("within noise");
     expect(judged([100], [121], { series: false, reference: quiet }).verdict).toBe("regressed");

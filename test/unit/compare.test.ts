@@ -92,8 +92,8 @@ describe("latency × 2 while the fault was held", () => {
     expect(monitor.rule.text).toMatch(/^Mann–Whitney U = 0 \(exact, 8 \+ 8 samples\), p = 0\.00016 < α = 0\.01; Cliff's δ = \+1\.00/);
     const during = find(c, "step 2 add latency", "during", "latency.p50");
     expect(during).toMatchObject({ base: { value: 108.113, n: 3 }, new: { value: 216.226, n: 3 }, verdict: "regressed" });
-    // 108 ms is no value the probe took undisturbed (its 5 + 5 lie far below): the band is linear, z·√2·s, below the threshold
-    expect(during.rule).toMatchObject({ kind: "noise-threshold", bound: "threshold" });
+    // 108 ms is no value the probe took undisturbed (its 5 + 5 lie far below): the band is linear, z·√2·s, which binds here
+    expect(during.rule).toMatchObject({ kind: "noise-threshold", bound: "noise" });
     expect(during.rule.text).toContain("(its base value is outside the undisturbed values: their factor is not its)");
     expect(during.rule.text).toContain("3 + 3 samples: the rank test cannot reach p < 0.01");
     expect(find(c, "step 2 add latency", "derived", "latency.p50 added")).toMatchObject({ configured: 100, verdict: "regressed" });
