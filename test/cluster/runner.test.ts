@@ -196,7 +196,7 @@ describe("permissions", () => {
     expect(await chaosRules(ns, "nginx")).toEqual([]);
   });
 
-  it("a k8s probe that would read what the role does not grant (services; one service by name; a kind not served): exit 3 before anything is touched", async () => {
+  it("a k8s probe that would read what the role does not grant (configmaps; one configmap by name; a kind not served): exit 3 before anything is touched", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-probe-reads-"));
     const scenario = (name: string, probe: string): string => {
       const file = join(dir, `${name}.yaml`);
@@ -206,22 +206,22 @@ describe("permissions", () => {
       );
       return file;
     };
-    // a Role that grants one service by name (resourceNames): the read of that one is allowed, another is not
-    await kubectl(["delete", "role,rolebinding,service", "chaos-run-read-web", "web", "-n", ns, "--ignore-not-found"]);
-    await kubectlOk(["create", "service", "clusterip", "web", "--tcp", "80", "-n", ns]);
-    await kubectlOk(["create", "role", "chaos-run-read-web", "--verb", "get", "--resource", "services", "--resource-name", "web", "-n", ns]);
+    // a Role that grants one configmap by name (resourceNames): the read of that one is allowed, another is not
+    await kubectl(["delete", "role,rolebinding,configmap", "chaos-run-read-web", "web", "-n", ns, "--ignore-not-found"]);
+    await kubectlOk(["create", "configmap", "web", "--from-literal", "k=v", "-n", ns]);
+    await kubectlOk(["create", "role", "chaos-run-read-web", "--verb", "get", "--resource", "configmaps", "--resource-name", "web", "-n", ns]);
     await kubectlOk(["create", "rolebinding", "chaos-run-read-web", "--role", "chaos-run-read-web", "--user", "chaos-runner", "-n", ns]);
-    const named = await chaosRun([scenario("web", "{ k8s: { kind: Service, name: web } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
+    const named = await chaosRun([scenario("web", "{ k8s: { kind: ConfigMap, name: web } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
     expect(named.code, named.stderr + named.stdout).toBe(0);
     const before = agentsOf(await getPod(ns, "nginx")).length;
-    // deploy/rbac.yaml grants reads of workloads (apps, batch), not of services
-    const denied = await chaosRun([scenario("services", "{ k8s: { kind: Service, selector: { app: web } } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
+    // deploy/rbac.yaml grants reads of workloads (apps, batch) and of a Service by name (targets), not of configmaps
+    const denied = await chaosRun([scenario("configmaps", "{ k8s: { kind: ConfigMap, selector: { app: web } } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
     expect(denied.code, denied.stderr).toBe(3);
-    expect(denied.stderr).toMatch(/may not list services in namespace runner-test \(nothing was touched\)/);
-    expect(denied.stderr).toContain("kubectl create clusterrole chaos-run-probe-reads --verb get,list --resource services");
-    const otherName = await chaosRun([scenario("other", "{ k8s: { kind: Service, name: other } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
+    expect(denied.stderr).toMatch(/may not list configmaps in namespace runner-test \(nothing was touched\)/);
+    expect(denied.stderr).toContain("kubectl create clusterrole chaos-run-probe-reads --verb get,list --resource configmaps");
+    const otherName = await chaosRun([scenario("other", "{ k8s: { kind: ConfigMap, name: other } }"), "--kubeconfig", limitedKubeconfig, "-n", ns]);
     expect(otherName.code, otherName.stderr).toBe(3);
-    expect(otherName.stderr).toMatch(/may not get services "other" in namespace runner-test \(nothing was touched\)/);
+    expect(otherName.stderr).toMatch(/may not get configmaps "other" in namespace runner-test \(nothing was touched\)/);
     await kubectl(["delete", "role,rolebinding", "chaos-run-read-web", "-n", ns]);
     const unserved = await chaosRun([scenario("rollout", "{ k8s: { kind: Rollout, apiVersion: argoproj.io/v1alpha1, name: web } }"), ...asAdmin]);
     rmSync(dir, { recursive: true, force: true });
