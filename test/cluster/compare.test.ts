@@ -137,7 +137,11 @@ describe("the same runs as the cluster keeps them", () => {
 
   it("--from-cluster: the two runs at 20 ms within noise (exit 0); the first as kept against the third's file, regressed (exit 1)", async () => {
     const same = await chaosRun(["compare", "--from-cluster", stored(0), "--from-cluster", stored(1), "--format", "json", ...asAdmin]);
-    expect(verdictOf(same).rows.filter((x) => x.verdict === "regressed").map((x) => `${named(x)}: ${JSON.stringify(x)}`)).toEqual([]);
+    expect(
+      verdictOf(same)
+        .rows.filter((x) => x.verdict === "regressed")
+        .map((x) => `${named(x)}: ${JSON.stringify(x)}`),
+    ).toEqual([]);
     expect(same.code, same.stderr).toBe(0);
     expect(verdictOf(same)).toMatchObject({ regressed: false, base: { runId: journalOf(run(0)).runId }, new: { runId: journalOf(run(1)).runId } });
     const slower = await chaosRun(["compare", "--from-cluster", stored(0), run(2).dir, "--format", "json", ...asAdmin]);
