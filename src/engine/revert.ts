@@ -114,6 +114,13 @@ function byRecovery(r: Recovered): { confirmed: boolean; detail: string; command
   return { confirmed: r.confirmed, detail: recoveredWords(r), commands: r.commands };
 }
 
+/** What settles an entry without asking its agent: its pod deleted (the fault went with it), or its dead agent's recovery. */
+async function settledWithoutAgent(entry: LedgerEntry, o: RevertOptions): Promise<{ confirmed: boolean; detail: string; commands: readonly CommandRun[] } | undefined> {
+  if (o.gone.get(podKey(entry.agent.pod)) === "deleted") return { confirmed: true, detail: "pod deleted: the fault went with its network namespace", commands: [] };
+  const recovering = o.recovery?.of(entry.agent);
+  return recovering === undefined ? undefined : byRecovery(await recovering);
+}
+
 /** Reverts one entry: retried until confirmed, or the deadline passes, or retrying cannot help. */
 async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOutcomeOf> {
   const started = o.now();
@@ -128,18 +135,10 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   let http: HTTPReading | undefined;
   try {
     for (;;) {
-      if (o.gone.get(podKey(entry.agent.pod)) === "deleted") {
-        confirmed = true;
-        detail = "pod deleted: the fault went with its network namespace";
-        agentRunning = false;
-        break;
-      }
-      const recovering = o.recovery?.of(entry.agent);
-      if (recovering !== undefined) {
-        const r = byRecovery(await recovering);
-        confirmed = r.confirmed;
-        detail = r.detail;
-        commands = [...commands, ...r.commands];
+      const settled = await settledWithoutAgent(entry, o);
+      if (settled !== undefined) {
+        ({ confirmed, detail } = settled);
+        commands = [...commands, ...settled.commands];
         agentRunning = false;
         break;
       }
@@ -183,18 +182,8 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   } finally {
     end.dispose();
   }
-  o.emit({
-    type: "fault:reverted",
-    at: o.now(),
-    index: entry.step,
-    faultId: entry.faultId,
-    pod: entry.agent.pod,
-    confirmed,
-    detail,
-    attempts,
-    commands,
-    durationMs: o.now() - started,
-  });
+  const at = o.now();
+  o.emit({ type: "fault:reverted", at, index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, confirmed, detail, attempts, commands, durationMs: at - started });
   return { entry, confirmed, detail, attempts, agentRunning, endedEarly, reading, http };
 }
 

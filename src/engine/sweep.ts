@@ -71,90 +71,102 @@ async function ask(cluster: Cluster, agent: AgentHandle, o: SweepOptions, own: b
   return callAgent(cluster, agent, request, { signal: o.signal, timeoutMs: o.execTimeoutMs });
 }
 
+/** How many agents a sweep asked, and how many of them failed. */
+interface Tally {
+  agents: number;
+  failed: number;
+}
+
 /** Sweeps the given pods; writes one line per agent (or per dead agent's pod) to `say`. */
 export async function sweepPods(cluster: Cluster, pods: readonly PodInfo[], o: SweepOptions, say: (line: string) => void): Promise<SweepReport> {
-  let agents = 0;
-  let failed = 0;
+  const t: Tally = { agents: 0, failed: 0 };
   await mapPool(pods, o.concurrency, async (pod) => {
-    const ref = { namespace: pod.namespace, name: pod.name };
     const mine = pod.ephemeralContainers.filter((c) => c.name.startsWith(AGENT_PREFIX));
-    // a stress agent still running holds its stressors (stress --detach): it stops them too; one
-    // that is gone took them with it, and left nothing in the pod's network namespace
-    const stressing = pod.ephemeralContainers.filter((c) => c.name.startsWith(STRESS_AGENT_PREFIX) && c.state === "running");
-    const running = mine.filter((c) => c.state === "running");
-    for (const c of stressing) {
-      agents++;
-      const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
-      const where = `${pod.namespace}/${pod.name} ${c.name}`;
-      if (call.kind === "no-reply") {
-        failed++;
-        say(`${where}: NO ANSWER: ${call.problem}`);
-        continue;
-      }
-      const done = o.dryRun ? { text: `holds ${(call.reply.faults ?? []).map(faultText).join("; ") || "nothing"}`, ok: true } : sweptText(call.reply);
-      if (!done.ok) failed++;
-      say(`${where}: ${done.text}`);
-    }
-    for (const c of running) {
-      agents++;
-      const where = `${pod.namespace}/${pod.name} ${c.name}`;
-      const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
-      if (call.kind === "no-reply") {
-        failed++;
-        say(`${where}: NO ANSWER: ${call.problem}${call.foreign ? " (an agent of another chaos-run version?)" : ""}`);
-        continue;
-      }
-      if (o.dryRun) {
-        const faults = call.reply.faults ?? [];
-        const orphans = call.reply.orphans ?? [];
-        say(
-          `${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.map(faultText).join("; ")}`}${orphans.length > 0 ? `; sees orphans of dead agents: ${orphans.map((x) => x.faultId).join(", ")}` : ""}`,
-        );
-        continue;
-      }
-      const done = sweptText(call.reply);
-      if (!done.ok) failed++;
-      say(`${where}: ${done.text}`);
-    }
+    const running = await sweepRunning(cluster, pod, mine, o, say, t);
     const dead = mine.filter(died);
-    if (running.length > 0 || dead.length === 0) return;
-    // the dead agents' faults outlive them in the pod's network namespace: a fresh agent reverts them
-    agents++;
-    const deaths = dead.map(deathText).join(", ");
-    const last = dead.at(-1);
-    const image = o.agentImage ?? last?.image ?? "";
-    const capabilities = [...new Set(dead.flatMap((c) => c.capabilities))];
-    if (o.dryRun) {
-      say(
-        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs: would add a fresh agent (${image}) to revert what ${dead.length > 1 ? "they" : "it"} left`,
-      );
-      return;
-    }
-    let fresh: AgentHandle;
-    try {
-      const caps = capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES;
-      fresh = await addFreshAgent(cluster, pod, { image, pullPolicy: o.pullPolicy, capabilities: caps, ttlMs: o.ttlMs, runId: o.runId, injectTimeoutMs: o.injectTimeoutMs, signal: o.signal });
-    } catch (e) {
-      failed++;
-      say(
-        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs; COULD NOT add a fresh agent to revert what ${dead.length > 1 ? "they" : "it"} left: ${e instanceof Error ? e.message : String(e)}`,
-      );
-      return;
-    }
-    const name = fresh.container;
-    const call = await ask(cluster, fresh, o, false);
+    if (running === 0 && dead.length > 0) await sweepDead(cluster, pod, dead, o, say, t);
+  });
+  return { agents: t.agents, failed: t.failed };
+}
+
+/** Asks each running agent of the pod, stress agents first, to sweep (or, dry, what it holds); returns how many agents run. */
+async function sweepRunning(cluster: Cluster, pod: PodInfo, mine: readonly ContainerInfo[], o: SweepOptions, say: (line: string) => void, t: Tally): Promise<number> {
+  const ref = { namespace: pod.namespace, name: pod.name };
+  // a stress agent still running holds its stressors (stress --detach): it stops them too; one
+  // that is gone took them with it, and left nothing in the pod's network namespace
+  const stressing = pod.ephemeralContainers.filter((c) => c.name.startsWith(STRESS_AGENT_PREFIX) && c.state === "running");
+  const running = mine.filter((c) => c.state === "running");
+  for (const c of stressing) {
+    t.agents++;
+    const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
+    const where = `${pod.namespace}/${pod.name} ${c.name}`;
     if (call.kind === "no-reply") {
-      failed++;
+      t.failed++;
+      say(`${where}: NO ANSWER: ${call.problem}`);
+      continue;
+    }
+    const done = o.dryRun ? { text: `holds ${(call.reply.faults ?? []).map(faultText).join("; ") || "nothing"}`, ok: true } : sweptText(call.reply);
+    if (!done.ok) t.failed++;
+    say(`${where}: ${done.text}`);
+  }
+  for (const c of running) {
+    t.agents++;
+    const where = `${pod.namespace}/${pod.name} ${c.name}`;
+    const call = await ask(cluster, { pod: ref, container: c.name, reused: true }, o, true);
+    if (call.kind === "no-reply") {
+      t.failed++;
+      say(`${where}: NO ANSWER: ${call.problem}${call.foreign ? " (an agent of another chaos-run version?)" : ""}`);
+      continue;
+    }
+    if (o.dryRun) {
+      const faults = call.reply.faults ?? [];
+      const orphans = call.reply.orphans ?? [];
       say(
-        `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left, but it gave NO ANSWER: ${call.problem}`,
+        `${where}: ${faults.length === 0 ? "holds nothing" : `holds ${faults.map(faultText).join("; ")}`}${orphans.length > 0 ? `; sees orphans of dead agents: ${orphans.map((x) => x.faultId).join(", ")}` : ""}`,
       );
-      return;
+      continue;
     }
     const done = sweptText(call.reply);
-    if (!done.ok) failed++;
-    say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left: ${done.text}`);
-  });
-  return { agents, failed };
+    if (!done.ok) t.failed++;
+    say(`${where}: ${done.text}`);
+  }
+  return running.length;
+}
+
+/** A pod whose agents all died and none runs: their faults outlive them in its network namespace, and a fresh agent reverts them. */
+async function sweepDead(cluster: Cluster, pod: PodInfo, dead: readonly ContainerInfo[], o: SweepOptions, say: (line: string) => void, t: Tally): Promise<void> {
+  t.agents++;
+  const deaths = dead.map(deathText).join(", ");
+  const last = dead.at(-1);
+  const image = o.agentImage ?? last?.image ?? "";
+  const capabilities = [...new Set(dead.flatMap((c) => c.capabilities))];
+  if (o.dryRun) {
+    say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs: would add a fresh agent (${image}) to revert what ${dead.length > 1 ? "they" : "it"} left`);
+    return;
+  }
+  let fresh: AgentHandle;
+  try {
+    const caps = capabilities.length > 0 ? capabilities : NETWORK_CAPABILITIES;
+    fresh = await addFreshAgent(cluster, pod, { image, pullPolicy: o.pullPolicy, capabilities: caps, ttlMs: o.ttlMs, runId: o.runId, injectTimeoutMs: o.injectTimeoutMs, signal: o.signal });
+  } catch (e) {
+    t.failed++;
+    say(
+      `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died and none runs; COULD NOT add a fresh agent to revert what ${dead.length > 1 ? "they" : "it"} left: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return;
+  }
+  const name = fresh.container;
+  const call = await ask(cluster, fresh, o, false);
+  if (call.kind === "no-reply") {
+    t.failed++;
+    say(
+      `${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left, but it gave NO ANSWER: ${call.problem}`,
+    );
+    return;
+  }
+  const done = sweptText(call.reply);
+  if (!done.ok) t.failed++;
+  say(`${pod.namespace}/${pod.name}: its agent${dead.length > 1 ? "s" : ""} ${deaths} died; added ${name} to revert what ${dead.length > 1 ? "they" : "it"} left: ${done.text}`);
 }
 
 export interface ToolsSweep {
