@@ -14,11 +14,19 @@
 // tail shows them. Ctrl-C stops them all (the kernel lab kills its UML kernel)
 // and takes down the lab if this script brought it up.
 //
+// The cluster tier itself runs in two lanes side by side: its files mostly wait on the kubelet,
+// each works in a namespace of its own, and one after another they took 15 minutes. The files
+// that change what every test shares — the lab's registry (stopped to show an air-gapped node),
+// the lab itself (taken down and up) — run after both lanes, alone. A new file joins the first
+// lane unless it is listed; the second lane holds the long files that mostly wait (CronJob
+// ticks, processes killed and restarted).
+//
 // Side by side, the two tiers are pinned apart: the UML kernel (and all it runs) to the last CPU,
 // the host's lab (test/lab/pin: its components, containerd's shims, the pods under them) and the
 // cluster tier's vitest to the others; the lab gets every CPU back before stress runs. Unpinned,
 // the UML kernel starved by the host's tier let a partition's lease lapse.
-//   CHAOS_RUN_TEST_SERIAL=1   one tier after the other, unpinned (the default on one CPU).
+//   CHAOS_RUN_TEST_SERIAL=1   one tier after the other, unpinned, the cluster tier in one lane
+//                             (the default on one CPU).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -30,6 +38,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const labDir = process.env.CHAOS_RUN_LAB_DIR ?? join(repo, ".lab");
 const vitest = join(repo, "node_modules", ".bin", "vitest");
 const stressFile = "test/cluster/stress.test.ts";
+/** Files that stop what other files use (the registry, the lab): run alone, after the lanes. */
+const labWideFiles = ["test/cluster/lab.test.ts", "test/cluster/safety.test.ts", "test/cluster/lab-lifecycle.test.ts"];
+/** The second lane: long files that mostly wait. */
+const secondLaneFiles = ["test/cluster/in-cluster.test.ts", "test/cluster/process-faults.test.ts", "test/cluster/runner.test.ts", "test/cluster/compare.test.ts"];
 const children = new Set();
 const failures = new Map(); // tier name → lines that say what failed
 const tails = new Map(); // tier name → its last lines
@@ -134,10 +146,11 @@ if (!labIsUp()) {
 if (results.every((r) => r.code === 0) && !stopping) {
   const cpus = availableParallelism();
   const serial = Boolean(process.env.CHAOS_RUN_TEST_SERIAL) || cpus < 2;
-  const clusterArgv = [vitest, "run", "--project", "cluster", "--exclude", stressFile];
+  const cluster = [vitest, "run", "--project", "cluster"];
+  const exclude = (files) => files.flatMap((f) => ["--exclude", f]);
   const kernelArgv = [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"];
   if (serial) {
-    results.push(await tier("cluster", clusterArgv));
+    results.push(await tier("cluster", [...cluster, ...exclude([stressFile])]));
     if (!stopping) results.push(await tier("kernel", kernelArgv));
   } else {
     const ids = allowedCpus();
@@ -145,9 +158,15 @@ if (results.every((r) => r.code === 0) && !stopping) {
     const uml = String(ids[ids.length - 1]);
     await tier("pin", [join(repo, "test/lab/pin"), host]);
     process.env.CHAOS_RUN_UML_CPUS = uml;
-    const cluster = tier("cluster", ["taskset", "-c", host, ...clusterArgv], "cluster │ ");
-    const kernel = tier("kernel", kernelArgv, "kernel  │ ");
-    results.push(await cluster, await kernel);
+    const onHost = (argv) => ["taskset", "-c", host, ...argv];
+    const kernel = tier("kernel", kernelArgv, "kernel   │ ");
+    const lanes = [
+      tier("cluster 1", onHost([...cluster, ...exclude([stressFile, ...labWideFiles, ...secondLaneFiles])]), "cluster1 │ "),
+      tier("cluster 2", onHost([...cluster, ...secondLaneFiles]), "cluster2 │ "),
+    ];
+    results.push(...(await Promise.all(lanes)));
+    if (!stopping) results.push(await tier("cluster: lab-wide", onHost([...cluster, ...labWideFiles]), "clusterW │ "));
+    results.push(await kernel);
     delete process.env.CHAOS_RUN_UML_CPUS;
     await tier("unpin", [join(repo, "test/lab/pin"), "all"]);
   }
