@@ -1,7 +1,9 @@
 // The manifests that run a scenario inside the cluster, from its plan (`chaos-run job`): a
 // ConfigMap with the scenario; a ServiceAccount with exactly the rights the run checks for (a Role
 // per namespace, a ClusterRole only for a probe's read of a cluster-scoped kind); and a Job, or a
-// CronJob that never overlaps. The runner is a well-behaved workload: app.kubernetes.io labels,
+// CronJob that skips a tick while its previous run still goes (concurrencyPolicy Forbid: it says
+// nothing of other Jobs on the same pods — their agents refuse a conflicting fault of another live
+// run). The runner is a well-behaved workload: app.kubernetes.io labels,
 // requests and limits, non-root with a read-only root file system, every capability dropped,
 // the runtime's seccomp profile. Pure: objects in, objects out (yaml.ts writes them).
 import type { DerivedRbac, ExplainedRule } from "./rbac.js";
