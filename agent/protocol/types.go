@@ -43,6 +43,13 @@ type Request struct {
 	ScanOrphans *bool `json:"scanOrphans,omitempty"`
 	// apply: check and say how, change nothing
 	DryRun bool `json:"dryRun,omitempty"`
+	// resolve (dns.go)
+	Names       []string `json:"names,omitempty"`
+	QType       string   `json:"type,omitempty"`
+	Count       int      `json:"count,omitempty"`
+	TimeoutMs   int      `json:"timeoutMs,omitempty"`
+	TCP         bool     `json:"tcp,omitempty"`
+	ContainerID string   `json:"containerId,omitempty"`
 }
 
 // FaultRequest is the fault of an apply request.
@@ -60,6 +67,7 @@ type FaultSpec struct {
 	Scope     *Scope       `json:"scope,omitempty"`
 	Netem     *NetemParams `json:"netem,omitempty"`
 	HTTP      *HTTPParams  `json:"http,omitempty"`
+	DNS       *DNSParams   `json:"dns,omitempty"`
 	// kill
 	Signal      string `json:"signal,omitempty"`
 	Container   string `json:"container,omitempty"`
@@ -125,6 +133,7 @@ type Reply struct {
 	Faults   []FaultState    `json:"faults,omitempty"`
 	Reverted []RevertOutcome `json:"reverted,omitempty"`
 	Orphans  []RevertOutcome `json:"orphans,omitempty"`
+	Resolved *ResolveResult  `json:"resolved,omitempty"`
 }
 
 // AgentInfo says which agent answered.
@@ -202,6 +211,7 @@ type FaultState struct {
 	Detail          string         `json:"detail"`
 	Kill            *KillState     `json:"kill,omitempty"`
 	Stress          *StressReading `json:"stress,omitempty"`
+	DNS             *DNSReading    `json:"dns,omitempty"`
 }
 
 // KillState says which process a kill signals, and how.
@@ -296,6 +306,7 @@ type RevertOutcome struct {
 	Remaining []KernelObject `json:"remaining,omitempty"`
 	Stress    *StressReading `json:"stress,omitempty"`
 	HTTP      *HTTPReading   `json:"http,omitempty"`
+	DNS       *DNSReading    `json:"dns,omitempty"`
 }
 
 // HTTPReading is what an http fault's proxy did while it served.

@@ -118,7 +118,7 @@ func GuessOp(raw []byte) string {
 	}
 	_ = json.Unmarshal(raw, &v)
 	switch v.Op {
-	case OpApply, OpRevert, OpRenew, OpStatus, OpSweep:
+	case OpApply, OpRevert, OpRenew, OpStatus, OpSweep, OpResolve:
 		return v.Op
 	}
 	return OpStatus

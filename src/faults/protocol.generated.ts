@@ -6,7 +6,7 @@
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "Request".
  */
-export type Request = ApplyRequest | RevertRequest | RenewRequest | StatusRequest | SweepRequest;
+export type Request = ApplyRequest | RevertRequest | RenewRequest | StatusRequest | SweepRequest | ResolveRequest;
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "ProtocolVersion".
@@ -35,7 +35,7 @@ export type LeaseMs = number;
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "FaultSpec".
  */
-export type FaultSpec = NetemSpec | PartitionSpec | HttpSpec | KillSpec | StressSpec;
+export type FaultSpec = NetemSpec | PartitionSpec | HttpSpec | KillSpec | StressSpec | DnsSpec;
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "InterfaceName".
@@ -74,6 +74,48 @@ export type StressSpec1 = {
   [k: string]: unknown | undefined;
 };
 /**
+ * Which queries (`names`), and what the resolver does to `rate` percent of them: answer `answer` instead of the nameserver, after `delayMs` (± `jitterMs`, uniform) when given; without `answer`, the nameserver's real answer delayed by `delayMs`.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "DnsParams".
+ */
+export type DnsParams = DnsParams1 & {
+  /**
+   * glob patterns of the query name (case-insensitive, a trailing dot ignored): a label that is `*` matches one or more whole labels (`*.svc.cluster.local` matches `db.ns.svc.cluster.local`, not `svc.cluster.local`; `*` alone every name), a `*` inside a label any characters of that one label (`api-*.example.com`)
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  names: [string, ...string[]];
+  /**
+   * `nxdomain`, `servfail`, `refused` (that response code, no records), `timeout` (no answer at all: the client times out and retries), or addresses: an A query is answered with the IPv4 ones, an AAAA query with the IPv6 ones (TTL 0); a query whose family has none, or of another type, gets an empty NOERROR
+   */
+  answer?:
+    | ("nxdomain" | "servfail" | "refused" | "timeout")
+    | {
+        /**
+         * @minItems 1
+         */
+        addresses: [string, ...string[]];
+      };
+  delayMs?: number;
+  jitterMs?: number;
+  /**
+   * percent of the matched queries the action is applied to (default 100); the others are forwarded untouched
+   */
+  rate?: number;
+};
+export type DnsParams1 = {
+  [k: string]: unknown | undefined;
+};
+/**
+ * a domain name: labels of letters, digits, `-` and `_`; a trailing dot makes it absolute (no search list)
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "DnsName".
+ */
+export type DnsName = string;
+/**
  * The agent's answer to one request. A successful apply carries the fault's state read back from the kernel, a successful revert its outcome.
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -81,7 +123,7 @@ export type StressSpec1 = {
  */
 export type Reply = {
   protocol: ProtocolVersion;
-  op: "apply" | "revert" | "renew" | "status" | "sweep";
+  op: "apply" | "revert" | "renew" | "status" | "sweep" | "resolve";
   ok: boolean;
   agent: AgentInfo;
   error?: ReplyError;
@@ -96,6 +138,7 @@ export type Reply = {
    * Objects of agents that are gone, seen (status) or reverted (apply, sweep) while serving this request.
    */
   orphans?: RevertOutcome[];
+  resolved?: ResolveResult;
 };
 
 /**
@@ -247,6 +290,16 @@ export interface KillSpec {
   containerId?: string;
 }
 /**
+ * DNS faults on the queries the pod sends: every UDP and TCP query to port 53 (to any address) that the pod's processes send is redirected (nftables: a table of the fault's own, expiring in the kernel with the lease) to a resolver in the agent's process. To `rate` percent of the queries whose name matches a pattern, the action is applied; every other query is forwarded to the nameserver it was sent to, unchanged (same id, flags and question), and its answer returned as it came. The agent's own queries are not redirected. It cannot reach answers cached inside the application, nor what a resolver on the pod's loopback (a caching sidecar) answers from its cache.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "DnsSpec".
+ */
+export interface DnsSpec {
+  kind: "dns";
+  dns: DnsParams;
+}
+/**
  * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a fault the agent does not hold (any more) is reported as reverted, with how it ended; one it never held is remembered as reverted, and an apply of it that arrives later is refused (`reverted`).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -300,6 +353,41 @@ export interface SweepRequest {
    * also revert what this agent holds
    */
   own: boolean;
+}
+/**
+ * Resolve names from inside the pod's network namespace, as its application does: with the target container's resolv.conf (its nameservers in order, its search list and ndots, as glibc applies them), over UDP (TCP with `tcp`). Each name is resolved `count` times, one resolution after another; each query waits at most `timeoutMs` for its answer before the next nameserver is tried. A DNS fault the pod holds applies to these queries as to the application's. Changes nothing; only the agent's own requester may ask (it sends traffic from the pod). The request ends after 60 s in all: the resolutions not made by then are counted `unsent`.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "ResolveRequest".
+ */
+export interface ResolveRequest {
+  protocol: ProtocolVersion;
+  op: "resolve";
+  runId: RunId;
+  /**
+   * @minItems 1
+   */
+  names: [DnsName, ...DnsName[]];
+  /**
+   * the query type
+   */
+  type: "A" | "AAAA";
+  /**
+   * resolutions per name
+   */
+  count: number;
+  /**
+   * how long each query waits for its answer
+   */
+  timeoutMs: number;
+  /**
+   * query over TCP (a connection per query) instead of UDP
+   */
+  tcp?: boolean;
+  /**
+   * the target container's runtime id: where a process of it is visible to the agent (a shared PID namespace), its resolv.conf is read through /proc/PID/root/etc/resolv.conf; otherwise, and without it, the agent's own /etc/resolv.conf, which the kubelet writes the same for every container of the pod
+   */
+  containerId?: string;
 }
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
@@ -393,7 +481,7 @@ export interface CommandRun {
 export interface FaultState {
   id: FaultId;
   runId: string;
-  kind: "netem" | "partition" | "http" | "kill" | "stress";
+  kind: "netem" | "partition" | "http" | "kill" | "stress" | "dns";
   interface: string;
   /**
    * the address families the fault covers (the pod's own, narrowed by a CIDR)
@@ -414,6 +502,7 @@ export interface FaultState {
    */
   detail: string;
   kill?: KillState;
+  dns?: DNSReading;
   stress?: StressReading;
 }
 /**
@@ -423,7 +512,7 @@ export interface FaultState {
  * via the `definition` "KernelObject".
  */
 export interface KernelObject {
-  type: "qdisc" | "filter" | "chain" | "table" | "rule" | "saved-root" | "proxy" | "process" | "thread";
+  type: "qdisc" | "filter" | "chain" | "table" | "rule" | "saved-root" | "proxy" | "resolver" | "process" | "thread";
   /**
    * qdisc handle (`c000:`), chain name (`CHAOS-…`), an nftables table's name (`CHAOS-…`, its family in `table`: `inet`), a rule in iptables -S form or in nft's words (`add rule inet CHAOS-… …`), an HTTP fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id. Agents before `table` named an nftables table as a `chain` with table `inet`: a claim of either form holds the table
    */
@@ -464,6 +553,53 @@ export interface KillState {
    * the process blocks the signal at the moment: it stays pending until unblocked
    */
   blocked?: boolean;
+}
+/**
+ * a dns fault's resolver's counts so far (status)
+ */
+export interface DNSReading {
+  /**
+   * queries read (udp + tcp)
+   */
+  queries: number;
+  udp: number;
+  tcp: number;
+  /**
+   * queries whose name matched a pattern
+   */
+  matched: number;
+  /**
+   * matched queries the action was applied to (the rate's draw), by action
+   */
+  faulted: {
+    nxdomain: number;
+    servfail: number;
+    refused: number;
+    /**
+     * left unanswered
+     */
+    timeout: number;
+    /**
+     * answered with the given addresses
+     */
+    addresses: number;
+    /**
+     * answered after the delay (the real answer, or the given one)
+     */
+    delayed: number;
+  };
+  /**
+   * queries sent on to the nameserver they were addressed to (unmatched, outside the rate, or a delayed real answer)
+   */
+  forwarded: number;
+  /**
+   * forwarded queries the nameserver did not answer in time or could not be reached for (the client got no answer, as it would have without the fault)
+   */
+  upstreamErrors: number;
+  /**
+   * packets that were not one DNS query, dropped unanswered
+   */
+  malformed: number;
 }
 /**
  * What a stress fault measured while held, over `elapsedMs`.
@@ -553,6 +689,7 @@ export interface RevertOutcome {
   detail: string;
   remaining?: KernelObject[];
   stress?: StressReading1;
+  dns?: DNSReading1;
   http?: HTTPReading;
 }
 /**
@@ -619,6 +756,53 @@ export interface StressReading1 {
   };
 }
 /**
+ * what a dns fault's resolver did, counted as it was stopped
+ */
+export interface DNSReading1 {
+  /**
+   * queries read (udp + tcp)
+   */
+  queries: number;
+  udp: number;
+  tcp: number;
+  /**
+   * queries whose name matched a pattern
+   */
+  matched: number;
+  /**
+   * matched queries the action was applied to (the rate's draw), by action
+   */
+  faulted: {
+    nxdomain: number;
+    servfail: number;
+    refused: number;
+    /**
+     * left unanswered
+     */
+    timeout: number;
+    /**
+     * answered with the given addresses
+     */
+    addresses: number;
+    /**
+     * answered after the delay (the real answer, or the given one)
+     */
+    delayed: number;
+  };
+  /**
+   * queries sent on to the nameserver they were addressed to (unmatched, outside the rate, or a delayed real answer)
+   */
+  forwarded: number;
+  /**
+   * forwarded queries the nameserver did not answer in time or could not be reached for (the client got no answer, as it would have without the fault)
+   */
+  upstreamErrors: number;
+  /**
+   * packets that were not one DNS query, dropped unanswered
+   */
+  malformed: number;
+}
+/**
  * what an http fault's proxy did, counted as it was stopped
  */
 export interface HTTPReading {
@@ -642,6 +826,71 @@ export interface HTTPReading {
    * requests answered with the error instead of the application
    */
   errors: number;
+}
+/**
+ * What a resolve request saw: the resolv.conf it used, and per name the outcomes of its resolutions. Bounded: counts and percentiles, never the samples.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "ResolveResult".
+ */
+export interface ResolveResult {
+  /**
+   * the file read: /proc/PID/root/etc/resolv.conf (the target container's) or /etc/resolv.conf (the agent's own, which the kubelet writes the same for every container of the pod)
+   */
+  resolvConf: string;
+  nameservers: string[];
+  /**
+   * @maxItems 32
+   */
+  search: string[];
+  ndots: number;
+  names: ResolveNameResult[];
+}
+/**
+ * One name's resolutions. A resolution ends `answered` (NOERROR with at least one record of the type), `empty` (NOERROR without one), with an error rcode (the last a nameserver gave when no search candidate was answered), `timeout` (no nameserver answered in time) or `error` (a query that could not be sent, or an answer that could not be read).
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "ResolveNameResult".
+ */
+export interface ResolveNameResult {
+  name: string;
+  /**
+   * resolutions made (count less unsent)
+   */
+  resolutions: number;
+  answered: number;
+  empty: number;
+  /**
+   * resolutions that ended with an error response code, by its name (NXDOMAIN, SERVFAIL, REFUSED, ..., or RCODEn)
+   */
+  rcodes: {
+    [k: string]: number | undefined;
+  };
+  timeouts: number;
+  errors: number;
+  /**
+   * resolutions not made: the request's 60 s were over
+   */
+  unsent: number;
+  /**
+   * the time of the resolutions that got an answer (any rcode), from the first query sent to the last answer read; absent when none did
+   */
+  latencyMs?: {
+    min: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+    mean: number;
+  };
+  /**
+   * distinct addresses answered, the first 16 seen
+   */
+  addresses?: string[];
+  /**
+   * the name last queried (the search candidate that answered, or the last tried)
+   */
+  fqdn?: string;
 }
 /**
  * What an http fault's proxy did while it served: connections and the HTTP/1.x requests read on them.
@@ -670,4 +919,54 @@ export interface HTTPReading1 {
    * requests answered with the error instead of the application
    */
   errors: number;
+}
+/**
+ * What a dns fault's resolver did while it served: the queries redirected to it.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "DNSReading".
+ */
+export interface DNSReading2 {
+  /**
+   * queries read (udp + tcp)
+   */
+  queries: number;
+  udp: number;
+  tcp: number;
+  /**
+   * queries whose name matched a pattern
+   */
+  matched: number;
+  /**
+   * matched queries the action was applied to (the rate's draw), by action
+   */
+  faulted: {
+    nxdomain: number;
+    servfail: number;
+    refused: number;
+    /**
+     * left unanswered
+     */
+    timeout: number;
+    /**
+     * answered with the given addresses
+     */
+    addresses: number;
+    /**
+     * answered after the delay (the real answer, or the given one)
+     */
+    delayed: number;
+  };
+  /**
+   * queries sent on to the nameserver they were addressed to (unmatched, outside the rate, or a delayed real answer)
+   */
+  forwarded: number;
+  /**
+   * forwarded queries the nameserver did not answer in time or could not be reached for (the client got no answer, as it would have without the fault)
+   */
+  upstreamErrors: number;
+  /**
+   * packets that were not one DNS query, dropped unanswered
+   */
+  malformed: number;
 }

@@ -183,7 +183,7 @@ export class SimAgent {
         },
       };
     }
-    const iface = f.spec.interface ?? "eth0";
+    const iface = ("interface" in f.spec ? f.spec.interface : undefined) ?? "eth0";
     this.held.set(f.id, { leaseEnd: now + f.leaseMs, iface, kind: f.spec.kind, since: now, spec: f.spec });
     this.ended.delete(f.id);
     return {
@@ -244,6 +244,8 @@ export class SimAgent {
       }
       case "status":
         return { ...this.base("status", true), faults: [] };
+      case "resolve":
+        return { ...this.base("resolve", false), error: { code: "unsupported", message: "the recording cluster sends no DNS queries" } };
       case "sweep": {
         const own = request.own ? [...this.held.keys()] : [];
         for (const id of own) this.held.delete(id);

@@ -2,7 +2,7 @@
 /* eslint-disable */
 "use strict";
 export const validateReply = validate21;
-const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"allOf":[{"if":{"required":["op","ok"],"properties":{"op":{"const":"apply"},"ok":{"const":true}}},"then":{"required":["fault"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"revert"},"ok":{"const":true}}},"then":{"required":["reverted"]}}],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}}}};
+const schema32 = {"type":"object","additionalProperties":false,"required":["protocol","op","ok","agent","commands"],"allOf":[{"if":{"required":["op","ok"],"properties":{"op":{"const":"apply"},"ok":{"const":true}}},"then":{"required":["fault"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"revert"},"ok":{"const":true}}},"then":{"required":["reverted"]}},{"if":{"required":["op","ok"],"properties":{"op":{"const":"resolve"},"ok":{"const":true}}},"then":{"required":["resolved"]}}],"properties":{"protocol":{"$ref":"#/$defs/ProtocolVersion"},"op":{"type":"string","enum":["apply","revert","renew","status","sweep","resolve"]},"ok":{"type":"boolean"},"agent":{"$ref":"#/$defs/AgentInfo"},"error":{"$ref":"#/$defs/ReplyError"},"commands":{"type":"array","items":{"$ref":"#/$defs/CommandRun"}},"fault":{"$ref":"#/$defs/FaultState"},"faults":{"type":"array","items":{"$ref":"#/$defs/FaultState"}},"reverted":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"orphans":{"type":"array","items":{"$ref":"#/$defs/RevertOutcome"}},"resolved":{"$ref":"#/$defs/ResolveResult"}}};
 const schema33 = {"const":1};
 const schema34 = {"type":"object","additionalProperties":false,"required":["name","runId","version","ttlLeftMs"],"properties":{"name":{"type":"string"},"runId":{"type":"string"},"version":{"type":"string"},"ttlLeftMs":{"type":"integer","minimum":0},"iptablesBackend":{"type":"string","enum":["nft","legacy","none"]},"firewall":{"type":"string","enum":["nftables","iptables-nft","iptables-legacy","none"]},"locking":{"type":"boolean"}}};
 const schema37 = {"type":"object","additionalProperties":false,"required":["argv","exitCode","durationMs"],"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":"string"},"exitCode":{"type":"integer"},"stderr":{"type":"string"},"durationMs":{"type":"number","minimum":0}}};
@@ -197,10 +197,11 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"expiresInKernel":{"type":"boolean"},"kernelLeaseMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"stress":{"$ref":"#/$defs/StressReading"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress","dns"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"expiresInKernel":{"type":"boolean"},"kernelLeaseMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"dns":{"$ref":"#/$defs/DNSReading"},"stress":{"$ref":"#/$defs/StressReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
-const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","table","rule","saved-root","proxy","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
-const schema43 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
+const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","table","rule","saved-root","proxy","resolver","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
+const schema43 = {"type":"object","additionalProperties":false,"required":["queries","udp","tcp","matched","faulted","forwarded","upstreamErrors","malformed"],"properties":{"queries":{"type":"integer","minimum":0},"udp":{"type":"integer","minimum":0},"tcp":{"type":"integer","minimum":0},"matched":{"type":"integer","minimum":0},"faulted":{"type":"object","additionalProperties":false,"required":["nxdomain","servfail","refused","timeout","addresses","delayed"],"properties":{"nxdomain":{"type":"integer","minimum":0},"servfail":{"type":"integer","minimum":0},"refused":{"type":"integer","minimum":0},"timeout":{"type":"integer","minimum":0},"addresses":{"type":"integer","minimum":0},"delayed":{"type":"integer","minimum":0}}},"forwarded":{"type":"integer","minimum":0},"upstreamErrors":{"type":"integer","minimum":0},"malformed":{"type":"integer","minimum":0}}};
+const schema44 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
 const schema42 = {"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]};
@@ -587,7 +588,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!(((((data2 === "netem") || (data2 === "partition")) || (data2 === "http")) || (data2 === "kill")) || (data2 === "stress"))){
+if(!((((((data2 === "netem") || (data2 === "partition")) || (data2 === "http")) || (data2 === "kill")) || (data2 === "stress")) || (data2 === "dns"))){
 const err13 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema38.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
@@ -700,7 +701,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!(((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
+if(!((((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "resolver")) || (data8 === "process")) || (data8 === "thread"))){
 const err22 = {instancePath:instancePath+"/objects/" + i1+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
@@ -874,11 +875,11 @@ vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.error
 errors = vErrors.length;
 }
 }
-if(data.stress !== undefined){
-let data18 = data.stress;
+if(data.dns !== undefined){
+let data18 = data.dns;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.elapsedMs === undefined){
-const err36 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
+if(data18.queries === undefined){
+const err36 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "queries"},message:"must have required property '"+"queries"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -887,9 +888,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-for(const key2 in data18){
-if(!(((key2 === "elapsedMs") || (key2 === "cpu")) || (key2 === "memory"))){
-const err37 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data18.udp === undefined){
+const err37 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "udp"},message:"must have required property '"+"udp"+"'"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -898,12 +898,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data18.elapsedMs !== undefined){
-let data19 = data18.elapsedMs;
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 0 || isNaN(data19)){
-const err38 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data18.tcp === undefined){
+const err38 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "tcp"},message:"must have required property '"+"tcp"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -912,9 +908,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data18.matched === undefined){
+const err39 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "matched"},message:"must have required property '"+"matched"+"'"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -923,12 +918,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-if(data18.cpu !== undefined){
-let data20 = data18.cpu;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-if(data20.workers === undefined){
-const err40 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(data18.faulted === undefined){
+const err40 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -937,8 +928,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data20.load === undefined){
-const err41 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
+if(data18.forwarded === undefined){
+const err41 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "forwarded"},message:"must have required property '"+"forwarded"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -947,8 +938,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data20.achievedLoad === undefined){
-const err42 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
+if(data18.upstreamErrors === undefined){
+const err42 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "upstreamErrors"},message:"must have required property '"+"upstreamErrors"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -957,8 +948,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data20.cpuTimeMs === undefined){
-const err43 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
+if(data18.malformed === undefined){
+const err43 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "malformed"},message:"must have required property '"+"malformed"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -967,9 +958,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-for(const key3 in data20){
-if(!((((((((key3 === "workers") || (key3 === "load")) || (key3 === "achievedLoad")) || (key3 === "cpuTimeMs")) || (key3 === "waitMs")) || (key3 === "cgroupUsageMs")) || (key3 === "throttledMs")) || (key3 === "throttleSource"))){
-const err44 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+for(const key2 in data18){
+if(!((((((((key2 === "queries") || (key2 === "udp")) || (key2 === "tcp")) || (key2 === "matched")) || (key2 === "faulted")) || (key2 === "forwarded")) || (key2 === "upstreamErrors")) || (key2 === "malformed"))){
+const err44 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -979,10 +970,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data20.workers !== undefined){
-let data21 = data20.workers;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err45 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data18.queries !== undefined){
+let data19 = data18.queries;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err45 = {instancePath:instancePath+"/dns/queries",schemaPath:"#/$defs/DNSReading/properties/queries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -991,9 +982,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 1 || isNaN(data21)){
-const err46 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err46 = {instancePath:instancePath+"/dns/queries",schemaPath:"#/$defs/DNSReading/properties/queries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1004,10 +995,10 @@ errors++;
 }
 }
 }
-if(data20.load !== undefined){
-let data22 = data20.load;
-if(!((typeof data22 == "number") && (isFinite(data22)))){
-const err47 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data18.udp !== undefined){
+let data20 = data18.udp;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err47 = {instancePath:instancePath+"/dns/udp",schemaPath:"#/$defs/DNSReading/properties/udp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1016,12 +1007,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data20.achievedLoad !== undefined){
-let data23 = data20.achievedLoad;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err48 = {instancePath:instancePath+"/dns/udp",schemaPath:"#/$defs/DNSReading/properties/udp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1031,8 +1019,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data18.tcp !== undefined){
+let data21 = data18.tcp;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err49 = {instancePath:instancePath+"/dns/tcp",schemaPath:"#/$defs/DNSReading/properties/tcp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1041,12 +1032,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data20.cpuTimeMs !== undefined){
-let data24 = data20.cpuTimeMs;
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err50 = {instancePath:instancePath+"/dns/tcp",schemaPath:"#/$defs/DNSReading/properties/tcp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1056,8 +1044,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-else {
-const err51 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data18.matched !== undefined){
+let data22 = data18.matched;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err51 = {instancePath:instancePath+"/dns/matched",schemaPath:"#/$defs/DNSReading/properties/matched/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1066,12 +1057,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data20.waitMs !== undefined){
-let data25 = data20.waitMs;
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 0 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err52 = {instancePath:instancePath+"/dns/matched",schemaPath:"#/$defs/DNSReading/properties/matched/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1081,8 +1069,12 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data18.faulted !== undefined){
+let data23 = data18.faulted;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.nxdomain === undefined){
+const err53 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "nxdomain"},message:"must have required property '"+"nxdomain"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1091,12 +1083,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data20.cgroupUsageMs !== undefined){
-let data26 = data20.cgroupUsageMs;
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 0 || isNaN(data26)){
-const err54 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data23.servfail === undefined){
+const err54 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "servfail"},message:"must have required property '"+"servfail"+"'"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1105,9 +1093,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data23.refused === undefined){
+const err55 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "refused"},message:"must have required property '"+"refused"+"'"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1116,12 +1103,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data20.throttledMs !== undefined){
-let data27 = data20.throttledMs;
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 0 || isNaN(data27)){
-const err56 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data23.timeout === undefined){
+const err56 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1130,9 +1113,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data23.addresses === undefined){
+const err57 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "addresses"},message:"must have required property '"+"addresses"+"'"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1141,10 +1123,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data20.throttleSource !== undefined){
-if(typeof data20.throttleSource !== "string"){
-const err58 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.delayed === undefined){
+const err58 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "delayed"},message:"must have required property '"+"delayed"+"'"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1153,10 +1133,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key3 in data23){
+if(!((((((key3 === "nxdomain") || (key3 === "servfail")) || (key3 === "refused")) || (key3 === "timeout")) || (key3 === "addresses")) || (key3 === "delayed"))){
+const err59 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1166,11 +1145,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data18.memory !== undefined){
-let data29 = data18.memory;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.bytes === undefined){
-const err60 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(data23.nxdomain !== undefined){
+let data24 = data23.nxdomain;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err60 = {instancePath:instancePath+"/dns/faulted/nxdomain",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/nxdomain/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1179,8 +1157,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data29.allocatedBytes === undefined){
-const err61 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err61 = {instancePath:instancePath+"/dns/faulted/nxdomain",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/nxdomain/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1189,8 +1168,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data29.oomKilled === undefined){
-const err62 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+}
+}
+if(data23.servfail !== undefined){
+let data25 = data23.servfail;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err62 = {instancePath:instancePath+"/dns/faulted/servfail",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/servfail/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1199,9 +1182,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key4 in data29){
-if(!((((((key4 === "bytes") || (key4 === "allocatedBytes")) || (key4 === "oomKilled")) || (key4 === "pid")) || (key4 === "oomKillsInCgroup")) || (key4 === "ended"))){
-const err63 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err63 = {instancePath:instancePath+"/dns/faulted/servfail",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/servfail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1211,10 +1194,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data29.bytes !== undefined){
-let data30 = data29.bytes;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err64 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data23.refused !== undefined){
+let data26 = data23.refused;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err64 = {instancePath:instancePath+"/dns/faulted/refused",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/refused/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1223,9 +1207,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 0 || isNaN(data30)){
-const err65 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 < 0 || isNaN(data26)){
+const err65 = {instancePath:instancePath+"/dns/faulted/refused",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/refused/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1236,10 +1220,10 @@ errors++;
 }
 }
 }
-if(data29.allocatedBytes !== undefined){
-let data31 = data29.allocatedBytes;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err66 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data23.timeout !== undefined){
+let data27 = data23.timeout;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err66 = {instancePath:instancePath+"/dns/faulted/timeout",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1248,9 +1232,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 0 || isNaN(data31)){
-const err67 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 0 || isNaN(data27)){
+const err67 = {instancePath:instancePath+"/dns/faulted/timeout",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1261,9 +1245,10 @@ errors++;
 }
 }
 }
-if(data29.oomKilled !== undefined){
-if(typeof data29.oomKilled !== "boolean"){
-const err68 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data23.addresses !== undefined){
+let data28 = data23.addresses;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err68 = {instancePath:instancePath+"/dns/faulted/addresses",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/addresses/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1272,11 +1257,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data29.pid !== undefined){
-let data33 = data29.pid;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err69 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 0 || isNaN(data28)){
+const err69 = {instancePath:instancePath+"/dns/faulted/addresses",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/addresses/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1285,9 +1268,12 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err70 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+if(data23.delayed !== undefined){
+let data29 = data23.delayed;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err70 = {instancePath:instancePath+"/dns/faulted/delayed",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/delayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1296,12 +1282,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-}
-if(data29.oomKillsInCgroup !== undefined){
-let data34 = data29.oomKillsInCgroup;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err71 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err71 = {instancePath:instancePath+"/dns/faulted/delayed",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/delayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1310,9 +1293,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err72 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1322,10 +1307,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-if(data29.ended !== undefined){
-if(typeof data29.ended !== "string"){
-const err73 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.forwarded !== undefined){
+let data30 = data18.forwarded;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err73 = {instancePath:instancePath+"/dns/forwarded",schemaPath:"#/$defs/DNSReading/properties/forwarded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1334,10 +1319,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err74 = {instancePath:instancePath+"/dns/forwarded",schemaPath:"#/$defs/DNSReading/properties/forwarded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1348,8 +1332,10 @@ errors++;
 }
 }
 }
-else {
-const err75 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data18.upstreamErrors !== undefined){
+let data31 = data18.upstreamErrors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err75 = {instancePath:instancePath+"/dns/upstreamErrors",schemaPath:"#/$defs/DNSReading/properties/upstreamErrors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1358,10 +1344,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-else {
-const err76 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err76 = {instancePath:instancePath+"/dns/upstreamErrors",schemaPath:"#/$defs/DNSReading/properties/upstreamErrors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1370,13 +1355,548 @@ vErrors.push(err76);
 }
 errors++;
 }
+}
+}
+if(data18.malformed !== undefined){
+let data32 = data18.malformed;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err77 = {instancePath:instancePath+"/dns/malformed",schemaPath:"#/$defs/DNSReading/properties/malformed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err78 = {instancePath:instancePath+"/dns/malformed",schemaPath:"#/$defs/DNSReading/properties/malformed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data.stress !== undefined){
+let data33 = data.stress;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.elapsedMs === undefined){
+const err80 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/required",keyword:"required",params:{missingProperty: "elapsedMs"},message:"must have required property '"+"elapsedMs"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+for(const key4 in data33){
+if(!(((key4 === "elapsedMs") || (key4 === "cpu")) || (key4 === "memory"))){
+const err81 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data33.elapsedMs !== undefined){
+let data34 = data33.elapsedMs;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err82 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/stress/elapsedMs",schemaPath:"#/$defs/StressReading/properties/elapsedMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(data33.cpu !== undefined){
+let data35 = data33.cpu;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.workers === undefined){
+const err84 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if(data35.load === undefined){
+const err85 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data35.achievedLoad === undefined){
+const err86 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "achievedLoad"},message:"must have required property '"+"achievedLoad"+"'"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(data35.cpuTimeMs === undefined){
+const err87 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/required",keyword:"required",params:{missingProperty: "cpuTimeMs"},message:"must have required property '"+"cpuTimeMs"+"'"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+for(const key5 in data35){
+if(!((((((((key5 === "workers") || (key5 === "load")) || (key5 === "achievedLoad")) || (key5 === "cpuTimeMs")) || (key5 === "waitMs")) || (key5 === "cgroupUsageMs")) || (key5 === "throttledMs")) || (key5 === "throttleSource"))){
+const err88 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data35.workers !== undefined){
+let data36 = data35.workers;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err89 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err90 = {instancePath:instancePath+"/stress/cpu/workers",schemaPath:"#/$defs/StressReading/properties/cpu/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data35.load !== undefined){
+let data37 = data35.load;
+if(!((typeof data37 == "number") && (isFinite(data37)))){
+const err91 = {instancePath:instancePath+"/stress/cpu/load",schemaPath:"#/$defs/StressReading/properties/cpu/properties/load/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data35.achievedLoad !== undefined){
+let data38 = data35.achievedLoad;
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err92 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/stress/cpu/achievedLoad",schemaPath:"#/$defs/StressReading/properties/cpu/properties/achievedLoad/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data35.cpuTimeMs !== undefined){
+let data39 = data35.cpuTimeMs;
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err94 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/stress/cpu/cpuTimeMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cpuTimeMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+if(data35.waitMs !== undefined){
+let data40 = data35.waitMs;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 < 0 || isNaN(data40)){
+const err96 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/stress/cpu/waitMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/waitMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+if(data35.cgroupUsageMs !== undefined){
+let data41 = data35.cgroupUsageMs;
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 0 || isNaN(data41)){
+const err98 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/stress/cpu/cgroupUsageMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/cgroupUsageMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data35.throttledMs !== undefined){
+let data42 = data35.throttledMs;
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err100 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/stress/cpu/throttledMs",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttledMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data35.throttleSource !== undefined){
+if(typeof data35.throttleSource !== "string"){
+const err102 = {instancePath:instancePath+"/stress/cpu/throttleSource",schemaPath:"#/$defs/StressReading/properties/cpu/properties/throttleSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/stress/cpu",schemaPath:"#/$defs/StressReading/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+if(data33.memory !== undefined){
+let data44 = data33.memory;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.bytes === undefined){
+const err104 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data44.allocatedBytes === undefined){
+const err105 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "allocatedBytes"},message:"must have required property '"+"allocatedBytes"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(data44.oomKilled === undefined){
+const err106 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/required",keyword:"required",params:{missingProperty: "oomKilled"},message:"must have required property '"+"oomKilled"+"'"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+for(const key6 in data44){
+if(!((((((key6 === "bytes") || (key6 === "allocatedBytes")) || (key6 === "oomKilled")) || (key6 === "pid")) || (key6 === "oomKillsInCgroup")) || (key6 === "ended"))){
+const err107 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data44.bytes !== undefined){
+let data45 = data44.bytes;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err108 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err109 = {instancePath:instancePath+"/stress/memory/bytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+if(data44.allocatedBytes !== undefined){
+let data46 = data44.allocatedBytes;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err110 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err111 = {instancePath:instancePath+"/stress/memory/allocatedBytes",schemaPath:"#/$defs/StressReading/properties/memory/properties/allocatedBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+if(data44.oomKilled !== undefined){
+if(typeof data44.oomKilled !== "boolean"){
+const err112 = {instancePath:instancePath+"/stress/memory/oomKilled",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKilled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data44.pid !== undefined){
+let data48 = data44.pid;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err113 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 < 1 || isNaN(data48)){
+const err114 = {instancePath:instancePath+"/stress/memory/pid",schemaPath:"#/$defs/StressReading/properties/memory/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+if(data44.oomKillsInCgroup !== undefined){
+let data49 = data44.oomKillsInCgroup;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err115 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 0 || isNaN(data49)){
+const err116 = {instancePath:instancePath+"/stress/memory/oomKillsInCgroup",schemaPath:"#/$defs/StressReading/properties/memory/properties/oomKillsInCgroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+if(data44.ended !== undefined){
+if(typeof data44.ended !== "string"){
+const err117 = {instancePath:instancePath+"/stress/memory/ended",schemaPath:"#/$defs/StressReading/properties/memory/properties/ended/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+else {
+const err118 = {instancePath:instancePath+"/stress/memory",schemaPath:"#/$defs/StressReading/properties/memory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/stress",schemaPath:"#/$defs/StressReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+else {
+const err120 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
 validate24.errors = vErrors;
 return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema44 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"},"http":{"$ref":"#/$defs/HTTPReading"}}};
-const schema47 = {"type":"object","additionalProperties":false,"required":["connections","relayed","requests","faulted","errors"],"properties":{"connections":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"requests":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0}}};
+const schema45 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"},"dns":{"$ref":"#/$defs/DNSReading"},"http":{"$ref":"#/$defs/HTTPReading"}}};
+const schema49 = {"type":"object","additionalProperties":false,"required":["connections","relayed","requests","faulted","errors"],"properties":{"connections":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"requests":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0}}};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1420,7 +1940,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema44.properties, key0))){
+if(!(func1.call(schema45.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -1492,7 +2012,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((((((data4 === "requested") || (data4 === "lease-lapsed")) || (data4 === "ttl")) || (data4 === "terminated")) || (data4 === "sweep")) || (data4 === "orphan")) || (data4 === "apply-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema44.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema45.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1565,7 +2085,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!(((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "process")) || (data8 === "thread"))){
+if(!((((((((((data8 === "qdisc") || (data8 === "filter")) || (data8 === "chain")) || (data8 === "table")) || (data8 === "rule")) || (data8 === "saved-root")) || (data8 === "proxy")) || (data8 === "resolver")) || (data8 === "process")) || (data8 === "thread"))){
 const err15 = {instancePath:instancePath+"/remaining/" + i0+"/type",schemaPath:"#/$defs/KernelObject/properties/type/enum",keyword:"enum",params:{allowedValues: schema40.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
@@ -2144,11 +2664,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data.http !== undefined){
-let data31 = data.http;
+if(data.dns !== undefined){
+let data31 = data.dns;
 if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.connections === undefined){
-const err63 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "connections"},message:"must have required property '"+"connections"+"'"};
+if(data31.queries === undefined){
+const err63 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "queries"},message:"must have required property '"+"queries"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2157,8 +2677,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data31.relayed === undefined){
-const err64 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "relayed"},message:"must have required property '"+"relayed"+"'"};
+if(data31.udp === undefined){
+const err64 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "udp"},message:"must have required property '"+"udp"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2167,8 +2687,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data31.requests === undefined){
-const err65 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+if(data31.tcp === undefined){
+const err65 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "tcp"},message:"must have required property '"+"tcp"+"'"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2177,8 +2697,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data31.faulted === undefined){
-const err66 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
+if(data31.matched === undefined){
+const err66 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "matched"},message:"must have required property '"+"matched"+"'"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2187,8 +2707,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data31.errors === undefined){
-const err67 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(data31.faulted === undefined){
+const err67 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2197,9 +2717,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-for(const key5 in data31){
-if(!(((((key5 === "connections") || (key5 === "relayed")) || (key5 === "requests")) || (key5 === "faulted")) || (key5 === "errors"))){
-const err68 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data31.forwarded === undefined){
+const err68 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "forwarded"},message:"must have required property '"+"forwarded"+"'"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2208,11 +2727,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data31.connections !== undefined){
-let data32 = data31.connections;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err69 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data31.upstreamErrors === undefined){
+const err69 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "upstreamErrors"},message:"must have required property '"+"upstreamErrors"+"'"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2221,9 +2737,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err70 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data31.malformed === undefined){
+const err70 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/required",keyword:"required",params:{missingProperty: "malformed"},message:"must have required property '"+"malformed"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2232,12 +2747,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-}
-if(data31.relayed !== undefined){
-let data33 = data31.relayed;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err71 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key5 in data31){
+if(!((((((((key5 === "queries") || (key5 === "udp")) || (key5 === "tcp")) || (key5 === "matched")) || (key5 === "faulted")) || (key5 === "forwarded")) || (key5 === "upstreamErrors")) || (key5 === "malformed"))){
+const err71 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2246,9 +2758,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err72 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data31.queries !== undefined){
+let data32 = data31.queries;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err72 = {instancePath:instancePath+"/dns/queries",schemaPath:"#/$defs/DNSReading/properties/queries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2257,12 +2771,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-}
-if(data31.requests !== undefined){
-let data34 = data31.requests;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err73 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err73 = {instancePath:instancePath+"/dns/queries",schemaPath:"#/$defs/DNSReading/properties/queries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2271,9 +2782,12 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err74 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data31.udp !== undefined){
+let data33 = data31.udp;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err74 = {instancePath:instancePath+"/dns/udp",schemaPath:"#/$defs/DNSReading/properties/udp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -2282,12 +2796,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-if(data31.faulted !== undefined){
-let data35 = data31.faulted;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err75 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err75 = {instancePath:instancePath+"/dns/udp",schemaPath:"#/$defs/DNSReading/properties/udp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -2296,9 +2807,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 0 || isNaN(data35)){
-const err76 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data31.tcp !== undefined){
+let data34 = data31.tcp;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err76 = {instancePath:instancePath+"/dns/tcp",schemaPath:"#/$defs/DNSReading/properties/tcp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -2307,12 +2821,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-if(data31.errors !== undefined){
-let data36 = data31.errors;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err77 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err77 = {instancePath:instancePath+"/dns/tcp",schemaPath:"#/$defs/DNSReading/properties/tcp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -2321,9 +2832,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err78 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data31.matched !== undefined){
+let data35 = data31.matched;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err78 = {instancePath:instancePath+"/dns/matched",schemaPath:"#/$defs/DNSReading/properties/matched/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -2332,11 +2846,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err79 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 0 || isNaN(data35)){
+const err79 = {instancePath:instancePath+"/dns/matched",schemaPath:"#/$defs/DNSReading/properties/matched/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -2347,8 +2859,11 @@ errors++;
 }
 }
 }
-else {
-const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data31.faulted !== undefined){
+let data36 = data31.faulted;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.nxdomain === undefined){
+const err80 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "nxdomain"},message:"must have required property '"+"nxdomain"+"'"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -2357,10 +2872,1414 @@ vErrors.push(err80);
 }
 errors++;
 }
+if(data36.servfail === undefined){
+const err81 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "servfail"},message:"must have required property '"+"servfail"+"'"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+if(data36.refused === undefined){
+const err82 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "refused"},message:"must have required property '"+"refused"+"'"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if(data36.timeout === undefined){
+const err83 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+if(data36.addresses === undefined){
+const err84 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "addresses"},message:"must have required property '"+"addresses"+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if(data36.delayed === undefined){
+const err85 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/required",keyword:"required",params:{missingProperty: "delayed"},message:"must have required property '"+"delayed"+"'"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+for(const key6 in data36){
+if(!((((((key6 === "nxdomain") || (key6 === "servfail")) || (key6 === "refused")) || (key6 === "timeout")) || (key6 === "addresses")) || (key6 === "delayed"))){
+const err86 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data36.nxdomain !== undefined){
+let data37 = data36.nxdomain;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err87 = {instancePath:instancePath+"/dns/faulted/nxdomain",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/nxdomain/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 0 || isNaN(data37)){
+const err88 = {instancePath:instancePath+"/dns/faulted/nxdomain",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/nxdomain/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+if(data36.servfail !== undefined){
+let data38 = data36.servfail;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err89 = {instancePath:instancePath+"/dns/faulted/servfail",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/servfail/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err90 = {instancePath:instancePath+"/dns/faulted/servfail",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/servfail/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data36.refused !== undefined){
+let data39 = data36.refused;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err91 = {instancePath:instancePath+"/dns/faulted/refused",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/refused/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err92 = {instancePath:instancePath+"/dns/faulted/refused",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/refused/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+if(data36.timeout !== undefined){
+let data40 = data36.timeout;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err93 = {instancePath:instancePath+"/dns/faulted/timeout",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 < 0 || isNaN(data40)){
+const err94 = {instancePath:instancePath+"/dns/faulted/timeout",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+if(data36.addresses !== undefined){
+let data41 = data36.addresses;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err95 = {instancePath:instancePath+"/dns/faulted/addresses",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/addresses/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 0 || isNaN(data41)){
+const err96 = {instancePath:instancePath+"/dns/faulted/addresses",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/addresses/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+if(data36.delayed !== undefined){
+let data42 = data36.delayed;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err97 = {instancePath:instancePath+"/dns/faulted/delayed",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/delayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err98 = {instancePath:instancePath+"/dns/faulted/delayed",schemaPath:"#/$defs/DNSReading/properties/faulted/properties/delayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/dns/faulted",schemaPath:"#/$defs/DNSReading/properties/faulted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data31.forwarded !== undefined){
+let data43 = data31.forwarded;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err100 = {instancePath:instancePath+"/dns/forwarded",schemaPath:"#/$defs/DNSReading/properties/forwarded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err101 = {instancePath:instancePath+"/dns/forwarded",schemaPath:"#/$defs/DNSReading/properties/forwarded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+if(data31.upstreamErrors !== undefined){
+let data44 = data31.upstreamErrors;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err102 = {instancePath:instancePath+"/dns/upstreamErrors",schemaPath:"#/$defs/DNSReading/properties/upstreamErrors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err103 = {instancePath:instancePath+"/dns/upstreamErrors",schemaPath:"#/$defs/DNSReading/properties/upstreamErrors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+if(data31.malformed !== undefined){
+let data45 = data31.malformed;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err104 = {instancePath:instancePath+"/dns/malformed",schemaPath:"#/$defs/DNSReading/properties/malformed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err105 = {instancePath:instancePath+"/dns/malformed",schemaPath:"#/$defs/DNSReading/properties/malformed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err106 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/DNSReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data.http !== undefined){
+let data46 = data.http;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.connections === undefined){
+const err107 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "connections"},message:"must have required property '"+"connections"+"'"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(data46.relayed === undefined){
+const err108 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "relayed"},message:"must have required property '"+"relayed"+"'"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if(data46.requests === undefined){
+const err109 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "requests"},message:"must have required property '"+"requests"+"'"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if(data46.faulted === undefined){
+const err110 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if(data46.errors === undefined){
+const err111 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+for(const key7 in data46){
+if(!(((((key7 === "connections") || (key7 === "relayed")) || (key7 === "requests")) || (key7 === "faulted")) || (key7 === "errors"))){
+const err112 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data46.connections !== undefined){
+let data47 = data46.connections;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err113 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 0 || isNaN(data47)){
+const err114 = {instancePath:instancePath+"/http/connections",schemaPath:"#/$defs/HTTPReading/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+if(data46.relayed !== undefined){
+let data48 = data46.relayed;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err115 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 < 0 || isNaN(data48)){
+const err116 = {instancePath:instancePath+"/http/relayed",schemaPath:"#/$defs/HTTPReading/properties/relayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+if(data46.requests !== undefined){
+let data49 = data46.requests;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err117 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 0 || isNaN(data49)){
+const err118 = {instancePath:instancePath+"/http/requests",schemaPath:"#/$defs/HTTPReading/properties/requests/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+if(data46.faulted !== undefined){
+let data50 = data46.faulted;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err119 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 < 0 || isNaN(data50)){
+const err120 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+if(data46.errors !== undefined){
+let data51 = data46.errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err121 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 < 0 || isNaN(data51)){
+const err122 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+else {
+const err124 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
 validate29.errors = vErrors;
 return errors === 0;
 }
 validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema50 = {"type":"object","additionalProperties":false,"required":["resolvConf","nameservers","search","ndots","names"],"properties":{"resolvConf":{"type":"string"},"nameservers":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":3}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"search":{"type":"array","maxItems":32,"items":{"type":"string"}},"ndots":{"type":"integer","minimum":0,"maximum":15},"names":{"type":"array","items":{"$ref":"#/$defs/ResolveNameResult"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"}}};
+const schema51 = {"type":"object","additionalProperties":false,"required":["name","resolutions","answered","empty","rcodes","timeouts","errors","unsent"],"properties":{"name":{"type":"string"},"resolutions":{"type":"integer","minimum":0},"answered":{"type":"integer","minimum":0},"empty":{"type":"integer","minimum":0},"rcodes":{"type":"object","maxProperties":16,"propertyNames":{"pattern":"^[A-Z0-9]{1,16}$"},"additionalProperties":{"type":"integer","minimum":0}},"timeouts":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"unsent":{"type":"integer","minimum":0},"latencyMs":{"type":"object","additionalProperties":false,"required":["min","p50","p90","p99","max","mean"],"properties":{"min":{"type":"number","minimum":0},"p50":{"type":"number","minimum":0},"p90":{"type":"number","minimum":0},"p99":{"type":"number","minimum":0},"max":{"type":"number","minimum":0},"mean":{"type":"number","minimum":0}}},"addresses":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"fqdn":{"type":"string"}}};
+const pattern5 = new RegExp("^[A-Z0-9]{1,16}$", "");
+
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate32.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.resolvConf === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "resolvConf"},message:"must have required property '"+"resolvConf"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.nameservers === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nameservers"},message:"must have required property '"+"nameservers"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.search === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "search"},message:"must have required property '"+"search"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.ndots === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ndots"},message:"must have required property '"+"ndots"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.names === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "names"},message:"must have required property '"+"names"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "resolvConf") || (key0 === "nameservers")) || (key0 === "search")) || (key0 === "ndots")) || (key0 === "names"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resolvConf !== undefined){
+if(typeof data.resolvConf !== "string"){
+const err6 = {instancePath:instancePath+"/resolvConf",schemaPath:"#/properties/resolvConf/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.nameservers !== undefined){
+let data1 = data.nameservers;
+if(Array.isArray(data1)){
+if(data1.length > 3){
+const err7 = {instancePath:instancePath+"/nameservers",schemaPath:"#/properties/nameservers/allOf/0/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data1[i0] !== "string"){
+const err8 = {instancePath:instancePath+"/nameservers/" + i0,schemaPath:"#/properties/nameservers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/nameservers",schemaPath:"#/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.search !== undefined){
+let data3 = data.search;
+if(Array.isArray(data3)){
+if(data3.length > 32){
+const err10 = {instancePath:instancePath+"/search",schemaPath:"#/properties/search/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data3[i1] !== "string"){
+const err11 = {instancePath:instancePath+"/search/" + i1,schemaPath:"#/properties/search/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/search",schemaPath:"#/properties/search/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.ndots !== undefined){
+let data5 = data.ndots;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/ndots",schemaPath:"#/properties/ndots/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 15 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/ndots",schemaPath:"#/properties/ndots/maximum",keyword:"maximum",params:{comparison: "<=", limit: 15},message:"must be <= 15"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/ndots",schemaPath:"#/properties/ndots/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+if(data.names !== undefined){
+let data6 = data.names;
+if(Array.isArray(data6)){
+if(data6.length > 16){
+const err16 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/allOf/0/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(Array.isArray(data6)){
+const len2 = data6.length;
+for(let i2=0; i2<len2; i2++){
+let data7 = data6[i2];
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.name === undefined){
+const err17 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data7.resolutions === undefined){
+const err18 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "resolutions"},message:"must have required property '"+"resolutions"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data7.answered === undefined){
+const err19 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "answered"},message:"must have required property '"+"answered"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data7.empty === undefined){
+const err20 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "empty"},message:"must have required property '"+"empty"+"'"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data7.rcodes === undefined){
+const err21 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "rcodes"},message:"must have required property '"+"rcodes"+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data7.timeouts === undefined){
+const err22 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "timeouts"},message:"must have required property '"+"timeouts"+"'"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data7.errors === undefined){
+const err23 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data7.unsent === undefined){
+const err24 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/required",keyword:"required",params:{missingProperty: "unsent"},message:"must have required property '"+"unsent"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+for(const key1 in data7){
+if(!(func1.call(schema51.properties, key1))){
+const err25 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data7.name !== undefined){
+if(typeof data7.name !== "string"){
+const err26 = {instancePath:instancePath+"/names/" + i2+"/name",schemaPath:"#/$defs/ResolveNameResult/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data7.resolutions !== undefined){
+let data9 = data7.resolutions;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err27 = {instancePath:instancePath+"/names/" + i2+"/resolutions",schemaPath:"#/$defs/ResolveNameResult/properties/resolutions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err28 = {instancePath:instancePath+"/names/" + i2+"/resolutions",schemaPath:"#/$defs/ResolveNameResult/properties/resolutions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+if(data7.answered !== undefined){
+let data10 = data7.answered;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err29 = {instancePath:instancePath+"/names/" + i2+"/answered",schemaPath:"#/$defs/ResolveNameResult/properties/answered/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+const err30 = {instancePath:instancePath+"/names/" + i2+"/answered",schemaPath:"#/$defs/ResolveNameResult/properties/answered/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+if(data7.empty !== undefined){
+let data11 = data7.empty;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err31 = {instancePath:instancePath+"/names/" + i2+"/empty",schemaPath:"#/$defs/ResolveNameResult/properties/empty/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err32 = {instancePath:instancePath+"/names/" + i2+"/empty",schemaPath:"#/$defs/ResolveNameResult/properties/empty/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+if(data7.rcodes !== undefined){
+let data12 = data7.rcodes;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(Object.keys(data12).length > 16){
+const err33 = {instancePath:instancePath+"/names/" + i2+"/rcodes",schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+for(const key2 in data12){
+const _errs34 = errors;
+if(typeof key2 === "string"){
+if(!pattern5.test(key2)){
+const err34 = {instancePath:instancePath+"/names/" + i2+"/rcodes",schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Z0-9]{1,16}$"},message:"must match pattern \""+"^[A-Z0-9]{1,16}$"+"\"",propertyName:key2};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+var valid11 = _errs34 === errors;
+if(!valid11){
+const err35 = {instancePath:instancePath+"/names/" + i2+"/rcodes",schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+for(const key3 in data12){
+let data13 = data12[key3];
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err36 = {instancePath:instancePath+"/names/" + i2+"/rcodes/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err37 = {instancePath:instancePath+"/names/" + i2+"/rcodes/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/names/" + i2+"/rcodes",schemaPath:"#/$defs/ResolveNameResult/properties/rcodes/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data7.timeouts !== undefined){
+let data14 = data7.timeouts;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err39 = {instancePath:instancePath+"/names/" + i2+"/timeouts",schemaPath:"#/$defs/ResolveNameResult/properties/timeouts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err40 = {instancePath:instancePath+"/names/" + i2+"/timeouts",schemaPath:"#/$defs/ResolveNameResult/properties/timeouts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data7.errors !== undefined){
+let data15 = data7.errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err41 = {instancePath:instancePath+"/names/" + i2+"/errors",schemaPath:"#/$defs/ResolveNameResult/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+const err42 = {instancePath:instancePath+"/names/" + i2+"/errors",schemaPath:"#/$defs/ResolveNameResult/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+}
+if(data7.unsent !== undefined){
+let data16 = data7.unsent;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err43 = {instancePath:instancePath+"/names/" + i2+"/unsent",schemaPath:"#/$defs/ResolveNameResult/properties/unsent/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err44 = {instancePath:instancePath+"/names/" + i2+"/unsent",schemaPath:"#/$defs/ResolveNameResult/properties/unsent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+if(data7.latencyMs !== undefined){
+let data17 = data7.latencyMs;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.min === undefined){
+const err45 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "min"},message:"must have required property '"+"min"+"'"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(data17.p50 === undefined){
+const err46 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "p50"},message:"must have required property '"+"p50"+"'"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(data17.p90 === undefined){
+const err47 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "p90"},message:"must have required property '"+"p90"+"'"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if(data17.p99 === undefined){
+const err48 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "p99"},message:"must have required property '"+"p99"+"'"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(data17.max === undefined){
+const err49 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(data17.mean === undefined){
+const err50 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+for(const key4 in data17){
+if(!((((((key4 === "min") || (key4 === "p50")) || (key4 === "p90")) || (key4 === "p99")) || (key4 === "max")) || (key4 === "mean"))){
+const err51 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+if(data17.min !== undefined){
+let data18 = data17.min;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err52 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/min",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/min",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/min/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data17.p50 !== undefined){
+let data19 = data17.p50;
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err54 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p50",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p50/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p50",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p50/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+if(data17.p90 !== undefined){
+let data20 = data17.p90;
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err56 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p90",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p90/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p90",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p90/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data17.p99 !== undefined){
+let data21 = data17.p99;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err58 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data17.max !== undefined){
+let data22 = data17.max;
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err60 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data17.mean !== undefined){
+let data23 = data17.mean;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err62 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data7.addresses !== undefined){
+let data24 = data7.addresses;
+if(Array.isArray(data24)){
+if(data24.length > 16){
+const err65 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/allOf/0/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(Array.isArray(data24)){
+const len3 = data24.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data24[i3] !== "string"){
+const err66 = {instancePath:instancePath+"/names/" + i2+"/addresses/" + i3,schemaPath:"#/$defs/ResolveNameResult/properties/addresses/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data7.fqdn !== undefined){
+if(typeof data7.fqdn !== "string"){
+const err68 = {instancePath:instancePath+"/names/" + i2+"/fqdn",schemaPath:"#/$defs/ResolveNameResult/properties/fqdn/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+else {
+const err70 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+validate32.errors = vErrors;
+return errors === 0;
+}
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -2555,9 +4474,13 @@ vErrors.push(err9);
 }
 errors++;
 }
+const _errs14 = errors;
+let valid5 = true;
+const _errs15 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.protocol === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "protocol"},message:"must have required property '"+"protocol"+"'"};
+let missing2;
+if(((data.op === undefined) && (missing2 = "op")) || ((data.ok === undefined) && (missing2 = "ok"))){
+const err10 = {};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2566,8 +4489,11 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.op === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'"};
+else {
+if(data.op !== undefined){
+const _errs16 = errors;
+if("resolve" !== data.op){
+const err11 = {};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2576,8 +4502,16 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.ok === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
+var valid6 = _errs16 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.ok !== undefined){
+const _errs17 = errors;
+if(true !== data.ok){
+const err12 = {};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2586,8 +4520,29 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data.agent === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'"};
+var valid6 = _errs17 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+var _valid2 = _errs15 === errors;
+errors = _errs14;
+if(vErrors !== null){
+if(_errs14){
+vErrors.length = _errs14;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid2){
+const _errs18 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.resolved === undefined){
+const err13 = {instancePath,schemaPath:"#/allOf/2/then/required",keyword:"required",params:{missingProperty: "resolved"},message:"must have required property '"+"resolved"+"'"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2596,8 +4551,12 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data.commands === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "commands"},message:"must have required property '"+"commands"+"'"};
+}
+var _valid2 = _errs18 === errors;
+valid5 = _valid2;
+}
+if(!valid5){
+const err14 = {instancePath,schemaPath:"#/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2606,9 +4565,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema32.properties, key0))){
-const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.protocol === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "protocol"},message:"must have required property '"+"protocol"+"'"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2617,10 +4576,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-if(data.protocol !== undefined){
-if(1 !== data.protocol){
-const err16 = {instancePath:instancePath+"/protocol",schemaPath:"#/$defs/ProtocolVersion/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
+if(data.op === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2629,11 +4586,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data.op !== undefined){
-let data5 = data.op;
-if(typeof data5 !== "string"){
-const err17 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.ok === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2642,8 +4596,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!(((((data5 === "apply") || (data5 === "revert")) || (data5 === "renew")) || (data5 === "status")) || (data5 === "sweep"))){
-const err18 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/enum",keyword:"enum",params:{allowedValues: schema32.properties.op.enum},message:"must be equal to one of the allowed values"};
+if(data.agent === undefined){
+const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2652,10 +4606,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data.ok !== undefined){
-if(typeof data.ok !== "boolean"){
-const err19 = {instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.commands === undefined){
+const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "commands"},message:"must have required property '"+"commands"+"'"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2664,12 +4616,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data.agent !== undefined){
-let data7 = data.agent;
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(data7.name === undefined){
-const err20 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key0 in data){
+if(!(func1.call(schema32.properties, key0))){
+const err20 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2678,8 +4627,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data7.runId === undefined){
-const err21 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "runId"},message:"must have required property '"+"runId"+"'"};
+}
+if(data.protocol !== undefined){
+if(1 !== data.protocol){
+const err21 = {instancePath:instancePath+"/protocol",schemaPath:"#/$defs/ProtocolVersion/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2688,8 +4639,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data7.version === undefined){
-const err22 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
+}
+if(data.op !== undefined){
+let data7 = data.op;
+if(typeof data7 !== "string"){
+const err22 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2698,8 +4652,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data7.ttlLeftMs === undefined){
-const err23 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "ttlLeftMs"},message:"must have required property '"+"ttlLeftMs"+"'"};
+if(!((((((data7 === "apply") || (data7 === "revert")) || (data7 === "renew")) || (data7 === "status")) || (data7 === "sweep")) || (data7 === "resolve"))){
+const err23 = {instancePath:instancePath+"/op",schemaPath:"#/properties/op/enum",keyword:"enum",params:{allowedValues: schema32.properties.op.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2708,9 +4662,10 @@ vErrors.push(err23);
 }
 errors++;
 }
-for(const key1 in data7){
-if(!(((((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend")) || (key1 === "firewall")) || (key1 === "locking"))){
-const err24 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.ok !== undefined){
+if(typeof data.ok !== "boolean"){
+const err24 = {instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2720,9 +4675,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data7.name !== undefined){
-if(typeof data7.name !== "string"){
-const err25 = {instancePath:instancePath+"/agent/name",schemaPath:"#/$defs/AgentInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.agent !== undefined){
+let data9 = data.agent;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.name === undefined){
+const err25 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2731,10 +4688,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data7.runId !== undefined){
-if(typeof data7.runId !== "string"){
-const err26 = {instancePath:instancePath+"/agent/runId",schemaPath:"#/$defs/AgentInfo/properties/runId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.runId === undefined){
+const err26 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "runId"},message:"must have required property '"+"runId"+"'"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2743,10 +4698,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data7.version !== undefined){
-if(typeof data7.version !== "string"){
-const err27 = {instancePath:instancePath+"/agent/version",schemaPath:"#/$defs/AgentInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.version === undefined){
+const err27 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2755,11 +4708,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data7.ttlLeftMs !== undefined){
-let data11 = data7.ttlLeftMs;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data9.ttlLeftMs === undefined){
+const err28 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/required",keyword:"required",params:{missingProperty: "ttlLeftMs"},message:"must have required property '"+"ttlLeftMs"+"'"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2768,9 +4718,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key1 in data9){
+if(!(((((((key1 === "name") || (key1 === "runId")) || (key1 === "version")) || (key1 === "ttlLeftMs")) || (key1 === "iptablesBackend")) || (key1 === "firewall")) || (key1 === "locking"))){
+const err29 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2780,11 +4730,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-if(data7.iptablesBackend !== undefined){
-let data12 = data7.iptablesBackend;
-if(typeof data12 !== "string"){
-const err30 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.name !== undefined){
+if(typeof data9.name !== "string"){
+const err30 = {instancePath:instancePath+"/agent/name",schemaPath:"#/$defs/AgentInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2793,8 +4741,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(!(((data12 === "nft") || (data12 === "legacy")) || (data12 === "none"))){
-const err31 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/enum",keyword:"enum",params:{allowedValues: schema34.properties.iptablesBackend.enum},message:"must be equal to one of the allowed values"};
+}
+if(data9.runId !== undefined){
+if(typeof data9.runId !== "string"){
+const err31 = {instancePath:instancePath+"/agent/runId",schemaPath:"#/$defs/AgentInfo/properties/runId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2804,10 +4754,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data7.firewall !== undefined){
-let data13 = data7.firewall;
-if(typeof data13 !== "string"){
-const err32 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.version !== undefined){
+if(typeof data9.version !== "string"){
+const err32 = {instancePath:instancePath+"/agent/version",schemaPath:"#/$defs/AgentInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2816,8 +4765,11 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!((((data13 === "nftables") || (data13 === "iptables-nft")) || (data13 === "iptables-legacy")) || (data13 === "none"))){
-const err33 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/enum",keyword:"enum",params:{allowedValues: schema34.properties.firewall.enum},message:"must be equal to one of the allowed values"};
+}
+if(data9.ttlLeftMs !== undefined){
+let data13 = data9.ttlLeftMs;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err33 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2826,10 +4778,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-if(data7.locking !== undefined){
-if(typeof data7.locking !== "boolean"){
-const err34 = {instancePath:instancePath+"/agent/locking",schemaPath:"#/$defs/AgentInfo/properties/locking/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err34 = {instancePath:instancePath+"/agent/ttlLeftMs",schemaPath:"#/$defs/AgentInfo/properties/ttlLeftMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2840,13 +4791,72 @@ errors++;
 }
 }
 }
-else {
-const err35 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data9.iptablesBackend !== undefined){
+let data14 = data9.iptablesBackend;
+if(typeof data14 !== "string"){
+const err35 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
 else {
 vErrors.push(err35);
+}
+errors++;
+}
+if(!(((data14 === "nft") || (data14 === "legacy")) || (data14 === "none"))){
+const err36 = {instancePath:instancePath+"/agent/iptablesBackend",schemaPath:"#/$defs/AgentInfo/properties/iptablesBackend/enum",keyword:"enum",params:{allowedValues: schema34.properties.iptablesBackend.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data9.firewall !== undefined){
+let data15 = data9.firewall;
+if(typeof data15 !== "string"){
+const err37 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(!((((data15 === "nftables") || (data15 === "iptables-nft")) || (data15 === "iptables-legacy")) || (data15 === "none"))){
+const err38 = {instancePath:instancePath+"/agent/firewall",schemaPath:"#/$defs/AgentInfo/properties/firewall/enum",keyword:"enum",params:{allowedValues: schema34.properties.firewall.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data9.locking !== undefined){
+if(typeof data9.locking !== "boolean"){
+const err39 = {instancePath:instancePath+"/agent/locking",schemaPath:"#/$defs/AgentInfo/properties/locking/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/agent",schemaPath:"#/$defs/AgentInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -2858,71 +4868,14 @@ errors = vErrors.length;
 }
 }
 if(data.commands !== undefined){
-let data16 = data.commands;
-if(Array.isArray(data16)){
-const len0 = data16.length;
-for(let i0=0; i0<len0; i0++){
-let data17 = data16[i0];
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.argv === undefined){
-const err36 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if(data17.exitCode === undefined){
-const err37 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-if(data17.durationMs === undefined){
-const err38 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-for(const key2 in data17){
-if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
-const err39 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-}
-if(data17.argv !== undefined){
-let data18 = data17.argv;
+let data18 = data.commands;
 if(Array.isArray(data18)){
-if(data18.length < 1){
-const err40 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-const len1 = data18.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data18[i1] !== "string"){
-const err41 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+let data19 = data18[i0];
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.argv === undefined){
+const err41 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2931,10 +4884,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data19.exitCode === undefined){
+const err42 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2943,10 +4894,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-if(data17.stdin !== undefined){
-if(typeof data17.stdin !== "string"){
-const err43 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.durationMs === undefined){
+const err43 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2955,11 +4904,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data17.exitCode !== undefined){
-let data21 = data17.exitCode;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err44 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key2 in data19){
+if(!(((((key2 === "argv") || (key2 === "stdin")) || (key2 === "exitCode")) || (key2 === "stderr")) || (key2 === "durationMs"))){
+const err44 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2969,9 +4916,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data17.stderr !== undefined){
-if(typeof data17.stderr !== "string"){
-const err45 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19.argv !== undefined){
+let data20 = data19.argv;
+if(Array.isArray(data20)){
+if(data20.length < 1){
+const err45 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2980,12 +4929,10 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data17.durationMs !== undefined){
-let data23 = data17.durationMs;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err46 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data20[i1] !== "string"){
+const err46 = {instancePath:instancePath+"/commands/" + i0+"/argv/" + i1,schemaPath:"#/$defs/CommandRun/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2995,8 +4942,9 @@ vErrors.push(err46);
 errors++;
 }
 }
+}
 else {
-const err47 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err47 = {instancePath:instancePath+"/commands/" + i0+"/argv",schemaPath:"#/$defs/CommandRun/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3006,9 +4954,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19.stdin !== undefined){
+if(typeof data19.stdin !== "string"){
+const err48 = {instancePath:instancePath+"/commands/" + i0+"/stdin",schemaPath:"#/$defs/CommandRun/properties/stdin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3018,9 +4966,10 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data19.exitCode !== undefined){
+let data23 = data19.exitCode;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err49 = {instancePath:instancePath+"/commands/" + i0+"/exitCode",schemaPath:"#/$defs/CommandRun/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3030,25 +4979,9 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data.fault !== undefined){
-if(!(validate24(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.faults !== undefined){
-let data25 = data.faults;
-if(Array.isArray(data25)){
-const len2 = data25.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate24(data25[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data25,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data19.stderr !== undefined){
+if(typeof data19.stderr !== "string"){
+const err50 = {instancePath:instancePath+"/commands/" + i0+"/stderr",schemaPath:"#/$defs/CommandRun/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3058,19 +4991,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data.reverted !== undefined){
-let data27 = data.reverted;
-if(Array.isArray(data27)){
-const len3 = data27.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate29(data27[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data27,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data19.durationMs !== undefined){
+let data25 = data19.durationMs;
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err51 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3080,19 +5005,8 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data.orphans !== undefined){
-let data29 = data.orphans;
-if(Array.isArray(data29)){
-const len4 = data29.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate29(data29[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data29,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
 else {
-const err52 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err52 = {instancePath:instancePath+"/commands/" + i0+"/durationMs",schemaPath:"#/$defs/CommandRun/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3104,12 +5018,114 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err53 = {instancePath:instancePath+"/commands/" + i0,schemaPath:"#/$defs/CommandRun/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err53];
 }
 else {
 vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/commands",schemaPath:"#/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data.fault !== undefined){
+if(!(validate24(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+if(data.faults !== undefined){
+let data27 = data.faults;
+if(Array.isArray(data27)){
+const len2 = data27.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate24(data27[i2], {instancePath:instancePath+"/faults/" + i2,parentData:data27,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+if(data.reverted !== undefined){
+let data29 = data.reverted;
+if(Array.isArray(data29)){
+const len3 = data29.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate29(data29[i3], {instancePath:instancePath+"/reverted/" + i3,parentData:data29,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/reverted",schemaPath:"#/properties/reverted/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data.orphans !== undefined){
+let data31 = data.orphans;
+if(Array.isArray(data31)){
+const len4 = data31.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate29(data31[i4], {instancePath:instancePath+"/orphans/" + i4,parentData:data31,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/orphans",schemaPath:"#/properties/orphans/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data.resolved !== undefined){
+if(!(validate32(data.resolved, {instancePath:instancePath+"/resolved",parentData:data,parentDataProperty:"resolved",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
 }
 errors++;
 }
