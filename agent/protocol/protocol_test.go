@@ -29,6 +29,8 @@ func TestParseValidRequests(t *testing.T) {
 		`{"protocol":1,"op":"sweep","runId":"a","own":true}`,
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"h","leaseMs":1000,"spec":{"kind":"http","http":{"port":80}}}}`,
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"h","leaseMs":1000,"spec":{"kind":"http","interface":"eth0","http":{"port":8080,"delayMs":100,"jitterMs":5,"errorRate":30,"errorCode":503,"errorBody":"busy","exclude":["/healthz","/static/"],"methods":["GET","POST"]}}}}`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"g","leaseMs":1000,"spec":{"kind":"grpc","grpc":{"port":50051}}}}`,
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"g","leaseMs":1000,"spec":{"kind":"grpc","interface":"eth0","grpc":{"port":50051,"delayMs":100,"jitterMs":5,"errorRate":30,"status":8,"message":"busy now","exclude":["helloworld.Greeter/SayHello","Plain","a.b.C"],"faultHealth":true}}}}`,
 	} {
 		req, err := Parse([]byte(raw))
 		if err != nil {
@@ -46,6 +48,10 @@ func TestParseValidRequests(t *testing.T) {
 	req, _ = Parse([]byte(`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"f","leaseMs":1000,"spec":{"kind":"http","http":{"port":80,"errorRate":20,"errorCode":503,"exclude":["/healthz"],"methods":["GET"]}}}}`))
 	if h := req.Fault.Spec.HTTP; h.Port != 80 || *h.ErrorRate != 20 || h.ErrorCode != 503 || h.Exclude[0] != "/healthz" || h.Methods[0] != "GET" || h.DelayMs != nil {
 		t.Fatalf("decoded %+v", req.Fault.Spec.HTTP)
+	}
+	req, _ = Parse([]byte(`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"f","leaseMs":1000,"spec":{"kind":"grpc","grpc":{"port":81,"errorRate":20,"status":14,"message":"m","exclude":["p.S"],"faultHealth":true}}}}`))
+	if g := req.Fault.Spec.GRPC; g.Port != 81 || *g.ErrorRate != 20 || g.Status != 14 || g.Message != "m" || g.Exclude[0] != "p.S" || !g.FaultHealth || g.DelayMs != nil {
+		t.Fatalf("decoded %+v", req.Fault.Spec.GRPC)
 	}
 }
 
@@ -72,6 +78,17 @@ func TestParseRefusesWithAClearMessage(t *testing.T) {
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"exclude":["healthz"]}}}}`:         "/fault/spec/http/exclude/0",
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","http":{"port":80,"methods":["get"]}}}}`:             "/fault/spec/http/methods/0",
 		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"http","scope":{"port":80},"http":{"port":80}}}}`:           "additional properties 'scope' not allowed",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{}}}}`:                                        "missing property 'port'",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":70000}}}}`:                            "/fault/spec/grpc/port: maximum",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"status":14}}}}`:                   "'errorRate' required, if 'status' exists",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"message":"m"}}}}`:                 "'errorRate' required, if 'message' exists",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"jitterMs":3}}}}`:                  "'delayMs' required, if 'jitterMs' exists",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"errorRate":5,"status":0}}}}`:      "/fault/spec/grpc/status: minimum",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"errorRate":5,"status":17}}}}`:     "/fault/spec/grpc/status: maximum",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"exclude":["/p.S/M"]}}}}`:          "/fault/spec/grpc/exclude/0",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"exclude":["p.S/M/x"]}}}}`:         "/fault/spec/grpc/exclude/0",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","grpc":{"port":80,"faultHealth":"yes"}}}}`:           "/fault/spec/grpc/faultHealth",
+		`{"protocol":1,"op":"apply","runId":"a","fault":{"id":"x","leaseMs":5000,"spec":{"kind":"grpc","http":{"port":80}}}}`:                               "missing property 'grpc'",
 	} {
 		_, err := Parse([]byte(raw))
 		if err == nil {
@@ -106,6 +123,15 @@ func TestEncodedRepliesValidate(t *testing.T) {
 	r := &Reply{Protocol: 1, Op: OpApply, OK: true, Agent: AgentInfo{Name: "a", RunID: "r", Version: "v"},
 		Fault: &FaultState{ID: "f", RunID: "r", Kind: KindNetem, Interface: "eth0", Detail: "d"}}
 	if err := ValidateReply(r); err != nil {
+		t.Fatal(err)
+	}
+	g := &GRPCReading{Connections: GRPCConnections{H2C: 2, HTTP1: 1}, Calls: 10, Faulted: 8, Errors: 3, Delayed: 5, Relayed: 7, StreamsReset: 1, Excluded: 2}
+	rv := &Reply{Protocol: 1, Op: OpRevert, OK: true, Agent: r.Agent, Reverted: []RevertOutcome{{FaultID: "g", Confirmed: true, Detail: "d", GRPC: g, HTTP: &HTTPReading{H2C: 1}}}}
+	if err := ValidateReply(rv); err != nil {
+		t.Fatal(err)
+	}
+	st := &Reply{Protocol: 1, Op: OpStatus, OK: true, Agent: r.Agent, Faults: []FaultState{{ID: "g", RunID: "r", Kind: KindGRPC, Detail: "d", GRPC: g}}}
+	if err := ValidateReply(st); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := Encode(r)

@@ -23,6 +23,7 @@ const (
 	KindKill      = "kill"
 	KindStress    = "stress"
 	KindHTTP      = "http"
+	KindGRPC      = "grpc"
 )
 
 // Request is any of the schema's requests; Op says which fields are set.
@@ -60,7 +61,7 @@ type FaultRequest struct {
 }
 
 // FaultSpec is a fault as what it is: its kind and parameters (the union of NetemSpec,
-// PartitionSpec, HttpSpec, KillSpec and StressSpec; Kind says which).
+// PartitionSpec, HttpSpec, GrpcSpec, KillSpec and StressSpec; Kind says which).
 type FaultSpec struct {
 	Kind      string       `json:"kind"`
 	Interface string       `json:"interface,omitempty"`
@@ -68,6 +69,7 @@ type FaultSpec struct {
 	Netem     *NetemParams `json:"netem,omitempty"`
 	HTTP      *HTTPParams  `json:"http,omitempty"`
 	DNS       *DNSParams   `json:"dns,omitempty"`
+	GRPC      *GRPCParams  `json:"grpc,omitempty"`
 	// kill
 	Signal      string `json:"signal,omitempty"`
 	Container   string `json:"container,omitempty"`
@@ -99,6 +101,22 @@ type HTTPParams struct {
 	ErrorBody string   `json:"errorBody,omitempty"`
 	Exclude   []string `json:"exclude,omitempty"`
 	Methods   []string `json:"methods,omitempty"`
+}
+
+// GRPCParams are a gRPC fault's: the port the pod serves, and what the proxy does to each
+// faulted call.
+type GRPCParams struct {
+	Port      int      `json:"port"`
+	DelayMs   *float64 `json:"delayMs,omitempty"`
+	JitterMs  *float64 `json:"jitterMs,omitempty"`
+	ErrorRate *float64 `json:"errorRate,omitempty"`
+	// Status is the gRPC code of an injected error (1..16); 0: the default, 14 UNAVAILABLE.
+	Status  int      `json:"status,omitempty"`
+	Message string   `json:"message,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	// FaultHealth: also fault grpc.health.v1.Health (by default it passes untouched, so the
+	// kubelet's gRPC probes do not restart the pod).
+	FaultHealth bool `json:"faultHealth,omitempty"`
 }
 
 // NetemParams are netem's options; only those given are set.
@@ -212,6 +230,7 @@ type FaultState struct {
 	Kill            *KillState     `json:"kill,omitempty"`
 	Stress          *StressReading `json:"stress,omitempty"`
 	DNS             *DNSReading    `json:"dns,omitempty"`
+	GRPC            *GRPCReading   `json:"grpc,omitempty"`
 }
 
 // KillState says which process a kill signals, and how.
@@ -307,6 +326,7 @@ type RevertOutcome struct {
 	Stress    *StressReading `json:"stress,omitempty"`
 	HTTP      *HTTPReading   `json:"http,omitempty"`
 	DNS       *DNSReading    `json:"dns,omitempty"`
+	GRPC      *GRPCReading   `json:"grpc,omitempty"`
 }
 
 // HTTPReading is what an http fault's proxy did while it served.
@@ -314,8 +334,29 @@ type HTTPReading struct {
 	Connections int64 `json:"connections"`
 	Relayed     int64 `json:"relayed"`
 	Requests    int64 `json:"requests"`
-	Faulted     int64 `json:"faulted"`
-	Errors      int64 `json:"errors"`
+	// H2C: connections that spoke h2c (their requests are in Requests).
+	H2C     int64 `json:"h2c,omitempty"`
+	Faulted int64 `json:"faulted"`
+	Errors  int64 `json:"errors"`
+}
+
+// GRPCReading is what a grpc fault's proxy did while it served.
+type GRPCReading struct {
+	Connections  GRPCConnections `json:"connections"`
+	Calls        int64           `json:"calls"`
+	Faulted      int64           `json:"faulted"`
+	Errors       int64           `json:"errors"`
+	Delayed      int64           `json:"delayed"`
+	Relayed      int64           `json:"relayed"`
+	StreamsReset int64           `json:"streamsReset"`
+	Excluded     int64           `json:"excluded"`
+}
+
+// GRPCConnections counts a grpc fault's client connections by what they spoke.
+type GRPCConnections struct {
+	H2C           int64 `json:"h2c"`
+	HTTP1         int64 `json:"http1"`
+	PassedThrough int64 `json:"passedThrough"`
 }
 
 // ExitCode is the exit status of `chaos-agent request` for a reply, as the schema's description

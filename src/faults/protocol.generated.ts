@@ -35,7 +35,7 @@ export type LeaseMs = number;
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "FaultSpec".
  */
-export type FaultSpec = NetemSpec | PartitionSpec | HttpSpec | KillSpec | StressSpec | DnsSpec;
+export type FaultSpec = NetemSpec | PartitionSpec | HttpSpec | GrpcSpec | KillSpec | StressSpec | DnsSpec;
 /**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "InterfaceName".
@@ -226,7 +226,7 @@ export interface PartitionSpec {
   scope?: Scope;
 }
 /**
- * HTTP faults on a TCP port the pod serves. The agent starts a proxy in its own process, redirects the port's incoming traffic on the interface to it (iptables nat REDIRECT in a chain of the fault's own, in every family the interface has) and resets the connections opened before the fault (sock_destroy where the kernel has it; a tcp-reset rule for their next packet in any case), so every request goes through the proxy, which forwards it to the application. HTTP/1.0 and HTTP/1.1 requests are faulted; anything else on the port (TLS, HTTP/2, an upgraded connection) is relayed byte for byte. On revert the rules go first, then the proxy closes its connections so clients reconnect directly.
+ * HTTP faults on a TCP port the pod serves. The agent starts a proxy in its own process, redirects the port's incoming traffic on the interface to it (iptables nat REDIRECT in a chain of the fault's own, in every family the interface has) and resets the connections opened before the fault (sock_destroy where the kernel has it; a tcp-reset rule for their next packet in any case), so every request goes through the proxy, which forwards it to the application. HTTP/1.0 and HTTP/1.1 requests are faulted, and so are the requests of an unencrypted HTTP/2 connection with prior knowledge (h2c, told by its connection preface) except gRPC calls (`content-type: application/grpc…`), which pass untouched (the `grpc` kind faults them); anything else on the port (TLS, an upgraded connection) is relayed byte for byte. On revert the rules go first, then the proxy closes its connections so clients reconnect directly.
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "HttpSpec".
@@ -270,6 +270,50 @@ export interface HttpParams {
    * @minItems 1
    */
   methods?: [string, ...string[]];
+}
+/**
+ * gRPC faults on a TCP port the pod serves, by the same proxy as `http` (redirect, reset of the connections opened before the fault, revert): on an h2c connection (HTTP/2 with prior knowledge, as gRPC runs in a cluster), each gRPC call (`content-type: application/grpc…`) is faulted at its start, unary or streaming. Requests that are not gRPC calls, and HTTP/1.x connections, are forwarded untouched; TLS is relayed byte for byte (nothing faulted: the runner warns). On revert the rules go first, then the proxy ends its calls in flight (bounded) and closes its connections so clients reconnect directly.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "GrpcSpec".
+ */
+export interface GrpcSpec {
+  kind: "grpc";
+  interface?: InterfaceName;
+  grpc: GrpcParams;
+}
+/**
+ * What the proxy does to each faulted gRPC call: wait `delayMs` (± `jitterMs`, uniform) before forwarding it, and answer `errorRate` percent of them with the gRPC status `status` and `message` in a trailers-only response, without contacting the application. Without either the proxy only forwards (its own cost).
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "GrpcParams".
+ */
+export interface GrpcParams {
+  /**
+   * the TCP port the pod serves gRPC on
+   */
+  port: number;
+  delayMs?: number;
+  jitterMs?: number;
+  errorRate?: Percent;
+  /**
+   * the gRPC status code of an injected error, as a number (1 CANCELLED … 16 UNAUTHENTICATED; the runner maps names to numbers); default 14 (UNAVAILABLE)
+   */
+  status?: number;
+  /**
+   * the grpc-message of an injected error (default empty); sent percent-encoded
+   */
+  message?: string;
+  /**
+   * calls that pass untouched: a whole service (`pkg.Service`) or one method (`pkg.Service/Method`), as the call's path `/pkg.Service/Method` names them
+   *
+   * @maxItems 64
+   */
+  exclude?: string[];
+  /**
+   * also fault the health service `grpc.health.v1.Health` (default false: its calls always pass untouched, so the kubelet's gRPC probes do not restart the pod)
+   */
+  faultHealth?: boolean;
 }
 /**
  * Deliver a signal to a container's main process, from an agent added with targetContainerName (it shares that container's PID namespace). An event: nothing is held and nothing is reverted. Where the main process is its PID namespace's init, the kernel delivers from inside only the signals it handles, and SIGKILL through ptrace; any other signal is refused (`unsupported`) before anything is done. The agent replies first and signals after: an init's death takes the agent with it.
@@ -481,7 +525,7 @@ export interface CommandRun {
 export interface FaultState {
   id: FaultId;
   runId: string;
-  kind: "netem" | "partition" | "http" | "kill" | "stress" | "dns";
+  kind: "netem" | "partition" | "http" | "grpc" | "kill" | "stress" | "dns";
   interface: string;
   /**
    * the address families the fault covers (the pod's own, narrowed by a CIDR)
@@ -504,6 +548,7 @@ export interface FaultState {
   kill?: KillState;
   dns?: DNSReading;
   stress?: StressReading;
+  grpc?: GRPCReading;
 }
 /**
  * One thing a fault made in the pod: in its network namespace, named as tc, nft or iptables name it; or a stressor (a process or thread of the agent, by its id).
@@ -514,7 +559,7 @@ export interface FaultState {
 export interface KernelObject {
   type: "qdisc" | "filter" | "chain" | "table" | "rule" | "saved-root" | "proxy" | "resolver" | "process" | "thread";
   /**
-   * qdisc handle (`c000:`), chain name (`CHAOS-…`), an nftables table's name (`CHAOS-…`, its family in `table`: `inet`), a rule in iptables -S form or in nft's words (`add rule inet CHAOS-… …`), an HTTP fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id. Agents before `table` named an nftables table as a `chain` with table `inet`: a claim of either form holds the table
+   * qdisc handle (`c000:`), chain name (`CHAOS-…`), an nftables table's name (`CHAOS-…`, its family in `table`: `inet`), a rule in iptables -S form or in nft's words (`add rule inet CHAOS-… …`), an HTTP or gRPC fault's proxy (`tcp :PORT`, its listening port in the agent's process), or a process or thread id. Agents before `table` named an nftables table as a `chain` with table `inet`: a claim of either form holds the table
    */
   name: string;
   family?: 4 | 6;
@@ -668,6 +713,56 @@ export interface StressReading {
   };
 }
 /**
+ * a grpc fault's proxy's counts so far (status)
+ */
+export interface GRPCReading {
+  /**
+   * client connections accepted, by what they spoke
+   */
+  connections: {
+    /**
+     * HTTP/2 with prior knowledge: its gRPC calls are faulted
+     */
+    h2c: number;
+    /**
+     * HTTP/1.x: forwarded untouched
+     */
+    http1: number;
+    /**
+     * relayed byte for byte, unfaulted: TLS, unreadable
+     */
+    passedThrough: number;
+  };
+  /**
+   * gRPC calls read on h2c connections
+   */
+  calls: number;
+  /**
+   * calls the fault covered (not excluded): delayed, and rolled for the error
+   */
+  faulted: number;
+  /**
+   * calls answered with the injected status instead of the application
+   */
+  errors: number;
+  /**
+   * calls held for the delay before they were forwarded
+   */
+  delayed: number;
+  /**
+   * calls forwarded to the application (faulted but not errored, and excluded)
+   */
+  relayed: number;
+  /**
+   * calls still in flight when the proxy stopped, ended by it (RST_STREAM, or the connection closed)
+   */
+  streamsReset: number;
+  /**
+   * calls passed untouched: an excluded service or method, or the health service
+   */
+  excluded: number;
+}
+/**
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "RevertOutcome".
  */
@@ -691,6 +786,7 @@ export interface RevertOutcome {
   stress?: StressReading1;
   dns?: DNSReading1;
   http?: HTTPReading;
+  grpc?: GRPCReading1;
 }
 /**
  * What a stress fault measured while held, over `elapsedMs`.
@@ -811,13 +907,17 @@ export interface HTTPReading {
    */
   connections: number;
   /**
-   * connections relayed byte for byte, unfaulted: TLS, HTTP/2, upgraded, unreadable
+   * connections relayed byte for byte, unfaulted: TLS, upgraded, unreadable
    */
   relayed: number;
   /**
-   * HTTP/1.x requests read
+   * HTTP/1.x and h2c requests read
    */
   requests: number;
+  /**
+   * connections that spoke h2c (HTTP/2 with prior knowledge); their requests are in `requests`, their gRPC calls pass untouched and are not counted. Absent from agents older than it
+   */
+  h2c?: number;
   /**
    * requests the fault covered (method and path): delayed, and rolled for the error
    */
@@ -826,6 +926,56 @@ export interface HTTPReading {
    * requests answered with the error instead of the application
    */
   errors: number;
+}
+/**
+ * what a grpc fault's proxy did, counted as it was stopped
+ */
+export interface GRPCReading1 {
+  /**
+   * client connections accepted, by what they spoke
+   */
+  connections: {
+    /**
+     * HTTP/2 with prior knowledge: its gRPC calls are faulted
+     */
+    h2c: number;
+    /**
+     * HTTP/1.x: forwarded untouched
+     */
+    http1: number;
+    /**
+     * relayed byte for byte, unfaulted: TLS, unreadable
+     */
+    passedThrough: number;
+  };
+  /**
+   * gRPC calls read on h2c connections
+   */
+  calls: number;
+  /**
+   * calls the fault covered (not excluded): delayed, and rolled for the error
+   */
+  faulted: number;
+  /**
+   * calls answered with the injected status instead of the application
+   */
+  errors: number;
+  /**
+   * calls held for the delay before they were forwarded
+   */
+  delayed: number;
+  /**
+   * calls forwarded to the application (faulted but not errored, and excluded)
+   */
+  relayed: number;
+  /**
+   * calls still in flight when the proxy stopped, ended by it (RST_STREAM, or the connection closed)
+   */
+  streamsReset: number;
+  /**
+   * calls passed untouched: an excluded service or method, or the health service
+   */
+  excluded: number;
 }
 /**
  * What a resolve request saw: the resolv.conf it used, and per name the outcomes of its resolutions. Bounded: counts and percentiles, never the samples.
@@ -893,7 +1043,7 @@ export interface ResolveNameResult {
   fqdn?: string;
 }
 /**
- * What an http fault's proxy did while it served: connections and the HTTP/1.x requests read on them.
+ * What an http fault's proxy did while it served: connections and the HTTP/1.x and h2c requests read on them.
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "HTTPReading".
@@ -904,13 +1054,17 @@ export interface HTTPReading1 {
    */
   connections: number;
   /**
-   * connections relayed byte for byte, unfaulted: TLS, HTTP/2, upgraded, unreadable
+   * connections relayed byte for byte, unfaulted: TLS, upgraded, unreadable
    */
   relayed: number;
   /**
-   * HTTP/1.x requests read
+   * HTTP/1.x and h2c requests read
    */
   requests: number;
+  /**
+   * connections that spoke h2c (HTTP/2 with prior knowledge); their requests are in `requests`, their gRPC calls pass untouched and are not counted. Absent from agents older than it
+   */
+  h2c?: number;
   /**
    * requests the fault covered (method and path): delayed, and rolled for the error
    */
@@ -919,6 +1073,59 @@ export interface HTTPReading1 {
    * requests answered with the error instead of the application
    */
   errors: number;
+}
+/**
+ * What a grpc fault's proxy did while it served: its connections, and the gRPC calls read on its h2c ones.
+ *
+ * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
+ * via the `definition` "GRPCReading".
+ */
+export interface GRPCReading2 {
+  /**
+   * client connections accepted, by what they spoke
+   */
+  connections: {
+    /**
+     * HTTP/2 with prior knowledge: its gRPC calls are faulted
+     */
+    h2c: number;
+    /**
+     * HTTP/1.x: forwarded untouched
+     */
+    http1: number;
+    /**
+     * relayed byte for byte, unfaulted: TLS, unreadable
+     */
+    passedThrough: number;
+  };
+  /**
+   * gRPC calls read on h2c connections
+   */
+  calls: number;
+  /**
+   * calls the fault covered (not excluded): delayed, and rolled for the error
+   */
+  faulted: number;
+  /**
+   * calls answered with the injected status instead of the application
+   */
+  errors: number;
+  /**
+   * calls held for the delay before they were forwarded
+   */
+  delayed: number;
+  /**
+   * calls forwarded to the application (faulted but not errored, and excluded)
+   */
+  relayed: number;
+  /**
+   * calls still in flight when the proxy stopped, ended by it (RST_STREAM, or the connection closed)
+   */
+  streamsReset: number;
+  /**
+   * calls passed untouched: an excluded service or method, or the health service
+   */
+  excluded: number;
 }
 /**
  * What a dns fault's resolver did while it served: the queries redirected to it.

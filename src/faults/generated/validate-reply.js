@@ -197,11 +197,12 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","kill","stress","dns"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"expiresInKernel":{"type":"boolean"},"kernelLeaseMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"dns":{"$ref":"#/$defs/DNSReading"},"stress":{"$ref":"#/$defs/StressReading"}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["id","runId","kind","interface","families","objects","leaseLeftMs","detail"],"properties":{"id":{"$ref":"#/$defs/FaultId"},"runId":{"type":"string"},"kind":{"type":"string","enum":["netem","partition","http","grpc","kill","stress","dns"]},"interface":{"type":"string"},"families":{"type":"array","items":{"type":"integer","enum":[4,6]}},"objects":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"leaseLeftMs":{"type":"integer","minimum":0},"expiresInKernel":{"type":"boolean"},"kernelLeaseMs":{"type":"integer","minimum":0},"detail":{"type":"string"},"kill":{"$ref":"#/$defs/KillState"},"dns":{"$ref":"#/$defs/DNSReading"},"stress":{"$ref":"#/$defs/StressReading"},"grpc":{"$ref":"#/$defs/GRPCReading"}}};
 const schema39 = {"type":"string","pattern":"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"};
 const schema40 = {"type":"object","additionalProperties":false,"required":["type","name"],"properties":{"type":{"type":"string","enum":["qdisc","filter","chain","table","rule","saved-root","proxy","resolver","process","thread"]},"name":{"type":"string"},"family":{"type":"integer","enum":[4,6]},"table":{"type":"string"},"detail":{"type":"string"}}};
 const schema43 = {"type":"object","additionalProperties":false,"required":["queries","udp","tcp","matched","faulted","forwarded","upstreamErrors","malformed"],"properties":{"queries":{"type":"integer","minimum":0},"udp":{"type":"integer","minimum":0},"tcp":{"type":"integer","minimum":0},"matched":{"type":"integer","minimum":0},"faulted":{"type":"object","additionalProperties":false,"required":["nxdomain","servfail","refused","timeout","addresses","delayed"],"properties":{"nxdomain":{"type":"integer","minimum":0},"servfail":{"type":"integer","minimum":0},"refused":{"type":"integer","minimum":0},"timeout":{"type":"integer","minimum":0},"addresses":{"type":"integer","minimum":0},"delayed":{"type":"integer","minimum":0}}},"forwarded":{"type":"integer","minimum":0},"upstreamErrors":{"type":"integer","minimum":0},"malformed":{"type":"integer","minimum":0}}};
 const schema44 = {"type":"object","additionalProperties":false,"required":["elapsedMs"],"properties":{"elapsedMs":{"type":"number","minimum":0},"cpu":{"type":"object","additionalProperties":false,"required":["workers","load","achievedLoad","cpuTimeMs"],"properties":{"workers":{"type":"integer","minimum":1},"load":{"type":"number"},"achievedLoad":{"type":"number","minimum":0},"cpuTimeMs":{"type":"number","minimum":0},"waitMs":{"type":"number","minimum":0},"cgroupUsageMs":{"type":"number","minimum":0},"throttledMs":{"type":"number","minimum":0},"throttleSource":{"type":"string"}}},"memory":{"type":"object","additionalProperties":false,"required":["bytes","allocatedBytes","oomKilled"],"properties":{"bytes":{"type":"integer","minimum":0},"allocatedBytes":{"type":"integer","minimum":0},"oomKilled":{"type":"boolean"},"pid":{"type":"integer","minimum":1},"oomKillsInCgroup":{"type":"integer","minimum":0},"ended":{"type":"string"}}}}};
+const schema45 = {"type":"object","additionalProperties":false,"required":["connections","calls","faulted","errors","delayed","relayed","streamsReset","excluded"],"properties":{"connections":{"type":"object","additionalProperties":false,"required":["h2c","http1","passedThrough"],"properties":{"h2c":{"type":"integer","minimum":0},"http1":{"type":"integer","minimum":0},"passedThrough":{"type":"integer","minimum":0}}},"calls":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"delayed":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"streamsReset":{"type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0}}};
 const pattern4 = new RegExp("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", "");
 const schema41 = {"type":"object","additionalProperties":false,"required":["pid","process","signal","mechanism","init","disposition"],"properties":{"pid":{"type":"integer","minimum":1},"process":{"type":"string"},"signal":{"$ref":"#/$defs/Signal"},"mechanism":{"type":"string","enum":["kill","ptrace"]},"init":{"type":"boolean"},"disposition":{"type":"string","enum":["handled","default","ignored"]},"blocked":{"type":"boolean"}}};
 const schema42 = {"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]};
@@ -588,7 +589,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!((((((data2 === "netem") || (data2 === "partition")) || (data2 === "http")) || (data2 === "kill")) || (data2 === "stress")) || (data2 === "dns"))){
+if(!(((((((data2 === "netem") || (data2 === "partition")) || (data2 === "http")) || (data2 === "grpc")) || (data2 === "kill")) || (data2 === "stress")) || (data2 === "dns"))){
 const err13 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema38.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
@@ -1879,9 +1880,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
-else {
-const err120 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.grpc !== undefined){
+let data51 = data.grpc;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.connections === undefined){
+const err120 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "connections"},message:"must have required property '"+"connections"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1890,13 +1893,425 @@ vErrors.push(err120);
 }
 errors++;
 }
+if(data51.calls === undefined){
+const err121 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "calls"},message:"must have required property '"+"calls"+"'"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if(data51.faulted === undefined){
+const err122 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+if(data51.errors === undefined){
+const err123 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(data51.delayed === undefined){
+const err124 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "delayed"},message:"must have required property '"+"delayed"+"'"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if(data51.relayed === undefined){
+const err125 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "relayed"},message:"must have required property '"+"relayed"+"'"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+if(data51.streamsReset === undefined){
+const err126 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "streamsReset"},message:"must have required property '"+"streamsReset"+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+if(data51.excluded === undefined){
+const err127 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+for(const key7 in data51){
+if(!((((((((key7 === "connections") || (key7 === "calls")) || (key7 === "faulted")) || (key7 === "errors")) || (key7 === "delayed")) || (key7 === "relayed")) || (key7 === "streamsReset")) || (key7 === "excluded"))){
+const err128 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+if(data51.connections !== undefined){
+let data52 = data51.connections;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.h2c === undefined){
+const err129 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "h2c"},message:"must have required property '"+"h2c"+"'"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+if(data52.http1 === undefined){
+const err130 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "http1"},message:"must have required property '"+"http1"+"'"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if(data52.passedThrough === undefined){
+const err131 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "passedThrough"},message:"must have required property '"+"passedThrough"+"'"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+for(const key8 in data52){
+if(!(((key8 === "h2c") || (key8 === "http1")) || (key8 === "passedThrough"))){
+const err132 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+if(data52.h2c !== undefined){
+let data53 = data52.h2c;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err133 = {instancePath:instancePath+"/grpc/connections/h2c",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/h2c/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 < 0 || isNaN(data53)){
+const err134 = {instancePath:instancePath+"/grpc/connections/h2c",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/h2c/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+}
+if(data52.http1 !== undefined){
+let data54 = data52.http1;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err135 = {instancePath:instancePath+"/grpc/connections/http1",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/http1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 0 || isNaN(data54)){
+const err136 = {instancePath:instancePath+"/grpc/connections/http1",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/http1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+}
+if(data52.passedThrough !== undefined){
+let data55 = data52.passedThrough;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err137 = {instancePath:instancePath+"/grpc/connections/passedThrough",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/passedThrough/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err138 = {instancePath:instancePath+"/grpc/connections/passedThrough",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/passedThrough/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+if(data51.calls !== undefined){
+let data56 = data51.calls;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err140 = {instancePath:instancePath+"/grpc/calls",schemaPath:"#/$defs/GRPCReading/properties/calls/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 0 || isNaN(data56)){
+const err141 = {instancePath:instancePath+"/grpc/calls",schemaPath:"#/$defs/GRPCReading/properties/calls/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+}
+if(data51.faulted !== undefined){
+let data57 = data51.faulted;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err142 = {instancePath:instancePath+"/grpc/faulted",schemaPath:"#/$defs/GRPCReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 < 0 || isNaN(data57)){
+const err143 = {instancePath:instancePath+"/grpc/faulted",schemaPath:"#/$defs/GRPCReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+}
+if(data51.errors !== undefined){
+let data58 = data51.errors;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err144 = {instancePath:instancePath+"/grpc/errors",schemaPath:"#/$defs/GRPCReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 0 || isNaN(data58)){
+const err145 = {instancePath:instancePath+"/grpc/errors",schemaPath:"#/$defs/GRPCReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+}
+if(data51.delayed !== undefined){
+let data59 = data51.delayed;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err146 = {instancePath:instancePath+"/grpc/delayed",schemaPath:"#/$defs/GRPCReading/properties/delayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err147 = {instancePath:instancePath+"/grpc/delayed",schemaPath:"#/$defs/GRPCReading/properties/delayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+if(data51.relayed !== undefined){
+let data60 = data51.relayed;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err148 = {instancePath:instancePath+"/grpc/relayed",schemaPath:"#/$defs/GRPCReading/properties/relayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 0 || isNaN(data60)){
+const err149 = {instancePath:instancePath+"/grpc/relayed",schemaPath:"#/$defs/GRPCReading/properties/relayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+if(data51.streamsReset !== undefined){
+let data61 = data51.streamsReset;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err150 = {instancePath:instancePath+"/grpc/streamsReset",schemaPath:"#/$defs/GRPCReading/properties/streamsReset/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err151 = {instancePath:instancePath+"/grpc/streamsReset",schemaPath:"#/$defs/GRPCReading/properties/streamsReset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+}
+if(data51.excluded !== undefined){
+let data62 = data51.excluded;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err152 = {instancePath:instancePath+"/grpc/excluded",schemaPath:"#/$defs/GRPCReading/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err153 = {instancePath:instancePath+"/grpc/excluded",schemaPath:"#/$defs/GRPCReading/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+}
+else {
+const err155 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
 validate24.errors = vErrors;
 return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema45 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"},"dns":{"$ref":"#/$defs/DNSReading"},"http":{"$ref":"#/$defs/HTTPReading"}}};
-const schema49 = {"type":"object","additionalProperties":false,"required":["connections","relayed","requests","faulted","errors"],"properties":{"connections":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"requests":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0}}};
+const schema46 = {"type":"object","additionalProperties":false,"required":["faultId","confirmed","detail"],"properties":{"faultId":{"type":"string"},"runId":{"type":"string"},"agent":{"type":"string"},"confirmed":{"type":"boolean"},"reason":{"type":"string","enum":["requested","lease-lapsed","ttl","terminated","sweep","orphan","apply-failed"]},"detail":{"type":"string"},"remaining":{"type":"array","items":{"$ref":"#/$defs/KernelObject"}},"stress":{"$ref":"#/$defs/StressReading"},"dns":{"$ref":"#/$defs/DNSReading"},"http":{"$ref":"#/$defs/HTTPReading"},"grpc":{"$ref":"#/$defs/GRPCReading"}}};
+const schema50 = {"type":"object","additionalProperties":false,"required":["connections","relayed","requests","faulted","errors"],"properties":{"connections":{"type":"integer","minimum":0},"relayed":{"type":"integer","minimum":0},"requests":{"type":"integer","minimum":0},"h2c":{"type":"integer","minimum":0},"faulted":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0}}};
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1940,7 +2355,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema45.properties, key0))){
+if(!(func1.call(schema46.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -2012,7 +2427,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!(((((((data4 === "requested") || (data4 === "lease-lapsed")) || (data4 === "ttl")) || (data4 === "terminated")) || (data4 === "sweep")) || (data4 === "orphan")) || (data4 === "apply-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema45.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema46.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3237,7 +3652,7 @@ vErrors.push(err111);
 errors++;
 }
 for(const key7 in data46){
-if(!(((((key7 === "connections") || (key7 === "relayed")) || (key7 === "requests")) || (key7 === "faulted")) || (key7 === "errors"))){
+if(!((((((key7 === "connections") || (key7 === "relayed")) || (key7 === "requests")) || (key7 === "h2c")) || (key7 === "faulted")) || (key7 === "errors"))){
 const err112 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
@@ -3323,10 +3738,10 @@ errors++;
 }
 }
 }
-if(data46.faulted !== undefined){
-let data50 = data46.faulted;
+if(data46.h2c !== undefined){
+let data50 = data46.h2c;
 if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err119 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err119 = {instancePath:instancePath+"/http/h2c",schemaPath:"#/$defs/HTTPReading/properties/h2c/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -3337,7 +3752,7 @@ errors++;
 }
 if((typeof data50 == "number") && (isFinite(data50))){
 if(data50 < 0 || isNaN(data50)){
-const err120 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err120 = {instancePath:instancePath+"/http/h2c",schemaPath:"#/$defs/HTTPReading/properties/h2c/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -3348,10 +3763,10 @@ errors++;
 }
 }
 }
-if(data46.errors !== undefined){
-let data51 = data46.errors;
+if(data46.faulted !== undefined){
+let data51 = data46.faulted;
 if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err121 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err121 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -3362,7 +3777,7 @@ errors++;
 }
 if((typeof data51 == "number") && (isFinite(data51))){
 if(data51 < 0 || isNaN(data51)){
-const err122 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err122 = {instancePath:instancePath+"/http/faulted",schemaPath:"#/$defs/HTTPReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -3373,9 +3788,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err123 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.errors !== undefined){
+let data52 = data46.errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err123 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -3384,10 +3800,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-}
-else {
-const err124 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 0 || isNaN(data52)){
+const err124 = {instancePath:instancePath+"/http/errors",schemaPath:"#/$defs/HTTPReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -3396,13 +3811,452 @@ vErrors.push(err124);
 }
 errors++;
 }
+}
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/http",schemaPath:"#/$defs/HTTPReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+if(data.grpc !== undefined){
+let data53 = data.grpc;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.connections === undefined){
+const err126 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "connections"},message:"must have required property '"+"connections"+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+if(data53.calls === undefined){
+const err127 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "calls"},message:"must have required property '"+"calls"+"'"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+if(data53.faulted === undefined){
+const err128 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "faulted"},message:"must have required property '"+"faulted"+"'"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(data53.errors === undefined){
+const err129 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+if(data53.delayed === undefined){
+const err130 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "delayed"},message:"must have required property '"+"delayed"+"'"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if(data53.relayed === undefined){
+const err131 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "relayed"},message:"must have required property '"+"relayed"+"'"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(data53.streamsReset === undefined){
+const err132 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "streamsReset"},message:"must have required property '"+"streamsReset"+"'"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+if(data53.excluded === undefined){
+const err133 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+for(const key8 in data53){
+if(!((((((((key8 === "connections") || (key8 === "calls")) || (key8 === "faulted")) || (key8 === "errors")) || (key8 === "delayed")) || (key8 === "relayed")) || (key8 === "streamsReset")) || (key8 === "excluded"))){
+const err134 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+if(data53.connections !== undefined){
+let data54 = data53.connections;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.h2c === undefined){
+const err135 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "h2c"},message:"must have required property '"+"h2c"+"'"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if(data54.http1 === undefined){
+const err136 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "http1"},message:"must have required property '"+"http1"+"'"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(data54.passedThrough === undefined){
+const err137 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/required",keyword:"required",params:{missingProperty: "passedThrough"},message:"must have required property '"+"passedThrough"+"'"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+for(const key9 in data54){
+if(!(((key9 === "h2c") || (key9 === "http1")) || (key9 === "passedThrough"))){
+const err138 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data54.h2c !== undefined){
+let data55 = data54.h2c;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err139 = {instancePath:instancePath+"/grpc/connections/h2c",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/h2c/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err140 = {instancePath:instancePath+"/grpc/connections/h2c",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/h2c/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+if(data54.http1 !== undefined){
+let data56 = data54.http1;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err141 = {instancePath:instancePath+"/grpc/connections/http1",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/http1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 0 || isNaN(data56)){
+const err142 = {instancePath:instancePath+"/grpc/connections/http1",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/http1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+if(data54.passedThrough !== undefined){
+let data57 = data54.passedThrough;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err143 = {instancePath:instancePath+"/grpc/connections/passedThrough",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/passedThrough/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 < 0 || isNaN(data57)){
+const err144 = {instancePath:instancePath+"/grpc/connections/passedThrough",schemaPath:"#/$defs/GRPCReading/properties/connections/properties/passedThrough/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/grpc/connections",schemaPath:"#/$defs/GRPCReading/properties/connections/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data53.calls !== undefined){
+let data58 = data53.calls;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err146 = {instancePath:instancePath+"/grpc/calls",schemaPath:"#/$defs/GRPCReading/properties/calls/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 0 || isNaN(data58)){
+const err147 = {instancePath:instancePath+"/grpc/calls",schemaPath:"#/$defs/GRPCReading/properties/calls/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+if(data53.faulted !== undefined){
+let data59 = data53.faulted;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err148 = {instancePath:instancePath+"/grpc/faulted",schemaPath:"#/$defs/GRPCReading/properties/faulted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err149 = {instancePath:instancePath+"/grpc/faulted",schemaPath:"#/$defs/GRPCReading/properties/faulted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+if(data53.errors !== undefined){
+let data60 = data53.errors;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err150 = {instancePath:instancePath+"/grpc/errors",schemaPath:"#/$defs/GRPCReading/properties/errors/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 0 || isNaN(data60)){
+const err151 = {instancePath:instancePath+"/grpc/errors",schemaPath:"#/$defs/GRPCReading/properties/errors/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+}
+if(data53.delayed !== undefined){
+let data61 = data53.delayed;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err152 = {instancePath:instancePath+"/grpc/delayed",schemaPath:"#/$defs/GRPCReading/properties/delayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err153 = {instancePath:instancePath+"/grpc/delayed",schemaPath:"#/$defs/GRPCReading/properties/delayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+if(data53.relayed !== undefined){
+let data62 = data53.relayed;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err154 = {instancePath:instancePath+"/grpc/relayed",schemaPath:"#/$defs/GRPCReading/properties/relayed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err155 = {instancePath:instancePath+"/grpc/relayed",schemaPath:"#/$defs/GRPCReading/properties/relayed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+}
+if(data53.streamsReset !== undefined){
+let data63 = data53.streamsReset;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err156 = {instancePath:instancePath+"/grpc/streamsReset",schemaPath:"#/$defs/GRPCReading/properties/streamsReset/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 < 0 || isNaN(data63)){
+const err157 = {instancePath:instancePath+"/grpc/streamsReset",schemaPath:"#/$defs/GRPCReading/properties/streamsReset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+}
+if(data53.excluded !== undefined){
+let data64 = data53.excluded;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err158 = {instancePath:instancePath+"/grpc/excluded",schemaPath:"#/$defs/GRPCReading/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 0 || isNaN(data64)){
+const err159 = {instancePath:instancePath+"/grpc/excluded",schemaPath:"#/$defs/GRPCReading/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/grpc",schemaPath:"#/$defs/GRPCReading/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
 validate29.errors = vErrors;
 return errors === 0;
 }
 validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema50 = {"type":"object","additionalProperties":false,"required":["resolvConf","nameservers","search","ndots","names"],"properties":{"resolvConf":{"type":"string"},"nameservers":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":3}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"search":{"type":"array","maxItems":32,"items":{"type":"string"}},"ndots":{"type":"integer","minimum":0,"maximum":15},"names":{"type":"array","items":{"$ref":"#/$defs/ResolveNameResult"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"}}};
-const schema51 = {"type":"object","additionalProperties":false,"required":["name","resolutions","answered","empty","rcodes","timeouts","errors","unsent"],"properties":{"name":{"type":"string"},"resolutions":{"type":"integer","minimum":0},"answered":{"type":"integer","minimum":0},"empty":{"type":"integer","minimum":0},"rcodes":{"type":"object","maxProperties":16,"propertyNames":{"pattern":"^[A-Z0-9]{1,16}$"},"additionalProperties":{"type":"integer","minimum":0}},"timeouts":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"unsent":{"type":"integer","minimum":0},"latencyMs":{"type":"object","additionalProperties":false,"required":["min","p50","p90","p99","max","mean"],"properties":{"min":{"type":"number","minimum":0},"p50":{"type":"number","minimum":0},"p90":{"type":"number","minimum":0},"p99":{"type":"number","minimum":0},"max":{"type":"number","minimum":0},"mean":{"type":"number","minimum":0}}},"addresses":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"fqdn":{"type":"string"}}};
+const schema52 = {"type":"object","additionalProperties":false,"required":["resolvConf","nameservers","search","ndots","names"],"properties":{"resolvConf":{"type":"string"},"nameservers":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":3}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"search":{"type":"array","maxItems":32,"items":{"type":"string"}},"ndots":{"type":"integer","minimum":0,"maximum":15},"names":{"type":"array","items":{"$ref":"#/$defs/ResolveNameResult"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"}}};
+const schema53 = {"type":"object","additionalProperties":false,"required":["name","resolutions","answered","empty","rcodes","timeouts","errors","unsent"],"properties":{"name":{"type":"string"},"resolutions":{"type":"integer","minimum":0},"answered":{"type":"integer","minimum":0},"empty":{"type":"integer","minimum":0},"rcodes":{"type":"object","maxProperties":16,"propertyNames":{"pattern":"^[A-Z0-9]{1,16}$"},"additionalProperties":{"type":"integer","minimum":0}},"timeouts":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"unsent":{"type":"integer","minimum":0},"latencyMs":{"type":"object","additionalProperties":false,"required":["min","p50","p90","p99","max","mean"],"properties":{"min":{"type":"number","minimum":0},"p50":{"type":"number","minimum":0},"p90":{"type":"number","minimum":0},"p99":{"type":"number","minimum":0},"max":{"type":"number","minimum":0},"mean":{"type":"number","minimum":0}}},"addresses":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"fqdn":{"type":"string"}}};
 const pattern5 = new RegExp("^[A-Z0-9]{1,16}$", "");
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3703,7 +4557,7 @@ vErrors.push(err24);
 errors++;
 }
 for(const key1 in data7){
-if(!(func1.call(schema51.properties, key1))){
+if(!(func1.call(schema53.properties, key1))){
 const err25 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
