@@ -36,6 +36,19 @@ describe("journalWriter", () => {
     expect(read().status).toBe("passed");
   });
 
+  it("by default once a second at most: each write is the whole file, however little changed", () => {
+    vi.useFakeTimers();
+    const { path, journal, read } = setup();
+    const w = journalWriter(path, () => undefined);
+    for (let t = 0; t < 999; t += 50) {
+      journal.durationMs = t;
+      w.update(journal);
+      vi.advanceTimersByTime(50);
+      if (t < 950) expect(existsSync(path)).toBe(false);
+    }
+    expect(read().durationMs).toBe(950);
+  });
+
   it("flush writes a pending change now, and a flush with nothing pending writes nothing", () => {
     vi.useFakeTimers();
     const { path, journal, read } = setup();
