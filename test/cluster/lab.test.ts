@@ -323,3 +323,84 @@ describe("RBAC", () => {
     expect(denied.stderr).toMatch(/forbidden/);
   });
 });
+
+describe("cluster DNS: CoreDNS behind kube-dns, as clusters run it", () => {
+  const clusterDns = "10.96.0.10";
+  const corednsLog = async (): Promise<string> => kubectlOk(["logs", "-n", "kube-system", "deployment/coredns"]);
+
+  beforeAll(async () => {
+    // `up` starts CoreDNS without waiting for it (a cold build takes minutes): wait here
+    const wait = await run([join(repoRoot, "test/lab/coredns"), "wait"], { timeoutMs: 30 * 60_000 });
+    expect(wait.code, wait.stderr).toBe(0);
+    await kubectlOk(["expose", "pod", "nginx", "-n", ns, "--name", "web-dns", "--port", "80"]);
+  }, 30 * 60_000);
+
+  it("resolves the kubernetes Service and a Service of the pod's own namespace, over UDP and over TCP", async () => {
+    const apiIp = (await kubectlOk(["get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}"])).trim();
+    const webIp = (await kubectlOk(["get", "service", "web-dns", "-n", ns, "-o", "jsonpath={.spec.clusterIP}"])).trim();
+    const lookup = async (name: string, tcp: boolean): Promise<string> => {
+      // glibc's resolver asks over TCP when RES_OPTIONS says use-vc
+      const argv = tcp ? ["env", "RES_OPTIONS=use-vc", "getent", "hosts", name] : ["getent", "hosts", name];
+      return (await kubectlOk(["exec", "-n", ns, "tools", "--", ...argv])).trim().split(/\s+/)[0] ?? "";
+    };
+    for (const tcp of [false, true]) {
+      expect(await lookup("kubernetes.default.svc.cluster.local", tcp)).toBe(apiIp);
+      expect(await lookup(`web-dns.${ns}.svc.cluster.local`, tcp)).toBe(webIp);
+      expect(await lookup("web-dns", tcp)).toBe(webIp); // the pod's search path: its namespace first
+    }
+    // CoreDNS answered them, both ways (its log plugin records each query with its transport)
+    const toolsIp = (await getPod(ns, "tools"))?.status.podIP ?? "";
+    const log = await corednsLog();
+    for (const proto of ["udp", "tcp"]) {
+      expect(log).toMatch(new RegExp(`${toolsIp.replaceAll(".", "\\.")}:\\d+ - \\d+ "A IN kubernetes\\.default\\.svc\\.cluster\\.local\\. ${proto} .*" NOERROR`));
+    }
+  });
+
+  it("gives a new pod the cluster's resolv.conf, and the kubelet no MissingClusterDNS event", async () => {
+    await kubectlOk(["run", "dnsuser", "-n", ns, "--image", "chaos-tools", "--", "sleep", "infinity"]);
+    await waitReady(ns, "dnsuser");
+    const conf = await kubectlOk(["exec", "-n", ns, "dnsuser", "--", "cat", "/etc/resolv.conf"]);
+    expect(conf).toMatch(new RegExp(`^nameserver ${clusterDns.replaceAll(".", "\\.")}$`, "m"));
+    expect(conf).toMatch(new RegExp(`^search ${ns}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local$`, "m"));
+    expect(conf).toMatch(/^options ndots:5$/m);
+    // the kubelet's events of the pod are out once it reports Started (MissingClusterDNS comes before)
+    const reasons = await waitFor(
+      "dnsuser's Started event",
+      async () => {
+        const r = (await kubectlOk(["get", "events", "-n", ns, "--field-selector", "involvedObject.name=dnsuser", "-o", "jsonpath={.items[*].reason}"])).split(/\s+/);
+        return r.includes("Started") ? r : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(reasons).not.toContain("MissingClusterDNS");
+    await kubectlOk(["delete", "pod", "dnsuser", "-n", ns, "--wait=false"]);
+  });
+
+  it("runs in kube-system on the pods' bridge, with no plugin that could reach off the machine; other names are refused", async () => {
+    const svc = JSON.parse(await kubectlOk(["get", "service", "kube-dns", "-n", "kube-system", "-o", "json"])) as { spec: { clusterIP: string; ports: { port: number; protocol: string }[] } };
+    expect(svc.spec.clusterIP).toBe(clusterDns);
+    expect(svc.spec.ports.map((p) => `${p.port}/${p.protocol}`).sort()).toEqual(["53/TCP", "53/UDP"]);
+    const pods = JSON.parse(await kubectlOk(["get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json"])) as {
+      items: { metadata: { name: string }; spec: { hostNetwork?: boolean; serviceAccountName: string }; status: { podIP: string; containerStatuses: { image: string }[] } }[];
+    };
+    const pod = pods.items[0];
+    expect(pod?.spec.hostNetwork).toBeUndefined();
+    expect(pod?.spec.serviceAccountName).toBe("coredns");
+    // a pod address: behind the host's forwarding guard, like every pod (the control plane test checks the guard)
+    expect(pod?.status.podIP).toMatch(/^198\.18\.\d+\.\d+$/);
+    expect(pod?.status.containerStatuses[0]?.image).toMatch(/^docker\.io\/library\/coredns:\d+\.\d+\.\d+$/);
+    // the binary has the kubernetes plugin and nothing that sends queries on (forward, grpc, etcd, clouds)
+    const plugins = (await kubectlOk(["exec", "-n", "kube-system", pod?.metadata.name ?? "", "--", "/coredns", "-plugins"])).split("\n").map((l) => l.trim());
+    expect(plugins).toContain("kubernetes");
+    for (const sender of ["forward", "grpc", "etcd", "route53", "azure", "clouddns", "secondary"]) expect(plugins).not.toContain(sender);
+    // a name outside the cluster's zones: refused at once, not sent anywhere
+    const outside = await kubectl(["exec", "-n", ns, "tools", "--", "getent", "hosts", "lab-dns-test.example"]);
+    expect(outside.code).toBe(2); // getent: not found
+  });
+
+  it("shows in test/lab/status", async () => {
+    const status = await run([join(repoRoot, "test/lab/status")]);
+    expect(status.stdout).toMatch(new RegExp(`^coredns\\s+ready: kube-dns at ${clusterDns.replaceAll(".", "\\.")}, coredns-\\S+ on 198\\.18\\.`, "m"));
+  });
+});

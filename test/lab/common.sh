@@ -31,6 +31,10 @@ POD_GW_V6=fd00:c612::1
 # Pods of the RuntimeClass ipv6-only: an IPv6 address only, on the same bridge.
 POD_CIDR_V6_ONLY=fd00:c612:1::/64
 POD_GW_V6_ONLY=fd00:c612:1::1
+# The cluster DNS (the kube-dns Service, test/lab/coredns): kubeadm's address in the apiserver's
+# Service range (10.96.0.0/24), among the first 16, which it hands out to Services that ask for no
+# address only when the rest of the range is taken.
+CLUSTER_DNS=10.96.0.10
 # The host firewall chain that keeps pod traffic on the machine (no route off it).
 FORWARD_CHAIN=CHAOSLAB-FWD
 # The lab's components, in the order `up` starts them (`down` stops them in reverse).
