@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { LAB_PROCESSES, ensureLab, kubectl, kubectlOk, labCpuMs, labPaths, makePods, processCpuMs, timeUntil } from "./lib/lab.mjs";
+import { LAB_PROCESSES, apiRequestCounts, ensureLab, kubectl, kubectlOk, labCpuMs, labPaths, makePods, processCpuMs, timeUntil } from "./lib/lab.mjs";
 
 const scenario = (label) => `apiVersion: chaos-run/v1
 kind: Scenario
@@ -63,6 +63,8 @@ function logFifty(log, label, fifty, one) {
   log(`  ${label.padEnd(42)} ${fifty.ms.toFixed(0).padStart(6)} ms   = ${scale.toFixed(2)}× 1 pod   ${scale <= 3 ? "ok (≤ 3×)" : "OVER the 3× bar"}`);
   log(`    chaos-run's own CPU: ${self.toFixed(0)} ms in all, ${perPod.toFixed(1)} ms per target pod  ${perPod <= 5 ? "ok (≤ 5 ms)" : "OVER the 5 ms bar"}`);
   log(`      of which the run's fixed cost (1 pod's CPU ${one.cpu?.self ?? "?"} ms) and ${marginal.toFixed(1)} ms per pod beyond the first`);
+  const r = fifty.requests;
+  if (r !== undefined) log(`    API requests in the whole run (its reverts too): ${r.exec} execs = ${(r.exec / 50).toFixed(1)} per pod, ${r.ephemeral} containers added`);
   return { scale, perPod };
 }
 
@@ -104,7 +106,12 @@ export default async function fanout({ root, log }) {
     writeFileSync(join(dir, "one.yaml"), scenario("one"));
     writeFileSync(join(dir, "fan.yaml"), scenario("fan"));
     const inEffect = /: in effect in pod /;
-    const run = (file, namespace, cli) => timeUntil(root, [join(dir, file), "--kubeconfig", kubeconfig, "-n", namespace, "--report-dir", join(dir, "r")], inEffect, file === "one.yaml" ? 1 : 50, cli);
+    const run = async (file, namespace, cli) => {
+      const before = await apiRequestCounts(root);
+      const r = await timeUntil(root, [join(dir, file), "--kubeconfig", kubeconfig, "-n", namespace, "--report-dir", join(dir, "r")], inEffect, file === "one.yaml" ? 1 : 50, cli);
+      const after = await apiRequestCounts(root);
+      return { ...r, requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral } };
+    };
     const one = await run("one.yaml", "bench-one");
     const before = baseline === undefined ? undefined : await run("fan.yaml", "bench-fan-before", baseline);
     const fifty = await run("fan.yaml", "bench-fan");
