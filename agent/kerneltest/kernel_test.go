@@ -132,8 +132,14 @@ func agentEnv(name string) []string {
 // namespace, as the agent's container and the runner's exec into it share one), and returns once
 // the process is in the pod's network namespace (nsenter joins it before it runs the agent).
 func (ns *netns) serve(name string) *osexec.Cmd {
+	return ns.serveVia(name, "nsenter", "--net=/var/run/netns/"+ns.pod, "--")
+}
+
+// serveVia is serve with the launcher given (`ip netns exec POD`: a mount namespace of the
+// agent's own, with the files of /etc/netns/POD bound over /etc's).
+func (ns *netns) serveVia(name string, launcher ...string) *osexec.Cmd {
 	self, _ := os.Executable()
-	c := osexec.Command("nsenter", "--net=/var/run/netns/"+ns.pod, "--", self, "serve", "--ttl", "5m")
+	c := osexec.Command(launcher[0], append(launcher[1:], self, "serve", "--ttl", "5m")...)
 	c.Env = agentEnv(name)
 	var logs bytes.Buffer
 	c.Stderr = &logs

@@ -97,6 +97,8 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 		return a.handleRevert(ctx, req, then)
 	case protocol.OpSweep:
 		return a.sweep(ctx, req)
+	case protocol.OpResolve:
+		return a.resolve(ctx, req)
 	}
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "unknown op " + req.Op})
 }

@@ -79,6 +79,9 @@ func (a *Agent) revertRecord(ctx context.Context, ex exec.Executor, rec *record,
 	if c, ok := rec.held.(fault.Counting); ok {
 		out.HTTP = c.Counts()
 	}
+	if o, ok := rec.held.(fault.Outcomed); ok {
+		o.Outcome(&out)
+	}
 	empty := a.books.settle(rec, out, now, now.Add(a.cfg.RetryEvery))
 	if !out.Confirmed {
 		a.logf("revert of %s (%s) incomplete, retrying every %s: %s", rec.id, reason, a.cfg.RetryEvery, detail)

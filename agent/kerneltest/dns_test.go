@@ -1,0 +1,415 @@
+//go:build kernel
+
+package kerneltest
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"chaos-run/agent/dns"
+	"chaos-run/agent/firewall"
+	"chaos-run/agent/protocol"
+)
+
+// DNS faults on a real kernel: a nameserver of the test's listens in the "peer" namespace
+// (192.0.2.2 and 2001:db8::2, port 53, UDP and TCP); the pod's resolv.conf (bound over the
+// agent's /etc/resolv.conf by `ip netns exec`) names it; queries are sent from the pod's
+// namespace, as its application would send them, and the kernel's redirect brings them to the
+// agent's resolver.
+
+// nameserver is the test's: every A query answered with 198.51.100.7, AAAA with 2001:db8::53,
+// authoritative; it keeps the queries it got.
+type nameserver struct {
+	mu  sync.Mutex
+	got [][]byte
+}
+
+func nameserverAnswer(q []byte) []byte {
+	parsed, err := dns.ParseQuery(q)
+	if err != nil {
+		return nil
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: parsed.Header.ID, Response: true, Authoritative: true,
+		RecursionDesired: parsed.Header.RecursionDesired, RecursionAvailable: true})
+	_ = b.StartQuestions()
+	_ = b.Question(parsed.Question)
+	_ = b.StartAnswers()
+	rh := dnsmessage.ResourceHeader{Name: parsed.Question.Name, Class: dnsmessage.ClassINET, TTL: 30}
+	switch parsed.Question.Type {
+	case dnsmessage.TypeA:
+		_ = b.AResource(rh, dnsmessage.AResource{A: [4]byte{198, 51, 100, 7}})
+	case dnsmessage.TypeAAAA:
+		_ = b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 0x53}})
+	}
+	out, _ := b.Finish()
+	return out
+}
+
+func (s *nameserver) keep(m []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, bytes.Clone(m))
+}
+
+func (s *nameserver) received() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.got...)
+}
+
+// dnsPod is a pod whose resolv.conf names the test's nameserver in the peer namespace, with its
+// agent serving (in a mount namespace of its own, where that resolv.conf is /etc/resolv.conf).
+func dnsPod(t *testing.T, agent string) (*netns, *nameserver, *os.Process) {
+	ns := newNetns(t)
+	srv := &nameserver{}
+	for _, addr := range []string{"192.0.2.2:53", "[2001:db8::2]:53"} {
+		inNetns(t, ns.peer, func() {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pc.Close(); ln.Close() })
+			go srv.serveUDP(pc)
+			go srv.serveTCP(ln)
+		})
+	}
+	dir := filepath.Join("/etc/netns", ns.pod)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 192.0.2.2\nnameserver 2001:db8::2\nsearch example.test\noptions ndots:2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := ns.serveVia(agent, "ip", "netns", "exec", ns.pod)
+	waitServing(t, ns, agent)
+	return ns, srv, c.Process
+}
+
+func (s *nameserver) serveUDP(pc net.PacketConn) {
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		s.keep(buf[:n])
+		_, _ = pc.WriteTo(nameserverAnswer(buf[:n]), from)
+	}
+}
+
+func (s *nameserver) serveTCP(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			for {
+				m, err := dns.ReadTCPMessage(c)
+				if err != nil {
+					return
+				}
+				s.keep(m)
+				_ = dns.WriteTCPMessage(c, nameserverAnswer(m))
+			}
+		}()
+	}
+}
+
+// query sends one query from the pod's namespace to server:53 and returns the query sent and the
+// answer (err: none within timeout, or refused).
+func (ns *netns) query(t *testing.T, server, name string, qtype dnsmessage.Type, tcp bool, timeout time.Duration) (q, answer []byte, err error) {
+	t.Helper()
+	n, _ := dnsmessage.NewName(name)
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: uint16(time.Now().UnixNano()), RecursionDesired: true})
+	_ = b.StartQuestions()
+	_ = b.Question(dnsmessage.Question{Name: n, Type: qtype, Class: dnsmessage.ClassINET})
+	q, _ = b.Finish()
+	inNetns(t, ns.pod, func() {
+		network := "udp"
+		if tcp {
+			network = "tcp"
+		}
+		var c net.Conn
+		if c, err = net.DialTimeout(network, net.JoinHostPort(server, "53"), timeout); err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		if tcp {
+			if err = dns.WriteTCPMessage(c, q); err == nil {
+				answer, err = dns.ReadTCPMessage(c)
+			}
+			return
+		}
+		if _, err = c.Write(q); err != nil {
+			return
+		}
+		buf := make([]byte, 65535)
+		var k int
+		if k, err = c.Read(buf); err == nil {
+			answer = buf[:k]
+		}
+	})
+	return q, answer, err
+}
+
+func rcodeAndAddrs(t *testing.T, msg []byte) (dnsmessage.RCode, []string) {
+	t.Helper()
+	var p dnsmessage.Parser
+	h, err := p.Start(msg)
+	if err != nil {
+		t.Fatalf("answer %x: %v", msg, err)
+	}
+	_ = p.SkipAllQuestions()
+	var addrs []string
+	for {
+		rh, err := p.AnswerHeader()
+		if err != nil {
+			break
+		}
+		switch rh.Type {
+		case dnsmessage.TypeA:
+			r, _ := p.AResource()
+			addrs = append(addrs, net.IP(r.A[:]).String())
+		case dnsmessage.TypeAAAA:
+			r, _ := p.AAAAResource()
+			addrs = append(addrs, net.IP(r.AAAA[:]).String())
+		default:
+			_ = p.SkipAnswer()
+		}
+	}
+	return h.RCode, addrs
+}
+
+func dnsApply(runID, id string, params obj) obj {
+	return apply(runID, id, obj{"kind": "dns", "dns": params})
+}
+
+func (s *nameserver) askedFor(name string) bool {
+	for _, m := range s.received() {
+		if q, err := dns.ParseQuery(m); err == nil && q.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// A matched name gets the fault's answer over UDP and TCP, in both families, without the
+// nameserver being asked; another name's query reaches the nameserver byte for byte (its ID and
+// flags) and its answer comes back byte for byte; the revert's outcome counts it all; after the
+// revert the matched name resolves again and nothing is left.
+func TestDNSFaultAnswersMatchedNamesAndForwardsTheRestUntouched(t *testing.T) {
+	ns, srv, _ := dnsPod(t, "agent-d1")
+	r, code := ns.request("agent-d1", dnsApply("d1", "d1-dns", obj{"names": []string{"*.svc.test"}, "answer": "nxdomain"}))
+	if !expectNftables(t) {
+		if code != 4 || r.Error == nil || r.Error.Code != protocol.ErrUnsupported {
+			t.Fatalf("without nf_tables' inet family: exit %d, %+v (want unsupported)", code, r.Error)
+		}
+		ns.nothingLeft(t, "")
+		return
+	}
+	mustOK(t, r, code)
+	t.Logf("applied: %s", r.Fault.Detail)
+	if !r.Fault.ExpiresInKernel || r.Fault.Kind != protocol.KindDNS {
+		t.Fatalf("%+v", r.Fault)
+	}
+	for _, c := range []struct {
+		server string
+		tcp    bool
+	}{{"192.0.2.2", false}, {"192.0.2.2", true}, {"2001:db8::2", false}, {"2001:db8::2", true}} {
+		_, answer, err := ns.query(t, c.server, "db.prod.svc.test.", dnsmessage.TypeA, c.tcp, 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s tcp %v: %v", c.server, c.tcp, err)
+		}
+		if rc, _ := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeNameError {
+			t.Fatalf("%s tcp %v: %v", c.server, c.tcp, rc)
+		}
+		q, answer, err := ns.query(t, c.server, "api.example.test.", dnsmessage.TypeA, c.tcp, 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s tcp %v, unmatched: %v", c.server, c.tcp, err)
+		}
+		got := srv.received()
+		if !bytes.Equal(got[len(got)-1], q) || !bytes.Equal(answer, nameserverAnswer(q)) {
+			t.Fatalf("%s tcp %v: not untouched: sent %x, the nameserver got %x; it answered %x, the pod got %x", c.server, c.tcp, q, got[len(got)-1], nameserverAnswer(q), answer)
+		}
+	}
+	if srv.askedFor("db.prod.svc.test.") {
+		t.Fatal("the nameserver was asked for the faulted name")
+	}
+	r, code = ns.request("agent-d1", revert("d1", "d1-dns"))
+	mustOK(t, r, code)
+	t.Logf("reverted: %s", r.Reverted[0].Detail)
+	if d := r.Reverted[0].DNS; d == nil || d.Queries != 8 || d.UDP != 4 || d.TCP != 4 || d.Matched != 4 || d.Faulted.NXDomain != 4 || d.Forwarded != 4 || d.UpstreamErrors != 0 {
+		t.Fatalf("the revert's counts: %+v", d)
+	}
+	_, answer, err := ns.query(t, "192.0.2.2", "db.prod.svc.test.", dnsmessage.TypeA, false, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, addrs := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeSuccess || len(addrs) != 1 || !srv.askedFor("db.prod.svc.test.") {
+		t.Fatalf("after the revert: %v %v", rc, addrs)
+	}
+	ns.nothingLeft(t, "")
+}
+
+// Each answer, and a delay that holds the real answer.
+func TestDNSFaultEachAnswer(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("no dns fault without nf_tables' inet family (TestDNSFaultAnswersMatchedNamesAndForwardsTheRestUntouched checks the refusal)")
+	}
+	ns, srv, _ := dnsPod(t, "agent-d2")
+	for i, c := range []struct {
+		answer any
+		qtype  dnsmessage.Type
+		rcode  dnsmessage.RCode
+		addrs  []string
+	}{
+		{"servfail", dnsmessage.TypeA, dnsmessage.RCodeServerFailure, nil},
+		{"refused", dnsmessage.TypeAAAA, dnsmessage.RCodeRefused, nil},
+		{obj{"addresses": []string{"10.9.8.7", "2001:db8::9"}}, dnsmessage.TypeA, dnsmessage.RCodeSuccess, []string{"10.9.8.7"}},
+		{obj{"addresses": []string{"10.9.8.7", "2001:db8::9"}}, dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, []string{"2001:db8::9"}},
+		{obj{"addresses": []string{"10.9.8.7"}}, dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, nil},
+	} {
+		id := "d2-" + string(rune('a'+i))
+		r, code := ns.request("agent-d2", dnsApply("d2", id, obj{"names": []string{"db.svc.test"}, "answer": c.answer}))
+		mustOK(t, r, code)
+		for _, tcp := range []bool{false, true} {
+			_, answer, err := ns.query(t, "192.0.2.2", "DB.svc.test.", c.qtype, tcp, 2*time.Second)
+			if err != nil {
+				t.Fatalf("%v tcp %v: %v", c.answer, tcp, err)
+			}
+			if rc, addrs := rcodeAndAddrs(t, answer); rc != c.rcode || len(addrs) != len(c.addrs) || (len(addrs) > 0 && addrs[0] != c.addrs[0]) {
+				t.Fatalf("%v %v tcp %v: %v %v", c.answer, c.qtype, tcp, rc, addrs)
+			}
+		}
+		ns.mustRequest(t, "agent-d2", revert("d2", id))
+	}
+	// timeout: no answer at all, over UDP and TCP
+	ns.mustRequest(t, "agent-d2", dnsApply("d2", "d2-t", obj{"names": []string{"db.svc.test"}, "answer": "timeout"}))
+	for _, tcp := range []bool{false, true} {
+		var ne net.Error
+		if _, answer, err := ns.query(t, "192.0.2.2", "db.svc.test.", dnsmessage.TypeA, tcp, 500*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("timeout, tcp %v: %x %v", tcp, answer, err)
+		}
+	}
+	r, code := ns.request("agent-d2", revert("d2", "d2-t"))
+	mustOK(t, r, code)
+	if d := r.Reverted[0].DNS; d == nil || d.Faulted.Timeout != 2 {
+		t.Fatalf("%+v", d)
+	}
+	// a delay without an answer: the real answer, late
+	ns.mustRequest(t, "agent-d2", dnsApply("d2", "d2-delay", obj{"names": []string{"db.svc.test"}, "delayMs": 300}))
+	began := time.Now()
+	q, answer, err := ns.query(t, "192.0.2.2", "db.svc.test.", dnsmessage.TypeA, false, 2*time.Second)
+	if took := time.Since(began); err != nil || took < 300*time.Millisecond || !bytes.Equal(answer, nameserverAnswer(q)) {
+		t.Fatalf("delayed: %v after %v: %x", err, took, answer)
+	}
+	ns.mustRequest(t, "agent-d2", revert("d2", "d2-delay"))
+	if !srv.askedFor("db.svc.test.") {
+		t.Fatal("the delayed query did not reach the nameserver")
+	}
+	ns.nothingLeft(t, "")
+}
+
+// The resolve op, from the pod's namespace with its resolv.conf (search list, ndots), sees
+// what the application sees: the fault's NXDOMAIN for the matched name, the nameserver's
+// answers for the other one.
+func TestDNSResolveSeesWhatTheApplicationSees(t *testing.T) {
+	ns, _, _ := dnsPod(t, "agent-d3")
+	resolve := obj{"protocol": 1, "op": "resolve", "runId": "d3", "names": []string{"db.svc.test", "api"}, "type": "A", "count": 20, "timeoutMs": 1000}
+	r, code := ns.request("agent-d3", resolve)
+	mustOK(t, r, code)
+	if res := r.Resolved; res.ResolvConf != "/etc/resolv.conf" || len(res.Nameservers) != 2 || res.Nameservers[0] != "192.0.2.2" || res.Ndots != 2 || res.Names[0].Answered != 20 || res.Names[1].Answered != 20 || res.Names[1].FQDN != "api.example.test." {
+		t.Fatalf("before the fault: %+v", res)
+	}
+	if !expectNftables(t) {
+		return
+	}
+	ns.mustRequest(t, "agent-d3", dnsApply("d3", "d3-dns", obj{"names": []string{"*.svc.test", "*.svc.test.example.test"}, "answer": "nxdomain"}))
+	for _, tcp := range []bool{false, true} {
+		resolve["tcp"] = tcp
+		r, code = ns.request("agent-d3", resolve)
+		mustOK(t, r, code)
+		db, api := r.Resolved.Names[0], r.Resolved.Names[1]
+		if db.Rcodes["NXDOMAIN"] != 20 || db.Answered != 0 || db.LatencyMs == nil || api.Answered != 20 || len(api.Addresses) != 1 || api.Addresses[0] != "198.51.100.7" {
+			t.Fatalf("tcp %v: %+v / %+v", tcp, db, api)
+		}
+		t.Logf("tcp %v: db %+v, api p50 %.3f ms", tcp, db.Rcodes, api.LatencyMs.P50)
+	}
+	ns.mustRequest(t, "agent-d3", revert("d3", "d3-dns"))
+}
+
+// The agent dies holding the fault (SIGKILL; nobody renews, nobody reverts): meanwhile the
+// matched name gets no answer (the redirect points at the dead resolver), and within lease +
+// margin of the last renewal the redirect ends in the kernel and the name resolves again. The
+// next agent to start removes the dead one's table (an orphan).
+func TestTheKernelEndsADNSFaultNobodyRenews(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("no dns fault without nf_tables' inet family")
+	}
+	const lease = 2 * time.Second
+	ns, _, agent := dnsPod(t, "agent-d4")
+	req := dnsApply("d4", "d4-dns", obj{"names": []string{"db.svc.test"}, "answer": "servfail"})
+	req["fault"].(obj)["leaseMs"] = lease.Milliseconds()
+	r, code := ns.request("agent-d4", req)
+	mustOK(t, r, code)
+	applied := time.Now()
+	if r.Fault.KernelLeaseMs != (lease + firewall.ExpiryMargin).Milliseconds() {
+		t.Fatalf("kernel lease %d ms", r.Fault.KernelLeaseMs)
+	}
+	if err := agent.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, answer, err := ns.query(t, "192.0.2.2", "db.svc.test.", dnsmessage.TypeA, false, 300*time.Millisecond); err == nil {
+		t.Fatalf("answered while the redirect outlives the resolver: %x", answer)
+	}
+	for deadline := applied.Add(lease + firewall.ExpiryMargin + 3*time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// a new socket each time: a new source port, a new conntrack entry
+		if _, answer, err := ns.query(t, "192.0.2.2", "db.svc.test.", dnsmessage.TypeA, false, 300*time.Millisecond); err == nil {
+			if rc, _ := rcodeAndAddrs(t, answer); rc == dnsmessage.RCodeSuccess {
+				took := time.Since(applied)
+				t.Logf("MEASURE the dns fault ended in the kernel %s after the apply (lease %s)", took.Round(time.Millisecond), lease)
+				if took < lease {
+					t.Fatalf("ended after %s, before its lease", took)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still faulted %s after the apply", time.Since(applied).Round(time.Millisecond))
+		}
+	}
+	// the emptied table stays until the next agent: its start reverts it as an orphan
+	if left := ns.chaosTables(t); len(left) != 1 || left[0] != "inet CHAOS-d4-dns" {
+		t.Fatalf("before the next agent: %q (want the dead agent's table)", left)
+	}
+	ns.serveVia("agent-d5", "ip", "netns", "exec", ns.pod)
+	for deadline := time.Now().Add(5 * time.Second); len(ns.leftovers(t)) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the next agent left %q", ns.leftovers(t))
+		}
+	}
+}
+
+func (ns *netns) mustRequest(t *testing.T, name string, req obj) *protocol.Reply {
+	t.Helper()
+	r, code := ns.request(name, req)
+	mustOK(t, r, code)
+	return r
+}
