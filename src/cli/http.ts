@@ -5,10 +5,9 @@
 import { UsageError } from "../errors.js";
 import { DEFAULT_HTTP_ERROR_CODE, type HttpParams } from "../faults/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP, targetSelection } from "./common-flags.js";
-import { duration, INTERFACE_NAME, name, percent, required, text, texts, wholeNumber } from "./flags.js";
-import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
-import { runShortcut } from "./shortcut-run.js";
+import { AGENT_HELP, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { duration, percent, required, text, texts, wholeNumber } from "./flags.js";
+import { PROXY_FAULT_FLAGS, runProxyFault } from "./proxy-fault.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run http -p POD --port PORT [--delay MS] [--error-rate PERCENT] -r DURATION_S [options]
@@ -61,7 +60,7 @@ const METHOD = /^[A-Z]{1,20}$/;
 const PATH = /^\/[!-~]{0,1023}$/;
 
 /** A repeated flag's values, each once; `takes` says what each must be, `most` how many there may be. */
-function distinct(flag: string, given: readonly string[], o: { pattern: RegExp; takes: string; hint: string; most: number; plural: string }): string[] {
+export function distinct(flag: string, given: readonly string[], o: { pattern: RegExp; takes: string; hint: string; most: number; plural: string }): string[] {
   const once = [...new Set(given)];
   const bad = once.find((p) => !o.pattern.test(p));
   if (bad !== undefined) throw new UsageError(`${flag} takes ${o.takes}, not ${JSON.stringify(bad)}`, { hint: o.hint });
@@ -90,26 +89,8 @@ export function httpParams(values: FlagValues<typeof HTTP_FAULT_FLAGS>): HttpPar
   };
 }
 
-const FLAGS = {
-  ...POD_FLAG,
-  ...HTTP_FAULT_FLAGS,
-  ...DURATION_FLAG,
-  interface: name(INTERFACE_NAME, "an interface name", "i"),
-  ...DETACH_FLAG,
-  ...AGENT_FLAGS,
-};
+const FLAGS = { ...POD_FLAG, ...HTTP_FAULT_FLAGS, ...PROXY_FAULT_FLAGS };
 
-export const run = defineVerb({ name: "http", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run http -p POD --port 80 --delay 100 -r 30" }, async ({ ctx, values }) => {
-  const selection = targetSelection(values, "http");
-  const params = httpParams(values);
-  const { duration: durationMs, detach } = values;
-  const step = faultStep("http", { kind: "http", http: params, interface: values.interface }, durationMs);
-  const namespace = ctx.globals.namespace;
-  const over = `http fault on port ${params.port}${selection.kind === "service" ? ` of service ${selection.name}` : ""} applied`;
-  return runShortcut(ctx, () => ({
-    scenario: heldFaultScenario({ name: "http", selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
-    agentImage: values["agent-image"],
-    detach,
-    done: detach ? `${over}; the agent removes it in ${seconds(durationMs)} by itself. To end it early: ${sweepCommand(namespace)}\n` : `${over} for ${seconds(durationMs)} and removed.\n`,
-  }));
-});
+export const run = defineVerb({ name: "http", help: HELP, flags: FLAGS, positionals: "none", example: "chaos-run http -p POD --port 80 --delay 100 -r 30" }, ({ ctx, values }) =>
+  runProxyFault(ctx, "http", values, (iface) => ({ kind: "http", http: httpParams(values), interface: iface })),
+);

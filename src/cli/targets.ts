@@ -168,15 +168,17 @@ export async function resolveTargets(cluster: Cluster, scenario: Scenario, names
   return { scenario: { ...scenario, steps: mapped.steps, target: { ...target, resolved: { selector, lines: [...lines, ...mapped.lines] } } }, pods };
 }
 
-/** The port a fault acts on, if it has one: an HTTP fault's, or a network fault's scope's. */
+/** The port a fault acts on, if it has one: an HTTP or gRPC fault's, or a network fault's scope's. */
 export function faultPort(fault: Fault): number | undefined {
   if (fault.kind === "http") return fault.http.port;
+  if (fault.kind === "grpc") return fault.grpc.port;
   if (fault.kind === "netem" || fault.kind === "partition") return fault.scope?.port;
   return undefined;
 }
 
 function withPort(fault: Fault, port: number): Fault {
   if (fault.kind === "http") return { ...fault, http: { ...fault.http, port } };
+  if (fault.kind === "grpc") return { ...fault, grpc: { ...fault.grpc, port } };
   if ((fault.kind === "netem" || fault.kind === "partition") && fault.scope !== undefined) return { ...fault, scope: { ...fault.scope, port } };
   return fault;
 }

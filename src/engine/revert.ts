@@ -6,7 +6,7 @@
 // exited (the agent reverts on SIGTERM). A live pod whose agent died keeps its network
 // namespace, and with it the fault: a fresh agent reverts it there (recover.ts), and that is
 // counted only when the fresh agent confirms it; without one, `chaos-run sweep` cleans it.
-import type { CommandRun, HTTPReading, StressReading } from "../faults/protocol.generated.js";
+import type { CommandRun, GRPCReading, HTTPReading, StressReading } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo } from "../kube/types.js";
 import { callAgent, callProblem, type AgentCall } from "./agent-client.js";
 import { podKey, type EventSink } from "./events.js";
@@ -50,7 +50,12 @@ export interface RevertOutcomeOf {
   readonly reading?: StressReading | undefined;
   /** what an http fault's proxy did, counted as the agent stopped it */
   readonly http?: HTTPReading | undefined;
+  /** what a grpc fault's proxy did, counted as the agent stopped it */
+  readonly grpc?: GRPCReading | undefined;
 }
+
+/** What a fault measured, as the agent gave it with its confirmed revert. */
+type Measured = Pick<RevertOutcomeOf, "reading" | "http" | "grpc">;
 
 /** Waits before attempt n+1: 250 ms, 500 ms, 1 s, 2 s, then 4 s. */
 export function backoffMs(attempt: number): number {
@@ -89,10 +94,7 @@ async function podState(cluster: Cluster, entry: LedgerEntry): Promise<PodState>
 /** Reasons the agent gives for having reverted a fault before it was asked to. */
 const ENDED_EARLY = new Set(["lease-lapsed", "ttl", "terminated"]);
 
-function outcomeOf(
-  call: AgentCall,
-  faultId: string,
-): { confirmed: boolean; detail: string; commands: readonly CommandRun[]; endedEarly: string | undefined; reading?: StressReading | undefined; http?: HTTPReading | undefined } {
+function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; detail: string; commands: readonly CommandRun[]; endedEarly: string | undefined; measured?: Measured } {
   if (call.kind !== "reply") return { confirmed: false, detail: call.problem, commands: [], endedEarly: undefined };
   const r = call.reply;
   const outcome = r.reverted?.find((o) => o.faultId === faultId);
@@ -100,7 +102,8 @@ function outcomeOf(
   if (confirmed) {
     const early = outcome?.reason !== undefined && ENDED_EARLY.has(outcome.reason) ? outcome.reason : undefined;
     const how = early !== undefined ? `the agent had already reverted it (${early}${outcome?.detail !== undefined && outcome.detail !== "" ? `: ${outcome.detail}` : ""})` : "";
-    return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, reading: outcome?.stress, http: outcome?.http };
+    const measured = { reading: outcome?.stress, http: outcome?.http, grpc: outcome?.grpc };
+    return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, measured };
   }
   const remaining = outcome?.remaining?.map((o) => `${o.type} ${o.name}`).join(", ");
   const detail = [callProblem(call), outcome !== undefined && outcome.detail !== "" ? outcome.detail : undefined, remaining !== undefined && remaining !== "" ? `remaining: ${remaining}` : undefined]
@@ -131,8 +134,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   let agentRunning: boolean | undefined = true;
   let confirmed = false;
   let endedEarly: string | undefined;
-  let reading: StressReading | undefined;
-  let http: HTTPReading | undefined;
+  let measured: Measured = {};
   try {
     for (;;) {
       const settled = await settledWithoutAgent(entry, o);
@@ -151,8 +153,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
         confirmed = true;
         detail = r.detail;
         endedEarly = r.endedEarly;
-        reading = r.reading;
-        http = r.http;
+        measured = r.measured ?? {};
         break;
       }
       detail = r.detail;
@@ -184,7 +185,7 @@ async function revertOne(entry: LedgerEntry, o: RevertOptions): Promise<RevertOu
   }
   const at = o.now();
   o.emit({ type: "fault:reverted", at, index: entry.step, faultId: entry.faultId, pod: entry.agent.pod, confirmed, detail, attempts, commands, durationMs: at - started });
-  return { entry, confirmed, detail, attempts, agentRunning, endedEarly, reading, http };
+  return { entry, confirmed, detail, attempts, agentRunning, endedEarly, ...measured };
 }
 
 /** Reverts entries (given LIFO): one pod's in order, pods concurrently. Never throws. */

@@ -109,6 +109,17 @@ export const FAULT_METRICS = {
     "errors.rate": ratio("errors over faulted requests; no value when none was faulted"),
     relayed: number("connections relayed untouched, faulted in nothing: TLS, HTTP/2, upgraded"),
   },
+  grpc: {
+    calls: number("gRPC calls the proxy read on the port's h2c connections while the fault was held"),
+    faulted: number("calls the fault covered (not excluded): delayed, and rolled for the error"),
+    errors: number("calls answered with the injected status instead of the application"),
+    "errors.rate": ratio("errors over faulted calls; no value when none was faulted"),
+    delayed: number("calls held for the delay before they were forwarded"),
+    relayed: number("calls forwarded to the application (faulted without the error, and excluded)"),
+    excluded: number("calls passed untouched: an excluded service or method, or the health service"),
+    streamsReset: number("calls still in flight when the proxy stopped, ended by it"),
+    passedThrough: number("connections relayed byte for byte, faulted in nothing: TLS, unreadable"),
+  },
   stress: {
     "cpu.load": ratio("CPU used by each worker, a share of one CPU, measured in the workers' own CPU time"),
     "cpu.usage": number("CPU seconds per second used by the agent's cgroup (workers and agent) while the fault was held"),

@@ -12,10 +12,11 @@ import type {
   Request,
   RevertRequest,
   Scope as ScopeSpec,
+  GrpcParams as GrpcParamsSpec,
   StatusRequest,
   SweepRequest,
 } from "./protocol.generated.js";
-import type { Fault, HttpParams, KillFault, NetemParams, Scope, StressFault } from "./types.js";
+import type { Fault, GrpcParams, HttpParams, KillFault, NetemParams, Scope, StressFault } from "./types.js";
 
 export const PROTOCOL_VERSION = 1 as const;
 /** The agent's program in its image (on PATH). */
@@ -91,6 +92,19 @@ function httpParams(p: HttpParams): HttpParamsSpec {
   return out;
 }
 
+/** The health service's exclusion is the agent's default: only its opposite is sent. */
+function grpcParams(p: GrpcParams): GrpcParamsSpec {
+  const out: GrpcParamsSpec = { port: p.port };
+  if (p.errorRate !== undefined) out.errorRate = p.errorRate;
+  if (p.status !== undefined) out.status = p.status;
+  if (p.message !== undefined) out.message = p.message;
+  if (p.delayMs !== undefined) out.delayMs = p.delayMs;
+  if (p.jitterMs !== undefined) out.jitterMs = p.jitterMs;
+  if (p.exclude.length > 0) out.exclude = [...p.exclude];
+  if (p.faultHealth) out.faultHealth = true;
+  return out;
+}
+
 /** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
 export function faultSpec(fault: Fault): FaultSpec {
   switch (fault.kind) {
@@ -102,6 +116,8 @@ export function faultSpec(fault: Fault): FaultSpec {
     }
     case "http":
       return { kind: "http", ...(fault.interface === undefined ? {} : { interface: fault.interface }), http: httpParams(fault.http) };
+    case "grpc":
+      return { kind: "grpc", ...(fault.interface === undefined ? {} : { interface: fault.interface }), grpc: grpcParams(fault.grpc) };
     case "stress":
       return stressSpec(fault);
     case "kill":
@@ -222,7 +238,7 @@ export function deliveryOf(fault: Fault): Delivery {
 
 /**
  * The Linux capabilities the agent that delivers a fault needs; nothing more is asked for. An HTTP
- * fault needs what iptables needs for its redirect, and NET_ADMIN again to reset the connections
+ * or gRPC fault needs what iptables needs for its redirect, and NET_ADMIN again to reset the connections
  * opened before it (sock_destroy); its proxy listens on an unprivileged port. A kill's depend on
  * the pod too (killCapabilities): this is the common case, a main process that is its init.
  */
@@ -232,6 +248,7 @@ export function capabilitiesFor(fault: Fault): readonly string[] {
       return NETEM_CAPABILITIES;
     case "partition":
     case "http":
+    case "grpc":
       return NETWORK_CAPABILITIES;
     case "kill":
       // where the container's main process is its namespace's init (no shareProcessNamespace)

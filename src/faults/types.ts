@@ -79,6 +79,74 @@ export interface HttpFault {
 /** The status of an injected error when the scenario names none. */
 export const DEFAULT_HTTP_ERROR_CODE = 500;
 
+/** The gRPC status codes a fault may answer with, by number (OK, 0, is not a fault). */
+export const GRPC_STATUS_NAMES = {
+  1: "CANCELLED",
+  2: "UNKNOWN",
+  3: "INVALID_ARGUMENT",
+  4: "DEADLINE_EXCEEDED",
+  5: "NOT_FOUND",
+  6: "ALREADY_EXISTS",
+  7: "PERMISSION_DENIED",
+  8: "RESOURCE_EXHAUSTED",
+  9: "FAILED_PRECONDITION",
+  10: "ABORTED",
+  11: "OUT_OF_RANGE",
+  12: "UNIMPLEMENTED",
+  13: "INTERNAL",
+  14: "UNAVAILABLE",
+  15: "DATA_LOSS",
+  16: "UNAUTHENTICATED",
+} as const satisfies Readonly<Record<number, string>>;
+
+export type GrpcStatusCode = keyof typeof GRPC_STATUS_NAMES;
+
+/** UNAVAILABLE: what a client sees of a server that is down, and retries. */
+export const DEFAULT_GRPC_STATUS: GrpcStatusCode = 14;
+
+/** The service whose calls the kubelet's gRPC probes make: excluded unless the fault asks for it. */
+export const GRPC_HEALTH_SERVICE = "grpc.health.v1.Health";
+
+/** A status code by its number (1..16) or its name, any case (`unavailable`); undefined for anything else, OK included. */
+export function grpcStatusOf(given: number | string): GrpcStatusCode | undefined {
+  if (typeof given === "number") return Number.isInteger(given) && given >= 1 && given <= 16 ? (given as GrpcStatusCode) : undefined;
+  const upper = given.trim().toUpperCase();
+  if (/^[0-9]+$/.test(upper)) return grpcStatusOf(Number(upper));
+  const found = Object.entries(GRPC_STATUS_NAMES).find(([, name]) => name === upper);
+  return found === undefined ? undefined : (Number(found[0]) as GrpcStatusCode);
+}
+
+/** `14 UNAVAILABLE` */
+export function grpcStatusWords(code: GrpcStatusCode): string {
+  return `${code} ${GRPC_STATUS_NAMES[code]}`;
+}
+
+/** What the agent's proxy does to each gRPC call (h2c) the fault covers. */
+export interface GrpcParams {
+  /** the TCP port the pod serves gRPC on */
+  readonly port: number;
+  readonly delayMs: number | undefined;
+  /** ± around the delay, uniform */
+  readonly jitterMs: number | undefined;
+  /** percent of the covered calls answered with `status` in trailers instead of being forwarded */
+  readonly errorRate: number | undefined;
+  /** set (default UNAVAILABLE) when errorRate is */
+  readonly status: GrpcStatusCode | undefined;
+  /** grpc-message of those errors */
+  readonly message: string | undefined;
+  /** services (`pkg.Service`) or methods (`pkg.Service/Method`) whose calls pass untouched */
+  readonly exclude: readonly string[];
+  /** the health service is faulted too (by default its calls pass untouched, so the kubelet's gRPC probes do not restart the pod) */
+  readonly faultHealth: boolean;
+}
+
+export interface GrpcFault {
+  readonly kind: "grpc";
+  readonly grpc: GrpcParams;
+  /** where the port's incoming connections are redirected; undefined: the pod's default-route interface */
+  readonly interface: string | undefined;
+}
+
 /** The signals chaos-run offers for a kill: those whose default action ends a process. */
 export const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGUSR1", "SIGUSR2"] as const;
 export type KillSignal = (typeof KILL_SIGNALS)[number];
@@ -121,14 +189,14 @@ export interface PodDeleteFault {
   readonly gracePeriodMs: number | undefined;
 }
 
-export type Fault = NetemFault | PartitionFault | HttpFault | KillFault | StressFault | PodDeleteFault;
+export type Fault = NetemFault | PartitionFault | HttpFault | GrpcFault | KillFault | StressFault | PodDeleteFault;
 
 /**
  * Faults in the pod's network namespace, held by the pod's agent: an interface (netem and
  * partition also a scope). The others act on processes or on the pod.
  */
-export type NetworkFault = NetemFault | PartitionFault | HttpFault;
+export type NetworkFault = NetemFault | PartitionFault | HttpFault | GrpcFault;
 
 export function isNetworkFault(f: Fault): f is NetworkFault {
-  return f.kind === "netem" || f.kind === "partition" || f.kind === "http";
+  return f.kind === "netem" || f.kind === "partition" || f.kind === "http" || f.kind === "grpc";
 }

@@ -27,6 +27,7 @@ export function faultContainer(fault: Fault, pods: readonly PlannedPod[]): Plann
     case "netem":
     case "partition":
     case "http":
+    case "grpc":
       return planned(rootSecurity(capabilitiesFor(fault)));
     case "kill":
       return killContainer(fault, pods);
@@ -45,6 +46,7 @@ export function faultEnd(fault: Fault): FaultEnd {
   switch (fault.kind) {
     case "partition":
     case "http":
+    case "grpc":
       return "kernel";
     case "netem":
       return "agent";

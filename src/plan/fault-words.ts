@@ -2,7 +2,7 @@
 // it reaches each pod and its honest limits.
 import { formatDuration } from "../expect/format.js";
 import { DEFAULT_HTTP_ERROR_CODE } from "../faults/index.js";
-import type { Fault, HttpParams } from "../faults/types.js";
+import { DEFAULT_GRPC_STATUS, GRPC_HEALTH_SERVICE, grpcStatusWords, type Fault, type GrpcParams, type HttpParams } from "../faults/types.js";
 import { formatSize } from "../scenario/units.js";
 import { stressBoundNotes } from "./bounds.js";
 import type { PlannedPod, PodLimits } from "./types.js";
@@ -16,6 +16,37 @@ function httpSummary(h: HttpParams): string {
   if (h.exclude.length > 0) text += `; except ${h.exclude.join(", ")}`;
   if (h.methods.length > 0) text += `; only ${h.methods.join(", ")}`;
   return text;
+}
+
+/** `grpc on port 50051: delay 100ms ± 10ms, 14 UNAVAILABLE ("try later") to 20% of calls; except pkg.Svc/Get; health service excluded` */
+function grpcSummary(g: GrpcParams): string {
+  const parts: string[] = [];
+  if (g.delayMs !== undefined) parts.push(`delay ${formatDuration(g.delayMs)}${g.jitterMs !== undefined ? ` ± ${formatDuration(g.jitterMs)}` : ""}`);
+  if (g.errorRate !== undefined) {
+    const message = g.message === undefined ? "" : ` (${JSON.stringify(g.message)})`;
+    parts.push(`status ${grpcStatusWords(g.status ?? DEFAULT_GRPC_STATUS)}${message} to ${g.errorRate}% of calls`);
+  }
+  let text = `grpc on port ${g.port}: ${parts.length > 0 ? parts.join(", ") : "through the proxy only"}`;
+  if (g.exclude.length > 0) text += `; except ${g.exclude.join(", ")}`;
+  return `${text}; ${g.faultHealth ? `${GRPC_HEALTH_SERVICE} faulted too` : `${GRPC_HEALTH_SERVICE} excluded`}`;
+}
+
+function grpcEffect(g: GrpcParams): string {
+  const parts: string[] = [];
+  if (g.delayMs !== undefined) parts.push("held for the delay before it is forwarded");
+  if (g.errorRate !== undefined) parts.push(`${g.errorRate}% of the calls answered with the status in a trailers-only response, never reaching the application`);
+  return parts.length > 0 ? parts.join("; ") : "forwarded only";
+}
+
+/** What a gRPC fault reaches and what it does not, and why the health service is left alone. */
+function grpcNotes(g: GrpcParams): string[] {
+  return [
+    `the agent puts an h2c proxy in front of port ${g.port} (its incoming connections redirected in the pod only) and resets the connections and streams opened before, so clients come back through it; each call, unary or streaming, is faulted at its start (${grpcEffect(g)}); at the revert the calls still in flight are ended and clients reconnect to the application directly`,
+    g.faultHealth
+      ? `${GRPC_HEALTH_SERVICE} is faulted too (faultHealth): the kubelet's gRPC liveness and readiness probes on this port may fail, and restart the container or take the pod out of its Service`
+      : `${GRPC_HEALTH_SERVICE} passes untouched (faultHealth: true faults it too): the kubelet's gRPC liveness and readiness probes call it, and faulting them would restart the container or take the pod out of its Service rather than show how clients cope`,
+    "not reached: gRPC over TLS on the port (relayed byte for byte, and the run warns that the fault faulted nothing), and clients that do not come in through the pod's port (a sidecar's own loopback, calls the pod makes)",
+  ];
 }
 
 export function faultSummary(fault: Fault): string {
@@ -32,6 +63,8 @@ export function faultSummary(fault: Fault): string {
     }
     case "http":
       return httpSummary(fault.http);
+    case "grpc":
+      return grpcSummary(fault.grpc);
     default:
       return networkSummary(fault);
   }
@@ -104,6 +137,8 @@ export function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName:
       }
       return notes;
     }
+    case "grpc":
+      return grpcNotes(fault.grpc);
     default:
       return [];
   }

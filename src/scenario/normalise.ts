@@ -3,8 +3,8 @@
 // Runs only on a file without errors; a failure here is a bug (it throws).
 import { readExpectation } from "../expect/expectation.js";
 import type { Expectation } from "../expect/expectation.js";
-import { DEFAULT_HTTP_ERROR_CODE } from "../faults/types.js";
-import type { Fault, NetemParams, Scope } from "../faults/types.js";
+import { DEFAULT_GRPC_STATUS, DEFAULT_HTTP_ERROR_CODE, grpcStatusOf } from "../faults/types.js";
+import type { Fault, GrpcFault, NetemParams, Scope } from "../faults/types.js";
 import { parseCidr } from "./cidr.js";
 import { joinPointer } from "./document.js";
 import {
@@ -192,6 +192,7 @@ function fault(raw: RawFault): Fault {
       interface: raw.interface,
     };
   }
+  if (raw.grpc !== undefined) return grpcFault(raw.grpc, raw.interface);
   if (raw.kill !== undefined) return { kind: "kill", container: raw.kill.container, signal: raw.kill.signal ?? "SIGKILL" };
   if (raw.stress !== undefined) {
     const cpu = raw.stress.cpu;
@@ -211,9 +212,30 @@ function fault(raw: RawFault): Fault {
   throw new TypeError("a fault needs netem, partition, http, kill, stress or podDelete");
 }
 
+function grpcFault(raw: NonNullable<RawFault["grpc"]>, iface: string | undefined): GrpcFault {
+  const errorRate = optPercent(raw.errorRate);
+  const status = raw.status === undefined ? DEFAULT_GRPC_STATUS : grpcStatusOf(raw.status);
+  if (status === undefined) throw new TypeError(`not a gRPC status: ${raw.status}`);
+  return {
+    kind: "grpc",
+    grpc: {
+      // a port by name is the Service's: 0 until the target is resolved (FaultStep.servicePort)
+      port: typeof raw.port === "string" ? 0 : raw.port,
+      delayMs: optDuration(raw.delay),
+      jitterMs: optDuration(raw.jitter),
+      errorRate,
+      status: errorRate === undefined ? undefined : status,
+      message: raw.message,
+      exclude: [...(raw.exclude ?? [])],
+      faultHealth: raw.faultHealth ?? false,
+    },
+    interface: iface,
+  };
+}
+
 /** A fault's port given by name: the target Service's port of that name, mapped when the target is resolved. */
 function servicePort(raw: RawFault): { servicePort?: string } {
-  const port = raw.http?.port ?? raw.to?.port;
+  const port = raw.http?.port ?? raw.grpc?.port ?? raw.to?.port;
   return typeof port === "string" ? { servicePort: port } : {};
 }
 

@@ -121,6 +121,18 @@ export interface RawFault {
     exclude?: string[];
     methods?: string[];
   };
+  grpc?: {
+    /** a number, or (target.service) the name of one of the Service's ports */
+    port: number | string;
+    errorRate?: RawPercent;
+    /** a name in any case, or a number 1..16 */
+    status?: number | string;
+    message?: string;
+    delay?: RawDuration;
+    jitter?: RawDuration;
+    exclude?: string[];
+    faultHealth?: boolean;
+  };
   kill?: { container?: string; signal?: KillSignal };
   stress?: { cpu?: { workers: number; load?: RawPercent; allowBeyondLimit?: boolean }; memory?: { size: string; allowBeyondLimit?: boolean } };
   podDelete?: { gracePeriod?: RawDuration };

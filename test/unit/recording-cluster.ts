@@ -6,7 +6,7 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ApplyRequest, FaultState, Reply, Request, HTTPReading, RevertOutcome, StressReading } from "../../src/faults/protocol.generated.js";
+import type { ApplyRequest, FaultState, GRPCReading, Reply, Request, HTTPReading, RevertOutcome, StressReading } from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
 import type {
@@ -91,6 +91,8 @@ export class SimAgent {
     public ttlLeftMs: number,
     /** what its http faults' proxies counted (the cluster's setting) */
     private readonly httpCounts: () => HTTPReading | undefined = () => undefined,
+    /** what its grpc faults' proxies counted (the cluster's setting) */
+    private readonly grpcCounts: () => GRPCReading | undefined = () => undefined,
   ) {}
 
   /** the reply of the apply it started with, until its first renewal tells it */
@@ -224,6 +226,7 @@ export class SimAgent {
       case "revert": {
         const f = this.held.get(request.faultId);
         const counts = f?.kind === "http" ? this.httpCounts() : undefined;
+        const grpc = f?.kind === "grpc" ? this.grpcCounts() : undefined;
         const before = this.ended.get(request.faultId);
         this.held.delete(request.faultId);
         if (f !== undefined) this.ended.set(request.faultId, "requested");
@@ -238,6 +241,7 @@ export class SimAgent {
               detail: f === undefined ? "not held" : "nothing of it remains",
               ...(f?.kind === "stress" && f.spec !== undefined ? { stress: this.reading(f.spec, f.since ?? now, now) } : {}),
               ...(counts !== undefined ? { http: counts } : {}),
+              ...(grpc !== undefined ? { grpc } : {}),
             },
           ],
         };
@@ -284,6 +288,8 @@ export class RecordingCluster implements Cluster {
   denied: readonly string[] = [];
   /** what an http fault's proxy counted, in its revert's outcome (undefined: none given); every agent's */
   httpCounts: HTTPReading | undefined = undefined;
+  /** what a grpc fault's proxy counted, in its revert's outcome (undefined: none given); every agent's */
+  grpcCounts: GRPCReading | undefined = undefined;
   /** the access checks asked, in the same words (`get services "web"` for a read by name) */
   readonly accessChecks: string[] = [];
   /** the kinds discovery finds */
@@ -338,7 +344,13 @@ export class RecordingCluster implements Cluster {
       capabilities: spec.securityContext.capabilities,
     };
     this.pods.set(podName, { ...p, ephemeralContainers: [...p.ephemeralContainers, c] });
-    const sim = new SimAgent(spec.name, spec.env["CHAOS_RUN_ID"] ?? "", 600_000, () => this.httpCounts);
+    const sim = new SimAgent(
+      spec.name,
+      spec.env["CHAOS_RUN_ID"] ?? "",
+      600_000,
+      () => this.httpCounts,
+      () => this.grpcCounts,
+    );
     const target = spec.targetContainerName;
     if (target !== undefined) sim.onKill = () => this.killContainer(podName, target);
     this.agents.set(`${podName}/${spec.name}`, sim);

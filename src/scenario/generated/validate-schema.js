@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
 const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
@@ -2183,10 +2183,10 @@ return errors === 0;
 validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema61 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
-const schema86 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
-const schema62 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
-const schema76 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
-const schema82 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}};
+const schema90 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
+const schema62 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
+const schema80 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
+const schema86 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}};
 const schema63 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
 const schema71 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
 const pattern39 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
@@ -3047,14 +3047,496 @@ return errors === 0;
 }
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema77 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}};
-const schema79 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
-const pattern48 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+const schema76 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}};
+const pattern48 = new RegExp("^[A-Za-z_]+$", "");
+const pattern51 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$", "");
 
 function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate45.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.delay === undefined){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "delay"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.errorRate === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "errorRate"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.port === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "port"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "port") || (key0 === "errorRate")) || (key0 === "status")) || (key0 === "message")) || (key0 === "delay")) || (key0 === "jitter")) || (key0 === "exclude")) || (key0 === "faultHealth"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.port !== undefined){
+let data0 = data.port;
+if((!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))) && (typeof data0 !== "string")){
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: schema76.properties.port.type}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 65535 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data0 < 1 || isNaN(data0)){
+const err7 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(typeof data0 === "string"){
+if(data0.length > 15){
+const err8 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maxLength",keyword:"maxLength",params:{limit: 15}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(!pattern40.test(data0)){
+const err9 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data.errorRate !== undefined){
+let data1 = data.errorRate;
+if(typeof data1 === "string"){
+if(!pattern30.test(data1)){
+const err10 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data2 = data.status;
+if((!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))) && (typeof data2 !== "string")){
+const err12 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: schema76.properties.status.type}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 16 || isNaN(data2)){
+const err13 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err14 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(typeof data2 === "string"){
+if(data2.length > 32){
+const err15 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/maxLength",keyword:"maxLength",params:{limit: 32}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data2.length < 1){
+const err16 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(!pattern48.test(data2)){
+const err17 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_]+$"}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.message !== undefined){
+let data3 = data.message;
+if(typeof data3 === "string"){
+if(data3.length > 1024){
+const err18 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.delay !== undefined){
+let data4 = data.delay;
+if(typeof data4 === "string"){
+if(!pattern13.test(data4)){
+const err20 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+let data5 = data.jitter;
+if(typeof data5 === "string"){
+if(!pattern13.test(data5)){
+const err22 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.exclude !== undefined){
+let data6 = data.exclude;
+if(Array.isArray(data6)){
+if(data6.length > 64){
+const err24 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/maxItems",keyword:"maxItems",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+let data7 = data6[i0];
+if(typeof data7 === "string"){
+if(data7.length > 1024){
+const err25 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/maxLength",keyword:"maxLength",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data7.length < 1){
+const err26 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(!pattern51.test(data7)){
+const err27 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+let i1 = data6.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data6[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err29 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/exclude",schemaPath:"#/properties/exclude/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.faultHealth !== undefined){
+if(typeof data.faultHealth !== "boolean"){
+const err31 = {instancePath:instancePath+"/faultHealth",schemaPath:"#/properties/faultHealth/type",keyword:"type",params:{type: "boolean"}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+if(data.delay === undefined){
+const err32 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "jitter",
+    missingProperty: "delay",
+    depsCount: 1,
+    deps: "delay"}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+if(data.errorRate === undefined){
+const err33 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "status",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.message !== undefined){
+if(data.errorRate === undefined){
+const err34 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "message",
+    missingProperty: "errorRate",
+    depsCount: 1,
+    deps: "errorRate"}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate45.errors = vErrors;
+return errors === 0;
+}
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema81 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}};
+const schema83 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
+const pattern54 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3221,7 +3703,7 @@ errors++;
 if(data4.size !== undefined){
 let data5 = data4.size;
 if(typeof data5 === "string"){
-if(!pattern48.test(data5)){
+if(!pattern54.test(data5)){
 const err13 = {instancePath:instancePath+"/memory/size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -3278,17 +3760,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate45.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema80 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
+const schema84 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3344,12 +3826,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern51 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const pattern57 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3410,8 +3892,8 @@ var _valid0 = _errs4 === errors;
 valid0 = valid0 || _valid0;
 const _errs5 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.kill === undefined){
-const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "kill"}};
+if(data.grpc === undefined){
+const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "grpc"}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3425,8 +3907,8 @@ var _valid0 = _errs5 === errors;
 valid0 = valid0 || _valid0;
 const _errs6 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.stress === undefined){
-const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "stress"}};
+if(data.kill === undefined){
+const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "kill"}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3440,8 +3922,8 @@ var _valid0 = _errs6 === errors;
 valid0 = valid0 || _valid0;
 const _errs7 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.podDelete === undefined){
-const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "podDelete"}};
+if(data.stress === undefined){
+const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "stress"}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3453,13 +3935,28 @@ errors++;
 }
 var _valid0 = _errs7 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err6 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs8 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.podDelete === undefined){
+const err6 = {instancePath,schemaPath:"#/anyOf/6/required",keyword:"required",params:{missingProperty: "podDelete"}};
 if(vErrors === null){
 vErrors = [err6];
 }
 else {
 vErrors.push(err6);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err7 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
 }
 errors++;
 }
@@ -3476,13 +3973,13 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((((((key0 === "netem") || (key0 === "http")) || (key0 === "partition")) || (key0 === "kill")) || (key0 === "stress")) || (key0 === "podDelete")) || (key0 === "to")) || (key0 === "interface"))){
-const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(!(func1.call(schema62.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err8];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err8);
 }
 errors++;
 }
@@ -3499,22 +3996,17 @@ vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.error
 errors = vErrors.length;
 }
 }
+if(data.grpc !== undefined){
+if(!(validate45(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+errors = vErrors.length;
+}
+}
 if(data.partition !== undefined){
-let data2 = data.partition;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-for(const key1 in data2){
-const err8 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
+let data3 = data.partition;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key1 in data3){
+const err9 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3524,12 +4016,8 @@ vErrors.push(err9);
 errors++;
 }
 }
-if(data.kill !== undefined){
-let data3 = data.kill;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-for(const key2 in data3){
-if(!((key2 === "container") || (key2 === "signal"))){
-const err10 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+else {
+const err10 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3539,11 +4027,12 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data3.container !== undefined){
-let data4 = data3.container;
-if(typeof data4 === "string"){
-if(data4.length > 63){
-const err11 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
+if(data.kill !== undefined){
+let data4 = data.kill;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key2 in data4){
+if(!((key2 === "container") || (key2 === "signal"))){
+const err11 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3552,8 +4041,12 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern4.test(data4)){
-const err12 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+}
+if(data4.container !== undefined){
+let data5 = data4.container;
+if(typeof data5 === "string"){
+if(data5.length > 63){
+const err12 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3562,9 +4055,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-else {
-const err13 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
+if(!pattern4.test(data5)){
+const err13 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3574,10 +4066,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data3.signal !== undefined){
-let data5 = data3.signal;
-if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
+else {
+const err14 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3586,8 +4076,11 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!((((((((data5 === "SIGKILL") || (data5 === "SIGTERM")) || (data5 === "SIGINT")) || (data5 === "SIGQUIT")) || (data5 === "SIGHUP")) || (data5 === "SIGABRT")) || (data5 === "SIGUSR1")) || (data5 === "SIGUSR2"))){
-const err15 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema76.properties.signal.enum}};
+}
+if(data4.signal !== undefined){
+let data6 = data4.signal;
+if(typeof data6 !== "string"){
+const err15 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3596,10 +4089,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
+if(!((((((((data6 === "SIGKILL") || (data6 === "SIGTERM")) || (data6 === "SIGINT")) || (data6 === "SIGQUIT")) || (data6 === "SIGHUP")) || (data6 === "SIGABRT")) || (data6 === "SIGUSR1")) || (data6 === "SIGUSR2"))){
+const err16 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema80.properties.signal.enum}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3609,23 +4100,9 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data.stress !== undefined){
-if(!(validate45(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
-errors = vErrors.length;
 }
-}
-if(data.podDelete !== undefined){
-if(!(validate47(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
-errors = vErrors.length;
-}
-}
-if(data.to !== undefined){
-let data8 = data.to;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(Object.keys(data8).length < 1){
-const err17 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err17 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3634,9 +4111,24 @@ vErrors.push(err17);
 }
 errors++;
 }
-for(const key3 in data8){
-if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
-const err18 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
+}
+if(data.stress !== undefined){
+if(!(validate47(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+if(data.podDelete !== undefined){
+if(!(validate49(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+errors = vErrors.length;
+}
+}
+if(data.to !== undefined){
+let data9 = data.to;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(Object.keys(data9).length < 1){
+const err18 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3645,12 +4137,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data8.cidr !== undefined){
-let data9 = data8.cidr;
-if(typeof data9 === "string"){
-if(data9.length < 1){
-const err19 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
+for(const key3 in data9){
+if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
+const err19 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3660,8 +4149,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-else {
-const err20 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
+if(data9.cidr !== undefined){
+let data10 = data9.cidr;
+if(typeof data10 === "string"){
+if(data10.length < 1){
+const err20 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3671,10 +4163,8 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data8.port !== undefined){
-let data10 = data8.port;
-if((!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))) && (typeof data10 !== "string")){
-const err21 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: schema82.properties.port.type}};
+else {
+const err21 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3683,9 +4173,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 65535 || isNaN(data10)){
-const err22 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+}
+if(data9.port !== undefined){
+let data11 = data9.port;
+if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (typeof data11 !== "string")){
+const err22 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: schema86.properties.port.type}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3694,8 +4186,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data10 < 1 || isNaN(data10)){
-const err23 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 65535 || isNaN(data11)){
+const err23 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3704,10 +4197,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(typeof data10 === "string"){
-if(data10.length > 15){
-const err24 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maxLength",keyword:"maxLength",params:{limit: 15}};
+if(data11 < 1 || isNaN(data11)){
+const err24 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3716,8 +4207,10 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern40.test(data10)){
-const err25 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
+}
+if(typeof data11 === "string"){
+if(data11.length > 15){
+const err25 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maxLength",keyword:"maxLength",params:{limit: 15}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3726,12 +4219,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-}
-if(data8.protocol !== undefined){
-let data11 = data8.protocol;
-if(typeof data11 !== "string"){
-const err26 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
+if(!pattern40.test(data11)){
+const err26 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3740,8 +4229,12 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(!((data11 === "tcp") || (data11 === "udp"))){
-const err27 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema82.properties.protocol.enum}};
+}
+}
+if(data9.protocol !== undefined){
+let data12 = data9.protocol;
+if(typeof data12 !== "string"){
+const err27 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3750,10 +4243,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
+if(!((data12 === "tcp") || (data12 === "udp"))){
+const err28 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema86.properties.protocol.enum}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3763,11 +4254,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.interface !== undefined){
-let data12 = data.interface;
-if(typeof data12 === "string"){
-if(!pattern51.test(data12)){
-const err29 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
+}
+else {
+const err29 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3777,8 +4266,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
+if(data.interface !== undefined){
+let data13 = data.interface;
+if(typeof data13 === "string"){
+if(!pattern57.test(data13)){
+const err30 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3788,10 +4280,8 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.netem !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.partition !== undefined){
-const err31 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
+else {
+const err31 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -3801,11 +4291,10 @@ vErrors.push(err31);
 errors++;
 }
 }
-}
-if(data.http !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.netem !== undefined){
-const err32 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.partition !== undefined){
+const err32 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3814,8 +4303,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err33 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err33 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3824,8 +4317,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err34 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err34 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3834,12 +4327,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-if(data.kill !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err35 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err35 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3848,8 +4337,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err36 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.kill !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err36 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3858,8 +4351,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err37 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/kill/properties/http/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err37 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3868,8 +4361,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data.stress !== undefined){
-const err38 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err38 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/kill/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3878,8 +4371,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data.podDelete !== undefined){
-const err39 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
+if(data.stress !== undefined){
+const err39 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3888,8 +4381,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err40 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.podDelete !== undefined){
+const err40 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3898,8 +4391,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err41 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err41 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3908,12 +4401,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-if(data.stress !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err42 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.interface !== undefined){
+const err42 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3922,8 +4411,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err43 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err43 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/kill/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3932,8 +4421,12 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err44 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/stress/properties/http/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.stress !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err44 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3942,8 +4435,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data.podDelete !== undefined){
-const err45 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err45 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3952,8 +4445,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err46 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err46 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/stress/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3962,8 +4455,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err47 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.podDelete !== undefined){
+const err47 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3972,12 +4465,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-}
-if(data.podDelete !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err48 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err48 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3986,8 +4475,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err49 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.interface !== undefined){
+const err49 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3996,8 +4485,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err50 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/podDelete/properties/http/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err50 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/stress/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4006,8 +4495,12 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err51 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.podDelete !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err51 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4016,8 +4509,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err52 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err52 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4026,11 +4519,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.http !== undefined){
+const err53 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/podDelete/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4039,18 +4529,105 @@ vErrors.push(err53);
 }
 errors++;
 }
+if(data.to !== undefined){
+const err54 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if(data.interface !== undefined){
+const err55 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(data.grpc !== undefined){
+const err56 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/podDelete/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+if(data.grpc !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err57 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/grpc/properties/netem/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+if(data.partition !== undefined){
+const err58 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/grpc/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+if(data.http !== undefined){
+const err59 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/grpc/properties/http/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err60 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/grpc/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
 validate40.errors = vErrors;
 return errors === 0;
 }
 validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema84 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
-const pattern54 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const schema88 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
+const pattern60 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4114,7 +4691,7 @@ errors = vErrors.length;
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern54.test(data2)){
+if(!pattern60.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -4172,18 +4749,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
-const schema91 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
+const schema94 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
+const schema95 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4390,17 +4967,17 @@ vErrors = null;
 }
 }
 }
-validate54.errors = vErrors;
+validate56.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate54.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate56.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4445,8 +5022,8 @@ errors++;
 }
 }
 for(const key1 in data){
-if(!(validate54(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate56(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
 }
@@ -4461,10 +5038,10 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -4692,8 +5269,8 @@ let data3 = data.during;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate50(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+if(!(validate52(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -4737,7 +5314,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern54.test(data6)){
+if(!pattern60.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -4760,8 +5337,8 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate53(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate55(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
@@ -6197,4 +6774,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector (`selector`, `matchExpressions`, or both), a list of pod names, a Service (its selector's pods) or a workload (its spec.selector's pods) — exactly one of these — a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. With `matchExpressions`, a pod must satisfy both. Give a selector, `pods`, `service` or `workload`, one of them.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"description":"Label selector requirements, as Kubernetes' matchExpressions: each `{key, operator, values}`, all of them must hold (and `selector`'s labels, when given). `In`: the label is one of `values`; `NotIn`: the label is absent or none of `values`; `Exists` / `DoesNotExist`: the label is there / is not (no `values`).","type":"array","minItems":1,"items":{"description":"One requirement.","type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"The label key.","type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"description":"`In`, `NotIn`, `Exists` or `DoesNotExist`.","type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"description":"The values `In` and `NotIn` compare with (at least one); none for `Exists` and `DoesNotExist`.","type":"array","items":{"description":"A label value.","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"description":"Pod names. Give a selector, `pods`, `service` or `workload`, one of them.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"description":"A Service's name: the pods its selector picks (a Service without a selector is refused). A fault's `port` may then be one of the Service's ports, by number or by name: each pod gets the port it serves it on (its `targetPort`, a named one looked up in the pod's containers). The plan says how the Service was resolved.","type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"description":"A workload as kubectl names it, `KIND/NAME`: `deployment/web`, `statefulset/db`, `daemonset/agent` or `replicaset/web-5d8f`; the pods its spec.selector picks. The plan says how it was resolved.","type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"partition":{"description":"Drop every packet, both directions (an nftables table of the fault's own, whose lease the kernel ends; iptables chains where the node's kernel has no nf_tables), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL to an init, through ptrace; KILL for kill(2)), delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (an nftables table of the fault's own redirects its incoming connections, in the pod only; iptables nat where the node's kernel has no nf_tables) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`web`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services). With `target.service`, one of the Service's ports, by number or by name, is mapped to the pods' targetPort.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector (`selector`, `matchExpressions`, or both), a list of pod names, a Service (its selector's pods) or a workload (its spec.selector's pods) — exactly one of these — a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. With `matchExpressions`, a pod must satisfy both. Give a selector, `pods`, `service` or `workload`, one of them.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"description":"Label selector requirements, as Kubernetes' matchExpressions: each `{key, operator, values}`, all of them must hold (and `selector`'s labels, when given). `In`: the label is one of `values`; `NotIn`: the label is absent or none of `values`; `Exists` / `DoesNotExist`: the label is there / is not (no `values`).","type":"array","minItems":1,"items":{"description":"One requirement.","type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"The label key.","type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"description":"`In`, `NotIn`, `Exists` or `DoesNotExist`.","type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"description":"The values `In` and `NotIn` compare with (at least one); none for `Exists` and `DoesNotExist`.","type":"array","items":{"description":"A label value.","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"description":"Pod names. Give a selector, `pods`, `service` or `workload`, one of them.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"description":"A Service's name: the pods its selector picks (a Service without a selector is refused). A fault's `port` may then be one of the Service's ports, by number or by name: each pod gets the port it serves it on (its `targetPort`, a named one looked up in the pod's containers). The plan says how the Service was resolved.","type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"description":"A workload as kubectl names it, `KIND/NAME`: `deployment/web`, `statefulset/db`, `daemonset/agent` or `replicaset/web-5d8f`; the pods its spec.selector picks. The plan says how it was resolved.","type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab` or `http` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; http: requests, faulted, errors, errors.rate, relayed; grpc: calls, faulted, errors, errors.rate, delayed, relayed, excluded, streamsReset, passedThrough; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `grpc` (gRPC faults on a port the pod serves, by the same proxy speaking h2c), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"description":"Drop every packet, both directions (an nftables table of the fault's own, whose lease the kernel ends; iptables chains where the node's kernel has no nf_tables), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL to an init, through ptrace; KILL for kill(2)), delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (an nftables table of the fault's own redirects its incoming connections, in the pod only; iptables nat where the node's kernel has no nf_tables) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`web`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"description":"gRPC faults on a port the pod serves, by the agent's proxy (as `http`: an nftables table of the fault's own redirects the port's incoming connections to it, in the pod only, and the connections and streams opened before are reset so that clients come back through it). On an h2c connection (HTTP/2 without TLS, as gRPC runs in a cluster) each gRPC call the fault covers, unary or streaming, is faulted at its start: it waits `delay` (± `jitter`), and `errorRate` of the calls are answered with the gRPC status `status` (and `message`) without reaching the application. The health service `grpc.health.v1.Health` passes untouched unless `faultHealth` is true, so that the kubelet's gRPC probes do not restart the pod. gRPC over TLS passes through untouched, byte for byte (the run warns that the fault faulted nothing). At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves gRPC on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`grpc`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"description":"Share of the calls the fault covers answered with `status` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"status":{"description":"gRPC status of the injected errors: its name, in any case (`UNAVAILABLE`, `deadline_exceeded`), or its number, 1 to 16 (CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED); OK is not a fault. Default UNAVAILABLE (14). Needs `errorRate`.","type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"description":"grpc-message of the injected errors. Default empty. Needs `errorRate`.","type":"string","maxLength":1024},"delay":{"description":"Added before each call the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"exclude":{"description":"Calls that pass untouched (no delay, no error): a whole service by its full name (`helloworld.Greeter`) or one method (`helloworld.Greeter/SayHello`), as the call's path `/helloworld.Greeter/SayHello` names them.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"`package.Service` or `package.Service/Method`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"description":"Fault the health service `grpc.health.v1.Health` too. Default false: its calls pass untouched, because the kubelet's gRPC liveness and readiness probes call it, and failing them restarts the container or takes the pod out of its Service.","type":"boolean"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services). With `target.service`, one of the Service's ports, by number or by name, is mapped to the pods' targetPort.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}}};

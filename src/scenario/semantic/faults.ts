@@ -1,6 +1,7 @@
 // Fault steps: none after a podDelete (its pods are gone), what the schema cannot say of a stress
 // or a CIDR, and expectations only on what a fault itself measures.
 import { faultMetricsOf } from "../../expect/metrics.js";
+import { GRPC_STATUS_NAMES, grpcStatusOf } from "../../faults/types.js";
 import type { Dimension } from "../../expect/metrics.js";
 import { parseCidr } from "../cidr.js";
 import { joinPointer } from "../document.js";
@@ -10,7 +11,7 @@ import type { Findings } from "./findings.js";
 import { obj, str } from "./read.js";
 import type { Obj } from "./read.js";
 
-const FAULT_KINDS = ["netem", "partition", "http", "kill", "stress", "podDelete"];
+const FAULT_KINDS = ["netem", "partition", "http", "grpc", "kill", "stress", "podDelete"];
 
 /** The fault's kind: its first key of a kind (the schema reports a fault of none, or of two). */
 export function faultKind(fault: Obj): string | undefined {
@@ -28,11 +29,23 @@ export function checkFault(findings: Findings, fault: Obj, path: string, label: 
     );
   }
   checkStress(findings, obj(fault["stress"]), joinPointer(path, "fault", "stress"));
+  checkGrpcStatus(findings, obj(fault["grpc"])?.["status"], joinPointer(path, "fault", "grpc", "status"));
   const cidr = str(obj(fault["to"])?.["cidr"]);
   if (cidr !== undefined) {
     const r = parseCidr(cidr);
     if (!r.ok) findings.add("bad-cidr", { value: cidr, reason: r.reason }, findings.locate(joinPointer(path, "fault", "to", "cidr")), "e.g. 10.0.0.0/8, 10.1.2.3, fd00::/64");
   }
+}
+
+/** A gRPC status by name, in any case (the schema admits the letters; the names are checked here, OK refused with its reason). */
+function checkGrpcStatus(findings: Findings, status: unknown, path: string): void {
+  if (typeof status !== "string" || !/^[A-Za-z_]+$/.test(status) || grpcStatusOf(status) !== undefined) return;
+  const names = Object.values(GRPC_STATUS_NAMES);
+  const hint =
+    status.toUpperCase() === "OK"
+      ? "OK is not a fault: errorRate's calls are answered with an error status instead of reaching the application (default UNAVAILABLE)"
+      : `${didYouMean(closest(status.toUpperCase(), names))}a name in any case, or its number 1..16`;
+  findings.add("bad-enum", { value: status, allowed: names }, findings.locate(path), hint);
 }
 
 /** What the schema cannot say about a stress fault: a load above nothing, a size the agent takes. */

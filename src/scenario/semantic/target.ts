@@ -72,6 +72,7 @@ function checkPortNames(findings: Findings, steps: unknown): void {
     const fault = obj(obj(raw)?.["fault"]);
     for (const [where, port] of [
       ["http/port", obj(fault?.["http"])?.["port"]],
+      ["grpc/port", obj(fault?.["grpc"])?.["port"]],
       ["to/port", obj(fault?.["to"])?.["port"]],
     ] as const) {
       if (typeof port !== "string") continue;
