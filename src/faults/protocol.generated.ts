@@ -334,7 +334,7 @@ export interface KillSpec {
   containerId?: string;
 }
 /**
- * DNS faults on the queries the pod sends: every UDP and TCP query to port 53 (to any address) that the pod's processes send is redirected (nftables: a table of the fault's own, expiring in the kernel with the lease) to a resolver in the agent's process. To `rate` percent of the queries whose name matches a pattern, the action is applied; every other query is forwarded to the nameserver it was sent to, unchanged (same id, flags and question), and its answer returned as it came. The agent's own queries are not redirected. It cannot reach answers cached inside the application, nor what a resolver on the pod's loopback (a caching sidecar) answers from its cache.
+ * DNS faults on the queries the pod sends out of its interface: every TCP query to port 53 (any address: its original destination is read back) and every UDP query to one of the nameservers of the pod's resolv.conf (a redirected datagram has no original destination to read, so UDP to other addresses passes unfaulted) is redirected (nftables only: a table of the fault's own, expiring in the kernel with the lease; `unsupported` where nf_tables cannot hold it) to a resolver in the agent's process. To `rate` percent of the queries whose name matches a pattern, the action is applied; every other query is forwarded to the nameserver it was sent to, unchanged (same id, flags and question), and its answer returned as it came. The agent's own queries are not redirected. It cannot reach answers cached inside the application, nor a resolver on the pod's loopback (a caching sidecar: queries to it do not leave by the interface).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "DnsSpec".
@@ -642,7 +642,7 @@ export interface DNSReading {
    */
   upstreamErrors: number;
   /**
-   * packets that were not one DNS query, dropped unanswered
+   * packets that were not a DNS query at all (shorter than a header, or a response), dropped unanswered; a query the resolver does not parse (another opcode, several questions) is forwarded
    */
   malformed: number;
 }
@@ -894,7 +894,7 @@ export interface DNSReading1 {
    */
   upstreamErrors: number;
   /**
-   * packets that were not one DNS query, dropped unanswered
+   * packets that were not a DNS query at all (shorter than a header, or a response), dropped unanswered; a query the resolver does not parse (another opcode, several questions) is forwarded
    */
   malformed: number;
 }
@@ -1173,7 +1173,7 @@ export interface DNSReading2 {
    */
   upstreamErrors: number;
   /**
-   * packets that were not one DNS query, dropped unanswered
+   * packets that were not a DNS query at all (shorter than a header, or a response), dropped unanswered; a query the resolver does not parse (another opcode, several questions) is forwarded
    */
   malformed: number;
 }
