@@ -41,7 +41,7 @@ function grpcEffect(g: GrpcParams): string {
 /** What a gRPC fault reaches and what it does not, and why the health service is left alone. */
 function grpcNotes(g: GrpcParams): string[] {
   return [
-    `the agent puts an h2c proxy in front of port ${g.port} (its incoming connections redirected in the pod only) and resets the connections and streams opened before, so clients come back through it; each call, unary or streaming, is faulted at its start (${grpcEffect(g)}); at the revert the calls still in flight are ended and clients reconnect to the application directly`,
+    `the agent puts an h2c proxy in front of the port (its incoming connections redirected in the pod only) and resets the connections and streams opened before, so clients come back through it; each call, unary or streaming, is faulted at its start (${grpcEffect(g)}); at the revert the calls still in flight are ended and clients reconnect to the application directly`,
     g.faultHealth
       ? `${GRPC_HEALTH_SERVICE} is faulted too (faultHealth): the kubelet's gRPC liveness and readiness probes on this port may fail, and restart the container or take the pod out of its Service`
       : `${GRPC_HEALTH_SERVICE} passes untouched (faultHealth: true faults it too): the kubelet's gRPC liveness and readiness probes call it, and faulting them would restart the container or take the pod out of its Service rather than show how clients cope`,

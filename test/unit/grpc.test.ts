@@ -14,6 +14,8 @@ import { renderJUnit, renderMarkdown, renderTable } from "../../src/report/views
 import { cli } from "./compare-io.js";
 import { fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
 import { RecordingCluster, pod } from "./recording-cluster.js";
+import { resolveTargets } from "../../src/cli/targets.js";
+import type { ObjectQuery } from "../../src/kube/types.js";
 
 const HEAD = `apiVersion: chaos-run/v1
 kind: Scenario
@@ -78,6 +80,19 @@ describe("fault: grpc in a scenario", () => {
   it("a port by name with target.service is left to the target's resolution", () => {
     const sc = scenarioOf(`${HEAD.replace("pods: [greeter-0]", "service: greeter")}        port: grpc\n        delay: 10ms\n    duration: 10s\n`);
     expect(sc.steps[0]).toMatchObject({ servicePort: "grpc", fault: { kind: "grpc", grpc: { port: 0 } } });
+  });
+
+  it("a port by the Service's name is mapped to the pods' targetPort at run time, and the plan says so until then", async () => {
+    const cluster = new RecordingCluster([pod("greeter-a", { labels: { app: "greeter" } })]);
+    cluster.objects = (q: ObjectQuery) =>
+      q.kind === "Service"
+        ? [{ spec: { selector: { app: "greeter" }, ports: [{ name: "grpc", port: 9000, targetPort: "grpc" }] } }]
+        : [{ metadata: { name: "greeter-a" }, spec: { containers: [{ name: "greeter", ports: [{ name: "grpc", containerPort: 50051 }] }] } }];
+    const sc = scenarioOf(`${HEAD.replace("pods: [greeter-0]", "service: greeter")}        port: grpc\n        delay: 10ms\n    duration: 10s\n`);
+    const r = await resolveTargets(cluster, sc, "default", () => undefined);
+    expect(r.scenario.steps[0]).toMatchObject({ servicePort: undefined, fault: { kind: "grpc", grpc: { port: 50051 } } });
+    expect(r.scenario.target.resolved?.lines[1]).toBe("port grpc (9000) → targetPort grpc → 50051");
+    expect(formatPlan(planOffline(sc), "t.yaml")).toContain("grpc on port grpc (the Service's, mapped to the pods' targetPort at run time): delay 10ms;");
   });
 
   it("expects only what the proxy counts", () => {
