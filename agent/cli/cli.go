@@ -135,7 +135,7 @@ const (
 func newAgent(name, runID string, ttl time.Duration, role string) *service.Agent {
 	deadline := time.Now().Add(ttl)
 	stressKind := fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }}
-	kinds := map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindDNS: fault.DNS{}, protocol.KindStress: stressKind}
+	kinds := map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindGRPC: fault.GRPC{}, protocol.KindDNS: fault.DNS{}, protocol.KindStress: stressKind}
 	switch role {
 	case roleKill:
 		// a kill agent shares the target container's PID namespace and does nothing else

@@ -38,23 +38,28 @@ type HTTP struct {
 
 type httpHeld struct {
 	firewallHeld
+	kind   string // protocol.KindHTTP, or KindGRPC (grpc.go: the same proxy, faulting gRPC calls)
 	r      firewall.Redirect
 	proxy  *proxy.Proxy
 	drain  time.Duration
 	resets string // what became of the connections opened before the fault
 }
 
-func (h *httpHeld) Kind() string { return protocol.KindHTTP }
+func (h *httpHeld) Kind() string { return h.kind }
 
-// Counts implements Counting: what the proxy did so far (all of it, once stopped).
+// Counts implements Counting: what the proxy did so far (all of it, once stopped); a grpc
+// fault's are its GRPCReading (grpc.go).
 func (h *httpHeld) Counts() *protocol.HTTPReading {
+	if h.kind != protocol.KindHTTP {
+		return nil
+	}
 	s := h.proxy.Stats()
-	return &protocol.HTTPReading{Connections: s.Connections, Relayed: s.Relayed, Requests: s.Requests, Faulted: s.Faulted, Errors: s.Errors}
+	return &protocol.HTTPReading{Connections: s.Connections, Relayed: s.Relayed, Requests: s.Requests, H2C: s.H2C, Faulted: s.Faulted, Errors: s.Errors}
 }
 
 func (h *httpHeld) proxyObject() protocol.KernelObject {
 	return protocol.KernelObject{Type: protocol.ObjProxy, Name: fmt.Sprintf("tcp :%d", h.r.ProxyPort),
-		Detail: fmt.Sprintf("the HTTP proxy of port %d, in the agent's process", h.r.Port)}
+		Detail: fmt.Sprintf("the %s proxy of port %d, in the agent's process", proxyWord[h.kind], h.r.Port)}
 }
 
 func (h *httpHeld) Objects() []protocol.KernelObject {
@@ -78,7 +83,7 @@ func (h *httpHeld) Check(env *Env) (string, error) {
 	if !h.proxy.Serving() {
 		return "", fmt.Errorf("the proxy on :%d is stopped", h.r.ProxyPort)
 	}
-	h.detail = fmt.Sprintf("http on port %d of %s (%s; %s; %s", h.r.Port, h.iface, rules, h.resets, h.proxy.Stats())
+	h.detail = fmt.Sprintf("%s on port %d of %s (%s; %s; %s", h.kind, h.r.Port, h.iface, rules, h.resets, h.proxy.Stats())
 	return h.detail, nil
 }
 
@@ -159,12 +164,17 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	if spec.HTTP == nil {
 		return failed(protocol.ErrBadRequest, "an http fault needs its http parameters")
 	}
-	params := *spec.HTTP
-	iface, families, chain, rerr := env.firewallTarget(f.ID, spec.Interface, nil, "no connection comes in there")
+	return k.applyProxy(env, f, protocol.KindHTTP, k.proxyConfig(env, *spec.HTTP))
+}
+
+// applyProxy applies a fault of the proxy's (http, grpc): the proxy started with cfg, the
+// port's connections redirected to it.
+func (k HTTP) applyProxy(env *Env, f protocol.FaultRequest, kind string, cfg proxy.Config) Outcome {
+	iface, families, chain, rerr := env.firewallTarget(f.ID, f.Spec.Interface, nil, "no connection comes in there")
 	if rerr != nil {
 		return Outcome{Err: rerr}
 	}
-	if out := portFree(env, f.ID, chain, params.Port); out.Err != nil {
+	if out := portFree(env, f.ID, chain, cfg.AppPort); out.Err != nil {
 		return out
 	}
 	listen := k.Listen
@@ -176,9 +186,9 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 		return failed(protocol.ErrApplyFailed, "the proxy cannot listen: %v", err)
 	}
 	held := &httpHeld{
-		firewallHeld: firewallHeld{faultID: f.ID, iface: iface},
-		r:            firewall.Redirect{FaultID: f.ID, Iface: iface, Port: params.Port, ProxyPort: port},
-		proxy:        proxy.Start(k.proxyConfig(env, params), lns...), drain: k.Drain,
+		firewallHeld: firewallHeld{faultID: f.ID, iface: iface}, kind: kind,
+		r:     firewall.Redirect{FaultID: f.ID, Iface: iface, Port: cfg.AppPort, ProxyPort: port},
+		proxy: proxy.Start(cfg, lns...), drain: k.Drain,
 	}
 	if held.drain == 0 {
 		held.drain = time.Second
@@ -192,15 +202,7 @@ func (k HTTP) Apply(env *Env, f protocol.FaultRequest) Outcome {
 func (k HTTP) proxyConfig(env *Env, params protocol.HTTPParams) proxy.Config {
 	cfg := proxy.Config{AppPort: params.Port, ErrorCode: params.ErrorCode, ErrorBody: params.ErrorBody,
 		Exclude: params.Exclude, Methods: params.Methods, Target: k.Target, Logf: env.logf}
-	if params.DelayMs != nil {
-		cfg.Delay = time.Duration(*params.DelayMs * float64(time.Millisecond))
-	}
-	if params.JitterMs != nil {
-		cfg.Jitter = time.Duration(*params.JitterMs * float64(time.Millisecond))
-	}
-	if params.ErrorRate != nil {
-		cfg.ErrorRate = *params.ErrorRate / 100
-	}
+	cfg.Delay, cfg.Jitter, cfg.ErrorRate = proxyTiming(params.DelayMs, params.JitterMs, params.ErrorRate)
 	return cfg
 }
 

@@ -116,10 +116,21 @@ type conn struct {
 	raw      atomic.Bool
 	verdict  chan bool // an Upgrade/CONNECT request's outcome: switched or not
 	resp     chan struct{}
+
+	// What the client speaks, told by its first bytes (sides.go, sniff): sniffed is closed once
+	// the request side knows; h2 (under mu): the connection is the HTTP/2 side's (h2c.go), its
+	// application connection closed and its response side gone; appFirst (under mu): the
+	// application spoke first and its bytes were relayed before the client said anything, so the
+	// connection is not taken as h2c.
+	sniffed      chan struct{}
+	sniffOnce    sync.Once
+	h2, appFirst bool
+	target       string       // the application's address (dial)
+	callsOpen    atomic.Int64 // gRPC calls in progress on an h2c connection
 }
 
 func newConn(p *Proxy, c net.Conn) *conn {
-	cc := &conn{p: p, client: c, verdict: make(chan bool, 1), resp: make(chan struct{}), lastBusy: p.epoch.Load()}
+	cc := &conn{p: p, client: c, verdict: make(chan bool, 1), resp: make(chan struct{}), sniffed: make(chan struct{}), lastBusy: p.epoch.Load()}
 	cc.cond = sync.NewCond(&cc.mu)
 	return cc
 }
@@ -179,7 +190,7 @@ func (c *conn) dial() bool {
 	c.mu.Lock()
 	closed := c.closed
 	if !closed && err == nil {
-		c.up, c.cio, c.uio = up, cio, uio
+		c.up, c.cio, c.uio, c.target = up, cio, uio, target
 	}
 	c.mu.Unlock()
 	if closed || err != nil {
@@ -342,12 +353,16 @@ func (c *conn) tend(now int64) {
 // becomeRaw: from here the connection is relayed as it is (set under mu, so that the janitor,
 // which parks only what is not raw, never interrupts a relay).
 func (c *conn) becomeRaw() {
-	c.mu.Lock()
-	first := c.raw.CompareAndSwap(false, true)
-	c.mu.Unlock()
-	if first {
+	if c.markRaw() {
 		c.p.relayed.Add(1)
 	}
+}
+
+// markRaw makes the connection a relay, uncounted; false: it was one already.
+func (c *conn) markRaw() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw.CompareAndSwap(false, true)
 }
 
 // flushBeforeRead: before waiting for more from r, send what w holds (a streamed body must not

@@ -6,8 +6,10 @@
 // HTTP/1.0 and HTTP/1.1 requests are faulted: each request whose method and path the fault
 // covers waits the delay (± jitter) and is then either forwarded or, to errorRate of them,
 // answered with the error instead. Bytes are forwarded as they came, both ways: no header is
-// added, removed or rewritten. What is not HTTP/1.x — TLS, HTTP/2, a connection after a 101
-// Switching Protocols, anything the proxy cannot read with certainty — is relayed byte for byte.
+// added, removed or rewritten. A connection that opens with the HTTP/2 preface (h2c) is served by
+// the proxy's HTTP/2 side (h2c.go), its requests faulted the same way, and its gRPC calls by the
+// grpc kind (Config.GRPC, grpc.go). What is neither — TLS, a connection after a 101 Switching
+// Protocols, anything the proxy cannot read with certainty — is relayed byte for byte.
 //
 // Bounds (Config has the defaults and why): at most MaxConns connections are read as HTTP, those
 // beyond are relayed untouched; a connection quiet for IdleTimeout is closed, one whose writes
@@ -67,6 +69,12 @@ type Config struct {
 	// long (default 60 s, nginx's send_timeout): a peer that stops reading holds nothing of the
 	// proxy's for longer. For relayed connections the kernel applies it (TCP_USER_TIMEOUT).
 	WriteTimeout time.Duration
+	// GRPC: fault gRPC calls (the grpc kind) instead of HTTP requests (grpc.go).
+	GRPC *GRPCConfig
+	// MaxH2Conns bounds the connections served as h2c at once (default 128: an h2c connection
+	// may hold up to h2ConnWindow of its client's bytes and h2MaxStreams streams, 32 MiB at most
+	// for all). One beyond it is relayed as it is, the fault not applied (Stats.OverCap).
+	MaxH2Conns int
 	// Float64 is the random source of the error roll and the jitter (default math/rand/v2).
 	Float64 func() float64
 	Logf    func(format string, a ...any)
@@ -81,13 +89,30 @@ type Stats struct {
 	Errors      int64 // answered with the error
 	Relayed     int64 // connections relayed byte for byte (TLS, HTTP/2, upgraded, unreadable)
 	DialErrors  int64 // connections the application did not accept
-	OverCap     int64 // of Relayed: accepted over MaxConns
+	OverCap     int64 // of Relayed: accepted over MaxConns (or MaxH2Conns)
+	H2C         int64 // connections served as h2c
+	HTTP1       int64 // grpc kind: HTTP/1.x connections, relayed untouched (not in Relayed)
+	// gRPC calls (the grpc kind): read, passed untouched as excluded, delayed, forwarded to the
+	// application, and still open when the proxy stopped (ended by it). Faulted and Errors
+	// count the calls the fault covered, and those answered with its status.
+	Calls, Excluded, Delayed, CallsRelayed, StreamsReset int64
+	GRPCKind                                             bool // the proxy faults gRPC calls (Config.GRPC)
 }
 
 func (s Stats) String() string {
 	relayed := fmt.Sprintf("%d relayed as they are", s.Relayed)
 	if s.OverCap > 0 {
 		relayed += fmt.Sprintf(", %d of them over the proxy's cap", s.OverCap)
+	}
+	if s.H2C > 0 {
+		relayed += fmt.Sprintf(", %d h2c", s.H2C)
+	}
+	if s.HTTP1 > 0 {
+		relayed += fmt.Sprintf(", %d HTTP/1.x passed untouched", s.HTTP1)
+	}
+	if s.GRPCKind {
+		return fmt.Sprintf("%s (%d open, %s), %s (%d excluded, %d faulted: %d delayed, %d answered with the status; %d forwarded, %d ended open by the proxy's stop)",
+			Count(s.Connections, "connection"), s.Active, relayed, Count(s.Calls, "gRPC call"), s.Excluded, s.Faulted, s.Delayed, s.Errors, s.CallsRelayed, s.StreamsReset)
 	}
 	return fmt.Sprintf("%s (%d open, %s), %s (%d faulted, %d answered with the error)",
 		Count(s.Connections, "connection"), s.Active, relayed, Count(s.Requests, "request"), s.Faulted, s.Errors)
@@ -125,6 +150,10 @@ type Proxy struct {
 	parkTicks, idleTicks int64
 
 	connections, active, requests, faulted, errors, relayed, dialErrors, overCap atomic.Int64
+	h2conns, http1, calls, excluded, delayed, callsRelayed, streamsReset         atomic.Int64
+	h2                                                                           *h2
+	h2Serving                                                                    int // conns served as h2c (p.mu)
+	grpcStatus, grpcMessage                                                      string
 	// parked: bytes of buffers quiet connections have dropped since the janitor last gave
 	// memory back
 	parked atomic.Int64
@@ -207,6 +236,9 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = time.Minute
 	}
+	if cfg.MaxH2Conns == 0 {
+		cfg.MaxH2Conns = 128
+	}
 	p := &Proxy{cfg: cfg, lns: lns, conns: map[*conn]struct{}{}, stopCh: make(chan struct{}), stopped: make(chan struct{})}
 	p.dials, p.endDials = context.WithCancel(context.Background())
 	// a tick a second (a tenth of a shorter IdleTimeout): a connection quiet for one to two
@@ -222,6 +254,10 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 	p.errClose = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "close", true)
 	p.errHeadKeep = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "", false)
 	p.errHeadClose = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "close", false)
+	if cfg.GRPC != nil {
+		p.grpcStatus, p.grpcMessage = grpcStatusOf(cfg.GRPC), percentEncode(cfg.GRPC.Message)
+	}
+	p.h2 = newH2(p)
 	for _, ln := range lns {
 		p.accepts.Add(1)
 		go p.accept(ln)
@@ -238,7 +274,9 @@ func (p *Proxy) Stats() Stats {
 	return Stats{
 		Connections: p.connections.Load(), Active: p.active.Load(), Requests: p.requests.Load(),
 		Faulted: p.faulted.Load(), Errors: p.errors.Load(), Relayed: p.relayed.Load(), DialErrors: p.dialErrors.Load(),
-		OverCap: p.overCap.Load(),
+		OverCap: p.overCap.Load(), H2C: p.h2conns.Load(), HTTP1: p.http1.Load(), Calls: p.calls.Load(),
+		Excluded: p.excluded.Load(), Delayed: p.delayed.Load(), CallsRelayed: p.callsRelayed.Load(), StreamsReset: p.streamsReset.Load(),
+		GRPCKind: p.cfg.GRPC != nil,
 	}
 }
 
@@ -273,6 +311,9 @@ func (p *Proxy) Stop(drain time.Duration) int {
 	conns := p.snapshot(nil)
 	p.mu.Unlock()
 	defer close(p.stopped)
+	defer p.h2.end()
+	// h2c clients are told (GOAWAY) to open no more streams here; those open are given the drain
+	p.h2.stop()
 	p.accepts.Wait()
 	for _, c := range conns {
 		c.stop()
@@ -289,6 +330,7 @@ func (p *Proxy) Stop(drain time.Duration) int {
 	p.mu.Lock()
 	left := p.snapshot(nil)
 	p.mu.Unlock()
+	p.streamsReset.Add(callsOf(left))
 	for _, c := range left {
 		c.reset()
 	}

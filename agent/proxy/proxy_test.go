@@ -464,9 +464,10 @@ func TestTLSPassesThroughByteForByte(t *testing.T) {
 	}
 }
 
-func TestHTTP2PriorKnowledgeAndGarbageAreRelayed(t *testing.T) {
+// (HTTP/2 with prior knowledge is served: grpc_test.go; a preface that is not quite one is not.)
+func TestAnAlmostPrefaceAndGarbageAreRelayed(t *testing.T) {
 	app := newRawApp(t, echoPath)
-	for _, first := range []string{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "GET /\x00 nonsense\r\n\r\n", "GET / HTTP/3.0\r\n\r\n"} {
+	for _, first := range []string{"PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n", "GET /\x00 nonsense\r\n\r\n", "GET / HTTP/3.0\r\n\r\n"} {
 		ln, _ := net.Listen("tcp4", "127.0.0.1:0")
 		got := make(chan string, 1)
 		go func() {

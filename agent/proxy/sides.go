@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"time"
 )
 
 // The two sides of a connection (see conn.go).
@@ -43,9 +44,7 @@ func (c *conn) requests() {
 		}
 		if first {
 			first = false
-			// TLS, HTTP/2 with prior knowledge, anything that does not start like a request
-			if !(isTokenChar(b[0]) || b[0] == '\r' || b[0] == '\n') || (b[0] == 'P' && c.looksLikeH2()) {
-				c.toRelay()
+			if !c.sniff(b[0]) {
 				return
 			}
 		}
@@ -69,6 +68,7 @@ func (c *conn) requests() {
 }
 
 func (c *conn) requestsDone() {
+	c.sniffOnce.Do(func() { close(c.sniffed) })
 	c.mu.Lock()
 	c.reqDone, c.idle, c.inHead = true, false, false
 	end := len(c.q) == 0 && !c.raw.Load()
@@ -101,10 +101,88 @@ func (c *conn) nextRequest() ([]byte, error) {
 	}
 }
 
-func (c *conn) looksLikeH2() bool {
-	b, _ := c.cr.Peek(14)
-	return string(b) == "PRI * HTTP/2.0"
+// sniff tells what the client speaks from its first bytes (first: the first of them) and, unless
+// it is HTTP/1.x for the http kind, serves the connection so; true: read it as HTTP/1.x.
+func (c *conn) sniff(first byte) bool {
+	isH2 := first == 'P' && c.looksLikeH2()
+	if isH2 && c.takeH2() {
+		c.serveH2()
+		return false
+	}
+	c.sniffOnce.Do(func() { close(c.sniffed) })
+	switch {
+	case isH2 || !(isTokenChar(first) || first == '\r' || first == '\n'):
+		// TLS, h2c over the proxy's bounds, anything that does not start like a request
+		c.toRelay()
+		return false
+	case c.p.cfg.GRPC != nil:
+		// the grpc kind faults only h2c: HTTP/1.x passes as it is
+		c.p.http1.Add(1)
+		c.markRaw()
+		c.toRelay()
+		return false
+	}
+	return true
 }
+
+func (c *conn) looksLikeH2() bool {
+	b, _ := c.cr.Peek(len(h2Preface))
+	return string(b) == h2Preface
+}
+
+// takeH2 makes the connection the HTTP/2 side's, unless the application spoke first (its bytes
+// went to the client already) or the proxy serves MaxH2Conns h2c connections: its application
+// connection is closed (the HTTP/2 side dials its own), which ends the response side's wait.
+func (c *conn) takeH2() bool {
+	p := c.p
+	p.mu.Lock()
+	ok := p.h2Serving < p.cfg.MaxH2Conns
+	if ok {
+		p.h2Serving++
+	}
+	p.mu.Unlock()
+	if ok {
+		c.mu.Lock()
+		ok = !c.appFirst && !c.closed && c.raw.CompareAndSwap(false, true)
+		c.h2 = ok
+		up := c.up
+		c.mu.Unlock()
+		c.sniffOnce.Do(func() { close(c.sniffed) })
+		if ok {
+			up.Close()
+			return true
+		}
+		p.mu.Lock()
+		p.h2Serving--
+		p.mu.Unlock()
+		return false
+	}
+	p.overCap.Add(1)
+	return false
+}
+
+// responseSideYields: the response side's first bytes (or its end) are in; it waits for the
+// request side to tell what the client speaks — for at most appFirstGrace, as a client that
+// waits for the application to speak first says nothing — and ends if the connection is h2c.
+func (c *conn) responseSideYields() bool {
+	t := time.NewTimer(appFirstGrace)
+	select {
+	case <-c.sniffed:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.h2 {
+		c.appFirst = true
+	}
+	return c.h2
+}
+
+// appFirstGrace: how long the application's first bytes wait for the client's (an h2c client
+// sends its preface as it connects; an application that speaks first — an HTTP/2 server sends
+// its SETTINGS at once — must not reach a client the proxy is about to serve itself).
+const appFirstGrace = 250 * time.Millisecond
 
 // request faults and forwards one request whose head is in reqHead; false ends the request side.
 func (c *conn) request(q *request) bool {
@@ -254,8 +332,12 @@ func (c *conn) responses() {
 		c.mu.Unlock()
 		close(c.resp)
 	}()
-	for {
-		if err := c.nextResponse(); err != nil {
+	for first := true; ; first = false {
+		err := c.nextResponse()
+		if first && c.responseSideYields() {
+			return
+		}
+		if err != nil {
 			c.appClosed()
 			return
 		}

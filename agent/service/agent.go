@@ -109,7 +109,7 @@ func New(cfg Config) *Agent {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.Kinds == nil {
-		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindDNS: fault.DNS{}}
+		cfg.Kinds = map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindGRPC: fault.GRPC{}, protocol.KindDNS: fault.DNS{}}
 	}
 	if cfg.RetryEvery == 0 {
 		cfg.RetryEvery = 5 * time.Second

@@ -73,7 +73,7 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request, kind fault.Kin
 	}
 	claims := a.claims(ctx)
 	scan := scanQdiscs
-	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP || f.Spec.Kind == protocol.KindDNS {
+	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP || f.Spec.Kind == protocol.KindGRPC || f.Spec.Kind == protocol.KindDNS {
 		scan = scanChains
 	}
 	r.Orphans = append(a.books.takeUntold(), a.revertOrphans(ctx, log, claims, scan)...)
