@@ -26,6 +26,32 @@ const LATENCY = {
   "latency.max": duration("slowest response"),
 } as const;
 
+/** gRPC's status codes by number (google.rpc.Code; grpc-go's codes), as grpc probes name them. */
+export const GRPC_STATUS_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+] as const;
+
+/** `status.UNAVAILABLE`: the calls that ended with one status, every status named. */
+const GRPC_STATUS_METRICS: Readonly<Record<`status.${(typeof GRPC_STATUS_NAMES)[number]}`, MetricInfo>> = Object.fromEntries(
+  GRPC_STATUS_NAMES.map((n) => [`status.${n}`, number(`calls that ended with status ${n}`)]),
+) as Record<`status.${(typeof GRPC_STATUS_NAMES)[number]}`, MetricInfo>;
+
 export const PROBE_METRICS = {
   ab: {
     "latency.mean": duration("mean time per request (ab: Time per request, mean)"),
@@ -57,6 +83,20 @@ export const PROBE_METRICS = {
     "status.4xx": number("responses with a 4xx status"),
     "status.5xx": number("responses with a 5xx status"),
     ...LATENCY,
+  },
+  grpc: {
+    calls: number("calls made (health checks, for a health probe)"),
+    errors: number("calls not ended OK, and health checks answered anything but SERVING"),
+    errorRatio: ratio("errors / calls"),
+    serving: number("health checks answered SERVING (health probes only)"),
+    ...GRPC_STATUS_METRICS,
+    "latency.min": duration("fastest call ended OK"),
+    "latency.mean": duration("mean time of the calls ended OK"),
+    "latency.p50": duration("50th percentile of the time of the calls ended OK"),
+    "latency.p90": duration("90th percentile of the time of the calls ended OK"),
+    "latency.p95": duration("95th percentile of the time of the calls ended OK"),
+    "latency.p99": duration("99th percentile of the time of the calls ended OK"),
+    "latency.max": duration("slowest call ended OK"),
   },
   k8s: {
     objects: number("objects found (0 or 1 by name; any number by selector)"),

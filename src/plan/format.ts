@@ -37,6 +37,7 @@ export function probeAction(run: PlannedProbeRun): string {
   switch (spec.kind) {
     case "ab":
     case "http":
+    case "grpc":
       return quoteArgv(run.argv);
     case "cmd":
       return `in pod ${spec.cmd.namespace !== undefined ? `${spec.cmd.namespace}/` : ""}${spec.cmd.pod}${spec.cmd.container !== undefined ? ` (container ${spec.cmd.container})` : ""}: ${quoteArgv(run.argv)}${spec.cmd.stdout !== undefined ? `, stdout matching /${spec.cmd.stdout}/` : ""}`;

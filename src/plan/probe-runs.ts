@@ -2,6 +2,7 @@
 // templates as written), whether it runs once per target pod, its expectations as written.
 import { expectationText } from "../expect/expectation.js";
 import { abCommand, curlCommand } from "../probes/command.js";
+import { grpcCommand } from "../probes/grpc.js";
 import { usesTarget } from "../scenario/template.js";
 import type { Probe, ProbeRun, Scenario } from "../scenario/types.js";
 import type { PlannedProbeRun } from "./types.js";
@@ -23,6 +24,8 @@ export function probeUsesTarget(probe: Probe): boolean {
       return usesTarget(probe.ab.url);
     case "http":
       return [probe.http.url, ...Object.values(probe.http.headers), probe.http.body ?? ""].some(usesTarget);
+    case "grpc":
+      return usesTarget(probe.grpc.address);
     case "k8s":
       return probe.k8s.name !== undefined && usesTarget(probe.k8s.name);
     case "prometheus":
@@ -38,6 +41,8 @@ function probeArgv(probe: Probe): string[] {
       return abArgv(probe);
     case "http":
       return curlArgv(probe);
+    case "grpc":
+      return [...grpcCommand(probe).shown];
     case "cmd":
       return [...probe.cmd.argv];
     case "k8s":
@@ -54,7 +59,7 @@ export function plannedRun(scenario: Scenario, run: ProbeRun): PlannedProbeRun {
     kind: probe.kind,
     argv: probeArgv(probe),
     perTargetPod: probeUsesTarget(probe),
-    toolsImage: probe.kind === "ab" || probe.kind === "http" ? probe.tools.image : undefined,
+    toolsImage: probe.kind === "ab" || probe.kind === "http" || probe.kind === "grpc" ? probe.tools.image : undefined,
     spec: probe,
     everyMs: run.everyMs,
     save: run.save,

@@ -14,6 +14,7 @@ import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
 import { measureCmd } from "./cmd.js";
 import { toolCommand, type ToolCommand } from "./command.js";
+import { grpcCommand, grpcDetail, grpcMetrics, parseGrpcLoad } from "./grpc.js";
 import type { HttpGet } from "./fetch.js";
 import { httpDetail, httpMetrics, parseCurl } from "./http.js";
 import { measureObjects } from "./k8s.js";
@@ -78,7 +79,7 @@ const WORST = /^latency\.|^(exitCode|timedOut|duration)$/;
  * Combines per-pod results: counts and throughput add up, the mean is weighted by completed
  * requests, min is the least and the other percentiles the worst (the largest) of the pods —
  * percentiles of different pods cannot be merged exactly, so the aggregate errs towards alarm.
- * A ratio is recomputed from its counts (errorRatio = errors / requests).
+ * A ratio is recomputed from its counts (errorRatio = errors / requests, or calls for grpc).
  */
 export function aggregateMetrics(results: readonly Metrics[]): Metrics {
   const values = (k: string): number[] => results.map((r) => r[k]).filter((v): v is number => v !== undefined);
@@ -89,12 +90,14 @@ export function aggregateMetrics(results: readonly Metrics[]): Metrics {
     const vs = values(k);
     if (vs.length === 0) out[k] = undefined;
     else if (k === "latency.mean") {
-      const count = (r: Metrics): number => (r["completeRequests"] !== undefined ? (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0) : (r["responses"] ?? 0));
+      // the runs' own counts of what their latency is of: ab's served requests, http's answers, grpc's calls ended OK
+      const count = (r: Metrics): number => (r["completeRequests"] !== undefined ? (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0) : (r["responses"] ?? r["status.OK"] ?? 0));
       const weighted = results.filter((r) => r[k] !== undefined && count(r) > 0);
       const total = weighted.reduce((a, r) => a + count(r), 0);
       out[k] = total === 0 ? undefined : weighted.reduce((a, r) => a + (r[k] ?? 0) * count(r), 0) / total;
     } else if (k === "errorRatio") {
-      const requests = sum("requests") ?? 0;
+      // http's requests, grpc's calls
+      const requests = sum("requests") ?? sum("calls") ?? 0;
       out[k] = requests === 0 ? undefined : (sum("errors") ?? 0) / requests;
     } else if (LEAST.has(k)) out[k] = Math.min(...vs);
     else if (WORST.test(k)) out[k] = Math.max(...vs);
@@ -139,11 +142,12 @@ function fill(run: ProbeRunSpec, what: string, template: string, values: Templat
   }
 }
 
-/** ab or http: the tool's command in the tools pod, every template filled in. */
-async function measureInTools(run: ProbeRunSpec, spec: Extract<Probe, { kind: "ab" | "http" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+/** ab, http or grpc: the tool's command in the tools pod, every template filled in. */
+async function measureInTools(run: ProbeRunSpec, spec: Extract<Probe, { kind: "ab" | "http" | "grpc" }>, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
   let cmd: ToolCommand;
   try {
-    cmd = toolCommand(spec, (template) => fill(run, "template", template, values));
+    const filler = (template: string) => fill(run, "template", template, values);
+    cmd = spec.kind === "grpc" ? grpcCommand(spec, filler) : toolCommand(spec, filler);
   } catch (e) {
     if (e instanceof RangeError) throw new CouldNotRunError(`probe ${run.probe}: ${e.message}`);
     throw e;
@@ -158,6 +162,12 @@ async function measureInTools(run: ProbeRunSpec, spec: Extract<Probe, { kind: "a
     const parsed = parseAb(r.stdout, r.stderr, r.exitCode, spec.ab.requests);
     if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${parsed.error}`, { hint: `the command was: ${argv.join(" ")}` });
     return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: parsed.metrics, failures: parsed.failures, stoppedEarly: parsed.stoppedEarly };
+  }
+  if (spec.kind === "grpc") {
+    const health = spec.grpc.health !== undefined;
+    const parsed = parseGrpcLoad(r.stdout, r.stderr, r.exitCode, spec.grpc.requests, health);
+    if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${parsed.error}`, { hint: `the command was: ${argv.join(" ")}` });
+    return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: grpcMetrics(parsed.calls, health), detail: grpcDetail(parsed, health) };
   }
   const parsed = parseCurl(r.stdout, r.stderr, r.exitCode);
   if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe} could not run in ${where}: ${parsed.error}`, { hint: `the command was: ${argv.join(" ")}` });
@@ -243,6 +253,7 @@ function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext
   switch (spec.kind) {
     case "ab":
     case "http":
+    case "grpc":
       return measureInTools(run, spec, values, ctx);
     case "k8s":
       return measureK8s(run, spec, values, ctx);
@@ -274,7 +285,7 @@ async function measureRuns(run: ProbeRunSpec, ctx: ProbeRunContext): Promise<Pro
   const spec = run.spec;
   const keepAlive = spec.kind === "ab" ? spec.ab.keepAlive : true;
   const once = async (target: PodInfo | undefined): Promise<ProbeOutcome> => {
-    if (target !== undefined && (target.ip === undefined || target.ip === "") && (spec.kind === "ab" || spec.kind === "http")) {
+    if (target !== undefined && (target.ip === undefined || target.ip === "") && (spec.kind === "ab" || spec.kind === "http" || spec.kind === "grpc")) {
       throw new CouldNotRunError(`probe ${run.probe}: target pod ${target.name} has no IP`);
     }
     const values: TemplateValues = { ...(target === undefined ? {} : { target: { ip: target.ip ?? "", name: target.name } }), env: ctx.env };

@@ -12,6 +12,8 @@ import {
   DEFAULT_AGENT_LEASE_MS,
   DEFAULT_AGENT_TTL_MS,
   DEFAULT_CMD_TIMEOUT_MS,
+  DEFAULT_GRPC_REQUESTS,
+  DEFAULT_GRPC_TIMEOUT_MS,
   DEFAULT_HTTP_REQUESTS,
   DEFAULT_HTTP_TIMEOUT_MS,
   DEFAULT_PROMETHEUS_TIMEOUT_MS,
@@ -92,6 +94,7 @@ function probe(name: string, raw: RawProbe): Probe {
       tools,
     };
   }
+  if (raw.grpc !== undefined) return grpcProbe(name, raw.grpc, tools);
   if (raw.k8s !== undefined) {
     const k = raw.k8s;
     return {
@@ -119,6 +122,24 @@ function probe(name: string, raw: RawProbe): Probe {
       concurrency: ab.concurrency,
       keepAlive: ab.keepAlive ?? true,
       timeoutMs: optDuration(ab.timeout),
+    },
+    tools,
+  };
+}
+
+function grpcProbe(name: string, g: NonNullable<RawProbe["grpc"]>, tools: { image: string }): Probe {
+  const health = g.health === undefined || g.health === false ? undefined : g.health === true ? "" : g.health;
+  return {
+    kind: "grpc",
+    name,
+    grpc: {
+      address: g.address,
+      method: health === undefined ? g.method : undefined,
+      body: JSON.stringify(g.body ?? {}),
+      health,
+      requests: g.requests ?? DEFAULT_GRPC_REQUESTS,
+      concurrency: g.concurrency ?? 1,
+      timeoutMs: optDuration(g.timeout) ?? DEFAULT_GRPC_TIMEOUT_MS,
     },
     tools,
   };

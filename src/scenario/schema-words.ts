@@ -97,6 +97,8 @@ export const PATTERN_WHAT: Readonly<Record<string, string>> = {
   port: "a port name (up to 15 lower-case letters, digits and '-', at least one letter)",
   service: "a valid Service name (lower-case letters, digits and '-', starting with a letter)",
   workload: "a workload as KIND/NAME, KIND one of deployment, statefulset, daemonset, replicaset",
+  grpcMethod: "a method's full name, package.Service/Method",
+  health: "`true` or a gRPC service's full name (package.Service)",
 };
 
 export const NEEDS_HINT: Readonly<Record<string, string>> = {

@@ -72,6 +72,7 @@ export interface RawProbe {
     timeout?: RawDuration;
     expectStatus?: number[];
   };
+  grpc?: { address: string; method?: string; body?: Record<string, unknown>; health?: boolean | string; requests?: number; concurrency?: number; timeout?: RawDuration };
   k8s?: { kind: string; apiVersion?: string; namespace?: string; name?: string; selector?: Record<string, string>; field?: string; condition?: string };
   prometheus?: { url: string; query: string; unit?: PrometheusUnit; timeout?: RawDuration };
   cmd?: { pod: string; container?: string; namespace?: string; argv: string[]; stdout?: string; timeout?: RawDuration };
@@ -246,6 +247,30 @@ export interface HttpProbe {
   readonly tools: { readonly image: string };
 }
 
+export const DEFAULT_GRPC_REQUESTS = 10;
+export const DEFAULT_GRPC_TIMEOUT_MS = 5_000;
+export const MAX_GRPC_TIMEOUT_MS = 60_000;
+
+/** Unary gRPC calls (or health checks) from the chaos-tools pod, by its grpc-load client. */
+export interface GrpcProbe {
+  readonly kind: "grpc";
+  readonly name: string;
+  readonly grpc: {
+    /** HOST:PORT; may contain {{ target.ip }}, {{ target.name }}, {{ env.NAME }} */
+    readonly address: string;
+    /** package.Service/Method; undefined for a health check */
+    readonly method: string | undefined;
+    /** the request as JSON text (protojson); "{}" when none was given */
+    readonly body: string;
+    /** a health check: the service asked about ("" for the server); undefined for a method's calls */
+    readonly health: string | undefined;
+    readonly requests: number;
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+  };
+  readonly tools: { readonly image: string };
+}
+
 export interface K8sProbe {
   readonly kind: "k8s";
   readonly name: string;
@@ -284,7 +309,7 @@ export interface CmdProbe {
   };
 }
 
-export type Probe = AbProbe | HttpProbe | K8sProbe | PrometheusProbe | CmdProbe;
+export type Probe = AbProbe | HttpProbe | GrpcProbe | K8sProbe | PrometheusProbe | CmdProbe;
 export type { ProbeKind };
 
 /** A probe run with expectations (steadyState entries, `during` entries, probe steps). */

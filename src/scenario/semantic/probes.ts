@@ -11,6 +11,9 @@ import type { Findings } from "./findings.js";
 import { arr, int, obj, str } from "./read.js";
 import type { Obj } from "./read.js";
 import { checkTemplates, checkUrl } from "./templates.js";
+import { templateParts } from "../template.js";
+import { DEFAULT_GRPC_REQUESTS, MAX_GRPC_TIMEOUT_MS } from "../types.js";
+import { parseDuration } from "../units.js";
 
 /** What validation needs to know of a declared probe. */
 export interface ProbeFacts {
@@ -32,7 +35,7 @@ export function checkProbes(findings: Findings, probes: Obj | undefined): Declar
       continue;
     }
     declared.set(name, { kind, metrics: probeMetrics(kind, kind === "prometheus" ? prometheusDimension(str(body["unit"])) : undefined) });
-    if (probe?.["tools"] !== undefined && kind !== "ab" && kind !== "http") {
+    if (probe?.["tools"] !== undefined && kind !== "ab" && kind !== "http" && kind !== "grpc") {
       findings.add(
         "conflicting-keys",
         { key: "tools", other: kind },
@@ -50,6 +53,9 @@ function checkProbeBody(findings: Findings, kind: ProbeKind, body: Obj, base: st
     case "ab":
     case "http":
       checkWebProbe(findings, body, base, kind);
+      break;
+    case "grpc":
+      checkGrpcProbe(findings, body, base);
       break;
     case "k8s":
       checkK8sProbe(findings, body, base);
@@ -81,6 +87,41 @@ function checkWebProbe(findings: Findings, body: Obj, base: string, kind: "ab" |
       findings.locate(joinPointer(base, "concurrency")),
       kind === "ab" ? "ab refuses a concurrency above the number of requests" : "lower concurrency to at most requests",
     );
+  }
+}
+
+/** HOST:PORT once its templates are in: a name or an address (IPv6 in brackets), and a port. */
+const GRPC_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})$/;
+
+/** grpc: an address of HOST:PORT (templates in), no more calls at once than in all, a deadline of at most 60 s. */
+function checkGrpcProbe(findings: Findings, body: Obj, base: string): void {
+  const address = str(body["address"]);
+  if (address !== undefined && checkTemplates(findings, joinPointer(base, "address"), address)) {
+    // a template stands for a host (target.ip, target.name) or anything (env): a sample of each
+    let concrete = address;
+    for (const part of [...templateParts(address).parts].reverse()) {
+      const sample = part.name === "target.ip" ? "192.0.2.1" : part.name === "target.name" ? "pod" : "1";
+      concrete = concrete.slice(0, part.start) + sample + concrete.slice(part.start + part.text.length);
+    }
+    const port = Number(GRPC_ADDRESS.exec(concrete)?.[1] ?? 0);
+    if (!address.startsWith("{{ env.") && (port < 1 || port > 65535)) {
+      findings.add(
+        "bad-value",
+        { value: address, what: "HOST:PORT (a port from 1 to 65535)" },
+        findings.locate(joinPointer(base, "address")),
+        "e.g. {{ target.ip }}:50051 or greeter.shop.svc:50051 (plain HTTP/2: no scheme)",
+      );
+    }
+  }
+  const requests = int(body["requests"]) ?? DEFAULT_GRPC_REQUESTS;
+  const concurrency = int(body["concurrency"]);
+  if (concurrency !== undefined && concurrency > requests) {
+    findings.add("concurrency-above-requests", { concurrency, requests }, findings.locate(joinPointer(base, "concurrency")), "lower concurrency to at most requests");
+  }
+  const timeout = str(body["timeout"]);
+  const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout);
+  if (timeout !== undefined && timeoutMs !== undefined && (timeoutMs <= 0 || timeoutMs > MAX_GRPC_TIMEOUT_MS)) {
+    findings.add("out-of-range", { value: timeout, bound: "above 0 and at most 60s" }, findings.locate(joinPointer(base, "timeout")), "each call's deadline, e.g. 2s");
   }
 }
 
