@@ -209,5 +209,6 @@ steps:
     expect(found(`      address: "greeter:50051"\n      health: true\n      timeout: 2m`)).toEqual(["out-of-range: 2m is out of range: must be above 0 and at most 60s @ 10:16"]);
     expect(found(`      address: "{{ target.port }}:1"\n      health: true`)).toEqual([expect.stringMatching(/^unknown-template: unknown template `\{\{ target.port \}\}` @ 8:17$/)]);
     expect(found(`      address: "greeter:50051"\n      health: "not a service"`)).toEqual([expect.stringMatching(/^bad-value: `not a service` is not .* @ 9:15$/)]);
+    expect(found(`      address: "greeter:50051"\n      health: false`)).toEqual(["bad-value: `false` is not `true` or a gRPC service's full name @ 9:15"]);
   });
 });

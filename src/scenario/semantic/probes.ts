@@ -113,6 +113,15 @@ function checkGrpcProbe(findings: Findings, body: Obj, base: string): void {
       );
     }
   }
+  if (body["health"] === false) {
+    // the schema takes a boolean for `health: true`; false would leave the probe with nothing to call
+    findings.add(
+      "bad-value",
+      { value: "false", what: "`true` or a gRPC service's full name" },
+      findings.locate(joinPointer(base, "health")),
+      "for a method's calls, leave `health` out and give `method`",
+    );
+  }
   const requests = int(body["requests"]) ?? DEFAULT_GRPC_REQUESTS;
   const concurrency = int(body["concurrency"]);
   if (concurrency !== undefined && concurrency > requests) {
