@@ -165,12 +165,16 @@ func (c *conn) takeH2() bool {
 // request side to tell what the client speaks — for at most appFirstGrace, as a client that
 // waits for the application to speak first says nothing — and ends if the connection is h2c.
 func (c *conn) responseSideYields() bool {
-	t := time.NewTimer(appFirstGrace)
 	select {
-	case <-c.sniffed:
-	case <-t.C:
+	case <-c.sniffed: // mostly: the client spoke first, no timer for it
+	default:
+		t := time.NewTimer(appFirstGrace)
+		select {
+		case <-c.sniffed:
+		case <-t.C:
+		}
+		t.Stop()
 	}
-	t.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.h2 {
