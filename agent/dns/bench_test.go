@@ -1,4 +1,4 @@
-package dns
+package dns_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"chaos-run/agent/dns"
 )
 
 // The cost of a dns fault to a query it does not match: the same UDP query asked of a nameserver
@@ -17,9 +19,9 @@ import (
 //	go test -run '^$' -bench UnfaultedQuery ./dns
 func BenchmarkUnfaultedQuery(b *testing.B) {
 	u := newUpstream(b)
-	pats, _ := CompilePatterns([]string{"*.svc.cluster.local"})
-	_, through := startResolver(b, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: 100}, u)
-	q, err := newQuery(0x4242, "api.example.com.", dnsmessage.TypeA)
+	pats, _ := dns.CompilePatterns([]string{"*.svc.cluster.local"})
+	_, through := startResolver(b, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: 100}, u)
+	q, err := dns.NewQuery(0x4242, "api.example.com.", dnsmessage.TypeA)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -27,8 +29,11 @@ func BenchmarkUnfaultedQuery(b *testing.B) {
 		name string
 		at   func() []byte
 	}{
-		{"direct", func() []byte { out, _ := exchange(context.Background(), u.addr, q, false, time.Second); return out }},
-		{"through-resolver", func() []byte { out, _ := exchange(context.Background(), through, q, false, time.Second); return out }},
+		{"direct", func() []byte { out, _ := dns.Exchange(context.Background(), u.addr, q, false, time.Second); return out }},
+		{"through-resolver", func() []byte {
+			out, _ := dns.Exchange(context.Background(), through, q, false, time.Second)
+			return out
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			took := make([]float64, 0, b.N)
@@ -39,7 +44,7 @@ func BenchmarkUnfaultedQuery(b *testing.B) {
 				}
 				took = append(took, float64(time.Since(began))/float64(time.Millisecond))
 			}
-			l := Summarize(took)
+			l := dns.Summarize(took)
 			b.ReportMetric(l.P50, "p50-ms")
 			b.ReportMetric(l.P90, "p90-ms")
 		})

@@ -12,7 +12,7 @@ import (
 // response to the same question.
 func FuzzParseQuery(f *testing.F) {
 	for _, name := range []string{"example.com.", "a.b.svc.cluster.local.", "x."} {
-		msg, _ := newQuery(7, name, dnsmessage.TypeA)
+		msg, _ := NewQuery(7, name, dnsmessage.TypeA)
 		f.Add(msg)
 	}
 	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1})

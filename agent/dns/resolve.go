@@ -150,13 +150,13 @@ func query(ctx context.Context, rc ResolvConf, spec ResolveSpec, fqdn string) (d
 	var last error = errTimeout
 	for _, ns := range rc.Nameservers {
 		id := uint16(rand.Uint32())
-		msg, err := newQuery(id, name.String(), spec.Type)
+		msg, err := NewQuery(id, name.String(), spec.Type)
 		if err != nil {
 			return 0, nil, err
 		}
-		resp, err := exchange(ctx, netip.AddrPortFrom(ns, rc.port()), msg, spec.TCP, spec.Timeout)
+		resp, err := Exchange(ctx, netip.AddrPortFrom(ns, rc.port()), msg, spec.TCP, spec.Timeout)
 		if err == nil && !spec.TCP && len(resp) > 2 && resp[2]&0x02 != 0 {
-			resp, err = exchange(ctx, netip.AddrPortFrom(ns, rc.port()), msg, true, spec.Timeout)
+			resp, err = Exchange(ctx, netip.AddrPortFrom(ns, rc.port()), msg, true, spec.Timeout)
 		}
 		if err != nil {
 			var ne net.Error
@@ -165,13 +165,13 @@ func query(ctx context.Context, rc ResolvConf, spec ResolveSpec, fqdn string) (d
 			}
 			continue
 		}
-		return parseAnswer(resp, id, spec.Type)
+		return ParseAnswer(resp, id, spec.Type)
 	}
 	return 0, nil, last
 }
 
-// exchange sends one query and reads the answer with its ID, within timeout.
-func exchange(ctx context.Context, ns netip.AddrPort, msg []byte, tcp bool, timeout time.Duration) ([]byte, error) {
+// Exchange sends one query and reads the answer with its ID, within timeout.
+func Exchange(ctx context.Context, ns netip.AddrPort, msg []byte, tcp bool, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	network := "udp"
@@ -194,8 +194,8 @@ func exchange(ctx context.Context, ns netip.AddrPort, msg []byte, tcp bool, time
 	return exchangeDatagram(c, msg)
 }
 
-// parseAnswer reads an answer's rcode and the addresses of the type in it.
-func parseAnswer(resp []byte, id uint16, qtype dnsmessage.Type) (dnsmessage.RCode, []netip.Addr, error) {
+// ParseAnswer reads an answer's rcode and the addresses of the type in it.
+func ParseAnswer(resp []byte, id uint16, qtype dnsmessage.Type) (dnsmessage.RCode, []netip.Addr, error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(resp)
 	if err != nil {
@@ -238,8 +238,8 @@ func parseAnswer(resp []byte, id uint16, qtype dnsmessage.Type) (dnsmessage.RCod
 	return h.RCode, addrs, nil
 }
 
-// newQuery is a standard query with recursion desired.
-func newQuery(id uint16, fqdn string, qtype dnsmessage.Type) ([]byte, error) {
+// NewQuery is a standard query with recursion desired.
+func NewQuery(id uint16, fqdn string, qtype dnsmessage.Type) ([]byte, error) {
 	name, err := dnsmessage.NewName(fqdn)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package dns
+package dns_test
 
 import (
 	"bytes"
@@ -6,122 +6,68 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"chaos-run/agent/dns"
+	"chaos-run/agent/internal/dnstest"
 )
 
-// upstream is a nameserver of the test's on loopback (UDP and TCP on one port): it answers
-// every A query with 192.0.2.53 and the authoritative bit set, any other with an empty NOERROR,
-// and keeps what it was sent.
+// upstream is a nameserver of the test's on loopback (UDP and TCP on one port): every A query
+// answered with 192.0.2.53, authoritative.
 type upstream struct {
+	*dnstest.Nameserver
 	addr netip.AddrPort
-	mu   sync.Mutex
-	got  [][]byte
-}
-
-func upstreamAnswer(q []byte) []byte {
-	parsed, err := ParseQuery(q)
-	if err != nil {
-		return nil
-	}
-	h := answerHeader(parsed, dnsmessage.RCodeSuccess)
-	h.Authoritative = true
-	b := dnsmessage.NewBuilder(nil, h)
-	_ = b.StartQuestions()
-	_ = b.Question(parsed.Question)
-	_ = b.StartAnswers()
-	if parsed.Question.Type == dnsmessage.TypeA {
-		_ = b.AResource(dnsmessage.ResourceHeader{Name: parsed.Question.Name, Class: dnsmessage.ClassINET, TTL: 30}, dnsmessage.AResource{A: [4]byte{192, 0, 2, 53}})
-	}
-	out, _ := b.Finish()
-	return out
 }
 
 func newUpstream(t testing.TB) *upstream {
-	u := &upstream{}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := &upstream{Nameserver: &dnstest.Nameserver{A: [4]byte{192, 0, 2, 53}}}
+	pc, ln := loopbackPair(t)
 	u.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	ln, err := net.Listen("tcp", u.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { pc.Close(); ln.Close() })
-	go func() {
-		buf := make([]byte, MaxMessage)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			u.keep(buf[:n])
-			_, _ = pc.WriteTo(upstreamAnswer(buf[:n]), from)
-		}
-	}()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					m, err := ReadTCPMessage(c)
-					if err != nil {
-						return
-					}
-					u.keep(m)
-					_ = WriteTCPMessage(c, upstreamAnswer(m))
-				}
-			}()
-		}
-	}()
+	go u.ServeUDP(pc)
+	go u.ServeTCP(ln)
 	return u
-}
-
-func (u *upstream) keep(m []byte) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.got = append(u.got, bytes.Clone(m))
-}
-
-func (u *upstream) received() [][]byte {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([][]byte(nil), u.got...)
 }
 
 // startResolver runs a resolver on loopback whose UDP queries were "sent to" u and whose TCP
 // connections' original destination is u.
-func startResolver(t testing.TB, cfg Config, u *upstream) (*Server, netip.AddrPort) {
-	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := uc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String())
-	if err != nil {
-		t.Fatal(err)
-	}
+func startResolver(t testing.TB, cfg dns.Config, u *upstream) (*dns.Server, netip.AddrPort) {
+	uc, ln := loopbackPair(t)
 	cfg.TCPNameserver = func(net.Conn) (netip.AddrPort, error) { return u.addr, nil }
-	s := Start(cfg, []UDPListener{{Conn: uc, Nameserver: u.addr}}, []net.Listener{ln})
+	s := dns.Start(cfg, []dns.UDPListener{{Conn: uc, Nameserver: u.addr}}, []net.Listener{ln})
 	t.Cleanup(s.Stop)
 	return s, uc.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
+// loopbackPair is a UDP socket and a TCP listener on one port of 127.0.0.1 (another port
+// tried when the UDP one's is taken for TCP).
+func loopbackPair(t testing.TB) (*net.UDPConn, net.Listener) {
+	for try := 0; ; try++ {
+		uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", uc.LocalAddr().String())
+		if err == nil {
+			return uc, ln
+		}
+		uc.Close()
+		if try == 20 {
+			t.Fatal(err)
+		}
+	}
+}
+
 func ask(t testing.TB, at netip.AddrPort, name string, qtype dnsmessage.Type, tcp bool, timeout time.Duration) ([]byte, []byte, error) {
 	t.Helper()
-	q, err := newQuery(0x1234, name, qtype)
+	q, err := dns.NewQuery(0x1234, name, qtype)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exchange(context.Background(), at, q, tcp, timeout)
+	out, err := dns.Exchange(context.Background(), at, q, tcp, timeout)
 	return q, bytes.Clone(out), err
 }
 
@@ -132,28 +78,28 @@ func rcodeOf(t testing.TB, msg []byte) (dnsmessage.RCode, []netip.Addr) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addrs, err := parseAnswer(msg, h.ID, dnsmessage.TypeA)
+	_, addrs, err := dns.ParseAnswer(msg, h.ID, dnsmessage.TypeA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, six, _ := parseAnswer(msg, h.ID, dnsmessage.TypeAAAA)
+	_, six, _ := dns.ParseAnswer(msg, h.ID, dnsmessage.TypeAAAA)
 	return h.RCode, append(addrs, six...)
 }
 
 func TestUnmatchedQueriesAreForwardedUntouched(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"*.svc.cluster.local"})
-	s, at := startResolver(t, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: 100}, u)
+	pats, _ := dns.CompilePatterns([]string{"*.svc.cluster.local"})
+	s, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: 100}, u)
 	for _, tcp := range []bool{false, true} {
 		q, out, err := ask(t, at, "api.example.com.", dnsmessage.TypeA, tcp, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := u.received()
+		got := u.Received()
 		if !bytes.Equal(got[len(got)-1], q) {
 			t.Fatalf("tcp %v: the nameserver got %x, not the query %x", tcp, got[len(got)-1], q)
 		}
-		if !bytes.Equal(out, upstreamAnswer(q)) {
+		if !bytes.Equal(out, u.Answer(q)) {
 			t.Fatalf("tcp %v: the client got %x, not the nameserver's answer", tcp, out)
 		}
 	}
@@ -164,7 +110,7 @@ func TestUnmatchedQueriesAreForwardedUntouched(t *testing.T) {
 
 func TestEachAnswer(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"*.svc.cluster.local"})
+	pats, _ := dns.CompilePatterns([]string{"*.svc.cluster.local"})
 	addrs := []netip.Addr{netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.1.2.4"), netip.MustParseAddr("2001:db8::7")}
 	for _, c := range []struct {
 		answer string
@@ -172,23 +118,23 @@ func TestEachAnswer(t *testing.T) {
 		rcode  dnsmessage.RCode
 		addrs  int
 	}{
-		{AnswerNXDomain, dnsmessage.TypeA, dnsmessage.RCodeNameError, 0},
-		{AnswerServFail, dnsmessage.TypeA, dnsmessage.RCodeServerFailure, 0},
-		{AnswerRefused, dnsmessage.TypeAAAA, dnsmessage.RCodeRefused, 0},
-		{AnswerAddresses, dnsmessage.TypeA, dnsmessage.RCodeSuccess, 2},
-		{AnswerAddresses, dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, 1},
-		{AnswerAddresses, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, 0},
+		{dns.AnswerNXDomain, dnsmessage.TypeA, dnsmessage.RCodeNameError, 0},
+		{dns.AnswerServFail, dnsmessage.TypeA, dnsmessage.RCodeServerFailure, 0},
+		{dns.AnswerRefused, dnsmessage.TypeAAAA, dnsmessage.RCodeRefused, 0},
+		{dns.AnswerAddresses, dnsmessage.TypeA, dnsmessage.RCodeSuccess, 2},
+		{dns.AnswerAddresses, dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, 1},
+		{dns.AnswerAddresses, dnsmessage.TypeMX, dnsmessage.RCodeSuccess, 0},
 	} {
-		s, at := startResolver(t, Config{Patterns: pats, Answer: c.answer, Addresses: addrs, Rate: 100}, u)
+		s, at := startResolver(t, dns.Config{Patterns: pats, Answer: c.answer, Addresses: addrs, Rate: 100}, u)
 		for _, tcp := range []bool{false, true} {
-			before := len(u.received())
+			before := len(u.Received())
 			_, out, err := ask(t, at, "DB.prod.svc.cluster.local.", c.qtype, tcp, time.Second)
 			if err != nil {
 				t.Fatalf("%s tcp %v: %v", c.answer, tcp, err)
 			}
 			rcode, got := rcodeOf(t, out)
-			if rcode != c.rcode || len(got) != c.addrs || len(u.received()) != before {
-				t.Fatalf("%s %v tcp %v: %v %v (the nameserver asked: %v)", c.answer, c.qtype, tcp, rcode, got, len(u.received()) != before)
+			if rcode != c.rcode || len(got) != c.addrs || len(u.Received()) != before {
+				t.Fatalf("%s %v tcp %v: %v %v (the nameserver asked: %v)", c.answer, c.qtype, tcp, rcode, got, len(u.Received()) != before)
 			}
 		}
 		if n := s.Counts(); n.Matched != 2 || n.Faulted != 2 || n.Forwarded != 0 {
@@ -199,8 +145,8 @@ func TestEachAnswer(t *testing.T) {
 
 func TestTimeoutAnswersNothingAndDelayHoldsTheRealAnswer(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"slow.example.com"})
-	s, at := startResolver(t, Config{Patterns: pats, Answer: AnswerTimeout, Rate: 100}, u)
+	pats, _ := dns.CompilePatterns([]string{"slow.example.com"})
+	s, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerTimeout, Rate: 100}, u)
 	for _, tcp := range []bool{false, true} {
 		if _, _, err := ask(t, at, "slow.example.com.", dnsmessage.TypeA, tcp, 200*time.Millisecond); err == nil {
 			t.Fatalf("tcp %v: answered", tcp)
@@ -209,10 +155,10 @@ func TestTimeoutAnswersNothingAndDelayHoldsTheRealAnswer(t *testing.T) {
 	if c := s.Counts(); c.Timeout != 2 || c.Forwarded != 0 {
 		t.Fatalf("%+v", c)
 	}
-	s, at = startResolver(t, Config{Patterns: pats, Delay: 150 * time.Millisecond, Rate: 100}, u)
+	s, at = startResolver(t, dns.Config{Patterns: pats, Delay: 150 * time.Millisecond, Rate: 100}, u)
 	began := time.Now()
 	q, out, err := ask(t, at, "slow.example.com.", dnsmessage.TypeA, false, time.Second)
-	if err != nil || !bytes.Equal(out, upstreamAnswer(q)) || time.Since(began) < 150*time.Millisecond {
+	if err != nil || !bytes.Equal(out, u.Answer(q)) || time.Since(began) < 150*time.Millisecond {
 		t.Fatalf("%v after %v: %x", err, time.Since(began), out)
 	}
 	if c := s.Counts(); c.Delayed != 1 || c.Forwarded != 1 || c.Faulted != 1 {
@@ -224,9 +170,9 @@ func TestTimeoutAnswersNothingAndDelayHoldsTheRealAnswer(t *testing.T) {
 // deviations of its mean (a false failure once in 1.7 million runs).
 func TestRateIsBinomial(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"*"})
+	pats, _ := dns.CompilePatterns([]string{"*"})
 	const n, rate = 1500, 30.0
-	s, at := startResolver(t, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: rate}, u)
+	s, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: rate}, u)
 	nx := 0
 	for i := 0; i < n; i++ {
 		_, out, err := ask(t, at, "x.example.com.", dnsmessage.TypeA, false, time.Second)
@@ -248,14 +194,14 @@ func TestRateIsBinomial(t *testing.T) {
 
 func TestMalformedPacketsAreDroppedAndOddQueriesForwarded(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"*"})
-	s, at := startResolver(t, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: 100}, u)
+	pats, _ := dns.CompilePatterns([]string{"*"})
+	s, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: 100}, u)
 	c, err := net.Dial("udp", at.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	q, _ := newQuery(9, "x.", dnsmessage.TypeA)
+	q, _ := dns.NewQuery(9, "x.", dnsmessage.TypeA)
 	resp := bytes.Clone(q)
 	resp[2] |= 0x80
 	for _, m := range [][]byte{{1, 2, 3}, resp} {
@@ -276,8 +222,8 @@ func TestMalformedPacketsAreDroppedAndOddQueriesForwarded(t *testing.T) {
 
 func TestAnUnreachableNameserverIsAnUpstreamError(t *testing.T) {
 	dead := &upstream{addr: netip.MustParseAddrPort("127.0.0.1:9")} // discard: nothing answers
-	pats, _ := CompilePatterns([]string{"nothing.matches"})
-	s, at := startResolver(t, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: 100, UpstreamTimeout: 100 * time.Millisecond}, dead)
+	pats, _ := dns.CompilePatterns([]string{"nothing.matches"})
+	s, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: 100, UpstreamTimeout: 100 * time.Millisecond}, dead)
 	if _, _, err := ask(t, at, "a.b.", dnsmessage.TypeA, false, 400*time.Millisecond); err == nil {
 		t.Fatal("answered")
 	}
@@ -290,10 +236,10 @@ func TestAnUnreachableNameserverIsAnUpstreamError(t *testing.T) {
 
 func TestResolveCountsOutcomesWithTheSearchList(t *testing.T) {
 	u := newUpstream(t)
-	pats, _ := CompilePatterns([]string{"bad.example.com"})
-	_, at := startResolver(t, Config{Patterns: pats, Answer: AnswerNXDomain, Rate: 100}, u)
-	rc := ResolvConf{Nameservers: []netip.Addr{at.Addr()}, Port: at.Port(), Search: []string{"example.com"}, Ndots: 5}
-	res := Resolve(context.Background(), rc, ResolveSpec{Names: []string{"bad", "good"}, Type: dnsmessage.TypeA, Count: 20, Timeout: time.Second})
+	pats, _ := dns.CompilePatterns([]string{"bad.example.com"})
+	_, at := startResolver(t, dns.Config{Patterns: pats, Answer: dns.AnswerNXDomain, Rate: 100}, u)
+	rc := dns.ResolvConf{Nameservers: []netip.Addr{at.Addr()}, Port: at.Port(), Search: []string{"example.com"}, Ndots: 5}
+	res := dns.Resolve(context.Background(), rc, dns.ResolveSpec{Names: []string{"bad", "good"}, Type: dnsmessage.TypeA, Count: 20, Timeout: time.Second})
 	bad, good := res[0], res[1]
 	if bad.Resolutions != 20 || bad.Rcodes["NXDOMAIN"] != 0 || bad.Answered != 20 || bad.FQDN != "bad." {
 		// "bad.example.com." is NXDOMAIN, then "bad." is answered by the nameserver
@@ -302,7 +248,7 @@ func TestResolveCountsOutcomesWithTheSearchList(t *testing.T) {
 	if good.Answered != 20 || good.FQDN != "good.example.com." || len(good.Addresses) != 1 || good.Addresses[0] != "192.0.2.53" || good.LatencyMs == nil {
 		t.Fatalf("good: %+v", good)
 	}
-	res = Resolve(context.Background(), rc, ResolveSpec{Names: []string{"bad.example.com."}, Type: dnsmessage.TypeA, Count: 3, Timeout: time.Second, TCP: true})
+	res = dns.Resolve(context.Background(), rc, dns.ResolveSpec{Names: []string{"bad.example.com."}, Type: dnsmessage.TypeA, Count: 3, Timeout: time.Second, TCP: true})
 	if res[0].Rcodes["NXDOMAIN"] != 3 || res[0].Answered != 0 || res[0].LatencyMs == nil {
 		t.Fatalf("absolute: %+v", res[0])
 	}
@@ -313,11 +259,11 @@ func TestSummarizeIsNearestRank(t *testing.T) {
 	for i := 100; i >= 1; i-- {
 		s = append(s, float64(i))
 	}
-	l := Summarize(s)
+	l := dns.Summarize(s)
 	if l.Min != 1 || l.P50 != 50 || l.P90 != 90 || l.P99 != 99 || l.Max != 100 || l.Mean != 50.5 {
 		t.Fatalf("%+v", l)
 	}
-	if Summarize(nil) != nil {
+	if dns.Summarize(nil) != nil {
 		t.Fatal("nil")
 	}
 }

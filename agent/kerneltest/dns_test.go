@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"chaos-run/agent/dns"
 	"chaos-run/agent/firewall"
+	"chaos-run/agent/internal/dnstest"
 	"chaos-run/agent/protocol"
 )
 
@@ -26,51 +26,17 @@ import (
 // namespace, as its application would send them, and the kernel's redirect brings them to the
 // agent's resolver.
 
-// nameserver is the test's: every A query answered with 198.51.100.7, AAAA with 2001:db8::53,
-// authoritative; it keeps the queries it got.
-type nameserver struct {
-	mu  sync.Mutex
-	got [][]byte
-}
-
-func nameserverAnswer(q []byte) []byte {
-	parsed, err := dns.ParseQuery(q)
-	if err != nil {
-		return nil
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: parsed.Header.ID, Response: true, Authoritative: true,
-		RecursionDesired: parsed.Header.RecursionDesired, RecursionAvailable: true})
-	_ = b.StartQuestions()
-	_ = b.Question(parsed.Question)
-	_ = b.StartAnswers()
-	rh := dnsmessage.ResourceHeader{Name: parsed.Question.Name, Class: dnsmessage.ClassINET, TTL: 30}
-	switch parsed.Question.Type {
-	case dnsmessage.TypeA:
-		_ = b.AResource(rh, dnsmessage.AResource{A: [4]byte{198, 51, 100, 7}})
-	case dnsmessage.TypeAAAA:
-		_ = b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 0x53}})
-	}
-	out, _ := b.Finish()
-	return out
-}
-
-func (s *nameserver) keep(m []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, bytes.Clone(m))
-}
-
-func (s *nameserver) received() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]byte(nil), s.got...)
+// newNameserver is the test's: every A query answered with 198.51.100.7, AAAA with
+// 2001:db8::53, authoritative; it keeps the queries it got.
+func newNameserver() *dnstest.Nameserver {
+	return &dnstest.Nameserver{A: [4]byte{198, 51, 100, 7}, AAAA: [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 0x53}}
 }
 
 // dnsPod is a pod whose resolv.conf names the test's nameserver in the peer namespace, with its
 // agent serving (in a mount namespace of its own, where that resolv.conf is /etc/resolv.conf).
-func dnsPod(t *testing.T, agent string) (*netns, *nameserver, *os.Process) {
+func dnsPod(t *testing.T, agent string) (*netns, *dnstest.Nameserver, *os.Process) {
 	ns := newNetns(t)
-	srv := &nameserver{}
+	srv := newNameserver()
 	for _, addr := range []string{"192.0.2.2:53", "[2001:db8::2]:53"} {
 		inNetns(t, ns.peer, func() {
 			pc, err := net.ListenPacket("udp", addr)
@@ -82,8 +48,8 @@ func dnsPod(t *testing.T, agent string) (*netns, *nameserver, *os.Process) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { pc.Close(); ln.Close() })
-			go srv.serveUDP(pc)
-			go srv.serveTCP(ln)
+			go srv.ServeUDP(pc)
+			go srv.ServeTCP(ln)
 		})
 	}
 	dir := filepath.Join("/etc/netns", ns.pod)
@@ -97,38 +63,6 @@ func dnsPod(t *testing.T, agent string) (*netns, *nameserver, *os.Process) {
 	c := ns.serveVia(agent, "ip", "netns", "exec", ns.pod)
 	waitServing(t, ns, agent)
 	return ns, srv, c.Process
-}
-
-func (s *nameserver) serveUDP(pc net.PacketConn) {
-	buf := make([]byte, 65535)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		s.keep(buf[:n])
-		_, _ = pc.WriteTo(nameserverAnswer(buf[:n]), from)
-	}
-}
-
-func (s *nameserver) serveTCP(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			for {
-				m, err := dns.ReadTCPMessage(c)
-				if err != nil {
-					return
-				}
-				s.keep(m)
-				_ = dns.WriteTCPMessage(c, nameserverAnswer(m))
-			}
-		}()
-	}
 }
 
 // query sends one query from the pod's namespace to server:53 and returns the query sent and the
@@ -201,15 +135,6 @@ func dnsApply(runID, id string, params obj) obj {
 	return apply(runID, id, obj{"kind": "dns", "dns": params})
 }
 
-func (s *nameserver) askedFor(name string) bool {
-	for _, m := range s.received() {
-		if q, err := dns.ParseQuery(m); err == nil && q.Name() == name {
-			return true
-		}
-	}
-	return false
-}
-
 // A matched name gets the fault's answer over UDP and TCP, in both families, without the
 // nameserver being asked; another name's query reaches the nameserver byte for byte (its ID and
 // flags) and its answer comes back byte for byte; the revert's outcome counts it all; after the
@@ -244,12 +169,12 @@ func TestDNSFaultAnswersMatchedNamesAndForwardsTheRestUntouched(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s tcp %v, unmatched: %v", c.server, c.tcp, err)
 		}
-		got := srv.received()
-		if !bytes.Equal(got[len(got)-1], q) || !bytes.Equal(answer, nameserverAnswer(q)) {
-			t.Fatalf("%s tcp %v: not untouched: sent %x, the nameserver got %x; it answered %x, the pod got %x", c.server, c.tcp, q, got[len(got)-1], nameserverAnswer(q), answer)
+		got := srv.Received()
+		if !bytes.Equal(got[len(got)-1], q) || !bytes.Equal(answer, srv.Answer(q)) {
+			t.Fatalf("%s tcp %v: not untouched: sent %x, the nameserver got %x; it answered %x, the pod got %x", c.server, c.tcp, q, got[len(got)-1], srv.Answer(q), answer)
 		}
 	}
-	if srv.askedFor("db.prod.svc.test.") {
+	if srv.AskedFor("db.prod.svc.test.") {
 		t.Fatal("the nameserver was asked for the faulted name")
 	}
 	r, code = ns.request("agent-d1", revert("d1", "d1-dns"))
@@ -262,7 +187,7 @@ func TestDNSFaultAnswersMatchedNamesAndForwardsTheRestUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc, addrs := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeSuccess || len(addrs) != 1 || !srv.askedFor("db.prod.svc.test.") {
+	if rc, addrs := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeSuccess || len(addrs) != 1 || !srv.AskedFor("db.prod.svc.test.") {
 		t.Fatalf("after the revert: %v %v", rc, addrs)
 	}
 	ns.nothingLeft(t, "")
@@ -317,11 +242,11 @@ func TestDNSFaultEachAnswer(t *testing.T) {
 	ns.mustRequest(t, "agent-d2", dnsApply("d2", "d2-delay", obj{"names": []string{"db.svc.test"}, "delayMs": 300}))
 	began := time.Now()
 	q, answer, err := ns.query(t, "192.0.2.2", "db.svc.test.", dnsmessage.TypeA, false, 2*time.Second)
-	if took := time.Since(began); err != nil || took < 300*time.Millisecond || !bytes.Equal(answer, nameserverAnswer(q)) {
+	if took := time.Since(began); err != nil || took < 300*time.Millisecond || !bytes.Equal(answer, srv.Answer(q)) {
 		t.Fatalf("delayed: %v after %v: %x", err, took, answer)
 	}
 	ns.mustRequest(t, "agent-d2", revert("d2", "d2-delay"))
-	if !srv.askedFor("db.svc.test.") {
+	if !srv.AskedFor("db.svc.test.") {
 		t.Fatal("the delayed query did not reach the nameserver")
 	}
 	ns.nothingLeft(t, "")
