@@ -14,6 +14,8 @@ const ns = "grpc-test";
 const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
 /** every window excludes reflection: grpc-load asks it for the method's types before its calls */
 const REFLECTION = ["--exclude", "grpc.reflection.v1.ServerReflection"];
+/** sent percent-encoded in grpc-message: a % and a non-ASCII character come back as they were */
+const MESSAGE = "slow down: 100% busy ✓";
 let greeter = "";
 let address = "";
 
@@ -73,7 +75,7 @@ describe("a grpc fault on the lab's greeter", () => {
       "--status",
       "resource_exhausted",
       "--message",
-      "slow down",
+      MESSAGE,
       "--delay",
       "100ms",
       "--jitter",
@@ -96,7 +98,7 @@ describe("a grpc fault on the lab's greeter", () => {
     expect(errors).toBeGreaterThanOrEqual(Math.floor(90 - 4.5 * sd));
     expect(errors).toBeLessThanOrEqual(Math.ceil(90 + 4.5 * sd));
     expect(count(during.calls, 0) + errors).toBe(300);
-    expect(during.messages["8"]).toBe("slow down");
+    expect(during.messages["8"]).toBe(MESSAGE);
     // the delay: every forwarded call waited 100 ± 20 ms on top of its own time
     const ok = during.calls.filter(([c]) => c === 0).map(([, ms]) => ms);
     expect(Math.min(...ok)).toBeGreaterThanOrEqual(79);
@@ -144,6 +146,19 @@ describe("a grpc fault on the lab's greeter", () => {
     expect(done.code).toBe(130);
     // its readiness probe may have failed meanwhile: Ready again, with the fault gone
     await waitReady(ns, greeter, 30_000);
+  }, 60_000);
+
+  it("the codes at both ends of the range, CANCELLED and UNAUTHENTICATED, reach the client as they are", async () => {
+    for (const [status, code] of [
+      ["cancelled", 1],
+      ["16", 16],
+    ] as const) {
+      const run = await applied(["-p", greeter, "--port", "50051", "--error-rate", "100", "--status", status, ...REFLECTION, "-r", "120"]);
+      const seen = await calls(10, 2);
+      run.child.kill("SIGINT");
+      expect((await run.done).code).toBe(130);
+      expect(count(seen.calls, code)).toBe(10);
+    }
   }, 60_000);
 
   it("a TLS connection to the port passes through untouched, and a fault that faulted nothing is warned about", async () => {
