@@ -4,11 +4,9 @@
 // Ctrl-C/SIGTERM); --detach hands it to the agent's lease.
 import { UsageError } from "../errors.js";
 import { DEFAULT_GRPC_STATUS, GRPC_HEALTH_SERVICE, GRPC_STATUS_NAMES, type GrpcParams, grpcStatusOf, grpcStatusWords } from "../faults/types.js";
-import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_HELP, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { POD_FLAG, POD_HELP } from "./common-flags.js";
 import { boolean, duration, percent, required, text, texts, wholeNumber } from "./flags.js";
-import { distinct } from "./http.js";
-import { PROXY_FAULT_FLAGS, runProxyFault } from "./proxy-fault.js";
+import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run grpc -p POD --port PORT [--error-rate PERCENT] [--delay MS] -r DURATION_S [options]
@@ -38,12 +36,7 @@ ${POD_HELP}
                          calls that pass untouched: a service (helloworld.Greeter) or one of its
                          methods (helloworld.Greeter/SayHello); repeat for several
   --fault-health         fault ${GRPC_HEALTH_SERVICE} too (the kubelet's gRPC probes may fail)
-${DURATION_HELP}
-  -i, --interface NAME   interface the connections come in on (default: the pod's default-route one)
-  --detach               return once the fault is in effect; the agent ends it after DURATION_S
-${AGENT_HELP}
-${HELP_HELP}
-${CLUSTER_HELP}
+${PROXY_FAULT_HELP}
 
 Example: chaos-run grpc -p greeter-0 --port 50051 --error-rate 20% --status UNAVAILABLE -r 60
 
@@ -75,29 +68,25 @@ function statusOf(given: string): NonNullable<GrpcParams["status"]> {
 
 /** The flags as a GrpcFault's parameters; a usage error for anything the agent would refuse. */
 export function grpcParams(values: FlagValues<typeof GRPC_FAULT_FLAGS>): GrpcParams {
-  const { port, delay: delayMs, jitter: jitterMs, "error-rate": errorRate, status, message } = values;
-  if (delayMs === undefined && errorRate === undefined)
-    throw new UsageError("grpc needs a delay (--delay MS) or an error rate (--error-rate PERCENT)", { hint: "chaos-run grpc -p POD --port 50051 --error-rate 10 --status UNAVAILABLE -r 30" });
-  if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
-  if (errorRate === undefined && (status !== undefined || message !== undefined))
-    throw new UsageError(`${status !== undefined ? "--status" : "--message"} needs --error-rate (the share of calls that get the status)`);
+  const { status, message } = values;
+  const base = proxyFaultBase("grpc", values, {
+    flags: [
+      ["--status", status],
+      ["--message", message],
+    ],
+    share: "calls that get the status",
+    example: "chaos-run grpc -p POD --port 50051 --error-rate 10 --status UNAVAILABLE -r 30",
+  });
   if (message !== undefined && message.length > 1024) throw new UsageError("--message takes at most 1024 characters");
-  return {
-    port,
-    delayMs,
-    jitterMs,
-    errorRate,
-    status: errorRate === undefined ? undefined : status === undefined ? DEFAULT_GRPC_STATUS : statusOf(status),
-    message,
-    exclude: distinct("--exclude", values.exclude, {
-      pattern: SERVICE_OR_METHOD,
-      takes: "a service (package.Service) or a method (package.Service/Method)",
-      hint: "--exclude helloworld.Greeter/SayHello",
-      most: 64,
-      plural: "services or methods",
-    }),
-    faultHealth: values["fault-health"],
-  };
+  const exclude = distinct("--exclude", values.exclude, {
+    pattern: SERVICE_OR_METHOD,
+    takes: "a service (package.Service) or a method (package.Service/Method)",
+    hint: "--exclude helloworld.Greeter/SayHello",
+    most: 64,
+    plural: "services or methods",
+  });
+  const code = base.errorRate === undefined ? undefined : status === undefined ? DEFAULT_GRPC_STATUS : statusOf(status);
+  return { ...base, status: code, message, exclude, faultHealth: values["fault-health"] };
 }
 
 export const GRPC_FLAGS = { ...POD_FLAG, ...GRPC_FAULT_FLAGS, ...PROXY_FAULT_FLAGS };

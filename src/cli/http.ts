@@ -4,10 +4,9 @@
 // it to the agent's lease.
 import { UsageError } from "../errors.js";
 import { DEFAULT_HTTP_ERROR_CODE, type HttpParams } from "../faults/types.js";
-import { CLUSTER_HELP } from "./cluster.js";
-import { AGENT_HELP, DURATION_HELP, HELP_HELP, POD_FLAG, POD_HELP } from "./common-flags.js";
+import { POD_FLAG, POD_HELP } from "./common-flags.js";
 import { duration, percent, required, text, texts, wholeNumber } from "./flags.js";
-import { PROXY_FAULT_FLAGS, runProxyFault } from "./proxy-fault.js";
+import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run http -p POD --port PORT [--delay MS] [--error-rate PERCENT] -r DURATION_S [options]
@@ -31,12 +30,7 @@ ${POD_HELP}
   --error-body TEXT      body of those errors (default empty; with --error-rate)
   --exclude PATH         a path that passes untouched, with what is under it (repeat for several)
   --method METHOD        fault only requests of this method (repeat for several; default: all)
-${DURATION_HELP}
-  -i, --interface NAME   interface the connections come in on (default: the pod's default-route one)
-  --detach               return once the fault is in effect; the agent ends it after DURATION_S
-${AGENT_HELP}
-${HELP_HELP}
-${CLUSTER_HELP}
+${PROXY_FAULT_HELP}
 
 Example: chaos-run http -p payment-0 --port 8080 --error-rate 20% --error-code 503 --exclude /healthz -r 60
 
@@ -59,30 +53,21 @@ export const HTTP_FAULT_FLAGS = {
 const METHOD = /^[A-Z]{1,20}$/;
 const PATH = /^\/[!-~]{0,1023}$/;
 
-/** A repeated flag's values, each once; `takes` says what each must be, `most` how many there may be. */
-export function distinct(flag: string, given: readonly string[], o: { pattern: RegExp; takes: string; hint: string; most: number; plural: string }): string[] {
-  const once = [...new Set(given)];
-  const bad = once.find((p) => !o.pattern.test(p));
-  if (bad !== undefined) throw new UsageError(`${flag} takes ${o.takes}, not ${JSON.stringify(bad)}`, { hint: o.hint });
-  if (once.length > o.most) throw new UsageError(`${flag}: at most ${o.most} ${o.plural}`);
-  return once;
-}
-
 /** The flags as an HttpFault's parameters; a usage error for anything the agent would refuse. */
 export function httpParams(values: FlagValues<typeof HTTP_FAULT_FLAGS>): HttpParams {
-  const { port, delay: delayMs, jitter: jitterMs, "error-rate": errorRate, "error-code": errorCode, "error-body": body } = values;
-  if (delayMs === undefined && errorRate === undefined)
-    throw new UsageError("http needs a delay (--delay MS) or an error rate (--error-rate PERCENT)", { hint: "chaos-run http -p POD --port 80 --error-rate 10 --error-code 503 -r 30" });
-  if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
-  if (errorRate === undefined && (errorCode !== undefined || body !== undefined))
-    throw new UsageError(`${errorCode !== undefined ? "--error-code" : "--error-body"} needs --error-rate (the share of requests that get the error)`);
+  const { "error-code": errorCode, "error-body": body } = values;
+  const base = proxyFaultBase("http", values, {
+    flags: [
+      ["--error-code", errorCode],
+      ["--error-body", body],
+    ],
+    share: "requests that get the error",
+    example: "chaos-run http -p POD --port 80 --error-rate 10 --error-code 503 -r 30",
+  });
   if (body !== undefined && body.length > 4096) throw new UsageError("--error-body takes at most 4096 characters");
   return {
-    port,
-    delayMs,
-    jitterMs,
-    errorRate,
-    errorCode: errorRate === undefined ? undefined : (errorCode ?? DEFAULT_HTTP_ERROR_CODE),
+    ...base,
+    errorCode: base.errorRate === undefined ? undefined : (errorCode ?? DEFAULT_HTTP_ERROR_CODE),
     errorBody: body,
     exclude: distinct("--exclude", values.exclude, { pattern: PATH, takes: "a request path starting with /, without spaces", hint: "--exclude /healthz", most: 64, plural: "paths" }),
     methods: distinct("--method", values.method, { pattern: METHOD, takes: "an upper-case HTTP method", hint: "--method GET", most: 16, plural: "methods" }),

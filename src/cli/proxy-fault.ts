@@ -1,8 +1,10 @@
 // The verbs of the agent's proxy faults (http, grpc): the flags they share besides the fault's own,
 // and how each holds its one fault — in the foreground until its duration is over (or Ctrl-C), or
 // detached, left to the agent's lease.
+import { UsageError } from "../errors.js";
 import type { GrpcFault, HttpFault } from "../faults/types.js";
-import { AGENT_FLAGS, DETACH_FLAG, DURATION_FLAG, type POD_FLAG, targetSelection } from "./common-flags.js";
+import { CLUSTER_HELP } from "./cluster.js";
+import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, type POD_FLAG, targetSelection } from "./common-flags.js";
 import { INTERFACE_NAME, name } from "./flags.js";
 import type { VerbContext } from "./io.js";
 import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
@@ -17,7 +19,42 @@ export const PROXY_FAULT_FLAGS = {
   ...AGENT_FLAGS,
 };
 
+/** Their lines of help, after the fault's own flags. */
+export const PROXY_FAULT_HELP = `${DURATION_HELP}
+  -i, --interface NAME   interface the connections come in on (default: the pod's default-route one)
+  --detach               return once the fault is in effect; the agent ends it after DURATION_S
+${AGENT_HELP}
+${HELP_HELP}
+${CLUSTER_HELP}`;
+
 type ProxyFault = HttpFault | GrpcFault;
+
+/** A repeated flag's values, each once; `takes` says what each must be, `most` how many there may be. */
+export function distinct(flag: string, given: readonly string[], o: { pattern: RegExp; takes: string; hint: string; most: number; plural: string }): string[] {
+  const once = [...new Set(given)];
+  const bad = once.find((p) => !o.pattern.test(p));
+  if (bad !== undefined) throw new UsageError(`${flag} takes ${o.takes}, not ${JSON.stringify(bad)}`, { hint: o.hint });
+  if (once.length > o.most) throw new UsageError(`${flag}: at most ${o.most} ${o.plural}`);
+  return once;
+}
+
+/**
+ * What every proxy fault's flags must hold — a delay or an error rate, a jitter only with the
+ * delay, the flags that shape the error (each with what it was given) only with the rate — and
+ * the parameters they share. `share` says what the rate is a share of (`requests that get the error`).
+ */
+export function proxyFaultBase(
+  verb: ProxyFault["kind"],
+  values: { readonly port: number; readonly delay: number | undefined; readonly jitter: number | undefined; readonly "error-rate": number | undefined },
+  error: { readonly flags: readonly (readonly [string, unknown])[]; readonly share: string; readonly example: string },
+): { port: number; delayMs: number | undefined; jitterMs: number | undefined; errorRate: number | undefined } {
+  const { port, delay: delayMs, jitter: jitterMs, "error-rate": errorRate } = values;
+  if (delayMs === undefined && errorRate === undefined) throw new UsageError(`${verb} needs a delay (--delay MS) or an error rate (--error-rate PERCENT)`, { hint: error.example });
+  if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
+  const shaping = error.flags.find(([, given]) => given !== undefined);
+  if (errorRate === undefined && shaping !== undefined) throw new UsageError(`${shaping[0]} needs --error-rate (the share of ${error.share})`);
+  return { port, delayMs, jitterMs, errorRate };
+}
 
 /**
  * The one-step scenario a proxy fault verb runs, and its words: the target read first (a missing
