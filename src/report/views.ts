@@ -51,7 +51,7 @@ interface PlanStepJson {
   index: number;
   name: string;
   kind: string;
-  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number } } };
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number }; grpc?: { delayMs?: number } } };
 }
 
 /** What each fault did to latency, measured: the median during it against the median just before. */
@@ -84,7 +84,7 @@ export function faultEffects(j: Journal): FaultEffect[] {
         pod: first.pod,
         probe: first.probe,
         addedMs: a - b,
-        configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs,
+        configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs ?? step.fault?.spec?.grpc?.delayMs,
       });
     }
   }
@@ -100,7 +100,7 @@ export function effectLine(e: FaultEffect): string {
   return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
 }
 
-/** What faults measured themselves (kill, podDelete, stress, http), one line per fault and pod. */
+/** What faults measured themselves (kill, podDelete, stress, http, grpc), one line per fault and pod. */
 export function observationLines(j: Journal): string[] {
   return j.faults.flatMap((f) => (f.observed === undefined || f.observed === null ? [] : [`step ${f.step + 1} (${f.stepName}) in pod ${f.pod}: ${f.observed.detail}`]));
 }

@@ -203,12 +203,17 @@ describe("report views of a passing run", () => {
     expect(effect?.configuredDelayMs).toBe(100);
   });
 
-  it("an http fault's delay is the configured one too", () => {
-    const plan = JSON.parse(JSON.stringify(j.plan)) as { steps: { kind: string; fault?: { spec: unknown } }[] };
-    for (const step of plan.steps) if (step.fault !== undefined) step.fault.spec = { kind: "http", http: { port: 80, delayMs: 100, errorRate: 10, errorCode: 503 } };
-    const [effect] = faultEffects({ ...j, plan });
-    expect(effect?.configuredDelayMs).toBe(100);
-    expect(effectLine(effect ?? { step: 0, stepName: "", pod: null, probe: "", addedMs: 0, configuredDelayMs: undefined })).toContain("configured delay 100ms: measured/configured 1.005");
+  it("an http or a grpc fault's delay is the configured one too", () => {
+    for (const spec of [
+      { kind: "http", http: { port: 80, delayMs: 100, errorRate: 10, errorCode: 503 } },
+      { kind: "grpc", grpc: { port: 50051, delayMs: 100, errorRate: 10, status: 14 } },
+    ]) {
+      const plan = JSON.parse(JSON.stringify(j.plan)) as { steps: { kind: string; fault?: { spec: unknown } }[] };
+      for (const step of plan.steps) if (step.fault !== undefined) step.fault.spec = spec;
+      const [effect] = faultEffects({ ...j, plan });
+      expect(effect?.configuredDelayMs).toBe(100);
+      expect(effectLine(effect ?? { step: 0, stepName: "", pod: null, probe: "", addedMs: 0, configuredDelayMs: undefined })).toContain("configured delay 100ms: measured/configured 1.005");
+    }
   });
 });
 
