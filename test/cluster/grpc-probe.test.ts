@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Journal } from "../../src/report/journal.js";
 import { chaosRun } from "../support/chaos.js";
-import { kubeconfig, kubectlOk, makeNamespace, repoRoot } from "../support/lab.js";
+import { kubeconfig, kubectl, kubectlOk, makeNamespace, repoRoot } from "../support/lab.js";
 
 const ns = "grpc-probe-lab";
 const dir = mkdtempSync(join(tmpdir(), "chaos-run-grpc-probe-"));
@@ -21,6 +21,10 @@ beforeAll(async () => {
   // Ready only once the kubelet's own gRPC health probe saw SERVING
   await kubectlOk(["rollout", "status", "-n", ns, "deployment/greeter", "--timeout=90s"]);
 }, 120_000);
+
+afterAll(async () => {
+  await kubectl(["delete", "namespace", ns, "--wait=false"]);
+});
 
 describe("grpc probe (the lab's grpc-greeter)", () => {
   it("counts OK calls with their latency, an unknown method's UNIMPLEMENTED, the health check's SERVING and an unknown service's NOT_FOUND", async () => {
