@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// The agent's half of `npm run lint`: gofmt must have nothing to say, go vet nothing to report,
-// and no hand-written function may run over 80 lines (Biome's noExcessiveLinesPerFunction does
-// the same for the TypeScript). Argv only; exits non-zero with what complains.
+// The Go half of `npm run lint`: gofmt must have nothing to say, go vet nothing to report on the
+// agent, and no hand-written function may run over 80 lines (Biome's noExcessiveLinesPerFunction
+// does the same for the TypeScript). The lab's and the tools image's small Go programs get gofmt
+// and the length check; their vet runs where they are built (their modules are fetched there,
+// not at lint time). Argv only; exits non-zero with what complains.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const agent = join(dirname(fileURLToPath(import.meta.url)), "..", "agent");
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const agent = join(repo, "agent");
+const goDirs = ["agent", "tools", "test/lab/images"].map((d) => join(repo, d));
 const env = { ...process.env, GOTOOLCHAIN: "local" };
 let failed = false;
-const gofmt = spawnSync("gofmt", ["-l", "."], { cwd: agent, env, encoding: "utf8" });
+const gofmt = spawnSync("gofmt", ["-l", ...goDirs], { cwd: repo, env, encoding: "utf8" });
 if (gofmt.status !== 0 || gofmt.stdout.trim() !== "") {
   process.stderr.write(`gofmt: these files need formatting (gofmt -w):\n${gofmt.stdout}${gofmt.stderr}`);
   failed = true;
@@ -52,9 +56,9 @@ function longFunctions(source, max) {
 }
 
 const MAX_LINES = 80;
-for (const file of handWritten(agent)) {
+for (const file of goDirs.flatMap((d) => [...handWritten(d)])) {
   for (const f of longFunctions(readFileSync(file, "utf8"), MAX_LINES)) {
-    process.stderr.write(`agent/${relative(agent, file)}:${f.line}: ${f.head}: ${f.length} lines, over ${MAX_LINES}: split it by what its parts do\n`);
+    process.stderr.write(`${relative(repo, file)}:${f.line}: ${f.head}: ${f.length} lines, over ${MAX_LINES}: split it by what its parts do\n`);
     failed = true;
   }
 }
