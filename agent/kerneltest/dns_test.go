@@ -214,6 +214,13 @@ func TestDNSFaultEachAnswer(t *testing.T) {
 		id := "d2-" + string(rune('a'+i))
 		r, code := ns.request("agent-d2", dnsApply("d2", id, obj{"names": []string{"db.svc.test"}, "answer": c.answer}))
 		mustOK(t, r, code)
+		if i == 0 {
+			// one dns fault at a time in a pod: a second would take the first's queries
+			r, code := ns.request("agent-d2", dnsApply("d2", "d2-second", obj{"names": []string{"x.test"}, "answer": "refused"}))
+			if code != 4 || r.Error == nil || r.Error.Code != protocol.ErrConflict {
+				t.Fatalf("a second dns fault: exit %d, %+v", code, r.Error)
+			}
+		}
 		for _, tcp := range []bool{false, true} {
 			_, answer, err := ns.query(t, "192.0.2.2", "DB.svc.test.", c.qtype, tcp, 2*time.Second)
 			if err != nil {
