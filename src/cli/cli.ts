@@ -20,6 +20,7 @@ export const VERBS: Readonly<Record<string, { readonly summary: string; readonly
   stress: { summary: "consume a pod's CPU and memory for a while (-p POD --cpu N --memory SIZE -r S)", load: () => import("./stress.js") },
   disconnect: { summary: "take a pod off the network for a while and reconnect it (-p POD -r S)", load: () => import("./disconnect.js") },
   http: { summary: "delay or fail HTTP requests to a pod's port for a while (-p POD --port N -r S)", load: () => import("./http.js") },
+  dns: { summary: "fail or delay a pod's DNS queries for matching names for a while (-p POD --name N --answer A -r S)", load: () => import("./dns.js") },
   grpc: { summary: "delay or fail gRPC calls to a pod's port for a while (-p POD --port N -r S)", load: () => import("./grpc.js") },
   sweep: { summary: "have every chaos agent in a namespace revert what it holds", load: () => import("./sweep.js") },
   report: { summary: "re-render a run's table, JUnit or Markdown from its journal.json", load: () => import("./report.js") },

@@ -16,7 +16,7 @@ import { AGGREGATES, aggregate, faultMetricsOf, probeMetrics, prometheusDimensio
 import type { Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import type { PlannedFaultStep, PlannedProbeRun } from "../plan/types.js";
 import { fetchGet, type HttpGet } from "../probes/fetch.js";
-import { runProbe, type Metrics, type ProbeOutcome, type ToolsPod } from "../probes/run.js";
+import { runProbe, type Metrics, type PodAgentAsk, type ProbeOutcome, type ToolsPod } from "../probes/run.js";
 import { createToolsPod } from "./tools-pod.js";
 import type { EventSink, PodRef, ProbeWhere, SeriesRef } from "./events.js";
 import { interruptOf } from "./interrupt.js";
@@ -40,6 +40,8 @@ export interface ChecksOptions {
   readonly targets: () => readonly PodInfo[];
   /** HTTP from the runner (prometheus probes); default Node's fetch */
   readonly httpGet?: HttpGet | undefined;
+  /** the target pods' own agents, which dns probes ask */
+  readonly agents?: PodAgentAsk | undefined;
 }
 
 interface Saved {
@@ -129,6 +131,7 @@ export class Checks {
       namespace: this.o.namespace,
       httpGet: this.httpGet,
       now: this.o.now,
+      agents: this.o.agents,
     });
   }
 

@@ -20,6 +20,7 @@ import {
 import { formatDuration } from "../expect/format.js";
 import type { AccessCheck, ApiResource, Cluster, PodInfo } from "../kube/types.js";
 import type { PodRef } from "./events.js";
+import { asksPodAgents, probeRunsOf } from "../plan/plan.js";
 import type { Plan, PlannedProbeRun } from "../plan/types.js";
 import { defaultApiVersion } from "../scenario/kinds.js";
 import { renderTemplate, usesTarget } from "../scenario/template.js";
@@ -124,7 +125,7 @@ export function needsOf(plan: Plan): PreflightNeeds {
   const faultSteps = plan.steps.flatMap((st) => (st.kind === "fault" ? [st] : []));
   return {
     toolsPod: plan.steadyState.length > 0 || plan.steps.some((st) => st.kind === "probe" || (st.kind === "fault" && st.during.length > 0)),
-    injectAgents: plan.agent.needed ?? (faultSteps.length > 0 || plan.steps.length === 0),
+    injectAgents: plan.agent.needed ?? (faultSteps.length > 0 || plan.steps.length === 0 || asksPodAgents(probeRunsOf(plan))),
     killAgents: faultSteps.some((st) => st.fault.delivery === "kill-agent"),
     stressAgents: faultSteps.some((st) => st.fault.delivery === "stress-agent"),
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),

@@ -6,7 +6,7 @@
 // exited (the agent reverts on SIGTERM). A live pod whose agent died keeps its network
 // namespace, and with it the fault: a fresh agent reverts it there (recover.ts), and that is
 // counted only when the fresh agent confirms it; without one, `chaos-run sweep` cleans it.
-import type { CommandRun, GRPCReading, HTTPReading, StressReading } from "../faults/protocol.generated.js";
+import type { CommandRun, DNSReading, GRPCReading, HTTPReading, StressReading } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo, PodInfo } from "../kube/types.js";
 import { callAgent, callProblem, type AgentCall } from "./agent-client.js";
 import { podKey, type EventSink } from "./events.js";
@@ -52,10 +52,12 @@ export interface RevertOutcomeOf {
   readonly http?: HTTPReading | undefined;
   /** what a grpc fault's proxy did, counted as the agent stopped it */
   readonly grpc?: GRPCReading | undefined;
+  /** what a dns fault's resolver did, counted as the agent stopped it */
+  readonly dns?: DNSReading | undefined;
 }
 
 /** What a fault measured, as the agent gave it with its confirmed revert. */
-type Measured = Pick<RevertOutcomeOf, "reading" | "http" | "grpc">;
+type Measured = Pick<RevertOutcomeOf, "reading" | "http" | "grpc" | "dns">;
 
 /** Waits before attempt n+1: 250 ms, 500 ms, 1 s, 2 s, then 4 s. */
 export function backoffMs(attempt: number): number {
@@ -102,7 +104,7 @@ function outcomeOf(call: AgentCall, faultId: string): { confirmed: boolean; deta
   if (confirmed) {
     const early = outcome?.reason !== undefined && ENDED_EARLY.has(outcome.reason) ? outcome.reason : undefined;
     const how = early !== undefined ? `the agent had already reverted it (${early}${outcome?.detail !== undefined && outcome.detail !== "" ? `: ${outcome.detail}` : ""})` : "";
-    const measured = { reading: outcome?.stress, http: outcome?.http, grpc: outcome?.grpc };
+    const measured = { reading: outcome?.stress, http: outcome?.http, grpc: outcome?.grpc, dns: outcome?.dns };
     return { confirmed, detail: how, commands: r.commands, endedEarly: early === undefined ? undefined : how, measured };
   }
   const remaining = outcome?.remaining?.map((o) => `${o.type} ${o.name}`).join(", ");

@@ -37,11 +37,13 @@
 import type { PodSecurityLevel } from "../faults/index.js";
 import { formatDuration } from "../expect/format.js";
 import type { Cluster } from "../kube/types.js";
+import type { Reply, Request } from "../faults/protocol.generated.js";
+import { asksPodAgents } from "../plan/plan.js";
 import type { Plan } from "../plan/types.js";
-import { callAgent } from "./agent-client.js";
+import { callAgent, type CallOptions } from "./agent-client.js";
 import { Checks, type Monitor } from "./checks.js";
 import { DeadAgents } from "./dead-agents.js";
-import { podKey, type EventSink } from "./events.js";
+import { podKey, type EventSink, type PodRef } from "./events.js";
 import { FaultFates } from "./fault-fates.js";
 import { TravellingFaults, travellingStep } from "./first-fault.js";
 import { LeaseKeeper } from "./leases.js";
@@ -75,6 +77,8 @@ class Run {
   private readonly agents = new PodAgents();
   /** the first step's fault, where it travels with the fresh agents (first-fault.ts) */
   private readonly travelling: TravellingFaults | undefined;
+  /** the pods' agents are added before the steady state is checked: its dns probes ask them */
+  private readonly agentsFirst: boolean;
   private readonly deadAgents: DeadAgents;
   private readonly checks: Checks;
   /** the steady state's continuous probes, sampled through the run */
@@ -97,7 +101,9 @@ class Run {
     this.targets = new Targets(options.pods, emit, now);
     this.fates = new FaultFates(plan.steps, emit, now);
     this.leases = this.leaseKeeper();
-    const first = options.firstFaultWithAgent === false ? undefined : travellingStep(plan);
+    // a dns probe of the steady state resolves through the pods' agents: they come first, and bring no fault with them
+    this.agentsFirst = asksPodAgents(plan.steadyState);
+    const first = options.firstFaultWithAgent === false || this.agentsFirst ? undefined : travellingStep(plan);
     const { image, pullPolicy, capabilities, ttlMs } = plan.agent;
     const { runId, injectTimeoutMs, execTimeoutMs } = options;
     this.travelling = first === undefined ? undefined : new TravellingFaults(first, this.ledger, { runId, leaseMs: plan.agent.leaseMs, timeoutMs: execTimeoutMs });
@@ -117,7 +123,16 @@ class Run {
       env: options.env,
       targets: () => this.targets.measured(),
       httpGet: options.httpGet,
+      agents: { runId, ask: (pod, request, o) => this.askAgent(pod, request, o) },
     });
+  }
+
+  /** One request to a target pod's own agent (a dns probe's): the reply, or why there is none. */
+  private async askAgent(pod: PodRef, request: Request, o: CallOptions): Promise<{ reply: Reply } | { problem: string }> {
+    const agent = this.agents.of(pod);
+    if (agent === undefined) return { problem: `pod ${podKey(pod)} has no chaos agent of this run` };
+    const call = await callAgent(this.cluster, agent, request, o);
+    return call.kind === "reply" ? { reply: call.reply } : { problem: call.problem };
   }
 
   /** The phases in order; whatever ends them, the teardown reverts what the ledger still holds before the result is told. */
@@ -129,8 +144,9 @@ class Run {
       this.namespaceLevel = await preflight(plan, cluster, options.namespace, options.pods, needs, options.env, this.emit, this.now, options.runnerPod);
       // one follower per target pod on the namespace's one watch: the pod going, and its agent ending
       this.targets.follow(cluster, (pod) => this.deadAgents.seen(pod));
+      if (needs.injectAgents && this.agentsFirst) await this.agents.add(cluster, plan.agent, options, plan.timelineMs, this.signal, this.emit, undefined);
       await this.steadyStateBefore();
-      if (needs.injectAgents) await this.agents.add(cluster, plan.agent, options, plan.timelineMs, this.signal, this.emit, this.travelling);
+      if (needs.injectAgents && !this.agentsFirst) await this.agents.add(cluster, plan.agent, options, plan.timelineMs, this.signal, this.emit, this.travelling);
       await this.runSteps();
       await this.monitor?.stop();
       if (plan.steadyState.length > 0) await this.checks.run(plan.steadyState, { phase: "after", index: undefined, stepName: "steady state (after)" }, this.signal);

@@ -98,6 +98,25 @@ export const PROBE_METRICS = {
     "latency.p99": duration("99th percentile of the time of the calls ended OK"),
     "latency.max": duration("slowest call ended OK"),
   },
+  dns: {
+    queries: number("resolutions made (each name, count times)"),
+    answered: number("resolutions answered NOERROR with an address"),
+    empty: number("resolutions answered NOERROR without an address of the type"),
+    errors: number("resolutions not answered with an address: an error rcode, an empty answer, no answer (timeout), or a query that could not be sent"),
+    errorRatio: ratio("errors / queries"),
+    timeouts: number("resolutions no nameserver answered in time"),
+    unsent: number("resolutions not made: the agent's request ran out of its 60 s"),
+    "rcode.NOERROR": number("answers with rcode NOERROR"),
+    "rcode.NXDOMAIN": number("answers with rcode NXDOMAIN (no such name)"),
+    "rcode.SERVFAIL": number("answers with rcode SERVFAIL"),
+    "rcode.REFUSED": number("answers with rcode REFUSED"),
+    "latency.min": duration("fastest resolution that got an answer (any rcode)"),
+    "latency.mean": duration("mean time of the resolutions that got an answer"),
+    "latency.p50": duration("50th percentile of the resolution time (of one name; the worst name's with several)"),
+    "latency.p90": duration("90th percentile of the resolution time (of one name; the worst name's with several)"),
+    "latency.p99": duration("99th percentile of the resolution time (of one name; the worst name's with several)"),
+    "latency.max": duration("slowest resolution that got an answer"),
+  },
   k8s: {
     objects: number("objects found (0 or 1 by name; any number by selector)"),
     value: number("the field's value (a number; true/false count as 1/0); by selector, the sum over the objects"),
@@ -160,6 +179,22 @@ export const FAULT_METRICS = {
     streamsReset: number("calls still in flight when the proxy stopped, ended by it"),
     passedThrough: number("connections relayed byte for byte, faulted in nothing: TLS, unreadable"),
   },
+  dns: {
+    queries: number("DNS queries the pod sent (to port 53, UDP and TCP) while the fault was held, read by the agent's resolver"),
+    tcp: number("of those, queries over TCP"),
+    matched: number("queries whose name matched one of the fault's names"),
+    faulted: number("matched queries the fault acted on (the rate's draw): answered by it, or delayed"),
+    "faulted.rate": ratio("faulted over matched queries (the rate as it came out); no value when none matched"),
+    nxdomain: number("queries answered NXDOMAIN by the fault"),
+    servfail: number("queries answered SERVFAIL by the fault"),
+    refused: number("queries answered REFUSED by the fault"),
+    timeout: number("queries the fault left unanswered"),
+    addresses: number("queries answered with the fault's addresses"),
+    delayed: number("queries answered after the fault's delay"),
+    forwarded: number("queries forwarded to the pod's nameserver (unmatched, outside the rate, or delayed)"),
+    upstreamErrors: number("forwarded queries the nameserver did not answer in time"),
+    malformed: number("packets to port 53 that were not a DNS query, dropped"),
+  },
   stress: {
     "cpu.load": ratio("CPU used by each worker, a share of one CPU, measured in the workers' own CPU time"),
     "cpu.usage": number("CPU seconds per second used by the agent's cgroup (workers and agent) while the fault was held"),
@@ -197,6 +232,8 @@ export type Aggregate = (typeof AGGREGATES)[number];
 
 /** `status.404`: the count of one status code (http probes). */
 const STATUS_CODE = /^status\.[1-5][0-9][0-9]$/;
+/** `rcode.NOTIMP`: the count of one DNS rcode by its name (dns probes); the usual ones are in the table. */
+const RCODE = /^rcode\.[A-Z][A-Z0-9]{1,15}$/;
 
 /** A metric name as written, resolved against a probe's table. */
 export interface ResolvedMetric {
@@ -211,6 +248,7 @@ function own(table: MetricTable, kind: ProbeKind, name: string): MetricInfo | un
   const info = table[name];
   if (info !== undefined) return info;
   if (kind === "http" && STATUS_CODE.test(name)) return number(`responses with status ${name.slice("status.".length)}`);
+  if (kind === "dns" && RCODE.test(name)) return number(`answers with rcode ${name.slice("rcode.".length)}`);
   return undefined;
 }
 

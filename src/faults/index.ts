@@ -20,6 +20,7 @@ export {
   leaseMsOf,
   renewRequest,
   requestArgv,
+  resolveRequest,
   revertRequest,
   statusRequest,
   sweepRequest,

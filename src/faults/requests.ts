@@ -5,18 +5,20 @@
 // every command it ran. One request per exec: `chaos-agent request JSON`, argv, no shell.
 import type {
   ApplyRequest,
+  DnsParams as DnsParamsSpec,
   FaultSpec,
   HttpParams as HttpParamsSpec,
   NetemParams as NetemParamsSpec,
   RenewRequest,
   Request,
+  ResolveRequest,
   RevertRequest,
   Scope as ScopeSpec,
   GrpcParams as GrpcParamsSpec,
   StatusRequest,
   SweepRequest,
 } from "./protocol.generated.js";
-import type { Fault, GrpcParams, HttpParams, KillFault, NetemParams, Scope, StressFault } from "./types.js";
+import type { DnsAnswer, DnsParams, Fault, GrpcParams, HttpParams, KillFault, NetemParams, Scope, StressFault } from "./types.js";
 
 export const PROTOCOL_VERSION = 1 as const;
 /** The agent's program in its image (on PATH). */
@@ -105,6 +107,26 @@ function grpcParams(p: GrpcParams): GrpcParamsSpec {
   return out;
 }
 
+function dnsAnswer(a: DnsAnswer): NonNullable<DnsParamsSpec["answer"]> {
+  if (a.kind !== "addresses") return a.kind;
+  const [first, ...rest] = a.addresses;
+  if (first === undefined) throw new RangeError("a dns answer of addresses needs at least one");
+  return { addresses: [first, ...rest] };
+}
+
+/** A DNS fault's parameters as the agent takes them; the rate only where it is not the agent's default, every query. */
+function dnsParams(p: DnsParams): DnsParamsSpec {
+  const [first, ...rest] = p.names;
+  if (first === undefined) throw new RangeError("dns needs at least one name");
+  const out: DnsParamsSpec = { names: [first, ...rest] };
+  if (p.answer !== undefined) out.answer = dnsAnswer(p.answer);
+  if (p.delayMs !== undefined) out.delayMs = p.delayMs;
+  if (p.jitterMs !== undefined) out.jitterMs = p.jitterMs;
+  if (p.rate !== 100) out.rate = p.rate;
+  if (out.answer === undefined && out.delayMs === undefined) throw new RangeError("dns needs an answer or a delay");
+  return out;
+}
+
 /** The scenario's normalised fault → the protocol's FaultSpec (only the fields that are set). */
 export function faultSpec(fault: Fault): FaultSpec {
   switch (fault.kind) {
@@ -118,6 +140,8 @@ export function faultSpec(fault: Fault): FaultSpec {
       return { kind: "http", ...(fault.interface === undefined ? {} : { interface: fault.interface }), http: httpParams(fault.http) };
     case "grpc":
       return { kind: "grpc", ...(fault.interface === undefined ? {} : { interface: fault.interface }), grpc: grpcParams(fault.grpc) };
+    case "dns":
+      return { kind: "dns", dns: dnsParams(fault.dns) };
     case "stress":
       return stressSpec(fault);
     case "kill":
@@ -157,6 +181,27 @@ export function revertRequest(runId: string, faultId: string): RevertRequest {
 export function renewRequest(runId: string, faultId: string, leaseMs: number): RenewRequest {
   checkIds(runId, faultId);
   return { protocol: PROTOCOL_VERSION, op: "renew", runId, faultId, leaseMs: leaseMsOf(leaseMs) };
+}
+
+/** Lookups from inside the agent's pod, as its application makes them (the dns probe). */
+export function resolveRequest(
+  runId: string,
+  o: { readonly names: readonly string[]; readonly type: "A" | "AAAA"; readonly count: number; readonly timeoutMs: number; readonly tcp: boolean; readonly containerId?: string | undefined },
+): ResolveRequest {
+  checkIds(runId);
+  const [first, ...rest] = o.names;
+  if (first === undefined) throw new RangeError("resolve needs at least one name");
+  return {
+    protocol: PROTOCOL_VERSION,
+    op: "resolve",
+    runId,
+    names: [first, ...rest],
+    type: o.type,
+    count: o.count,
+    timeoutMs: Math.max(1, Math.round(o.timeoutMs)),
+    ...(o.tcp ? { tcp: true } : {}),
+    ...(o.containerId === undefined ? {} : { containerId: o.containerId }),
+  };
 }
 
 export function statusRequest(runId: string): StatusRequest {
@@ -250,6 +295,9 @@ export function capabilitiesFor(fault: Fault): readonly string[] {
     case "http":
     case "grpc":
       return NETWORK_CAPABILITIES;
+    case "dns":
+      // nftables only (no iptables fallback, so no raw socket); its resolver's upstream queries are marked (SO_MARK)
+      return NETEM_CAPABILITIES;
     case "kill":
       // where the container's main process is its namespace's init (no shareProcessNamespace)
       return killCapabilities(fault.signal, true);

@@ -76,6 +76,48 @@ export interface HttpFault {
   readonly interface: string | undefined;
 }
 
+/** What a DNS fault answers a faulted query: an error rcode, no answer at all, or addresses. */
+export const DNS_ERROR_ANSWERS = ["nxdomain", "servfail", "refused", "timeout"] as const;
+export type DnsErrorAnswer = (typeof DNS_ERROR_ANSWERS)[number];
+export type DnsAnswer = { readonly kind: DnsErrorAnswer } | { readonly kind: "addresses"; readonly addresses: readonly string[] };
+
+/** What the agent's resolver does to the pod's queries for names that match. */
+export interface DnsParams {
+  /** globs: `*` within a label, `**` any number of labels; lower-case, without the final dot */
+  readonly names: readonly string[];
+  /** undefined: only the delay, before the real answer */
+  readonly answer: DnsAnswer | undefined;
+  readonly delayMs: number | undefined;
+  /** ± around the delay, uniform */
+  readonly jitterMs: number | undefined;
+  /** percent of the matching queries faulted (the rest forwarded untouched) */
+  readonly rate: number;
+}
+
+export interface DnsFault {
+  readonly kind: "dns";
+  readonly dns: DnsParams;
+}
+
+/** A DNS name or a glob of one, as the agent takes it: labels of letters, digits, `-`, `_` and `*`, an optional final dot (at most 254 characters). */
+export const DNS_NAME_GLOB = /^[A-Za-z0-9_*-]{1,63}(\.[A-Za-z0-9_*-]{1,63})*\.?$/;
+/** The most names one DNS fault matches. */
+export const MAX_DNS_NAMES = 64;
+/** The longest delay (and jitter) the agent's resolver holds a query for. */
+export const MAX_DNS_DELAY_MS = 60_000;
+
+/** A name or a glob as the agent matches it: lower-case, without the final dot (DNS names are case-insensitive). */
+export function dnsNameOf(text: string): string {
+  return text.toLowerCase().replace(/\.$/, "");
+}
+
+/** An answer as written (a word, or addresses) → the fault's; null when it is neither. Addresses are checked elsewhere (src/scenario/cidr.ts). */
+export function dnsAnswerOf(given: string | readonly string[]): DnsAnswer | null {
+  if (typeof given !== "string") return given.length === 0 ? null : { kind: "addresses", addresses: [...given] };
+  const word = DNS_ERROR_ANSWERS.find((a) => a === given.toLowerCase());
+  return word === undefined ? null : { kind: word };
+}
+
 /** The status of an injected error when the scenario names none. */
 export const DEFAULT_HTTP_ERROR_CODE = 500;
 
@@ -189,7 +231,7 @@ export interface PodDeleteFault {
   readonly gracePeriodMs: number | undefined;
 }
 
-export type Fault = NetemFault | PartitionFault | HttpFault | GrpcFault | KillFault | StressFault | PodDeleteFault;
+export type Fault = NetemFault | PartitionFault | HttpFault | GrpcFault | DnsFault | KillFault | StressFault | PodDeleteFault;
 
 /**
  * Faults in the pod's network namespace, held by the pod's agent: an interface (netem and

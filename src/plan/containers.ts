@@ -28,6 +28,7 @@ export function faultContainer(fault: Fault, pods: readonly PlannedPod[]): Plann
     case "partition":
     case "http":
     case "grpc":
+    case "dns":
       return planned(rootSecurity(capabilitiesFor(fault)));
     case "kill":
       return killContainer(fault, pods);
@@ -47,6 +48,7 @@ export function faultEnd(fault: Fault): FaultEnd {
     case "partition":
     case "http":
     case "grpc":
+    case "dns":
       return "kernel";
     case "netem":
       return "agent";

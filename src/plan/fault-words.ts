@@ -2,7 +2,7 @@
 // it reaches each pod and its honest limits.
 import { formatDuration } from "../expect/format.js";
 import { DEFAULT_HTTP_ERROR_CODE } from "../faults/index.js";
-import { DEFAULT_GRPC_STATUS, GRPC_HEALTH_SERVICE, grpcStatusWords, type Fault, type GrpcParams, type HttpParams } from "../faults/types.js";
+import { DEFAULT_GRPC_STATUS, GRPC_HEALTH_SERVICE, grpcStatusWords, type DnsAnswer, type DnsParams, type Fault, type GrpcParams, type HttpParams } from "../faults/types.js";
 import { formatSize } from "../scenario/units.js";
 import { stressBoundNotes } from "./bounds.js";
 import type { PlannedPod, PodLimits } from "./types.js";
@@ -30,6 +30,27 @@ function grpcSummary(g: GrpcParams): string {
   if (g.exclude.length > 0) text += `; except ${g.exclude.join(", ")}`;
   return `${text}; ${g.faultHealth ? `${GRPC_HEALTH_SERVICE} faulted too` : `${GRPC_HEALTH_SERVICE} excluded`}`;
 }
+
+/** What a faulted query gets, in words: `NXDOMAIN`, `no answer (timeout)`, `the addresses 10.0.0.1, fd00::1`. */
+function dnsAnswerWords(a: DnsAnswer | undefined): string {
+  if (a === undefined) return "the real answer";
+  if (a.kind === "addresses") return `the address${a.addresses.length === 1 ? "" : "es"} ${a.addresses.join(", ")}`;
+  return a.kind === "timeout" ? "no answer (timeout)" : a.kind.toUpperCase();
+}
+
+/** `dns for *.svc.cluster.local, api.example.com: NXDOMAIN to 50% of their queries, after 100ms ± 20ms` */
+export function dnsSummary(d: DnsParams): string {
+  const delay = d.delayMs === undefined ? "" : `${d.answer === undefined ? "delayed" : ", after"} ${formatDuration(d.delayMs)}${d.jitterMs !== undefined ? ` ± ${formatDuration(d.jitterMs)}` : ""}`;
+  const share = d.rate === 100 ? "each of their queries" : `${d.rate}% of their queries`;
+  const what = d.answer === undefined ? `${share} ${delay.trim()} before the real answer` : `${dnsAnswerWords(d.answer)} to ${share}${delay}`;
+  return `dns for ${d.names.join(", ")}: ${what}; every other query answered by the pod's nameserver untouched`;
+}
+
+/** How a DNS fault reaches the pod's queries, and what it cannot reach. */
+const DNS_NOTES: readonly string[] = [
+  "the agent answers the queries the pod sends out of its interface to port 53 (TCP to any address, UDP to the nameservers of its resolv.conf) from a resolver of its own, in the pod's network namespace only: they are redirected to it by an nftables table of the fault's own (no iptables fallback: where the node's kernel has no nf_tables the fault is refused, nothing done); the resolver's own queries to those nameservers are not",
+  "not reached: names the application keeps in its own cache (a JVM's networkaddress.cache.ttl, a connection pool that resolved once), a resolver on the pod's loopback (a caching sidecar answers from its cache; its own upstream queries are faulted), UDP queries to a nameserver that is not in the pod's resolv.conf, and names read from /etc/hosts; a pod with dnsPolicy: None is faulted all the same (its dnsConfig's nameservers are its resolv.conf's)",
+];
 
 function grpcEffect(g: GrpcParams): string {
   const parts: string[] = [];
@@ -65,6 +86,8 @@ export function faultSummary(fault: Fault): string {
       return httpSummary(fault.http);
     case "grpc":
       return grpcSummary(fault.grpc);
+    case "dns":
+      return dnsSummary(fault.dns);
     default:
       return networkSummary(fault);
   }
@@ -139,6 +162,8 @@ export function faultNotes(fault: Fault, pods: readonly PlannedPod[], agentName:
     }
     case "grpc":
       return grpcNotes(fault.grpc);
+    case "dns":
+      return [...DNS_NOTES];
     default:
       return [];
   }

@@ -5,7 +5,7 @@ import { isNetworkFault } from "../faults/types.js";
 import { NOBODY, levelOf, nonRootSecurity, rootSecurity, securityWords, type AddedContainerSecurity } from "../faults/security.js";
 import { FAULT_END_WORDS } from "./containers.js";
 import type { Plan, PlannedFault, PlannedPod, PlannedProbeRun } from "./types.js";
-import { OFFLINE_RUN_ID } from "./plan.js";
+import { OFFLINE_RUN_ID, asksPodAgents, probeRunsOf } from "./plan.js";
 import { modeText } from "./targets.js";
 
 export interface FormatOptions {
@@ -54,12 +54,11 @@ export function probeAction(run: PlannedProbeRun): string {
     }
     case "prometheus":
       return `query ${spec.prometheus.url}: ${spec.prometheus.query}${spec.prometheus.unit !== "number" ? ` (${spec.prometheus.unit})` : ""}`;
+    case "dns": {
+      const d = spec.dns;
+      return `resolve ${d.names.join(", ")} ${d.count}× each (${d.type} over ${d.tcp ? "TCP" : "UDP"}, timeout ${formatDuration(d.timeoutMs)}) from inside the target pod, through its agent, as its application's resolver does`;
+    }
   }
-}
-
-/** Every probe run of the plan: steady state, probe steps, probes during faults. */
-function probeRunsOf(plan: Plan): PlannedProbeRun[] {
-  return [...plan.steadyState, ...plan.steps.flatMap((s) => (s.kind === "probe" ? [s.run] : s.kind === "fault" ? s.during : []))];
 }
 
 function probeLines(run: PlannedProbeRun, indent: string): string[] {
@@ -155,7 +154,8 @@ export function formatPlan(plan: Plan, file: string, options: FormatOptions = {}
       `  an ephemeral container chaos-agent-${plan.runId} in each pod: ${securityWords(rootSecurity(plan.agent.capabilities))} (what the faults need, nothing more; never inherited from the pod)`,
     );
   const first = plan.steps[0];
-  if (plan.agent.needed !== false && first?.kind === "fault" && first.fault.delivery === "agent") {
+  if (asksPodAgents(plan.steadyState)) out.push("  added before the steady state is checked: its dns probes resolve through it");
+  else if (plan.agent.needed !== false && first?.kind === "fault" && first.fault.delivery === "agent") {
     out.push(
       `  step 1's fault travels with each fresh agent: given in its environment, held from its start, confirmed by its first renewal — no exec applies it (an agent reused from an earlier run is sent it by exec)`,
     );

@@ -10,7 +10,7 @@ import { plannedFault } from "./faults.js";
 import { PlanError } from "./plan-error.js";
 import { plannedRun } from "./probe-runs.js";
 import { choosePods, modeCount, modeText, targetSelector, targetVia } from "./targets.js";
-import type { Plan, PlannedPod, PlannedStep, TargetPod } from "./types.js";
+import type { Plan, PlannedPod, PlannedProbeRun, PlannedStep, TargetPod } from "./types.js";
 
 // named here too for the callers that import them from plan.js
 export { PlanError } from "./plan-error.js";
@@ -77,6 +77,16 @@ function plannedStep(scenario: Scenario, step: Step, startMs: number, pods: read
   }
 }
 
+/** A probe that asks the target pods' own agents (dns): the run adds them even without a fault they hold. */
+export function asksPodAgents(runs: readonly Pick<PlannedProbeRun, "kind">[]): boolean {
+  return runs.some((r) => r.kind === "dns");
+}
+
+/** Every probe run of a plan: the steady state's, the probe steps', those during faults. */
+export function probeRunsOf(plan: Pick<Plan, "steadyState" | "steps">): PlannedProbeRun[] {
+  return [...plan.steadyState, ...plan.steps.flatMap((s) => (s.kind === "probe" ? [s.run] : s.kind === "fault" ? s.during : []))];
+}
+
 /** The timeline of a scenario for given target pods (placeholders included). */
 /** The target's selector as the API server reads it, when it has one (see targetSelector). */
 function selectorOf(target: Scenario["target"]): string | undefined {
@@ -99,6 +109,8 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
   const agentFaults = steps.flatMap((s) => (s.kind === "fault" && s.fault.delivery === "agent" ? [s.fault.fault] : []));
   // an agent added by a run without faults (install) is there for the network faults of later runs
   const install = scenario.steps.length === 0;
+  const steadyState = scenario.steadyState.map((r) => plannedRun(scenario, r));
+  const asking = asksPodAgents(probeRunsOf({ steadyState, steps }));
   const needed = install ? NETWORK_CAPABILITIES : [...new Set(agentFaults.flatMap((f) => capabilitiesFor(f)))];
   return {
     planVersion: 2,
@@ -122,9 +134,9 @@ function buildPlan(scenario: Scenario, pods: readonly PlannedPod[], candidates: 
       pullPolicy: options.pullPolicy ?? scenario.agent.pullPolicy,
       capabilities: needed,
       // said only when no agent is held: kill agents and the API do it all
-      ...(agentFaults.length > 0 || install ? {} : { needed: false }),
+      ...(agentFaults.length > 0 || install || asking ? {} : { needed: false }),
     },
-    steadyState: scenario.steadyState.map((r) => plannedRun(scenario, r)),
+    steadyState,
     steps,
     timelineMs: t,
   };

@@ -26,6 +26,9 @@ export function probeUsesTarget(probe: Probe): boolean {
       return [probe.http.url, ...Object.values(probe.http.headers), probe.http.body ?? ""].some(usesTarget);
     case "grpc":
       return usesTarget(probe.grpc.address);
+    case "dns":
+      // it resolves from inside each target pod: the pod is its vantage point
+      return true;
     case "k8s":
       return probe.k8s.name !== undefined && usesTarget(probe.k8s.name);
     case "prometheus":
@@ -45,6 +48,7 @@ function probeArgv(probe: Probe): string[] {
       return [...grpcCommand(probe).shown];
     case "cmd":
       return [...probe.cmd.argv];
+    case "dns":
     case "k8s":
     case "prometheus":
       return [];

@@ -5,6 +5,8 @@
 // measure at all is (CouldNotRunError: exit 3 for a run once; a failed sample of a series).
 import { CouldNotRunError, isChaosRunError } from "../errors.js";
 import type { ProbeKind } from "../expect/metrics.js";
+import { resolveRequest } from "../faults/requests.js";
+import type { Reply, ResolveRequest } from "../faults/protocol.generated.js";
 import type { Cluster, PodInfo } from "../kube/types.js";
 import { parseJsonPath } from "../scenario/jsonpath.js";
 import { defaultApiVersion, isClusterScoped } from "../scenario/kinds.js";
@@ -13,6 +15,7 @@ import { fillTemplate, templateSecrets, type Filled, type TemplateValues } from 
 import type { Probe } from "../scenario/types.js";
 import { parseAb, type AbFailures } from "./ab.js";
 import { measureCmd } from "./cmd.js";
+import { dnsMetrics } from "./dns.js";
 import { toolCommand, type ToolCommand } from "./command.js";
 import { grpcCommand, grpcDetail, grpcMetrics, parseGrpcLoad } from "./grpc.js";
 import type { HttpGet } from "./fetch.js";
@@ -91,13 +94,16 @@ export function aggregateMetrics(results: readonly Metrics[]): Metrics {
     if (vs.length === 0) out[k] = undefined;
     else if (k === "latency.mean") {
       // the runs' own counts of what their latency is of: ab's served requests, http's answers, grpc's calls ended OK
-      const count = (r: Metrics): number => (r["completeRequests"] !== undefined ? (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0) : (r["responses"] ?? r["status.OK"] ?? 0));
+      const count = (r: Metrics): number =>
+        r["completeRequests"] !== undefined
+          ? (r["completeRequests"] ?? 0) - (r["failedRequests"] ?? 0)
+          : (r["responses"] ?? r["status.OK"] ?? (r["queries"] ?? 0) - (r["timeouts"] ?? 0) - (r["unsent"] ?? 0));
       const weighted = results.filter((r) => r[k] !== undefined && count(r) > 0);
       const total = weighted.reduce((a, r) => a + count(r), 0);
       out[k] = total === 0 ? undefined : weighted.reduce((a, r) => a + (r[k] ?? 0) * count(r), 0) / total;
     } else if (k === "errorRatio") {
-      // http's requests, grpc's calls
-      const requests = sum("requests") ?? sum("calls") ?? 0;
+      // http's requests, dns's queries, grpc's calls
+      const requests = sum("requests") ?? sum("queries") ?? sum("calls") ?? 0;
       out[k] = requests === 0 ? undefined : (sum("errors") ?? 0) / requests;
     } else if (LEAST.has(k)) out[k] = Math.min(...vs);
     else if (WORST.test(k)) out[k] = Math.max(...vs);
@@ -120,6 +126,15 @@ export interface ProbeRunContext {
   /** HTTP from the runner (prometheus) */
   readonly httpGet: HttpGet;
   readonly now: () => number;
+  /** the target pods' agents (dns probes ask them); undefined where the run has none */
+  readonly agents?: PodAgentAsk | undefined;
+}
+
+/** What a dns probe asks of the engine: the run's id, and one request to a target pod's own agent. */
+export interface PodAgentAsk {
+  readonly runId: string;
+  /** the reply, or why there is none (no agent in the pod, no answer, not this protocol) */
+  ask(pod: PodInfo, request: ResolveRequest, o: { readonly signal: AbortSignal; readonly timeoutMs: number }): Promise<{ readonly reply: Reply } | { readonly problem: string }>;
 }
 
 interface Measured {
@@ -248,7 +263,33 @@ async function measureCommand(run: ProbeRunSpec, spec: Extract<Probe, { kind: "c
   return { argv: shown, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, metrics: m.metrics, detail: m.detail };
 }
 
-function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext): Promise<Measured> {
+/** `containerd://abc…` → `abc…`, the id the agent finds a container's processes by. */
+function bareId(id: string | undefined): string | undefined {
+  const m = id === undefined ? null : /^[a-z0-9]+:\/\/([0-9a-f]{12,64})$/.exec(id);
+  return m?.[1];
+}
+
+/** The agent's own bound on a resolve request (its 60 s), and a margin for the exec. */
+const RESOLVE_BOUND_MS = 65_000;
+
+/** dns: the target pod's agent resolves, with its default container's resolv.conf. */
+async function measureDns(run: ProbeRunSpec, spec: Extract<Probe, { kind: "dns" }>, target: PodInfo | undefined, ctx: ProbeRunContext): Promise<Measured> {
+  if (target === undefined) throw new TypeError("a dns probe runs once per target pod");
+  const where = `pod ${target.namespace}/${target.name}`;
+  if (ctx.agents === undefined) throw new CouldNotRunError(`probe ${run.probe}: ${where} has no chaos agent to resolve from (this run adds none)`);
+  const d = spec.dns;
+  const container = target.containers.find((c) => c.name === target.defaultContainer) ?? target.containers[0];
+  const request = resolveRequest(ctx.agents.runId, { ...d, containerId: bareId(container?.containerId) });
+  const answer = await ctx.agents.ask(target, request, { signal: ctx.signal, timeoutMs: Math.min(RESOLVE_BOUND_MS, Math.max(ctx.timeoutMs, d.names.length * d.count * d.timeoutMs + 5_000)) });
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  const argv = ["chaos-agent", "request", `{"op":"resolve","names":${JSON.stringify(d.names)},"type":"${d.type}","count":${d.count}${d.tcp ? ',"tcp":true' : ""}}`];
+  if ("problem" in answer) throw new CouldNotRunError(`probe ${run.probe}: the agent in ${where} could not resolve: ${answer.problem}`);
+  const parsed = answer.reply.ok ? dnsMetrics(answer.reply.resolved, d) : { ok: false as const, error: answer.reply.error?.message ?? "the agent refused, without a reason" };
+  if (!parsed.ok) throw new CouldNotRunError(`probe ${run.probe}: the agent in ${where} could not resolve: ${parsed.error}`);
+  return { argv, exitCode: 0, stdout: "", stderr: "", metrics: parsed.metrics, detail: parsed.detail };
+}
+
+function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext, target: PodInfo | undefined): Promise<Measured> {
   const spec = run.spec;
   switch (spec.kind) {
     case "ab":
@@ -261,6 +302,8 @@ function measure(run: ProbeRunSpec, values: TemplateValues, ctx: ProbeRunContext
       return measurePrometheus(run, spec, values, ctx);
     case "cmd":
       return measureCommand(run, spec, values, ctx);
+    case "dns":
+      return measureDns(run, spec, target, ctx);
   }
 }
 
@@ -291,7 +334,7 @@ async function measureRuns(run: ProbeRunSpec, ctx: ProbeRunContext): Promise<Pro
     const values: TemplateValues = { ...(target === undefined ? {} : { target: { ip: target.ip ?? "", name: target.name } }), env: ctx.env };
     const startedAt = ctx.now();
     const started = performance.now();
-    const m = await measure(run, values, ctx);
+    const m = await measure(run, values, ctx, target);
     return {
       probe: run.probe,
       kind: spec.kind,

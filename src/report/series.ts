@@ -39,6 +39,17 @@ export function chartsFor(kind: string, samples: readonly JournalProbe[], valueD
       const errors: Chart = { title: "errors", metrics: [{ metric: kind === "http" ? "errorRatio" : "failedRatio", label: kind === "http" ? "error ratio" : "failed ratio", dimension: "ratio" }] };
       return [latency, errors];
     }
+    case "dns":
+      return [
+        {
+          title: "latency",
+          metrics: [
+            { metric: "latency.p50", label: "p50", dimension: "duration" },
+            { metric: "latency.p99", label: "p99", dimension: "duration" },
+          ],
+        },
+        { title: "errors", metrics: [{ metric: "errorRatio", label: "error ratio", dimension: "ratio" }] },
+      ];
     case "k8s": {
       const metrics: PlottedMetric[] = [];
       if (has("value")) metrics.push({ metric: "value", label: "value", dimension: "number" });
@@ -184,6 +195,8 @@ export function mainMetric(kind: string, samples: readonly JournalProbe[]): stri
       return "latency.p95";
     case "cmd":
       return "succeeded";
+    case "dns":
+      return "errorRatio";
     case "k8s":
       return samples.some((p) => sampleValue(p, "value") !== undefined) ? "value" : samples.some((p) => sampleValue(p, "conditionTrue") !== undefined) ? "conditionTrue" : "objects";
     default:

@@ -51,7 +51,7 @@ interface PlanStepJson {
   index: number;
   name: string;
   kind: string;
-  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number }; grpc?: { delayMs?: number } } };
+  fault?: { spec?: { kind?: string; netem?: { delayMs?: number }; http?: { delayMs?: number }; grpc?: { delayMs?: number }; dns?: { delayMs?: number } } };
 }
 
 /** What each fault did to latency, measured: the median during it against the median just before. */
@@ -84,7 +84,7 @@ export function faultEffects(j: Journal): FaultEffect[] {
         pod: first.pod,
         probe: first.probe,
         addedMs: a - b,
-        configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs ?? step.fault?.spec?.grpc?.delayMs,
+        configuredDelayMs: step.fault?.spec?.netem?.delayMs ?? step.fault?.spec?.http?.delayMs ?? step.fault?.spec?.grpc?.delayMs ?? step.fault?.spec?.dns?.delayMs,
       });
     }
   }
@@ -100,7 +100,7 @@ export function effectLine(e: FaultEffect): string {
   return `step ${e.step + 1} (${e.stepName}): latency.p50 ${sign}${formatDuration(Math.abs(e.addedMs))} on ${e.pod ?? "the target"} (probe ${e.probe}, median during the fault − median before)${ratio}`;
 }
 
-/** What faults measured themselves (kill, podDelete, stress, http, grpc), one line per fault and pod. */
+/** What faults measured themselves (kill, podDelete, stress, http, grpc, dns), one line per fault and pod. */
 export function observationLines(j: Journal): string[] {
   return j.faults.flatMap((f) => (f.observed === undefined || f.observed === null ? [] : [`step ${f.step + 1} (${f.stepName}) in pod ${f.pod}: ${f.observed.detail}`]));
 }
@@ -187,11 +187,15 @@ export function renderJUnitSuite(j: Journal): string {
   }
   const failures = j.expectations.filter((e) => e.verdict !== "pass").length;
   const time = ((j.durationMs ?? 0) / 1000).toFixed(3);
+  // what the faults counted themselves (a dns fault's queries, an http fault's requests …): the suite's output
+  const observed = observationLines(j);
+  const out = observed.length > 0 ? `    <system-out>${xml(observed.join("\n"))}</system-out>\n` : "";
   return (
     `  <testsuite name="${xml(j.scenario.name)}" tests="${cases.length}" failures="${failures}" errors="${broken ? 1 : 0}" time="${time}" timestamp="${xml(j.startedAt)}">\n` +
     `    <properties><property name="runId" value="${xml(j.runId)}"/><property name="file" value="${xml(j.scenario.file)}"/><property name="exitCode" value="${j.exitCode ?? ""}"/></properties>\n` +
     cases.join("\n") +
     (cases.length > 0 ? "\n" : "") +
+    out +
     `  </testsuite>\n`
   );
 }

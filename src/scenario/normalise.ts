@@ -3,8 +3,8 @@
 // Runs only on a file without errors; a failure here is a bug (it throws).
 import { readExpectation } from "../expect/expectation.js";
 import type { Expectation } from "../expect/expectation.js";
-import { DEFAULT_GRPC_STATUS, DEFAULT_HTTP_ERROR_CODE, grpcStatusOf } from "../faults/types.js";
-import type { Fault, GrpcFault, NetemParams, Scope } from "../faults/types.js";
+import { DEFAULT_GRPC_STATUS, DEFAULT_HTTP_ERROR_CODE, dnsAnswerOf, dnsNameOf, grpcStatusOf } from "../faults/types.js";
+import type { DnsFault, Fault, GrpcFault, NetemParams, Scope } from "../faults/types.js";
 import { parseCidr } from "./cidr.js";
 import { joinPointer } from "./document.js";
 import {
@@ -12,6 +12,8 @@ import {
   DEFAULT_AGENT_LEASE_MS,
   DEFAULT_AGENT_TTL_MS,
   DEFAULT_CMD_TIMEOUT_MS,
+  DEFAULT_DNS_COUNT,
+  DEFAULT_DNS_TIMEOUT_MS,
   DEFAULT_GRPC_REQUESTS,
   DEFAULT_GRPC_TIMEOUT_MS,
   DEFAULT_HTTP_REQUESTS,
@@ -95,6 +97,14 @@ function probe(name: string, raw: RawProbe): Probe {
     };
   }
   if (raw.grpc !== undefined) return grpcProbe(name, raw.grpc, tools);
+  if (raw.dns !== undefined) {
+    const d = raw.dns;
+    return {
+      kind: "dns",
+      name,
+      dns: { names: [...d.names], count: d.count ?? DEFAULT_DNS_COUNT, type: d.type ?? "A", tcp: d.tcp ?? false, timeoutMs: optDuration(d.timeout) ?? DEFAULT_DNS_TIMEOUT_MS },
+    };
+  }
   if (raw.k8s !== undefined) {
     const k = raw.k8s;
     return {
@@ -213,6 +223,7 @@ function fault(raw: RawFault): Fault {
       interface: raw.interface,
     };
   }
+  if (raw.dns !== undefined) return dnsFault(raw.dns);
   if (raw.grpc !== undefined) return grpcFault(raw.grpc, raw.interface);
   if (raw.kill !== undefined) return { kind: "kill", container: raw.kill.container, signal: raw.kill.signal ?? "SIGKILL" };
   if (raw.stress !== undefined) {
@@ -231,6 +242,15 @@ function fault(raw: RawFault): Fault {
   }
   if (raw.podDelete !== undefined) return { kind: "podDelete", gracePeriodMs: optDuration(raw.podDelete.gracePeriod) };
   throw new TypeError("a fault needs netem, partition, http, kill, stress or podDelete");
+}
+
+function dnsFault(raw: NonNullable<RawFault["dns"]>): DnsFault {
+  const answer = raw.answer === undefined ? undefined : dnsAnswerOf(raw.answer);
+  if (answer === null) throw new TypeError(`not a DNS answer: ${JSON.stringify(raw.answer)}`);
+  return {
+    kind: "dns",
+    dns: { names: raw.names.map(dnsNameOf), answer, delayMs: optDuration(raw.delay), jitterMs: optDuration(raw.jitter), rate: optPercent(raw.rate) ?? 100 },
+  };
 }
 
 function grpcFault(raw: NonNullable<RawFault["grpc"]>, iface: string | undefined): GrpcFault {

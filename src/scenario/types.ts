@@ -13,6 +13,9 @@ export type {
   PartitionFault,
   HttpFault,
   HttpParams,
+  DnsFault,
+  DnsParams,
+  DnsAnswer,
   KillFault,
   StressFault,
   PodDeleteFault,
@@ -58,6 +61,7 @@ export interface RawTarget {
 }
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+export type DnsRecordType = "A" | "AAAA";
 export type PrometheusUnit = "number" | "seconds" | "milliseconds" | "ratio" | "percent";
 
 export interface RawProbe {
@@ -73,6 +77,7 @@ export interface RawProbe {
     expectStatus?: number[];
   };
   grpc?: { address: string; method?: string; body?: Record<string, unknown>; health?: boolean | string; requests?: number; concurrency?: number; timeout?: RawDuration };
+  dns?: { names: string[]; count?: number; type?: DnsRecordType; tcp?: boolean; timeout?: RawDuration };
   k8s?: { kind: string; apiVersion?: string; namespace?: string; name?: string; selector?: Record<string, string>; field?: string; condition?: string };
   prometheus?: { url: string; query: string; unit?: PrometheusUnit; timeout?: RawDuration };
   cmd?: { pod: string; container?: string; namespace?: string; argv: string[]; stdout?: string; timeout?: RawDuration };
@@ -111,6 +116,14 @@ export interface RawFault {
     rate?: string;
   };
   partition?: Record<string, never>;
+  dns?: {
+    names: string[];
+    /** nxdomain, servfail, refused, timeout, or addresses */
+    answer?: string | string[];
+    delay?: RawDuration;
+    jitter?: RawDuration;
+    rate?: RawPercent;
+  };
   http?: {
     /** a number, or (target.service) the name of one of the Service's ports */
     port: number | string;
@@ -227,6 +240,9 @@ export interface AbProbe {
 export const DEFAULT_HTTP_REQUESTS = 10;
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
+export const DEFAULT_DNS_COUNT = 10;
+export const DEFAULT_DNS_TIMEOUT_MS = 2_000;
+export const MAX_DNS_TIMEOUT_MS = 30_000;
 export const DEFAULT_CMD_TIMEOUT_MS = 10_000;
 
 export interface HttpProbe {
@@ -271,6 +287,20 @@ export interface GrpcProbe {
   readonly tools: { readonly image: string };
 }
 
+/** Lookups from inside a target pod's network namespace, through its agent (once per target pod). */
+export interface DnsProbe {
+  readonly kind: "dns";
+  readonly name: string;
+  readonly dns: {
+    /** as written: the pod's search list applies unless it ends with a dot */
+    readonly names: readonly string[];
+    readonly count: number;
+    readonly type: DnsRecordType;
+    readonly tcp: boolean;
+    readonly timeoutMs: number;
+  };
+}
+
 export interface K8sProbe {
   readonly kind: "k8s";
   readonly name: string;
@@ -309,7 +339,7 @@ export interface CmdProbe {
   };
 }
 
-export type Probe = AbProbe | HttpProbe | GrpcProbe | K8sProbe | PrometheusProbe | CmdProbe;
+export type Probe = AbProbe | HttpProbe | GrpcProbe | DnsProbe | K8sProbe | PrometheusProbe | CmdProbe;
 export type { ProbeKind };
 
 /** A probe run with expectations (steadyState entries, `during` entries, probe steps). */

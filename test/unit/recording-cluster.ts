@@ -6,7 +6,19 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ApplyRequest, FaultState, GRPCReading, Reply, Request, HTTPReading, RevertOutcome, StressReading } from "../../src/faults/protocol.generated.js";
+import type {
+  ApplyRequest,
+  DNSReading,
+  FaultState,
+  GRPCReading,
+  Reply,
+  Request,
+  HTTPReading,
+  ResolveRequest,
+  ResolveResult,
+  RevertOutcome,
+  StressReading,
+} from "../../src/faults/protocol.generated.js";
 
 type ApplySpec = ApplyRequest["fault"]["spec"];
 import type {
@@ -77,6 +89,12 @@ export function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
   };
 }
 
+/** What the cluster's agents do for DNS: the counts a dns fault's revert gives, the answer to a resolve request. */
+export interface DnsSettings {
+  readonly counts: DNSReading | undefined;
+  readonly resolve: ((request: ResolveRequest) => ResolveResult | undefined) | undefined;
+}
+
 /** One simulated agent: the faults it holds, each with the fake time its lease ends. */
 export class SimAgent {
   readonly held = new Map<string, { leaseEnd: number; iface: string; kind: FaultState["kind"]; since?: number; spec?: ApplySpec }>();
@@ -93,6 +111,8 @@ export class SimAgent {
     private readonly httpCounts: () => HTTPReading | undefined = () => undefined,
     /** what its grpc faults' proxies counted (the cluster's setting) */
     private readonly grpcCounts: () => GRPCReading | undefined = () => undefined,
+    /** what its dns faults' resolvers counted, and how it answers a resolve (the cluster's settings) */
+    private readonly dns: () => DnsSettings = () => ({ counts: undefined, resolve: undefined }),
   ) {}
 
   /** the reply of the apply it started with, until its first renewal tells it */
@@ -227,6 +247,7 @@ export class SimAgent {
         const f = this.held.get(request.faultId);
         const counts = f?.kind === "http" ? this.httpCounts() : undefined;
         const grpc = f?.kind === "grpc" ? this.grpcCounts() : undefined;
+        const dns = f?.kind === "dns" ? this.dns().counts : undefined;
         const before = this.ended.get(request.faultId);
         this.held.delete(request.faultId);
         if (f !== undefined) this.ended.set(request.faultId, "requested");
@@ -242,14 +263,18 @@ export class SimAgent {
               ...(f?.kind === "stress" && f.spec !== undefined ? { stress: this.reading(f.spec, f.since ?? now, now) } : {}),
               ...(counts !== undefined ? { http: counts } : {}),
               ...(grpc !== undefined ? { grpc } : {}),
+              ...(dns !== undefined ? { dns } : {}),
             },
           ],
         };
       }
       case "status":
         return { ...this.base("status", true), faults: [] };
-      case "resolve":
-        return { ...this.base("resolve", false), error: { code: "unsupported", message: "the recording cluster sends no DNS queries" } };
+      case "resolve": {
+        const resolved = this.dns().resolve?.(request);
+        if (resolved === undefined) return { ...this.base("resolve", false), error: { code: "unsupported", message: "the recording cluster sends no DNS queries" } };
+        return { ...this.base("resolve", true), resolved };
+      }
       case "sweep": {
         const own = request.own ? [...this.held.keys()] : [];
         for (const id of own) this.held.delete(id);
@@ -290,6 +315,8 @@ export class RecordingCluster implements Cluster {
   httpCounts: HTTPReading | undefined = undefined;
   /** what a grpc fault's proxy counted, in its revert's outcome (undefined: none given); every agent's */
   grpcCounts: GRPCReading | undefined = undefined;
+  /** what a dns fault's resolver counted (its revert's outcome), and what a resolve request gets (undefined: unsupported); every agent's */
+  dns: DnsSettings = { counts: undefined, resolve: undefined };
   /** the access checks asked, in the same words (`get services "web"` for a read by name) */
   readonly accessChecks: string[] = [];
   /** the kinds discovery finds */
@@ -350,6 +377,7 @@ export class RecordingCluster implements Cluster {
       600_000,
       () => this.httpCounts,
       () => this.grpcCounts,
+      () => this.dns,
     );
     const target = spec.targetContainerName;
     if (target !== undefined) sim.onKill = () => this.killContainer(podName, target);

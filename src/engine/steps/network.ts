@@ -2,7 +2,8 @@
 // pod's agent, held, reverted (hold.ts). An http or grpc fault's agent also says, at its revert,
 // what its proxy did: observed per pod, a warning when it faulted nothing, and judged by the
 // step's `expect:`.
-import type { GrpcParams } from "../../faults/types.js";
+import type { DnsParams, GrpcParams } from "../../faults/types.js";
+import { dnsObservation } from "./dns-observed.js";
 import type { PlannedAgentFault } from "../../plan/types.js";
 import { grpcObservation } from "./grpc-observed.js";
 import { holdFault, judgeHeld, type RevertsByPod } from "./hold.js";
@@ -24,6 +25,16 @@ function observeProxy(step: NetworkFaultStep, reverted: RevertsByPod, ctx: StepC
   return observations;
 }
 
+/** What a dns fault's resolver did in each pod whose fault was reverted; a warning where it matched nothing. */
+function observeDns(step: NetworkFaultStep, reverted: RevertsByPod, ctx: StepContext, params: DnsParams): Observation[] {
+  return [...reverted.values()].map((r) => {
+    const o = dnsObservation(r.entry.agent.pod, r.dns, params);
+    emitObserved(ctx, step, "dns", o);
+    if (o.untouched !== undefined) ctx.emit({ type: "warning", at: ctx.now(), message: o.untouched });
+    return o;
+  });
+}
+
 export const networkFaultStep: StepRunner<NetworkFaultStep> = {
   accepts: (step): step is NetworkFaultStep => step.kind === "fault" && step.fault.delivery === "agent",
   run: async (step, ctx) => {
@@ -34,6 +45,7 @@ export const networkFaultStep: StepRunner<NetworkFaultStep> = {
       const fault = step.fault.fault;
       if (fault.kind === "http") judgeHeld(step, ctx, observeProxy(step, reverted, ctx, { kind: "http", port: fault.http.port }));
       if (fault.kind === "grpc") judgeHeld(step, ctx, observeProxy(step, reverted, ctx, fault));
+      if (fault.kind === "dns") judgeHeld(step, ctx, observeDns(step, reverted, ctx, fault.dns));
     }
   },
 };

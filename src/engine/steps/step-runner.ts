@@ -93,8 +93,8 @@ export function emitApplied(ctx: StepContext, step: PlannedFaultStep, pod: PodRe
   });
 }
 
-/** Says what the step's fault measured in one pod (kill, podDelete: from the API; stress, http, grpc: from the agent). */
-export function emitObserved(ctx: StepContext, step: PlannedFaultStep, kind: "kill" | "podDelete" | "stress" | "http" | "grpc", o: Observation): void {
+/** Says what the step's fault measured in one pod (kill, podDelete: from the API; stress, http, grpc, dns: from the agent). */
+export function emitObserved(ctx: StepContext, step: PlannedFaultStep, kind: "kill" | "podDelete" | "stress" | "http" | "grpc" | "dns", o: Observation): void {
   ctx.emit({ type: "fault:observed", at: ctx.now(), index: step.index, faultId: step.fault.id, kind, pod: o.pod, metrics: o.metrics, detail: o.detail });
 }
 

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"grpcProbe":{"type":"object","required":["address"],"additionalProperties":false,"anyOf":[{"required":["method"]},{"required":["health"]}],"dependentSchemas":{"health":{"properties":{"method":false,"body":false}}},"properties":{"address":{"type":"string","minLength":1},"method":{"$ref":"#/$defs/grpcMethod"},"body":{"type":"object","additionalProperties":{}},"health":{"type":["boolean","string"],"minLength":1,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"},"grpcMethod":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*/[A-Za-z_][A-Za-z0-9_]*$"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"const":"chaos-run/v1"},"kind":{"const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}},"target":{"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}},"agent":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1},"ttl":{"$ref":"#/$defs/duration"},"lease":{"$ref":"#/$defs/duration"},"pullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"dns":{"$ref":"#/$defs/dnsProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false}},"dns":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"tools":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"httpProbe":{"type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"method":{"type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"type":"string"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"},"expectStatus":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"grpcProbe":{"type":"object","required":["address"],"additionalProperties":false,"anyOf":[{"required":["method"]},{"required":["health"]}],"dependentSchemas":{"health":{"properties":{"method":false,"body":false}}},"properties":{"address":{"type":"string","minLength":1},"method":{"$ref":"#/$defs/grpcMethod"},"body":{"type":"object","additionalProperties":{}},"health":{"type":["boolean","string"],"minLength":1,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$"},"requests":{"type":"integer","minimum":1,"maximum":10000},"concurrency":{"type":"integer","minimum":1,"maximum":100},"timeout":{"$ref":"#/$defs/duration"}}},"dnsProbe":{"type":"object","required":["names"],"additionalProperties":false,"properties":{"names":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsName"}},"count":{"type":"integer","minimum":1,"maximum":1000},"type":{"type":"string","enum":["A","AAAA"]},"tcp":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}},"k8sProbe":{"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}},"cmdProbe":{"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}},"check":{"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}},"duringProbe":{"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}},"step":{"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}},"fault":{"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"to":false,"interface":false,"grpc":false}},"dns":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"dns":{"$ref":"#/$defs/dns"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}},"podDelete":{"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}},"http":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}},"dns":{"type":"object","required":["names"],"additionalProperties":false,"anyOf":[{"required":["answer"]},{"required":["delay"]}],"dependentRequired":{"jitter":["delay"]},"properties":{"names":{"type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsNamePattern"}},"answer":{"type":["string","array"],"pattern":"^(nxdomain|servfail|refused|timeout)$","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/ipAddress"}},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"rate":{"$ref":"#/$defs/percent"}}},"netem":{"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}},"scope":{"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}},"expect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]},"operand":{"type":["number","string"]},"save":{"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"},"dnsNamePattern":{"type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_*-]{1,63})*\\.?$"},"dnsName":{"type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$"},"grpcMethod":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*/[A-Za-z_][A-Za-z0-9_]*$"},"ipAddress":{"type":"string","minLength":2,"maxLength":45,"pattern":"^[0-9A-Fa-f.:]+$"}}};
 const schema32 = {"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"type":"string"}}};
 const schema33 = {"type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"type":"array","minItems":1,"items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"type":"array","items":{"type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"type":"array","minItems":1,"uniqueItems":true,"items":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"type":"integer","minimum":1},"allowSystemNamespaces":{"type":"boolean"}}};
 const schema37 = {"type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"};
@@ -156,8 +156,8 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema38 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}};
-const schema46 = {"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}};
+const schema38 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"dns":{"$ref":"#/$defs/dnsProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"type":"object","additionalProperties":false,"properties":{"image":{"type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false}},"dns":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"tools":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}};
+const schema49 = {"type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","minLength":1},"selector":{"type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"type":"string","minLength":1},"condition":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}};
 const schema39 = {"type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"requests":{"type":"integer","minimum":1,"maximum":1000000},"concurrency":{"type":"integer","minimum":1,"maximum":1000},"keepAlive":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1046,12 +1046,275 @@ return errors === 0;
 }
 validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema47 = {"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}};
+const schema46 = {"type":"object","required":["names"],"additionalProperties":false,"properties":{"names":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsName"}},"count":{"type":"integer","minimum":1,"maximum":1000},"type":{"type":"string","enum":["A","AAAA"]},"tcp":{"type":"boolean"},"timeout":{"$ref":"#/$defs/duration"}}};
+const schema47 = {"type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$"};
+const pattern23 = new RegExp("^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$", "");
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.names === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "names"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "names") || (key0 === "count")) || (key0 === "type")) || (key0 === "tcp")) || (key0 === "timeout"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.names !== undefined){
+let data0 = data.names;
+if(Array.isArray(data0)){
+if(data0.length > 16){
+const err2 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/maxItems",keyword:"maxItems",params:{limit: 16}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.length < 1){
+const err3 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(typeof data1 !== "string"){
+const err4 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/properties/names/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(typeof data1 === "string"){
+if(data1.length > 254){
+const err5 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsName/maxLength",keyword:"maxLength",params:{limit: 254}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.length < 1){
+const err6 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsName/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(!pattern23.test(data1)){
+const err7 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$"}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsName/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+let i1 = data0.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data0[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err9 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.count !== undefined){
+let data2 = data.count;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err11 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 1000 || isNaN(data2)){
+const err12 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data2 < 1 || isNaN(data2)){
+const err13 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data.type !== undefined){
+let data3 = data.type;
+if(typeof data3 !== "string"){
+const err14 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(!((data3 === "A") || (data3 === "AAAA"))){
+const err15 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema46.properties.type.enum}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.tcp !== undefined){
+if(typeof data.tcp !== "boolean"){
+const err16 = {instancePath:instancePath+"/tcp",schemaPath:"#/properties/tcp/type",keyword:"type",params:{type: "boolean"}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.timeout !== undefined){
+let data5 = data.timeout;
+if(typeof data5 === "string"){
+if(!pattern13.test(data5)){
+const err17 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+validate30.errors = vErrors;
+return errors === 0;
+}
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema50 = {"type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"type":"string","minLength":1},"query":{"type":"string","minLength":1},"unit":{"type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"$ref":"#/$defs/duration"}}};
+
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1154,7 +1417,7 @@ vErrors.push(err7);
 errors++;
 }
 if(!(((((data2 === "number") || (data2 === "seconds")) || (data2 === "milliseconds")) || (data2 === "ratio")) || (data2 === "percent"))){
-const err8 = {instancePath:instancePath+"/unit",schemaPath:"#/properties/unit/enum",keyword:"enum",params:{allowedValues: schema47.properties.unit.enum}};
+const err8 = {instancePath:instancePath+"/unit",schemaPath:"#/properties/unit/enum",keyword:"enum",params:{allowedValues: schema50.properties.unit.enum}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1200,17 +1463,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema49 = {"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}};
+const schema52 = {"type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"type":"string","minLength":1},"container":{"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"type":"string","minLength":1},"timeout":{"$ref":"#/$defs/duration"}}};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1434,14 +1697,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern23 = new RegExp("^[A-Z][A-Za-z0-9]*$", "");
-const pattern24 = new RegExp("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "");
-const pattern26 = new RegExp("^[A-Za-z][A-Za-z0-9]*$", "");
+const pattern25 = new RegExp("^[A-Z][A-Za-z0-9]*$", "");
+const pattern26 = new RegExp("^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "");
+const pattern28 = new RegExp("^[A-Za-z][A-Za-z0-9]*$", "");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1502,8 +1765,8 @@ var _valid0 = _errs4 === errors;
 valid0 = valid0 || _valid0;
 const _errs5 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.k8s === undefined){
-const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "k8s"}};
+if(data.dns === undefined){
+const err3 = {instancePath,schemaPath:"#/anyOf/3/required",keyword:"required",params:{missingProperty: "dns"}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1517,8 +1780,8 @@ var _valid0 = _errs5 === errors;
 valid0 = valid0 || _valid0;
 const _errs6 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.prometheus === undefined){
-const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "prometheus"}};
+if(data.k8s === undefined){
+const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "k8s"}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1532,8 +1795,8 @@ var _valid0 = _errs6 === errors;
 valid0 = valid0 || _valid0;
 const _errs7 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.cmd === undefined){
-const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "cmd"}};
+if(data.prometheus === undefined){
+const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "prometheus"}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1545,13 +1808,28 @@ errors++;
 }
 var _valid0 = _errs7 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err6 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs8 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.cmd === undefined){
+const err6 = {instancePath,schemaPath:"#/anyOf/6/required",keyword:"required",params:{missingProperty: "cmd"}};
 if(vErrors === null){
 vErrors = [err6];
 }
 else {
 vErrors.push(err6);
+}
+errors++;
+}
+}
+var _valid0 = _errs8 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err7 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
 }
 errors++;
 }
@@ -1568,13 +1846,13 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(((((((key0 === "ab") || (key0 === "http")) || (key0 === "grpc")) || (key0 === "k8s")) || (key0 === "prometheus")) || (key0 === "cmd")) || (key0 === "tools"))){
-const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(!((((((((key0 === "ab") || (key0 === "http")) || (key0 === "grpc")) || (key0 === "dns")) || (key0 === "k8s")) || (key0 === "prometheus")) || (key0 === "cmd")) || (key0 === "tools"))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err8];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err8);
 }
 errors++;
 }
@@ -1597,29 +1875,20 @@ vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.error
 errors = vErrors.length;
 }
 }
+if(data.dns !== undefined){
+if(!(validate30(data.dns, {instancePath:instancePath+"/dns",parentData:data,parentDataProperty:"dns",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
 if(data.k8s !== undefined){
-let data3 = data.k8s;
-const _errs15 = errors;
-let valid3 = false;
-const _errs16 = errors;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.name === undefined){
-const err8 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/0/required",keyword:"required",params:{missingProperty: "name"}};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var _valid1 = _errs16 === errors;
-valid3 = valid3 || _valid1;
+let data4 = data.k8s;
 const _errs17 = errors;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.selector === undefined){
-const err9 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/1/required",keyword:"required",params:{missingProperty: "selector"}};
+let valid3 = false;
+const _errs18 = errors;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.name === undefined){
+const err9 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/0/required",keyword:"required",params:{missingProperty: "name"}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1629,10 +1898,12 @@ vErrors.push(err9);
 errors++;
 }
 }
-var _valid1 = _errs17 === errors;
+var _valid1 = _errs18 === errors;
 valid3 = valid3 || _valid1;
-if(!valid3){
-const err10 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf",keyword:"anyOf",params:{}};
+const _errs19 = errors;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.selector === undefined){
+const err10 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf/1/required",keyword:"required",params:{missingProperty: "selector"}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1641,20 +1912,11 @@ vErrors.push(err10);
 }
 errors++;
 }
-else {
-errors = _errs15;
-if(vErrors !== null){
-if(_errs15){
-vErrors.length = _errs15;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.kind === undefined){
-const err11 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/required",keyword:"required",params:{missingProperty: "kind"}};
+var _valid1 = _errs19 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err11 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/anyOf",keyword:"anyOf",params:{}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1663,9 +1925,20 @@ vErrors.push(err11);
 }
 errors++;
 }
-for(const key1 in data3){
-if(!(((((((key1 === "kind") || (key1 === "apiVersion")) || (key1 === "namespace")) || (key1 === "name")) || (key1 === "selector")) || (key1 === "field")) || (key1 === "condition"))){
-const err12 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.kind === undefined){
+const err12 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/required",keyword:"required",params:{missingProperty: "kind"}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1674,12 +1947,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data3.kind !== undefined){
-let data4 = data3.kind;
-if(typeof data4 === "string"){
-if(!pattern23.test(data4)){
-const err13 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[A-Z][A-Za-z0-9]*$"}};
+for(const key1 in data4){
+if(!(((((((key1 === "kind") || (key1 === "apiVersion")) || (key1 === "namespace")) || (key1 === "name")) || (key1 === "selector")) || (key1 === "field")) || (key1 === "condition"))){
+const err13 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1689,8 +1959,11 @@ vErrors.push(err13);
 errors++;
 }
 }
-else {
-const err14 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/type",keyword:"type",params:{type: "string"}};
+if(data4.kind !== undefined){
+let data5 = data4.kind;
+if(typeof data5 === "string"){
+if(!pattern25.test(data5)){
+const err14 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[A-Z][A-Za-z0-9]*$"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1700,11 +1973,8 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data3.apiVersion !== undefined){
-let data5 = data3.apiVersion;
-if(typeof data5 === "string"){
-if(!pattern24.test(data5)){
-const err15 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"}};
+else {
+const err15 = {instancePath:instancePath+"/k8s/kind",schemaPath:"#/$defs/k8sProbe/properties/kind/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1714,8 +1984,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-else {
-const err16 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/type",keyword:"type",params:{type: "string"}};
+if(data4.apiVersion !== undefined){
+let data6 = data4.apiVersion;
+if(typeof data6 === "string"){
+if(!pattern26.test(data6)){
+const err16 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1725,11 +1998,8 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data3.namespace !== undefined){
-let data6 = data3.namespace;
-if(typeof data6 === "string"){
-if(data6.length > 63){
-const err17 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
+else {
+const err17 = {instancePath:instancePath+"/k8s/apiVersion",schemaPath:"#/$defs/k8sProbe/properties/apiVersion/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1738,8 +2008,12 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!pattern4.test(data6)){
-const err18 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+}
+if(data4.namespace !== undefined){
+let data7 = data4.namespace;
+if(typeof data7 === "string"){
+if(data7.length > 63){
+const err18 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1748,9 +2022,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/type",keyword:"type",params:{type: "string"}};
+if(!pattern4.test(data7)){
+const err19 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1760,11 +2033,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data3.name !== undefined){
-let data7 = data3.name;
-if(typeof data7 === "string"){
-if(data7.length < 1){
-const err20 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+else {
+const err20 = {instancePath:instancePath+"/k8s/namespace",schemaPath:"#/$defs/k8sProbe/properties/namespace/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1774,8 +2044,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/type",keyword:"type",params:{type: "string"}};
+if(data4.name !== undefined){
+let data8 = data4.name;
+if(typeof data8 === "string"){
+if(data8.length < 1){
+const err21 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1785,11 +2058,8 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data3.selector !== undefined){
-let data8 = data3.selector;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(Object.keys(data8).length < 1){
-const err22 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err22 = {instancePath:instancePath+"/k8s/name",schemaPath:"#/$defs/k8sProbe/properties/name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1798,9 +2068,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-for(const key2 in data8){
-if(typeof data8[key2] !== "string"){
-const err23 = {instancePath:instancePath+"/k8s/selector/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/k8sProbe/properties/selector/additionalProperties/type",keyword:"type",params:{type: "string"}};
+}
+if(data4.selector !== undefined){
+let data9 = data4.selector;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(Object.keys(data9).length < 1){
+const err23 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1809,10 +2082,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/type",keyword:"type",params:{type: "object"}};
+for(const key2 in data9){
+if(typeof data9[key2] !== "string"){
+const err24 = {instancePath:instancePath+"/k8s/selector/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/k8sProbe/properties/selector/additionalProperties/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1822,11 +2094,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data3.field !== undefined){
-let data10 = data3.field;
-if(typeof data10 === "string"){
-if(data10.length < 1){
-const err25 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/minLength",keyword:"minLength",params:{limit: 1}};
+}
+else {
+const err25 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/properties/selector/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1836,8 +2106,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/type",keyword:"type",params:{type: "string"}};
+if(data4.field !== undefined){
+let data11 = data4.field;
+if(typeof data11 === "string"){
+if(data11.length < 1){
+const err26 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1847,11 +2120,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data3.condition !== undefined){
-let data11 = data3.condition;
-if(typeof data11 === "string"){
-if(!pattern26.test(data11)){
-const err27 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*$"}};
+else {
+const err27 = {instancePath:instancePath+"/k8s/field",schemaPath:"#/$defs/k8sProbe/properties/field/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1861,8 +2131,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/type",keyword:"type",params:{type: "string"}};
+if(data4.condition !== undefined){
+let data12 = data4.condition;
+if(typeof data12 === "string"){
+if(!pattern28.test(data12)){
+const err28 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*$"}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1872,10 +2145,8 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data3.name !== undefined){
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.selector !== undefined){
-const err29 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/dependentSchemas/name/properties/selector/false schema",keyword:"false schema",params:{}};
+else {
+const err29 = {instancePath:instancePath+"/k8s/condition",schemaPath:"#/$defs/k8sProbe/properties/condition/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1885,10 +2156,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/type",keyword:"type",params:{type: "object"}};
+if(data4.name !== undefined){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.selector !== undefined){
+const err30 = {instancePath:instancePath+"/k8s/selector",schemaPath:"#/$defs/k8sProbe/dependentSchemas/name/properties/selector/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1898,24 +2169,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.prometheus !== undefined){
-if(!(validate30(data.prometheus, {instancePath:instancePath+"/prometheus",parentData:data,parentDataProperty:"prometheus",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
-errors = vErrors.length;
 }
 }
-if(data.cmd !== undefined){
-if(!(validate32(data.cmd, {instancePath:instancePath+"/cmd",parentData:data,parentDataProperty:"cmd",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.tools !== undefined){
-let data15 = data.tools;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key3 in data15){
-if(!(key3 === "image")){
-const err31 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
+else {
+const err31 = {instancePath:instancePath+"/k8s",schemaPath:"#/$defs/k8sProbe/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1925,11 +2182,24 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data15.image !== undefined){
-let data16 = data15.image;
-if(typeof data16 === "string"){
-if(data16.length < 1){
-const err32 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/minLength",keyword:"minLength",params:{limit: 1}};
+if(data.prometheus !== undefined){
+if(!(validate32(data.prometheus, {instancePath:instancePath+"/prometheus",parentData:data,parentDataProperty:"prometheus",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.cmd !== undefined){
+if(!(validate34(data.cmd, {instancePath:instancePath+"/cmd",parentData:data,parentDataProperty:"cmd",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
+errors = vErrors.length;
+}
+}
+if(data.tools !== undefined){
+let data16 = data.tools;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(key3 === "image")){
+const err32 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1939,8 +2209,11 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/type",keyword:"type",params:{type: "string"}};
+if(data16.image !== undefined){
+let data17 = data16.image;
+if(typeof data17 === "string"){
+if(data17.length < 1){
+const err33 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1950,9 +2223,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
 else {
-const err34 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"}};
+const err34 = {instancePath:instancePath+"/tools/image",schemaPath:"#/properties/tools/properties/image/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1962,10 +2234,9 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.ab !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.http !== undefined){
-const err35 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/ab/properties/http/false schema",keyword:"false schema",params:{}};
+}
+else {
+const err35 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1974,8 +2245,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data.k8s !== undefined){
-const err36 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/ab/properties/k8s/false schema",keyword:"false schema",params:{}};
+}
+if(data.ab !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.http !== undefined){
+const err36 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/ab/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1984,8 +2258,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data.prometheus !== undefined){
-const err37 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/ab/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(data.dns !== undefined){
+const err37 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/ab/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1994,8 +2268,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data.cmd !== undefined){
-const err38 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/ab/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(data.k8s !== undefined){
+const err38 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/ab/properties/k8s/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2004,8 +2278,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data.grpc !== undefined){
-const err39 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/ab/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(data.prometheus !== undefined){
+const err39 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/ab/properties/prometheus/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2014,12 +2288,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-if(data.http !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.k8s !== undefined){
-const err40 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/http/properties/k8s/false schema",keyword:"false schema",params:{}};
+if(data.cmd !== undefined){
+const err40 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/ab/properties/cmd/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2028,8 +2298,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data.prometheus !== undefined){
-const err41 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/http/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err41 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/ab/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2038,8 +2308,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data.cmd !== undefined){
-const err42 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/http/properties/cmd/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.dns !== undefined){
+const err42 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/http/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2048,8 +2322,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data.grpc !== undefined){
-const err43 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/http/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(data.k8s !== undefined){
+const err43 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/http/properties/k8s/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2058,12 +2332,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-if(data.grpc !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.k8s !== undefined){
-const err44 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/grpc/properties/k8s/false schema",keyword:"false schema",params:{}};
+if(data.prometheus !== undefined){
+const err44 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/http/properties/prometheus/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2072,8 +2342,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data.prometheus !== undefined){
-const err45 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/grpc/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(data.cmd !== undefined){
+const err45 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/http/properties/cmd/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2082,8 +2352,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data.cmd !== undefined){
-const err46 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/grpc/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err46 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/http/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2094,10 +2364,10 @@ errors++;
 }
 }
 }
-if(data.k8s !== undefined){
+if(data.grpc !== undefined){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.prometheus !== undefined){
-const err47 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/k8s/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(data.dns !== undefined){
+const err47 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/grpc/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2106,8 +2376,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data.cmd !== undefined){
-const err48 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/k8s/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(data.k8s !== undefined){
+const err48 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/grpc/properties/k8s/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2116,12 +2386,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-}
 if(data.prometheus !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.cmd !== undefined){
-const err49 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/prometheus/properties/cmd/false schema",keyword:"false schema",params:{}};
+const err49 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/grpc/properties/prometheus/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2130,11 +2396,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.cmd !== undefined){
+const err50 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/grpc/properties/cmd/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2143,23 +2406,118 @@ vErrors.push(err50);
 }
 errors++;
 }
+}
+}
+if(data.dns !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.k8s !== undefined){
+const err51 = {instancePath:instancePath+"/k8s",schemaPath:"#/dependentSchemas/dns/properties/k8s/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data.prometheus !== undefined){
+const err52 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/dns/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(data.cmd !== undefined){
+const err53 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/dns/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if(data.tools !== undefined){
+const err54 = {instancePath:instancePath+"/tools",schemaPath:"#/dependentSchemas/dns/properties/tools/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+if(data.k8s !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.prometheus !== undefined){
+const err55 = {instancePath:instancePath+"/prometheus",schemaPath:"#/dependentSchemas/k8s/properties/prometheus/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(data.cmd !== undefined){
+const err56 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/k8s/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+if(data.prometheus !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.cmd !== undefined){
+const err57 = {instancePath:instancePath+"/cmd",schemaPath:"#/dependentSchemas/prometheus/properties/cmd/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate23.errors = vErrors;
 return errors === 0;
 }
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema51 = {"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}};
-const schema53 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}};
-const pattern32 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$", "");
-const schema54 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]};
-const schema55 = {"type":["number","string"]};
-const schema62 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
-const pattern33 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
+const schema54 = {"type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"$ref":"#/$defs/duration"}}};
+const schema56 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}};
+const pattern34 = new RegExp("^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$", "");
+const schema57 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"$ref":"#/$defs/percent"}}}]};
+const schema58 = {"type":["number","string"]};
+const schema65 = {"type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"};
+const pattern35 = new RegExp("^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$", "");
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2170,7 +2528,7 @@ const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
 if((!((typeof data == "number") && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2218,7 +2576,7 @@ errors++;
 if(data.below !== undefined){
 let data0 = data.below;
 if((!((typeof data0 == "number") && (isFinite(data0)))) && (typeof data0 !== "string")){
-const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2231,7 +2589,7 @@ errors++;
 if(data.above !== undefined){
 let data1 = data.above;
 if((!((typeof data1 == "number") && (isFinite(data1)))) && (typeof data1 !== "string")){
-const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2244,7 +2602,7 @@ errors++;
 if(data.atMost !== undefined){
 let data2 = data.atMost;
 if((!((typeof data2 == "number") && (isFinite(data2)))) && (typeof data2 !== "string")){
-const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2257,7 +2615,7 @@ errors++;
 if(data.atLeast !== undefined){
 let data3 = data.atLeast;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (typeof data3 !== "string")){
-const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2270,7 +2628,7 @@ errors++;
 if(data.equals !== undefined){
 let data4 = data.equals;
 if((!((typeof data4 == "number") && (isFinite(data4)))) && (typeof data4 !== "string")){
-const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2307,7 +2665,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (typeof data6 !== "string")){
-const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2332,7 +2690,7 @@ errors++;
 if(data.samples !== undefined){
 let data7 = data.samples;
 if(typeof data7 === "string"){
-if(!pattern33.test(data7)){
+if(!pattern35.test(data7)){
 const err13 = {instancePath:instancePath+"/samples",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -2391,17 +2749,17 @@ vErrors = null;
 }
 }
 }
-validate37.errors = vErrors;
+validate39.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate37.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate39.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2422,7 +2780,7 @@ errors++;
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern32.test(key0)){
+if(!pattern34.test(key0)){
 const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},propertyName:key0};
 if(vErrors === null){
 vErrors = [err1];
@@ -2446,8 +2804,8 @@ errors++;
 }
 }
 for(const key1 in data){
-if(!(validate37(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+if(!(validate39(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
 errors = vErrors.length;
 }
 }
@@ -2462,16 +2820,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2537,8 +2895,8 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate36(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
+if(!(validate38(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
 errors = vErrors.length;
 }
 }
@@ -2578,24 +2936,24 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema64 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
-const schema93 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
-const schema65 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
-const schema83 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
-const schema89 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}};
-const schema66 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
-const schema74 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
-const pattern42 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
+const schema67 = {"type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"$ref":"#/$defs/duration"},"during":{"type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"$ref":"#/$defs/expect"},"wait":{"$ref":"#/$defs/duration"}}};
+const schema102 = {"type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"};
+const schema68 = {"type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"to":false,"interface":false,"grpc":false}},"dns":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"dns":{"$ref":"#/$defs/dns"},"partition":{"type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}};
+const schema92 = {"type":"object","additionalProperties":false,"properties":{"container":{"type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}};
+const schema98 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"type":"string","minLength":1},"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"type":"string","enum":["tcp","udp"]}}};
+const schema69 = {"type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"correlation":{"$ref":"#/$defs/percent"},"distribution":{"type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"$ref":"#/$defs/percent"},"duplicate":{"$ref":"#/$defs/percent"},"corrupt":{"$ref":"#/$defs/percent"},"reorder":{"$ref":"#/$defs/percent"},"rate":{"$ref":"#/$defs/rate"}}};
+const schema77 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"};
+const pattern44 = new RegExp("^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$", "");
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2614,7 +2972,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema66.properties, key0))){
+if(!(func1.call(schema69.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
@@ -2678,7 +3036,7 @@ errors++;
 if(data.correlation !== undefined){
 let data2 = data.correlation;
 if(typeof data2 === "string"){
-if(!pattern33.test(data2)){
+if(!pattern35.test(data2)){
 const err6 = {instancePath:instancePath+"/correlation",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err6];
@@ -2713,7 +3071,7 @@ vErrors.push(err8);
 errors++;
 }
 if(!((((data3 === "uniform") || (data3 === "normal")) || (data3 === "pareto")) || (data3 === "paretonormal"))){
-const err9 = {instancePath:instancePath+"/distribution",schemaPath:"#/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema66.properties.distribution.enum}};
+const err9 = {instancePath:instancePath+"/distribution",schemaPath:"#/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema69.properties.distribution.enum}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2726,7 +3084,7 @@ errors++;
 if(data.loss !== undefined){
 let data4 = data.loss;
 if(typeof data4 === "string"){
-if(!pattern33.test(data4)){
+if(!pattern35.test(data4)){
 const err10 = {instancePath:instancePath+"/loss",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err10];
@@ -2751,7 +3109,7 @@ errors++;
 if(data.duplicate !== undefined){
 let data5 = data.duplicate;
 if(typeof data5 === "string"){
-if(!pattern33.test(data5)){
+if(!pattern35.test(data5)){
 const err12 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err12];
@@ -2776,7 +3134,7 @@ errors++;
 if(data.corrupt !== undefined){
 let data6 = data.corrupt;
 if(typeof data6 === "string"){
-if(!pattern33.test(data6)){
+if(!pattern35.test(data6)){
 const err14 = {instancePath:instancePath+"/corrupt",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err14];
@@ -2801,7 +3159,7 @@ errors++;
 if(data.reorder !== undefined){
 let data7 = data.reorder;
 if(typeof data7 === "string"){
-if(!pattern33.test(data7)){
+if(!pattern35.test(data7)){
 const err16 = {instancePath:instancePath+"/reorder",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err16];
@@ -2826,7 +3184,7 @@ errors++;
 if(data.rate !== undefined){
 let data8 = data.rate;
 if(typeof data8 === "string"){
-if(!pattern42.test(data8)){
+if(!pattern44.test(data8)){
 const err18 = {instancePath:instancePath+"/rate",schemaPath:"#/$defs/rate/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"}};
 if(vErrors === null){
 vErrors = [err18];
@@ -2919,20 +3277,20 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate43.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema75 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
-const pattern43 = new RegExp("^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$", "");
-const pattern47 = new RegExp("^/[!-~]*$", "");
-const pattern48 = new RegExp("^[A-Z]{1,20}$", "");
+const schema78 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"errorRate":{"$ref":"#/$defs/percent"},"errorCode":{"type":"integer","minimum":400,"maximum":599},"errorBody":{"type":"string","maxLength":4096},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","pattern":"^[A-Z]{1,20}$"}}}};
+const pattern45 = new RegExp("^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$", "");
+const pattern49 = new RegExp("^/[!-~]*$", "");
+const pattern50 = new RegExp("^[A-Z]{1,20}$", "");
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3018,7 +3376,7 @@ errors++;
 if(data.port !== undefined){
 let data0 = data.port;
 if((!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))) && (typeof data0 !== "string")){
-const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: schema75.properties.port.type}};
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: schema78.properties.port.type}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3060,7 +3418,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern43.test(data0)){
+if(!pattern45.test(data0)){
 const err9 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
 if(vErrors === null){
 vErrors = [err9];
@@ -3125,7 +3483,7 @@ errors++;
 if(data.errorRate !== undefined){
 let data3 = data.errorRate;
 if(typeof data3 === "string"){
-if(!pattern33.test(data3)){
+if(!pattern35.test(data3)){
 const err14 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err14];
@@ -3244,7 +3602,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!pattern47.test(data7)){
+if(!pattern49.test(data7)){
 const err24 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^/[!-~]*$"}};
 if(vErrors === null){
 vErrors = [err24];
@@ -3329,7 +3687,7 @@ const len1 = data8.length;
 for(let i2=0; i2<len1; i2++){
 let data9 = data8[i2];
 if(typeof data9 === "string"){
-if(!pattern48.test(data9)){
+if(!pattern50.test(data9)){
 const err30 = {instancePath:instancePath+"/methods/" + i2,schemaPath:"#/properties/methods/items/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{1,20}$"}};
 if(vErrors === null){
 vErrors = [err30];
@@ -3443,19 +3801,19 @@ vErrors.push(err37);
 }
 errors++;
 }
-validate45.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema79 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}};
-const pattern51 = new RegExp("^[A-Za-z_]+$", "");
-const pattern54 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$", "");
+const schema82 = {"type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"$ref":"#/$defs/percent"},"status":{"type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"type":"string","maxLength":1024},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"exclude":{"type":"array","maxItems":64,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"type":"boolean"}}};
+const pattern53 = new RegExp("^[A-Za-z_]+$", "");
+const pattern56 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$", "");
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3541,7 +3899,7 @@ errors++;
 if(data.port !== undefined){
 let data0 = data.port;
 if((!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))) && (typeof data0 !== "string")){
-const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: schema79.properties.port.type}};
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: schema82.properties.port.type}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3583,7 +3941,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern43.test(data0)){
+if(!pattern45.test(data0)){
 const err9 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
 if(vErrors === null){
 vErrors = [err9];
@@ -3598,7 +3956,7 @@ errors++;
 if(data.errorRate !== undefined){
 let data1 = data.errorRate;
 if(typeof data1 === "string"){
-if(!pattern33.test(data1)){
+if(!pattern35.test(data1)){
 const err10 = {instancePath:instancePath+"/errorRate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err10];
@@ -3623,7 +3981,7 @@ errors++;
 if(data.status !== undefined){
 let data2 = data.status;
 if((!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))) && (typeof data2 !== "string")){
-const err12 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: schema79.properties.status.type}};
+const err12 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: schema82.properties.status.type}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3675,7 +4033,7 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!pattern51.test(data2)){
+if(!pattern53.test(data2)){
 const err17 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_]+$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -3799,7 +4157,7 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(!pattern54.test(data7)){
+if(!pattern56.test(data7)){
 const err27 = {instancePath:instancePath+"/exclude/" + i0,schemaPath:"#/properties/exclude/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}};
 if(vErrors === null){
 vErrors = [err27];
@@ -3925,19 +4283,460 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema84 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}};
-const schema86 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
-const pattern57 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+const schema86 = {"type":"object","required":["names"],"additionalProperties":false,"anyOf":[{"required":["answer"]},{"required":["delay"]}],"dependentRequired":{"jitter":["delay"]},"properties":{"names":{"type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsNamePattern"}},"answer":{"type":["string","array"],"pattern":"^(nxdomain|servfail|refused|timeout)$","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/ipAddress"}},"delay":{"$ref":"#/$defs/duration"},"jitter":{"$ref":"#/$defs/duration"},"rate":{"$ref":"#/$defs/percent"}}};
+const schema87 = {"type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_*-]{1,63})*\\.?$"};
+const schema88 = {"type":"string","minLength":2,"maxLength":45,"pattern":"^[0-9A-Fa-f.:]+$"};
+const pattern57 = new RegExp("^[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_*-]{1,63})*\\.?$", "");
+const pattern58 = new RegExp("^(nxdomain|servfail|refused|timeout)$", "");
+const pattern59 = new RegExp("^[0-9A-Fa-f.:]+$", "");
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate51.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.answer === undefined){
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "answer"}};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.delay === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "delay"}};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.names === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "names"}};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "names") || (key0 === "answer")) || (key0 === "delay")) || (key0 === "jitter")) || (key0 === "rate"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.names !== undefined){
+let data0 = data.names;
+if(Array.isArray(data0)){
+if(data0.length > 64){
+const err5 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/maxItems",keyword:"maxItems",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data0.length < 1){
+const err6 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(typeof data1 !== "string"){
+const err7 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/properties/names/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(typeof data1 === "string"){
+if(data1.length > 254){
+const err8 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsNamePattern/maxLength",keyword:"maxLength",params:{limit: 254}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data1.length < 1){
+const err9 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsNamePattern/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!pattern57.test(data1)){
+const err10 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsNamePattern/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_*-]{1,63})*\\.?$"}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/names/" + i0,schemaPath:"#/$defs/dnsNamePattern/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+let i1 = data0.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data0[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err12 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0}};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.answer !== undefined){
+let data2 = data.answer;
+if((typeof data2 !== "string") && (!(Array.isArray(data2)))){
+const err14 = {instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/type",keyword:"type",params:{type: schema86.properties.answer.type}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(typeof data2 === "string"){
+if(!pattern58.test(data2)){
+const err15 = {instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/pattern",keyword:"pattern",params:{pattern: "^(nxdomain|servfail|refused|timeout)$"}};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(Array.isArray(data2)){
+if(data2.length > 16){
+const err16 = {instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/maxItems",keyword:"maxItems",params:{limit: 16}};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data2.length < 1){
+const err17 = {instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+const len1 = data2.length;
+for(let i2=0; i2<len1; i2++){
+let data3 = data2[i2];
+if(typeof data3 !== "string"){
+const err18 = {instancePath:instancePath+"/answer/" + i2,schemaPath:"#/properties/answer/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(typeof data3 === "string"){
+if(data3.length > 45){
+const err19 = {instancePath:instancePath+"/answer/" + i2,schemaPath:"#/$defs/ipAddress/maxLength",keyword:"maxLength",params:{limit: 45}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data3.length < 2){
+const err20 = {instancePath:instancePath+"/answer/" + i2,schemaPath:"#/$defs/ipAddress/minLength",keyword:"minLength",params:{limit: 2}};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!pattern59.test(data3)){
+const err21 = {instancePath:instancePath+"/answer/" + i2,schemaPath:"#/$defs/ipAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f.:]+$"}};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/answer/" + i2,schemaPath:"#/$defs/ipAddress/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+let i3 = data2.length;
+let j1;
+if(i3 > 1){
+const indices1 = {};
+for(;i3--;){
+let item1 = data2[i3];
+if(typeof item1 !== "string"){
+continue;
+}
+if(typeof indices1[item1] == "number"){
+j1 = indices1[item1];
+const err23 = {instancePath:instancePath+"/answer",schemaPath:"#/properties/answer/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1}};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+break;
+}
+indices1[item1] = i3;
+}
+}
+}
+}
+if(data.delay !== undefined){
+let data4 = data.delay;
+if(typeof data4 === "string"){
+if(!pattern13.test(data4)){
+const err24 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+let data5 = data.jitter;
+if(typeof data5 === "string"){
+if(!pattern13.test(data5)){
+const err26 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"}};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/jitter",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data.rate !== undefined){
+let data6 = data.rate;
+if(typeof data6 === "string"){
+if(!pattern35.test(data6)){
+const err28 = {instancePath:instancePath+"/rate",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/rate",schemaPath:"#/$defs/percent/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.jitter !== undefined){
+if(data.delay === undefined){
+const err30 = {instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "jitter",
+    missingProperty: "delay",
+    depsCount: 1,
+    deps: "delay"}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+validate51.errors = vErrors;
+return errors === 0;
+}
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema93 = {"type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"type":"integer","minimum":1,"maximum":64},"load":{"$ref":"#/$defs/percent"},"allowBeyondLimit":{"type":"boolean"}}},"memory":{"type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"$ref":"#/$defs/size"},"allowBeyondLimit":{"type":"boolean"}}}}};
+const schema95 = {"type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"};
+const pattern65 = new RegExp("^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$", "");
+
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4030,7 +4829,7 @@ errors++;
 if(data0.load !== undefined){
 let data2 = data0.load;
 if(typeof data2 === "string"){
-if(!pattern33.test(data2)){
+if(!pattern35.test(data2)){
 const err7 = {instancePath:instancePath+"/cpu/load",schemaPath:"#/$defs/percent/pattern",keyword:"pattern",params:{pattern: "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}};
 if(vErrors === null){
 vErrors = [err7];
@@ -4104,7 +4903,7 @@ errors++;
 if(data4.size !== undefined){
 let data5 = data4.size;
 if(typeof data5 === "string"){
-if(!pattern57.test(data5)){
+if(!pattern65.test(data5)){
 const err13 = {instancePath:instancePath+"/memory/size",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"}};
 if(vErrors === null){
 vErrors = [err13];
@@ -4161,17 +4960,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema87 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
+const schema96 = {"type":"object","additionalProperties":false,"properties":{"gracePeriod":{"$ref":"#/$defs/duration"}}};
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4227,17 +5026,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern60 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
+const pattern68 = new RegExp("^[A-Za-z0-9_.:@-]{1,15}$", "");
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4308,8 +5107,8 @@ var _valid0 = _errs5 === errors;
 valid0 = valid0 || _valid0;
 const _errs6 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.kill === undefined){
-const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "kill"}};
+if(data.dns === undefined){
+const err4 = {instancePath,schemaPath:"#/anyOf/4/required",keyword:"required",params:{missingProperty: "dns"}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4323,8 +5122,8 @@ var _valid0 = _errs6 === errors;
 valid0 = valid0 || _valid0;
 const _errs7 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.stress === undefined){
-const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "stress"}};
+if(data.kill === undefined){
+const err5 = {instancePath,schemaPath:"#/anyOf/5/required",keyword:"required",params:{missingProperty: "kill"}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4338,8 +5137,8 @@ var _valid0 = _errs7 === errors;
 valid0 = valid0 || _valid0;
 const _errs8 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.podDelete === undefined){
-const err6 = {instancePath,schemaPath:"#/anyOf/6/required",keyword:"required",params:{missingProperty: "podDelete"}};
+if(data.stress === undefined){
+const err6 = {instancePath,schemaPath:"#/anyOf/6/required",keyword:"required",params:{missingProperty: "stress"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4351,13 +5150,28 @@ errors++;
 }
 var _valid0 = _errs8 === errors;
 valid0 = valid0 || _valid0;
-if(!valid0){
-const err7 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+const _errs9 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.podDelete === undefined){
+const err7 = {instancePath,schemaPath:"#/anyOf/7/required",keyword:"required",params:{missingProperty: "podDelete"}};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+}
+var _valid0 = _errs9 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const err8 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -4374,40 +5188,8 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func1.call(schema65.properties, key0))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-if(data.netem !== undefined){
-if(!(validate43(data.netem, {instancePath:instancePath+"/netem",parentData:data,parentDataProperty:"netem",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
-errors = vErrors.length;
-}
-}
-if(data.http !== undefined){
-if(!(validate45(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
-errors = vErrors.length;
-}
-}
-if(data.grpc !== undefined){
-if(!(validate47(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
-errors = vErrors.length;
-}
-}
-if(data.partition !== undefined){
-let data3 = data.partition;
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-for(const key1 in data3){
-const err9 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(!(func1.call(schema68.properties, key0))){
+const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4417,8 +5199,35 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
+if(data.netem !== undefined){
+if(!(validate45(data.netem, {instancePath:instancePath+"/netem",parentData:data,parentDataProperty:"netem",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+errors = vErrors.length;
+}
+}
+if(data.http !== undefined){
+if(!(validate47(data.http, {instancePath:instancePath+"/http",parentData:data,parentDataProperty:"http",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
+if(data.grpc !== undefined){
+if(!(validate49(data.grpc, {instancePath:instancePath+"/grpc",parentData:data,parentDataProperty:"grpc",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+errors = vErrors.length;
+}
+}
+if(data.dns !== undefined){
+if(!(validate51(data.dns, {instancePath:instancePath+"/dns",parentData:data,parentDataProperty:"dns",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+}
+if(data.partition !== undefined){
+let data4 = data.partition;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key1 in data4){
+const err10 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4428,12 +5237,8 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.kill !== undefined){
-let data4 = data.kill;
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-for(const key2 in data4){
-if(!((key2 === "container") || (key2 === "signal"))){
-const err11 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
+else {
+const err11 = {instancePath:instancePath+"/partition",schemaPath:"#/properties/partition/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4443,11 +5248,12 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data4.container !== undefined){
-let data5 = data4.container;
-if(typeof data5 === "string"){
-if(data5.length > 63){
-const err12 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
+if(data.kill !== undefined){
+let data5 = data.kill;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key2 in data5){
+if(!((key2 === "container") || (key2 === "signal"))){
+const err12 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4456,8 +5262,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern4.test(data5)){
-const err13 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
+}
+if(data5.container !== undefined){
+let data6 = data5.container;
+if(typeof data6 === "string"){
+if(data6.length > 63){
+const err13 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/maxLength",keyword:"maxLength",params:{limit: 63}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4466,9 +5276,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-else {
-const err14 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
+if(!pattern4.test(data6)){
+const err14 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4478,10 +5287,8 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data4.signal !== undefined){
-let data6 = data4.signal;
-if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
+else {
+const err15 = {instancePath:instancePath+"/kill/container",schemaPath:"#/$defs/kill/properties/container/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4490,8 +5297,11 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(!((((((((data6 === "SIGKILL") || (data6 === "SIGTERM")) || (data6 === "SIGINT")) || (data6 === "SIGQUIT")) || (data6 === "SIGHUP")) || (data6 === "SIGABRT")) || (data6 === "SIGUSR1")) || (data6 === "SIGUSR2"))){
-const err16 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema83.properties.signal.enum}};
+}
+if(data5.signal !== undefined){
+let data7 = data5.signal;
+if(typeof data7 !== "string"){
+const err16 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4500,10 +5310,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
+if(!((((((((data7 === "SIGKILL") || (data7 === "SIGTERM")) || (data7 === "SIGINT")) || (data7 === "SIGQUIT")) || (data7 === "SIGHUP")) || (data7 === "SIGABRT")) || (data7 === "SIGUSR1")) || (data7 === "SIGUSR2"))){
+const err17 = {instancePath:instancePath+"/kill/signal",schemaPath:"#/$defs/kill/properties/signal/enum",keyword:"enum",params:{allowedValues: schema92.properties.signal.enum}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4513,23 +5321,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.stress !== undefined){
-if(!(validate49(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
-errors = vErrors.length;
 }
-}
-if(data.podDelete !== undefined){
-if(!(validate51(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
-errors = vErrors.length;
-}
-}
-if(data.to !== undefined){
-let data9 = data.to;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-if(Object.keys(data9).length < 1){
-const err18 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
+else {
+const err18 = {instancePath:instancePath+"/kill",schemaPath:"#/$defs/kill/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4538,9 +5332,24 @@ vErrors.push(err18);
 }
 errors++;
 }
-for(const key3 in data9){
-if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
-const err19 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
+}
+if(data.stress !== undefined){
+if(!(validate53(data.stress, {instancePath:instancePath+"/stress",parentData:data,parentDataProperty:"stress",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+errors = vErrors.length;
+}
+}
+if(data.podDelete !== undefined){
+if(!(validate55(data.podDelete, {instancePath:instancePath+"/podDelete",parentData:data,parentDataProperty:"podDelete",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+errors = vErrors.length;
+}
+}
+if(data.to !== undefined){
+let data10 = data.to;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length < 1){
+const err19 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/minProperties",keyword:"minProperties",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4549,12 +5358,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data9.cidr !== undefined){
-let data10 = data9.cidr;
-if(typeof data10 === "string"){
-if(data10.length < 1){
-const err20 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
+for(const key3 in data10){
+if(!(((key3 === "cidr") || (key3 === "port")) || (key3 === "protocol"))){
+const err20 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4564,8 +5370,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
+if(data10.cidr !== undefined){
+let data11 = data10.cidr;
+if(typeof data11 === "string"){
+if(data11.length < 1){
+const err21 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4575,10 +5384,8 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data9.port !== undefined){
-let data11 = data9.port;
-if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (typeof data11 !== "string")){
-const err22 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: schema89.properties.port.type}};
+else {
+const err22 = {instancePath:instancePath+"/to/cidr",schemaPath:"#/$defs/scope/properties/cidr/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4587,9 +5394,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 65535 || isNaN(data11)){
-const err23 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
+}
+if(data10.port !== undefined){
+let data12 = data10.port;
+if((!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))) && (typeof data12 !== "string")){
+const err23 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/type",keyword:"type",params:{type: schema98.properties.port.type}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4598,8 +5407,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(data11 < 1 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 65535 || isNaN(data12)){
+const err24 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4608,10 +5418,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(typeof data11 === "string"){
-if(data11.length > 15){
-const err25 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maxLength",keyword:"maxLength",params:{limit: 15}};
+if(data12 < 1 || isNaN(data12)){
+const err25 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4620,8 +5428,10 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!pattern43.test(data11)){
-const err26 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
+}
+if(typeof data12 === "string"){
+if(data12.length > 15){
+const err26 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/maxLength",keyword:"maxLength",params:{limit: 15}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4630,12 +5440,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-}
-if(data9.protocol !== undefined){
-let data12 = data9.protocol;
-if(typeof data12 !== "string"){
-const err27 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
+if(!pattern45.test(data12)){
+const err27 = {instancePath:instancePath+"/to/port",schemaPath:"#/$defs/scope/properties/port/pattern",keyword:"pattern",params:{pattern: "^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4644,8 +5450,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(!((data12 === "tcp") || (data12 === "udp"))){
-const err28 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema89.properties.protocol.enum}};
+}
+}
+if(data10.protocol !== undefined){
+let data13 = data10.protocol;
+if(typeof data13 !== "string"){
+const err28 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4654,10 +5464,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
+if(!((data13 === "tcp") || (data13 === "udp"))){
+const err29 = {instancePath:instancePath+"/to/protocol",schemaPath:"#/$defs/scope/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema98.properties.protocol.enum}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4667,11 +5475,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.interface !== undefined){
-let data13 = data.interface;
-if(typeof data13 === "string"){
-if(!pattern60.test(data13)){
-const err30 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
+}
+else {
+const err30 = {instancePath:instancePath+"/to",schemaPath:"#/$defs/scope/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4681,8 +5487,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-else {
-const err31 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
+if(data.interface !== undefined){
+let data14 = data.interface;
+if(typeof data14 === "string"){
+if(!pattern68.test(data14)){
+const err31 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.:@-]{1,15}$"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4692,10 +5501,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.netem !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.partition !== undefined){
-const err32 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
+else {
+const err32 = {instancePath:instancePath+"/interface",schemaPath:"#/properties/interface/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4705,11 +5512,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-}
-if(data.http !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.netem !== undefined){
-const err33 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.partition !== undefined){
+const err33 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/netem/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4718,8 +5524,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err34 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.http !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err34 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/http/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4728,8 +5538,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err35 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err35 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/http/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4738,12 +5548,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-}
-if(data.kill !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err36 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err36 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/http/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4752,8 +5558,12 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err37 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.kill !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err37 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/kill/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4762,8 +5572,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err38 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/kill/properties/http/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err38 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/kill/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4772,8 +5582,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data.stress !== undefined){
-const err39 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err39 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/kill/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4782,8 +5592,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(data.podDelete !== undefined){
-const err40 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
+if(data.dns !== undefined){
+const err40 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/kill/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4792,8 +5602,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err41 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.stress !== undefined){
+const err41 = {instancePath:instancePath+"/stress",schemaPath:"#/dependentSchemas/kill/properties/stress/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4802,8 +5612,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err42 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.podDelete !== undefined){
+const err42 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/kill/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4812,8 +5622,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data.grpc !== undefined){
-const err43 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/kill/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err43 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/kill/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4822,12 +5632,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-}
-if(data.stress !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err44 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.interface !== undefined){
+const err44 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/kill/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4836,8 +5642,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err45 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err45 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/kill/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4846,8 +5652,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err46 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/stress/properties/http/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.stress !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err46 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/stress/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4856,8 +5666,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data.podDelete !== undefined){
-const err47 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err47 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/stress/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4866,8 +5676,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err48 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err48 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/stress/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4876,8 +5686,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err49 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.dns !== undefined){
+const err49 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/stress/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4886,8 +5696,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data.grpc !== undefined){
-const err50 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/stress/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(data.podDelete !== undefined){
+const err50 = {instancePath:instancePath+"/podDelete",schemaPath:"#/dependentSchemas/stress/properties/podDelete/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4896,12 +5706,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-}
-if(data.podDelete !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err51 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err51 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/stress/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4910,8 +5716,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err52 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.interface !== undefined){
+const err52 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/stress/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4920,8 +5726,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err53 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/podDelete/properties/http/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err53 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/stress/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4930,8 +5736,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err54 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
+}
+}
+if(data.podDelete !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err54 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/podDelete/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4940,8 +5750,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data.interface !== undefined){
-const err55 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
+if(data.partition !== undefined){
+const err55 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/podDelete/properties/partition/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4950,8 +5760,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data.grpc !== undefined){
-const err56 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/podDelete/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(data.http !== undefined){
+const err56 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/podDelete/properties/http/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4960,12 +5770,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-}
-if(data.grpc !== undefined){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.netem !== undefined){
-const err57 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/grpc/properties/netem/false schema",keyword:"false schema",params:{}};
+if(data.dns !== undefined){
+const err57 = {instancePath:instancePath+"/dns",schemaPath:"#/dependentSchemas/podDelete/properties/dns/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4974,8 +5780,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data.partition !== undefined){
-const err58 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/grpc/properties/partition/false schema",keyword:"false schema",params:{}};
+if(data.to !== undefined){
+const err58 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/podDelete/properties/to/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4984,8 +5790,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data.http !== undefined){
-const err59 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/grpc/properties/http/false schema",keyword:"false schema",params:{}};
+if(data.interface !== undefined){
+const err59 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/podDelete/properties/interface/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4994,8 +5800,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data.to !== undefined){
-const err60 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/grpc/properties/to/false schema",keyword:"false schema",params:{}};
+if(data.grpc !== undefined){
+const err60 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/podDelete/properties/grpc/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -5006,9 +5812,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.dns !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err61 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/dns/properties/netem/false schema",keyword:"false schema",params:{}};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5017,18 +5824,125 @@ vErrors.push(err61);
 }
 errors++;
 }
-validate42.errors = vErrors;
+if(data.partition !== undefined){
+const err62 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/dns/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if(data.http !== undefined){
+const err63 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/dns/properties/http/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err64 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/dns/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if(data.interface !== undefined){
+const err65 = {instancePath:instancePath+"/interface",schemaPath:"#/dependentSchemas/dns/properties/interface/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(data.grpc !== undefined){
+const err66 = {instancePath:instancePath+"/grpc",schemaPath:"#/dependentSchemas/dns/properties/grpc/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+if(data.grpc !== undefined){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.netem !== undefined){
+const err67 = {instancePath:instancePath+"/netem",schemaPath:"#/dependentSchemas/grpc/properties/netem/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+if(data.partition !== undefined){
+const err68 = {instancePath:instancePath+"/partition",schemaPath:"#/dependentSchemas/grpc/properties/partition/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data.http !== undefined){
+const err69 = {instancePath:instancePath+"/http",schemaPath:"#/dependentSchemas/grpc/properties/http/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if(data.to !== undefined){
+const err70 = {instancePath:instancePath+"/to",schemaPath:"#/dependentSchemas/grpc/properties/to/false schema",keyword:"false schema",params:{}};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema91 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
-const pattern63 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
+const schema100 = {"type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"$ref":"#/$defs/duration"}}};
+const pattern71 = new RegExp("^[a-z][A-Za-z0-9_]*$", "");
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5084,15 +5998,15 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate36(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate36.errors : vErrors.concat(validate36.errors);
+if(!(validate38(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
 errors = vErrors.length;
 }
 }
 if(data.save !== undefined){
 let data2 = data.save;
 if(typeof data2 === "string"){
-if(!pattern63.test(data2)){
+if(!pattern71.test(data2)){
 const err4 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err4];
@@ -5150,18 +6064,18 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema97 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
-const schema98 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
+const schema106 = {"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}};
+const schema107 = {"anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"$ref":"#/$defs/operand"},"above":{"$ref":"#/$defs/operand"},"atMost":{"$ref":"#/$defs/operand"},"atLeast":{"$ref":"#/$defs/operand"},"equals":{"$ref":"#/$defs/operand"},"within":{"type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]};
 
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate58.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5172,7 +6086,7 @@ const _errs0 = errors;
 let valid0 = false;
 const _errs1 = errors;
 if((!((typeof data == "number") && (isFinite(data)))) && (typeof data !== "string")){
-const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err0 = {instancePath,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5220,7 +6134,7 @@ errors++;
 if(data.below !== undefined){
 let data0 = data.below;
 if((!((typeof data0 == "number") && (isFinite(data0)))) && (typeof data0 !== "string")){
-const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err4 = {instancePath:instancePath+"/below",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5233,7 +6147,7 @@ errors++;
 if(data.above !== undefined){
 let data1 = data.above;
 if((!((typeof data1 == "number") && (isFinite(data1)))) && (typeof data1 !== "string")){
-const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err5 = {instancePath:instancePath+"/above",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5246,7 +6160,7 @@ errors++;
 if(data.atMost !== undefined){
 let data2 = data.atMost;
 if((!((typeof data2 == "number") && (isFinite(data2)))) && (typeof data2 !== "string")){
-const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err6 = {instancePath:instancePath+"/atMost",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5259,7 +6173,7 @@ errors++;
 if(data.atLeast !== undefined){
 let data3 = data.atLeast;
 if((!((typeof data3 == "number") && (isFinite(data3)))) && (typeof data3 !== "string")){
-const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err7 = {instancePath:instancePath+"/atLeast",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5272,7 +6186,7 @@ errors++;
 if(data.equals !== undefined){
 let data4 = data.equals;
 if((!((typeof data4 == "number") && (isFinite(data4)))) && (typeof data4 !== "string")){
-const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err8 = {instancePath:instancePath+"/equals",schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5309,7 +6223,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if((!((typeof data6 == "number") && (isFinite(data6)))) && (typeof data6 !== "string")){
-const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema55.type}};
+const err11 = {instancePath:instancePath+"/within/" + i0,schemaPath:"#/$defs/operand/type",keyword:"type",params:{type: schema58.type}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5368,17 +6282,17 @@ vErrors = null;
 }
 }
 }
-validate58.errors = vErrors;
+validate62.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate58.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate62.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5399,7 +6313,7 @@ errors++;
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern32.test(key0)){
+if(!pattern34.test(key0)){
 const err1 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},propertyName:key0};
 if(vErrors === null){
 vErrors = [err1];
@@ -5423,8 +6337,8 @@ errors++;
 }
 }
 for(const key1 in data){
-if(!(validate58(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
+if(!(validate62(data[key1], {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data,parentDataProperty:key1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
@@ -5439,16 +6353,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5635,8 +6549,8 @@ errors++;
 }
 }
 if(data.fault !== undefined){
-if(!(validate42(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+if(!(validate44(data.fault, {instancePath:instancePath+"/fault",parentData:data,parentDataProperty:"fault",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
 errors = vErrors.length;
 }
 }
@@ -5670,8 +6584,8 @@ let data3 = data.during;
 if(Array.isArray(data3)){
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate54(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate58(data3[i0], {instancePath:instancePath+"/during/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
 }
 }
@@ -5715,7 +6629,7 @@ errors++;
 if(data.save !== undefined){
 let data6 = data.save;
 if(typeof data6 === "string"){
-if(!pattern63.test(data6)){
+if(!pattern71.test(data6)){
 const err17 = {instancePath:instancePath+"/save",schemaPath:"#/$defs/save/pattern",keyword:"pattern",params:{pattern: "^[a-z][A-Za-z0-9_]*$"}};
 if(vErrors === null){
 vErrors = [err17];
@@ -5738,8 +6652,8 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate57(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate61(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
 }
 }
@@ -5881,10 +6795,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate41.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7109,8 +8023,8 @@ let data37 = data.steadyState;
 if(Array.isArray(data37)){
 const len3 = data37.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate35(data37[i4], {instancePath:instancePath+"/steadyState/" + i4,parentData:data37,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate37(data37[i4], {instancePath:instancePath+"/steadyState/" + i4,parentData:data37,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
 errors = vErrors.length;
 }
 }
@@ -7141,8 +8055,8 @@ errors++;
 }
 const len4 = data39.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate41(data39[i5], {instancePath:instancePath+"/steps/" + i5,parentData:data39,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+if(!(validate43(data39[i5], {instancePath:instancePath+"/steps/" + i5,parentData:data39,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
 errors = vErrors.length;
 }
 }
@@ -7175,4 +8089,4 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 /** schemas/scenario.schema.json as data, for hints (allowed keys, descriptions). */
-export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector (`selector`, `matchExpressions`, or both), a list of pod names, a Service (its selector's pods) or a workload (its spec.selector's pods) — exactly one of these — a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. With `matchExpressions`, a pod must satisfy both. Give a selector, `pods`, `service` or `workload`, one of them.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"description":"Label selector requirements, as Kubernetes' matchExpressions: each `{key, operator, values}`, all of them must hold (and `selector`'s labels, when given). `In`: the label is one of `values`; `NotIn`: the label is absent or none of `values`; `Exists` / `DoesNotExist`: the label is there / is not (no `values`).","type":"array","minItems":1,"items":{"description":"One requirement.","type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"The label key.","type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"description":"`In`, `NotIn`, `Exists` or `DoesNotExist`.","type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"description":"The values `In` and `NotIn` compare with (at least one); none for `Exists` and `DoesNotExist`.","type":"array","items":{"description":"A label value.","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"description":"Pod names. Give a selector, `pods`, `service` or `workload`, one of them.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"description":"A Service's name: the pods its selector picks (a Service without a selector is refused). A fault's `port` may then be one of the Service's ports, by number or by name: each pod gets the port it serves it on (its `targetPort`, a named one looked up in the pod's containers). The plan says how the Service was resolved.","type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"description":"A workload as kubectl names it, `KIND/NAME`: `deployment/web`, `statefulset/db`, `daemonset/agent` or `replicaset/web-5d8f`; the pods its spec.selector picks. The plan says how it was resolved.","type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `grpc` (unary gRPC calls or health checks from a chaos-tools pod), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab`, `http` or `grpc` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"k8s":false,"prometheus":false,"cmd":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"grpcProbe":{"description":"Unary gRPC calls from a chaos-tools pod (its grpc-load client), over h2c, `concurrency` in flight on one connection: a method by its full name with a JSON body, the message types learnt from the server's reflection service; or the standard health check (`grpc.health.v1.Health/Check`). Every call's status and time is recorded. Metrics: calls, errors, errorRatio (a percentage: calls not ended OK, and health checks not answered SERVING), status.OK, status.CANCELLED, status.UNKNOWN, status.INVALID_ARGUMENT, status.DEADLINE_EXCEEDED, status.NOT_FOUND, status.ALREADY_EXISTS, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED, status.FAILED_PRECONDITION, status.ABORTED, status.OUT_OF_RANGE, status.UNIMPLEMENTED, status.INTERNAL, status.UNAVAILABLE, status.DATA_LOSS, status.UNAUTHENTICATED (counts), serving (health checks answered SERVING), latency.min/mean/p50/p90/p95/p99/max (durations, of the calls ended OK).","type":"object","required":["address"],"additionalProperties":false,"anyOf":[{"required":["method"]},{"required":["health"]}],"dependentSchemas":{"health":{"properties":{"method":false,"body":false}}},"properties":{"address":{"description":"The server, `HOST:PORT` (plain HTTP/2, h2c; `[IPv6]:PORT`). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`.","type":"string","minLength":1},"method":{"description":"The method to call, by its full name: `package.Service/Method`, e.g. `helloworld.Greeter/SayHello`. Its request and reply types are asked of the server's reflection service (grpc.reflection.v1); a method the server does not describe is called with an empty message when `body` is empty (and answered UNIMPLEMENTED, most likely, which is counted).","$ref":"#/$defs/grpcMethod"},"body":{"description":"The request message as JSON (protojson: the proto's field names or their lowerCamelCase), e.g. `{ name: chaos }`. Default `{}`: the message's defaults.","type":"object","additionalProperties":{"description":"A field of the request message: its JSON value (a nested message is a mapping)."}},"health":{"description":"Instead of `method`: the standard health check, `true` for the server as a whole or the name of a service (e.g. `helloworld.Greeter`). A check answered NOT_SERVING (or anything but SERVING) is an error.","type":["boolean","string"],"minLength":1,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$"},"requests":{"description":"Calls per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Calls in flight at once; at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Each call's deadline: a call not ended by then counts as DEADLINE_EXCEEDED (an error). Default 5s, at most 60s.","$ref":"#/$defs/duration"}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; http: requests, faulted, errors, errors.rate, relayed; grpc: calls, faulted, errors, errors.rate, delayed, relayed, excluded, streamsReset, passedThrough; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `grpc` (gRPC faults on a port the pod serves, by the same proxy speaking h2c), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"partition":{"description":"Drop every packet, both directions (an nftables table of the fault's own, whose lease the kernel ends; iptables chains where the node's kernel has no nf_tables), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL to an init, through ptrace; KILL for kill(2)), delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (an nftables table of the fault's own redirects its incoming connections, in the pod only; iptables nat where the node's kernel has no nf_tables) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`web`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"description":"gRPC faults on a port the pod serves, by the agent's proxy (as `http`: an nftables table of the fault's own redirects the port's incoming connections to it, in the pod only, and the connections and streams opened before are reset so that clients come back through it). On an h2c connection (HTTP/2 without TLS, as gRPC runs in a cluster) each gRPC call the fault covers, unary or streaming, is faulted at its start: it waits `delay` (± `jitter`), and `errorRate` of the calls are answered with the gRPC status `status` (and `message`) without reaching the application. The health service `grpc.health.v1.Health` passes untouched unless `faultHealth` is true, so that the kubelet's gRPC probes do not restart the pod. gRPC over TLS passes through untouched, byte for byte (the run warns that the fault faulted nothing). At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves gRPC on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`grpc`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"description":"Share of the calls the fault covers answered with `status` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"status":{"description":"gRPC status of the injected errors: its name, in any case (`UNAVAILABLE`, `deadline_exceeded`), or its number, 1 to 16 (CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED); OK is not a fault. Default UNAVAILABLE (14). Needs `errorRate`.","type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"description":"grpc-message of the injected errors. Default empty. Needs `errorRate`.","type":"string","maxLength":1024},"delay":{"description":"Added before each call the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"exclude":{"description":"Calls that pass untouched (no delay, no error): a whole service by its full name (`helloworld.Greeter`) or one method (`helloworld.Greeter/SayHello`), as the call's path `/helloworld.Greeter/SayHello` names them.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"`package.Service` or `package.Service/Method`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"description":"Fault the health service `grpc.health.v1.Health` too. Default false: its calls pass untouched, because the kubelet's gRPC liveness and readiness probes call it, and failing them restarts the container or takes the pod out of its Service.","type":"boolean"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services). With `target.service`, one of the Service's ports, by number or by name, is mapped to the pods' targetPort.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"},"grpcMethod":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*/[A-Za-z_][A-Za-z0-9_]*$"}}};
+export const scenarioSchema = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/scenario.schema.json","title":"chaos-run scenario","description":"A chaos experiment: which pods to hit, what healthy means, and a timeline of faults and probes. Run it with `chaos-run FILE`, check it with `chaos-run validate FILE`, preview it with `chaos-run plan FILE --offline`.","type":"object","required":["apiVersion","kind","metadata","target","steps"],"additionalProperties":false,"properties":{"apiVersion":{"description":"Version of the scenario language. Always `chaos-run/v1`.","const":"chaos-run/v1"},"kind":{"description":"Kind of document. Always `Scenario`.","const":"Scenario"},"metadata":{"$ref":"#/$defs/metadata"},"target":{"$ref":"#/$defs/target"},"agent":{"$ref":"#/$defs/agent"},"probes":{"description":"Named, reusable measurements. Steps, `during` lists and `steadyState` refer to them by name.","type":"object","propertyNames":{"$ref":"#/$defs/identifier"},"additionalProperties":{"$ref":"#/$defs/probe"}},"steadyState":{"description":"Checks of what healthy means, run before the first step and again after the last one. They cannot refer to saved results: nothing is saved before they first run.","type":"array","items":{"$ref":"#/$defs/check"}},"steps":{"description":"The timeline, run in order: fault steps (a fault held for a duration, with probes during it), probe steps (a measurement, optionally saved for later comparisons) and wait steps.","type":"array","minItems":1,"items":{"$ref":"#/$defs/step"}}},"$defs":{"metadata":{"description":"Name and description of the scenario.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Name of the scenario: lower-case letters, digits and '-', at most 63 characters (a DNS label). It names the run, its agents and its report.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"description":{"description":"One sentence saying what the scenario shows; printed in the plan and the report.","type":"string"}}},"target":{"description":"Which pods get the agent and the faults: a label selector (`selector`, `matchExpressions`, or both), a list of pod names, a Service (its selector's pods) or a workload (its spec.selector's pods) — exactly one of these — a mode choosing among the matching pods, a seed for that choice, and the maxPods blast-radius guard.","type":"object","required":["mode"],"additionalProperties":false,"anyOf":[{"required":["selector"]},{"required":["matchExpressions"]},{"required":["pods"]},{"required":["service"]},{"required":["workload"]}],"dependentSchemas":{"selector":{"properties":{"pods":false,"service":false,"workload":false}},"matchExpressions":{"properties":{"pods":false,"service":false,"workload":false}},"pods":{"properties":{"service":false,"workload":false}},"service":{"properties":{"workload":false}}},"properties":{"namespace":{"description":"Namespace of the pods. Default: `--namespace`, else the kubeconfig context's namespace, else `default`.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"selector":{"description":"Label selector (matchLabels): a pod matches when it has every label listed here with the same value. With `matchExpressions`, a pod must satisfy both. Give a selector, `pods`, `service` or `workload`, one of them.","type":"object","minProperties":1,"propertyNames":{"maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"additionalProperties":{"description":"Label value (a string: quote numbers and booleans).","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}},"matchExpressions":{"description":"Label selector requirements, as Kubernetes' matchExpressions: each `{key, operator, values}`, all of them must hold (and `selector`'s labels, when given). `In`: the label is one of `values`; `NotIn`: the label is absent or none of `values`; `Exists` / `DoesNotExist`: the label is there / is not (no `values`).","type":"array","minItems":1,"items":{"description":"One requirement.","type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"The label key.","type":"string","maxLength":317,"pattern":"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"},"operator":{"description":"`In`, `NotIn`, `Exists` or `DoesNotExist`.","type":"string","enum":["In","NotIn","Exists","DoesNotExist"]},"values":{"description":"The values `In` and `NotIn` compare with (at least one); none for `Exists` and `DoesNotExist`.","type":"array","items":{"description":"A label value.","type":"string","maxLength":63,"pattern":"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"}}}}},"pods":{"description":"Pod names. Give a selector, `pods`, `service` or `workload`, one of them.","type":"array","minItems":1,"uniqueItems":true,"items":{"description":"A pod name.","type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"service":{"description":"A Service's name: the pods its selector picks (a Service without a selector is refused). A fault's `port` may then be one of the Service's ports, by number or by name: each pod gets the port it serves it on (its `targetPort`, a named one looked up in the pod's containers). The plan says how the Service was resolved.","type":"string","maxLength":63,"pattern":"^[a-z]([-a-z0-9]*[a-z0-9])?$"},"workload":{"description":"A workload as kubectl names it, `KIND/NAME`: `deployment/web`, `statefulset/db`, `daemonset/agent` or `replicaset/web-5d8f`; the pods its spec.selector picks. The plan says how it was resolved.","type":"string","maxLength":300,"pattern":"^(deployment|statefulset|daemonset|replicaset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"mode":{"description":"How many of the matching pods are hit: `all`, `one` (chosen with the seed), `{count: N}` or `{percent: P}` (N or P% of them, rounded up, chosen with the seed). A mode that asks for more pods than match is refused, never clamped.","anyOf":[{"type":"string","enum":["all","one"]},{"type":"object","required":["count"],"additionalProperties":false,"properties":{"count":{"description":"Number of pods to hit, chosen with the seed among the matching pods sorted by name.","type":"integer","minimum":1}}},{"type":"object","required":["percent"],"additionalProperties":false,"properties":{"percent":{"description":"Percentage of the matching pods to hit (a number, 1 to 100), rounded up to a whole pod, chosen with the seed.","type":"number","exclusiveMinimum":0,"maximum":100}}}]},"seed":{"description":"Seed of the random choice made by `one`, `{count}` and `{percent}`: the same seed and the same pods give the same choice. `--seed` overrides it; default 1.","type":"integer","minimum":0,"maximum":4294967295},"maxPods":{"description":"Blast-radius guard: the run refuses to start when the mode would hit more pods than this.","type":"integer","minimum":1},"allowSystemNamespaces":{"description":"Opt-in to target pods in kube-system, kube-public or kube-node-lease, which chaos-run otherwise refuses (the cluster's own components live there). `chaos-run plan` shows the opt-in in red. Default false. Pods with hostNetwork are refused whatever this says.","type":"boolean"}}},"agent":{"description":"The chaos agent, added to each target pod as an ephemeral container.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Agent image. Default `docker.io/library/chaos-agent:latest` (fully qualified: a short name is resolved by each node's runtime, possibly from another registry); `--agent-image` overrides it.","type":"string","minLength":1},"ttl":{"description":"The agent reverts every fault and exits by itself after this long, whatever happens to the runner. Default 10m.","$ref":"#/$defs/duration"},"lease":{"description":"How long the agent waits without a renewal from the runner before it reverts by itself (the runner renews it while alive). Default 15s.","$ref":"#/$defs/duration"},"pullPolicy":{"description":"imagePullPolicy of the agent container (and of the chaos-tools pod): `IfNotPresent` (default: an image loaded into the nodes, e.g. with `kind load docker-image`, is used as it is), `Always` or `Never`. Set explicitly, never left to Kubernetes' default (Always for a `:latest` tag). `--pull-policy` overrides it.","type":"string","enum":["Always","IfNotPresent","Never"]}}},"probe":{"description":"A measurement with named outputs (metrics). Exactly one probe kind key: `ab` (ApacheBench in a chaos-tools pod), `http` (requests from a chaos-tools pod, each one's status and time), `grpc` (unary gRPC calls or health checks from a chaos-tools pod), `dns` (name lookups from inside a target pod, through its agent), `k8s` (a field or condition of API objects), `prometheus` (an instant PromQL query) or `cmd` (a command in a pod's container).","type":"object","additionalProperties":false,"anyOf":[{"required":["ab"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["k8s"]},{"required":["prometheus"]},{"required":["cmd"]}],"properties":{"ab":{"$ref":"#/$defs/abProbe"},"http":{"$ref":"#/$defs/httpProbe"},"grpc":{"$ref":"#/$defs/grpcProbe"},"dns":{"$ref":"#/$defs/dnsProbe"},"k8s":{"$ref":"#/$defs/k8sProbe"},"prometheus":{"$ref":"#/$defs/prometheusProbe"},"cmd":{"$ref":"#/$defs/cmdProbe"},"tools":{"description":"The chaos-tools pod an `ab`, `http` or `grpc` probe runs in.","type":"object","additionalProperties":false,"properties":{"image":{"description":"Image of the tools pod. Default `docker.io/library/chaos-tools:latest`.","type":"string","minLength":1}}}},"dependentSchemas":{"ab":{"properties":{"http":false,"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"http":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false,"grpc":false}},"grpc":{"properties":{"dns":false,"k8s":false,"prometheus":false,"cmd":false}},"dns":{"properties":{"k8s":false,"prometheus":false,"cmd":false,"tools":false}},"k8s":{"properties":{"prometheus":false,"cmd":false}},"prometheus":{"properties":{"cmd":false}}}},"abProbe":{"description":"ApacheBench (`ab`) run in a chaos-tools pod. Metrics: latency.mean, latency.min, latency.max, latency.p50/p66/p75/p80/p90/p95/p98/p99 (durations), failedRequests, non2xxResponses, completeRequests, requestsPerSecond (numbers).","type":"object","required":["url","requests","concurrency"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (a target pod's IP and name) and `{{ env.NAME }}` (an environment variable of the runner); nothing else in `{{ }}`.","type":"string","minLength":1},"requests":{"description":"Number of requests (`ab -n`).","type":"integer","minimum":1,"maximum":1000000},"concurrency":{"description":"Requests in flight at once (`ab -c`); at most `requests`.","type":"integer","minimum":1,"maximum":1000},"keepAlive":{"description":"Reuse connections (`ab -k`). Default true: without it each request opens a new TCP connection and a delay fault is paid twice (SYN and request).","type":"boolean"},"timeout":{"description":"Per-request timeout (`ab -s`, whole seconds, rounded up). Default 10s. ab stops at the first request that times out; chaos-run then counts every request of the run as failed (kind: timeout).","$ref":"#/$defs/duration"}}},"httpProbe":{"description":"HTTP requests sent with curl from a chaos-tools pod (the cluster's own vantage point), each request's status and time recorded. Metrics: requests, responses, errors, errorRatio (a percentage: timeouts, refused connections and statuses not in expectStatus are errors), timeouts, refused, status.2xx (and 1xx, 3xx, 4xx, 5xx), status.NNN (one code, e.g. status.503), latency.min/mean/p50/p90/p95/p99/max (durations, of the answered requests).","type":"object","required":["url"],"additionalProperties":false,"properties":{"url":{"description":"URL to request (http or https). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`, anywhere: host, port, path, query.","type":"string","minLength":1},"method":{"description":"HTTP method. Default GET.","type":"string","enum":["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"]},"headers":{"description":"Request headers, name: value. A value may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}` (a token: `Bearer {{ env.API_TOKEN }}`; its value is never shown or written, its template is).","type":"object","propertyNames":{"pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},"additionalProperties":{"type":"string","pattern":"^[^\\r\\n]*$"}},"body":{"description":"Request body, sent as it is (give the Content-Type in `headers`). It may use `{{ target.ip }}`, `{{ target.name }}` and `{{ env.NAME }}`.","type":"string"},"requests":{"description":"Requests per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Requests in flight at once (curl --parallel-max); at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Per-request timeout: a request without a complete answer by then counts as a timeout (an error). Default 5s.","$ref":"#/$defs/duration"},"expectStatus":{"description":"The statuses that count as success; any other status is an error. Default: every 2xx and 3xx.","type":"array","minItems":1,"uniqueItems":true,"items":{"type":"integer","minimum":100,"maximum":599}}}},"grpcProbe":{"description":"Unary gRPC calls from a chaos-tools pod (its grpc-load client), over h2c, `concurrency` in flight on one connection: a method by its full name with a JSON body, the message types learnt from the server's reflection service; or the standard health check (`grpc.health.v1.Health/Check`). Every call's status and time is recorded. Metrics: calls, errors, errorRatio (a percentage: calls not ended OK, and health checks not answered SERVING), status.OK, status.CANCELLED, status.UNKNOWN, status.INVALID_ARGUMENT, status.DEADLINE_EXCEEDED, status.NOT_FOUND, status.ALREADY_EXISTS, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED, status.FAILED_PRECONDITION, status.ABORTED, status.OUT_OF_RANGE, status.UNIMPLEMENTED, status.INTERNAL, status.UNAVAILABLE, status.DATA_LOSS, status.UNAUTHENTICATED (counts), serving (health checks answered SERVING), latency.min/mean/p50/p90/p95/p99/max (durations, of the calls ended OK).","type":"object","required":["address"],"additionalProperties":false,"anyOf":[{"required":["method"]},{"required":["health"]}],"dependentSchemas":{"health":{"properties":{"method":false,"body":false}}},"properties":{"address":{"description":"The server, `HOST:PORT` (plain HTTP/2, h2c; `[IPv6]:PORT`). It may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`.","type":"string","minLength":1},"method":{"description":"The method to call, by its full name: `package.Service/Method`, e.g. `helloworld.Greeter/SayHello`. Its request and reply types are asked of the server's reflection service (grpc.reflection.v1); a method the server does not describe is called with an empty message when `body` is empty (and answered UNIMPLEMENTED, most likely, which is counted).","$ref":"#/$defs/grpcMethod"},"body":{"description":"The request message as JSON (protojson: the proto's field names or their lowerCamelCase), e.g. `{ name: chaos }`. Default `{}`: the message's defaults.","type":"object","additionalProperties":{"description":"A field of the request message: its JSON value (a nested message is a mapping)."}},"health":{"description":"Instead of `method`: the standard health check, `true` for the server as a whole or the name of a service (e.g. `helloworld.Greeter`). A check answered NOT_SERVING (or anything but SERVING) is an error.","type":["boolean","string"],"minLength":1,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$"},"requests":{"description":"Calls per run of the probe. Default 10.","type":"integer","minimum":1,"maximum":10000},"concurrency":{"description":"Calls in flight at once; at most `requests`. Default 1.","type":"integer","minimum":1,"maximum":100},"timeout":{"description":"Each call's deadline: a call not ended by then counts as DEADLINE_EXCEEDED (an error). Default 5s, at most 60s.","$ref":"#/$defs/duration"}}},"dnsProbe":{"description":"DNS lookups from inside each target pod's network namespace, made by the pod's chaos agent (added to the pod for the run, as for a network fault, when it has none) as the application's resolver makes them: with the target container's resolv.conf (its nameservers in order, its search list and ndots). A DNS fault the pod holds applies to them as to the application's queries. Runs once per target pod. Metrics: queries, answered (NOERROR with an address), empty (NOERROR without one), errors (every query not answered with an address: an error rcode, an empty answer, a timeout), errorRatio (errors / queries, a percentage), timeouts, unsent (not made within the request's 60 s), rcode.NOERROR, rcode.NXDOMAIN, rcode.SERVFAIL, rcode.REFUSED (and any other rcode by name), latency.min/mean/p50/p90/p99/max (durations, of the queries that got an answer, any rcode).","type":"object","required":["names"],"additionalProperties":false,"properties":{"names":{"description":"The names to resolve, each `count` times, in turn, as the application would: a name with fewer dots than the pod's ndots (5 in Kubernetes) goes through the search list first (`web` → `web.NAMESPACE.svc.cluster.local` …); a final dot makes it absolute.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsName"}},"count":{"description":"Queries per name. Default 10.","type":"integer","minimum":1,"maximum":1000},"type":{"description":"The record type asked for: `A` (default) or `AAAA`.","type":"string","enum":["A","AAAA"]},"tcp":{"description":"Ask over TCP instead of UDP. Default false.","type":"boolean"},"timeout":{"description":"How long one query waits for its answer before the next nameserver is tried (and, at the last, it counts as a timeout). Default `2s`, at most `30s`.","$ref":"#/$defs/duration"}}},"k8sProbe":{"description":"Reads API objects: one by `name` or several by `selector`, and a `field` (a JSONPath such as `.status.availableReplicas`) or a `condition` (e.g. Ready). Metrics: objects (found), value (the field; by selector, summed), conditionTrue (objects whose condition is True). A missing object is measured (objects 0, no value), not an error.","type":"object","required":["kind"],"additionalProperties":false,"anyOf":[{"required":["name"]},{"required":["selector"]}],"dependentSchemas":{"name":{"properties":{"selector":false}}},"properties":{"kind":{"description":"Kind of the object: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Service, Node, … (`apiVersion` needed for kinds outside core, apps and batch).","type":"string","pattern":"^[A-Z][A-Za-z0-9]*$"},"apiVersion":{"description":"API group/version, e.g. `apps/v1`. Default: the usual one of `kind`.","type":"string","pattern":"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$"},"namespace":{"description":"Namespace of the object. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"description":"Name of one object. It may use `{{ target.name }}` (then the probe runs once per target pod). Give `name` or `selector`.","type":"string","minLength":1},"selector":{"description":"Label selector (matchLabels) of several objects. Give `name` or `selector`.","type":"object","minProperties":1,"additionalProperties":{"type":"string"}},"field":{"description":"A JSONPath into the object whose value is the metric `value`: `.status.availableReplicas`, `.status.containerStatuses[0].restartCount`, `.status.containerStatuses[?(@.name==\"web\")].restartCount`. Numbers are taken as they are, true/false as 1/0, several matches are summed.","type":"string","minLength":1},"condition":{"description":"A condition type of the object's `.status.conditions` (e.g. Ready, Available): conditionTrue counts the objects where it is True.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9]*$"}}},"prometheusProbe":{"description":"An instant PromQL query against a Prometheus server's HTTP API, made by the runner. Metrics: value (of the one series or scalar the query returns, in the declared `unit`), series (how many it returned). A query error or an unreachable server stops the probe with the server's message.","type":"object","required":["url","query"],"additionalProperties":false,"properties":{"url":{"description":"Base URL of Prometheus, e.g. `http://127.0.0.1:9090` (the runner queries `URL/api/v1/query`). It may use `{{ env.NAME }}` (and `{{ target.ip }}`, `{{ target.name }}`: then the probe runs once per target pod).","type":"string","minLength":1},"query":{"description":"The PromQL expression, evaluated at the moment the probe runs. It must return one series (or a scalar): aggregate with sum(), max(), … . It may use `{{ target.name }}` (then the probe runs once per target pod: `{pod=\"{{ target.name }}\"}`), `{{ target.ip }}` and `{{ env.NAME }}`.","type":"string","minLength":1},"unit":{"description":"What the value is: `number` (default), `seconds` or `milliseconds` (a duration: compare it with 50ms), `ratio` (0..1, compare it with 5%) or `percent` (0..100, shown and compared as a percentage).","type":"string","enum":["number","seconds","milliseconds","ratio","percent"]},"timeout":{"description":"How long the query may take. Default 10s.","$ref":"#/$defs/duration"}}},"cmdProbe":{"description":"A command run in a pod's container (argv, no shell). Metrics: exitCode, succeeded (1 when it exited 0 and its stdout matched `stdout`, if given), stdoutMatched, timedOut, duration.","type":"object","required":["pod","argv"],"additionalProperties":false,"properties":{"pod":{"description":"The pod to run it in. It may use `{{ target.name }}` (then the probe runs once per target pod).","type":"string","minLength":1},"container":{"description":"The container. Default: the pod's first container.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"namespace":{"description":"Namespace of the pod. Default: the target's namespace.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"argv":{"description":"The command and its arguments (no shell: write [sh, -c, …] yourself if you need one). An argument may use `{{ target.ip }}`, `{{ target.name }}` (then the probe runs once per target pod) and `{{ env.NAME }}`; any other `{{ … }}` (a Go template for kubectl) is passed as written.","type":"array","minItems":1,"items":{"type":"string"}},"stdout":{"description":"A regular expression (JavaScript syntax) its standard output must match for the command to count as succeeded.","type":"string","minLength":1},"timeout":{"description":"How long it may run. Default 10s.","$ref":"#/$defs/duration"}}},"check":{"description":"A probe run and what its metrics must satisfy; with `every`, sampled through the whole run.","type":"object","required":["probe","expect"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"duringProbe":{"description":"A probe run while the fault is active, optionally with expectations and saved under a name; with `every`, sampled through the fault's duration.","type":"object","required":["probe"],"additionalProperties":false,"properties":{"probe":{"description":"Name of a probe declared under `probes`.","$ref":"#/$defs/identifier"},"expect":{"$ref":"#/$defs/seriesExpect"},"save":{"$ref":"#/$defs/save"},"every":{"description":"Run the probe continuously, one sample per interval (e.g. `2s`), so it yields a time series: in a fault step's `during`, from the fault's start to the end of its duration; in `steadyState`, through the whole run (checked as usual before the first step and after the last, and sampled in between). Expectations then judge every sample (or a share of them: `samples`), or an aggregate of the series: METRIC.min, .max, .mean, .median, .last (`errorRatio.max`).","$ref":"#/$defs/duration"}}},"step":{"description":"One step of the timeline: exactly one of `fault` (with `duration`, optionally `during`), `probe` (optionally `save` and `expect`) or `wait`.","type":"object","required":["name"],"additionalProperties":false,"anyOf":[{"required":["fault"]},{"required":["probe"]},{"required":["wait"]}],"if":{"required":["fault"]},"then":{"required":["duration"]},"dependentRequired":{"duration":["fault"],"during":["fault"]},"dependentSchemas":{"fault":{"properties":{"probe":false,"wait":false,"save":false}},"probe":{"properties":{"wait":false}},"wait":{"properties":{"save":false,"expect":false}}},"properties":{"name":{"description":"Name of the step, shown in the plan, the progress view and the report.","type":"string","minLength":1,"maxLength":100},"fault":{"$ref":"#/$defs/fault"},"duration":{"description":"How long the fault is held before it is reverted (a fault step needs one). For `kill` and `podDelete`, which are events with nothing to revert, the window in which recovery is watched.","$ref":"#/$defs/duration"},"during":{"description":"Probes run, in order, while the fault is active (they start once it is applied on every target pod).","type":"array","items":{"$ref":"#/$defs/duringProbe"}},"probe":{"description":"Name of a probe declared under `probes`, run as a step of its own.","$ref":"#/$defs/identifier"},"save":{"$ref":"#/$defs/save"},"expect":{"description":"On a probe step: expectations on the probe's metrics. On a fault step: expectations on what the fault itself measured — kill: restarts, exitCode, recovery.time; podDelete: recovery.time, pods.ready; http: requests, faulted, errors, errors.rate, relayed; grpc: calls, faulted, errors, errors.rate, delayed, relayed, excluded, streamsReset, passedThrough; dns: queries, tcp, matched, faulted, faulted.rate, nxdomain, servfail, refused, timeout, addresses, delayed, forwarded, upstreamErrors, malformed; stress: cpu.load, cpu.usage, cpu.wait, cpu.throttled, cpu.throttledTime, memory.allocated, memory.oomKilled, restarts, oomKilled (per target pod).","$ref":"#/$defs/expect"},"wait":{"description":"Do nothing for this long (e.g. to let the system settle after a fault).","$ref":"#/$defs/duration"}}},"fault":{"description":"What is done to each target pod: exactly one of `netem` or `partition` (network faults applied by the agent in the pod's network namespace, optionally scoped with `to` and pinned to an `interface`; they act on the traffic the pod sends, `partition` on both directions), `http` (HTTP faults on a port the pod serves, by a proxy in the agent, optionally pinned to an `interface`), `grpc` (gRPC faults on a port the pod serves, by the same proxy speaking h2c), `dns` (answers to the pod's DNS queries for names that match, by a resolver in the agent), `stress` (CPU and memory consumed by the agent, in the pod's cgroup), `kill` (a signal to a container's main process) or `podDelete` (through the API).","type":"object","additionalProperties":false,"anyOf":[{"required":["netem"]},{"required":["partition"]},{"required":["http"]},{"required":["grpc"]},{"required":["dns"]},{"required":["kill"]},{"required":["stress"]},{"required":["podDelete"]}],"dependentSchemas":{"netem":{"properties":{"partition":false}},"http":{"properties":{"netem":false,"partition":false,"to":false}},"kill":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"stress":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"stress":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"podDelete":false,"to":false,"interface":false,"grpc":false}},"podDelete":{"properties":{"netem":false,"partition":false,"http":false,"dns":false,"to":false,"interface":false,"grpc":false}},"dns":{"properties":{"netem":false,"partition":false,"http":false,"to":false,"interface":false,"grpc":false}},"grpc":{"properties":{"netem":false,"partition":false,"http":false,"to":false}}},"properties":{"netem":{"$ref":"#/$defs/netem"},"http":{"$ref":"#/$defs/http"},"grpc":{"$ref":"#/$defs/grpc"},"dns":{"$ref":"#/$defs/dns"},"partition":{"description":"Drop every packet, both directions (an nftables table of the fault's own, whose lease the kernel ends; iptables chains where the node's kernel has no nf_tables), to and from everything or only what `to` selects.","type":"object","additionalProperties":false,"properties":{}},"kill":{"$ref":"#/$defs/kill"},"stress":{"$ref":"#/$defs/stress"},"podDelete":{"$ref":"#/$defs/podDelete"},"to":{"$ref":"#/$defs/scope"},"interface":{"description":"Network interface inside the pod. Default: the pod's default-route interface, resolved by the agent at run time.","type":"string","pattern":"^[A-Za-z0-9_.:@-]{1,15}$"}}},"kill":{"description":"Send a signal to a container's main process: an agent of its own is added to the pod with targetContainerName (it shares that container's PID namespace) and the one capability its signal needs (SYS_PTRACE for SIGKILL to an init, through ptrace; KILL for kill(2)), delivers the signal and, where the process is its namespace's init, dies with it. A signal the process cannot receive from there (an init that does not handle it, or a process that ignores it) is refused before any pod is touched. An event: `duration` is the window in which the restart and the recovery are watched (metrics: restarts, exitCode, recovery.time).","type":"object","additionalProperties":false,"properties":{"container":{"description":"The container whose main process gets the signal. Default: the pod's kubectl.kubernetes.io/default-container, else its first container.","type":"string","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"signal":{"description":"The signal. Default SIGKILL (delivered through ptrace where the process is its namespace's init). A signal the process handles is delivered with kill(2); what the process does with it is its own business.","type":"string","enum":["SIGKILL","SIGTERM","SIGINT","SIGQUIT","SIGHUP","SIGABRT","SIGUSR1","SIGUSR2"]}}},"stress":{"description":"Consume CPU and memory from the agent. The agent is an ephemeral container: it has no resources of its own and runs in the pod's cgroup, outside the target container's — it competes with the app under the pod's limits, not the app container's own. Metrics: cpu.load (percent of a CPU per worker, achieved), cpu.usage (CPU seconds per second of the agent's cgroup), cpu.wait (percent of the time a worker waited for a CPU), cpu.throttled (percent of the time the pod's CPU limit throttled it), cpu.throttledTime, memory.allocated (bytes), memory.oomKilled (1 when the OOM killer took the memory stressor), restarts and oomKilled (of the pod's containers while it lasted).","type":"object","additionalProperties":false,"minProperties":1,"properties":{"cpu":{"description":"CPU workers, each a thread using `load` of one CPU (measured in its own CPU time, in periods of 20 ms).","type":"object","additionalProperties":false,"required":["workers"],"properties":{"workers":{"description":"How many workers.","type":"integer","minimum":1,"maximum":64},"load":{"description":"Share of one CPU each worker uses, e.g. `50%`. Default `100%`.","$ref":"#/$defs/percent"},"allowBeyondLimit":{"description":"Opt in to CPU workers × load beyond the pod's CPU limit (or, on a pod without one, its CPU request), which the run otherwise refuses before anything is touched: beyond the limit the CFS quota only throttles; beyond the request the workers take CPU the scheduler promised the node's other pods. Default false.","type":"boolean"}}},"memory":{"description":"Memory allocated and touched by a child process of the agent, which asks the OOM killer to take it first (oom_score_adj 1000) so that the agent survives to report.","type":"object","additionalProperties":false,"required":["size"],"properties":{"size":{"description":"How much memory, in bytes with a Kubernetes suffix: `64Mi`, `1Gi`, `500M`.","$ref":"#/$defs/size"},"allowBeyondLimit":{"description":"Opt in to memory beyond the pod's memory limit (or, on a pod without one, its memory request), which the run otherwise refuses before anything is touched: beyond the limit the pod's cgroup OOM-kills; beyond the request the memory is taken from the node's other pods (node MemoryPressure, evictions). Default false.","type":"boolean"}}}}},"podDelete":{"description":"Delete the pod through the API (no agent). An event: `duration` is the window in which its controller (ReplicaSet, StatefulSet…) is watched for a replacement that becomes Ready (metrics: recovery.time, pods.ready). A pod with no controller does not come back; the plan says so. Later steps' probes measure the replacements; no fault step may follow.","type":"object","additionalProperties":false,"properties":{"gracePeriod":{"description":"Grace period of the deletion, e.g. `0s` (at once) or `30s`. Default: the pod's own terminationGracePeriodSeconds.","$ref":"#/$defs/duration"}}},"http":{"description":"HTTP faults on a port the pod serves: the agent puts a proxy in front of the port (an nftables table of the fault's own redirects its incoming connections, in the pod only; iptables nat where the node's kernel has no nf_tables) and resets the connections opened before, so every request goes through it. Each request the fault covers waits `delay` (± `jitter`), and `errorRate` of them are answered with `errorCode` instead of reaching the application. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched, byte for byte. At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"errorCode":["errorRate"],"errorBody":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves HTTP on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`web`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"delay":{"description":"Added before each request the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"errorRate":{"description":"Share of the requests the fault covers answered with `errorCode` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"errorCode":{"description":"HTTP status of the injected errors, 400 to 599. Default 500. Needs `errorRate`.","type":"integer","minimum":400,"maximum":599},"errorBody":{"description":"Body of the injected errors (text/plain). Default empty. Needs `errorRate`.","type":"string","maxLength":4096},"exclude":{"description":"Request paths that pass untouched (no delay, no error): a path equal to an entry or under it (`/healthz` excludes `/healthz` and `/healthz/ready`, not `/healthzz`); the query is not part of the path. Put the kubelet's HTTP probes here unless they are meant to fail too.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"A path, starting with `/`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^/[!-~]*$"}},"methods":{"description":"Only requests with these methods are faulted (default: every method), e.g. `[GET, HEAD]`.","type":"array","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"description":"An HTTP method, upper-case.","type":"string","pattern":"^[A-Z]{1,20}$"}}}},"grpc":{"description":"gRPC faults on a port the pod serves, by the agent's proxy (as `http`: an nftables table of the fault's own redirects the port's incoming connections to it, in the pod only, and the connections and streams opened before are reset so that clients come back through it). On an h2c connection (HTTP/2 without TLS, as gRPC runs in a cluster) each gRPC call the fault covers, unary or streaming, is faulted at its start: it waits `delay` (± `jitter`), and `errorRate` of the calls are answered with the gRPC status `status` (and `message`) without reaching the application. The health service `grpc.health.v1.Health` passes untouched unless `faultHealth` is true, so that the kubelet's gRPC probes do not restart the pod. gRPC over TLS passes through untouched, byte for byte (the run warns that the fault faulted nothing). At least `delay` or `errorRate`.","type":"object","required":["port"],"additionalProperties":false,"anyOf":[{"required":["delay"]},{"required":["errorRate"]}],"dependentRequired":{"jitter":["delay"],"status":["errorRate"],"message":["errorRate"]},"properties":{"port":{"description":"The TCP port the pod serves gRPC on (the container port). With `target.service`, one of the Service's ports — by number, or by its name (`grpc`) — is mapped to the port each pod serves it on (its targetPort); another number is the pods' own.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"errorRate":{"description":"Share of the calls the fault covers answered with `status` instead of being forwarded, e.g. `10%`.","$ref":"#/$defs/percent"},"status":{"description":"gRPC status of the injected errors: its name, in any case (`UNAVAILABLE`, `deadline_exceeded`), or its number, 1 to 16 (CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED); OK is not a fault. Default UNAVAILABLE (14). Needs `errorRate`.","type":["integer","string"],"minimum":1,"maximum":16,"minLength":1,"maxLength":32,"pattern":"^[A-Za-z_]+$"},"message":{"description":"grpc-message of the injected errors. Default empty. Needs `errorRate`.","type":"string","maxLength":1024},"delay":{"description":"Added before each call the fault covers is forwarded (or answered with the error), e.g. `200ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `20ms`. Needs `delay`.","$ref":"#/$defs/duration"},"exclude":{"description":"Calls that pass untouched (no delay, no error): a whole service by its full name (`helloworld.Greeter`) or one method (`helloworld.Greeter/SayHello`), as the call's path `/helloworld.Greeter/SayHello` names them.","type":"array","maxItems":64,"uniqueItems":true,"items":{"description":"`package.Service` or `package.Service/Method`.","type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(/[A-Za-z_][A-Za-z0-9_]*)?$"}},"faultHealth":{"description":"Fault the health service `grpc.health.v1.Health` too. Default false: its calls pass untouched, because the kubelet's gRPC liveness and readiness probes call it, and failing them restarts the container or takes the pod out of its Service.","type":"boolean"}}},"dns":{"description":"DNS faults from inside the pod: the agent runs a resolver in the pod's network namespace and redirects to it the queries the pod sends out of its interface to port 53 — over TCP to any address, over UDP to the nameservers of its resolv.conf (dnsConfig's with dnsPolicy: None) — with an nftables table of the fault's own, in the pod only (no iptables fallback: where the node's kernel has no nf_tables the fault is refused). For a query whose name matches one of `names`, `rate` of them get `answer` (after `delay` ± `jitter` if given), or only the delay before the real answer when there is no `answer`; every other query is forwarded to the nameserver it was sent to, untouched. It cannot reach what the application answers itself: names cached in its process (a JVM's address cache), what a resolver on the pod's loopback answers from its cache (a caching sidecar), /etc/hosts, or UDP queries to a nameserver that is not in the pod's resolv.conf. At least `answer` or `delay`.","type":"object","required":["names"],"additionalProperties":false,"anyOf":[{"required":["answer"]},{"required":["delay"]}],"dependentRequired":{"jitter":["delay"]},"properties":{"names":{"description":"The names whose queries are faulted, as globs, matched without regard to case and with or without the final dot: a label that is `*` stands for one or more whole labels (`*.svc.cluster.local` matches `db.shop.svc.cluster.local`, not `svc.cluster.local`; `*` alone, every name), a `*` inside a label for any characters of that one label (`api-*.example.com`). A query is matched by the name it asks for, after the resolver of the application applied its search list: `web` asked from namespace `shop` is sent as `web.shop.svc.cluster.local` first, so match that (or `web.*`).","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/dnsNamePattern"}},"answer":{"description":"What a faulted query gets: `nxdomain` (the name does not exist), `servfail` (the server failed), `refused` (each of them that response code, no records), `timeout` (no answer at all: the client waits out its own timeout and retries), or a list of IP addresses (an A query gets the IPv4 ones, an AAAA query the IPv6 ones, with a TTL of 0 so nothing keeps them; a query of a family with none, or of another type, gets an empty answer). Without it, only the delay, before the real answer.","type":["string","array"],"pattern":"^(nxdomain|servfail|refused|timeout)$","minItems":1,"maxItems":16,"uniqueItems":true,"items":{"type":"string","$ref":"#/$defs/ipAddress"}},"delay":{"description":"Added before a faulted query is answered (with `answer`, or the real answer), e.g. `200ms`; at most `60s`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-, uniform), e.g. `50ms`; at most `60s`. Needs `delay`.","$ref":"#/$defs/duration"},"rate":{"description":"Share of the matching queries that are faulted, e.g. `50%`; the rest are forwarded untouched. Default `100%`.","$ref":"#/$defs/percent"}}},"netem":{"description":"Network emulation (`tc qdisc ... netem`) on the packets the pod sends. At least one parameter.","type":"object","minProperties":1,"additionalProperties":false,"dependentRequired":{"jitter":["delay"],"reorder":["delay"],"correlation":["jitter"],"distribution":["jitter"]},"properties":{"delay":{"description":"Added latency per packet, e.g. `100ms`.","$ref":"#/$defs/duration"},"jitter":{"description":"Random variation of the delay (+/-), e.g. `5ms`. Needs `delay`.","$ref":"#/$defs/duration"},"correlation":{"description":"Correlation of each packet's delay with the previous one's, e.g. `25%`. Needs `jitter`.","$ref":"#/$defs/percent"},"distribution":{"description":"Distribution of the jitter. Needs `jitter`. Default: normal.","type":"string","enum":["uniform","normal","pareto","paretonormal"]},"loss":{"description":"Share of packets dropped at random, e.g. `5%`.","$ref":"#/$defs/percent"},"duplicate":{"description":"Share of packets sent twice, e.g. `1%`.","$ref":"#/$defs/percent"},"corrupt":{"description":"Share of packets with a random bit flipped, e.g. `0.1%`.","$ref":"#/$defs/percent"},"reorder":{"description":"Share of packets sent at once, ahead of the delayed others, e.g. `25%`. Needs `delay`.","$ref":"#/$defs/percent"},"rate":{"description":"Bandwidth limit, in tc's units: `500kbit`, `1mbit`, `10mbps` (bytes), `1mibit` (IEC)...","$ref":"#/$defs/rate"}}},"scope":{"description":"Which traffic the fault applies to; without it, all traffic on the interface. Several keys narrow it together.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"cidr":{"description":"Only traffic to and from this network or address: IPv4 (`10.0.0.0/8`, `10.1.2.3`) or IPv6 (`fd00::/64`).","type":"string","minLength":1},"port":{"description":"Only traffic whose source OR destination port is this port: it scopes both a server listening on it and a client of it (`port: 80` hits an nginx on :80 and the pod's calls to other :80 services). With `target.service`, one of the Service's ports, by number or by name, is mapped to the pods' targetPort.","type":["integer","string"],"minimum":1,"maximum":65535,"maxLength":15,"pattern":"^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$"},"protocol":{"description":"Only this transport protocol. Default: both tcp and udp when `port` is set, any protocol otherwise.","type":"string","enum":["tcp","udp"]}}},"expect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`).","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/expectation"}},"expectation":{"description":"What a metric must satisfy: a bare value means `equals`.","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":1,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}}}}]},"seriesExpect":{"description":"Expectations on the probe's metrics: `METRIC: VALUE` (equals) or `METRIC: {below|above|atMost|atLeast|equals: VALUE}` or `METRIC: {within: [LOW, HIGH]}`. A VALUE is a number, a duration (`50ms`) or an expression over saved results (`baseline.latency.p95 * 1.5`, `baseline.latency.p50 + 90ms`). On a continuous probe (`every`), each sample is judged (`samples: 90%` lets a share of them pass), or an aggregate of the series: `latency.p95.max`, `errorRatio.mean`, `value.min`, `.median`, `.last`.","type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z0-9_]+)*$"},"additionalProperties":{"$ref":"#/$defs/seriesExpectation"}},"seriesExpectation":{"description":"What a metric must satisfy: a bare value means `equals`; on a continuous probe, `samples` says the share of samples that must (default: every one).","anyOf":[{"$ref":"#/$defs/operand"},{"type":"object","minProperties":1,"maxProperties":2,"additionalProperties":false,"properties":{"below":{"description":"The metric must be strictly less than this.","$ref":"#/$defs/operand"},"above":{"description":"The metric must be strictly greater than this.","$ref":"#/$defs/operand"},"atMost":{"description":"The metric must be less than or equal to this.","$ref":"#/$defs/operand"},"atLeast":{"description":"The metric must be greater than or equal to this.","$ref":"#/$defs/operand"},"equals":{"description":"The metric must be exactly this.","$ref":"#/$defs/operand"},"within":{"description":"The metric must lie between the two bounds, both included: `[LOW, HIGH]`.","type":"array","minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/operand"}},"samples":{"description":"On a continuous probe (`every`): the share of samples that must satisfy the comparison, e.g. `90%`. Default: every sample.","$ref":"#/$defs/percent"}}}]},"operand":{"description":"A number, a duration (`50ms`) or an expression: numbers, durations, saved results (`baseline.latency.p95`), + - * / and parentheses.","type":["number","string"]},"save":{"description":"Save this probe's results under a name; later steps refer to them as NAME.METRIC (`baseline.latency.p95`).","type":"string","pattern":"^[a-z][A-Za-z0-9_]*$"},"identifier":{"description":"A name: a letter, then letters, digits, '_' or '-'.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]*$"},"duration":{"description":"A duration with a unit: `ms`, `s`, `m` or `h` (`100ms`, `30s`, `1.5m`).","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$"},"percent":{"description":"A percentage from 0 to 100, as a string with `%` (`5%`, `0.1%`).","type":"string","pattern":"^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"},"size":{"description":"An amount of bytes: a whole number, optionally with a Kubernetes suffix: Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000).","type":"string","pattern":"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"},"rate":{"description":"A rate in tc's units: bit, kbit, mbit, gbit, tbit (bits per second), bps, kbps, mbps, gbps, tbps (bytes per second), or IEC kibit, mibit, gibit, tibit, kibps, mibps, gibps, tibps.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps|kibit|mibit|gibit|tibit|kibps|mibps|gibps|tibps)$"},"dnsNamePattern":{"description":"A DNS name or a glob of one: labels of letters, digits, `-`, `_` and `*` (up to 63 characters each), an optional final dot.","type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_*-]{1,63}(\\.[A-Za-z0-9_*-]{1,63})*\\.?$"},"dnsName":{"description":"A DNS name: labels of letters, digits, `-` and `_` (up to 63 characters each); a final dot makes it absolute (the search list is not applied).","type":"string","minLength":1,"maxLength":254,"pattern":"^[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?$"},"grpcMethod":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*/[A-Za-z_][A-Za-z0-9_]*$"},"ipAddress":{"description":"An IPv4 or IPv6 address, without a prefix.","type":"string","minLength":2,"maxLength":45,"pattern":"^[0-9A-Fa-f.:]+$"}}};

@@ -58,7 +58,7 @@ function runMetricDimension(findings: Findings, facts: ProbeFacts, metric: strin
     return undefined;
   }
   const names = Object.keys(facts.metrics);
-  const extra = facts.kind === "http" ? ", status.NNN" : "";
+  const extra = facts.kind === "http" ? ", status.NNN" : facts.kind === "dns" ? ", rcode.NAME (e.g. rcode.NOTIMP)" : "";
   const aggregates = series ? "; on a series also METRIC.min, .max, .mean, .median, .last" : "";
   findings.add("unknown-metric", { metric, kind: facts.kind }, findings.locate(path, "key"), `${didYouMean(closest(metric, names))}${facts.kind} metrics: ${names.join(", ")}${extra}${aggregates}`);
   return undefined;

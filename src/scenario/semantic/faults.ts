@@ -1,17 +1,18 @@
 // Fault steps: none after a podDelete (its pods are gone), what the schema cannot say of a stress
 // or a CIDR, and expectations only on what a fault itself measures.
 import { faultMetricsOf } from "../../expect/metrics.js";
+import { MAX_DNS_DELAY_MS } from "../../faults/types.js";
 import { GRPC_STATUS_NAMES, grpcStatusOf } from "../../faults/types.js";
 import type { Dimension } from "../../expect/metrics.js";
 import { parseCidr } from "../cidr.js";
 import { joinPointer } from "../document.js";
 import { closest, didYouMean } from "../suggest.js";
-import { parsePercent, parseSize } from "../units.js";
+import { parseDuration, parsePercent, parseSize } from "../units.js";
 import type { Findings } from "./findings.js";
 import { obj, str } from "./read.js";
 import type { Obj } from "./read.js";
 
-const FAULT_KINDS = ["netem", "partition", "http", "grpc", "kill", "stress", "podDelete"];
+const FAULT_KINDS = ["netem", "partition", "http", "grpc", "dns", "kill", "stress", "podDelete"];
 
 /** The fault's kind: its first key of a kind (the schema reports a fault of none, or of two). */
 export function faultKind(fault: Obj): string | undefined {
@@ -30,10 +31,34 @@ export function checkFault(findings: Findings, fault: Obj, path: string, label: 
   }
   checkStress(findings, obj(fault["stress"]), joinPointer(path, "fault", "stress"));
   checkGrpcStatus(findings, obj(fault["grpc"])?.["status"], joinPointer(path, "fault", "grpc", "status"));
+  checkDns(findings, obj(fault["dns"]), joinPointer(path, "fault", "dns"));
   const cidr = str(obj(fault["to"])?.["cidr"]);
   if (cidr !== undefined) {
     const r = parseCidr(cidr);
     if (!r.ok) findings.add("bad-cidr", { value: cidr, reason: r.reason }, findings.locate(joinPointer(path, "fault", "to", "cidr")), "e.g. 10.0.0.0/8, 10.1.2.3, fd00::/64");
+  }
+}
+
+/** What the schema cannot say about a DNS fault: its addresses are addresses, its delay within the agent's bound. */
+function checkDns(findings: Findings, dns: Obj | undefined, path: string): void {
+  if (dns === undefined) return;
+  const answer = dns["answer"];
+  for (const [i, a] of (Array.isArray(answer) ? answer : []).entries()) {
+    if (typeof a !== "string") continue;
+    const r = parseCidr(a);
+    if (!r.ok || a.includes("/"))
+      findings.add(
+        "bad-value",
+        { value: a, what: "an IPv4 or IPv6 address" },
+        findings.locate(joinPointer(path, "answer", i)),
+        "e.g. 10.0.0.1 or fd00::1; or one of nxdomain, servfail, refused, timeout",
+      );
+  }
+  for (const key of ["delay", "jitter"]) {
+    const text = str(dns[key]);
+    const ms = text === undefined ? undefined : parseDuration(text);
+    if (text !== undefined && ms !== undefined && ms > MAX_DNS_DELAY_MS)
+      findings.add("out-of-range", { value: text, bound: "at most 60s" }, findings.locate(joinPointer(path, key)), "a resolver that waits longer than its clients is a timeout: answer: timeout");
   }
 }
 

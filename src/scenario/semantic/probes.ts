@@ -12,7 +12,7 @@ import { arr, int, obj, str } from "./read.js";
 import type { Obj } from "./read.js";
 import { checkTemplates, checkUrl } from "./templates.js";
 import { templateParts } from "../template.js";
-import { DEFAULT_GRPC_REQUESTS, MAX_GRPC_TIMEOUT_MS } from "../types.js";
+import { DEFAULT_GRPC_REQUESTS, MAX_DNS_TIMEOUT_MS, MAX_GRPC_TIMEOUT_MS } from "../types.js";
 import { parseDuration } from "../units.js";
 
 /** What validation needs to know of a declared probe. */
@@ -66,6 +66,18 @@ function checkProbeBody(findings: Findings, kind: ProbeKind, body: Obj, base: st
     case "cmd":
       checkCmdProbe(findings, body, base);
       break;
+    case "dns":
+      checkDnsProbe(findings, body, base);
+      break;
+  }
+}
+
+/** dns: a query's timeout the agent accepts (1 ms to 30 s). */
+function checkDnsProbe(findings: Findings, body: Obj, base: string): void {
+  const timeout = str(body["timeout"]);
+  const ms = timeout === undefined ? undefined : parseDuration(timeout);
+  if (timeout !== undefined && ms !== undefined && (ms < 1 || ms > MAX_DNS_TIMEOUT_MS)) {
+    findings.add("out-of-range", { value: timeout, bound: "from 1ms to 30s" }, findings.locate(joinPointer(base, "timeout")), "a resolver waits 5s by default (resolv.conf's timeout): e.g. 2s");
   }
 }
 
