@@ -3,7 +3,7 @@
 import type { Dimension } from "../expect/metrics.js";
 import type { Journal, JournalProbe } from "./journal.js";
 
-/** A metric drawn for a probe kind: `latency.p95` for ab and http, `value` for k8s and prometheus … */
+/** A metric drawn for a probe kind: `latency.p95` for ab, http and grpc, `value` for k8s and prometheus … */
 export interface PlottedMetric {
   readonly metric: string;
   readonly label: string;
@@ -28,7 +28,8 @@ export function chartsFor(kind: string, samples: readonly JournalProbe[], valueD
   const has = (m: string): boolean => samples.some((p) => p.metrics[m] !== undefined && p.metrics[m] !== null);
   switch (kind) {
     case "ab":
-    case "http": {
+    case "http":
+    case "grpc": {
       const latency: Chart = {
         title: "latency",
         metrics: [
@@ -36,7 +37,7 @@ export function chartsFor(kind: string, samples: readonly JournalProbe[], valueD
           { metric: "latency.p95", label: "p95", dimension: "duration" },
         ],
       };
-      const errors: Chart = { title: "errors", metrics: [{ metric: kind === "http" ? "errorRatio" : "failedRatio", label: kind === "http" ? "error ratio" : "failed ratio", dimension: "ratio" }] };
+      const errors: Chart = { title: "errors", metrics: [kind === "ab" ? { metric: "failedRatio", label: "failed ratio", dimension: "ratio" } : { metric: "errorRatio", label: "error ratio", dimension: "ratio" }] };
       return [latency, errors];
     }
     case "dns":
@@ -192,6 +193,7 @@ export function mainMetric(kind: string, samples: readonly JournalProbe[]): stri
   switch (kind) {
     case "ab":
     case "http":
+    case "grpc":
       return "latency.p95";
     case "cmd":
       return "succeeded";

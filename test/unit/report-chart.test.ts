@@ -11,7 +11,7 @@ import { panelSvg, plotFrame } from "../../src/report/chart/svg.js";
 import { thresholdValueText } from "../../src/report/chart/draw.js";
 import { axesFor, domainFor, timelineOf } from "../../src/report/chart/timeline.js";
 import { renderHtml } from "../../src/report/html.js";
-import { sampleSpan, probeCharts } from "../../src/report/series.js";
+import { chartsFor, mainMetric, probeCharts, sampleSpan } from "../../src/report/series.js";
 import { crowdedJournal, demoJournal } from "./report-crowded.js";
 import type { Journal } from "../../src/report/journal.js";
 
@@ -175,5 +175,17 @@ describe("two runs on the same axes", () => {
     const ticks = [top, bottom].map((p) => [...p.svg.join("").matchAll(/class="tick" text-anchor="end">([^<]+)</g)].map((m) => m[1]));
     expect(ticks[1]).toEqual(ticks[0]);
     expect(ticks[0]?.at(-1)).toBe(`${shared.yMax}ms`);
+  });
+});
+
+describe("the charts of each probe kind", () => {
+  it("draws a grpc probe's latency and error ratio as an http probe's, and sparks its p95", () => {
+    const charts = chartsFor("grpc", [], "number");
+    expect(charts.map((c) => [c.title, c.metrics.map((m) => m.metric)])).toEqual([
+      ["latency", ["latency.p50", "latency.p95"]],
+      ["errors", ["errorRatio"]],
+    ]);
+    expect(mainMetric("grpc", [])).toBe("latency.p95");
+    expect(chartsFor("ab", [], "number")[1]?.metrics[0]?.metric).toBe("failedRatio");
   });
 });
