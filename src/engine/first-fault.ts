@@ -15,6 +15,7 @@ import type { Cluster, ContainerInfo } from "../kube/types.js";
 import type { Plan, PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
 import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
 import { podKey, type PodRef } from "./events.js";
+import { LeaseKeeper } from "./leases.js";
 import type { LedgerEntry, RevertLedger } from "./ledger.js";
 import { sleep } from "./pool.js";
 
@@ -46,8 +47,8 @@ export interface TravellingCalls {
 /** The faults that travel with the fresh agents, by pod: written to the ledger before their agents are added. */
 export class TravellingFaults {
   private readonly byPod = new Map<string, Travelling>();
-  /** the renewals of confirmed faults whose step has not taken them yet, by pod */
-  private readonly keepers = new Map<string, AbortController>();
+  /** renews the faults whose step has not taken them yet, from their confirmation on */
+  private early: LeaseKeeper | undefined;
 
   constructor(
     private readonly step: PlannedFaultStep & { readonly fault: PlannedAgentFault },
@@ -78,27 +79,39 @@ export class TravellingFaults {
    * Confirms the fault `agent` started with as soon as the agent runs, and renews it until its step
    * takes it: its lease began with the agent, and the other pods' agents may take longer than a
    * lease to start (a 50-pod fan-out on a loaded node let it lapse before the step confirmed it).
+   * The renewals keep the lease keeper's fixed schedule from the moment the confirmation is sent —
+   * a third of a lease apart whatever their round trips take — not a third of a lease after each
+   * reply, which let a lease lapse where an exec took over two thirds of one.
    */
   confirmWhenRunning(cluster: Cluster, agent: AgentHandle, signal: AbortSignal): void {
     const key = podKey(agent.pod);
     const t = this.byPod.get(key);
-    if (t === undefined || t.confirmation !== undefined || t.entry.agent.container !== agent.container) return;
-    const keeper = new AbortController();
-    const calls = { ...this.calls, signal };
-    const confirmation = confirmTravelling(cluster, t, calls);
+    if (t === undefined || t.confirmation !== undefined || t.entry.agent.container !== agent.container || signal.aborted) return;
+    const confirmation = confirmTravelling(cluster, t, { ...this.calls, signal });
     this.byPod.set(key, { ...t, confirmation });
-    this.keepers.set(key, keeper);
+    const keeper = this.earlyKeeper(cluster);
+    keeper.hold(t.entry.agent, t.entry.faultId);
+    const release = (): void => keeper.release(t.entry.agent, t.entry.faultId);
+    signal.addEventListener("abort", release, { once: true });
     void confirmation.then(
-      async (first) => {
-        if (first.kind !== "reply" || !first.reply.ok) return; // the step says why
-        while (!keeper.signal.aborted && !signal.aborted) {
-          await sleep(this.calls.leaseMs / 3, keeper.signal).catch(() => undefined);
-          if (keeper.signal.aborted || signal.aborted) return;
-          await confirmTravelling(cluster, t, calls).catch(() => undefined); // the step's renewals tell a lost fault
-        }
+      (first) => {
+        if (first.kind !== "reply" || !first.reply.ok) release(); // the step says why
       },
-      () => undefined,
-    ); // a confirmation that threw: the step awaits it and says why
+      release, // a confirmation that threw: the step awaits it and says why
+    );
+  }
+
+  /** The keeper of early renewals: what they find is the step's to say (its own renewals tell a lost or slow fault). */
+  private earlyKeeper(cluster: Cluster): LeaseKeeper {
+    this.early ??= new LeaseKeeper({
+      runId: this.calls.runId,
+      leaseMs: this.calls.leaseMs,
+      call: (agent, request, options) => callAgent(cluster, agent, request, options),
+      onLost: () => undefined,
+      onWarning: () => undefined,
+      onSlow: () => undefined,
+    });
+    return this.early;
   }
 
   /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals end, the step's lease keeper takes over. */
@@ -107,15 +120,13 @@ export class TravellingFaults {
     const t = this.byPod.get(key);
     if (t === undefined || index !== this.step.index || t.entry.agent.container !== agent.container) return undefined;
     this.byPod.delete(key);
-    this.keepers.get(key)?.abort();
-    this.keepers.delete(key);
+    this.early?.release(t.entry.agent, t.entry.faultId);
     return t;
   }
 
   /** Ends every early renewal (the run is over before its first step took them). */
   stop(): void {
-    for (const k of this.keepers.values()) k.abort();
-    this.keepers.clear();
+    this.early?.releaseAll();
   }
 }
 

@@ -134,6 +134,22 @@ describe("while the other pods' agents start", () => {
   });
 });
 
+describe("early renewals whose round trips are slow", () => {
+  it("keep a fixed schedule from the confirmation on, a third of a lease apart, so a round trip of over two thirds of a lease does not let the lease lapse", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    // while web-b's agent starts (5 s), every renewal lands 2.1 s after it is sent (lease 3 s):
+    // one sent a third of a lease after the previous reply would land 3.1 s after the previous one,
+    // web-a's lease over by then
+    const t0 = Date.now();
+    cluster.script = (req) => (req.op === "renew" && Date.now() - t0 < 4500 ? { kind: "slow", afterMs: 2100 } : undefined);
+    cluster.agentStartMs.set("web-b", 5000);
+    const run = start(cluster, scenarioOf(ONE_FAULT), { ...travelling, concurrency: 1 });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).not.toBe("lease-lapsed");
+  }, 30_000);
+});
+
 describe("it goes by exec, as before", () => {
   const afterWait = ONE_FAULT.replace("steps:\n", "steps:\n  - name: first\n    wait: 2s\n");
 
