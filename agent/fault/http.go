@@ -228,7 +228,7 @@ func portFree(env *Env, id, chain string, port int) Outcome {
 		}
 		if owner, ok := env.Claims.Chains[fo.Key]; ok {
 			return Outcome{Err: &protocol.ReplyError{Code: protocol.ErrConflict, Owner: &owner,
-				Message: fmt.Sprintf("port %d is redirected to the HTTP proxy of %s already", port, OwnerWords(owner, env.Agent))}}
+				Message: fmt.Sprintf("port %d is already redirected by %s", port, OwnerWords(owner, env.Agent))}}
 		}
 		if len(env.Claims.Unanswered) > 0 {
 			a := env.Claims.Unanswered[0]

@@ -155,7 +155,7 @@ func TestHTTPOnePortOneProxyAcrossFirewalls(t *testing.T) {
 	defer first.Held.(*httpHeld).proxy.Stop(0)
 	env.Claims.Chains[firewall.NftKey(firewall.NftRef("h3"))] = protocol.Owner{Agent: "agent-b", RunID: "rb", FaultID: "h3"}
 	second := httpKind(t).Apply(env, httpReq("h4", 15000))
-	if second.Err == nil || second.Err.Code != protocol.ErrConflict || second.Err.Owner.FaultID != "h3" || !strings.Contains(second.Err.Message, "port 80 is redirected to the HTTP proxy of fault h3 of run rb (agent agent-b)") {
+	if second.Err == nil || second.Err.Code != protocol.ErrConflict || second.Err.Owner.FaultID != "h3" || !strings.Contains(second.Err.Message, "port 80 is already redirected by fault h3 of run rb (agent agent-b)") {
 		t.Fatalf("%+v", second.Err)
 	}
 	// another port is free

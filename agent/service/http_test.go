@@ -248,7 +248,7 @@ func TestHTTPOnePortOneProxy(t *testing.T) {
 	r := do(t, b, applyReq("bbbb", "bbbb-s1", 30000, `{"kind":"http","http":{"port":80,"delayMs":10}}`))
 	mustFail(t, r, protocol.ErrConflict, 4)
 	if r.Error.Owner == nil || r.Error.Owner.Agent != "chaos-agent-aaaa" || r.Error.Owner.FaultID != "aaaa-s1" ||
-		!strings.Contains(r.Error.Message, "port 80 is redirected to the HTTP proxy of fault aaaa-s1 of run aaaa (agent chaos-agent-aaaa), which is still live") {
+		!strings.Contains(r.Error.Message, "port 80 is already redirected by fault aaaa-s1 of run aaaa (agent chaos-agent-aaaa), which is still live") {
 		t.Fatalf("%+v %+v", r.Error, r.Error.Owner)
 	}
 	// the same agent, a second fault on the port

@@ -243,7 +243,7 @@ describe("revert, whatever happens", () => {
     const r = await chaosRun([file, ...asAdmin, "--report-dir", join(dir, "r")]);
     rmSync(dir, { recursive: true, force: true });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/could not apply http on port 80: 500 to 50% of requests: conflict: port 80 is redirected to the HTTP proxy of fault \S+ of run \S+/);
+    expect(r.stderr).toMatch(/could not apply http on port 80: 500 to 50% of requests: conflict: port 80 is already redirected by fault \S+ of run \S+/);
     expect(r.stderr).toMatch(/reverted in pod http-test\/nginx\b/);
     expect(await chaosRules("nginx")).toEqual([]);
     // the other run's fault is still there, untouched; sweep ends it

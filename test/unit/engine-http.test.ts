@@ -64,7 +64,7 @@ describe("an http fault through the engine", () => {
               ok: false,
               error: {
                 code: "conflict",
-                message: "port 8080 is redirected to the HTTP proxy of fault x1-s1 of run x1 (agent chaos-agent-x1), which is still live",
+                message: "port 8080 is already redirected by fault x1-s1 of run x1 (agent chaos-agent-x1), which is still live",
                 owner: { agent: "chaos-agent-x1", runId: "x1", faultId: "x1-s1" },
               },
             },
@@ -72,7 +72,7 @@ describe("an http fault through the engine", () => {
         : undefined;
     const result = await finish(start(cluster, scenarioOf(HTTP_FAULT)));
     expect(result.exitCode).toBe(3);
-    expect(result.message).toContain("port 8080 is redirected to the HTTP proxy of fault x1-s1 of run x1");
+    expect(result.message).toContain("port 8080 is already redirected by fault x1-s1 of run x1");
     expect(ops(cluster).sort()).toEqual(["apply web-a", "apply web-b", "revert web-a", "revert web-b"]);
   });
 });
