@@ -16,7 +16,8 @@ none) puts a proxy in front of the port, which delays each request and answers a
 with an error instead of passing them on. Connections opened before the fault are reset, so
 their clients come back through the proxy; at the end (or at once on Ctrl-C, exit 130, or
 SIGTERM, 143) the proxy and its rules are removed and clients reconnect to the application
-directly. HTTP/1.0 and HTTP/1.1 are faulted; TLS and HTTP/2 on the port pass through untouched.
+directly. HTTP/1.x and h2c (HTTP/2 without TLS) requests are faulted, gRPC calls excepted
+(chaos-run grpc faults those); TLS on the port passes through untouched.
 With --detach, returns as soon as the fault is in effect and leaves it to the agent, which
 removes it by itself when the duration is over (chaos-run sweep ends it sooner).
 

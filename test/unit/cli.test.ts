@@ -230,7 +230,7 @@ describe("http", () => {
     const help = await cli(["http", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: chaos-run http -p POD --port PORT \[--delay MS\] \[--error-rate PERCENT\] -r DURATION_S/);
-    expect(help.stdout).toContain("TLS and HTTP/2 on the port pass through untouched");
+    expect(help.stdout).toContain("HTTP/1.x and h2c (HTTP/2 without TLS) requests are faulted, gRPC calls excepted");
   });
   it("refuses what the agent would refuse, before touching a cluster (exit 2)", async () => {
     for (const [args, message] of [
