@@ -1,9 +1,9 @@
 // The manifests that run a scenario inside the cluster, from its plan (`chaos-run job`): a
 // ConfigMap with the scenario; a ServiceAccount with exactly the rights the run checks for (a Role
 // per namespace, a ClusterRole only for a probe's read of a cluster-scoped kind); and a Job, or a
-// CronJob that skips a tick while its previous run still goes (concurrencyPolicy Forbid: it says
-// nothing of other Jobs on the same pods — their agents refuse a conflicting fault of another live
-// run). The runner is a well-behaved workload: app.kubernetes.io labels,
+// CronJob whose runs never overlap (concurrencyPolicy Forbid: a tick that comes while a run still
+// goes is started when it ends, within startingDeadlineSeconds, else dropped; it says nothing of
+// other Jobs on the same pods — their agents refuse a conflicting fault of another live run). The runner is a well-behaved workload: app.kubernetes.io labels,
 // requests and limits, non-root with a read-only root file system, every capability dropped,
 // the runtime's seccomp profile. Pure: objects in, objects out (yaml.ts writes them).
 import type { DerivedRbac, ExplainedRule } from "./rbac.js";
@@ -178,7 +178,7 @@ function workload(input: JobInput): Manifest {
     };
   }
   return {
-    comment: `Runs ${input.scenarioName} on "${input.schedule}", never two at once (a run still going skips the next).${secretNote(input)}`,
+    comment: `Runs ${input.scenarioName} on "${input.schedule}", never two at once (a tick that comes while a run still goes waits for it to end, and is dropped when that is over 5 minutes late).${secretNote(input)}`,
     object: {
       apiVersion: "batch/v1",
       kind: "CronJob",
