@@ -16,6 +16,7 @@ const SECTIONS = {
   http: () => import("./http.mjs"),
   "http-reference": () => import("./http-reference.mjs"),
   "proxy-memory": () => import("./proxy-memory.mjs"),
+  grpc: () => import("./grpc.mjs"),
   compare: () => import("./compare.mjs"),
   "compare-noise": () => import("./compare-noise.mjs"),
   "in-cluster": () => import("./in-cluster.mjs"),
