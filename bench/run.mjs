@@ -20,6 +20,7 @@ const SECTIONS = {
   compare: () => import("./compare.mjs"),
   "compare-noise": () => import("./compare-noise.mjs"),
   "in-cluster": () => import("./in-cluster.mjs"),
+  dns: () => import("./dns.mjs"),
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
