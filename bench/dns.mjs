@@ -99,6 +99,8 @@ async function measure(root, agent, runId) {
     resolver,
     direct: { p50: at(direct, "p50"), mean: at(direct, "mean"), lost: lost(direct) },
     faulted: { p50: at(faulted, "p50"), mean: at(faulted, "mean"), lost: lost(faulted) },
+    // the first round's fault is the pod's first: nothing a reverted one left in conntrack (docs/benchmarks.md)
+    firstAdded: faulted[0].p50 - direct[0].p50,
     byRound: faulted.map((f, i) => `${f.timeouts}/${f.errors}/${readings[i].queries}/${readings[i].upstreamErrors}`).join(" "),
   };
 }
@@ -117,14 +119,18 @@ export default async function dns({ root, log }) {
     log(
       `p50 direct ${m.direct.p50.toFixed(3)} ms, through the fault's resolver ${m.faulted.p50.toFixed(3)} ms: added ${added.toFixed(3)} ms = ${(added / BAR_MS).toFixed(2)}× the ${BAR_MS} ms bar  ${latencyOk ? "ok" : "OVER the bar"}`,
     );
+    log(`  in the first round alone (the pod's first dns fault): added ${m.firstAdded.toFixed(3)} ms`);
     log(`  queries/s (one client, query after query) direct ${qpsDirect.toFixed(0)}, through the resolver ${qpsFaulted.toFixed(0)}: ${(qpsFaulted / qpsDirect).toFixed(2)} of direct (no bar)`);
     const r = m.resolver;
     const lostWords = (l) => LOST.map((k) => `${l[k]} ${k}`).join(", ");
     log(`  not answered (of ${ROUNDS * COUNT} each way): direct ${lostWords(m.direct.lost)}; through the resolver ${lostWords(m.faulted.lost)}`);
     log(`  by faulted round, timeouts/errors at the client, queries/upstream errors at the resolver: ${m.byRound}`);
     log(`  the fault's resolver counted ${r.queries} queries, forwarded ${r.forwarded}, ${r.upstreamErrors} upstream errors, ${r.malformed} malformed`);
-    const through = r.queries >= ROUNDS * COUNT - m.faulted.lost.timeouts - m.faulted.lost.errors;
-    if (!through) log("  NOT every faulted-round query reached the resolver: the figure above is not the resolver's");
+    // answered at the client but not by the resolver: not redirected (a source port whose conntrack entry, not NATed, is still alive)
+    const bypassed = ROUNDS * COUNT - LOST.reduce((a, k) => a + m.faulted.lost[k], 0) - (r.forwarded - r.upstreamErrors);
+    log(`  ${bypassed} faulted-round queries were answered without the resolver answering them (not redirected)`);
+    const through = bypassed <= 0.1 * ROUNDS * COUNT;
+    if (!through) log("  so many that the figure above is not the resolver's");
     const lossOk = LOST.every((k) => m.faulted.lost[k] <= m.direct.lost[k]);
     if (!lossOk) log("  the fault LOST queries it does not match (more than direct): harm beyond what is asked");
     const go = goMicroBench(root);
