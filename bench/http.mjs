@@ -54,8 +54,10 @@ export default async function http({ root, log }) {
     const agent = pod.spec.ephemeralContainers.find((c) => c.name.startsWith("chaos-agent-")).name;
     const runId = agent.replace("chaos-agent-", "");
     const url = `http://${pod.status.podIP}/`;
-    const apply = { protocol: 1, op: "apply", runId, fault: { id: `${runId}-bench`, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } } };
-    const revert = { protocol: 1, op: "revert", runId, faultId: `${runId}-bench` };
+    // a fault id per round: the agent refuses to apply again an id it already reverted
+    let faults = 0;
+    const apply = (id) => ({ protocol: 1, op: "apply", runId, fault: { id, leaseMs: 600_000, spec: { kind: "http", http: { port: 80 } } } });
+    const revert = (id) => ({ protocol: 1, op: "revert", runId, faultId: id });
     log(`nginx (lab image) in ${NS}, ab -k from the tools pod, ${ROUNDS} rounds each way, alternating; the proxy with no delay and no errors`);
     for (const load of LOADS) {
       // warm both paths
@@ -64,12 +66,13 @@ export default async function http({ root, log }) {
       const proxied = [];
       let through = 0;
       for (let round = 0; round < ROUNDS; round++) {
+        const id = `${runId}-b${++faults}`;
         direct.push(await ab(root, url, load));
-        await agentRequest(root, agent, apply);
+        await agentRequest(root, agent, apply(id));
         proxied.push(await ab(root, url, load));
         const st = await agentRequest(root, agent, { protocol: 1, op: "status", runId });
         through += Number(/(\d+) requests? \(/.exec(st.faults?.[0]?.detail ?? "")?.[1] ?? 0);
-        await agentRequest(root, agent, revert);
+        await agentRequest(root, agent, revert(id));
       }
       if (through < ROUNDS * load.requests) throw new Error(`the proxy saw ${through} requests of ${ROUNDS * load.requests}: not every request went through it`);
       const p50d = median(direct.map((x) => x.p50));
