@@ -37,7 +37,10 @@ export function chartsFor(kind: string, samples: readonly JournalProbe[], valueD
           { metric: "latency.p95", label: "p95", dimension: "duration" },
         ],
       };
-      const errors: Chart = { title: "errors", metrics: [kind === "ab" ? { metric: "failedRatio", label: "failed ratio", dimension: "ratio" } : { metric: "errorRatio", label: "error ratio", dimension: "ratio" }] };
+      const errors: Chart = {
+        title: "errors",
+        metrics: [kind === "ab" ? { metric: "failedRatio", label: "failed ratio", dimension: "ratio" } : { metric: "errorRatio", label: "error ratio", dimension: "ratio" }],
+      };
       return [latency, errors];
     }
     case "dns":
