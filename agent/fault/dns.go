@@ -26,7 +26,11 @@ type DNS struct {
 	ResolvConf string
 }
 
-// DNSMark marks the resolver's sockets to the nameservers ("CHAS").
+// DNSMark marks the resolver's sockets to the nameservers ("CHAS"). The flows the redirect
+// sends to the resolver are marked too, in their conntrack entries' ct mark: 0x00440000 under
+// the mask 0x00ff0000 (firewall.FlowMark, FlowMask; the other bits kept), so that the revert
+// deletes exactly their entries, which would otherwise keep the NAT to the closed resolver's
+// port alive for as long as they live (30 s idle for UDP).
 const DNSMark = 0x43484153
 
 // Outcomed is a held fault with more to say in its revert's outcome (dns: what its resolver did).
@@ -95,9 +99,13 @@ func (h *dnsHeld) Check(env *Env) (string, error) {
 	return h.detail, nil
 }
 
-// Revert removes the table first (new queries go to the nameservers directly), then stops the
-// resolver (queries in its hands end unanswered: their clients retry, directly). If the table
-// cannot be removed the resolver keeps serving, and the revert is retried.
+// Revert removes the table first (new queries go to the nameservers directly), deletes the
+// conntrack entries of the flows it redirected (else they would keep their NAT to the
+// resolver's port, used again by the kernel once any nat chain is back in the namespace), then
+// stops the resolver (queries in its hands end unanswered: their clients retry, directly). If
+// the table cannot be removed the resolver keeps serving, and the revert is retried. If the
+// entries cannot be deleted the revert still holds (the fault is gone; they expire by
+// themselves) and its detail says so.
 func (h *dnsHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 	remaining, detail := firewall.NftRevert(env.Exec, env.Kernel, h.nft.NftRef)
 	if len(remaining) > 0 {
@@ -106,6 +114,7 @@ func (h *dnsHeld) Revert(env *Env) ([]protocol.KernelObject, string) {
 		}
 		return remaining, detail + "; the resolver keeps serving while its redirect is there"
 	}
+	detail += firewall.ForgetWords(firewall.ForgetRedirected(env.Exec, env.Kernel))
 	if h.server.Serving() {
 		counts := h.server.Counts()
 		h.server.Stop()
@@ -130,6 +139,11 @@ func (k DNS) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	}
 	if out := portFree(env, f.ID, chain, 53); out.Err != nil {
 		return out
+	}
+	// no dns fault redirects port 53 here now: entries marked as redirected are a previous
+	// one's (an agent that died holding it), stale, pointing at a closed port
+	if err := firewall.ForgetRedirected(env.Exec, env.Kernel); err != nil {
+		env.logf("dns fault %s: %v", f.ID, err)
 	}
 	path := k.ResolvConf
 	if path == "" {

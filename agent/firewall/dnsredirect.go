@@ -1,7 +1,9 @@
 package firewall
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -9,7 +11,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
+	"chaos-run/agent/exec"
 	"chaos-run/agent/kernel"
+	"chaos-run/agent/protocol"
 )
 
 // DNSRedirect is a dns fault's redirect, held through nftables only, in the fault's table `inet
@@ -22,6 +26,12 @@ import (
 //     destination back with SO_ORIGINAL_DST);
 //   - UDP to one of the pod's nameservers, to that nameserver's own port (a redirected datagram
 //     carries no original destination a socket could read, so the port says which it was).
+//
+// Each redirected flow's conntrack entry gets FlowMark in the bits of FlowMask of its ct mark
+// (the other bits kept): after the table is gone those entries still hold the NAT to the
+// resolver's port (a UDP socket that keeps its source port keeps its entry, 30 s idle), which
+// the kernel applies again as soon as any nat chain is back in the namespace — the next dns
+// fault's, an HTTP fault's, a mesh's — so the revert deletes them (ForgetRedirected).
 type DNSRedirect struct {
 	FaultID string
 	Iface   string
@@ -38,6 +48,75 @@ type UDPRedirect struct {
 
 // DNSChain is a dns fault's nat chain.
 const DNSChain = "output"
+
+// FlowMark in the bits of FlowMask of the ct mark: a flow a dns fault redirected. Bits 16–23
+// ("D"): the low 12 bits are Istio's (0x111/0xfff in ambient mode) and other meshes keep to the
+// low bits or the packet mark; the agent's own packet mark (fault.DNSMark, 0x43484153) has
+// 0x48 there, so a mesh that saves packet marks into ct marks does not make the resolver's
+// own flows look redirected. Only these 8 bits are written, only on the pod's port-53 flows.
+const (
+	FlowMark uint32 = 0x00440000
+	FlowMask uint32 = 0x00ff0000
+)
+
+// markFlow sets FlowMark in the connection's ct mark, the bits outside FlowMask kept.
+func (r *rule) markFlow() {
+	r.add(fmt.Sprintf("ct mark set ct mark & 0x%08x | 0x%08x", ^FlowMask, FlowMark),
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, ^FlowMask), Xor: binary.NativeEndian.AppendUint32(nil, FlowMark)},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true})
+}
+
+// ForgetRedirected deletes the conntrack entries of the flows a dns fault redirected (FlowMark
+// under FlowMask, every family; one ctnetlink message), and records it in ex as the conntrack
+// command line that does the same. Called with no dns fault's table in the namespace (after the
+// revert removed it; before a dns fault is applied, for an orphan's), when every such entry is
+// stale. A kernel that cannot (no conntrack netlink) says why in the error.
+func ForgetRedirected(ex exec.Executor, k kernel.Nftables) error {
+	ct, ok := k.(kernel.Conntrack)
+	if !ok {
+		return nil // not a real kernel: no conntrack table
+	}
+	start := time.Now()
+	err := ct.ForgetMarked(FlowMark, FlowMask)
+	return exec.Done(ex, kernel.ForgetMarkedArgv(FlowMark, FlowMask), "", time.Since(start), err)
+}
+
+// ForgetWords is ForgetRedirected's outcome for a revert's detail.
+func ForgetWords(err error) string {
+	if err != nil {
+		return "; the redirected flows' conntrack entries not deleted (they expire by themselves, 30 s idle): " + err.Error()
+	}
+	return "; the redirected flows' conntrack entries deleted"
+}
+
+// marksFlows: a table read back has markFlow's rule (a dns fault's), told by its bitwise
+// operation (google/nftables reads a ct expression back without its source register).
+func marksFlows(t *kernel.NftTable) bool {
+	mask, xor := binary.NativeEndian.AppendUint32(nil, ^FlowMask), binary.NativeEndian.AppendUint32(nil, FlowMark)
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, e := range r.Exprs {
+				if b, ok := e.(*expr.Bitwise); ok && bytes.Equal(b.Mask, mask) && bytes.Equal(b.Xor, xor) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// NftRevertOrphan is NftRevert for a table no live agent holds: a dns fault's (its rules mark
+// the flows they redirect) also has its flows' conntrack entries deleted once it is gone.
+func NftRevertOrphan(ex exec.Executor, k kernel.Nftables, ref kernel.NftRef) ([]protocol.KernelObject, string) {
+	t, err := k.NftRead(ref)
+	dnsFault := err == nil && marksFlows(t)
+	remaining, detail := NftRevert(ex, k, ref)
+	if dnsFault && len(remaining) == 0 {
+		detail += ForgetWords(ForgetRedirected(ex, k))
+	}
+	return remaining, detail
+}
 
 // notMarked matches packets whose mark is not the agent's.
 func (r *rule) notMarked(mark uint32) {
@@ -62,6 +141,7 @@ func (d DNSRedirect) NftTable(families []int, lease time.Duration) *kernel.NftTa
 		r.l4("tcp")
 		r.port("dport", 53)
 		r.notMarked(d.Mark)
+		r.markFlow()
 		r.redirectTo(d.TCPPort)
 		rules = append(rules, r.done())
 		for _, u := range d.UDP {
@@ -75,6 +155,7 @@ func (d DNSRedirect) NftTable(families []int, lease time.Duration) *kernel.NftTa
 			r.address(f, true, u.Nameserver.String(), netip.PrefixFrom(u.Nameserver, u.Nameserver.BitLen()))
 			r.port("dport", 53)
 			r.notMarked(d.Mark)
+			r.markFlow()
 			r.redirectTo(u.Port)
 			rules = append(rules, r.done())
 		}

@@ -121,3 +121,11 @@ func TestNftErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAtLeast(t *testing.T) {
+	for release, want := range map[string]bool{"6.18.44-fc-v1300": true, "4.19.0": true, "4.18.0-553.el8_10.x86_64": false, "3.10.0-1160.el7.x86_64": false, "5.4": true, "4.20-rc1": true, "": false, "x.y": false} {
+		if got := AtLeast(release, 4, 19); got != want {
+			t.Errorf("AtLeast(%q, 4, 19) = %v", release, got)
+		}
+	}
+}

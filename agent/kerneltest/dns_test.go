@@ -5,9 +5,12 @@ package kerneltest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -331,12 +334,132 @@ func TestTheKernelEndsADNSFaultNobodyRenews(t *testing.T) {
 	if left := ns.chaosTables(t); len(left) != 1 || left[0] != "inet CHAOS-d4-dns" {
 		t.Fatalf("before the next agent: %q (want the dead agent's table)", left)
 	}
+	// and the flows redirected to the dead resolver keep their NAT to its closed port while
+	// the emptied table keeps NAT running: the next agent deletes their entries with the table
+	if len(ns.redirectedFlows(t)) == 0 {
+		t.Fatal("no conntrack entry of a redirected flow before the next agent")
+	}
 	ns.serveVia("agent-d5", "ip", "netns", "exec", ns.pod)
 	for deadline := time.Now().Add(5 * time.Second); len(ns.leftovers(t)) != 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the next agent left %q", ns.leftovers(t))
 		}
 	}
+	if left := ns.redirectedFlows(t); len(left) > 0 {
+		t.Fatalf("the next agent removed the table but left its redirected flows' entries: %q", left)
+	}
+}
+
+// A UDP socket that keeps its source port (c-ares, a caching sidecar) asks through a dns fault,
+// which is reverted; a second dns fault is applied within the conntrack entry's 30 s: the same
+// socket's next query must reach the second fault's resolver, not the first's closed port (its
+// entry, still NATed there, would be used again by the second fault's nat chain). The revert
+// deletes the entries of the flows it redirected and only those: the ct mark bits of a "mesh"
+// (the test's own table, 0x111 on every UDP flow) are kept on the redirected flow, and another
+// flow's entry, with the mesh's mark, outlives the revert.
+func TestDNSFaultsRedirectedFlowsDoNotOutliveThem(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("no dns fault without nf_tables' inet family")
+	}
+	ns, _, _ := dnsPod(t, "agent-d6")
+	ns.mustIn("nft", "add table inet chaostest-mesh { chain out { type filter hook output priority -150; meta l4proto udp ct mark set ct mark | 0x111; }; }")
+	const sport, otherPort = 40053, 5354
+	var c *net.UDPConn
+	inNetns(t, ns.pod, func() {
+		var err error
+		c, err = net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: sport}, &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 53})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := net.Dial("udp", fmt.Sprintf("192.0.2.2:%d", otherPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = other.Write([]byte("not dns"))
+		other.Close()
+	})
+	defer c.Close()
+	for i, fault := range []struct {
+		answer string
+		rcode  dnsmessage.RCode
+	}{{"nxdomain", dnsmessage.RCodeNameError}, {"servfail", dnsmessage.RCodeServerFailure}} {
+		id := fmt.Sprintf("d6-%d", i)
+		ns.mustRequest(t, "agent-d6", dnsApply("d6", id, obj{"names": []string{"db.svc.test"}, "answer": fault.answer}))
+		answer, err := askOn(c, "db.svc.test.")
+		if err != nil {
+			t.Fatalf("fault %d (%s): the socket's query, from port %d: %v", i+1, fault.answer, sport, err)
+		}
+		if rc, _ := rcodeAndAddrs(t, answer); rc != fault.rcode {
+			t.Fatalf("fault %d (%s): %v", i+1, fault.answer, rc)
+		}
+		if _, _, err := ns.query(t, "2001:db8::2", "db.svc.test.", dnsmessage.TypeA, false, 2*time.Second); err != nil {
+			t.Fatalf("fault %d, over IPv6: %v", i+1, err)
+		}
+		if mark, ok := ns.ctMark(t, fmt.Sprintf("sport=%d dport=53 ", sport)); !ok || mark&firewall.FlowMask != firewall.FlowMark || mark&0xfff != 0x111 {
+			t.Errorf("fault %d: the redirected flow's ct mark: 0x%x (found %v; want 0x%x with the mesh's 0x111 kept)", i+1, mark, ok, firewall.FlowMark|0x111)
+		}
+		r := ns.mustRequest(t, "agent-d6", revert("d6", id))
+		t.Logf("fault %d reverted: %s", i+1, r.Reverted[0].Detail)
+		if left := ns.redirectedFlows(t); len(left) > 0 {
+			t.Errorf("fault %d: after the revert the redirected flows' entries are still there: %q", i+1, left)
+		}
+		if mark, ok := ns.ctMark(t, fmt.Sprintf("dport=%d ", otherPort)); !ok || mark != 0x111 {
+			t.Errorf("fault %d: after the revert the other flow's entry: found %v, mark 0x%x (want 0x111)", i+1, ok, mark)
+		}
+	}
+	ns.mustIn("nft", "delete", "table", "inet", "chaostest-mesh")
+	ns.nothingLeft(t, "")
+}
+
+// askOn sends a query for name on c (connected to a nameserver) and reads its answer.
+func askOn(c *net.UDPConn, name string) ([]byte, error) {
+	n, _ := dnsmessage.NewName(name)
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: uint16(time.Now().UnixNano()), RecursionDesired: true})
+	_ = b.StartQuestions()
+	_ = b.Question(dnsmessage.Question{Name: n, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	q, _ := b.Finish()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write(q); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 65535)
+	k, err := c.Read(buf)
+	return buf[:k], err
+}
+
+// ctMark is the ct mark of the pod's conntrack entry whose line holds tuple (its original
+// direction), as /proc/net/nf_conntrack lists it.
+func (ns *netns) ctMark(t *testing.T, tuple string) (uint32, bool) {
+	t.Helper()
+	for _, line := range strings.Split(ns.mustIn("cat", "/proc/net/nf_conntrack"), "\n") {
+		if !strings.Contains(line, tuple) {
+			continue
+		}
+		_, after, ok := strings.Cut(line, " mark=")
+		if !ok {
+			t.Fatalf("no mark in %q", line)
+		}
+		m, err := strconv.ParseUint(strings.Fields(after)[0], 10, 32)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		return uint32(m), true
+	}
+	return 0, false
+}
+
+// redirectedFlows are the pod's conntrack entries (both families) marked as a dns fault's.
+func (ns *netns) redirectedFlows(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(ns.mustIn("cat", "/proc/net/nf_conntrack"), "\n") {
+		if _, after, ok := strings.Cut(line, " mark="); ok {
+			if m, err := strconv.ParseUint(strings.Fields(after)[0], 10, 32); err == nil && uint32(m)&firewall.FlowMask == firewall.FlowMark {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
 }
 
 func (ns *netns) mustRequest(t *testing.T, name string, req obj) *protocol.Reply {

@@ -128,7 +128,7 @@ func (a *Agent) revertOrphans(ctx context.Context, ex exec.Executor, claims *own
 				remaining = []protocol.KernelObject{{Type: protocol.ObjQdisc, Name: q.Name(), Detail: q.Kind + " on " + q.Iface}}
 			}
 		case item.chain != nil && item.chain.backend == firewall.Nftables:
-			remaining, detail = firewall.NftRevert(ex, a.cfg.Kernel, firewall.NftRefOf(item.chain.key))
+			remaining, detail = firewall.NftRevertOrphan(ex, a.cfg.Kernel, firewall.NftRefOf(item.chain.key))
 		case item.chain != nil:
 			c := item.chain
 			remaining, detail = firewall.RevertChain(ctx, ex, c.backend, c.key.Family, c.key.Table, c.key.Name)
