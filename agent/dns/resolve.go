@@ -269,5 +269,5 @@ func Summarize(samples []float64) *protocol.LatencySummary {
 	for _, v := range s {
 		sum += v
 	}
-	return &protocol.LatencySummary{Min: s[0], P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), Max: s[len(s)-1], Mean: sum / float64(len(s))}
+	return &protocol.LatencySummary{Min: s[0], P50: rank(0.5), P90: rank(0.9), P95: rank(0.95), P99: rank(0.99), Max: s[len(s)-1], Mean: sum / float64(len(s))}
 }

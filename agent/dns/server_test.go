@@ -260,7 +260,7 @@ func TestSummarizeIsNearestRank(t *testing.T) {
 		s = append(s, float64(i))
 	}
 	l := dns.Summarize(s)
-	if l.Min != 1 || l.P50 != 50 || l.P90 != 90 || l.P99 != 99 || l.Max != 100 || l.Mean != 50.5 {
+	if l.Min != 1 || l.P50 != 50 || l.P90 != 90 || l.P95 != 95 || l.P99 != 99 || l.Max != 100 || l.Mean != 50.5 {
 		t.Fatalf("%+v", l)
 	}
 	if dns.Summarize(nil) != nil {

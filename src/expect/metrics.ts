@@ -114,6 +114,7 @@ export const PROBE_METRICS = {
     "latency.mean": duration("mean time of the resolutions that got an answer"),
     "latency.p50": duration("50th percentile of the resolution time (of one name; the worst name's with several)"),
     "latency.p90": duration("90th percentile of the resolution time (of one name; the worst name's with several)"),
+    "latency.p95": duration("95th percentile of the resolution time (of one name; the worst name's with several)"),
     "latency.p99": duration("99th percentile of the resolution time (of one name; the worst name's with several)"),
     "latency.max": duration("slowest resolution that got an answer"),
   },

@@ -1029,6 +1029,10 @@ export interface ResolveNameResult {
     min: number;
     p50: number;
     p90: number;
+    /**
+     * absent from agents older than it
+     */
+    p95?: number;
     p99: number;
     max: number;
     mean: number;

@@ -36,9 +36,11 @@ function inconsistency(n: ResolveNameResult, count: number): string | undefined 
   if (ended !== n.resolutions) return `${ended} outcomes for ${n.resolutions} resolutions`;
   const l = n.latencyMs;
   if (l !== undefined) {
-    const times = [l.min, l.p50, l.p90, l.p99, l.max, l.mean];
+    // p95 is absent from agents older than it: checked in order where it is
+    const p95 = l.p95 ?? l.p90;
+    const times = [l.min, l.p50, l.p90, p95, l.p99, l.max, l.mean];
     if (!times.every((t) => Number.isFinite(t) && t >= 0 && t <= 3_600_000)) return "a latency out of bounds";
-    if (!(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max && l.min <= l.mean && l.mean <= l.max)) return "latencies out of order";
+    if (!(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= p95 && p95 <= l.p99 && l.p99 <= l.max && l.min <= l.mean && l.mean <= l.max)) return "latencies out of order";
   }
   return undefined;
 }
@@ -67,12 +69,15 @@ function latencyMetrics(names: readonly ResolveNameResult[]): Metrics {
   if (timed.length === 0) return {};
   const worst = (k: "p50" | "p90" | "p99"): number => Math.max(...timed.map((t) => t.l[k]));
   const weight = sum(timed.map((t) => t.weight));
+  const p95s = timed.flatMap((t) => (t.l.p95 === undefined ? [] : [t.l.p95]));
   return {
     "latency.min": Math.min(...timed.map((t) => t.l.min)),
     "latency.mean": sum(timed.map((t) => t.l.mean * t.weight)) / weight,
     // percentiles of different names cannot be merged exactly: the worst name's, as the probes' aggregate does
     "latency.p50": worst("p50"),
     "latency.p90": worst("p90"),
+    // from an agent that says it (every name's, or none)
+    ...(p95s.length === timed.length ? { "latency.p95": Math.max(...p95s) } : {}),
     "latency.p99": worst("p99"),
     "latency.max": Math.max(...timed.map((t) => t.l.max)),
   };

@@ -131,8 +131,8 @@ describe("a dns probe in a scenario", () => {
     ]);
     const withTools = `${PROBE_HEAD}      names: [web]\n    tools: { image: x }\n${WAIT}`;
     expect(validateSource("inline.yaml", withTools).diagnostics.map((d) => d.code)).toEqual(["conflicting-keys"]);
-    const expectations = `steadyState:\n  - probe: lookups\n    expect:\n      rcode.NXDOMAIN: 0\n      rcode.NOTIMP: 0\n      errorRatio: { atMost: 1% }\n      latency.p95: 10ms\n${WAIT}`;
-    expect(probeDiagnostics("names: [web]", expectations)).toEqual([["unknown-metric", 15, "dns probes have no metric `latency.p95`"]]);
+    const expectations = `steadyState:\n  - probe: lookups\n    expect:\n      rcode.NXDOMAIN: 0\n      rcode.NOTIMP: 0\n      errorRatio: { atMost: 1% }\n      latency.p75: 10ms\n${WAIT}`;
+    expect(probeDiagnostics("names: [web]", expectations)).toEqual([["unknown-metric", 15, "dns probes have no metric `latency.p75`"]]);
   });
 });
 
@@ -282,6 +282,19 @@ describe("the dns probe reads the agent's resolutions", () => {
       },
     });
     expect(r.ok ? r.detail : "").toContain("nameserver 10.96.0.10, search shop.svc.cluster.local svc.cluster.local, ndots 5 (/proc/42/root/etc/resolv.conf)");
+  });
+
+  it("the p95 from an agent that says it (the worst name's), checked in order; none from an older agent (the test above)", () => {
+    const r = dnsMetrics(
+      result(
+        named("web", { latencyMs: { min: 0.5, p50: 1, p90: 5, p95: 7, p99: 9, max: 9, mean: 2 } }),
+        named("db.example", { latencyMs: { min: 0.2, p50: 2, p90: 3, p95: 3.5, p99: 4, max: 20, mean: 5 } }),
+      ),
+      asked,
+    );
+    expect(r.ok ? r.metrics["latency.p95"] : undefined).toBe(7);
+    const disordered = dnsMetrics(result(named("web", { latencyMs: { min: 0.5, p50: 1, p90: 5, p95: 10, p99: 9, max: 9, mean: 2 } }), named("db.example")), asked);
+    expect(disordered.ok ? "accepted" : disordered.error).toBe("the agent's counts for web do not add up: latencies out of order");
   });
 
   it("no answer at all: every query an error, no latency", () => {

@@ -4256,7 +4256,7 @@ return errors === 0;
 validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema52 = {"type":"object","additionalProperties":false,"required":["resolvConf","nameservers","search","ndots","names"],"properties":{"resolvConf":{"type":"string"},"nameservers":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":3}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"search":{"type":"array","maxItems":32,"items":{"type":"string"}},"ndots":{"type":"integer","minimum":0,"maximum":15},"names":{"type":"array","items":{"$ref":"#/$defs/ResolveNameResult"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"}}};
-const schema53 = {"type":"object","additionalProperties":false,"required":["name","resolutions","answered","empty","rcodes","timeouts","errors","unsent"],"properties":{"name":{"type":"string"},"resolutions":{"type":"integer","minimum":0},"answered":{"type":"integer","minimum":0},"empty":{"type":"integer","minimum":0},"rcodes":{"type":"object","maxProperties":16,"propertyNames":{"pattern":"^[A-Z0-9]{1,16}$"},"additionalProperties":{"type":"integer","minimum":0}},"timeouts":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"unsent":{"type":"integer","minimum":0},"latencyMs":{"type":"object","additionalProperties":false,"required":["min","p50","p90","p99","max","mean"],"properties":{"min":{"type":"number","minimum":0},"p50":{"type":"number","minimum":0},"p90":{"type":"number","minimum":0},"p99":{"type":"number","minimum":0},"max":{"type":"number","minimum":0},"mean":{"type":"number","minimum":0}}},"addresses":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"fqdn":{"type":"string"}}};
+const schema53 = {"type":"object","additionalProperties":false,"required":["name","resolutions","answered","empty","rcodes","timeouts","errors","unsent"],"properties":{"name":{"type":"string"},"resolutions":{"type":"integer","minimum":0},"answered":{"type":"integer","minimum":0},"empty":{"type":"integer","minimum":0},"rcodes":{"type":"object","maxProperties":16,"propertyNames":{"pattern":"^[A-Z0-9]{1,16}$"},"additionalProperties":{"type":"integer","minimum":0}},"timeouts":{"type":"integer","minimum":0},"errors":{"type":"integer","minimum":0},"unsent":{"type":"integer","minimum":0},"latencyMs":{"type":"object","additionalProperties":false,"required":["min","p50","p90","p99","max","mean"],"properties":{"min":{"type":"number","minimum":0},"p50":{"type":"number","minimum":0},"p90":{"type":"number","minimum":0},"p95":{"type":"number","minimum":0},"p99":{"type":"number","minimum":0},"max":{"type":"number","minimum":0},"mean":{"type":"number","minimum":0}}},"addresses":{"type":"array","items":{"type":"string"},"allOf":[{"maxItems":16}],"$comment":"maxItems under allOf: the generated TypeScript stays an array, not a union of tuples"},"fqdn":{"type":"string"}}};
 const pattern5 = new RegExp("^[A-Z0-9]{1,16}$", "");
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -4870,7 +4870,7 @@ vErrors.push(err50);
 errors++;
 }
 for(const key4 in data17){
-if(!((((((key4 === "min") || (key4 === "p50")) || (key4 === "p90")) || (key4 === "p99")) || (key4 === "max")) || (key4 === "mean"))){
+if(!(((((((key4 === "min") || (key4 === "p50")) || (key4 === "p90")) || (key4 === "p95")) || (key4 === "p99")) || (key4 === "max")) || (key4 === "mean"))){
 const err51 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err51];
@@ -4956,11 +4956,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data17.p99 !== undefined){
-let data21 = data17.p99;
+if(data17.p95 !== undefined){
+let data21 = data17.p95;
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 < 0 || isNaN(data21)){
-const err58 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err58 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p95",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p95/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4971,7 +4971,7 @@ errors++;
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err59 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p95",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p95/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4981,11 +4981,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data17.max !== undefined){
-let data22 = data17.max;
+if(data17.p99 !== undefined){
+let data22 = data17.p99;
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-const err60 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err60 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4996,7 +4996,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err61 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/p99",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/p99/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5006,11 +5006,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data17.mean !== undefined){
-let data23 = data17.mean;
+if(data17.max !== undefined){
+let data23 = data17.max;
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err62 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err62 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -5021,7 +5021,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err63 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/max",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/max/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5031,9 +5031,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.mean !== undefined){
+let data24 = data17.mean;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err64 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -5043,11 +5045,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data7.addresses !== undefined){
-let data24 = data7.addresses;
-if(Array.isArray(data24)){
-if(data24.length > 16){
-const err65 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/allOf/0/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err65 = {instancePath:instancePath+"/names/" + i2+"/latencyMs/mean",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/properties/mean/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -5057,11 +5056,9 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(Array.isArray(data24)){
-const len3 = data24.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data24[i3] !== "string"){
-const err66 = {instancePath:instancePath+"/names/" + i2+"/addresses/" + i3,schemaPath:"#/$defs/ResolveNameResult/properties/addresses/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err66 = {instancePath:instancePath+"/names/" + i2+"/latencyMs",schemaPath:"#/$defs/ResolveNameResult/properties/latencyMs/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -5071,9 +5068,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-else {
-const err67 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data7.addresses !== undefined){
+let data25 = data7.addresses;
+if(Array.isArray(data25)){
+if(data25.length > 16){
+const err67 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/allOf/0/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -5083,9 +5082,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data7.fqdn !== undefined){
-if(typeof data7.fqdn !== "string"){
-const err68 = {instancePath:instancePath+"/names/" + i2+"/fqdn",schemaPath:"#/$defs/ResolveNameResult/properties/fqdn/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Array.isArray(data25)){
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data25[i3] !== "string"){
+const err68 = {instancePath:instancePath+"/names/" + i2+"/addresses/" + i3,schemaPath:"#/$defs/ResolveNameResult/properties/addresses/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -5097,7 +5098,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err69 = {instancePath:instancePath+"/names/" + i2+"/addresses",schemaPath:"#/$defs/ResolveNameResult/properties/addresses/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -5107,9 +5108,9 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data7.fqdn !== undefined){
+if(typeof data7.fqdn !== "string"){
+const err70 = {instancePath:instancePath+"/names/" + i2+"/fqdn",schemaPath:"#/$defs/ResolveNameResult/properties/fqdn/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -5121,12 +5122,36 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err71 = {instancePath:instancePath+"/names/" + i2,schemaPath:"#/$defs/ResolveNameResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err71];
 }
 else {
 vErrors.push(err71);
+}
+errors++;
+}
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/names",schemaPath:"#/properties/names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
 }
 errors++;
 }
