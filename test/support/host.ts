@@ -54,20 +54,28 @@ export function leastPrivilege(add: readonly string[], user: { runAsUser: number
   };
 }
 
-/** A process of a pod (any of its containers), by its pid on the host: found by the pod's UID in /proc/PID/cgroup. */
+/**
+ * A process of a pod, by its pid on the host: found by the pod's UID in /proc/PID/cgroup. Its
+ * sandbox (`pause`, which lives as long as the pod) where it is seen, else its oldest process:
+ * the first one found could be an agent's request or an agent about to exit, gone before nsenter
+ * enters its namespace (in-cluster.test.ts saw that once, with the agent reverting on SIGTERM).
+ */
 export function podProcess(uid: string): number | undefined {
   const names = [uid, uid.replace(/-/g, "_")];
+  const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid <= 0) continue;
     try {
       const cgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-      if (names.some((n) => cgroup.includes(`pod${n}`))) return pid;
+      if (!names.some((n) => cgroup.includes(`pod${n}`))) continue;
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "pause") return pid;
+      found.push(pid);
     } catch {
       // gone meanwhile
     }
   }
-  return undefined;
+  return found.length === 0 ? undefined : Math.min(...found);
 }
 
 /**
