@@ -8,11 +8,12 @@
 // an agent SIGKILLed from the node while it holds the fault (a pod of its own): a fresh agent
 // reverts it at once and the pod's own resolver (getent in its nginx container) resolves again.
 //
-// A few queries of each probe run go astray, and the assertions allow for them (at most
+// A few queries of each probe run may go astray, and the assertions allow for them (at most
 // ANOMALIES of 200), saying how many: a UDP query from a source port that conntrack still holds
-// an entry for — from before the fault, or from the fault just reverted — keeps that entry's NAT
-// decision for its 30 s, so it reaches the nameserver unfaulted, or the stopped resolver's port
-// (no answer). The agent does not flush those entries at apply and revert (yet).
+// an entry for from before the fault keeps that entry's NAT decision (none) for its 30 s, so it
+// reaches the nameserver unfaulted. The entries of a fault just reverted no longer send queries
+// to its stopped resolver: the agent deletes exactly those (their ct mark) at the revert — that
+// was most of what went astray here before.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
