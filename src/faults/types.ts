@@ -83,7 +83,7 @@ export type DnsAnswer = { readonly kind: DnsErrorAnswer } | { readonly kind: "ad
 
 /** What the agent's resolver does to the pod's queries for names that match. */
 export interface DnsParams {
-  /** globs: `*` within a label, `**` any number of labels; lower-case, without the final dot */
+  /** globs: a label that is `*` stands for one or more whole labels, a `*` inside a label for any characters of that label; lower-case, without the final dot */
   readonly names: readonly string[];
   /** undefined: only the delay, before the real answer */
   readonly answer: DnsAnswer | undefined;
