@@ -8,10 +8,13 @@ cache_root=${CHAOS_RUN_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaos-run-lab}
 cache=$cache_root/$KUBERNETES_VERSION
 labbin=$cache/bin
 state=${CHAOS_RUN_LAB_DIR:-$repo/.lab}
-# Each checkout has its own images and registry (two checkouts on one machine may build
-# different agents): buildah's local names carry a hash of the checkout's path, and the
-# registry's content lives in the checkout's .lab (it outlives labs: pushed once, when changed).
-registry_dir=${CHAOS_RUN_REGISTRY_DIR:-$repo/.lab/registry}
+# Each checkout has its own image names (two checkouts on one machine may build different
+# agents): buildah's local names carry a hash of the checkout's path. What they are built from
+# keys them (build-images: an image built from the same sources in another checkout is tagged,
+# not built again), and the registry's content lives in the lab's cache, shared by checkouts as
+# the lab's addresses are (only one lab runs on a machine): an image is pushed again only when the
+# registry holds another. A fresh clone rebuilt and pushed all seven images (two minutes).
+registry_dir=${CHAOS_RUN_REGISTRY_DIR:-$cache_root/registry}
 image_ns=localhost/chaos-run-$(printf '%s' "$repo" | sha256sum | cut -c1-8)
 # Loopback ports; override when they clash with something on the machine.
 ETCD_PORT=${CHAOS_RUN_LAB_ETCD_PORT:-23790}
