@@ -129,10 +129,23 @@ func (s *Server) exchangeUDP(ns netip.AddrPort, msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer c.Close()
+	// known before the query leaves (the connect sent nothing): no conntrack entry of it exists
+	// yet that a deletion of the pod's earlier flows could take for one of them
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	s.upstream.Store(src, struct{}{})
+	defer s.upstream.Delete(src)
 	stop := context.AfterFunc(s.ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 	_ = c.SetDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
 	return exchangeDatagram(c, msg)
+}
+
+// Forwarding: src (address and port) is one of the resolver's own UDP sockets to a nameserver,
+// open now (a query forwarded, its answer awaited).
+func (s *Server) Forwarding(src netip.AddrPort) bool {
+	_, ok := s.upstream.Load(netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+	return ok
 }
 
 // exchangeDatagram writes a query on a connected UDP socket and returns the first response

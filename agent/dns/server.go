@@ -74,6 +74,7 @@ type Server struct {
 	// inflight bounds the queries handled at once (each holds a goroutine, a socket upstream)
 	inflight chan struct{}
 	conns    sync.Map // net.Conn -> struct{}: the TCP connections open, closed on Stop
+	upstream sync.Map // netip.AddrPort -> struct{}: the local ends of the UDP sockets forwarding now
 	serving  atomic.Bool
 
 	queries, udpN, tcpN, matched, faulted, forwarded, upstreamErrors, malformed atomic.Int64

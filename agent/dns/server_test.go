@@ -267,3 +267,50 @@ func TestSummarizeIsNearestRank(t *testing.T) {
 		t.Fatal("nil")
 	}
 }
+
+// Forwarding knows the resolver's own UDP socket to the nameserver while its query waits for an
+// answer, and forgets it once answered: the dns fault's apply leaves exactly those flows' conntrack
+// entries alone when it deletes the pod's earlier ones.
+func TestForwardingKnowsTheResolversOwnSocketsWhileTheyWait(t *testing.T) {
+	ns, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	nsAddr := ns.LocalAddr().(*net.UDPAddr).AddrPort()
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := dns.Start(dns.Config{}, []dns.UDPListener{{Conn: uc, Nameserver: nsAddr}}, nil)
+	defer s.Stop()
+	answered := make(chan error, 1)
+	go func() {
+		_, _, err := ask(t, uc.LocalAddr().(*net.UDPAddr).AddrPort(), "db.test.", dnsmessage.TypeA, false, 2*time.Second)
+		answered <- err
+	}()
+	buf := make([]byte, dns.MaxMessage)
+	_ = ns.SetDeadline(time.Now().Add(2 * time.Second))
+	n, from, err := ns.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Forwarding(from) {
+		t.Fatalf("the resolver's socket %s, its query unanswered, is not known as forwarding", from)
+	}
+	if s.Forwarding(netip.AddrPortFrom(from.Addr(), from.Port()+1)) {
+		t.Fatal("another port is known as forwarding")
+	}
+	answer := (&dnstest.Nameserver{A: [4]byte{192, 0, 2, 53}}).Answer(buf[:n])
+	if _, err := ns.WriteToUDPAddrPort(answer, from); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Second); s.Forwarding(from); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket %s, answered, is still known as forwarding", from)
+		}
+	}
+}

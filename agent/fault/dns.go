@@ -43,6 +43,7 @@ type dnsHeld struct {
 	d       firewall.DNSRedirect
 	server  *dns.Server
 	skipped []string // nameservers whose UDP queries are not redirected, and why
+	earlier string   // what the apply did to the flows begun before it (EarlierQueriesWords)
 }
 
 func (h *dnsHeld) Kind() string { return protocol.KindDNS }
@@ -93,9 +94,9 @@ func (h *dnsHeld) Check(env *Env) (string, error) {
 	if len(h.skipped) > 0 {
 		skipped = "; not redirected: " + strings.Join(h.skipped, ", ")
 	}
-	h.detail = fmt.Sprintf("dns on %s (nftables, %s): table %s: queries out of %s to port 53 redirected (tcp → :%d; %s; %s) while %q is in @%s, %d packets so far; %s%s; %s",
+	h.detail = fmt.Sprintf("dns on %s (nftables, %s): table %s: queries out of %s to port 53 redirected (tcp → :%d; %s; %s) while %q is in @%s, %d packets so far; %s%s%s; %s",
 		h.iface, familyWords(h.families), h.nft.NftRef, h.iface, h.d.TCPPort, strings.Join(udp, ", "), strings.Join(found.Rules, ", "),
-		h.iface, firewall.LeaseSet, found.Packets, found.Ends(), skipped, h.server.Counts())
+		h.iface, firewall.LeaseSet, found.Packets, found.Ends(), skipped, h.earlier, h.server.Counts())
 	return h.detail, nil
 }
 
@@ -172,6 +173,9 @@ func (k DNS) Apply(env *Env, f protocol.FaultRequest) Outcome {
 		return Outcome{Err: rerr}
 	}
 	held.nft, held.families = t, families
+	// the table is in place: the pod's UDP flows begun before it are redirected from their next
+	// query on (firewall.ForgetEarlierQueries says what is left alone, and why)
+	held.earlier = firewall.EarlierQueriesWords(firewall.ForgetEarlierQueries(env.Exec, env.Kernel, held.d, held.server.Forwarding))
 	return heldFromNow(env, held, made, lease)
 }
 

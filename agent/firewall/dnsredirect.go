@@ -3,13 +3,16 @@ package firewall
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"chaos-run/agent/exec"
 	"chaos-run/agent/kernel"
@@ -80,6 +83,64 @@ func ForgetRedirected(ex exec.Executor, k kernel.Nftables) error {
 	start := time.Now()
 	err := ct.ForgetMarked(FlowMark, FlowMask)
 	return exec.Done(ex, kernel.ForgetMarkedArgv(FlowMark, FlowMask), "", time.Since(start), err)
+}
+
+// ForgetEarlierQueries deletes the conntrack entries of the pod's UDP flows to port 53 of the
+// redirected nameservers that the redirect did not mark: flows begun before the table was made.
+// A flow's NAT is decided at its first packet, so without this a socket that keeps its source
+// port (c-ares, a caching sidecar, a resolver library's long-lived socket) would keep asking the
+// nameserver directly, unfaulted, for as long as its entry lives (30 s idle, renewed by each
+// query). Once its entry is gone its next query is a new flow, which the fault's nat chain
+// redirects. Called with the table in place (an entry deleted before it would be made again,
+// unredirected, by the next query). Left alone:
+//   - the resolver's own sockets forwarding now (own: their packets carry the agent's mark, so
+//     their entries are not the redirect's to change; deleting one would make its answer arrive
+//     as a new flow, which a pod's firewall may drop);
+//   - TCP: an entry deleted under a connection in progress makes its next segment a new flow,
+//     which the redirect would send mid-stream to the resolver's port, where no such connection
+//     exists: a reset, a failed query even for names the fault does not match — more harm than
+//     asked. Its queries pass unfaulted until it closes (DNS over TCP is short-lived; servers
+//     close idle connections within seconds), and its next connection is redirected.
+//
+// It returns how many entries it deleted, and records one conntrack command line per nameserver
+// (the nearest one: conntrack(8) cannot leave out the marked entries and the resolver's).
+func ForgetEarlierQueries(ex exec.Executor, k kernel.Nftables, d DNSRedirect, own func(netip.AddrPort) bool) (int, error) {
+	ct, ok := k.(kernel.Conntrack)
+	if !ok {
+		return 0, nil // not a real kernel: no conntrack table
+	}
+	deleted := 0
+	var errs []error
+	for _, family := range []int{4, 6} {
+		var servers []netip.Addr
+		for _, u := range d.UDP {
+			if familyOf(u.Nameserver) == family {
+				servers = append(servers, u.Nameserver)
+			}
+		}
+		if len(servers) == 0 {
+			continue
+		}
+		start := time.Now()
+		n, err := ct.ForgetFlows(family, func(f kernel.Flow) bool {
+			return f.Proto == unix.IPPROTO_UDP && f.Dst.Port() == 53 && slices.Contains(servers, f.Dst.Addr()) &&
+				f.Mark&FlowMask != FlowMark && !own(f.Src)
+		})
+		deleted += n
+		for _, s := range servers {
+			_ = exec.Done(ex, []string{"conntrack", "-D", "-p", "udp", "--orig-dst", s.String(), "--orig-port-dst", "53"}, "", time.Since(start), err)
+		}
+		errs = append(errs, err)
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// EarlierQueriesWords is ForgetEarlierQueries' outcome for an apply's detail.
+func EarlierQueriesWords(deleted int, err error) string {
+	if err != nil {
+		return fmt.Sprintf("; the conntrack entries of UDP queries begun before the fault not all deleted (%d were; the others' sockets stay unfaulted until their entries expire, 30 s idle): %v", deleted, err)
+	}
+	return fmt.Sprintf("; %d conntrack entries of UDP queries begun before the fault deleted (their sockets' next queries are redirected)", deleted)
 }
 
 // ForgetWords is ForgetRedirected's outcome for a revert's detail.

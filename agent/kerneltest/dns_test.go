@@ -468,3 +468,80 @@ func (ns *netns) mustRequest(t *testing.T, name string, req obj) *protocol.Reply
 	mustOK(t, r, code)
 	return r
 }
+
+// A UDP socket that keeps its source port asks before the fault, in a pod where conntrack runs
+// already (here the test's table with a ct rule; in a pod, a mesh's rules, or a previous fault's
+// nat chain, whose entries outlive it): its flow's entry is made, unredirected (NAT is decided at
+// a flow's first packet). The apply deletes it, so the same socket's next query, in both
+// families, is the fault's — not the nameserver's for the entry's 30 s. A TCP connection open
+// before the fault is left alone (deleting its entry would reset it mid-stream): its query is
+// still answered, by the nameserver. Another UDP flow of the pod keeps its entry.
+func TestDNSFaultCatchesUDPFlowsBegunBeforeIt(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("no dns fault without nf_tables' inet family")
+	}
+	ns, srv, _ := dnsPod(t, "agent-d7")
+	ns.mustIn("nft", "add table inet chaostest-ct { chain out { type filter hook output priority 0; ct state new counter; }; }")
+	const otherPort = 5355
+	var v4, v6 *net.UDPConn
+	var tcp net.Conn
+	inNetns(t, ns.pod, func() {
+		var err error
+		if v4, err = net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40153}, &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 53}); err != nil {
+			t.Fatal(err)
+		}
+		if v6, err = net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 40153}, &net.UDPAddr{IP: net.ParseIP("2001:db8::2"), Port: 53}); err != nil {
+			t.Fatal(err)
+		}
+		if tcp, err = net.DialTimeout("tcp", "192.0.2.2:53", 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		other, err := net.Dial("udp", fmt.Sprintf("192.0.2.2:%d", otherPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = other.Write([]byte("not dns"))
+		other.Close()
+	})
+	defer v4.Close()
+	defer v6.Close()
+	defer tcp.Close()
+	for _, c := range []*net.UDPConn{v4, v6} {
+		answer, err := askOn(c, "db.svc.test.")
+		if err != nil {
+			t.Fatalf("before the fault, from %s: %v", c.LocalAddr(), err)
+		}
+		if rc, addrs := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeSuccess || len(addrs) != 1 {
+			t.Fatalf("before the fault, from %s: %v %v", c.LocalAddr(), rc, addrs)
+		}
+	}
+	r := ns.mustRequest(t, "agent-d7", dnsApply("d7", "d7-dns", obj{"names": []string{"db.svc.test"}, "answer": "nxdomain"}))
+	t.Logf("applied: %s", r.Fault.Detail)
+	if !strings.Contains(r.Fault.Detail, "2 conntrack entries of UDP queries begun before the fault deleted") {
+		t.Errorf("the apply's detail does not say the 2 earlier flows' entries were deleted: %s", r.Fault.Detail)
+	}
+	for _, c := range []*net.UDPConn{v4, v6} {
+		answer, err := askOn(c, "db.svc.test.")
+		if err != nil {
+			t.Fatalf("under the fault, the same socket %s: %v", c.LocalAddr(), err)
+		}
+		if rc, _ := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeNameError {
+			t.Errorf("under the fault, the same socket %s got %v from the nameserver, unfaulted (want NXDOMAIN)", c.LocalAddr(), rc)
+		}
+	}
+	asked := len(srv.Received())
+	_ = tcp.SetDeadline(time.Now().Add(2 * time.Second))
+	q, _ := dns.NewQuery(7, "db.svc.test.", dnsmessage.TypeA)
+	if err := dns.WriteTCPMessage(tcp, q); err != nil {
+		t.Fatalf("the TCP connection open before the fault: %v", err)
+	}
+	if answer, err := dns.ReadTCPMessage(tcp); err != nil || !bytes.Equal(answer, srv.Answer(q)) || len(srv.Received()) != asked+1 {
+		t.Errorf("the TCP connection open before the fault, left alone: %x %v (want the nameserver's answer)", answer, err)
+	}
+	if _, ok := ns.ctMark(t, fmt.Sprintf("dport=%d ", otherPort)); !ok {
+		t.Error("another UDP flow's entry was deleted with the earlier queries'")
+	}
+	ns.mustRequest(t, "agent-d7", revert("d7", "d7-dns"))
+	ns.mustIn("nft", "delete", "table", "inet", "chaostest-ct")
+	ns.nothingLeft(t, "")
+}
