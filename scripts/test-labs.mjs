@@ -7,7 +7,11 @@
 // (test/cluster/stress.test.ts) runs afterwards, alone.
 //
 // Order: the host's lab comes up first (it builds and pushes the images both tiers pull, and
-// the kernel tier's own build step then finds them current), then both tiers, then stress. Each
+// the kernel tier's own build step then finds them current), then both tiers, then stress. The
+// agent's own kernel tests and fuzzers (the agent tier: `agent/fuzz`, then `agent/test-kernel`,
+// which boots a UML kernel of its own) need no lab: they start at once, on the CPU the kernel
+// tier will have, while the lab comes up, and the kernel tier follows them there. Run before the
+// lab they added four minutes to `npm test`; here they end well before the cluster lanes do. Each
 // line of a tier's output is prefixed with its name. Every tier runs even when one fails; the
 // exit code is 1 when any failed; what failed (vitest's FAIL lines and the error under each), and
 // every test that passed only on its retry (FLAKY), are repeated after the summary, where a log's
@@ -71,7 +75,7 @@ function labIsUp() {
 }
 
 /**
- * Keeps a vitest FAIL line and the two non-empty lines after it (the error), at most 30 lines;
+ * Keeps a FAIL line (vitest's, go test's) and the two non-empty lines after it (the error), at most 30 lines;
  * and the last 8 non-empty lines, said when there was no FAIL line (a lab that did not boot).
  */
 function failureWatcher(name) {
@@ -84,7 +88,7 @@ function failureWatcher(name) {
     if (plain !== "") tail.push(plain);
     if (tail.length > 8) tail.shift();
     const kept = failures.get(name) ?? [];
-    if (/^FAIL\s/.test(plain)) after = 3;
+    if (/^(?:--- )?FAIL[\s:]/.test(plain)) after = 3; // vitest's FAIL, go test's --- FAIL: and FAIL
     if (after > 0 && plain !== "" && kept.length < 30) {
       kept.push(plain);
       failures.set(name, kept);
@@ -137,7 +141,20 @@ function stop(signal) {
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
 
+/** The agent tier: its fuzzers, then its kernel tests on the host's kernel and in UML (both run even when the fuzzers fail). */
+async function agentTier(pin) {
+  const fuzz = await tier("agent: fuzz", [...pin, join(repo, "agent/fuzz"), "./protocol", "./service", "./proxy", "./dns"], "agent    │ ");
+  if (stopping) return [fuzz];
+  return [fuzz, await tier("agent: kernel", [...pin, join(repo, "agent/test-kernel")], "agent    │ ")];
+}
+
 const results = [];
+const cpus = availableParallelism();
+const serial = Boolean(process.env.CHAOS_RUN_TEST_SERIAL) || cpus < 2;
+const umlCpu = String(allowedCpus().at(-1));
+// side by side, the agent's UML kernel on the CPU the kernel tier's will have
+if (!serial) process.env.CHAOS_RUN_UML_CPUS = umlCpu;
+const agent = serial ? undefined : agentTier(["taskset", "-c", umlCpu]);
 let broughtUp = false;
 if (!labIsUp()) {
   const up = await tier("lab up", [join(repo, "test/lab/up")]);
@@ -145,9 +162,9 @@ if (!labIsUp()) {
   broughtUp = up.code === 0;
 }
 
-if (results.every((r) => r.code === 0) && !stopping) {
-  const cpus = availableParallelism();
-  const serial = Boolean(process.env.CHAOS_RUN_TEST_SERIAL) || cpus < 2;
+const labOk = results.every((r) => r.code === 0);
+if (serial && !stopping) results.push(...(await agentTier([])));
+if (labOk && !stopping) {
   const cluster = [vitest, "run", "--project", "cluster"];
   const exclude = (files) => files.flatMap((f) => ["--exclude", f]);
   const kernelArgv = [join(repo, "test/lab/kernel"), vitest, "run", "--project", "kernel"];
@@ -155,26 +172,30 @@ if (results.every((r) => r.code === 0) && !stopping) {
     results.push(await tier("cluster", [...cluster, ...exclude([stressFile])]));
     if (!stopping) results.push(await tier("kernel", kernelArgv));
   } else {
-    const ids = allowedCpus();
-    const host = ids.slice(0, -1).join(",");
-    const uml = String(ids[ids.length - 1]);
+    const host = allowedCpus().slice(0, -1).join(",");
     await tier("pin", [join(repo, "test/lab/pin"), host]);
-    process.env.CHAOS_RUN_UML_CPUS = uml;
     const onHost = (argv) => ["taskset", "-c", host, ...argv];
-    const kernel = tier("kernel", kernelArgv, "kernel   │ ");
+    // the kernel tier after the agent's, on the same CPU
+    const kernel = agent.then(async (done) => {
+      results.push(...done);
+      return stopping ? undefined : tier("kernel", kernelArgv, "kernel   │ ");
+    });
     const lanes = [
       tier("cluster 1", onHost([...cluster, ...exclude([stressFile, ...labWideFiles, ...secondLaneFiles])]), "cluster1 │ "),
       tier("cluster 2", onHost([...cluster, ...secondLaneFiles]), "cluster2 │ "),
     ];
     results.push(...(await Promise.all(lanes)));
     if (!stopping) results.push(await tier("cluster: lab-wide", onHost([...cluster, ...labWideFiles]), "clusterW │ "));
-    results.push(await kernel);
-    delete process.env.CHAOS_RUN_UML_CPUS;
+    const kernelResult = await kernel;
+    if (kernelResult !== undefined) results.push(kernelResult);
     await tier("unpin", [join(repo, "test/lab/pin"), "all"]);
   }
   if (!stopping) results.push(await tier("cluster: stress", [vitest, "run", "--project", "cluster", stressFile]));
 }
 
+// a lab that did not come up (or Ctrl-C) leaves the agent tier running: its result still counts
+if (agent !== undefined && !results.some((r) => r.name.startsWith("agent: "))) results.push(...(await agent));
+delete process.env.CHAOS_RUN_UML_CPUS;
 if (broughtUp) results.push(await tier("lab down", [join(repo, "test/lab/down"), "--quiet"]));
 
 process.stdout.write("\nlab tiers:\n");
