@@ -127,6 +127,7 @@ type conn struct {
 	h2, appFirst bool
 	target       string       // the application's address (dial)
 	callsOpen    atomic.Int64 // gRPC calls in progress on an h2c connection
+	h2r          *h2relay     // the h2c relay (under mu), once it serves the connection
 }
 
 func newConn(p *Proxy, c net.Conn) *conn {
@@ -306,7 +307,13 @@ func (c *conn) stop() {
 	c.mu.Lock()
 	now := c.idle && len(c.q) == 0
 	c.closing = true
+	h2r := c.h2r
 	c.mu.Unlock()
+	if h2r != nil {
+		// its own goroutine: it writes the client a GOAWAY, and Stop waits on no socket
+		go h2r.stop()
+		return
+	}
 	if now {
 		c.closeAll()
 	}

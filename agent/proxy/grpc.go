@@ -1,9 +1,10 @@
 package proxy
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http2/hpack"
 )
 
 // GRPCConfig makes the proxy fault gRPC calls (the grpc kind) instead of HTTP requests: each call
@@ -30,61 +31,21 @@ const HealthService = "grpc.health.v1.Health"
 // statusUnavailable is the default status of an injected error.
 const statusUnavailable = 14
 
-// isGRPC: the request is a gRPC call (content-type application/grpc, or application/grpc+FORMAT
-// or with parameters).
-func isGRPC(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
+// isGRPC: a request of this content-type is a gRPC call (application/grpc, or
+// application/grpc+FORMAT or with parameters).
+func isGRPC(ct string) bool {
 	rest, ok := strings.CutPrefix(ct, "application/grpc")
 	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
 
-// serveCall serves one gRPC call: faulted at its start (the grpc kind), or forwarded.
-func (p *Proxy) serveCall(w http.ResponseWriter, r *http.Request, c *conn) {
-	g := p.cfg.GRPC
-	if g == nil {
-		// the http kind leaves gRPC calls alone: an HTTP status would reach the client as a
-		// gRPC status of the client library's choosing
-		p.h2.rp.ServeHTTP(w, r)
-		return
+// grpcAnswerOf is the injected error's response: trailers-only, one HEADERS frame that ends the
+// stream, as a server that fails a call before its first message sends.
+func grpcAnswerOf(g *GRPCConfig) hpackFields {
+	f := hpackFields{{Name: ":status", Value: "200"}, {Name: "content-type", Value: "application/grpc"}, {Name: "grpc-status", Value: grpcStatusOf(g)}}
+	if m := percentEncode(g.Message); m != "" {
+		f = append(f, hpack.HeaderField{Name: "grpc-message", Value: m})
 	}
-	p.calls.Add(1)
-	c.callsOpen.Add(1)
-	defer c.callsOpen.Add(-1)
-	if p.callExcluded(r.URL.Path) {
-		p.excluded.Add(1)
-		p.forwardCall(w, r)
-		return
-	}
-	p.faulted.Add(1)
-	if p.cfg.Delay > 0 || p.cfg.Jitter > 0 {
-		p.delayed.Add(1)
-		if !p.delayCall(r.Context()) {
-			return
-		}
-	}
-	if p.cfg.ErrorRate > 0 && p.cfg.Float64() < p.cfg.ErrorRate {
-		p.errors.Add(1)
-		p.answerCall(w)
-		return
-	}
-	p.forwardCall(w, r)
-}
-
-func (p *Proxy) forwardCall(w http.ResponseWriter, r *http.Request) {
-	p.callsRelayed.Add(1)
-	p.h2.rp.ServeHTTP(w, r)
-}
-
-// answerCall answers a call with the injected status in a trailers-only response: one HEADERS
-// frame that ends the stream, as a server that fails a call before its first message does.
-func (p *Proxy) answerCall(w http.ResponseWriter) {
-	h := w.Header()
-	h["Content-Type"] = []string{"application/grpc"}
-	h["Grpc-Status"] = []string{p.grpcStatus}
-	if p.grpcMessage != "" {
-		h["Grpc-Message"] = []string{p.grpcMessage}
-	}
-	w.WriteHeader(http.StatusOK)
+	return f
 }
 
 // callExcluded: the call (its path, /pkg.Service/Method) passes untouched.

@@ -151,9 +151,8 @@ type Proxy struct {
 
 	connections, active, requests, faulted, errors, relayed, dialErrors, overCap atomic.Int64
 	h2conns, http1, calls, excluded, delayed, callsRelayed, streamsReset         atomic.Int64
-	h2                                                                           *h2
 	h2Serving                                                                    int // conns served as h2c (p.mu)
-	grpcStatus, grpcMessage                                                      string
+	grpcAnswer                                                                   hpackFields
 	// parked: bytes of buffers quiet connections have dropped since the janitor last gave
 	// memory back
 	parked atomic.Int64
@@ -255,9 +254,8 @@ func Start(cfg Config, lns ...net.Listener) *Proxy {
 	p.errHeadKeep = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "", false)
 	p.errHeadClose = errorResponse(cfg.ErrorCode, cfg.ErrorBody, "close", false)
 	if cfg.GRPC != nil {
-		p.grpcStatus, p.grpcMessage = grpcStatusOf(cfg.GRPC), percentEncode(cfg.GRPC.Message)
+		p.grpcAnswer = grpcAnswerOf(cfg.GRPC)
 	}
-	p.h2 = newH2(p)
 	for _, ln := range lns {
 		p.accepts.Add(1)
 		go p.accept(ln)
@@ -311,10 +309,9 @@ func (p *Proxy) Stop(drain time.Duration) int {
 	conns := p.snapshot(nil)
 	p.mu.Unlock()
 	defer close(p.stopped)
-	defer p.h2.end()
-	// h2c clients are told (GOAWAY) to open no more streams here; those open are given the drain
-	p.h2.stop()
 	p.accepts.Wait()
+	// h2c clients are told (GOAWAY, conn.stop) to open no more streams here; those open are
+	// given the drain
 	for _, c := range conns {
 		c.stop()
 	}

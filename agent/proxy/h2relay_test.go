@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+// The h2c relay's own duties (h2relay.go), each against a real peer: grpc-go's server and
+// client, or the standard library's h2c server with a client of frames written here.
+
+// A delayed stream followed by one that is not: the second reaches the application first, and
+// the first must still be a new stream to it (its ID above the second's, RFC 9113 5.1.1) — with
+// the client's stream IDs passed as they are, grpc-go's server ends the connection.
+func TestH2CADelayedStreamIsNotClosedByALaterOne(t *testing.T) {
+	app := newGRPCApp(t)
+	p := startGRPC(t, Config{Delay: 300 * time.Millisecond}, GRPCConfig{Exclude: []string{"grpc.testing.TestService/EmptyCall"}}, app.addr)
+	c := grpcClient(t, p.addr())
+	if _, err := c.EmptyCall(context.Background(), &testpb.Empty{}); err != nil { // the connection up
+		t.Fatal(err)
+	}
+	delayed := make(chan error, 1)
+	go func() { _, err := unary(c, "late"); delayed <- err }()
+	waitFor(t, "the call held", 5*time.Second, func() bool { return p.Stats().Delayed == 1 })
+	if _, err := c.EmptyCall(context.Background(), &testpb.Empty{}); err != nil {
+		t.Fatalf("the undelayed call: %v", err)
+	}
+	if err := <-delayed; err != nil {
+		t.Fatalf("the delayed call, sent after a later stream: %v", err)
+	}
+	if s := p.Stats(); s.Calls != 3 || s.CallsRelayed != 3 || s.Delayed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Calls answered by the proxy with big requests: their DATA never reaches the application, so
+// the proxy gives the client its connection window back — without, the client's window is spent
+// after a few of them and the connection's next calls wait forever.
+func TestH2CAnsweredCallsGiveTheirWindowBack(t *testing.T) {
+	app := newGRPCApp(t)
+	p := startGRPC(t, Config{ErrorRate: 1}, GRPCConfig{Exclude: []string{"grpc.testing.TestService/FullDuplexCall"}}, app.addr)
+	c := grpcClient(t, p.addr())
+	big := strings.Repeat("b", 200_000)
+	for i := 0; i < 40; i++ {
+		if _, err := unary(c, big); status.Code(err) != codes.Unavailable {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := c.FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte(big)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Recv()
+	if err != nil || len(got.GetPayload().GetBody()) != len(big) {
+		t.Fatalf("a forwarded call after the answered ones: %v", err)
+	}
+}
+
+// h2Client is a client of frames: what a peer may send that grpc-go's and Go's clients don't.
+type h2Client struct {
+	t   *testing.T
+	c   net.Conn
+	r   *bufio.Reader
+	w   *h2out
+	blk *headerBlock
+	buf []byte
+}
+
+func dialH2(t *testing.T, p *Proxy) *h2Client {
+	t.Helper()
+	c := dial(t, p)
+	h := &h2Client{t: t, c: c, r: bufio.NewReader(c), w: newH2Out(c), blk: newHeaderBlock(), buf: make([]byte, h2MaxFrame)}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	h.w.mu.Lock()
+	_, _ = h.w.w.WriteString(h2Preface)
+	h.w.frame(frSettings, 0, 0, nil)
+	_ = h.w.flush()
+	h.w.mu.Unlock()
+	return h
+}
+
+func (h *h2Client) send(f func(w *h2out)) {
+	h.t.Helper()
+	if err := h.w.locked(func() { f(h.w) }); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// h2Response is what came back on one stream.
+type h2Response struct {
+	fields map[string]string
+	body   string
+	reset  bool
+}
+
+// responses reads until each of these streams ended (or was reset), or the connection ends
+// (goAway: the code of a GOAWAY, -1 for none).
+func (h *h2Client) responses(streams ...uint32) (map[uint32]*h2Response, int) {
+	h.t.Helper()
+	out, open := map[uint32]*h2Response{}, map[uint32]bool{}
+	for _, s := range streams {
+		out[s], open[s] = &h2Response{fields: map[string]string{}}, true
+	}
+	goAway := -1
+	for len(open) > 0 {
+		fh, p, err := readFrame(h.r, h.buf)
+		if err != nil {
+			return out, goAway
+		}
+		switch {
+		case fh.typ == frSettings && fh.flags&flAck == 0:
+			h.send(func(w *h2out) { w.frame(frSettings, flAck, 0, nil) })
+		case fh.typ == frGoAway:
+			goAway = int(binary.BigEndian.Uint32(p[4:]))
+		case fh.typ == frHeaders || fh.typ == frContinuation:
+			done, err := h.blk.add(fh, p)
+			if err != nil {
+				h.t.Fatalf("the proxy's header block: %v", err)
+			}
+			if done && out[fh.stream] != nil {
+				for _, f := range h.blk.fields {
+					out[fh.stream].fields[f.Name] = f.Value
+				}
+			}
+		case fh.typ == frData && out[fh.stream] != nil:
+			out[fh.stream].body += string(p)
+		case fh.typ == frRSTStream && out[fh.stream] != nil:
+			out[fh.stream].reset = true
+		}
+		if fh.endsStream || fh.typ == frRSTStream {
+			delete(open, fh.stream)
+		}
+	}
+	return out, goAway
+}
+
+// echoH2App is the standard library's h2c server: it answers every request with its path and
+// x-key header.
+func echoH2App(t *testing.T) string {
+	t.Helper()
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("X-Key"))
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, r.URL.Path)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func get(path string, extra ...hpack.HeaderField) hpackFields {
+	return append(hpackFields{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"}, {Name: ":authority", Value: "x"}, {Name: ":path", Value: path}}, extra...)
+}
+
+// HPACK tables across streams the proxy answers: the client indexes a header on a stream the
+// proxy answers (the application never sees that block) and refers to it by index on the next,
+// forwarded, stream; the client decodes the proxy's answer and the application's response with
+// one decoder. The application must see the header, the client both responses as they were —
+// so the proxy decodes every block and encodes every block it sends, its own answers too, with
+// the one encoder of their side.
+func TestH2CHeaderTablesHoldAcrossAnsweredStreams(t *testing.T) {
+	p := start(t, Config{ErrorRate: 1, ErrorCode: 503, ErrorBody: "injected", Exclude: []string{"/pass"}}, echoH2App(t))
+	h := dialH2(t, p)
+	// one stream at a time: each response is encoded after the ones before it
+	for i, s := range []uint32{1, 3, 5, 7} {
+		path := "/fault"
+		if i%2 == 1 {
+			path = "/pass"
+		}
+		// the client's own encoder: x-key indexed on stream 1, referred to by index after
+		h.send(func(w *h2out) { w.headers(s, get(path, hpack.HeaderField{Name: "x-key", Value: "v1"}), true) })
+		got, goAway := h.responses(s)
+		r := got[s]
+		if i%2 == 0 && (r.fields[":status"] != "503" || r.fields["content-type"] != "text/plain; charset=utf-8" || r.body != "injected") {
+			t.Fatalf("stream %d, answered: %+v (GOAWAY %d)", s, r, goAway)
+		}
+		if i%2 == 1 && (r.fields[":status"] != "200" || r.fields["x-echo"] != "v1" || r.body != "/pass") {
+			t.Fatalf("stream %d, forwarded: %+v (GOAWAY %d)", s, r, goAway)
+		}
+	}
+}
+
+// A header block in HEADERS and CONTINUATION frames reaches the application whole; a flood of
+// empty CONTINUATION frames, or a block over the proxy's bound, ends the connection with
+// ENHANCE_YOUR_CALM.
+func TestH2CContinuationFramesAndTheirBounds(t *testing.T) {
+	p := start(t, Config{Exclude: []string{"/"}}, echoH2App(t))
+	h := dialH2(t, p)
+	long := strings.Repeat("k", 40_000) // three frames of the client's
+	h.send(func(w *h2out) { w.headers(1, get("/long", hpack.HeaderField{Name: "x-key", Value: long}), true) })
+	got, _ := h.responses(1)
+	if r := got[1]; r.fields[":status"] != "200" || r.fields["x-echo"] != long {
+		t.Fatalf("a block in CONTINUATION frames: status %q, x-echo of %d bytes", r.fields[":status"], len(r.fields["x-echo"]))
+	}
+	for _, tc := range []struct {
+		name string
+		send func(w *h2out)
+	}{
+		{"empty CONTINUATION frames", func(w *h2out) {
+			w.frame(frHeaders, 0, 3, nil)
+			for i := 0; i < 10_000; i++ {
+				w.frame(frContinuation, 0, 3, nil)
+			}
+		}},
+		{"a block over the bound", func(w *h2out) {
+			w.frame(frHeaders, 0, 3, make([]byte, h2MaxFrame))
+			for i := 0; i < 5; i++ {
+				w.frame(frContinuation, 0, 3, make([]byte, h2MaxFrame))
+			}
+		}},
+	} {
+		h := dialH2(t, p)
+		h.send(tc.send)
+		if _, goAway := h.responses(3); goAway != errcCalm {
+			t.Fatalf("%s: GOAWAY %d, want ENHANCE_YOUR_CALM", tc.name, goAway)
+		}
+	}
+}
