@@ -239,3 +239,19 @@ func TestH2CContinuationFramesAndTheirBounds(t *testing.T) {
 		}
 	}
 }
+
+// A held stream keeps its header blocks until its delay ends: a client sending block after block
+// on it (none of them trailers, which end the stream) would have it keep them all; it is a
+// protocol error, and ends the connection.
+func TestH2CHeaderBlocksOnAHeldStreamAreBounded(t *testing.T) {
+	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
+	h := dialH2(t, p)
+	h.send(func(w *h2out) {
+		for i := 0; i < 4; i++ {
+			w.headers(1, get("/held", hpack.HeaderField{Name: "x-key", Value: strings.Repeat("k", 60_000)}), false)
+		}
+	})
+	if _, goAway := h.responses(1); goAway != errcProtocol {
+		t.Fatalf("GOAWAY %d, want PROTOCOL_ERROR", goAway)
+	}
+}

@@ -184,9 +184,13 @@ func (r *h2relay) clientBlock(cid uint32, end bool, fields hpackFields) error {
 
 // clientTrailers: a further header block on an open stream (r.mu held; released here).
 func (r *h2relay) clientTrailers(st *h2stream, end bool, fields hpackFields) error {
-	if end {
-		st.cEnd = true
+	if !end || st.cEnd {
+		// a request's only further block is its trailers, which end it (RFC 9113 8.1): this
+		// also bounds what a held stream keeps of header blocks
+		r.mu.Unlock()
+		return protoErr("a header block on stream %d that is not its trailers", st.cid)
 	}
+	st.cEnd = true
 	if st.state == stPending {
 		st.fields = append(st.fields, slices.Clone(fields))
 		flags := byte(0)
