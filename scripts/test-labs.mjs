@@ -20,7 +20,8 @@
 //
 // The cluster tier itself runs in two lanes side by side: its files mostly wait on the kubelet,
 // each works in a namespace of its own, and one after another they took 15 minutes. The files
-// that change what every test shares — the lab's registry (stopped to show an air-gapped node),
+// that change what every test shares — the lab's registry (stopped to show an air-gapped node:
+// only air-gapped.test.ts; lab.test.ts and safety.test.ts, which did it too, took 2 minutes alone),
 // the lab itself (taken down and up) — and the one that times a runner's samples to the half
 // second (probes.test.ts: beside the other lane it once got 2 samples in a fault's window where
 // it asks 3) run after both lanes, alone. A new file joins the first
@@ -45,7 +46,7 @@ const labDir = process.env.CHAOS_RUN_LAB_DIR ?? join(repo, ".lab");
 const vitest = join(repo, "node_modules", ".bin", "vitest");
 const stressFile = "test/cluster/stress.test.ts";
 /** Files that stop what other files use (the registry, the lab), or time samples to the half second: run alone, after the lanes. */
-const labWideFiles = ["test/cluster/lab.test.ts", "test/cluster/safety.test.ts", "test/cluster/lab-lifecycle.test.ts", "test/cluster/probes.test.ts"];
+const labWideFiles = ["test/cluster/air-gapped.test.ts", "test/cluster/lab-lifecycle.test.ts", "test/cluster/probes.test.ts"];
 /** The second lane: long files that mostly wait. */
 const secondLaneFiles = ["test/cluster/in-cluster.test.ts", "test/cluster/process-faults.test.ts", "test/cluster/runner.test.ts", "test/cluster/compare.test.ts"];
 const children = new Set();

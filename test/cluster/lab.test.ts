@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, run, viewerKubeconfig, waitFor, waitReady } from "../support/lab.js";
 
 const ns = "lab-test";
@@ -275,31 +275,6 @@ describe("exec through client-node", () => {
     expect(bad.status.reason).toBe("NonZeroExitCode");
     expect(bad.status.details?.causes).toEqual([{ reason: "ExitCode", message: "5" }]);
     expect(bad.out).toContain("oops");
-  });
-});
-
-describe("pull policies, as on a real node", () => {
-  afterAll(async () => {
-    await run([join(repoRoot, "test/lab/registry"), "start"]);
-  });
-
-  it("with the registry stopped: Always fails to pull, IfNotPresent runs the image already on the node", async () => {
-    // chaos-tools is on the node already (the tools pod runs it)
-    const stop = await run([join(repoRoot, "test/lab/registry"), "stop"]);
-    expect(stop.code, stop.stderr).toBe(0);
-    await kubectlOk(["run", "always", "-n", ns, "--image", "chaos-tools", "--image-pull-policy", "Always", "--", "sleep", "infinity"]);
-    await kubectlOk(["run", "present", "-n", ns, "--image", "chaos-tools", "--image-pull-policy", "IfNotPresent", "--", "sleep", "infinity"]);
-    await waitReady(ns, "present", 60_000);
-    const reason = await waitFor(
-      "always to fail its pull",
-      async () => {
-        const r = (await getPod(ns, "always"))?.status.containerStatuses?.[0]?.state.waiting?.reason;
-        return r === "ErrImagePull" || r === "ImagePullBackOff" ? r : undefined;
-      },
-      60_000,
-    );
-    expect(reason).toMatch(/ErrImagePull|ImagePullBackOff/);
-    await kubectlOk(["delete", "pod", "always", "present", "-n", ns, "--wait=false"]);
   });
 });
 
