@@ -8,12 +8,13 @@
 // an agent SIGKILLed from the node while it holds the fault (a pod of its own): a fresh agent
 // reverts it at once and the pod's own resolver (getent in its nginx container) resolves again.
 //
-// A few queries of each probe run may go astray, and the assertions allow for them (at most
-// ANOMALIES of 200), saying how many: a UDP query from a source port that conntrack still holds
-// an entry for from before the fault keeps that entry's NAT decision (none) for its 30 s, so it
-// reaches the nameserver unfaulted. The entries of a fault just reverted no longer send queries
-// to its stopped resolver: the agent deletes exactly those (their ct mark) at the revert — that
-// was most of what went astray here before.
+// A query may go astray, and the assertions allow for a few (at most ANOMALIES of 200), saying
+// how many: a UDP query from a source port that conntrack holds an entry for keeps that entry's
+// NAT decision. The apply deletes the entries of the pod's earlier queries (without it, 2 and 6
+// of the addresses step's 200 went to CoreDNS unfaulted, one run), and the revert those of the
+// flows it redirected; what is left is a probe's socket given the source port of one of the
+// resolver's own forwarded queries of the step (their entries live 30 s): about 200 × 20 / 28,000
+// ≈ 0.14 expected in that step (0 and 0 in two runs), and a query timed out on a loaded machine.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,8 +150,8 @@ function probeIn(j: Journal, step: number, probe: string, pod: string): JournalP
 
 const m = (p: JournalProbe, k: string): number => p.metrics[k] ?? Number.NaN;
 
-/** Queries of a 200 that may go astray through conntrack entries from before (see the top). */
-const ANOMALIES = 12;
+/** Queries of a 200 that may go astray through the resolver's own conntrack entries, or time out (see the top). */
+const ANOMALIES = 3;
 
 /** The queries of a probe run that got an answer code, any; those that did not (a timeout, an error) said, and at most ANOMALIES. */
 function answeredOf(p: JournalProbe, label: string): number {
@@ -245,6 +246,7 @@ describe("each action on the real CoreDNS, through the dns probe", () => {
       expect(hit.detail).toContain("(10.0.0.9");
       const counted = j.faults.find((f) => f.step === 3 && f.pod === pod)?.observed;
       expect(counted?.metrics["addresses"], counted?.detail).toBe(counted?.metrics["matched"]);
+      console.log(`${pod}, addresses: ${m(hit, "queries") - (counted?.metrics["matched"] ?? 0)} of ${m(hit, "queries")} queries went astray (did not reach the resolver)`);
       expect(counted?.metrics["addresses"]).toBeGreaterThanOrEqual(200 - ANOMALIES);
       const o = probeIn(j, 3, "other", pod);
       expect(o.detail).not.toContain("10.0.0.9");
