@@ -111,7 +111,7 @@ export function summaryLine(c: Comparison): string {
 /** The settings in words: how a change had to be to count. */
 export function settingsText(c: Comparison): string {
   const s = c.settings;
-  return `threshold ${formatValue(s.threshold, "ratio")} of the base value; samples by the Mann–Whitney U test at α = ${s.alpha} with |Cliff's δ| ≥ ${s.minEffect}; single values against each run's own noise`;
+  return `threshold ${formatValue(s.threshold, "ratio")} of the base value; samples by the Mann–Whitney U test at α = ${s.alpha} with |Cliff's δ| ≥ ${s.minEffect}; counts of a total (errors of requests) by Fisher's exact test at the same α; single values against each run's own noise`;
 }
 
 /** One side of the comparison in words: which run, when, how it ended. */
