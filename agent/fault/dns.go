@@ -43,6 +43,9 @@ type dnsHeld struct {
 	d       firewall.DNSRedirect
 	server  *dns.Server
 	skipped []string // nameservers whose UDP queries are not redirected, and why
+	// unreachable: nameservers of a family the interface has no address in (an IPv6-only pod
+	// given the cluster's IPv4 DNS address): the pod's queries to them fail, faulted or not
+	unreachable []string
 	earlier string   // what the apply did to the flows begun before it (EarlierQueriesWords)
 }
 
@@ -86,8 +89,11 @@ func (h *dnsHeld) Check(env *Env) (string, error) {
 	if !h.server.Serving() {
 		return "", errors.New("the resolver is stopped")
 	}
-	var udp []string
-	for _, u := range h.d.UDP {
+	udp := []string{"no udp"}
+	for i, u := range h.d.UDP {
+		if i == 0 {
+			udp = nil
+		}
 		udp = append(udp, fmt.Sprintf("udp to %s → :%d", u.Nameserver, u.Port))
 	}
 	skipped := ""
@@ -158,6 +164,11 @@ func (k DNS) Apply(env *Env, f protocol.FaultRequest) Outcome {
 	udp, tcp, families, err := held.listen(families, rc)
 	if err != nil {
 		return failed(protocol.ErrApplyFailed, "the resolver cannot listen on loopback: %v", err)
+	}
+	if len(udp) == 0 && len(held.unreachable) > 0 {
+		closeAll(udp, tcp)
+		return failed(protocol.ErrUnsupported, "the pod's nameservers (%s) are of a family %s has no address in: the pod cannot reach them, so its queries fail with or without the fault, and a dns fault would fault none of them (an IPv6-only pod given the cluster's IPv4 DNS address; dnsConfig can name a nameserver it reaches); nothing was changed",
+			strings.Join(held.unreachable, ", "), iface)
 	}
 	cfg.Mark, cfg.Logf = DNSMark, env.logf
 	held.server = dns.Start(cfg, udp, tcp)
@@ -237,6 +248,10 @@ func (h *dnsHeld) listen(families []int, rc dns.ResolvConf) (udp []dns.UDPListen
 		switch {
 		case ns.IsLoopback():
 			h.skipped = append(h.skipped, ns.String()+" (on loopback: a resolver in the pod)")
+			continue
+		case !slices.Contains(families, familyOf(ns)):
+			h.unreachable = append(h.unreachable, ns.String())
+			h.skipped = append(h.skipped, fmt.Sprintf("%s (%s has no IPv%d address: the pod cannot reach it)", ns, h.iface, familyOf(ns)))
 			continue
 		case !slices.Contains(have, familyOf(ns)):
 			h.skipped = append(h.skipped, ns.String()+" (its family is not redirected)")

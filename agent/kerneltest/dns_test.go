@@ -545,3 +545,44 @@ func TestDNSFaultCatchesUDPFlowsBegunBeforeIt(t *testing.T) {
 	ns.mustIn("nft", "delete", "table", "inet", "chaostest-ct")
 	ns.nothingLeft(t, "")
 }
+
+// An IPv6-only pod (no IPv4 address on its interface) whose resolv.conf names only an IPv4
+// nameserver — the cluster's IPv4 DNS address, which the kubelet gives it in a lab or a cluster
+// whose DNS Service has no IPv6 address — cannot reach it: a dns fault would fault none of its
+// queries, so it is refused, unsupported, saying why, with nothing made. With an IPv6 nameserver
+// beside it, the fault holds and that nameserver's queries are faulted.
+func TestDNSFaultOnAnIPv6OnlyPod(t *testing.T) {
+	if !expectNftables(t) {
+		t.Skip("no dns fault without nf_tables' inet family")
+	}
+	ns, _, _ := dnsPod(t, "agent-d8")
+	ns.mustIn("ip", "-6", "route", "add", "default", "via", "2001:db8::2", "dev", "eth0")
+	ns.mustIn("ip", "addr", "del", "192.0.2.1/24", "dev", "eth0") // its IPv4 default route goes with it
+	resolvConf := filepath.Join("/etc/netns", ns.pod, "resolv.conf")
+	// written in place: `ip netns exec` bound this file over the agent's /etc/resolv.conf
+	if err := os.WriteFile(resolvConf, []byte("nameserver 192.0.2.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, code := ns.request("agent-d8", dnsApply("d8", "d8-dns", obj{"names": []string{"db.svc.test"}, "answer": "nxdomain"}))
+	if code != 4 || r.Error == nil || r.Error.Code != protocol.ErrUnsupported || !strings.Contains(r.Error.Message, "192.0.2.2") {
+		t.Fatalf("an IPv4 nameserver only, from an IPv6-only pod: exit %d, %+v (want unsupported, naming it)", code, r.Error)
+	}
+	t.Logf("refused: %s", r.Error.Message)
+	ns.nothingLeft(t, "")
+	if err := os.WriteFile(resolvConf, []byte("nameserver 192.0.2.2\nnameserver 2001:db8::2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = ns.mustRequest(t, "agent-d8", dnsApply("d8", "d8-dns2", obj{"names": []string{"db.svc.test"}, "answer": "nxdomain"}))
+	if !strings.Contains(r.Fault.Detail, "192.0.2.2 (eth0 has no IPv4 address") {
+		t.Errorf("the detail does not say why 192.0.2.2 is not redirected: %s", r.Fault.Detail)
+	}
+	_, answer, err := ns.query(t, "2001:db8::2", "db.svc.test.", dnsmessage.TypeA, false, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, _ := rcodeAndAddrs(t, answer); rc != dnsmessage.RCodeNameError {
+		t.Fatalf("the IPv6 nameserver's query: %v (want NXDOMAIN)", rc)
+	}
+	ns.mustRequest(t, "agent-d8", revert("d8", "d8-dns2"))
+	ns.nothingLeft(t, "")
+}
