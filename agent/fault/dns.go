@@ -46,7 +46,7 @@ type dnsHeld struct {
 	// unreachable: nameservers of a family the interface has no address in (an IPv6-only pod
 	// given the cluster's IPv4 DNS address): the pod's queries to them fail, faulted or not
 	unreachable []string
-	earlier string   // what the apply did to the flows begun before it (EarlierQueriesWords)
+	earlier     string // what the apply did to the flows begun before it (EarlierQueriesWords)
 }
 
 func (h *dnsHeld) Kind() string { return protocol.KindDNS }
