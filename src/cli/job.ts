@@ -18,7 +18,7 @@ import type { Scenario } from "../scenario/types.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
 import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP } from "./common-flags.js";
 import { toFileDiagnostics, writeDiagnostics } from "./diagnostics-output.js";
-import { name, text, wholeNumber } from "./flags.js";
+import { boolean, name, percent, text, wholeNumber } from "./flags.js";
 import type { VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { defineVerb, type FlagValues } from "./verb.js";
@@ -41,6 +41,9 @@ Options:
   --image IMAGE          the runner's image (default ${DEFAULT_RUNNER_IMAGE}; Dockerfile.runner)
   --keep N               results kept per scenario (default 20)
   --pushgateway URL      the runner pushes its metrics there (chaos_run_*)
+  --compare-to-last      each run judged against the newest kept run of the scenario that passed
+                         (run --compare-to-last: a regression fails the Job); the Role may read them
+  --compare-threshold P  the smallest change that matters to it (default 20%)
   --agent-image IMAGE    the agent's image (default: the scenario's agent.image, else
                          docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
@@ -56,6 +59,8 @@ const FLAGS = {
   image: text(),
   keep: wholeNumber({ min: 1, max: 1000 }),
   pushgateway: text(),
+  "compare-to-last": boolean(),
+  "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
   "agent-image": text(),
   ...PULL_POLICY_FLAG,
 };
@@ -65,6 +70,8 @@ function runArgs(values: FlagValues<typeof FLAGS>): string[] {
   const out: string[] = [];
   if (values.keep !== undefined) out.push("--record-keep", String(values.keep));
   if (values.pushgateway !== undefined) out.push("--pushgateway", values.pushgateway);
+  if (values["compare-to-last"]) out.push("--compare-to-last");
+  if (values["compare-threshold"] !== undefined) out.push("--compare-threshold", `${values["compare-threshold"]}%`);
   if (values["agent-image"] !== undefined) out.push("--agent-image", values["agent-image"]);
   if (values["pull-policy"] !== undefined) out.push("--pull-policy", values["pull-policy"]);
   return out;
@@ -100,6 +107,9 @@ export const run = defineVerb(
   },
   async ({ ctx, values, positionals }) => {
     const file = positionals[0] ?? "";
+    if (values["compare-threshold"] !== undefined && !values["compare-to-last"]) {
+      throw new UsageError("--compare-threshold is for --compare-to-last, which is not given", { hint: "chaos-run job FILE --schedule CRON --compare-to-last" });
+    }
     const problem = values.schedule === undefined ? undefined : scheduleProblem(values.schedule);
     if (problem !== undefined) throw new UsageError(`--schedule ${JSON.stringify(values.schedule)}: ${problem}`, { hint: 'e.g. --schedule "*/30 * * * *"' });
     const result = readScenarioFile(file);
@@ -119,7 +129,7 @@ export const run = defineVerb(
     }
     const kinds = kindResolver(ctx);
     try {
-      const grants = await runnerGrants({ plan, needs: needsOf(plan), targetNamespace, namespace, resolve: kinds.resolve });
+      const grants = await runnerGrants({ plan, needs: needsOf(plan), targetNamespace, namespace, resolve: kinds.resolve, compareToLast: values["compare-to-last"] });
       const instance = values.name ?? defaultInstanceName(scenario.metadata.name);
       const manifests = jobManifests({
         name: instance,

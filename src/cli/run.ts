@@ -15,7 +15,7 @@ import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags, newRunId } from "./clu
 import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP } from "./common-flags.js";
 import { toFileDiagnostics, writeDiagnostics } from "./diagnostics-output.js";
 import { boolean, choice, percent, text, wholeNumber } from "./flags.js";
-import type { CompareTo } from "./compare-to.js";
+import type { Comparing } from "./compare-to.js";
 import { stdoutIsPretty, type VerbContext } from "./io.js";
 import { writePlanError } from "./plan.js";
 import { worst, writeResult } from "./result.js";
@@ -51,7 +51,9 @@ ${PULL_POLICY_HELP}
   --compare-to BASE      judge the run against a stored one (its journal.json or run directory) at
                          its end: compare.md/.html/.json beside its report; a regression makes a run
                          that passed exit 1 (docs/compare.md)
-  --compare-threshold P  the smallest change that matters to --compare-to (default 20%)
+  --compare-to-last      judge it against the newest run of the same scenario that passed, of those
+                         kept in the cluster (--record); with none kept yet, it is not compared
+  --compare-threshold P  the smallest change that matters to --compare-to(-last) (default 20%)
   --record               keep the run in the cluster (the default inside the cluster; --no-record: not):
                          Events on its target pods, and its result as a ConfigMap (chaos-run history,
                          report --from-cluster) in the run's namespace (inside the cluster: the runner's)
@@ -63,7 +65,7 @@ ${CLUSTER_HELP}
 With $GITHUB_STEP_SUMMARY set, a Markdown summary is appended to it.
 
 Exit status (the worst of all scenarios): 0 all expectations held, 1 an expectation failed (or,
-with --compare-to, a figure regressed), 2 invalid scenario or usage, 3 could not run, 4 a revert
+with --compare-to(-last), a figure regressed), 2 invalid scenario or usage, 3 could not run, 4 a revert
 could not be confirmed, 130/143 interrupted (after reverting).
 `;
 
@@ -78,6 +80,7 @@ const FLAGS = {
   output: choice(["auto", "plain", "live"] as const, "auto"),
   "keep-tools": boolean(),
   "compare-to": text(),
+  "compare-to-last": boolean(),
   "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
   record: boolean(),
   "no-record": boolean(),
@@ -104,8 +107,8 @@ interface CatalogOptions {
   readonly namespace: string | undefined;
   readonly concurrency: number;
   readonly keepTools: boolean;
-  /** --compare-to: the run judged against a stored one at its end */
-  readonly compareTo?: CompareTo | undefined;
+  /** --compare-to(-last): where the run finds the stored one it is judged against at its end */
+  readonly compareTo?: Comparing | undefined;
   readonly record: RecordFlags;
 }
 
@@ -151,6 +154,8 @@ async function runOne(
   const recording = await startRecording(ctx.io, cluster, targetNamespace, runId, o.record);
   const runnerPod = runnerPodOf(ctx.io, cluster);
   await awaitRunnerSeen(cluster, runnerPod, targetNamespace);
+  // the base, before anything is touched: with --compare-to-last, read where the run keeps its own
+  const compareTo = await o.compareTo?.(cluster, runnerPod?.namespace ?? targetNamespace, v.scenario.metadata.name);
   const startedAt = Date.now();
   const dir = join(o.reportDir, runDirName(v.scenario.metadata.name, startedAt));
   const path = join(dir, "journal.json");
@@ -212,7 +217,7 @@ async function runOne(
   ctx.io.stdout.write(`journal: ${path}\nreport: ${html}\n`);
   await recording?.finish(journal);
   if (outcome.result.exitCode !== 0 && outcome.result.exitCode !== 1) writeResult(ctx, outcome.result);
-  const exitCode = o.compareTo === undefined ? outcome.result.exitCode : await o.compareTo(journal, dir, outcome.result.exitCode);
+  const exitCode = compareTo === undefined ? outcome.result.exitCode : await compareTo(journal, dir, outcome.result.exitCode);
   return { journal, path, exitCode };
 }
 
@@ -249,8 +254,8 @@ export const run = defineVerb(
       ctx.io.stderr.write(`chaos-run: ${invalid.length} of ${results.length} scenario file${results.length > 1 ? "s are" : " is"} invalid; nothing was run\n`);
       return ExitCode.Invalid;
     }
-    const comparing = values["compare-to"] !== undefined || values["compare-threshold"] !== undefined;
-    const compareTo = comparing ? (await import("./compare-to.js")).comparingTo(ctx, values["compare-to"], values["compare-threshold"], results.length) : undefined;
+    const comparing = values["compare-to"] !== undefined || values["compare-to-last"] || values["compare-threshold"] !== undefined;
+    const compareTo = comparing ? (await import("./compare-to.js")).comparingTo(ctx, values["compare-to"], values["compare-threshold"], results.length, values["compare-to-last"]) : undefined;
     const options = { ...catalogOptions(ctx, values), compareTo };
     const valid = results.flatMap((r) => (r.scenario === undefined ? [] : [{ ...r, scenario: r.scenario }]));
     const { entries, journals } = await runCatalog(ctx, valid, options, values["fail-fast"]);

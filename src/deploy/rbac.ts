@@ -113,6 +113,7 @@ const WHY: Readonly<Record<string, string>> = {
   "create configmaps": "the run's result (its journal, compressed)",
   "list configmaps": "find the scenario's older results, to keep the last N",
   "delete configmaps": "prune the scenario's results beyond the last N",
+  "get configmaps": "read the scenario's last good result, to judge the run against it (--compare-to-last)",
 };
 
 /** A grant with the run's reason for it, or `fallback` when the table has none. */

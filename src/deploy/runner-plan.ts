@@ -15,6 +15,8 @@ export interface RunnerNeeds {
   /** where the runner runs and keeps its results */
   readonly namespace: string;
   readonly resolve: KindResolver;
+  /** run --compare-to-last: the runner reads the scenario's last good result */
+  readonly compareToLast?: boolean;
 }
 
 /** Every right the runner's run checks for, with why: the run's own, its probes' reads, recording. */
@@ -27,7 +29,8 @@ export async function runnerGrants(n: RunnerNeeds): Promise<Grant[]> {
   const readers = await probesReading(n.plan, n.resolve);
   const probes = reads.map((c) => explain(c, `the k8s probes read it (probe ${readers.get(`${c.group ?? ""}/${c.resource}`)?.join(", ") ?? "?"})`));
   const record = recordAccess(n.targetNamespace, n.namespace).map((c) => explain(c, "recording the run"));
-  return [...own, ...namespace, ...probes, ...record];
+  const base = n.compareToLast === true ? [explain({ verb: "get", resource: "configmaps", namespace: n.namespace }, "--compare-to-last")] : [];
+  return [...own, ...namespace, ...probes, ...record, ...base];
 }
 
 /** Which probes read each resource (`group/resource`), for the reasons in the Role. */

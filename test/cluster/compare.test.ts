@@ -3,8 +3,10 @@
 // delay that another chaos-run holds on nginx's port 80 — twice at 20 ms, once at 120 ms, the
 // service as two releases would answer. The built CLI compares them: no regression between the
 // first two (exit 0), the latency regression of the third named (exit 1); the second and third
-// runs were made with --compare-to the first, which judged them at their end; and every run was
-// kept in the cluster (--record), where compare reads them again (--from-cluster, --last).
+// runs were judged against the first at their end — the second by --compare-to-last (the newest
+// run kept in the cluster that passed: the first, which had none before it), the third by
+// --compare-to its directory; and every run was kept in the cluster (--record), where compare
+// reads them again (--from-cluster, --last).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,8 +50,8 @@ const runs: Run[] = [];
 
 beforeAll(async () => {
   await nginxAndTools(ns);
-  runs.push(await runUnderDelay("first-20ms", 20));
-  runs.push(await runUnderDelay("second-20ms", 20, ["--compare-to", runs[0]?.dir ?? ""]));
+  runs.push(await runUnderDelay("first-20ms", 20, ["--compare-to-last"]));
+  runs.push(await runUnderDelay("second-20ms", 20, ["--compare-to-last"]));
   runs.push(await runUnderDelay("third-120ms", 120, ["--compare-to", runs[0]?.dir ?? ""]));
 }, 300_000);
 
@@ -113,8 +115,15 @@ describe("three runs of one scenario: 20 ms, 20 ms, 120 ms", () => {
     expect(md.stdout).toContain("| step 2 hold | web (continuous) on nginx | `latency.p50` |");
   });
 
-  it("--compare-to: the second run (20 ms) exit 0, the third (120 ms) exit 1 though it passed; each with its comparison beside its report", () => {
-    const [second, third] = [run(1), run(2)];
+  it("--compare-to-last, then --compare-to: the second run (20 ms) exit 0, the third (120 ms) exit 1 though it passed; each with its comparison beside its report", () => {
+    const [first, second, third] = [run(0), run(1), run(2)];
+    // the first had no run kept before it: said, not compared, its own exit
+    expect(first.finished.code, first.finished.stderr).toBe(0);
+    expect(first.finished.stderr).toContain("chaos-run: nothing to compare with: no run of compare-latency that passed is kept in namespace compare-test");
+    expect(existsSync(join(first.dir, "compare.json"))).toBe(false);
+    // the second found the first where the runs are kept
+    const firstResult = resultName(JSON.parse(readFileSync(join(first.dir, "journal.json"), "utf8")) as Journal);
+    expect(second.finished.stdout).toContain(`\ncompared with result compare-test/${firstResult}:\n`);
     expect(second.finished.code, second.finished.stderr).toBe(0);
     expect(third.finished.code, third.finished.stderr).toBe(1);
     expect(third.finished.stdout).toMatch(/\nREGRESSED compare-latency: \d+ regressed, .*; exit 1\)\n/);

@@ -7,15 +7,31 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { comparingTo } from "../../src/cli/compare-to.js";
+import { type CompareTo, comparingTo } from "../../src/cli/compare-to.js";
+import type { VerbContext } from "../../src/cli/io.js";
 import { loadJournal } from "../../src/compare/load.js";
 import type { Comparison } from "../../src/compare/types.js";
 import { isChaosRunError } from "../../src/errors.js";
+import type { ClusterRecords } from "../../src/kube/types.js";
 import type { Journal } from "../../src/report/journal.js";
 import { cli, verbContext } from "./compare-io.js";
 import { DEMO, LATENCY_X2, demo } from "./compare-journals.js";
 
 const slower = (): Journal => loadJournal(LATENCY_X2).journal;
+
+/** A cluster a BASE file's comparison must never read. */
+const NO_RECORDS = new Proxy({} as ClusterRecords, {
+  get: (_, name) => {
+    throw new Error(`--compare-to BASE read the cluster (${String(name)})`);
+  },
+});
+
+/** --compare-to BASE's judge, as the run gets it once connected. */
+async function judgeWith(ctx: VerbContext, base: string, threshold: number | undefined): Promise<CompareTo> {
+  const judge = await comparingTo(ctx, base, threshold, 1)(NO_RECORDS, "shop", "nginx-latency-timeline");
+  if (judge === undefined) throw new Error("no judge for a BASE file");
+  return judge;
+}
 
 function usageError(f: () => unknown): string {
   try {
@@ -32,7 +48,7 @@ describe("--compare-to at the end of a run", () => {
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
     const summary = join(dir, "step-summary.md");
     const { ctx, out } = verbContext({ GITHUB_STEP_SUMMARY: summary });
-    const exit = await comparingTo(ctx, DEMO, undefined, 1)(slower(), join(dir, "run"), 0);
+    const exit = await (await judgeWith(ctx, DEMO, undefined))(slower(), join(dir, "run"), 0);
     expect(exit).toBe(1);
     const c = JSON.parse(readFileSync(join(dir, "run/compare.json"), "utf8")) as Comparison;
     expect(c).toMatchObject({ regressed: true, counts: { regressed: 16 }, settings: { threshold: 0.2 } });
@@ -46,7 +62,7 @@ describe("--compare-to at the end of a run", () => {
 
   it("exit status: a regression makes a run that passed exit 1; a failed run stays 1; no regression leaves it as it was", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
-    const judge = (threshold: number | undefined, journal: Journal, exitCode: number) => comparingTo(verbContext().ctx, DEMO, threshold, 1)(journal, dir, exitCode);
+    const judge = async (threshold: number | undefined, journal: Journal, exitCode: number) => (await judgeWith(verbContext().ctx, DEMO, threshold))(journal, dir, exitCode);
     expect(await judge(undefined, slower(), 0)).toBe(1);
     const failed = { ...slower(), status: "failed", exitCode: 1 } as Journal;
     expect(await judge(undefined, failed, 1)).toBe(1);
@@ -68,7 +84,7 @@ describe("--compare-to at the end of a run", () => {
     ] as const) {
       const dir = mkdtempSync(join(tmpdir(), "chaos-run-compare-to-"));
       const { ctx, out } = verbContext();
-      const exit = await comparingTo(ctx, DEMO, undefined, 1)({ ...slower(), status, exitCode }, dir, exitCode);
+      const exit = await (await judgeWith(ctx, DEMO, undefined))({ ...slower(), status, exitCode }, dir, exitCode);
       expect(exit).toBe(exitCode);
       expect(existsSync(join(dir, "compare.json"))).toBe(false);
       expect(out.stderr).toBe(`chaos-run: not compared with ${DEMO}: the run ended ${status} (exit ${exitCode}), its journal holds only part of it\n`);
@@ -80,6 +96,8 @@ describe("--compare-to at the end of a run", () => {
     expect(usageError(() => comparingTo(ctx, "/nonexistent/run", undefined, 1))).toContain("cannot read /nonexistent/run");
     expect(usageError(() => comparingTo(ctx, DEMO, undefined, 2))).toBe("--compare-to judges one scenario's run against a stored one; got 2 scenario files");
     expect(usageError(() => comparingTo(ctx, undefined, 30, 1))).toBe("--compare-threshold is for --compare-to BASE, which is not given");
+    expect(usageError(() => comparingTo(ctx, DEMO, undefined, 1, true))).toBe("--compare-to BASE and --compare-to-last each name the base; give one");
+    expect(usageError(() => comparingTo(ctx, undefined, undefined, 2, true))).toBe("--compare-to-last judges one scenario's run against a stored one; got 2 scenario files");
   });
 
   it("through the run verb: exit 2 before any cluster is asked (the kubeconfig named does not exist)", async () => {
@@ -88,6 +106,7 @@ describe("--compare-to at the end of a run", () => {
       [["run", "scenarios/nginx-latency.yaml", "--compare-to", "/nonexistent/run"], "cannot read /nonexistent/run"],
       [["run", "scenarios/nginx-latency.yaml", "scenarios/web-loss.yaml", "--compare-to", DEMO], "got 2 scenario files"],
       [["run", "scenarios/nginx-latency.yaml", "--compare-threshold", "30%"], "--compare-threshold is for --compare-to BASE"],
+      [["run", "scenarios/nginx-latency.yaml", "--compare-to", DEMO, "--compare-to-last"], "--compare-to BASE and --compare-to-last each name the base"],
       [["run", "scenarios/nginx-latency.yaml", "--compare-to", DEMO, "--compare-threshold", "300%"], "--compare-threshold takes a number of percent from 0 to 100"],
     ];
     for (const [args, message] of cases) {

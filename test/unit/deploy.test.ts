@@ -46,7 +46,7 @@ describe("chaos-run job", () => {
     expect(kinds).toEqual(["ConfigMap", "ServiceAccount", "Role", "RoleBinding", "Role", "RoleBinding", "Job"]);
   });
 
-  it("a CronJob whose probes read elsewhere: a Role per namespace, a ClusterRole for the cluster-scoped read, the token from a Secret", async () => {
+  it("a CronJob whose probes read elsewhere: a Role per namespace, a ClusterRole for the cluster-scoped read, the token from a Secret; each run judged against the last good one, which its Role may read", async () => {
     const r = await chaosRun([
       "job",
       "test/fixtures/deploy/shop-web-kill.yaml",
@@ -58,6 +58,9 @@ describe("chaos-run job", () => {
       "5",
       "--pushgateway",
       "http://pushgateway.monitoring:9091",
+      "--compare-to-last",
+      "--compare-threshold",
+      "25%",
       "--name",
       "shop-kill",
     ]);
@@ -96,6 +99,9 @@ describe("chaos-run job", () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--schedule "every minute": a schedule has five fields');
     expect(bad.out).toBe("");
+    const threshold = await chaosRun(["job", "scenarios/nginx-latency.yaml", "--compare-threshold", "30"]);
+    expect(threshold.code).toBe(2);
+    expect(threshold.err).toContain("--compare-threshold is for --compare-to-last, which is not given");
     const name = await chaosRun(["job", "scenarios/nginx-latency.yaml", "--name", "Chaos_Run"]);
     expect(name.code).toBe(2);
     expect(name.err).toContain('"Chaos_Run" is not a name for the manifests');
