@@ -7,6 +7,9 @@
 // with dnsPolicy: None whose own nameserver (CoreDNS's pod address) is faulted all the same. And
 // an agent SIGKILLed from the node while it holds the fault (a pod of its own): a fresh agent
 // reverts it at once and the pod's own resolver (getent in its nginx container) resolves again.
+// And IPv6-only pods: the kubelet gives them the kube-dns Service's address, IPv4 (the lab's
+// Service range is), which they cannot reach — the fault is refused there; with CoreDNS's pod
+// IPv6 address in dnsConfig the fault redirects their queries over IPv6.
 //
 // A query may go astray, and the assertions allow for a few (at most ANOMALIES of 200), saying
 // how many: a UDP query from a source port that conntrack holds an entry for keeps that entry's
@@ -278,4 +281,52 @@ describe("each action on the real CoreDNS, through the dns probe", () => {
     }
     console.log(`dns-actions: 6 fault steps on 2 pods, ${j.probes.length} probe runs, in ${(elapsedMs / 1000).toFixed(1)} s`);
   }, 60_000);
+});
+
+describe("an IPv6-only pod (RuntimeClass ipv6-only)", () => {
+  it("given the cluster's IPv4 DNS address only, the fault is refused saying why; with CoreDNS's IPv6 address in dnsConfig, its queries are faulted", async () => {
+    const coredns = JSON.parse(await kubectlOk(["get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json"])) as { items: { status: { podIPs?: { ip: string }[] } }[] };
+    const corednsV6 = coredns.items[0]?.status.podIPs?.find((a) => a.ip.includes(":"))?.ip ?? "";
+    expect(corednsV6, "CoreDNS's pod has an IPv6 address").not.toBe("");
+    const pod = (name: string, dns: object) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, labels: { run: name } },
+      spec: { runtimeClassName: "ipv6-only", containers: [{ name, image: "nginx", imagePullPolicy: "IfNotPresent" }], ...dns },
+    });
+    const file = join(dir, "v6.json");
+    const pinned = { dnsPolicy: "None", dnsConfig: { nameservers: [corednsV6], searches: [`${ns}.svc.cluster.local`] } };
+    writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: [pod("v6default", {}), pod("v6pinned", pinned)] }));
+    await kubectlOk(["apply", "-f", file]);
+    await waitReady(ns, "v6default", 60_000);
+    await waitReady(ns, "v6pinned", 60_000);
+
+    const refused = await chaosRun(["dns", "-p", "v6default", "--name", "db.*", "--answer", "nxdomain", "-r", "2", ...asAdmin]);
+    expect(refused.code, refused.stderr + refused.stdout).toBe(3);
+    expect(refused.stderr).toMatch(/unsupported: the pod's nameservers \(10\.96\.0\.10\) are of a family eth0 has no address in/);
+
+    const scenario = join(dir, "dns-v6.yaml");
+    writeFileSync(
+      scenario,
+      `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: dns-v6 }
+target: { namespace: ${ns}, pods: [v6pinned], mode: all }
+agent: { lease: 5s }
+probes:
+  hit: { dns: { names: ["${db}."], count: 20, timeout: 1s } }
+steps:
+  - name: nxdomain
+    fault: { dns: { names: ["db.*"], answer: nxdomain } }
+    duration: 1s
+    during: [{ probe: hit }]
+`,
+    );
+    const reports = join(dir, "reports-v6");
+    const r = await chaosRun([scenario, "--kubeconfig", kubeconfig, "--report-dir", reports]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const hit = probeIn(journalIn(reports, "dns-v6"), 0, "hit", "v6pinned");
+    expect(hit.detail).toContain(`nameserver ${corednsV6}`);
+    expect(m(hit, "rcode.NXDOMAIN"), hit.detail).toBe(20);
+  }, 120_000);
 });
