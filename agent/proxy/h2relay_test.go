@@ -255,3 +255,62 @@ func TestH2CHeaderBlocksOnAHeldStreamAreBounded(t *testing.T) {
 		t.Fatalf("GOAWAY %d, want PROTOCOL_ERROR", goAway)
 	}
 }
+
+// A client over h2MaxStreams (the proxy tells it the bound in the application's SETTINGS, but
+// may be read before its ack): the streams beyond are refused, not held, and the connection
+// goes on.
+func TestH2CStreamsOverTheBoundAreRefused(t *testing.T) {
+	p := start(t, Config{Delay: time.Hour, Exclude: []string{"/pass"}}, echoH2App(t))
+	h := dialH2(t, p)
+	over := uint32(2*h2MaxStreams + 1)
+	h.send(func(w *h2out) {
+		for s := uint32(1); s <= over; s += 2 {
+			w.headers(s, get("/held"), true)
+		}
+	})
+	if got, goAway := h.responses(over); !got[over].reset || goAway != -1 {
+		t.Fatalf("stream %d beyond the bound: %+v, GOAWAY %d", over, got[over], goAway)
+	}
+	if s := p.Stats(); s.Faulted != h2MaxStreams {
+		t.Fatalf("%d streams held, want %d", s.Faulted, h2MaxStreams)
+	}
+}
+
+// Stop: the client is told GOAWAY with its last stream, a stream held by its delay goes on to
+// the application at once, a stream opened after the GOAWAY is refused, and the open stream
+// finishes.
+func TestH2CStopReleasesHeldStreamsAndRefusesNewOnes(t *testing.T) {
+	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
+	h := dialH2(t, p)
+	h.send(func(w *h2out) { w.headers(1, get("/held"), false) }) // its body still to come
+	waitFor(t, "the stream held", 5*time.Second, func() bool { return p.Stats().Faulted == 1 })
+	go p.Stop(5 * time.Second)
+	if last := h.awaitGoAway(); last != 1 {
+		t.Fatalf("GOAWAY's last stream %d, want 1", last)
+	}
+	h.send(func(w *h2out) { w.headers(3, get("/late"), true) })
+	if got, _ := h.responses(3); !got[3].reset {
+		t.Fatalf("a stream after the GOAWAY: %+v", got[3])
+	}
+	h.send(func(w *h2out) { w.frame(frData, flEndStream, 1, []byte("body")) })
+	if got, _ := h.responses(1); got[1].fields[":status"] != "200" || got[1].body != "/held" {
+		t.Fatalf("the held stream, released by the stop: %+v", got[1])
+	}
+}
+
+// awaitGoAway reads until a GOAWAY: its last stream ID.
+func (h *h2Client) awaitGoAway() uint32 {
+	h.t.Helper()
+	for {
+		fh, p, err := readFrame(h.r, h.buf)
+		if err != nil {
+			h.t.Fatalf("no GOAWAY: %v", err)
+		}
+		switch {
+		case fh.typ == frSettings && fh.flags&flAck == 0:
+			h.send(func(w *h2out) { w.frame(frSettings, flAck, 0, nil) })
+		case fh.typ == frGoAway:
+			return binary.BigEndian.Uint32(p)
+		}
+	}
+}
