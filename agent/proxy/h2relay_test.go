@@ -314,3 +314,29 @@ func (h *h2Client) awaitGoAway() uint32 {
 		}
 	}
 }
+
+// The application's GOAWAY (its graceful shutdown): a stream the proxy still holds will never be
+// taken by it, so the client is refused it (REFUSED_STREAM: safe to retry elsewhere) and told
+// GOAWAY — not left waiting out a delay to be sent where it cannot go.
+func TestH2CTheApplicationsGoAwayRefusesHeldStreams(t *testing.T) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	h := dialH2(t, p)
+	h.send(func(w *h2out) { w.headers(1, get("/held"), true) })
+	waitFor(t, "the stream held", 5*time.Second, func() bool { return p.Stats().Faulted == 1 })
+	go srv.Shutdown(context.Background())
+	if got, _ := h.responses(1); !got[1].reset {
+		t.Fatalf("the held stream: %+v", got[1])
+	}
+	if last := h.awaitGoAway(); last != 1 {
+		t.Fatalf("GOAWAY's last stream %d, want the client's 1", last)
+	}
+}

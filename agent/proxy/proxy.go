@@ -6,9 +6,9 @@
 // HTTP/1.0 and HTTP/1.1 requests are faulted: each request whose method and path the fault
 // covers waits the delay (± jitter) and is then either forwarded or, to errorRate of them,
 // answered with the error instead. Bytes are forwarded as they came, both ways: no header is
-// added, removed or rewritten. A connection that opens with the HTTP/2 preface (h2c) is served by
-// the proxy's HTTP/2 side (h2c.go), its requests faulted the same way, and its gRPC calls by the
-// grpc kind (Config.GRPC, grpc.go). What is neither — TLS, a connection after a 101 Switching
+// added, removed or rewritten. A connection that opens with the HTTP/2 preface (h2c) is relayed
+// frame by frame by the proxy's HTTP/2 side (h2c.go, h2relay.go), its requests faulted the same
+// way, and its gRPC calls by the grpc kind (Config.GRPC, grpc.go). What is neither — TLS, a connection after a 101 Switching
 // Protocols, anything the proxy cannot read with certainty — is relayed byte for byte.
 //
 // Bounds (Config has the defaults and why): at most MaxConns connections are read as HTTP, those
