@@ -51,9 +51,9 @@ const (
 	setMaxHeaderListSize  = 0x6
 	frameHeaderLen        = 9
 	maxWindow             = 1<<31 - 1
-	h2MaxContinuations    = 64 // CONTINUATION frames in one header block (a flood of empty ones is bounded)
-	h2WriterSize          = 32 << 10
-	h2BackendReaderSize   = 32 << 10
+	h2MaxContinuations    = 64                          // CONTINUATION frames in one header block (a flood of empty ones is bounded)
+	h2WriterSize          = h2MaxFrame + frameHeaderLen // a whole frame: a connection holds ~80 KiB of buffers
+	h2BackendReaderSize   = h2MaxFrame + frameHeaderLen
 	defaultInitialWindow  = 65535
 	defaultHeaderTableLen = 4096
 )
