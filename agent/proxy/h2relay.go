@@ -138,7 +138,7 @@ func newH2Relay(c *conn, up net.Conn, uio *rawIO) *h2relay {
 
 // run relays until both sides are done.
 func (r *h2relay) run() {
-	r.cr.Discard(len(h2Preface)) //nolint:errcheck // peeked by sniff
+	_, _ = r.cr.Discard(len(h2Preface)) // peeked by sniff: in the buffer
 	r.bw.mu.Lock()
 	_, _ = r.bw.w.WriteString(h2Preface)
 	r.bw.mu.Unlock()
