@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Runs each bundled verb over real inputs, then writes its V8 code cache (functions compiled
-// during the run are included). Invoked by scripts/bundle.mjs in a fresh process.
+// during the run are included); and the cluster adapter's, once it is loaded (what connecting
+// compiles would need a cluster: its top level is what the cache holds). Invoked by
+// scripts/bundle.mjs in a fresh process.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runBundle } from "../dist/cli/fast-load.js";
+import { runBundle } from "../dist/code-cache.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const sink = { write() {} };
@@ -30,3 +32,5 @@ for (const verb of process.argv.slice(2)) {
   }
   writeFileSync(file.replace(/\.cjs$/, ".cache"), script.createCachedData());
 }
+const adapter = resolve(root, "dist/kube/client-node.bundle.cjs");
+writeFileSync(adapter.replace(/\.cjs$/, ".cache"), runBundle(adapter, readFileSync(adapter, "utf8"), undefined).script.createCachedData());
