@@ -52,7 +52,7 @@ const (
 	frameHeaderLen        = 9
 	maxWindow             = 1<<31 - 1
 	h2MaxContinuations    = 64                          // CONTINUATION frames in one header block (a flood of empty ones is bounded)
-	h2WriterSize          = h2MaxFrame + frameHeaderLen // a whole frame: a connection holds ~80 KiB of buffers
+	h2WriterSize          = h2MaxFrame + frameHeaderLen // a whole frame (a connection: 84 KiB of buffers, with the client's 4 KiB reader and two frame buffers)
 	h2BackendReaderSize   = h2MaxFrame + frameHeaderLen
 	defaultInitialWindow  = 65535
 	defaultHeaderTableLen = 4096
