@@ -105,6 +105,8 @@ export const DNS_NAME_GLOB = /^[A-Za-z0-9_*-]{1,63}(\.[A-Za-z0-9_*-]{1,63})*\.?$
 export const MAX_DNS_NAMES = 64;
 /** The longest delay (and jitter) the agent's resolver holds a query for. */
 export const MAX_DNS_DELAY_MS = 60_000;
+/** The longest delay (and jitter) the agent takes for netem, http and grpc faults (the protocol's `delayMs`, `jitterMs` maximum). */
+export const MAX_DELAY_MS = 3_600_000;
 
 /** A name or a glob as the agent matches it: lower-case, without the final dot (DNS names are case-insensitive). */
 export function dnsNameOf(text: string): string {

@@ -1,7 +1,7 @@
 // Fault steps: none after a podDelete (its pods are gone), what the schema cannot say of a stress
 // or a CIDR, and expectations only on what a fault itself measures.
 import { faultMetricsOf } from "../../expect/metrics.js";
-import { MAX_DNS_DELAY_MS } from "../../faults/types.js";
+import { MAX_DELAY_MS, MAX_DNS_DELAY_MS } from "../../faults/types.js";
 import { GRPC_STATUS_NAMES, grpcStatusOf } from "../../faults/types.js";
 import type { Dimension } from "../../expect/metrics.js";
 import { parseCidr } from "../cidr.js";
@@ -32,6 +32,7 @@ export function checkFault(findings: Findings, fault: Obj, path: string, label: 
   checkStress(findings, obj(fault["stress"]), joinPointer(path, "fault", "stress"));
   checkGrpcStatus(findings, obj(fault["grpc"])?.["status"], joinPointer(path, "fault", "grpc", "status"));
   checkDns(findings, obj(fault["dns"]), joinPointer(path, "fault", "dns"));
+  for (const kind of ["netem", "http", "grpc"]) checkDelays(findings, obj(fault[kind]), joinPointer(path, "fault", kind));
   const cidr = str(obj(fault["to"])?.["cidr"]);
   if (cidr !== undefined) {
     const r = parseCidr(cidr);
@@ -59,6 +60,22 @@ function checkDns(findings: Findings, dns: Obj | undefined, path: string): void 
     const ms = text === undefined ? undefined : parseDuration(text);
     if (text !== undefined && ms !== undefined && ms > MAX_DNS_DELAY_MS)
       findings.add("out-of-range", { value: text, bound: "at most 60s" }, findings.locate(joinPointer(path, key)), "a resolver that waits longer than its clients is a timeout: answer: timeout");
+  }
+}
+
+/** A netem, http or grpc fault's delay and jitter within what the agent takes (the schema reads durations as text, any size). */
+function checkDelays(findings: Findings, fault: Obj | undefined, path: string): void {
+  if (fault === undefined) return;
+  for (const key of ["delay", "jitter"]) {
+    const text = str(fault[key]);
+    const ms = text === undefined ? undefined : parseDuration(text);
+    if (text !== undefined && ms !== undefined && ms > MAX_DELAY_MS)
+      findings.add(
+        "out-of-range",
+        { value: text, bound: "at most 1h" },
+        findings.locate(joinPointer(path, key)),
+        "the agent holds a packet, a request or a call at most an hour; for longer, partition the traffic instead",
+      );
   }
 }
 
