@@ -306,19 +306,23 @@ func (r *h2relay) fromBackend(h frameHeader, p []byte) error {
 	return nil
 }
 
-// idle arms the client's read deadline (IdleTimeout) while it has no stream open, and clears
-// it when it has.
+// idle arms the client's read deadline (IdleTimeout) when it has no stream open (from the moment
+// its last stream ended: drop arms it then), and clears it when it has.
 func (r *h2relay) idle() {
-	r.mu.Lock()
-	none, armed := len(r.streams) == 0, r.idleArmed
-	r.idleArmed = none
-	r.mu.Unlock()
-	switch {
-	case none:
-		_ = r.c.client.SetReadDeadline(time.Now().Add(r.p.cfg.IdleTimeout))
-	case armed:
-		_ = r.c.client.SetReadDeadline(time.Time{})
+	if r.c.cio.ending.Load() {
+		return // a lingering close's deadline is the one that counts
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch none := len(r.streams) == 0; {
+	case none && !r.idleArmed:
+		_ = r.c.client.SetReadDeadline(time.Now().Add(r.p.cfg.IdleTimeout))
+	case !none && r.idleArmed:
+		_ = r.c.client.SetReadDeadline(time.Time{})
+	default:
+		return
+	}
+	r.idleArmed = !r.idleArmed
 }
 
 // relaySettings relays a SETTINGS frame to the other side, rewritten (see the header comment),

@@ -340,3 +340,23 @@ func TestH2CTheApplicationsGoAwayRefusesHeldStreams(t *testing.T) {
 		t.Fatalf("GOAWAY's last stream %d, want the client's 1", last)
 	}
 }
+
+// An h2c connection with no stream open is closed after IdleTimeout, as an HTTP/1.x one is; a
+// stream open keeps it.
+func TestH2CAnIdleConnectionIsClosed(t *testing.T) {
+	p := start(t, Config{IdleTimeout: 300 * time.Millisecond, Delay: time.Second}, echoH2App(t))
+	h := dialH2(t, p)
+	h.send(func(w *h2out) { w.headers(1, get("/held"), true) }) // held a second: longer than idle
+	if got, _ := h.responses(1); got[1].fields[":status"] != "200" {
+		t.Fatalf("a stream longer than the idle timeout: %+v", got[1])
+	}
+	began := time.Now()
+	for {
+		if _, _, err := readFrame(h.r, h.buf); err != nil {
+			break
+		}
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("the idle connection was closed after %s", took)
+	}
+}

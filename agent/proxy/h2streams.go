@@ -106,6 +106,12 @@ func (r *h2relay) drop(st *h2stream) bool {
 	if st.call.grpc {
 		r.c.callsOpen.Add(-1)
 	}
+	if len(r.streams) == 0 && !r.closed && !r.c.cio.ending.Load() {
+		// the client side may wait in a read that began with streams open: its idle timeout
+		// starts now, not at its next frame
+		_ = r.c.client.SetReadDeadline(time.Now().Add(r.p.cfg.IdleTimeout))
+		r.idleArmed = true
+	}
 	return r.stopping && len(r.streams) == 0
 }
 
