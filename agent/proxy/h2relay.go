@@ -155,6 +155,12 @@ func (r *h2relay) run() {
 
 // ended ends the relay as the way one side's loop ended says.
 func (r *h2relay) ended(err error, client bool) {
+	// from here no held stream goes on, and a client side waiting for room to hold a frame
+	// (hold) stops waiting: nothing else would wake it before a delay ends
+	r.mu.Lock()
+	r.closed = true
+	r.space.Broadcast()
+	r.mu.Unlock()
 	var he *h2Error
 	switch {
 	case client && errors.Is(err, io.EOF):
@@ -190,10 +196,9 @@ func (r *h2relay) lastClientID() uint32 {
 	return r.lastCID
 }
 
-// close: both loops are done; pending streams' timers stopped, a waiting writer woken.
+// close: both loops are done; pending streams' timers stopped.
 func (r *h2relay) close() {
 	r.mu.Lock()
-	r.closed = true
 	for _, st := range r.streams {
 		r.abandon(st)
 	}

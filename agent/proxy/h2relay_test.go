@@ -360,3 +360,40 @@ func TestH2CAnIdleConnectionIsClosed(t *testing.T) {
 		t.Fatalf("the idle connection was closed after %s", took)
 	}
 }
+
+// A held stream's frames fill what the connection may hold (h2ConnWindow) and the client side
+// waits for room; the application's connection ends meanwhile: the client's connection ends too,
+// at once, and the proxy is done with it, not when the delay would have ended.
+func TestH2CAWaitForRoomEndsWithTheApplication(t *testing.T) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	h := dialH2(t, p)
+	h.send(func(w *h2out) {
+		w.headers(1, get("/held"), false)
+		for i := 0; i < (h2ConnWindow/h2MaxFrame)+4; i++ {
+			w.frame(frData, 0, 1, make([]byte, h2MaxFrame))
+		}
+	})
+	time.Sleep(200 * time.Millisecond) // the client side waits for room
+	srv.Close()
+	began := time.Now()
+	for {
+		if _, _, err := readFrame(h.r, h.buf); err != nil {
+			break
+		}
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("the client's connection ended %s after the application's", took)
+	}
+	h.c.Close()
+	// and the proxy is done with it: its client side no longer waits
+	waitFor(t, "the connection's end in the proxy", 3*time.Second, func() bool { return p.Stats().Active == 0 })
+}
