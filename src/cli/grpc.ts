@@ -5,8 +5,8 @@
 import { UsageError } from "../errors.js";
 import { DEFAULT_GRPC_STATUS, GRPC_HEALTH_SERVICE, GRPC_STATUS_NAMES, type GrpcParams, grpcStatusOf, grpcStatusWords } from "../faults/types.js";
 import { POD_FLAG, POD_HELP } from "./common-flags.js";
-import { boolean, duration, percent, required, text, texts, wholeNumber } from "./flags.js";
-import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
+import { boolean, duration, percent, text, texts } from "./flags.js";
+import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, portFlag, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run grpc -p POD --port PORT [--error-rate PERCENT] [--delay MS] -r DURATION_S [options]
@@ -25,7 +25,8 @@ removes it by itself when the duration is over (chaos-run sweep ends it sooner).
 
 Options:
 ${POD_HELP}
-  --port PORT            the TCP port the pod serves gRPC on (the container's port)
+  --port PORT            the TCP port the pod serves gRPC on (the container's port); with
+                         --service, one of the Service's ports, by number or name
   --error-rate PERCENT   share of the calls answered with the status instead: percent (20, or 20%)
   --status CODE          that status: a name, any case (UNAVAILABLE, deadline_exceeded), or 1-16
                          (default ${grpcStatusWords(DEFAULT_GRPC_STATUS)}; with --error-rate)
@@ -46,7 +47,7 @@ Exit status: 0 applied and reverted (with --detach: applied), 2 usage, 3 could n
 
 /** The flags of the fault itself (the rest are every held fault's). */
 export const GRPC_FAULT_FLAGS = {
-  port: required(wholeNumber({ min: 1, max: 65535 }), "needs the port the pod serves gRPC on: --port PORT"),
+  port: portFlag(" gRPC on"),
   "error-rate": percent(),
   status: text(),
   message: text(),

@@ -5,8 +5,8 @@
 import { UsageError } from "../errors.js";
 import { DEFAULT_HTTP_ERROR_CODE, type HttpParams } from "../faults/types.js";
 import { POD_FLAG, POD_HELP } from "./common-flags.js";
-import { duration, percent, required, text, texts, wholeNumber } from "./flags.js";
-import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
+import { duration, percent, text, texts, wholeNumber } from "./flags.js";
+import { distinct, PROXY_FAULT_FLAGS, PROXY_FAULT_HELP, portFlag, proxyFaultBase, runProxyFault } from "./proxy-fault.js";
 import { defineVerb, type FlagValues } from "./verb.js";
 
 const HELP = `Usage: chaos-run http -p POD --port PORT [--delay MS] [--error-rate PERCENT] -r DURATION_S [options]
@@ -23,7 +23,8 @@ removes it by itself when the duration is over (chaos-run sweep ends it sooner).
 
 Options:
 ${POD_HELP}
-  --port PORT            the TCP port the pod serves HTTP on (the container's port)
+  --port PORT            the TCP port the pod serves HTTP on (the container's port); with
+                         --service, one of the Service's ports, by number or name
   -d, --delay MS         delay added to each request: milliseconds (100), or a duration (100ms, 1.5s)
   -j, --jitter MS        ± variation of the delay, as --delay (with --delay)
   --error-rate PERCENT   share of the requests answered with the error instead: percent (20, or 20%)
@@ -41,7 +42,7 @@ Exit status: 0 applied and reverted (with --detach: applied), 2 usage, 3 could n
 
 /** The flags of the fault itself (the rest are every held fault's). */
 export const HTTP_FAULT_FLAGS = {
-  port: required(wholeNumber({ min: 1, max: 65535 }), "needs the port the pod serves: --port PORT"),
+  port: portFlag(""),
   delay: duration({ short: "d", plain: "milliseconds", min: 0, max: 3_600_000 }),
   jitter: duration({ short: "j", plain: "milliseconds", min: 0, max: 3_600_000 }),
   "error-rate": percent(),

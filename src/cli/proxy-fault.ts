@@ -5,7 +5,7 @@ import { UsageError } from "../errors.js";
 import type { GrpcFault, HttpFault } from "../faults/types.js";
 import { CLUSTER_HELP } from "./cluster.js";
 import { AGENT_FLAGS, AGENT_HELP, DETACH_FLAG, DURATION_FLAG, DURATION_HELP, HELP_HELP, type POD_FLAG, targetSelection } from "./common-flags.js";
-import { INTERFACE_NAME, name } from "./flags.js";
+import { type Flag, INTERFACE_NAME, name, required } from "./flags.js";
 import type { VerbContext } from "./io.js";
 import { faultStep, heldFaultScenario, seconds, sweepCommand } from "./shortcut-scenario.js";
 import { runShortcut, type Shortcut } from "./shortcut-run.js";
@@ -29,6 +29,27 @@ ${CLUSTER_HELP}`;
 
 type ProxyFault = HttpFault | GrpcFault;
 
+/** A Service's port name (IANA_SVC_NAME), as the scenario's `port` takes it. */
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** --port: the pods' port by number, or by name one of the Service's ports (with --service), as a scenario's `port`. */
+export function portFlag(serves: string): Flag<number | string> {
+  return required(
+    {
+      option: { type: "string" },
+      read: (raw, use) => {
+        if (typeof raw !== "string") return undefined;
+        if (/^[0-9]+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 65535) return Number(raw);
+        if (raw.length <= 15 && PORT_NAME.test(raw)) return raw;
+        throw new UsageError(`${use.label} takes a port number from 1 to 65535, or the name of one of the Service's ports, not ${JSON.stringify(raw)}`, {
+          hint: "--port 8080, or --service NAME --port http",
+        });
+      },
+    },
+    `needs the port the pod serves${serves}: --port PORT`,
+  );
+}
+
 /** A repeated flag's values, each once; `takes` says what each must be, `most` how many there may be. */
 export function distinct(flag: string, given: readonly string[], o: { pattern: RegExp; takes: string; hint: string; most: number; plural: string }): string[] {
   const once = [...new Set(given)];
@@ -45,10 +66,12 @@ export function distinct(flag: string, given: readonly string[], o: { pattern: R
  */
 export function proxyFaultBase(
   verb: ProxyFault["kind"],
-  values: { readonly port: number; readonly delay: number | undefined; readonly jitter: number | undefined; readonly "error-rate": number | undefined },
+  values: { readonly port: number | string; readonly delay: number | undefined; readonly jitter: number | undefined; readonly "error-rate": number | undefined },
   error: { readonly flags: readonly (readonly [string, unknown])[]; readonly share: string; readonly example: string },
 ): { port: number; delayMs: number | undefined; jitterMs: number | undefined; errorRate: number | undefined } {
-  const { port, delay: delayMs, jitter: jitterMs, "error-rate": errorRate } = values;
+  const { delay: delayMs, jitter: jitterMs, "error-rate": errorRate } = values;
+  // a port by name is the Service's: 0 until the target is resolved, as a scenario's (FaultStep.servicePort)
+  const port = typeof values.port === "number" ? values.port : 0;
   if (delayMs === undefined && errorRate === undefined) throw new UsageError(`${verb} needs a delay (--delay MS) or an error rate (--error-rate PERCENT)`, { hint: error.example });
   if (jitterMs !== undefined && delayMs === undefined) throw new UsageError("--jitter needs --delay");
   const shaping = error.flags.find(([, given]) => given !== undefined);
@@ -62,15 +85,21 @@ export function proxyFaultBase(
  */
 export function proxyFaultShortcut(
   verb: ProxyFault["kind"],
-  values: FlagValues<typeof POD_FLAG & typeof PROXY_FAULT_FLAGS>,
+  values: FlagValues<typeof POD_FLAG & typeof PROXY_FAULT_FLAGS> & { readonly port: number | string },
   build: (iface: string | undefined) => ProxyFault,
   namespace: string | undefined,
 ): Shortcut {
   const selection = targetSelection(values, verb);
   const fault = build(values.interface);
-  const port = fault.kind === "http" ? fault.http.port : fault.grpc.port;
+  const servicePort = typeof values.port === "string" ? values.port : undefined;
+  if (servicePort !== undefined && selection.kind !== "service") {
+    throw new UsageError(`--port ${servicePort}: a port by name is one of the Service's ports, with --service NAME; give the pods' port by number`, {
+      hint: `chaos-run ${verb} --service NAME --port ${servicePort} …`,
+    });
+  }
+  const port = servicePort ?? (fault.kind === "http" ? fault.http.port : fault.grpc.port);
   const { duration: durationMs, detach } = values;
-  const step = faultStep(verb, fault, durationMs);
+  const step = servicePort === undefined ? faultStep(verb, fault, durationMs) : { ...faultStep(verb, fault, durationMs), servicePort };
   const over = `${verb} fault on port ${port}${selection.kind === "service" ? ` of service ${selection.name}` : ""} applied`;
   return {
     scenario: heldFaultScenario({ name: verb, selection, namespace, pullPolicy: values["pull-policy"], step, durationMs, detach }),
@@ -84,7 +113,7 @@ export function proxyFaultShortcut(
 export function runProxyFault(
   ctx: VerbContext,
   verb: ProxyFault["kind"],
-  values: FlagValues<typeof POD_FLAG & typeof PROXY_FAULT_FLAGS>,
+  values: FlagValues<typeof POD_FLAG & typeof PROXY_FAULT_FLAGS> & { readonly port: number | string },
   build: (iface: string | undefined) => ProxyFault,
 ): Promise<number> {
   const shortcut = proxyFaultShortcut(verb, values, build, ctx.globals.namespace);

@@ -5,6 +5,9 @@
 // a real API server: test/cluster/targets.test.ts.
 import { describe, expect, it } from "vitest";
 import { POD_FLAG, targetFlags, targetSelection } from "../../src/cli/common-flags.js";
+import { GRPC_FLAGS, grpcParams } from "../../src/cli/grpc.js";
+import { HTTP_FAULT_FLAGS, httpParams } from "../../src/cli/http.js";
+import { PROXY_FAULT_FLAGS, proxyFaultShortcut } from "../../src/cli/proxy-fault.js";
 import { readService, readWorkloadSelector, resolveTargets, targetPortOf } from "../../src/cli/targets.js";
 import { readVerbArgs, type Flags } from "../../src/cli/verb.js";
 import { needsOf, runAccess } from "../../src/engine/preflight.js";
@@ -16,6 +19,7 @@ import { LineIndex, located } from "../../src/scenario/diagnostics.js";
 import { validateSource } from "../../src/scenario/load.js";
 import { selectorString } from "../../src/scenario/selector.js";
 import type { Scenario } from "../../src/scenario/types.js";
+import { cli } from "./compare-io.js";
 import { pod, RecordingCluster } from "./recording-cluster.js";
 
 function scenarioText(target: string, fault = "http: { port: 80, delay: 100ms }"): string {
@@ -228,5 +232,39 @@ describe("the verbs' targets", () => {
     expect(refusal("-l", "app=web,zone in (a")).toBe('-l/--selector "app=web,zone in (a": `)` or `,` was expected (at column 19)');
     expect(refusal("--workload", "cronjob/x")).toBe('--workload takes KIND/NAME, KIND one of deployment, statefulset, daemonset, replicaset, not "cronjob/x"');
     expect(refusal("--service", "Web")).toBe('"Web" is not a Service name');
+  });
+});
+
+describe("the verbs' --port by the Service's port name", () => {
+  const HTTP = { ...POD_FLAG, ...HTTP_FAULT_FLAGS, ...PROXY_FAULT_FLAGS };
+  const GRPC = GRPC_FLAGS;
+
+  it("with --service, a name is the Service's port, mapped to the pods' targetPort as a scenario's is", async () => {
+    const values = verbValues(HTTP, "--service", "web", "--port", "web", "--delay", "100", "-r", "30");
+    const s = proxyFaultShortcut("http", values, (iface) => ({ kind: "http", http: httpParams(values), interface: iface }), "default").scenario;
+    expect(s.steps[0]).toMatchObject({ servicePort: "web", fault: { kind: "http", http: { port: 0 } } });
+    const r = await resolveTargets(lab(), s, "default", warn);
+    const step = r.scenario.steps[0];
+    expect(step?.kind === "fault" && step.fault.kind === "http" ? [step.fault.http.port, step.servicePort] : undefined).toEqual([8080, undefined]);
+    expect(r.scenario.target.resolved?.lines[1]).toBe("port web (80) → targetPort http → 8080");
+    // a number stays a number, with no name to map
+    const byNumber = verbValues(GRPC, "--service", "web", "--port", "80", "--delay", "100", "-r", "30");
+    const g = proxyFaultShortcut("grpc", byNumber, (iface) => ({ kind: "grpc", grpc: grpcParams(byNumber), interface: iface }), "default").scenario;
+    expect(g.steps[0]).toMatchObject({ fault: { kind: "grpc", grpc: { port: 80 } } });
+    expect(g.steps[0]).not.toHaveProperty("servicePort");
+  });
+
+  it("a name without --service, or a port that is neither: usage errors (exit 2), as the scenario refuses them", async () => {
+    for (const [verb, args, message] of [
+      ["http", ["-p", "web-a", "--port", "web", "--delay", "100", "-r", "30"], "--port web: a port by name is one of the Service's ports, with --service NAME; give the pods' port by number"],
+      ["grpc", ["-l", "app=web", "--port", "grpc", "--delay", "100", "-r", "30"], "--port grpc: a port by name is one of the Service's ports, with --service NAME"],
+      ["http", ["--service", "web", "--port", "Web_1", "--delay", "100", "-r", "30"], '--port takes a port number from 1 to 65535, or the name of one of the Service\'s ports, not "Web_1"'],
+      ["grpc", ["--service", "web", "--port", "65536", "--delay", "100", "-r", "30"], 'not "65536"'],
+      ["http", ["--service", "web", "--port", "a-very-long-port-name", "--delay", "100", "-r", "30"], 'not "a-very-long-port-name"'],
+    ] as const) {
+      const r = await cli([verb, ...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+    }
   });
 });
