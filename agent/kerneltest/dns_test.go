@@ -371,12 +371,7 @@ func TestDNSFaultsRedirectedFlowsDoNotOutliveThem(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := net.Dial("udp", fmt.Sprintf("192.0.2.2:%d", otherPort))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = other.Write([]byte("not dns"))
-		other.Close()
+		otherFlow(t, otherPort)
 	})
 	defer c.Close()
 	for i, fault := range []struct {
@@ -409,6 +404,18 @@ func TestDNSFaultsRedirectedFlowsDoNotOutliveThem(t *testing.T) {
 	}
 	ns.mustIn("nft", "delete", "table", "inet", "chaostest-mesh")
 	ns.nothingLeft(t, "")
+}
+
+// otherFlow, called in the pod's namespace, sends a datagram to the peer's port: a UDP flow of
+// the pod's that is not DNS, whose conntrack entry the dns fault must leave alone.
+func otherFlow(t *testing.T, port int) {
+	t.Helper()
+	other, err := net.Dial("udp", fmt.Sprintf("192.0.2.2:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = other.Write([]byte("not dns"))
+	other.Close()
 }
 
 // askOn sends a query for name on c (connected to a nameserver) and reads its answer.
@@ -496,12 +503,7 @@ func TestDNSFaultCatchesUDPFlowsBegunBeforeIt(t *testing.T) {
 		if tcp, err = net.DialTimeout("tcp", "192.0.2.2:53", 2*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		other, err := net.Dial("udp", fmt.Sprintf("192.0.2.2:%d", otherPort))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = other.Write([]byte("not dns"))
-		other.Close()
+		otherFlow(t, otherPort)
 	})
 	defer v4.Close()
 	defer v6.Close()
