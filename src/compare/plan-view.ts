@@ -11,7 +11,7 @@ export interface StepView {
   readonly faultShape: string | null;
   /** the fault in words, as the plan says it */
   readonly faultSummary: string | null;
-  /** the latency the fault adds (netem or http delay), ms; null: none */
+  /** the latency the fault adds (netem, http or grpc delay), ms; null: none */
   readonly delayMs: number | null;
   /** the step's probes (a probe step's run, a fault step's during): name → shape */
   readonly probes: ReadonlyMap<string, string>;
@@ -69,8 +69,9 @@ function probesOf(runs: readonly unknown[]): Map<string, string> {
   return out;
 }
 
+/** The latency a netem, http or grpc fault adds to what goes through it (their parameters' delayMs). */
 function delayOf(spec: Json): number | null {
-  const params = isRecord(spec["netem"]) ? spec["netem"] : isRecord(spec["http"]) ? spec["http"] : undefined;
+  const params = [spec["netem"], spec["http"], spec["grpc"]].find(isRecord);
   const d = params?.["delayMs"];
   return typeof d === "number" && d > 0 ? d : null;
 }
