@@ -237,7 +237,7 @@ describe("http", () => {
       [["-p", "web", "-r", "30", "--delay", "100"], "http needs the port the pod serves: --port PORT"],
       [["-p", "web", "--port", "80", "-r", "30"], "http needs a delay (--delay MS) or an error rate (--error-rate PERCENT)"],
       [["-p", "web", "--port", "80", "--delay", "100"], "http needs a duration: -r SECONDS"],
-      [["-p", "web", "--port", "0", "--delay", "100", "-r", "30"], "--port takes a port number from 1 to 65535, or the name of one of the Service's ports, not \"0\""],
+      [["-p", "web", "--port", "0", "--delay", "100", "-r", "30"], '--port takes a port number from 1 to 65535, or the name of one of the Service\'s ports, not "0"'],
       [["-p", "web", "--port", "80", "--error-rate", "120", "-r", "30"], "--error-rate takes a number of percent from 0 to 100"],
       [["-p", "web", "--port", "80", "--error-rate", "10", "--error-code", "200", "-r", "30"], "--error-code must be a whole number from 400 to 599"],
       [["-p", "web", "--port", "80", "--delay", "10", "--error-code", "503", "-r", "30"], "--error-code needs --error-rate"],
