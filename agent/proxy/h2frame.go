@@ -35,13 +35,15 @@ const (
 	flPadded     = 0x8
 	flPriority   = 0x20
 
-	errcNo          = 0x0
-	errcProtocol    = 0x1
-	errcFlowControl = 0x3
-	errcFrameSize   = 0x6
-	errcRefused     = 0x7
-	errcCompression = 0x9
-	errcCalm        = 0xb
+	errcNo           = 0x0
+	errcProtocol     = 0x1
+	errcFlowControl  = 0x3
+	errcFrameSize    = 0x6
+	errcStreamClosed = 0x5
+	errcCancel       = 0x8
+	errcRefused      = 0x7
+	errcCompression  = 0x9
+	errcCalm         = 0xb
 
 	setHeaderTableSize    = 0x1
 	setEnablePush         = 0x2

@@ -35,9 +35,11 @@ import (
 //     answered or reset, or already gone) is given back to its sender with a connection
 //     WINDOW_UPDATE; the http kind's error body, which the proxy sends the client itself, is taken
 //     from the client's next connection WINDOW_UPDATEs before they reach the application (and is
-//     only sent if the client's windows hold it). A delayed stream's frames wait in the proxy,
-//     h2ConnWindow of them a connection at most; beyond it the client side stops reading until a
-//     delay ends — as the stdlib server's connection window did.
+//     only sent if the client's windows hold it). A delayed stream's frames and header blocks
+//     wait in the proxy, h2ConnWindow of them a connection at most, each counted with
+//     h2HeldFrameCost more than its bytes (tiny and empty frames cost memory too); a stream whose
+//     frames would go beyond it is sent on at once (its delay cut short: hold), a new delayed
+//     stream that would is refused — the client side never stops reading for a delay.
 //   - SETTINGS: each peer's SETTINGS is relayed to the other, rewritten, and acked by it — the
 //     acks are relayed back, one for one. Rewritten: the client is told at most h2MaxStreams
 //     concurrent streams and h2MaxHeaderBytes of header list, the application that push is off;
@@ -101,7 +103,7 @@ type h2relay struct {
 	bblk *headerBlock
 
 	mu            sync.Mutex
-	space         *sync.Cond // waits for room for pending frames
+	space         *sync.Cond // waits for a pending stream's release under way (endHoldEarly)
 	streams       map[uint32]*h2stream
 	byBackend     map[uint32]*h2stream
 	lastCID       uint32
@@ -155,8 +157,8 @@ func (r *h2relay) run() {
 
 // ended ends the relay as the way one side's loop ended says.
 func (r *h2relay) ended(err error, client bool) {
-	// from here no held stream goes on, and a client side waiting for room to hold a frame
-	// (hold) stops waiting: nothing else would wake it before a delay ends
+	// from here no held stream goes on, and a client side waiting for a release under way
+	// (endHoldEarly) stops waiting
 	r.mu.Lock()
 	r.closed = true
 	r.space.Broadcast()

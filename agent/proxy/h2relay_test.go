@@ -361,10 +361,10 @@ func TestH2CAnIdleConnectionIsClosed(t *testing.T) {
 	}
 }
 
-// A held stream's frames fill what the connection may hold (h2ConnWindow) and the client side
-// waits for room; the application's connection ends meanwhile: the client's connection ends too,
-// at once, and the proxy is done with it, not when the delay would have ended.
-func TestH2CAWaitForRoomEndsWithTheApplication(t *testing.T) {
+// A held stream's frames go over what the connection may hold (h2ConnWindow), so it goes on to
+// the application early; the application's connection ends meanwhile: the client's connection
+// ends too, at once, and the proxy is done with it, not when the delay would have ended.
+func TestH2CAnOverfullHoldEndsWithTheApplication(t *testing.T) {
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")

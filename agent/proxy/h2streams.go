@@ -32,11 +32,21 @@ func (r *h2relay) clientData(h frameHeader, p []byte) error {
 		// a stream answered, reset or never opened: the application never counts these bytes
 		return give(r.cw, len(p))
 	}
+	if st.cEnd {
+		// DATA after the client's END_STREAM: a stream error (RFC 9113 5.1), not one more
+		// frame to hold
+		return r.resetClosed(st, len(p))
+	}
 	if h.endsStream {
 		st.cEnd = true
 	}
 	if st.state == stPending {
-		err := r.hold(st, frData, h.flags, p)
+		if len(p) == 0 && !h.endsStream {
+			// nothing to pass on and no window to give back: held, it would only cost room
+			r.mu.Unlock()
+			return nil
+		}
+		err := r.hold(st, pendingFrame{typ: frData, flags: h.flags}, p, nil)
 		r.mu.Unlock()
 		return err
 	}
@@ -47,24 +57,68 @@ func (r *h2relay) clientData(h frameHeader, p []byte) error {
 	return err
 }
 
-// hold queues a frame of a pending stream (r.mu held), waiting while the connection's pending
-// frames are at h2ConnWindow.
-func (r *h2relay) hold(st *h2stream, typ, flags byte, p []byte) error {
-	for r.buffered+len(p) > h2ConnWindow && st.state == stPending && r.buffered > 0 && !r.closed {
-		r.space.Wait()
+// resetClosed resets a stream the client sent DATA on after ending it (r.mu held; released
+// here): STREAM_CLOSED to the client, CANCEL to the application if it has the stream, the
+// DATA's window given back with what the proxy held of it.
+func (r *h2relay) resetClosed(st *h2stream, n int) error {
+	forwarded, bid := st.state == stForwarded, st.bid
+	giveBack := n + r.abandon(st)
+	last := r.stopping && len(r.streams) == 0
+	r.mu.Unlock()
+	if forwarded {
+		_ = r.bw.locked(func() { r.bw.u32(frRSTStream, bid, errcCancel) })
+	}
+	err := r.cw.locked(func() {
+		r.cw.u32(frRSTStream, st.cid, errcStreamClosed)
+		r.cw.u32(frWindowUpdate, 0, uint32(giveBack))
+	})
+	r.finishIf(last)
+	return err
+}
+
+// h2HeldFrameCost is what a held frame or header block costs beyond its bytes (its
+// pendingFrame, the slice and allocation behind it): charged with them against h2ConnWindow, so
+// that tiny or empty frames cannot hold many times what the bound says.
+const h2HeldFrameCost = 64
+
+// fieldsCost is what a held header list costs: its HPACK size (RFC 7541 4.1: each field's
+// bytes and 32 more) and a frame's cost.
+func fieldsCost(fields hpackFields) (n int) {
+	for _, f := range fields {
+		n += int(f.Size())
+	}
+	return n + h2HeldFrameCost
+}
+
+// hold queues a frame (fields: a header block) of a pending stream (r.mu held, released while
+// the frame goes on): charged against h2ConnWindow. It never waits for room — the client side's
+// loop would stop reading every other stream, PING and WINDOW_UPDATE of the connection for the
+// rest of the delay: a frame that would take the connection over it ends its stream's hold.
+func (r *h2relay) hold(st *h2stream, f pendingFrame, p []byte, fields hpackFields) error {
+	cost := len(p) + h2HeldFrameCost
+	if fields != nil {
+		cost = fieldsCost(fields)
+	}
+	if r.buffered+cost > h2ConnWindow {
+		r.endHoldEarly(st)
 	}
 	switch {
 	case r.closed:
 		return errRelayClosed
 	case st.state == stForwarded:
-		// released while this waited: straight on, in order (the release sent the queue)
+		// straight on, in order (the release sent the queue)
 		bid := st.bid
 		r.mu.Unlock()
-		err := r.bw.put(typ, flags, bid, p)
+		var err error
+		if fields != nil {
+			err = r.bw.putHeaders(bid, fields, f.flags&flEndStream != 0)
+		} else {
+			err = r.bw.put(f.typ, f.flags, bid, p)
+		}
 		r.mu.Lock()
 		return err
 	case st.state == stGone:
-		if typ == frData {
+		if f.typ == frData {
 			r.mu.Unlock()
 			err := give(r.cw, len(p))
 			r.mu.Lock()
@@ -72,13 +126,36 @@ func (r *h2relay) hold(st *h2stream, typ, flags byte, p []byte) error {
 		}
 		return nil
 	}
-	st.queue = append(st.queue, pendingFrame{typ: typ, flags: flags, payload: slices.Clone(p)})
-	st.queued += len(p)
-	r.buffered += len(p)
-	if typ == frData {
+	if fields != nil {
+		st.fields = append(st.fields, slices.Clone(fields))
+		f.block = len(st.fields)
+	} else {
+		f.payload = slices.Clone(p)
+	}
+	st.queue = append(st.queue, f)
+	st.queued += cost
+	r.buffered += cost
+	if f.typ == frData {
 		st.queuedData += len(p)
 	}
 	return nil
+}
+
+// endHoldEarly releases a pending stream before its delay ends (r.mu held; released meanwhile):
+// its frames would take the connection over what it may hold. Forwarded now (or answered, as
+// its fault says) rather than refused: the call got part of the delay it was given, and the
+// user who asked for a delay did not ask for failed calls — a refused stream is one a client
+// may give up on. Waits only while a release already under way finishes.
+func (r *h2relay) endHoldEarly(st *h2stream) {
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	r.mu.Unlock()
+	_ = r.release(st, false)
+	r.mu.Lock()
+	for st.state == stPending && st.claimed && !r.closed {
+		r.space.Wait()
+	}
 }
 
 var errRelayClosed = &h2Error{code: errcNo, why: "closed"}
@@ -174,6 +251,16 @@ func (r *h2relay) clientBlock(cid uint32, end bool, fields hpackFields) error {
 	// decided under r.mu: a stop meanwhile sees the stream and cuts its delay short
 	call := r.p.decide(method, path, ctype)
 	st := &h2stream{cid: cid, cEnd: end, headEnd: end, head: method == "HEAD", call: call, fields: []hpackFields{slices.Clone(fields)}}
+	if call.delay > 0 {
+		// held: its header list counts against what the connection may hold; over it, the
+		// client may retry the stream (nothing of it reached the application)
+		if cost := fieldsCost(fields); r.buffered+cost <= h2ConnWindow {
+			st.queued, r.buffered = cost, r.buffered+cost
+		} else {
+			r.mu.Unlock()
+			return r.cw.locked(func() { r.cw.u32(frRSTStream, cid, errcRefused) })
+		}
+	}
 	r.streams[cid] = st
 	if call.grpc {
 		r.c.callsOpen.Add(1)
@@ -198,14 +285,9 @@ func (r *h2relay) clientTrailers(st *h2stream, end bool, fields hpackFields) err
 	}
 	st.cEnd = true
 	if st.state == stPending {
-		st.fields = append(st.fields, slices.Clone(fields))
-		flags := byte(0)
-		if end {
-			flags = flEndStream
-		}
-		st.queue = append(st.queue, pendingFrame{typ: frHeaders, flags: flags, block: len(st.fields)})
+		err := r.hold(st, pendingFrame{typ: frHeaders, flags: flEndStream}, nil, fields)
 		r.mu.Unlock()
-		return nil
+		return err
 	}
 	bid, done := st.bid, r.endIfDone(st)
 	r.mu.Unlock()
@@ -391,7 +473,7 @@ func (r *h2relay) clientWindowUpdate(h frameHeader, p []byte) error {
 		r.mu.Unlock()
 		return nil
 	case st.state == stPending:
-		err := r.hold(st, frWindowUpdate, 0, p)
+		err := r.hold(st, pendingFrame{typ: frWindowUpdate}, p, nil)
 		r.mu.Unlock()
 		return err
 	}

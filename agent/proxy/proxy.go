@@ -72,8 +72,9 @@ type Config struct {
 	// GRPC: fault gRPC calls (the grpc kind) instead of HTTP requests (grpc.go).
 	GRPC *GRPCConfig
 	// MaxH2Conns bounds the connections served as h2c at once (default 128: an h2c connection
-	// may hold up to h2ConnWindow of its client's bytes and h2MaxStreams streams, 32 MiB at most
-	// for all). One beyond it is relayed as it is, the fault not applied (Stats.OverCap).
+	// holds up to h2ConnWindow of its delayed streams' frames and header lists, each counted
+	// h2HeldFrameCost more than its bytes, and about 100 KiB of buffers and HPACK tables: some
+	// 45 MiB at most for all). One beyond it is relayed as it is, the fault not applied (Stats.OverCap).
 	MaxH2Conns int
 	// Float64 is the random source of the error roll and the jitter (default math/rand/v2).
 	Float64 func() float64
