@@ -48,8 +48,9 @@ import (
 //     bounds: streams beyond h2MaxStreams are refused (REFUSED_STREAM), header blocks and lists
 //     over h2MaxHeaderBytes or h2MaxContinuations frames end the connection (ENHANCE_YOUR_CALM).
 //   - PING, GOAWAY (the client's) pass as they are; the application's GOAWAY is told to the
-//     client with the client's own last stream ID, after the streams the application will not
-//     process are refused one by one. PUSH_PROMISE: push is off, one is a protocol error.
+//     client with the client's own last stream ID (never above one told before: RFC 9113 6.8),
+//     after the streams the application will not process are refused one by one — as when the
+//     application's connection ends. PUSH_PROMISE: push is off, one is a protocol error.
 //     PRIORITY (and HEADERS' priority) is dropped: advisory, and it names stream IDs of one hop.
 //     Unknown frame types are dropped (RFC 9113 5.5).
 //   - Stop: a GOAWAY to the client (no new streams; one it opens meanwhile is refused), delayed
@@ -107,6 +108,7 @@ type h2relay struct {
 	streams       map[uint32]*h2stream
 	byBackend     map[uint32]*h2stream
 	lastCID       uint32
+	goAwayID      uint32 // the last stream ID the client was told in a GOAWAY (2^31-1: none yet)
 	nextBID       uint32
 	buffered      int  // bytes queued for pending streams
 	stopping      bool // Proxy.Stop: GOAWAY sent, no new stream
@@ -130,7 +132,7 @@ func newH2Relay(c *conn, up net.Conn, uio *rawIO) *h2relay {
 		p: c.p, c: c, up: up, cr: c.cr, br: bufio.NewReaderSize(uio, h2BackendReaderSize),
 		cw: newH2Out(c.cio), bw: newH2Out(uio), cblk: newHeaderBlock(), bblk: newHeaderBlock(),
 		streams: map[uint32]*h2stream{}, byBackend: map[uint32]*h2stream{}, nextBID: 1, backDone: make(chan struct{}),
-		serverPreface: make(chan struct{}),
+		serverPreface: make(chan struct{}), goAwayID: maxWindow,
 	}
 	r.space = sync.NewCond(&r.mu)
 	r.clientWin.Store(defaultInitialWindow)
@@ -174,7 +176,7 @@ func (r *h2relay) ended(err error, client bool) {
 		closeWrite(r.up)
 		_ = r.up.SetReadDeadline(time.Now().Add(lingerTime))
 	case errors.As(err, &he) && client:
-		_ = r.cw.locked(func() { r.cw.goAway(r.lastClientID(), he.code, []byte(he.why)) })
+		_ = r.cw.locked(func() { r.goAwayToClient(he.code, []byte(he.why)) })
 		r.c.lingerClose()
 	case !client && (errors.Is(err, io.EOF) || errors.As(err, &he)):
 		// the application is done (or broke the protocol): the client is told no stream goes on
@@ -182,7 +184,14 @@ func (r *h2relay) ended(err error, client bool) {
 		if he != nil {
 			code = errcProtocol
 		}
-		_ = r.cw.locked(func() { r.cw.goAway(r.lastClientID(), code, nil) })
+		// the streams it never saw are refused first: the client may retry them elsewhere
+		r.mu.Lock()
+		refused := r.unseen(maxWindow)
+		r.mu.Unlock()
+		_ = r.cw.locked(func() {
+			r.writeRefusals(refused)
+			r.goAwayToClient(code, nil)
+		})
 		r.c.lingerClose()
 	default:
 		r.c.closeAll()
@@ -192,10 +201,16 @@ func (r *h2relay) ended(err error, client bool) {
 	}
 }
 
-func (r *h2relay) lastClientID() uint32 {
+// goAwayToClient writes a GOAWAY to the client (r.cw.mu held): its last stream ID is the
+// client's last, never above one told before — RFC 9113 6.8 forbids it to increase, and
+// grpc-go's client ends the connection, with the calls the application still serves, when it
+// does (a stream refused after the first GOAWAY raised lastCID).
+func (r *h2relay) goAwayToClient(code uint32, debug []byte) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastCID
+	r.goAwayID = min(r.goAwayID, r.lastCID)
+	id := r.goAwayID
+	r.mu.Unlock()
+	r.cw.goAway(id, code, debug)
 }
 
 // close: both loops are done; pending streams' timers stopped.

@@ -341,6 +341,68 @@ func TestH2CTheApplicationsGoAwayRefusesHeldStreams(t *testing.T) {
 	}
 }
 
+// grpc-go's graceful stop: GOAWAY(2^31-1), a PING, and when it is acked GOAWAY(its last
+// stream). A stream the client opened between the two is refused by the proxy; the second
+// GOAWAY the client is told must not name a higher stream than the first (RFC 9113 6.8) —
+// grpc-go's client ends the connection when it does, failing the calls still in flight.
+func TestH2CGoAwayToTheClientNeverIncreases(t *testing.T) {
+	app := newGRPCApp(t)
+	p := startGRPC(t, Config{}, GRPCConfig{}, app.addr)
+	h := dialH2(t, p)
+	call := func(s uint32) {
+		h.send(func(w *h2out) {
+			w.headers(s, hpackFields{{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
+				{Name: ":authority", Value: "x"}, {Name: ":path", Value: "/grpc.testing.TestService/FullDuplexCall"},
+				{Name: "content-type", Value: "application/grpc"}, {Name: "te", Value: "trailers"}}, false)
+		})
+	}
+	call(1) // open until the test ends: the stop waits for it
+	waitFor(t, "the call at the application", 5*time.Second, func() bool { return p.Stats().CallsRelayed == 1 })
+	go app.srv.GracefulStop()
+	first := h.awaitGoAway()
+	call(3)
+	for {
+		fh, pl, err := readFrame(h.r, h.buf)
+		if err != nil {
+			t.Fatalf("no second GOAWAY: %v", err)
+		}
+		switch {
+		case fh.typ == frSettings && fh.flags&flAck == 0:
+			h.send(func(w *h2out) { w.frame(frSettings, flAck, 0, nil) })
+		case fh.typ == frPing && fh.flags&flAck == 0:
+			ping := append([]byte(nil), pl...)
+			h.send(func(w *h2out) { w.frame(frPing, flAck, 0, ping) })
+		case fh.typ == frGoAway:
+			if second := binary.BigEndian.Uint32(pl); second > first {
+				t.Fatalf("GOAWAY's last stream went from %d to %d", first, second)
+			}
+			return
+		}
+	}
+}
+
+// The application's connection ends without a GOAWAY of its own: a stream the proxy still holds
+// never reached it, so it is refused to the client (safe to retry) before the proxy's GOAWAY.
+func TestH2CTheApplicationsEndRefusesHeldStreams(t *testing.T) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	h := dialH2(t, p)
+	h.send(func(w *h2out) { w.headers(1, get("/held"), true) })
+	waitFor(t, "the stream held", 5*time.Second, func() bool { return p.Stats().Faulted == 1 })
+	srv.Close() // its connections closed: no GOAWAY
+	if got, goAway := h.responses(1); !got[1].reset || goAway != -1 {
+		t.Fatalf("the held stream: %+v, GOAWAY %d before it", got[1], goAway)
+	}
+}
+
 // An h2c connection with no stream open is closed after IdleTimeout, as an HTTP/1.x one is; a
 // stream open keeps it.
 func TestH2CAnIdleConnectionIsClosed(t *testing.T) {

@@ -492,7 +492,6 @@ func (r *h2relay) stop() {
 		return
 	}
 	r.stopping = true
-	last := r.lastCID
 	var pending []*h2stream
 	for _, st := range r.streams {
 		if st.state == stPending {
@@ -501,7 +500,7 @@ func (r *h2relay) stop() {
 	}
 	none := len(r.streams) == 0
 	r.mu.Unlock()
-	_ = r.cw.locked(func() { r.cw.goAway(last, errcNo, nil) })
+	_ = r.cw.locked(func() { r.goAwayToClient(errcNo, nil) })
 	for _, st := range pending {
 		if st.timer != nil {
 			st.timer.Stop()
@@ -588,27 +587,41 @@ func (r *h2relay) backendWindowUpdate(h frameHeader, p []byte) error {
 func (r *h2relay) backendGoAway(p []byte) error {
 	lastBID := binary.BigEndian.Uint32(p) & maxWindow
 	code := binary.BigEndian.Uint32(p[4:])
-	type refusal struct{ cid, give uint32 }
-	var refused []refusal
 	r.mu.Lock()
 	r.appGone = true
+	refused := r.unseen(lastBID)
+	last := r.stopping && len(r.streams) == 0
+	r.mu.Unlock()
+	err := r.cw.locked(func() {
+		r.writeRefusals(refused)
+		r.goAwayToClient(code, p[8:])
+	})
+	r.finishIf(last)
+	return err
+}
+
+// refusal is a stream the application will not process: refused to the client, what the proxy
+// held of it given back.
+type refusal struct{ cid, give uint32 }
+
+// unseen takes out the streams the application will not process (r.mu held): those the proxy
+// still holds, and those it sent above the application's last stream ID.
+func (r *h2relay) unseen(lastBID uint32) []refusal {
+	var refused []refusal
 	for _, st := range r.streams {
 		if st.state == stPending && !st.claimed || st.state == stForwarded && st.bid > lastBID {
 			refused = append(refused, refusal{st.cid, uint32(r.abandon(st))})
 		}
 	}
-	lastCID := r.lastCID
-	last := r.stopping && len(r.streams) == 0
-	r.mu.Unlock()
-	err := r.cw.locked(func() {
-		for _, f := range refused {
-			r.cw.u32(frRSTStream, f.cid, errcRefused)
-			if f.give > 0 {
-				r.cw.u32(frWindowUpdate, 0, f.give)
-			}
+	return refused
+}
+
+// writeRefusals refuses these streams to the client (r.cw.mu held).
+func (r *h2relay) writeRefusals(refused []refusal) {
+	for _, f := range refused {
+		r.cw.u32(frRSTStream, f.cid, errcRefused)
+		if f.give > 0 {
+			r.cw.u32(frWindowUpdate, 0, f.give)
 		}
-		r.cw.goAway(lastCID, code, p[8:])
-	})
-	r.finishIf(last)
-	return err
+	}
 }
