@@ -30,6 +30,7 @@ const (
 	h2ConnWindow     = 256 << 10 // what a connection holds of its delayed streams' frames
 	h2MaxFrame       = 16 << 10  // the protocol's minimum maximum frame size, both ways
 	h2MaxHeaderBytes = 64 << 10  // a header block and list (gRPC's default limit is 16 KiB of metadata... x4)
+	h2BodyReserve    = 4 << 10   // of the client's connection window, kept for the http kind's error bodies
 )
 
 // serveH2 relays the connection as h2c until it ends; its first bytes (the preface at least)

@@ -33,9 +33,10 @@ import (
 //     SETTINGS_INITIAL_WINDOW_SIZE reaches the other, so the proxy holds no more than a frame of a
 //     forwarded stream. What the proxy does not pass it accounts for: DATA it drops (a stream
 //     answered or reset, or already gone) is given back to its sender with a connection
-//     WINDOW_UPDATE; the http kind's error body, which the proxy sends the client itself, is taken
-//     from the client's next connection WINDOW_UPDATEs before they reach the application (and is
-//     only sent if the client's windows hold it). A delayed stream's frames and header blocks
+//     WINDOW_UPDATE; the http kind's error body, which the proxy sends the client itself, comes from
+//     a reserve of the client's connection window the application is never given (filled from
+//     the client's connection WINDOW_UPDATEs before the rest passes; h2BodyReserve), and is only
+//     sent if the reserve and the stream's window hold it — else the answer has no body. A delayed stream's frames and header blocks
 //     wait in the proxy, h2ConnWindow of them a connection at most, each counted with
 //     h2HeldFrameCost more than its bytes (tiny and empty frames cost memory too); a stream whose
 //     frames would go beyond it is sent on at once (its delay cut short: hold), a new delayed
@@ -117,10 +118,13 @@ type h2relay struct {
 	sawBackendSet bool
 	idleArmed     bool
 
-	clientWin     atomic.Int64 // the client's connection receive window, as the proxy's sends used it
-	clientInitWin atomic.Int64 // its SETTINGS_INITIAL_WINDOW_SIZE
-	owed          atomic.Int64 // DATA bytes the proxy sent the client itself, not yet given back
-	backDone      chan struct{}
+	clientInitWin atomic.Int64 // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	// reserve: of the client's connection window, what the proxy withholds from the application
+	// for its own DATA (the http kind's error bodies), up to reserveCap — the application
+	// believes it has the rest, so the proxy's bodies never take the client over its window
+	reserve    atomic.Int64
+	reserveCap int64
+	backDone   chan struct{}
 	// serverPreface is closed once the application's first SETTINGS reached the client: the
 	// client side writes nothing of its own before (the server's preface comes first)
 	serverPreface chan struct{}
@@ -135,7 +139,11 @@ func newH2Relay(c *conn, up net.Conn, uio *rawIO) *h2relay {
 		serverPreface: make(chan struct{}), goAwayID: maxWindow,
 	}
 	r.space = sync.NewCond(&r.mu)
-	r.clientWin.Store(defaultInitialWindow)
+	if body := len(c.p.cfg.ErrorBody); body > 0 && c.p.cfg.GRPC == nil {
+		// a body at least, and a few short ones (answered streams come in bursts): small next
+		// to the windows clients give (grpc-go's and Go's 1 GiB at once, curl's 32 MiB)
+		r.reserveCap = int64(max(body, h2BodyReserve))
+	}
 	r.clientInitWin.Store(defaultInitialWindow)
 	return r
 }

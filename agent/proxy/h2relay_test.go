@@ -184,6 +184,8 @@ func get(path string, extra ...hpack.HeaderField) hpackFields {
 func TestH2CHeaderTablesHoldAcrossAnsweredStreams(t *testing.T) {
 	p := start(t, Config{ErrorRate: 1, ErrorCode: 503, ErrorBody: "injected", Exclude: []string{"/pass"}}, echoH2App(t))
 	h := dialH2(t, p)
+	// the connection window clients give at once (Go's, curl's): the answers' bodies come out of it
+	h.send(func(w *h2out) { w.u32(frWindowUpdate, 0, 1<<20) })
 	// one stream at a time: each response is encoded after the ones before it
 	for i, s := range []uint32{1, 3, 5, 7} {
 		path := "/fault"
@@ -458,4 +460,48 @@ func TestH2CAnOverfullHoldEndsWithTheApplication(t *testing.T) {
 	h.c.Close()
 	// and the proxy is done with it: its client side no longer waits
 	waitFor(t, "the connection's end in the proxy", 3*time.Second, func() bool { return p.Stats().Active == 0 })
+}
+
+// The http kind's error body is DATA the proxy sends the client itself: it must come out of what
+// the application does not believe it has of the client's connection window, or the
+// application, sending its whole window on another stream, takes the client over it (strict
+// clients end the connection: FLOW_CONTROL_ERROR). Without a WINDOW_UPDATE from the client the
+// answer has no body; after one, the body comes out of it and the application gets the rest.
+func TestH2CTheInjectedBodyStaysWithinTheClientsWindow(t *testing.T) {
+	for _, update := range []uint32{0, 10_000} {
+		var protos http.Protocols
+		protos.SetUnencryptedHTTP2(true)
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered := make(chan struct{})
+		srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			<-answered
+			_, _ = w.Write(make([]byte, defaultInitialWindow)) // its stream's whole window
+		})}
+		go srv.Serve(ln)
+		p := start(t, Config{ErrorRate: 1, ErrorCode: 503, ErrorBody: "injected", Exclude: []string{"/pass"}}, ln.Addr().String())
+		h := dialH2(t, p)
+		h.send(func(w *h2out) {
+			if update > 0 {
+				w.u32(frWindowUpdate, 0, update)
+			}
+			w.headers(1, get("/pass"), true)
+			w.headers(3, get("/fault"), true)
+		})
+		got, _ := h.responses(3)
+		close(answered)
+		rest, _ := h.responses(1)
+		srv.Close()
+		if len(rest[1].body) != defaultInitialWindow {
+			t.Fatalf("update %d: the application's response: %d bytes", update, len(rest[1].body))
+		}
+		if received := len(got[3].body) + len(rest[1].body); received > defaultInitialWindow+int(update) {
+			t.Fatalf("update %d: the client received %d bytes of DATA, its window %d", update, received, defaultInitialWindow+int(update))
+		}
+		if want := map[bool]string{false: "", true: "injected"}[update > 0]; got[3].body != want {
+			t.Fatalf("update %d: the answer's body %q, want %q", update, got[3].body, want)
+		}
+	}
 }

@@ -397,10 +397,10 @@ func (r *h2relay) answer(st *h2stream) error {
 }
 
 // answerHTTP writes the http kind's error on a stream (r.cw.mu held): its body only if the
-// client's windows hold it (they nearly always do: it is short), else without.
+// reserve and the stream's window hold it (they nearly always do: it is short), else without.
 func (r *h2relay) answerHTTP(cid uint32, head bool) {
 	body := r.p.cfg.ErrorBody
-	if head || int64(len(body)) > min(r.clientWin.Load(), r.clientInitWin.Load()) {
+	if head || int64(len(body)) > r.clientInitWin.Load() || !r.takeReserve(int64(len(body))) {
 		body = ""
 	}
 	fields := hpackFields{
@@ -419,9 +419,21 @@ func (r *h2relay) answerHTTP(cid uint32, head bool) {
 			flags = flEndStream
 		}
 		r.cw.frame(frData, flags, cid, []byte(b[:n]))
-		r.clientWin.Add(-int64(n))
-		r.owed.Add(int64(n))
 		b = b[n:]
+	}
+}
+
+// takeReserve takes n bytes of the reserve for the proxy's own DATA; false: it does not hold
+// them.
+func (r *h2relay) takeReserve(n int64) bool {
+	for {
+		cur := r.reserve.Load()
+		if n > cur {
+			return false
+		}
+		if r.reserve.CompareAndSwap(cur, cur-n) {
+			return true
+		}
 	}
 }
 
@@ -444,20 +456,19 @@ func (r *h2relay) clientReset(h frameHeader, p []byte) {
 	r.finishIf(last)
 }
 
-// clientWindowUpdate: the connection's passes to the application less what the proxy's own
-// DATA took; a stream's to its stream (held with a pending one).
+// clientWindowUpdate: the connection's passes to the application less what refills the
+// reserve; a stream's to its stream (held with a pending one).
 func (r *h2relay) clientWindowUpdate(h frameHeader, p []byte) error {
 	inc, err := windowIncrement(h, p)
 	if err != nil || inc == 0 {
 		return err
 	}
 	if h.stream == 0 {
-		r.clientWin.Add(int64(inc))
 		for {
-			owed := r.owed.Load()
-			take := min(owed, int64(inc))
-			if r.owed.CompareAndSwap(owed, owed-take) {
-				inc -= uint32(take)
+			cur := r.reserve.Load()
+			fill := min(int64(inc), r.reserveCap-cur)
+			if r.reserve.CompareAndSwap(cur, cur+fill) {
+				inc -= uint32(fill)
 				break
 			}
 		}
@@ -523,7 +534,6 @@ func (r *h2relay) backendData(h frameHeader, p []byte) error {
 	}
 	cid, done := st.cid, r.endIfDone(st)
 	r.mu.Unlock()
-	r.clientWin.Add(-int64(len(p)))
 	err := r.cw.put(frData, h.flags, cid, p)
 	r.finishIf(done)
 	return err
