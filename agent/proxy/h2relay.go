@@ -365,8 +365,9 @@ func (r *h2relay) relaySettings(h frameHeader, p []byte, fromClient bool) error 
 	if h.flags&flAck != 0 {
 		return to.locked(func() { to.frame(frSettings, flAck, 0, nil) })
 	}
-	out := make([]byte, 0, len(p)+18)
-	sawMax := false
+	// of each setting it passes, the last value only (the one that counts, RFC 9113 6.5): a
+	// frame of thousands of repeats would come out over 16 KiB with the proxy's own
+	var initWin, maxConc *setting
 	for i := 0; i < len(p); i += 6 {
 		s := setting{binary.BigEndian.Uint16(p[i:]), binary.BigEndian.Uint32(p[i+2:])}
 		switch s.id {
@@ -381,7 +382,7 @@ func (r *h2relay) relaySettings(h frameHeader, p []byte, fromClient bool) error 
 			if fromClient {
 				r.clientInitWin.Store(int64(s.val))
 			}
-			out = appendSetting(out, s)
+			initWin = &s
 		case setMaxFrameSize:
 			if s.val < h2MaxFrame || s.val > 1<<24-1 {
 				return protoErr("a max frame size of %d", s.val)
@@ -392,10 +393,16 @@ func (r *h2relay) relaySettings(h frameHeader, p []byte, fromClient bool) error 
 			}
 		case setMaxConcurrent:
 			if !fromClient {
-				sawMax = true
-				out = appendSetting(out, setting{setMaxConcurrent, min(s.val, h2MaxStreams)})
+				maxConc = &setting{setMaxConcurrent, min(s.val, h2MaxStreams)}
 			}
 		}
+	}
+	out := make([]byte, 0, 4*6)
+	if initWin != nil {
+		out = appendSetting(out, *initWin)
+	}
+	if maxConc != nil {
+		out = appendSetting(out, *maxConc)
 	}
 	out = appendSetting(out, setting{setMaxHeaderListSize, h2MaxHeaderBytes})
 	if fromClient {
@@ -405,7 +412,7 @@ func (r *h2relay) relaySettings(h frameHeader, p []byte, fromClient bool) error 
 		first := !r.sawBackendSet
 		r.sawBackendSet = true
 		r.mu.Unlock()
-		if first && !sawMax {
+		if first && maxConc == nil {
 			out = appendSetting(out, setting{setMaxConcurrent, h2MaxStreams})
 		}
 	}

@@ -505,3 +505,22 @@ func TestH2CTheInjectedBodyStaysWithinTheClientsWindow(t *testing.T) {
 		}
 	}
 }
+
+// A SETTINGS frame may repeat a setting (the last value counts): the proxy passes each once —
+// a client's frame of 2,730 INITIAL_WINDOW_SIZE entries, with the proxy's own settings added,
+// came out over 16 KiB, and the application ended the connection (FRAME_SIZE_ERROR).
+func TestH2CRepeatedSettingsPassOnce(t *testing.T) {
+	p := start(t, Config{}, echoH2App(t))
+	h := dialH2(t, p)
+	settings := make([]byte, 0, h2MaxFrame)
+	for len(settings)+6 <= h2MaxFrame {
+		settings = appendSetting(settings, setting{setInitialWindowSize, 1 << 20})
+	}
+	h.send(func(w *h2out) {
+		w.frame(frSettings, 0, 0, settings)
+		w.headers(1, get("/after"), true)
+	})
+	if got, goAway := h.responses(1); got[1].fields[":status"] != "200" || goAway != -1 {
+		t.Fatalf("a stream after the repeated settings: %+v, GOAWAY %d", got[1], goAway)
+	}
+}
