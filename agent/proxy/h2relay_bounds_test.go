@@ -74,15 +74,22 @@ func held(r *h2relay) (frames, cost int) {
 	return frames, cost
 }
 
+// heldStream is a proxy delaying every request an hour and a client whose stream 1 it holds,
+// its body to come.
+func heldStream(t *testing.T) (*Proxy, *h2Client) {
+	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
+	h := dialH2(t, p)
+	_ = h.c.SetDeadline(time.Now().Add(60 * time.Second))
+	h.send(func(w *h2out) { w.headers(1, get("/held"), false) })
+	return p, h
+}
+
 // Empty DATA frames on a held stream carry nothing and no window: held, each cost the proxy a
 // frame's memory and none of its bound — a client sending them without end grew the proxy
 // without end.
 func TestH2CEmptyDataOnAHeldStreamIsNotHeld(t *testing.T) {
-	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
-	h := dialH2(t, p)
-	_ = h.c.SetDeadline(time.Now().Add(60 * time.Second))
+	p, h := heldStream(t)
 	h.send(func(w *h2out) {
-		w.headers(1, get("/held"), false)
 		for i := 0; i < 100_000; i++ {
 			w.frame(frData, 0, 1, nil)
 		}
@@ -97,11 +104,8 @@ func TestH2CEmptyDataOnAHeldStreamIsNotHeld(t *testing.T) {
 // bound. Each costs a frame's overhead too, and the stream whose frames would take the
 // connection over the bound goes on to the application now.
 func TestH2CTinyFramesOnAHeldStreamCountWhatTheyCost(t *testing.T) {
-	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
-	h := dialH2(t, p)
-	_ = h.c.SetDeadline(time.Now().Add(60 * time.Second))
+	p, h := heldStream(t)
 	h.send(func(w *h2out) {
-		w.headers(1, get("/held"), false)
 		for i := 0; i < h2ConnWindow; i++ {
 			w.frame(frData, 0, 1, []byte{'x'})
 		}

@@ -151,9 +151,8 @@ func (h *h2Client) responses(streams ...uint32) (map[uint32]*h2Response, int) {
 	return out, goAway
 }
 
-// echoH2App is the standard library's h2c server: it answers every request with its path and
-// x-key header.
-func echoH2App(t *testing.T) string {
+// h2App is the standard library's h2c server with this handler: it, and its address.
+func h2App(t *testing.T, handler http.HandlerFunc) (*http.Server, string) {
 	t.Helper()
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
@@ -161,14 +160,22 @@ func echoH2App(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Protocols: &protos, Handler: handler}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return srv, ln.Addr().String()
+}
+
+// echoH2App is the standard library's h2c server: it answers every request with its path and
+// x-key header.
+func echoH2App(t *testing.T) string {
+	t.Helper()
+	_, addr := h2App(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Echo", r.Header.Get("X-Key"))
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = io.WriteString(w, r.URL.Path)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	})
+	return addr
 }
 
 func get(path string, extra ...hpack.HeaderField) hpackFields {
@@ -321,16 +328,8 @@ func (h *h2Client) awaitGoAway() uint32 {
 // taken by it, so the client is refused it (REFUSED_STREAM: safe to retry elsewhere) and told
 // GOAWAY — not left waiting out a delay to be sent where it cannot go.
 func TestH2CTheApplicationsGoAwayRefusesHeldStreams(t *testing.T) {
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	srv, addr := h2App(t, func(http.ResponseWriter, *http.Request) {})
+	p := start(t, Config{Delay: time.Hour}, addr)
 	h := dialH2(t, p)
 	h.send(func(w *h2out) { w.headers(1, get("/held"), true) })
 	waitFor(t, "the stream held", 5*time.Second, func() bool { return p.Stats().Faulted == 1 })
@@ -386,16 +385,8 @@ func TestH2CGoAwayToTheClientNeverIncreases(t *testing.T) {
 // The application's connection ends without a GOAWAY of its own: a stream the proxy still holds
 // never reached it, so it is refused to the client (safe to retry) before the proxy's GOAWAY.
 func TestH2CTheApplicationsEndRefusesHeldStreams(t *testing.T) {
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	srv, addr := h2App(t, func(http.ResponseWriter, *http.Request) {})
+	p := start(t, Config{Delay: time.Hour}, addr)
 	h := dialH2(t, p)
 	h.send(func(w *h2out) { w.headers(1, get("/held"), true) })
 	waitFor(t, "the stream held", 5*time.Second, func() bool { return p.Stats().Faulted == 1 })
@@ -429,16 +420,8 @@ func TestH2CAnIdleConnectionIsClosed(t *testing.T) {
 // the application early; the application's connection ends meanwhile: the client's connection
 // ends too, at once, and the proxy is done with it, not when the delay would have ended.
 func TestH2CAnOverfullHoldEndsWithTheApplication(t *testing.T) {
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	p := start(t, Config{Delay: time.Hour}, ln.Addr().String())
+	srv, addr := h2App(t, func(http.ResponseWriter, *http.Request) {})
+	p := start(t, Config{Delay: time.Hour}, addr)
 	h := dialH2(t, p)
 	h.send(func(w *h2out) {
 		w.headers(1, get("/held"), false)
@@ -469,19 +452,12 @@ func TestH2CAnOverfullHoldEndsWithTheApplication(t *testing.T) {
 // answer has no body; after one, the body comes out of it and the application gets the rest.
 func TestH2CTheInjectedBodyStaysWithinTheClientsWindow(t *testing.T) {
 	for _, update := range []uint32{0, 10_000} {
-		var protos http.Protocols
-		protos.SetUnencryptedHTTP2(true)
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
 		answered := make(chan struct{})
-		srv := &http.Server{Protocols: &protos, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		srv, addr := h2App(t, func(w http.ResponseWriter, _ *http.Request) {
 			<-answered
 			_, _ = w.Write(make([]byte, defaultInitialWindow)) // its stream's whole window
-		})}
-		go srv.Serve(ln)
-		p := start(t, Config{ErrorRate: 1, ErrorCode: 503, ErrorBody: "injected", Exclude: []string{"/pass"}}, ln.Addr().String())
+		})
+		p := start(t, Config{ErrorRate: 1, ErrorCode: 503, ErrorBody: "injected", Exclude: []string{"/pass"}}, addr)
 		h := dialH2(t, p)
 		h.send(func(w *h2out) {
 			if update > 0 {
