@@ -147,27 +147,38 @@ func TestH2CHeldHeaderBlocksCountAgainstTheBound(t *testing.T) {
 }
 
 // DATA after the client ended its stream is a stream error (RFC 9113 5.1), not one more frame
-// for the proxy to hold until the delay ends.
+// for the proxy to hold until the delay ends; an empty one has no window to give back (a
+// WINDOW_UPDATE of 0 is the client's protocol error).
 func TestH2CDataAfterTheEndOfAHeldStreamResetsIt(t *testing.T) {
-	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
-	h := dialH2(t, p)
-	h.send(func(w *h2out) {
-		w.headers(1, get("/held"), true)
-		w.frame(frData, 0, 1, []byte("late"))
-	})
-	for {
-		fh, p, err := readFrame(h.r, h.buf)
-		if err != nil {
-			t.Fatalf("no RST_STREAM: %v", err)
-		}
-		if fh.typ == frSettings && fh.flags&flAck == 0 {
-			h.send(func(w *h2out) { w.frame(frSettings, flAck, 0, nil) })
-		}
-		if fh.typ == frRSTStream && fh.stream == 1 {
-			if code := binary.BigEndian.Uint32(p); code != errcStreamClosed {
-				t.Fatalf("RST_STREAM code %d, want STREAM_CLOSED", code)
+	for _, late := range []string{"late", ""} {
+		p := start(t, Config{Delay: time.Hour}, echoH2App(t))
+		h := dialH2(t, p)
+		h.send(func(w *h2out) {
+			w.headers(1, get("/held"), true)
+			w.frame(frData, 0, 1, []byte(late))
+			w.frame(frPing, 0, 0, make([]byte, 8))
+		})
+		reset := -1
+		for done := false; !done; {
+			fh, p, err := readFrame(h.r, h.buf)
+			if err != nil {
+				t.Fatalf("%q: no PING ack: %v", late, err)
 			}
-			return
+			switch {
+			case fh.typ == frSettings && fh.flags&flAck == 0:
+				h.send(func(w *h2out) { w.frame(frSettings, flAck, 0, nil) })
+			case fh.typ == frRSTStream && fh.stream == 1:
+				reset = int(binary.BigEndian.Uint32(p))
+			case fh.typ == frWindowUpdate && fh.stream == 0:
+				if binary.BigEndian.Uint32(p) == 0 {
+					t.Fatalf("%q: a WINDOW_UPDATE of 0", late)
+				}
+			case fh.typ == frPing && fh.flags&flAck != 0:
+				done = true
+			}
+		}
+		if reset != errcStreamClosed {
+			t.Fatalf("%q: RST_STREAM code %d, want STREAM_CLOSED", late, reset)
 		}
 	}
 }

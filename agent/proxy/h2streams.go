@@ -70,7 +70,9 @@ func (r *h2relay) resetClosed(st *h2stream, n int) error {
 	}
 	err := r.cw.locked(func() {
 		r.cw.u32(frRSTStream, st.cid, errcStreamClosed)
-		r.cw.u32(frWindowUpdate, 0, uint32(giveBack))
+		if giveBack > 0 { // an increment of 0 is a protocol error
+			r.cw.u32(frWindowUpdate, 0, uint32(giveBack))
+		}
 	})
 	r.finishIf(last)
 	return err
