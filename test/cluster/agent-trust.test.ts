@@ -13,7 +13,7 @@ import { getPod, kubeconfig, kubectl, kubectlOk, nginxAndTools, repoRoot, waitFo
 
 const ns = "agent-trust-test";
 const asAdmin = ["--kubeconfig", kubeconfig, "-n", ns];
-const long = join(repoRoot, "test/fixtures/lab/http-long.yaml");
+const long = join(repoRoot, "test/fixtures/lab/http-held.yaml");
 const agentImage = process.env["CHAOS_RUN_AGENT_IMAGE"] ?? "chaos-agent";
 
 interface AgentReply {
