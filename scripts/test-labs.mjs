@@ -24,7 +24,9 @@
 // only air-gapped.test.ts; lab.test.ts and safety.test.ts, which did it too, took 2 minutes alone),
 // the lab itself (taken down and up) — and the one that times a runner's samples to the half
 // second (probes.test.ts: beside the other lane it once got 2 samples in a fault's window where
-// it asks 3) run after both lanes, alone. A new file joins the first
+// it asks 3) run after both lanes, alone; so does compare.test.ts, which asks
+// 10 one-second samples in a step and no regression between two runs of one setting (beside the
+// other lane it got 8 samples once, and a one-shot figure moved 23%). A new file joins the first
 // lane unless it is listed; the second lane holds the long files that mostly wait (CronJob
 // ticks, processes killed and restarted).
 //
@@ -46,9 +48,9 @@ const labDir = process.env.CHAOS_RUN_LAB_DIR ?? join(repo, ".lab");
 const vitest = join(repo, "node_modules", ".bin", "vitest");
 const stressFile = "test/cluster/stress.test.ts";
 /** Files that stop what other files use (the registry, the lab), or time samples to the half second: run alone, after the lanes. */
-const labWideFiles = ["test/cluster/air-gapped.test.ts", "test/cluster/lab-lifecycle.test.ts", "test/cluster/probes.test.ts"];
+const labWideFiles = ["test/cluster/air-gapped.test.ts", "test/cluster/lab-lifecycle.test.ts", "test/cluster/probes.test.ts", "test/cluster/compare.test.ts"];
 /** The second lane: long files that mostly wait. */
-const secondLaneFiles = ["test/cluster/in-cluster.test.ts", "test/cluster/process-faults.test.ts", "test/cluster/runner.test.ts", "test/cluster/compare.test.ts"];
+const secondLaneFiles = ["test/cluster/in-cluster.test.ts", "test/cluster/process-faults.test.ts", "test/cluster/runner.test.ts"];
 const children = new Set();
 const failures = new Map(); // tier name → lines that say what failed
 const tails = new Map(); // tier name → its last lines
