@@ -87,6 +87,11 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s chaos-agent: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, a...))
 }
 
+// announce writes one line to stdout: the container's log, read by the runner.
+func announce(line string) {
+	fmt.Fprintln(os.Stdout, line)
+}
+
 var runIDPattern = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 
 // identity is the agent's name and run, from the environment the runner sets.
@@ -150,7 +155,7 @@ func newAgent(name, runID string, ttl time.Duration, role string) *service.Agent
 		Name: name, RunID: runID, Version: Version, TTL: ttl,
 		Exec: exec.Real{}, Kernel: kernel.Netlink{}, Clock: lease.Real{},
 		Peers: service.SocketPeers{}, Lock: ownership.SocketLock{},
-		Logf: logf, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
+		Logf: logf, Announce: announce, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
 		Kinds: kinds, NoOrphanScan: role != roleAgent, ExitAfterEvent: role == roleKill, ExitWhenIdle: role == roleStress,
 	})
 }

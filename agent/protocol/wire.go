@@ -18,6 +18,13 @@ const (
 	LockName     = "lock"
 )
 
+// FirstReplyPrefix begins the one line a serve process writes to its stdout (the container's
+// log) once it holds the fault it started with: the prefix, then that apply's Reply as JSON. The
+// runner reads it from the log over the API server's kept-alive connection instead of asking by
+// exec (src/faults/requests.ts has the same words). It is a hint, not the authority: the fault's
+// first renewal, an exec, still has to find it held.
+const FirstReplyPrefix = "chaos-agent first reply: "
+
 // SocketAddress is the address an agent serves on (Go spells abstract addresses with a leading @).
 func SocketAddress(agent string) string { return "@" + SocketPrefix + agent }
 

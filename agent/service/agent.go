@@ -42,6 +42,9 @@ type Config struct {
 	ReadFile func(string) ([]byte, error)
 	// Logf writes one log line (stderr: kubectl logs).
 	Logf func(format string, a ...any)
+	// Announce writes one line to stdout (the container's log, which the runner reads): the
+	// first request's reply (first.go). Nil: not written.
+	Announce func(line string)
 	// Kinds maps fault kinds to their mechanics (default: netem, partition and http).
 	Kinds map[string]fault.Kind
 	// RetryEvery is how often an incomplete revert is tried again (default 5 s).

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -16,9 +17,10 @@ import (
 // pod's lock, the reverted ids, the books); its lease runs from then, as any apply's does. Until
 // it is settled, the agent's own requester waits (a renewal or a revert sent as soon as the
 // container runs must find it held, or refuse it): only the peers' status is answered at once.
-// The runner confirms it by its first renewal, whose reply also carries the apply's commands and
-// orphans (what an exec's apply reply would have told); a runner that never confirms lets its
-// lease lapse, and the agent reverts it.
+// Its reply (the apply's fault state, commands and orphans: what an exec's apply reply would have
+// told) is written to stdout, one line after protocol.FirstReplyPrefix, where the runner reads it
+// from the container's log without an exec; the first renewal carries it as well. A runner that
+// never renews lets its lease lapse, and the agent reverts it.
 
 // firstRequest is the apply an agent started with, and what became of it.
 type firstRequest struct {
@@ -80,8 +82,24 @@ func (a *Agent) ApplyFirst(ctx context.Context) *protocol.Reply {
 		f.mu.Lock()
 		f.untold = r
 		f.mu.Unlock()
+		a.announce(r)
 	}
 	return r
+}
+
+// announce writes the first request's reply to the container's log, where the runner reads it
+// without an exec. The first renewal still carries it (tellFirst): a runner that could not read
+// the log learns it there.
+func (a *Agent) announce(r *protocol.Reply) {
+	if a.cfg.Announce == nil {
+		return
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		a.logf("first request: its reply could not be written to the log: %v", err)
+		return
+	}
+	a.cfg.Announce(protocol.FirstReplyPrefix + string(raw))
 }
 
 // awaitFirst waits until the first request is settled (at once when there is none).

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,44 @@ func TestFirstRequestIsHeldAndItsFirstRenewalTellsTheApply(t *testing.T) {
 	}
 	if again := do(t, a, renewReq("aaaa", "aaaa-s1", 2000)); len(again.Commands) != 0 {
 		t.Fatalf("the apply told twice: %v", argvs(again))
+	}
+}
+
+// The apply's reply is written to the container's log once, one line after the prefix the runner
+// looks for, so the runner learns the fault is held without an exec; a first request that fails
+// writes none (its reason is the agent's last log line).
+func TestTheFirstRequestsReplyIsAnnouncedOnceInTheLog(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	var lines []string
+	a.cfg.Announce = func(line string) { lines = append(lines, line) }
+	if perr := a.SetFirst([]byte(applyReq("aaaa", "aaaa-s1", 2000, netem100))); perr != nil {
+		t.Fatalf("refused: %+v", perr)
+	}
+	mustOK(t, a.ApplyFirst(context.Background()))
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], protocol.FirstReplyPrefix) || strings.Contains(lines[0], "\n") {
+		t.Fatalf("announced %q", lines)
+	}
+	var r protocol.Reply
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[0], protocol.FirstReplyPrefix)), &r); err != nil {
+		t.Fatalf("not a reply: %v: %s", err, lines[0])
+	}
+	if err := protocol.ValidateReply(&r); err != nil || !r.OK || r.Op != protocol.OpApply || r.Fault == nil || r.Fault.ID != "aaaa-s1" || len(r.Commands) == 0 {
+		t.Fatalf("the announced reply does not tell the apply (%v): %+v", err, r)
+	}
+	if r.Agent.Name != "chaos-agent-aaaa" {
+		t.Fatalf("the announced reply does not say its agent: %+v", r.Agent)
+	}
+
+	failing := p.agent("chaos-agent-bbbb", "bbbb")
+	lines = nil
+	failing.cfg.Announce = func(line string) { lines = append(lines, line) }
+	if perr := failing.SetFirst([]byte(applyReq("bbbb", "bbbb-s1", 2000, `{"kind":"netem","interface":"eth9","netem":{"delayMs":1}}`))); perr != nil {
+		t.Fatalf("refused: %+v", perr)
+	}
+	mustFail(t, failing.ApplyFirst(context.Background()), protocol.ErrNoInterface, 1)
+	if len(lines) != 0 {
+		t.Fatalf("a failed first request announced %q", lines)
 	}
 }
 
