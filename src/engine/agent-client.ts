@@ -14,7 +14,12 @@ export interface AgentHandle {
 }
 
 export type AgentCall =
-  | { readonly kind: "reply"; readonly reply: Reply; readonly exec: ExecResult }
+  | {
+      readonly kind: "reply";
+      readonly reply: Reply;
+      /** the exec it came by; undefined when it was read from the agent's log (a fresh agent's first reply, first-fault.ts) */
+      readonly exec?: ExecResult | undefined;
+    }
   | {
       readonly kind: "no-reply";
       readonly exec: ExecResult;

@@ -71,8 +71,10 @@ export type EngineEvent =
       readonly durationMs: number;
       /** the agent says the kernel ends it by itself when nobody renews its lease (nftables); undefined: the agent did not say */
       readonly expiresInKernel?: boolean | undefined;
-      /** it travelled with its agent: given at the agent's start, confirmed by its first renewal, no exec applied it */
+      /** it travelled with its agent: given at the agent's start, no exec applied it */
       readonly withAgent?: boolean | undefined;
+      /** where a travelling fault was confirmed: the reply the agent wrote to its log, or its first renewal (an exec) */
+      readonly confirmedFrom?: "log" | "renewal" | undefined;
     }
   | ({
       /** every target pod holds the step's fault: it is held for the step's duration from now */

@@ -2,20 +2,24 @@
 // hold, each fresh agent is added with that step's apply request in its environment
 // (CHAOS_AGENT_FIRST_REQUEST): it holds the fault from its start, so a fresh pod costs one
 // container start and no exec. The ledger entry is written before the container is added (an
-// interrupt mid-injection still reverts it); the fault counts as applied only once the agent's
-// first renewal confirms it — its reply carries the apply's fault state and commands — and a
-// runner that never confirms leaves it to its lease, which started with the agent. An agent that
+// interrupt mid-injection still reverts it); the fault counts as applied only once the agent
+// confirms it: the apply's reply (fault state, commands) that the agent writes to its log, read
+// with a plain GET on the API server's kept-alive connection — no exec, so no connection of its
+// own and no process started in the pod — or, where the log does not tell it within a quarter of
+// a lease, the agent's first renewal by exec, whose reply carries the same. The log is the pod's
+// to write too: it only ever says "held", and the renewals a third of a lease apart stay the
+// authority. A runner that never confirms leaves the fault to its lease, which started with the agent. An agent that
 // refused its first request (it validates it as strictly as an exec's) exits non-zero with its
 // reason last in its log, the container's termination message: that is the apply's failure (and
 // the agent is recovered as any dead agent is). A reused agent is sent the apply by exec, as before.
 import { CouldNotRunError } from "../errors.js";
-import { renewRequest } from "../faults/index.js";
+import { firstReplyInLog, renewRequest } from "../faults/index.js";
 import type { ApplyRequest } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo } from "../kube/types.js";
 import type { Plan, PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
 import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
 import { podKey, type PodRef } from "./events.js";
-import { LeaseKeeper } from "./leases.js";
+import { LeaseKeeper, renewalTiming } from "./leases.js";
 import type { LedgerEntry, RevertLedger } from "./ledger.js";
 import { sleep } from "./pool.js";
 
@@ -79,18 +83,21 @@ export class TravellingFaults {
    * Confirms the fault `agent` started with as soon as the agent runs, and renews it until its step
    * takes it: its lease began with the agent, and the other pods' agents may take longer than a
    * lease to start (a 50-pod fan-out on a loaded node let it lapse before the step confirmed it).
-   * The renewals keep the lease keeper's fixed schedule from the moment the confirmation is sent —
-   * a third of a lease apart whatever their round trips take — not a third of a lease after each
-   * reply, which let a lease lapse where an exec took over two thirds of one.
+   * The renewals keep the lease keeper's fixed schedule from the moment the agent runs — the first
+   * a sixth of a lease on, then a third of a lease apart whatever their round trips take — not a
+   * third of a lease after each reply, which let a lease lapse where an exec took over two thirds
+   * of one.
    */
   confirmWhenRunning(cluster: Cluster, agent: AgentHandle, signal: AbortSignal): void {
     const key = podKey(agent.pod);
     const t = this.byPod.get(key);
     if (t === undefined || t.confirmation !== undefined || t.entry.agent.container !== agent.container || signal.aborted) return;
-    const confirmation = confirmTravelling(cluster, t, { ...this.calls, signal });
+    const confirmation = confirmFromLog(cluster, t, { ...this.calls, signal });
     this.byPod.set(key, { ...t, confirmation });
     const keeper = this.earlyKeeper(cluster);
-    keeper.hold(t.entry.agent, t.entry.faultId);
+    // its lease began as its agent ran, and no renewal by exec confirmed it: the first renewal a
+    // sixth of a lease on has five sixths of one to land, where a step's renewals have two thirds
+    keeper.hold(t.entry.agent, t.entry.faultId, renewalTiming(this.calls.leaseMs).everyMs / 2);
     const release = (): void => keeper.release(t.entry.agent, t.entry.faultId);
     signal.addEventListener("abort", release, { once: true });
     void confirmation.then(
@@ -138,6 +145,36 @@ export function couldNotApply(step: Pick<PlannedFaultStep, "index" | "name" | "f
 /** The agent's first renewal of the fault it started with: its confirmation. */
 export function confirmTravelling(cluster: Cluster, t: Pick<Travelling, "entry">, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
   return callAgent(cluster, t.entry.agent, renewRequest(options.runId, t.entry.faultId, options.leaseMs), { signal: options.signal, timeoutMs: options.timeoutMs });
+}
+
+/** How much of a fresh agent's log is read for its first reply (its start's few lines come first). */
+const LOG_LIMIT_BYTES = 64 * 1024;
+/** The pauses between reads of that log: the agent writes the reply once its orphan scan and the apply are done, a few ms after it runs. */
+const LOG_PAUSES_MS = [30, 70, 100, 200, 400, 800, 1600];
+
+/**
+ * The fault a fresh agent started with, confirmed by the reply it wrote to its log: read until it
+ * is there, for at most a quarter of a lease (the renewals a third of a lease apart must still
+ * find it held); then, or when the log cannot be read or says the agent could not hold it, asked
+ * by exec (its first renewal).
+ */
+export async function confirmFromLog(cluster: Cluster, t: Pick<Travelling, "entry">, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
+  const { pod, container } = t.entry.agent;
+  let waited = 0;
+  for (const pause of LOG_PAUSES_MS) {
+    if (waited + pause > options.leaseMs / 4) break;
+    waited += pause;
+    const paused = await sleep(pause, options.signal).then(
+      () => true,
+      () => false,
+    );
+    if (!paused) break;
+    const log = await cluster.containerLog(pod.namespace, pod.name, container, { limitBytes: LOG_LIMIT_BYTES }).catch(() => undefined);
+    const seen = log === undefined ? undefined : firstReplyInLog(log, t.entry.faultId);
+    if (seen?.state === "held") return { kind: "reply", reply: seen.reply };
+    if (seen === undefined || seen.state === "failed") break;
+  }
+  return confirmTravelling(cluster, t, options);
 }
 
 /** The agent's container once it ended (within `withinMs`), or undefined: still running, or gone. */

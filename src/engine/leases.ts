@@ -59,13 +59,16 @@ export class LeaseKeeper {
     this.timing = renewalTiming(deps.leaseMs);
   }
 
-  /** Starts renewing a fault the agent just applied (its apply started the first lease). */
-  hold(agent: AgentHandle, faultId: string): void {
+  /**
+   * Starts renewing a fault the agent just applied (its apply started the first lease): the first
+   * renewal `firstInMs` from now (default: a third of a lease), then every third of a lease.
+   */
+  hold(agent: AgentHandle, faultId: string, firstInMs = this.timing.everyMs): void {
     const key = keyOf(agent.pod, faultId);
     if (this.held.has(key)) return;
     const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: new Set(), warned: false, slowSaid: false };
     this.held.set(key, h);
-    this.schedule(h);
+    this.schedule(h, firstInMs);
   }
 
   /** Stops renewing; a reply still in flight is ignored from now on. */
@@ -99,14 +102,14 @@ export class LeaseKeeper {
     h.inFlight.clear();
   }
 
-  /** The next tick, a third of a lease from now: renewals come on their own schedule. */
-  private schedule(h: Held): void {
+  /** The next tick, a third of a lease from now (or `inMs`): renewals come on their own schedule. */
+  private schedule(h: Held, inMs = this.timing.everyMs): void {
     if (h.released) return;
     h.timer = setTimeout(() => {
       h.timer = undefined;
       this.schedule(h);
       if (h.inFlight.size < MAX_IN_FLIGHT) void this.renew(h);
-    }, this.timing.everyMs);
+    }, inMs);
   }
 
   private async renew(h: Held): Promise<void> {

@@ -25,6 +25,7 @@ import type { Plan, PlannedProbeRun } from "../plan/types.js";
 import { defaultApiVersion } from "../scenario/kinds.js";
 import { renderTemplate, usesTarget } from "../scenario/template.js";
 import type { EventSink } from "./events.js";
+import { travellingStep } from "./first-fault.js";
 
 export interface PreflightNeeds {
   /** probes run in a chaos-tools pod that chaos-run creates and deletes */
@@ -41,6 +42,8 @@ export interface PreflightNeeds {
   readonly selectsPods?: boolean | undefined;
   /** the target is a Service or workload, read for its selector: `service/web`, `deployment/web` */
   readonly via?: string | undefined;
+  /** the first fault travels with the fresh agents, whose logs tell it is held (first-fault.ts) */
+  readonly readsAgentLogs?: boolean | undefined;
 }
 
 /** The resource a target's `service/NAME` or `deployment/NAME` is read from. */
@@ -131,6 +134,7 @@ export function needsOf(plan: Plan): PreflightNeeds {
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
     selectsPods: plan.target.selector !== undefined || plan.target.via !== undefined,
     via: plan.target.via,
+    readsAgentLogs: travellingStep(plan) !== undefined,
   };
 }
 
@@ -160,6 +164,8 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
     { verb: "get", resource: "pods", subresource: "exec", namespace },
   ];
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
+  // a fresh agent's first reply, read from its log instead of asked by exec
+  if (needs.readsAgentLogs === true && needs.injectAgents) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
   // by selector, and a deleted pod's replacement found among the namespace's pods
   if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });

@@ -46,3 +46,37 @@ export function parseReply(stdout: string, request: Pick<Request, "op">): ReplyP
   if (value.op !== request.op) return { ok: false, problem: `the agent answered op "${value.op}" to a "${request.op}" request`, foreign: false };
   return { ok: true, reply: value };
 }
+
+/**
+ * The line a serve process writes to its container's log once it holds the fault it started with
+ * (agent/protocol/wire.go: FirstReplyPrefix), then that apply's Reply as JSON.
+ */
+export const FIRST_REPLY_PREFIX = "chaos-agent first reply: ";
+/** The line it writes last when it could not hold it (agent/service/first.go: FirstFailed). */
+const FIRST_FAILED = /^(?:\S+ )?chaos-agent: first request \(apply ([^)]+)\) failed: (.*)$/;
+
+export type FirstReplyInLog =
+  /** the agent holds it: its apply's reply, as an exec's apply would have told */
+  | { readonly state: "held"; readonly reply: Reply }
+  /** the agent said it could not hold it (its last words follow in its termination message) */
+  | { readonly state: "failed"; readonly said: string }
+  /** nothing about it yet */
+  | { readonly state: "pending" };
+
+/**
+ * What an agent's log says of the fault `faultId` it started with. The log is the pod's to write
+ * as much as the agent's (hostile input): only a line that begins with the prefix and is a whole,
+ * valid Reply to an apply of that fault counts as held, any other line is passed over, and the
+ * fault's first renewal, an exec, stays the authority on whether it is still held. "failed" only
+ * tells the runner to stop reading and ask the agent.
+ */
+export function firstReplyInLog(log: string, faultId: string): FirstReplyInLog {
+  for (const line of log.split("\n")) {
+    const failed = FIRST_FAILED.exec(line.trim());
+    if (failed !== null && failed[1] === faultId) return { state: "failed", said: failed[2] ?? "" };
+    if (!line.startsWith(FIRST_REPLY_PREFIX)) continue;
+    const parsed = parseReply(line.slice(FIRST_REPLY_PREFIX.length), { op: "apply" });
+    if (parsed.ok && parsed.reply.ok && parsed.reply.fault?.id === faultId) return { state: "held", reply: parsed.reply };
+  }
+  return { state: "pending" };
+}

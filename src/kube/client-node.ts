@@ -500,6 +500,14 @@ class ClientNodeCluster implements ConnectedCluster {
     }
   }
 
+  async containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number }): Promise<string> {
+    try {
+      return await this.core.readNamespacedPodLog({ name: pod, namespace, container, limitBytes: options.limitBytes });
+    } catch (e) {
+      throw apiError({ doing: "read the log of", verb: "get", resource: "pods", subresource: "log", namespace, name: pod }, this.failure(e));
+    }
+  }
+
   async addEphemeralContainer(namespace: string, pod: string, spec: AgentContainerSpec): Promise<void> {
     const container: k8s.V1EphemeralContainer = {
       name: spec.name,

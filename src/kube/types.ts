@@ -216,6 +216,12 @@ export interface Cluster {
    */
   waitContainerRunning(namespace: string, pod: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo>;
   exec(namespace: string, pod: string, container: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * The first `limitBytes` of a container's log (stdout and stderr as the kubelet keeps them): a
+   * plain GET on the API server's kept-alive connection, where an exec is a connection of its own.
+   * Throws what the API server said (a container not started yet is an error too).
+   */
+  containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number }): Promise<string>;
   /** SelfSubjectAccessReview: is the caller allowed? */
   canI(check: AccessCheck): Promise<boolean>;
   /** Discovery: the resource the API server serves the kind as; undefined when it serves no such kind. */

@@ -47,8 +47,10 @@ export interface JournalFault {
   observed?: JournalObservation | null;
   /** the agent said, applying it, that the kernel ends it by itself when nobody renews its lease (nftables on this node); absent: it did not say */
   expiresInKernel?: boolean;
-  /** it travelled with its agent: given in the fresh agent's environment, held from its start and confirmed by its first renewal (no exec applied it); absent: applied by exec */
+  /** it travelled with its agent: given in the fresh agent's environment, held from its start (no exec applied it); absent: applied by exec */
   withAgent?: boolean;
+  /** where a travelling fault was confirmed: the reply its agent wrote to its log, or the agent's first renewal */
+  confirmedFrom?: "log" | "renewal";
 }
 
 /** What a fault measured in one pod: its metrics (FAULT_METRICS' names; null: not measured) and what happened, in words. */
@@ -280,6 +282,7 @@ function recordFault(j: Journal, e: EventOf<"fault:applied" | "fault:lost" | "fa
       f.applyCommands = commands(e.commands);
       if (e.expiresInKernel !== undefined) f.expiresInKernel = e.expiresInKernel;
       if (e.withAgent === true) f.withAgent = true;
+      if (e.confirmedFrom !== undefined) f.confirmedFrom = e.confirmedFrom;
       break;
     case "fault:lost":
       f.lost = e.reason;

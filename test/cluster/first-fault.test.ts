@@ -1,7 +1,7 @@
 // The first fault travels with the agent, on the host lab's real node: a fresh pod (with an
 // ephemeral container of its own already: the seed's bug must not return) gets one agent
 // container that holds the run's first fault from its start — given in its environment, no exec
-// applies it — confirmed by its first renewal, in effect while the step lasts, reverted when it
+// applies it — confirmed by the reply it writes to its log, in effect while the step lasts, reverted when it
 // ends. The agent refuses a bad first request as it refuses a bad exec request, and a valid one it
 // cannot apply is the run's apply failure, in the agent's own words.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -86,10 +86,11 @@ describe("the first fault travels with the agent", () => {
         .sort()
         .at(-1) ?? "";
     const journal = JSON.parse(readFileSync(join(reports, runDir, "journal.json"), "utf8")) as {
-      faults: { faultId: string; withAgent?: boolean; applyCommands: { argv: string[] }[]; appliedAt: string; revertedAt: string; revertConfirmed: boolean }[];
+      faults: { faultId: string; withAgent?: boolean; confirmedFrom?: string; applyCommands: { argv: string[] }[]; appliedAt: string; revertedAt: string; revertConfirmed: boolean }[];
     };
     const f = journal.faults[0];
-    expect(f).toMatchObject({ faultId: first?.fault.id, withAgent: true, revertConfirmed: true });
+    // confirmed by the apply's reply in the agent's log, read without an exec
+    expect(f).toMatchObject({ faultId: first?.fault.id, withAgent: true, confirmedFrom: "log", revertConfirmed: true });
     expect(f?.applyCommands.map((c) => c.argv.join(" ")).join("\n")).toMatch(/nft/);
     const heldMs = Date.parse(f?.revertedAt ?? "") - Date.parse(f?.appliedAt ?? "");
     expect(heldMs).toBeGreaterThanOrEqual(8000);
@@ -98,6 +99,7 @@ describe("the first fault travels with the agent", () => {
     // the agent's own words: it held the fault from its start, and no exec applied it again
     const logs = await kubectlOk(["logs", "-n", ns, "fresh", "-c", agents[0]?.name ?? ""]);
     expect(logs).toContain(`first request: holding ${first?.fault.id} until the runner renews it`);
+    expect(logs).toMatch(new RegExp(`^chaos-agent first reply: \\{.*"id":"${first?.fault.id}"`, "m"));
     expect(logs).not.toMatch(/apply \S+ again/);
   }, 180_000);
 

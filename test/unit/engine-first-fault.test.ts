@@ -1,8 +1,8 @@
 // The first fault travels with the agent: when the first step is a fault the pods' agents hold,
 // each fresh agent is added holding it (its apply request in CHAOS_AGENT_FIRST_REQUEST), and the
-// runner confirms it with the agent's first renewal instead of applying it by exec. The ledger has
-// it before the container is added; a reused agent, or a first step that is not such a fault, goes
-// by exec as before.
+// runner confirms it by the apply's reply the agent writes to its log (read with a GET, no exec),
+// else by the agent's first renewal; it never applies it by exec. The ledger has it before the
+// container is added; a reused agent, or a first step that is not such a fault, goes by exec as before.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ApplyRequest } from "../../src/faults/protocol.generated.js";
 import type { AgentContainerSpec } from "../../src/kube/types.js";
@@ -10,6 +10,7 @@ import { checkJournal } from "../../src/compare/load.js";
 import { newJournal, recordEvent } from "../../src/report/journal.js";
 import { ONE_FAULT, fakeClock, finish, scenarioOf, start, until } from "./engine-harness.js";
 import { RecordingCluster, SimAgent, pod } from "./recording-cluster.js";
+import { FIRST_REPLY_PREFIX, firstReplyInLog } from "../../src/faults/reply.js";
 
 beforeEach(fakeClock);
 afterEach(() => vi.useRealTimers());
@@ -24,15 +25,19 @@ const firstRequestOf = (c: RecordingCluster, podName: string): ApplyRequest | un
 };
 
 describe("the first fault travels with the agent", () => {
-  it("a fresh pod: one container start holding the fault, no exec apply; confirmed by the first renewal, whose reply is the apply's", async () => {
+  it("a fresh pod: one container start holding the fault, no exec apply; confirmed by the apply's reply in the agent's log, before any exec reaches the agent", async () => {
     const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
     const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
     expect((await finish(run)).exitCode).toBe(0);
     for (const p of ["web-a", "web-b"]) {
       const step = run.plan.steps[0];
       expect(firstRequestOf(cluster, p)).toEqual(step?.kind === "fault" && step.fault.delivery === "agent" ? step.fault.apply : "not a network step");
-      // the first request the runner sends that agent is the confirming renewal
+      // the first request the runner sends that agent is a renewal, after the fault was in effect
       expect(cluster.requests().filter((r) => r.pod === p)[0]?.request).toMatchObject({ op: "renew", faultId: "r1-s1", leaseMs: 3000 });
+      const firstExec = cluster.calls.find((c) => c.op === "exec" && c.pod === p);
+      const inEffect = run.events.find((e) => e.type === "fault:applied" && e.pod.name === p);
+      expect(cluster.calls.some((c) => c.op === "log" && c.pod === p && c.container === "chaos-agent-r1")).toBe(true);
+      expect(inEffect?.at).toBeLessThan(firstExec?.at ?? Number.POSITIVE_INFINITY);
     }
     expect(cluster.requests((r) => r.op === "apply")).toEqual([]);
     expect(
@@ -44,15 +49,15 @@ describe("the first fault travels with the agent", () => {
     const applied = run.events.filter((e) => e.type === "fault:applied");
     expect(applied).toHaveLength(2);
     for (const e of applied) {
-      expect(e).toMatchObject({ withAgent: true, iface: "eth0", detail: "netem c000: on eth0" });
+      expect(e).toMatchObject({ withAgent: true, confirmedFrom: "log", iface: "eth0", detail: "netem c000: on eth0" });
       expect(e.type === "fault:applied" && e.commands[0]?.argv).toEqual(["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "netem", "delay", "100ms"]);
     }
     // the journal says so, per pod, and stays valid against its schema
     const j = newJournal({ runId: "r1", version: "test", node: "v20", platform: "linux", file: "x.yaml", sha256: "0".repeat(64), startedAt: run.t0 });
     for (const e of run.events) recordEvent(j, e, () => ({}));
-    expect(j.faults.map((f) => [f.pod, f.withAgent, f.applyCommands.length])).toEqual([
-      ["web-a", true, 1],
-      ["web-b", true, 1],
+    expect(j.faults.map((f) => [f.pod, f.withAgent, f.confirmedFrom, f.applyCommands.length])).toEqual([
+      ["web-a", true, "log", 1],
+      ["web-b", true, "log", 1],
     ]);
     expect(() => checkJournal(JSON.parse(JSON.stringify(j)), "journal.json")).not.toThrow();
   });
@@ -75,6 +80,8 @@ describe("the first fault travels with the agent", () => {
 
   it("an agent that refused its first request: its last words are the apply's failure, and it is recovered as a dead agent", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
+    // its log does not tell (an agent of an older version): the runner asks by its first renewal
+    cluster.agentLogs = "silent";
     const said = "2026-12-01T10:00:00.000Z chaos-agent: first request (apply r1-s1) failed: no-interface: the pod has no interface eth9";
     cluster.script = (req, where) => {
       if (req.op !== "renew") return undefined;
@@ -106,6 +113,7 @@ describe("the first fault travels with the agent", () => {
 
   it("not confirmed in time: the agent lets its lease lapse, and the runner says the fault was lost", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.agentLogs = "silent";
     // the confirmation is slower than the lease: the agent has reverted it by then
     cluster.script = (req) => (req.op === "renew" ? { kind: "slow", afterMs: 3500 } : undefined);
     const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
@@ -114,6 +122,69 @@ describe("the first fault travels with the agent", () => {
     expect(result.message).toMatch(/lease-lapsed/);
     expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).toBe("lease-lapsed");
     expect(run.events.some((e) => e.type === "fault:applied")).toBe(false);
+  });
+});
+
+describe("the reply in the agent's log", () => {
+  it("is read again until the agent wrote it, and the fault is in effect without an exec", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    // the agent's orphan scan and apply take 150 ms after its container runs: the first reads find nothing yet
+    const real = cluster.containerLog.bind(cluster);
+    const t0 = Date.now();
+    let reads = 0;
+    cluster.containerLog = (ns, p, c, o) => {
+      reads++;
+      return Date.now() - t0 < 150 ? Promise.resolve("2026-12-07T00:00:00.000Z chaos-agent: chaos-agent-r1 (run r1) serving\n") : real(ns, p, c, o);
+    };
+    const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+    expect((await finish(run)).exitCode).toBe(0);
+    expect(reads).toBeGreaterThan(1);
+    const inEffect = run.events.find((e) => e.type === "fault:applied");
+    expect(inEffect?.at).toBeLessThan(cluster.calls.find((c) => c.op === "exec")?.at ?? Number.POSITIVE_INFINITY);
+  });
+
+  it("where the runner may not read logs, or the agent does not write it, the first renewal confirms the fault", async () => {
+    for (const logs of ["denied", "silent"] as const) {
+      const cluster = new RecordingCluster([pod("web-a")]);
+      cluster.agentLogs = logs;
+      const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+      expect((await finish(run)).exitCode, logs).toBe(0);
+      const inEffect = run.events.find((e) => e.type === "fault:applied");
+      // reads of the log for a quarter of the 3 s lease at most, then the renewal that confirms it
+      const firstRenewal = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "renew");
+      const added = cluster.calls.find((c) => c.op === "add-agent")?.at ?? 0;
+      expect(firstRenewal?.at, logs).toBeLessThanOrEqual(added + 750);
+      expect(inEffect?.at, logs).toBeGreaterThanOrEqual(firstRenewal?.at ?? 0);
+      expect(inEffect).toMatchObject({ withAgent: true, confirmedFrom: "renewal", detail: "netem c000: on eth0" });
+    }
+  });
+
+  it("is trusted only as a whole reply to an apply of this fault: a line the pod wrote is passed over", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.agentLogs = "silent";
+    const forged = [`${FIRST_REPLY_PREFIX}{"op":"apply","ok":true}`, `${FIRST_REPLY_PREFIX}not json`, `  ${FIRST_REPLY_PREFIX}{}`].join("\n");
+    cluster.containerLog = () => Promise.resolve(forged);
+    const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+    expect((await finish(run)).exitCode).toBe(0);
+    // none of them counted: the fault was confirmed by the agent itself, by exec
+    const inEffect = run.events.find((e) => e.type === "fault:applied");
+    expect(inEffect?.at).toBeGreaterThanOrEqual(cluster.calls.find((c) => c.op === "exec" && c.request?.op === "renew")?.at ?? Number.POSITIVE_INFINITY);
+  });
+});
+
+describe("what an agent's log says of its first fault", () => {
+  const reply = { op: "apply", ok: true, version: "1", agent: { name: "chaos-agent-r1", runId: "r1", version: "test", pid: 7, ttlLeftMs: 1000 } };
+  it("held: a whole, valid reply to an apply of that fault, at the start of a line; failed: the agent's own last words about it; else pending", () => {
+    const agent = new SimAgent("chaos-agent-r1", "r1", 600_000);
+    const request: ApplyRequest = { protocol: 1, op: "apply", runId: "r1", fault: { id: "r1-s1", leaseMs: 3000, spec: { kind: "netem", netem: { delayMs: 100 } } } };
+    agent.startWith(request, Date.now());
+    const log = `2026-12-07T00:00:00.000Z chaos-agent: serving\n${agent.log.join("\n")}\n`;
+    expect(firstReplyInLog(log, "r1-s1")).toMatchObject({ state: "held", reply: { op: "apply", ok: true, fault: { id: "r1-s1" } } });
+    expect(firstReplyInLog(log, "r1-s2").state).toBe("pending");
+    expect(firstReplyInLog(`${FIRST_REPLY_PREFIX}${JSON.stringify(reply)}`, "r1-s1").state).toBe("pending");
+    const failed = "2026-12-07T00:00:00.000Z chaos-agent: first request (apply r1-s1) failed: no-interface: the pod has no interface eth9";
+    expect(firstReplyInLog(`x\n${failed}\n`, "r1-s1")).toEqual({ state: "failed", said: "no-interface: the pod has no interface eth9" });
+    expect(firstReplyInLog(`x\n${failed}\n`, "r1-s9").state).toBe("pending");
   });
 });
 

@@ -42,19 +42,17 @@ describe("the runner's own pod", () => {
 });
 
 describe("the rights a run checks", () => {
-  it("the pod watch always (targets followed, added containers awaited), an exec's get (a websocket); a list only for a selector or a deletion", async () => {
+  it("the pod watch always (targets followed, added containers awaited), an exec's get (a websocket); a list only for a selector or a deletion; the agents' logs when the first fault travels with them", async () => {
     const byName = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]")), { namespace: "default" });
-    expect(runAccess(needsOf(byName), "default").map((c) => `${c.verb} ${c.resource}${c.subresource === undefined ? "" : `/${c.subresource}`}`)).toEqual([
-      "get pods",
-      "watch pods",
-      "create pods/exec",
-      "get pods/exec",
-      "patch pods/ephemeralcontainers",
-    ]);
+    const rights = (plan: typeof byName): string[] => runAccess(needsOf(plan), "default").map((c) => `${c.verb} ${c.resource}${c.subresource === undefined ? "" : `/${c.subresource}`}`);
+    expect(rights(byName)).toEqual(["get pods", "watch pods", "create pods/exec", "get pods/exec", "patch pods/ephemeralcontainers", "get pods/log"]);
+    // the first step waits: the fault goes by exec, no log is read
+    const waitFirst = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]").replace("steps:\n", "steps:\n  - name: first\n    wait: 2s\n")), { namespace: "default" });
+    expect(rights(waitFirst)).not.toContain("get pods/log");
     const bySelector = planOffline(scenarioOf(ONE_FAULT), { namespace: "default" });
     expect(runAccess(needsOf(bySelector), "default").map((c) => c.verb)).toContain("list");
     // a run denied the watch, or the websocket's get of an exec, stops at the preflight, before any agent is added
-    for (const denied of ["watch pods", "get pods/exec"]) {
+    for (const denied of ["watch pods", "get pods/exec", "get pods/log"]) {
       const cluster = new RecordingCluster([pod("web-a")]);
       cluster.denied = [denied];
       const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));

@@ -6,6 +6,7 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { FIRST_REPLY_PREFIX } from "../../src/faults/reply.js";
 import type {
   ApplyRequest,
   DNSReading,
@@ -41,7 +42,7 @@ const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: rea
 
 export interface Call {
   readonly at: number;
-  readonly op: "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects" | "discovery";
+  readonly op: "log" | "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects" | "discovery";
   readonly pod: string;
   readonly container?: string | undefined;
   /** for exec: the agent request, parsed; undefined for other programs */
@@ -118,9 +119,15 @@ export class SimAgent {
   /** the reply of the apply it started with, until its first renewal tells it */
   private untoldFirst: Reply | undefined;
 
-  /** Holds the fault it was started with (CHAOS_AGENT_FIRST_REQUEST). */
+  /** what it wrote to its container's log (stdout and stderr) */
+  readonly log: string[] = [];
+
+  /** Holds the fault it was started with (CHAOS_AGENT_FIRST_REQUEST), and writes its reply to its log, as the real agent does. */
   startWith(request: ApplyRequest, now: number): void {
-    this.untoldFirst = this.apply(request, now);
+    const reply = this.apply(request, now);
+    this.untoldFirst = reply;
+    if (reply.ok) this.log.push(`${FIRST_REPLY_PREFIX}${JSON.stringify(reply)}`);
+    else this.log.push(`2026-12-07T00:00:00.000Z chaos-agent: first request (apply ${request.fault.id}) failed: ${reply.error?.code ?? ""}: ${reply.error?.message ?? ""}`);
   }
 
   private lapse(now: number): void {
@@ -299,6 +306,8 @@ export class RecordingCluster implements Cluster {
   /** set: the next agent's container ends as it starts (its state then), and waitContainerRunning rejects as the adapter does */
   agentEndsAtStart: Partial<ContainerInfo> | undefined = undefined;
   labels: Readonly<Record<string, string>> | undefined = {};
+  /** the agents' logs: as the agents wrote them, a log without the first reply (an agent image of an older version), or a log the runner may not read */
+  agentLogs: "written" | "silent" | "denied" = "written";
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
   /** what a kill does to its container: it ends and restarts (Ready again after readyAfterMs), or nothing happens (the process survived) */
@@ -477,6 +486,19 @@ export class RecordingCluster implements Cluster {
     };
     const startMs = isAgent ? (this.agentStartMs.get(podName) ?? 0) : 0;
     return startMs === 0 ? running() : new Promise((resolve) => setTimeout(resolve, startMs)).then(running);
+  }
+
+  containerLog(_namespace: string, podName: string, container: string, options: { readonly limitBytes: number }): Promise<string> {
+    this.record({ op: "log", pod: podName, container });
+    if (this.agentLogs === "denied") return Promise.reject(new Error(`tester may not get pods/log in namespace default`));
+    const sim = this.agents.get(`${podName}/${container}`);
+    const lines = this.agentLogs === "silent" ? [] : (sim?.log ?? []);
+    return Promise.resolve(
+      lines
+        .map((l) => `${l}\n`)
+        .join("")
+        .slice(0, options.limitBytes),
+    );
   }
 
   exec(_namespace: string, podName: string, container: string, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -3,7 +3,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/journal.schema.json","type":"object","required":["journalVersion","tool","runId","scenario","cluster","startedAt","endedAt","durationMs","status","exitCode","message","hint","plan","agents","tools","faults","probes","expectations","warnings","timeline"],"additionalProperties":false,"properties":{"journalVersion":{"const":2},"tool":{"type":"object","required":["name","version","node","platform"],"additionalProperties":false,"properties":{"name":{"const":"chaos-run"},"version":{"type":"string"},"node":{"type":"string"},"platform":{"type":"string"}}},"runId":{"type":"string","pattern":"^[a-z0-9]+$"},"scenario":{"type":"object","required":["name","description","file","sha256"],"additionalProperties":false,"properties":{"name":{"type":"string"},"description":{"type":["string","null"]},"file":{"type":"string"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},"cluster":{"type":["object","null"],"required":["context","server","user","namespace"],"additionalProperties":false,"properties":{"context":{"type":"string"},"server":{"type":"string"},"user":{"type":"string"},"namespace":{"type":"string"}}},"startedAt":{"$ref":"#/$defs/time"},"endedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"durationMs":{"type":["number","null"],"minimum":0},"status":{"enum":["running","passed","failed","error","interrupted"]},"exitCode":{"type":["integer","null"]},"message":{"type":["string","null"]},"hint":{"type":["string","null"]},"plan":{"type":["object","null"]},"agents":{"type":"array","items":{"type":"object","required":["namespace","pod","container","reused"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"container":{"type":"string"},"reused":{"type":"boolean"}}}},"tools":{"type":"array","items":{"type":"object","required":["namespace","pod","image","created"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"image":{"type":"string"},"created":{"type":"boolean"}}}},"faults":{"type":"array","items":{"type":"object","required":["step","stepName","faultId","namespace","pod","summary","iface","families","appliedAt","verified","applyCommands","heldUntil","lost","revertedAt","revertConfirmed","revertDetail","revertAttempts","revertCommands"],"additionalProperties":false,"properties":{"step":{"type":"integer","minimum":0},"stepName":{"type":"string"},"faultId":{"type":"string"},"namespace":{"type":"string"},"pod":{"type":"string"},"summary":{"type":"string"},"iface":{"type":["string","null"]},"families":{"type":["array","null"],"items":{"enum":[4,6]}},"appliedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"verified":{"type":["string","null"]},"applyCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"expiresInKernel":{"type":"boolean"},"withAgent":{"const":true},"heldUntil":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"lost":{"type":["string","null"]},"revertedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"revertConfirmed":{"type":["boolean","null"]},"revertDetail":{"type":["string","null"]},"revertAttempts":{"type":["integer","null"],"minimum":0},"revertCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"observed":{"anyOf":[{"type":"object","required":["at","kind","metrics","detail"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"kind":{"type":"string"},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"detail":{"type":"string"}}},{"type":"null"}]}}}},"probes":{"type":"array","items":{"type":"object","required":["id","phase","step","stepName","probe","pod","aggregate","at","durationMs","argv","keepAlive","exitCode","metrics","failures","stoppedEarly","save","stdout","stderr"],"additionalProperties":false,"properties":{"id":{"type":"integer","minimum":1},"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"aggregate":{"type":"boolean"},"at":{"$ref":"#/$defs/time"},"durationMs":{"type":"number","minimum":0},"argv":{"type":"array","items":{"type":"string"}},"keepAlive":{"type":"boolean"},"exitCode":{"type":["integer","null"]},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"failures":{"type":["object","null"],"required":["connect","receive","length","exceptions","timeout"],"additionalProperties":false,"properties":{"connect":{"type":"integer"},"receive":{"type":"integer"},"length":{"type":"integer"},"exceptions":{"type":"integer"},"timeout":{"type":"integer"}}},"stoppedEarly":{"type":["string","null"]},"save":{"type":["string","null"]},"stdout":{"type":"string"},"stderr":{"type":"string"},"kind":{"enum":["ab","http","grpc","dns","k8s","prometheus","cmd"]},"startedAt":{"$ref":"#/$defs/time"},"series":{"type":"string"},"sample":{"type":"integer","minimum":0},"everyMs":{"type":"number","exclusiveMinimum":0},"detail":{"type":"string"},"error":{"type":"string"}}}},"expectations":{"type":"array","items":{"type":"object","required":["phase","step","stepName","probe","pod","metric","expected","threshold","actual","actualText","verdict","description","reason","at"],"additionalProperties":false,"properties":{"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"metric":{"type":"string"},"expected":{"type":"string"},"threshold":{"type":"string"},"actual":{"type":["number","null"]},"actualText":{"type":"string"},"verdict":{"enum":["pass","fail","error"]},"source":{"enum":["probe","fault"]},"description":{"type":"string"},"reason":{"type":["string","null"]},"at":{"$ref":"#/$defs/time"},"series":{"type":"string"},"samples":{"type":"object","required":["total","passed"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"passed":{"type":["integer","null"],"minimum":0}}},"limit":{"anyOf":[{"type":"number"},{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}]}}}},"warnings":{"type":"array","items":{"type":"string"}},"timeline":{"type":"array","items":{"type":"object","required":["at","type","text"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"type":{"type":"string"},"text":{"type":"string"}}}}},"$defs":{"time":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},"command":{"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}},"phase":{"enum":["before","step","during","after","monitor"]}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/journal.schema.json","type":"object","required":["journalVersion","tool","runId","scenario","cluster","startedAt","endedAt","durationMs","status","exitCode","message","hint","plan","agents","tools","faults","probes","expectations","warnings","timeline"],"additionalProperties":false,"properties":{"journalVersion":{"const":2},"tool":{"type":"object","required":["name","version","node","platform"],"additionalProperties":false,"properties":{"name":{"const":"chaos-run"},"version":{"type":"string"},"node":{"type":"string"},"platform":{"type":"string"}}},"runId":{"type":"string","pattern":"^[a-z0-9]+$"},"scenario":{"type":"object","required":["name","description","file","sha256"],"additionalProperties":false,"properties":{"name":{"type":"string"},"description":{"type":["string","null"]},"file":{"type":"string"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},"cluster":{"type":["object","null"],"required":["context","server","user","namespace"],"additionalProperties":false,"properties":{"context":{"type":"string"},"server":{"type":"string"},"user":{"type":"string"},"namespace":{"type":"string"}}},"startedAt":{"$ref":"#/$defs/time"},"endedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"durationMs":{"type":["number","null"],"minimum":0},"status":{"enum":["running","passed","failed","error","interrupted"]},"exitCode":{"type":["integer","null"]},"message":{"type":["string","null"]},"hint":{"type":["string","null"]},"plan":{"type":["object","null"]},"agents":{"type":"array","items":{"type":"object","required":["namespace","pod","container","reused"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"container":{"type":"string"},"reused":{"type":"boolean"}}}},"tools":{"type":"array","items":{"type":"object","required":["namespace","pod","image","created"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"image":{"type":"string"},"created":{"type":"boolean"}}}},"faults":{"type":"array","items":{"type":"object","required":["step","stepName","faultId","namespace","pod","summary","iface","families","appliedAt","verified","applyCommands","heldUntil","lost","revertedAt","revertConfirmed","revertDetail","revertAttempts","revertCommands"],"additionalProperties":false,"properties":{"step":{"type":"integer","minimum":0},"stepName":{"type":"string"},"faultId":{"type":"string"},"namespace":{"type":"string"},"pod":{"type":"string"},"summary":{"type":"string"},"iface":{"type":["string","null"]},"families":{"type":["array","null"],"items":{"enum":[4,6]}},"appliedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"verified":{"type":["string","null"]},"applyCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"expiresInKernel":{"type":"boolean"},"withAgent":{"const":true},"confirmedFrom":{"enum":["log","renewal"]},"heldUntil":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"lost":{"type":["string","null"]},"revertedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"revertConfirmed":{"type":["boolean","null"]},"revertDetail":{"type":["string","null"]},"revertAttempts":{"type":["integer","null"],"minimum":0},"revertCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"observed":{"anyOf":[{"type":"object","required":["at","kind","metrics","detail"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"kind":{"type":"string"},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"detail":{"type":"string"}}},{"type":"null"}]}}}},"probes":{"type":"array","items":{"type":"object","required":["id","phase","step","stepName","probe","pod","aggregate","at","durationMs","argv","keepAlive","exitCode","metrics","failures","stoppedEarly","save","stdout","stderr"],"additionalProperties":false,"properties":{"id":{"type":"integer","minimum":1},"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"aggregate":{"type":"boolean"},"at":{"$ref":"#/$defs/time"},"durationMs":{"type":"number","minimum":0},"argv":{"type":"array","items":{"type":"string"}},"keepAlive":{"type":"boolean"},"exitCode":{"type":["integer","null"]},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"failures":{"type":["object","null"],"required":["connect","receive","length","exceptions","timeout"],"additionalProperties":false,"properties":{"connect":{"type":"integer"},"receive":{"type":"integer"},"length":{"type":"integer"},"exceptions":{"type":"integer"},"timeout":{"type":"integer"}}},"stoppedEarly":{"type":["string","null"]},"save":{"type":["string","null"]},"stdout":{"type":"string"},"stderr":{"type":"string"},"kind":{"enum":["ab","http","grpc","dns","k8s","prometheus","cmd"]},"startedAt":{"$ref":"#/$defs/time"},"series":{"type":"string"},"sample":{"type":"integer","minimum":0},"everyMs":{"type":"number","exclusiveMinimum":0},"detail":{"type":"string"},"error":{"type":"string"}}}},"expectations":{"type":"array","items":{"type":"object","required":["phase","step","stepName","probe","pod","metric","expected","threshold","actual","actualText","verdict","description","reason","at"],"additionalProperties":false,"properties":{"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"metric":{"type":"string"},"expected":{"type":"string"},"threshold":{"type":"string"},"actual":{"type":["number","null"]},"actualText":{"type":"string"},"verdict":{"enum":["pass","fail","error"]},"source":{"enum":["probe","fault"]},"description":{"type":"string"},"reason":{"type":["string","null"]},"at":{"$ref":"#/$defs/time"},"series":{"type":"string"},"samples":{"type":"object","required":["total","passed"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"passed":{"type":["integer","null"],"minimum":0}}},"limit":{"anyOf":[{"type":"number"},{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}]}}}},"warnings":{"type":"array","items":{"type":"string"}},"timeline":{"type":"array","items":{"type":"object","required":["at","type","text"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"type":{"type":"string"},"text":{"type":"string"}}}}},"$defs":{"time":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},"command":{"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}},"phase":{"enum":["before","step","during","after","monitor"]}}};
 const schema32 = {"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"};
 const schema35 = {"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}};
 const schema40 = {"enum":["before","step","during","after","monitor"]};
@@ -1695,14 +1695,10 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data38.heldUntil !== undefined){
-let data60 = data38.heldUntil;
-const _errs137 = errors;
-let valid26 = false;
-const _errs138 = errors;
-if(typeof data60 === "string"){
-if(!pattern6.test(data60)){
-const err142 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data38.confirmedFrom !== undefined){
+let data60 = data38.confirmedFrom;
+if(!((data60 === "log") || (data60 === "renewal"))){
+const err142 = {instancePath:instancePath+"/faults/" + i2+"/confirmedFrom",schemaPath:"#/properties/faults/items/properties/confirmedFrom/enum",keyword:"enum",params:{allowedValues: schema31.properties.faults.items.properties.confirmedFrom.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1712,8 +1708,14 @@ vErrors.push(err142);
 errors++;
 }
 }
-else {
-const err143 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.heldUntil !== undefined){
+let data61 = data38.heldUntil;
+const _errs138 = errors;
+let valid26 = false;
+const _errs139 = errors;
+if(typeof data61 === "string"){
+if(!pattern6.test(data61)){
+const err143 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1722,11 +1724,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-var _valid2 = _errs138 === errors;
-valid26 = valid26 || _valid2;
-const _errs141 = errors;
-if(data60 !== null){
-const err144 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+else {
+const err144 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1735,10 +1735,11 @@ vErrors.push(err144);
 }
 errors++;
 }
-var _valid2 = _errs141 === errors;
+var _valid2 = _errs139 === errors;
 valid26 = valid26 || _valid2;
-if(!valid26){
-const err145 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs142 = errors;
+if(data61 !== null){
+const err145 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1747,22 +1748,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-else {
-errors = _errs137;
-if(vErrors !== null){
-if(_errs137){
-vErrors.length = _errs137;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data38.lost !== undefined){
-let data61 = data38.lost;
-if((typeof data61 !== "string") && (data61 !== null)){
-const err146 = {instancePath:instancePath+"/faults/" + i2+"/lost",schemaPath:"#/properties/faults/items/properties/lost/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.lost.type},message:"must be string,null"};
+var _valid2 = _errs142 === errors;
+valid26 = valid26 || _valid2;
+if(!valid26){
+const err146 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1771,15 +1760,22 @@ vErrors.push(err146);
 }
 errors++;
 }
+else {
+errors = _errs138;
+if(vErrors !== null){
+if(_errs138){
+vErrors.length = _errs138;
 }
-if(data38.revertedAt !== undefined){
-let data62 = data38.revertedAt;
-const _errs146 = errors;
-let valid28 = false;
-const _errs147 = errors;
-if(typeof data62 === "string"){
-if(!pattern6.test(data62)){
-const err147 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data38.lost !== undefined){
+let data62 = data38.lost;
+if((typeof data62 !== "string") && (data62 !== null)){
+const err147 = {instancePath:instancePath+"/faults/" + i2+"/lost",schemaPath:"#/properties/faults/items/properties/lost/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.lost.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1789,8 +1785,14 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.revertedAt !== undefined){
+let data63 = data38.revertedAt;
+const _errs147 = errors;
+let valid28 = false;
+const _errs148 = errors;
+if(typeof data63 === "string"){
+if(!pattern6.test(data63)){
+const err148 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1799,11 +1801,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-var _valid3 = _errs147 === errors;
-valid28 = valid28 || _valid3;
-const _errs150 = errors;
-if(data62 !== null){
-const err149 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+else {
+const err149 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1812,10 +1812,11 @@ vErrors.push(err149);
 }
 errors++;
 }
-var _valid3 = _errs150 === errors;
+var _valid3 = _errs148 === errors;
 valid28 = valid28 || _valid3;
-if(!valid28){
-const err150 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs151 = errors;
+if(data63 !== null){
+const err150 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1824,22 +1825,10 @@ vErrors.push(err150);
 }
 errors++;
 }
-else {
-errors = _errs146;
-if(vErrors !== null){
-if(_errs146){
-vErrors.length = _errs146;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data38.revertConfirmed !== undefined){
-let data63 = data38.revertConfirmed;
-if((typeof data63 !== "boolean") && (data63 !== null)){
-const err151 = {instancePath:instancePath+"/faults/" + i2+"/revertConfirmed",schemaPath:"#/properties/faults/items/properties/revertConfirmed/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertConfirmed.type},message:"must be boolean,null"};
+var _valid3 = _errs151 === errors;
+valid28 = valid28 || _valid3;
+if(!valid28){
+const err151 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1848,11 +1837,22 @@ vErrors.push(err151);
 }
 errors++;
 }
+else {
+errors = _errs147;
+if(vErrors !== null){
+if(_errs147){
+vErrors.length = _errs147;
 }
-if(data38.revertDetail !== undefined){
-let data64 = data38.revertDetail;
-if((typeof data64 !== "string") && (data64 !== null)){
-const err152 = {instancePath:instancePath+"/faults/" + i2+"/revertDetail",schemaPath:"#/properties/faults/items/properties/revertDetail/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertDetail.type},message:"must be string,null"};
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data38.revertConfirmed !== undefined){
+let data64 = data38.revertConfirmed;
+if((typeof data64 !== "boolean") && (data64 !== null)){
+const err152 = {instancePath:instancePath+"/faults/" + i2+"/revertConfirmed",schemaPath:"#/properties/faults/items/properties/revertConfirmed/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertConfirmed.type},message:"must be boolean,null"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1862,10 +1862,10 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data38.revertAttempts !== undefined){
-let data65 = data38.revertAttempts;
-if((!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))) && (data65 !== null)){
-const err153 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertAttempts.type},message:"must be integer,null"};
+if(data38.revertDetail !== undefined){
+let data65 = data38.revertDetail;
+if((typeof data65 !== "string") && (data65 !== null)){
+const err153 = {instancePath:instancePath+"/faults/" + i2+"/revertDetail",schemaPath:"#/properties/faults/items/properties/revertDetail/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertDetail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1874,9 +1874,11 @@ vErrors.push(err153);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 < 0 || isNaN(data65)){
-const err154 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data38.revertAttempts !== undefined){
+let data66 = data38.revertAttempts;
+if((!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))) && (data66 !== null)){
+const err154 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertAttempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1885,17 +1887,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-}
-if(data38.revertCommands !== undefined){
-let data66 = data38.revertCommands;
-if(Array.isArray(data66)){
-const len6 = data66.length;
-for(let i6=0; i6<len6; i6++){
-let data67 = data66[i6];
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.argv === undefined){
-const err155 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 0 || isNaN(data66)){
+const err155 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1904,8 +1898,17 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data67.stdin === undefined){
-const err156 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
+}
+}
+if(data38.revertCommands !== undefined){
+let data67 = data38.revertCommands;
+if(Array.isArray(data67)){
+const len6 = data67.length;
+for(let i6=0; i6<len6; i6++){
+let data68 = data67[i6];
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.argv === undefined){
+const err156 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1914,8 +1917,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data67.exitCode === undefined){
-const err157 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+if(data68.stdin === undefined){
+const err157 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1924,8 +1927,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data67.stderr === undefined){
-const err158 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(data68.exitCode === undefined){
+const err158 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1934,8 +1937,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data67.durationMs === undefined){
-const err159 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+if(data68.stderr === undefined){
+const err159 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1944,9 +1947,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-for(const key8 in data67){
-if(!(((((key8 === "argv") || (key8 === "stdin")) || (key8 === "exitCode")) || (key8 === "stderr")) || (key8 === "durationMs"))){
-const err160 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data68.durationMs === undefined){
+const err160 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1955,12 +1957,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-if(data67.argv !== undefined){
-let data68 = data67.argv;
-if(Array.isArray(data68)){
-if(data68.length < 1){
-const err161 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+for(const key8 in data68){
+if(!(((((key8 === "argv") || (key8 === "stdin")) || (key8 === "exitCode")) || (key8 === "stderr")) || (key8 === "durationMs"))){
+const err161 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1969,10 +1968,12 @@ vErrors.push(err161);
 }
 errors++;
 }
-const len7 = data68.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data68[i7] !== "string"){
-const err162 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv/" + i7,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data68.argv !== undefined){
+let data69 = data68.argv;
+if(Array.isArray(data69)){
+if(data69.length < 1){
+const err162 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1981,10 +1982,10 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-}
-else {
-const err163 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len7 = data69.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data69[i7] !== "string"){
+const err163 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv/" + i7,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1994,10 +1995,9 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data67.stdin !== undefined){
-let data70 = data67.stdin;
-if((typeof data70 !== "string") && (data70 !== null)){
-const err164 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema35.properties.stdin.type},message:"must be string,null"};
+}
+else {
+const err164 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2007,10 +2007,10 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data67.exitCode !== undefined){
-let data71 = data67.exitCode;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err165 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data68.stdin !== undefined){
+let data71 = data68.stdin;
+if((typeof data71 !== "string") && (data71 !== null)){
+const err165 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema35.properties.stdin.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2020,10 +2020,10 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data67.stderr !== undefined){
-let data72 = data67.stderr;
-if((typeof data72 !== "string") && (data72 !== null)){
-const err166 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema35.properties.stderr.type},message:"must be string,null"};
+if(data68.exitCode !== undefined){
+let data72 = data68.exitCode;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err166 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2033,11 +2033,10 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data67.durationMs !== undefined){
-let data73 = data67.durationMs;
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 0 || isNaN(data73)){
-const err167 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data68.stderr !== undefined){
+let data73 = data68.stderr;
+if((typeof data73 !== "string") && (data73 !== null)){
+const err167 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema35.properties.stderr.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2047,8 +2046,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-else {
-const err168 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data68.durationMs !== undefined){
+let data74 = data68.durationMs;
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 0 || isNaN(data74)){
+const err168 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2058,9 +2060,8 @@ vErrors.push(err168);
 errors++;
 }
 }
-}
 else {
-const err169 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err169 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2072,7 +2073,7 @@ errors++;
 }
 }
 else {
-const err170 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands",schemaPath:"#/properties/faults/items/properties/revertCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err170 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2082,14 +2083,9 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data38.observed !== undefined){
-let data74 = data38.observed;
-const _errs177 = errors;
-let valid36 = false;
-const _errs178 = errors;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.at === undefined){
-const err171 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+}
+else {
+const err171 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands",schemaPath:"#/properties/faults/items/properties/revertCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2098,8 +2094,15 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data74.kind === undefined){
-const err172 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+}
+if(data38.observed !== undefined){
+let data75 = data38.observed;
+const _errs178 = errors;
+let valid36 = false;
+const _errs179 = errors;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.at === undefined){
+const err172 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2108,8 +2111,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data74.metrics === undefined){
-const err173 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
+if(data75.kind === undefined){
+const err173 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2118,8 +2121,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data74.detail === undefined){
-const err174 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(data75.metrics === undefined){
+const err174 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2128,9 +2131,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-for(const key9 in data74){
-if(!((((key9 === "at") || (key9 === "kind")) || (key9 === "metrics")) || (key9 === "detail"))){
-const err175 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data75.detail === undefined){
+const err175 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2139,12 +2141,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-if(data74.at !== undefined){
-let data75 = data74.at;
-if(typeof data75 === "string"){
-if(!pattern6.test(data75)){
-const err176 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+for(const key9 in data75){
+if(!((((key9 === "at") || (key9 === "kind")) || (key9 === "metrics")) || (key9 === "detail"))){
+const err176 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2154,8 +2153,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data75.at !== undefined){
+let data76 = data75.at;
+if(typeof data76 === "string"){
+if(!pattern6.test(data76)){
+const err177 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2165,9 +2167,8 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data74.kind !== undefined){
-if(typeof data74.kind !== "string"){
-const err178 = {instancePath:instancePath+"/faults/" + i2+"/observed/kind",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err178 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2177,13 +2178,9 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data74.metrics !== undefined){
-let data77 = data74.metrics;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-for(const key10 in data77){
-let data78 = data77[key10];
-if((!((typeof data78 == "number") && (isFinite(data78)))) && (data78 !== null)){
-const err179 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.observed.anyOf[0].properties.metrics.additionalProperties.type},message:"must be number,null"};
+if(data75.kind !== undefined){
+if(typeof data75.kind !== "string"){
+const err179 = {instancePath:instancePath+"/faults/" + i2+"/observed/kind",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2193,9 +2190,13 @@ vErrors.push(err179);
 errors++;
 }
 }
-}
-else {
-const err180 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.metrics !== undefined){
+let data78 = data75.metrics;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+for(const key10 in data78){
+let data79 = data78[key10];
+if((!((typeof data79 == "number") && (isFinite(data79)))) && (data79 !== null)){
+const err180 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.observed.anyOf[0].properties.metrics.additionalProperties.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2205,9 +2206,9 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data74.detail !== undefined){
-if(typeof data74.detail !== "string"){
-const err181 = {instancePath:instancePath+"/faults/" + i2+"/observed/detail",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err181 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2217,9 +2218,9 @@ vErrors.push(err181);
 errors++;
 }
 }
-}
-else {
-const err182 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.detail !== undefined){
+if(typeof data75.detail !== "string"){
+const err182 = {instancePath:instancePath+"/faults/" + i2+"/observed/detail",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2228,11 +2229,10 @@ vErrors.push(err182);
 }
 errors++;
 }
-var _valid4 = _errs178 === errors;
-valid36 = valid36 || _valid4;
-const _errs193 = errors;
-if(data74 !== null){
-const err183 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2241,10 +2241,11 @@ vErrors.push(err183);
 }
 errors++;
 }
-var _valid4 = _errs193 === errors;
+var _valid4 = _errs179 === errors;
 valid36 = valid36 || _valid4;
-if(!valid36){
-const err184 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs194 = errors;
+if(data75 !== null){
+const err184 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2253,11 +2254,23 @@ vErrors.push(err184);
 }
 errors++;
 }
+var _valid4 = _errs194 === errors;
+valid36 = valid36 || _valid4;
+if(!valid36){
+const err185 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err185];
+}
 else {
-errors = _errs177;
+vErrors.push(err185);
+}
+errors++;
+}
+else {
+errors = _errs178;
 if(vErrors !== null){
-if(_errs177){
-vErrors.length = _errs177;
+if(_errs178){
+vErrors.length = _errs178;
 }
 else {
 vErrors = null;
@@ -2267,19 +2280,7 @@ vErrors = null;
 }
 }
 else {
-const err185 = {instancePath:instancePath+"/faults/" + i2,schemaPath:"#/properties/faults/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err185];
-}
-else {
-vErrors.push(err185);
-}
-errors++;
-}
-}
-}
-else {
-const err186 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err186 = {instancePath:instancePath+"/faults/" + i2,schemaPath:"#/properties/faults/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2289,15 +2290,9 @@ vErrors.push(err186);
 errors++;
 }
 }
-if(data.probes !== undefined){
-let data80 = data.probes;
-if(Array.isArray(data80)){
-const len8 = data80.length;
-for(let i8=0; i8<len8; i8++){
-let data81 = data80[i8];
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.id === undefined){
-const err187 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+}
+else {
+const err187 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2306,8 +2301,16 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data81.phase === undefined){
-const err188 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+}
+if(data.probes !== undefined){
+let data81 = data.probes;
+if(Array.isArray(data81)){
+const len8 = data81.length;
+for(let i8=0; i8<len8; i8++){
+let data82 = data81[i8];
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.id === undefined){
+const err188 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2316,8 +2319,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data81.step === undefined){
-const err189 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
+if(data82.phase === undefined){
+const err189 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2326,8 +2329,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data81.stepName === undefined){
-const err190 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
+if(data82.step === undefined){
+const err190 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2336,8 +2339,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data81.probe === undefined){
-const err191 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
+if(data82.stepName === undefined){
+const err191 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2346,8 +2349,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data81.pod === undefined){
-const err192 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
+if(data82.probe === undefined){
+const err192 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2356,8 +2359,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data81.aggregate === undefined){
-const err193 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "aggregate"},message:"must have required property '"+"aggregate"+"'"};
+if(data82.pod === undefined){
+const err193 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2366,8 +2369,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(data81.at === undefined){
-const err194 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data82.aggregate === undefined){
+const err194 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "aggregate"},message:"must have required property '"+"aggregate"+"'"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2376,8 +2379,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data81.durationMs === undefined){
-const err195 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+if(data82.at === undefined){
+const err195 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2386,8 +2389,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(data81.argv === undefined){
-const err196 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(data82.durationMs === undefined){
+const err196 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2396,8 +2399,8 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data81.keepAlive === undefined){
-const err197 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "keepAlive"},message:"must have required property '"+"keepAlive"+"'"};
+if(data82.argv === undefined){
+const err197 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2406,8 +2409,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data81.exitCode === undefined){
-const err198 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+if(data82.keepAlive === undefined){
+const err198 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "keepAlive"},message:"must have required property '"+"keepAlive"+"'"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2416,8 +2419,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data81.metrics === undefined){
-const err199 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
+if(data82.exitCode === undefined){
+const err199 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2426,8 +2429,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data81.failures === undefined){
-const err200 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'"};
+if(data82.metrics === undefined){
+const err200 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2436,8 +2439,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data81.stoppedEarly === undefined){
-const err201 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stoppedEarly"},message:"must have required property '"+"stoppedEarly"+"'"};
+if(data82.failures === undefined){
+const err201 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2446,8 +2449,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data81.save === undefined){
-const err202 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "save"},message:"must have required property '"+"save"+"'"};
+if(data82.stoppedEarly === undefined){
+const err202 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stoppedEarly"},message:"must have required property '"+"stoppedEarly"+"'"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2456,8 +2459,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data81.stdout === undefined){
-const err203 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
+if(data82.save === undefined){
+const err203 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "save"},message:"must have required property '"+"save"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2466,8 +2469,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data81.stderr === undefined){
-const err204 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(data82.stdout === undefined){
+const err204 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2476,9 +2479,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-for(const key11 in data81){
-if(!(func1.call(schema31.properties.probes.items.properties, key11))){
-const err205 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data82.stderr === undefined){
+const err205 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2487,11 +2489,9 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-if(data81.id !== undefined){
-let data82 = data81.id;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err206 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key11 in data82){
+if(!(func1.call(schema31.properties.probes.items.properties, key11))){
+const err206 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2500,9 +2500,11 @@ vErrors.push(err206);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 < 1 || isNaN(data82)){
-const err207 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data82.id !== undefined){
+let data83 = data82.id;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err207 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2511,12 +2513,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-}
-if(data81.phase !== undefined){
-let data83 = data81.phase;
-if(!(((((data83 === "before") || (data83 === "step")) || (data83 === "during")) || (data83 === "after")) || (data83 === "monitor"))){
-const err208 = {instancePath:instancePath+"/probes/" + i8+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 < 1 || isNaN(data83)){
+const err208 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2526,10 +2525,11 @@ vErrors.push(err208);
 errors++;
 }
 }
-if(data81.step !== undefined){
-let data84 = data81.step;
-if((!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))) && (data84 !== null)){
-const err209 = {instancePath:instancePath+"/probes/" + i8+"/step",schemaPath:"#/properties/probes/items/properties/step/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.step.type},message:"must be integer,null"};
+}
+if(data82.phase !== undefined){
+let data84 = data82.phase;
+if(!(((((data84 === "before") || (data84 === "step")) || (data84 === "during")) || (data84 === "after")) || (data84 === "monitor"))){
+const err209 = {instancePath:instancePath+"/probes/" + i8+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2539,9 +2539,10 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data81.stepName !== undefined){
-if(typeof data81.stepName !== "string"){
-const err210 = {instancePath:instancePath+"/probes/" + i8+"/stepName",schemaPath:"#/properties/probes/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.step !== undefined){
+let data85 = data82.step;
+if((!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))) && (data85 !== null)){
+const err210 = {instancePath:instancePath+"/probes/" + i8+"/step",schemaPath:"#/properties/probes/items/properties/step/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.step.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2551,9 +2552,9 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data81.probe !== undefined){
-if(typeof data81.probe !== "string"){
-const err211 = {instancePath:instancePath+"/probes/" + i8+"/probe",schemaPath:"#/properties/probes/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.stepName !== undefined){
+if(typeof data82.stepName !== "string"){
+const err211 = {instancePath:instancePath+"/probes/" + i8+"/stepName",schemaPath:"#/properties/probes/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2563,10 +2564,9 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data81.pod !== undefined){
-let data87 = data81.pod;
-if((typeof data87 !== "string") && (data87 !== null)){
-const err212 = {instancePath:instancePath+"/probes/" + i8+"/pod",schemaPath:"#/properties/probes/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.pod.type},message:"must be string,null"};
+if(data82.probe !== undefined){
+if(typeof data82.probe !== "string"){
+const err212 = {instancePath:instancePath+"/probes/" + i8+"/probe",schemaPath:"#/properties/probes/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2576,9 +2576,10 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data81.aggregate !== undefined){
-if(typeof data81.aggregate !== "boolean"){
-const err213 = {instancePath:instancePath+"/probes/" + i8+"/aggregate",schemaPath:"#/properties/probes/items/properties/aggregate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data82.pod !== undefined){
+let data88 = data82.pod;
+if((typeof data88 !== "string") && (data88 !== null)){
+const err213 = {instancePath:instancePath+"/probes/" + i8+"/pod",schemaPath:"#/properties/probes/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.pod.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2588,11 +2589,9 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data81.at !== undefined){
-let data89 = data81.at;
-if(typeof data89 === "string"){
-if(!pattern6.test(data89)){
-const err214 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data82.aggregate !== undefined){
+if(typeof data82.aggregate !== "boolean"){
+const err214 = {instancePath:instancePath+"/probes/" + i8+"/aggregate",schemaPath:"#/properties/probes/items/properties/aggregate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2602,8 +2601,11 @@ vErrors.push(err214);
 errors++;
 }
 }
-else {
-const err215 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.at !== undefined){
+let data90 = data82.at;
+if(typeof data90 === "string"){
+if(!pattern6.test(data90)){
+const err215 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2613,11 +2615,8 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data81.durationMs !== undefined){
-let data90 = data81.durationMs;
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 < 0 || isNaN(data90)){
-const err216 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+else {
+const err216 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2627,8 +2626,11 @@ vErrors.push(err216);
 errors++;
 }
 }
-else {
-const err217 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data82.durationMs !== undefined){
+let data91 = data82.durationMs;
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 < 0 || isNaN(data91)){
+const err217 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2638,13 +2640,8 @@ vErrors.push(err217);
 errors++;
 }
 }
-if(data81.argv !== undefined){
-let data91 = data81.argv;
-if(Array.isArray(data91)){
-const len9 = data91.length;
-for(let i9=0; i9<len9; i9++){
-if(typeof data91[i9] !== "string"){
-const err218 = {instancePath:instancePath+"/probes/" + i8+"/argv/" + i9,schemaPath:"#/properties/probes/items/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err218 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2654,9 +2651,13 @@ vErrors.push(err218);
 errors++;
 }
 }
-}
-else {
-const err219 = {instancePath:instancePath+"/probes/" + i8+"/argv",schemaPath:"#/properties/probes/items/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data82.argv !== undefined){
+let data92 = data82.argv;
+if(Array.isArray(data92)){
+const len9 = data92.length;
+for(let i9=0; i9<len9; i9++){
+if(typeof data92[i9] !== "string"){
+const err219 = {instancePath:instancePath+"/probes/" + i8+"/argv/" + i9,schemaPath:"#/properties/probes/items/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2666,9 +2667,9 @@ vErrors.push(err219);
 errors++;
 }
 }
-if(data81.keepAlive !== undefined){
-if(typeof data81.keepAlive !== "boolean"){
-const err220 = {instancePath:instancePath+"/probes/" + i8+"/keepAlive",schemaPath:"#/properties/probes/items/properties/keepAlive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err220 = {instancePath:instancePath+"/probes/" + i8+"/argv",schemaPath:"#/properties/probes/items/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2678,10 +2679,9 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data81.exitCode !== undefined){
-let data94 = data81.exitCode;
-if((!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) && (data94 !== null)){
-const err221 = {instancePath:instancePath+"/probes/" + i8+"/exitCode",schemaPath:"#/properties/probes/items/properties/exitCode/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.exitCode.type},message:"must be integer,null"};
+if(data82.keepAlive !== undefined){
+if(typeof data82.keepAlive !== "boolean"){
+const err221 = {instancePath:instancePath+"/probes/" + i8+"/keepAlive",schemaPath:"#/properties/probes/items/properties/keepAlive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2691,13 +2691,10 @@ vErrors.push(err221);
 errors++;
 }
 }
-if(data81.metrics !== undefined){
-let data95 = data81.metrics;
-if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
-for(const key12 in data95){
-let data96 = data95[key12];
-if((!((typeof data96 == "number") && (isFinite(data96)))) && (data96 !== null)){
-const err222 = {instancePath:instancePath+"/probes/" + i8+"/metrics/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/probes/items/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.metrics.additionalProperties.type},message:"must be number,null"};
+if(data82.exitCode !== undefined){
+let data95 = data82.exitCode;
+if((!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))) && (data95 !== null)){
+const err222 = {instancePath:instancePath+"/probes/" + i8+"/exitCode",schemaPath:"#/properties/probes/items/properties/exitCode/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.exitCode.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2707,9 +2704,13 @@ vErrors.push(err222);
 errors++;
 }
 }
-}
-else {
-const err223 = {instancePath:instancePath+"/probes/" + i8+"/metrics",schemaPath:"#/properties/probes/items/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.metrics !== undefined){
+let data96 = data82.metrics;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+for(const key12 in data96){
+let data97 = data96[key12];
+if((!((typeof data97 == "number") && (isFinite(data97)))) && (data97 !== null)){
+const err223 = {instancePath:instancePath+"/probes/" + i8+"/metrics/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/probes/items/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.metrics.additionalProperties.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2719,10 +2720,9 @@ vErrors.push(err223);
 errors++;
 }
 }
-if(data81.failures !== undefined){
-let data97 = data81.failures;
-if((!(data97 && typeof data97 == "object" && !Array.isArray(data97))) && (data97 !== null)){
-const err224 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.failures.type},message:"must be object,null"};
+}
+else {
+const err224 = {instancePath:instancePath+"/probes/" + i8+"/metrics",schemaPath:"#/properties/probes/items/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2731,9 +2731,11 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.connect === undefined){
-const err225 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "connect"},message:"must have required property '"+"connect"+"'"};
+}
+if(data82.failures !== undefined){
+let data98 = data82.failures;
+if((!(data98 && typeof data98 == "object" && !Array.isArray(data98))) && (data98 !== null)){
+const err225 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.failures.type},message:"must be object,null"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2742,8 +2744,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data97.receive === undefined){
-const err226 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "receive"},message:"must have required property '"+"receive"+"'"};
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+if(data98.connect === undefined){
+const err226 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "connect"},message:"must have required property '"+"connect"+"'"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2752,8 +2755,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data97.length === undefined){
-const err227 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "length"},message:"must have required property '"+"length"+"'"};
+if(data98.receive === undefined){
+const err227 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "receive"},message:"must have required property '"+"receive"+"'"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2762,8 +2765,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data97.exceptions === undefined){
-const err228 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "exceptions"},message:"must have required property '"+"exceptions"+"'"};
+if(data98.length === undefined){
+const err228 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "length"},message:"must have required property '"+"length"+"'"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2772,8 +2775,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-if(data97.timeout === undefined){
-const err229 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
+if(data98.exceptions === undefined){
+const err229 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "exceptions"},message:"must have required property '"+"exceptions"+"'"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2782,9 +2785,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-for(const key13 in data97){
-if(!(((((key13 === "connect") || (key13 === "receive")) || (key13 === "length")) || (key13 === "exceptions")) || (key13 === "timeout"))){
-const err230 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(data98.timeout === undefined){
+const err230 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2793,11 +2795,9 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-if(data97.connect !== undefined){
-let data98 = data97.connect;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err231 = {instancePath:instancePath+"/probes/" + i8+"/failures/connect",schemaPath:"#/properties/probes/items/properties/failures/properties/connect/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key13 in data98){
+if(!(((((key13 === "connect") || (key13 === "receive")) || (key13 === "length")) || (key13 === "exceptions")) || (key13 === "timeout"))){
+const err231 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2807,10 +2807,10 @@ vErrors.push(err231);
 errors++;
 }
 }
-if(data97.receive !== undefined){
-let data99 = data97.receive;
+if(data98.connect !== undefined){
+let data99 = data98.connect;
 if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err232 = {instancePath:instancePath+"/probes/" + i8+"/failures/receive",schemaPath:"#/properties/probes/items/properties/failures/properties/receive/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err232 = {instancePath:instancePath+"/probes/" + i8+"/failures/connect",schemaPath:"#/properties/probes/items/properties/failures/properties/connect/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2820,10 +2820,10 @@ vErrors.push(err232);
 errors++;
 }
 }
-if(data97.length !== undefined){
-let data100 = data97.length;
+if(data98.receive !== undefined){
+let data100 = data98.receive;
 if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err233 = {instancePath:instancePath+"/probes/" + i8+"/failures/length",schemaPath:"#/properties/probes/items/properties/failures/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err233 = {instancePath:instancePath+"/probes/" + i8+"/failures/receive",schemaPath:"#/properties/probes/items/properties/failures/properties/receive/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2833,10 +2833,10 @@ vErrors.push(err233);
 errors++;
 }
 }
-if(data97.exceptions !== undefined){
-let data101 = data97.exceptions;
+if(data98.length !== undefined){
+let data101 = data98.length;
 if(!(((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101))) && (isFinite(data101)))){
-const err234 = {instancePath:instancePath+"/probes/" + i8+"/failures/exceptions",schemaPath:"#/properties/probes/items/properties/failures/properties/exceptions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err234 = {instancePath:instancePath+"/probes/" + i8+"/failures/length",schemaPath:"#/properties/probes/items/properties/failures/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2846,10 +2846,10 @@ vErrors.push(err234);
 errors++;
 }
 }
-if(data97.timeout !== undefined){
-let data102 = data97.timeout;
+if(data98.exceptions !== undefined){
+let data102 = data98.exceptions;
 if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
-const err235 = {instancePath:instancePath+"/probes/" + i8+"/failures/timeout",schemaPath:"#/properties/probes/items/properties/failures/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err235 = {instancePath:instancePath+"/probes/" + i8+"/failures/exceptions",schemaPath:"#/properties/probes/items/properties/failures/properties/exceptions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2859,12 +2859,10 @@ vErrors.push(err235);
 errors++;
 }
 }
-}
-}
-if(data81.stoppedEarly !== undefined){
-let data103 = data81.stoppedEarly;
-if((typeof data103 !== "string") && (data103 !== null)){
-const err236 = {instancePath:instancePath+"/probes/" + i8+"/stoppedEarly",schemaPath:"#/properties/probes/items/properties/stoppedEarly/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.stoppedEarly.type},message:"must be string,null"};
+if(data98.timeout !== undefined){
+let data103 = data98.timeout;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err236 = {instancePath:instancePath+"/probes/" + i8+"/failures/timeout",schemaPath:"#/properties/probes/items/properties/failures/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2874,10 +2872,12 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data81.save !== undefined){
-let data104 = data81.save;
+}
+}
+if(data82.stoppedEarly !== undefined){
+let data104 = data82.stoppedEarly;
 if((typeof data104 !== "string") && (data104 !== null)){
-const err237 = {instancePath:instancePath+"/probes/" + i8+"/save",schemaPath:"#/properties/probes/items/properties/save/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.save.type},message:"must be string,null"};
+const err237 = {instancePath:instancePath+"/probes/" + i8+"/stoppedEarly",schemaPath:"#/properties/probes/items/properties/stoppedEarly/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.stoppedEarly.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2887,9 +2887,10 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data81.stdout !== undefined){
-if(typeof data81.stdout !== "string"){
-const err238 = {instancePath:instancePath+"/probes/" + i8+"/stdout",schemaPath:"#/properties/probes/items/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.save !== undefined){
+let data105 = data82.save;
+if((typeof data105 !== "string") && (data105 !== null)){
+const err238 = {instancePath:instancePath+"/probes/" + i8+"/save",schemaPath:"#/properties/probes/items/properties/save/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.save.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2899,9 +2900,9 @@ vErrors.push(err238);
 errors++;
 }
 }
-if(data81.stderr !== undefined){
-if(typeof data81.stderr !== "string"){
-const err239 = {instancePath:instancePath+"/probes/" + i8+"/stderr",schemaPath:"#/properties/probes/items/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.stdout !== undefined){
+if(typeof data82.stdout !== "string"){
+const err239 = {instancePath:instancePath+"/probes/" + i8+"/stdout",schemaPath:"#/properties/probes/items/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2911,10 +2912,9 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data81.kind !== undefined){
-let data107 = data81.kind;
-if(!(((((((data107 === "ab") || (data107 === "http")) || (data107 === "grpc")) || (data107 === "dns")) || (data107 === "k8s")) || (data107 === "prometheus")) || (data107 === "cmd"))){
-const err240 = {instancePath:instancePath+"/probes/" + i8+"/kind",schemaPath:"#/properties/probes/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.probes.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(data82.stderr !== undefined){
+if(typeof data82.stderr !== "string"){
+const err240 = {instancePath:instancePath+"/probes/" + i8+"/stderr",schemaPath:"#/properties/probes/items/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2924,11 +2924,10 @@ vErrors.push(err240);
 errors++;
 }
 }
-if(data81.startedAt !== undefined){
-let data108 = data81.startedAt;
-if(typeof data108 === "string"){
-if(!pattern6.test(data108)){
-const err241 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data82.kind !== undefined){
+let data108 = data82.kind;
+if(!(((((((data108 === "ab") || (data108 === "http")) || (data108 === "grpc")) || (data108 === "dns")) || (data108 === "k8s")) || (data108 === "prometheus")) || (data108 === "cmd"))){
+const err241 = {instancePath:instancePath+"/probes/" + i8+"/kind",schemaPath:"#/properties/probes/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.probes.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2938,8 +2937,11 @@ vErrors.push(err241);
 errors++;
 }
 }
-else {
-const err242 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.startedAt !== undefined){
+let data109 = data82.startedAt;
+if(typeof data109 === "string"){
+if(!pattern6.test(data109)){
+const err242 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2949,9 +2951,8 @@ vErrors.push(err242);
 errors++;
 }
 }
-if(data81.series !== undefined){
-if(typeof data81.series !== "string"){
-const err243 = {instancePath:instancePath+"/probes/" + i8+"/series",schemaPath:"#/properties/probes/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err243 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2961,10 +2962,9 @@ vErrors.push(err243);
 errors++;
 }
 }
-if(data81.sample !== undefined){
-let data110 = data81.sample;
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err244 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data82.series !== undefined){
+if(typeof data82.series !== "string"){
+const err244 = {instancePath:instancePath+"/probes/" + i8+"/series",schemaPath:"#/properties/probes/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2973,9 +2973,11 @@ vErrors.push(err244);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 < 0 || isNaN(data110)){
-const err245 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data82.sample !== undefined){
+let data111 = data82.sample;
+if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
+const err245 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2984,13 +2986,9 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-}
-if(data81.everyMs !== undefined){
-let data111 = data81.everyMs;
 if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 <= 0 || isNaN(data111)){
-const err246 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data111 < 0 || isNaN(data111)){
+const err246 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3000,8 +2998,12 @@ vErrors.push(err246);
 errors++;
 }
 }
-else {
-const err247 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data82.everyMs !== undefined){
+let data112 = data82.everyMs;
+if((typeof data112 == "number") && (isFinite(data112))){
+if(data112 <= 0 || isNaN(data112)){
+const err247 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3011,9 +3013,8 @@ vErrors.push(err247);
 errors++;
 }
 }
-if(data81.detail !== undefined){
-if(typeof data81.detail !== "string"){
-const err248 = {instancePath:instancePath+"/probes/" + i8+"/detail",schemaPath:"#/properties/probes/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err248 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3023,9 +3024,9 @@ vErrors.push(err248);
 errors++;
 }
 }
-if(data81.error !== undefined){
-if(typeof data81.error !== "string"){
-const err249 = {instancePath:instancePath+"/probes/" + i8+"/error",schemaPath:"#/properties/probes/items/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.detail !== undefined){
+if(typeof data82.detail !== "string"){
+const err249 = {instancePath:instancePath+"/probes/" + i8+"/detail",schemaPath:"#/properties/probes/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3035,9 +3036,9 @@ vErrors.push(err249);
 errors++;
 }
 }
-}
-else {
-const err250 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.error !== undefined){
+if(typeof data82.error !== "string"){
+const err250 = {instancePath:instancePath+"/probes/" + i8+"/error",schemaPath:"#/properties/probes/items/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3049,7 +3050,7 @@ errors++;
 }
 }
 else {
-const err251 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err251 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3059,15 +3060,9 @@ vErrors.push(err251);
 errors++;
 }
 }
-if(data.expectations !== undefined){
-let data114 = data.expectations;
-if(Array.isArray(data114)){
-const len10 = data114.length;
-for(let i10=0; i10<len10; i10++){
-let data115 = data114[i10];
-if(data115 && typeof data115 == "object" && !Array.isArray(data115)){
-if(data115.phase === undefined){
-const err252 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+}
+else {
+const err252 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3076,8 +3071,16 @@ vErrors.push(err252);
 }
 errors++;
 }
-if(data115.step === undefined){
-const err253 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
+}
+if(data.expectations !== undefined){
+let data115 = data.expectations;
+if(Array.isArray(data115)){
+const len10 = data115.length;
+for(let i10=0; i10<len10; i10++){
+let data116 = data115[i10];
+if(data116 && typeof data116 == "object" && !Array.isArray(data116)){
+if(data116.phase === undefined){
+const err253 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3086,8 +3089,8 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data115.stepName === undefined){
-const err254 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
+if(data116.step === undefined){
+const err254 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3096,8 +3099,8 @@ vErrors.push(err254);
 }
 errors++;
 }
-if(data115.probe === undefined){
-const err255 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
+if(data116.stepName === undefined){
+const err255 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3106,8 +3109,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(data115.pod === undefined){
-const err256 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
+if(data116.probe === undefined){
+const err256 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3116,8 +3119,8 @@ vErrors.push(err256);
 }
 errors++;
 }
-if(data115.metric === undefined){
-const err257 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'"};
+if(data116.pod === undefined){
+const err257 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3126,8 +3129,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(data115.expected === undefined){
-const err258 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
+if(data116.metric === undefined){
+const err258 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3136,8 +3139,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data115.threshold === undefined){
-const err259 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
+if(data116.expected === undefined){
+const err259 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3146,8 +3149,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data115.actual === undefined){
-const err260 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actual"},message:"must have required property '"+"actual"+"'"};
+if(data116.threshold === undefined){
+const err260 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3156,8 +3159,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data115.actualText === undefined){
-const err261 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actualText"},message:"must have required property '"+"actualText"+"'"};
+if(data116.actual === undefined){
+const err261 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actual"},message:"must have required property '"+"actual"+"'"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3166,8 +3169,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data115.verdict === undefined){
-const err262 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'"};
+if(data116.actualText === undefined){
+const err262 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actualText"},message:"must have required property '"+"actualText"+"'"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3176,8 +3179,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(data115.description === undefined){
-const err263 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "description"},message:"must have required property '"+"description"+"'"};
+if(data116.verdict === undefined){
+const err263 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3186,8 +3189,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(data115.reason === undefined){
-const err264 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data116.description === undefined){
+const err264 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "description"},message:"must have required property '"+"description"+"'"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3196,8 +3199,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(data115.at === undefined){
-const err265 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data116.reason === undefined){
+const err265 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3206,9 +3209,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-for(const key14 in data115){
-if(!(func1.call(schema31.properties.expectations.items.properties, key14))){
-const err266 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(data116.at === undefined){
+const err266 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3217,11 +3219,9 @@ vErrors.push(err266);
 }
 errors++;
 }
-}
-if(data115.phase !== undefined){
-let data116 = data115.phase;
-if(!(((((data116 === "before") || (data116 === "step")) || (data116 === "during")) || (data116 === "after")) || (data116 === "monitor"))){
-const err267 = {instancePath:instancePath+"/expectations/" + i10+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+for(const key14 in data116){
+if(!(func1.call(schema31.properties.expectations.items.properties, key14))){
+const err267 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3231,10 +3231,10 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data115.step !== undefined){
-let data117 = data115.step;
-if((!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))) && (data117 !== null)){
-const err268 = {instancePath:instancePath+"/expectations/" + i10+"/step",schemaPath:"#/properties/expectations/items/properties/step/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.step.type},message:"must be integer,null"};
+if(data116.phase !== undefined){
+let data117 = data116.phase;
+if(!(((((data117 === "before") || (data117 === "step")) || (data117 === "during")) || (data117 === "after")) || (data117 === "monitor"))){
+const err268 = {instancePath:instancePath+"/expectations/" + i10+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3244,9 +3244,10 @@ vErrors.push(err268);
 errors++;
 }
 }
-if(data115.stepName !== undefined){
-if(typeof data115.stepName !== "string"){
-const err269 = {instancePath:instancePath+"/expectations/" + i10+"/stepName",schemaPath:"#/properties/expectations/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.step !== undefined){
+let data118 = data116.step;
+if((!(((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118))) && (isFinite(data118)))) && (data118 !== null)){
+const err269 = {instancePath:instancePath+"/expectations/" + i10+"/step",schemaPath:"#/properties/expectations/items/properties/step/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.step.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3256,9 +3257,9 @@ vErrors.push(err269);
 errors++;
 }
 }
-if(data115.probe !== undefined){
-if(typeof data115.probe !== "string"){
-const err270 = {instancePath:instancePath+"/expectations/" + i10+"/probe",schemaPath:"#/properties/expectations/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.stepName !== undefined){
+if(typeof data116.stepName !== "string"){
+const err270 = {instancePath:instancePath+"/expectations/" + i10+"/stepName",schemaPath:"#/properties/expectations/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3268,10 +3269,9 @@ vErrors.push(err270);
 errors++;
 }
 }
-if(data115.pod !== undefined){
-let data120 = data115.pod;
-if((typeof data120 !== "string") && (data120 !== null)){
-const err271 = {instancePath:instancePath+"/expectations/" + i10+"/pod",schemaPath:"#/properties/expectations/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.pod.type},message:"must be string,null"};
+if(data116.probe !== undefined){
+if(typeof data116.probe !== "string"){
+const err271 = {instancePath:instancePath+"/expectations/" + i10+"/probe",schemaPath:"#/properties/expectations/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3281,9 +3281,10 @@ vErrors.push(err271);
 errors++;
 }
 }
-if(data115.metric !== undefined){
-if(typeof data115.metric !== "string"){
-const err272 = {instancePath:instancePath+"/expectations/" + i10+"/metric",schemaPath:"#/properties/expectations/items/properties/metric/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.pod !== undefined){
+let data121 = data116.pod;
+if((typeof data121 !== "string") && (data121 !== null)){
+const err272 = {instancePath:instancePath+"/expectations/" + i10+"/pod",schemaPath:"#/properties/expectations/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.pod.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3293,9 +3294,9 @@ vErrors.push(err272);
 errors++;
 }
 }
-if(data115.expected !== undefined){
-if(typeof data115.expected !== "string"){
-const err273 = {instancePath:instancePath+"/expectations/" + i10+"/expected",schemaPath:"#/properties/expectations/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.metric !== undefined){
+if(typeof data116.metric !== "string"){
+const err273 = {instancePath:instancePath+"/expectations/" + i10+"/metric",schemaPath:"#/properties/expectations/items/properties/metric/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3305,9 +3306,9 @@ vErrors.push(err273);
 errors++;
 }
 }
-if(data115.threshold !== undefined){
-if(typeof data115.threshold !== "string"){
-const err274 = {instancePath:instancePath+"/expectations/" + i10+"/threshold",schemaPath:"#/properties/expectations/items/properties/threshold/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.expected !== undefined){
+if(typeof data116.expected !== "string"){
+const err274 = {instancePath:instancePath+"/expectations/" + i10+"/expected",schemaPath:"#/properties/expectations/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3317,10 +3318,9 @@ vErrors.push(err274);
 errors++;
 }
 }
-if(data115.actual !== undefined){
-let data124 = data115.actual;
-if((!((typeof data124 == "number") && (isFinite(data124)))) && (data124 !== null)){
-const err275 = {instancePath:instancePath+"/expectations/" + i10+"/actual",schemaPath:"#/properties/expectations/items/properties/actual/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.actual.type},message:"must be number,null"};
+if(data116.threshold !== undefined){
+if(typeof data116.threshold !== "string"){
+const err275 = {instancePath:instancePath+"/expectations/" + i10+"/threshold",schemaPath:"#/properties/expectations/items/properties/threshold/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3330,9 +3330,10 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data115.actualText !== undefined){
-if(typeof data115.actualText !== "string"){
-const err276 = {instancePath:instancePath+"/expectations/" + i10+"/actualText",schemaPath:"#/properties/expectations/items/properties/actualText/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.actual !== undefined){
+let data125 = data116.actual;
+if((!((typeof data125 == "number") && (isFinite(data125)))) && (data125 !== null)){
+const err276 = {instancePath:instancePath+"/expectations/" + i10+"/actual",schemaPath:"#/properties/expectations/items/properties/actual/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.actual.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3342,10 +3343,9 @@ vErrors.push(err276);
 errors++;
 }
 }
-if(data115.verdict !== undefined){
-let data126 = data115.verdict;
-if(!(((data126 === "pass") || (data126 === "fail")) || (data126 === "error"))){
-const err277 = {instancePath:instancePath+"/expectations/" + i10+"/verdict",schemaPath:"#/properties/expectations/items/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+if(data116.actualText !== undefined){
+if(typeof data116.actualText !== "string"){
+const err277 = {instancePath:instancePath+"/expectations/" + i10+"/actualText",schemaPath:"#/properties/expectations/items/properties/actualText/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3355,10 +3355,10 @@ vErrors.push(err277);
 errors++;
 }
 }
-if(data115.source !== undefined){
-let data127 = data115.source;
-if(!((data127 === "probe") || (data127 === "fault"))){
-const err278 = {instancePath:instancePath+"/expectations/" + i10+"/source",schemaPath:"#/properties/expectations/items/properties/source/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(data116.verdict !== undefined){
+let data127 = data116.verdict;
+if(!(((data127 === "pass") || (data127 === "fail")) || (data127 === "error"))){
+const err278 = {instancePath:instancePath+"/expectations/" + i10+"/verdict",schemaPath:"#/properties/expectations/items/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3368,9 +3368,10 @@ vErrors.push(err278);
 errors++;
 }
 }
-if(data115.description !== undefined){
-if(typeof data115.description !== "string"){
-const err279 = {instancePath:instancePath+"/expectations/" + i10+"/description",schemaPath:"#/properties/expectations/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.source !== undefined){
+let data128 = data116.source;
+if(!((data128 === "probe") || (data128 === "fault"))){
+const err279 = {instancePath:instancePath+"/expectations/" + i10+"/source",schemaPath:"#/properties/expectations/items/properties/source/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3380,10 +3381,9 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data115.reason !== undefined){
-let data129 = data115.reason;
-if((typeof data129 !== "string") && (data129 !== null)){
-const err280 = {instancePath:instancePath+"/expectations/" + i10+"/reason",schemaPath:"#/properties/expectations/items/properties/reason/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.reason.type},message:"must be string,null"};
+if(data116.description !== undefined){
+if(typeof data116.description !== "string"){
+const err280 = {instancePath:instancePath+"/expectations/" + i10+"/description",schemaPath:"#/properties/expectations/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3393,11 +3393,10 @@ vErrors.push(err280);
 errors++;
 }
 }
-if(data115.at !== undefined){
-let data130 = data115.at;
-if(typeof data130 === "string"){
-if(!pattern6.test(data130)){
-const err281 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data116.reason !== undefined){
+let data130 = data116.reason;
+if((typeof data130 !== "string") && (data130 !== null)){
+const err281 = {instancePath:instancePath+"/expectations/" + i10+"/reason",schemaPath:"#/properties/expectations/items/properties/reason/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3407,8 +3406,11 @@ vErrors.push(err281);
 errors++;
 }
 }
-else {
-const err282 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116.at !== undefined){
+let data131 = data116.at;
+if(typeof data131 === "string"){
+if(!pattern6.test(data131)){
+const err282 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3418,9 +3420,8 @@ vErrors.push(err282);
 errors++;
 }
 }
-if(data115.series !== undefined){
-if(typeof data115.series !== "string"){
-const err283 = {instancePath:instancePath+"/expectations/" + i10+"/series",schemaPath:"#/properties/expectations/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err283 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3430,11 +3431,9 @@ vErrors.push(err283);
 errors++;
 }
 }
-if(data115.samples !== undefined){
-let data132 = data115.samples;
-if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
-if(data132.total === undefined){
-const err284 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'"};
+if(data116.series !== undefined){
+if(typeof data116.series !== "string"){
+const err284 = {instancePath:instancePath+"/expectations/" + i10+"/series",schemaPath:"#/properties/expectations/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3443,8 +3442,12 @@ vErrors.push(err284);
 }
 errors++;
 }
-if(data132.passed === undefined){
-const err285 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
+}
+if(data116.samples !== undefined){
+let data133 = data116.samples;
+if(data133 && typeof data133 == "object" && !Array.isArray(data133)){
+if(data133.total === undefined){
+const err285 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3453,9 +3456,8 @@ vErrors.push(err285);
 }
 errors++;
 }
-for(const key15 in data132){
-if(!((key15 === "total") || (key15 === "passed"))){
-const err286 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(data133.passed === undefined){
+const err286 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3464,11 +3466,9 @@ vErrors.push(err286);
 }
 errors++;
 }
-}
-if(data132.total !== undefined){
-let data133 = data132.total;
-if(!(((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133))) && (isFinite(data133)))){
-const err287 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key15 in data133){
+if(!((key15 === "total") || (key15 === "passed"))){
+const err287 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3477,9 +3477,11 @@ vErrors.push(err287);
 }
 errors++;
 }
-if((typeof data133 == "number") && (isFinite(data133))){
-if(data133 < 0 || isNaN(data133)){
-const err288 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data133.total !== undefined){
+let data134 = data133.total;
+if(!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))){
+const err288 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3488,12 +3490,9 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-}
-if(data132.passed !== undefined){
-let data134 = data132.passed;
-if((!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))) && (data134 !== null)){
-const err289 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.samples.properties.passed.type},message:"must be integer,null"};
+if((typeof data134 == "number") && (isFinite(data134))){
+if(data134 < 0 || isNaN(data134)){
+const err289 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3502,9 +3501,12 @@ vErrors.push(err289);
 }
 errors++;
 }
-if((typeof data134 == "number") && (isFinite(data134))){
-if(data134 < 0 || isNaN(data134)){
-const err290 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data133.passed !== undefined){
+let data135 = data133.passed;
+if((!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))) && (data135 !== null)){
+const err290 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.samples.properties.passed.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3513,11 +3515,9 @@ vErrors.push(err290);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err291 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data135 == "number") && (isFinite(data135))){
+if(data135 < 0 || isNaN(data135)){
+const err291 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3527,13 +3527,10 @@ vErrors.push(err291);
 errors++;
 }
 }
-if(data115.limit !== undefined){
-let data135 = data115.limit;
-const _errs311 = errors;
-let valid56 = false;
-const _errs312 = errors;
-if(!((typeof data135 == "number") && (isFinite(data135)))){
-const err292 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+}
+else {
+const err292 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3542,12 +3539,14 @@ vErrors.push(err292);
 }
 errors++;
 }
-var _valid5 = _errs312 === errors;
-valid56 = valid56 || _valid5;
-const _errs314 = errors;
-if(Array.isArray(data135)){
-if(data135.length > 2){
-const err293 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+}
+if(data116.limit !== undefined){
+let data136 = data116.limit;
+const _errs312 = errors;
+let valid56 = false;
+const _errs313 = errors;
+if(!((typeof data136 == "number") && (isFinite(data136)))){
+const err293 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3556,8 +3555,12 @@ vErrors.push(err293);
 }
 errors++;
 }
-if(data135.length < 2){
-const err294 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+var _valid5 = _errs313 === errors;
+valid56 = valid56 || _valid5;
+const _errs315 = errors;
+if(Array.isArray(data136)){
+if(data136.length > 2){
+const err294 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3566,11 +3569,8 @@ vErrors.push(err294);
 }
 errors++;
 }
-const len11 = data135.length;
-for(let i11=0; i11<len11; i11++){
-let data136 = data135[i11];
-if(!((typeof data136 == "number") && (isFinite(data136)))){
-const err295 = {instancePath:instancePath+"/expectations/" + i10+"/limit/" + i11,schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data136.length < 2){
+const err295 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3579,10 +3579,11 @@ vErrors.push(err295);
 }
 errors++;
 }
-}
-}
-else {
-const err296 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len11 = data136.length;
+for(let i11=0; i11<len11; i11++){
+let data137 = data136[i11];
+if(!((typeof data137 == "number") && (isFinite(data137)))){
+const err296 = {instancePath:instancePath+"/expectations/" + i10+"/limit/" + i11,schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3591,10 +3592,10 @@ vErrors.push(err296);
 }
 errors++;
 }
-var _valid5 = _errs314 === errors;
-valid56 = valid56 || _valid5;
-if(!valid56){
-const err297 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err297 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3603,11 +3604,23 @@ vErrors.push(err297);
 }
 errors++;
 }
+var _valid5 = _errs315 === errors;
+valid56 = valid56 || _valid5;
+if(!valid56){
+const err298 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err298];
+}
 else {
-errors = _errs311;
+vErrors.push(err298);
+}
+errors++;
+}
+else {
+errors = _errs312;
 if(vErrors !== null){
-if(_errs311){
-vErrors.length = _errs311;
+if(_errs312){
+vErrors.length = _errs312;
 }
 else {
 vErrors = null;
@@ -3617,19 +3630,7 @@ vErrors = null;
 }
 }
 else {
-const err298 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err298];
-}
-else {
-vErrors.push(err298);
-}
-errors++;
-}
-}
-}
-else {
-const err299 = {instancePath:instancePath+"/expectations",schemaPath:"#/properties/expectations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err299 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3639,13 +3640,9 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data.warnings !== undefined){
-let data137 = data.warnings;
-if(Array.isArray(data137)){
-const len12 = data137.length;
-for(let i12=0; i12<len12; i12++){
-if(typeof data137[i12] !== "string"){
-const err300 = {instancePath:instancePath+"/warnings/" + i12,schemaPath:"#/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err300 = {instancePath:instancePath+"/expectations",schemaPath:"#/properties/expectations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3655,9 +3652,13 @@ vErrors.push(err300);
 errors++;
 }
 }
-}
-else {
-const err301 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.warnings !== undefined){
+let data138 = data.warnings;
+if(Array.isArray(data138)){
+const len12 = data138.length;
+for(let i12=0; i12<len12; i12++){
+if(typeof data138[i12] !== "string"){
+const err301 = {instancePath:instancePath+"/warnings/" + i12,schemaPath:"#/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3667,15 +3668,9 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data.timeline !== undefined){
-let data139 = data.timeline;
-if(Array.isArray(data139)){
-const len13 = data139.length;
-for(let i13=0; i13<len13; i13++){
-let data140 = data139[i13];
-if(data140 && typeof data140 == "object" && !Array.isArray(data140)){
-if(data140.at === undefined){
-const err302 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+}
+else {
+const err302 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3684,8 +3679,16 @@ vErrors.push(err302);
 }
 errors++;
 }
-if(data140.type === undefined){
-const err303 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data.timeline !== undefined){
+let data140 = data.timeline;
+if(Array.isArray(data140)){
+const len13 = data140.length;
+for(let i13=0; i13<len13; i13++){
+let data141 = data140[i13];
+if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
+if(data141.at === undefined){
+const err303 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3694,8 +3697,8 @@ vErrors.push(err303);
 }
 errors++;
 }
-if(data140.text === undefined){
-const err304 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
+if(data141.type === undefined){
+const err304 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3704,9 +3707,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-for(const key16 in data140){
-if(!(((key16 === "at") || (key16 === "type")) || (key16 === "text"))){
-const err305 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(data141.text === undefined){
+const err305 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3715,12 +3717,9 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-if(data140.at !== undefined){
-let data141 = data140.at;
-if(typeof data141 === "string"){
-if(!pattern6.test(data141)){
-const err306 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+for(const key16 in data141){
+if(!(((key16 === "at") || (key16 === "type")) || (key16 === "text"))){
+const err306 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3730,8 +3729,11 @@ vErrors.push(err306);
 errors++;
 }
 }
-else {
-const err307 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data141.at !== undefined){
+let data142 = data141.at;
+if(typeof data142 === "string"){
+if(!pattern6.test(data142)){
+const err307 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3741,9 +3743,8 @@ vErrors.push(err307);
 errors++;
 }
 }
-if(data140.type !== undefined){
-if(typeof data140.type !== "string"){
-const err308 = {instancePath:instancePath+"/timeline/" + i13+"/type",schemaPath:"#/properties/timeline/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err308 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3753,9 +3754,9 @@ vErrors.push(err308);
 errors++;
 }
 }
-if(data140.text !== undefined){
-if(typeof data140.text !== "string"){
-const err309 = {instancePath:instancePath+"/timeline/" + i13+"/text",schemaPath:"#/properties/timeline/items/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data141.type !== undefined){
+if(typeof data141.type !== "string"){
+const err309 = {instancePath:instancePath+"/timeline/" + i13+"/type",schemaPath:"#/properties/timeline/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3765,9 +3766,9 @@ vErrors.push(err309);
 errors++;
 }
 }
-}
-else {
-const err310 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data141.text !== undefined){
+if(typeof data141.text !== "string"){
+const err310 = {instancePath:instancePath+"/timeline/" + i13+"/text",schemaPath:"#/properties/timeline/items/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3779,7 +3780,7 @@ errors++;
 }
 }
 else {
-const err311 = {instancePath:instancePath+"/timeline",schemaPath:"#/properties/timeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err311 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3791,12 +3792,24 @@ errors++;
 }
 }
 else {
-const err312 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err312 = {instancePath:instancePath+"/timeline",schemaPath:"#/properties/timeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err312];
 }
 else {
 vErrors.push(err312);
+}
+errors++;
+}
+}
+}
+else {
+const err313 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err313];
+}
+else {
+vErrors.push(err313);
 }
 errors++;
 }

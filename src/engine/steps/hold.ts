@@ -23,7 +23,7 @@ export type HeldFaultStep = FaultStepOf<PlannedAgentFault | PlannedStressFault>;
 export type RevertsByPod = Map<string, RevertOutcomeOf>;
 
 /** The agent applied the fault: said, and held under its lease (unless it is handed off to the lease). */
-function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepContext, started: number, withAgent: boolean): void {
+function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepContext, started: number, withAgent: "log" | "renewal" | undefined): void {
   e.state = "applied";
   const state = reply.fault;
   const spec = step.fault.apply.fault.spec;
@@ -45,7 +45,7 @@ function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepCon
   e.iface = state.interface;
   if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id);
   const facts = { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel };
-  emitApplied(ctx, step, e.agent.pod, withAgent ? { ...facts, withAgent } : facts, started);
+  emitApplied(ctx, step, e.agent.pod, withAgent === undefined ? facts : { ...facts, withAgent }, started);
 }
 
 /** Applies the step's fault through one entry's agent — or confirms the one its agent started with (`travelling`); throws what stops the step. */
@@ -56,7 +56,7 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
     travelling === undefined
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
       : await (travelling.confirmation ?? confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs }));
-  if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling !== undefined);
+  if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling === undefined ? undefined : call.exec === undefined ? "log" : "renewal");
   const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, couldNotApply(step, e.agent.pod), signal);
   throw ended ?? applyFailure(step, e.agent, call, ctx);
 }

@@ -71,8 +71,8 @@ export interface Applied {
   readonly commands: readonly CommandRun[];
   /** from the agent's FaultState: the kernel ends it by itself when nobody renews its lease */
   readonly expiresInKernel?: boolean | undefined;
-  /** it travelled with its agent (given at its start, confirmed by its first renewal): no exec applied it */
-  readonly withAgent?: boolean | undefined;
+  /** it travelled with its agent (given at its start): no exec applied it; confirmed from the agent's log, or by its first renewal */
+  readonly withAgent?: "log" | "renewal" | undefined;
 }
 
 /** Says that the step's fault is in effect in one pod, `startedAt` being when its apply began. */
@@ -89,7 +89,7 @@ export function emitApplied(ctx: StepContext, step: PlannedFaultStep, pod: PodRe
     commands: applied.commands,
     durationMs: ctx.now() - startedAt,
     expiresInKernel: applied.expiresInKernel,
-    ...(applied.withAgent === true ? { withAgent: true } : {}),
+    ...(applied.withAgent === undefined ? {} : { withAgent: true, confirmedFrom: applied.withAgent }),
   });
 }
 
