@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { connectCluster } from "../../src/kube/index.js";
 import { getPod, kubeconfig, kubectl, kubectlOk, limitedKubeconfig, makeNamespace, nginxAndTools, repoRoot, run, viewerKubeconfig, waitFor, waitReady } from "../support/lab.js";
 
 const ns = "lab-test";
@@ -246,6 +247,49 @@ describe("ephemeral containers, security contexts and process namespaces", () =>
     expect(apiErr.code).toBe(403);
     const status = JSON.parse(String(apiErr.body)) as { message: string };
     expect(status.message).toMatch(/violates PodSecurity "baseline:latest": non-default capabilities .*"NET_ADMIN"/);
+  });
+});
+
+describe("the Cluster port's own requests, on the run's kept-alive connection", () => {
+  it("reads a pod (none: undefined), a container's log up to a limit, and adds an ephemeral container; the API's refusals come back as errors that say what to do", async () => {
+    const admin = await connectCluster({ kubeconfig });
+    const nobody = { runAsUser: 65534, runAsNonRoot: true, capabilities: [], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" } as const;
+    const found = await admin.getPod(ns, "nginx");
+    expect(found).toMatchObject({ namespace: ns, name: "nginx", phase: "Running", ready: true });
+    expect(await admin.getPod(ns, "no-such-pod")).toBeUndefined();
+    const log = await admin.containerLog(ns, "nginx", "nginx", { limitBytes: 40 });
+    expect(log.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(log)).toBeLessThanOrEqual(40);
+    await expect(admin.containerLog(ns, "nginx", "nope", { limitBytes: 40 })).rejects.toThrow(/could not read the log of pod lab-test\/nginx: HTTP 400: container nope is not valid/);
+
+    // the strategic merge patch appends: a pod with an ephemeral container gets a second one
+    await admin.addEphemeralContainer(ns, "tools", {
+      name: "port-a",
+      image: "chaos-tools",
+      pullPolicy: "IfNotPresent",
+      args: ["sleep", "600"],
+      env: { A: "1" },
+      securityContext: nobody,
+    });
+    await admin.addEphemeralContainer(ns, "tools", {
+      name: "port-b",
+      image: "chaos-tools",
+      pullPolicy: "IfNotPresent",
+      args: ["sleep", "600"],
+      env: {},
+      securityContext: nobody,
+    });
+    const spec = JSON.parse(await kubectlOk(["get", "pod", "tools", "-n", ns, "-o", "json"])) as { spec: { ephemeralContainers?: { name: string; env?: { name: string; value: string }[] }[] } };
+    expect(spec.spec.ephemeralContainers?.map((c) => c.name)).toEqual(expect.arrayContaining(["port-a", "port-b"]));
+    expect(spec.spec.ephemeralContainers?.find((c) => c.name === "port-a")?.env).toEqual([{ name: "A", value: "1" }]);
+    await expect(admin.addEphemeralContainer(ns, "no-such-pod", { name: "x", image: "chaos-tools", pullPolicy: "IfNotPresent", args: [], env: {}, securityContext: nobody })).rejects.toThrow(
+      /pod lab-test\/no-such-pod not found \(to add the agent to it\)/,
+    );
+
+    // a user who may not: what the API server said, and the fix
+    const viewer = await connectCluster({ kubeconfig: viewerKubeconfig });
+    await expect(viewer.getPod(ns, "nginx")).rejects.toThrow(/not allowed to get pods in namespace lab-test: .*forbidden/);
+    await expect(viewer.containerLog(ns, "nginx", "nginx", { limitBytes: 40 })).rejects.toThrow(/not allowed to get pods\/log in namespace lab-test/);
   });
 });
 
