@@ -64,7 +64,7 @@ function logFifty(log, label, fifty, one) {
   log(`    chaos-run's own CPU: ${self.toFixed(0)} ms in all, ${perPod.toFixed(1)} ms per target pod  ${perPod <= 5 ? "ok (≤ 5 ms)" : "OVER the 5 ms bar"}`);
   log(`      of which the run's fixed cost (1 pod's CPU ${one.cpu?.self ?? "?"} ms) and ${marginal.toFixed(1)} ms per pod beyond the first`);
   const r = fifty.requests;
-  if (r !== undefined) log(`    API requests in the whole run (its reverts too): ${r.exec} execs = ${(r.exec / 50).toFixed(1)} per pod, ${r.ephemeral} containers added`);
+  if (r !== undefined) log(`    API requests in the whole run (its reverts too): ${r.exec} execs = ${(r.exec / 50).toFixed(1)} per pod, ${r.ephemeral} containers added, ${r.log} logs read`);
   return { scale, perPod };
 }
 
@@ -110,7 +110,7 @@ export default async function fanout({ root, log }) {
       const before = await apiRequestCounts(root);
       const r = await timeUntil(root, [join(dir, file), "--kubeconfig", kubeconfig, "-n", namespace, "--report-dir", join(dir, "r")], inEffect, file === "one.yaml" ? 1 : 50, cli);
       const after = await apiRequestCounts(root);
-      return { ...r, requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral } };
+      return { ...r, requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral, log: after.log - before.log } };
     };
     const one = await run("one.yaml", "bench-one");
     const before = baseline === undefined ? undefined : await run("fan.yaml", "bench-fan-before", baseline);
