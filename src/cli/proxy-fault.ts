@@ -29,8 +29,8 @@ ${CLUSTER_HELP}`;
 
 type ProxyFault = HttpFault | GrpcFault;
 
-/** A Service's port name (IANA_SVC_NAME), as the scenario's `port` takes it. */
-const PORT_NAME = /^(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/;
+/** A Service's port name (a DNS label: `http`, or `8080-80` as `kubectl create service` names one), as the scenario's `port` takes it. */
+const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** --port: the pods' port by number, or by name one of the Service's ports (with --service), as a scenario's `port`. */
 export function portFlag(serves: string): Flag<number | string> {
@@ -39,8 +39,10 @@ export function portFlag(serves: string): Flag<number | string> {
       option: { type: "string" },
       read: (raw, use) => {
         if (typeof raw !== "string") return undefined;
-        if (/^[0-9]+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 65535) return Number(raw);
-        if (raw.length <= 15 && PORT_NAME.test(raw)) return raw;
+        const digits = /^[0-9]+$/.test(raw);
+        if (digits && Number(raw) >= 1 && Number(raw) <= 65535) return Number(raw);
+        // digits alone are a number: `8080-80` is a name, `65536` no port
+        if (!digits && raw.length <= 63 && PORT_NAME.test(raw)) return raw;
         throw new UsageError(`${use.label} takes a port number from 1 to 65535, or the name of one of the Service's ports, not ${JSON.stringify(raw)}`, {
           hint: "--port 8080, or --service NAME --port http",
         });

@@ -98,7 +98,7 @@ export const PATTERN_WHAT: Readonly<Record<string, string>> = {
   answer: "one of `nxdomain`, `servfail`, `refused`, `timeout`, or a list of IP addresses",
   size: "a size in bytes (a whole number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)",
   container: "a valid container name",
-  port: "a port name (up to 15 lower-case letters, digits and '-', at least one letter)",
+  port: "a Service's port name (a DNS label: up to 63 lower-case letters, digits and '-', beginning and ending with a letter or digit)",
   service: "a valid Service name (lower-case letters, digits and '-', starting with a letter)",
   workload: "a workload as KIND/NAME, KIND one of deployment, statefulset, daemonset, replicaset",
   grpcMethod: "a method's full name, package.Service/Method",

@@ -185,6 +185,12 @@ describe("resolving a Service or workload", () => {
         .map((d) => [d.code, d.line, d.col, d.message]),
     ).toEqual([["needs-key", 9, 28, "`port: web` needs `target.service`"]]);
     expect(problems("  service: web\n  mode: all")).toEqual([]);
+    // a Service's port name is a DNS label: `8080-80` (kubectl create service) is one, `web-` is not
+    const named = (port: string): string[] =>
+      validateSource("t.yaml", scenarioText("  service: web\n  mode: all", `http: { port: ${port}, delay: 100ms }`)).diagnostics.map((d) => d.message);
+    expect(named("8080-80")).toEqual([]);
+    expect(named('"8080"')).toEqual([]);
+    expect(named("web-").join("\n")).toContain("a Service's port name (a DNS label");
   });
 
   it("reads a Service's and a workload's selector as the API server gives them", () => {
@@ -252,6 +258,10 @@ describe("the verbs' --port by the Service's port name", () => {
     const g = proxyFaultShortcut("grpc", byNumber, (iface) => ({ kind: "grpc", grpc: grpcParams(byNumber), interface: iface }), "default").scenario;
     expect(g.steps[0]).toMatchObject({ fault: { kind: "grpc", grpc: { port: 80 } } });
     expect(g.steps[0]).not.toHaveProperty("servicePort");
+    // a name of digits and '-', as `kubectl create service clusterip web --tcp 8080:80` makes one
+    const kubectlNamed = verbValues(HTTP, "--service", "web", "--port", "8080-80", "--delay", "100", "-r", "30");
+    const k = proxyFaultShortcut("http", kubectlNamed, (iface) => ({ kind: "http", http: httpParams(kubectlNamed), interface: iface }), "default").scenario;
+    expect(k.steps[0]).toMatchObject({ servicePort: "8080-80" });
   });
 
   it("a name without --service, or a port that is neither: usage errors (exit 2), as the scenario refuses them", async () => {
@@ -260,7 +270,8 @@ describe("the verbs' --port by the Service's port name", () => {
       ["grpc", ["-l", "app=web", "--port", "grpc", "--delay", "100", "-r", "30"], "--port grpc: a port by name is one of the Service's ports, with --service NAME"],
       ["http", ["--service", "web", "--port", "Web_1", "--delay", "100", "-r", "30"], '--port takes a port number from 1 to 65535, or the name of one of the Service\'s ports, not "Web_1"'],
       ["grpc", ["--service", "web", "--port", "65536", "--delay", "100", "-r", "30"], 'not "65536"'],
-      ["http", ["--service", "web", "--port", "a-very-long-port-name", "--delay", "100", "-r", "30"], 'not "a-very-long-port-name"'],
+      ["http", ["--service", "web", "--port", "p".repeat(64), "--delay", "100", "-r", "30"], `not "${"p".repeat(64)}"`],
+      ["http", ["--service", "web", "--port", "web-", "--delay", "100", "-r", "30"], 'not "web-"'],
     ] as const) {
       const r = await cli([verb, ...args]);
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
