@@ -16,7 +16,7 @@ import { CouldNotRunError } from "../errors.js";
 import { firstReplyInLog, renewRequest } from "../faults/index.js";
 import type { ApplyRequest } from "../faults/protocol.generated.js";
 import type { Cluster, ContainerInfo } from "../kube/types.js";
-import type { Plan, PlannedAgentFault, PlannedFaultStep } from "../plan/types.js";
+import type { Plan, PlannedAgentFault, PlannedFaultStep, PlannedStressFault } from "../plan/types.js";
 import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
 import { podKey, type PodRef } from "./events.js";
 import { LeaseKeeper, renewalTiming } from "./leases.js";
@@ -39,6 +39,8 @@ export interface Travelling {
   readonly startedAt: number;
   /** its confirmation, asked as soon as its agent ran (confirmWhenRunning); else the step asks it */
   readonly confirmation?: Promise<AgentCall> | undefined;
+  /** once taken: when its early renewals' next one was due, for the step's lease keeper to keep their schedule */
+  readonly nextRenewalInMs?: number | undefined;
 }
 
 /** What the early confirmation and the renewals after it need. */
@@ -55,7 +57,8 @@ export class TravellingFaults {
   private early: LeaseKeeper | undefined;
 
   constructor(
-    private readonly step: PlannedFaultStep & { readonly fault: PlannedAgentFault },
+    /** the run's first step (the pods' agents), or a stress step (its own agents, added for it) */
+    private readonly step: PlannedFaultStep & { readonly fault: PlannedAgentFault | PlannedStressFault },
     private readonly ledger: RevertLedger,
     private readonly calls: TravellingCalls,
   ) {}
@@ -63,7 +66,8 @@ export class TravellingFaults {
   /** Writes the ledger entry of the fault `agent` is about to be added with, and returns the request it starts with. */
   board(agent: AgentHandle, startedAt: number): ApplyRequest {
     const f = this.step.fault;
-    const entry: LedgerEntry = { step: this.step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined };
+    // a stress lives only in its agent's processes: if the agent is gone, so is the fault
+    const entry: LedgerEntry = { step: this.step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(f.delivery === "stress-agent" ? { processOnly: true } : {}) };
     this.ledger.record([entry]);
     this.byPod.set(podKey(agent.pod), { entry, request: f.apply, startedAt });
     return f.apply;
@@ -121,14 +125,15 @@ export class TravellingFaults {
     return this.early;
   }
 
-  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals end, the step's lease keeper takes over. */
+  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals end, the step's lease keeper takes over on their schedule. */
   take(agent: AgentHandle, index: number): Travelling | undefined {
     const key = podKey(agent.pod);
     const t = this.byPod.get(key);
     if (t === undefined || index !== this.step.index || t.entry.agent.container !== agent.container) return undefined;
     this.byPod.delete(key);
-    this.early?.release(t.entry.agent, t.entry.faultId);
-    return t;
+    // the renewals out are left to land: aborted on a slow node, they let leases lapse
+    const next = this.early?.handOver(t.entry.agent, t.entry.faultId);
+    return next === undefined ? t : { ...t, nextRenewalInMs: next };
   }
 
   /** Ends every early renewal (the run is over before its first step took them). */

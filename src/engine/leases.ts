@@ -33,6 +33,8 @@ interface Held {
   readonly agent: AgentHandle;
   readonly faultId: string;
   timer: NodeJS.Timeout | undefined;
+  /** when the next renewal is due (Date.now() ms) */
+  dueAt: number;
   /** set on release: a reply still in flight is ignored from then on */
   released: boolean;
   /** renewals out now, aborted on release */
@@ -66,7 +68,7 @@ export class LeaseKeeper {
   hold(agent: AgentHandle, faultId: string, firstInMs = this.timing.everyMs): void {
     const key = keyOf(agent.pod, faultId);
     if (this.held.has(key)) return;
-    const h: Held = { agent, faultId, timer: undefined, released: false, inFlight: new Set(), warned: false, slowSaid: false };
+    const h: Held = { agent, faultId, timer: undefined, dueAt: 0, released: false, inFlight: new Set(), warned: false, slowSaid: false };
     this.held.set(key, h);
     this.schedule(h, firstInMs);
   }
@@ -78,6 +80,23 @@ export class LeaseKeeper {
     if (h === undefined) return;
     this.stop(h);
     this.held.delete(key);
+  }
+
+  /**
+   * Stops renewing a fault another keeper takes over: the renewals still out are left to land
+   * (their replies ignored), since aborting one that was about to land could let the lease lapse
+   * on a slow node. Returns how long until the next renewal was due, for the other keeper to keep
+   * the schedule (undefined: it was not held here).
+   */
+  handOver(agent: AgentHandle, faultId: string): number | undefined {
+    const key = keyOf(agent.pod, faultId);
+    const h = this.held.get(key);
+    if (h === undefined) return undefined;
+    h.released = true;
+    if (h.timer !== undefined) clearTimeout(h.timer);
+    h.timer = undefined;
+    this.held.delete(key);
+    return Math.max(0, h.dueAt - Date.now());
   }
 
   /** Whether the fault is being held (renewed) now: its step's window is not over. */
@@ -105,6 +124,7 @@ export class LeaseKeeper {
   /** The next tick, a third of a lease from now (or `inMs`): renewals come on their own schedule. */
   private schedule(h: Held, inMs = this.timing.everyMs): void {
     if (h.released) return;
+    h.dueAt = Date.now() + inMs;
     h.timer = setTimeout(() => {
       h.timer = undefined;
       this.schedule(h);

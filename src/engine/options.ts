@@ -31,7 +31,7 @@ export interface EngineOptions {
   readonly now: () => number;
   /** kill and podDelete steps end as soon as every pod has recovered, rather than hold their whole window (the seed verbs) */
   readonly untilRecovered?: boolean | undefined;
-  /** false: the first step's fault does not travel with the fresh agents (first-fault.ts), each is sent it by exec; default true */
+  /** false: no fault travels with a fresh agent (first-fault.ts: the first step's with the pods' agents, a stress step's with its own), each is sent it by exec; default true */
   readonly firstFaultWithAgent?: boolean | undefined;
   /** the pod this run itself runs in (a Job in the cluster): refused at preflight as a target */
   readonly runnerPod?: PodRef | undefined;

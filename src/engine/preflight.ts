@@ -42,7 +42,7 @@ export interface PreflightNeeds {
   readonly selectsPods?: boolean | undefined;
   /** the target is a Service or workload, read for its selector: `service/web`, `deployment/web` */
   readonly via?: string | undefined;
-  /** the first fault travels with the fresh agents, whose logs tell it is held (first-fault.ts) */
+  /** a fault travels with fresh agents (the first step's, a stress step's), whose logs tell it is held (first-fault.ts) */
   readonly readsAgentLogs?: boolean | undefined;
 }
 
@@ -134,7 +134,8 @@ export function needsOf(plan: Plan): PreflightNeeds {
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
     selectsPods: plan.target.selector !== undefined || plan.target.via !== undefined,
     via: plan.target.via,
-    readsAgentLogs: travellingStep(plan) !== undefined,
+    // the first fault travels with the pods' agents, a stress with its own agents
+    readsAgentLogs: travellingStep(plan) !== undefined || faultSteps.some((st) => st.fault.delivery === "stress-agent"),
   };
 }
 
@@ -165,7 +166,7 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
   ];
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   // a fresh agent's first reply, read from its log instead of asked by exec
-  if (needs.readsAgentLogs === true && needs.injectAgents) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace });
+  if (needs.readsAgentLogs === true && addsContainers(needs)) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
   // by selector, and a deleted pod's replacement found among the namespace's pods
   if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });

@@ -172,6 +172,59 @@ describe("the reply in the agent's log", () => {
   });
 });
 
+describe("a stress step's own agents", () => {
+  // after a wait, so the pods' agents bring no fault with them: the stress travels with the stress agents
+  const STRESS = `apiVersion: chaos-run/v1
+kind: Scenario
+metadata: { name: s }
+target: { namespace: default, selector: { run: web }, mode: all }
+agent: { lease: 3s }
+steps:
+  - name: settle
+    wait: 1s
+  - name: burn
+    fault: { stress: { cpu: { workers: 1, load: "10%" } } }
+    duration: 2s
+`;
+
+  it("start holding the stress: one container start each, no exec apply, confirmed from their logs, reverted by exec", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    const run = start(cluster, scenarioOf(STRESS), travelling);
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    const step = run.plan.steps[1];
+    if (step?.kind !== "fault" || step.fault.delivery !== "stress-agent") throw new Error("a stress step");
+    for (const p of ["web-a", "web-b"]) {
+      const add = cluster.calls.find((c) => c.op === "add-agent" && c.pod === p && c.container?.startsWith("chaos-stress-") === true);
+      const raw = (add?.spec as AgentContainerSpec | undefined)?.env["CHAOS_AGENT_FIRST_REQUEST"];
+      expect(raw === undefined ? undefined : JSON.parse(raw)).toEqual(step.fault.apply);
+    }
+    expect(cluster.requests((r) => r.op === "apply")).toEqual([]);
+    expect(
+      cluster
+        .requests((r) => r.op === "revert")
+        .map((r) => r.pod)
+        .sort(),
+    ).toEqual(["web-a", "web-b"]);
+    const applied = run.events.filter((e) => e.type === "fault:applied");
+    expect(applied.map((e) => e.type === "fault:applied" && [e.pod.name, e.withAgent, e.confirmedFrom])).toEqual(
+      expect.arrayContaining([
+        ["web-a", true, "log"],
+        ["web-b", true, "log"],
+      ]),
+    );
+    // its rights: the agents' logs, though no first fault travels with the pods' agents
+    expect(cluster.accessChecks).toContain("get pods/log");
+  });
+
+  it("go by exec, as before, where the run sends every fault by exec", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    const run = start(cluster, scenarioOf(STRESS), { firstFaultWithAgent: false });
+    expect((await finish(run)).exitCode).toBe(0);
+    expect(cluster.requests((r) => r.op === "apply").map((r) => r.pod)).toEqual(["web-a"]);
+  });
+});
+
 describe("what an agent's log says of its first fault", () => {
   const reply = { op: "apply", ok: true, version: "1", agent: { name: "chaos-agent-r1", runId: "r1", version: "test", pid: 7, ttlLeftMs: 1000 } };
   it("held: a whole, valid reply to an apply of that fault, at the start of a line; failed: the agent's own last words about it; else pending", () => {
@@ -213,6 +266,21 @@ describe("early renewals whose round trips are slow", () => {
     // web-a's lease over by then
     const t0 = Date.now();
     cluster.script = (req) => (req.op === "renew" && Date.now() - t0 < 4500 ? { kind: "slow", afterMs: 2100 } : undefined);
+    cluster.agentStartMs.set("web-b", 5000);
+    const run = start(cluster, scenarioOf(ONE_FAULT), { ...travelling, concurrency: 1 });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).not.toBe("lease-lapsed");
+  }, 30_000);
+});
+
+describe("the step taking over the early renewals", () => {
+  it("leaves a renewal that is out to land, and keeps their schedule: renewals as slow as two thirds of a lease do not let it lapse", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    // every renewal lands 2.1 s after it is sent (lease 3 s); web-a's agent waits 5 s for web-b's.
+    // When the step takes web-a's fault, two renewals are out: aborted, the last one landed would
+    // leave the lease 2.6 s, less than a renewal the step sends a third of a lease later needs
+    cluster.script = (req) => (req.op === "renew" ? { kind: "slow", afterMs: 2100 } : undefined);
     cluster.agentStartMs.set("web-b", 5000);
     const run = start(cluster, scenarioOf(ONE_FAULT), { ...travelling, concurrency: 1 });
     const result = await finish(run);

@@ -23,7 +23,15 @@ export type HeldFaultStep = FaultStepOf<PlannedAgentFault | PlannedStressFault>;
 export type RevertsByPod = Map<string, RevertOutcomeOf>;
 
 /** The agent applied the fault: said, and held under its lease (unless it is handed off to the lease). */
-function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepContext, started: number, withAgent: "log" | "renewal" | undefined): void {
+function applied(
+  step: HeldFaultStep,
+  e: LedgerEntry,
+  reply: Reply,
+  ctx: StepContext,
+  started: number,
+  travelled: { readonly from: "log" | "renewal"; readonly nextRenewalInMs: number | undefined } | undefined,
+): void {
+  const withAgent = travelled?.from;
   e.state = "applied";
   const state = reply.fault;
   const spec = step.fault.apply.fault.spec;
@@ -43,7 +51,8 @@ function applied(step: HeldFaultStep, e: LedgerEntry, reply: Reply, ctx: StepCon
     );
   }
   e.iface = state.interface;
-  if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id);
+  // a fault that travelled keeps the schedule its early renewals had
+  if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id, travelled?.nextRenewalInMs);
   const facts = { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel };
   emitApplied(ctx, step, e.agent.pod, withAgent === undefined ? facts : { ...facts, withAgent }, started);
 }
@@ -56,7 +65,10 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
     travelling === undefined
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
       : await (travelling.confirmation ?? confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs }));
-  if (call.kind === "reply" && call.reply.ok) return applied(step, e, call.reply, ctx, started, travelling === undefined ? undefined : call.exec === undefined ? "log" : "renewal");
+  if (call.kind === "reply" && call.reply.ok) {
+    const travelled = travelling === undefined ? undefined : { from: call.exec === undefined ? ("log" as const) : ("renewal" as const), nextRenewalInMs: travelling.nextRenewalInMs };
+    return applied(step, e, call.reply, ctx, started, travelled);
+  }
   const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, couldNotApply(step, e.agent.pod), signal);
   throw ended ?? applyFailure(step, e.agent, call, ctx);
 }
@@ -102,14 +114,21 @@ async function holdWindow(step: HeldFaultStep, entries: readonly LedgerEntry[], 
  * `reverted` gets this step's reverts per pod, whatever ended the step. disrupt --detach: once
  * applied, the faults are the agents' to end at their lease, and leave the ledger.
  */
-export async function holdFault(step: HeldFaultStep, holders: readonly AgentHandle[], ctx: StepContext, reverted: RevertsByPod): Promise<void> {
+export async function holdFault(
+  step: HeldFaultStep,
+  holders: readonly AgentHandle[],
+  ctx: StepContext,
+  reverted: RevertsByPod,
+  /** the faults that travelled with the step's own agents (a stress step's); else the run's first fault's, by the context */
+  travelledWith: ((agent: AgentHandle) => Travelling | undefined) | undefined = undefined,
+): Promise<void> {
   const f = step.fault;
   // a stress fault lives only in its agent's processes: if the agent is gone, so is the fault
   const processOnly = f.delivery === "stress-agent";
   // a fault that travelled with its agent was written to the ledger before the agent was added
   const travelling = new Map<LedgerEntry, Travelling>();
   const entries = holders.map((agent): LedgerEntry => {
-    const t = ctx.travelling?.(agent, step.index);
+    const t = travelledWith === undefined ? ctx.travelling?.(agent, step.index) : travelledWith(agent);
     if (t !== undefined) travelling.set(t.entry, t);
     return t?.entry ?? { step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) };
   });

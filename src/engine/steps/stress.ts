@@ -10,6 +10,7 @@ import { agentContainer, freeName } from "../agents.js";
 import { podKey } from "../events.js";
 import { mapPool, throwFirstRejected } from "../pool.js";
 import { podUsers } from "../preflight.js";
+import { TravellingFaults } from "../first-fault.js";
 import { holdFault, judgeHeld, type RevertsByPod } from "./hold.js";
 import { addStepAgent } from "./step-agent.js";
 import { emitObserved, type FaultStepOf, type Observation, type StepContext, type StepRunner } from "./step-runner.js";
@@ -23,8 +24,13 @@ interface StressAgents {
   readonly agents: Map<string, AgentHandle>;
 }
 
-/** Adds the step's stress agent to every target pod still there; the first that cannot have one stops the step. */
-async function addStressAgents(step: StressStep, ctx: StepContext): Promise<StressAgents> {
+/**
+ * Adds the step's stress agent to every target pod still there; the first that cannot have one
+ * stops the step. Each agent starts holding the stress (it travels with the agent, as the run's
+ * first fault does with the pods' agents: first-fault.ts), its ledger entry written before the
+ * container is added, unless the run sends every fault by exec (`travelling` undefined).
+ */
+async function addStressAgents(step: StressStep, ctx: StepContext, travelling: TravellingFaults | undefined): Promise<StressAgents> {
   const f = step.fault;
   const added: StressAgents = { before: new Map(), agents: new Map() };
   const results = await mapPool(ctx.targets.live(), ctx.options.concurrency, async (p) => {
@@ -33,8 +39,15 @@ async function addStressAgents(step: StressStep, ctx: StepContext): Promise<Stre
     const ref = { namespace: p.namespace, name: p.name };
     // no capability; the pod's user where the pod or the namespace demands non-root
     const security = stressSecurity(podUsers(fresh), ctx.namespaceLevel);
-    const spec = agentContainer(freeName(fresh, f.agentName), { image: ctx.agent.image, pullPolicy: ctx.agent.pullPolicy, capabilities: [], security, ttlMs: f.agentTtlMs, runId: ctx.options.runId });
-    added.agents.set(podKey(ref), await addStepAgent(ctx, ref, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) }));
+    const name = freeName(fresh, f.agentName);
+    const firstRequest = travelling?.board({ pod: ref, container: name, reused: false }, ctx.now());
+    const spec = agentContainer(name, { image: ctx.agent.image, pullPolicy: ctx.agent.pullPolicy, capabilities: [], security, ttlMs: f.agentTtlMs, runId: ctx.options.runId, firstRequest });
+    const agent = await addStepAgent(ctx, ref, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) }).catch(async (err: unknown) => {
+      // an agent that ended before it was seen running, holding its stress: it refused it, or could not apply it
+      throw (await travelling?.failedStart(ctx.cluster, ref, ctx.signal)) ?? err;
+    });
+    added.agents.set(podKey(ref), agent);
+    travelling?.confirmWhenRunning(ctx.cluster, agent, ctx.signal);
   });
   throwFirstRejected(results);
   return added;
@@ -57,17 +70,25 @@ async function observeStress(step: StressStep, added: StressAgents, reverted: Re
 export const stressStep: StepRunner<StressStep> = {
   accepts: (step): step is StressStep => step.kind === "fault" && step.fault.delivery === "stress-agent",
   run: async (step, ctx) => {
-    const added = await addStressAgents(step, ctx);
+    const travelling =
+      ctx.options.firstFaultWithAgent === false ? undefined : new TravellingFaults(step, ctx.ledger, { runId: ctx.options.runId, leaseMs: ctx.agent.leaseMs, timeoutMs: ctx.options.execTimeoutMs });
     const reverted: RevertsByPod = new Map();
     try {
-      await holdFault(
-        step,
-        [...added.agents.values()].filter((a) => !ctx.targets.isGone(a.pod)),
-        ctx,
-        reverted,
-      );
+      const added = await addStressAgents(step, ctx, travelling);
+      try {
+        await holdFault(
+          step,
+          [...added.agents.values()].filter((a) => !ctx.targets.isGone(a.pod)),
+          ctx,
+          reverted,
+          travelling === undefined ? undefined : (agent) => travelling.take(agent, step.index),
+        );
+      } finally {
+        judgeHeld(step, ctx, await observeStress(step, added, reverted, ctx));
+      }
     } finally {
-      judgeHeld(step, ctx, await observeStress(step, added, reverted, ctx));
+      // early renewals of a stress no hold took (an agent that could not be added stopped the step): the run's revert ends it
+      travelling?.stop();
     }
   },
 };
