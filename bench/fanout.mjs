@@ -110,7 +110,10 @@ export default async function fanout({ root, log }) {
       const before = await apiRequestCounts(root);
       const r = await timeUntil(root, [join(dir, file), "--kubeconfig", kubeconfig, "-n", namespace, "--report-dir", join(dir, "r")], inEffect, file === "one.yaml" ? 1 : 50, cli);
       const after = await apiRequestCounts(root);
-      return { ...r, requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral, log: after.log - before.log } };
+      return {
+        ...r,
+        requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral, log: after.log - before.log },
+      };
     };
     const one = await run("one.yaml", "bench-one");
     const before = baseline === undefined ? undefined : await run("fan.yaml", "bench-fan-before", baseline);

@@ -186,8 +186,7 @@ describe("resolving a Service or workload", () => {
     ).toEqual([["needs-key", 9, 28, "`port: web` needs `target.service`"]]);
     expect(problems("  service: web\n  mode: all")).toEqual([]);
     // a Service's port name is a DNS label: `8080-80` (kubectl create service) is one, `web-` is not
-    const named = (port: string): string[] =>
-      validateSource("t.yaml", scenarioText("  service: web\n  mode: all", `http: { port: ${port}, delay: 100ms }`)).diagnostics.map((d) => d.message);
+    const named = (port: string): string[] => validateSource("t.yaml", scenarioText("  service: web\n  mode: all", `http: { port: ${port}, delay: 100ms }`)).diagnostics.map((d) => d.message);
     expect(named("8080-80")).toEqual([]);
     expect(named('"8080"')).toEqual([]);
     expect(named("web-").join("\n")).toContain("a Service's port name (a DNS label");
