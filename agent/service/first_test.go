@@ -49,14 +49,26 @@ func TestTheFirstRequestsReplyIsAnnouncedOnceInTheLog(t *testing.T) {
 		t.Fatalf("announced %q", lines)
 	}
 	var r protocol.Reply
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[0], protocol.FirstReplyPrefix)), &r); err != nil {
+	raw := strings.TrimPrefix(lines[0], protocol.FirstReplyPrefix)
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		t.Fatalf("not a reply: %v: %s", err, lines[0])
+	}
+	// written as an exec's reply is: the schema's arrays present even when empty, never null
+	if want, _ := protocol.Encode(&r); string(want) != raw || strings.Contains(raw, ":null") {
+		t.Fatalf("the announced reply is not written as the schema wants it:\n%s\nwant\n%s", raw, want)
 	}
 	if err := protocol.ValidateReply(&r); err != nil || !r.OK || r.Op != protocol.OpApply || r.Fault == nil || r.Fault.ID != "aaaa-s1" || len(r.Commands) == 0 {
 		t.Fatalf("the announced reply does not tell the apply (%v): %+v", err, r)
 	}
 	if r.Agent.Name != "chaos-agent-aaaa" {
 		t.Fatalf("the announced reply does not say its agent: %+v", r.Agent)
+	}
+
+	// a fault that ran no command and holds no kernel object (a stress): its arrays are [], not null
+	lines = nil
+	a.announce(&protocol.Reply{Protocol: 1, Op: protocol.OpApply, OK: true, Agent: r.Agent, Fault: &protocol.FaultState{ID: "aaaa-s1", RunID: "aaaa", Kind: protocol.KindStress}})
+	if len(lines) != 1 || strings.Contains(lines[0], "null") || !strings.Contains(lines[0], `"commands":[]`) {
+		t.Fatalf("announced %q", lines)
 	}
 
 	failing := p.agent("chaos-agent-bbbb", "bbbb")
