@@ -39,8 +39,12 @@ export interface Travelling {
   readonly startedAt: number;
   /** its confirmation, asked as soon as its agent ran (confirmWhenRunning); else the step asks it */
   readonly confirmation?: Promise<AgentCall> | undefined;
-  /** once taken: when its early renewals' next one was due, for the step's lease keeper to keep their schedule */
-  readonly nextRenewalInMs?: number | undefined;
+  /**
+   * Once taken: ends its early renewals (those out are left to land) and says when the next one
+   * was due, for the step's lease keeper to keep their schedule; called when the step holds the
+   * fault (or gives it up), so that it is renewed until then. Undefined: none was held.
+   */
+  readonly handOver?: (() => number | undefined) | undefined;
 }
 
 /** What the early confirmation and the renewals after it need. */
@@ -71,6 +75,14 @@ export class TravellingFaults {
     this.ledger.record([entry]);
     this.byPod.set(podKey(agent.pod), { entry, request: f.apply, startedAt });
     return f.apply;
+  }
+
+  /** The container `board` wrote an entry for was not added (the API refused it): it holds nothing, the entry goes. */
+  unboard(pod: PodRef): void {
+    const t = this.byPod.get(podKey(pod));
+    if (t === undefined) return;
+    this.byPod.delete(podKey(pod));
+    this.ledger.settle(t.entry);
   }
 
   /**
@@ -125,15 +137,16 @@ export class TravellingFaults {
     return this.early;
   }
 
-  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals end, the step's lease keeper takes over on their schedule. */
+  /** The fault that travelled with `agent`, for step `index` (once: it is confirmed or failed then); its early renewals go on until the step hands them over (Travelling.handOver). */
   take(agent: AgentHandle, index: number): Travelling | undefined {
     const key = podKey(agent.pod);
     const t = this.byPod.get(key);
     if (t === undefined || index !== this.step.index || t.entry.agent.container !== agent.container) return undefined;
     this.byPod.delete(key);
-    // the renewals out are left to land: aborted on a slow node, they let leases lapse
-    const next = this.early?.handOver(t.entry.agent, t.entry.faultId);
-    return next === undefined ? t : { ...t, nextRenewalInMs: next };
+    // renewed early until the step's keeper holds it; the renewals out are then left to land:
+    // aborted on a slow node, they let leases lapse
+    const early = this.early;
+    return early === undefined ? t : { ...t, handOver: () => early.handOver(t.entry.agent, t.entry.faultId) };
   }
 
   /** Ends every early renewal (the run is over before its first step took them). */
@@ -163,19 +176,26 @@ const LOG_PAUSES_MS = [30, 70, 100, 200, 400, 800, 1600];
  * find it held); then, or when the log cannot be read or says the agent could not hold it, asked
  * by exec (its first renewal).
  */
-export async function confirmFromLog(cluster: Cluster, t: Pick<Travelling, "entry">, options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number }): Promise<AgentCall> {
+export async function confirmFromLog(
+  cluster: Cluster,
+  t: Pick<Travelling, "entry" | "request">,
+  options: { runId: string; leaseMs: number; signal: AbortSignal; timeoutMs: number },
+): Promise<AgentCall> {
   const { pod, container } = t.entry.agent;
-  let waited = 0;
+  const expected = { faultId: t.entry.faultId, agent: container, runId: options.runId, kind: t.request.fault.spec.kind };
+  // the reads, their answers included, end within a quarter of a lease of the first: a read that
+  // hangs (a kept-alive connection dropped on the way) is given up, and the renewal asked
+  const until = Date.now() + options.leaseMs / 4;
   for (const pause of LOG_PAUSES_MS) {
-    if (waited + pause > options.leaseMs / 4) break;
-    waited += pause;
+    if (Date.now() + pause >= until) break;
     const paused = await sleep(pause, options.signal).then(
       () => true,
       () => false,
     );
     if (!paused) break;
-    const log = await cluster.containerLog(pod.namespace, pod.name, container, { limitBytes: LOG_LIMIT_BYTES }).catch(() => undefined);
-    const seen = log === undefined ? undefined : firstReplyInLog(log, t.entry.faultId);
+    const timeoutMs = Math.max(1, until - Date.now());
+    const log = await cluster.containerLog(pod.namespace, pod.name, container, { limitBytes: LOG_LIMIT_BYTES, timeoutMs }).catch(() => undefined);
+    const seen = log === undefined ? undefined : firstReplyInLog(log, expected);
     if (seen?.state === "held") return { kind: "reply", reply: seen.reply };
     if (seen === undefined || seen.state === "failed") break;
   }

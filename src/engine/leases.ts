@@ -55,6 +55,8 @@ export function renewalTiming(leaseMs: number): { readonly everyMs: number; read
 
 export class LeaseKeeper {
   private readonly held = new Map<string, Held>();
+  /** renewals still out of faults handed over to another keeper: left to land, aborted by releaseAll */
+  private readonly draining = new Set<AbortController>();
   private readonly timing: { readonly everyMs: number; readonly timeoutMs: number };
 
   constructor(private readonly deps: LeaseDeps) {
@@ -95,6 +97,7 @@ export class LeaseKeeper {
     h.released = true;
     if (h.timer !== undefined) clearTimeout(h.timer);
     h.timer = undefined;
+    for (const c of h.inFlight) this.draining.add(c);
     this.held.delete(key);
     return Math.max(0, h.dueAt - Date.now());
   }
@@ -107,6 +110,8 @@ export class LeaseKeeper {
   releaseAll(): void {
     for (const h of this.held.values()) this.stop(h);
     this.held.clear();
+    for (const c of this.draining) c.abort(new Error("released"));
+    this.draining.clear();
   }
 
   get holding(): number {
@@ -145,6 +150,7 @@ export class LeaseKeeper {
     } finally {
       clearTimeout(timer);
       h.inFlight.delete(c);
+      this.draining.delete(c);
     }
     // released while the exec was out: whatever it says belongs to a fault that is over
     if (h.released) return;

@@ -165,8 +165,8 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
     { verb: "get", resource: "pods", subresource: "exec", namespace },
   ];
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
-  // a fresh agent's first reply, read from its log instead of asked by exec
-  if (needs.readsAgentLogs === true && addsContainers(needs)) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace });
+  // a fresh agent's first reply, read from its log instead of asked by exec (without the right: by exec)
+  if (needs.readsAgentLogs === true && addsContainers(needs)) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace, optional: true });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
   // by selector, and a deleted pod's replacement found among the namespace's pods
   if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });
@@ -209,11 +209,25 @@ export async function preflight(
   const reads = await probeReads(plan, (apiVersion, kind) => cluster.apiResource(apiVersion, kind), namespace, pods, env);
   const all = [...checks, ...reads];
   const answers = await Promise.all(all.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
-  const denied = answers.filter((a) => !a.allowed).map((a) => a.check);
+  for (const a of answers) {
+    if (a.allowed || a.check.optional !== true) continue;
+    emit({
+      type: "warning",
+      at: now(),
+      message: `${cluster.identity.user || "this user"} may not ${describe(a.check, namespace)}: the faults that travel with the agents are confirmed by exec instead, one more exec a pod (deploy/rbac.yaml grants it)`,
+    });
+  }
+  const denied = answers.filter((a) => !a.allowed && a.check.optional !== true).map((a) => a.check);
   // "may not A, B in namespace NS" when all of them are in the run's namespace; else each says where
   const implied = denied.every((c) => c.namespace === namespace) ? namespace : undefined;
   const say = (c: AccessCheck): string => describe(c, implied);
-  emit({ type: "preflight", at: now(), check: "rbac", ok: denied.length === 0, detail: denied.length === 0 ? `allowed: ${all.map(say).join(", ")}` : `denied: ${denied.map(say).join(", ")}` });
+  emit({
+    type: "preflight",
+    at: now(),
+    check: "rbac",
+    ok: denied.length === 0,
+    detail: denied.length === 0 ? `allowed: ${answers.flatMap((a) => (a.allowed ? [say(a.check)] : [])).join(", ")}` : `denied: ${denied.map(say).join(", ")}`,
+  });
   if (denied.length > 0) {
     const user = cluster.identity.user || "<you>";
     const hints: string[] = [];

@@ -55,6 +55,14 @@ export const FIRST_REPLY_PREFIX = "chaos-agent first reply: ";
 /** The line it writes last when it could not hold it (agent/service/first.go: FirstFailed). */
 const FIRST_FAILED = /^(?:\S+ )?chaos-agent: first request \(apply ([^)]+)\) failed: (.*)$/;
 
+/** What the reply of a fault's first apply must say of itself: its fault, its agent (the container), its run, its kind. */
+export interface FirstReplyExpected {
+  readonly faultId: string;
+  readonly agent: string;
+  readonly runId: string;
+  readonly kind: string;
+}
+
 export type FirstReplyInLog =
   /** the agent holds it: its apply's reply, as an exec's apply would have told */
   | { readonly state: "held"; readonly reply: Reply }
@@ -70,13 +78,17 @@ export type FirstReplyInLog =
  * fault's first renewal, an exec, stays the authority on whether it is still held. "failed" only
  * tells the runner to stop reading and ask the agent.
  */
-export function firstReplyInLog(log: string, faultId: string): FirstReplyInLog {
+export function firstReplyInLog(log: string, expected: FirstReplyExpected): FirstReplyInLog {
   for (const line of log.split("\n")) {
     const failed = FIRST_FAILED.exec(line.trim());
-    if (failed !== null && failed[1] === faultId) return { state: "failed", said: failed[2] ?? "" };
+    if (failed !== null && failed[1] === expected.faultId) return { state: "failed", said: failed[2] ?? "" };
     if (!line.startsWith(FIRST_REPLY_PREFIX)) continue;
     const parsed = parseReply(line.slice(FIRST_REPLY_PREFIX.length), { op: "apply" });
-    if (parsed.ok && parsed.reply.ok && parsed.reply.fault?.id === faultId) return { state: "held", reply: parsed.reply };
+    if (!parsed.ok || !parsed.reply.ok) continue;
+    const { agent, fault } = parsed.reply;
+    // of this agent, this run and this fault, as the apply would have answered
+    if (agent.name === expected.agent && agent.runId === expected.runId && fault?.id === expected.faultId && fault.runId === expected.runId && fault.kind === expected.kind)
+      return { state: "held", reply: parsed.reply };
   }
   return { state: "pending" };
 }

@@ -127,7 +127,14 @@ const RAW_LIMIT_BYTES = 4 * 1024 * 1024;
  * makes three or four per pod). Undefined where the cluster is reached through a proxy: the
  * caller takes client-node's own path then.
  */
-async function rawRequest(kc: KeepAliveKubeConfig, method: "GET" | "PATCH", path: string, body?: { readonly type: string; readonly text: string }): Promise<RawResponse | undefined> {
+async function rawRequest(
+  kc: KeepAliveKubeConfig,
+  method: "GET" | "PATCH",
+  path: string,
+  body?: { readonly type: string; readonly text: string },
+  /** the request is given up (its socket destroyed) when no answer has come within this; undefined: none, as client-node's calls */
+  timeoutMs?: number,
+): Promise<RawResponse | undefined> {
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
   const server = kc.getCurrentCluster()?.server;
@@ -162,6 +169,7 @@ async function rawRequest(kc: KeepAliveKubeConfig, method: "GET" | "PATCH", path
       },
     );
     req.on("error", reject);
+    if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.end(body?.text);
   });
 }
@@ -552,10 +560,10 @@ class ClientNodeCluster implements ConnectedCluster {
   }
 
   /** A request on the keep-alive agent (rawRequest), its failure an error that says what to do; undefined through a proxy. */
-  private async raw(op: ApiOperation, method: "GET" | "PATCH", path: string, body?: { readonly type: string; readonly text: string }): Promise<RawResponse | undefined> {
+  private async raw(op: ApiOperation, method: "GET" | "PATCH", path: string, body?: { readonly type: string; readonly text: string }, timeoutMs?: number): Promise<RawResponse | undefined> {
     let r: RawResponse | undefined;
     try {
-      r = await rawRequest(this.kc, method, path, body);
+      r = await rawRequest(this.kc, method, path, body, timeoutMs);
     } catch (e) {
       throw apiError(op, this.failure(e));
     }
@@ -566,7 +574,14 @@ class ClientNodeCluster implements ConnectedCluster {
   async getPod(namespace: string, name: string): Promise<PodInfo | undefined> {
     const op = { doing: "read", verb: "get", resource: "pods", namespace, name };
     const r = await this.raw(op, "GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
-    if (r !== undefined) return r.status === 404 ? undefined : podInfo(JSON.parse(r.text) as k8s.V1Pod);
+    if (r !== undefined) {
+      if (r.status === 404) return undefined;
+      try {
+        return podInfo(JSON.parse(r.text) as k8s.V1Pod);
+      } catch {
+        throw apiError(op, { server: this.identity.server, context: this.identity.context, code: r.status, message: `the answer is not a pod: ${r.text.slice(0, 200)}` });
+      }
+    }
     try {
       return podInfo(await this.core.readNamespacedPod({ name, namespace }));
     } catch (e) {
@@ -575,10 +590,10 @@ class ClientNodeCluster implements ConnectedCluster {
     }
   }
 
-  async containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number }): Promise<string> {
+  async containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number; readonly timeoutMs: number }): Promise<string> {
     const op = { doing: "read the log of", verb: "get", resource: "pods", subresource: "log", namespace, name: pod };
     const query = `container=${encodeURIComponent(container)}&limitBytes=${Math.max(1, Math.floor(options.limitBytes))}`;
-    const r = await this.raw(op, "GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log?${query}`);
+    const r = await this.raw(op, "GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log?${query}`, undefined, options.timeoutMs);
     if (r !== undefined) {
       if (r.status === 404) throw apiError(op, { server: this.identity.server, context: this.identity.context, code: 404, message: statusMessage(r.text) });
       return r.text;

@@ -163,6 +163,8 @@ export interface AccessCheck {
   readonly namespace: string;
   /** one object by its name (a Role's resourceNames may allow it where the whole resource is not) */
   readonly name?: string | undefined;
+  /** the run goes on without it, more slowly (the preflight warns): granted by `chaos-run job`, never required */
+  readonly optional?: boolean | undefined;
 }
 
 /** What the API server serves a kind as (discovery). */
@@ -219,9 +221,10 @@ export interface Cluster {
   /**
    * The first `limitBytes` of a container's log (stdout and stderr as the kubelet keeps them): a
    * plain GET on the API server's kept-alive connection, where an exec is a connection of its own.
-   * Throws what the API server said (a container not started yet is an error too).
+   * Throws what the API server said (a container not started yet is an error too), or that no
+   * answer came within `timeoutMs`.
    */
-  containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number }): Promise<string>;
+  containerLog(namespace: string, pod: string, container: string, options: { readonly limitBytes: number; readonly timeoutMs: number }): Promise<string>;
   /** SelfSubjectAccessReview: is the caller allowed? */
   canI(check: AccessCheck): Promise<boolean>;
   /** Discovery: the resource the API server serves the kind as; undefined when it serves no such kind. */

@@ -257,10 +257,12 @@ describe("the Cluster port's own requests, on the run's kept-alive connection", 
     const found = await admin.getPod(ns, "nginx");
     expect(found).toMatchObject({ namespace: ns, name: "nginx", phase: "Running", ready: true });
     expect(await admin.getPod(ns, "no-such-pod")).toBeUndefined();
-    const log = await admin.containerLog(ns, "nginx", "nginx", { limitBytes: 40 });
+    const log = await admin.containerLog(ns, "nginx", "nginx", { limitBytes: 40, timeoutMs: 10_000 });
     expect(log.length).toBeGreaterThan(0);
     expect(Buffer.byteLength(log)).toBeLessThanOrEqual(40);
-    await expect(admin.containerLog(ns, "nginx", "nope", { limitBytes: 40 })).rejects.toThrow(/could not read the log of pod lab-test\/nginx: HTTP 400: container nope is not valid/);
+    await expect(admin.containerLog(ns, "nginx", "nope", { limitBytes: 40, timeoutMs: 10_000 })).rejects.toThrow(
+      /could not read the log of pod lab-test\/nginx: HTTP 400: container nope is not valid/,
+    );
 
     // the strategic merge patch appends: a pod with an ephemeral container gets a second one
     await admin.addEphemeralContainer(ns, "tools", {
@@ -289,7 +291,7 @@ describe("the Cluster port's own requests, on the run's kept-alive connection", 
     // a user who may not: what the API server said, and the fix
     const viewer = await connectCluster({ kubeconfig: viewerKubeconfig });
     await expect(viewer.getPod(ns, "nginx")).rejects.toThrow(/not allowed to get pods in namespace lab-test: .*forbidden/);
-    await expect(viewer.containerLog(ns, "nginx", "nginx", { limitBytes: 40 })).rejects.toThrow(/not allowed to get pods\/log in namespace lab-test/);
+    await expect(viewer.containerLog(ns, "nginx", "nginx", { limitBytes: 40, timeoutMs: 10_000 })).rejects.toThrow(/not allowed to get pods\/log in namespace lab-test/);
   });
 });
 

@@ -110,6 +110,8 @@ describe("stress", () => {
       `stress 1 x 50% under 1 CPU: cpu.load ${(100 * (m?.["cpu.load"] ?? 0)).toFixed(1)}%, cpu.usage ${m?.["cpu.usage"]?.toFixed(3)}, waited ${(100 * (m?.["cpu.wait"] ?? 0)).toFixed(1)}%, throttled ${m?.["cpu.throttledTime"]} ms`,
     );
     expect(observed(r.journal)?.detail).toContain("outside container nginx's own");
+    // the stress travelled with its agent, confirmed by the reply in the agent's log: no exec applied it
+    expect(r.journal.faults[0]).toMatchObject({ withAgent: true, confirmedFrom: "log" });
     await noStressorLeft("web");
   }, 120_000);
 

@@ -217,6 +217,18 @@ steps:
     expect(cluster.accessChecks).toContain("get pods/log");
   });
 
+  it("one the API refused to add holds nothing: its stress leaves the ledger, and nothing is said unreverted", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.refuseContainer = (name) => (name.startsWith("chaos-stress-") ? "admission webhook denied the request" : undefined);
+    const run = start(cluster, scenarioOf(STRESS), travelling);
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("admission webhook denied the request");
+    // no revert was sent for it, none reported failed
+    expect(cluster.requests((r) => r.op === "revert" && r.faultId !== "")).toEqual([]);
+    expect(run.events.filter((e) => e.type === "fault:reverted")).toEqual([]);
+  });
+
   it("go by exec, as before, where the run sends every fault by exec", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     const run = start(cluster, scenarioOf(STRESS), { firstFaultWithAgent: false });
@@ -232,12 +244,15 @@ describe("what an agent's log says of its first fault", () => {
     const request: ApplyRequest = { protocol: 1, op: "apply", runId: "r1", fault: { id: "r1-s1", leaseMs: 3000, spec: { kind: "netem", netem: { delayMs: 100 } } } };
     agent.startWith(request, Date.now());
     const log = `2026-12-07T00:00:00.000Z chaos-agent: serving\n${agent.log.join("\n")}\n`;
-    expect(firstReplyInLog(log, "r1-s1")).toMatchObject({ state: "held", reply: { op: "apply", ok: true, fault: { id: "r1-s1" } } });
-    expect(firstReplyInLog(log, "r1-s2").state).toBe("pending");
-    expect(firstReplyInLog(`${FIRST_REPLY_PREFIX}${JSON.stringify(reply)}`, "r1-s1").state).toBe("pending");
+    const expected = { faultId: "r1-s1", agent: "chaos-agent-r1", runId: "r1", kind: "netem" };
+    expect(firstReplyInLog(log, expected)).toMatchObject({ state: "held", reply: { op: "apply", ok: true, fault: { id: "r1-s1" } } });
+    expect(firstReplyInLog(log, { ...expected, faultId: "r1-s2" }).state).toBe("pending");
+    // a line the pod wrote, of another agent, run or kind: passed over
+    for (const other of [{ agent: "chaos-agent-r2" }, { runId: "r9" }, { kind: "stress" }]) expect(firstReplyInLog(log, { ...expected, ...other }).state, JSON.stringify(other)).toBe("pending");
+    expect(firstReplyInLog(`${FIRST_REPLY_PREFIX}${JSON.stringify(reply)}`, expected).state).toBe("pending");
     const failed = "2026-12-07T00:00:00.000Z chaos-agent: first request (apply r1-s1) failed: no-interface: the pod has no interface eth9";
-    expect(firstReplyInLog(`x\n${failed}\n`, "r1-s1")).toEqual({ state: "failed", said: "no-interface: the pod has no interface eth9" });
-    expect(firstReplyInLog(`x\n${failed}\n`, "r1-s9").state).toBe("pending");
+    expect(firstReplyInLog(`x\n${failed}\n`, expected)).toEqual({ state: "failed", said: "no-interface: the pod has no interface eth9" });
+    expect(firstReplyInLog(`x\n${failed}\n`, { ...expected, faultId: "r1-s9" }).state).toBe("pending");
   });
 });
 

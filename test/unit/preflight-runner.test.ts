@@ -52,7 +52,7 @@ describe("the rights a run checks", () => {
     const bySelector = planOffline(scenarioOf(ONE_FAULT), { namespace: "default" });
     expect(runAccess(needsOf(bySelector), "default").map((c) => c.verb)).toContain("list");
     // a run denied the watch, or the websocket's get of an exec, stops at the preflight, before any agent is added
-    for (const denied of ["watch pods", "get pods/exec", "get pods/log"]) {
+    for (const denied of ["watch pods", "get pods/exec"]) {
       const cluster = new RecordingCluster([pod("web-a")]);
       cluster.denied = [denied];
       const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
@@ -60,5 +60,14 @@ describe("the rights a run checks", () => {
       expect(result.message).toContain(`may not ${denied} in namespace default (nothing was touched)`);
       expect(cluster.calls.some((c) => c.op === "add-agent")).toBe(false);
     }
+    // without get pods/log the run goes on, saying so: the travelling fault is confirmed by exec
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.denied = ["get pods/log"];
+    cluster.agentLogs = "denied";
+    const run = start(cluster, scenarioOf(ONE_FAULT), { firstFaultWithAgent: true });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(run.events.some((e) => e.type === "warning" && e.message.includes("may not get pods/log") && e.message.includes("confirmed by exec instead"))).toBe(true);
+    expect(run.events.find((e) => e.type === "fault:applied")).toMatchObject({ withAgent: true, confirmedFrom: "renewal" });
   });
 });

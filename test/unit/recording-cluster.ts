@@ -308,6 +308,8 @@ export class RecordingCluster implements Cluster {
   labels: Readonly<Record<string, string>> | undefined = {};
   /** the agents' logs: as the agents wrote them, a log without the first reply (an agent image of an older version), or a log the runner may not read */
   agentLogs: "written" | "silent" | "denied" = "written";
+  /** the API's refusal of an added container (an admission webhook's, say), by its name; undefined: added */
+  refuseContainer: (name: string) => string | undefined = () => undefined;
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
   /** what a kill does to its container: it ends and restarts (Ready again after readyAfterMs), or nothing happens (the process survived) */
@@ -369,6 +371,8 @@ export class RecordingCluster implements Cluster {
     this.record({ op: "add-agent", pod: podName, container: spec.name, spec });
     const p = this.pods.get(podName);
     if (p === undefined) throw new Error(`no pod ${podName}`);
+    const refusal = this.refuseContainer(spec.name);
+    if (refusal !== undefined) throw new Error(refusal);
     const c: ContainerInfo = {
       name: spec.name,
       image: spec.image,

@@ -29,9 +29,11 @@ function applied(
   reply: Reply,
   ctx: StepContext,
   started: number,
-  travelled: { readonly from: "log" | "renewal"; readonly nextRenewalInMs: number | undefined } | undefined,
+  travelled: { readonly from: "log" | "renewal"; readonly handOver: (() => number | undefined) | undefined } | undefined,
 ): void {
   const withAgent = travelled?.from;
+  // a fault that travelled was renewed early until now; the step's keeper keeps that schedule
+  const next = travelled?.handOver?.();
   e.state = "applied";
   const state = reply.fault;
   const spec = step.fault.apply.fault.spec;
@@ -51,8 +53,7 @@ function applied(
     );
   }
   e.iface = state.interface;
-  // a fault that travelled keeps the schedule its early renewals had
-  if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id, travelled?.nextRenewalInMs);
+  if (!ctx.options.handOffToLease) ctx.leases.hold(e.agent, step.fault.id, next);
   const facts = { iface: state.interface, families: state.families, detail: state.detail, commands: reply.commands, expiresInKernel: state.expiresInKernel };
   emitApplied(ctx, step, e.agent.pod, withAgent === undefined ? facts : { ...facts, withAgent }, started);
 }
@@ -66,9 +67,11 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
       : await (travelling.confirmation ?? confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs }));
   if (call.kind === "reply" && call.reply.ok) {
-    const travelled = travelling === undefined ? undefined : { from: call.exec === undefined ? ("log" as const) : ("renewal" as const), nextRenewalInMs: travelling.nextRenewalInMs };
+    const travelled = travelling === undefined ? undefined : { from: call.exec === undefined ? ("log" as const) : ("renewal" as const), handOver: travelling.handOver };
     return applied(step, e, call.reply, ctx, started, travelled);
   }
+  // not confirmed: its early renewals end (the step reverts it, or says it was lost)
+  travelling?.handOver?.();
   const ended = travelling === undefined || call.kind === "reply" ? undefined : await travellingFailure(ctx.cluster, travelling, couldNotApply(step, e.agent.pod), signal);
   throw ended ?? applyFailure(step, e.agent, call, ctx);
 }

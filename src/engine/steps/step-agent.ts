@@ -6,11 +6,14 @@ import type { AgentHandle } from "../agent-client.js";
 import type { PodRef } from "../events.js";
 import type { StepContext } from "./step-runner.js";
 
-/** Adds the container to the pod and waits for it to run; throws what kept it from running. */
-export async function addStepAgent(ctx: StepContext, pod: PodRef, spec: AgentContainerSpec): Promise<AgentHandle> {
+/** Adds the container to the pod and waits for it to run; throws what kept it from running (`refused`: told first when the API did not add it). */
+export async function addStepAgent(ctx: StepContext, pod: PodRef, spec: AgentContainerSpec, refused: () => void = () => undefined): Promise<AgentHandle> {
   ctx.emit({ type: "agent:injecting", at: ctx.now(), pod, container: spec.name });
   const started = ctx.now();
-  await ctx.cluster.addEphemeralContainer(pod.namespace, pod.name, spec);
+  await ctx.cluster.addEphemeralContainer(pod.namespace, pod.name, spec).catch((err: unknown) => {
+    refused();
+    throw err;
+  });
   await ctx.cluster.waitContainerRunning(pod.namespace, pod.name, spec.name, { signal: ctx.signal, timeoutMs: ctx.options.injectTimeoutMs });
   const agent: AgentHandle = { pod, container: spec.name, reused: false };
   ctx.emit({ type: "agent:ready", at: ctx.now(), pod, container: spec.name, reused: false, durationMs: ctx.now() - started });

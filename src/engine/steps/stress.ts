@@ -42,7 +42,8 @@ async function addStressAgents(step: StressStep, ctx: StepContext, travelling: T
     const name = freeName(fresh, f.agentName);
     const firstRequest = travelling?.board({ pod: ref, container: name, reused: false }, ctx.now());
     const spec = agentContainer(name, { image: ctx.agent.image, pullPolicy: ctx.agent.pullPolicy, capabilities: [], security, ttlMs: f.agentTtlMs, runId: ctx.options.runId, firstRequest });
-    const agent = await addStepAgent(ctx, ref, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) }).catch(async (err: unknown) => {
+    // a container the API did not add holds nothing: its ledger entry goes
+    const agent = await addStepAgent(ctx, ref, { ...spec, args: stressAgentServeArgs(f.agentTtlMs) }, () => travelling?.unboard(ref)).catch(async (err: unknown) => {
       // an agent that ended before it was seen running, holding its stress: it refused it, or could not apply it
       throw (await travelling?.failedStart(ctx.cluster, ref, ctx.signal)) ?? err;
     });
