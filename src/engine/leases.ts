@@ -75,20 +75,21 @@ export class LeaseKeeper {
     this.schedule(h, firstInMs);
   }
 
-  /** Stops renewing; a reply still in flight is ignored from now on. */
+  /**
+   * Stops renewing; a reply still in flight is ignored from now on, but the renewal is left to
+   * land (releaseAll aborts it): its step's revert comes next, and on a node where an exec takes
+   * seconds (the kernel lab: 7 s) the revert must find the fault held, not lapsed since the last
+   * renewal that landed.
+   */
   release(agent: AgentHandle, faultId: string): void {
-    const key = keyOf(agent.pod, faultId);
-    const h = this.held.get(key);
-    if (h === undefined) return;
-    this.stop(h);
-    this.held.delete(key);
+    this.handOver(agent, faultId);
   }
 
   /**
-   * Stops renewing a fault another keeper takes over: the renewals still out are left to land
-   * (their replies ignored), since aborting one that was about to land could let the lease lapse
-   * on a slow node. Returns how long until the next renewal was due, for the other keeper to keep
-   * the schedule (undefined: it was not held here).
+   * Stops renewing a fault another keeper takes over (or its step's revert): the renewals still
+   * out are left to land (their replies ignored), since aborting one that was about to land could
+   * let the lease lapse on a slow node. Returns how long until the next renewal was due, for the
+   * other keeper to keep the schedule (undefined: it was not held here).
    */
   handOver(agent: AgentHandle, faultId: string): number | undefined {
     const key = keyOf(agent.pod, faultId);

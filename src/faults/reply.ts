@@ -54,6 +54,8 @@ export function parseReply(stdout: string, request: Pick<Request, "op">): ReplyP
 export const FIRST_REPLY_PREFIX = "chaos-agent first reply: ";
 /** The line it writes last when it could not hold it (agent/service/first.go: FirstFailed). */
 const FIRST_FAILED = /^(?:\S+ )?chaos-agent: first request \(apply ([^)]+)\) failed: (.*)$/;
+/** What it writes when it refused its first request before serving (agent/cli: serve); a serve process has one first request, so this is it. */
+const FIRST_REFUSED = /^chaos-agent serve: CHAOS_AGENT_FIRST_REQUEST: (.*); nothing was done$/;
 
 /** What the reply of a fault's first apply must say of itself: its fault, its agent (the container), its run, its kind. */
 export interface FirstReplyExpected {
@@ -82,6 +84,8 @@ export function firstReplyInLog(log: string, expected: FirstReplyExpected): Firs
   for (const line of log.split("\n")) {
     const failed = FIRST_FAILED.exec(line.trim());
     if (failed !== null && failed[1] === expected.faultId) return { state: "failed", said: failed[2] ?? "" };
+    const refused = FIRST_REFUSED.exec(line.trim());
+    if (refused !== null) return { state: "failed", said: refused[1] ?? "" };
     if (!line.startsWith(FIRST_REPLY_PREFIX)) continue;
     const parsed = parseReply(line.slice(FIRST_REPLY_PREFIX.length), { op: "apply" });
     if (!parsed.ok || !parsed.reply.ok) continue;

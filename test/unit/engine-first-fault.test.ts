@@ -253,6 +253,9 @@ describe("what an agent's log says of its first fault", () => {
     const failed = "2026-12-07T00:00:00.000Z chaos-agent: first request (apply r1-s1) failed: no-interface: the pod has no interface eth9";
     expect(firstReplyInLog(`x\n${failed}\n`, expected)).toEqual({ state: "failed", said: "no-interface: the pod has no interface eth9" });
     expect(firstReplyInLog(`x\n${failed}\n`, { ...expected, faultId: "r1-s9" }).state).toBe("pending");
+    // refused before it served: its one first request, whatever its id
+    const refused = 'chaos-agent serve: CHAOS_AGENT_FIRST_REQUEST: bad-request: the first request is of run "x"; this agent serves run "r1"; nothing was done';
+    expect(firstReplyInLog(`${refused}\n`, expected)).toEqual({ state: "failed", said: 'bad-request: the first request is of run "x"; this agent serves run "r1"' });
   });
 });
 
@@ -301,6 +304,20 @@ describe("the step taking over the early renewals", () => {
     const result = await finish(run);
     expect(result.exitCode, result.message).toBe(0);
     expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).not.toBe("lease-lapsed");
+  }, 30_000);
+});
+
+describe("the step's end", () => {
+  it("leaves a renewal that is out to land: a revert slower than what is left of the lease still finds the fault held (the kernel lab's execs take seconds)", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    // lease 3 s, renewed a second after the apply; each renewal reaches the agent 1.5 s after it
+    // is sent, the revert 2 s after: aborted at the step's end (2 s), the renewal out would leave
+    // the lease of the apply, over at 3 s, before the revert reaches the agent at 4 s
+    cluster.script = (req) => (req.op === "renew" ? { kind: "slow", afterMs: 1500 } : req.op === "revert" ? { kind: "slow", afterMs: 2000 } : undefined);
+    const run = start(cluster, scenarioOf(ONE_FAULT.replace("duration: 10s", "duration: 2s")), { firstFaultWithAgent: false });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(cluster.agents.get("web-a/chaos-agent-r1")?.ended.get("r1-s1")).toBe("requested");
   }, 30_000);
 });
 
