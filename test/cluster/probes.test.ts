@@ -319,7 +319,7 @@ describe("continuous probes through a real partition", () => {
     wait: 2s
   - name: cut
     fault: { partition: {} }
-    duration: 4s
+    duration: 6s
     during:
       - probe: web
         every: 500ms
@@ -342,6 +342,8 @@ describe("continuous probes through a real partition", () => {
     const monitor = journal.probes.filter((p) => p.phase === "monitor");
     const during = journal.probes.filter((p) => p.phase === "during");
     expect(monitor.length).toBeGreaterThan(8);
+    // each sample is an exec in the tools pod and two 300 ms timeouts: a loaded CI machine (the
+    // kernel tier beside it) stretched a sample past 1.5 s (two samples in 4 s, CI on 690f5a3), so the window is 6 s
     expect(during.length).toBeGreaterThanOrEqual(3);
     // every sample that ran wholly outside the window got answers; wholly inside, none did
     for (const p of monitor) {
