@@ -20,7 +20,7 @@ import type { Plan, PlannedAgentFault, PlannedFaultStep, PlannedStressFault } fr
 import { callAgent, type AgentCall, type AgentHandle } from "./agent-client.js";
 import { podKey, type PodRef } from "./events.js";
 import { LeaseKeeper, renewalTiming } from "./leases.js";
-import type { LedgerEntry, RevertLedger } from "./ledger.js";
+import { ledgerEntry, type LedgerEntry, type RevertLedger } from "./ledger.js";
 import { sleep } from "./pool.js";
 
 /** Where the agent finds the request it starts with (agent/cli: FirstRequestEnv). */
@@ -30,6 +30,11 @@ export const FIRST_REQUEST_ENV = "CHAOS_AGENT_FIRST_REQUEST";
 export function travellingStep(plan: Pick<Plan, "steps">): (PlannedFaultStep & { readonly fault: PlannedAgentFault }) | undefined {
   const first = plan.steps[0];
   return first?.kind === "fault" && first.fault.delivery === "agent" ? (first as PlannedFaultStep & { readonly fault: PlannedAgentFault }) : undefined;
+}
+
+/** Whether any fault of the plan travels with fresh agents: the first step's with the pods' agents, or a stress with its own (whose logs then tell it is held). */
+export function faultsTravel(plan: Pick<Plan, "steps">): boolean {
+  return travellingStep(plan) !== undefined || plan.steps.some((st) => st.kind === "fault" && st.fault.delivery === "stress-agent");
 }
 
 /** A fault given to a fresh agent at its start, not yet confirmed: its ledger entry, and when its injection began. */
@@ -69,12 +74,10 @@ export class TravellingFaults {
 
   /** Writes the ledger entry of the fault `agent` is about to be added with, and returns the request it starts with. */
   board(agent: AgentHandle, startedAt: number): ApplyRequest {
-    const f = this.step.fault;
-    // a stress lives only in its agent's processes: if the agent is gone, so is the fault
-    const entry: LedgerEntry = { step: this.step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(f.delivery === "stress-agent" ? { processOnly: true } : {}) };
+    const entry = ledgerEntry(this.step, agent);
     this.ledger.record([entry]);
-    this.byPod.set(podKey(agent.pod), { entry, request: f.apply, startedAt });
-    return f.apply;
+    this.byPod.set(podKey(agent.pod), { entry, request: this.step.fault.apply, startedAt });
+    return this.step.fault.apply;
   }
 
   /** The container `board` wrote an entry for was not added (the API refused it): it holds nothing, the entry goes. */

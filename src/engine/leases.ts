@@ -37,7 +37,7 @@ interface Held {
   dueAt: number;
   /** set on release: a reply still in flight is ignored from then on */
   released: boolean;
-  /** renewals out now, aborted on release */
+  /** renewals out now: left to land on release, aborted by releaseAll */
   readonly inFlight: Set<AbortController>;
   warned: boolean;
   slowSaid: boolean;
@@ -108,23 +108,15 @@ export class LeaseKeeper {
     return this.held.has(keyOf(agent.pod, faultId));
   }
 
+  /** Stops every renewal, and aborts those still out: the run is over. */
   releaseAll(): void {
-    for (const h of this.held.values()) this.stop(h);
-    this.held.clear();
+    for (const h of [...this.held.values()]) this.handOver(h.agent, h.faultId);
     for (const c of this.draining) c.abort(new Error("released"));
     this.draining.clear();
   }
 
   get holding(): number {
     return this.held.size;
-  }
-
-  private stop(h: Held): void {
-    h.released = true;
-    if (h.timer !== undefined) clearTimeout(h.timer);
-    h.timer = undefined;
-    for (const c of h.inFlight) c.abort(new Error("released"));
-    h.inFlight.clear();
   }
 
   /** The next tick, a third of a lease from now (or `inMs`): renewals come on their own schedule. */

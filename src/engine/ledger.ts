@@ -25,6 +25,19 @@ export interface LedgerEntry {
   readonly processOnly?: boolean | undefined;
 }
 
+/** A step's fault as its ledger entries need it. */
+interface EntryFault {
+  readonly id: string;
+  readonly revert: RevertRequest;
+  readonly delivery: string;
+}
+
+/** The entry of a step's fault held by `agent`, before it is applied; a stress lives only in its agent's processes. */
+export function ledgerEntry(step: { readonly index: number; readonly fault: EntryFault }, agent: AgentHandle): LedgerEntry {
+  const f = step.fault;
+  return { step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(f.delivery === "stress-agent" ? { processOnly: true } : {}) };
+}
+
 export class RevertLedger {
   private readonly entries: LedgerEntry[] = [];
 

@@ -25,7 +25,7 @@ import type { Plan, PlannedProbeRun } from "../plan/types.js";
 import { defaultApiVersion } from "../scenario/kinds.js";
 import { renderTemplate, usesTarget } from "../scenario/template.js";
 import type { EventSink } from "./events.js";
-import { travellingStep } from "./first-fault.js";
+import { faultsTravel } from "./first-fault.js";
 
 export interface PreflightNeeds {
   /** probes run in a chaos-tools pod that chaos-run creates and deletes */
@@ -134,8 +134,7 @@ export function needsOf(plan: Plan): PreflightNeeds {
     deletePods: faultSteps.some((st) => st.fault.delivery === "api"),
     selectsPods: plan.target.selector !== undefined || plan.target.via !== undefined,
     via: plan.target.via,
-    // the first fault travels with the pods' agents, a stress with its own agents
-    readsAgentLogs: travellingStep(plan) !== undefined || faultSteps.some((st) => st.fault.delivery === "stress-agent"),
+    readsAgentLogs: faultsTravel(plan),
   };
 }
 

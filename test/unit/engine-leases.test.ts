@@ -134,12 +134,7 @@ describe("lease-lapsed", () => {
     ]);
     expect(cluster.requests((r) => r.op === "renew").filter((r) => r.pod === "web-b")).toHaveLength(1);
     expect(cluster.requests((r) => r.op === "renew").filter((r) => r.pod === "web-a")).toHaveLength(9);
-    expect(
-      cluster
-        .requests((r) => r.op === "revert")
-        .map((r) => r.pod)
-        .sort(),
-    ).toEqual(["web-a", "web-b"]);
+    expect(cluster.podsAsked("revert")).toEqual(["web-a", "web-b"]);
     expect(result).toMatchObject({ exitCode: 3, status: "error", unreverted: [] });
     expect(result.message).toMatch(
       /^1 fault ended before its step did, so what was measured is not what was planned:\n {2}pod default\/web-b: fault r1-s1 \(step 1, slow\) did not hold for its 10s: the agent reverted it by itself: its 3s lease lapsed/,

@@ -98,12 +98,7 @@ describe("pods that go away", () => {
     await until(() => run.events.some((e) => e.type === "fault:holding"));
     cluster.podGoes("web-b", "terminating");
     const result = await finish(run);
-    expect(
-      cluster
-        .requests((r) => r.op === "revert")
-        .map((r) => r.pod)
-        .sort(),
-    ).toEqual(["web-a", "web-b"]);
+    expect(cluster.podsAsked("revert")).toEqual(["web-a", "web-b"]);
     expect(run.events.filter((e) => e.type === "fault:reverted").map((e) => e.type === "fault:reverted" && [e.pod.name, e.confirmed, e.detail])).toContainEqual(["web-b", true, ""]);
     expect(result.exitCode).toBe(3);
     expect(result.message).toBe("target pod default/web-b went away during step 1 (slow); the other pods were reverted");

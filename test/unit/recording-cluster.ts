@@ -352,6 +352,13 @@ export class RecordingCluster implements Cluster {
     return this.calls.flatMap((c) => (c.request !== undefined && (filter?.(c.request) ?? true) ? [{ at: c.at, pod: c.pod, request: c.request }] : []));
   }
 
+  /** The pods sent a request of `op`, sorted (a pod twice if it was sent two). */
+  podsAsked(op: Request["op"]): string[] {
+    return this.requests((r) => r.op === op)
+      .map((r) => r.pod)
+      .sort();
+  }
+
   /** Pods matching an equality selector (`a=b,c=d`), as the API server lists them. */
   async listPods(_namespace?: string, selector?: string): Promise<PodInfo[]> {
     this.record({ op: "list-pods", pod: "" });

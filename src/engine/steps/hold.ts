@@ -9,7 +9,7 @@ import type { PlannedAgentFault, PlannedStressFault } from "../../plan/types.js"
 import { callAgent, type AgentHandle } from "../agent-client.js";
 import { podKey } from "../events.js";
 import { confirmTravelling, couldNotApply, travellingFailure, type Travelling } from "../first-fault.js";
-import type { LedgerEntry } from "../ledger.js";
+import { ledgerEntry, type LedgerEntry } from "../ledger.js";
 import { orphanWords } from "../orphans.js";
 import { mapPool, sleep, throwFirstRejected } from "../pool.js";
 import type { RevertOutcomeOf } from "../revert.js";
@@ -117,23 +117,14 @@ async function holdWindow(step: HeldFaultStep, entries: readonly LedgerEntry[], 
  * `reverted` gets this step's reverts per pod, whatever ended the step. disrupt --detach: once
  * applied, the faults are the agents' to end at their lease, and leave the ledger.
  */
-export async function holdFault(
-  step: HeldFaultStep,
-  holders: readonly AgentHandle[],
-  ctx: StepContext,
-  reverted: RevertsByPod,
-  /** the faults that travelled with the step's own agents (a stress step's); else the run's first fault's, by the context */
-  travelledWith: ((agent: AgentHandle) => Travelling | undefined) | undefined = undefined,
-): Promise<void> {
+export async function holdFault(step: HeldFaultStep, holders: readonly AgentHandle[], ctx: StepContext, reverted: RevertsByPod): Promise<void> {
   const f = step.fault;
-  // a stress fault lives only in its agent's processes: if the agent is gone, so is the fault
-  const processOnly = f.delivery === "stress-agent";
   // a fault that travelled with its agent was written to the ledger before the agent was added
   const travelling = new Map<LedgerEntry, Travelling>();
   const entries = holders.map((agent): LedgerEntry => {
-    const t = travelledWith === undefined ? ctx.travelling?.(agent, step.index) : travelledWith(agent);
+    const t = ctx.travelling?.(agent, step.index);
     if (t !== undefined) travelling.set(t.entry, t);
-    return t?.entry ?? { step: step.index, faultId: f.id, agent, revert: f.revert, state: "applying", iface: undefined, ...(processOnly ? { processOnly } : {}) };
+    return t?.entry ?? ledgerEntry(step, agent);
   });
   // the ledger knows of a fault before the agent does: an interrupt mid-apply still reverts it
   ctx.ledger.record(entries.filter((e) => !travelling.has(e)));

@@ -77,12 +77,13 @@ export const stressStep: StepRunner<StressStep> = {
     try {
       const added = await addStressAgents(step, ctx, travelling);
       try {
+        // the stresses that travelled with this step's own agents, as the run's first fault with the pods' agents
+        const own = travelling === undefined ? ctx : { ...ctx, travelling: (agent: AgentHandle, index: number) => travelling.take(agent, index) };
         await holdFault(
           step,
           [...added.agents.values()].filter((a) => !ctx.targets.isGone(a.pod)),
-          ctx,
+          own,
           reverted,
-          travelling === undefined ? undefined : (agent) => travelling.take(agent, step.index),
         );
       } finally {
         judgeHeld(step, ctx, await observeStress(step, added, reverted, ctx));
