@@ -12,6 +12,7 @@ import { apiError, statusMessage, type ApiOperation } from "./api-errors.js";
 import { execOutcome } from "./exec-status.js";
 import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
 import { ClientNodeRecords } from "./records.js";
+import { requestWhole, type Answer } from "./request.js";
 import type {
   AccessCheck,
   AddedContainerSecurity,
@@ -112,10 +113,7 @@ class KeepAliveKubeConfig extends k8s.KubeConfig {
 }
 
 /** A response of the API server, read whole: its status and body. */
-interface RawResponse {
-  readonly status: number;
-  readonly text: string;
-}
+type RawResponse = Answer;
 
 /** At most this much of a response is read (a pod is tens of KiB; a log is asked with its own limit). */
 const RAW_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -145,32 +143,19 @@ async function rawRequest(
     headers["content-type"] = body.type;
     headers["content-length"] = String(Buffer.byteLength(body.text));
   }
-  return new Promise<RawResponse>((resolve, reject) => {
-    const req = https.request(
-      {
-        ...opts,
-        method,
-        protocol: "https:",
-        hostname: base.hostname.replace(/^\[|\]$/g, ""),
-        port: base.port === "" ? 443 : Number(base.port),
-        path: `${base.pathname.replace(/\/$/, "")}${path}`,
-        headers,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (d: Buffer) => {
-          size += d.length;
-          if (size <= RAW_LIMIT_BYTES) chunks.push(d);
-          else res.destroy(new Error(`the API server's answer to ${method} ${path} is over ${RAW_LIMIT_BYTES} bytes`));
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.end(body?.text);
+  return requestWhole(https.request, {
+    options: {
+      ...opts,
+      method,
+      protocol: "https:",
+      hostname: base.hostname.replace(/^\[|\]$/g, ""),
+      port: base.port === "" ? 443 : Number(base.port),
+      path: `${base.pathname.replace(/\/$/, "")}${path}`,
+      headers,
+    },
+    body: body?.text,
+    timeoutMs,
+    limitBytes: RAW_LIMIT_BYTES,
   });
 }
 
