@@ -6,6 +6,7 @@
 // capabilities — and inherits nothing from the pod.
 import { agentServeArgs, rootSecurity, statusRequest, type AddedContainerSecurity } from "../faults/index.js";
 import type { ApplyRequest } from "../faults/protocol.generated.js";
+import { isApiRefusal } from "../kube/api-errors.js";
 import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
 import { FIRST_REQUEST_ENV } from "./first-fault.js";
@@ -102,6 +103,8 @@ export async function ensureAgent(
   onSkipped: (why: string) => void = () => undefined,
   /** a fresh agent's first request, if it is to start with one: told the agent before it is added (the ledger is written then) */
   firstRequest: (agent: AgentHandle) => ApplyRequest | undefined = () => undefined,
+  /** the API refused to add the fresh agent: it holds nothing (not said where the request got no answer: it may have been added) */
+  refused: () => void = () => undefined,
 ): Promise<AgentHandle> {
   const ref = { namespace: pod.namespace, name: pod.name };
   const reuse = await reusable(cluster, pod, options, signal);
@@ -110,7 +113,10 @@ export async function ensureAgent(
   const name = agentName(pod, options.runId);
   onInjecting(name);
   const first = firstRequest({ pod: ref, container: name, reused: false });
-  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { ...options, firstRequest: first }));
+  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { ...options, firstRequest: first })).catch((err: unknown) => {
+    if (isApiRefusal(err)) refused();
+    throw err;
+  });
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
   return { pod: ref, container: name, reused: false };
 }

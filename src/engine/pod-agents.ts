@@ -65,6 +65,8 @@ export class PodAgents {
       (container) => emit({ type: "agent:injecting", at: now(), pod: { namespace: pod.namespace, name: pod.name }, container }),
       (why) => emit({ type: "warning", at: now(), message: `pod ${podKey(pod)}: not reusing agent ${why}` }),
       (fresh) => travelling?.board(fresh, started),
+      // a container the API did not add holds nothing: its first fault's ledger entry goes
+      () => travelling?.unboard(pod),
     ).catch(async (err: unknown) => {
       // an agent that ended before it was seen running, holding its first request: it refused
       // it, or could not apply it — that is the step's apply failure, in the agent's words

@@ -38,7 +38,28 @@ export function statusMessage(body: unknown): string {
   return JSON.stringify(body) ?? "";
 }
 
+/**
+ * Set on the errors made of an answer of the API server (an HTTP error status), never on those of
+ * a request that got none. From the global registry: the client-node adapter is bundled with its
+ * own copy of this module.
+ */
+const REFUSED = Symbol.for("chaos-run.api-refusal");
+
+/**
+ * Whether `e` says the API server answered with an error status: the request was not carried out
+ * (nothing was added, patched or deleted). A request that got no answer may have been carried out.
+ */
+export function isApiRefusal(e: unknown): boolean {
+  return typeof e === "object" && e !== null && REFUSED in e;
+}
+
 export function apiError(op: ApiOperation, failure: ApiFailure): ChaosRunError {
+  const e = describeFailure(op, failure);
+  if (failure.code !== undefined) Object.defineProperty(e, REFUSED, { value: failure.code });
+  return e;
+}
+
+function describeFailure(op: ApiOperation, failure: ApiFailure): ChaosRunError {
   const resource = op.subresource === undefined ? op.resource : `${op.resource}/${op.subresource}`;
   const msg = failure.message;
   if (failure.code === undefined) {

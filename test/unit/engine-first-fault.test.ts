@@ -219,6 +219,30 @@ steps:
     expect(run.events.filter((e) => e.type === "fault:reverted")).toEqual([]);
   });
 
+  it("a pods' agent the API refused to add holds nothing: its first fault leaves the ledger, no agent is added to revert it, nothing is said unreverted", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    cluster.refuseContainer = (name) => (name.startsWith("chaos-agent-") ? "admission webhook denied the request" : undefined);
+    const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("admission webhook denied the request");
+    // one attempt per pod, no fresh agent added to revert a fault that never existed
+    expect(cluster.calls.filter((c) => c.op === "add-agent").map((c) => c.pod)).toEqual(["web-a", "web-b"]);
+    expect(cluster.requests((r) => r.op === "revert")).toEqual([]);
+    expect(run.events.filter((e) => e.type === "fault:reverted" || (e.type === "warning" && /revert|unreverted|recover/i.test(e.message)))).toEqual([]);
+  });
+
+  it("a pods' agent added though the answer to its patch was lost holds its first fault: the ledger keeps it, and it is reverted", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.answerLost = (name) => name.startsWith("chaos-agent-");
+    const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
+    const result = await finish(run);
+    expect(result.exitCode).toBe(3);
+    expect(result.message).toContain("socket hang up");
+    expect(cluster.agents.get("web-a/chaos-agent-r1")?.held.size).toBe(0);
+    expect(cluster.podsAsked("revert")).toEqual(["web-a"]);
+  });
+
   it("go by exec, as before, where the run sends every fault by exec", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     const run = start(cluster, scenarioOf(STRESS), { firstFaultWithAgent: false });

@@ -6,6 +6,7 @@
 // It stands in for the apiserver only: what a fault does to the kernel is proven in the lab.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { apiError } from "../../src/kube/api-errors.js";
 import { FIRST_REPLY_PREFIX } from "../../src/faults/reply.js";
 import type {
   ApplyRequest,
@@ -291,6 +292,14 @@ export class SimAgent {
   }
 }
 
+/** The adapter's error for a patch adding an agent: refused (an HTTP status), or no answer (undefined). */
+function patchFailure(namespace: string, pod: string, code: number | undefined, message: string): Error {
+  return apiError(
+    { doing: "add the agent to", verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace, name: pod },
+    { code, message, server: "https://recording", context: "recording" },
+  );
+}
+
 export class RecordingCluster implements Cluster {
   readonly identity = { context: "test", server: "https://test", user: "tester", namespace: "default" };
   readonly calls: Call[] = [];
@@ -310,6 +319,8 @@ export class RecordingCluster implements Cluster {
   agentLogs: "written" | "silent" | "denied" = "written";
   /** the API's refusal of an added container (an admission webhook's, say), by its name; undefined: added */
   refuseContainer: (name: string) => string | undefined = () => undefined;
+  /** the container is added, and the answer to its patch lost (no answer came) */
+  answerLost: (name: string) => boolean = () => false;
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
   /** what a kill does to its container: it ends and restarts (Ready again after readyAfterMs), or nothing happens (the process survived) */
@@ -374,12 +385,13 @@ export class RecordingCluster implements Cluster {
     return this.pods.get(name);
   }
 
-  async addEphemeralContainer(_namespace: string, podName: string, spec: AgentContainerSpec): Promise<void> {
+  async addEphemeralContainer(namespace: string, podName: string, spec: AgentContainerSpec): Promise<void> {
     this.record({ op: "add-agent", pod: podName, container: spec.name, spec });
     const p = this.pods.get(podName);
     if (p === undefined) throw new Error(`no pod ${podName}`);
     const refusal = this.refuseContainer(spec.name);
-    if (refusal !== undefined) throw new Error(refusal);
+    // as the API server's answer is: an error status, so the container was not added
+    if (refusal !== undefined) throw patchFailure(namespace, podName, 400, refusal);
     const c: ContainerInfo = {
       name: spec.name,
       image: spec.image,
@@ -404,11 +416,14 @@ export class RecordingCluster implements Cluster {
     this.agents.set(`${podName}/${spec.name}`, sim);
     // the first request it starts with, as the real agent does: held from its start, its apply told by its first renewal
     const first = spec.env["CHAOS_AGENT_FIRST_REQUEST"];
-    if (first === undefined) return;
-    // the agent's process, and its lease, start when its container runs
-    const startMs = this.agentStartMs.get(podName) ?? 0;
-    if (startMs === 0) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
-    else setTimeout(() => sim.startWith(JSON.parse(first) as ApplyRequest, Date.now()), startMs);
+    if (first !== undefined) {
+      // the agent's process, and its lease, start when its container runs
+      const startMs = this.agentStartMs.get(podName) ?? 0;
+      if (startMs === 0) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
+      else setTimeout(() => sim.startWith(JSON.parse(first) as ApplyRequest, Date.now()), startMs);
+    }
+    // added, but its answer never came: as the adapter says a request that got no answer
+    if (this.answerLost(spec.name)) throw patchFailure(namespace, podName, undefined, "socket hang up");
   }
 
   /** A kill agent signalled: the container ends and the kubelet restarts it (or the process survives). */
