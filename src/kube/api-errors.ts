@@ -15,6 +15,8 @@ export interface ApiOperation {
 export interface ApiFailure {
   /** HTTP status, or undefined when no response came (network) */
   readonly code: number | undefined;
+  /** the request was sent again (its reused connection closed under it): the first may have been carried out, whatever the answer */
+  readonly resent?: boolean | undefined;
   /** the Status body's message, or the network error's text */
   readonly message: string;
   readonly server: string;
@@ -46,8 +48,11 @@ export function statusMessage(body: unknown): string {
 const REFUSED = Symbol.for("chaos-run.api-refusal");
 
 /**
- * Whether `e` says the API server answered with an error status: the request was not carried out
- * (nothing was added, patched or deleted). A request that got no answer may have been carried out.
+ * Whether `e` says the API server refused the request: it was not carried out (nothing was added,
+ * patched or deleted). Only a 4xx answer to a request sent once says so (408 aside). A request
+ * that got no answer, a 5xx (a timeout's 504 leaves the handler running; a proxy's 502 or 503
+ * may come after the request was passed on) or any answer to a request sent again may have been
+ * carried out.
  */
 export function isApiRefusal(e: unknown): boolean {
   return typeof e === "object" && e !== null && REFUSED in e;
@@ -55,7 +60,8 @@ export function isApiRefusal(e: unknown): boolean {
 
 export function apiError(op: ApiOperation, failure: ApiFailure): ChaosRunError {
   const e = describeFailure(op, failure);
-  if (failure.code !== undefined) Object.defineProperty(e, REFUSED, { value: failure.code });
+  const code = failure.code;
+  if (code !== undefined && code >= 400 && code < 500 && code !== 408 && failure.resent !== true) Object.defineProperty(e, REFUSED, { value: code });
   return e;
 }
 

@@ -553,7 +553,7 @@ class ClientNodeCluster implements ConnectedCluster {
       throw apiError(op, this.failure(e));
     }
     if (r === undefined || (r.status >= 200 && r.status < 300) || (r.status === 404 && method === "GET")) return r;
-    throw apiError(op, { server: this.identity.server, context: this.identity.context, code: r.status, message: statusMessage(r.text) });
+    throw apiError(op, { server: this.identity.server, context: this.identity.context, code: r.status, message: statusMessage(r.text), resent: r.resent });
   }
 
   async getPod(namespace: string, name: string): Promise<PodInfo | undefined> {

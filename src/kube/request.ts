@@ -5,18 +5,22 @@
 // without an answer. Node says so (http: `request.reusedSocket`) and leaves the retry to the
 // caller. The requests sent here are a pod read, a log read and the patch that adds a named
 // ephemeral container: sent twice, the second finds the container there, and the same spec
-// merges into it unchanged.
+// merges into it unchanged. The answer says it was sent again (`resent`): the server may have
+// read the first before the connection closed, so an error answer to the second does not say
+// the first was not carried out (api-errors.ts: isApiRefusal).
 import type http from "node:http";
 
 export interface Answer {
   readonly status: number;
   readonly text: string;
+  /** the request was sent more than once: the first may have been carried out, whatever this answer says */
+  readonly resent: boolean;
 }
 
 export interface RequestSpec {
   readonly options: http.RequestOptions;
   readonly body: string | undefined;
-  /** the request is given up (its socket destroyed) when no answer has come within this; undefined: none */
+  /** the request is given up (its socket destroyed) when no answer has come within this, its sends again included; undefined: none */
   readonly timeoutMs: number | undefined;
   /** at most this much of the answer is read */
   readonly limitBytes: number;
@@ -40,8 +44,8 @@ function isStaleClose(req: http.ClientRequest, err: Error, answered: boolean): b
   return (code !== undefined && STALE_CODES.has(code)) || err.message === "socket hang up";
 }
 
-function sendOnce(request: typeof http.request, spec: RequestSpec): Promise<Answer> {
-  const { options, body, timeoutMs, limitBytes } = spec;
+function sendOnce(request: typeof http.request, spec: RequestSpec, timeoutMs: number | undefined, resent: boolean): Promise<Answer> {
+  const { options, body, limitBytes } = spec;
   return new Promise<Answer>((resolve, reject) => {
     let answered = false;
     const req = request(options, (res) => {
@@ -53,20 +57,23 @@ function sendOnce(request: typeof http.request, spec: RequestSpec): Promise<Answ
         if (size <= limitBytes) chunks.push(d);
         else res.destroy(new Error(`the answer to ${options.method ?? "GET"} ${options.path ?? "/"} is over ${limitBytes} bytes`));
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), resent }));
       res.on("error", reject);
     });
     req.on("error", (err) => reject(isStaleClose(req, err, answered) ? new StaleConnection(err) : err));
-    if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${spec.timeoutMs ?? timeoutMs} ms`)));
     req.end(body);
   });
 }
 
 /** Sends `spec` with `request` (http.request or https.request); again, up to STALE_RETRIES times, where its reused connection was closed under it. */
 export async function requestWhole(request: typeof http.request, spec: RequestSpec): Promise<Answer> {
+  const deadline = spec.timeoutMs === undefined ? undefined : performance.now() + spec.timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await sendOnce(request, spec);
+      // its sends again share the request's time: a log read keeps to the budget its caller set
+      const left = deadline === undefined ? undefined : Math.max(1, Math.round(deadline - performance.now()));
+      return await sendOnce(request, spec, left, attempt > 0);
     } catch (e) {
       if (!(e instanceof StaleConnection)) throw e;
       if (attempt >= STALE_RETRIES) throw e.original;

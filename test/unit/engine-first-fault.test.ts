@@ -232,13 +232,17 @@ steps:
     expect(run.events.filter((e) => e.type === "fault:reverted" || (e.type === "warning" && /revert|unreverted|recover/i.test(e.message)))).toEqual([]);
   });
 
-  it("a pods' agent added though the answer to its patch was lost holds its first fault: the ledger keeps it, and it is reverted", async () => {
+  it.each([
+    ["no answer came", undefined, "socket hang up"],
+    ["a timeout's 504 came", 504, "the request did not complete within the allowed duration"],
+    ["a proxy's 502 came", 502, "bad gateway"],
+  ])("a pods' agent added though %s to its patch holds its first fault: the ledger keeps it, and it is reverted", async (_, code, message) => {
     const cluster = new RecordingCluster([pod("web-a")]);
-    cluster.answerLost = (name) => name.startsWith("chaos-agent-");
+    cluster.failAfterAdding = (name) => (name.startsWith("chaos-agent-") ? { code, message } : undefined);
     const run = start(cluster, scenarioOf(ONE_FAULT), travelling);
     const result = await finish(run);
     expect(result.exitCode).toBe(3);
-    expect(result.message).toContain("socket hang up");
+    expect(result.message).toContain(message);
     expect(cluster.agents.get("web-a/chaos-agent-r1")?.held.size).toBe(0);
     expect(cluster.podsAsked("revert")).toEqual(["web-a"]);
   });

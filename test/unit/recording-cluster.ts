@@ -319,8 +319,8 @@ export class RecordingCluster implements Cluster {
   agentLogs: "written" | "silent" | "denied" = "written";
   /** the API's refusal of an added container (an admission webhook's, say), by its name; undefined: added */
   refuseContainer: (name: string) => string | undefined = () => undefined;
-  /** the container is added, and the answer to its patch lost (no answer came) */
-  answerLost: (name: string) => boolean = () => false;
+  /** the container is added, and its patch answered with an error all the same: a status (a timeout's 504), or none (code undefined: the answer was lost) */
+  failAfterAdding: (name: string) => { readonly code: number | undefined; readonly message: string } | undefined = () => undefined;
   /** how long ab takes in the tools pod */
   toolsDelayMs = 0;
   /** what a kill does to its container: it ends and restarts (Ready again after readyAfterMs), or nothing happens (the process survived) */
@@ -422,8 +422,9 @@ export class RecordingCluster implements Cluster {
       if (startMs === 0) sim.startWith(JSON.parse(first) as ApplyRequest, Date.now());
       else setTimeout(() => sim.startWith(JSON.parse(first) as ApplyRequest, Date.now()), startMs);
     }
-    // added, but its answer never came: as the adapter says a request that got no answer
-    if (this.answerLost(spec.name)) throw patchFailure(namespace, podName, undefined, "socket hang up");
+    // added, but its answer an error, or none: as the adapter says it
+    const failed = this.failAfterAdding(spec.name);
+    if (failed !== undefined) throw patchFailure(namespace, podName, failed.code, failed.message);
   }
 
   /** A kill agent signalled: the container ends and the kubelet restarts it (or the process survives). */

@@ -1,0 +1,19 @@
+// isApiRefusal: which failures say the API server did not carry the request out — what lets the
+// runner drop the ledger entry of a fault that was to travel with an agent it then did not add.
+import { describe, expect, it } from "vitest";
+import { apiError, isApiRefusal } from "../../src/kube/api-errors.js";
+
+const op = { doing: "add the agent to", verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace: "ns", name: "web" };
+const failure = (code: number | undefined, resent = false) => apiError(op, { code, message: "m", server: "https://x", context: "c", resent });
+
+describe("isApiRefusal", () => {
+  it("a 4xx answer to a request sent once: refused, not carried out", () => {
+    for (const code of [400, 401, 403, 404, 409, 422, 429]) expect(isApiRefusal(failure(code)), String(code)).toBe(true);
+  });
+
+  it("no answer, a 408, a 5xx, or any answer to a request sent again: it may have been carried out", () => {
+    for (const code of [undefined, 408, 500, 502, 503, 504]) expect(isApiRefusal(failure(code)), String(code)).toBe(false);
+    expect(isApiRefusal(failure(422, true))).toBe(false);
+    expect(isApiRefusal(new Error("admission webhook denied the request"))).toBe(false);
+  });
+});
