@@ -81,6 +81,11 @@ function describeFailure(op: ApiOperation, failure: ApiFailure): ChaosRunError {
         `kubectl label namespace ${op.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite`,
     });
   }
+  if (/ValidatingAdmissionPolicy '[^']*'.* denied|admission webhook "[^"]*" denied/.test(msg)) {
+    return new CouldNotRunError(`an admission policy of the cluster refused to let chaos-run ${op.doing} ${where(op)}: ${msg}`, {
+      hint: `the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's containers (chaos-agent-*, chaos-kill-*, chaos-stress-*, and the chaos-tools pod) in namespace ${op.namespace}`,
+    });
+  }
   if (failure.code === 403) {
     return new CouldNotRunError(`not allowed to ${op.verb} ${resource} in namespace ${op.namespace}: ${msg}`, {
       hint: `grant the ClusterRole in deploy/rbac.yaml: kubectl apply -f deploy/rbac.yaml && kubectl create rolebinding chaos-run --clusterrole chaos-run --user <you> -n ${op.namespace}`,

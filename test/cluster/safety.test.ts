@@ -201,6 +201,64 @@ describe("every container chaos-run adds, as the API server stores it", () => {
   }, 300_000);
 });
 
+describe("an admission policy that denies the agent", () => {
+  const denied = "safety-admission";
+  const policy = (name: string): string => `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: ${name} }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - { apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["pods/ephemeralcontainers"] }
+  validations:
+    - expression: "!has(object.spec.ephemeralContainers) || object.spec.ephemeralContainers.all(c, !c.name.startsWith('chaos-agent'))"
+      message: "no chaos agents in this namespace (test policy)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: ${name} }
+spec:
+  policyName: ${name}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${denied} } }
+`;
+
+  it("exits 3 with the API's words and says nothing may remain: the fault that was to travel with the agent was never held", async () => {
+    await makeNamespace(denied);
+    await kubectlOk(["run", "web", "-n", denied, "--image", "nginx"]);
+    await waitReady(denied, "web", 60_000);
+    const applied = await run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: policy(denied) });
+    expect(applied.code, applied.stderr).toBe(0);
+    try {
+      // the policy takes a moment to be enforced: until the patch of an agent, dry-run, is refused
+      const patch = JSON.stringify({ spec: { ephemeralContainers: [{ name: "chaos-agent-probe", image: "nginx" }] } });
+      await waitFor(
+        "the policy to deny an agent",
+        async () => {
+          const r = await kubectl(["patch", "pod", "web", "-n", denied, "--subresource", "ephemeralcontainers", "--type", "strategic", "-p", patch, "--dry-run=server"]);
+          return r.code !== 0 && r.stderr.includes("no chaos agents") ? true : undefined;
+        },
+        30_000,
+        500,
+      );
+      const r = await chaosRun(["disconnect", "-p", "web", "-r", "2", "--kubeconfig", kubeconfig, "-n", denied]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain("an admission policy of the cluster refused to let chaos-run add the agent to pod safety-admission/web");
+      expect(r.stderr).toContain("no chaos agents in this namespace (test policy)");
+      expect(r.stderr).toMatch(/hint: the policy named above is the cluster's own/);
+      expect(r.stderr).not.toMatch(/may remain|could not be confirmed reverted/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      // nothing was added, to hold the fault or to revert it
+      expect((await getPod(denied, "web"))?.spec.ephemeralContainers ?? []).toEqual([]);
+    } finally {
+      await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", denied, "--ignore-not-found"]);
+      await kubectl(["delete", "namespace", denied, "--wait=false"]);
+    }
+  }, 120_000);
+});
+
 describe("the stress guard, in the lab", () => {
   it("refuses memory and CPU beyond a pod's limit, or its request without one, before anything is touched (exit 3, located in the file); the opt-in runs it", async () => {
     await kubectl(["delete", "pod", "capped", "uncapped", "-n", ns, "--ignore-not-found", "--wait=true"]);

@@ -17,3 +17,20 @@ describe("isApiRefusal", () => {
     expect(isApiRefusal(new Error("admission webhook denied the request"))).toBe(false);
   });
 });
+
+describe("an admission policy's denial", () => {
+  it("is said as the cluster's own policy, with who can exempt the agents, whatever its status", () => {
+    const vap = `pods "web" is forbidden: ValidatingAdmissionPolicy 'no-debug' with binding 'no-debug' denied request: no ephemeral containers`;
+    const webhook = `admission webhook "validate.kyverno.svc" denied the request: policy disallow-ephemeral`;
+    for (const [code, message] of [
+      [422, vap],
+      [403, vap],
+      [400, webhook],
+    ] as const) {
+      const e = apiError(op, { code, message, server: "https://x", context: "c" });
+      expect(e.message).toBe(`an admission policy of the cluster refused to let chaos-run add the agent to pod ns/web: ${message}`);
+      expect(e.hint).toMatch(/its owners can exempt chaos-run's containers \(chaos-agent-\*, .*\) in namespace ns/);
+      expect(isApiRefusal(e)).toBe(true);
+    }
+  });
+});
