@@ -64,14 +64,45 @@ function kubepodsCgroups(): string[] {
   return out;
 }
 
-const alive = (pid: number): boolean => {
+/** A process as it was seen: its pid and its start time (in clock ticks since boot), which tells it from a later process given the same pid. */
+interface Seen {
+  readonly pid: number;
+  readonly startTicks: string;
+}
+
+/** Field 22 of /proc/PID/stat (after the command's parenthesised name, which may hold spaces); undefined once the process is gone. */
+function startTicksOf(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+const seen = (pid: number): Seen[] => {
+  const startTicks = startTicksOf(pid);
+  return startTicks === undefined ? [] : [{ pid, startTicks }];
 };
+
+/**
+ * The processes of `before` still alive, each with its command line: the same pid *and* start
+ * time. pid_max here is 32768 and the tiers beside this one start thousands of processes, so a
+ * pid alone may be a new process by the time lab:down ends (CI on 5e25fa4 reported such a pid).
+ */
+function stillAlive(before: readonly Seen[]): string[] {
+  return before
+    .filter((p) => startTicksOf(p.pid) === p.startTicks)
+    .map((p) => {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      } catch {
+        cmd = "(gone while read)";
+      }
+      return `${p.pid} ${cmd}`;
+    });
+}
 
 describe("lab:down", () => {
   it("leaves nothing of the lab behind; lab:up brings it back, and is idempotent", async () => {
@@ -85,8 +116,9 @@ describe("lab:down", () => {
     // TTL is over, a probe's command): those still alive are what down must leave nothing of
     const components = componentPids();
     expect(components).toHaveLength(COMPONENTS.length);
-    expect(components.every(alive)).toBe(true);
-    const pids = [...components, ...podProcesses().filter(alive)];
+    const componentsSeen = components.flatMap(seen);
+    expect(componentsSeen).toHaveLength(COMPONENTS.length);
+    const pids = [...componentsSeen, ...podProcesses().flatMap(seen)];
     expect(pids.length - components.length).toBeGreaterThanOrEqual(2); // nginx's pause and nginx at least
     const shims = await hostProcesses("containerd-shim-runc-v2");
     expect(shims).not.toBe("");
@@ -98,7 +130,7 @@ describe("lab:down", () => {
     try {
       const down = await run([join(repoRoot, "test/lab/down")], { timeoutMs: 120_000 });
       expect(down.code, down.stderr).toBe(0);
-      expect(pids.filter(alive)).toEqual([]);
+      expect(stillAlive(pids)).toEqual([]);
       expect(await hostProcesses("containerd-shim-runc-v2")).toBe("");
       expect(await hostProcesses(labDir)).toBe("");
       // network: no pod namespaces, no veth, no bridge, no node address, no firewall chain
