@@ -11,7 +11,7 @@ export interface StepView {
   readonly faultShape: string | null;
   /** the fault in words, as the plan says it */
   readonly faultSummary: string | null;
-  /** the latency the fault adds (netem, http or grpc delay), ms; null: none */
+  /** the latency the fault adds (netem, http, grpc or dns delay), ms; null: none */
   readonly delayMs: number | null;
   /** the step's probes (a probe step's run, a fault step's during): name → shape */
   readonly probes: ReadonlyMap<string, string>;
@@ -69,9 +69,9 @@ function probesOf(runs: readonly unknown[]): Map<string, string> {
   return out;
 }
 
-/** The latency a netem, http or grpc fault adds to what goes through it (their parameters' delayMs). */
+/** The latency a netem, http, grpc or dns fault adds to what goes through it (their parameters' delayMs; a dns fault's, to the lookups of the names it matches). */
 function delayOf(spec: Json): number | null {
-  const params = [spec["netem"], spec["http"], spec["grpc"]].find(isRecord);
+  const params = [spec["netem"], spec["http"], spec["grpc"], spec["dns"]].find(isRecord);
   const d = params?.["delayMs"];
   return typeof d === "number" && d > 0 ? d : null;
 }

@@ -51,10 +51,11 @@ describe("the demo run against itself", () => {
     expect(added.dimension).toBe("duration");
   });
 
-  it("the latency an http or a grpc fault's delay adds is measured as a netem delay's, beside what was configured", () => {
+  it("the latency an http, a grpc or a dns fault's delay adds is measured as a netem delay's, beside what was configured", () => {
     for (const spec of [
       { kind: "http", http: { port: 80, delayMs: 150 } },
       { kind: "grpc", grpc: { port: 80, delayMs: 150, faultHealth: false } },
+      { kind: "dns", dns: { names: ["*.svc.cluster.local"], delayMs: 150 } },
     ]) {
       const run = withFault(demo(), `${spec.kind} delay 150ms on port 80`, spec);
       expect(find(compareRuns(run, run), "step 2 add latency", "derived", "latency.p50 added").configured, spec.kind).toBe(150);
