@@ -92,6 +92,9 @@ type Agent struct {
 	locking atomic.Int32
 	// strangers counts the strangers' connections being served
 	strangers atomic.Int32
+	// strangerNoted is when a stranger's connection was last said in the log (unix ns): at most
+	// one line per strangerNoteEvery, whatever the pod's processes do
+	strangerNoted atomic.Int64
 
 	// conns are the connections being served
 	conns sync.WaitGroup

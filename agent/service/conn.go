@@ -32,12 +32,28 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Strangers' connections (see trust.go) are served a few at a time, with a small request: all
-// they may ask is a status from memory.
+// they may ask is a status from memory. One turned away, or one that sent no whole request in
+// time, is said in the agent's log, one line at most every strangerNoteEvery: nothing a stranger
+// sends is written there.
 const (
 	maxStrangers      = 8
 	maxStrangerBytes  = 4 << 10
 	strangerReadLimit = 2 * time.Second
+	strangerNoteEvery = 10 * time.Second
 )
+
+// noteStranger logs a line about strangers' connections, unless one was logged less than
+// strangerNoteEvery ago.
+func (a *Agent) noteStranger(format string, args ...any) {
+	now := a.cfg.Clock.Now().UnixNano()
+	last := a.strangerNoted.Load()
+	if last != 0 && now-last < int64(strangerNoteEvery) {
+		return
+	}
+	if a.strangerNoted.CompareAndSwap(last, now) {
+		a.logf(format, args...)
+	}
+}
 
 func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
@@ -46,12 +62,17 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 	if !own {
 		if a.strangers.Add(1) > maxStrangers {
 			a.strangers.Add(-1)
+			a.noteStranger("turned a stranger's connection away, unanswered: %d are being served, the most at once (%s)", maxStrangers, why)
 			return
 		}
 		defer a.strangers.Add(-1)
 		limit, wait = maxStrangerBytes, strangerReadLimit
 	}
+	started := time.Now()
 	raw := readRequest(conn, limit, wait)
+	if !own && time.Since(started) >= wait {
+		a.noteStranger("a stranger sent no whole request within %s: answered as a bad request and closed (%s)", wait, why)
+	}
 	var rep *protocol.Reply
 	var then func()
 	if own {
