@@ -82,8 +82,9 @@ function describeFailure(op: ApiOperation, failure: ApiFailure): ChaosRunError {
     });
   }
   if (/ValidatingAdmissionPolicy '[^']*'.* denied|admission webhook "[^"]*" denied/.test(msg)) {
+    const what = op.resource === "pods" ? "containers (chaos-agent-*, chaos-kill-*, chaos-stress-*, and the chaos-tools pod)" : resource;
     return new CouldNotRunError(`an admission policy of the cluster refused to let chaos-run ${op.doing} ${where(op)}: ${msg}`, {
-      hint: `the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's containers (chaos-agent-*, chaos-kill-*, chaos-stress-*, and the chaos-tools pod) in namespace ${op.namespace}`,
+      hint: `the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's ${what} in namespace ${op.namespace}`,
     });
   }
   if (failure.code === 403) {

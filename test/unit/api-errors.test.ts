@@ -33,4 +33,12 @@ describe("an admission policy's denial", () => {
       expect(isApiRefusal(e)).toBe(true);
     }
   });
+
+  it("names what chaos-run made that the policy refused, where it is not a pod", () => {
+    const e = apiError(
+      { doing: "store the run in", verb: "create", resource: "configmaps", namespace: "ns" },
+      { code: 403, message: `admission webhook "v.example" denied the request: no`, server: "https://x", context: "c" },
+    );
+    expect(e.hint).toBe("the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's configmaps in namespace ns");
+  });
 });
