@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"chaos-run/agent/protocol"
@@ -32,9 +33,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Strangers' connections (see trust.go) are served a few at a time, with a small request: all
-// they may ask is a status from memory. One turned away, or one that sent no whole request in
-// time, is said in the agent's log, one line at most every strangerNoteEvery: nothing a stranger
-// sends is written there.
+// they may ask is a status from memory. One turned away, one that sent no whole request in time,
+// or a request refused, is said in the agent's log: one line about strangers at most every
+// strangerNoteEvery, however many come, and nothing a stranger sent in it.
 const (
 	maxStrangers      = 8
 	maxStrangerBytes  = 4 << 10
@@ -68,9 +69,8 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 		defer a.strangers.Add(-1)
 		limit, wait = maxStrangerBytes, strangerReadLimit
 	}
-	started := time.Now()
-	raw := readRequest(conn, limit, wait)
-	if !own && time.Since(started) >= wait {
+	raw, err := readRequest(conn, limit, wait)
+	if !own && errors.Is(err, os.ErrDeadlineExceeded) {
 		a.noteStranger("a stranger sent no whole request within %s: answered as a bad request and closed (%s)", wait, why)
 	}
 	var rep *protocol.Reply
@@ -109,17 +109,20 @@ func (a *Agent) serveConn(ctx context.Context, conn net.Conn) {
 
 // readRequest reads one JSON value: a requester that half-closes after it (the peers) and one
 // that keeps the connection open until it has printed the reply (`chaos-agent request`) are
-// both served. What is not JSON is returned as it came, for Parse to say what is wrong with it.
-func readRequest(conn net.Conn, limit int64, wait time.Duration) []byte {
+// both served. What is not JSON is returned as it came, for Parse to say what is wrong with it,
+// with the error that ended the read (os.ErrDeadlineExceeded: no whole request within wait).
+func readRequest(conn net.Conn, limit int64, wait time.Duration) ([]byte, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
 	var msg json.RawMessage
 	dec := json.NewDecoder(io.LimitReader(conn, limit+1))
-	if err := dec.Decode(&msg); err == nil {
-		return msg
-	} else if !errors.Is(err, io.EOF) {
-		rest, _ := io.ReadAll(dec.Buffered())
-		return rest
+	err := dec.Decode(&msg)
+	if err == nil {
+		return msg, nil
 	}
-	return []byte{}
+	if errors.Is(err, io.EOF) {
+		return []byte{}, err
+	}
+	rest, _ := io.ReadAll(dec.Buffered())
+	return rest, err
 }

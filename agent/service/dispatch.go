@@ -41,7 +41,7 @@ func (a *Agent) HandleStranger(raw []byte, why string) *protocol.Reply {
 	if req.Op == protocol.OpStatus {
 		what = "status with an orphan scan"
 	}
-	a.logf("refused a %s request from a stranger: %s", what, why)
+	a.noteStranger("refused a %s request from a stranger: %s", what, why)
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrForbidden,
 		Message: fmt.Sprintf("chaos-agent %s takes %s requests only from its own container (root or its UID, in its mount namespace: the runner's exec); this requester is not: %s. "+
 			"Any process of the pod may ask status with scanOrphans false; nothing was done", a.cfg.Name, what, why)})

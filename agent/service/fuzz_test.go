@@ -29,7 +29,7 @@ func FuzzStrangerRequest(f *testing.F) {
 			_, _ = client.Write(raw)
 			_ = client.Close()
 		}()
-		got := readRequest(server, maxStrangerBytes, time.Second)
+		got, _ := readRequest(server, maxStrangerBytes, time.Second)
 		_ = server.Close()
 		r := a.HandleStranger(got, "a test stranger")
 		if err := protocol.ValidateReply(r); err != nil {

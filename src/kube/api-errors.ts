@@ -82,7 +82,9 @@ function describeFailure(op: ApiOperation, failure: ApiFailure): ChaosRunError {
     });
   }
   if (/ValidatingAdmissionPolicy '[^']*'.* denied|admission webhook "[^"]*" denied/.test(msg)) {
-    const what = op.resource === "pods" ? "containers (chaos-agent-*, chaos-kill-*, chaos-stress-*, and the chaos-tools pod)" : resource;
+    // a container it adds, or its tools pod; else what it did (a pod's deletion, a ConfigMap)
+    const adds = op.resource === "pods" && (op.subresource === "ephemeralcontainers" || op.verb === "create");
+    const what = adds ? "containers (chaos-agent-*, chaos-kill-*, chaos-stress-*, and the chaos-tools pod)" : `requests to ${op.verb} ${resource}`;
     return new CouldNotRunError(`an admission policy of the cluster refused to let chaos-run ${op.doing} ${where(op)}: ${msg}`, {
       hint: `the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's ${what} in namespace ${op.namespace}`,
     });

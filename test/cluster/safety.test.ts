@@ -229,9 +229,12 @@ spec:
     await makeNamespace(denied);
     await kubectlOk(["run", "web", "-n", denied, "--image", "nginx"]);
     await waitReady(denied, "web", 60_000);
-    const applied = await run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: policy(denied) });
-    expect(applied.code, applied.stderr).toBe(0);
+    // cluster-scoped: one left by an earlier try goes first, and this one goes in every case
+    const removePolicy = (): Promise<string> => kubectlOk(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", denied, "--ignore-not-found"]);
+    await removePolicy();
     try {
+      const applied = await run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: policy(denied) });
+      expect(applied.code, applied.stderr).toBe(0);
       // the policy takes a moment to be enforced: until the patch of an agent, dry-run, is refused
       const patch = JSON.stringify({ spec: { ephemeralContainers: [{ name: "chaos-agent-probe", image: "nginx" }] } });
       await waitFor(
@@ -253,7 +256,7 @@ spec:
       // nothing was added, to hold the fault or to revert it
       expect((await getPod(denied, "web"))?.spec.ephemeralContainers ?? []).toEqual([]);
     } finally {
-      await kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", denied, "--ignore-not-found"]);
+      await removePolicy();
       await kubectl(["delete", "namespace", denied, "--wait=false"]);
     }
   }, 120_000);

@@ -34,11 +34,16 @@ describe("an admission policy's denial", () => {
     }
   });
 
-  it("names what chaos-run made that the policy refused, where it is not a pod", () => {
+  it("names what chaos-run did that the policy refused, where it added no container: a ConfigMap made, a pod deleted", () => {
     const e = apiError(
       { doing: "store the run in", verb: "create", resource: "configmaps", namespace: "ns" },
       { code: 403, message: `admission webhook "v.example" denied the request: no`, server: "https://x", context: "c" },
     );
-    expect(e.hint).toBe("the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's configmaps in namespace ns");
+    expect(e.hint).toBe("the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's requests to create configmaps in namespace ns");
+    const deletion = apiError(
+      { doing: "delete", verb: "delete", resource: "pods", namespace: "ns", name: "web-0" },
+      { code: 400, message: `admission webhook "v.example" denied the request: no`, server: "https://x", context: "c" },
+    );
+    expect(deletion.hint).toBe("the policy named above is the cluster's own, not chaos-run's: its owners can exempt chaos-run's requests to delete pods in namespace ns");
   });
 });
