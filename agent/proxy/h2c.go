@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,12 +85,20 @@ type h2Call struct {
 	counted bool          // ... counted as forwarded when it is
 	roll    bool          // faulted: after its delay, ErrorRate of these are answered
 	delay   time.Duration // held this long first (0: not held)
+	tallied h2Tally       // what the stream counts as, once the relay takes it (tally)
 }
 
-// decide is the fault's decision for a stream at its start (and its counts): a gRPC call is the
-// grpc kind's (excluded, or faulted: delayed, then maybe answered with the status), any other
-// request the http kind's (covered by its methods and paths: delayed, then maybe answered with
-// the error). The other kind's streams pass untouched.
+// h2Tally is what a stream counts as in the proxy's figures.
+type h2Tally struct {
+	call, excluded, request, faulted, delayed bool
+}
+
+// decide is the fault's decision for a stream at its start: a gRPC call is the grpc kind's
+// (excluded, or faulted: delayed, then maybe answered with the status), any other request the
+// http kind's (covered by its methods and paths: delayed, then maybe answered with the error).
+// The other kind's streams pass untouched. Nothing is counted until the relay takes the stream
+// (tally): one it refuses at its start (over what the connection may hold) reached nobody, and
+// the client may send it again.
 func (p *Proxy) decide(method, path, contentType string) h2Call {
 	var k h2Call
 	if isGRPC(contentType) {
@@ -98,15 +107,14 @@ func (p *Proxy) decide(method, path, contentType string) h2Call {
 			// gRPC status of the client library's choosing
 			return k
 		}
-		p.calls.Add(1)
-		k.grpc, k.counted = true, true
+		k.grpc, k.counted, k.tallied.call = true, true, true
 		if p.callExcluded(path) {
-			p.excluded.Add(1)
+			k.tallied.excluded = true
 			return k
 		}
-		p.faulted.Add(1)
+		k.tallied.faulted = true
 		if p.cfg.Delay > 0 || p.cfg.Jitter > 0 {
-			p.delayed.Add(1)
+			k.tallied.delayed = true
 			k.delay = p.pickDelay()
 		}
 		k.roll = true
@@ -115,17 +123,29 @@ func (p *Proxy) decide(method, path, contentType string) h2Call {
 	if p.cfg.GRPC != nil {
 		return k
 	}
-	p.requests.Add(1)
+	k.tallied.request = true
 	path, _, _ = strings.Cut(path, "?")
 	if !p.covers(&request{method: []byte(method), path: []byte(path)}) {
 		return k
 	}
-	p.faulted.Add(1)
+	k.tallied.faulted = true
 	if p.cfg.Delay > 0 || p.cfg.Jitter > 0 {
 		k.delay = p.pickDelay()
 	}
 	k.roll = true
 	return k
+}
+
+// tally counts a stream the relay took as decide said.
+func (p *Proxy) tally(k h2Call) {
+	for _, c := range []struct {
+		on bool
+		n  *atomic.Int64
+	}{{k.tallied.call, &p.calls}, {k.tallied.excluded, &p.excluded}, {k.tallied.request, &p.requests}, {k.tallied.faulted, &p.faulted}, {k.tallied.delayed, &p.delayed}} {
+		if c.on {
+			c.n.Add(1)
+		}
+	}
 }
 
 // callsOf: the gRPC calls open on these connections now.

@@ -146,6 +146,30 @@ func TestH2CHeldHeaderBlocksCountAgainstTheBound(t *testing.T) {
 	}
 }
 
+// A stream refused at its start (over what the connection may hold) reached nobody, and the
+// client may send it again: it is not counted as a request or as faulted, so a retried stream
+// is counted once.
+func TestH2CAStreamRefusedAtItsStartIsNotCounted(t *testing.T) {
+	p := start(t, Config{Delay: time.Hour}, echoH2App(t))
+	h := dialH2(t, p)
+	_ = h.c.SetDeadline(time.Now().Add(20 * time.Second))
+	var big hpackFields
+	for len(big)*48 < 60_000 {
+		big = append(big, hpack.HeaderField{Name: "x-aaaaaa", Value: "vvvvvvvv", Sensitive: true})
+	}
+	fit := uint32(h2ConnWindow / fieldsCost(get("/held", big...)))
+	last := 2*fit + 1 // the stream after the fit-th
+	for s := uint32(1); s <= last; s += 2 {
+		h.send(func(w *h2out) { w.headers(s, get("/held", big...), true) })
+	}
+	if got, _ := h.responses(last); !got[last].reset {
+		t.Fatalf("the stream over the bound: %+v", got[last])
+	}
+	if st := p.Stats(); st.Requests != int64(fit) || st.Faulted != int64(fit) {
+		t.Fatalf("%d streams held and 1 refused: counted %d requests, %d faulted", fit, st.Requests, st.Faulted)
+	}
+}
+
 // DATA after the client ended its stream is a stream error (RFC 9113 5.1), not one more frame
 // for the proxy to hold until the delay ends; an empty one has no window to give back (a
 // WINDOW_UPDATE of 0 is the client's protocol error).

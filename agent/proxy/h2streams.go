@@ -264,6 +264,7 @@ func (r *h2relay) clientBlock(cid uint32, end bool, fields hpackFields) error {
 		}
 	}
 	r.streams[cid] = st
+	r.p.tally(call)
 	if call.grpc {
 		r.c.callsOpen.Add(1)
 	}
@@ -313,9 +314,6 @@ func (r *h2relay) release(st *h2stream, flush bool) error {
 		p.errors.Add(1)
 		return r.answer(st)
 	}
-	if st.call.counted {
-		p.callsRelayed.Add(1)
-	}
 	return r.forward(st, flush)
 }
 
@@ -337,6 +335,10 @@ func (r *h2relay) forward(st *h2stream, flush bool) error {
 	}
 	st.bid, st.state = r.nextBID, stForwarded
 	r.nextBID += 2
+	if st.call.counted {
+		// relayed: sent to the application (not refused because it went away meanwhile)
+		r.p.callsRelayed.Add(1)
+	}
 	r.byBackend[st.bid] = st
 	fields, queue := st.fields, st.queue
 	r.buffered -= st.queued

@@ -95,7 +95,9 @@ type Stats struct {
 	HTTP1       int64 // grpc kind: HTTP/1.x connections, relayed untouched (not in Relayed)
 	// gRPC calls (the grpc kind): read, passed untouched as excluded, delayed, forwarded to the
 	// application, and still open when the proxy stopped (ended by it). Faulted and Errors
-	// count the calls the fault covered, and those answered with its status.
+	// count the calls the fault covered, and those answered with its status. An HTTP/2 stream
+	// refused at its start (over what its connection may hold) is in none of these, nor in
+	// Requests: it reached nobody, and the client may send it again.
 	Calls, Excluded, Delayed, CallsRelayed, StreamsReset int64
 	GRPCKind                                             bool // the proxy faults gRPC calls (Config.GRPC)
 }
