@@ -61,6 +61,11 @@ export function targetSelection(
 }
 
 export const PULL_POLICY_FLAG = { "pull-policy": choice(PULL_POLICIES) };
+
+/** compare's --min-change and run's and job's --compare-min-change: the smallest change of a duration that matters, ms. */
+export function minChangeFlag(): Flag<number | undefined> {
+  return duration({ plain: "milliseconds", min: 0, max: 3_600_000 });
+}
 export const PULL_POLICY_HELP = `  --pull-policy P        imagePullPolicy of the agent (and tools pod): IfNotPresent (default:
                          an image loaded into the nodes is used as it is), Always or Never`;
 

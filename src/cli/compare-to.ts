@@ -20,7 +20,7 @@ import { renderCompareSummary } from "../report/compare/table.js";
 import { appendFile, writeAtomic, writeJsonAtomic } from "../report/files.js";
 import type { ClusterRecords } from "../kube/types.js";
 import type { Journal } from "../report/journal.js";
-import { thresholdOption } from "./compare.js";
+import { compareOptions, type CompareFlags } from "./compare.js";
 import { errorText, stdoutIsPretty, type VerbContext } from "./io.js";
 
 /** Judges a finished run against the base: `exitCode` is the run's own; returns the run's exit status with the comparison's verdict in it. */
@@ -31,24 +31,26 @@ export type Comparing = (cluster: ClusterRecords, namespace: string, scenario: s
 
 /**
  * The base run read and checked now, before the run: --compare-to compares one scenario's run,
- * so several scenario files are a usage error, as is --compare-threshold without it.
+ * so several scenario files are a usage error, as are --compare-threshold and --compare-min-change without it.
  */
-export function comparingTo(ctx: VerbContext, basePath: string | undefined, thresholdPercent: number | undefined, scenarios: number, last = false): Comparing {
+export function comparingTo(ctx: VerbContext, basePath: string | undefined, flags: CompareFlags, scenarios: number, last = false): Comparing {
   if (basePath !== undefined && last) throw new UsageError("--compare-to BASE and --compare-to-last each name the base; give one", { hint: "chaos-run run FILE --compare-to-last" });
   if (basePath === undefined && !last)
-    throw new UsageError("--compare-threshold is for --compare-to BASE, which is not given", { hint: "chaos-run run FILE --compare-to chaos-run-report/<base run>/" });
+    throw new UsageError(`${flags.thresholdPercent !== undefined ? "--compare-threshold" : "--compare-min-change"} is for --compare-to BASE, which is not given`, {
+      hint: "chaos-run run FILE --compare-to chaos-run-report/<base run>/",
+    });
   if (scenarios > 1) {
     const flag = last ? "--compare-to-last" : "--compare-to";
     throw new UsageError(`${flag} judges one scenario's run against a stored one; got ${scenarios} scenario files`, { hint: `run each scenario with its own ${flag}` });
   }
-  if (basePath === undefined) return (cluster, namespace, scenario) => lastGoodRun(ctx, cluster, namespace, scenario, thresholdPercent);
+  if (basePath === undefined) return (cluster, namespace, scenario) => lastGoodRun(ctx, cluster, namespace, scenario, flags);
   const base = loadJournal(basePath);
-  const judge = judgeAgainst(ctx, base.journal, base.file, thresholdPercent);
+  const judge = judgeAgainst(ctx, base.journal, base.file, flags);
   return () => Promise.resolve(judge);
 }
 
 /** --compare-to-last: the newest stored run of the scenario that passed, or undefined (said) when none is kept. */
-async function lastGoodRun(ctx: VerbContext, cluster: ClusterRecords, namespace: string, scenario: string, thresholdPercent: number | undefined): Promise<CompareTo | undefined> {
+async function lastGoodRun(ctx: VerbContext, cluster: ClusterRecords, namespace: string, scenario: string, flags: CompareFlags): Promise<CompareTo | undefined> {
   const { listStoredRuns, loadStoredRun } = await import("../results/index.js");
   const ref = (await listStoredRuns(cluster, namespace, scenario)).find((r) => r.verdict === "passed");
   if (ref === undefined) {
@@ -58,17 +60,17 @@ async function lastGoodRun(ctx: VerbContext, cluster: ClusterRecords, namespace:
   const { fromStored } = await import("./compare-stored.js");
   const base = fromStored(await loadStoredRun(cluster, namespace, ref.name), "base");
   if (base.note !== undefined) ctx.io.stderr.write(`chaos-run: ${base.note}\n`);
-  return judgeAgainst(ctx, base.journal, `result ${namespace}/${ref.name}`, thresholdPercent);
+  return judgeAgainst(ctx, base.journal, `result ${namespace}/${ref.name}`, flags);
 }
 
 /** The run judged against `base` (named `where` in what is said) at its end. */
-function judgeAgainst(ctx: VerbContext, base: Journal, where: string, thresholdPercent: number | undefined): CompareTo {
+function judgeAgainst(ctx: VerbContext, base: Journal, where: string, flags: CompareFlags): CompareTo {
   return async (journal, runDir, exitCode) => {
     if (journal.status !== "passed" && journal.status !== "failed") {
       ctx.io.stderr.write(errorText(`not compared with ${where}: the run ended ${journal.status} (exit ${exitCode}), its journal holds only part of it`, undefined, ""));
       return exitCode;
     }
-    const c = compareRuns(base, journal, thresholdOption(thresholdPercent));
+    const c = compareRuns(base, journal, compareOptions(flags));
     const markdown = renderCompareMarkdown(c);
     const files = { md: join(runDir, "compare.md"), html: join(runDir, "compare.html"), json: join(runDir, "compare.json") };
     try {

@@ -4,11 +4,11 @@
 // files, or runs kept in the cluster (--from-cluster NAME, --last N SCENARIO: compare-stored.ts,
 // the only part that connects). The run verb's --compare-to does the same at the end of a run
 // (compare-to.ts).
-import { compareRuns, loadJournal, type Comparison } from "../compare/index.js";
+import { compareRuns, loadJournal, type CompareOptions, type Comparison } from "../compare/index.js";
 import { ExitCode, UsageError } from "../errors.js";
 import type { Journal } from "../report/journal.js";
 import { CLUSTER_HELP } from "./cluster.js";
-import { HELP_HELP } from "./common-flags.js";
+import { HELP_HELP, minChangeFlag } from "./common-flags.js";
 import type { RunToCompare } from "./compare-stored.js";
 import { choice, percent, texts, wholeNumber } from "./flags.js";
 import { stdoutIsPretty, type CliIO, type VerbContext } from "./io.js";
@@ -32,6 +32,8 @@ output says so.
 Options:
   --threshold P          the smallest change that matters, relative to the base value
                          (default 20%: 20 or 20%)
+  --min-change D         the smallest change of a duration that matters, whatever --threshold
+                         says (e.g. 1ms: sub-millisecond timings move more on a busy machine)
   --format table|md|junit|html|json
                          the terminal table (default); Markdown for a pull-request comment;
                          JUnit XML (a regression is a failed test case); one self-contained
@@ -52,8 +54,14 @@ runs kept there). See docs/compare.md.
 export const FORMATS = ["table", "md", "markdown", "junit", "html", "json"] as const;
 export type CompareFormat = (typeof FORMATS)[number];
 
-/** The flags compare shares with the run verb's --compare-to. */
+/** The flags compare shares with the run verb's --compare-to (as --compare-threshold, --compare-min-change). */
 export const THRESHOLD_FLAG = { threshold: percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }) };
+
+/** What the compare flags say: --threshold P (percent) and --min-change D (ms), each when given. */
+export interface CompareFlags {
+  readonly thresholdPercent: number | undefined;
+  readonly minChangeMs: number | undefined;
+}
 
 /** A comparison in one of its formats (the HTML page's chart code is loaded only for it). */
 export async function renderComparison(format: CompareFormat, c: Comparison, base: Journal, next: Journal, io: CliIO): Promise<string> {
@@ -85,19 +93,22 @@ export function comparisonExit(c: Comparison): number {
   return c.regressed ? ExitCode.ExpectationFailed : ExitCode.Ok;
 }
 
-/** `--threshold 20` → compareRuns' 0.2; not given: compare's default. */
-export function thresholdOption(percentGiven: number | undefined): { threshold?: number } {
-  return percentGiven === undefined ? {} : { threshold: percentGiven / 100 };
+/** `--threshold 20 --min-change 1ms` → compareRuns' { threshold: 0.2, minChangeMs: 1 }; what is not given: compare's default. */
+export function compareOptions(flags: CompareFlags): CompareOptions {
+  return {
+    ...(flags.thresholdPercent === undefined ? {} : { threshold: flags.thresholdPercent / 100 }),
+    ...(flags.minChangeMs === undefined ? {} : { minChangeMs: flags.minChangeMs }),
+  };
 }
 
 /** The two runs compared, with what their loading noted (a stored run trimmed to fit the cluster) among the comparison's notes. */
-export function comparePair(base: RunToCompare, next: RunToCompare, options: { threshold?: number }): Comparison {
+export function comparePair(base: RunToCompare, next: RunToCompare, options: CompareOptions): Comparison {
   const c = compareRuns(base.journal, next.journal, options);
   const notes = [base.note, next.note].filter((n): n is string => n !== undefined);
   return notes.length === 0 ? c : { ...c, notes: [...c.notes, ...notes] };
 }
 
-const FLAGS = { ...THRESHOLD_FLAG, format: choice(FORMATS, "table"), "from-cluster": texts(), last: wholeNumber({ min: 2, max: 1000, of: "runs" }) };
+const FLAGS = { ...THRESHOLD_FLAG, "min-change": minChangeFlag(), format: choice(FORMATS, "table"), "from-cluster": texts(), last: wholeNumber({ min: 2, max: 1000, of: "runs" }) };
 
 const EXAMPLE = "chaos-run compare chaos-run-report/<base run>/ chaos-run-report/<new run>/";
 
@@ -126,7 +137,7 @@ export const run = defineVerb({ name: "compare", help: HELP, flags: FLAGS, posit
     throw new UsageError("compare needs two runs: BASE and NEW (each a journal.json or a run directory)", { hint: EXAMPLE });
   }
   const [base, next] = await runsToCompare(ctx, values, positionals);
-  const c = comparePair(base, next, thresholdOption(values.threshold));
+  const c = comparePair(base, next, compareOptions({ thresholdPercent: values.threshold, minChangeMs: values["min-change"] }));
   ctx.io.stdout.write(await renderComparison(values.format, c, base.journal, next.journal, ctx.io));
   return comparisonExit(c);
 });

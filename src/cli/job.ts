@@ -16,7 +16,7 @@ import { readScenarioFile } from "../scenario/load.js";
 import { templateSecrets } from "../scenario/template.js";
 import type { Scenario } from "../scenario/types.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags } from "./cluster.js";
-import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP } from "./common-flags.js";
+import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP, minChangeFlag } from "./common-flags.js";
 import { toFileDiagnostics, writeDiagnostics } from "./diagnostics-output.js";
 import { boolean, name, percent, text, wholeNumber } from "./flags.js";
 import type { VerbContext } from "./io.js";
@@ -44,6 +44,7 @@ Options:
   --compare-to-last      each run judged against the newest kept run of the scenario that passed
                          (run --compare-to-last: a regression fails the Job); the Role may read them
   --compare-threshold P  the smallest change that matters to it (default 20%)
+  --compare-min-change D the smallest change of a duration that matters to it
   --agent-image IMAGE    the agent's image (default: the scenario's agent.image, else
                          docker.io/library/chaos-agent:latest)
 ${PULL_POLICY_HELP}
@@ -61,6 +62,7 @@ const FLAGS = {
   pushgateway: text(),
   "compare-to-last": boolean(),
   "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
+  "compare-min-change": minChangeFlag(),
   "agent-image": text(),
   ...PULL_POLICY_FLAG,
 };
@@ -72,6 +74,7 @@ function runArgs(values: FlagValues<typeof FLAGS>): string[] {
   if (values.pushgateway !== undefined) out.push("--pushgateway", values.pushgateway);
   if (values["compare-to-last"]) out.push("--compare-to-last");
   if (values["compare-threshold"] !== undefined) out.push("--compare-threshold", `${values["compare-threshold"]}%`);
+  if (values["compare-min-change"] !== undefined) out.push("--compare-min-change", `${values["compare-min-change"]}ms`);
   if (values["agent-image"] !== undefined) out.push("--agent-image", values["agent-image"]);
   if (values["pull-policy"] !== undefined) out.push("--pull-policy", values["pull-policy"]);
   return out;
@@ -107,8 +110,10 @@ export const run = defineVerb(
   },
   async ({ ctx, values, positionals }) => {
     const file = positionals[0] ?? "";
-    if (values["compare-threshold"] !== undefined && !values["compare-to-last"]) {
-      throw new UsageError("--compare-threshold is for --compare-to-last, which is not given", { hint: "chaos-run job FILE --schedule CRON --compare-to-last" });
+    for (const flag of ["compare-threshold", "compare-min-change"] as const) {
+      if (values[flag] !== undefined && !values["compare-to-last"]) {
+        throw new UsageError(`--${flag} is for --compare-to-last, which is not given`, { hint: "chaos-run job FILE --schedule CRON --compare-to-last" });
+      }
     }
     const problem = values.schedule === undefined ? undefined : scheduleProblem(values.schedule);
     if (problem !== undefined) throw new UsageError(`--schedule ${JSON.stringify(values.schedule)}: ${problem}`, { hint: 'e.g. --schedule "*/30 * * * *"' });

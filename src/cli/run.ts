@@ -12,7 +12,7 @@ import { readScenarioFile, type ValidationResult } from "../scenario/load.js";
 import type { PullPolicy, Scenario } from "../scenario/types.js";
 import { plainView } from "../ui/plain.js";
 import { CLUSTER_HELP, ENGINE_DEFAULTS, connectFromFlags, newRunId } from "./cluster.js";
-import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP } from "./common-flags.js";
+import { HELP_HELP, PULL_POLICY_FLAG, PULL_POLICY_HELP, minChangeFlag } from "./common-flags.js";
 import { toFileDiagnostics, writeDiagnostics } from "./diagnostics-output.js";
 import { boolean, choice, percent, text, wholeNumber } from "./flags.js";
 import type { Comparing } from "./compare-to.js";
@@ -54,6 +54,7 @@ ${PULL_POLICY_HELP}
   --compare-to-last      judge it against the newest run of the same scenario that passed, of those
                          kept in the cluster (--record); with none kept yet, it is not compared
   --compare-threshold P  the smallest change that matters to --compare-to(-last) (default 20%)
+  --compare-min-change D the smallest change of a duration that matters to it (compare --min-change)
   --record               keep the run in the cluster (the default inside the cluster; --no-record: not):
                          Events on its target pods, and its result as a ConfigMap (chaos-run history,
                          report --from-cluster) in the run's namespace (inside the cluster: the runner's)
@@ -82,6 +83,7 @@ const FLAGS = {
   "compare-to": text(),
   "compare-to-last": boolean(),
   "compare-threshold": percent({ takes: "a number of percent from 0 to 100 (20 or 20%): the smallest change that matters" }),
+  "compare-min-change": minChangeFlag(),
   record: boolean(),
   "no-record": boolean(),
   "record-keep": wholeNumber({ min: 1, max: 1000 }),
@@ -254,8 +256,9 @@ export const run = defineVerb(
       ctx.io.stderr.write(`chaos-run: ${invalid.length} of ${results.length} scenario file${results.length > 1 ? "s are" : " is"} invalid; nothing was run\n`);
       return ExitCode.Invalid;
     }
-    const comparing = values["compare-to"] !== undefined || values["compare-to-last"] || values["compare-threshold"] !== undefined;
-    const compareTo = comparing ? (await import("./compare-to.js")).comparingTo(ctx, values["compare-to"], values["compare-threshold"], results.length, values["compare-to-last"]) : undefined;
+    const flags = { thresholdPercent: values["compare-threshold"], minChangeMs: values["compare-min-change"] };
+    const comparing = values["compare-to"] !== undefined || values["compare-to-last"] || flags.thresholdPercent !== undefined || flags.minChangeMs !== undefined;
+    const compareTo = comparing ? (await import("./compare-to.js")).comparingTo(ctx, values["compare-to"], flags, results.length, values["compare-to-last"]) : undefined;
     const options = { ...catalogOptions(ctx, values), compareTo };
     const valid = results.flatMap((r) => (r.scenario === undefined ? [] : [{ ...r, scenario: r.scenario }]));
     const { entries, journals } = await runCatalog(ctx, valid, options, values["fail-fast"]);

@@ -7,6 +7,8 @@
 // - A single value (or samples too few for the test ever to reach alpha): the change must pass
 //   both the runs' own noise (noise.ts: z·√2 × the pooled spread of their undisturbed
 //   measurements of it) and the threshold relative to the base value.
+// - A duration's change (a shift, or a single value's) must also be at least minChangeMs, where
+//   it is set: sub-millisecond timings move by more than any threshold on a busy machine.
 // - One run has no value: a regression only where no value is the worst (nothing recovered).
 import { formatValue, trimNumber } from "../expect/format.js";
 import type { Dimension } from "../expect/metrics.js";
@@ -28,6 +30,16 @@ const EPSILON = 1e-9;
 
 const show = (v: number, d: Dimension): string => formatValue(v, d);
 const signed = (v: number, d: Dimension): string => (v > 0 ? `+${show(v, d)}` : v < 0 ? `−${show(-v, d)}` : show(0, d));
+/** The smallest change that matters to figures of dimension `d`: threshold × |base|, and at least minChangeMs for a duration; with the words for it. */
+function smallestChange(settings: Settings, base: number, d: Dimension, of: string): { readonly value: number; readonly text: string } {
+  const relative = settings.threshold * Math.abs(base);
+  const floor = d === "duration" ? settings.minChangeMs : 0;
+  const thresholdText = `${show(settings.threshold, "ratio")} of the base ${of}`;
+  if (floor > relative) return { value: floor, text: `the smallest change of a duration, ${show(floor, d)} (--min-change; ${thresholdText} is ${show(relative, d)})` };
+  // as the rules always said it
+  return { value: relative, text: of === "median" ? `${thresholdText}, ${show(relative, d)}` : `${thresholdText} (${show(relative, d)})` };
+}
+
 /** Two significant digits: 0.00016, 0.029, 1.3e-30. */
 const digits2 = (v: number): string => String(Number(v.toPrecision(2)));
 
@@ -67,14 +79,15 @@ function judgeSamples(input: JudgeInput): Judgement {
   const delta = cliffsDelta(test, b.length, n.length);
   const shift = hodgesLehmann(b, n);
   const baseMedian = median(b);
-  const minShift = settings.threshold * Math.abs(baseMedian);
+  const d = base.dimension;
+  const smallest = smallestChange(settings, baseMedian, d, "median");
+  const minShift = smallest.value;
   const significant = test.p < settings.alpha;
   const practical = Math.abs(delta) >= settings.minEffect && Math.abs(shift) >= minShift;
-  const d = base.dimension;
   const text = [
     `Mann–Whitney U = ${trimNumber(test.u)} (${test.method}, ${b.length} + ${n.length} samples), p = ${digits2(test.p)} ${significant ? "<" : "≥"} α = ${settings.alpha}`,
     `Cliff's δ = ${delta > 0 ? "+" : ""}${delta.toFixed(2)} (${Math.abs(delta) >= settings.minEffect ? "|δ| ≥" : "|δ| <"} ${settings.minEffect})`,
-    `Hodges–Lehmann shift ${signed(shift, d)} (${Math.abs(shift) >= minShift ? "≥" : "<"} ${show(settings.threshold, "ratio")} of the base median, ${show(minShift, d)})`,
+    `Hodges–Lehmann shift ${signed(shift, d)} (${Math.abs(shift) >= minShift ? "≥" : "<"} ${smallest.text})`,
   ].join("; ");
   const rule: RankRule = {
     kind: "rank-test",
@@ -106,14 +119,15 @@ function judgeSingle(input: JudgeInput, fallback: string | null): Judgement {
   const n = median(sorted(next.values));
   const change = n - b;
   const d = base.dimension;
-  const thresholdValue = settings.threshold * Math.abs(b);
+  const smallest = smallestChange(settings, b, d, "value");
+  const thresholdValue = smallest.value;
   const band = noiseBand(base, next, b, change, settings.alpha);
   const noise = band.noise;
   const bound = noise !== null && noise > thresholdValue ? "noise" : "threshold";
   const limit = Math.max(thresholdValue, noise ?? 0);
   const beyond = Math.abs(change) > limit + EPSILON * Math.max(Math.abs(b), Math.abs(n), 1);
   const noiseFrom = band.from;
-  const thresholdText = `${show(settings.threshold, "ratio")} of the base value (${show(thresholdValue, d)})`;
+  const thresholdText = smallest.text;
   const noiseText = `the noise band ${show(noise ?? 0, d)} (${noiseFrom})`;
   const [first, second] = bound === "noise" ? [noiseText, thresholdText] : [thresholdText, noiseText];
   const limits = noise === null ? `${thresholdText}; no noise band: ${noiseFrom}` : `${first}, the larger of it and ${second}`;

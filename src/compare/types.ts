@@ -9,4 +9,6 @@ export interface CompareOptions {
   readonly threshold?: number | undefined;
   /** the smallest effect on samples that matters, as |Cliff's delta| (default 0.33: at least a medium effect) */
   readonly minEffect?: number | undefined;
+  /** the smallest change of a duration that matters, ms, whatever the threshold says (default 0: none) */
+  readonly minChangeMs?: number | undefined;
 }

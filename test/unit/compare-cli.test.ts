@@ -39,6 +39,7 @@ describe("chaos-run compare: exit status", () => {
       [["compare", DEMO, join(dir, "other.json")], "is not a chaos-run journal (it has no journalVersion)"],
       [["compare", DEMO, DEMO, "--threshold", "150%"], '--threshold takes a number of percent from 0 to 100 (20 or 20%): the smallest change that matters, not "150%"'],
       [["compare", DEMO, DEMO, "--threshold", "fast"], "--threshold takes a number of percent"],
+      [["compare", DEMO, DEMO, "--min-change", "soon"], '--min-change takes a number of milliseconds from 0 to 3600000 or a duration (100ms, 1.5s), not "soon"'],
       [["compare", DEMO, DEMO, "--format", "xml"], '--format must be one of table, md, markdown, junit, html, json, not "xml"'],
       [["compare", DEMO, DEMO, "--since", "1d"], "Unknown option '--since'"],
       // runs kept in the cluster: what is asked is checked before anything connects
@@ -95,5 +96,14 @@ describe("chaos-run compare: formats and the threshold", () => {
     expect(lax.settings.threshold).toBe(1);
     expect(lax.counts.regressed).toBeGreaterThan(0);
     expect(lax.counts.regressed).toBeLessThan(byDefault.counts.regressed);
+  });
+
+  it("--min-change reaches the rules: durations that moved by less are within noise, and the exit says so", async () => {
+    const r = await cli(["compare", DEMO, LATENCY_X2, "--format", "json", "--min-change", "1h"]);
+    const c = JSON.parse(r.stdout) as Comparison;
+    expect(c.settings.minChangeMs).toBe(3_600_000);
+    expect(c.rows.filter((x) => x.dimension === "duration" && x.verdict !== "within noise")).toEqual([]);
+    expect(r.code).toBe(c.regressed ? 1 : 0);
+    expect((await cli(["compare", DEMO, LATENCY_X2, "--min-change", "1ms"])).stdout).toMatch(/judged by: threshold 20% of the base value, and at least 1ms for a duration;/);
   });
 });

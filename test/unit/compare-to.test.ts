@@ -27,8 +27,8 @@ const NO_RECORDS = new Proxy({} as ClusterRecords, {
 });
 
 /** --compare-to BASE's judge, as the run gets it once connected. */
-async function judgeWith(ctx: VerbContext, base: string, threshold: number | undefined): Promise<CompareTo> {
-  const judge = await comparingTo(ctx, base, threshold, 1)(NO_RECORDS, "shop", "nginx-latency-timeline");
+async function judgeWith(ctx: VerbContext, base: string, threshold: number | undefined, minChangeMs?: number): Promise<CompareTo> {
+  const judge = await comparingTo(ctx, base, { thresholdPercent: threshold, minChangeMs }, 1)(NO_RECORDS, "shop", "nginx-latency-timeline");
   if (judge === undefined) throw new Error("no judge for a BASE file");
   return judge;
 }
@@ -93,11 +93,13 @@ describe("--compare-to at the end of a run", () => {
 
   it("BASE is read before the run: unreadable, several scenarios, or a threshold without it are usage errors", () => {
     const { ctx } = verbContext();
-    expect(usageError(() => comparingTo(ctx, "/nonexistent/run", undefined, 1))).toContain("cannot read /nonexistent/run");
-    expect(usageError(() => comparingTo(ctx, DEMO, undefined, 2))).toBe("--compare-to judges one scenario's run against a stored one; got 2 scenario files");
-    expect(usageError(() => comparingTo(ctx, undefined, 30, 1))).toBe("--compare-threshold is for --compare-to BASE, which is not given");
-    expect(usageError(() => comparingTo(ctx, DEMO, undefined, 1, true))).toBe("--compare-to BASE and --compare-to-last each name the base; give one");
-    expect(usageError(() => comparingTo(ctx, undefined, undefined, 2, true))).toBe("--compare-to-last judges one scenario's run against a stored one; got 2 scenario files");
+    const none = { thresholdPercent: undefined, minChangeMs: undefined };
+    expect(usageError(() => comparingTo(ctx, "/nonexistent/run", none, 1))).toContain("cannot read /nonexistent/run");
+    expect(usageError(() => comparingTo(ctx, DEMO, none, 2))).toBe("--compare-to judges one scenario's run against a stored one; got 2 scenario files");
+    expect(usageError(() => comparingTo(ctx, undefined, { thresholdPercent: 30, minChangeMs: undefined }, 1))).toBe("--compare-threshold is for --compare-to BASE, which is not given");
+    expect(usageError(() => comparingTo(ctx, undefined, { thresholdPercent: undefined, minChangeMs: 1 }, 1))).toBe("--compare-min-change is for --compare-to BASE, which is not given");
+    expect(usageError(() => comparingTo(ctx, DEMO, none, 1, true))).toBe("--compare-to BASE and --compare-to-last each name the base; give one");
+    expect(usageError(() => comparingTo(ctx, undefined, none, 2, true))).toBe("--compare-to-last judges one scenario's run against a stored one; got 2 scenario files");
   });
 
   it("through the run verb: exit 2 before any cluster is asked (the kubeconfig named does not exist)", async () => {

@@ -10,6 +10,7 @@ import { compareRuns } from "../../src/compare/compare.js";
 import { loadJournal } from "../../src/compare/load.js";
 import type { Comparison, ComparisonRow } from "../../src/compare/types.js";
 import { isChaosRunError } from "../../src/errors.js";
+import { settingsText } from "../../src/report/compare/words.js";
 import type { Journal, JournalFault } from "../../src/report/journal.js";
 import { LATENCY_X2, demo, killRun, latencyTimes, planSteps, renamePod, withFault } from "./compare-journals.js";
 
@@ -123,7 +124,26 @@ describe("latency × 2 while the fault was held", () => {
   it("a threshold of 150% lets a doubling pass: the option reaches both rules", () => {
     const lax = compareRuns(demo(), fixture.journal, { threshold: 1.5 });
     expect(lax.regressed).toBe(false);
-    expect(lax.settings).toEqual({ alpha: 0.01, threshold: 1.5, minEffect: 0.33 });
+    expect(lax.settings).toEqual({ alpha: 0.01, threshold: 1.5, minEffect: 0.33, minChangeMs: 0 });
+  });
+
+  it("a smallest change of 200 ms for durations (--min-change) lets the 108 ms rise pass, in both rules; figures of other dimensions are judged as before", () => {
+    const floor = compareRuns(demo(), fixture.journal, { minChangeMs: 200 });
+    expect(floor.settings.minChangeMs).toBe(200);
+    const was = new Map(c.rows.map((r) => [`${r.section} ${r.origin} ${r.probe} ${r.pod} ${r.metric}`, r.verdict]));
+    for (const r of floor.rows) {
+      const before = was.get(`${r.section} ${r.origin} ${r.probe} ${r.pod} ${r.metric}`);
+      if (r.dimension === "duration" && Math.abs(r.change ?? 0) < 200) expect(r.verdict, `${r.section} ${r.metric}`).toBe("within noise");
+      else expect(r.verdict, `${r.section} ${r.metric}`).toBe(before);
+    }
+    const during = find(floor, "step 2 add latency", "during", "latency.p50");
+    expect(during.rule.text).toContain("within the smallest change of a duration, 200ms (--min-change; 20% of the base value is 21.6226ms), the larger of it and the noise band");
+    const monitor = find(floor, "step 2 add latency", "monitor", "latency.p50");
+    expect(monitor.rule).toMatchObject({ kind: "rank-test", significant: true, practical: false, minShift: 200 });
+    expect(monitor.rule.text).toContain("< the smallest change of a duration, 200ms (--min-change; 20% of the base median is");
+    // said beside the threshold in every view's "judged by"
+    expect(settingsText(floor)).toMatch(/^threshold 20% of the base value, and at least 200ms for a duration; /);
+    expect(settingsText(c)).toMatch(/^threshold 20% of the base value; /);
   });
 });
 

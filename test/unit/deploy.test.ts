@@ -61,6 +61,8 @@ describe("chaos-run job", () => {
       "--compare-to-last",
       "--compare-threshold",
       "25%",
+      "--compare-min-change",
+      "1ms",
       "--name",
       "shop-kill",
     ]);
@@ -102,6 +104,9 @@ describe("chaos-run job", () => {
     const threshold = await chaosRun(["job", "scenarios/nginx-latency.yaml", "--compare-threshold", "30"]);
     expect(threshold.code).toBe(2);
     expect(threshold.err).toContain("--compare-threshold is for --compare-to-last, which is not given");
+    const floor = await chaosRun(["job", "scenarios/nginx-latency.yaml", "--compare-min-change", "1ms"]);
+    expect(floor.code).toBe(2);
+    expect(floor.err).toContain("--compare-min-change is for --compare-to-last, which is not given");
     const name = await chaosRun(["job", "scenarios/nginx-latency.yaml", "--name", "Chaos_Run"]);
     expect(name.code).toBe(2);
     expect(name.err).toContain('"Chaos_Run" is not a name for the manifests');

@@ -17,6 +17,8 @@ export interface Settings {
   readonly alpha: number;
   readonly threshold: number;
   readonly minEffect: number;
+  /** a duration's change must also be at least this, ms, to matter (--min-change); 0: no floor */
+  readonly minChangeMs: number;
 }
 
 /**

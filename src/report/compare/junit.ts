@@ -29,6 +29,7 @@ export function renderCompareJUnit(c: Comparison): string {
     ["threshold", String(c.settings.threshold)],
     ["alpha", String(c.settings.alpha)],
     ["minEffect", String(c.settings.minEffect)],
+    ["minChangeMs", String(c.settings.minChangeMs)],
   ]
     .map(([k, v]) => `<property name="${k}" value="${xml(v ?? "")}"/>`)
     .join("");

@@ -111,7 +111,8 @@ export function summaryLine(c: Comparison): string {
 /** The settings in words: how a change had to be to count. */
 export function settingsText(c: Comparison): string {
   const s = c.settings;
-  return `threshold ${formatValue(s.threshold, "ratio")} of the base value; samples by the Mann–Whitney U test at α = ${s.alpha} with |Cliff's δ| ≥ ${s.minEffect}; counts of a total (errors of requests) by Fisher's exact test at the same α; single values against each run's own noise`;
+  const floor = s.minChangeMs > 0 ? `, and at least ${formatValue(s.minChangeMs, "duration")} for a duration` : "";
+  return `threshold ${formatValue(s.threshold, "ratio")} of the base value${floor}; samples by the Mann–Whitney U test at α = ${s.alpha} with |Cliff's δ| ≥ ${s.minEffect}; counts of a total (errors of requests) by Fisher's exact test at the same α; single values against each run's own noise`;
 }
 
 /** One side of the comparison in words: which run, when, how it ended. */
