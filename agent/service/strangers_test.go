@@ -92,16 +92,7 @@ func TestStrangersAreServedAFewAtATimeAndBriefly(t *testing.T) {
 	p.clock.Advance(strangerNoteEvery)
 
 	// the agent's own requester is served meanwhile
-	own := dial("own")
-	if _, err := own.Write([]byte(`{"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}`)); err != nil {
-		t.Fatal(err)
-	}
-	_ = own.CloseWrite()
-	var r protocol.Reply
-	if out, err := io.ReadAll(own); err != nil || json.Unmarshal(out, &r) != nil {
-		t.Fatalf("the agent's own status: %q, %v", out, err)
-	}
-	mustOK(t, &r)
+	askStatus(t, dial("own"))
 
 	// the eight are answered (a bad request: they sent none) and closed once their time is up
 	for i, c := range held {
@@ -122,16 +113,7 @@ func TestStrangersAreServedAFewAtATimeAndBriefly(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	peek := dial("stranger-j")
-	if _, err := peek.Write([]byte(`{"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}`)); err != nil {
-		t.Fatal(err)
-	}
-	_ = peek.CloseWrite()
-	var status protocol.Reply
-	if out, err := io.ReadAll(peek); err != nil || json.Unmarshal(out, &status) != nil {
-		t.Fatalf("a stranger's status: %q, %v", out, err)
-	}
-	mustOK(t, &status)
+	askStatus(t, dial("stranger-j"))
 
 	// the log: the ninth turned away, then (the clock moved) the eight too slow — once, for
 	// eight; nothing a stranger sent (the ninth's request) is in it
@@ -146,6 +128,20 @@ func TestStrangersAreServedAFewAtATimeAndBriefly(t *testing.T) {
 			t.Fatalf("a line about a stranger: %q", l)
 		}
 	}
+}
+
+// askStatus sends a status from memory on c (the request any peer may send) and wants it served.
+func askStatus(t *testing.T, c *net.UnixConn) {
+	t.Helper()
+	if _, err := c.Write([]byte(`{"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.CloseWrite()
+	var r protocol.Reply
+	if out, err := io.ReadAll(c); err != nil || json.Unmarshal(out, &r) != nil {
+		t.Fatalf("a status on %s: %q, %v", c.LocalAddr(), out, err)
+	}
+	mustOK(t, &r)
 }
 
 func TestAStrangerNoteIsSaidAtMostEveryTenSeconds(t *testing.T) {
