@@ -31,6 +31,8 @@ export interface JournalFault {
   /** the address families the fault covered, as the agent decided (it sees the pod) */
   families: number[] | null;
   appliedAt: string | null;
+  /** when its apply was sent (a travelling fault: its agent added): the fault began between this and appliedAt */
+  applyStartedAt?: string;
   verified: string | null;
   /** every command the agent ran to apply it */
   applyCommands: JournalCommand[];
@@ -38,6 +40,8 @@ export interface JournalFault {
   /** the fault ended before its step: why (the agent's lease lapsed) */
   lost: string | null;
   revertedAt: string | null;
+  /** when its revert was first sent: the fault ended between this and revertedAt */
+  revertStartedAt?: string;
   revertConfirmed: boolean | null;
   revertDetail: string | null;
   revertAttempts: number | null;
@@ -276,6 +280,7 @@ function recordFault(j: Journal, e: EventOf<"fault:applied" | "fault:lost" | "fa
   switch (e.type) {
     case "fault:applied":
       f.appliedAt = iso(e.at);
+      f.applyStartedAt = iso(e.at - e.durationMs);
       f.iface = e.iface ?? null;
       f.families = [...e.families];
       f.verified = e.detail;
@@ -295,6 +300,7 @@ function recordFault(j: Journal, e: EventOf<"fault:applied" | "fault:lost" | "fa
       break;
     case "fault:reverted":
       f.revertedAt = iso(e.at);
+      f.revertStartedAt = iso(e.at - e.durationMs);
       f.revertConfirmed = e.confirmed;
       f.revertDetail = e.detail === "" ? null : e.detail;
       f.revertAttempts = e.attempts;

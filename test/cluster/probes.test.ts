@@ -337,7 +337,10 @@ describe("continuous probes through a real partition", () => {
     validJournal(journal);
     if (journal === undefined) throw new Error("no journal");
     const fault = journal.faults[0];
+    // the partition began between its apply's sending and reply, and ended between its revert's
+    const applyStarted = Date.parse(fault?.applyStartedAt ?? "");
     const applied = Date.parse(fault?.appliedAt ?? "");
+    const revertStarted = Date.parse(fault?.revertStartedAt ?? "");
     const reverted = Date.parse(fault?.revertedAt ?? "");
     const monitor = journal.probes.filter((p) => p.phase === "monitor");
     const during = journal.probes.filter((p) => p.phase === "during");
@@ -346,11 +349,13 @@ describe("continuous probes through a real partition", () => {
     // kernel tier beside it) stretched a sample past 1.5 s (two samples in 4 s, CI on 690f5a3), so the window is 6 s
     expect(during.length).toBeGreaterThanOrEqual(3);
     // every sample that ran wholly outside the window got answers; wholly inside, none did
+    expect(applyStarted).toBeLessThanOrEqual(applied);
+    expect(revertStarted).toBeLessThanOrEqual(reverted);
     for (const p of monitor) {
       const start = Date.parse(p.startedAt ?? p.at);
       const end = Date.parse(p.at);
-      if (end < applied || start > reverted) expect(p.metrics["errorRatio"], `${p.startedAt} ${p.detail ?? ""}`).toBe(0);
-      if (start > applied && end < reverted) expect(p.metrics["errorRatio"], `${p.startedAt} ${p.detail ?? ""}`).toBe(1);
+      if (end < applyStarted || start > reverted) expect(p.metrics["errorRatio"], `${p.startedAt} ${p.detail ?? ""}`).toBe(0);
+      if (start > applied && end < revertStarted) expect(p.metrics["errorRatio"], `${p.startedAt} ${p.detail ?? ""}`).toBe(1);
     }
     expect(r.stdout).toMatch(/series web \(steady state, through the run\): latency\.p95 /);
     const sub = readdirSync(reports).find((d) => d.startsWith("series-partition")) ?? "";

@@ -59,14 +59,20 @@ describe("a continuous probe across a real 100 ms netem delay", () => {
 
   it("shows the delay begin and end within one sampling interval of the fault's recorded apply and revert", () => {
     const fault = journal.faults[0];
+    // the fault began between its apply's sending and its reply, and ended between its revert's
+    // sending and its reply: each an exec's round trip, seconds on a loaded UML node
+    const applyStarted = Date.parse(fault?.applyStartedAt ?? "");
     const applied = Date.parse(fault?.appliedAt ?? "");
+    const revertStarted = Date.parse(fault?.revertStartedAt ?? "");
     const reverted = Date.parse(fault?.revertedAt ?? "");
     const samples = journal.probes.filter((p) => p.probe === "pulse" && p.phase === "monitor" && !p.aggregate).sort((a, b) => start(a) - start(b));
     const every = samples[0]?.everyMs ?? 0;
     expect(every).toBe(4000);
     const p50 = (p: JournalProbe): number => p.metrics["latency.p50"] ?? Number.NaN;
     const rows = samples.map((p) => `+${start(p) - applied}ms..+${end(p) - applied}ms p50 ${p50(p).toFixed(1)}ms`);
-    console.log(`pulse samples around the fault (times from its apply; reverted at +${reverted - applied}ms):\n${rows.join("\n")}`);
+    console.log(
+      `pulse samples around the fault (times from its apply's reply; sent at ${applyStarted - applied}ms; revert sent at +${revertStarted - applied}ms, confirmed at +${reverted - applied}ms):\n${rows.join("\n")}`,
+    );
     const table = rows.join("\n");
     // A sample is delayed when its p50 is at least 90 ms: the fault adds 100 ms ± 5 ms to every
     // request, and the UML kernel's stalls, which come and go, do not lift half a sample's
@@ -75,15 +81,15 @@ describe("a continuous probe across a real 100 ms netem delay", () => {
     // an edge is half one thing, half the other, and is not judged).
     // the delay begins: the last sample that ended before the apply was clean; the first one that
     // started after it was delayed, and it started less than one interval after the apply
-    const before = samples.filter((s) => end(s) < applied).at(-1);
+    const before = samples.filter((s) => end(s) < applyStarted).at(-1);
     const first = samples.find((s) => start(s) > applied);
     if (first === undefined) throw new Error(`no sample after the apply:\n${table}`);
     const delayed = 90;
     if (before !== undefined) expect(p50(before), table).toBeLessThan(delayed);
     expect(p50(first), table).toBeGreaterThanOrEqual(delayed);
     expect(start(first) - applied, table).toBeLessThan(every);
-    // every sample wholly inside the window was delayed
-    const inside = samples.filter((s) => start(s) > applied && end(s) < reverted);
+    // every sample wholly inside the window (from the apply's reply to the revert's sending) was delayed
+    const inside = samples.filter((s) => start(s) > applied && end(s) < revertStarted);
     expect(inside.length, table).toBeGreaterThanOrEqual(5);
     for (const p of inside) expect(p50(p), table).toBeGreaterThanOrEqual(delayed);
     // and ends: the first sample that started after the revert is clean, and it started less than

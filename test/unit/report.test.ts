@@ -148,6 +148,8 @@ describe("report views of a passing run", () => {
         iface: "eth0",
         families: [4, 6],
         appliedAt: "2026-11-24T12:00:15.002Z",
+        // the apply was sent its 3 s before: the fault began between the two
+        applyStartedAt: "2026-11-24T12:00:12.002Z",
         verified: "prio c000: → netem c001: delay 100ms jitter 5ms on eth0 (port 80)",
         applyCommands: [
           { argv: ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c000:", "prio", "bands", "4"], stdin: null, exitCode: 0, stderr: null, durationMs: 2.1 },
@@ -156,12 +158,16 @@ describe("report views of a passing run", () => {
         heldUntil: null,
         lost: null,
         revertedAt: expect.stringMatching(/^2026-11-24T12:00:/) as unknown as string,
+        revertStartedAt: expect.stringMatching(/^2026-11-24T12:00:/) as unknown as string,
         revertConfirmed: true,
         revertDetail: null,
         revertAttempts: 2,
         revertCommands: [{ argv: ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", "c000:"], stdin: null, exitCode: 0, stderr: "", durationMs: 1.5 }],
       },
     ]);
+    // its revert was first sent the 800 ms its attempts took before it was confirmed
+    const f = j.faults[0];
+    expect(Date.parse(f?.revertedAt ?? "") - Date.parse(f?.revertStartedAt ?? "")).toBe(800);
   });
 
   it("the table: every expectation with its resolved threshold, the fault's measured effect, the verdict", () => {

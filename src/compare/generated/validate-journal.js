@@ -3,10 +3,10 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/journal.schema.json","type":"object","required":["journalVersion","tool","runId","scenario","cluster","startedAt","endedAt","durationMs","status","exitCode","message","hint","plan","agents","tools","faults","probes","expectations","warnings","timeline"],"additionalProperties":false,"properties":{"journalVersion":{"const":2},"tool":{"type":"object","required":["name","version","node","platform"],"additionalProperties":false,"properties":{"name":{"const":"chaos-run"},"version":{"type":"string"},"node":{"type":"string"},"platform":{"type":"string"}}},"runId":{"type":"string","pattern":"^[a-z0-9]+$"},"scenario":{"type":"object","required":["name","description","file","sha256"],"additionalProperties":false,"properties":{"name":{"type":"string"},"description":{"type":["string","null"]},"file":{"type":"string"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},"cluster":{"type":["object","null"],"required":["context","server","user","namespace"],"additionalProperties":false,"properties":{"context":{"type":"string"},"server":{"type":"string"},"user":{"type":"string"},"namespace":{"type":"string"}}},"startedAt":{"$ref":"#/$defs/time"},"endedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"durationMs":{"type":["number","null"],"minimum":0},"status":{"enum":["running","passed","failed","error","interrupted"]},"exitCode":{"type":["integer","null"]},"message":{"type":["string","null"]},"hint":{"type":["string","null"]},"plan":{"type":["object","null"]},"agents":{"type":"array","items":{"type":"object","required":["namespace","pod","container","reused"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"container":{"type":"string"},"reused":{"type":"boolean"}}}},"tools":{"type":"array","items":{"type":"object","required":["namespace","pod","image","created"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"image":{"type":"string"},"created":{"type":"boolean"}}}},"faults":{"type":"array","items":{"type":"object","required":["step","stepName","faultId","namespace","pod","summary","iface","families","appliedAt","verified","applyCommands","heldUntil","lost","revertedAt","revertConfirmed","revertDetail","revertAttempts","revertCommands"],"additionalProperties":false,"properties":{"step":{"type":"integer","minimum":0},"stepName":{"type":"string"},"faultId":{"type":"string"},"namespace":{"type":"string"},"pod":{"type":"string"},"summary":{"type":"string"},"iface":{"type":["string","null"]},"families":{"type":["array","null"],"items":{"enum":[4,6]}},"appliedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"verified":{"type":["string","null"]},"applyCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"expiresInKernel":{"type":"boolean"},"withAgent":{"const":true},"confirmedFrom":{"enum":["log","renewal"]},"heldUntil":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"lost":{"type":["string","null"]},"revertedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"revertConfirmed":{"type":["boolean","null"]},"revertDetail":{"type":["string","null"]},"revertAttempts":{"type":["integer","null"],"minimum":0},"revertCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"observed":{"anyOf":[{"type":"object","required":["at","kind","metrics","detail"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"kind":{"type":"string"},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"detail":{"type":"string"}}},{"type":"null"}]}}}},"probes":{"type":"array","items":{"type":"object","required":["id","phase","step","stepName","probe","pod","aggregate","at","durationMs","argv","keepAlive","exitCode","metrics","failures","stoppedEarly","save","stdout","stderr"],"additionalProperties":false,"properties":{"id":{"type":"integer","minimum":1},"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"aggregate":{"type":"boolean"},"at":{"$ref":"#/$defs/time"},"durationMs":{"type":"number","minimum":0},"argv":{"type":"array","items":{"type":"string"}},"keepAlive":{"type":"boolean"},"exitCode":{"type":["integer","null"]},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"failures":{"type":["object","null"],"required":["connect","receive","length","exceptions","timeout"],"additionalProperties":false,"properties":{"connect":{"type":"integer"},"receive":{"type":"integer"},"length":{"type":"integer"},"exceptions":{"type":"integer"},"timeout":{"type":"integer"}}},"stoppedEarly":{"type":["string","null"]},"save":{"type":["string","null"]},"stdout":{"type":"string"},"stderr":{"type":"string"},"kind":{"enum":["ab","http","grpc","dns","k8s","prometheus","cmd"]},"startedAt":{"$ref":"#/$defs/time"},"series":{"type":"string"},"sample":{"type":"integer","minimum":0},"everyMs":{"type":"number","exclusiveMinimum":0},"detail":{"type":"string"},"error":{"type":"string"}}}},"expectations":{"type":"array","items":{"type":"object","required":["phase","step","stepName","probe","pod","metric","expected","threshold","actual","actualText","verdict","description","reason","at"],"additionalProperties":false,"properties":{"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"metric":{"type":"string"},"expected":{"type":"string"},"threshold":{"type":"string"},"actual":{"type":["number","null"]},"actualText":{"type":"string"},"verdict":{"enum":["pass","fail","error"]},"source":{"enum":["probe","fault"]},"description":{"type":"string"},"reason":{"type":["string","null"]},"at":{"$ref":"#/$defs/time"},"series":{"type":"string"},"samples":{"type":"object","required":["total","passed"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"passed":{"type":["integer","null"],"minimum":0}}},"limit":{"anyOf":[{"type":"number"},{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}]}}}},"warnings":{"type":"array","items":{"type":"string"}},"timeline":{"type":"array","items":{"type":"object","required":["at","type","text"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"type":{"type":"string"},"text":{"type":"string"}}}}},"$defs":{"time":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},"command":{"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}},"phase":{"enum":["before","step","during","after","monitor"]}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://chaos-run.dev/schemas/journal.schema.json","type":"object","required":["journalVersion","tool","runId","scenario","cluster","startedAt","endedAt","durationMs","status","exitCode","message","hint","plan","agents","tools","faults","probes","expectations","warnings","timeline"],"additionalProperties":false,"properties":{"journalVersion":{"const":2},"tool":{"type":"object","required":["name","version","node","platform"],"additionalProperties":false,"properties":{"name":{"const":"chaos-run"},"version":{"type":"string"},"node":{"type":"string"},"platform":{"type":"string"}}},"runId":{"type":"string","pattern":"^[a-z0-9]+$"},"scenario":{"type":"object","required":["name","description","file","sha256"],"additionalProperties":false,"properties":{"name":{"type":"string"},"description":{"type":["string","null"]},"file":{"type":"string"},"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},"cluster":{"type":["object","null"],"required":["context","server","user","namespace"],"additionalProperties":false,"properties":{"context":{"type":"string"},"server":{"type":"string"},"user":{"type":"string"},"namespace":{"type":"string"}}},"startedAt":{"$ref":"#/$defs/time"},"endedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"durationMs":{"type":["number","null"],"minimum":0},"status":{"enum":["running","passed","failed","error","interrupted"]},"exitCode":{"type":["integer","null"]},"message":{"type":["string","null"]},"hint":{"type":["string","null"]},"plan":{"type":["object","null"]},"agents":{"type":"array","items":{"type":"object","required":["namespace","pod","container","reused"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"container":{"type":"string"},"reused":{"type":"boolean"}}}},"tools":{"type":"array","items":{"type":"object","required":["namespace","pod","image","created"],"additionalProperties":false,"properties":{"namespace":{"type":"string"},"pod":{"type":"string"},"image":{"type":"string"},"created":{"type":"boolean"}}}},"faults":{"type":"array","items":{"type":"object","required":["step","stepName","faultId","namespace","pod","summary","iface","families","appliedAt","verified","applyCommands","heldUntil","lost","revertedAt","revertConfirmed","revertDetail","revertAttempts","revertCommands"],"additionalProperties":false,"properties":{"step":{"type":"integer","minimum":0},"stepName":{"type":"string"},"faultId":{"type":"string"},"namespace":{"type":"string"},"pod":{"type":"string"},"summary":{"type":"string"},"iface":{"type":["string","null"]},"families":{"type":["array","null"],"items":{"enum":[4,6]}},"appliedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"applyStartedAt":{"$ref":"#/$defs/time"},"verified":{"type":["string","null"]},"applyCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"expiresInKernel":{"type":"boolean"},"withAgent":{"const":true},"confirmedFrom":{"enum":["log","renewal"]},"heldUntil":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"lost":{"type":["string","null"]},"revertedAt":{"anyOf":[{"$ref":"#/$defs/time"},{"type":"null"}]},"revertStartedAt":{"$ref":"#/$defs/time"},"revertConfirmed":{"type":["boolean","null"]},"revertDetail":{"type":["string","null"]},"revertAttempts":{"type":["integer","null"],"minimum":0},"revertCommands":{"type":"array","items":{"$ref":"#/$defs/command"}},"observed":{"anyOf":[{"type":"object","required":["at","kind","metrics","detail"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"kind":{"type":"string"},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"detail":{"type":"string"}}},{"type":"null"}]}}}},"probes":{"type":"array","items":{"type":"object","required":["id","phase","step","stepName","probe","pod","aggregate","at","durationMs","argv","keepAlive","exitCode","metrics","failures","stoppedEarly","save","stdout","stderr"],"additionalProperties":false,"properties":{"id":{"type":"integer","minimum":1},"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"aggregate":{"type":"boolean"},"at":{"$ref":"#/$defs/time"},"durationMs":{"type":"number","minimum":0},"argv":{"type":"array","items":{"type":"string"}},"keepAlive":{"type":"boolean"},"exitCode":{"type":["integer","null"]},"metrics":{"type":"object","additionalProperties":{"type":["number","null"]}},"failures":{"type":["object","null"],"required":["connect","receive","length","exceptions","timeout"],"additionalProperties":false,"properties":{"connect":{"type":"integer"},"receive":{"type":"integer"},"length":{"type":"integer"},"exceptions":{"type":"integer"},"timeout":{"type":"integer"}}},"stoppedEarly":{"type":["string","null"]},"save":{"type":["string","null"]},"stdout":{"type":"string"},"stderr":{"type":"string"},"kind":{"enum":["ab","http","grpc","dns","k8s","prometheus","cmd"]},"startedAt":{"$ref":"#/$defs/time"},"series":{"type":"string"},"sample":{"type":"integer","minimum":0},"everyMs":{"type":"number","exclusiveMinimum":0},"detail":{"type":"string"},"error":{"type":"string"}}}},"expectations":{"type":"array","items":{"type":"object","required":["phase","step","stepName","probe","pod","metric","expected","threshold","actual","actualText","verdict","description","reason","at"],"additionalProperties":false,"properties":{"phase":{"$ref":"#/$defs/phase"},"step":{"type":["integer","null"]},"stepName":{"type":"string"},"probe":{"type":"string"},"pod":{"type":["string","null"]},"metric":{"type":"string"},"expected":{"type":"string"},"threshold":{"type":"string"},"actual":{"type":["number","null"]},"actualText":{"type":"string"},"verdict":{"enum":["pass","fail","error"]},"source":{"enum":["probe","fault"]},"description":{"type":"string"},"reason":{"type":["string","null"]},"at":{"$ref":"#/$defs/time"},"series":{"type":"string"},"samples":{"type":"object","required":["total","passed"],"additionalProperties":false,"properties":{"total":{"type":"integer","minimum":0},"passed":{"type":["integer","null"],"minimum":0}}},"limit":{"anyOf":[{"type":"number"},{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":2}]}}}},"warnings":{"type":"array","items":{"type":"string"}},"timeline":{"type":"array","items":{"type":"object","required":["at","type","text"],"additionalProperties":false,"properties":{"at":{"$ref":"#/$defs/time"},"type":{"type":"string"},"text":{"type":"string"}}}}},"$defs":{"time":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},"command":{"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}},"phase":{"enum":["before","step","during","after","monitor"]}}};
 const schema32 = {"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"};
-const schema35 = {"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}};
-const schema40 = {"enum":["before","step","during","after","monitor"]};
+const schema36 = {"type":"object","required":["argv","stdin","exitCode","stderr","durationMs"],"additionalProperties":false,"properties":{"argv":{"type":"array","items":{"type":"string"},"minItems":1},"stdin":{"type":["string","null"]},"exitCode":{"type":"integer"},"stderr":{"type":["string","null"]},"durationMs":{"type":"number","minimum":0}}};
+const schema42 = {"enum":["before","step","during","after","monitor"]};
 const func1 = Object.prototype.hasOwnProperty;
 const pattern4 = new RegExp("^[a-z0-9]+$", "");
 const pattern5 = new RegExp("^[0-9a-f]{64}$", "");
@@ -1463,10 +1463,11 @@ vErrors = null;
 }
 }
 }
-if(data38.verified !== undefined){
-let data49 = data38.verified;
-if((typeof data49 !== "string") && (data49 !== null)){
-const err123 = {instancePath:instancePath+"/faults/" + i2+"/verified",schemaPath:"#/properties/faults/items/properties/verified/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.verified.type},message:"must be string,null"};
+if(data38.applyStartedAt !== undefined){
+let data49 = data38.applyStartedAt;
+if(typeof data49 === "string"){
+if(!pattern6.test(data49)){
+const err123 = {instancePath:instancePath+"/faults/" + i2+"/applyStartedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1476,15 +1477,8 @@ vErrors.push(err123);
 errors++;
 }
 }
-if(data38.applyCommands !== undefined){
-let data50 = data38.applyCommands;
-if(Array.isArray(data50)){
-const len4 = data50.length;
-for(let i4=0; i4<len4; i4++){
-let data51 = data50[i4];
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.argv === undefined){
-const err124 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+else {
+const err124 = {instancePath:instancePath+"/faults/" + i2+"/applyStartedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1493,8 +1487,11 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data51.stdin === undefined){
-const err125 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
+}
+if(data38.verified !== undefined){
+let data50 = data38.verified;
+if((typeof data50 !== "string") && (data50 !== null)){
+const err125 = {instancePath:instancePath+"/faults/" + i2+"/verified",schemaPath:"#/properties/faults/items/properties/verified/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.verified.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1503,8 +1500,16 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data51.exitCode === undefined){
-const err126 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+}
+if(data38.applyCommands !== undefined){
+let data51 = data38.applyCommands;
+if(Array.isArray(data51)){
+const len4 = data51.length;
+for(let i4=0; i4<len4; i4++){
+let data52 = data51[i4];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.argv === undefined){
+const err126 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1513,8 +1518,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data51.stderr === undefined){
-const err127 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(data52.stdin === undefined){
+const err127 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1523,8 +1528,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data51.durationMs === undefined){
-const err128 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+if(data52.exitCode === undefined){
+const err128 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1533,9 +1538,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-for(const key7 in data51){
-if(!(((((key7 === "argv") || (key7 === "stdin")) || (key7 === "exitCode")) || (key7 === "stderr")) || (key7 === "durationMs"))){
-const err129 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data52.stderr === undefined){
+const err129 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1544,12 +1548,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-if(data51.argv !== undefined){
-let data52 = data51.argv;
-if(Array.isArray(data52)){
-if(data52.length < 1){
-const err130 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data52.durationMs === undefined){
+const err130 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1558,10 +1558,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-const len5 = data52.length;
-for(let i5=0; i5<len5; i5++){
-if(typeof data52[i5] !== "string"){
-const err131 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv/" + i5,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key7 in data52){
+if(!(((((key7 === "argv") || (key7 === "stdin")) || (key7 === "exitCode")) || (key7 === "stderr")) || (key7 === "durationMs"))){
+const err131 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1571,9 +1570,11 @@ vErrors.push(err131);
 errors++;
 }
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data52.argv !== undefined){
+let data53 = data52.argv;
+if(Array.isArray(data53)){
+if(data53.length < 1){
+const err132 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1582,11 +1583,10 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data51.stdin !== undefined){
-let data54 = data51.stdin;
-if((typeof data54 !== "string") && (data54 !== null)){
-const err133 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema35.properties.stdin.type},message:"must be string,null"};
+const len5 = data53.length;
+for(let i5=0; i5<len5; i5++){
+if(typeof data53[i5] !== "string"){
+const err133 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv/" + i5,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1596,10 +1596,9 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data51.exitCode !== undefined){
-let data55 = data51.exitCode;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err134 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err134 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1609,10 +1608,10 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data51.stderr !== undefined){
-let data56 = data51.stderr;
-if((typeof data56 !== "string") && (data56 !== null)){
-const err135 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema35.properties.stderr.type},message:"must be string,null"};
+if(data52.stdin !== undefined){
+let data55 = data52.stdin;
+if((typeof data55 !== "string") && (data55 !== null)){
+const err135 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema36.properties.stdin.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1622,11 +1621,10 @@ vErrors.push(err135);
 errors++;
 }
 }
-if(data51.durationMs !== undefined){
-let data57 = data51.durationMs;
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 < 0 || isNaN(data57)){
-const err136 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data52.exitCode !== undefined){
+let data56 = data52.exitCode;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err136 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1636,8 +1634,10 @@ vErrors.push(err136);
 errors++;
 }
 }
-else {
-const err137 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data52.stderr !== undefined){
+let data57 = data52.stderr;
+if((typeof data57 !== "string") && (data57 !== null)){
+const err137 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema36.properties.stderr.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1647,9 +1647,11 @@ vErrors.push(err137);
 errors++;
 }
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.durationMs !== undefined){
+let data58 = data52.durationMs;
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 0 || isNaN(data58)){
+const err138 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1659,9 +1661,8 @@ vErrors.push(err138);
 errors++;
 }
 }
-}
 else {
-const err139 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands",schemaPath:"#/properties/faults/items/properties/applyCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err139 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1671,9 +1672,9 @@ vErrors.push(err139);
 errors++;
 }
 }
-if(data38.expiresInKernel !== undefined){
-if(typeof data38.expiresInKernel !== "boolean"){
-const err140 = {instancePath:instancePath+"/faults/" + i2+"/expiresInKernel",schemaPath:"#/properties/faults/items/properties/expiresInKernel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err140 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands/" + i4,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1683,9 +1684,9 @@ vErrors.push(err140);
 errors++;
 }
 }
-if(data38.withAgent !== undefined){
-if(true !== data38.withAgent){
-const err141 = {instancePath:instancePath+"/faults/" + i2+"/withAgent",schemaPath:"#/properties/faults/items/properties/withAgent/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+}
+else {
+const err141 = {instancePath:instancePath+"/faults/" + i2+"/applyCommands",schemaPath:"#/properties/faults/items/properties/applyCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1695,10 +1696,9 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data38.confirmedFrom !== undefined){
-let data60 = data38.confirmedFrom;
-if(!((data60 === "log") || (data60 === "renewal"))){
-const err142 = {instancePath:instancePath+"/faults/" + i2+"/confirmedFrom",schemaPath:"#/properties/faults/items/properties/confirmedFrom/enum",keyword:"enum",params:{allowedValues: schema31.properties.faults.items.properties.confirmedFrom.enum},message:"must be equal to one of the allowed values"};
+if(data38.expiresInKernel !== undefined){
+if(typeof data38.expiresInKernel !== "boolean"){
+const err142 = {instancePath:instancePath+"/faults/" + i2+"/expiresInKernel",schemaPath:"#/properties/faults/items/properties/expiresInKernel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1708,14 +1708,9 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data38.heldUntil !== undefined){
-let data61 = data38.heldUntil;
-const _errs138 = errors;
-let valid26 = false;
-const _errs139 = errors;
-if(typeof data61 === "string"){
-if(!pattern6.test(data61)){
-const err143 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data38.withAgent !== undefined){
+if(true !== data38.withAgent){
+const err143 = {instancePath:instancePath+"/faults/" + i2+"/withAgent",schemaPath:"#/properties/faults/items/properties/withAgent/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1725,8 +1720,10 @@ vErrors.push(err143);
 errors++;
 }
 }
-else {
-const err144 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.confirmedFrom !== undefined){
+let data61 = data38.confirmedFrom;
+if(!((data61 === "log") || (data61 === "renewal"))){
+const err144 = {instancePath:instancePath+"/faults/" + i2+"/confirmedFrom",schemaPath:"#/properties/faults/items/properties/confirmedFrom/enum",keyword:"enum",params:{allowedValues: schema31.properties.faults.items.properties.confirmedFrom.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1735,11 +1732,15 @@ vErrors.push(err144);
 }
 errors++;
 }
-var _valid2 = _errs139 === errors;
-valid26 = valid26 || _valid2;
+}
+if(data38.heldUntil !== undefined){
+let data62 = data38.heldUntil;
+const _errs141 = errors;
+let valid27 = false;
 const _errs142 = errors;
-if(data61 !== null){
-const err145 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(typeof data62 === "string"){
+if(!pattern6.test(data62)){
+const err145 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1748,10 +1749,9 @@ vErrors.push(err145);
 }
 errors++;
 }
-var _valid2 = _errs142 === errors;
-valid26 = valid26 || _valid2;
-if(!valid26){
-const err146 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err146 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1760,22 +1760,11 @@ vErrors.push(err146);
 }
 errors++;
 }
-else {
-errors = _errs138;
-if(vErrors !== null){
-if(_errs138){
-vErrors.length = _errs138;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data38.lost !== undefined){
-let data62 = data38.lost;
-if((typeof data62 !== "string") && (data62 !== null)){
-const err147 = {instancePath:instancePath+"/faults/" + i2+"/lost",schemaPath:"#/properties/faults/items/properties/lost/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.lost.type},message:"must be string,null"};
+var _valid2 = _errs142 === errors;
+valid27 = valid27 || _valid2;
+const _errs145 = errors;
+if(data62 !== null){
+const err147 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1784,15 +1773,10 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-if(data38.revertedAt !== undefined){
-let data63 = data38.revertedAt;
-const _errs147 = errors;
-let valid28 = false;
-const _errs148 = errors;
-if(typeof data63 === "string"){
-if(!pattern6.test(data63)){
-const err148 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+var _valid2 = _errs145 === errors;
+valid27 = valid27 || _valid2;
+if(!valid27){
+const err148 = {instancePath:instancePath+"/faults/" + i2+"/heldUntil",schemaPath:"#/properties/faults/items/properties/heldUntil/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1801,9 +1785,22 @@ vErrors.push(err148);
 }
 errors++;
 }
+else {
+errors = _errs141;
+if(vErrors !== null){
+if(_errs141){
+vErrors.length = _errs141;
 }
 else {
-const err149 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+if(data38.lost !== undefined){
+let data63 = data38.lost;
+if((typeof data63 !== "string") && (data63 !== null)){
+const err149 = {instancePath:instancePath+"/faults/" + i2+"/lost",schemaPath:"#/properties/faults/items/properties/lost/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.lost.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1812,11 +1809,15 @@ vErrors.push(err149);
 }
 errors++;
 }
-var _valid3 = _errs148 === errors;
-valid28 = valid28 || _valid3;
+}
+if(data38.revertedAt !== undefined){
+let data64 = data38.revertedAt;
+const _errs150 = errors;
+let valid29 = false;
 const _errs151 = errors;
-if(data63 !== null){
-const err150 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(typeof data64 === "string"){
+if(!pattern6.test(data64)){
+const err150 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1825,10 +1826,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-var _valid3 = _errs151 === errors;
-valid28 = valid28 || _valid3;
-if(!valid28){
-const err151 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err151 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1837,22 +1837,11 @@ vErrors.push(err151);
 }
 errors++;
 }
-else {
-errors = _errs147;
-if(vErrors !== null){
-if(_errs147){
-vErrors.length = _errs147;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data38.revertConfirmed !== undefined){
-let data64 = data38.revertConfirmed;
-if((typeof data64 !== "boolean") && (data64 !== null)){
-const err152 = {instancePath:instancePath+"/faults/" + i2+"/revertConfirmed",schemaPath:"#/properties/faults/items/properties/revertConfirmed/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertConfirmed.type},message:"must be boolean,null"};
+var _valid3 = _errs151 === errors;
+valid29 = valid29 || _valid3;
+const _errs154 = errors;
+if(data64 !== null){
+const err152 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1861,11 +1850,10 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-if(data38.revertDetail !== undefined){
-let data65 = data38.revertDetail;
-if((typeof data65 !== "string") && (data65 !== null)){
-const err153 = {instancePath:instancePath+"/faults/" + i2+"/revertDetail",schemaPath:"#/properties/faults/items/properties/revertDetail/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertDetail.type},message:"must be string,null"};
+var _valid3 = _errs154 === errors;
+valid29 = valid29 || _valid3;
+if(!valid29){
+const err153 = {instancePath:instancePath+"/faults/" + i2+"/revertedAt",schemaPath:"#/properties/faults/items/properties/revertedAt/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1874,11 +1862,23 @@ vErrors.push(err153);
 }
 errors++;
 }
+else {
+errors = _errs150;
+if(vErrors !== null){
+if(_errs150){
+vErrors.length = _errs150;
 }
-if(data38.revertAttempts !== undefined){
-let data66 = data38.revertAttempts;
-if((!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))) && (data66 !== null)){
-const err154 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertAttempts.type},message:"must be integer,null"};
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data38.revertStartedAt !== undefined){
+let data65 = data38.revertStartedAt;
+if(typeof data65 === "string"){
+if(!pattern6.test(data65)){
+const err154 = {instancePath:instancePath+"/faults/" + i2+"/revertStartedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1887,9 +1887,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 0 || isNaN(data66)){
-const err155 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err155 = {instancePath:instancePath+"/faults/" + i2+"/revertStartedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1899,16 +1899,10 @@ vErrors.push(err155);
 errors++;
 }
 }
-}
-if(data38.revertCommands !== undefined){
-let data67 = data38.revertCommands;
-if(Array.isArray(data67)){
-const len6 = data67.length;
-for(let i6=0; i6<len6; i6++){
-let data68 = data67[i6];
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(data68.argv === undefined){
-const err156 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(data38.revertConfirmed !== undefined){
+let data66 = data38.revertConfirmed;
+if((typeof data66 !== "boolean") && (data66 !== null)){
+const err156 = {instancePath:instancePath+"/faults/" + i2+"/revertConfirmed",schemaPath:"#/properties/faults/items/properties/revertConfirmed/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertConfirmed.type},message:"must be boolean,null"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1917,8 +1911,11 @@ vErrors.push(err156);
 }
 errors++;
 }
-if(data68.stdin === undefined){
-const err157 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
+}
+if(data38.revertDetail !== undefined){
+let data67 = data38.revertDetail;
+if((typeof data67 !== "string") && (data67 !== null)){
+const err157 = {instancePath:instancePath+"/faults/" + i2+"/revertDetail",schemaPath:"#/properties/faults/items/properties/revertDetail/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertDetail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1927,8 +1924,11 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(data68.exitCode === undefined){
-const err158 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+}
+if(data38.revertAttempts !== undefined){
+let data68 = data38.revertAttempts;
+if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
+const err158 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.revertAttempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1937,8 +1937,9 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data68.stderr === undefined){
-const err159 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 0 || isNaN(data68)){
+const err159 = {instancePath:instancePath+"/faults/" + i2+"/revertAttempts",schemaPath:"#/properties/faults/items/properties/revertAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1947,8 +1948,17 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data68.durationMs === undefined){
-const err160 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+}
+}
+if(data38.revertCommands !== undefined){
+let data69 = data38.revertCommands;
+if(Array.isArray(data69)){
+const len6 = data69.length;
+for(let i6=0; i6<len6; i6++){
+let data70 = data69[i6];
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.argv === undefined){
+const err160 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1957,9 +1967,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-for(const key8 in data68){
-if(!(((((key8 === "argv") || (key8 === "stdin")) || (key8 === "exitCode")) || (key8 === "stderr")) || (key8 === "durationMs"))){
-const err161 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data70.stdin === undefined){
+const err161 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1968,12 +1977,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-if(data68.argv !== undefined){
-let data69 = data68.argv;
-if(Array.isArray(data69)){
-if(data69.length < 1){
-const err162 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data70.exitCode === undefined){
+const err162 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1982,10 +1987,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-const len7 = data69.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data69[i7] !== "string"){
-const err163 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv/" + i7,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.stderr === undefined){
+const err163 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1994,10 +1997,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-}
-else {
-const err164 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data70.durationMs === undefined){
+const err164 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2006,11 +2007,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-if(data68.stdin !== undefined){
-let data71 = data68.stdin;
-if((typeof data71 !== "string") && (data71 !== null)){
-const err165 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema35.properties.stdin.type},message:"must be string,null"};
+for(const key8 in data70){
+if(!(((((key8 === "argv") || (key8 === "stdin")) || (key8 === "exitCode")) || (key8 === "stderr")) || (key8 === "durationMs"))){
+const err165 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2020,10 +2019,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data68.exitCode !== undefined){
-let data72 = data68.exitCode;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err166 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data70.argv !== undefined){
+let data71 = data70.argv;
+if(Array.isArray(data71)){
+if(data71.length < 1){
+const err166 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2032,11 +2032,10 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-if(data68.stderr !== undefined){
-let data73 = data68.stderr;
-if((typeof data73 !== "string") && (data73 !== null)){
-const err167 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema35.properties.stderr.type},message:"must be string,null"};
+const len7 = data71.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data71[i7] !== "string"){
+const err167 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv/" + i7,schemaPath:"#/$defs/command/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2046,11 +2045,9 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data68.durationMs !== undefined){
-let data74 = data68.durationMs;
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0 || isNaN(data74)){
-const err168 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err168 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/argv",schemaPath:"#/$defs/command/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2060,8 +2057,10 @@ vErrors.push(err168);
 errors++;
 }
 }
-else {
-const err169 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data70.stdin !== undefined){
+let data73 = data70.stdin;
+if((typeof data73 !== "string") && (data73 !== null)){
+const err169 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stdin",schemaPath:"#/$defs/command/properties/stdin/type",keyword:"type",params:{type: schema36.properties.stdin.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2071,9 +2070,10 @@ vErrors.push(err169);
 errors++;
 }
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.exitCode !== undefined){
+let data74 = data70.exitCode;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+const err170 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/exitCode",schemaPath:"#/$defs/command/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2083,9 +2083,10 @@ vErrors.push(err170);
 errors++;
 }
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands",schemaPath:"#/properties/faults/items/properties/revertCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data70.stderr !== undefined){
+let data75 = data70.stderr;
+if((typeof data75 !== "string") && (data75 !== null)){
+const err171 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/stderr",schemaPath:"#/$defs/command/properties/stderr/type",keyword:"type",params:{type: schema36.properties.stderr.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2095,14 +2096,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data38.observed !== undefined){
-let data75 = data38.observed;
-const _errs178 = errors;
-let valid36 = false;
-const _errs179 = errors;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-if(data75.at === undefined){
-const err172 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data70.durationMs !== undefined){
+let data76 = data70.durationMs;
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 0 || isNaN(data76)){
+const err172 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2111,8 +2109,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data75.kind === undefined){
-const err173 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+}
+else {
+const err173 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6+"/durationMs",schemaPath:"#/$defs/command/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2121,8 +2120,10 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data75.metrics === undefined){
-const err174 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
+}
+}
+else {
+const err174 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands/" + i6,schemaPath:"#/$defs/command/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2131,8 +2132,10 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data75.detail === undefined){
-const err175 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/faults/" + i2+"/revertCommands",schemaPath:"#/properties/faults/items/properties/revertCommands/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2141,9 +2144,15 @@ vErrors.push(err175);
 }
 errors++;
 }
-for(const key9 in data75){
-if(!((((key9 === "at") || (key9 === "kind")) || (key9 === "metrics")) || (key9 === "detail"))){
-const err176 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data38.observed !== undefined){
+let data77 = data38.observed;
+const _errs184 = errors;
+let valid38 = false;
+const _errs185 = errors;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.at === undefined){
+const err176 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2152,12 +2161,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-}
-if(data75.at !== undefined){
-let data76 = data75.at;
-if(typeof data76 === "string"){
-if(!pattern6.test(data76)){
-const err177 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data77.kind === undefined){
+const err177 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2166,9 +2171,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.metrics === undefined){
+const err178 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2177,10 +2181,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-if(data75.kind !== undefined){
-if(typeof data75.kind !== "string"){
-const err179 = {instancePath:instancePath+"/faults/" + i2+"/observed/kind",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.detail === undefined){
+const err179 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2189,14 +2191,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-if(data75.metrics !== undefined){
-let data78 = data75.metrics;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-for(const key10 in data78){
-let data79 = data78[key10];
-if((!((typeof data79 == "number") && (isFinite(data79)))) && (data79 !== null)){
-const err180 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.observed.anyOf[0].properties.metrics.additionalProperties.type},message:"must be number,null"};
+for(const key9 in data77){
+if(!((((key9 === "at") || (key9 === "kind")) || (key9 === "metrics")) || (key9 === "detail"))){
+const err180 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2206,9 +2203,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-else {
-const err181 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.at !== undefined){
+let data78 = data77.at;
+if(typeof data78 === "string"){
+if(!pattern6.test(data78)){
+const err181 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2218,9 +2217,8 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data75.detail !== undefined){
-if(typeof data75.detail !== "string"){
-const err182 = {instancePath:instancePath+"/faults/" + i2+"/observed/detail",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err182 = {instancePath:instancePath+"/faults/" + i2+"/observed/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2230,9 +2228,9 @@ vErrors.push(err182);
 errors++;
 }
 }
-}
-else {
-const err183 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.kind !== undefined){
+if(typeof data77.kind !== "string"){
+const err183 = {instancePath:instancePath+"/faults/" + i2+"/observed/kind",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2241,11 +2239,14 @@ vErrors.push(err183);
 }
 errors++;
 }
-var _valid4 = _errs179 === errors;
-valid36 = valid36 || _valid4;
-const _errs194 = errors;
-if(data75 !== null){
-const err184 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+if(data77.metrics !== undefined){
+let data80 = data77.metrics;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+for(const key10 in data80){
+let data81 = data80[key10];
+if((!((typeof data81 == "number") && (isFinite(data81)))) && (data81 !== null)){
+const err184 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.faults.items.properties.observed.anyOf[0].properties.metrics.additionalProperties.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2254,10 +2255,10 @@ vErrors.push(err184);
 }
 errors++;
 }
-var _valid4 = _errs194 === errors;
-valid36 = valid36 || _valid4;
-if(!valid36){
-const err185 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/faults/" + i2+"/observed/metrics",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2266,21 +2267,10 @@ vErrors.push(err185);
 }
 errors++;
 }
-else {
-errors = _errs178;
-if(vErrors !== null){
-if(_errs178){
-vErrors.length = _errs178;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-}
-else {
-const err186 = {instancePath:instancePath+"/faults/" + i2,schemaPath:"#/properties/faults/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.detail !== undefined){
+if(typeof data77.detail !== "string"){
+const err186 = {instancePath:instancePath+"/faults/" + i2+"/observed/detail",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2292,7 +2282,7 @@ errors++;
 }
 }
 else {
-const err187 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err187 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2301,16 +2291,11 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-if(data.probes !== undefined){
-let data81 = data.probes;
-if(Array.isArray(data81)){
-const len8 = data81.length;
-for(let i8=0; i8<len8; i8++){
-let data82 = data81[i8];
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.id === undefined){
-const err188 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+var _valid4 = _errs185 === errors;
+valid38 = valid38 || _valid4;
+const _errs200 = errors;
+if(data77 !== null){
+const err188 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2319,8 +2304,10 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data82.phase === undefined){
-const err189 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+var _valid4 = _errs200 === errors;
+valid38 = valid38 || _valid4;
+if(!valid38){
+const err189 = {instancePath:instancePath+"/faults/" + i2+"/observed",schemaPath:"#/properties/faults/items/properties/observed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2329,8 +2316,21 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data82.step === undefined){
-const err190 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
+else {
+errors = _errs184;
+if(vErrors !== null){
+if(_errs184){
+vErrors.length = _errs184;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/faults/" + i2,schemaPath:"#/properties/faults/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2339,8 +2339,10 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data82.stepName === undefined){
-const err191 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/faults",schemaPath:"#/properties/faults/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2349,8 +2351,16 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data82.probe === undefined){
-const err192 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
+}
+if(data.probes !== undefined){
+let data83 = data.probes;
+if(Array.isArray(data83)){
+const len8 = data83.length;
+for(let i8=0; i8<len8; i8++){
+let data84 = data83[i8];
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.id === undefined){
+const err192 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2359,8 +2369,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data82.pod === undefined){
-const err193 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
+if(data84.phase === undefined){
+const err193 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2369,8 +2379,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(data82.aggregate === undefined){
-const err194 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "aggregate"},message:"must have required property '"+"aggregate"+"'"};
+if(data84.step === undefined){
+const err194 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2379,8 +2389,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data82.at === undefined){
-const err195 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data84.stepName === undefined){
+const err195 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2389,8 +2399,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(data82.durationMs === undefined){
-const err196 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
+if(data84.probe === undefined){
+const err196 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2399,8 +2409,8 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data82.argv === undefined){
-const err197 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(data84.pod === undefined){
+const err197 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2409,8 +2419,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-if(data82.keepAlive === undefined){
-const err198 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "keepAlive"},message:"must have required property '"+"keepAlive"+"'"};
+if(data84.aggregate === undefined){
+const err198 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "aggregate"},message:"must have required property '"+"aggregate"+"'"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2419,8 +2429,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data82.exitCode === undefined){
-const err199 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
+if(data84.at === undefined){
+const err199 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2429,8 +2439,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data82.metrics === undefined){
-const err200 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
+if(data84.durationMs === undefined){
+const err200 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "durationMs"},message:"must have required property '"+"durationMs"+"'"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2439,8 +2449,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data82.failures === undefined){
-const err201 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'"};
+if(data84.argv === undefined){
+const err201 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2449,8 +2459,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data82.stoppedEarly === undefined){
-const err202 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stoppedEarly"},message:"must have required property '"+"stoppedEarly"+"'"};
+if(data84.keepAlive === undefined){
+const err202 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "keepAlive"},message:"must have required property '"+"keepAlive"+"'"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2459,8 +2469,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data82.save === undefined){
-const err203 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "save"},message:"must have required property '"+"save"+"'"};
+if(data84.exitCode === undefined){
+const err203 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "exitCode"},message:"must have required property '"+"exitCode"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2469,8 +2479,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data82.stdout === undefined){
-const err204 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
+if(data84.metrics === undefined){
+const err204 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "metrics"},message:"must have required property '"+"metrics"+"'"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2479,8 +2489,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data82.stderr === undefined){
-const err205 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(data84.failures === undefined){
+const err205 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2489,9 +2499,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-for(const key11 in data82){
-if(!(func1.call(schema31.properties.probes.items.properties, key11))){
-const err206 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data84.stoppedEarly === undefined){
+const err206 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stoppedEarly"},message:"must have required property '"+"stoppedEarly"+"'"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2500,11 +2509,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-if(data82.id !== undefined){
-let data83 = data82.id;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err207 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data84.save === undefined){
+const err207 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "save"},message:"must have required property '"+"save"+"'"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2513,9 +2519,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 < 1 || isNaN(data83)){
-const err208 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data84.stdout === undefined){
+const err208 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2524,12 +2529,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-}
-}
-if(data82.phase !== undefined){
-let data84 = data82.phase;
-if(!(((((data84 === "before") || (data84 === "step")) || (data84 === "during")) || (data84 === "after")) || (data84 === "monitor"))){
-const err209 = {instancePath:instancePath+"/probes/" + i8+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+if(data84.stderr === undefined){
+const err209 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2538,11 +2539,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-}
-if(data82.step !== undefined){
-let data85 = data82.step;
-if((!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))) && (data85 !== null)){
-const err210 = {instancePath:instancePath+"/probes/" + i8+"/step",schemaPath:"#/properties/probes/items/properties/step/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.step.type},message:"must be integer,null"};
+for(const key11 in data84){
+if(!(func1.call(schema31.properties.probes.items.properties, key11))){
+const err210 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2552,9 +2551,10 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data82.stepName !== undefined){
-if(typeof data82.stepName !== "string"){
-const err211 = {instancePath:instancePath+"/probes/" + i8+"/stepName",schemaPath:"#/properties/probes/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.id !== undefined){
+let data85 = data84.id;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err211 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2563,10 +2563,9 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-if(data82.probe !== undefined){
-if(typeof data82.probe !== "string"){
-const err212 = {instancePath:instancePath+"/probes/" + i8+"/probe",schemaPath:"#/properties/probes/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 < 1 || isNaN(data85)){
+const err212 = {instancePath:instancePath+"/probes/" + i8+"/id",schemaPath:"#/properties/probes/items/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2576,10 +2575,11 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data82.pod !== undefined){
-let data88 = data82.pod;
-if((typeof data88 !== "string") && (data88 !== null)){
-const err213 = {instancePath:instancePath+"/probes/" + i8+"/pod",schemaPath:"#/properties/probes/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.pod.type},message:"must be string,null"};
+}
+if(data84.phase !== undefined){
+let data86 = data84.phase;
+if(!(((((data86 === "before") || (data86 === "step")) || (data86 === "during")) || (data86 === "after")) || (data86 === "monitor"))){
+const err213 = {instancePath:instancePath+"/probes/" + i8+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2589,9 +2589,10 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data82.aggregate !== undefined){
-if(typeof data82.aggregate !== "boolean"){
-const err214 = {instancePath:instancePath+"/probes/" + i8+"/aggregate",schemaPath:"#/properties/probes/items/properties/aggregate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data84.step !== undefined){
+let data87 = data84.step;
+if((!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))) && (data87 !== null)){
+const err214 = {instancePath:instancePath+"/probes/" + i8+"/step",schemaPath:"#/properties/probes/items/properties/step/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.step.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2601,11 +2602,9 @@ vErrors.push(err214);
 errors++;
 }
 }
-if(data82.at !== undefined){
-let data90 = data82.at;
-if(typeof data90 === "string"){
-if(!pattern6.test(data90)){
-const err215 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data84.stepName !== undefined){
+if(typeof data84.stepName !== "string"){
+const err215 = {instancePath:instancePath+"/probes/" + i8+"/stepName",schemaPath:"#/properties/probes/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2615,8 +2614,9 @@ vErrors.push(err215);
 errors++;
 }
 }
-else {
-const err216 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.probe !== undefined){
+if(typeof data84.probe !== "string"){
+const err216 = {instancePath:instancePath+"/probes/" + i8+"/probe",schemaPath:"#/properties/probes/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2626,11 +2626,10 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data82.durationMs !== undefined){
-let data91 = data82.durationMs;
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 < 0 || isNaN(data91)){
-const err217 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data84.pod !== undefined){
+let data90 = data84.pod;
+if((typeof data90 !== "string") && (data90 !== null)){
+const err217 = {instancePath:instancePath+"/probes/" + i8+"/pod",schemaPath:"#/properties/probes/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.pod.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2640,8 +2639,9 @@ vErrors.push(err217);
 errors++;
 }
 }
-else {
-const err218 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data84.aggregate !== undefined){
+if(typeof data84.aggregate !== "boolean"){
+const err218 = {instancePath:instancePath+"/probes/" + i8+"/aggregate",schemaPath:"#/properties/probes/items/properties/aggregate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2651,13 +2651,11 @@ vErrors.push(err218);
 errors++;
 }
 }
-if(data82.argv !== undefined){
-let data92 = data82.argv;
-if(Array.isArray(data92)){
-const len9 = data92.length;
-for(let i9=0; i9<len9; i9++){
-if(typeof data92[i9] !== "string"){
-const err219 = {instancePath:instancePath+"/probes/" + i8+"/argv/" + i9,schemaPath:"#/properties/probes/items/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.at !== undefined){
+let data92 = data84.at;
+if(typeof data92 === "string"){
+if(!pattern6.test(data92)){
+const err219 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2667,9 +2665,8 @@ vErrors.push(err219);
 errors++;
 }
 }
-}
 else {
-const err220 = {instancePath:instancePath+"/probes/" + i8+"/argv",schemaPath:"#/properties/probes/items/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err220 = {instancePath:instancePath+"/probes/" + i8+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2679,9 +2676,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data82.keepAlive !== undefined){
-if(typeof data82.keepAlive !== "boolean"){
-const err221 = {instancePath:instancePath+"/probes/" + i8+"/keepAlive",schemaPath:"#/properties/probes/items/properties/keepAlive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data84.durationMs !== undefined){
+let data93 = data84.durationMs;
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 < 0 || isNaN(data93)){
+const err221 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2691,10 +2690,8 @@ vErrors.push(err221);
 errors++;
 }
 }
-if(data82.exitCode !== undefined){
-let data95 = data82.exitCode;
-if((!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))) && (data95 !== null)){
-const err222 = {instancePath:instancePath+"/probes/" + i8+"/exitCode",schemaPath:"#/properties/probes/items/properties/exitCode/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.exitCode.type},message:"must be integer,null"};
+else {
+const err222 = {instancePath:instancePath+"/probes/" + i8+"/durationMs",schemaPath:"#/properties/probes/items/properties/durationMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2704,13 +2701,13 @@ vErrors.push(err222);
 errors++;
 }
 }
-if(data82.metrics !== undefined){
-let data96 = data82.metrics;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-for(const key12 in data96){
-let data97 = data96[key12];
-if((!((typeof data97 == "number") && (isFinite(data97)))) && (data97 !== null)){
-const err223 = {instancePath:instancePath+"/probes/" + i8+"/metrics/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/probes/items/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.metrics.additionalProperties.type},message:"must be number,null"};
+if(data84.argv !== undefined){
+let data94 = data84.argv;
+if(Array.isArray(data94)){
+const len9 = data94.length;
+for(let i9=0; i9<len9; i9++){
+if(typeof data94[i9] !== "string"){
+const err223 = {instancePath:instancePath+"/probes/" + i8+"/argv/" + i9,schemaPath:"#/properties/probes/items/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2722,7 +2719,7 @@ errors++;
 }
 }
 else {
-const err224 = {instancePath:instancePath+"/probes/" + i8+"/metrics",schemaPath:"#/properties/probes/items/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err224 = {instancePath:instancePath+"/probes/" + i8+"/argv",schemaPath:"#/properties/probes/items/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2732,10 +2729,9 @@ vErrors.push(err224);
 errors++;
 }
 }
-if(data82.failures !== undefined){
-let data98 = data82.failures;
-if((!(data98 && typeof data98 == "object" && !Array.isArray(data98))) && (data98 !== null)){
-const err225 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.failures.type},message:"must be object,null"};
+if(data84.keepAlive !== undefined){
+if(typeof data84.keepAlive !== "boolean"){
+const err225 = {instancePath:instancePath+"/probes/" + i8+"/keepAlive",schemaPath:"#/properties/probes/items/properties/keepAlive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2744,9 +2740,11 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
-if(data98.connect === undefined){
-const err226 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "connect"},message:"must have required property '"+"connect"+"'"};
+}
+if(data84.exitCode !== undefined){
+let data97 = data84.exitCode;
+if((!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))) && (data97 !== null)){
+const err226 = {instancePath:instancePath+"/probes/" + i8+"/exitCode",schemaPath:"#/properties/probes/items/properties/exitCode/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.exitCode.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2755,8 +2753,14 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data98.receive === undefined){
-const err227 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "receive"},message:"must have required property '"+"receive"+"'"};
+}
+if(data84.metrics !== undefined){
+let data98 = data84.metrics;
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+for(const key12 in data98){
+let data99 = data98[key12];
+if((!((typeof data99 == "number") && (isFinite(data99)))) && (data99 !== null)){
+const err227 = {instancePath:instancePath+"/probes/" + i8+"/metrics/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/probes/items/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.metrics.additionalProperties.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2765,8 +2769,10 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data98.length === undefined){
-const err228 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "length"},message:"must have required property '"+"length"+"'"};
+}
+}
+else {
+const err228 = {instancePath:instancePath+"/probes/" + i8+"/metrics",schemaPath:"#/properties/probes/items/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2775,8 +2781,11 @@ vErrors.push(err228);
 }
 errors++;
 }
-if(data98.exceptions === undefined){
-const err229 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "exceptions"},message:"must have required property '"+"exceptions"+"'"};
+}
+if(data84.failures !== undefined){
+let data100 = data84.failures;
+if((!(data100 && typeof data100 == "object" && !Array.isArray(data100))) && (data100 !== null)){
+const err229 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.failures.type},message:"must be object,null"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2785,8 +2794,9 @@ vErrors.push(err229);
 }
 errors++;
 }
-if(data98.timeout === undefined){
-const err230 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
+if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
+if(data100.connect === undefined){
+const err230 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "connect"},message:"must have required property '"+"connect"+"'"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2795,9 +2805,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-for(const key13 in data98){
-if(!(((((key13 === "connect") || (key13 === "receive")) || (key13 === "length")) || (key13 === "exceptions")) || (key13 === "timeout"))){
-const err231 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(data100.receive === undefined){
+const err231 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "receive"},message:"must have required property '"+"receive"+"'"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2806,11 +2815,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-if(data98.connect !== undefined){
-let data99 = data98.connect;
-if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err232 = {instancePath:instancePath+"/probes/" + i8+"/failures/connect",schemaPath:"#/properties/probes/items/properties/failures/properties/connect/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data100.length === undefined){
+const err232 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "length"},message:"must have required property '"+"length"+"'"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2819,11 +2825,8 @@ vErrors.push(err232);
 }
 errors++;
 }
-}
-if(data98.receive !== undefined){
-let data100 = data98.receive;
-if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err233 = {instancePath:instancePath+"/probes/" + i8+"/failures/receive",schemaPath:"#/properties/probes/items/properties/failures/properties/receive/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data100.exceptions === undefined){
+const err233 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "exceptions"},message:"must have required property '"+"exceptions"+"'"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2832,11 +2835,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-}
-if(data98.length !== undefined){
-let data101 = data98.length;
-if(!(((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101))) && (isFinite(data101)))){
-const err234 = {instancePath:instancePath+"/probes/" + i8+"/failures/length",schemaPath:"#/properties/probes/items/properties/failures/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data100.timeout === undefined){
+const err234 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/required",keyword:"required",params:{missingProperty: "timeout"},message:"must have required property '"+"timeout"+"'"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2845,11 +2845,9 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-if(data98.exceptions !== undefined){
-let data102 = data98.exceptions;
-if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
-const err235 = {instancePath:instancePath+"/probes/" + i8+"/failures/exceptions",schemaPath:"#/properties/probes/items/properties/failures/properties/exceptions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key13 in data100){
+if(!(((((key13 === "connect") || (key13 === "receive")) || (key13 === "length")) || (key13 === "exceptions")) || (key13 === "timeout"))){
+const err235 = {instancePath:instancePath+"/probes/" + i8+"/failures",schemaPath:"#/properties/probes/items/properties/failures/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2859,10 +2857,10 @@ vErrors.push(err235);
 errors++;
 }
 }
-if(data98.timeout !== undefined){
-let data103 = data98.timeout;
-if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
-const err236 = {instancePath:instancePath+"/probes/" + i8+"/failures/timeout",schemaPath:"#/properties/probes/items/properties/failures/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data100.connect !== undefined){
+let data101 = data100.connect;
+if(!(((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101))) && (isFinite(data101)))){
+const err236 = {instancePath:instancePath+"/probes/" + i8+"/failures/connect",schemaPath:"#/properties/probes/items/properties/failures/properties/connect/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2872,12 +2870,10 @@ vErrors.push(err236);
 errors++;
 }
 }
-}
-}
-if(data82.stoppedEarly !== undefined){
-let data104 = data82.stoppedEarly;
-if((typeof data104 !== "string") && (data104 !== null)){
-const err237 = {instancePath:instancePath+"/probes/" + i8+"/stoppedEarly",schemaPath:"#/properties/probes/items/properties/stoppedEarly/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.stoppedEarly.type},message:"must be string,null"};
+if(data100.receive !== undefined){
+let data102 = data100.receive;
+if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
+const err237 = {instancePath:instancePath+"/probes/" + i8+"/failures/receive",schemaPath:"#/properties/probes/items/properties/failures/properties/receive/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2887,10 +2883,10 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data82.save !== undefined){
-let data105 = data82.save;
-if((typeof data105 !== "string") && (data105 !== null)){
-const err238 = {instancePath:instancePath+"/probes/" + i8+"/save",schemaPath:"#/properties/probes/items/properties/save/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.save.type},message:"must be string,null"};
+if(data100.length !== undefined){
+let data103 = data100.length;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err238 = {instancePath:instancePath+"/probes/" + i8+"/failures/length",schemaPath:"#/properties/probes/items/properties/failures/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2900,9 +2896,10 @@ vErrors.push(err238);
 errors++;
 }
 }
-if(data82.stdout !== undefined){
-if(typeof data82.stdout !== "string"){
-const err239 = {instancePath:instancePath+"/probes/" + i8+"/stdout",schemaPath:"#/properties/probes/items/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100.exceptions !== undefined){
+let data104 = data100.exceptions;
+if(!(((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104))) && (isFinite(data104)))){
+const err239 = {instancePath:instancePath+"/probes/" + i8+"/failures/exceptions",schemaPath:"#/properties/probes/items/properties/failures/properties/exceptions/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2912,9 +2909,10 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data82.stderr !== undefined){
-if(typeof data82.stderr !== "string"){
-const err240 = {instancePath:instancePath+"/probes/" + i8+"/stderr",schemaPath:"#/properties/probes/items/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100.timeout !== undefined){
+let data105 = data100.timeout;
+if(!(((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105))) && (isFinite(data105)))){
+const err240 = {instancePath:instancePath+"/probes/" + i8+"/failures/timeout",schemaPath:"#/properties/probes/items/properties/failures/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2924,10 +2922,12 @@ vErrors.push(err240);
 errors++;
 }
 }
-if(data82.kind !== undefined){
-let data108 = data82.kind;
-if(!(((((((data108 === "ab") || (data108 === "http")) || (data108 === "grpc")) || (data108 === "dns")) || (data108 === "k8s")) || (data108 === "prometheus")) || (data108 === "cmd"))){
-const err241 = {instancePath:instancePath+"/probes/" + i8+"/kind",schemaPath:"#/properties/probes/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.probes.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data84.stoppedEarly !== undefined){
+let data106 = data84.stoppedEarly;
+if((typeof data106 !== "string") && (data106 !== null)){
+const err241 = {instancePath:instancePath+"/probes/" + i8+"/stoppedEarly",schemaPath:"#/properties/probes/items/properties/stoppedEarly/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.stoppedEarly.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2937,11 +2937,10 @@ vErrors.push(err241);
 errors++;
 }
 }
-if(data82.startedAt !== undefined){
-let data109 = data82.startedAt;
-if(typeof data109 === "string"){
-if(!pattern6.test(data109)){
-const err242 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data84.save !== undefined){
+let data107 = data84.save;
+if((typeof data107 !== "string") && (data107 !== null)){
+const err242 = {instancePath:instancePath+"/probes/" + i8+"/save",schemaPath:"#/properties/probes/items/properties/save/type",keyword:"type",params:{type: schema31.properties.probes.items.properties.save.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2951,8 +2950,9 @@ vErrors.push(err242);
 errors++;
 }
 }
-else {
-const err243 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.stdout !== undefined){
+if(typeof data84.stdout !== "string"){
+const err243 = {instancePath:instancePath+"/probes/" + i8+"/stdout",schemaPath:"#/properties/probes/items/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2962,9 +2962,9 @@ vErrors.push(err243);
 errors++;
 }
 }
-if(data82.series !== undefined){
-if(typeof data82.series !== "string"){
-const err244 = {instancePath:instancePath+"/probes/" + i8+"/series",schemaPath:"#/properties/probes/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.stderr !== undefined){
+if(typeof data84.stderr !== "string"){
+const err244 = {instancePath:instancePath+"/probes/" + i8+"/stderr",schemaPath:"#/properties/probes/items/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2974,10 +2974,10 @@ vErrors.push(err244);
 errors++;
 }
 }
-if(data82.sample !== undefined){
-let data111 = data82.sample;
-if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
-const err245 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data84.kind !== undefined){
+let data110 = data84.kind;
+if(!(((((((data110 === "ab") || (data110 === "http")) || (data110 === "grpc")) || (data110 === "dns")) || (data110 === "k8s")) || (data110 === "prometheus")) || (data110 === "cmd"))){
+const err245 = {instancePath:instancePath+"/probes/" + i8+"/kind",schemaPath:"#/properties/probes/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.probes.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2986,9 +2986,12 @@ vErrors.push(err245);
 }
 errors++;
 }
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 < 0 || isNaN(data111)){
-const err246 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data84.startedAt !== undefined){
+let data111 = data84.startedAt;
+if(typeof data111 === "string"){
+if(!pattern6.test(data111)){
+const err246 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2998,12 +3001,8 @@ vErrors.push(err246);
 errors++;
 }
 }
-}
-if(data82.everyMs !== undefined){
-let data112 = data82.everyMs;
-if((typeof data112 == "number") && (isFinite(data112))){
-if(data112 <= 0 || isNaN(data112)){
-const err247 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+else {
+const err247 = {instancePath:instancePath+"/probes/" + i8+"/startedAt",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3013,8 +3012,9 @@ vErrors.push(err247);
 errors++;
 }
 }
-else {
-const err248 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data84.series !== undefined){
+if(typeof data84.series !== "string"){
+const err248 = {instancePath:instancePath+"/probes/" + i8+"/series",schemaPath:"#/properties/probes/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3024,9 +3024,10 @@ vErrors.push(err248);
 errors++;
 }
 }
-if(data82.detail !== undefined){
-if(typeof data82.detail !== "string"){
-const err249 = {instancePath:instancePath+"/probes/" + i8+"/detail",schemaPath:"#/properties/probes/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.sample !== undefined){
+let data113 = data84.sample;
+if(!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))){
+const err249 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3035,10 +3036,9 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-if(data82.error !== undefined){
-if(typeof data82.error !== "string"){
-const err250 = {instancePath:instancePath+"/probes/" + i8+"/error",schemaPath:"#/properties/probes/items/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data113 == "number") && (isFinite(data113))){
+if(data113 < 0 || isNaN(data113)){
+const err250 = {instancePath:instancePath+"/probes/" + i8+"/sample",schemaPath:"#/properties/probes/items/properties/sample/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3049,8 +3049,11 @@ errors++;
 }
 }
 }
-else {
-const err251 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data84.everyMs !== undefined){
+let data114 = data84.everyMs;
+if((typeof data114 == "number") && (isFinite(data114))){
+if(data114 <= 0 || isNaN(data114)){
+const err251 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3060,9 +3063,8 @@ vErrors.push(err251);
 errors++;
 }
 }
-}
 else {
-const err252 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err252 = {instancePath:instancePath+"/probes/" + i8+"/everyMs",schemaPath:"#/properties/probes/items/properties/everyMs/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3072,15 +3074,9 @@ vErrors.push(err252);
 errors++;
 }
 }
-if(data.expectations !== undefined){
-let data115 = data.expectations;
-if(Array.isArray(data115)){
-const len10 = data115.length;
-for(let i10=0; i10<len10; i10++){
-let data116 = data115[i10];
-if(data116 && typeof data116 == "object" && !Array.isArray(data116)){
-if(data116.phase === undefined){
-const err253 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+if(data84.detail !== undefined){
+if(typeof data84.detail !== "string"){
+const err253 = {instancePath:instancePath+"/probes/" + i8+"/detail",schemaPath:"#/properties/probes/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3089,8 +3085,10 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data116.step === undefined){
-const err254 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
+}
+if(data84.error !== undefined){
+if(typeof data84.error !== "string"){
+const err254 = {instancePath:instancePath+"/probes/" + i8+"/error",schemaPath:"#/properties/probes/items/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3099,8 +3097,10 @@ vErrors.push(err254);
 }
 errors++;
 }
-if(data116.stepName === undefined){
-const err255 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
+}
+}
+else {
+const err255 = {instancePath:instancePath+"/probes/" + i8,schemaPath:"#/properties/probes/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3109,8 +3109,10 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(data116.probe === undefined){
-const err256 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
+}
+}
+else {
+const err256 = {instancePath:instancePath+"/probes",schemaPath:"#/properties/probes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3119,8 +3121,16 @@ vErrors.push(err256);
 }
 errors++;
 }
-if(data116.pod === undefined){
-const err257 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
+}
+if(data.expectations !== undefined){
+let data117 = data.expectations;
+if(Array.isArray(data117)){
+const len10 = data117.length;
+for(let i10=0; i10<len10; i10++){
+let data118 = data117[i10];
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+if(data118.phase === undefined){
+const err257 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3129,8 +3139,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(data116.metric === undefined){
-const err258 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'"};
+if(data118.step === undefined){
+const err258 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "step"},message:"must have required property '"+"step"+"'"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3139,8 +3149,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data116.expected === undefined){
-const err259 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
+if(data118.stepName === undefined){
+const err259 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "stepName"},message:"must have required property '"+"stepName"+"'"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3149,8 +3159,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data116.threshold === undefined){
-const err260 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
+if(data118.probe === undefined){
+const err260 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "probe"},message:"must have required property '"+"probe"+"'"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3159,8 +3169,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data116.actual === undefined){
-const err261 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actual"},message:"must have required property '"+"actual"+"'"};
+if(data118.pod === undefined){
+const err261 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "pod"},message:"must have required property '"+"pod"+"'"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3169,8 +3179,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data116.actualText === undefined){
-const err262 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actualText"},message:"must have required property '"+"actualText"+"'"};
+if(data118.metric === undefined){
+const err262 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3179,8 +3189,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(data116.verdict === undefined){
-const err263 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'"};
+if(data118.expected === undefined){
+const err263 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "expected"},message:"must have required property '"+"expected"+"'"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3189,8 +3199,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(data116.description === undefined){
-const err264 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "description"},message:"must have required property '"+"description"+"'"};
+if(data118.threshold === undefined){
+const err264 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3199,8 +3209,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(data116.reason === undefined){
-const err265 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data118.actual === undefined){
+const err265 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actual"},message:"must have required property '"+"actual"+"'"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3209,8 +3219,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data116.at === undefined){
-const err266 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data118.actualText === undefined){
+const err266 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "actualText"},message:"must have required property '"+"actualText"+"'"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3219,9 +3229,8 @@ vErrors.push(err266);
 }
 errors++;
 }
-for(const key14 in data116){
-if(!(func1.call(schema31.properties.expectations.items.properties, key14))){
-const err267 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(data118.verdict === undefined){
+const err267 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3230,11 +3239,8 @@ vErrors.push(err267);
 }
 errors++;
 }
-}
-if(data116.phase !== undefined){
-let data117 = data116.phase;
-if(!(((((data117 === "before") || (data117 === "step")) || (data117 === "during")) || (data117 === "after")) || (data117 === "monitor"))){
-const err268 = {instancePath:instancePath+"/expectations/" + i10+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+if(data118.description === undefined){
+const err268 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "description"},message:"must have required property '"+"description"+"'"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3243,11 +3249,8 @@ vErrors.push(err268);
 }
 errors++;
 }
-}
-if(data116.step !== undefined){
-let data118 = data116.step;
-if((!(((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118))) && (isFinite(data118)))) && (data118 !== null)){
-const err269 = {instancePath:instancePath+"/expectations/" + i10+"/step",schemaPath:"#/properties/expectations/items/properties/step/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.step.type},message:"must be integer,null"};
+if(data118.reason === undefined){
+const err269 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3256,10 +3259,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-}
-if(data116.stepName !== undefined){
-if(typeof data116.stepName !== "string"){
-const err270 = {instancePath:instancePath+"/expectations/" + i10+"/stepName",schemaPath:"#/properties/expectations/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.at === undefined){
+const err270 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3268,10 +3269,9 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-if(data116.probe !== undefined){
-if(typeof data116.probe !== "string"){
-const err271 = {instancePath:instancePath+"/expectations/" + i10+"/probe",schemaPath:"#/properties/expectations/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key14 in data118){
+if(!(func1.call(schema31.properties.expectations.items.properties, key14))){
+const err271 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3281,10 +3281,10 @@ vErrors.push(err271);
 errors++;
 }
 }
-if(data116.pod !== undefined){
-let data121 = data116.pod;
-if((typeof data121 !== "string") && (data121 !== null)){
-const err272 = {instancePath:instancePath+"/expectations/" + i10+"/pod",schemaPath:"#/properties/expectations/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.pod.type},message:"must be string,null"};
+if(data118.phase !== undefined){
+let data119 = data118.phase;
+if(!(((((data119 === "before") || (data119 === "step")) || (data119 === "during")) || (data119 === "after")) || (data119 === "monitor"))){
+const err272 = {instancePath:instancePath+"/expectations/" + i10+"/phase",schemaPath:"#/$defs/phase/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3294,9 +3294,10 @@ vErrors.push(err272);
 errors++;
 }
 }
-if(data116.metric !== undefined){
-if(typeof data116.metric !== "string"){
-const err273 = {instancePath:instancePath+"/expectations/" + i10+"/metric",schemaPath:"#/properties/expectations/items/properties/metric/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.step !== undefined){
+let data120 = data118.step;
+if((!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))) && (data120 !== null)){
+const err273 = {instancePath:instancePath+"/expectations/" + i10+"/step",schemaPath:"#/properties/expectations/items/properties/step/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.step.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3306,9 +3307,9 @@ vErrors.push(err273);
 errors++;
 }
 }
-if(data116.expected !== undefined){
-if(typeof data116.expected !== "string"){
-const err274 = {instancePath:instancePath+"/expectations/" + i10+"/expected",schemaPath:"#/properties/expectations/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.stepName !== undefined){
+if(typeof data118.stepName !== "string"){
+const err274 = {instancePath:instancePath+"/expectations/" + i10+"/stepName",schemaPath:"#/properties/expectations/items/properties/stepName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3318,9 +3319,9 @@ vErrors.push(err274);
 errors++;
 }
 }
-if(data116.threshold !== undefined){
-if(typeof data116.threshold !== "string"){
-const err275 = {instancePath:instancePath+"/expectations/" + i10+"/threshold",schemaPath:"#/properties/expectations/items/properties/threshold/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.probe !== undefined){
+if(typeof data118.probe !== "string"){
+const err275 = {instancePath:instancePath+"/expectations/" + i10+"/probe",schemaPath:"#/properties/expectations/items/properties/probe/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3330,10 +3331,10 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data116.actual !== undefined){
-let data125 = data116.actual;
-if((!((typeof data125 == "number") && (isFinite(data125)))) && (data125 !== null)){
-const err276 = {instancePath:instancePath+"/expectations/" + i10+"/actual",schemaPath:"#/properties/expectations/items/properties/actual/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.actual.type},message:"must be number,null"};
+if(data118.pod !== undefined){
+let data123 = data118.pod;
+if((typeof data123 !== "string") && (data123 !== null)){
+const err276 = {instancePath:instancePath+"/expectations/" + i10+"/pod",schemaPath:"#/properties/expectations/items/properties/pod/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.pod.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3343,9 +3344,9 @@ vErrors.push(err276);
 errors++;
 }
 }
-if(data116.actualText !== undefined){
-if(typeof data116.actualText !== "string"){
-const err277 = {instancePath:instancePath+"/expectations/" + i10+"/actualText",schemaPath:"#/properties/expectations/items/properties/actualText/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.metric !== undefined){
+if(typeof data118.metric !== "string"){
+const err277 = {instancePath:instancePath+"/expectations/" + i10+"/metric",schemaPath:"#/properties/expectations/items/properties/metric/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3355,10 +3356,9 @@ vErrors.push(err277);
 errors++;
 }
 }
-if(data116.verdict !== undefined){
-let data127 = data116.verdict;
-if(!(((data127 === "pass") || (data127 === "fail")) || (data127 === "error"))){
-const err278 = {instancePath:instancePath+"/expectations/" + i10+"/verdict",schemaPath:"#/properties/expectations/items/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+if(data118.expected !== undefined){
+if(typeof data118.expected !== "string"){
+const err278 = {instancePath:instancePath+"/expectations/" + i10+"/expected",schemaPath:"#/properties/expectations/items/properties/expected/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3368,10 +3368,9 @@ vErrors.push(err278);
 errors++;
 }
 }
-if(data116.source !== undefined){
-let data128 = data116.source;
-if(!((data128 === "probe") || (data128 === "fault"))){
-const err279 = {instancePath:instancePath+"/expectations/" + i10+"/source",schemaPath:"#/properties/expectations/items/properties/source/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(data118.threshold !== undefined){
+if(typeof data118.threshold !== "string"){
+const err279 = {instancePath:instancePath+"/expectations/" + i10+"/threshold",schemaPath:"#/properties/expectations/items/properties/threshold/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3381,9 +3380,10 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data116.description !== undefined){
-if(typeof data116.description !== "string"){
-const err280 = {instancePath:instancePath+"/expectations/" + i10+"/description",schemaPath:"#/properties/expectations/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.actual !== undefined){
+let data127 = data118.actual;
+if((!((typeof data127 == "number") && (isFinite(data127)))) && (data127 !== null)){
+const err280 = {instancePath:instancePath+"/expectations/" + i10+"/actual",schemaPath:"#/properties/expectations/items/properties/actual/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.actual.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3393,10 +3393,9 @@ vErrors.push(err280);
 errors++;
 }
 }
-if(data116.reason !== undefined){
-let data130 = data116.reason;
-if((typeof data130 !== "string") && (data130 !== null)){
-const err281 = {instancePath:instancePath+"/expectations/" + i10+"/reason",schemaPath:"#/properties/expectations/items/properties/reason/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.reason.type},message:"must be string,null"};
+if(data118.actualText !== undefined){
+if(typeof data118.actualText !== "string"){
+const err281 = {instancePath:instancePath+"/expectations/" + i10+"/actualText",schemaPath:"#/properties/expectations/items/properties/actualText/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3406,11 +3405,10 @@ vErrors.push(err281);
 errors++;
 }
 }
-if(data116.at !== undefined){
-let data131 = data116.at;
-if(typeof data131 === "string"){
-if(!pattern6.test(data131)){
-const err282 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data118.verdict !== undefined){
+let data129 = data118.verdict;
+if(!(((data129 === "pass") || (data129 === "fail")) || (data129 === "error"))){
+const err282 = {instancePath:instancePath+"/expectations/" + i10+"/verdict",schemaPath:"#/properties/expectations/items/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3420,8 +3418,10 @@ vErrors.push(err282);
 errors++;
 }
 }
-else {
-const err283 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.source !== undefined){
+let data130 = data118.source;
+if(!((data130 === "probe") || (data130 === "fault"))){
+const err283 = {instancePath:instancePath+"/expectations/" + i10+"/source",schemaPath:"#/properties/expectations/items/properties/source/enum",keyword:"enum",params:{allowedValues: schema31.properties.expectations.items.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3431,9 +3431,9 @@ vErrors.push(err283);
 errors++;
 }
 }
-if(data116.series !== undefined){
-if(typeof data116.series !== "string"){
-const err284 = {instancePath:instancePath+"/expectations/" + i10+"/series",schemaPath:"#/properties/expectations/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data118.description !== undefined){
+if(typeof data118.description !== "string"){
+const err284 = {instancePath:instancePath+"/expectations/" + i10+"/description",schemaPath:"#/properties/expectations/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3443,11 +3443,10 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data116.samples !== undefined){
-let data133 = data116.samples;
-if(data133 && typeof data133 == "object" && !Array.isArray(data133)){
-if(data133.total === undefined){
-const err285 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'"};
+if(data118.reason !== undefined){
+let data132 = data118.reason;
+if((typeof data132 !== "string") && (data132 !== null)){
+const err285 = {instancePath:instancePath+"/expectations/" + i10+"/reason",schemaPath:"#/properties/expectations/items/properties/reason/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3456,8 +3455,12 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data133.passed === undefined){
-const err286 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
+}
+if(data118.at !== undefined){
+let data133 = data118.at;
+if(typeof data133 === "string"){
+if(!pattern6.test(data133)){
+const err286 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3466,9 +3469,9 @@ vErrors.push(err286);
 }
 errors++;
 }
-for(const key15 in data133){
-if(!((key15 === "total") || (key15 === "passed"))){
-const err287 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err287 = {instancePath:instancePath+"/expectations/" + i10+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3478,10 +3481,9 @@ vErrors.push(err287);
 errors++;
 }
 }
-if(data133.total !== undefined){
-let data134 = data133.total;
-if(!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))){
-const err288 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data118.series !== undefined){
+if(typeof data118.series !== "string"){
+const err288 = {instancePath:instancePath+"/expectations/" + i10+"/series",schemaPath:"#/properties/expectations/items/properties/series/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3490,9 +3492,12 @@ vErrors.push(err288);
 }
 errors++;
 }
-if((typeof data134 == "number") && (isFinite(data134))){
-if(data134 < 0 || isNaN(data134)){
-const err289 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data118.samples !== undefined){
+let data135 = data118.samples;
+if(data135 && typeof data135 == "object" && !Array.isArray(data135)){
+if(data135.total === undefined){
+const err289 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3501,12 +3506,8 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-}
-if(data133.passed !== undefined){
-let data135 = data133.passed;
-if((!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))) && (data135 !== null)){
-const err290 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.samples.properties.passed.type},message:"must be integer,null"};
+if(data135.passed === undefined){
+const err290 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3515,9 +3516,9 @@ vErrors.push(err290);
 }
 errors++;
 }
-if((typeof data135 == "number") && (isFinite(data135))){
-if(data135 < 0 || isNaN(data135)){
-const err291 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key15 in data135){
+if(!((key15 === "total") || (key15 === "passed"))){
+const err291 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3527,10 +3528,10 @@ vErrors.push(err291);
 errors++;
 }
 }
-}
-}
-else {
-const err292 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data135.total !== undefined){
+let data136 = data135.total;
+if(!(((typeof data136 == "number") && (!(data136 % 1) && !isNaN(data136))) && (isFinite(data136)))){
+const err292 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3539,14 +3540,9 @@ vErrors.push(err292);
 }
 errors++;
 }
-}
-if(data116.limit !== undefined){
-let data136 = data116.limit;
-const _errs312 = errors;
-let valid56 = false;
-const _errs313 = errors;
-if(!((typeof data136 == "number") && (isFinite(data136)))){
-const err293 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data136 == "number") && (isFinite(data136))){
+if(data136 < 0 || isNaN(data136)){
+const err293 = {instancePath:instancePath+"/expectations/" + i10+"/samples/total",schemaPath:"#/properties/expectations/items/properties/samples/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3555,12 +3551,12 @@ vErrors.push(err293);
 }
 errors++;
 }
-var _valid5 = _errs313 === errors;
-valid56 = valid56 || _valid5;
-const _errs315 = errors;
-if(Array.isArray(data136)){
-if(data136.length > 2){
-const err294 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+}
+}
+if(data135.passed !== undefined){
+let data137 = data135.passed;
+if((!(((typeof data137 == "number") && (!(data137 % 1) && !isNaN(data137))) && (isFinite(data137)))) && (data137 !== null)){
+const err294 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/type",keyword:"type",params:{type: schema31.properties.expectations.items.properties.samples.properties.passed.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3569,8 +3565,9 @@ vErrors.push(err294);
 }
 errors++;
 }
-if(data136.length < 2){
-const err295 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if((typeof data137 == "number") && (isFinite(data137))){
+if(data137 < 0 || isNaN(data137)){
+const err295 = {instancePath:instancePath+"/expectations/" + i10+"/samples/passed",schemaPath:"#/properties/expectations/items/properties/samples/properties/passed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3579,11 +3576,11 @@ vErrors.push(err295);
 }
 errors++;
 }
-const len11 = data136.length;
-for(let i11=0; i11<len11; i11++){
-let data137 = data136[i11];
-if(!((typeof data137 == "number") && (isFinite(data137)))){
-const err296 = {instancePath:instancePath+"/expectations/" + i10+"/limit/" + i11,schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+}
+}
+else {
+const err296 = {instancePath:instancePath+"/expectations/" + i10+"/samples",schemaPath:"#/properties/expectations/items/properties/samples/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3593,9 +3590,13 @@ vErrors.push(err296);
 errors++;
 }
 }
-}
-else {
-const err297 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data118.limit !== undefined){
+let data138 = data118.limit;
+const _errs318 = errors;
+let valid58 = false;
+const _errs319 = errors;
+if(!((typeof data138 == "number") && (isFinite(data138)))){
+const err297 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3604,10 +3605,12 @@ vErrors.push(err297);
 }
 errors++;
 }
-var _valid5 = _errs315 === errors;
-valid56 = valid56 || _valid5;
-if(!valid56){
-const err298 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid5 = _errs319 === errors;
+valid58 = valid58 || _valid5;
+const _errs321 = errors;
+if(Array.isArray(data138)){
+if(data138.length > 2){
+const err298 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3616,21 +3619,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-else {
-errors = _errs312;
-if(vErrors !== null){
-if(_errs312){
-vErrors.length = _errs312;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-}
-else {
-const err299 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data138.length < 2){
+const err299 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3639,10 +3629,11 @@ vErrors.push(err299);
 }
 errors++;
 }
-}
-}
-else {
-const err300 = {instancePath:instancePath+"/expectations",schemaPath:"#/properties/expectations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len11 = data138.length;
+for(let i11=0; i11<len11; i11++){
+let data139 = data138[i11];
+if(!((typeof data139 == "number") && (isFinite(data139)))){
+const err300 = {instancePath:instancePath+"/expectations/" + i10+"/limit/" + i11,schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3652,13 +3643,9 @@ vErrors.push(err300);
 errors++;
 }
 }
-if(data.warnings !== undefined){
-let data138 = data.warnings;
-if(Array.isArray(data138)){
-const len12 = data138.length;
-for(let i12=0; i12<len12; i12++){
-if(typeof data138[i12] !== "string"){
-const err301 = {instancePath:instancePath+"/warnings/" + i12,schemaPath:"#/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err301 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3667,10 +3654,10 @@ vErrors.push(err301);
 }
 errors++;
 }
-}
-}
-else {
-const err302 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid5 = _errs321 === errors;
+valid58 = valid58 || _valid5;
+if(!valid58){
+const err302 = {instancePath:instancePath+"/expectations/" + i10+"/limit",schemaPath:"#/properties/expectations/items/properties/limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3679,16 +3666,21 @@ vErrors.push(err302);
 }
 errors++;
 }
+else {
+errors = _errs318;
+if(vErrors !== null){
+if(_errs318){
+vErrors.length = _errs318;
 }
-if(data.timeline !== undefined){
-let data140 = data.timeline;
-if(Array.isArray(data140)){
-const len13 = data140.length;
-for(let i13=0; i13<len13; i13++){
-let data141 = data140[i13];
-if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
-if(data141.at === undefined){
-const err303 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err303 = {instancePath:instancePath+"/expectations/" + i10,schemaPath:"#/properties/expectations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3697,8 +3689,10 @@ vErrors.push(err303);
 }
 errors++;
 }
-if(data141.type === undefined){
-const err304 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+}
+else {
+const err304 = {instancePath:instancePath+"/expectations",schemaPath:"#/properties/expectations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3707,8 +3701,14 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(data141.text === undefined){
-const err305 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
+}
+if(data.warnings !== undefined){
+let data140 = data.warnings;
+if(Array.isArray(data140)){
+const len12 = data140.length;
+for(let i12=0; i12<len12; i12++){
+if(typeof data140[i12] !== "string"){
+const err305 = {instancePath:instancePath+"/warnings/" + i12,schemaPath:"#/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3717,9 +3717,10 @@ vErrors.push(err305);
 }
 errors++;
 }
-for(const key16 in data141){
-if(!(((key16 === "at") || (key16 === "type")) || (key16 === "text"))){
-const err306 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+}
+else {
+const err306 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3729,11 +3730,15 @@ vErrors.push(err306);
 errors++;
 }
 }
-if(data141.at !== undefined){
-let data142 = data141.at;
-if(typeof data142 === "string"){
-if(!pattern6.test(data142)){
-const err307 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
+if(data.timeline !== undefined){
+let data142 = data.timeline;
+if(Array.isArray(data142)){
+const len13 = data142.length;
+for(let i13=0; i13<len13; i13++){
+let data143 = data142[i13];
+if(data143 && typeof data143 == "object" && !Array.isArray(data143)){
+if(data143.at === undefined){
+const err307 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3742,9 +3747,8 @@ vErrors.push(err307);
 }
 errors++;
 }
-}
-else {
-const err308 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data143.type === undefined){
+const err308 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3753,10 +3757,8 @@ vErrors.push(err308);
 }
 errors++;
 }
-}
-if(data141.type !== undefined){
-if(typeof data141.type !== "string"){
-const err309 = {instancePath:instancePath+"/timeline/" + i13+"/type",schemaPath:"#/properties/timeline/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data143.text === undefined){
+const err309 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3765,10 +3767,9 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-if(data141.text !== undefined){
-if(typeof data141.text !== "string"){
-const err310 = {instancePath:instancePath+"/timeline/" + i13+"/text",schemaPath:"#/properties/timeline/items/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key16 in data143){
+if(!(((key16 === "at") || (key16 === "type")) || (key16 === "text"))){
+const err310 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3778,9 +3779,11 @@ vErrors.push(err310);
 errors++;
 }
 }
-}
-else {
-const err311 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data143.at !== undefined){
+let data144 = data143.at;
+if(typeof data144 === "string"){
+if(!pattern6.test(data144)){
+const err311 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"+"\""};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3790,9 +3793,8 @@ vErrors.push(err311);
 errors++;
 }
 }
-}
 else {
-const err312 = {instancePath:instancePath+"/timeline",schemaPath:"#/properties/timeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err312 = {instancePath:instancePath+"/timeline/" + i13+"/at",schemaPath:"#/$defs/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3802,14 +3804,62 @@ vErrors.push(err312);
 errors++;
 }
 }
-}
-else {
-const err313 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data143.type !== undefined){
+if(typeof data143.type !== "string"){
+const err313 = {instancePath:instancePath+"/timeline/" + i13+"/type",schemaPath:"#/properties/timeline/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err313];
 }
 else {
 vErrors.push(err313);
+}
+errors++;
+}
+}
+if(data143.text !== undefined){
+if(typeof data143.text !== "string"){
+const err314 = {instancePath:instancePath+"/timeline/" + i13+"/text",schemaPath:"#/properties/timeline/items/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err314];
+}
+else {
+vErrors.push(err314);
+}
+errors++;
+}
+}
+}
+else {
+const err315 = {instancePath:instancePath+"/timeline/" + i13,schemaPath:"#/properties/timeline/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err315];
+}
+else {
+vErrors.push(err315);
+}
+errors++;
+}
+}
+}
+else {
+const err316 = {instancePath:instancePath+"/timeline",schemaPath:"#/properties/timeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err316];
+}
+else {
+vErrors.push(err316);
+}
+errors++;
+}
+}
+}
+else {
+const err317 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err317];
+}
+else {
+vErrors.push(err317);
 }
 errors++;
 }
