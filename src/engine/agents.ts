@@ -9,6 +9,7 @@ import type { ApplyRequest } from "../faults/protocol.generated.js";
 import { isApiRefusal } from "../kube/api-errors.js";
 import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
+import type { PodRef } from "./events.js";
 import { FIRST_REQUEST_ENV } from "./first-fault.js";
 
 export type { AgentHandle } from "./agent-client.js";
@@ -113,12 +114,20 @@ export async function ensureAgent(
   const name = agentName(pod, options.runId);
   onInjecting(name);
   const first = firstRequest({ pod: ref, container: name, reused: false });
-  await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, { ...options, firstRequest: first })).catch((err: unknown) => {
+  await addContainer(cluster, ref, agentContainer(name, { ...options, firstRequest: first }), refused);
+  await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
+  return { pod: ref, container: name, reused: false };
+}
+
+/**
+ * Adds `spec` to the pod; `refused` is told where the API refused it (nothing was added, so a
+ * fault that was to travel with it holds nowhere). No answer, or a 5xx: it may have been added.
+ */
+export async function addContainer(cluster: Cluster, pod: PodRef, spec: AgentContainerSpec, refused: () => void): Promise<void> {
+  await cluster.addEphemeralContainer(pod.namespace, pod.name, spec).catch((err: unknown) => {
     if (isApiRefusal(err)) refused();
     throw err;
   });
-  await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
-  return { pod: ref, container: name, reused: false };
 }
 
 export interface FreshAgentOptions {

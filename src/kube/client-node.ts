@@ -112,9 +112,6 @@ class KeepAliveKubeConfig extends k8s.KubeConfig {
   }
 }
 
-/** A response of the API server, read whole: its status and body. */
-type RawResponse = Answer;
-
 /** At most this much of a response is read (a pod is tens of KiB; a log is asked with its own limit). */
 const RAW_LIMIT_BYTES = 4 * 1024 * 1024;
 
@@ -132,7 +129,7 @@ async function rawRequest(
   body?: { readonly type: string; readonly text: string },
   /** the request is given up (its socket destroyed) when no answer has come within this; undefined: none, as client-node's calls */
   timeoutMs?: number,
-): Promise<RawResponse | undefined> {
+): Promise<Answer | undefined> {
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
   const server = kc.getCurrentCluster()?.server;
@@ -545,8 +542,8 @@ class ClientNodeCluster implements ConnectedCluster {
   }
 
   /** A request on the keep-alive agent (rawRequest), its failure an error that says what to do; undefined through a proxy. */
-  private async raw(op: ApiOperation, method: "GET" | "PATCH", path: string, body?: { readonly type: string; readonly text: string }, timeoutMs?: number): Promise<RawResponse | undefined> {
-    let r: RawResponse | undefined;
+  private async raw(op: ApiOperation, method: "GET" | "PATCH", path: string, body?: { readonly type: string; readonly text: string }, timeoutMs?: number): Promise<Answer | undefined> {
+    let r: Answer | undefined;
     try {
       r = await rawRequest(this.kc, method, path, body, timeoutMs);
     } catch (e) {

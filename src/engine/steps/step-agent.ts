@@ -1,9 +1,9 @@
 // A step's own agent (a kill or a stress agent): a container of its own in each target pod,
 // added for that step alone and named for it, beside the pod's own agent. Said as the pods' agents
 // are (agent:injecting, agent:ready).
-import { isApiRefusal } from "../../kube/api-errors.js";
 import type { AgentContainerSpec } from "../../kube/types.js";
 import type { AgentHandle } from "../agent-client.js";
+import { addContainer } from "../agents.js";
 import type { PodRef } from "../events.js";
 import type { StepContext } from "./step-runner.js";
 
@@ -11,11 +11,7 @@ import type { StepContext } from "./step-runner.js";
 export async function addStepAgent(ctx: StepContext, pod: PodRef, spec: AgentContainerSpec, refused: () => void = () => undefined): Promise<AgentHandle> {
   ctx.emit({ type: "agent:injecting", at: ctx.now(), pod, container: spec.name });
   const started = ctx.now();
-  await ctx.cluster.addEphemeralContainer(pod.namespace, pod.name, spec).catch((err: unknown) => {
-    // an answer that refused it: nothing was added; no answer: it may have been
-    if (isApiRefusal(err)) refused();
-    throw err;
-  });
+  await addContainer(ctx.cluster, pod, spec, refused);
   await ctx.cluster.waitContainerRunning(pod.namespace, pod.name, spec.name, { signal: ctx.signal, timeoutMs: ctx.options.injectTimeoutMs });
   const agent: AgentHandle = { pod, container: spec.name, reused: false };
   ctx.emit({ type: "agent:ready", at: ctx.now(), pod, container: spec.name, reused: false, durationMs: ctx.now() - started });
