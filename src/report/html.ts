@@ -32,7 +32,7 @@ table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d
 td.pass{color:#1a7f37;font-weight:600}td.fail{color:#cf222e;font-weight:600}td.error{color:#9a6700;font-weight:600}
 svg.chart{display:block;max-width:100%;height:auto;margin:4px 0 10px}
 .plot{fill:#fff;stroke:#d0d7de}.grid{stroke:#eaeef2}.tick{font-size:11px;fill:#59636e}
-.fault{fill:#ff8c00;fill-opacity:.18;stroke:#e36209;stroke-opacity:.5}.fault-label{font-size:11px;fill:#953800;font-weight:600}
+.fault{fill:#ff8c00;fill-opacity:.18;stroke:#e36209;stroke-opacity:.5}.fault-edge{fill:#ff8c00;fill-opacity:.07}.fault-label{font-size:11px;fill:#953800;font-weight:600}
 .band{fill:#2da44e;fill-opacity:.22}.band-label{font-size:11px;fill:#116329}
 .limit{stroke-width:1.5;stroke-dasharray:6 4}.limit-label{font-size:11px;font-weight:600}
 .series{fill:none;stroke-width:1.8}.run{fill:none;stroke-width:2}.run.off-scale{stroke-dasharray:3 2}

@@ -126,13 +126,31 @@ export function samplesOf(j: Journal, probe: string): JournalProbe[] {
 export interface FaultWindow {
   readonly step: number;
   readonly label: string;
+  /** the first apply's confirming reply */
   readonly startMs: number;
+  /** the last revert's confirming reply (or where the fault was last known held) */
   readonly endMs: number;
+  /**
+   * when the first apply was sent, where the journal says (≤ startMs): between the two the fault
+   * began in the kernel, an exec's round trip that may be seconds on a loaded node
+   */
+  readonly sentMs?: number | undefined;
+  /** when the last revert was sent, where the journal says (≤ endMs): the fault ended between the two */
+  readonly revertSentMs?: number | undefined;
   /** every pod's revert was confirmed */
   readonly reverted: boolean;
 }
 
-/** Each fault step's window on the run's clock: from its first apply to its last revert. */
+/** The least of the times given, as ms on the run's clock from t0; undefined when none is given. */
+function earliest(times: readonly (string | undefined)[], t0: number): number | undefined {
+  const ms = times.filter((t): t is string => t !== undefined).map((t) => Date.parse(t) - t0);
+  return ms.length === 0 ? undefined : Math.min(...ms);
+}
+
+/**
+ * Each fault step's window on the run's clock: from its first apply to its last revert, with the
+ * times those requests were sent, where the journal says them (its uncertain edges).
+ */
 export function faultWindows(j: Journal): FaultWindow[] {
   const t0 = Date.parse(j.startedAt);
   const end = j.endedAt !== null ? Date.parse(j.endedAt) : Math.max(t0, ...j.probes.map((p) => Date.parse(p.at)));
@@ -144,11 +162,17 @@ export function faultWindows(j: Journal): FaultWindow[] {
     const start = Math.min(...fs.map((f) => Date.parse(f.appliedAt ?? "")));
     const ends = fs.map((f) => (f.revertedAt !== null ? Date.parse(f.revertedAt) : f.heldUntil !== null ? Date.parse(f.heldUntil) : end));
     const first = fs[0];
+    const endMs = Math.max(...ends) - t0;
+    const sentMs = earliest(fs.map((f) => f.applyStartedAt), t0);
+    // the last revert sent: the fault may have lasted in some pod until the last reply, no longer
+    const revertSent = fs.every((f) => f.revertedAt !== null && f.revertStartedAt !== undefined) ? Math.max(...fs.map((f) => Date.parse(f.revertStartedAt ?? "") - t0)) : undefined;
     out.push({
       step,
       label: `${step + 1}. ${first?.stepName ?? ""}: ${first?.summary ?? ""}`,
       startMs: start - t0,
-      endMs: Math.max(...ends) - t0,
+      endMs,
+      ...(sentMs !== undefined && sentMs < start - t0 ? { sentMs } : {}),
+      ...(revertSent !== undefined && revertSent < endMs ? { revertSentMs: revertSent } : {}),
       reverted: fs.every((f) => f.revertConfirmed === true),
     });
   }

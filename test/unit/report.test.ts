@@ -200,6 +200,12 @@ describe("report views of a passing run", () => {
     // p50 and p95 of five runs: before, baseline, during the fault, recovery, after
     expect(latency?.match(/<path class="run[^"]*"/g)).toHaveLength(10);
     expect(latency).not.toContain("<polyline");
+    // the fault's window: solid from the apply's reply to the revert's sending, lighter at each
+    // edge, where the fault began or ended in the kernel at a time the runner cannot tell closer
+    const window = latency?.match(/<g class="fault-window"[\s\S]*?<\/g>/)?.[0] ?? "";
+    expect(window.match(/class="fault-edge"/g)).toHaveLength(2);
+    expect(window).toContain("apply sent at +12.002s, confirmed at +15.002s: the fault began in the kernel between the two");
+    expect(window).toContain("revert sent at +44.305s, confirmed at +45.105s: the fault ended in the kernel between the two");
     checkGolden("pass.report.html", html);
   });
 

@@ -29,15 +29,27 @@ export interface Drawing {
 /** A box of `r` around a point. */
 const around = (x: number, y: number, r: number): Box => ({ x0: x - r, y0: y - r, x1: x + r, y1: y + r });
 
-/** The fault windows, shaded from applied to reverted, each named at its top. */
+/** A window's uncertain edge: a request sent at `fromMs`, its confirming reply at `toMs`; the fault began (or ended) in the kernel between. */
+function edge(a: Axes, fromMs: number | undefined, toMs: number, what: string): string {
+  if (fromMs === undefined) return "";
+  const x0 = a.x(fromMs);
+  const title = `${what} sent at +${formatDuration(fromMs)}, confirmed at +${formatDuration(toMs)}: the fault ${what === "apply" ? "began" : "ended"} in the kernel between the two`;
+  return `<rect x="${x0.toFixed(1)}" y="${a.frame.top}" width="${Math.max(1, a.x(toMs) - x0).toFixed(1)}" height="${a.frame.height}" class="fault-edge"><title>${esc(title)}</title></rect>`;
+}
+
+/**
+ * The fault windows, shaded from applied to reverted, each named at its top; lighter at each
+ * edge, from the request's sending to its confirming reply, where the journal says both.
+ */
 function drawWindows(t: ProbeTimeline, a: Axes, d: Drawing): void {
   const { top, height } = a.frame;
   for (const w of t.windows) {
     const x0 = a.x(w.startMs);
-    const x1 = Math.max(a.x(w.endMs), x0 + 2);
+    const x1 = Math.max(a.x(w.revertSentMs ?? w.endMs), x0 + 2);
     const title = `${w.label}: applied at +${formatDuration(w.startMs)}, reverted at +${formatDuration(w.endMs)}${w.reverted ? " (confirmed)" : " (NOT confirmed)"}`;
+    const edges = `${edge(a, w.sentMs, w.startMs, "apply")}${w.revertSentMs === undefined ? "" : edge(a, w.revertSentMs, w.endMs, "revert")}`;
     d.under.push(
-      `<g class="fault-window" data-step="${w.step + 1}"><rect x="${x0.toFixed(1)}" y="${top}" width="${(x1 - x0).toFixed(1)}" height="${height}" class="fault"><title>${esc(title)}</title></rect></g>`,
+      `<g class="fault-window" data-step="${w.step + 1}"><rect x="${x0.toFixed(1)}" y="${top}" width="${(x1 - x0).toFixed(1)}" height="${height}" class="fault"><title>${esc(title)}</title></rect>${edges}</g>`,
     );
     // the whole name is in the window's title
     const text = w.label.length > 60 ? `${w.label.slice(0, 58)}…` : w.label;
