@@ -23,6 +23,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +36,8 @@ import (
 	"chaos-run/agent/protocol"
 	"chaos-run/agent/service"
 	"chaos-run/agent/stress"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is the agent's version (set by the main package from its -X flag).
@@ -87,10 +90,20 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s chaos-agent: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, a...))
 }
 
-// announce writes one line to stdout: the container's log, read by the runner.
+var stdoutMu sync.Mutex
+
+// announce writes one line to stdout: the container's log, read by the runner, and the stream
+// the runner attached to. One write each, one at a time: the replies of the stdin's requests are
+// written side by side.
 func announce(line string) {
-	fmt.Fprintln(os.Stdout, line)
+	stdoutMu.Lock()
+	defer stdoutMu.Unlock()
+	_, _ = os.Stdout.Write([]byte(line + "\n"))
 }
+
+// RequestsEnv set to "stdin" (the runner sets it where it adds the pod's agent with a stdin):
+// requests also come on stdin, one per line (service.Agent.ServeLines).
+const RequestsEnv = "CHAOS_AGENT_REQUESTS"
 
 var runIDPattern = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 
@@ -137,7 +150,7 @@ const (
 	roleStress = "stress"
 )
 
-func newAgent(name, runID string, ttl time.Duration, role string) *service.Agent {
+func newAgent(name, runID string, ttl time.Duration, role string, stdinRequests bool) *service.Agent {
 	deadline := time.Now().Add(ttl)
 	stressKind := fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }}
 	kinds := map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindGRPC: fault.GRPC{}, protocol.KindDNS: fault.DNS{}, protocol.KindStress: stressKind}
@@ -157,7 +170,17 @@ func newAgent(name, runID string, ttl time.Duration, role string) *service.Agent
 		Peers: service.SocketPeers{}, Lock: ownership.SocketLock{},
 		Logf: logf, Announce: announce, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
 		Kinds: kinds, NoOrphanScan: role != roleAgent, ExitAfterEvent: role == roleKill, ExitWhenIdle: role == roleStress,
+		Lines: linesFrom(stdinRequests),
 	})
+}
+
+// linesFrom is stdin where the agent takes requests on it, else nil (an io.Reader holding a nil
+// *os.File would not be nil).
+func linesFrom(stdinRequests bool) io.Reader {
+	if !stdinRequests {
+		return nil
+	}
+	return os.Stdin
 }
 
 func serve(args []string) int {
@@ -195,7 +218,16 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "chaos-agent serve:", err)
 		return 2
 	}
-	agent := newAgent(name, runID, ttl, role)
+	stdinRequests := role == roleAgent && os.Getenv(RequestsEnv) == "stdin"
+	if stdinRequests {
+		// no process of the pod may open the stdin (or forge the stdout) through /proc/PID/fd
+		// without CAP_SYS_PTRACE: see service/lines.go
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos-agent serve: cannot make the process undumpable, so requests come by exec only:", err)
+			stdinRequests = false
+		}
+	}
+	agent := newAgent(name, runID, ttl, role, stdinRequests)
 	if raw, given := os.LookupEnv(FirstRequestEnv); given {
 		// hostile input as much as an exec's request: refused, the agent serves nothing
 		if perr := agent.SetFirst([]byte(raw)); perr != nil {

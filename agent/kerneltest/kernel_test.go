@@ -138,11 +138,19 @@ func (ns *netns) serve(name string) *osexec.Cmd {
 // serveVia is serve with the launcher given (`ip netns exec POD`: a mount namespace of the
 // agent's own, with the files of /etc/netns/POD bound over /etc's).
 func (ns *netns) serveVia(name string, launcher ...string) *osexec.Cmd {
+	return ns.serveWith(name, nil, launcher...)
+}
+
+// serveWith is serveVia with the command configured (its environment, stdin, stdout) before it starts.
+func (ns *netns) serveWith(name string, configure func(*osexec.Cmd), launcher ...string) *osexec.Cmd {
 	self, _ := os.Executable()
 	c := osexec.Command(launcher[0], append(launcher[1:], self, "serve", "--ttl", "5m")...)
 	c.Env = agentEnv(name)
 	var logs bytes.Buffer
 	c.Stderr = &logs
+	if configure != nil {
+		configure(c)
+	}
 	if err := c.Start(); err != nil {
 		ns.t.Fatal(err)
 	}

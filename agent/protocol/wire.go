@@ -25,6 +25,12 @@ const (
 // first renewal, an exec, still has to find it held.
 const FirstReplyPrefix = "chaos-agent first reply: "
 
+// LineReplyPrefix begins each reply a serve process writes to its stdout for a request that came
+// on its stdin (service.Agent.ServeLines): the prefix, the request's tag, a space, the Reply as
+// JSON, one line. The runner reads it on the same attach stream it wrote the request on
+// (src/faults/reply.ts has the same words).
+const LineReplyPrefix = "chaos-agent line reply: "
+
 // SocketAddress is the address an agent serves on (Go spells abstract addresses with a leading @).
 func SocketAddress(agent string) string { return "@" + SocketPrefix + agent }
 

@@ -14,6 +14,7 @@ package service
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	// Announce writes one line to stdout (the container's log, which the runner reads): the
 	// first request's reply (first.go). Nil: not written.
 	Announce func(line string)
+	// Lines, where the runner holds a stream to the agent (its container's stdin), carries its
+	// requests, one per line; their replies go out through Announce (lines.go). Nil: none.
+	Lines io.Reader
 	// Kinds maps fault kinds to their mechanics (default: netem, partition and http).
 	Kinds map[string]fault.Kind
 	// RetryEvery is how often an incomplete revert is tried again (default 5 s).
@@ -95,6 +99,11 @@ type Agent struct {
 	// strangerNoted is when a stranger's connection was last said in the log (unix ns): at most
 	// one line per strangerNoteEvery, whatever the pod's processes do
 	strangerNoted atomic.Int64
+	// linesNoted is when a dropped line of stdin was last said in the log (unix ns)
+	linesNoted atomic.Int64
+	// quiet: the serve process's last words are being written; no reply of the stdin follows
+	// them in the log (the kubelet keeps its tail as the termination message)
+	quiet atomic.Bool
 
 	// conns are the connections being served
 	conns sync.WaitGroup

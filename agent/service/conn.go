@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"chaos-run/agent/protocol"
@@ -46,12 +47,18 @@ const (
 // noteStranger logs a line about strangers' connections, unless one was logged less than
 // strangerNoteEvery ago.
 func (a *Agent) noteStranger(format string, args ...any) {
+	a.noteSeldom(&a.strangerNoted, format, args...)
+}
+
+// noteSeldom logs a line unless one of its kind (last: when one was last logged, unix ns) was
+// logged less than strangerNoteEvery ago: what others can make happen, said without flooding.
+func (a *Agent) noteSeldom(last *atomic.Int64, format string, args ...any) {
 	now := a.cfg.Clock.Now().UnixNano()
-	last := a.strangerNoted.Load()
-	if last != 0 && now-last < int64(strangerNoteEvery) {
+	was := last.Load()
+	if was != 0 && now-was < int64(strangerNoteEvery) {
 		return
 	}
-	if a.strangerNoted.CompareAndSwap(last, now) {
+	if last.CompareAndSwap(was, now) {
 		a.logf(format, args...)
 	}
 }

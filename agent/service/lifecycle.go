@@ -119,12 +119,16 @@ func (a *Agent) Shutdown(ctx context.Context, reason string) bool {
 // was reverted, 3 when something could not be.
 func (a *Agent) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) int {
 	go func() { _ = a.Serve(ctx, ln) }()
+	if a.cfg.Lines != nil {
+		go a.ServeLines(ctx, a.cfg.Lines)
+	}
 	a.Startup(ctx)
 	if r := a.ApplyFirst(ctx); r != nil && !r.OK {
 		// nothing of it is held (an apply that fails rolls back): the agent ends, its reason last
 		// in its log (the runner reads it as the container's termination message)
 		all := a.Shutdown(ctx, protocol.ReasonApplyFailed)
 		_ = ln.Close()
+		a.quiet.Store(true)
 		a.logf("%s", a.FirstFailed(r))
 		if !all {
 			return 3

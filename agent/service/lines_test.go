@@ -1,0 +1,187 @@
+package service
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chaos-run/agent/protocol"
+)
+
+// lineReplies collects what the agent writes for the stream's requests, by tag.
+type lineReplies struct {
+	mu     sync.Mutex
+	byTag  map[string]*protocol.Reply
+	others []string
+	got    chan string
+}
+
+func (l *lineReplies) announce(t *testing.T) func(string) {
+	return func(line string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		rest, ok := strings.CutPrefix(line, protocol.LineReplyPrefix)
+		if !ok || strings.Contains(line, "\n") {
+			l.others = append(l.others, line)
+			return
+		}
+		tag, raw, _ := strings.Cut(rest, " ")
+		var r protocol.Reply
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			t.Errorf("the reply to %s is not a Reply: %v: %s", tag, err, raw)
+		}
+		l.byTag[tag] = &r
+		l.got <- tag
+	}
+}
+
+// waitFor waits until the reply tagged tag was written.
+func (l *lineReplies) waitFor(t *testing.T, tag string) *protocol.Reply {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		l.mu.Lock()
+		r := l.byTag[tag]
+		l.mu.Unlock()
+		if r != nil {
+			return r
+		}
+		select {
+		case <-l.got:
+		case <-deadline:
+			t.Fatalf("no reply tagged %s", tag)
+		}
+	}
+}
+
+// Requests that come on the agent's stdin, a tag and a request a line, are served as its own
+// requester's: a fault renewed and reverted that way holds and ends in the kernel, and each reply
+// comes back as one line with its tag. What is not a tag and a request, or is longer
+// than a request may be, is dropped without stopping the stream; its end ends ServeLines.
+func TestRequestsOnStdinAreServedAndAnsweredByTag(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	got := &lineReplies{byTag: map[string]*protocol.Reply{}, got: make(chan string, 16)}
+	a.cfg.Announce = got.announce(t)
+	in, feed := io.Pipe()
+	ended := make(chan struct{})
+	go func() { a.ServeLines(context.Background(), in); close(ended) }()
+	send := func(line string) {
+		if _, err := feed.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
+	send(`{"no":"tag"}`)
+	send("bad!tag " + renewReq("aaaa", "aaaa-s1", 2000))
+	send("long " + strings.Repeat("x", protocol.MaxRequestBytes+100))
+	send("r1 " + renewReq("aaaa", "aaaa-s1", 2000))
+	if r := got.waitFor(t, "r1"); !r.OK || r.Op != protocol.OpRenew {
+		t.Fatalf("the renewal after the dropped lines: %+v", r)
+	}
+	send("b1 not json")
+	if r := got.waitFor(t, "b1"); r.OK || r.Error == nil || r.Error.Code != protocol.ErrBadRequest {
+		t.Fatalf("a tagged line that is no request: %+v", r)
+	}
+	send("v1 " + revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, got.waitFor(t, "v1"))
+	if root := rootOf(t, p.k, "eth0"); root.Kind == "netem" {
+		t.Fatalf("the revert that came on stdin left the netem: %+v", root)
+	}
+	_ = feed.Close()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeLines did not end with its stdin")
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if len(got.byTag) != 3 || len(got.others) != 0 {
+		t.Fatalf("answered %d tags (want r1 b1 v1), other lines %q", len(got.byTag), got.others)
+	}
+}
+
+// A line is read whole at any length up to the limit, across the reader's buffer (4096 bytes); one
+// over it is dropped up to its newline, the next read whole; the end of the input ends a last
+// line with no newline, and follows a dropped one.
+func TestReadLineAtItsBoundaries(t *testing.T) {
+	const limit = 10000
+	line := func(n int) string { return strings.Repeat("x", n-1) + "\n" }
+	for _, tc := range []struct {
+		name  string
+		input string
+		want  []string // "!" : errLineTooLong
+	}{
+		{"the buffer's size exactly", line(4096) + line(5), []string{line(4096), line(5)}},
+		{"the limit exactly", line(limit) + line(3), []string{line(limit), line(3)}},
+		{"over the limit", line(limit+1) + line(3), []string{"!", line(3)}},
+		{"over it, far, then more", line(3*limit) + line(4097), []string{"!", line(4097)}},
+		{"no newline at the end", line(3) + "abc", []string{line(3), "abc"}},
+		{"over the limit at the end", line(3) + strings.Repeat("y", limit+5), []string{line(3), "!"}},
+	} {
+		r := bufio.NewReaderSize(strings.NewReader(tc.input), 4096)
+		var got []string
+		for {
+			l, err := readLine(r, limit)
+			switch {
+			case errors.Is(err, errLineTooLong):
+				got = append(got, "!")
+				continue
+			case len(l) > 0:
+				got = append(got, string(l))
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				break
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: %d lines, want %d", tc.name, len(got), len(tc.want))
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Fatalf("%s: line %d is %d bytes, want %d", tc.name, i, len(got[i]), len(tc.want[i]))
+			}
+		}
+	}
+}
+
+// Only what the line is for is served on it: an apply, a sweep or a status with an orphan scan
+// is refused, nothing done; the peers' status is answered.
+func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	got := &lineReplies{byTag: map[string]*protocol.Reply{}, got: make(chan string, 16)}
+	a.cfg.Announce = got.announce(t)
+	in, feed := io.Pipe()
+	go a.ServeLines(context.Background(), in)
+	defer feed.Close()
+	for tag, req := range map[string]string{
+		"ap": applyReq("aaaa", "aaaa-s1", 2000, netem100),
+		"sw": `{"protocol":1,"op":"sweep","runId":"aaaa","own":true}`,
+		"st": `{"protocol":1,"op":"status","runId":"aaaa"}`,
+	} {
+		if _, err := feed.Write([]byte(tag + " " + req + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		if r := got.waitFor(t, tag); r.OK || r.Error == nil || r.Error.Code != protocol.ErrForbidden {
+			t.Fatalf("%s on the line: %+v", tag, r)
+		}
+	}
+	if root := rootOf(t, p.k, "eth0"); root.Kind == "netem" {
+		t.Fatalf("an apply on the line was done: %+v", root)
+	}
+	if _, err := feed.Write([]byte(`ps {"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, got.waitFor(t, "ps"))
+}
