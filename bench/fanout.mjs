@@ -64,7 +64,10 @@ function logFifty(log, label, fifty, one) {
   log(`    chaos-run's own CPU: ${self.toFixed(0)} ms in all, ${perPod.toFixed(1)} ms per target pod  ${perPod <= 5 ? "ok (≤ 5 ms)" : "OVER the 5 ms bar"}`);
   log(`      of which the run's fixed cost (1 pod's CPU ${one.cpu?.self ?? "?"} ms) and ${marginal.toFixed(1)} ms per pod beyond the first`);
   const r = fifty.requests;
-  if (r !== undefined) log(`    API requests in the whole run (its reverts too): ${r.exec} execs = ${(r.exec / 50).toFixed(1)} per pod, ${r.ephemeral} containers added, ${r.log} logs read`);
+  if (r !== undefined)
+    log(
+      `    API requests in the whole run (its reverts too): ${r.exec} execs = ${(r.exec / 50).toFixed(1)} per pod, ${r.attach} lines held (attaches), ${r.ephemeral} containers added, ${r.log} logs read`,
+    );
   return { scale, perPod };
 }
 
@@ -112,7 +115,10 @@ export default async function fanout({ root, log }) {
       const after = await apiRequestCounts(root);
       return {
         ...r,
-        requests: before === undefined || after === undefined ? undefined : { exec: after.exec - before.exec, ephemeral: after.ephemeral - before.ephemeral, log: after.log - before.log },
+        requests:
+          before === undefined || after === undefined
+            ? undefined
+            : { exec: after.exec - before.exec, attach: after.attach - before.attach, ephemeral: after.ephemeral - before.ephemeral, log: after.log - before.log },
       };
     };
     const one = await run("one.yaml", "bench-one");

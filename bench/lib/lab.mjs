@@ -118,18 +118,19 @@ export function timeUntil(root, args, re, count, cli = labPaths(root).cli) {
 
 /**
  * The API server's count so far of the requests a fan-out is made of: execs into pods (each a
- * websocket of its own, CONNECT), ephemeral containers added (PATCH) and logs read (a fresh agent's
+ * websocket of its own, CONNECT), attaches (the line held to each agent, a websocket too), ephemeral containers added (PATCH) and logs read (a fresh agent's
  * first reply, a GET on the kept-alive connection). Read from its /metrics:
  * exact however loaded the machine is, where CPU and wall times are not. Undefined if unreadable.
  */
 export async function apiRequestCounts(root) {
   const r = await kubectl(root, ["get", "--raw", "/metrics"]);
   if (r.code !== 0) return undefined;
-  const counts = { exec: 0, ephemeral: 0, log: 0 };
+  const counts = { exec: 0, attach: 0, ephemeral: 0, log: 0 };
   for (const line of r.stdout.split("\n")) {
     if (!line.startsWith("apiserver_request_total{")) continue;
     const n = Number(line.slice(line.lastIndexOf(" ") + 1));
     if (line.includes('subresource="exec"')) counts.exec += n;
+    else if (line.includes('subresource="attach"')) counts.attach += n;
     else if (line.includes('subresource="ephemeralcontainers"') && line.includes('verb="PATCH"')) counts.ephemeral += n;
     else if (line.includes('subresource="log"')) counts.log += n;
   }

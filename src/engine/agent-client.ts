@@ -1,28 +1,36 @@
 // Talking to one agent: one request per exec (`chaos-agent request JSON`, argv, no shell), one
-// Reply read from stdout whatever the exit code. The outcome is data with one shape whether the
+// Reply read from stdout whatever the exit code — or, for the renewals and reverts of an agent the
+// runner holds a line to (agent-line.ts), a line on its stdin, and by exec only where the line
+// could not carry it. The outcome is data with one shape whether the
 // agent answered or not; callers decide what a failure means where they are.
 import { CouldNotRunError } from "../errors.js";
 import { parseReply, requestArgv } from "../faults/index.js";
 import type { Reply, Request } from "../faults/protocol.generated.js";
 import type { Cluster, ExecResult } from "../kube/types.js";
+import type { AgentLine } from "./agent-line.js";
 import { podKey, type PodRef } from "./events.js";
 
 export interface AgentHandle {
   readonly pod: PodRef;
   readonly container: string;
   readonly reused: boolean;
+  /** the line the runner may hold to it (an agent it added with a stdin): its renewals and reverts go there */
+  readonly line?: AgentLine | undefined;
 }
 
 export type AgentCall =
   | {
       readonly kind: "reply";
       readonly reply: Reply;
-      /** the exec it came by; undefined when it was read from the agent's log (a fresh agent's first reply, first-fault.ts) */
+      /** the exec it came by; undefined when it came otherwise (`from`) */
       readonly exec?: ExecResult | undefined;
+      /** read from the agent's log (a fresh agent's first reply, first-fault.ts), or its line's answer (agent-line.ts); undefined: by exec */
+      readonly from?: "log" | "line" | undefined;
     }
   | {
       readonly kind: "no-reply";
-      readonly exec: ExecResult;
+      /** the exec it was asked by; undefined when it was asked on the agent's line */
+      readonly exec?: ExecResult | undefined;
       /** why there is no reply, in words */
       readonly problem: string;
       /** the agent answered, but not in this protocol: an agent image of another version */
@@ -34,9 +42,19 @@ export interface CallOptions {
   readonly timeoutMs: number;
 }
 
+/** What goes on an agent's line, where it has one: what is asked again and again, and may be asked again by exec. */
+const LINE_OPS: ReadonlySet<Request["op"]> = new Set(["renew", "revert"]);
+
 /** Sends one request to the agent and reads its reply. Never throws for what the exec or the agent did. */
 export async function callAgent(cluster: Cluster, agent: AgentHandle, request: Request, options: CallOptions): Promise<AgentCall> {
-  const exec = await cluster.exec(agent.pod.namespace, agent.pod.name, agent.container, requestArgv(request), { signal: options.signal, timeoutMs: options.timeoutMs });
+  let timeoutMs = options.timeoutMs;
+  if (agent.line !== undefined && LINE_OPS.has(request.op)) {
+    const started = performance.now();
+    const byLine = await agent.line.call(request, options);
+    if (byLine !== undefined) return byLine;
+    timeoutMs = Math.max(1, options.timeoutMs - (performance.now() - started));
+  }
+  const exec = await cluster.exec(agent.pod.namespace, agent.pod.name, agent.container, requestArgv(request), { signal: options.signal, timeoutMs });
   if (exec.exitCode === undefined && exec.stdout.trim() === "") {
     const why = exec.canceled ? "canceled" : exec.timedOut ? `no answer within ${Math.round(options.timeoutMs)} ms` : (exec.error ?? "the exec did not run");
     return { kind: "no-reply", exec, problem: why, foreign: false };

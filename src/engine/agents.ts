@@ -9,12 +9,15 @@ import type { ApplyRequest } from "../faults/protocol.generated.js";
 import { isApiRefusal } from "../kube/api-errors.js";
 import type { AgentContainerSpec, Cluster, PodInfo, PullPolicy } from "../kube/types.js";
 import { callAgent, callProblem, type AgentHandle } from "./agent-client.js";
+import { AgentLine } from "./agent-line.js";
 import type { PodRef } from "./events.js";
 import { FIRST_REQUEST_ENV } from "./first-fault.js";
 
 export type { AgentHandle } from "./agent-client.js";
 
 export const AGENT_PREFIX = "chaos-agent-";
+/** Set to "stdin": the agent also takes requests on its stdin (agent/cli: RequestsEnv). */
+const REQUESTS_ENV = "CHAOS_AGENT_REQUESTS";
 /** Stress agents (chaos-stress-<runId>-s<N>): one per stress step, holding only its stressors. */
 export const STRESS_AGENT_PREFIX = "chaos-stress-";
 
@@ -46,23 +49,28 @@ export function freeName(pod: PodInfo, base: string): string {
  * The container an agent runs in: nothing left to the pod's securityContext or to Kubernetes'
  * defaults. `security` is what it runs as (default: root with only `capabilities` added back,
  * every other capability dropped, no privilege escalation, the runtime's seccomp profile).
- * `firstRequest`: the apply it holds from its start (first-fault.ts).
+ * `firstRequest`: the apply it holds from its start (first-fault.ts). `line`: it is given a stdin
+ * and takes requests on it (agent-line.ts; only the pod's agent, the one that holds faults for a
+ * whole run, reads it).
  */
 export function agentContainer(
   name: string,
   options: Pick<AgentOptions, "image" | "pullPolicy" | "capabilities" | "ttlMs" | "runId"> & {
     readonly security?: AddedContainerSecurity | undefined;
     readonly firstRequest?: ApplyRequest | undefined;
+    readonly line?: boolean | undefined;
   },
 ): AgentContainerSpec {
   const first = options.firstRequest === undefined ? {} : { [FIRST_REQUEST_ENV]: JSON.stringify(options.firstRequest) };
+  const line = options.line === true ? { [REQUESTS_ENV]: "stdin" } : {};
   return {
     name,
     image: options.image,
     pullPolicy: options.pullPolicy,
     args: agentServeArgs(options.ttlMs),
-    env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId, ...first },
+    env: { CHAOS_AGENT_NAME: name, CHAOS_RUN_ID: options.runId, ...first, ...line },
     securityContext: options.security ?? rootSecurity(options.capabilities),
+    ...(options.line === true ? { stdin: true } : {}),
   };
 }
 
@@ -113,10 +121,12 @@ export async function ensureAgent(
   if (reuse.container !== undefined) return { pod: ref, container: reuse.container, reused: true };
   const name = agentName(pod, options.runId);
   onInjecting(name);
-  const first = firstRequest({ pod: ref, container: name, reused: false });
-  await addContainer(cluster, ref, agentContainer(name, { ...options, firstRequest: first }), refused);
+  // one handle from here on: the ledger entry of a fault that travels with it renews on its line too
+  const fresh: AgentHandle = { pod: ref, container: name, reused: false, line: new AgentLine(cluster, ref, name, options.runId) };
+  const first = firstRequest(fresh);
+  await addContainer(cluster, ref, agentContainer(name, { ...options, firstRequest: first, line: true }), refused);
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
-  return { pod: ref, container: name, reused: false };
+  return fresh;
 }
 
 /**
@@ -140,6 +150,8 @@ export interface FreshAgentOptions {
   readonly signal: AbortSignal;
   /** told the fresh agent's name before it is added */
   readonly onInjecting?: ((container: string) => void) | undefined;
+  /** it is given a stdin, and the handle a line to it (an agent that will hold faults: not one added for one sweep) */
+  readonly line?: boolean | undefined;
 }
 
 /**
@@ -153,5 +165,6 @@ export async function addFreshAgent(cluster: Cluster, pod: PodInfo, options: Fre
   options.onInjecting?.(name);
   await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: options.signal, timeoutMs: options.injectTimeoutMs });
-  return { pod: { namespace: pod.namespace, name: pod.name }, container: name, reused: false };
+  const ref = { namespace: pod.namespace, name: pod.name };
+  return { pod: ref, container: name, reused: false, ...(options.line === true ? { line: new AgentLine(cluster, ref, name, options.runId) } : {}) };
 }

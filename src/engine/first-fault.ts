@@ -199,7 +199,7 @@ export async function confirmFromLog(
     const timeoutMs = Math.max(1, until - Date.now());
     const log = await cluster.containerLog(pod.namespace, pod.name, container, { limitBytes: LOG_LIMIT_BYTES, timeoutMs }).catch(() => undefined);
     const seen = log === undefined ? undefined : firstReplyInLog(log, expected);
-    if (seen?.state === "held") return { kind: "reply", reply: seen.reply };
+    if (seen?.state === "held") return { kind: "reply", reply: seen.reply, from: "log" };
     if (seen === undefined || seen.state === "failed") break;
   }
   return confirmTravelling(cluster, t, options);

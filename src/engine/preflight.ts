@@ -166,6 +166,10 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   // a fresh agent's first reply, read from its log instead of asked by exec (without the right: by exec)
   if (needs.readsAgentLogs === true && addsContainers(needs)) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace, optional: true });
+  // a line held to each pod's agent for its renewals and reverts (agent-line.ts), an attach: a
+  // websocket, authorized as get and (newer API servers) create; without the rights, by exec
+  if (needs.injectAgents)
+    checks.push({ verb: "create", resource: "pods", subresource: "attach", namespace, optional: true }, { verb: "get", resource: "pods", subresource: "attach", namespace, optional: true });
   if (needs.toolsPod) checks.push({ verb: "create", resource: "pods", namespace }, { verb: "delete", resource: "pods", namespace });
   // by selector, and a deleted pod's replacement found among the namespace's pods
   if (needs.selectsPods === true || needs.deletePods === true) checks.push({ verb: "list", resource: "pods", namespace });
@@ -208,12 +212,13 @@ export async function preflight(
   const reads = await probeReads(plan, (apiVersion, kind) => cluster.apiResource(apiVersion, kind), namespace, pods, env);
   const all = [...checks, ...reads];
   const answers = await Promise.all(all.map(async (c) => ({ check: c, allowed: await cluster.canI(c) })));
-  for (const a of answers) {
-    if (a.allowed || a.check.optional !== true) continue;
+  const optionalDenied = answers.filter((a) => !a.allowed && a.check.optional === true).map((a) => a.check);
+  for (const sub of new Set(optionalDenied.map((c) => c.subresource))) {
+    const which = optionalDenied.filter((c) => c.subresource === sub);
     emit({
       type: "warning",
       at: now(),
-      message: `${cluster.identity.user || "this user"} may not ${describe(a.check, namespace)}: the faults that travel with the agents are confirmed by exec instead, one more exec a pod (deploy/rbac.yaml grants it)`,
+      message: `${cluster.identity.user || "this user"} may not ${which.map((c) => describe(c, namespace)).join(", ")} in namespace ${namespace}: ${sub === "attach" ? "the agents' renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them" : "the faults that travel with the agents are confirmed by exec instead, one more exec a pod"} (deploy/rbac.yaml grants it)`,
     });
   }
   const denied = answers.filter((a) => !a.allowed && a.check.optional !== true).map((a) => a.check);

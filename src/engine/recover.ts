@@ -136,6 +136,8 @@ export class AgentRecovery {
           injectTimeoutMs: this.o.injectTimeoutMs,
           signal: end.signal,
           onInjecting: (container) => emit({ type: "agent:injecting", at: now(), pod: ref, container }),
+          // it takes over the dead agent's place: later steps hold their faults through it
+          line: true,
         });
       } catch (e) {
         return { ...base, fresh: undefined, confirmed: false, revertedAt: undefined, detail: e instanceof Error ? e.message : String(e), commands: [] };

@@ -27,7 +27,7 @@ export {
   withSpec,
 } from "./requests.js";
 export type { Delivery } from "./requests.js";
-export { FIRST_REPLY_PREFIX, firstReplyInLog, parseReply, type FirstReplyExpected, type FirstReplyInLog, type ReplyParse } from "./reply.js";
+export { FIRST_REPLY_PREFIX, LINE_REPLY_PREFIX, firstReplyInLog, lineReply, parseReply, type FirstReplyExpected, type FirstReplyInLog, type ReplyParse } from "./reply.js";
 export {
   BASELINE_CAPABILITIES,
   NOBODY,

@@ -52,6 +52,20 @@ export function parseReply(stdout: string, request: Pick<Request, "op">): ReplyP
  * (agent/protocol/wire.go: FirstReplyPrefix), then that apply's Reply as JSON.
  */
 export const FIRST_REPLY_PREFIX = "chaos-agent first reply: ";
+/**
+ * Each reply a serve process writes to its stdout for a request that came on its stdin
+ * (agent/protocol/wire.go: LineReplyPrefix): the prefix, the request's tag, a space, the Reply.
+ */
+export const LINE_REPLY_PREFIX = "chaos-agent line reply: ";
+
+/** A line of an agent's stdout that answers a request of its stdin: its tag and the Reply's text; undefined for any other line. */
+export function lineReply(line: string): { readonly tag: string; readonly text: string } | undefined {
+  if (!line.startsWith(LINE_REPLY_PREFIX)) return undefined;
+  const rest = line.slice(LINE_REPLY_PREFIX.length);
+  const space = rest.indexOf(" ");
+  return space <= 0 ? undefined : { tag: rest.slice(0, space), text: rest.slice(space + 1) };
+}
+
 /** The line it writes last when it could not hold it (agent/service/first.go: FirstFailed). */
 const FIRST_FAILED = /^(?:\S+ )?chaos-agent: first request \(apply ([^)]+)\) failed: (.*)$/;
 /** What it writes when it refused its first request before serving (agent/cli: serve); a serve process has one first request, so this is it. */

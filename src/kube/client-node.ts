@@ -5,11 +5,12 @@ import https from "node:https";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { CouldNotRunError, UsageError } from "../errors.js";
 import { apiError, statusMessage, type ApiOperation } from "./api-errors.js";
 import { execOutcome } from "./exec-status.js";
+import { LineSplitter } from "./lines.js";
 import { cpuMilli, memoryBytes, podLimit } from "./quantity.js";
 import { ClientNodeRecords } from "./records.js";
 import { requestWhole, type Answer } from "./request.js";
@@ -18,6 +19,8 @@ import type {
   AddedContainerSecurity,
   AgentContainerSpec,
   ApiResource,
+  AttachedStream,
+  AttachHandlers,
   ClusterIdentity,
   ConfigMapMeta,
   ConfigMapSpec,
@@ -468,6 +471,11 @@ class ClientNodeCluster implements ConnectedCluster {
   private readonly core: k8s.CoreV1Api;
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
+  private readonly attacher: k8s.Attach;
+  /** the attach streams still open, and those opening: closed with the cluster */
+  private readonly attached = new Set<AttachedStream>();
+  private readonly attaching = new Set<(why: string) => void>();
+  private closed = false;
   private readonly hub: PodWatchHub;
   private readonly records: ClientNodeRecords;
   private objects: ObjectApi | undefined;
@@ -487,6 +495,7 @@ class ClientNodeCluster implements ConnectedCluster {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.authz = kc.makeApiClient(k8s.AuthorizationV1Api);
     this.execer = new k8s.Exec(kc);
+    this.attacher = new k8s.Attach(kc);
     this.hub = new PodWatchHub(new k8s.Watch(kc), (namespace, err) => apiError({ doing: "watch pods in", verb: "watch", resource: "pods", namespace }, this.failure(err)));
     // a list of results asks for their metadata only: the server leaves each journal out
     const metadataOnly = k8s.setHeaderOptions("Accept", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
@@ -595,6 +604,8 @@ class ClientNodeCluster implements ConnectedCluster {
       securityContext: securityContextOf(spec.securityContext),
       terminationMessagePolicy: "FallbackToLogsOnError",
       ...(spec.targetContainerName === undefined ? {} : { targetContainerName: spec.targetContainerName }),
+      // stdinOnce false: the stdin stays open when an attach ends, for the next one
+      ...(spec.stdin === true ? { stdin: true, stdinOnce: false, tty: false } : {}),
     };
     // A strategic merge patch (merge key: name) appends to the existing list, as kubectl debug
     // does. A JSON/merge patch of the whole list would drop containers already there: a 422.
@@ -742,6 +753,61 @@ class ClientNodeCluster implements ConnectedCluster {
           ws.on("error", (e: Error) => done(result({ error: e.message })));
         })
         .catch((e: unknown) => done(result({ error: errorText(e) })));
+    });
+  }
+
+  attach(namespace: string, pod: string, container: string, handlers: AttachHandlers, options: { readonly timeoutMs: number }): Promise<AttachedStream> {
+    const stdin = new PassThrough();
+    const lines = new LineSplitter(handlers.line, RAW_LIMIT_BYTES);
+    const stdout = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        lines.push(chunk);
+        cb();
+      },
+    });
+    return new Promise<AttachedStream>((resolve, reject) => {
+      let ended = false;
+      let stream: AttachedStream | undefined;
+      let socket: { close(): void } | undefined;
+      const end = (why: string): void => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        stdin.destroy();
+        socket?.close();
+        if (stream === undefined) reject(new CouldNotRunError(`could not attach to container ${container} in pod ${namespace}/${pod}: ${why}`));
+        else {
+          this.attached.delete(stream);
+          handlers.closed(why);
+        }
+      };
+      const timer = setTimeout(() => end(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
+      this.attaching.add(end);
+      this.attacher
+        .attach(namespace, pod, container, stdout, null, stdin, false)
+        .then((ws) => {
+          socket = ws;
+          this.attaching.delete(end);
+          // the cluster closed, or the wait ended, while it opened
+          if (ended || this.closed) return end("the cluster connection was closed");
+          clearTimeout(timer);
+          ws.on("close", () => end("the stream closed"));
+          ws.on("error", (e: Error) => end(e.message));
+          stream = {
+            send: (line) => {
+              if (ended) return false;
+              stdin.write(`${line}\n`);
+              return true;
+            },
+            close: () => end("closed by the runner"),
+          };
+          this.attached.add(stream);
+          return resolve(stream);
+        })
+        .catch((e: unknown) => {
+          this.attaching.delete(end);
+          end(errorText(e));
+        });
     });
   }
 
@@ -912,6 +978,9 @@ class ClientNodeCluster implements ConnectedCluster {
   }
 
   close(): void {
+    this.closed = true;
+    for (const s of [...this.attached]) s.close();
+    for (const end of [...this.attaching]) end("the cluster connection was closed");
     this.hub.close();
     this.kc.destroy();
   }

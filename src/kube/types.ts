@@ -125,6 +125,23 @@ export interface AgentContainerSpec {
   readonly securityContext: AddedContainerSecurity;
   /** for faults that act on one container (kill, stress): shares its process namespace */
   readonly targetContainerName?: string | undefined;
+  /** given a stdin (never closed after an attach: stdinOnce false): the runner holds a stream to it for its requests */
+  readonly stdin?: boolean | undefined;
+}
+
+/** A stream held to a container's stdin and stdout (pods/attach): lines in, lines out. */
+export interface AttachedStream {
+  /** writes one line (a newline is added) to the container's stdin; false when the stream is closed */
+  send(line: string): boolean;
+  /** closes the stream (the container's stdin stays open for the next attach) */
+  close(): void;
+}
+
+export interface AttachHandlers {
+  /** each whole line of the container's stdout, without its newline */
+  readonly line: (text: string) => void;
+  /** once, when the stream ended (closed here, by the server, or broken): why, in words */
+  readonly closed: (why: string) => void;
 }
 
 /** One exec's outcome, the same shape whether it succeeded or not (execa's habit). */
@@ -218,6 +235,12 @@ export interface Cluster {
    */
   waitContainerRunning(namespace: string, pod: string, container: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<PodInfo>;
   exec(namespace: string, pod: string, container: string, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Attaches to a running container's stdin and stdout (pods/attach: a websocket of its own, held
+   * until closed; the cluster's close() closes every one still open). Rejects with why it could
+   * not (forbidden, a container without a stdin, no answer within timeoutMs).
+   */
+  attach(namespace: string, pod: string, container: string, handlers: AttachHandlers, options: { readonly timeoutMs: number }): Promise<AttachedStream>;
   /**
    * The first `limitBytes` of a container's log (stdout and stderr as the kubelet keeps them): a
    * plain GET on the API server's kept-alive connection, where an exec is a connection of its own.

@@ -163,7 +163,10 @@ export function faultWindows(j: Journal): FaultWindow[] {
     const ends = fs.map((f) => (f.revertedAt !== null ? Date.parse(f.revertedAt) : f.heldUntil !== null ? Date.parse(f.heldUntil) : end));
     const first = fs[0];
     const endMs = Math.max(...ends) - t0;
-    const sentMs = earliest(fs.map((f) => f.applyStartedAt), t0);
+    const sentMs = earliest(
+      fs.map((f) => f.applyStartedAt),
+      t0,
+    );
     // the last revert sent: the fault may have lasted in some pod until the last reply, no longer
     const revertSent = fs.every((f) => f.revertedAt !== null && f.revertStartedAt !== undefined) ? Math.max(...fs.map((f) => Date.parse(f.revertStartedAt ?? "") - t0)) : undefined;
     out.push({

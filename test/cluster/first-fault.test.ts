@@ -19,6 +19,7 @@ const reports = mkdtempSync(join(tmpdir(), "chaos-first-fault-"));
 interface EphemeralJson {
   name: string;
   env?: { name: string; value?: string }[];
+  stdin?: boolean;
 }
 interface StatusJson {
   name: string;
@@ -101,6 +102,16 @@ describe("the first fault travels with the agent", () => {
     expect(logs).toContain(`first request: holding ${first?.fault.id} until the runner renews it`);
     expect(logs).toMatch(new RegExp(`^chaos-agent first reply: \\{.*"id":"${first?.fault.id}"`, "m"));
     expect(logs).not.toMatch(/apply \S+ again/);
+
+    // its renewals (a 3 s lease: one a second) and its revert came on the line the runner held to
+    // its stdin, each answered there, where each used to be an exec
+    expect(agents[0]?.stdin).toBe(true);
+    const byLine = [...logs.matchAll(/^chaos-agent line reply: \S+ (\{.*\})$/gm)].map((m) => JSON.parse(m[1] ?? "{}") as { op: string; ok: boolean; fault?: { id: string } });
+    expect(byLine.filter((r) => r.op === "renew" && r.ok && r.fault?.id === first?.fault.id).length, logs).toBeGreaterThanOrEqual(3);
+    expect(
+      byLine.filter((r) => r.op === "revert" && r.ok),
+      logs,
+    ).toHaveLength(1);
   }, 180_000);
 
   it("a valid first request the agent cannot apply: the agent ends saying why, which is the run's apply failure, and nothing is left", async () => {

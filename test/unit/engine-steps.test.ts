@@ -101,9 +101,11 @@ describe("a run, step by step", () => {
       image: "docker.io/library/chaos-agent:latest",
       pullPolicy: "IfNotPresent",
       args: ["serve", "--ttl", "600s"],
-      env: { CHAOS_AGENT_NAME: "chaos-agent-r1", CHAOS_RUN_ID: "r1" },
+      env: { CHAOS_AGENT_NAME: "chaos-agent-r1", CHAOS_RUN_ID: "r1", CHAOS_AGENT_REQUESTS: "stdin" },
       // netem needs NET_ADMIN alone; every other capability dropped, no escalation, the runtime's seccomp profile
       securityContext: { runAsUser: 0, runAsNonRoot: false, capabilities: ["NET_ADMIN"], drop: ["ALL"], allowPrivilegeEscalation: false, seccompProfile: "RuntimeDefault" },
+      // a stdin, for the line the runner holds to it (agent-line.ts)
+      stdin: true,
     });
     // a bounded life: 12 s of timeline, 4 ab runs of at most 20 × 10 s, 2 injections of at most 120 s, 5 min margin
     const life = 12 + 4 * 200 + 2 * 120 + 300;

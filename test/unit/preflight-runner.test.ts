@@ -45,7 +45,7 @@ describe("the rights a run checks", () => {
   it("the pod watch always (targets followed, added containers awaited), an exec's get (a websocket); a list only for a selector or a deletion; the agents' logs when the first fault travels with them", async () => {
     const byName = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]")), { namespace: "default" });
     const rights = (plan: typeof byName): string[] => runAccess(needsOf(plan), "default").map((c) => `${c.verb} ${c.resource}${c.subresource === undefined ? "" : `/${c.subresource}`}`);
-    expect(rights(byName)).toEqual(["get pods", "watch pods", "create pods/exec", "get pods/exec", "patch pods/ephemeralcontainers", "get pods/log"]);
+    expect(rights(byName)).toEqual(["get pods", "watch pods", "create pods/exec", "get pods/exec", "patch pods/ephemeralcontainers", "get pods/log", "create pods/attach", "get pods/attach"]);
     // the first step waits: the fault goes by exec, no log is read
     const waitFirst = planOffline(scenarioOf(ONE_FAULT.replace("selector: { run: web }", "pods: [web-a]").replace("steps:\n", "steps:\n  - name: first\n    wait: 2s\n")), { namespace: "default" });
     expect(rights(waitFirst)).not.toContain("get pods/log");
@@ -69,5 +69,18 @@ describe("the rights a run checks", () => {
     expect(result.exitCode, result.message).toBe(0);
     expect(run.events.some((e) => e.type === "warning" && e.message.includes("may not get pods/log") && e.message.includes("confirmed by exec instead"))).toBe(true);
     expect(run.events.find((e) => e.type === "fault:applied")).toMatchObject({ withAgent: true, confirmedFrom: "renewal" });
+  });
+
+  it("without pods/attach the run goes on, saying once that the renewals and reverts go by exec", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.denied = ["create pods/attach", "get pods/attach"];
+    const run = start(cluster, scenarioOf(ONE_FAULT));
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    const said = run.events.flatMap((e) => (e.type === "warning" && e.message.includes("pods/attach") ? [e.message] : []));
+    expect(said).toEqual([
+      "tester may not create pods/attach, get pods/attach in namespace default: the agents' renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them (deploy/rbac.yaml grants it)",
+    ]);
+    expect(cluster.requests((r) => r.op === "revert")).toHaveLength(1);
   });
 });

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { apiError } from "../../src/kube/api-errors.js";
-import { FIRST_REPLY_PREFIX } from "../../src/faults/reply.js";
+import { FIRST_REPLY_PREFIX, LINE_REPLY_PREFIX } from "../../src/faults/reply.js";
 import type {
   ApplyRequest,
   DNSReading,
@@ -27,6 +27,8 @@ import type {
   AccessCheck,
   AgentContainerSpec,
   ApiResource,
+  AttachedStream,
+  AttachHandlers,
   Cluster,
   ContainerInfo,
   DeleteOptions,
@@ -43,10 +45,25 @@ const AB_OK = { stdout: readFileSync(join(AB, "ok.stdout"), "utf8"), stderr: rea
 
 export interface Call {
   readonly at: number;
-  readonly op: "log" | "exec" | "add-agent" | "wait-running" | "create-pod" | "delete-pod" | "can-i" | "namespace-labels" | "get-pod" | "list-pods" | "watch-pods" | "get-objects" | "discovery";
+  readonly op:
+    | "log"
+    | "exec"
+    | "attach"
+    | "line"
+    | "add-agent"
+    | "wait-running"
+    | "create-pod"
+    | "delete-pod"
+    | "can-i"
+    | "namespace-labels"
+    | "get-pod"
+    | "list-pods"
+    | "watch-pods"
+    | "get-objects"
+    | "discovery";
   readonly pod: string;
   readonly container?: string | undefined;
-  /** for exec: the agent request, parsed; undefined for other programs */
+  /** for exec and line: the agent request, parsed; undefined for other programs */
   readonly request?: Request | undefined;
   readonly argv?: readonly string[] | undefined;
   readonly spec?: AgentContainerSpec | PodSpecForTools | undefined;
@@ -65,6 +82,8 @@ export type Outcome =
 export interface Where {
   readonly pod: string;
   readonly container: string;
+  /** how the request came: by exec, or on a line to the agent's stdin */
+  readonly via?: "exec" | "line" | undefined;
 }
 
 /** Returns an outcome to script a request, or undefined to let the simulated agent answer. */
@@ -308,6 +327,8 @@ export class RecordingCluster implements Cluster {
   private readonly followers = new Set<{ readonly name: string; readonly on: PodFollower }>();
   private readonly watchers = new Set<{ name: string | undefined; listener: (pod: PodInfo, gone: boolean) => void }>();
   script: Script = () => undefined;
+  /** an attach to an agent: refused ("none": as an API that forbids pods/attach, or an agent without a stdin), or the simulated agent answers each line as it answers an exec ("lines") */
+  attachable: "none" | "lines" = "none";
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
   agentStart: "running" | "hang" = "running";
   /** how long each pod's agent takes to run once added (a slow node), by pod name; 0 when absent */
@@ -547,14 +568,10 @@ export class RecordingCluster implements Cluster {
       ...fields,
     });
     const agent = this.agents.get(`${podName}/${container}`);
-    const ended = this.pods.get(podName)?.ephemeralContainers.find((c) => c.name === container)?.state === "terminated";
     const outcome: Outcome =
       request === undefined
         ? (this.programs(argv, { pod: podName, container }, Date.now()) ?? { kind: "raw", exitCode: 0, stdout: AB_OK.stdout, stderr: AB_OK.stderr, afterMs: this.toolsDelayMs }) // the tools pod: ab
-        : ended
-          ? { kind: "drop", error: `container ${container} is not running` }
-          : (this.script(request, { pod: podName, container }, agent ?? new SimAgent(container, "", 0)) ??
-            (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: this.answer(podName, agent, request) }));
+        : this.agentOutcome(podName, container, request, "exec");
     return new Promise<ExecResult>((resolve) => {
       let done = false;
       let timeout: NodeJS.Timeout | undefined;
@@ -587,6 +604,54 @@ export class RecordingCluster implements Cluster {
       if (after > 0) later = setTimeout(deliver, after);
       else deliver();
       return undefined;
+    });
+  }
+
+  /** What the agent in `container` does with a request: what the script says, else the simulated agent's answer. */
+  private agentOutcome(podName: string, container: string, request: Request, via: "exec" | "line"): Outcome {
+    const agent = this.agents.get(`${podName}/${container}`);
+    const ended = this.pods.get(podName)?.ephemeralContainers.find((c) => c.name === container)?.state === "terminated";
+    if (ended) return { kind: "drop", error: `container ${container} is not running` };
+    return (
+      this.script(request, { pod: podName, container, via }, agent ?? new SimAgent(container, "", 0)) ??
+      (agent === undefined ? { kind: "drop", error: `container ${container} not found` } : { kind: "reply", reply: this.answer(podName, agent, request) })
+    );
+  }
+
+  attach(_namespace: string, podName: string, container: string, handlers: AttachHandlers): Promise<AttachedStream> {
+    this.record({ op: "attach", pod: podName, container });
+    if (this.attachable === "none") return Promise.reject(new Error(`could not attach to container ${container}: forbidden (not simulated)`));
+    let open = true;
+    const end = (why: string): void => {
+      if (!open) return;
+      open = false;
+      handlers.closed(why);
+    };
+    const answer = (tag: string, request: Request): void => {
+      const outcome = this.agentOutcome(podName, container, request, "line");
+      const agent = this.agents.get(`${podName}/${container}`);
+      const deliver = (): void => {
+        if (!open) return;
+        if (outcome.kind === "slow" && agent !== undefined) handlers.line(`${LINE_REPLY_PREFIX}${tag} ${JSON.stringify(agent.answer(request, Date.now()))}`);
+        else if (outcome.kind === "reply") handlers.line(`${LINE_REPLY_PREFIX}${tag} ${JSON.stringify(outcome.reply)}`);
+        else if (outcome.kind === "raw") handlers.line(`${LINE_REPLY_PREFIX}${tag} ${outcome.stdout.trim()}`);
+        else if (outcome.kind === "drop") end(outcome.error);
+      };
+      if (outcome.kind === "hang") return;
+      const after = outcome.afterMs ?? 0;
+      if (after > 0) setTimeout(deliver, after);
+      else deliver();
+    };
+    return Promise.resolve({
+      send: (line: string): boolean => {
+        if (!open) return false;
+        const space = line.indexOf(" ");
+        const request = JSON.parse(line.slice(space + 1)) as Request;
+        this.record({ op: "line", pod: podName, container, request });
+        answer(line.slice(0, space), request);
+        return true;
+      },
+      close: () => end("closed by the runner"),
     });
   }
 

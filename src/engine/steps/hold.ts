@@ -67,7 +67,7 @@ async function applyOne(step: HeldFaultStep, e: LedgerEntry, ctx: StepContext, t
       ? await callAgent(ctx.cluster, e.agent, step.fault.apply, { signal, timeoutMs: options.execTimeoutMs })
       : await (travelling.confirmation ?? confirmTravelling(ctx.cluster, travelling, { runId: options.runId, leaseMs: ctx.agent.leaseMs, signal, timeoutMs: options.execTimeoutMs }));
   if (call.kind === "reply" && call.reply.ok) {
-    const travelled = travelling === undefined ? undefined : { from: call.exec === undefined ? ("log" as const) : ("renewal" as const), handOver: travelling.handOver };
+    const travelled = travelling === undefined ? undefined : { from: call.kind === "reply" && call.from === "log" ? ("log" as const) : ("renewal" as const), handOver: travelling.handOver };
     return applied(step, e, call.reply, ctx, started, travelled);
   }
   // not confirmed: its early renewals end (the step reverts it, or says it was lost)

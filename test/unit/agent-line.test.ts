@@ -1,0 +1,107 @@
+// The line the runner holds to each agent it added (agent-line.ts): renewals and reverts go as
+// lines on the agent's stdin instead of an exec each, and by exec wherever the line cannot carry
+// them — never opened, silent, closed, or answering what is no reply.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Call } from "./recording-cluster.js";
+import { RecordingCluster, pod } from "./recording-cluster.js";
+import { ONE_FAULT, fakeClock, finish, scenarioOf, start } from "./engine-harness.js";
+
+beforeEach(fakeClock);
+afterEach(() => vi.useRealTimers());
+
+/** How each agent's faults ended: "requested" (reverted by the runner) or "lease-lapsed". */
+function endings(cluster: RecordingCluster): string[] {
+  return [...cluster.agents.values()].flatMap((a) => [...a.ended.values()]);
+}
+
+/** The agent requests of `op`, by how they went. */
+function sent(calls: readonly Call[], op: string): { exec: number; line: number } {
+  const of = (how: Call["op"]): number => calls.filter((c) => c.op === how && c.request?.op === op).length;
+  return { exec: of("exec"), line: of("line") };
+}
+
+describe("the line to an agent", () => {
+  it("carries every renewal and the revert of a fault its agent holds, on one attach: no exec for them", async () => {
+    const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
+    cluster.attachable = "lines";
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+    expect(result.exitCode).toBe(0);
+    expect(cluster.calls.filter((c) => c.op === "attach").map((c) => c.pod)).toEqual(["web-a", "web-b"]);
+    // a 10 s step under a 3 s lease: a renewal every second in each pod
+    expect(sent(cluster.calls, "renew")).toEqual({ exec: 0, line: 18 });
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 2 });
+    expect(endings(cluster)).toEqual(["requested", "requested"]);
+  });
+
+  it("a fault that travels with its agent: its confirmation, renewals and revert go on the line too", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.attachable = "lines";
+    const run = start(cluster, scenarioOf(ONE_FAULT), { firstFaultWithAgent: true });
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(run.events.find((e) => e.type === "fault:applied")).toMatchObject({ withAgent: true });
+    expect(sent(cluster.calls, "apply")).toEqual({ exec: 0, line: 0 });
+    expect(sent(cluster.calls, "renew").exec).toBe(0);
+    expect(sent(cluster.calls, "renew").line).toBeGreaterThanOrEqual(9);
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 1 });
+    expect(endings(cluster)).toEqual(["requested"]);
+  });
+
+  it("a line that stays silent, even to the status it is asked when a request is late, is given up: the requests sent on it go by exec, and every later one", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.attachable = "lines";
+    cluster.script = (_req, where) => (where.via === "line" ? { kind: "hang" } : undefined);
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+    expect(result.exitCode).toBe(0);
+    expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
+    // the renewals sent before the line was found dead (one a second, a renewal not waiting for
+    // the one before) went by exec then; the others by exec alone
+    const renewals = sent(cluster.calls, "renew");
+    expect(renewals.line).toBeGreaterThanOrEqual(1);
+    expect(renewals.line).toBeLessThanOrEqual(3);
+    expect(renewals.exec).toBe(9);
+    expect(sent(cluster.calls, "status").line).toBe(1);
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 0 });
+    expect(endings(cluster)).toEqual(["requested"]);
+  });
+
+  it("an agent slow to answer on a live line is waited for there: its revert is not asked again by exec (which would find it done, and say none of its readings)", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.attachable = "lines";
+    // the revert is answered after 4 s (behind another agent's lock, say), past the 3 s it waits
+    // before asking the agent's status from memory, which is answered at once
+    cluster.script = (req, where) => (where.via === "line" && req.op === "revert" ? { kind: "slow", afterMs: 4000 } : undefined);
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT.replace("lease: 3s", "lease: 30s"))));
+    expect(result.exitCode, result.message).toBe(0);
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 1 });
+    expect(sent(cluster.calls, "status")).toEqual({ exec: 0, line: 1 });
+    expect(endings(cluster)).toEqual(["requested"]);
+  });
+
+  it("an attach refused (forbidden, an agent without a stdin) is tried once per agent: its requests go by exec", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+    expect(result.exitCode).toBe(0);
+    expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
+    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 0 });
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 0 });
+  });
+
+  it("a line that closes, or answers with what is no reply, is not used again", async () => {
+    for (const broken of [
+      { kind: "drop", error: "the stream closed" },
+      { kind: "raw", stdout: "not a reply", stderr: "", exitCode: 0 },
+    ] as const) {
+      const cluster = new RecordingCluster([pod("web-a")]);
+      cluster.attachable = "lines";
+      let renewals = 0;
+      cluster.script = (req, where) => (where.via === "line" && req.op === "renew" && ++renewals === 3 ? broken : undefined);
+      const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+      expect(result.exitCode, broken.kind).toBe(0);
+      // two renewals on the line, the third asked there and again by exec, then exec only
+      expect(sent(cluster.calls, "renew"), broken.kind).toEqual({ exec: 7, line: 3 });
+      expect(sent(cluster.calls, "revert"), broken.kind).toEqual({ exec: 1, line: 0 });
+      expect(endings(cluster), broken.kind).toEqual(["requested"]);
+    }
+  });
+});
