@@ -101,9 +101,10 @@ type Agent struct {
 	strangerNoted atomic.Int64
 	// linesNoted is when a dropped line of stdin was last said in the log (unix ns)
 	linesNoted atomic.Int64
-	// quiet: the serve process's last words are being written; no reply of the stdin follows
-	// them in the log (the kubelet keeps its tail as the termination message)
-	quiet atomic.Bool
+	// quiet: the serve process is ending; no reply of the stdin's follows its last words in the
+	// log (lines.go: hush)
+	sayMu sync.Mutex
+	quiet bool
 
 	// conns are the connections being served
 	conns sync.WaitGroup

@@ -80,6 +80,7 @@ func (a *Agent) NextWake() time.Duration {
 // was confirmed.
 func (a *Agent) Shutdown(ctx context.Context, reason string) bool {
 	a.exiting.Store(true)
+	a.hush()
 	if a.books.empty() {
 		// nothing held; a request under way may still be adding a fault: wait for it
 		a.reqMu.Lock()
@@ -128,7 +129,6 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener, signals <-chan os.Sign
 		// in its log (the runner reads it as the container's termination message)
 		all := a.Shutdown(ctx, protocol.ReasonApplyFailed)
 		_ = ln.Close()
-		a.quiet.Store(true)
 		a.logf("%s", a.FirstFailed(r))
 		if !all {
 			return 3

@@ -21,10 +21,10 @@ import (
 // no process of the pod opens it through /proc/PID/fd without CAP_SYS_PTRACE — with which it could
 // trace the agent anyway. What comes on it is thus the agent's own requester's, as a process of
 // its own container is on the socket (trust.go), and still parsed as hostile input
-// (protocol.Parse, bounded lines), limited to what the line is for: renewals and reverts, and the
-// peers' status the runner asks to tell a busy agent from a dead line. Each reply is written to
-// stdout (the attach stream, and the container's log) as one line: protocol.LineReplyPrefix, the
-// tag, a space, the Reply.
+// (protocol.Parse, bounded lines), limited to what the line is for: renewals and reverts, which
+// the runner may ask again by exec when the line is slow (a revert's outcome is kept and told
+// again: revert.go). Each reply is written to stdout (the attach stream, and the container's log)
+// as one line: protocol.LineReplyPrefix, the tag, a space, the Reply.
 
 // maxLinesInFlight bounds the requests of the stream served at once: a further line is read only
 // once one of them is answered (the stream then waits, not the agent).
@@ -86,22 +86,37 @@ func (a *Agent) serveLine(ctx context.Context, tag string, raw []byte) {
 	switch {
 	case perr != nil:
 		rep = failed(a.reply(protocol.GuessOp(raw), nil), perr)
-	case req.Op != protocol.OpRenew && req.Op != protocol.OpRevert && !isPeerStatus(req):
+	case req.Op != protocol.OpRenew && req.Op != protocol.OpRevert:
 		rep = failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrForbidden,
-			Message: fmt.Sprintf("chaos-agent %s takes only renew, revert and status (scanOrphans false) requests on its stdin, not %s: nothing was done", a.cfg.Name, req.Op)})
+			Message: fmt.Sprintf("chaos-agent %s takes only renew and revert requests on its stdin, not %s: nothing was done", a.cfg.Name, req.Op)})
 	default:
 		rep, then = a.handleRequest(ctx, req)
 	}
-	out, err := protocol.Encode(rep)
-	switch {
-	case err != nil:
+	if out, err := protocol.Encode(rep); err != nil {
 		a.logf("stdin: the reply to %s could not be encoded: %v", tag, err)
-	case a.cfg.Announce != nil && !a.quiet.Load():
-		a.cfg.Announce(protocol.LineReplyPrefix + tag + " " + string(out))
+	} else {
+		a.sayLine(protocol.LineReplyPrefix + tag + " " + string(out))
 	}
 	if then != nil {
 		then()
 	}
+}
+
+// sayLine writes a reply of the stdin's, unless the serve process's last words are being written.
+func (a *Agent) sayLine(line string) {
+	a.sayMu.Lock()
+	defer a.sayMu.Unlock()
+	if !a.quiet && a.cfg.Announce != nil {
+		a.cfg.Announce(line)
+	}
+}
+
+// hush: no reply of the stdin's is written from now on, so that the serve process's last words
+// stay last in its log (the kubelet keeps the log's tail as the termination message).
+func (a *Agent) hush() {
+	a.sayMu.Lock()
+	defer a.sayMu.Unlock()
+	a.quiet = true
 }
 
 // readLine reads up to the next newline (or the end). A line over limit is dropped whole — what

@@ -155,8 +155,8 @@ func TestReadLineAtItsBoundaries(t *testing.T) {
 	}
 }
 
-// Only what the line is for is served on it: an apply, a sweep or a status with an orphan scan
-// is refused, nothing done; the peers' status is answered.
+// Only what the line is for is served on it: an apply, a sweep or a status is refused, nothing
+// done.
 func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
 	p := newPod(t)
 	a := p.agent("chaos-agent-aaaa", "aaaa")
@@ -180,8 +180,21 @@ func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
 	if root := rootOf(t, p.k, "eth0"); root.Kind == "netem" {
 		t.Fatalf("an apply on the line was done: %+v", root)
 	}
-	if _, err := feed.Write([]byte(`ps {"protocol":1,"op":"status","runId":"aaaa","scanOrphans":false}` + "\n")); err != nil {
-		t.Fatal(err)
+}
+
+// A revert asked again (by exec, where the runner's line was slow) is told as it was the first
+// time — what it ran and the fault's readings — not as a fault already gone.
+func TestARevertAskedAgainIsToldAsTheFirstTime(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
+	first := do(t, a, revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, first)
+	again := do(t, a, revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, again)
+	a1, _ := json.Marshal(first.Reverted)
+	a2, _ := json.Marshal(again.Reverted)
+	if string(a1) != string(a2) || len(again.Commands) != len(first.Commands) || len(again.Commands) == 0 {
+		t.Fatalf("asked again, the revert says\n%s (%d commands)\nwhere it said\n%s (%d commands)", a2, len(again.Commands), a1, len(first.Commands))
 	}
-	mustOK(t, got.waitFor(t, "ps"))
 }

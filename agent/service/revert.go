@@ -35,6 +35,11 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request, note string) 
 	r := a.reply(protocol.OpRevert, nil)
 	rec := a.books.get(req.FaultID)
 	if rec == nil {
+		if told, ok := a.books.toldRevertOf(req.FaultID); ok {
+			// asked again (by exec, the line being slow): told as the first time, readings and all
+			r.Commands, r.Reverted = told.commands, []protocol.RevertOutcome{told.out}
+			return r
+		}
 		r.Reverted = []protocol.RevertOutcome{a.revertUnheld(req.FaultID)}
 		return r
 	}
@@ -48,6 +53,7 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request, note string) 
 	if !out.Confirmed {
 		return failed(r, &protocol.ReplyError{Code: protocol.ErrRevertIncomplete, Message: out.Detail})
 	}
+	a.books.keepRevert(out, r.Commands)
 	return r
 }
 

@@ -344,7 +344,7 @@ export interface DnsSpec {
   dns: DnsParams;
 }
 /**
- * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a fault the agent does not hold (any more) is reported as reverted, with how it ended; one it never held is remembered as reverted, and an apply of it that arrives later is refused (`reverted`).
+ * Revert one fault this agent holds, and read the kernel back to confirm nothing of it remains. Idempotent: a revert asked again is told as the first time (what it ran, the fault's readings; for the agent's last 64 requested reverts), a fault the agent does not hold (any more) otherwise is reported as reverted, with how it ended; one it never held is remembered as reverted, and an apply of it that arrives later is refused (`reverted`).
  *
  * This interface was referenced by `ChaosAgentProtocolVersion1`'s JSON-Schema
  * via the `definition` "RevertRequest".
