@@ -42,19 +42,18 @@ export interface CallOptions {
   readonly timeoutMs: number;
 }
 
-/** What goes on an agent's line, where it has one: what is asked again and again, and may be asked again by exec. */
+/** What goes on an agent's line, where it has one: what is asked again and again, and is answered alike if asked again by exec. */
 const LINE_OPS: ReadonlySet<Request["op"]> = new Set(["renew", "revert"]);
 
 /** Sends one request to the agent and reads its reply. Never throws for what the exec or the agent did. */
 export async function callAgent(cluster: Cluster, agent: AgentHandle, request: Request, options: CallOptions): Promise<AgentCall> {
-  let timeoutMs = options.timeoutMs;
-  if (agent.line !== undefined && LINE_OPS.has(request.op)) {
-    const started = performance.now();
-    const byLine = await agent.line.call(request, options);
-    if (byLine !== undefined) return byLine;
-    timeoutMs = Math.max(1, options.timeoutMs - (performance.now() - started));
-  }
-  const exec = await cluster.exec(agent.pod.namespace, agent.pod.name, agent.container, requestArgv(request), { signal: options.signal, timeoutMs });
+  const byExec = (timeoutMs: number): Promise<AgentCall> => execAgent(cluster, agent, request, { signal: options.signal, timeoutMs });
+  return agent.line !== undefined && LINE_OPS.has(request.op) ? agent.line.call(request, options, byExec) : byExec(options.timeoutMs);
+}
+
+/** One request by exec: `chaos-agent request JSON` in the agent's container, its Reply read from stdout. */
+async function execAgent(cluster: Cluster, agent: AgentHandle, request: Request, options: CallOptions): Promise<AgentCall> {
+  const exec = await cluster.exec(agent.pod.namespace, agent.pod.name, agent.container, requestArgv(request), { signal: options.signal, timeoutMs: options.timeoutMs });
   if (exec.exitCode === undefined && exec.stdout.trim() === "") {
     const why = exec.canceled ? "canceled" : exec.timedOut ? `no answer within ${Math.round(options.timeoutMs)} ms` : (exec.error ?? "the exec did not run");
     return { kind: "no-reply", exec, problem: why, foreign: false };

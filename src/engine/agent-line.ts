@@ -2,31 +2,22 @@
 // a websocket of its own) and sends its renewals and reverts on it as `TAG JSON` lines, the agent
 // answering each on its stdout (agent/service/lines.go). An exec each — a connection, its TLS, a
 // process started in the container by the runtime — is what a renewal cost before, every third of
-// a lease for every fault held. The line is an optimisation, never the authority: a request it
-// cannot carry goes by exec, within what is left of the request's time, and a line found dead is
-// not used again.
-//
-// Silent is not dead: an agent may be slow to answer (a revert waits for another agent's lock, a
-// renewal for the apply the agent started with), and asking again by exec would then get a poorer
-// answer (a revert already done says none of the fault's readings). So a request silent past
-// LINE_WAIT_MS asks the agent's status from memory on the line (answered at once, without locks):
-// answered, the line is alive and the request keeps waiting there for the rest of its time; not
-// answered, the line is dead, closed, and the request goes by exec.
+// a lease for every fault held. The line is an optimisation, never the authority: a request the
+// line has not answered within LINE_WAIT_MS (a sixth of its time at most) is asked by exec as
+// well, and the first reply of the two is the answer — both requests are ones the agent answers
+// alike however often they come (a renewal; a revert, whose outcome the agent keeps and tells
+// again). A line that stays silent while the exec answers, or closes, or answers what is no
+// reply, is not used again.
 import { randomBytes } from "node:crypto";
-import { lineReply, parseReply, statusRequest } from "../faults/index.js";
+import { lineReply, parseReply } from "../faults/index.js";
 import type { Request } from "../faults/protocol.generated.js";
 import type { AttachedStream, Cluster } from "../kube/types.js";
 import type { AgentCall, CallOptions } from "./agent-client.js";
 import type { PodRef } from "./events.js";
 
-/**
- * How long a request waits on the line before the line's life is asked, and how long that asking
- * may take: each at most a sixth of the request's time, so that a dead line leaves the exec two
- * thirds of it — a renewal, given a whole lease and sent a third of one after the last, still
- * lands a third of a lease before the lease ends.
- */
+/** How long a request waits on the line alone (at most a sixth of its time) before it is asked by exec too. */
 export const LINE_WAIT_MS = 3_000;
-/** How long the attach may take to open; a request whose own wait ends first goes by exec meanwhile. */
+/** How long the attach may take to open; a request that would wait longer for it goes by exec meanwhile. */
 const OPEN_TIMEOUT_MS = 10_000;
 
 /** What `p` resolves to, or undefined once `ms` have passed or `signal` aborted; `p` itself goes on. */
@@ -45,11 +36,22 @@ function within<T>(p: Promise<T | undefined>, ms: number, signal: AbortSignal): 
   });
 }
 
-interface Sent {
-  /** the reply's text; undefined once the line closed, or the request was let go */
-  readonly reply: Promise<string | undefined>;
-  /** stops waiting for the reply (a late one is then passed over) */
-  readonly letGo: () => void;
+/** The first of the two answers that is a reply; if neither is, the exec's. */
+function firstReply(line: Promise<AgentCall | undefined>, exec: Promise<AgentCall>): Promise<AgentCall> {
+  return new Promise<AgentCall>((resolve) => {
+    let open = 2;
+    let fallback: AgentCall | undefined;
+    const settle = (c: AgentCall | undefined): void => {
+      if (c?.kind === "reply") {
+        resolve(c);
+        return;
+      }
+      if (c !== undefined) fallback = c;
+      if (--open === 0) resolve(fallback ?? { kind: "no-reply", problem: "no answer on the line nor by exec", foreign: false });
+    };
+    line.then(settle, () => settle(undefined));
+    exec.then(settle, () => settle(undefined));
+  });
 }
 
 export class AgentLine {
@@ -65,36 +67,31 @@ export class AgentLine {
     private readonly cluster: Cluster,
     private readonly pod: PodRef,
     private readonly container: string,
-    private readonly runId: string,
   ) {}
 
-  /** The agent's reply to `request`, sent on the line; undefined when the line could not carry it (the caller asks by exec then). */
-  async call(request: Request, options: CallOptions): Promise<AgentCall | undefined> {
-    if (this.broken || options.signal.aborted) return undefined;
+  /** The agent's answer to `request`: on the line, or by `byExec` (given the time it may take) where the line does not answer in time. */
+  async call(request: Request, options: CallOptions, byExec: (timeoutMs: number) => Promise<AgentCall>): Promise<AgentCall> {
     const started = performance.now();
-    const left = (): number => options.timeoutMs - (performance.now() - started);
-    const wait = Math.min(options.timeoutMs / 6, LINE_WAIT_MS);
-    const waitUntil = started + wait;
+    const left = (): number => Math.max(1, options.timeoutMs - (performance.now() - started));
+    if (this.broken || options.signal.aborted) return byExec(left());
+    const waitUntil = started + Math.min(options.timeoutMs / 6, LINE_WAIT_MS);
     const stream = await within(this.open(), waitUntil - started, options.signal);
-    if (stream === undefined || this.broken || options.signal.aborted) return undefined;
-    const sent = this.send(stream, request);
-    let text = await within(sent.reply, waitUntil - performance.now(), options.signal);
-    if (text === undefined && !this.broken && !options.signal.aborted) {
-      if (!(await this.alive(stream, wait, options.signal))) {
-        sent.letGo();
-        if (!options.signal.aborted) this.close();
-        return undefined;
-      }
-      text = await within(sent.reply, left(), options.signal);
-    }
-    sent.letGo();
-    if (text === undefined) return this.broken && !options.signal.aborted ? undefined : this.noReply(options);
-    const parsed = parseReply(text, request);
-    if (!parsed.ok) {
-      this.close();
-      return undefined;
-    }
-    return { kind: "reply", reply: parsed.reply, from: "line" };
+    if (stream === undefined || this.broken) return byExec(left());
+    const tag = `${this.prefix}-${++this.tags}`;
+    const onLine = this.send(stream, tag, request).then((text) => (text === undefined ? undefined : this.parsed(text, request)));
+    const soon = await within(onLine, waitUntil - performance.now(), options.signal);
+    if (soon !== undefined) return soon;
+    // silent so far (a dead line, or a busy agent): asked by exec too, the first reply wins
+    const exec = byExec(left());
+    void exec.finally(() => this.letGo(tag));
+    const answer = await firstReply(onLine, exec);
+    if (answer.kind === "reply" && answer.from !== "line" && !options.signal.aborted) this.close();
+    return answer;
+  }
+
+  /** Opens the line ahead of its first request (its agent runs): the attach is not paid for on a revert's time. */
+  warm(): void {
+    void this.open();
   }
 
   /** Closes the line (the agent's stdin stays open); requests go by exec from now on. */
@@ -102,12 +99,6 @@ export class AgentLine {
     this.broken = true;
     void this.stream?.then((s) => s?.close());
     for (const answer of [...this.waiting.values()]) answer(undefined);
-  }
-
-  /** A request the live line did not answer in its whole time (a canceled one too): as an exec that timed out says it. */
-  private noReply(options: CallOptions): AgentCall {
-    const problem = options.signal.aborted ? "canceled" : `no answer within ${Math.round(options.timeoutMs)} ms (on the line to the agent, which is alive)`;
-    return { kind: "no-reply", problem, foreign: false };
   }
 
   private open(): Promise<AttachedStream | undefined> {
@@ -124,12 +115,12 @@ export class AgentLine {
     return this.stream;
   }
 
-  /** Whether the agent answers its status from memory on the line within `ms`. */
-  private async alive(stream: AttachedStream, ms: number, signal: AbortSignal): Promise<boolean> {
-    const probe = this.send(stream, { ...statusRequest(this.runId), scanOrphans: false });
-    const text = await within(probe.reply, ms, signal);
-    probe.letGo();
-    return text !== undefined;
+  /** The reply in a line's text; a text that is no reply to `request` closes the line (undefined). */
+  private parsed(text: string, request: Request): AgentCall | undefined {
+    const parsed = parseReply(text, request);
+    if (parsed.ok) return { kind: "reply", reply: parsed.reply, from: "line" };
+    this.close();
+    return undefined;
   }
 
   /** One line of the agent's stdout: a reply to a request still waited for, or nothing of the line's. */
@@ -138,17 +129,20 @@ export class AgentLine {
     if (r !== undefined) this.waiting.get(r.tag)?.(r.text);
   }
 
-  private send(stream: AttachedStream, request: Request): Sent {
-    const tag = `${this.prefix}-${++this.tags}`;
-    let settle: (text: string | undefined) => void = () => undefined;
+  /** Stops waiting for the reply tagged `tag` (a late one is passed over). */
+  private letGo(tag: string): void {
+    this.waiting.get(tag)?.(undefined);
+  }
+
+  /** Sends the request; its reply's text, or undefined once the line closed or the request was let go. */
+  private send(stream: AttachedStream, tag: string, request: Request): Promise<string | undefined> {
     const reply = new Promise<string | undefined>((resolve) => {
-      settle = (text) => {
+      this.waiting.set(tag, (text) => {
         this.waiting.delete(tag);
         resolve(text);
-      };
+      });
     });
-    this.waiting.set(tag, settle);
-    if (!stream.send(`${tag} ${JSON.stringify(request)}`)) settle(undefined);
-    return { reply, letGo: () => settle(undefined) };
+    if (!stream.send(`${tag} ${JSON.stringify(request)}`)) this.letGo(tag);
+    return reply;
   }
 }

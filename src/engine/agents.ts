@@ -122,10 +122,11 @@ export async function ensureAgent(
   const name = agentName(pod, options.runId);
   onInjecting(name);
   // one handle from here on: the ledger entry of a fault that travels with it renews on its line too
-  const fresh: AgentHandle = { pod: ref, container: name, reused: false, line: new AgentLine(cluster, ref, name, options.runId) };
+  const fresh: AgentHandle = { pod: ref, container: name, reused: false, line: new AgentLine(cluster, ref, name) };
   const first = firstRequest(fresh);
   await addContainer(cluster, ref, agentContainer(name, { ...options, firstRequest: first, line: true }), refused);
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal, timeoutMs: options.injectTimeoutMs });
+  fresh.line?.warm();
   return fresh;
 }
 
@@ -166,5 +167,7 @@ export async function addFreshAgent(cluster: Cluster, pod: PodInfo, options: Fre
   await cluster.addEphemeralContainer(pod.namespace, pod.name, agentContainer(name, options));
   await cluster.waitContainerRunning(pod.namespace, pod.name, name, { signal: options.signal, timeoutMs: options.injectTimeoutMs });
   const ref = { namespace: pod.namespace, name: pod.name };
-  return { pod: ref, container: name, reused: false, ...(options.line === true ? { line: new AgentLine(cluster, ref, name, options.runId) } : {}) };
+  const line = options.line === true ? new AgentLine(cluster, ref, name) : undefined;
+  line?.warm();
+  return { pod: ref, container: name, reused: false, ...(line === undefined ? {} : { line }) };
 }

@@ -236,7 +236,7 @@ class Run {
     if (leftover.length > 0) await this.revert(leftover);
     // a fresh agent still at work for an agent that died after its faults were reverted
     await this.deadAgents.recovery.settled();
-    // the lines held to the agents end with the run (their stdin stays open, for the next run's)
+    // the lines held to the agents end with the run (an agent's stdin stays open; it reads nothing more)
     for (const a of this.agents.all()) a.line?.close();
     await this.monitor?.stop();
     this.targets.unfollow();

@@ -788,8 +788,12 @@ class ClientNodeCluster implements ConnectedCluster {
         .then((ws) => {
           socket = ws;
           this.attaching.delete(end);
-          // the cluster closed, or the wait ended, while it opened
-          if (ended || this.closed) return end("the cluster connection was closed");
+          // the cluster closed, or the wait ended, while it opened: closed here (end() may have run already)
+          if (ended || this.closed) {
+            ws.close();
+            end("the cluster connection was closed");
+            return;
+          }
           clearTimeout(timer);
           ws.on("close", () => end("the stream closed"));
           ws.on("error", (e: Error) => end(e.message));

@@ -31,6 +31,8 @@ describe("the line to an agent", () => {
     expect(sent(cluster.calls, "renew")).toEqual({ exec: 0, line: 18 });
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 2 });
     expect(endings(cluster)).toEqual(["requested", "requested"]);
+    // the lines end with the run
+    expect(cluster.openLines).toBe(0);
   });
 
   it("a fault that travels with its agent: its confirmation, renewals and revert go on the line too", async () => {
@@ -47,34 +49,52 @@ describe("the line to an agent", () => {
     expect(endings(cluster)).toEqual(["requested"]);
   });
 
-  it("a line that stays silent, even to the status it is asked when a request is late, is given up: the requests sent on it go by exec, and every later one", async () => {
+  it("a line that stays silent: each request sent on it is asked by exec as well once a sixth of its time has passed, and the line is not used again", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.attachable = "lines";
     cluster.script = (_req, where) => (where.via === "line" ? { kind: "hang" } : undefined);
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(0);
     expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
-    // the renewals sent before the line was found dead (one a second, a renewal not waiting for
-    // the one before) went by exec then; the others by exec alone
-    const renewals = sent(cluster.calls, "renew");
-    expect(renewals.line).toBeGreaterThanOrEqual(1);
-    expect(renewals.line).toBeLessThanOrEqual(3);
-    expect(renewals.exec).toBe(9);
-    expect(sent(cluster.calls, "status").line).toBe(1);
+    // the first renewal on the line, then by exec too half a second on (a sixth of its 3 s), which
+    // answered: the line was given up, every later renewal and the revert by exec alone
+    const lineRenewal = cluster.calls.find((c) => c.op === "line" && c.request?.op === "renew");
+    const execRenewal = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "renew");
+    expect((execRenewal?.at ?? 0) - (lineRenewal?.at ?? 0)).toBe(500);
+    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 1 });
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 0 });
     expect(endings(cluster)).toEqual(["requested"]);
   });
 
-  it("an agent slow to answer on a live line is waited for there: its revert is not asked again by exec (which would find it done, and say none of its readings)", async () => {
+  it("an agent slow to answer on the line: the revert is asked by exec too, the first reply is the answer, and the fault is reverted once", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.attachable = "lines";
-    // the revert is answered after 4 s (behind another agent's lock, say), past the 3 s it waits
-    // before asking the agent's status from memory, which is answered at once
-    cluster.script = (req, where) => (where.via === "line" && req.op === "revert" ? { kind: "slow", afterMs: 4000 } : undefined);
-    const result = await finish(start(cluster, scenarioOf(ONE_FAULT.replace("lease: 3s", "lease: 30s"))));
+    // the revert reaches the agent by the line 20 s on (behind another agent's lock, say)
+    cluster.script = (req, where) => (where.via === "line" && req.op === "revert" ? { kind: "slow", afterMs: 20_000 } : undefined);
+    const run = start(cluster, scenarioOf(ONE_FAULT.replace("lease: 3s", "lease: 30s")));
+    const result = await finish(run);
     expect(result.exitCode, result.message).toBe(0);
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 1 });
+    const lineRevert = cluster.calls.find((c) => c.op === "line" && c.request?.op === "revert");
+    const execRevert = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "revert");
+    // a sixth of the revert's time, 3 s at most
+    expect((execRevert?.at ?? 0) - (lineRevert?.at ?? 0)).toBe(3000);
+    expect(run.events.find((e) => e.type === "fault:reverted")).toMatchObject({ confirmed: true });
+    expect(endings(cluster)).toEqual(["requested"]);
+  });
+
+  it("an attach slow to open: the requests that come meanwhile go by exec, and later ones on the line once it is open", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.attachable = "lines";
+    cluster.attachDelayMs = 2500;
+    const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
+    expect(result.exitCode).toBe(0);
+    expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
+    // opened as its agent ran (0 s): the renewals at 1 s and 2 s waited half a second for it, then went by exec
+    const renewals = sent(cluster.calls, "renew");
+    expect(renewals.exec).toBe(2);
+    expect(renewals.line).toBeGreaterThanOrEqual(7);
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 1 });
-    expect(sent(cluster.calls, "status")).toEqual({ exec: 0, line: 1 });
     expect(endings(cluster)).toEqual(["requested"]);
   });
 

@@ -30,7 +30,7 @@ steps:
 `;
 
 export const fakeClock = (): void => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"], now: Date.parse("2026-12-01T10:00:00.000Z") });
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date", "performance"], now: Date.parse("2026-12-01T10:00:00.000Z") });
 };
 
 export interface Running {

@@ -329,6 +329,10 @@ export class RecordingCluster implements Cluster {
   script: Script = () => undefined;
   /** an attach to an agent: refused ("none": as an API that forbids pods/attach, or an agent without a stdin), or the simulated agent answers each line as it answers an exec ("lines") */
   attachable: "none" | "lines" = "none";
+  /** how long an attach takes to open (it fails when that is past its timeout) */
+  attachDelayMs = 0;
+  /** the attach streams open now */
+  openLines = 0;
   /** waitContainerRunning for agents: "running" at once, or "hang" until the signal aborts */
   agentStart: "running" | "hang" = "running";
   /** how long each pod's agent takes to run once added (a slow node), by pod name; 0 when absent */
@@ -618,13 +622,17 @@ export class RecordingCluster implements Cluster {
     );
   }
 
-  attach(_namespace: string, podName: string, container: string, handlers: AttachHandlers): Promise<AttachedStream> {
+  attach(_namespace: string, podName: string, container: string, handlers: AttachHandlers, options: { readonly timeoutMs: number }): Promise<AttachedStream> {
     this.record({ op: "attach", pod: podName, container });
     if (this.attachable === "none") return Promise.reject(new Error(`could not attach to container ${container}: forbidden (not simulated)`));
+    if (this.attachDelayMs > options.timeoutMs)
+      return new Promise((_, reject) => setTimeout(() => reject(new Error(`could not attach to container ${container}: no answer within ${options.timeoutMs} ms`)), options.timeoutMs));
     let open = true;
+    this.openLines++;
     const end = (why: string): void => {
       if (!open) return;
       open = false;
+      this.openLines--;
       handlers.closed(why);
     };
     const answer = (tag: string, request: Request): void => {
@@ -642,7 +650,7 @@ export class RecordingCluster implements Cluster {
       if (after > 0) setTimeout(deliver, after);
       else deliver();
     };
-    return Promise.resolve({
+    const stream: AttachedStream = {
       send: (line: string): boolean => {
         if (!open) return false;
         const space = line.indexOf(" ");
@@ -652,7 +660,8 @@ export class RecordingCluster implements Cluster {
         return true;
       },
       close: () => end("closed by the runner"),
-    });
+    };
+    return this.attachDelayMs > 0 ? new Promise((resolve) => setTimeout(() => resolve(stream), this.attachDelayMs)) : Promise.resolve(stream);
   }
 
   /** The simulated agent's answer; a sweep of orphans also finds what dead agents of the pod left. */
