@@ -67,10 +67,18 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request, kind fault.Kin
 	f := *req.Fault
 	log := exec.NewLog(a.cfg.Exec)
 	r := a.reply(protocol.OpApply, nil)
-	defer func() { r.Commands = log.Runs() }()
 	if rec := a.books.get(f.ID); rec != nil {
-		return a.applyAgain(ctx, log, r, rec)
+		r = a.applyAgain(ctx, log, r, rec)
+		// what applied it, then what read it back now
+		r.Commands = append(append([]protocol.CommandRun{}, rec.applied...), log.Runs()...)
+		return r
 	}
+	defer func() {
+		r.Commands = log.Runs()
+		if rec := a.books.get(f.ID); rec != nil && rec.applied == nil {
+			rec.applied = r.Commands
+		}
+	}()
 	claims := a.claims(ctx)
 	scan := scanQdiscs
 	if f.Spec.Kind == protocol.KindPartition || f.Spec.Kind == protocol.KindHTTP || f.Spec.Kind == protocol.KindGRPC || f.Spec.Kind == protocol.KindDNS {

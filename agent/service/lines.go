@@ -14,16 +14,16 @@ import (
 
 // Requests on stdin: the runner attaches to the agent's container (the API's pods/attach, which
 // RBAC grants as it grants an exec into it) and holds that one stream for the run, writing
-// `TAG JSON` lines — renewals and reverts every few seconds for every fault — instead of starting
+// `TAG JSON` lines — each step's applies, and renewals and reverts every few seconds for every fault — instead of starting
 // a process in the container for each (an exec: a connection, a runc exec, a process). Only the
 // API server writes there: the container's stdin is a pipe of the runtime's shim, outside every
 // namespace the pod's processes see, and the serve process is not dumpable (SetNotDumpable), so
 // no process of the pod opens it through /proc/PID/fd without CAP_SYS_PTRACE — with which it could
 // trace the agent anyway. What comes on it is thus the agent's own requester's, as a process of
 // its own container is on the socket (trust.go), and still parsed as hostile input
-// (protocol.Parse, bounded lines), limited to what the line is for: renewals and reverts, which
-// the runner may ask again by exec when the line is slow (a revert's outcome is kept and told
-// again: revert.go). Each reply is written to stdout (the attach stream, and the container's log)
+// (protocol.Parse, bounded lines), limited to what the line is for: applies, renewals and reverts,
+// which the runner may ask again by exec when the line is slow (an apply asked again is told what
+// applied it, apply.go; a revert's outcome is kept and told again, revert.go). Each reply is written to stdout (the attach stream, and the container's log)
 // as one line: protocol.LineReplyPrefix, the tag, a space, the Reply.
 
 // maxLinesInFlight bounds the requests of the stream served at once: a further line is read only
@@ -86,9 +86,9 @@ func (a *Agent) serveLine(ctx context.Context, tag string, raw []byte) {
 	switch {
 	case perr != nil:
 		rep = failed(a.reply(protocol.GuessOp(raw), nil), perr)
-	case req.Op != protocol.OpRenew && req.Op != protocol.OpRevert:
+	case req.Op != protocol.OpApply && req.Op != protocol.OpRenew && req.Op != protocol.OpRevert:
 		rep = failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrForbidden,
-			Message: fmt.Sprintf("chaos-agent %s takes only renew and revert requests on its stdin, not %s: nothing was done", a.cfg.Name, req.Op)})
+			Message: fmt.Sprintf("chaos-agent %s takes only apply, renew and revert requests on its stdin, not %s: nothing was done", a.cfg.Name, req.Op)})
 	default:
 		rep, then = a.handleRequest(ctx, req)
 	}

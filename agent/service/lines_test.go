@@ -155,9 +155,10 @@ func TestReadLineAtItsBoundaries(t *testing.T) {
 	}
 }
 
-// Only what the line is for is served on it: an apply, a sweep or a status is refused, nothing
-// done.
-func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
+// Only what the line is for is served on it: a sweep or a status is refused, nothing done; an
+// apply is done, and the same apply asked again (by exec, the line being slow) is told what
+// applied it.
+func TestOnlyAppliesRenewalsAndRevertsComeOnTheLine(t *testing.T) {
 	p := newPod(t)
 	a := p.agent("chaos-agent-aaaa", "aaaa")
 	got := &lineReplies{byTag: map[string]*protocol.Reply{}, got: make(chan string, 16)}
@@ -166,7 +167,6 @@ func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
 	go a.ServeLines(context.Background(), in)
 	defer feed.Close()
 	for tag, req := range map[string]string{
-		"ap": applyReq("aaaa", "aaaa-s1", 2000, netem100),
 		"sw": `{"protocol":1,"op":"sweep","runId":"aaaa","own":true}`,
 		"st": `{"protocol":1,"op":"status","runId":"aaaa"}`,
 	} {
@@ -177,8 +177,18 @@ func TestOnlyRenewalsRevertsAndThePeersStatusComeOnTheLine(t *testing.T) {
 			t.Fatalf("%s on the line: %+v", tag, r)
 		}
 	}
-	if root := rootOf(t, p.k, "eth0"); root.Kind == "netem" {
-		t.Fatalf("an apply on the line was done: %+v", root)
+	if _, err := feed.Write([]byte("ap " + applyReq("aaaa", "aaaa-s1", 2000, netem100) + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	applied := got.waitFor(t, "ap")
+	mustOK(t, applied)
+	if root := rootOf(t, p.k, "eth0"); root.Kind != "netem" {
+		t.Fatalf("the apply on the line holds nothing: %+v", root)
+	}
+	again := do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100))
+	mustOK(t, again)
+	if len(again.Commands) < len(applied.Commands) || again.Commands[0].Argv[len(again.Commands[0].Argv)-1] != applied.Commands[0].Argv[len(applied.Commands[0].Argv)-1] {
+		t.Fatalf("the apply asked again does not tell what applied it: %+v", again.Commands)
 	}
 }
 
