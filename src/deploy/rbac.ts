@@ -105,7 +105,7 @@ const WHY: Readonly<Record<string, string>> = {
   "list pods": "find the target pods by their selector (and a deleted pod's replacement)",
   "create pods/exec": "hand the agents their faults and reverts, and run the probes in the tools pod",
   "get pods/exec": "the same execs, over a websocket: an HTTP GET, authorized as get",
-  "create pods/attach": "hold a line to each agent's stdin for its renewals and reverts, instead of an exec each (without it: by exec)",
+  "create pods/attach": "hold a line to each agent's stdin for its applies, renewals and reverts, instead of an exec each (without it: by exec)",
   "get pods/attach": "the same line, over a websocket: an HTTP GET, authorized as get",
   "patch pods/ephemeralcontainers": "add the agent (and kill or stress agents) to the target pods, as kubectl debug does",
   "create pods": "the chaos-tools pod the probes run in",

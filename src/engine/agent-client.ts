@@ -1,7 +1,7 @@
 // Talking to one agent: one request per exec (`chaos-agent request JSON`, argv, no shell), one
-// Reply read from stdout whatever the exit code — or, for the renewals and reverts of an agent the
-// runner holds a line to (agent-line.ts), a line on its stdin, and by exec only where the line
-// could not carry it. The outcome is data with one shape whether the
+// Reply read from stdout whatever the exit code — or, for the applies, renewals and reverts of an
+// agent the runner holds a line to (agent-line.ts), a line on its stdin, and by exec only where the
+// line could not carry it. The outcome is data with one shape whether the
 // agent answered or not; callers decide what a failure means where they are.
 import { CouldNotRunError } from "../errors.js";
 import { parseReply, requestArgv } from "../faults/index.js";
@@ -14,7 +14,7 @@ export interface AgentHandle {
   readonly pod: PodRef;
   readonly container: string;
   readonly reused: boolean;
-  /** the line the runner may hold to it (an agent it added with a stdin): its renewals and reverts go there */
+  /** the line the runner may hold to it (an agent it added with a stdin): its applies, renewals and reverts go there */
   readonly line?: AgentLine | undefined;
 }
 
@@ -42,8 +42,8 @@ export interface CallOptions {
   readonly timeoutMs: number;
 }
 
-/** What goes on an agent's line, where it has one: what is asked again and again, and is answered alike if asked again by exec. */
-const LINE_OPS: ReadonlySet<Request["op"]> = new Set(["renew", "revert"]);
+/** What goes on an agent's line, where it has one: a fault's apply, its renewals and its revert — each answered alike if asked again by exec. */
+const LINE_OPS: ReadonlySet<Request["op"]> = new Set(["apply", "renew", "revert"]);
 
 /** Sends one request to the agent and reads its reply. Never throws for what the exec or the agent did. */
 export async function callAgent(cluster: Cluster, agent: AgentHandle, request: Request, options: CallOptions): Promise<AgentCall> {

@@ -1,5 +1,5 @@
 // A line held to one agent for the run: the runner attaches to the agent's stdin once (pods/attach,
-// a websocket of its own) and sends its renewals and reverts on it as `TAG JSON` lines, the agent
+// a websocket of its own) and sends its applies, renewals and reverts on it as `TAG JSON` lines, the agent
 // answering each on its stdout (agent/service/lines.go). An exec each — a connection, its TLS, a
 // process started in the container by the runtime — is what a renewal cost before, every third of
 // a lease for every fault held. The line is an optimisation, never the authority: a request the

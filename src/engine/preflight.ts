@@ -166,7 +166,7 @@ export function runAccess(needs: PreflightNeeds, namespace: string): AccessCheck
   if (addsContainers(needs)) checks.push({ verb: "patch", resource: "pods", subresource: "ephemeralcontainers", namespace });
   // a fresh agent's first reply, read from its log instead of asked by exec (without the right: by exec)
   if (needs.readsAgentLogs === true && addsContainers(needs)) checks.push({ verb: "get", resource: "pods", subresource: "log", namespace, optional: true });
-  // a line held to each pod's agent for its renewals and reverts (agent-line.ts), an attach: a
+  // a line held to each pod's agent for its applies, renewals and reverts (agent-line.ts), an attach: a
   // websocket, authorized as get and (newer API servers) create; without the rights, by exec
   if (needs.injectAgents)
     checks.push({ verb: "create", resource: "pods", subresource: "attach", namespace, optional: true }, { verb: "get", resource: "pods", subresource: "attach", namespace, optional: true });
@@ -218,7 +218,7 @@ export async function preflight(
     emit({
       type: "warning",
       at: now(),
-      message: `${cluster.identity.user || "this user"} may not ${which.map((c) => describe(c, namespace)).join(", ")} in namespace ${namespace}: ${sub === "attach" ? "the agents' renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them" : "the faults that travel with the agents are confirmed by exec instead, one more exec a pod"} (deploy/rbac.yaml grants it)`,
+      message: `${cluster.identity.user || "this user"} may not ${which.map((c) => describe(c, namespace)).join(", ")} in namespace ${namespace}: ${sub === "attach" ? "the agents' applies, renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them" : "the faults that travel with the agents are confirmed by exec instead, one more exec a pod"} (deploy/rbac.yaml grants it)`,
     });
   }
   const denied = answers.filter((a) => !a.allowed && a.check.optional !== true).map((a) => a.check);

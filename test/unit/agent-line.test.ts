@@ -1,4 +1,4 @@
-// The line the runner holds to each agent it added (agent-line.ts): renewals and reverts go as
+// The line the runner holds to each agent it added (agent-line.ts): applies, renewals and reverts go as
 // lines on the agent's stdin instead of an exec each, and by exec wherever the line cannot carry
 // them — never opened, silent, closed, or answering what is no reply.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -21,13 +21,14 @@ function sent(calls: readonly Call[], op: string): { exec: number; line: number 
 }
 
 describe("the line to an agent", () => {
-  it("carries every renewal and the revert of a fault its agent holds, on one attach: no exec for them", async () => {
+  it("carries a fault's apply, every renewal and its revert, on one attach per agent: no exec for them", async () => {
     const cluster = new RecordingCluster([pod("web-a"), pod("web-b")]);
     cluster.attachable = "lines";
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(0);
     expect(cluster.calls.filter((c) => c.op === "attach").map((c) => c.pod)).toEqual(["web-a", "web-b"]);
-    // a 10 s step under a 3 s lease: a renewal every second in each pod
+    // the apply, then a 10 s step under a 3 s lease: a renewal every second in each pod
+    expect(sent(cluster.calls, "apply")).toEqual({ exec: 0, line: 2 });
     expect(sent(cluster.calls, "renew")).toEqual({ exec: 0, line: 18 });
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 2 });
     expect(endings(cluster)).toEqual(["requested", "requested"]);
@@ -56,12 +57,12 @@ describe("the line to an agent", () => {
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(0);
     expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
-    // the first renewal on the line, then by exec too half a second on (a sixth of its 3 s), which
-    // answered: the line was given up, every later renewal and the revert by exec alone
-    const lineRenewal = cluster.calls.find((c) => c.op === "line" && c.request?.op === "renew");
-    const execRenewal = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "renew");
-    expect((execRenewal?.at ?? 0) - (lineRenewal?.at ?? 0)).toBe(500);
-    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 1 });
+    // the apply on the line, then by exec too 3 s on (a sixth of its time, 3 s at most), which
+    // answered: the line was given up, every renewal and the revert by exec alone
+    const lineApply = cluster.calls.find((c) => c.op === "line" && c.request?.op === "apply");
+    const execApply = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "apply");
+    expect((execApply?.at ?? 0) - (lineApply?.at ?? 0)).toBe(3000);
+    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 0 });
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 0 });
     expect(endings(cluster)).toEqual(["requested"]);
   });
@@ -86,14 +87,15 @@ describe("the line to an agent", () => {
   it("an attach slow to open: the requests that come meanwhile go by exec, and later ones on the line once it is open", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.attachable = "lines";
-    cluster.attachDelayMs = 2500;
+    cluster.attachDelayMs = 4000;
     const result = await finish(start(cluster, scenarioOf(ONE_FAULT)));
     expect(result.exitCode).toBe(0);
     expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
-    // opened as its agent ran (0 s): the renewals at 1 s and 2 s waited half a second for it, then went by exec
+    // opened as its agent ran: the apply waited 3 s for it (a sixth of its time, 3 s at most) and went by exec; the renewals from 4 s on, on the line
+    expect(sent(cluster.calls, "apply")).toEqual({ exec: 1, line: 0 });
     const renewals = sent(cluster.calls, "renew");
-    expect(renewals.exec).toBe(2);
-    expect(renewals.line).toBeGreaterThanOrEqual(7);
+    expect(renewals.exec).toBe(0);
+    expect(renewals.line).toBe(9);
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 0, line: 1 });
     expect(endings(cluster)).toEqual(["requested"]);
   });

@@ -71,7 +71,7 @@ describe("the rights a run checks", () => {
     expect(run.events.find((e) => e.type === "fault:applied")).toMatchObject({ withAgent: true, confirmedFrom: "renewal" });
   });
 
-  it("without pods/attach the run goes on, saying once that the renewals and reverts go by exec", async () => {
+  it("without pods/attach the run goes on, saying once that the applies, renewals and reverts go by exec", async () => {
     const cluster = new RecordingCluster([pod("web-a")]);
     cluster.denied = ["create pods/attach", "get pods/attach"];
     const run = start(cluster, scenarioOf(ONE_FAULT));
@@ -79,7 +79,7 @@ describe("the rights a run checks", () => {
     expect(result.exitCode, result.message).toBe(0);
     const said = run.events.flatMap((e) => (e.type === "warning" && e.message.includes("pods/attach") ? [e.message] : []));
     expect(said).toEqual([
-      "tester may not create pods/attach, get pods/attach in namespace default: the agents' renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them (deploy/rbac.yaml grants it)",
+      "tester may not create pods/attach, get pods/attach in namespace default: the agents' applies, renewals and reverts go by exec instead, an exec each, where a line held to each agent would carry them (deploy/rbac.yaml grants it)",
     ]);
     expect(cluster.requests((r) => r.op === "revert")).toHaveLength(1);
   });
