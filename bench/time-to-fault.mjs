@@ -1,5 +1,6 @@
 // Time to fault with a warm agent, against the floor: one bare exec round trip into the same
-// agent container (the apiserver → kubelet → runtime path every request travels). Bars: p95 time
+// agent container (the apiserver → kubelet → runtime path every request by exec travels; since
+// the run holds a line to its agents, a step's apply goes there instead, below that floor). Bars: p95 time
 // to fault ≤ 1.15× p95 bare exec, measured in one run (issue 21; was 1.3× in the Go agent's
 // issue); the agent's resident memory while it holds faults ≤ 15 MB (it lives in the target pod's
 // cgroup). Beside the ratio, where the time above the floor went: the agent's own kernel work (the
@@ -147,9 +148,12 @@ function logRatio(log, label, m) {
   log(`${label}  p95 time to fault / p95 bare exec = ${ratio.toFixed(2)}  ${ratio <= 1.15 ? "ok (≤ 1.15×)" : "OVER the 1.15× bar"}`);
   const above = median(m.times) - median(m.floor);
   const kernel = median(m.kernel);
-  log(
-    `${label}  above the floor, medians: ${above.toFixed(0)} ms, of which the agent's kernel work ${kernel.toFixed(1)} ms; the rest (${(above - kernel).toFixed(0)} ms) the agent's request, the runner's and the exec's own`,
-  );
+  if (above >= 0)
+    log(
+      `${label}  above the floor, medians: ${above.toFixed(0)} ms, of which the agent's kernel work ${kernel.toFixed(1)} ms; the rest (${(above - kernel).toFixed(0)} ms) the agent's request, the runner's and the exec's own`,
+    );
+  // the apply goes on the line the run holds to its agent (src/engine/agent-line.ts): no exec
+  else log(`${label}  below the floor, medians: ${(-above).toFixed(0)} ms — the apply goes on the line held to the agent, not by exec; the agent's kernel work ${kernel.toFixed(1)} ms of it`);
   return ratio;
 }
 

@@ -72,10 +72,15 @@ describe("install", () => {
       imagePullPolicy?: string;
       securityContext?: StoredSecurity;
       env?: { name: string; value: string }[];
+      stdin?: boolean;
+      tty?: boolean;
     };
     expect(agent.imagePullPolicy).toBe("IfNotPresent");
     expect(agent.securityContext).toEqual(leastPrivilege(["NET_ADMIN", "NET_RAW"], { runAsUser: 0, runAsNonRoot: false }));
-    expect(agent.env?.map((e) => e.name).sort()).toEqual(["CHAOS_AGENT_NAME", "CHAOS_RUN_ID"]);
+    expect(agent.env?.map((e) => e.name).sort()).toEqual(["CHAOS_AGENT_NAME", "CHAOS_AGENT_REQUESTS", "CHAOS_RUN_ID"]);
+    // a stdin for the line a run holds to it, no terminal
+    expect(agent.stdin).toBe(true);
+    expect(agent.tty ?? false).toBe(false);
     // and it works there: a partition applied (capabilities effective as root) and reverted
     const dir = mkdtempSync(join(tmpdir(), "chaos-run-nonroot-"));
     const file = join(dir, "nonroot.yaml");
