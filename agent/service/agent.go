@@ -94,6 +94,8 @@ type Agent struct {
 	exiting atomic.Bool
 	// locking counts the lock takings under way or held (AgentInfo.locking)
 	locking atomic.Int32
+	// holdsLock: one of this agent's own requests holds the pod's lock now
+	holdsLock atomic.Bool
 	// strangers counts the strangers' connections being served
 	strangers atomic.Int32
 	// strangerNoted is when a stranger's connection was last said in the log (unix ns): at most

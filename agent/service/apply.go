@@ -69,14 +69,19 @@ func (a *Agent) apply(ctx context.Context, req *protocol.Request, kind fault.Kin
 	r := a.reply(protocol.OpApply, nil)
 	if rec := a.books.get(f.ID); rec != nil {
 		r = a.applyAgain(ctx, log, r, rec)
-		// what applied it, then what read it back now
-		r.Commands = append(append([]protocol.CommandRun{}, rec.applied...), log.Runs()...)
+		// what applied it and what it found, then what read it back now
+		if first := rec.applied; first != nil && r.OK {
+			r.Orphans = first.Orphans
+			r.Commands = append(append([]protocol.CommandRun{}, first.Commands...), log.Runs()...)
+		} else {
+			r.Commands = log.Runs()
+		}
 		return r
 	}
 	defer func() {
 		r.Commands = log.Runs()
-		if rec := a.books.get(f.ID); rec != nil && rec.applied == nil {
-			rec.applied = r.Commands
+		if rec := a.books.get(f.ID); rec != nil && rec.applied == nil && r.OK {
+			rec.applied = &protocol.Reply{Commands: r.Commands, Orphans: r.Orphans}
 		}
 	}()
 	claims := a.claims(ctx)

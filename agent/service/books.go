@@ -23,9 +23,10 @@ type record struct {
 	// lease is the one last given (apply, renew): a fault that expires in the kernel ends by
 	// itself that long (+ firewall.ExpiryMargin) after it
 	lease time.Duration
-	// applied is what its apply ran, told again to an apply of it asked again (by exec, where the
-	// runner's line was slow); set once, under the request lock
-	applied []protocol.CommandRun
+	// applied is what its apply ran and found (its commands, the orphans it reverted first),
+	// told again to an apply of it asked again (by exec, where the runner's line was slow); set
+	// once, under the request lock
+	applied *protocol.Reply
 }
 
 // books are what the agent holds and has held: a record per fault it holds, in the order they

@@ -103,9 +103,13 @@ func (a *Agent) handle(ctx context.Context, req *protocol.Request, then *func())
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrBadRequest, Message: "unknown op " + req.Op})
 }
 
-// refuseExiting refuses what changes anything once the agent is exiting.
+// refuseExiting refuses what changes anything once the agent is exiting — but a revert asked
+// again is told as the first time (revert.go), exiting or not.
 func (a *Agent) refuseExiting(req *protocol.Request) *protocol.Reply {
 	if !a.exiting.Load() || req.Op == protocol.OpStatus {
+		return nil
+	}
+	if _, told := a.books.toldRevertOf(req.FaultID); told && req.Op == protocol.OpRevert {
 		return nil
 	}
 	return failed(a.reply(req.Op, nil), &protocol.ReplyError{Code: protocol.ErrExiting, Message: "chaos-agent " + a.cfg.Name + " is exiting (TTL or SIGTERM) and reverting everything it holds"})

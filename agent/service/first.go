@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"chaos-run/agent/protocol"
 )
@@ -26,7 +27,8 @@ type firstRequest struct {
 	req     *protocol.Request
 	settled chan struct{} // closed once the apply has run (or there is none)
 	mu      sync.Mutex
-	untold  *protocol.Reply // the apply's reply, until the first renewal carries it
+	untold  *protocol.Reply // the apply's reply, until a lease after the first renewal that carried it
+	toldAt  time.Time       // when a renewal first carried it
 }
 
 func newFirstRequest() *firstRequest {
@@ -111,7 +113,9 @@ func (a *Agent) awaitFirst(ctx context.Context) {
 	}
 }
 
-// tellFirst is the first request's apply reply, once, when id is its fault.
+// tellFirst is the first request's apply reply, when id is its fault: to every renewal of it
+// within one lease of the first that carried it (a renewal the runner sent on its line and again
+// by exec carries it both times, whichever reply the runner takes), then no more.
 func (a *Agent) tellFirst(id string) *protocol.Reply {
 	f := a.first
 	if f.req == nil || f.req.Fault.ID != id {
@@ -119,9 +123,16 @@ func (a *Agent) tellFirst(id string) *protocol.Reply {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.untold
-	f.untold = nil
-	return r
+	now := a.cfg.Clock.Now()
+	switch {
+	case f.untold == nil:
+		return nil
+	case f.toldAt.IsZero():
+		f.toldAt = now
+	case now.Sub(f.toldAt) > time.Duration(f.req.Fault.LeaseMs)*time.Millisecond:
+		f.untold = nil
+	}
+	return f.untold
 }
 
 // FirstFailed says why the first request was not held, as the serve process's last words (the

@@ -28,8 +28,17 @@ func TestFirstRequestIsHeldAndItsFirstRenewalTellsTheApply(t *testing.T) {
 	if confirm.Fault == nil || confirm.Fault.ID != "aaaa-s1" || len(confirm.Commands) == 0 || !strings.Contains(strings.Join(argvs(confirm)[0], " "), "netem delay 100ms") {
 		t.Fatalf("the confirmation does not tell the apply: %+v %v", confirm.Fault, argvs(confirm))
 	}
-	if again := do(t, a, renewReq("aaaa", "aaaa-s1", 2000)); len(again.Commands) != 0 {
-		t.Fatalf("the apply told twice: %v", argvs(again))
+	// a renewal within a lease of it (the same one, asked again by exec) carries it too; one later, no more
+	if again := do(t, a, renewReq("aaaa", "aaaa-s1", 2000)); len(again.Commands) != len(confirm.Commands) {
+		t.Fatalf("a renewal at once after it does not carry the apply: %v", argvs(again))
+	}
+	p.clock.Advance(1900 * time.Millisecond)
+	mustOK(t, do(t, a, renewReq("aaaa", "aaaa-s1", 2000)))
+	p.clock.Advance(1900 * time.Millisecond)
+	later := do(t, a, renewReq("aaaa", "aaaa-s1", 2000))
+	mustOK(t, later)
+	if len(later.Commands) != 0 {
+		t.Fatalf("the apply told a lease after its first telling: %v", argvs(later))
 	}
 }
 

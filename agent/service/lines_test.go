@@ -208,3 +208,41 @@ func TestARevertAskedAgainIsToldAsTheFirstTime(t *testing.T) {
 		t.Fatalf("asked again, the revert says\n%s (%d commands)\nwhere it said\n%s (%d commands)", a2, len(again.Commands), a1, len(first.Commands))
 	}
 }
+
+// The pod's lock held by one of the agent's own requests (an apply on the runner's line) is not
+// a squat to another of its requests (the same apply asked again by exec): that one waits, and
+// says who holds it, where it used to find no live agent claiming it and call it squatted.
+func TestTheAgentsOwnHoldOfTheLockIsNotASquat(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	a.cfg.SquatCheckAfter = 10 * time.Millisecond
+	release, problem := a.takeLock(context.Background(), time.Second)
+	if problem != nil {
+		t.Fatalf("the first taking: %s", problem.message())
+	}
+	_, second := a.takeLock(context.Background(), 400*time.Millisecond)
+	release()
+	if second == nil || second.squatted || !strings.Contains(second.words, "another request of this agent holds it") {
+		t.Fatalf("the second taking, while the first holds it: %+v", second)
+	}
+}
+
+// A revert asked again once the agent is exiting is told as the first time, not refused: the
+// runner's copy by exec of a revert whose line reply it did not see must still learn the
+// fault's readings.
+func TestARevertAskedAgainWhileExitingIsToldAsTheFirstTime(t *testing.T) {
+	p := newPod(t)
+	a := p.agent("chaos-agent-aaaa", "aaaa")
+	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
+	first := do(t, a, revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, first)
+	a.exiting.Store(true)
+	again := do(t, a, revertReq("aaaa", "aaaa-s1"))
+	mustOK(t, again)
+	if again.Reverted[0].Detail != first.Reverted[0].Detail {
+		t.Fatalf("asked again while exiting: %+v", again.Reverted)
+	}
+	if r := do(t, a, revertReq("aaaa", "aaaa-s9")); r.OK || r.Error == nil || r.Error.Code != protocol.ErrExiting {
+		t.Fatalf("a revert never asked before, while exiting: %+v", r)
+	}
+}

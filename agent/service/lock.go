@@ -55,7 +55,8 @@ func (a *Agent) takeLock(ctx context.Context, wait time.Duration) (func(), *lock
 		release, err := a.cfg.Lock.TryAcquire()
 		if err == nil {
 			held = true
-			return func() { release(); a.locking.Add(-1) }, nil
+			a.holdsLock.Store(true)
+			return func() { a.holdsLock.Store(false); release(); a.locking.Add(-1) }, nil
 		}
 		if !errors.Is(err, ownership.ErrLockBusy) {
 			return nil, &lockProblem{words: err.Error()}
@@ -63,6 +64,10 @@ func (a *Agent) takeLock(ctx context.Context, wait time.Duration) (func(), *lock
 		if now := time.Now(); !now.Before(nextCheck) {
 			claimant, silent := a.lockClaimed(ctx)
 			switch {
+			case a.holdsLock.Load():
+				// another request of this agent's holds it (the same apply asked again by exec
+				// while its copy on the runner's line runs, say): not a squat, a wait
+				streak, holder = 0, "another request of this agent holds it"
 			case claimant != "":
 				streak, holder = 0, "live agent "+claimant+" holds it"
 			case len(silent) > 0:

@@ -5,9 +5,9 @@
 // a lease for every fault held. The line is an optimisation, never the authority: a request the
 // line has not answered within LINE_WAIT_MS (a sixth of its time at most) is asked by exec as
 // well, and the first reply of the two is the answer — both requests are ones the agent answers
-// alike however often they come (a renewal; a revert, whose outcome the agent keeps and tells
-// again). A line that stays silent while the exec answers, or closes, or answers what is no
-// reply, is not used again.
+// alike however often they come (an apply, told again what applied it; a renewal; a revert, whose
+// outcome the agent keeps and tells again). A line whose reply has not come a while after the
+// exec's, or that closes, or answers what is no reply, is not used again.
 import { randomBytes } from "node:crypto";
 import { lineReply, parseReply } from "../faults/index.js";
 import type { Request } from "../faults/protocol.generated.js";
@@ -19,6 +19,8 @@ import type { PodRef } from "./events.js";
 export const LINE_WAIT_MS = 3_000;
 /** How long the attach may take to open; a request that would wait longer for it goes by exec meanwhile. */
 const OPEN_TIMEOUT_MS = 10_000;
+/** A signal that never aborts: for waits that outlive the request they began with. */
+const NEVER = new AbortController().signal;
 
 /** What `p` resolves to, or undefined once `ms` have passed or `signal` aborted; `p` itself goes on. */
 function within<T>(p: Promise<T | undefined>, ms: number, signal: AbortSignal): Promise<T | undefined> {
@@ -81,12 +83,24 @@ export class AgentLine {
     const onLine = this.send(stream, tag, request).then((text) => (text === undefined ? undefined : this.parsed(text, request)));
     const soon = await within(onLine, waitUntil - performance.now(), options.signal);
     if (soon !== undefined) return soon;
-    // silent so far (a dead line, or a busy agent): asked by exec too, the first reply wins
+    // silent so far (a dead line, or a busy agent): asked by exec too, the first reply wins; an
+    // exec that fails leaves the line its time
     const exec = byExec(left());
-    void exec.finally(() => this.letGo(tag));
-    const answer = await firstReply(onLine, exec);
-    if (answer.kind === "reply" && answer.from !== "line" && !options.signal.aborted) this.close();
-    return answer;
+    void exec.then((c) => {
+      if (c.kind === "reply") this.judge(tag, onLine, waitUntil - started);
+    });
+    return firstReply(within(onLine, left(), options.signal), exec);
+  }
+
+  /**
+   * The exec answered a request the line had not: the line is given up if the agent's reply on
+   * it does not come within `graceMs` more (a dead line), kept if it does (a busy agent).
+   */
+  private judge(tag: string, onLine: Promise<AgentCall | undefined>, graceMs: number): void {
+    void within(onLine, graceMs, NEVER).then((late) => {
+      this.letGo(tag);
+      if (late === undefined) this.close();
+    });
   }
 
   /** Opens the line ahead of its first request (its agent runs): the attach is not paid for on a revert's time. */

@@ -58,11 +58,12 @@ describe("the line to an agent", () => {
     expect(result.exitCode).toBe(0);
     expect(cluster.calls.filter((c) => c.op === "attach")).toHaveLength(1);
     // the apply on the line, then by exec too 3 s on (a sixth of its time, 3 s at most), which
-    // answered: the line was given up, every renewal and the revert by exec alone
+    // answered; the line, still silent 3 s later, was given up: the two renewals sent on it
+    // meanwhile went by exec too, every later one and the revert by exec alone
     const lineApply = cluster.calls.find((c) => c.op === "line" && c.request?.op === "apply");
     const execApply = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "apply");
     expect((execApply?.at ?? 0) - (lineApply?.at ?? 0)).toBe(3000);
-    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 0 });
+    expect(sent(cluster.calls, "renew")).toEqual({ exec: 9, line: 2 });
     expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 0 });
     expect(endings(cluster)).toEqual(["requested"]);
   });
@@ -80,6 +81,19 @@ describe("the line to an agent", () => {
     const execRevert = cluster.calls.find((c) => c.op === "exec" && c.request?.op === "revert");
     // a sixth of the revert's time, 3 s at most
     expect((execRevert?.at ?? 0) - (lineRevert?.at ?? 0)).toBe(3000);
+    expect(run.events.find((e) => e.type === "fault:reverted")).toMatchObject({ confirmed: true });
+    expect(endings(cluster)).toEqual(["requested"]);
+  });
+
+  it("an exec that fails while the line is slow: the line's reply is still waited for, and is the answer", async () => {
+    const cluster = new RecordingCluster([pod("web-a")]);
+    cluster.attachable = "lines";
+    // the revert answered on the line 4 s on; its copy by exec, sent at 3 s, fails at once
+    cluster.script = (req, where) => (req.op !== "revert" ? undefined : where.via === "line" ? { kind: "slow", afterMs: 4000 } : { kind: "drop", error: "the API server said 503" });
+    const run = start(cluster, scenarioOf(ONE_FAULT.replace("lease: 3s", "lease: 30s")));
+    const result = await finish(run);
+    expect(result.exitCode, result.message).toBe(0);
+    expect(sent(cluster.calls, "revert")).toEqual({ exec: 1, line: 1 });
     expect(run.events.find((e) => e.type === "fault:reverted")).toMatchObject({ confirmed: true });
     expect(endings(cluster)).toEqual(["requested"]);
   });
