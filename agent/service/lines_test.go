@@ -60,11 +60,9 @@ func (l *lineReplies) waitFor(t *testing.T, tag string) *protocol.Reply {
 	}
 }
 
-// Requests that come on the agent's stdin, a tag and a request a line, are served as its own
-// requester's: a fault renewed and reverted that way holds and ends in the kernel, and each reply
-// comes back as one line with its tag. What is not a tag and a request, or is longer
-// than a request may be, is dropped without stopping the stream; its end ends ServeLines.
-func TestRequestsOnStdinAreServedAndAnsweredByTag(t *testing.T) {
+// lineAgent is an agent serving the lines written to feed, its replies collected; ended closes
+// when ServeLines returns.
+func lineAgent(t *testing.T) (*pod, *Agent, *lineReplies, *io.PipeWriter, <-chan struct{}) {
 	p := newPod(t)
 	a := p.agent("chaos-agent-aaaa", "aaaa")
 	got := &lineReplies{byTag: map[string]*protocol.Reply{}, got: make(chan string, 16)}
@@ -72,6 +70,15 @@ func TestRequestsOnStdinAreServedAndAnsweredByTag(t *testing.T) {
 	in, feed := io.Pipe()
 	ended := make(chan struct{})
 	go func() { a.ServeLines(context.Background(), in); close(ended) }()
+	return p, a, got, feed, ended
+}
+
+// Requests that come on the agent's stdin, a tag and a request a line, are served as its own
+// requester's: a fault renewed and reverted that way holds and ends in the kernel, and each reply
+// comes back as one line with its tag. What is not a tag and a request, or is longer
+// than a request may be, is dropped without stopping the stream; its end ends ServeLines.
+func TestRequestsOnStdinAreServedAndAnsweredByTag(t *testing.T) {
+	p, a, got, feed, ended := lineAgent(t)
 	send := func(line string) {
 		if _, err := feed.Write([]byte(line + "\n")); err != nil {
 			t.Fatal(err)
@@ -159,12 +166,7 @@ func TestReadLineAtItsBoundaries(t *testing.T) {
 // apply is done, and the same apply asked again (by exec, the line being slow) is told what
 // applied it.
 func TestOnlyAppliesRenewalsAndRevertsComeOnTheLine(t *testing.T) {
-	p := newPod(t)
-	a := p.agent("chaos-agent-aaaa", "aaaa")
-	got := &lineReplies{byTag: map[string]*protocol.Reply{}, got: make(chan string, 16)}
-	a.cfg.Announce = got.announce(t)
-	in, feed := io.Pipe()
-	go a.ServeLines(context.Background(), in)
+	p, a, got, feed, _ := lineAgent(t)
 	defer feed.Close()
 	for tag, req := range map[string]string{
 		"sw": `{"protocol":1,"op":"sweep","runId":"aaaa","own":true}`,
@@ -193,19 +195,26 @@ func TestOnlyAppliesRenewalsAndRevertsComeOnTheLine(t *testing.T) {
 }
 
 // A revert asked again (by exec, where the runner's line was slow) is told as it was the first
-// time — what it ran and the fault's readings — not as a fault already gone.
+// time — what it ran and the fault's readings — not as a fault already gone; so it is once the
+// agent is exiting, where a revert never asked before is refused.
 func TestARevertAskedAgainIsToldAsTheFirstTime(t *testing.T) {
-	p := newPod(t)
-	a := p.agent("chaos-agent-aaaa", "aaaa")
-	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
-	first := do(t, a, revertReq("aaaa", "aaaa-s1"))
-	mustOK(t, first)
-	again := do(t, a, revertReq("aaaa", "aaaa-s1"))
-	mustOK(t, again)
-	a1, _ := json.Marshal(first.Reverted)
-	a2, _ := json.Marshal(again.Reverted)
-	if string(a1) != string(a2) || len(again.Commands) != len(first.Commands) || len(again.Commands) == 0 {
-		t.Fatalf("asked again, the revert says\n%s (%d commands)\nwhere it said\n%s (%d commands)", a2, len(again.Commands), a1, len(first.Commands))
+	for _, exiting := range []bool{false, true} {
+		p := newPod(t)
+		a := p.agent("chaos-agent-aaaa", "aaaa")
+		mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
+		first := do(t, a, revertReq("aaaa", "aaaa-s1"))
+		mustOK(t, first)
+		a.exiting.Store(exiting)
+		again := do(t, a, revertReq("aaaa", "aaaa-s1"))
+		mustOK(t, again)
+		a1, _ := json.Marshal(first.Reverted)
+		a2, _ := json.Marshal(again.Reverted)
+		if string(a1) != string(a2) || len(again.Commands) != len(first.Commands) || len(again.Commands) == 0 {
+			t.Fatalf("exiting %v: asked again, the revert says\n%s (%d commands)\nwhere it said\n%s (%d commands)", exiting, a2, len(again.Commands), a1, len(first.Commands))
+		}
+		if r := do(t, a, revertReq("aaaa", "aaaa-s9")); exiting && (r.OK || r.Error == nil || r.Error.Code != protocol.ErrExiting) {
+			t.Fatalf("a revert never asked before, while exiting: %+v", r)
+		}
 	}
 }
 
@@ -224,25 +233,5 @@ func TestTheAgentsOwnHoldOfTheLockIsNotASquat(t *testing.T) {
 	release()
 	if second == nil || second.squatted || !strings.Contains(second.words, "another request of this agent holds it") {
 		t.Fatalf("the second taking, while the first holds it: %+v", second)
-	}
-}
-
-// A revert asked again once the agent is exiting is told as the first time, not refused: the
-// runner's copy by exec of a revert whose line reply it did not see must still learn the
-// fault's readings.
-func TestARevertAskedAgainWhileExitingIsToldAsTheFirstTime(t *testing.T) {
-	p := newPod(t)
-	a := p.agent("chaos-agent-aaaa", "aaaa")
-	mustOK(t, do(t, a, applyReq("aaaa", "aaaa-s1", 2000, netem100)))
-	first := do(t, a, revertReq("aaaa", "aaaa-s1"))
-	mustOK(t, first)
-	a.exiting.Store(true)
-	again := do(t, a, revertReq("aaaa", "aaaa-s1"))
-	mustOK(t, again)
-	if again.Reverted[0].Detail != first.Reverted[0].Detail {
-		t.Fatalf("asked again while exiting: %+v", again.Reverted)
-	}
-	if r := do(t, a, revertReq("aaaa", "aaaa-s9")); r.OK || r.Error == nil || r.Error.Code != protocol.ErrExiting {
-		t.Fatalf("a revert never asked before, while exiting: %+v", r)
 	}
 }
