@@ -23,7 +23,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -90,14 +89,9 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s chaos-agent: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, a...))
 }
 
-var stdoutMu sync.Mutex
-
-// announce writes one line to stdout: the container's log, read by the runner, and the stream
-// the runner attached to. One write each, one at a time: the replies of the stdin's requests are
-// written side by side.
+// announce writes one line to stdout, in one write: the container's log, read by the runner, and
+// the stream the runner attached to (the agent calls it one line at a time).
 func announce(line string) {
-	stdoutMu.Lock()
-	defer stdoutMu.Unlock()
 	_, _ = os.Stdout.Write([]byte(line + "\n"))
 }
 
@@ -150,7 +144,7 @@ const (
 	roleStress = "stress"
 )
 
-func newAgent(name, runID string, ttl time.Duration, role string, stdinRequests bool) *service.Agent {
+func newAgent(name, runID string, ttl time.Duration, role string, lines io.Reader) *service.Agent {
 	deadline := time.Now().Add(ttl)
 	stressKind := fault.Stress{Spawn: stress.ExecSpawner{}, Cgroup: stress.RealFS(), Deadline: func() time.Time { return deadline }}
 	kinds := map[string]fault.Kind{protocol.KindNetem: fault.Netem{}, protocol.KindPartition: fault.Partition{}, protocol.KindHTTP: fault.HTTP{}, protocol.KindGRPC: fault.GRPC{}, protocol.KindDNS: fault.DNS{}, protocol.KindStress: stressKind}
@@ -170,17 +164,8 @@ func newAgent(name, runID string, ttl time.Duration, role string, stdinRequests 
 		Peers: service.SocketPeers{}, Lock: ownership.SocketLock{},
 		Logf: logf, Announce: announce, ProbeChain: fmt.Sprintf("chaos-probe-%d", os.Getpid()),
 		Kinds: kinds, NoOrphanScan: role != roleAgent, ExitAfterEvent: role == roleKill, ExitWhenIdle: role == roleStress,
-		Lines: linesFrom(stdinRequests),
+		Lines: lines,
 	})
-}
-
-// linesFrom is stdin where the agent takes requests on it, else nil (an io.Reader holding a nil
-// *os.File would not be nil).
-func linesFrom(stdinRequests bool) io.Reader {
-	if !stdinRequests {
-		return nil
-	}
-	return os.Stdin
 }
 
 func serve(args []string) int {
@@ -218,16 +203,17 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "chaos-agent serve:", err)
 		return 2
 	}
-	stdinRequests := role == roleAgent && os.Getenv(RequestsEnv) == "stdin"
-	if stdinRequests {
+	var lines io.Reader // nil, not a nil *os.File: no requests on stdin
+	if role == roleAgent && os.Getenv(RequestsEnv) == "stdin" {
 		// no process of the pod may open the stdin (or forge the stdout) through /proc/PID/fd
 		// without CAP_SYS_PTRACE: see service/lines.go
 		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 			fmt.Fprintln(os.Stderr, "chaos-agent serve: cannot make the process undumpable, so requests come by exec only:", err)
-			stdinRequests = false
+		} else {
+			lines = os.Stdin
 		}
 	}
-	agent := newAgent(name, runID, ttl, role, stdinRequests)
+	agent := newAgent(name, runID, ttl, role, lines)
 	if raw, given := os.LookupEnv(FirstRequestEnv); given {
 		// hostile input as much as an exec's request: refused, the agent serves nothing
 		if perr := agent.SetFirst([]byte(raw)); perr != nil {

@@ -59,7 +59,7 @@ func human(verb string, args []string) int {
 		// this process, under the same lock and rules
 		fmt.Fprintln(os.Stderr, "chaos-agent: no serve process answers ("+rerr.Message+"); sweeping from this process")
 		name := fmt.Sprintf("sweep-%d", os.Getpid())
-		r = newAgent(name, runID, time.Minute, roleAgent, false).HandleRequest(context.Background(), req)
+		r = newAgent(name, runID, time.Minute, roleAgent, nil).HandleRequest(context.Background(), req)
 		rerr = nil
 	}
 	if rerr != nil {

@@ -44,7 +44,8 @@ type Config struct {
 	// Logf writes one log line (stderr: kubectl logs).
 	Logf func(format string, a ...any)
 	// Announce writes one line to stdout (the container's log, which the runner reads): the
-	// first request's reply (first.go). Nil: not written.
+	// first request's reply (first.go), the replies of the stdin's requests (lines.go); called
+	// one at a time (sayLine). Nil: not written.
 	Announce func(line string)
 	// Lines, where the runner holds a stream to the agent (its container's stdin), carries its
 	// requests, one per line; their replies go out through Announce (lines.go). Nil: none.

@@ -44,30 +44,24 @@ type books struct {
 	untold []protocol.RevertOutcome
 	// the last requested reverts' replies, told again to a revert of the same fault (the runner
 	// asks by exec when its line to the agent is slow): its readings are not lost
-	reverts     map[string]toldRevert
+	reverts     map[string]*protocol.Reply
 	revertOrder []string
-}
-
-// toldRevert is what a requested revert answered.
-type toldRevert struct {
-	out      protocol.RevertOutcome
-	commands []protocol.CommandRun
 }
 
 // keptReverts bounds the reverts kept to tell again: a run asks again within seconds.
 const keptReverts = 64
 
-// keepRevert keeps a requested revert's reply to tell again.
+// keepRevert keeps a requested revert's reply (its commands and outcome) to tell again.
 func (b *books) keepRevert(out protocol.RevertOutcome, commands []protocol.CommandRun) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.reverts == nil {
-		b.reverts = map[string]toldRevert{}
+		b.reverts = map[string]*protocol.Reply{}
 	}
 	if _, known := b.reverts[out.FaultID]; !known {
 		b.revertOrder = append(b.revertOrder, out.FaultID)
 	}
-	b.reverts[out.FaultID] = toldRevert{out: out, commands: commands}
+	b.reverts[out.FaultID] = &protocol.Reply{Commands: commands, Reverted: []protocol.RevertOutcome{out}}
 	if len(b.revertOrder) > keptReverts {
 		delete(b.reverts, b.revertOrder[0])
 		b.revertOrder = b.revertOrder[1:]
@@ -75,7 +69,7 @@ func (b *books) keepRevert(out protocol.RevertOutcome, commands []protocol.Comma
 }
 
 // toldRevertOf is the reply a requested revert of id gave, if it is kept.
-func (b *books) toldRevertOf(id string) (toldRevert, bool) {
+func (b *books) toldRevertOf(id string) (*protocol.Reply, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t, ok := b.reverts[id]

@@ -92,9 +92,6 @@ func (a *Agent) ApplyFirst(ctx context.Context) *protocol.Reply {
 // without an exec. The first renewal still carries it (tellFirst): a runner that could not read
 // the log learns it there.
 func (a *Agent) announce(r *protocol.Reply) {
-	if a.cfg.Announce == nil {
-		return
-	}
 	// as an exec's reply is written: the arrays the schema requires present even when empty (a
 	// stress holds no commands), or the runner's strict check passes the line over
 	raw, err := protocol.Encode(r)
@@ -102,7 +99,7 @@ func (a *Agent) announce(r *protocol.Reply) {
 		a.logf("first request: its reply could not be written to the log: %v", err)
 		return
 	}
-	a.cfg.Announce(protocol.FirstReplyPrefix + string(raw))
+	a.sayLine(protocol.FirstReplyPrefix + string(raw))
 }
 
 // awaitFirst waits until the first request is settled (at once when there is none).

@@ -102,7 +102,8 @@ func (a *Agent) serveLine(ctx context.Context, tag string, raw []byte) {
 	}
 }
 
-// sayLine writes a reply of the stdin's, unless the serve process's last words are being written.
+// sayLine writes one line to stdout (the first request's reply, a reply of the stdin's), one at
+// a time, unless the serve process's last words are being written.
 func (a *Agent) sayLine(line string) {
 	a.sayMu.Lock()
 	defer a.sayMu.Unlock()

@@ -37,7 +37,7 @@ func (a *Agent) revert(ctx context.Context, req *protocol.Request, note string) 
 	if rec == nil {
 		if told, ok := a.books.toldRevertOf(req.FaultID); ok {
 			// asked again (by exec, the line being slow): told as the first time, readings and all
-			r.Commands, r.Reverted = told.commands, []protocol.RevertOutcome{told.out}
+			r.Commands, r.Reverted = told.Commands, told.Reverted
 			return r
 		}
 		r.Reverted = []protocol.RevertOutcome{a.revertUnheld(req.FaultID)}

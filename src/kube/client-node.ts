@@ -472,9 +472,8 @@ class ClientNodeCluster implements ConnectedCluster {
   private readonly authz: k8s.AuthorizationV1Api;
   private readonly execer: k8s.Exec;
   private readonly attacher: k8s.Attach;
-  /** the attach streams still open, and those opening: closed with the cluster */
-  private readonly attached = new Set<AttachedStream>();
-  private readonly attaching = new Set<(why: string) => void>();
+  /** how to end each attach stream opening or open: all are ended with the cluster */
+  private readonly attaches = new Set<(why: string) => void>();
   private closed = false;
   private readonly hub: PodWatchHub;
   private readonly records: ClientNodeRecords;
@@ -772,22 +771,19 @@ class ClientNodeCluster implements ConnectedCluster {
       const end = (why: string): void => {
         if (ended) return;
         ended = true;
+        this.attaches.delete(end);
         clearTimeout(timer);
         stdin.destroy();
         socket?.close();
         if (stream === undefined) reject(new CouldNotRunError(`could not attach to container ${container} in pod ${namespace}/${pod}: ${why}`));
-        else {
-          this.attached.delete(stream);
-          handlers.closed(why);
-        }
+        else handlers.closed(why);
       };
       const timer = setTimeout(() => end(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
-      this.attaching.add(end);
+      this.attaches.add(end);
       this.attacher
         .attach(namespace, pod, container, stdout, null, stdin, false)
         .then((ws) => {
           socket = ws;
-          this.attaching.delete(end);
           // the cluster closed, or the wait ended, while it opened: closed here (end() may have run already)
           if (ended || this.closed) {
             ws.close();
@@ -805,13 +801,9 @@ class ClientNodeCluster implements ConnectedCluster {
             },
             close: () => end("closed by the runner"),
           };
-          this.attached.add(stream);
           return resolve(stream);
         })
-        .catch((e: unknown) => {
-          this.attaching.delete(end);
-          end(errorText(e));
-        });
+        .catch((e: unknown) => end(errorText(e)));
     });
   }
 
@@ -983,8 +975,7 @@ class ClientNodeCluster implements ConnectedCluster {
 
   close(): void {
     this.closed = true;
-    for (const s of [...this.attached]) s.close();
-    for (const end of [...this.attaching]) end("the cluster connection was closed");
+    for (const end of [...this.attaches]) end("the cluster connection was closed");
     this.hub.close();
     this.kc.destroy();
   }

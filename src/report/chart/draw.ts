@@ -47,7 +47,7 @@ function drawWindows(t: ProbeTimeline, a: Axes, d: Drawing): void {
     const x0 = a.x(w.startMs);
     const x1 = Math.max(a.x(w.revertSentMs ?? w.endMs), x0 + 2);
     const title = `${w.label}: applied at +${formatDuration(w.startMs)}, reverted at +${formatDuration(w.endMs)}${w.reverted ? " (confirmed)" : " (NOT confirmed)"}`;
-    const edges = `${edge(a, w.sentMs, w.startMs, "apply")}${w.revertSentMs === undefined ? "" : edge(a, w.revertSentMs, w.endMs, "revert")}`;
+    const edges = `${edge(a, w.sentMs, w.startMs, "apply")}${edge(a, w.revertSentMs, w.endMs, "revert")}`;
     d.under.push(
       `<g class="fault-window" data-step="${w.step + 1}"><rect x="${x0.toFixed(1)}" y="${top}" width="${(x1 - x0).toFixed(1)}" height="${height}" class="fault"><title>${esc(title)}</title></rect>${edges}</g>`,
     );
